@@ -1,0 +1,3 @@
+from fcrctl.cli.main import run
+
+run()
