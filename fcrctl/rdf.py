@@ -20,3 +20,514 @@ API (stable; other modules build on it):
   parse_prefer(header) -> (RdfPrefs, applied-string or None);  prefer_header(prefs) -> str
   referenced_ids(graph)        -> internal ids that the graph's objects point at
 """
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fcrctl.errors import BadInput, Conflict
+from fcrctl.paths import ROOT_ID
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+    from rdflib.term import Node
+
+    from fcrctl.repository.base import RdfPrefs, ResourceInfo
+
+    Triple = tuple[Node, Node, Node]
+
+RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+LDP = "http://www.w3.org/ns/ldp#"
+FEDORA = "http://fedora.info/definitions/v4/repository#"
+FCREPO = "http://fedora.info/definitions/fcrepo#"
+PREMIS = "http://www.loc.gov/premis/rdf/v1#"
+EBUCORE = "http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#"
+IANA = "http://www.iana.org/assignments/relation/"
+MEMENTO = "http://mementoweb.org/ns#"
+
+PREFIXES = {
+    "rdf": RDF_NS,
+    "xsd": XSD,
+    "ldp": LDP,
+    "fedora": FEDORA,
+    "premis": PREMIS,
+    "ebucore": EBUCORE,
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "dcterms": "http://purl.org/dc/terms/",
+    "pcdm": "http://pcdm.org/models#",
+}
+
+# The seven RDF media types Fedora accepts and produces, mapped to rdflib's format names.
+RDF_MEDIA_TYPES: dict[str, str] = {
+    "text/turtle": "turtle",
+    "application/ld+json": "json-ld",
+    "application/n-triples": "nt",
+    "application/rdf+xml": "xml",
+    "text/n3": "n3",
+    "text/rdf+n3": "n3",
+    "application/n3": "n3",
+}
+# Accepted on reads only (Fedora serves them; an upload as text/plain stays a binary).
+_READ_ALIASES = {"application/x-turtle": "text/turtle", "text/plain": "application/n-triples"}
+FORMAT_NAMES: dict[str, str] = {
+    "turtle": "text/turtle",
+    "ttl": "text/turtle",
+    "ntriples": "application/n-triples",
+    "n-triples": "application/n-triples",
+    "nt": "application/n-triples",
+    "rdfxml": "application/rdf+xml",
+    "rdf/xml": "application/rdf+xml",
+    "xml": "application/rdf+xml",
+    "jsonld": "application/ld+json",
+    "json-ld": "application/ld+json",
+    "n3": "text/n3",
+}
+
+# Relative IRIs cannot be resolved against "info:fedora/..." (no hierarchy), so internal-id
+# bases are parsed against this stand-in URL and rewritten back afterwards.
+_SYNTHETIC_BASE = "http://fcrctl.invalid/fedora"
+
+# Prefer URIs of Fedora 4/5 and 6 (both are accepted; responses echo what was asked).
+PREFER_CONTAINMENT = LDP + "PreferContainment"
+PREFER_MEMBERSHIP = LDP + "PreferMembership"
+PREFER_MINIMAL_CONTAINER = LDP + "PreferMinimalContainer"
+PREFER_SERVER_MANAGED = (FEDORA + "ServerManaged", FCREPO + "ServerManaged")
+PREFER_INBOUND = (FEDORA + "InboundReferences", FCREPO + "PreferInboundReferences")
+PREFER_EMBED = (FEDORA + "EmbedResources", "http://www.w3.org/ns/oa#PreferContainedDescriptions")
+
+_SERVER_MANAGED_PREDICATES = frozenset(
+    {
+        LDP + "contains",
+        PREMIS + "hasSize",
+        PREMIS + "hasMessageDigest",
+        IANA + "describes",
+        IANA + "describedby",
+    }
+)
+_SERVER_MANAGED_TYPE_NAMESPACES = (LDP, FEDORA, MEMENTO)
+_ALLOWED_UPDATES = frozenset({"InsertData", "DeleteData", "Modify", "DeleteWhere"})
+
+
+def mime_of(content_type: str | None) -> str | None:
+    """``text/turtle; charset=utf-8`` -> ``text/turtle``."""
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
+
+
+def is_rdf_mime(mime: str | None) -> bool:
+    """True for the media types that make an upload an RDF source rather than a binary."""
+    return mime_of(mime) in RDF_MEDIA_TYPES
+
+
+def resolve_format(name_or_mime: str) -> str:
+    """A short name (turtle, jsonld, ...) or MIME type -> canonical MIME type."""
+    key = name_or_mime.strip().lower()
+    if key in FORMAT_NAMES:
+        return FORMAT_NAMES[key]
+    mime = mime_of(key) or ""
+    mime = _READ_ALIASES.get(mime, mime)
+    if mime in RDF_MEDIA_TYPES:
+        return mime
+    names = ", ".join(sorted({"turtle", "ntriples", "rdfxml", "jsonld", "n3"}))
+    raise BadInput(f"unknown RDF format {name_or_mime!r}: use one of {names} or an RDF media type")
+
+
+def negotiate(accept: str | None, default: str = "text/turtle") -> str | None:
+    """The best RDF media type for an Accept header; None when nothing offered is acceptable."""
+    if not accept or not accept.strip():
+        return default
+    from werkzeug.datastructures import MIMEAccept
+    from werkzeug.http import parse_accept_header
+
+    offers = [default] + [m for m in RDF_MEDIA_TYPES if m != default] + list(_READ_ALIASES)
+    best = parse_accept_header(accept, MIMEAccept).best_match(offers)
+    if best is None:
+        return None
+    return _READ_ALIASES.get(best, best) if best != "text/plain" else "application/n-triples"
+
+
+# -- parsing and serialising ---------------------------------------------------------
+
+
+def _parse_base(base: str) -> tuple[str, str | None]:
+    """The base to hand rdflib, and the URL prefix to rewrite to ids afterwards (if any)."""
+    if base == ROOT_ID or base.startswith(ROOT_ID + "/"):
+        return _SYNTHETIC_BASE + base[len(ROOT_ID) :], _SYNTHETIC_BASE
+    return base, None
+
+
+def parse(data: bytes | str, mime: str, *, base: str, source: str = "request body") -> Graph:
+    """Parse an RDF document; ``<>`` means ``base`` (a URL or an internal id).
+
+    Malformed input raises BadInput naming ``source`` and, where the parser tells, the line.
+    """
+    from rdflib import Graph
+
+    media = mime_of(mime) or ""
+    media = _READ_ALIASES.get(media, media)
+    fmt = RDF_MEDIA_TYPES.get(media)
+    if fmt is None:
+        raise BadInput(f"{source}: {mime!r} is not an RDF media type")
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if fmt == "json-ld":
+        _refuse_remote_context(data, source)
+    parse_base, synthetic = _parse_base(base)
+    graph = Graph()
+    try:
+        graph.parse(data=data, format=fmt, publicID=parse_base)
+    except Exception as exc:  # rdflib's parsers raise many unrelated types
+        raise BadInput(f"{source}: malformed {_FORMAT_LABELS[fmt]}{_where(exc, data)}: {_reason(exc)}") from None
+    if synthetic:
+        graph = _rewrite(graph, synthetic, ROOT_ID)
+    return graph
+
+
+_FORMAT_LABELS = {"turtle": "Turtle", "json-ld": "JSON-LD", "nt": "N-Triples", "xml": "RDF/XML", "n3": "N3"}
+
+
+def _where(exc: Exception, data: bytes) -> str:
+    line: int | None = None
+    if hasattr(exc, "lines") and isinstance(exc.lines, int):  # notation3 BadSyntax: 0-based
+        line = exc.lines + 1
+    elif hasattr(exc, "getLineNumber"):  # SAXParseException
+        line = exc.getLineNumber()
+    elif hasattr(exc, "lineno"):  # json.JSONDecodeError
+        line = exc.lineno
+    elif "Invalid line" in str(exc):  # N-Triples: the parser does not count lines; find the first bad one
+        line = _first_bad_ntriples_line(data)
+    return f" at line {line}" if line else ""
+
+
+def _first_bad_ntriples_line(data: bytes) -> int | None:
+    from rdflib import Graph
+
+    for number, text in enumerate(data.splitlines(), 1):
+        try:
+            Graph().parse(data=text, format="nt")
+        except Exception:
+            return number
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    if hasattr(exc, "lines") and len(text) > 1:  # BadSyntax: "at line N of <>:" then the reason
+        text = text[1:]
+    reason = text[0] if text else type(exc).__name__
+    reason = re.sub(r"^<unknown>:\d+:\d+: ", "", reason)
+    return reason[:200]
+
+
+def _refuse_remote_context(data: bytes, source: str) -> None:
+    # rdflib would fetch a remote @context over the network: slow, unsafe, and offline here.
+    import json
+
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise BadInput(f"{source}: malformed JSON-LD{_where(exc, data)}: {_reason(exc)}") from None
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ctx = node.get("@context")
+            contexts = ctx if isinstance(ctx, list) else [ctx]
+            if any(isinstance(c, str) for c in contexts):
+                raise BadInput(f"{source}: remote JSON-LD @context is not fetched; inline the context")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+
+
+def serialize(graph: Graph, mime: str) -> bytes:
+    """Serialise ``graph`` in the given RDF media type (or short format name)."""
+    media = resolve_format(mime)
+    fmt = RDF_MEDIA_TYPES[media]
+    if fmt == "nt":
+        return write_ntriples(graph)
+    for prefix, ns in PREFIXES.items():
+        graph.bind(prefix, ns, override=False)
+    out = graph.serialize(format=fmt, encoding="utf-8")
+    return out if isinstance(out, bytes) else out.encode("utf-8")
+
+
+def read_ntriples(data: bytes) -> Graph:
+    """Parse stored N-Triples (our own files, or Fedora 6's)."""
+    from rdflib import Graph
+
+    graph = Graph()
+    if data.strip():
+        try:
+            graph.parse(data=data, format="nt")
+        except Exception as exc:
+            raise BadInput(f"malformed N-Triples{_where(exc, data)}: {_reason(exc)}") from None
+    return graph
+
+
+def write_ntriples(graph: Graph) -> bytes:
+    """Deterministic N-Triples (sorted lines), so equal graphs give equal bytes and digests."""
+    out = graph.serialize(format="nt", encoding="utf-8")
+    lines = sorted(line for line in out.splitlines() if line.strip())
+    return b"".join(line + b"\n" for line in lines)
+
+
+# -- ids <-> URLs ------------------------------------------------------------------------
+
+
+def _rewrite(graph: Graph, old: str, new: str) -> Graph:
+    from rdflib import Graph, URIRef
+
+    old = old.rstrip("/")
+
+    def term(node: Node) -> Node:
+        if isinstance(node, URIRef):
+            value = str(node)
+            if value == old or value.startswith((old + "/", old + "#")):
+                rest = value[len(old) :]
+                if rest == "/":
+                    rest = ""
+                rest = re.sub(r"/fcr:metadata(?=$|#)", "", rest) if new == ROOT_ID else rest
+                return URIRef(new + rest)
+        return node
+
+    out = Graph()
+    for prefix, ns in graph.namespaces():
+        out.bind(prefix, ns, override=False)
+    for s, p, o in graph:
+        out.add((term(s), p, term(o)))
+    return out
+
+
+def to_internal(graph: Graph, base_url: str) -> Graph:
+    """Rewrite ``{base_url}/a/b`` to ``info:fedora/a/b`` (``.../fcr:metadata`` names the binary)."""
+    return _rewrite(graph, base_url, ROOT_ID)
+
+
+def to_external(graph: Graph, base_url: str) -> Graph:
+    """Rewrite ``info:fedora/a/b`` to ``{base_url}/a/b``; a no-op when base_url is info:fedora."""
+    if base_url.rstrip("/") == ROOT_ID:
+        return graph
+    return _rewrite(graph, ROOT_ID, base_url.rstrip("/"))
+
+
+def url_to_id(url: str, base_url: str) -> str | None:
+    """One URL -> internal id, or None when it is outside the repository."""
+    base = base_url.rstrip("/")
+    if url == base or url == base + "/":
+        return ROOT_ID
+    if url.startswith(base + "/"):
+        return ROOT_ID + url[len(base) :]
+    return None
+
+
+def id_to_url(fedora_id: str, base_url: str) -> str:
+    return base_url.rstrip("/") + fedora_id[len(ROOT_ID) :]
+
+
+# -- server-managed triples --------------------------------------------------------------
+
+
+def is_server_managed(predicate: str, obj: str | None = None) -> bool:
+    if predicate in _SERVER_MANAGED_PREDICATES or predicate.startswith((FEDORA, FCREPO)):
+        return True
+    return predicate == RDF_NS + "type" and obj is not None and obj.startswith(_SERVER_MANAGED_TYPE_NAMESPACES)
+
+
+def check_user_triples(graph: Graph, *, subject_id: str, lenient: bool = False) -> Graph:
+    """Refuse (Conflict) or, when ``lenient``, drop triples only the server may set."""
+    from rdflib import Graph
+
+    del subject_id  # every subject is checked: Fedora guards these predicates everywhere
+    out = Graph()
+    for s, p, o in graph:
+        if is_server_managed(str(p), str(o)):
+            if lenient:
+                continue
+            raise Conflict(
+                f"server-managed triple <{p}> {_short(o)} cannot be set: remove it, or use --lenient to ignore it"
+            )
+        out.add((s, p, o))
+    return out
+
+
+def _short(node: Node) -> str:
+    text = node.n3()
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def apply_update(graph: Graph, update: str, *, base: str) -> Graph:
+    """Apply a SPARQL Update (INSERT DATA, DELETE DATA, DELETE/INSERT ... WHERE) to a copy.
+
+    ``<>`` means ``base``. LOAD, CLEAR, DROP and SERVICE are refused: they would reach
+    outside the resource (or the network).
+    """
+    from rdflib import Graph
+    from rdflib.plugins.sparql.processor import prepareUpdate
+
+    parse_base, synthetic = _parse_base(base)
+    try:
+        prepared = prepareUpdate(update, base=parse_base)
+    except Exception as exc:
+        raise BadInput(f"invalid SPARQL Update: {_reason(exc)}") from None
+    for operation in prepared.algebra:
+        if operation.name not in _ALLOWED_UPDATES:
+            raise BadInput(f"SPARQL Update operation {operation.name} is not allowed: use INSERT/DELETE only")
+    if re.search(r"\bSERVICE\b", update, re.IGNORECASE):
+        raise BadInput("SPARQL Update with SERVICE is not allowed: it would query another endpoint")
+    work = _rewrite(graph, ROOT_ID, synthetic) if synthetic else Graph()
+    if not synthetic:
+        for triple in graph:
+            work.add(triple)
+    try:
+        work.update(prepared)
+    except Exception as exc:
+        raise BadInput(f"SPARQL Update failed: {_reason(exc)}") from None
+    return _rewrite(work, synthetic, ROOT_ID) if synthetic else work
+
+
+def _datetime_literal(value: datetime) -> Any:
+    from rdflib import Literal, URIRef
+
+    return Literal(value.isoformat().replace("+00:00", "Z"), datatype=URIRef(XSD + "dateTime"))
+
+
+def server_triples(info: ResourceInfo, subject_id: str) -> list[Triple]:
+    """Triples the server generates for a resource: types, timestamps, users, binary facts."""
+    from rdflib import Literal, URIRef
+
+    s = URIRef(subject_id)
+    rdf_type = URIRef(RDF_NS + "type")
+    out: list[Triple] = [(s, rdf_type, URIRef(FEDORA + "Resource"))]
+    if info.is_binary:
+        out += [
+            (s, rdf_type, URIRef(LDP + "NonRDFSource")),
+            (s, rdf_type, URIRef(FEDORA + "Binary")),
+            (s, URIRef(IANA + "describedby"), URIRef(subject_id + "/fcr:metadata")),
+        ]
+        if info.size is not None:
+            out.append((s, URIRef(PREMIS + "hasSize"), Literal(info.size, datatype=URIRef(XSD + "long"))))
+        for algorithm, hexdigest in sorted(info.digests.items()):
+            out.append((s, URIRef(PREMIS + "hasMessageDigest"), URIRef(digest_urn(algorithm, hexdigest))))
+        if info.mime_type:
+            out.append((s, URIRef(EBUCORE + "hasMimeType"), Literal(info.mime_type)))
+        if info.filename:
+            out.append((s, URIRef(EBUCORE + "filename"), Literal(info.filename)))
+    else:
+        out += [
+            (s, rdf_type, URIRef(LDP + "RDFSource")),
+            (s, rdf_type, URIRef(LDP + "Container")),
+            (s, rdf_type, URIRef(info.model)),
+            (s, rdf_type, URIRef(FEDORA + "Container")),
+        ]
+        if subject_id == ROOT_ID:
+            out.append((s, rdf_type, URIRef(FEDORA + "RepositoryRoot")))
+    out += [
+        (s, URIRef(FEDORA + "created"), _datetime_literal(info.created)),
+        (s, URIRef(FEDORA + "lastModified"), _datetime_literal(info.modified)),
+    ]
+    if info.created_by:
+        out.append((s, URIRef(FEDORA + "createdBy"), Literal(info.created_by)))
+    if info.modified_by:
+        out.append((s, URIRef(FEDORA + "lastModifiedBy"), Literal(info.modified_by)))
+    return out
+
+
+def containment_triples(subject_id: str, child_ids: Iterable[str]) -> list[Triple]:
+    from rdflib import URIRef
+
+    s, contains = URIRef(subject_id), URIRef(LDP + "contains")
+    return [(s, contains, URIRef(child)) for child in child_ids]
+
+
+_DIGEST_URN_NAMES = {"sha512": "sha-512", "sha256": "sha-256", "sha1": "sha1", "md5": "md5"}
+
+
+def digest_urn(algorithm: str, hexdigest: str) -> str:
+    """``urn:sha1:...`` / ``urn:sha-256:...`` as Fedora writes them."""
+    return f"urn:{_DIGEST_URN_NAMES.get(algorithm, algorithm)}:{hexdigest}"
+
+
+def parse_digest_urn(urn: str) -> tuple[str, str] | None:
+    """``urn:sha-512:HEX`` / ``urn:sha512:HEX`` -> (``sha512``, hex); None if not a digest URN."""
+    match = re.fullmatch(r"urn:([a-z0-9-]+):([0-9a-fA-F]+)", urn.strip())
+    if not match:
+        return None
+    algorithm = match.group(1).replace("-", "")
+    return (algorithm, match.group(2).lower()) if algorithm in _DIGEST_URN_NAMES else None
+
+
+# -- Prefer ------------------------------------------------------------------------------
+
+
+def parse_prefer(header: str | None) -> tuple[RdfPrefs, str | None]:
+    """A Prefer header -> (read preferences, Preference-Applied value or None)."""
+    from fcrctl.repository.base import RdfPrefs
+
+    if not header:
+        return RdfPrefs(), None
+    text = header.strip()
+    match = re.search(r"return\s*=\s*(representation|minimal)", text)
+    if not match:
+        return RdfPrefs(), None
+    if match.group(1) == "minimal":
+        return RdfPrefs(containment=False, membership=False), "return=minimal"
+    include = set(_quoted(text, "include"))
+    omit = set(_quoted(text, "omit"))
+    minimal_container = PREFER_MINIMAL_CONTAINER in include
+    prefs = RdfPrefs(
+        containment=PREFER_CONTAINMENT not in omit and not minimal_container,
+        membership=PREFER_MEMBERSHIP not in omit and not minimal_container,
+        server_managed=not omit.intersection(PREFER_SERVER_MANAGED),
+        inbound=bool(include.intersection(PREFER_INBOUND)),
+        embed_children=bool(include.intersection(PREFER_EMBED)),
+    )
+    applied = "return=representation"
+    if include:
+        applied += f'; include="{" ".join(sorted(include))}"'
+    if omit:
+        applied += f'; omit="{" ".join(sorted(omit))}"'
+    return prefs, applied
+
+
+def _quoted(text: str, key: str) -> list[str]:
+    match = re.search(key + r'\s*=\s*"([^"]*)"', text)
+    return match.group(1).split() if match else []
+
+
+def prefer_header(prefs: RdfPrefs) -> str:
+    """The Prefer header (Fedora 4 URIs, which Fedora 5 and 6 also accept) for ``prefs``."""
+    include: list[str] = []
+    omit: list[str] = []
+    (omit if not prefs.containment else include).append(PREFER_CONTAINMENT)
+    (omit if not prefs.membership else include).append(PREFER_MEMBERSHIP)
+    if not prefs.server_managed:
+        omit.append(PREFER_SERVER_MANAGED[0])
+    if prefs.inbound:
+        include.append(PREFER_INBOUND[0])
+    if prefs.embed_children:
+        include.append(PREFER_EMBED[0])
+    header = "return=representation"
+    if include:
+        header += f'; include="{" ".join(include)}"'
+    if omit:
+        header += f'; omit="{" ".join(omit)}"'
+    return header
+
+
+def referenced_ids(graph: Graph) -> set[str]:
+    """Internal ids that the graph's objects point at (for the inbound-reference index)."""
+    out: set[str] = set()
+    for _, _, o in graph:
+        value = str(o)
+        if value == ROOT_ID or value.startswith(ROOT_ID + "/"):
+            out.add(value.split("#", 1)[0])
+    return out

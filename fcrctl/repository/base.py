@@ -212,7 +212,9 @@ class Repository(Protocol):
     def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
         """Create under ``parent``; the repository picks the name (``slug`` when free)."""
 
-    def replace(self, path: str, spec: ResourceSpec, *, conditions: Conditions = Conditions()) -> tuple[ResourceInfo, bool]:
+    def replace(
+        self, path: str, spec: ResourceSpec, *, conditions: Conditions = Conditions()
+    ) -> tuple[ResourceInfo, bool]:
         """PUT: replace content (or create when absent). Returns (info, created)."""
 
     def replace_description(
