@@ -89,7 +89,7 @@ FORMAT_NAMES: dict[str, str] = {
 
 # Relative IRIs cannot be resolved against "info:fedora/..." (no hierarchy), so internal-id
 # bases are parsed against this stand-in URL and rewritten back afterwards.
-_SYNTHETIC_BASE = "http://fcrctl.invalid/fedora"
+_SYNTHETIC_BASE = "http://fcrctl.invalid"
 
 # Prefer URIs of Fedora 4/5 and 6 (both are accepted; responses echo what was asked).
 PREFER_CONTAINMENT = LDP + "PreferContainment"

@@ -151,3 +151,10 @@ def test_digest_urns() -> None:
     assert rdf.parse_digest_urn("urn:sha1:00") == ("sha1", "00")
     assert rdf.parse_digest_urn("urn:crc32:00") is None
     assert rdf.digest_urn("sha256", "ff") == "urn:sha-256:ff"
+
+
+def test_absolute_path_references_resolve_inside_the_repository() -> None:
+    graph = rdf.parse(b"<> <http://x/p> </target> .", "text/turtle", base="info:fedora/a/b")
+    assert (URIRef("info:fedora/a/b"), URIRef("http://x/p"), URIRef("info:fedora/target")) in graph
+    root = rdf.parse(b'<> <http://x/p> "r" .', "text/turtle", base="info:fedora")
+    assert {str(s) for s in root.subjects()} == {"info:fedora"}

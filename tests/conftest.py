@@ -1,0 +1,90 @@
+"""Shared fixtures: the ``repo`` fixture runs every contract test against every backend.
+
+Backends: ``local`` (LocalRepository in a temp dir) and ``http`` (HttpRepository talking to a
+real ``fcrctl serve`` on 127.0.0.1 over a local repository). Every local repository a test
+wrote is checked by an independent OCFL validator at teardown.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fcrctl.repository import open_repository
+from fcrctl.repository.base import Repository
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may touch the real ~/.local/share/fcrctl, config or credentials."""
+    home = tmp_path_factory.mktemp("home")
+    for name, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")):
+        monkeypatch.setenv(name, str(home / sub))
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("FCRCTL_REPO", "FCRCTL_USER", "FCRCTL_PASSWORD", "FCRCTL_TOKEN", "FCRCTL_TX", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _ocfl_checker():  # type: ignore[no-untyped-def]
+    try:
+        from tests.ocfl_check import assert_valid_ocfl
+    except ImportError:
+        return None
+    return assert_valid_ocfl
+
+
+def _server_starter():  # type: ignore[no-untyped-def]
+    try:
+        from tests.server_fixture import start_server
+    except ImportError:
+        return None
+    return start_server
+
+
+BACKENDS = ["local"]
+if _server_starter() is not None and importlib.util.find_spec("fcrctl.repository.http") is not None:
+    BACKENDS.append("http")
+
+
+@pytest.fixture
+def repo_path(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "repo"
+    yield path
+    check = _ocfl_checker()
+    if check is not None and (path / "ocfl-root").exists():
+        check(path / "ocfl-root")
+
+
+@pytest.fixture(params=BACKENDS)
+def repo(request: pytest.FixtureRequest, repo_path: Path) -> Iterator[Repository]:
+    """A fresh, empty repository on each backend."""
+    if request.param == "local":
+        repository = open_repository(str(repo_path), create=True)
+        yield repository
+        repository.close()
+        return
+    start_server = _server_starter()
+    local = open_repository(str(repo_path), create=True)
+    local.close()
+    handle = start_server(repo_path)
+    try:
+        repository = open_repository(handle.url)
+        yield repository
+        repository.close()
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def backend(repo: Repository) -> str:
+    return "local" if repo.base_uri == "info:fedora" else "http"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"fcrctl backends under contract test: {', '.join(BACKENDS)}; cores: {os.cpu_count()}"
