@@ -175,6 +175,30 @@ class BinaryContent:
         self.stream.close()
 
 
+FIXITY_OUTCOMES = ("SUCCESS", "BAD_CHECKSUM", "BAD_SIZE", "MISSING", "UNVERIFIABLE")
+
+
+@dataclass
+class FixityResult:
+    """The outcome of re-verifying one binary's stored content."""
+
+    path: str
+    outcome: str  # one of FIXITY_OUTCOMES
+    algorithm: str
+    expected: str | None = None  # the stored digest (hex)
+    actual: str | None = None  # the recomputed digest (hex)
+    expected_size: int | None = None
+    size: int | None = None  # bytes actually read
+    detail: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "SUCCESS"
+
+    def to_json(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
 @runtime_checkable
 class Repository(Protocol):
     """Operations every backend implements. Paths are normalised repository paths.
@@ -249,6 +273,14 @@ class Repository(Protocol):
 
     def delete_version(self, path: str, version: str) -> None:
         """Unsupported unless ``capabilities.delete_versions``."""
+
+    # -- fixity ------------------------------------------------------------------
+    def fixity(self, info: ResourceInfo, *, algorithm: str | None = None, client_side: bool = False) -> FixityResult:
+        """Recompute a binary's digest where its content is stored and compare with the stored one.
+
+        ``algorithm`` None means the strongest digest the binary has. External redirect/proxy
+        content is UNVERIFIABLE. ``client_side`` downloads and hashes locally (remote backends).
+        """
 
     # -- maintenance -------------------------------------------------------------
     def reindex(self) -> int:
