@@ -1,0 +1,47 @@
+"""Repository administration: init, reindex."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fcrctl.cli.context import Cli
+from fcrctl.cli.options import JsonOpt
+from fcrctl.errors import BadInput, Conflict
+
+
+def init(
+    ctx: typer.Context,
+    path: Annotated[
+        str | None, typer.Argument(help="Where to create it (default: --repo, or the default repository).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create an empty local repository."""
+    from fcrctl.repository import open_repository, scheme_of
+
+    cli = Cli.of(ctx, json=json_out)
+    target = path or cli.target
+    if scheme_of(target) != "file":
+        raise BadInput(f"init creates local repositories; {target} is a URL (a remote Fedora exists already)")
+    where = Path(target).expanduser()
+    if where.exists() and any(where.iterdir()):
+        raise Conflict(f"{where} exists and is not empty: choose a new or empty directory")
+    repo = open_repository(str(where), create=True)
+    try:
+        if cli.out.json_mode:
+            cli.out.json({"initialized": repo.location})
+        else:
+            cli.out.line(f"created repository at {repo.location}")
+    finally:
+        repo.close()
+
+
+def reindex(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Rebuild the repository's index from its source of truth (the OCFL root)."""
+    cli = Cli.of(ctx, json=json_out)
+    count = cli.require("reindex", "reindex").reindex()
+    if cli.out.json_mode:
+        cli.out.json({"reindexed": count})
+    else:
+        cli.out.line(f"reindexed {count} resources")

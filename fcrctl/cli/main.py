@@ -1,0 +1,210 @@
+"""The typer app: global options, command wiring, and the one place errors become exit codes."""
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from fcrctl import __version__
+from fcrctl.cli import admin, read, versions, write
+from fcrctl.cli.context import Cli, Settings, load_profile
+from fcrctl.cli.output import Printer
+from fcrctl.errors import ExitCode, FcrctlError
+
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what other Unix tools report when the reader goes away
+
+
+class _Guarded(TyperGroup):
+    """Runs every command inside :func:`guard`, so in-process callers (tests) see real exit codes."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        return guard(ctx, lambda: super(_Guarded, self).invoke(ctx))
+
+
+def guard(ctx: typer.Context, call: Callable[[], Any]) -> Any:
+    """The one place exceptions become messages and exit codes."""
+    try:
+        return call()
+    except (typer.Exit, typer.Abort):
+        raise
+    except typer.TyperException as exc:  # usage errors: click prints them with the usage line
+        printer = _printer(ctx)
+        if printer.json_mode:
+            message = _json_str(exc.format_message())
+            printer.stderr.write(f'{{"error": "usage", "message": {message}, "exit_code": 2}}\n')
+            raise typer.Exit(ExitCode.BAD_INPUT) from None
+        raise
+    except FcrctlError as exc:
+        if _traceback_wanted(ctx):
+            raise
+        _printer(ctx).error(exc)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        if _traceback_wanted(ctx):
+            raise
+        _printer(ctx).stderr.write("fcrctl: interrupted\n")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(BROKEN_PIPE) from None
+    except Exception as exc:
+        if _traceback_wanted(ctx):
+            raise
+        printer = _printer(ctx)
+        message = f"unexpected {type(exc).__name__}: {exc}".rstrip(": ").splitlines()[0]
+        if printer.json_mode:
+            printer.stderr.write(f'{{"error": "unexpected", "message": {_json_str(message)}, "exit_code": 1}}\n')
+        else:
+            printer.stderr.write(f"fcrctl: error: {message} (run again with --traceback for details)\n")
+        raise typer.Exit(ExitCode.UNEXPECTED) from None
+    finally:
+        cli = ctx.find_object(Cli)
+        if cli is not None:
+            cli.close()
+
+
+def _printer(ctx: typer.Context) -> Printer:
+    cli = ctx.find_object(Cli)
+    return cli.out if cli is not None else Printer()
+
+
+def _traceback_wanted(ctx: typer.Context) -> bool:
+    cli = ctx.find_object(Cli)
+    return (cli is not None and cli.settings.traceback) or os.environ.get("FCRCTL_TRACEBACK", "") not in ("", "0")
+
+
+def _json_str(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _silence_stdout() -> None:
+    # Python would report the broken pipe again when it flushes stdout at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+app = typer.Typer(
+    name="fcrctl",
+    cls=_Guarded,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # rich tracebacks with locals would print secrets
+    rich_markup_mode=None,  # plain click help: rich is not imported for --help (start-up time)
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Administer Fedora Commons / LDP repositories: a local OCFL repository or a remote Fedora over HTTP.",
+    epilog="Exit codes and configuration: see `man fcrctl` or README.md.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fcrctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo",
+            "-r",
+            envvar="FCRCTL_REPO",
+            help="Repository: a local path or an http(s):// Fedora REST URL "
+            "[default: $XDG_DATA_HOME/fcrctl/repository, created on first use].",
+            show_default=False,
+        ),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Machine-readable output; errors as JSON on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors.")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Say more (repeatable).")] = 0,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", envvar="FCRCTL_TRACEBACK", help="Show the full traceback of a failure.")
+    ] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", "-p", envvar="FCRCTL_PROFILE", help="Use [profiles.NAME] from the config file."),
+    ] = None,
+    api: Annotated[
+        str | None,
+        typer.Option("--api", help="HTTP API dialect: fedora4, fedora5 or fedora6 (default: detected)."),
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", "-u", envvar="FCRCTL_USER", help="HTTP user name.")] = None,
+    password_file: Annotated[
+        str | None,
+        typer.Option(
+            "--password-file",
+            help="Read the HTTP password from FILE (else FCRCTL_PASSWORD, ~/.netrc, or a prompt).",
+            metavar="FILE",
+        ),
+    ] = None,
+    token_file: Annotated[
+        str | None,
+        typer.Option("--token-file", help="Read a bearer token from FILE (else FCRCTL_TOKEN).", metavar="FILE"),
+    ] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", help="Also trust the CA certificates in FILE.", metavar="FILE")
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Do not verify TLS certificates (dangerous; warns).")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="HTTP timeout in seconds.", metavar="SECONDS", min=0.1)
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    if api is not None and api not in ("fedora4", "fedora5", "fedora6"):
+        raise typer.BadParameter("use fedora4, fedora5 or fedora6", param_hint="--api")
+    settings = Settings(
+        repo=repo,
+        json=json,
+        quiet=quiet,
+        verbose=verbose,
+        traceback=traceback,
+        profile=profile,
+        api=api,
+        user=user,
+        password_file=password_file,
+        token_file=token_file,
+        ca_bundle=ca_bundle,
+        insecure=insecure,
+        timeout=timeout,
+    )
+    ctx.obj = cli = Cli(settings)
+    # Profile errors are reported like any other once the Cli (and so --json) is in place.
+    settings.with_profile(load_profile(profile))
+    cli.out.verbose = settings.verbose
+
+
+app.command("init")(admin.init)
+app.command("create")(write.create)
+app.command("get")(read.get)
+app.command("info")(read.info)
+app.command("ls")(read.ls)
+app.command("put")(write.put)
+app.command("patch")(write.patch)
+app.command("delete")(write.delete)
+app.command("purge")(write.purge)
+app.command("move")(write.move)
+app.command("copy")(write.copy)
+app.add_typer(versions.app, name="versions")
+app.command("reindex")(admin.reindex)
+
+
+def run() -> None:
+    """Console-script entry point (``fcrctl`` and ``python -m fcrctl``)."""
+    try:
+        app(prog_name="fcrctl")
+    except KeyboardInterrupt:  # during argument parsing, before guard() runs
+        sys.stderr.write("fcrctl: interrupted\n")
+        sys.exit(ExitCode.INTERRUPTED)

@@ -1,0 +1,64 @@
+"""Reusable ``Annotated`` option types, so every command spells a shared option the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+PathArg = Annotated[str, typer.Argument(help="Repository path, e.g. /collection/item.", show_default=False)]
+OptionalPathArg = Annotated[str, typer.Argument(help="Repository path (default: the root /).")]
+SourceArg = Annotated[str, typer.Argument(help="Source repository path.", show_default=False)]
+DestArg = Annotated[str, typer.Argument(help="Destination repository path.", show_default=False)]
+VersionArg = Annotated[
+    str, typer.Argument(help="Version id or label (see `fcrctl versions list`).", show_default=False)
+]
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (JSON lines for streams).")]
+FileOpt = Annotated[
+    str | None, typer.Option("--file", "-f", help="Read the body from FILE ('-' for stdin).", show_default=False)
+]
+ContentTypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--content-type",
+        "-t",
+        help="MIME type or RDF format name of the body (default: guessed from the file name).",
+        show_default=False,
+    ),
+]
+BinaryOpt = Annotated[bool, typer.Option("--binary", help="Store the body as a binary even if it is RDF.")]
+LenientOpt = Annotated[
+    bool, typer.Option("--lenient", help="Ignore server-managed triples in the body instead of refusing them.")
+]
+IfMatchOpt = Annotated[
+    str | None,
+    typer.Option("--if-match", help="Only if the resource's ETag is ETAG.", metavar="ETAG", show_default=False),
+]
+IfUnmodifiedSinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--if-unmodified-since",
+        help="Only if not modified since DATE (ISO 8601 or HTTP date).",
+        metavar="DATE",
+        show_default=False,
+    ),
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to FILE instead of stdout.", metavar="FILE", show_default=False),
+]
+AcceptOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--accept",
+        "-a",
+        help="RDF format: turtle, ntriples, rdfxml, jsonld, n3 or a MIME type (default: turtle).",
+        metavar="FMT",
+        show_default=False,
+    ),
+]
+VersionOpt = Annotated[
+    str | None, typer.Option("--version", help="Read version V instead of the current state.", metavar="V")
+]

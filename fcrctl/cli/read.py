@@ -1,0 +1,100 @@
+"""Reading commands: get, info, ls."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fcrctl import paths
+from fcrctl.cli import inputs
+from fcrctl.cli.context import Cli
+from fcrctl.cli.options import AcceptOpt, JsonOpt, OptionalPathArg, OutputOpt, PathArg, VersionOpt
+from fcrctl.errors import BadInput
+from fcrctl.repository.base import RdfPrefs
+
+RangeOpt = Annotated[
+    str | None,
+    typer.Option("--range", help="Only bytes START-END (inclusive) or START- of a binary.", metavar="START-END"),
+]
+OmitOpt = Annotated[
+    list[str] | None,
+    typer.Option("--omit", help="Leave out triples: containment, membership, server-managed (repeatable)."),
+]
+IncludeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--include", help="Add triples: inbound (references to it), children (embedded) (repeatable)."),
+]
+
+
+def get(
+    ctx: typer.Context,
+    path: PathArg,
+    accept: AcceptOpt = None,
+    output: OutputOpt = None,
+    range_: RangeOpt = None,
+    version: VersionOpt = None,
+    omit: OmitOpt = None,
+    include: IncludeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print a binary's bytes, or the RDF of a container (or of PATH/fcr:metadata)."""
+    cli = Cli.of(ctx, json=json_out)
+    target, metadata = paths.split_metadata(path)
+    show(
+        cli,
+        target,
+        metadata=metadata,
+        accept=accept,
+        output=output,
+        byte_range=inputs.byte_range(range_),
+        version=version,
+        prefs=inputs.prefs(omit, include),
+    )
+
+
+def show(
+    cli: Cli,
+    target: str,
+    *,
+    metadata: bool = False,
+    accept: str | None = None,
+    output: Path | None = None,
+    byte_range: tuple[int, int | None] | None = None,
+    version: str | None = None,
+    prefs: RdfPrefs = RdfPrefs(),
+) -> None:
+    """Shared by ``get`` and ``versions get``: stream a binary, or serialise RDF."""
+    from fcrctl import rdf
+
+    mime = rdf.resolve_format(accept or ("jsonld" if cli.out.json_mode else "turtle"))
+    repo = cli.repo
+    if not metadata and repo.info(target, version=version).is_binary:
+        with repo.open_binary(target, version=version, byte_range=byte_range) as content:
+            written = cli.out.data(content.stream, output=output, total=content.length)
+        if output is not None and cli.out.json_mode:
+            cli.out.json({"path": target, "output": str(output), "bytes": written})
+        return
+    if byte_range is not None:
+        raise BadInput(f"--range applies to binaries; {target} is RDF", path=target)
+    graph = repo.get_rdf(target, prefs=prefs, version=version)
+    cli.out.data([rdf.serialize(rdf.to_external(graph, repo.base_uri), mime)], output=output)
+
+
+def info(ctx: typer.Context, path: PathArg, version: VersionOpt = None, json_out: JsonOpt = False) -> None:
+    """Show a resource's headers: model, ETag, dates, size, MIME type, digests, links."""
+    cli = Cli.of(ctx, json=json_out)
+    target, _ = paths.split_metadata(path)
+    cli.out.info(cli.repo.info(target, version=version))
+
+
+def ls(
+    ctx: typer.Context,
+    path: OptionalPathArg = "/",
+    recursive: Annotated[bool, typer.Option("--recursive", "-R", help="List all descendants.")] = False,
+    long: Annotated[bool, typer.Option("--long", "-l", help="Show model, size and modification time.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List a container's children (streams; --json gives JSON lines)."""
+    cli = Cli.of(ctx, json=json_out)
+    target = paths.normalize(path)
+    cli.out.listing(cli.repo.children(target, recursive=recursive), long=long)

@@ -1,0 +1,175 @@
+"""Writing commands: create, put, patch, delete, purge, move, copy."""
+
+from typing import Annotated
+
+import typer
+
+from fcrctl import paths
+from fcrctl.cli import inputs
+from fcrctl.cli.context import Cli
+from fcrctl.cli.options import (
+    BinaryOpt,
+    ContentTypeOpt,
+    DestArg,
+    FileOpt,
+    IfMatchOpt,
+    IfUnmodifiedSinceOpt,
+    JsonOpt,
+    LenientOpt,
+    PathArg,
+    SourceArg,
+)
+from fcrctl.errors import BadInput
+
+
+def create(
+    ctx: typer.Context,
+    path: Annotated[str | None, typer.Argument(help="Exact path of the new resource.", show_default=False)] = None,
+    parent: Annotated[
+        str | None, typer.Option("--in", help="Create under PARENT; the repository picks the name.", metavar="PARENT")
+    ] = None,
+    slug: Annotated[str | None, typer.Option("--slug", help="Preferred name under --in.", metavar="NAME")] = None,
+    file: FileOpt = None,
+    content_type: ContentTypeOpt = None,
+    binary: BinaryOpt = False,
+    container_type: Annotated[
+        str | None, typer.Option("--container-type", help="basic (default), direct or indirect.", metavar="TYPE")
+    ] = None,
+    digest: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--digest", help="Expected digest ALG=HEX (sha512, sha256, sha1, md5; repeatable).", metavar="ALG=HEX"
+        ),
+    ] = None,
+    filename: Annotated[str | None, typer.Option("--filename", help="Original file name of a binary.")] = None,
+    external: Annotated[
+        str | None, typer.Option("--external", help="Binary content lives at URL.", metavar="URL")
+    ] = None,
+    handling: Annotated[
+        str, typer.Option("--handling", help="External content: copy, redirect or proxy.", metavar="HOW")
+    ] = "proxy",
+    parents: Annotated[bool, typer.Option("--parents", help="Create missing ancestors as basic containers.")] = False,
+    lenient: LenientOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a container, or a binary from --file/--external; prints the new path."""
+    cli = Cli.of(ctx, json=json_out)
+    if (path is None) == (parent is None):
+        raise BadInput("give either PATH or --in PARENT (exactly one)")
+    if slug is not None and parent is None:
+        raise BadInput("--slug needs --in PARENT (with PATH the name is already chosen)")
+    where = paths.normalize(parent or path or "")
+    mime = inputs.content_type(content_type, file)
+    if parent is not None and slug is None and file is not None and inputs.is_rdf(mime) and not binary:
+        import uuid
+
+        slug = uuid.uuid4().hex  # so that <> in the body can name the new resource before it exists
+    target = paths.join(where, slug) if slug else where
+    repo = cli.writable()
+    with inputs.resource_spec(
+        target,
+        file=file,
+        mime=mime,
+        binary=binary,
+        container_type=container_type,
+        digest=digest,
+        filename=filename,
+        external=external,
+        handling=handling,
+        lenient=lenient,
+    ) as spec:
+        if parent is not None:
+            info = repo.create_child(where, spec, slug=slug)
+        else:
+            info = repo.create(where, spec, parents=parents)
+    cli.out.path(info)
+
+
+def put(
+    ctx: typer.Context,
+    path: PathArg,
+    file: Annotated[str, typer.Option("--file", "-f", help="Read the body from FILE ('-' for stdin).")],
+    content_type: ContentTypeOpt = None,
+    binary: BinaryOpt = False,
+    lenient: LenientOpt = False,
+    if_match: IfMatchOpt = None,
+    if_unmodified_since: IfUnmodifiedSinceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Replace a resource's content (PATH/fcr:metadata: a binary's description); creates it if absent."""
+    cli = Cli.of(ctx, json=json_out)
+    target, metadata = paths.split_metadata(path)
+    mime = inputs.content_type(content_type, file)
+    conditions = inputs.conditions(if_match, if_unmodified_since)
+    repo = cli.writable()
+    if metadata:
+        if binary or not inputs.is_rdf(mime):
+            raise BadInput(f"{path}: a description is RDF; give an RDF file or --content-type turtle", path=target)
+        graph = inputs.read_rdf(file, mime or "", target)
+        cli.out.path(repo.replace_description(target, graph, conditions=conditions, lenient=lenient))  # type: ignore[arg-type]
+        return
+    with inputs.resource_spec(target, file=file, mime=mime, binary=binary, lenient=lenient) as spec:
+        info, created = repo.replace(target, spec, conditions=conditions)
+    cli.out.path(info, created=created)
+
+
+def patch(
+    ctx: typer.Context,
+    path: PathArg,
+    file: FileOpt = None,
+    update: Annotated[
+        str | None, typer.Option("--update", "-e", help="The SPARQL Update text.", metavar="TEXT")
+    ] = None,
+    lenient: LenientOpt = False,
+    if_match: IfMatchOpt = None,
+    if_unmodified_since: IfUnmodifiedSinceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Apply a SPARQL Update (INSERT DATA, DELETE DATA, DELETE/INSERT ... WHERE)."""
+    cli = Cli.of(ctx, json=json_out)
+    if (file is None) == (update is None):
+        raise BadInput("give exactly one of --file FILE or --update TEXT")
+    target, _ = paths.split_metadata(path)
+    conditions = inputs.conditions(if_match, if_unmodified_since)
+    if file is not None:
+        with inputs.open_input(file) as fh:
+            update = fh.read().decode("utf-8", errors="replace")
+    repo = cli.writable()
+    cli.out.path(repo.patch(target, update or "", conditions=conditions, lenient=lenient))
+
+
+def delete(
+    ctx: typer.Context,
+    path: PathArg,
+    purge: Annotated[bool, typer.Option("--purge", help="Also remove the tombstones.")] = False,
+    if_match: IfMatchOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete a resource and its subtree, leaving tombstones (see purge)."""
+    cli = Cli.of(ctx, json=json_out)
+    target = paths.normalize(path)
+    repo = cli.writable()
+    repo.delete(target, conditions=inputs.conditions(if_match))
+    if purge:
+        repo.purge(target)
+    cli.out.done("purged" if purge else "deleted", target)
+
+
+def purge(ctx: typer.Context, path: PathArg, json_out: JsonOpt = False) -> None:
+    """Remove the tombstone of a deleted resource so its path can be reused."""
+    cli = Cli.of(ctx, json=json_out)
+    target = paths.normalize(path)
+    cli.writable().purge(target)
+    cli.out.done("purged", target)
+
+
+def move(ctx: typer.Context, source: SourceArg, destination: DestArg, json_out: JsonOpt = False) -> None:
+    """Move a subtree; the source becomes a tombstone."""
+    cli = Cli.of(ctx, json=json_out)
+    cli.out.path(cli.writable().move(paths.normalize(source), paths.normalize(destination)))
+
+
+def copy(ctx: typer.Context, source: SourceArg, destination: DestArg, json_out: JsonOpt = False) -> None:
+    """Copy a subtree to a new path."""
+    cli = Cli.of(ctx, json=json_out)
+    cli.out.path(cli.writable().copy(paths.normalize(source), paths.normalize(destination)))
