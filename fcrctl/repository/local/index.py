@@ -1,0 +1,196 @@
+"""The SQLite index: a rebuildable cache of what the OCFL storage root holds.
+
+Tables: resources (one row per resource, tombstones included), membership (direct/indirect
+container configs), refs (triples whose object is a repository resource, for inbound reads),
+pending (objects a writer was about to change: recovery work after a crash), invalid
+(objects that could not be read, reported to the user).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fcrctl.errors import CorruptData, ReadOnly
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS resources (
+    path TEXT PRIMARY KEY, parent TEXT, object_id TEXT NOT NULL, object_rel TEXT NOT NULL,
+    model TEXT, deleted INTEGER NOT NULL DEFAULT 0, headers TEXT NOT NULL,
+    content_file TEXT, desc_headers TEXT, desc_file TEXT
+);
+CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent, path);
+CREATE INDEX IF NOT EXISTS resources_object ON resources(object_id);
+CREATE TABLE IF NOT EXISTS membership (
+    container TEXT PRIMARY KEY, object_id TEXT NOT NULL, model TEXT, resource TEXT,
+    has_member TEXT, is_member_of TEXT, inserted TEXT
+);
+CREATE INDEX IF NOT EXISTS membership_resource ON membership(resource);
+CREATE TABLE IF NOT EXISTS refs (subject TEXT NOT NULL, object_id TEXT NOT NULL, predicate TEXT, target TEXT);
+CREATE INDEX IF NOT EXISTS refs_target ON refs(target);
+CREATE INDEX IF NOT EXISTS refs_object ON refs(object_id);
+CREATE TABLE IF NOT EXISTS pending (object_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS invalid (object_rel TEXT PRIMARY KEY, object_id TEXT, reason TEXT);
+"""
+
+
+@dataclass
+class Row:
+    path: str
+    parent: str | None
+    object_id: str
+    object_rel: str
+    model: str
+    deleted: bool
+    headers: dict
+    content_file: str | None = None  # relative to the storage root
+    desc_headers: dict | None = None
+    desc_file: str | None = None
+
+
+@dataclass
+class ObjectEntries:
+    """Everything the index holds about one OCFL object."""
+
+    object_id: str
+    rows: list[Row] = field(default_factory=list)
+    membership: list[tuple[str, str, str | None, str | None, str | None, str | None]] = field(default_factory=list)
+    refs: list[tuple[str, str, str]] = field(default_factory=list)  # (subject path, predicate, target path)
+
+
+class Index:
+    def __init__(self, db_path: Path, *, readonly: bool = False) -> None:
+        self.path = db_path
+        try:
+            self.conn = sqlite3.connect(db_path, timeout=60, isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            # Durability comes from the explicit syncs of the write protocol (see repository.py).
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(_SCHEMA)
+        except sqlite3.Error as e:
+            raise CorruptData(f"cannot open index {db_path}: {e}; delete it and run `fcrctl reindex`") from e
+        self.readonly = readonly
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- meta -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- reads ----------------------------------------------------------------------------
+    def get(self, path: str) -> Row | None:
+        r = self.conn.execute("SELECT * FROM resources WHERE path=?", (path,)).fetchone()
+        return _row(r) if r else None
+
+    def has_children(self, path: str) -> bool:
+        r = self.conn.execute("SELECT 1 FROM resources WHERE parent=? AND deleted=0 LIMIT 1", (path,)).fetchone()
+        return r is not None
+
+    def children(self, path: str, *, recursive: bool = False, include_deleted: bool = False) -> Iterator[Row]:
+        live = "" if include_deleted else " AND deleted=0"
+        if recursive:
+            low = "/" if path == "/" else path + "/"
+            high = "0" if path == "/" else path + "0"  # '0' sorts right after '/'
+            sql = f"SELECT * FROM resources WHERE path >= ? AND path < ? AND path != '/'{live} ORDER BY path"
+            cursor = self.conn.execute(sql, (low, high))
+        else:
+            cursor = self.conn.execute(f"SELECT * FROM resources WHERE parent=?{live} ORDER BY path", (path,))
+        for r in cursor:
+            yield _row(r)
+
+    def memberships_for(self, resource: str) -> list[tuple]:
+        return self.conn.execute(
+            "SELECT container, model, resource, has_member, is_member_of, inserted FROM membership WHERE resource=?",
+            (resource,),
+        ).fetchall()
+
+    def membership_of(self, container: str) -> tuple | None:
+        return self.conn.execute(
+            "SELECT container, model, resource, has_member, is_member_of, inserted FROM membership WHERE container=?",
+            (container,),
+        ).fetchone()
+
+    def refs_to(self, target: str) -> list[tuple[str, str]]:
+        return self.conn.execute("SELECT subject, predicate FROM refs WHERE target=?", (target,)).fetchall()
+
+    def invalid(self) -> list[tuple[str, str | None, str]]:
+        return self.conn.execute("SELECT object_rel, object_id, reason FROM invalid ORDER BY object_rel").fetchall()
+
+    def pending(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT object_id FROM pending")]
+
+    def count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM resources").fetchone()[0]
+
+    # -- writes ---------------------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise ReadOnly("the index is read-only")
+
+    def mark_pending(self, object_ids: list[str]) -> None:
+        """Record write intent. Made durable by the caller's sync before OCFL is touched."""
+        self._check_writable()
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("INSERT OR IGNORE INTO pending(object_id) VALUES (?)", [(o,) for o in object_ids])
+
+    def apply(self, entries: list[ObjectEntries], removed: list[str] = (), *, clear_pending: list[str] = ()) -> None:
+        """Replace the rows of the given objects and clear their pending marks, atomically."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            for object_id in list(removed) + [e.object_id for e in entries]:
+                self._forget(object_id)
+            for e in entries:
+                self._insert(e)
+            self.conn.executemany("DELETE FROM pending WHERE object_id=?", [(o,) for o in clear_pending])
+
+    def _forget(self, object_id: str) -> None:
+        for table in ("resources", "membership", "refs"):
+            self.conn.execute(f"DELETE FROM {table} WHERE object_id=?", (object_id,))
+        self.conn.execute("DELETE FROM invalid WHERE object_id=?", (object_id,))
+
+    def _insert(self, e: ObjectEntries) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    r.path, r.parent, r.object_id, r.object_rel, r.model, int(r.deleted), json.dumps(r.headers),
+                    r.content_file, json.dumps(r.desc_headers) if r.desc_headers else None, r.desc_file,
+                )
+                for r in e.rows
+            ],
+        )
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO membership VALUES (?,?,?,?,?,?,?)",
+            [(m[0], e.object_id, m[1], m[2], m[3], m[4], m[5]) for m in e.membership],
+        )
+        self.conn.executemany(
+            "INSERT INTO refs VALUES (?,?,?,?)", [(s, e.object_id, p, t) for s, p, t in e.refs]
+        )
+
+    def mark_invalid(self, object_rel: str, object_id: str | None, reason: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO invalid VALUES (?,?,?)", (object_rel, object_id, reason))
+
+    def clear_all(self) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            for table in ("resources", "membership", "refs", "invalid", "pending"):
+                self.conn.execute(f"DELETE FROM {table}")
+
+
+def _row(r: tuple) -> Row:
+    return Row(
+        path=r[0], parent=r[1], object_id=r[2], object_rel=r[3], model=r[4], deleted=bool(r[5]),
+        headers=json.loads(r[6]), content_file=r[7], desc_headers=json.loads(r[8]) if r[8] else None, desc_file=r[9],
+    )

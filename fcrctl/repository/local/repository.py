@@ -1,0 +1,1027 @@
+"""LocalRepository: the Repository protocol over a Fedora 6 OCFL storage root + SQLite index."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import re
+import shutil
+import threading
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from fcrctl import paths, rdf
+from fcrctl.errors import (
+    BadInput,
+    ChecksumMismatch,
+    Conflict,
+    CorruptData,
+    Gone,
+    NotARepository,
+    NotFound,
+    PreconditionFailed,
+    ReadOnly,
+    Unsupported,
+)
+from fcrctl.repository.base import (
+    BASIC_CONTAINER,
+    CONTAINER_MODELS,
+    DIGEST_ALGORITHMS,
+    EXTERNAL_HANDLINGS,
+    INDIRECT_CONTAINER,
+    MODEL_NAMES,
+    NON_RDF_DESCRIPTION,
+    NON_RDF_SOURCE,
+    BinaryContent,
+    Capabilities,
+    Conditions,
+    RdfPrefs,
+    ResourceInfo,
+    ResourceSpec,
+    Version,
+)
+from fcrctl.repository.local import headers as hdr
+from fcrctl.repository.local import ocfl
+from fcrctl.repository.local.index import Index, Row
+from fcrctl.repository.local.lock import WriterLock
+from fcrctl.repository.local.store import Change, Store, headers_json, read_graph
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+log = logging.getLogger("fcrctl.local")
+
+EBUCORE = "http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#"
+_ALG_ALIASES = {"sha": "sha1", "sha-1": "sha1", "sha1": "sha1", "sha-256": "sha256", "sha256": "sha256",
+                "sha-512": "sha512", "sha512": "sha512", "md5": "md5"}
+_CHUNK = 1024 * 1024
+
+
+@dataclass
+class _State:
+    """One resource as stored (head or a past version): headers and absolute file paths."""
+
+    headers: dict
+    content: Path | None
+    desc_headers: dict | None
+    desc: Path | None
+    row: Row
+
+    @property
+    def binary(self) -> bool:
+        return self.headers.get("interactionModel") == NON_RDF_SOURCE
+
+
+def _cache_index_path(target: Path) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    digest = hashlib.sha256(str(target).encode("utf-8")).hexdigest()
+    return base / "fcrctl" / "index" / f"{digest}.sqlite"
+
+
+class LocalRepository:
+    """A Fedora-6-compatible OCFL repository on the local filesystem."""
+
+    base_uri = paths.ROOT_ID
+
+    def __init__(self, location: Path, storage_root: Path, index_path: Path, *, writable: bool,
+                 lock_timeout: float = 30.0, user: str | None = None) -> None:
+        self.location = str(location)
+        self._dir = location
+        self._root = storage_root
+        self._writable = writable
+        self._user = user
+        self.capabilities = Capabilities(
+            writable=writable, delete_versions=False, label_versions=True, transactions=False, reindex=True,
+            external_content=True, archival_groups=True,
+        )
+        self._tmp = location / "tmp"
+        index_path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not index_path.exists()
+        self._index = Index(index_path)
+        self._store = Store(storage_root, self._tmp, self._index)
+        self._lock = WriterLock(location / "lock", lock_timeout) if writable else None
+        self._thread_lock = threading.RLock()
+        if fresh or self._index.get_meta("built") is None:
+            self.reindex(_locked=False)
+        elif writable and self._index.pending() and self._lock is not None and self._lock.try_acquire():
+            try:
+                self._store.recover(self._index.pending())
+                self._store.clean_tmp()
+            finally:
+                self._lock.release()
+
+    # -- opening -------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, target: str, *, create: bool = False, lock_timeout: float = 30.0, user: str | None = None,
+             **_: Any) -> LocalRepository:
+        where = Path(target).expanduser().absolute()
+        if (where / "ocfl-root").is_dir():
+            writable = os.access(where, os.W_OK) and os.access(where / "ocfl-root", os.W_OK)
+            index = where / "index.sqlite" if writable else _cache_index_path(where)
+            return cls(where, where / "ocfl-root", index, writable=writable, lock_timeout=lock_timeout, user=user)
+        if where.is_dir() and ocfl.is_storage_root(where):
+            # a Fedora 6 storage root opened directly: read it, never write into Fedora's tree
+            return cls(where, where, _cache_index_path(where), writable=False, lock_timeout=lock_timeout)
+        if create and (not where.exists() or (where.is_dir() and not any(where.iterdir()))):
+            cls.init(where)
+            return cls(where, where / "ocfl-root", where / "index.sqlite", writable=True,
+                       lock_timeout=lock_timeout, user=user)
+        raise NotARepository(
+            f"{where} is not an fcrctl repository (no ocfl-root/) nor an OCFL storage root: "
+            f"create one with `fcrctl init {target}`"
+        )
+
+    @classmethod
+    def init(cls, where: Path) -> None:
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            for sub in ("staging", "backups", "tmp"):
+                (where / sub).mkdir(exist_ok=True)
+            (where / "lock").touch()
+            ocfl.init_storage_root(where / "ocfl-root")
+            ocfl.fsync_dir(where)
+        except OSError as e:
+            raise BadInput(f"cannot create a repository at {where}: {e.strerror}") from e
+        repo = cls(where, where / "ocfl-root", where / "index.sqlite", writable=True)
+        try:
+            with repo._writing():
+                root_graph = _graph()
+                from rdflib import RDF, URIRef
+
+                root_graph.add((URIRef(paths.ROOT_ID), RDF.type, URIRef(rdf.FEDORA + "RepositoryRoot")))
+                repo._commit_new("/", ResourceSpec(graph=root_graph), raw_graph=True)
+        finally:
+            repo.close()
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+        self._index.close()
+
+    def __enter__(self) -> LocalRepository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def invalid_objects(self) -> list[dict[str, str | None]]:
+        """Objects skipped because their inventory or headers are invalid."""
+        return [{"object": rel, "id": oid, "reason": reason} for rel, oid, reason in self._index.invalid()]
+
+    # -- helpers ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        if not self._writable or self._lock is None:
+            raise ReadOnly(
+                f"{self.location} is read-only here (a Fedora storage root opened directly, or no write "
+                f"permission): reads work, writes need a writable fcrctl repository (`fcrctl init PATH`)"
+            )
+        with self._thread_lock, self._lock.held():
+            yield
+
+    def _row(self, path: str, *, allow_deleted: bool = False) -> Row:
+        row = self._index.get(path)
+        if row is None:
+            raise NotFound(f"no resource at {path}", path=path)
+        if row.deleted and not allow_deleted:
+            raise Gone(f"{path} was deleted (a tombstone remains): `fcrctl purge {path}` reuses the path", path=path)
+        return row
+
+    def _state(self, path: str, version: str | None = None) -> _State:
+        row = self._row(path)
+        if version is None:
+            return _State(row.headers, self._abs(row.content_file), row.desc_headers, self._abs(row.desc_file), row)
+        inventory = self._store.inventory(row.object_rel)
+        vid = _resolve_version(inventory, version, path)
+        files = ocfl.state_files(inventory, vid)
+        obj = self._root / row.object_rel
+        rid = paths.to_id(path)
+        h_logical = hdr.headers_path(row.object_id, rid)
+        if h_logical not in files:
+            raise NotFound(f"{path} did not exist in version {version}", path=path)
+        import json
+
+        h = json.loads((obj / files[h_logical]).read_bytes())
+        if h.get("deleted"):
+            raise Gone(f"{path} was deleted in version {version}", path=path)
+        content = files.get(h.get("contentPath") or "")
+        dh_logical = hdr.desc_headers_path(row.object_id, rid)
+        dh = json.loads((obj / files[dh_logical]).read_bytes()) if dh_logical in files else None
+        desc = files.get(dh.get("contentPath") or "") if dh else None
+        return _State(h, obj / content if content else None, dh, obj / desc if desc else None, row)
+
+    def _abs(self, rel: str | None) -> Path | None:
+        return self._root / rel if rel else None
+
+    def _info(self, h: dict, path: str) -> ResourceInfo:
+        return hdr.to_info(h, has_children=self._index.has_children(path))
+
+    def _user_graph(self, st: _State) -> Graph:
+        """Stored user triples (description triples for a binary), server-managed ones dropped."""
+        f = st.desc if st.binary else st.content
+        graph = read_graph(f) if f is not None else _graph()
+        return rdf.check_user_triples(graph, subject_id=st.headers["id"], lenient=True)
+
+    def _object_for(self, path: str, *, archival_group: bool = False) -> str:
+        """The OCFL object a new resource at ``path`` belongs to: its nearest archival-group
+        ancestor's, else its own."""
+        for ancestor in reversed(paths.ancestors(path)):
+            row = self._index.get(ancestor)
+            if row is not None and row.headers.get("archivalGroup"):
+                if archival_group:
+                    raise Conflict(f"{path}: archival groups cannot be nested (inside {ancestor})", path=path)
+                return row.object_id
+            if row is not None and row.object_id != paths.to_id(ancestor):
+                return row.object_id
+        return paths.to_id(path)
+
+    def _now(self) -> str:
+        return ocfl.now_iso()
+
+    # -- reading --------------------------------------------------------------------------------
+    def info(self, path: str, *, version: str | None = None) -> ResourceInfo:
+        path, _ = paths.split_metadata(path)
+        st = self._state(path, version)
+        return self._info(st.headers, path)
+
+    def get_rdf(self, path: str, *, prefs: RdfPrefs = RdfPrefs(), version: str | None = None) -> Graph:
+        from rdflib import URIRef
+
+        path, _ = paths.split_metadata(path)
+        st = self._state(path, version)
+        rid = paths.to_id(path)
+        graph = self._user_graph(st)
+        info = self._info(st.headers, path)
+        if prefs.server_managed:
+            for t in rdf.server_triples(info, rid):
+                graph.add(t)
+        if st.binary:
+            return graph
+        if prefs.containment:
+            children = (paths.to_id(r.path) for r in self._index.children(path))
+            for t in rdf.containment_triples(rid, children):
+                graph.add(t)
+        if prefs.membership:
+            self._membership(path, rid, graph)
+        if prefs.inbound:
+            for subject, predicate in self._index.refs_to(path):
+                if subject != path:
+                    graph.add((URIRef(paths.to_id(subject)), URIRef(predicate), URIRef(rid)))
+        if prefs.embed_children:
+            for child in self._index.children(path):
+                with contextlib.suppress(NotFound, Gone, CorruptData):
+                    for t in self._user_graph(self._state(child.path)):
+                        graph.add(t)
+        return graph
+
+    def _membership(self, path: str, rid: str, graph: Graph) -> None:
+        from rdflib import URIRef
+
+        for container, model, _resource, has_member, _is_member_of, inserted in self._index.memberships_for(path):
+            crow = self._index.get(container)
+            if crow is None or crow.deleted or has_member is None:
+                continue
+            for child in self._index.children(container):
+                if model == INDIRECT_CONTAINER:
+                    if not inserted:
+                        continue
+                    with contextlib.suppress(NotFound, Gone, CorruptData):
+                        cgraph = self._user_graph(self._state(child.path))
+                        for o in cgraph.objects(URIRef(paths.to_id(child.path)), URIRef(inserted)):
+                            graph.add((URIRef(rid), URIRef(has_member), o))
+                else:
+                    graph.add((URIRef(rid), URIRef(has_member), URIRef(paths.to_id(child.path))))
+        parent = paths.parent(path)
+        if parent is not None:
+            m = self._index.membership_of(parent)
+            if m is not None and m[4]:
+                graph.add((URIRef(rid), URIRef(m[4]), URIRef(paths.to_id(m[2]))))
+
+    def open_binary(self, path: str, *, version: str | None = None,
+                    byte_range: tuple[int, int | None] | None = None) -> BinaryContent:
+        path, _ = paths.split_metadata(path)
+        st = self._state(path, version)
+        if not st.binary:
+            raise BadInput(f"{path} is a container, not a binary: read its triples with `fcrctl get`", path=path)
+        info = self._info(st.headers, path)
+        stream = self._open_content(st, path)
+        size = info.size if info.size is not None and info.size >= 0 else _stream_size(stream)
+        if byte_range is None:
+            return BinaryContent(info, stream, 0, None, size)
+        start, end = byte_range
+        if size is None:
+            stream.close()
+            raise BadInput(f"{path}: the size of external content is unknown, byte ranges are not possible")
+        last = size - 1 if end is None or end >= size else end
+        if start < 0 or start > last:
+            stream.close()
+            raise BadInput(f"range {start}-{'' if end is None else end} not satisfiable: {path} has {size} bytes",
+                           path=path)
+        stream.seek(start)
+        length = last - start + 1
+        return BinaryContent(info, _Limited(stream, length), start, last, length)
+
+    def _open_content(self, st: _State, path: str) -> BinaryIO:
+        url = st.headers.get("externalUrl")
+        if st.content is not None:
+            try:
+                return open(st.content, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+            except OSError as e:
+                raise CorruptData(f"content of {path} is unreadable ({e.strerror}): run `fcrctl fixity`") from e
+        if url:
+            parsed = urllib.parse.urlparse(url)
+            if parsed.scheme == "file":
+                try:
+                    return open(urllib.parse.unquote(parsed.path), "rb")  # noqa: SIM115
+                except OSError as e:
+                    raise NotFound(f"external content {url} of {path} is unreadable: {e.strerror}") from e
+            raise Unsupported(f"{path} is external content at {url} ({st.headers.get('externalHandling')}): "
+                              "fetch it from that URL")
+        raise CorruptData(f"{path} has no content file: run `fcrctl reindex`")
+
+    def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
+        path = paths.normalize(path)
+        self._row(path)
+        rows = list(self._index.children(path, recursive=recursive))  # short-lived cursor: safe across threads
+        for row in rows:
+            yield self._info(row.headers, row.path)
+
+    # -- writing ----------------------------------------------------------------------------------
+    def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
+        path = paths.normalize(path)
+        with self._writing():
+            return self._create(path, spec, parents=parents)
+
+    def _create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
+        if path == "/":
+            raise Conflict("the root container / always exists", path=path)
+        existing = self._index.get(path)
+        if existing is not None:
+            if existing.deleted:
+                raise Gone(f"{path} was deleted (a tombstone remains): `fcrctl purge {path}` reuses the path",
+                           path=path)
+            raise Conflict(f"{path} already exists: use replace (PUT) to change it", path=path)
+        parent = paths.parent(path) or "/"
+        prow = self._index.get(parent)
+        if prow is None:
+            if not parents:
+                raise NotFound(f"parent {parent} of {path} does not exist: create it first or use --parents",
+                               path=path)
+            self._create(parent, ResourceSpec(), parents=True)
+            prow = self._index.get(parent)
+            assert prow is not None
+        if prow.deleted:
+            raise Gone(f"parent {parent} was deleted: `fcrctl purge {parent}` first", path=path)
+        if prow.model == NON_RDF_SOURCE:
+            raise Conflict(f"cannot create children of a binary ({parent})", path=path)
+        return self._commit_new(path, spec)
+
+    def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
+        parent = paths.normalize(parent)
+        with self._writing():
+            prow = self._row(parent)
+            if prow.model == NON_RDF_SOURCE:
+                raise Conflict(f"cannot create children of a binary ({parent})", path=parent)
+            if slug:
+                try:
+                    candidate = paths.join(parent, slug)
+                except BadInput:
+                    candidate = None
+                if candidate is not None and self._index.get(candidate) is None:
+                    return self._commit_new(candidate, spec)
+            while True:
+                candidate = paths.join(parent, str(uuid.uuid4()))
+                if self._index.get(candidate) is None:
+                    return self._commit_new(candidate, spec)
+
+    def _commit_new(self, path: str, spec: ResourceSpec, *, raw_graph: bool = False) -> ResourceInfo:
+        rid = paths.to_id(path)
+        object_id = self._object_for(path, archival_group=spec.archival_group)
+        now = self._now()
+        base = {"id": rid, "parent": paths.to_id(paths.parent(path) or "/") if path != "/" else paths.ROOT_ID,
+                "stateToken": hdr.new_state_token(), "createdDate": now}
+        if self._user:
+            base["createdBy"] = self._user
+        change = Change(object_id, state=dict(self._store.head_state(object_id)) if object_id != rid else {})
+        self._put_resource(change, path, spec, base, now, raw_graph=raw_graph)
+        self._store.commit([change])
+        return self.info(path)
+
+    def _put_resource(self, change: Change, path: str, spec: ResourceSpec, base: dict, now: str, *,
+                      raw_graph: bool = False, desc_graph: Graph | None = None) -> None:
+        """Add a resource's files (headers, content, description) to ``change.state``."""
+        rid = paths.to_id(path)
+        oid = change.object_id
+        h = dict(base)
+        h["lastModifiedDate"] = now
+        h["mementoCreatedDate"] = now
+        if self._user:
+            h["lastModifiedBy"] = self._user
+        h["archivalGroup"] = bool(spec.archival_group) and oid == rid
+        h["objectRoot"] = oid == rid
+        h["deleted"] = False
+        h.pop("archivalGroupId", None)
+        if oid != rid:
+            h["archivalGroupId"] = oid
+        if spec.is_binary:
+            self._put_binary(change, path, spec, h, now, desc_graph)
+        else:
+            model = _model(spec.model)
+            graph = spec.graph if spec.graph is not None else _graph()
+            if not raw_graph:
+                graph = rdf.check_user_triples(graph, subject_id=rid, lenient=spec.lenient)
+            data = rdf.write_ntriples(graph)
+            logical = hdr.container_content_path(oid, rid)
+            nf = ocfl.NewFile(data=data)
+            h.update({"interactionModel": model, "contentSize": len(data),
+                      "digests": [f"urn:sha-512:{nf.sha512()}"], "contentPath": logical})
+            change.state[logical] = nf
+            change.known_graphs[path] = graph
+        h["headersVersion"] = hdr.HEADERS_VERSION
+        hlogical = hdr.headers_path(oid, rid)
+        change.state[hlogical] = ocfl.NewFile(data=headers_json(h))
+        change.known_headers[hlogical] = h
+
+    def _put_binary(self, change: Change, path: str, spec: ResourceSpec, h: dict, now: str,
+                    desc_graph: Graph | None) -> None:
+        rid = paths.to_id(path)
+        oid = change.object_id
+        logical = hdr.binary_content_path(oid, rid)
+        h["interactionModel"] = NON_RDF_SOURCE
+        h["mimeType"] = spec.mime_type or h.get("mimeType") or "application/octet-stream"
+        h["filename"] = spec.filename if spec.filename is not None else h.get("filename", "")
+        for key in ("externalUrl", "externalHandling", "contentPath"):
+            h.pop(key, None)
+        expected = _expected_digests(spec.digests)
+        content = spec.content
+        handling = spec.external_handling
+        if spec.external_url is not None:
+            handling = handling or "proxy"
+            if handling not in EXTERNAL_HANDLINGS:
+                raise BadInput(f"unknown external handling {handling!r}: use copy, redirect or proxy")
+            parsed = urllib.parse.urlparse(spec.external_url)
+            if handling == "copy":
+                if parsed.scheme != "file":
+                    raise Unsupported(f"cannot copy {spec.external_url}: only file:// URLs can be copied offline; "
+                                      "use redirect or proxy")
+                try:
+                    content = open(urllib.parse.unquote(parsed.path), "rb")  # noqa: SIM115
+                except OSError as e:
+                    raise NotFound(f"external content {spec.external_url} is unreadable: {e.strerror}") from e
+            else:
+                h["externalUrl"] = spec.external_url
+                h["externalHandling"] = handling
+                size = -1
+                if parsed.scheme == "file":
+                    with contextlib.suppress(OSError):
+                        size = os.stat(urllib.parse.unquote(parsed.path)).st_size
+                h["contentSize"] = size
+                h["digests"] = []
+                content = None
+        if "externalUrl" not in h:
+            if content is None:
+                content = io.BytesIO(b"")
+            try:
+                tmpfile, size, digests = self._spool(content)
+            finally:
+                if content is not spec.content:
+                    content.close()
+            for alg, want in expected.items():
+                if digests[alg] != want:
+                    tmpfile.unlink(missing_ok=True)
+                    raise ChecksumMismatch(
+                        f"checksum mismatch for {path}: expected {alg} {want}, content has {digests[alg]}; "
+                        "nothing was stored", path=path)
+            h["contentSize"] = size
+            h["digests"] = hdr.digest_urns(digests)
+            h["contentPath"] = logical
+            change.state[logical] = ocfl.NewFile(source=tmpfile, digest=digests["sha512"])
+        # the description (fcr:metadata) lives beside the binary
+        graph = desc_graph if desc_graph is not None else (spec.graph if spec.graph is not None else _graph())
+        graph = rdf.check_user_triples(graph, subject_id=rid, lenient=spec.lenient)
+        data = rdf.write_ntriples(graph)
+        dlogical = hdr.desc_content_path(oid, rid)
+        dnf = ocfl.NewFile(data=data)
+        change.state[dlogical] = dnf
+        change.known_graphs[path] = graph
+        dh = {"id": rid + "/" + paths.METADATA, "parent": rid, "stateToken": hdr.new_state_token(),
+              "interactionModel": NON_RDF_DESCRIPTION, "contentSize": len(data),
+              "digests": [f"urn:sha-512:{dnf.sha512()}"], "createdDate": h.get("createdDate", now),
+              "lastModifiedDate": now, "mementoCreatedDate": now, "archivalGroup": False, "objectRoot": False,
+              "deleted": False, "contentPath": dlogical, "headersVersion": hdr.HEADERS_VERSION}
+        if oid != rid:
+            dh["archivalGroupId"] = oid
+        dhl = hdr.desc_headers_path(oid, rid)
+        change.state[dhl] = ocfl.NewFile(data=headers_json(dh))
+        change.known_headers[dhl] = dh
+
+    def _spool(self, content: BinaryIO) -> tuple[Path, int, dict[str, str]]:
+        hashes = {alg: hashlib.new(alg) for alg in DIGEST_ALGORITHMS}
+        tmpfile = self._tmp / f"upload-{uuid.uuid4().hex}"
+        size = 0
+        try:
+            with open(tmpfile, "wb") as out:
+                while True:
+                    chunk = content.read(_CHUNK)
+                    if not chunk:
+                        break
+                    for hsh in hashes.values():
+                        hsh.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+        except OSError as e:
+            tmpfile.unlink(missing_ok=True)
+            raise BadInput(f"cannot store the upload: {e}") from e
+        return tmpfile, size, {alg: hsh.hexdigest() for alg, hsh in hashes.items()}
+
+    def replace(self, path: str, spec: ResourceSpec, *,
+                conditions: Conditions = Conditions()) -> tuple[ResourceInfo, bool]:
+        path = paths.normalize(path)
+        with self._writing():
+            row = self._index.get(path)
+            if row is None:
+                if conditions.if_match is not None:
+                    raise PreconditionFailed(f"{path} does not exist, so If-Match cannot match", path=path)
+                return self._create(path, spec), True
+            row = self._row(path)
+            _check_conditions(row, conditions, path)
+            was_binary = row.model == NON_RDF_SOURCE
+            if spec.is_binary != was_binary:
+                raise Conflict(f"cannot change the interaction model of {path} "
+                               f"({'binary' if was_binary else 'container'}): delete and recreate it", path=path)
+            if not was_binary and spec.model is not None and _model(spec.model) != row.model:
+                raise Conflict(f"cannot change the interaction model of {path} from {row.model}", path=path)
+            desc = None
+            if was_binary:
+                st = self._state(path)
+                desc = self._user_graph(st)
+            self._rewrite(row, lambda change, h, now: self._put_resource(
+                change, path, _keep_model(spec, row), h, now, desc_graph=desc))
+            return self.info(path), False
+
+    def _rewrite(self, row: Row, put) -> None:
+        """New version of the resource at ``row``: ``put(change, headers_base, now)`` adds its files."""
+        rid = paths.to_id(row.path)
+        oid = row.object_id
+        state = dict(self._store.head_state(oid))
+        # drop the resource's old files; unchanged content is re-added by digest (dedupe)
+        for logical in (hdr.container_content_path(oid, rid), hdr.binary_content_path(oid, rid),
+                        hdr.desc_content_path(oid, rid), hdr.desc_headers_path(oid, rid)):
+            if row.model == NON_RDF_SOURCE or logical == hdr.container_content_path(oid, rid):
+                state.pop(logical, None)
+        change = Change(oid, state=state)
+        base = {k: v for k, v in row.headers.items() if k in ("id", "parent", "createdDate", "createdBy",
+                                                                "mimeType", "filename", "archivalGroupId")}
+        base["stateToken"] = hdr.new_state_token()
+        put(change, base, self._now())
+        if row.headers.get("archivalGroup"):
+            change.known_headers[hdr.headers_path(oid, rid)]["archivalGroup"] = True
+            change.state[hdr.headers_path(oid, rid)] = ocfl.NewFile(
+                data=headers_json(change.known_headers[hdr.headers_path(oid, rid)]))
+        self._store.commit([change])
+
+    def replace_description(self, path: str, graph: Graph, *, conditions: Conditions = Conditions(),
+                            lenient: bool = False) -> ResourceInfo:
+        path, _ = paths.split_metadata(path)
+        with self._writing():
+            row = self._row(path)
+            _check_conditions(row, conditions, path)
+            if row.model != NON_RDF_SOURCE:
+                raise BadInput(f"{path} is a container: replace its triples with replace (PUT)", path=path)
+            self._write_description(row, graph, lenient)
+            return self.info(path)
+
+    def _write_description(self, row: Row, graph: Graph, lenient: bool) -> None:
+        from rdflib import Graph as RGraph
+        from rdflib import URIRef
+
+        rid = paths.to_id(row.path)
+        mime = filename = None
+        kept = RGraph()
+        for s, p, o in graph:
+            if str(s) == rid and str(p) == EBUCORE + "hasMimeType":
+                mime = str(o)
+            elif str(s) == rid and str(p) == EBUCORE + "filename":
+                filename = str(o)
+            else:
+                kept.add((s, p, o))
+        kept = rdf.check_user_triples(kept, subject_id=rid, lenient=lenient)
+        st = self._state(row.path)
+        spec = ResourceSpec(binary=True, mime_type=mime, filename=filename, lenient=lenient)
+        oid = row.object_id
+        content_logical = hdr.binary_content_path(oid, rid)
+        current = self._store.head_state(oid)
+
+        def put(change: Change, h: dict, now: str) -> None:
+            # keep the binary's content (by digest) and external settings; only the description changes
+            if st.headers.get("externalUrl"):
+                spec.external_url = st.headers["externalUrl"]
+                spec.external_handling = st.headers.get("externalHandling")
+                self._put_binary_headers_only(change, row.path, spec, h, now, kept)
+            else:
+                self._put_binary_headers_only(change, row.path, spec, h, now, kept)
+                if content_logical in current:
+                    change.state[content_logical] = current[content_logical]
+
+        del URIRef
+        self._rewrite(row, put)
+
+    def _put_binary_headers_only(self, change: Change, path: str, spec: ResourceSpec, h: dict, now: str,
+                                 desc: Graph) -> None:
+        row = self._row(path)
+        old = row.headers
+        h.update({k: old[k] for k in ("contentSize", "digests", "externalUrl", "externalHandling") if k in old})
+        if old.get("contentPath"):
+            h["contentPath"] = old["contentPath"]
+        spec_copy = ResourceSpec(binary=True, mime_type=spec.mime_type or old.get("mimeType"),
+                                 filename=spec.filename if spec.filename is not None else old.get("filename"),
+                                 lenient=True)
+        full = dict(h)
+        full.update({"lastModifiedDate": now, "mementoCreatedDate": now, "archivalGroup": False,
+                     "objectRoot": change.object_id == paths.to_id(path), "deleted": False,
+                     "interactionModel": NON_RDF_SOURCE, "mimeType": spec_copy.mime_type or "application/octet-stream",
+                     "filename": spec_copy.filename or ""})
+        if self._user:
+            full["lastModifiedBy"] = self._user
+        full["headersVersion"] = hdr.HEADERS_VERSION
+        rid = paths.to_id(path)
+        oid = change.object_id
+        # description files
+        data = rdf.write_ntriples(desc)
+        dlogical = hdr.desc_content_path(oid, rid)
+        dnf = ocfl.NewFile(data=data)
+        change.state[dlogical] = dnf
+        change.known_graphs[path] = desc
+        odh = row.desc_headers or {}
+        dh = {"id": rid + "/" + paths.METADATA, "parent": rid, "stateToken": hdr.new_state_token(),
+              "interactionModel": NON_RDF_DESCRIPTION, "contentSize": len(data),
+              "digests": [f"urn:sha-512:{dnf.sha512()}"], "createdDate": odh.get("createdDate", now),
+              "lastModifiedDate": now, "mementoCreatedDate": now, "archivalGroup": False, "objectRoot": False,
+              "deleted": False, "contentPath": dlogical, "headersVersion": hdr.HEADERS_VERSION}
+        if oid != rid:
+            dh["archivalGroupId"] = oid
+        dhl = hdr.desc_headers_path(oid, rid)
+        change.state[dhl] = ocfl.NewFile(data=headers_json(dh))
+        change.known_headers[dhl] = dh
+        hl = hdr.headers_path(oid, rid)
+        change.state[hl] = ocfl.NewFile(data=headers_json(full))
+        change.known_headers[hl] = full
+
+    def patch(self, path: str, update: str, *, conditions: Conditions = Conditions(),
+              lenient: bool = False) -> ResourceInfo:
+        from rdflib import Literal, URIRef
+
+        path, _ = paths.split_metadata(path)
+        with self._writing():
+            row = self._row(path)
+            _check_conditions(row, conditions, path)
+            st = self._state(path)
+            rid = paths.to_id(path)
+            graph = self._user_graph(st)
+            if st.binary:
+                if st.headers.get("mimeType"):
+                    graph.add((URIRef(rid), URIRef(EBUCORE + "hasMimeType"), Literal(st.headers["mimeType"])))
+                if st.headers.get("filename"):
+                    graph.add((URIRef(rid), URIRef(EBUCORE + "filename"), Literal(st.headers["filename"])))
+            new = rdf.apply_update(graph, update, base=rid)
+            if st.binary:
+                self._write_description(row, new, lenient)
+            else:
+                new = rdf.check_user_triples(new, subject_id=rid, lenient=lenient)
+                spec = ResourceSpec(graph=new, model=row.model, lenient=lenient,
+                                    archival_group=bool(row.headers.get("archivalGroup")))
+                self._rewrite(row, lambda change, h, now: self._put_resource(change, path, spec, h, now))
+            return self.info(path)
+
+    def delete(self, path: str, *, conditions: Conditions = Conditions()) -> None:
+        path = paths.normalize(path)
+        if path == "/":
+            raise BadInput("the root container / cannot be deleted")
+        with self._writing():
+            row = self._row(path)
+            _check_conditions(row, conditions, path)
+            rows = [row] + list(self._index.children(path, recursive=True))
+            self._store.commit(self._tombstone_changes(rows))
+
+    def _tombstone_changes(self, rows: list[Row]) -> list[Change]:
+        now = self._now()
+        by_object: dict[str, Change] = {}
+        for row in rows:
+            oid = row.object_id
+            rid = paths.to_id(row.path)
+            change = by_object.get(oid)
+            if change is None:
+                change = by_object[oid] = Change(oid, state=dict(self._store.head_state(oid)))
+            for logical in (hdr.container_content_path(oid, rid), hdr.binary_content_path(oid, rid),
+                            hdr.desc_content_path(oid, rid), hdr.desc_headers_path(oid, rid)):
+                if row.model == NON_RDF_SOURCE or logical == hdr.container_content_path(oid, rid):
+                    change.state.pop(logical, None)
+            h = dict(row.headers)
+            h.update({"stateToken": hdr.new_state_token(), "lastModifiedDate": now, "mementoCreatedDate": now,
+                      "deleted": True, "contentSize": -1, "digests": []})
+            h.pop("contentPath", None)
+            if self._user:
+                h["lastModifiedBy"] = self._user
+            hl = hdr.headers_path(oid, rid)
+            change.state[hl] = ocfl.NewFile(data=headers_json(h))
+            change.known_headers[hl] = h
+        return list(by_object.values())
+
+    def purge(self, path: str) -> None:
+        path = paths.normalize(path)
+        with self._writing():
+            row = self._row(path, allow_deleted=True)
+            if not row.deleted:
+                raise Conflict(f"{path} is live: delete it first (`fcrctl delete {path}`)", path=path)
+            rows = [row] + list(self._index.children(path, recursive=True, include_deleted=True))
+            live = [r.path for r in rows if not r.deleted]
+            if live:
+                raise Conflict(f"{live[0]} below {path} is live: delete it first", path=path)
+            changes: dict[str, Change] = {}
+            for r in rows:
+                rid = paths.to_id(r.path)
+                if r.object_id == rid or paths.is_within(paths.from_id(r.object_id), path):
+                    changes[r.object_id] = Change(r.object_id, purge=True)
+                elif r.object_id not in changes:
+                    changes[r.object_id] = Change(r.object_id, state=dict(self._store.head_state(r.object_id)))
+                change = changes[r.object_id]
+                if not change.purge:
+                    change.state.pop(hdr.headers_path(r.object_id, rid), None)
+            self._store.commit(list(changes.values()))
+
+    def move(self, source: str, destination: str) -> ResourceInfo:
+        return self._copy(source, destination, move=True)
+
+    def copy(self, source: str, destination: str) -> ResourceInfo:
+        return self._copy(source, destination, move=False)
+
+    def _copy(self, source: str, destination: str, *, move: bool) -> ResourceInfo:
+        from rdflib import URIRef
+
+        source, destination = paths.normalize(source), paths.normalize(destination)
+        if source == "/":
+            raise BadInput("the root container / cannot be moved or copied")
+        if paths.is_within(destination, source):
+            raise Conflict(f"cannot {'move' if move else 'copy'} {source} into itself ({destination})", path=source)
+        with self._writing():
+            src = self._row(source)
+            existing = self._index.get(destination)
+            if existing is not None:
+                what = " as a tombstone (purge it first)" if existing.deleted else ""
+                raise Conflict(f"{destination} already exists{what}", path=destination)
+            dparent = paths.parent(destination) or "/"
+            prow = self._row(dparent)
+            if prow.model == NON_RDF_SOURCE:
+                raise Conflict(f"cannot create children of a binary ({dparent})", path=destination)
+            src_id, dst_id = paths.to_id(source), paths.to_id(destination)
+
+            def rewrite(term):
+                value = str(term)
+                if isinstance(term, URIRef) and (value == src_id or value.startswith(src_id + "/")
+                                                 or value.startswith(src_id + "#")):
+                    return URIRef(dst_id + value[len(src_id):])
+                return term
+
+            rows = [src] + list(self._index.children(source, recursive=True))
+            now = self._now()
+            changes: dict[str, Change] = {}
+            ag_roots: dict[str, str] = {}
+            for r in rows:
+                new_path = destination + r.path[len(source):]
+                new_id = paths.to_id(new_path)
+                oid = next((ag for root, ag in ag_roots.items() if paths.is_within(new_path, root)), None)
+                if oid is None:
+                    oid = self._object_for(new_path)
+                if r.headers.get("archivalGroup") and oid == new_id:
+                    ag_roots[new_path] = new_id
+                change = changes.get(oid)
+                if change is None:
+                    change = changes[oid] = Change(oid, state=dict(self._store.head_state(oid)) if oid != new_id
+                                                   else {})
+                st = self._state(r.path)
+                graph = _graph()
+                for s, p, o in self._user_graph(st):
+                    graph.add((rewrite(s), p, rewrite(o)))
+                base = {"id": new_id, "parent": paths.to_id(paths.parent(new_path) or "/"),
+                        "stateToken": hdr.new_state_token(),
+                        "createdDate": r.headers.get("createdDate") if move else now}
+                for key in ("createdBy", "mimeType", "filename"):
+                    if key in r.headers:
+                        base[key] = r.headers[key]
+                if st.binary:
+                    spec = ResourceSpec(binary=True, mime_type=r.headers.get("mimeType"),
+                                        filename=r.headers.get("filename"), lenient=True)
+                    if st.headers.get("externalUrl"):
+                        spec.external_url = st.headers["externalUrl"]
+                        spec.external_handling = st.headers.get("externalHandling")
+                    else:
+                        spec.content = open(st.content, "rb") if st.content else io.BytesIO(b"")  # noqa: SIM115
+                    try:
+                        self._put_resource(change, new_path, spec, base, now, desc_graph=graph)
+                    finally:
+                        if spec.content is not None:
+                            spec.content.close()
+                else:
+                    spec = ResourceSpec(graph=graph, model=r.model, lenient=True,
+                                        archival_group=bool(r.headers.get("archivalGroup")))
+                    self._put_resource(change, new_path, spec, base, now, raw_graph=True)
+            all_changes = list(changes.values())
+            if move:
+                all_changes += [c for c in self._tombstone_changes(rows) if c.object_id not in changes]
+            self._store.commit(all_changes)
+            return self.info(destination)
+
+    # -- versions ---------------------------------------------------------------------------------
+    def versions(self, path: str) -> list[Version]:
+        path, _ = paths.split_metadata(path)
+        row = self._row(path)
+        inventory = self._store.inventory(row.object_rel)
+        return [_version(vid, inventory["versions"][vid]) for vid in _version_ids(inventory)]
+
+    def create_version(self, path: str, *, label: str | None = None) -> Version:
+        path, _ = paths.split_metadata(path)
+        with self._writing():
+            row = self._row(path)
+            state = self._store.head_state(row.object_id)
+            self._store.commit([Change(row.object_id, state=dict(state), message=label)])
+            inventory = self._store.inventory(row.object_rel)
+            return _version(inventory["head"], inventory["versions"][inventory["head"]])
+
+    def revert(self, path: str, version: str) -> ResourceInfo:
+        path, _ = paths.split_metadata(path)
+        with self._writing():
+            row = self._row(path)
+            inventory = self._store.inventory(row.object_rel)
+            vid = _resolve_version(inventory, version, path)
+            state: dict[str, str | ocfl.NewFile] = dict(ocfl.state_digests(inventory, vid))
+            rid = paths.to_id(path)
+            hl = hdr.headers_path(row.object_id, rid)
+            if hl not in state:
+                raise NotFound(f"{path} did not exist in version {version}", path=path)
+            import json
+
+            files = ocfl.state_files(inventory, vid)
+            h = json.loads((self._root / row.object_rel / files[hl]).read_bytes())
+            now = self._now()
+            h.update({"stateToken": hdr.new_state_token(), "lastModifiedDate": now, "mementoCreatedDate": now})
+            state[hl] = ocfl.NewFile(data=headers_json(h))
+            change = Change(row.object_id, state=state, message=f"revert to {vid}")
+            self._store.commit([change])
+            return self.info(path)
+
+    def delete_version(self, path: str, version: str) -> None:
+        raise Unsupported("the local repository keeps OCFL versions immutable; versions cannot be deleted")
+
+    # -- maintenance --------------------------------------------------------------------------------
+    def reindex(self, *, _locked: bool = True) -> int:
+        """Rebuild the index from the storage root."""
+        with self._thread_lock:
+            held = False
+            if self._writable and self._lock is not None:
+                if _locked:
+                    self._lock.acquire()
+                    held = True
+                elif self._lock.try_acquire():
+                    held = True
+            try:
+                if held:
+                    for oid in self._index.pending():
+                        ocfl.recover_object(self._store.object_dir(oid))
+                    self._store.clean_tmp()
+                self._index.clear_all()
+                count = 0
+                for obj_dir in ocfl.iter_object_dirs(self._root):
+                    count += self._store.index_object_dir(obj_dir)
+                self._index.set_meta("built", datetime.now(UTC).isoformat())
+                return count
+            finally:
+                if held and self._lock is not None:
+                    self._lock.release()
+
+
+# -- module helpers ---------------------------------------------------------------------------------
+
+
+def _graph() -> Graph:
+    from rdflib import Graph
+
+    return Graph()
+
+
+def _model(model: str | None) -> str:
+    if model is None:
+        return BASIC_CONTAINER
+    resolved = MODEL_NAMES.get(model, model)
+    if resolved not in CONTAINER_MODELS:
+        raise BadInput(f"unknown container model {model!r}: use basic, direct or indirect")
+    return resolved
+
+
+def _keep_model(spec: ResourceSpec, row: Row) -> ResourceSpec:
+    if not spec.is_binary and spec.model is None and row.model in CONTAINER_MODELS:
+        spec = ResourceSpec(**{**spec.__dict__, "model": row.model})
+    if row.headers.get("archivalGroup") and not spec.archival_group:
+        spec = ResourceSpec(**{**spec.__dict__, "archival_group": True})
+    return spec
+
+
+def _expected_digests(digests: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for alg, value in (digests or {}).items():
+        name = _ALG_ALIASES.get(alg.lower())
+        if name is None:
+            raise BadInput(f"unsupported digest algorithm {alg!r}: use one of sha512, sha256, sha1, md5")
+        out[name] = value.strip().lower()
+    return out
+
+
+def _normalize_etag(value: str) -> str:
+    value = value.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"').upper()
+
+
+def _check_conditions(row: Row, conditions: Conditions, path: str) -> None:
+    etag = (row.headers.get("stateToken") or "").upper()
+    if conditions.if_match is not None:
+        wanted = [_normalize_etag(v) for v in conditions.if_match.split(",")]
+        if "*" not in wanted and etag not in wanted:
+            raise PreconditionFailed(
+                f"{path} has changed (ETag {etag}, expected {conditions.if_match}): re-read it and retry", path=path)
+    if conditions.if_none_match is not None:
+        wanted = [_normalize_etag(v) for v in conditions.if_none_match.split(",")]
+        if "*" in wanted or etag in wanted:
+            raise PreconditionFailed(f"{path} matches If-None-Match {conditions.if_none_match}", path=path)
+    if conditions.if_unmodified_since is not None:
+        modified = hdr.parse_time(row.headers.get("lastModifiedDate")).replace(microsecond=0)
+        since = conditions.if_unmodified_since
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        if modified > since.replace(microsecond=0):
+            raise PreconditionFailed(f"{path} was modified at {modified.isoformat()}, after "
+                                     f"{since.isoformat()}: re-read it and retry", path=path)
+
+
+def _version_ids(inventory: dict) -> list[str]:
+    return sorted(inventory["versions"], key=ocfl.version_number)
+
+
+def _version(vid: str, entry: dict) -> Version:
+    return Version(id=vid, created=hdr.parse_time(entry.get("created")), label=entry.get("message") or None)
+
+
+def _resolve_version(inventory: dict, version: str, path: str) -> str:
+    if version in inventory["versions"]:
+        return version
+    if re.fullmatch(r"\d{14}", version):
+        at = datetime.strptime(version, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        chosen = None
+        for vid in _version_ids(inventory):
+            if hdr.parse_time(inventory["versions"][vid].get("created")).replace(microsecond=0) <= at:
+                chosen = vid
+        if chosen is not None:
+            return chosen
+    raise NotFound(f"{path} has no version {version!r}: list them with `fcrctl versions {path}`", path=path)
+
+
+def _stream_size(stream: BinaryIO) -> int | None:
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return None
+
+
+class _Limited(io.RawIOBase):
+    """A read-only view of ``length`` bytes of a stream from its current position."""
+
+    def __init__(self, stream: BinaryIO, length: int) -> None:
+        self._stream = stream
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: min(len(buffer), self._left)]
+        n = self._stream.readinto(view)  # type: ignore[attr-defined]
+        self._left -= n or 0
+        return n or 0
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+_ = shutil  # shutil kept for callers that patch tmp cleanup in tests

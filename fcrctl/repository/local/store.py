@@ -1,0 +1,271 @@
+"""Storage-root plumbing shared by LocalRepository: committing object versions with the
+write protocol (intent -> build in tmp -> sync -> rename -> index), indexing objects,
+and per-object crash recovery."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fcrctl import paths, rdf
+from fcrctl.errors import BadInput, CorruptData, FcrctlError
+from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP, NON_RDF_SOURCE
+from fcrctl.repository.local import headers as hdr
+from fcrctl.repository.local import ocfl
+from fcrctl.repository.local.index import Index, ObjectEntries, Row
+
+log = logging.getLogger("fcrctl.local")
+
+
+@dataclass
+class Change:
+    """The next state of one OCFL object, or its removal (purge)."""
+
+    object_id: str
+    state: dict[str, str | ocfl.NewFile] = field(default_factory=dict)
+    message: str | None = None
+    purge: bool = False
+    known_headers: dict[str, dict] = field(default_factory=dict)  # logical -> headers (saves re-reading)
+    known_graphs: dict[str, object] = field(default_factory=dict)  # resource path -> Graph
+
+
+class Store:
+    def __init__(self, storage_root: Path, tmp: Path, index: Index) -> None:
+        self.root = storage_root
+        self.tmp = tmp
+        self.index = index
+
+    # -- reading objects --------------------------------------------------------------------
+    def object_dir(self, object_id: str) -> Path:
+        return self.root / ocfl.object_rel(object_id)
+
+    def inventory(self, object_rel: str) -> dict:
+        return ocfl.read_inventory(self.root / object_rel)
+
+    def head_state(self, object_id: str) -> dict[str, str]:
+        obj = self.object_dir(object_id)
+        if not (obj / ocfl.INVENTORY).exists():
+            return {}
+        return ocfl.state_digests(ocfl.read_inventory(obj))
+
+    # -- writing ------------------------------------------------------------------------------
+    def commit(self, changes: list[Change]) -> None:
+        """Apply changes with the crash-safe protocol; the caller holds the writer lock."""
+        ids = [c.object_id for c in changes]
+        self.index.mark_pending(ids)
+        prepared: list[tuple[Change, ocfl.PreparedVersion | None]] = []
+        dirs: set[Path] = set()
+        try:
+            for change in changes:
+                if change.purge:
+                    prepared.append((change, None))
+                    continue
+                p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state, message=change.message)
+                if p.new_object:
+                    # create tuple dirs now so the one sync below covers them too
+                    p.obj_dir.parent.mkdir(parents=True, exist_ok=True)
+                prepared.append((change, p))
+            # one syncfs makes the intent (sqlite WAL), the staged files and new dirs durable
+            ocfl.sync_tree(self.tmp)
+            for change, p in prepared:
+                if p is None:
+                    ocfl.remove_tree(self.object_dir(change.object_id), self.tmp)
+                else:
+                    ocfl.install_version(p, dirs)
+            for d in dirs:
+                ocfl.fsync_dir(d)
+        except OSError as e:
+            for _, p in prepared:
+                if p is not None and p.staged.exists():
+                    shutil.rmtree(p.staged, ignore_errors=True)
+            raise CorruptData(f"writing to {self.root} failed: {e}; run `fcrctl reindex` after fixing the cause") from e
+        entries: list[ObjectEntries] = []
+        removed: list[str] = []
+        for change, p in prepared:
+            if p is None:
+                removed.append(change.object_id)
+            else:
+                entries.append(
+                    self.entries(change.object_id, ocfl.object_rel(change.object_id), p.inventory,
+                                 change.known_headers, change.known_graphs)
+                )
+        self.index.apply(entries, removed, clear_pending=ids)
+
+    # -- indexing -------------------------------------------------------------------------------
+    def entries(
+        self,
+        object_id: str,
+        object_rel: str,
+        inventory: dict,
+        known_headers: dict[str, dict] | None = None,
+        known_graphs: dict[str, object] | None = None,
+    ) -> ObjectEntries:
+        """Index entries for an object's head state. CorruptData if the object is unusable."""
+        known_headers = known_headers or {}
+        known_graphs = known_graphs or {}
+        files = ocfl.state_files(inventory)
+        obj_dir = self.root / object_rel
+        all_headers: dict[str, dict] = {}
+        for logical, content in files.items():
+            if not (logical.startswith(".fcrepo/") and logical.endswith(".json")):
+                continue
+            h = known_headers.get(logical)
+            if h is None:
+                h = _read_json(obj_dir / content, object_id, logical)
+            all_headers[logical] = h
+        if not all_headers:
+            raise CorruptData(f"object {object_id} has no .fcrepo headers in its head version")
+        descs = {h["id"]: h for h in all_headers.values() if hdr.is_description(h)}
+        out = ObjectEntries(object_id)
+        for h in all_headers.values():
+            if hdr.is_description(h) or hdr.is_acl(h):
+                continue
+            rid = h.get("id")
+            if not isinstance(rid, str):
+                raise CorruptData(f"object {object_id}: headers without an id")
+            path = paths.from_id(rid)
+            parent = None if path == "/" else paths.parent(path)
+            deleted = bool(h.get("deleted"))
+            content_file = self._content_file(object_rel, files, h, obj_dir, object_id)
+            desc = descs.get(rid + "/" + paths.METADATA)
+            desc_file = self._content_file(object_rel, files, desc, obj_dir, object_id) if desc else None
+            row = Row(path, parent, object_id, object_rel, h.get("interactionModel", ""), deleted, h,
+                      content_file, desc, desc_file)
+            out.rows.append(row)
+            if deleted:
+                continue
+            rdf_file = desc_file if row.model == NON_RDF_SOURCE else content_file
+            graph = known_graphs.get(path)
+            if graph is None and rdf_file is not None:
+                graph = read_graph(self.root / rdf_file)
+            if graph is not None:
+                self._graph_entries(out, path, rid, row.model, graph)
+        return out
+
+    def _content_file(self, object_rel: str, files: dict[str, str], h: dict | None, obj_dir: Path,
+                      object_id: str) -> str | None:
+        if h is None or h.get("deleted"):
+            return None
+        logical = h.get("contentPath")
+        if not logical:
+            return None
+        content = files.get(logical)
+        if content is None:
+            if h.get("externalHandling"):
+                return None
+            raise CorruptData(f"object {object_id}: {logical} (contentPath of {h.get('id')}) is not in its state")
+        return f"{object_rel}/{content}"
+
+    @staticmethod
+    def _graph_entries(out: ObjectEntries, path: str, rid: str, model: str, graph) -> None:
+        from rdflib import URIRef
+
+        for s, p, o in graph:
+            if isinstance(o, URIRef):
+                target = str(o).split("#", 1)[0]
+                if target == paths.ROOT_ID or target.startswith(paths.ROOT_ID + "/"):
+                    try:
+                        out.refs.append((paths.from_id(str(s).split("#", 1)[0]) if str(s).startswith(
+                            paths.ROOT_ID) else path, str(p), paths.from_id(target)))
+                    except BadInput:
+                        continue
+        if model in (DIRECT_CONTAINER, INDIRECT_CONTAINER):
+            s = URIRef(rid)
+
+            def one(pred: str) -> str | None:
+                value = graph.value(s, URIRef(LDP + pred))
+                return str(value) if value is not None else None
+
+            resource = one("membershipResource") or rid
+            try:
+                resource_path = paths.from_id(resource)
+            except BadInput:
+                resource_path = resource
+            has_member = one("hasMemberRelation")
+            is_member_of = one("isMemberOfRelation")
+            if has_member is None and is_member_of is None:
+                has_member = LDP + "member"
+            inserted = one("insertedContentRelation") if model == INDIRECT_CONTAINER else None
+            out.membership.append((path, model, resource_path, has_member, is_member_of, inserted))
+
+    def index_object_dir(self, obj_dir: Path) -> int:
+        """(Re)index one object directory; invalid objects are recorded, not raised."""
+        rel = obj_dir.relative_to(self.root).as_posix()
+        object_id: str | None = None
+        try:
+            inventory = ocfl.read_inventory(obj_dir)
+            object_id = inventory["id"]
+            entries = self.entries(object_id, rel, inventory)
+            for row in entries.rows:
+                if row.content_file and not (self.root / row.content_file).exists():
+                    raise CorruptData(f"object {object_id}: content file {row.content_file} is missing")
+        except (FcrctlError, OSError, KeyError, ValueError) as e:
+            reason = getattr(e, "message", None) or str(e)
+            log.warning("skipping invalid OCFL object %s (%s): %s", rel, object_id or "unknown id", reason)
+            if object_id is not None:
+                self.index.apply([], [object_id])
+            self.index.mark_invalid(rel, object_id, reason)
+            return 0
+        self.index.apply([entries])
+        return len(entries.rows)
+
+    # -- recovery -----------------------------------------------------------------------------
+    def recover(self, object_ids: list[str]) -> None:
+        """Roll each pending object forward or back, then re-index it (writer lock held)."""
+        for object_id in object_ids:
+            obj = self.object_dir(object_id)
+            exists = ocfl.recover_object(obj)
+            if exists:
+                self.index_object_dir(obj)
+            else:
+                _remove_empty_parents(obj, self.root)
+            self.index.apply([], [] if exists else [object_id], clear_pending=[object_id])
+
+    def clean_tmp(self) -> None:
+        for entry in self.tmp.iterdir():
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _remove_empty_parents(obj: Path, root: Path) -> None:
+    parent = obj.parent
+    while parent != root and parent.is_dir():
+        try:
+            parent.rmdir()
+        except OSError:
+            return
+        parent = parent.parent
+
+
+def _read_json(path: Path, object_id: str, logical: str) -> dict:
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError as e:
+        raise CorruptData(f"object {object_id}: headers file {logical} is listed in the inventory but missing") from e
+    except (OSError, ValueError) as e:
+        raise CorruptData(f"object {object_id}: headers file {logical} is unreadable: {e}") from e
+    if not isinstance(data, dict):
+        raise CorruptData(f"object {object_id}: headers file {logical} is not a JSON object")
+    return data
+
+
+def read_graph(path: Path):
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise CorruptData(f"cannot read {path}: {e.strerror}") from e
+    return rdf.read_ntriples(data)
+
+
+def headers_json(h: dict) -> bytes:
+    return json.dumps(h, indent=2).encode("utf-8")
+
+
+def exists_dir(path: Path) -> bool:
+    return os.path.isdir(path)
