@@ -1,0 +1,85 @@
+"""Which Fedora we are talking to: 4/5 (URL transactions, labelled versions) or 6 (Atomic-ID
+transactions, Memento versions). Detected from the root resource, overridable with ``--api``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fcrctl.errors import BadInput
+from fcrctl.repository.base import Capabilities
+
+API_NAMES = ("fedora4", "fedora5", "fedora6")
+TX_ENDPOINT_REL = "http://fedora.info/definitions/v4/transaction#endpoint"
+ARCHIVAL_GROUP = "http://fedora.info/definitions/v4/repository#ArchivalGroup"
+
+# Wire names for Digest / Want-Digest (RFC 3230 registry as Fedora uses it) <-> ours.
+WIRE_DIGESTS = {"sha512": "sha-512", "sha256": "sha-256", "sha1": "sha", "md5": "md5"}
+FROM_WIRE = {
+    "sha-512": "sha512",
+    "sha512": "sha512",
+    "sha-256": "sha256",
+    "sha256": "sha256",
+    "sha": "sha1",
+    "sha-1": "sha1",
+    "sha1": "sha1",
+    "md5": "md5",
+}
+
+
+@dataclass(frozen=True)
+class HttpCapabilities(Capabilities):
+    """Capabilities plus the dialect they follow from (shown by ``fcrctl info --repo``)."""
+
+    dialect: str = "fedora6"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str  # fedora4 | fedora5 | fedora6
+    versions: str  # "labels" (fcr:versions + Slug, PATCH revert) | "memento" (timemap, 14-digit ids)
+    transactions: str  # "url" (/tx:{id}/...) | "atomic" (Atomic-ID header)
+    want_digest: bool  # server answers Want-Digest on HEAD/GET
+    digest_algorithms: tuple[str, ...]  # ours, that the server verifies on upload
+
+    def capabilities(self) -> HttpCapabilities:
+        labels = self.versions == "labels"
+        return HttpCapabilities(
+            writable=True,
+            delete_versions=labels,
+            label_versions=labels,
+            transactions=False,  # the Repository protocol has no transaction calls yet (issue 4)
+            reindex=False,
+            server_side_backup=False,
+            external_content=True,
+            archival_groups=self.name == "fedora6",
+            dialect=self.name,
+        )
+
+
+def make(name: str, *, memento: bool | None = None) -> Dialect:
+    if name not in API_NAMES:
+        raise BadInput(f"unknown API dialect {name!r}: use one of {', '.join(API_NAMES)}")
+    if name == "fedora6":
+        return Dialect(name, "memento", "atomic", True, ("sha512", "sha256", "sha1", "md5"))
+    if name == "fedora5":
+        # Fedora 5 introduced Memento; a server that links no timemap keeps the 4.x model.
+        versions = "memento" if memento else "labels"
+        return Dialect(name, versions, "url", True, ("sha256", "sha1", "md5"))
+    return Dialect(name, "labels", "url", False, ("sha256", "sha1", "md5"))
+
+
+def detect(link_rels: dict[str, list[str]], *, api: str | None = None) -> Dialect:
+    """Pick the dialect from the root's Link relations (or honour ``api``).
+
+    Fedora 6 links its Atomic-ID transaction endpoint; Fedora 5 links a Memento timemap;
+    anything else speaks the Fedora 4 API (``fedora:hasTransactionProvider``, labelled versions).
+    """
+    memento = "timemap" in link_rels or "http://mementoweb.org/ns#TimeGate" in link_rels.get("type", [])
+    if api:
+        return make(api.lower(), memento=memento)
+    if TX_ENDPOINT_REL in link_rels:
+        return make("fedora6")
+    if memento:
+        return make("fedora5", memento=True)
+    return make("fedora4")

@@ -1,0 +1,167 @@
+"""HTTP answers and transport failures -> fcrctl errors, in one place.
+
+Every request the HTTP backend makes goes through :func:`check` (status codes) or
+:func:`transport_error` (requests exceptions), so the mapping below is the whole contract.
+Messages never contain credentials: request URLs carry none (auth travels in headers), and
+server excerpts pass through :func:`redact` with the secrets the repository knows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import requests
+
+from fcrctl.errors import (
+    AuthError,
+    BadInput,
+    ChecksumMismatch,
+    Conflict,
+    FcrctlError,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    TransactionGone,
+    Unavailable,
+    Unsupported,
+)
+
+EXCERPT_CHARS = 200
+
+
+def host_port(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def excerpt(response: requests.Response, secrets: Iterable[str] = ()) -> str:
+    """A short one-line excerpt of the server's message (tags and whitespace collapsed)."""
+    if response.raw is not None and getattr(response, "_content_consumed", True) is False:
+        # A streamed response: read a bounded prefix only, never a whole large body.
+        try:
+            body = response.raw.read(4096, decode_content=True) or b""
+        except Exception:  # the body is only decoration for an error we already have
+            body = b""
+        text = body.decode("utf-8", "replace")
+    else:
+        text = response.text or ""
+    text = re.sub(r"<[^>]{0,200}>", " ", text) if "html" in (response.headers.get("Content-Type") or "") else text
+    text = " ".join(text.split())
+    if len(text) > EXCERPT_CHARS:
+        text = text[: EXCERPT_CHARS - 3] + "..."
+    return redact(text, secrets)
+
+
+def check(
+    response: requests.Response,
+    *,
+    path: str | None = None,
+    secrets: Iterable[str] = (),
+    what: str | None = None,
+) -> requests.Response:
+    """Return ``response`` when it succeeded (2xx/3xx), else raise the matching fcrctl error."""
+    status = response.status_code
+    if status < 400:
+        return response
+    raise error_for(response, path=path, secrets=secrets, what=what)
+
+
+def error_for(
+    response: requests.Response,
+    *,
+    path: str | None = None,
+    secrets: Iterable[str] = (),
+    what: str | None = None,
+) -> FcrctlError:
+    status = response.status_code
+    subject = what or (path if path is not None else response.url)
+    detail = excerpt(response, secrets)
+    said = f": server said: {detail}" if detail else ""
+    where = host_port(response.url)
+    if status == 400:
+        return BadInput(f"{subject}: the server refused the request (HTTP 400){said}", path=path)
+    if status in (401, 403):
+        verb = "authentication failed" if status == 401 else "permission denied"
+        hint = (
+            "check --user and FCRCTL_PASSWORD / --password-file / FCRCTL_TOKEN"
+            if status == 401
+            else "ask an administrator for access, or use another account"
+        )
+        return AuthError(f"{verb} at {where} for {subject} (HTTP {status}): {hint}", path=path)
+    if status == 404:
+        return NotFound(f"not found: {subject}", path=path)
+    if status == 410:
+        if "transaction" in detail.lower():
+            return TransactionGone(f"transaction is gone (expired, committed or rolled back){said}", path=path)
+        return Gone(
+            f"{subject} was deleted and a tombstone remains: purge it (fcrctl purge {subject}) to reuse the path",
+            path=path,
+        )
+    if status == 409:
+        lowered = detail.lower()
+        if "checksum" in lowered or "digest" in lowered or "fixity" in lowered:
+            return ChecksumMismatch(f"{subject}: checksum mismatch, nothing was stored{said}", path=path)
+        return Conflict(f"{subject}: conflict (HTTP 409){said}", path=path)
+    if status == 412:
+        return PreconditionFailed(
+            f"{subject}: precondition failed (the resource changed since you read it): re-read it and retry",
+            path=path,
+        )
+    if status in (406, 415):
+        return BadInput(f"{subject}: the server does not accept this format (HTTP {status}){said}", path=path)
+    if status == 413:
+        return BadInput(f"{subject}: request too large for the server (HTTP 413){said}", path=path)
+    if status == 416:
+        return BadInput(f"{subject}: byte range not satisfiable (HTTP 416): check --range", path=path)
+    if status in (405, 501):
+        return Unsupported(f"{subject}: the server does not support this operation (HTTP {status}){said}", path=path)
+    if status == 429 or status >= 500:
+        return Unavailable(f"server error at {where} (HTTP {status}){said}: retry later", path=path)
+    return BadInput(f"{subject}: unexpected HTTP {status}{said}", path=path)
+
+
+def transport_error(exc: requests.RequestException, url: str, *, timeout: object = None) -> FcrctlError:
+    """A requests/urllib3 exception -> Unavailable (or AuthError) naming host and port."""
+    where = host_port(url)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return Unavailable(
+            f"TLS verification failed for {where}: use --ca-bundle FILE to trust the server's CA (or --insecure)"
+        )
+    if isinstance(exc, requests.exceptions.Timeout):
+        return Unavailable(f"timed out talking to {where} (timeout {timeout}s): check the server or raise --timeout")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return Unavailable(f"cannot connect to {where}: {_reason(exc)}: is the server running and reachable?")
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return BadInput(f"invalid URL for {where}: {_reason(exc)}")
+    return Unavailable(f"request to {where} failed: {_reason(exc)}")
+
+
+def _reason(exc: BaseException) -> str:
+    # urllib3 nests the useful reason (refused, reset, name resolution) inside wrappers.
+    inner: BaseException = exc
+    while True:
+        nxt = getattr(inner, "reason", None) or (inner.args[0] if inner.args else None)
+        if isinstance(nxt, BaseException) and nxt is not inner:
+            inner = nxt
+            continue
+        break
+    text = str(inner)
+    if "refused" in text.lower():
+        return "connection refused"
+    if "reset" in text.lower():
+        return "connection reset by peer"
+    if "name or service not known" in text.lower() or "nodename nor servname" in text.lower():
+        return "host name not found"
+    text = re.sub(r"<urllib3[^>]*>:?\s*", "", text)
+    text = re.sub(r"\(Caused by .*", "", text).strip(" :")
+    return text[:160] or type(exc).__name__

@@ -1,0 +1,896 @@
+"""HttpRepository: the Repository protocol over the Fedora REST API (Fedora 4/5 and 6).
+
+Paths map to ``{base}{path}``. RDF crosses the wire in URL form and the protocol in internal
+id form (fcrctl.rdf.to_external / to_internal). Every request goes through :meth:`_send`,
+which turns transport failures and HTTP errors into fcrctl errors (errors.py).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote, unquote
+
+import requests
+
+from fcrctl import paths, rdf
+from fcrctl.errors import (
+    BadInput,
+    ChecksumMismatch,
+    Conflict,
+    CorruptData,
+    FcrctlError,
+    Gone,
+    NotARepository,
+    NotFound,
+    Unavailable,
+    Unsupported,
+)
+from fcrctl.repository.base import (
+    CONTAINER_MODELS,
+    LDP,
+    MODEL_NAMES,
+    NON_RDF_SOURCE,
+    BinaryContent,
+    Conditions,
+    RdfPrefs,
+    ResourceInfo,
+    ResourceSpec,
+    Version,
+)
+from fcrctl.repository.http import auth as auth_module
+from fcrctl.repository.http import dialect as dialects
+from fcrctl.repository.http import wire
+from fcrctl.repository.http.errors import check, error_for, transport_error
+from fcrctl.repository.http.session import make_session, pool_stats, timeout_of
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+FEDORA = "http://fedora.info/definitions/v4/repository#"
+PREMIS = "http://www.loc.gov/premis/rdf/v1#"
+EBUCORE = "http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#"
+RDF_ACCEPT = "text/turtle, application/n-triples;q=0.9, application/ld+json;q=0.5, application/rdf+xml;q=0.5"
+LISTING_ACCEPT = "application/n-triples, text/turtle;q=0.9"
+SPARQL_UPDATE = "application/sparql-update"
+LENIENT = 'handling=lenient; received="minimal"'
+MEMENTO_ID = re.compile(r"^\d{14}$")
+PARALLEL = 8  # concurrent HEAD+GET pairs when listing children
+BATCH = 64
+
+
+class HttpRepository:
+    """A remote Fedora repository (or ``fcrctl serve``) reached over its REST API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        config: auth_module.AuthConfig,
+        *,
+        api: str | None = None,
+        timeout: Any = None,
+        retries: int = 3,
+        want_digest: bool = True,
+    ) -> None:
+        self.base_uri = base_url.rstrip("/")
+        self.location = self.base_uri
+        self._config = config
+        self._secrets = tuple(config.secrets)
+        self._timeout = timeout_of(timeout)
+        self._retries = retries
+        self._session = make_session(retries=retries)
+        config.apply(self._session)
+        self._upload_session: requests.Session | None = None
+        self._lock = threading.Lock()
+        self._want_digest_enabled = want_digest
+        self._pool: ThreadPoolExecutor | None = None
+        self.dialect = self._probe(api)
+        self.capabilities = self.dialect.capabilities()
+
+    # -- opening -------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        target: str,
+        *,
+        api: str | None = None,
+        user: str | None = None,
+        password_file: str | None = None,
+        token_file: str | None = None,
+        ca_bundle: str | None = None,
+        insecure: bool = False,
+        cert: str | tuple[str, str] | None = None,
+        key: str | None = None,
+        timeout: Any = None,
+        retries: int = 3,
+        **_: Any,
+    ) -> HttpRepository:
+        """Open a Fedora REST endpoint, e.g. ``https://host/rest``. Unknown options are ignored
+        (the CLI passes its whole option set)."""
+        clean, config = auth_module.resolve(
+            target,
+            user=user,
+            password_file=password_file,
+            token_file=token_file,
+            ca_bundle=ca_bundle,
+            insecure=insecure,
+            cert=cert,
+            key=key,
+        )
+        return cls(clean, config, api=api, timeout=timeout, retries=retries)
+
+    def _probe(self, api: str | None) -> dialects.Dialect:
+        if api is not None and api.lower() not in dialects.API_NAMES:
+            raise BadInput(f"unknown API dialect {api!r}: use one of {', '.join(dialects.API_NAMES)}")
+        url = self.base_uri + "/"
+        prefs = RdfPrefs(containment=False, membership=False)
+        headers = {"Accept": RDF_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
+        try:
+            response = self._session.get(url, headers=headers, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise transport_error(exc, url, timeout=self._timeout[1]) from None
+        if response.status_code in (404, 405):
+            raise NotARepository(
+                f"not a Fedora repository: {self.location} (HTTP {response.status_code}): "
+                "check the REST base path (often /rest or /fcrepo/rest)"
+            )
+        check(response, secrets=self._secrets, what=self.location)
+        head = wire.parse_headers(response.headers)
+        mime = rdf.mime_of(head.content_type)
+        if not rdf.is_rdf_mime(mime) and mime not in ("application/x-turtle", "text/plain"):
+            raise NotARepository(
+                f"not a Fedora repository: {self.location} answered with {mime or 'no content type'}, "
+                "not RDF: check the URL (the REST base, e.g. http://host:8080/rest)"
+            )
+        try:
+            rdf.parse(response.content, mime or "text/turtle", base=url, source=f"root of {self.location}")
+        except BadInput:
+            raise NotARepository(f"not a Fedora repository: {self.location} sent malformed RDF for its root") from None
+        link_rels = {rel: [link["url"] for link in links] for rel, links in head.links.items()}
+        return dialects.detect(link_rels, api=api)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self._session.close()
+        if self._upload_session is not None:
+            self._upload_session.close()
+
+    def __enter__(self) -> HttpRepository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"HttpRepository({self.location!r}, dialect={self.dialect.name!r})"
+
+    def connection_stats(self) -> dict[str, int]:
+        """TCP connections opened so far (keep-alive makes this small)."""
+        stats = pool_stats(self._session)
+        if self._upload_session is not None:
+            stats["new_connections"] += pool_stats(self._upload_session)["new_connections"]
+        return stats
+
+    # -- URLs ----------------------------------------------------------------------
+    def _url(self, path: str, version: str | None = None) -> str:
+        url = self.base_uri + quote(path, safe="/:@!$&'()*+,;=~")
+        if version is not None:
+            url += "/fcr:versions/" + quote(self._version_segment(version), safe="")
+        return url
+
+    def _version_segment(self, version: str) -> str:
+        if self.dialect.versions != "memento" or MEMENTO_ID.match(version):
+            return version
+        try:
+            moment = datetime.fromisoformat(version)
+        except ValueError:
+            raise BadInput(
+                f"version {version!r} is not a memento id: give YYYYMMDDHHMMSS (see fcrctl versions)"
+            ) from None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        return moment.strftime("%Y%m%d%H%M%S")
+
+    def _path_of(self, url: str) -> str | None:
+        fedora_id = rdf.url_to_id(url.split("#", 1)[0], self.base_uri)
+        if fedora_id is None:
+            return None
+        return paths.from_id(unquote(fedora_id))
+
+    # -- one request ---------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        path: str | None = None,
+        headers: dict[str, str] | None = None,
+        data: Any = None,
+        stream: bool = False,
+        allow_redirects: bool = True,
+        ok: tuple[int, ...] = (),
+        what: str | None = None,
+        upload: bool = False,
+    ) -> requests.Response:
+        session = self._streaming_session() if upload else self._session
+        try:
+            response = session.request(
+                method,
+                url,
+                headers=headers,
+                data=data,
+                stream=stream,
+                allow_redirects=allow_redirects,
+                timeout=self._timeout,
+            )
+        except requests.RequestException as exc:
+            raise transport_error(exc, url, timeout=self._timeout[1]) from None
+        if response.status_code < 400 or response.status_code in ok:
+            return response
+        error = error_for(response, path=path, secrets=self._secrets, what=what)
+        response.close()
+        raise error
+
+    def _streaming_session(self) -> requests.Session:
+        # One-shot upload bodies cannot be replayed, so they use a session whose retries stop
+        # at connection failures (nothing sent yet).
+        with self._lock:
+            if self._upload_session is None:
+                self._upload_session = make_session(retries=self._retries, streaming_body=True)
+                self._config.apply(self._upload_session)
+            return self._upload_session
+
+    def _head(self, url: str, path: str, *, digests: bool = False) -> wire.Headers:
+        headers = {}
+        if digests and self.dialect.want_digest and self._want_digest_enabled:
+            headers["Want-Digest"] = wire.want_digest_header(("sha512", "sha256", "sha1", "md5"))
+        response = self._send("HEAD", url, path=path, headers=headers, allow_redirects=False)
+        if response.status_code in (301, 302, 303, 307, 308):
+            target = response.headers.get("Location") or ""
+            if target.startswith(self.base_uri + "/") and not target.startswith(url + "/"):
+                response = self._send("HEAD", target, path=path, headers=headers, allow_redirects=False)
+            # Otherwise: an external-content redirect; its own headers describe the binary.
+        return wire.parse_headers(response.headers)
+
+    def _get_graph(
+        self,
+        url: str,
+        path: str,
+        *,
+        prefs: RdfPrefs,
+        accept: str = RDF_ACCEPT,
+        what: str | None = None,
+    ) -> tuple[Graph, wire.Headers]:
+        """GET an RDF representation, parsed in URL form."""
+        headers = {"Accept": accept, "Prefer": rdf.prefer_header(prefs)}
+        response = self._send("GET", url, path=path, headers=headers, what=what)
+        head = wire.parse_headers(response.headers)
+        mime = rdf.mime_of(head.content_type) or "text/turtle"
+        if not rdf.is_rdf_mime(mime) and mime not in ("application/x-turtle", "text/plain"):
+            raise CorruptData(
+                f"{self.location} answered {path} with {mime}, not RDF: is it a Fedora server?", path=path
+            )
+        try:
+            graph = rdf.parse(response.content, mime, base=url, source=f"server response for {path}")
+        except BadInput as exc:
+            raise CorruptData(f"{exc.message} (sent by {self.location})", path=path) from None
+        return graph, head
+
+    # -- reading -------------------------------------------------------------------
+    def info(self, path: str, *, version: str | None = None) -> ResourceInfo:
+        path = paths.normalize(path)
+        return self._describe(path, version)[0]
+
+    def _describe(self, path: str, version: str | None = None) -> tuple[ResourceInfo, list[str]]:
+        """HEAD plus the RDF that carries created/createdBy (the description for a binary).
+
+        Returns the info and, for a container, its children's paths (sorted)."""
+        from rdflib import URIRef
+
+        url = self._url(path, version)
+        head = self._head(url, path, digests=True)
+        model = head.model
+        children: list[str] = []
+        if model == NON_RDF_SOURCE:
+            desc_url = head.link("describedby") or self._description_url(path, version)
+            graph, _ = self._get_graph(desc_url, path, prefs=RdfPrefs(containment=False, membership=False))
+        else:
+            graph, _ = self._get_graph(
+                url, path, prefs=RdfPrefs(containment=True, membership=False), accept=LISTING_ACCEPT
+            )
+            contains = URIRef(LDP + "contains")
+            found = {self._path_of(str(o)) for o in graph.objects(None, contains)}
+            children = sorted(p for p in found if p is not None and paths.parent(p) == path)
+        subjects = [URIRef(u) for u in {url, self._url(path), url + "/", self._url(path) + "/"}]
+        facts = _Facts(graph, subjects)
+        modified = head.last_modified or facts.datetime(FEDORA + "lastModified")
+        created = facts.datetime(FEDORA + "created") or modified
+        modified = facts.datetime(FEDORA + "lastModified") or modified or created
+        if created is None or modified is None:
+            raise CorruptData(f"{self.location} gave no dates for {path}: is it a Fedora server?", path=path)
+        info = ResourceInfo(
+            path=path,
+            model=model,
+            etag=head.etag,
+            created=created,
+            modified=modified,
+            created_by=facts.text(FEDORA + "createdBy"),
+            modified_by=facts.text(FEDORA + "lastModifiedBy"),
+            archival_group=head.archival_group,
+            has_children=bool(children),
+        )
+        if model == NON_RDF_SOURCE:
+            # The full Content-Type (parameters included) is the binary's stored MIME type.
+            info.mime_type = head.content_type or facts.text(EBUCORE + "hasMimeType")
+            info.filename = head.filename or facts.text(EBUCORE + "filename")
+            size = facts.text(PREMIS + "hasSize")
+            info.size = int(size) if size and size.isdigit() else head.content_length
+            digests: dict[str, str] = {}
+            for urn in facts.all(PREMIS + "hasMessageDigest"):
+                parsed = rdf.parse_digest_urn(urn)
+                if parsed:
+                    digests[parsed[0]] = parsed[1]
+            digests.update(head.digests)
+            info.digests = digests
+            external = head.links.get(wire.EXTERNAL_CONTENT_REL)
+            if external:
+                info.external_url = external[0]["url"]
+                info.external_handling = external[0].get("handling")
+        return info, children
+
+    def _description_url(self, path: str, version: str | None) -> str:
+        if version is None:
+            return self._url(path) + "/fcr:metadata"
+        if self.dialect.versions == "memento":
+            return self._url(path) + "/fcr:metadata/fcr:versions/" + quote(self._version_segment(version), safe="")
+        return self._url(path, version) + "/fcr:metadata"
+
+    def get_rdf(self, path: str, *, prefs: RdfPrefs = RdfPrefs(), version: str | None = None) -> Graph:
+        from rdflib import Graph, URIRef
+
+        path = paths.normalize(path)
+        url = self._url(path, version)
+        head = self._head(url, path)
+        target = url
+        if head.model == NON_RDF_SOURCE:
+            target = head.link("describedby") or self._description_url(path, version)
+        graph, _ = self._get_graph(target, path, prefs=prefs)
+        if version is not None:
+            # Labelled (Fedora 4) versions name their triples by the version URL: show them as
+            # the resource's own triples.
+            original = URIRef(self._url(path))
+            renamed = Graph()
+            for s, p, o in graph:
+                renamed.add((original if str(s) in (url, target) else s, p, o))
+            graph = renamed
+        return rdf.to_internal(graph, self.base_uri)
+
+    def open_binary(
+        self, path: str, *, version: str | None = None, byte_range: tuple[int, int | None] | None = None
+    ) -> BinaryContent:
+        path = paths.normalize(path)
+        info = self.info(path, version=version)
+        if not info.is_binary:
+            raise BadInput(f"{path} is a container, not a binary: use `fcrctl get` for its RDF", path=path)
+        headers: dict[str, str] = {"Accept": "*/*", "Accept-Encoding": "identity"}
+        start, end = 0, None
+        if byte_range is not None:
+            start, end = byte_range
+            if start < 0 or (end is not None and end < start):
+                raise BadInput(f"invalid byte range {start}-{end}: give START-END with START <= END", path=path)
+            headers["Range"] = f"bytes={start}-{'' if end is None else end}"
+        response = self._send("GET", self._url(path, version), path=path, headers=headers, stream=True)
+        response.raw.decode_content = True
+        stream: BinaryIO = _ResponseStream(response, self.location)
+        total = info.size
+        if response.status_code == 206:
+            length = _int(response.headers.get("Content-Length"))
+        else:
+            # The server ignored Range (or none was asked): skip and cut here instead.
+            if start or end is not None:
+                stream = _Window(stream, start, None if end is None else end - start + 1)
+            length = None if total is None else max(0, (total if end is None else min(end + 1, total)) - start)
+            if byte_range is None:
+                length = _int(response.headers.get("Content-Length"), total)
+        if end is None and total is not None and byte_range is not None:
+            end = total - 1
+        return BinaryContent(info=info, stream=stream, start=start, end=end, length=length)
+
+    def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
+        path = paths.normalize(path)
+        parent, child_paths = self._describe(path)
+        if parent.is_binary:
+            return
+        yield from self._walk(child_paths, recursive)
+
+    def _walk(self, child_paths: list[str], recursive: bool) -> Iterator[ResourceInfo]:
+        for start in range(0, len(child_paths), BATCH):
+            batch = child_paths[start : start + BATCH]
+            for described in self._pool_map(self._describe_or_none, batch):
+                if described is None:
+                    continue  # deleted (tombstone) or gone between the listing and the HEAD
+                info, grandchildren = described
+                yield info
+                if recursive and grandchildren:
+                    yield from self._walk(grandchildren, recursive)
+
+    def _describe_or_none(self, path: str) -> tuple[ResourceInfo, list[str]] | None:
+        try:
+            return self._describe(path)
+        except (NotFound, Gone):
+            return None
+
+    def _pool_map(self, fn: Any, items: list[str]) -> Iterator[Any]:
+        if len(items) <= 1:
+            return iter([fn(item) for item in items])
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="fcrctl-http")
+            pool = self._pool
+        return pool.map(fn, items)
+
+    # -- writing -------------------------------------------------------------------
+    def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
+        path = paths.normalize(path)
+        if path == "/":
+            raise Conflict("the root container always exists: create something under it", path=path)
+        self._ensure_parent(path, parents)
+        status = self._exists(path)
+        if status == "exists":
+            raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
+        if status == "gone":
+            raise Gone(
+                f"{path} was deleted and a tombstone remains: purge it (fcrctl purge {path}) to reuse it", path=path
+            )
+        headers = {"If-None-Match": "*"}
+        response = self._put(path, spec, headers, created_only=True)
+        if response.status_code == 412:
+            raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
+        return self.info(path)
+
+    def _exists(self, path: str) -> str:
+        try:
+            self._send("HEAD", self._url(path), path=path, allow_redirects=False)
+        except NotFound:
+            return "missing"
+        except Gone:
+            return "gone"
+        return "exists"
+
+    def _ensure_parent(self, path: str, parents: bool) -> None:
+        parent = paths.parent(path)
+        if parent is None or parent == "/":
+            return
+        status = self._exists(parent)
+        if status == "exists":
+            return
+        if status == "gone":
+            raise Gone(f"parent {parent} was deleted (tombstone): purge it first (fcrctl purge {parent})", path=parent)
+        if not parents:
+            raise NotFound(f"parent {parent} does not exist: create it first, or use --parents", path=parent)
+        for ancestor in paths.ancestors(path)[1:]:
+            if self._exists(ancestor) == "missing":
+                self._send("PUT", self._url(ancestor), path=ancestor, headers={"If-None-Match": "*"}, ok=(412,))
+
+    def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
+        parent = paths.normalize(parent)
+        if slug is not None:
+            paths.join(parent, slug)  # validate it as a path segment
+        headers: dict[str, str] = {}
+        if slug:
+            headers["Slug"] = slug
+        response = self._write("POST", self._url(parent), parent, spec, headers)
+        location = response.headers.get("Location") or response.text.strip()
+        new_path = self._path_of(location) if location else None
+        if new_path is None:
+            raise CorruptData(f"{self.location} created a child of {parent} but did not say where", path=parent)
+        return self.info(new_path)
+
+    def replace(
+        self, path: str, spec: ResourceSpec, *, conditions: Conditions = Conditions()
+    ) -> tuple[ResourceInfo, bool]:
+        path = paths.normalize(path)
+        headers = wire.condition_headers(conditions)
+        if spec.lenient:
+            headers["Prefer"] = LENIENT
+        response = self._put(path, spec, headers)
+        return self.info(path), response.status_code == 201
+
+    def _put(
+        self, path: str, spec: ResourceSpec, headers: dict[str, str], created_only: bool = False
+    ) -> requests.Response:
+        ok = (412,) if created_only else ()
+        return self._write("PUT", self._url(path), path, spec, headers, ok=ok, created_only=created_only)
+
+    def _write(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        spec: ResourceSpec,
+        headers: dict[str, str],
+        *,
+        ok: tuple[int, ...] = (),
+        created_only: bool = False,
+    ) -> requests.Response:
+        """PUT or POST a resource described by ``spec`` (container RDF, binary stream, or external)."""
+        links: list[str] = []
+        body: Any = None
+        reader: wire.HashingReader | None = None
+        local_only: list[str] = []
+        if spec.archival_group:
+            links.append(wire.link_header(dialects.ARCHIVAL_GROUP, "type"))
+        if spec.is_binary:
+            links.append(wire.link_header(NON_RDF_SOURCE, "type"))
+            if spec.filename:
+                headers["Content-Disposition"] = wire.content_disposition(spec.filename)
+            if spec.external_url:
+                params = {"handling": spec.external_handling or "proxy"}
+                if spec.mime_type:
+                    params["type"] = spec.mime_type
+                links.append(wire.link_header(spec.external_url, wire.EXTERNAL_CONTENT_REL, **params))
+                if spec.mime_type:
+                    headers["Content-Type"] = spec.mime_type
+            else:
+                headers["Content-Type"] = spec.mime_type or "application/octet-stream"
+                expected = {a: h.lower() for a, h in spec.digests.items()}
+                unknown = sorted(set(expected) - set(dialects.WIRE_DIGESTS))
+                if unknown:
+                    raise BadInput(
+                        f"unknown digest algorithm {unknown[0]!r}: use sha512, sha256, sha1 or md5", path=path
+                    )
+                digest = wire.digest_header(expected, self.dialect.digest_algorithms)
+                if digest:
+                    headers["Digest"] = digest
+                local_only = [a for a in expected if a not in self.dialect.digest_algorithms]
+                body, reader = self._binary_body(spec, path, expected, local_only)
+        else:
+            model = spec.model
+            if model is not None:
+                model = MODEL_NAMES.get(model, model)
+                if model not in CONTAINER_MODELS:
+                    raise BadInput(f"unknown container model {spec.model!r}: use basic, direct or indirect", path=path)
+                links.append(wire.link_header(model, "type"))
+            if spec.graph is not None and len(spec.graph):
+                headers["Content-Type"] = "text/turtle"
+                body = rdf.serialize(rdf.to_external(spec.graph, self.base_uri), "text/turtle")
+        if links:
+            headers["Link"] = ", ".join(links)
+        response = self._send(method, url, path=path, headers=headers, data=body, ok=ok, upload=reader is not None)
+        if reader is not None and local_only:
+            actual = reader.hexdigests()
+            bad = [a for a in local_only if actual.get(a) != spec.digests[a].lower()]
+            if bad:
+                self._undo_upload(response, path, created_only or method == "POST")
+                raise ChecksumMismatch(
+                    f"{path}: {bad[0]} of the content is {actual[bad[0]]}, not {spec.digests[bad[0]].lower()}",
+                    path=path,
+                )
+        return response
+
+    def _binary_body(
+        self, spec: ResourceSpec, path: str, expected: dict[str, str], local_only: list[str]
+    ) -> tuple[Any, wire.HashingReader | None]:
+        content = spec.content
+        if content is None:
+            return b"", None
+        length = wire.remaining_length(content)
+        if local_only and length is not None:
+            # The server cannot check these algorithms: check before sending anything, so a
+            # mismatch stores nothing.
+            actual = wire.hash_stream(content, local_only)
+            for algorithm in local_only:
+                if actual[algorithm] != expected[algorithm]:
+                    raise ChecksumMismatch(
+                        f"{path}: {algorithm} of the content is {actual[algorithm]}, not {expected[algorithm]}: "
+                        "nothing was stored",
+                        path=path,
+                    )
+            local_only.clear()
+        reader = wire.HashingReader(content, local_only, length)
+        if length is None:
+            return iter(lambda: reader.read(1 << 20), b""), reader  # chunked transfer
+        return (reader if length else b""), reader
+
+    def _undo_upload(self, response: requests.Response, path: str, created: bool) -> None:
+        if not created:
+            return
+        location = response.headers.get("Location") or response.text.strip()
+        new_path = self._path_of(location) if location else path
+        if new_path is None:
+            return
+        try:
+            self._send("DELETE", self._url(new_path), path=new_path)
+            self._send("DELETE", self._url(new_path) + "/fcr:tombstone", path=new_path, ok=(404, 405, 410))
+        except FcrctlError:
+            pass  # best effort: the mismatch is what the caller must hear about
+
+    def replace_description(
+        self, path: str, graph: Graph, *, conditions: Conditions = Conditions(), lenient: bool = False
+    ) -> ResourceInfo:
+        path = paths.normalize(path)
+        headers = wire.condition_headers(conditions)
+        headers["Content-Type"] = "text/turtle"
+        if lenient:
+            headers["Prefer"] = LENIENT
+        body = rdf.serialize(rdf.to_external(graph, self.base_uri), "text/turtle")
+        self._send("PUT", self._url(path) + "/fcr:metadata", path=path, headers=headers, data=body)
+        return self.info(path)
+
+    def patch(
+        self, path: str, update: str, *, conditions: Conditions = Conditions(), lenient: bool = False
+    ) -> ResourceInfo:
+        path = paths.normalize(path)
+        url = self._url(path)
+        head = self._head(url, path)
+        target = url
+        if head.model == NON_RDF_SOURCE:
+            target = head.link("describedby") or url + "/fcr:metadata"
+        headers = wire.condition_headers(conditions)
+        headers["Content-Type"] = SPARQL_UPDATE
+        if lenient:
+            headers["Prefer"] = LENIENT
+        body = self._external_update(update).encode("utf-8")
+        self._send("PATCH", target, path=path, headers=headers, data=body)
+        return self.info(path)
+
+    def _external_update(self, update: str) -> str:
+        """Internal ids in a SPARQL Update become URLs; ``<>`` stays (the server resolves it)."""
+
+        def to_url(match: re.Match[str]) -> str:
+            rest = match.group(1) or ""
+            return "<" + (self.base_uri + (rest if rest not in ("", "/") else "/")) + ">"
+
+        return re.sub(r"<info:fedora(/[^>\s]*)?>", to_url, update)
+
+    def delete(self, path: str, *, conditions: Conditions = Conditions()) -> None:
+        path = paths.normalize(path)
+        if path == "/":
+            raise BadInput("the root container cannot be deleted: delete its children instead", path=path)
+        self._send("DELETE", self._url(path), path=path, headers=wire.condition_headers(conditions))
+
+    def purge(self, path: str) -> None:
+        path = paths.normalize(path)
+        response = self._send("DELETE", self._url(path) + "/fcr:tombstone", path=path, ok=(404, 405))
+        if response.status_code in (404, 405):
+            if self._exists(path) == "exists":
+                raise Conflict(f"{path} is not deleted: delete it before purging its tombstone", path=path)
+            raise NotFound(f"no tombstone at {path}: nothing to purge", path=path)
+
+    def move(self, source: str, destination: str) -> ResourceInfo:
+        return self._relocate("MOVE", source, destination)
+
+    def copy(self, source: str, destination: str) -> ResourceInfo:
+        return self._relocate("COPY", source, destination)
+
+    def _relocate(self, method: str, source: str, destination: str) -> ResourceInfo:
+        source = paths.normalize(source)
+        destination = paths.normalize(destination)
+        if source == "/" or paths.is_within(destination, source):
+            raise BadInput(f"cannot {method.lower()} {source} into {destination}: it is inside the source", path=source)
+        if self._exists(source) != "exists":
+            self._send("HEAD", self._url(source), path=source)  # raises NotFound / Gone
+        if self._exists(destination) == "exists":
+            raise Conflict(f"{destination} already exists: pick another destination", path=destination)
+        headers = {"Destination": self._url(destination)}
+        response = self._send(method, self._url(source), path=source, headers=headers, ok=(409, 412, 502))
+        if response.status_code == 412:
+            raise Conflict(f"{destination} already exists: pick another destination", path=destination)
+        if response.status_code == 409:
+            raise error_for(response, path=source, secrets=self._secrets)
+        if response.status_code == 502:
+            raise BadInput(f"the server refused destination {destination} for {method}", path=destination)
+        return self.info(destination)
+
+    # -- versions ------------------------------------------------------------------
+    def versions(self, path: str) -> list[Version]:
+        path = paths.normalize(path)
+        url = self._url(path) + "/fcr:versions"
+        if self.dialect.versions == "memento":
+            return self._mementos(url, path)
+        graph, _ = self._get_graph(url, path, prefs=RdfPrefs(), what=f"versions of {path}")
+        return _labelled_versions(graph)
+
+    def _mementos(self, url: str, path: str) -> list[Version]:
+        from rdflib import URIRef
+
+        headers = {"Accept": "application/link-format, " + RDF_ACCEPT}
+        response = self._send("GET", url, path=path, headers=headers, what=f"versions of {path}")
+        mime = rdf.mime_of(response.headers.get("Content-Type")) or ""
+        found: dict[str, Version] = {}
+        if mime == "application/link-format":
+            for link in wire.parse_links(" ".join(response.text.split())).get("memento", []):
+                segment = link["url"].rstrip("/").rsplit("/", 1)[-1]
+                if MEMENTO_ID.match(segment):
+                    when = wire.parse_http_date(link.get("datetime", "")) or _memento_time(segment)
+                    found[segment] = Version(id=segment, created=when)
+        else:
+            graph, _ = self._get_graph(url, path, prefs=RdfPrefs(), what=f"versions of {path}")
+            for obj in graph.objects(None, URIRef(LDP + "contains")):
+                segment = str(obj).rstrip("/").rsplit("/", 1)[-1]
+                if MEMENTO_ID.match(segment):
+                    found[segment] = Version(id=segment, created=_memento_time(segment))
+        return sorted(found.values(), key=lambda v: (v.created, v.id))
+
+    def create_version(self, path: str, *, label: str | None = None) -> Version:
+        path = paths.normalize(path)
+        url = self._url(path) + "/fcr:versions"
+        if self.dialect.versions == "memento":
+            if label:
+                raise Unsupported(f"{self.dialect.name} versions (Memento) have no labels: omit --label", path=path)
+            response = self._send("POST", url, path=path, what=f"new version of {path}")
+            location = response.headers.get("Location") or response.text.strip()
+            segment = location.rstrip("/").rsplit("/", 1)[-1]
+            if not MEMENTO_ID.match(segment):
+                raise CorruptData(f"{self.location} made a version of {path} but did not say which", path=path)
+            when = wire.parse_http_date(response.headers.get("Memento-Datetime", "")) or _memento_time(segment)
+            return Version(id=segment, created=when)
+        label = label or "v" + datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        self._send("POST", url, path=path, headers={"Slug": label}, what=f"version {label!r} of {path}")
+        for version in self.versions(path):
+            if version.label == label or version.id == label:
+                return version
+        raise CorruptData(f"{self.location} accepted version {label!r} of {path} but does not list it", path=path)
+
+    def revert(self, path: str, version: str) -> ResourceInfo:
+        path = paths.normalize(path)
+        if self.dialect.versions == "labels":
+            self._send("PATCH", self._url(path, version), path=path, what=f"version {version} of {path}")
+            return self.info(path)
+        # Memento has no revert verb: write the memento's state back as the current one.
+        info = self.info(path, version=version)
+        if info.is_binary:
+            with self.open_binary(path, version=version) as content:
+                spec = ResourceSpec(
+                    content=content.stream,
+                    binary=True,
+                    mime_type=info.mime_type,
+                    filename=info.filename,
+                )
+                self._write("PUT", self._url(path), path, spec, {}, created_only=False)
+        else:
+            graph = self.get_rdf(
+                path, version=version, prefs=RdfPrefs(containment=False, membership=False, server_managed=False)
+            )
+            self._write("PUT", self._url(path), path, ResourceSpec(graph=graph, lenient=True), {"Prefer": LENIENT})
+        return self.info(path)
+
+    def delete_version(self, path: str, version: str) -> None:
+        path = paths.normalize(path)
+        if not self.capabilities.delete_versions:
+            raise Unsupported(
+                f"{self.dialect.name} servers keep every version (Memento): versions cannot be deleted", path=path
+            )
+        self._send("DELETE", self._url(path, version), path=path, what=f"version {version} of {path}")
+
+    # -- maintenance -----------------------------------------------------------------
+    def reindex(self) -> int:
+        raise Unsupported(
+            f"reindex runs inside the server for {self.location}: use the server's own tools (e.g. Fedora's "
+            "rebuild-on-start), or run `fcrctl reindex` on a local repository"
+        )
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+class _Facts:
+    """Values of one resource's triples, looked up under any of its URL spellings."""
+
+    def __init__(self, graph: Graph, subjects: list[Any]) -> None:
+        self._graph = graph
+        self._subjects = subjects
+
+    def all(self, predicate: str) -> list[str]:
+        from rdflib import URIRef
+
+        out: list[str] = []
+        for subject in self._subjects:
+            out += [str(o) for o in self._graph.objects(subject, URIRef(predicate))]
+        return out
+
+    def text(self, predicate: str) -> str | None:
+        values = self.all(predicate)
+        return values[0] if values else None
+
+    def datetime(self, predicate: str) -> datetime | None:
+        value = self.text(predicate)
+        if not value:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _labelled_versions(graph: Graph) -> list[Version]:
+    from rdflib import URIRef
+
+    out: list[Version] = []
+    for version_url in set(graph.objects(None, URIRef(FEDORA + "hasVersion"))):
+        facts = _Facts(graph, [version_url])
+        label = facts.text(FEDORA + "hasVersionLabel")
+        created = facts.datetime(FEDORA + "created") or datetime.fromtimestamp(0, UTC)
+        segment = unquote(str(version_url).rstrip("/").rsplit("/", 1)[-1])
+        out.append(Version(id=segment, created=created, label=label))
+    return sorted(out, key=lambda v: (v.created, v.id))
+
+
+def _memento_time(segment: str) -> datetime:
+    return datetime.strptime(segment, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+def _int(value: str | None, default: int | None = None) -> int | None:
+    return int(value) if value and value.isdigit() else default
+
+
+class _ResponseStream(io.RawIOBase):
+    """A streamed response body as a file; transport failures become fcrctl errors."""
+
+    def __init__(self, response: requests.Response, location: str) -> None:
+        self._response = response
+        self._raw = response.raw
+        self._location = location
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read(None if size is None or size < 0 else size) or b""
+        except Exception as exc:  # urllib3 raises several unrelated types mid-body
+            raise Unavailable(f"download from {self._location} broke off: {type(exc).__name__}: retry") from None
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._response.close()
+        super().close()
+
+
+class _Window(io.RawIOBase):
+    """Bytes [start, start+length) of a stream that starts at 0 (for servers ignoring Range)."""
+
+    def __init__(self, source: BinaryIO, start: int, length: int | None) -> None:
+        self._source = source
+        self._skip = start
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while self._skip:
+            skipped = self._source.read(min(self._skip, 1 << 20))
+            if not skipped:
+                return b""
+            self._skip -= len(skipped)
+        if self._left is not None:
+            if self._left <= 0:
+                return b""
+            size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._source.read(size)
+        if self._left is not None:
+            self._left -= len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
