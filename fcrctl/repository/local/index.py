@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,18 +68,35 @@ class ObjectEntries:
 class Index:
     def __init__(self, db_path: Path, *, readonly: bool = False) -> None:
         self.path = db_path
-        try:
-            self.conn = sqlite3.connect(db_path, timeout=60, isolation_level=None, check_same_thread=False)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            # Durability comes from the explicit syncs of the write protocol (see repository.py).
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(_SCHEMA)
-        except sqlite3.Error as e:
-            raise CorruptData(f"cannot open index {db_path}: {e}; delete it and run `fcrctl reindex`") from e
         self.readonly = readonly
+        # one connection per thread: the server may call us from several threads
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self.conn.executescript(_SCHEMA)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                # Durability comes from the syncfs/fsync calls of the write protocol (store.py).
+                conn.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error as e:
+                raise CorruptData(f"cannot open index {self.path}: {e}; delete it and run `fcrctl reindex`") from e
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
 
     def close(self) -> None:
-        self.conn.close()
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
 
     # -- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
