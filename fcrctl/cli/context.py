@@ -147,13 +147,14 @@ class Cli:
         s = self.settings
         target = self.target
         options: dict[str, Any] = {}
-        if scheme_of(target) in ("http", "https"):
+        scheme = scheme_of(target)
+        if scheme in ("http", "https"):
             options = {k: getattr(s, k) for k in HTTP_OPTIONS if getattr(s, k) not in (None, False)}
             if s.insecure:
                 self.out.warn(
                     "--insecure: TLS certificates are not verified; others on the network can read and change traffic"
                 )
-        else:
+        elif scheme == "file" and not target.startswith("file://"):
             target = str(Path(target).expanduser())
             if s.repo is None:
                 # Only the default repository is created on first use; a mistyped --repo must not be.

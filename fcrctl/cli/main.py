@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from fcrctl import __version__
-from fcrctl.cli import admin, read, versions, write
+from fcrctl.cli import admin, fixity, read, versions, write
 from fcrctl.cli.context import Cli, Settings, load_profile
 from fcrctl.cli.output import Printer
 from fcrctl.errors import ExitCode, FcrctlError
@@ -198,6 +198,7 @@ app.command("purge")(write.purge)
 app.command("move")(write.move)
 app.command("copy")(write.copy)
 app.add_typer(versions.app, name="versions")
+app.command("fixity")(fixity.fixity)
 app.command("reindex")(admin.reindex)
 
 

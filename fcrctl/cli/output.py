@@ -158,7 +158,13 @@ class Printer:
             rows.append(("described by", f"{info.path.rstrip('/')}/fcr:metadata"))
         else:
             rows.append(("children", "yes" if info.has_children else "no"))
-        self.table(rows, header=None)
+        self.fields(rows)
+
+    def fields(self, rows: list[tuple[str, str]]) -> None:
+        """A key/value view, aligned; plain text, so ``info`` never pays for importing rich."""
+        width = max(len(key) for key, _ in rows)
+        for key, value in rows:
+            self.line(f"{key:<{width}}  {value}")
 
     def table(self, rows: Iterable[tuple[str, ...]], header: tuple[str, ...] | None) -> None:
         from rich import box

@@ -65,7 +65,6 @@ def create(
 
         slug = uuid.uuid4().hex  # so that <> in the body can name the new resource before it exists
     target = paths.join(where, slug) if slug else where
-    repo = cli.writable()
     with inputs.resource_spec(
         target,
         file=file,
@@ -78,6 +77,7 @@ def create(
         handling=handling,
         lenient=lenient,
     ) as spec:
+        repo = cli.writable()  # after the body is checked: bad input never creates the default repository
         if parent is not None:
             info = repo.create_child(where, spec, slug=slug)
         else:
@@ -101,15 +101,15 @@ def put(
     target, metadata = paths.split_metadata(path)
     mime = inputs.content_type(content_type, file)
     conditions = inputs.conditions(if_match, if_unmodified_since)
-    repo = cli.writable()
     if metadata:
         if binary or not inputs.is_rdf(mime):
             raise BadInput(f"{path}: a description is RDF; give an RDF file or --content-type turtle", path=target)
         graph = inputs.read_rdf(file, mime or "", target)
-        cli.out.path(repo.replace_description(target, graph, conditions=conditions, lenient=lenient))  # type: ignore[arg-type]
+        info = cli.writable().replace_description(target, graph, conditions=conditions, lenient=lenient)  # type: ignore[arg-type]
+        cli.out.path(info)
         return
     with inputs.resource_spec(target, file=file, mime=mime, binary=binary, lenient=lenient) as spec:
-        info, created = repo.replace(target, spec, conditions=conditions)
+        info, created = cli.writable().replace(target, spec, conditions=conditions)
     cli.out.path(info, created=created)
 
 
