@@ -38,6 +38,7 @@ from fcrctl.repository.base import (
     NON_RDF_SOURCE,
     BinaryContent,
     Conditions,
+    FixityResult,
     RdfPrefs,
     ResourceInfo,
     ResourceSpec,
@@ -337,7 +338,8 @@ class HttpRepository:
                 parsed = rdf.parse_digest_urn(urn)
                 if parsed:
                     digests[parsed[0]] = parsed[1]
-            digests.update(head.digests)
+            for algorithm, hexdigest in head.digests.items():
+                digests.setdefault(algorithm, hexdigest)  # stored digests win over recomputed ones
             info.digests = digests
             external = head.links.get(wire.EXTERNAL_CONTENT_REL)
             if external:
@@ -769,6 +771,65 @@ class HttpRepository:
                 f"{self.dialect.name} servers keep every version (Memento): versions cannot be deleted", path=path
             )
         self._send("DELETE", self._url(path, version), path=path, what=f"version {version} of {path}")
+
+    # -- fixity --------------------------------------------------------------------
+    def fixity(self, info: ResourceInfo, *, algorithm: str | None = None, client_side: bool = False) -> FixityResult:
+        """Ask the server to recompute a digest (Want-Digest, or Fedora 4's fcr:fixity); fall back
+        to downloading and hashing here when the server cannot, or when ``client_side``."""
+        if not info.is_binary:
+            raise BadInput(f"{info.path} is a container: fixity applies to binaries", path=info.path)
+        strongest = ("sha512", "sha256", "sha1", "md5")
+        default = "sha512" if "sha512" in self.dialect.digest_algorithms else "sha1"
+        algorithm = algorithm or next((a for a in strongest if a in info.digests), default)
+        if algorithm not in dialects.WIRE_DIGESTS:
+            raise BadInput(f"unsupported digest algorithm {algorithm!r}: use sha512, sha256, sha1 or md5")
+        if info.external_handling in ("redirect", "proxy") and not client_side:
+            return FixityResult(
+                path=info.path,
+                outcome="UNVERIFIABLE",
+                algorithm=algorithm,
+                detail=f"external content ({info.external_handling}) is not stored by the server",
+            )
+        actual: str | None = None
+        if not client_side and self.dialect.want_digest:
+            headers = {"Want-Digest": wire.want_digest_header([algorithm])}
+            response = self._send("HEAD", self._url(info.path), path=info.path, headers=headers, allow_redirects=False)
+            actual = wire.parse_digest(response.headers.get("Digest")).get(algorithm)
+        elif not client_side and algorithm == "sha1":
+            actual = self._fcr_fixity_sha1(info.path)
+        size = info.size
+        if actual is None:
+            with self.open_binary(info.path) as content:
+                hasher = wire.HashingReader(content.stream, [algorithm], None)
+                while hasher.read(1 << 20):
+                    pass
+            actual, size = hasher.hexdigests()[algorithm], hasher.bytes_read
+        result = FixityResult(
+            path=info.path,
+            outcome="SUCCESS",
+            algorithm=algorithm,
+            expected=info.digests.get(algorithm),
+            actual=actual,
+            expected_size=info.size,
+            size=size,
+        )
+        if info.size is not None and size is not None and size != info.size:
+            result.outcome = "BAD_SIZE"
+        elif result.expected is not None and result.expected != actual:
+            result.outcome = "BAD_CHECKSUM"
+        elif result.expected is None:
+            result.detail = f"no stored {algorithm} digest to compare with; computed one reported"
+        return result
+
+    def _fcr_fixity_sha1(self, path: str) -> str | None:
+        from rdflib import URIRef
+
+        graph, _ = self._get_graph(self._url(path) + "/fcr:fixity", path, prefs=RdfPrefs(), what=f"fixity of {path}")
+        for urn in graph.objects(None, URIRef(PREMIS + "hasMessageDigest")):
+            parsed = rdf.parse_digest_urn(str(urn).replace("urn:shal:", "urn:sha1:"))
+            if parsed and parsed[0] == "sha1":
+                return parsed[1]
+        return None
 
     # -- maintenance -----------------------------------------------------------------
     def reindex(self) -> int:
