@@ -1,0 +1,142 @@
+"""The WSGI application: the Fedora 4/5 REST API (and Fedora 6 bits) over ANY Repository.
+
+    app = make_app(repo, base_path="/rest", auth=BasicAuth.from_file("users"))
+
+Routing is a table: endpoint (see routing.py) -> HTTP method -> handler(Context) -> Response.
+Later services (transactions, fcr:backup / fcr:restore) plug in with ``app.route(...)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from fcrctl.errors import BadInput, FcrctlError, ReadOnly, Unsupported
+from fcrctl.repository.base import Repository
+from fcrctl.server import endpoints, handlers
+from fcrctl.server import responses as r
+from fcrctl.server import routing as rt
+from fcrctl.server.auth import BasicAuth
+from fcrctl.server.context import Context, ServerConfig
+
+log = logging.getLogger("fcrctl.server")
+
+Handler = Callable[[Context], Response]
+DIALECTS = ("fedora4", "fedora5", "fedora6")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE", "MOVE", "COPY"})
+
+
+def _default_routes() -> dict[str, dict[str, Handler]]:
+    return {
+        rt.RESOURCE: {
+            "GET": handlers.get,
+            "HEAD": handlers.get,
+            "OPTIONS": handlers.options,
+            "POST": handlers.post,
+            "PUT": handlers.put,
+            "PATCH": handlers.patch,
+            "DELETE": handlers.delete,
+            "MOVE": handlers.move,
+            "COPY": handlers.copy,
+        },
+        rt.METADATA: {
+            "GET": handlers.get_metadata,
+            "HEAD": handlers.get_metadata,
+            "OPTIONS": handlers.options,
+            "PUT": handlers.put_metadata,
+            "PATCH": handlers.patch_metadata,
+        },
+        rt.VERSIONS: {
+            "GET": endpoints.list_versions,
+            "HEAD": endpoints.list_versions,
+            "POST": endpoints.create_version,
+        },
+        rt.VERSION: {
+            "GET": endpoints.get_version,
+            "HEAD": endpoints.get_version,
+            "PATCH": endpoints.revert_version,
+            "DELETE": endpoints.delete_version,
+        },
+        rt.VERSION_METADATA: {"GET": endpoints.get_version_metadata, "HEAD": endpoints.get_version_metadata},
+        rt.FIXITY: {"GET": endpoints.fixity, "HEAD": endpoints.fixity},
+        rt.TOMBSTONE: {"DELETE": endpoints.delete_tombstone},
+        rt.ACL: {"GET": endpoints.acl, "HEAD": endpoints.acl},
+    }
+
+
+class FedoraApp:
+    """WSGI callable. Thread-safe: per-request state lives in a Context."""
+
+    def __init__(self, repo: Repository, config: ServerConfig, auth: BasicAuth | None = None) -> None:
+        self.repo = repo
+        self.config = config
+        self.auth = auth
+        self.routes = _default_routes()
+
+    def route(self, endpoint: str, method: str, handler: Handler) -> None:
+        """Add or replace the handler of ``method`` on ``endpoint`` (how later services plug in)."""
+        self.routes.setdefault(endpoint, {})[method] = handler
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        # werkzeug refuses form parsing of huge bodies; we never parse forms, only read streams
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def base_url(self, request: Request) -> str:
+        if self.config.public_url:
+            return self.config.public_url.rstrip("/")
+        return request.host_url.rstrip("/") + request.script_root + self.config.base_path.rstrip("/")
+
+    def dispatch(self, request: Request) -> Response:
+        ctx: Context | None = None
+        try:
+            if self.auth is not None:
+                self.auth.authenticate(request.authorization)
+            target = rt.parse_target(request.path, self.config.base_path)
+            ctx = Context(self.repo, request, target, self.config, self.base_url(request))
+            if target.tx is not None:
+                raise Unsupported("transactions are not supported by this server yet")
+            methods = self.routes.get(target.endpoint, {})
+            handler = methods.get(request.method)
+            if handler is None:
+                allow = ",".join(sorted(methods)) or "OPTIONS"
+                if target.endpoint in (rt.TX, rt.TX_COMMIT, rt.TX_ROLLBACK, rt.BACKUP, rt.RESTORE) and not methods:
+                    raise Unsupported(f"{request.path} is not supported by this server yet")
+                return r.method_not_allowed(request.method, allow)
+            if request.method in WRITE_METHODS and not self.repo.capabilities.writable:
+                raise ReadOnly(f"{self.repo.location} is read-only: {request.method} is not allowed")
+            return handler(ctx)
+        except FcrctlError as err:
+            allow = "GET,HEAD,OPTIONS" if isinstance(err, ReadOnly) else None
+            return r.error(err, ctx, allow=allow)
+        except HTTPException as exc:  # werkzeug's own request parsing (bad headers, ...)
+            return r.text(exc.code or 400, exc.description or "bad request")
+        except (UnicodeError, ValueError) as exc:
+            # malformed input werkzeug/rdflib let through as a plain error: the client's fault
+            log.info("bad request %s %s: %s", request.method, request.path, exc)
+            return r.error(BadInput(f"malformed request: {str(exc)[:200]}"), ctx)
+        except Exception:
+            return r.unexpected(ctx)
+
+
+def make_app(
+    repo: Repository,
+    base_path: str = "/rest",
+    auth: BasicAuth | None = None,
+    *,
+    dialect: str = "fedora4",
+    max_rdf_bytes: int | None = None,
+    public_url: str | None = None,
+) -> FedoraApp:
+    if dialect not in DIALECTS:
+        raise BadInput(f"unknown API dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
+    base = "/" + base_path.strip("/") if base_path.strip("/") else ""
+    config = ServerConfig(base_path=base, dialect=dialect, public_url=public_url)
+    if max_rdf_bytes is not None:
+        config = ServerConfig(base_path=base, dialect=dialect, max_rdf_bytes=max_rdf_bytes, public_url=public_url)
+    return FedoraApp(repo, config, auth)

@@ -1,0 +1,199 @@
+"""Per-request context: the repository, the parsed request, URL <-> path helpers, request
+bodies (bounded), and HTTP preconditions (RFC 7232) evaluated against a resource's info."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from werkzeug.wrappers import Request
+
+from fcrctl import paths, rdf
+from fcrctl.errors import BadInput, FcrctlError, PreconditionFailed
+from fcrctl.repository.base import Conditions, Repository, ResourceInfo
+from fcrctl.server import headers as h
+from fcrctl.server.routing import Target
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+
+class TooLarge(FcrctlError):
+    """A request body over the server's limit (413)."""
+
+    kind = "too_large"
+
+
+class NotAcceptable(FcrctlError):
+    """No RDF media type the client accepts (406)."""
+
+    kind = "not_acceptable"
+
+
+class UnsupportedMediaType(FcrctlError):
+    """A body in a media type this endpoint does not take (415)."""
+
+    kind = "unsupported_media_type"
+
+
+class BadDestination(FcrctlError):
+    """MOVE/COPY Destination missing or outside the repository (Fedora answers 502)."""
+
+    kind = "bad_destination"
+
+
+class NotModified(Exception):
+    """Raised by precondition checks when a GET/HEAD should answer 304."""
+
+    def __init__(self, info: ResourceInfo, weak: bool) -> None:
+        super().__init__("not modified")
+        self.info = info
+        self.weak = weak
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    base_path: str = "/rest"
+    dialect: str = "fedora4"  # fedora4 | fedora5 | fedora6: what the server advertises
+    max_rdf_bytes: int = 32 * 1024 * 1024  # RDF and SPARQL bodies are parsed in memory
+    public_url: str | None = None  # the base URL clients see, when behind a proxy
+
+
+@dataclass
+class Context:
+    repo: Repository
+    request: Request
+    target: Target
+    config: ServerConfig
+    base_url: str  # REST base URL, no trailing slash
+
+    # -- URLs -----------------------------------------------------------------------
+    def url(self, path: str, *suffix: str) -> str:
+        """URL of ``path`` (the root keeps its trailing slash, as Fedora's does), plus fcr: suffixes."""
+        if suffix:
+            return self.base_url + ("" if path == "/" else path) + "/" + "/".join(suffix)
+        return self.base_url + path
+
+    def path_of(self, url: str) -> str:
+        """Repository path of a URL on this server (MOVE/COPY Destination); BadDestination otherwise."""
+        parts = urlsplit(url)
+        base = urlsplit(self.base_url)
+        if parts.scheme and (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
+            raise BadDestination(f"destination {url} is not on this server ({base.scheme}://{base.netloc})")
+        prefix = base.path.rstrip("/")
+        path = unquote(parts.path)
+        if path != prefix and not path.startswith(prefix + "/"):
+            raise BadDestination(f"destination {url} is outside the repository at {self.base_url}/")
+        try:
+            return paths.normalize(path[len(prefix) :] or "/")
+        except BadInput as err:
+            raise BadDestination(f"destination is not a valid resource path: {err.message}") from None
+
+    def to_external(self, graph: Graph) -> Graph:
+        from rdflib import URIRef
+
+        graph = rdf.to_external(graph, self.base_url)
+        bare, root = URIRef(self.base_url), URIRef(self.base_url + "/")
+        if (bare, None, None) in graph or (None, None, bare) in graph:
+            for s, p, o in list(graph.triples((bare, None, None))):
+                graph.remove((s, p, o))
+                graph.add((root, p, o))
+            for s, p, o in list(graph.triples((None, None, bare))):
+                graph.remove((s, p, o))
+                graph.add((s, p, root))
+        return graph
+
+    # -- bodies -----------------------------------------------------------------------
+    def read_body(self) -> bytes:
+        """The whole body of an RDF / SPARQL request, refused (413) over the configured limit."""
+        limit = self.config.max_rdf_bytes
+        length = self.request.content_length
+        if length is not None and length > limit:
+            raise TooLarge(f"request body of {length} bytes is over the {limit}-byte limit for RDF and SPARQL")
+        data = self.request.stream.read(limit + 1)
+        if len(data) > limit:
+            raise TooLarge(f"request body is over the {limit}-byte limit for RDF and SPARQL")
+        return data
+
+    def parse_rdf(self, mime: str, base: str) -> Graph:
+        from rdflib import Graph
+
+        data = self.read_body()
+        if not data.strip():
+            return Graph()
+        graph = rdf.parse(data, mime, base=base, source="request body")
+        return rdf.to_internal(graph, self.base_url)
+
+    def sparql_update(self, *, relative_to: str) -> str:
+        """The request's SPARQL Update, with this server's URLs made relative to ``relative_to``."""
+        if rdf.mime_of(self.request.content_type) != h.SPARQL_UPDATE:
+            raise UnsupportedMediaType(
+                f"PATCH needs Content-Type: {h.SPARQL_UPDATE}, not {self.request.content_type or 'none'}"
+            )
+        try:
+            update = self.read_body().decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInput("SPARQL Update body is not UTF-8") from None
+        return relativize_iris(update, self.base_url, relative_to)
+
+    # -- preconditions -------------------------------------------------------------------
+    def check_preconditions(self, info: ResourceInfo | None, *, weak: bool) -> None:
+        """RFC 7232 section 6, in its order. Raises PreconditionFailed (412) or NotModified (304)."""
+        req = self.request
+        safe = req.method in ("GET", "HEAD")
+        current = info.etag.strip('"') if info else None
+        if req.if_match:
+            if info is None:
+                raise PreconditionFailed(f"If-Match: {self.target.path} does not exist")
+            # Fedora compares RDF sources' weak ETags weakly; strong comparison for binaries
+            matched = req.if_match.star_tag or (
+                req.if_match.contains_weak(current) if weak else req.if_match.contains(current)
+            )
+            if not matched:
+                raise PreconditionFailed(f"If-Match: the ETag of {self.target.path} is now {h.etag(info, weak=weak)}")
+        elif req.if_unmodified_since and info is not None and h.to_seconds(info.modified) > req.if_unmodified_since:
+            raise PreconditionFailed(f"If-Unmodified-Since: {self.target.path} was modified after that")
+        if req.if_none_match:
+            matched = info is not None and (req.if_none_match.star_tag or req.if_none_match.contains_weak(current))
+            if matched:
+                if safe:
+                    raise NotModified(info, weak)  # type: ignore[arg-type]
+                raise PreconditionFailed(f"If-None-Match: {self.target.path} matches")
+        elif safe and info is not None and req.if_modified_since:
+            modified_since = h.to_seconds(info.modified) > req.if_modified_since
+            if not modified_since:
+                raise NotModified(info, weak)
+
+    def conditions(self, info: ResourceInfo | None) -> Conditions:
+        """Conditions for the repository to re-check atomically (the ETag the server just verified)."""
+        req = self.request
+        if info is None or not (req.if_match or req.if_unmodified_since) or (req.if_match and req.if_match.star_tag):
+            return Conditions()
+        return Conditions(if_match=info.etag)
+
+
+_IRIREF = re.compile(r"<([^<>\"{}|^`\\\x00-\x20]*)>")
+
+
+def relativize_iris(update: str, base_url: str, target_path: str) -> str:
+    """Rewrite absolute IRIs under ``base_url`` to IRIs relative to the target resource.
+
+    A backend resolves relative IRIs against the resource's own id (or URL), so the same
+    update then names the same resources whether the backend is local or remote.
+    """
+    base = base_url.rstrip("/")
+    depth = max(len(target_path.strip("/").split("/")) - 1, 0) if target_path != "/" else 0
+    up = "../" * depth
+
+    def rewrite(match: re.Match[str]) -> str:
+        iri = match.group(1)
+        if iri != base and not iri.startswith((base + "/", base + "#")):
+            return match.group(0)
+        rest = iri[len(base) :].lstrip("/")
+        if target_path == "/":
+            return f"<{rest}>" if rest else "<>"
+        return f"<{up}{rest}>" if rest else f"<{up or './'}>"
+
+    return _IRIREF.sub(rewrite, update)

@@ -1,0 +1,187 @@
+"""Fedora endpoints below a resource: fcr:tombstone, fcr:versions (Fedora 4 style), fcr:fixity, fcr:acl."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Response
+
+from fcrctl import rdf
+from fcrctl.errors import Gone, NotFound, Unsupported
+from fcrctl.repository.base import ResourceInfo, Version
+from fcrctl.server import handlers
+from fcrctl.server import responses as r
+from fcrctl.server.context import Context, NotAcceptable
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+FIXITY_NAMES = {"sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512", "md5": "MD5"}
+
+
+# -- fcr:tombstone ----------------------------------------------------------------------------
+
+
+def delete_tombstone(ctx: Context) -> Response:
+    """DELETE {path}/fcr:tombstone purges the tombstone so the path can be reused."""
+    path = ctx.target.path
+    try:
+        ctx.repo.info(path)
+    except Gone:
+        ctx.repo.purge(path)
+        return r.no_content()
+    raise NotFound(f"there is no tombstone at {path}: the resource exists")
+
+
+# -- fcr:versions ------------------------------------------------------------------------------
+
+
+def _negotiated(ctx: Context) -> str:
+    mime = rdf.negotiate(ctx.request.headers.get("Accept"))
+    if mime is None:
+        raise NotAcceptable(f"no RDF media type in Accept: use one of {', '.join(rdf.RDF_MEDIA_TYPES)}")
+    return mime
+
+
+def _version_name(version: Version) -> str:
+    return version.label or version.id
+
+
+def list_versions(ctx: Context) -> Response:
+    from rdflib import Graph, Literal, URIRef
+
+    mime = _negotiated(ctx)
+    info = ctx.repo.info(ctx.target.path)
+    versions = ctx.repo.versions(info.path)
+    graph = Graph()
+    subject = URIRef(ctx.url(info.path))
+    fedora = rdf.FEDORA
+    for version in versions:
+        node = URIRef(ctx.url(info.path, "fcr:versions", _version_name(version)))
+        graph.add((subject, URIRef(fedora + "hasVersion"), node))
+        graph.add((node, URIRef(fedora + "hasVersionLabel"), Literal(_version_name(version))))
+        graph.add((node, URIRef(fedora + "created"), rdf._datetime_literal(version.created)))
+    body = b"" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
+    resp = Response(body, content_type=mime)
+    resp.vary.add("Accept")
+    return resp
+
+
+def create_version(ctx: Context) -> Response:
+    """POST {path}/fcr:versions with Slug: LABEL -> 204 (Fedora 4); 409 when the label is taken."""
+    path = ctx.target.path
+    ctx.repo.info(path)
+    label = (ctx.request.headers.get("Slug") or "").strip() or None
+    version = ctx.repo.create_version(path, label=label)
+    return r.no_content(Location=ctx.url(path, "fcr:versions", _version_name(version)))
+
+
+def resolve_version(ctx: Context) -> Version:
+    label = ctx.target.label
+    for version in ctx.repo.versions(ctx.target.path):
+        if label in (version.label, version.id, version.memento):
+            return version
+    listing = ctx.url(ctx.target.path, "fcr:versions")
+    raise NotFound(f"{ctx.target.path} has no version {label!r}: list them at {listing}")
+
+
+def get_version(ctx: Context) -> Response:
+    version = resolve_version(ctx)
+    info = ctx.repo.info(ctx.target.path, version=version.id)
+    if info.is_binary:
+        return handlers._get_binary(ctx, info, version=version.id)
+    return _version_rdf(ctx, info, version, description=False)
+
+
+def get_version_metadata(ctx: Context) -> Response:
+    version = resolve_version(ctx)
+    info = ctx.repo.info(ctx.target.path, version=version.id)
+    if not info.is_binary:
+        raise NotFound(f"{ctx.target.path} is a container: only binaries have fcr:metadata")
+    return _version_rdf(ctx, info, version, description=True)
+
+
+def _version_rdf(ctx: Context, info: ResourceInfo, version: Version, *, description: bool) -> Response:
+    mime = _negotiated(ctx)
+    graph = None if ctx.request.method == "HEAD" else ctx.repo.get_rdf(info.path, version=version.id)
+    resp = r.rdf_response(ctx, graph, mime, info, applied=None, description=description)  # type: ignore[arg-type]
+    resp.headers["Memento-Datetime"] = _http_date(version)
+    return resp
+
+
+def _http_date(version: Version) -> str:
+    from werkzeug.http import http_date
+
+    return http_date(version.created)
+
+
+def revert_version(ctx: Context) -> Response:
+    """PATCH {path}/fcr:versions/LABEL reverts the resource to that version (Fedora 4)."""
+    version = resolve_version(ctx)
+    info = ctx.repo.revert(ctx.target.path, version.id)
+    return r.no_content(info)
+
+
+def delete_version(ctx: Context) -> Response:
+    version = resolve_version(ctx)
+    allow = "GET,HEAD,PATCH,OPTIONS"
+    if not ctx.repo.capabilities.delete_versions:
+        return r.method_not_allowed("DELETE", allow)
+    try:
+        ctx.repo.delete_version(ctx.target.path, version.id)
+    except Unsupported as err:
+        return r.text(405, err.message, Allow=allow)
+    return r.no_content()
+
+
+# -- fcr:fixity ----------------------------------------------------------------------------------
+
+
+def fixity(ctx: Context) -> Response:
+    """PREMIS fixity report (Fedora 4/5): recomputes the stored digest (SHA-1 when stored, as Fedora)."""
+    mime = _negotiated(ctx)
+    info = ctx.repo.info(ctx.target.path)
+    if not info.is_binary:
+        raise NotFound(f"{ctx.target.path} is a container: fixity applies to binaries")
+    algorithm = "sha1" if "sha1" in info.digests else None
+    result = ctx.repo.fixity(info, algorithm=algorithm)
+    graph = _premis(ctx, info, result)
+    body = b"" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
+    resp = Response(body, content_type=mime)
+    resp.vary.add("Accept")
+    return resp
+
+
+def _premis(ctx: Context, info: ResourceInfo, result: object) -> Graph:
+    from rdflib import Graph, Literal, URIRef
+
+    premis, rdf_type = rdf.PREMIS, URIRef(rdf.RDF_NS + "type")
+    subject = URIRef(ctx.url(info.path))
+    node = URIRef(f"{ctx.url(info.path)}#fixity/{int(time.time() * 1000)}")
+    graph = Graph()
+    graph.bind("premis", premis)
+    graph.add((subject, URIRef(premis + "hasFixity"), node))
+    graph.add((node, rdf_type, URIRef(premis + "Fixity")))
+    graph.add((node, rdf_type, URIRef(premis + "EventOutcomeDetail")))
+    outcome = result.outcome  # type: ignore[attr-defined]
+    graph.add((node, URIRef(premis + "hasEventOutcome"), Literal(outcome)))
+    if outcome != "SUCCESS":  # Fedora 4 clients read the status predicate
+        graph.add((node, URIRef(rdf.FEDORA + "status"), Literal(outcome)))
+    algorithm = result.algorithm  # type: ignore[attr-defined]
+    graph.add((node, URIRef(premis + "hasMessageDigestAlgorithm"), Literal(FIXITY_NAMES.get(algorithm, algorithm))))
+    digest = result.actual or result.expected  # type: ignore[attr-defined]
+    if digest:
+        graph.add((node, URIRef(premis + "hasMessageDigest"), URIRef(rdf.digest_urn(algorithm, digest))))
+    size = result.size if result.size is not None else info.size  # type: ignore[attr-defined]
+    if size is not None:
+        graph.add((node, URIRef(premis + "hasSize"), Literal(size, datatype=URIRef(rdf.XSD + "long"))))
+    return graph
+
+
+# -- fcr:acl -----------------------------------------------------------------------------------
+
+
+def acl(ctx: Context) -> Response:
+    ctx.repo.info(ctx.target.path)
+    raise NotFound(f"{ctx.target.path} has no ACL: this server does not store access control lists")

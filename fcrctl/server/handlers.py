@@ -1,0 +1,386 @@
+"""Handlers for resources themselves: GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE, MOVE, COPY,
+and for a binary's description (fcr:metadata). Each takes a Context and returns a Response."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Response
+
+from fcrctl import paths, rdf
+from fcrctl.errors import BadInput, Conflict, Gone, NotFound, PreconditionFailed
+from fcrctl.repository.base import NON_RDF_SOURCE, ResourceInfo, ResourceSpec
+from fcrctl.server import headers as h
+from fcrctl.server import responses as r
+from fcrctl.server.context import Context, NotAcceptable, NotModified
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+CHUNK = 256 * 1024
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def get(ctx: Context) -> Response:
+    info = ctx.repo.info(ctx.target.path)
+    if info.is_binary:
+        return _get_binary(ctx, info)
+    return _get_rdf(ctx, info, description=False)
+
+
+def get_metadata(ctx: Context) -> Response:
+    info = _binary_info(ctx)
+    return _get_rdf(ctx, info, description=True)
+
+
+def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: str | None = None) -> Response:
+    mime = rdf.negotiate(ctx.request.headers.get("Accept"))
+    if mime is None:
+        raise NotAcceptable(
+            f"no RDF media type in Accept: {ctx.request.headers.get('Accept')}: "
+            f"use one of {', '.join(rdf.RDF_MEDIA_TYPES)}"
+        )
+    try:
+        ctx.check_preconditions(info, weak=True)
+    except NotModified as nm:
+        return r.not_modified(ctx, nm.info, nm.weak)
+    prefs, applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"))
+    graph = None
+    if ctx.request.method != "HEAD":
+        graph = served_graph(ctx, info, prefs=prefs, version=version)
+    return r.rdf_response(ctx, graph, mime, info, applied=applied, description=description)  # type: ignore[arg-type]
+
+
+def served_graph(ctx: Context, info: ResourceInfo, *, prefs: object = None, version: str | None = None) -> Graph:
+    """The triples GET returns (internal ids), including the ones the server itself adds."""
+    from rdflib import URIRef
+
+    kwargs = {"prefs": prefs} if prefs is not None else {}
+    graph = ctx.repo.get_rdf(info.path, version=version, **kwargs)  # type: ignore[arg-type]
+    if info.path == "/" and ctx.config.dialect != "fedora6" and version is None:
+        # Fedora 4/5 advertise the transaction endpoint as a triple on the root
+        graph.add(
+            (URIRef(paths.ROOT_ID), URIRef(rdf.FEDORA + "hasTransactionProvider"), URIRef(paths.ROOT_ID + "/fcr:tx"))
+        )
+    return graph
+
+
+def _get_binary(ctx: Context, info: ResourceInfo, *, version: str | None = None) -> Response:
+    try:
+        ctx.check_preconditions(info, weak=False)
+    except NotModified as nm:
+        resp = r.not_modified(ctx, nm.info, nm.weak)
+        return resp
+    if info.external_handling == "redirect" and info.external_url:
+        resp = Response(status=307)
+        resp.headers["Location"] = info.external_url
+        r.resource_headers(resp, ctx, info)
+        return resp
+    want = ctx.request.headers.get("Want-Digest")
+    digests = _want_digests(ctx, info, want, version) if want else None
+    size = info.size
+    byte_range = None
+    status = 200
+    if ctx.request.range is not None and size is not None:
+        byte_range = ctx.request.range.range_for_length(size)
+        if byte_range is None or len(ctx.request.range.ranges) != 1:
+            if len(ctx.request.range.ranges) != 1:
+                byte_range = None  # several ranges: send it all (RFC 7233 lets us ignore Range)
+            else:
+                resp = r.text(
+                    416,
+                    f"range not satisfiable: {ctx.url(info.path)} has {size} bytes",
+                    Content_Range=f"bytes */{size}",
+                )
+                return resp
+        if byte_range is not None:
+            status = 206
+    mime = info.mime_type or "application/octet-stream"
+    if ctx.request.method == "HEAD":
+        resp = Response(status=status, content_type=mime)
+        resp.automatically_set_content_length = False
+        if byte_range is None and size is not None:
+            resp.headers["Content-Length"] = str(size)
+    else:
+        content = ctx.repo.open_binary(
+            info.path,
+            version=version,
+            byte_range=(byte_range[0], byte_range[1] - 1) if byte_range else None,
+        )
+        length = content.length
+        resp = Response(_chunks(content), status=status, content_type=mime, direct_passthrough=True)
+        if length is not None:
+            resp.headers["Content-Length"] = str(length)
+    if byte_range is not None:
+        start, stop = byte_range
+        resp.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        if ctx.request.method == "HEAD":
+            resp.headers["Content-Length"] = str(stop - start)
+    r.resource_headers(resp, ctx, info)
+    if digests:
+        resp.headers["Digest"] = h.digest_header(digests)
+    return resp
+
+
+def _chunks(content: object):  # type: ignore[no-untyped-def]
+    """Stream a BinaryContent in fixed chunks; closing the iterator closes the content."""
+    try:
+        stream = content.stream  # type: ignore[attr-defined]
+        while True:
+            block = stream.read(CHUNK)
+            if not block:
+                break
+            yield block
+    finally:
+        content.close()  # type: ignore[attr-defined]
+
+
+def _want_digests(ctx: Context, info: ResourceInfo, header: str, version: str | None) -> dict[str, str]:
+    """Digests a Want-Digest asks for: stored ones as they are, the rest computed by streaming."""
+    wanted = h.parse_want_digest(header)
+    out = {a: info.digests[a] for a in wanted if a in info.digests and version is None}
+    missing = [a for a in wanted if a not in out]
+    if missing:
+        hashers = {a: hashlib.new(a) for a in missing}
+        with ctx.repo.open_binary(info.path, version=version) as content:
+            while block := content.stream.read(CHUNK):
+                for hasher in hashers.values():
+                    hasher.update(block)
+        out.update({a: hashers[a].hexdigest() for a in missing})
+    return {a: out[a] for a in wanted}
+
+
+def options(ctx: Context) -> Response:
+    info = ctx.repo.info(ctx.target.path)
+    description = ctx.target.endpoint == "metadata"
+    if description and not info.is_binary:
+        raise NotFound(f"{ctx.target.path} is not a binary: it has no fcr:metadata")
+    resp = Response(status=200)
+    r.resource_headers(resp, ctx, info, description=description)
+    return resp
+
+
+# -- creating and replacing --------------------------------------------------------------------
+
+
+def _binary_info(ctx: Context) -> ResourceInfo:
+    info = ctx.repo.info(ctx.target.path)
+    if not info.is_binary:
+        raise NotFound(f"{ctx.target.path} is a container: only binaries have fcr:metadata")
+    return info
+
+
+def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> ResourceSpec:
+    """What the request asks to store at ``path``, decided as Fedora does: Link headers, then Content-Type."""
+    req = ctx.request
+    url = ctx.url(path)
+    links = h.parse_links(req.headers.getlist("Link"))
+    model = h.interaction_model(links)
+    external = h.external_content(links)
+    mime = rdf.mime_of(req.content_type)
+    digests = {**h.parse_checksum_param(req.args.get("checksum")), **h.parse_digest(req.headers.get("Digest"))}
+    filename = h.filename_from_disposition(req.headers.get("Content-Disposition"))
+    lenient = h.prefers_lenient(req.headers.get("Prefer"))
+    if existing is not None and model is not None and (model == NON_RDF_SOURCE) != existing.is_binary:
+        raise Conflict(
+            f"{existing.path} is a {_kind(existing)}: it cannot become a {_kind_of_model(model)}; "
+            "delete it and create it again"
+        )
+    binary = (
+        model == NON_RDF_SOURCE
+        or external is not None
+        or (existing is not None and existing.is_binary)
+        or (mime is not None and not rdf.is_rdf_mime(mime) and mime != h.SPARQL_UPDATE)
+    )
+    if existing is not None and binary != existing.is_binary:
+        raise Conflict(
+            f"{existing.path} is a {_kind(existing)}: it cannot become a binary; delete it and create it again"
+        )
+    if binary:
+        if external is not None:
+            return ResourceSpec(
+                binary=True,
+                external_url=external["url"],
+                external_handling=external["handling"],
+                mime_type=external["type"] or req.content_type or None,
+                filename=filename,
+                digests=digests,
+            )
+        return ResourceSpec(
+            content=req.stream,
+            binary=True,
+            mime_type=req.content_type or "application/octet-stream",
+            filename=filename,
+            digests=digests,
+        )
+    if mime == h.SPARQL_UPDATE:
+        from rdflib import Graph
+
+        update = ctx.sparql_update(relative_to=path)
+        graph = rdf.apply_update(Graph(), update, base=paths.to_id(path))
+    elif mime is None:
+        if ctx.request.content_length:
+            raise BadInput("request body has no Content-Type: send an RDF media type or a binary's type")
+        from rdflib import Graph
+
+        graph = Graph()
+    else:
+        graph = ctx.parse_rdf(mime, base=url)
+    return ResourceSpec(graph=graph, model=model, lenient=lenient)
+
+
+def _kind(info: ResourceInfo) -> str:
+    return "binary" if info.is_binary else "container"
+
+
+def _kind_of_model(model: str) -> str:
+    return "binary" if model == NON_RDF_SOURCE else "container"
+
+
+def post(ctx: Context) -> Response:
+    parent = ctx.repo.info(ctx.target.path)
+    if parent.is_binary:
+        allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
+        return r.method_not_allowed("POST", allow)
+    path = _new_child_path(ctx, ctx.target.path, ctx.request.headers.get("Slug"))
+    spec = resource_spec(ctx, path, None)
+    info = ctx.repo.create(path, spec)
+    return r.created(ctx, info)
+
+
+def _new_child_path(ctx: Context, parent: str, slug: str | None) -> str:
+    """The slug when it is a valid, free name (as Fedora: a suggestion), else a UUID."""
+    if slug:
+        try:
+            path = paths.join(parent, slug.strip())
+        except BadInput:
+            path = None
+        if path is not None and "/" not in slug.strip("/"):
+            try:
+                ctx.repo.info(path)
+            except NotFound:
+                return path
+            except Gone:
+                pass
+    return paths.join(parent, str(uuid.uuid4()))
+
+
+def put(ctx: Context) -> Response:
+    path = ctx.target.path
+    try:
+        existing: ResourceInfo | None = ctx.repo.info(path)
+    except NotFound:
+        existing = None
+    ctx.check_preconditions(existing, weak=existing is None or not existing.is_binary)
+    spec = resource_spec(ctx, path, existing)
+    if existing is None:
+        if path == "/":
+            raise Conflict("the root container always exists")
+        info = ctx.repo.create(path, spec, parents=True)
+        return r.created(ctx, info)
+    if spec.graph is not None and not spec.lenient:
+        spec.graph = _without_unchanged_server_triples(ctx, existing, spec.graph)
+    info, was_created = ctx.repo.replace(path, spec, conditions=ctx.conditions(existing))
+    return r.created(ctx, info) if was_created else r.no_content(info)
+
+
+def _without_unchanged_server_triples(ctx: Context, info: ResourceInfo, graph: Graph) -> Graph:
+    """Drop server-managed triples the client sent back unchanged (a GET-modify-PUT round trip).
+
+    Fedora accepts those; only triples that would *change* server-managed facts are a conflict.
+    """
+    current = served_graph(ctx, info)
+    for triple in list(graph):
+        if rdf.is_server_managed(str(triple[1]), str(triple[2])) and triple in current:
+            graph.remove(triple)
+    return graph
+
+
+def put_metadata(ctx: Context) -> Response:
+    info = _binary_info(ctx)
+    ctx.check_preconditions(info, weak=True)
+    mime = rdf.mime_of(ctx.request.content_type)
+    if not rdf.is_rdf_mime(mime):
+        from fcrctl.server.context import UnsupportedMediaType
+
+        raise UnsupportedMediaType(f"fcr:metadata takes RDF, not {ctx.request.content_type or 'no Content-Type'}")
+    lenient = h.prefers_lenient(ctx.request.headers.get("Prefer"))
+    graph = ctx.parse_rdf(mime, base=ctx.url(info.path, "fcr:metadata"))  # type: ignore[arg-type]
+    if not lenient:
+        graph = _without_unchanged_server_triples(ctx, info, graph)
+    new = ctx.repo.replace_description(info.path, graph, conditions=ctx.conditions(info), lenient=lenient)
+    return r.no_content(new)
+
+
+def patch(ctx: Context) -> Response:
+    info = ctx.repo.info(ctx.target.path)
+    if info.is_binary:
+        allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
+        return r.text(405, f"PATCH a binary's description at {ctx.url(info.path, 'fcr:metadata')}", Allow=allow)
+    return _patch(ctx, info)
+
+
+def patch_metadata(ctx: Context) -> Response:
+    return _patch(ctx, _binary_info(ctx))
+
+
+def _patch(ctx: Context, info: ResourceInfo) -> Response:
+    ctx.check_preconditions(info, weak=True)
+    update = ctx.sparql_update(relative_to=info.path)
+    lenient = h.prefers_lenient(ctx.request.headers.get("Prefer"))
+    new = ctx.repo.patch(info.path, update, conditions=ctx.conditions(info), lenient=lenient)
+    return r.no_content(new)
+
+
+# -- deleting, moving, copying ---------------------------------------------------------------------
+
+
+def delete(ctx: Context) -> Response:
+    path = ctx.target.path
+    if path == "/":
+        return r.method_not_allowed("DELETE", "POST,HEAD,GET,PUT,PATCH,OPTIONS")
+    info = ctx.repo.info(path)
+    ctx.check_preconditions(info, weak=not info.is_binary)
+    ctx.repo.delete(path, conditions=ctx.conditions(info))
+    return r.no_content()
+
+
+def move(ctx: Context) -> Response:
+    return _relocate(ctx, "MOVE")
+
+
+def copy(ctx: Context) -> Response:
+    return _relocate(ctx, "COPY")
+
+
+def _relocate(ctx: Context, method: str) -> Response:
+    """MOVE/COPY with the seed's statuses: 409 no source, 412 destination exists, 502 bad destination."""
+    from fcrctl.server.context import BadDestination
+
+    source = ctx.target.path
+    header = ctx.request.headers.get("Destination")
+    if not header:
+        raise BadDestination(f"{method} needs a Destination header with the full URL of the new location")
+    destination = ctx.path_of(header)
+    if source == "/":
+        raise BadInput(f"the root container cannot be the source of {method}")
+    if paths.is_within(destination, source):
+        raise BadDestination(f"destination {destination} is inside the source {source}")
+    try:
+        ctx.repo.info(source)
+    except NotFound:
+        raise Conflict(f"source path {source} does not exist") from None
+    try:
+        ctx.repo.info(destination)
+    except NotFound:
+        pass
+    except Gone:
+        raise PreconditionFailed(f"destination {destination} has a tombstone: purge it first") from None
+    else:
+        raise PreconditionFailed(f"destination path {destination} already exists")
+    relocate = ctx.repo.move if method == "MOVE" else ctx.repo.copy
+    return r.created(ctx, relocate(source, destination))

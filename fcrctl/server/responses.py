@@ -1,0 +1,185 @@
+"""Building responses: the headers every resource response carries, RDF bodies, 201s, errors.
+
+Errors map through ONE table, walked along the exception's MRO (most specific class wins,
+independent of table order). Bodies are one short text/plain line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Response
+
+from fcrctl import errors as e
+from fcrctl import rdf
+from fcrctl.repository.base import ResourceInfo
+from fcrctl.server import context as c
+from fcrctl.server import headers as h
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+log = logging.getLogger("fcrctl.server")
+
+STATUS: dict[type[e.FcrctlError], int] = {
+    e.BadInput: 400,
+    e.AuthError: 401,
+    e.NotFound: 404,
+    e.ReadOnly: 405,
+    e.Conflict: 409,
+    e.ChecksumMismatch: 409,
+    e.Gone: 410,
+    e.PreconditionFailed: 412,
+    e.CorruptData: 500,
+    e.PartialFailure: 500,
+    e.NotARepository: 500,
+    e.Unsupported: 501,
+    e.Locked: 503,
+    e.Unavailable: 503,
+    e.Interrupted: 503,
+    c.NotAcceptable: 406,
+    c.TooLarge: 413,
+    c.UnsupportedMediaType: 415,
+    c.BadDestination: 502,
+}
+RETRY_AFTER_SECONDS = "5"
+
+
+def status_of(err: e.FcrctlError) -> int:
+    for cls in type(err).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+def text(status: int, message: str, **headers: str) -> Response:
+    body = message.replace("\r", " ").replace("\n", " ")[:2000] + "\n"
+    resp = Response(body, status=status, content_type="text/plain; charset=utf-8")
+    for name, value in headers.items():
+        resp.headers[name.replace("_", "-")] = value
+    return resp
+
+
+def error(err: e.FcrctlError, ctx: c.Context | None, *, allow: str | None = None) -> Response:
+    status = status_of(err)
+    resp = text(status, err.message)
+    if status == 410 and ctx is not None and not isinstance(err, e.TransactionGone):
+        resp.headers.add("Link", h.link(ctx.url(err.path or ctx.target.path, "fcr:tombstone"), "hasTombstone"))
+    elif status == 401:
+        resp.headers["WWW-Authenticate"] = 'Basic realm="fcrctl", charset="UTF-8"'
+    elif status == 503:
+        resp.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    if allow is not None:
+        resp.headers["Allow"] = allow
+    if status >= 500:
+        log.warning(
+            "%s %s -> %d: %s", ctx.request.method if ctx else "?", ctx.request.path if ctx else "?", status, err.message
+        )
+    return resp
+
+
+def method_not_allowed(method: str, allow: str) -> Response:
+    return text(405, f"{method} is not allowed here: use one of {allow}", Allow=allow)
+
+
+def unexpected(ctx: c.Context | None) -> Response:
+    log.exception("unexpected error in %s %s", ctx.request.method if ctx else "?", ctx.request.path if ctx else "?")
+    return text(500, "internal server error: see the server log")
+
+
+# -- resource headers ----------------------------------------------------------------------
+
+
+def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, description: bool = False) -> None:
+    """ETag, Last-Modified, Link (types, describedby/describes, timemap), Allow, Accept-*, Vary."""
+    path = info.path
+    weak = description or not info.is_binary
+    resp.headers["ETag"] = h.etag(info, weak=weak)
+    resp.last_modified = info.modified
+    for value in h.type_links(info.model, description=description):
+        resp.headers.add("Link", value)
+    writable = ctx.repo.capabilities.writable
+    if description:
+        resp.headers.add("Link", h.link(ctx.url(path), "describes"))
+        methods = h.DESCRIPTION_METHODS
+    elif info.is_binary:
+        resp.headers.add("Link", h.link(ctx.url(path, "fcr:metadata"), "describedby"))
+        methods = h.BINARY_METHODS
+    else:
+        methods = h.CONTAINER_METHODS
+        if path == "/":
+            methods = tuple(m for m in methods if m not in ("DELETE", "MOVE", "COPY"))
+    versioned_url = ctx.url(path)
+    resp.headers.add("Link", h.link(ctx.url(path, "fcr:versions"), "timemap"))
+    if ctx.config.dialect == "fedora6":
+        resp.headers.add("Link", h.link(versioned_url, "timegate"))
+        resp.headers.add("Link", h.link(versioned_url, "original"))
+        resp.headers.add("Link", h.link(h.MEMENTO + "OriginalResource", "type"))
+        resp.headers.add("Link", h.link(h.MEMENTO + "TimeGate", "type"))
+        if path == "/" and not description:
+            resp.headers.add("Link", h.link(ctx.url("/", "fcr:tx"), h.TX_ENDPOINT_REL))
+    resp.headers["Allow"] = h.allow(methods, writable=writable)
+    if not info.is_binary or description:
+        resp.headers["Accept-Patch"] = h.SPARQL_UPDATE
+    if not info.is_binary and not description:
+        resp.headers["Accept-Post"] = h.accept_post(list(rdf.RDF_MEDIA_TYPES))
+    if ctx.repo.capabilities.external_content and not description:
+        resp.headers["Accept-External-Content-Handling"] = "copy,redirect,proxy"
+    if info.is_binary and not description:
+        resp.headers["Accept-Ranges"] = "bytes"
+        resp.headers["Content-Disposition"] = h.content_disposition(info)
+        resp.vary.add("Range")
+    else:
+        resp.vary.add("Prefer")
+        resp.vary.add("Accept")
+
+
+def rdf_response(
+    ctx: c.Context,
+    graph: Graph,
+    mime: str,
+    info: ResourceInfo,
+    *,
+    applied: str | None,
+    description: bool = False,
+    status: int = 200,
+) -> Response:
+    if ctx.request.method == "HEAD":
+        resp = Response(status=status, content_type=mime)
+        resp.automatically_set_content_length = False  # the body was not built; do not claim 0
+    else:
+        resp = Response(rdf.serialize(ctx.to_external(graph), mime), status=status, content_type=mime)
+    resource_headers(resp, ctx, info, description=description)
+    if applied:
+        resp.headers["Preference-Applied"] = applied
+    return resp
+
+
+def not_modified(ctx: c.Context, info: ResourceInfo, weak: bool) -> Response:
+    resp = Response(status=304)
+    resp.headers["ETag"] = h.etag(info, weak=weak)
+    resp.last_modified = info.modified
+    return resp
+
+
+def created(ctx: c.Context, info: ResourceInfo) -> Response:
+    """201 with Location, the new URI as text/plain body, ETag, Last-Modified (as Fedora)."""
+    url = ctx.url(info.path)
+    resp = Response(url + "\n", status=201, content_type="text/plain; charset=utf-8")
+    resp.headers["Location"] = url
+    resp.headers["ETag"] = h.etag(info, weak=not info.is_binary)
+    resp.last_modified = info.modified
+    if info.is_binary:
+        resp.headers.add("Link", h.link(ctx.url(info.path, "fcr:metadata"), "describedby", anchor=url))
+    return resp
+
+
+def no_content(info: ResourceInfo | None = None, **headers: str) -> Response:
+    resp = Response(status=204)
+    if info is not None:
+        resp.headers["ETag"] = h.etag(info, weak=not info.is_binary)
+        resp.last_modified = info.modified
+    for name, value in headers.items():
+        resp.headers[name.replace("_", "-")] = value
+    return resp
