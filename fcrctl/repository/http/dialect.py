@@ -37,7 +37,7 @@ class HttpCapabilities(Capabilities):
 @dataclass(frozen=True)
 class Dialect:
     name: str  # fedora4 | fedora5 | fedora6
-    versions: str  # "labels" (fcr:versions + Slug, PATCH revert) | "memento" (timemap, 14-digit ids)
+    versions: str  # "labels" (Slug labels, PATCH revert, DELETE) | "memento" (no labels; revert by rewriting)
     transactions: str  # "url" (/tx:{id}/...) | "atomic" (Atomic-ID header)
     want_digest: bool  # server answers Want-Digest on HEAD/GET
     digest_algorithms: tuple[str, ...]  # ours, that the server verifies on upload
@@ -57,29 +57,26 @@ class Dialect:
         )
 
 
-def make(name: str, *, memento: bool | None = None) -> Dialect:
+def make(name: str) -> Dialect:
     if name not in API_NAMES:
         raise BadInput(f"unknown API dialect {name!r}: use one of {', '.join(API_NAMES)}")
     if name == "fedora6":
         return Dialect(name, "memento", "atomic", True, ("sha512", "sha256", "sha1", "md5"))
     if name == "fedora5":
-        # Fedora 5 introduced Memento; a server that links no timemap keeps the 4.x model.
-        versions = "memento" if memento else "labels"
-        return Dialect(name, versions, "url", True, ("sha256", "sha1", "md5"))
+        return Dialect(name, "labels", "url", True, ("sha256", "sha1", "md5"))
     return Dialect(name, "labels", "url", False, ("sha256", "sha1", "md5"))
 
 
 def detect(link_rels: dict[str, list[str]], *, api: str | None = None) -> Dialect:
     """Pick the dialect from the root's Link relations (or honour ``api``).
 
-    Fedora 6 links its Atomic-ID transaction endpoint; Fedora 5 links a Memento timemap;
-    anything else speaks the Fedora 4 API (``fedora:hasTransactionProvider``, labelled versions).
+    Fedora 6 links its Atomic-ID transaction endpoint from the root; Fedora 4 and 5 advertise
+    ``fedora:hasTransactionProvider`` instead. A timemap link does not tell 5 from 4 (servers
+    emulating Fedora 4 link one too), so Fedora 5 is chosen only with ``api="fedora5"``.
+    Version listings are read adaptively either way (labelled list or Memento timemap).
     """
-    memento = "timemap" in link_rels or "http://mementoweb.org/ns#TimeGate" in link_rels.get("type", [])
     if api:
-        return make(api.lower(), memento=memento)
+        return make(api.lower())
     if TX_ENDPOINT_REL in link_rels:
         return make("fedora6")
-    if memento:
-        return make("fedora5", memento=True)
     return make("fedora4")

@@ -187,14 +187,13 @@ class HttpRepository:
         return url
 
     def _version_segment(self, version: str) -> str:
+        """A version id as listed, or (Memento servers) an ISO datetime -> YYYYMMDDHHMMSS."""
         if self.dialect.versions != "memento" or MEMENTO_ID.match(version):
             return version
         try:
             moment = datetime.fromisoformat(version)
         except ValueError:
-            raise BadInput(
-                f"version {version!r} is not a memento id: give YYYYMMDDHHMMSS (see fcrctl versions)"
-            ) from None
+            return version  # an id the server listed (e.g. a label)
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC)
         return moment.strftime("%Y%m%d%H%M%S")
@@ -272,6 +271,9 @@ class HttpRepository:
         """GET an RDF representation, parsed in URL form."""
         headers = {"Accept": accept, "Prefer": rdf.prefer_header(prefs)}
         response = self._send("GET", url, path=path, headers=headers, what=what)
+        return self._parse_graph(response, url, path)
+
+    def _parse_graph(self, response: requests.Response, url: str, path: str) -> tuple[Graph, wire.Headers]:
         head = wire.parse_headers(response.headers)
         mime = rdf.mime_of(head.content_type) or "text/turtle"
         if not rdf.is_rdf_mime(mime) and mime not in ("application/x-turtle", "text/plain"):
@@ -300,7 +302,7 @@ class HttpRepository:
         model = head.model
         children: list[str] = []
         if model == NON_RDF_SOURCE:
-            desc_url = head.link("describedby") or self._description_url(path, version)
+            desc_url = self._describedby(head, path, version)
             graph, _ = self._get_graph(desc_url, path, prefs=RdfPrefs(containment=False, membership=False))
         else:
             graph, _ = self._get_graph(
@@ -347,11 +349,16 @@ class HttpRepository:
                 info.external_handling = external[0].get("handling")
         return info, children
 
-    def _description_url(self, path: str, version: str | None) -> str:
+    def _describedby(self, head: wire.Headers, path: str, version: str | None) -> str:
+        """The description of a binary (or of one version of it)."""
+        linked = head.link("describedby")
         if version is None:
-            return self._url(path) + "/fcr:metadata"
-        if self.dialect.versions == "memento":
-            return self._url(path) + "/fcr:metadata/fcr:versions/" + quote(self._version_segment(version), safe="")
+            return linked or self._url(path) + "/fcr:metadata"
+        if linked and "fcr:versions" in linked:
+            return linked
+        segment = self._version_segment(version)
+        if self.dialect.versions == "memento" and MEMENTO_ID.match(segment):
+            return self._url(path) + "/fcr:metadata/fcr:versions/" + segment
         return self._url(path, version) + "/fcr:metadata"
 
     def get_rdf(self, path: str, *, prefs: RdfPrefs = RdfPrefs(), version: str | None = None) -> Graph:
@@ -362,7 +369,7 @@ class HttpRepository:
         head = self._head(url, path)
         target = url
         if head.model == NON_RDF_SOURCE:
-            target = head.link("describedby") or self._description_url(path, version)
+            target = self._describedby(head, path, version)
         graph, _ = self._get_graph(target, path, prefs=prefs)
         if version is not None:
             # Labelled (Fedora 4) versions name their triples by the version URL: show them as
@@ -693,53 +700,55 @@ class HttpRepository:
 
     # -- versions ------------------------------------------------------------------
     def versions(self, path: str) -> list[Version]:
-        path = paths.normalize(path)
-        url = self._url(path) + "/fcr:versions"
-        if self.dialect.versions == "memento":
-            return self._mementos(url, path)
-        graph, _ = self._get_graph(url, path, prefs=RdfPrefs(), what=f"versions of {path}")
-        return _labelled_versions(graph)
-
-    def _mementos(self, url: str, path: str) -> list[Version]:
+        """Read either listing form: Fedora 4's labelled ``fedora:hasVersion`` graph or a
+        Memento timemap (link-format or RDF ``ldp:contains``)."""
         from rdflib import URIRef
 
-        headers = {"Accept": "application/link-format, " + RDF_ACCEPT}
-        response = self._send("GET", url, path=path, headers=headers, what=f"versions of {path}")
-        mime = rdf.mime_of(response.headers.get("Content-Type")) or ""
-        found: dict[str, Version] = {}
-        if mime == "application/link-format":
+        path = paths.normalize(path)
+        url = self._url(path) + "/fcr:versions"
+        accept = ("application/link-format, " if self.dialect.versions == "memento" else "") + RDF_ACCEPT
+        what = f"versions of {path}"
+        response = self._send("GET", url, path=path, headers={"Accept": accept}, what=what)
+        if rdf.mime_of(response.headers.get("Content-Type")) == "application/link-format":
+            found: dict[str, Version] = {}
             for link in wire.parse_links(" ".join(response.text.split())).get("memento", []):
                 segment = link["url"].rstrip("/").rsplit("/", 1)[-1]
                 if MEMENTO_ID.match(segment):
                     when = wire.parse_http_date(link.get("datetime", "")) or _memento_time(segment)
                     found[segment] = Version(id=segment, created=when)
-        else:
-            graph, _ = self._get_graph(url, path, prefs=RdfPrefs(), what=f"versions of {path}")
-            for obj in graph.objects(None, URIRef(LDP + "contains")):
-                segment = str(obj).rstrip("/").rsplit("/", 1)[-1]
-                if MEMENTO_ID.match(segment):
-                    found[segment] = Version(id=segment, created=_memento_time(segment))
-        return sorted(found.values(), key=lambda v: (v.created, v.id))
+            return sorted(found.values(), key=lambda v: (v.created, v.id))
+        graph, _ = self._parse_graph(response, url, path)
+        if any(True for _ in graph.objects(None, URIRef(FEDORA + "hasVersion"))):
+            return _labelled_versions(graph)
+        mementos = {}
+        for obj in graph.objects(None, URIRef(LDP + "contains")):
+            segment = str(obj).rstrip("/").rsplit("/", 1)[-1]
+            if MEMENTO_ID.match(segment):
+                mementos[segment] = Version(id=segment, created=_memento_time(segment))
+        return sorted(mementos.values(), key=lambda v: (v.created, v.id))
 
     def create_version(self, path: str, *, label: str | None = None) -> Version:
         path = paths.normalize(path)
         url = self._url(path) + "/fcr:versions"
-        if self.dialect.versions == "memento":
-            if label:
-                raise Unsupported(f"{self.dialect.name} versions (Memento) have no labels: omit --label", path=path)
-            response = self._send("POST", url, path=path, what=f"new version of {path}")
-            location = response.headers.get("Location") or response.text.strip()
-            segment = location.rstrip("/").rsplit("/", 1)[-1]
-            if not MEMENTO_ID.match(segment):
-                raise CorruptData(f"{self.location} made a version of {path} but did not say which", path=path)
+        if label and not self.capabilities.label_versions:
+            raise Unsupported(f"{self.dialect.name} versions (Memento) have no labels: omit --label", path=path)
+        if self.dialect.versions == "labels" and not label:
+            label = "v" + datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")  # Fedora 4 requires a Slug
+        headers = {"Slug": label} if label else {}
+        response = self._send("POST", url, path=path, headers=headers, what=f"new version of {path}")
+        location = response.headers.get("Location") or ""
+        segment = unquote(location.rstrip("/").rsplit("/", 1)[-1]) if "fcr:versions/" in location else None
+        if segment and MEMENTO_ID.match(segment) and segment != label:
             when = wire.parse_http_date(response.headers.get("Memento-Datetime", "")) or _memento_time(segment)
             return Version(id=segment, created=when)
-        label = label or "v" + datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
-        self._send("POST", url, path=path, headers={"Slug": label}, what=f"version {label!r} of {path}")
-        for version in self.versions(path):
-            if version.label == label or version.id == label:
+        wanted = {x for x in (segment, label) if x}
+        listed = self.versions(path)
+        for version in reversed(listed):
+            if version.id in wanted or version.label in wanted:
                 return version
-        raise CorruptData(f"{self.location} accepted version {label!r} of {path} but does not list it", path=path)
+        if listed and not wanted:
+            return listed[-1]
+        raise CorruptData(f"{self.location} accepted a new version of {path} but does not list it", path=path)
 
     def revert(self, path: str, version: str) -> ResourceInfo:
         path = paths.normalize(path)
