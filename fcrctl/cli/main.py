@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 from fcrctl import __version__
 from fcrctl.cli import admin, fixity, read, versions, write
 from fcrctl.cli.context import Cli, Settings, load_profile
-from fcrctl.cli.output import Printer
+from fcrctl.cli.output import Printer, configure_logging
 from fcrctl.errors import ExitCode, FcrctlError
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what other Unix tools report when the reader goes away
@@ -184,6 +184,7 @@ def main(
     # Profile errors are reported like any other once the Cli (and so --json) is in place.
     settings.with_profile(load_profile(profile))
     cli.out.verbose = settings.verbose
+    configure_logging(quiet=settings.quiet, verbose=settings.verbose)
 
 
 app.command("init")(admin.init)
