@@ -70,7 +70,7 @@ def test_open_detects_fedora4_and_fedora6(rsps: responses.RequestsMock) -> None:
     add_root(rsps)
     repo = open_repo()
     assert repo.dialect.name == "fedora4"
-    assert repo.capabilities.delete_versions and repo.capabilities.label_versions
+    assert repo.capabilities.label_versions and not repo.capabilities.delete_versions
     assert repo.capabilities.dialect == "fedora4"
     rsps.reset()
     add_root(rsps, F6_LINKS)

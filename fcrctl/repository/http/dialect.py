@@ -46,7 +46,10 @@ class Dialect:
         labels = self.versions == "labels"
         return HttpCapabilities(
             writable=True,
-            delete_versions=labels,
+            # Fedora 4 can delete versions, but servers emulating its API over immutable storage
+            # (OCFL, e.g. fcrctl serve) cannot, and nothing on the root tells them apart. So the
+            # capability promises nothing; delete_version still asks and the server decides.
+            delete_versions=False,
             label_versions=labels,
             transactions=False,  # the Repository protocol has no transaction calls yet (issue 4)
             reindex=False,

@@ -775,7 +775,7 @@ class HttpRepository:
 
     def delete_version(self, path: str, version: str) -> None:
         path = paths.normalize(path)
-        if not self.capabilities.delete_versions:
+        if self.dialect.versions == "memento":
             raise Unsupported(
                 f"{self.dialect.name} servers keep every version (Memento): versions cannot be deleted", path=path
             )
