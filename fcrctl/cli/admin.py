@@ -13,7 +13,8 @@ from fcrctl.errors import BadInput, Conflict
 def init(
     ctx: typer.Context,
     path: Annotated[
-        str | None, typer.Argument(help="Where to create it (default: --repo, or the default repository).")
+        str | None,
+        typer.Argument(help="Where to create it (default: --repo, or the default repository).", metavar="PATH"),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -118,6 +118,7 @@ def main(
             "--repo",
             "-r",
             envvar="FCRCTL_REPO",
+            metavar="PATH|URL",
             help="Repository: a local path or an http(s):// Fedora REST URL "
             "[default: $XDG_DATA_HOME/fcrctl/repository, created on first use].",
             show_default=False,
@@ -131,13 +132,19 @@ def main(
     ] = False,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", "-p", envvar="FCRCTL_PROFILE", help="Use [profiles.NAME] from the config file."),
+        typer.Option(
+            "--profile", "-p", envvar="FCRCTL_PROFILE", metavar="NAME", help="Use [profiles.NAME] from the config file."
+        ),
     ] = None,
     api: Annotated[
         str | None,
-        typer.Option("--api", help="HTTP API dialect: fedora4, fedora5 or fedora6 (default: detected)."),
+        typer.Option(
+            "--api", metavar="DIALECT", help="HTTP API dialect: fedora4, fedora5 or fedora6 (default: detected)."
+        ),
     ] = None,
-    user: Annotated[str | None, typer.Option("--user", "-u", envvar="FCRCTL_USER", help="HTTP user name.")] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", "-u", envvar="FCRCTL_USER", metavar="NAME", help="HTTP user name.")
+    ] = None,
     password_file: Annotated[
         str | None,
         typer.Option(

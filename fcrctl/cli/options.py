@@ -7,23 +7,27 @@ from typing import Annotated
 
 import typer
 
-PathArg = Annotated[str, typer.Argument(help="Repository path, e.g. /collection/item.", show_default=False)]
-OptionalPathArg = Annotated[str, typer.Argument(help="Repository path (default: the root /).")]
-SourceArg = Annotated[str, typer.Argument(help="Source repository path.", show_default=False)]
-DestArg = Annotated[str, typer.Argument(help="Destination repository path.", show_default=False)]
+PathArg = Annotated[
+    str, typer.Argument(help="Repository path, e.g. /collection/item.", metavar="PATH", show_default=False)
+]
+OptionalPathArg = Annotated[str, typer.Argument(help="Repository path (default: the root /).", metavar="PATH")]
+SourceArg = Annotated[str, typer.Argument(help="Source repository path.", metavar="SRC", show_default=False)]
+DestArg = Annotated[str, typer.Argument(help="Destination repository path.", metavar="DST", show_default=False)]
 VersionArg = Annotated[
-    str, typer.Argument(help="Version id or label (see `fcrctl versions list`).", show_default=False)
+    str, typer.Argument(help="Version id or label (see `fcrctl versions list`).", metavar="VERSION", show_default=False)
 ]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (JSON lines for streams).")]
 FileOpt = Annotated[
-    str | None, typer.Option("--file", "-f", help="Read the body from FILE ('-' for stdin).", show_default=False)
+    str | None,
+    typer.Option("--file", "-f", help="Read the body from FILE ('-' for stdin).", metavar="FILE", show_default=False),
 ]
 ContentTypeOpt = Annotated[
     str | None,
     typer.Option(
         "--content-type",
         "-t",
+        metavar="TYPE",
         help="MIME type or RDF format name of the body (default: guessed from the file name).",
         show_default=False,
     ),

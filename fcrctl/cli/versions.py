@@ -23,7 +23,9 @@ def list_(ctx: typer.Context, path: PathArg, json_out: JsonOpt = False) -> None:
 def create(
     ctx: typer.Context,
     path: PathArg,
-    label: Annotated[str | None, typer.Option("--label", "-l", help="A label for the new version.")] = None,
+    label: Annotated[
+        str | None, typer.Option("--label", "-l", help="A label for the new version.", metavar="LABEL")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Record the current state as a new version; prints its id."""

@@ -24,7 +24,9 @@ from fcrctl.errors import BadInput
 
 def create(
     ctx: typer.Context,
-    path: Annotated[str | None, typer.Argument(help="Exact path of the new resource.", show_default=False)] = None,
+    path: Annotated[
+        str | None, typer.Argument(help="Exact path of the new resource.", metavar="PATH", show_default=False)
+    ] = None,
     parent: Annotated[
         str | None, typer.Option("--in", help="Create under PARENT; the repository picks the name.", metavar="PARENT")
     ] = None,
@@ -41,7 +43,9 @@ def create(
             "--digest", help="Expected digest ALG=HEX (sha512, sha256, sha1, md5; repeatable).", metavar="ALG=HEX"
         ),
     ] = None,
-    filename: Annotated[str | None, typer.Option("--filename", help="Original file name of a binary.")] = None,
+    filename: Annotated[
+        str | None, typer.Option("--filename", help="Original file name of a binary.", metavar="NAME")
+    ] = None,
     external: Annotated[
         str | None, typer.Option("--external", help="Binary content lives at URL.", metavar="URL")
     ] = None,
@@ -88,7 +92,7 @@ def create(
 def put(
     ctx: typer.Context,
     path: PathArg,
-    file: Annotated[str, typer.Option("--file", "-f", help="Read the body from FILE ('-' for stdin).")],
+    file: Annotated[str, typer.Option("--file", "-f", help="Read the body from FILE ('-' for stdin).", metavar="FILE")],
     content_type: ContentTypeOpt = None,
     binary: BinaryOpt = False,
     lenient: LenientOpt = False,

@@ -1,0 +1,1 @@
+complete --command fcrctl --no-files --arguments "(env _FCRCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) fcrctl)" --condition "env _FCRCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) fcrctl"

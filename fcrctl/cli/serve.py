@@ -1,0 +1,96 @@
+"""fcrctl serve: expose the repository over the Fedora 4/5 REST API (waitress, threaded).
+
+fcrctl serve [--host 127.0.0.1] [--port 8080] [--base-path /rest] [--auth-file FILE] [--no-auth]
+fcrctl serve --auth-file FILE --add-user USER      # password from a prompt, or stdin when piped
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fcrctl.cli.context import Cli
+from fcrctl.cli.options import JsonOpt
+from fcrctl.errors import BadInput
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name could resolve to anything: treat it as public
+
+
+def read_new_password(user: str) -> str:
+    """From a hidden, confirmed prompt on a terminal; else the first line of stdin. Never argv."""
+    if sys.stdin.isatty():
+        return typer.prompt(f"password for {user}", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0 picks a free one).")] = 8080,
+    base_path: Annotated[str, typer.Option("--base-path", help="URL path of the REST API.")] = "/rest",
+    auth_file: Annotated[
+        Path | None, typer.Option("--auth-file", help="Require HTTP basic auth; users in FILE.", metavar="FILE")
+    ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Allow a non-loopback --host without authentication.")
+    ] = False,
+    threads: Annotated[int, typer.Option("--threads", min=1, max=256, help="Worker threads.")] = 8,
+    dialect: Annotated[
+        str, typer.Option("--dialect", help="API flavour to advertise: fedora4, fedora5 or fedora6.")
+    ] = "fedora4",
+    add_user: Annotated[
+        str | None,
+        typer.Option(
+            "--add-user", help="Add USER to --auth-file (password prompted or from stdin), then exit.", metavar="USER"
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Serve the repository over the Fedora REST API until interrupted."""
+    from fcrctl.server import auth as server_auth
+
+    cli = Cli.of(ctx, json=json_out)
+    if add_user is not None:
+        if auth_file is None:
+            raise BadInput("--add-user needs --auth-file FILE to write the user to")
+        server_auth.add_user(auth_file, add_user, read_new_password(add_user))
+        cli.out.done("user_added", add_user)
+        return
+    if dialect not in ("fedora4", "fedora5", "fedora6"):
+        raise BadInput(f"unknown --dialect {dialect!r}: use fedora4, fedora5 or fedora6")
+    if not is_loopback(host) and auth_file is None and not no_auth:
+        raise BadInput(
+            f"refusing to serve {host} without authentication: give --auth-file FILE "
+            "(create it with --add-user USER), or --no-auth to serve it openly"
+        )
+    auth = server_auth.BasicAuth.from_file(auth_file) if auth_file else None
+    from fcrctl.server.run import serve as run_server
+
+    repo = cli.repo
+
+    def ready(url: str) -> None:
+        if cli.out.json_mode:
+            cli.out.json({"serving": url, "repository": repo.location, "auth": auth is not None})
+        else:
+            cli.out.line(url)
+            cli.out.note(f"serving {repo.location} at {url} with {threads} threads (Ctrl-C stops)")
+        cli.out.stdout.flush()
+
+    run_server(
+        repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
