@@ -81,6 +81,14 @@ class FedoraApp:
         """Add or replace the handler of ``method`` on ``endpoint`` (how later services plug in)."""
         self.routes.setdefault(endpoint, {})[method] = handler
 
+    def allow(self, endpoint: str) -> str:
+        methods = set(self.routes.get(endpoint, {})) | {"OPTIONS"}
+        if endpoint == rt.VERSION and not self.repo.capabilities.delete_versions:
+            methods.discard("DELETE")
+        if not self.repo.capabilities.writable:
+            methods &= {"GET", "HEAD", "OPTIONS"}
+        return ",".join(sorted(methods))
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         # werkzeug refuses form parsing of huge bodies; we never parse forms, only read streams
@@ -104,7 +112,9 @@ class FedoraApp:
             methods = self.routes.get(target.endpoint, {})
             handler = methods.get(request.method)
             if handler is None:
-                allow = ",".join(sorted(methods)) or "OPTIONS"
+                allow = self.allow(target.endpoint)
+                if request.method == "OPTIONS" and methods:
+                    return Response(status=200, headers={"Allow": allow})
                 if target.endpoint in (rt.TX, rt.TX_COMMIT, rt.TX_ROLLBACK, rt.BACKUP, rt.RESTORE) and not methods:
                     raise Unsupported(f"{request.path} is not supported by this server yet")
                 return r.method_not_allowed(request.method, allow)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Response
 
 from fcrctl import rdf
-from fcrctl.errors import Gone, NotFound, Unsupported
-from fcrctl.repository.base import ResourceInfo, Version
+from fcrctl.errors import Conflict, Gone, NotFound, Unsupported
+from fcrctl.repository.base import DIGEST_ALGORITHMS, FixityResult, ResourceInfo, Version
 from fcrctl.server import handlers
 from fcrctl.server import responses as r
 from fcrctl.server.context import Context, NotAcceptable
@@ -73,15 +74,20 @@ def create_version(ctx: Context) -> Response:
     path = ctx.target.path
     ctx.repo.info(path)
     label = (ctx.request.headers.get("Slug") or "").strip() or None
+    if label is not None and any(label == v.label for v in ctx.repo.versions(path)):
+        raise Conflict(f"version label {label!r} is already used by a version of {path}: choose another")
     version = ctx.repo.create_version(path, label=label)
     return r.no_content(Location=ctx.url(path, "fcr:versions", _version_name(version)))
 
 
 def resolve_version(ctx: Context) -> Version:
     label = ctx.target.label
-    for version in ctx.repo.versions(ctx.target.path):
-        if label in (version.label, version.id, version.memento):
-            return version
+    versions = ctx.repo.versions(ctx.target.path)
+    # labels first: a label may look like another version's id ("v1")
+    for field in ("label", "id", "memento"):
+        for version in versions:
+            if getattr(version, field) == label:
+                return version
     listing = ctx.url(ctx.target.path, "fcr:versions")
     raise NotFound(f"{ctx.target.path} has no version {label!r}: list them at {listing}")
 
@@ -145,12 +151,34 @@ def fixity(ctx: Context) -> Response:
     if not info.is_binary:
         raise NotFound(f"{ctx.target.path} is a container: fixity applies to binaries")
     algorithm = "sha1" if "sha1" in info.digests else None
-    result = ctx.repo.fixity(info, algorithm=algorithm)
+    check = getattr(ctx.repo, "fixity", None)
+    result = check(info, algorithm=algorithm) if check is not None else _recompute(ctx, info, algorithm)
     graph = _premis(ctx, info, result)
     body = b"" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
     resp = Response(body, content_type=mime)
     resp.vary.add("Accept")
     return resp
+
+
+def _recompute(ctx: Context, info: ResourceInfo, algorithm: str | None) -> FixityResult:
+    """Fixity by streaming the content through hashlib, for backends without their own check."""
+    algorithm = algorithm or next((a for a in DIGEST_ALGORITHMS if a in info.digests), "sha1")
+    hasher = hashlib.new(algorithm)
+    size = 0
+    with ctx.repo.open_binary(info.path) as content:
+        while block := content.stream.read(handlers.CHUNK):
+            hasher.update(block)
+            size += len(block)
+    expected = info.digests.get(algorithm)
+    actual = hasher.hexdigest()
+    outcome = "SUCCESS"
+    if expected is not None and expected != actual:
+        outcome = "BAD_CHECKSUM"
+    elif info.size is not None and info.size != size:
+        outcome = "BAD_SIZE"
+    return FixityResult(
+        info.path, outcome, algorithm, expected=expected, actual=actual, expected_size=info.size, size=size
+    )
 
 
 def _premis(ctx: Context, info: ResourceInfo, result: object) -> Graph:

@@ -193,12 +193,14 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
     binary = (
         model == NON_RDF_SOURCE
         or external is not None
-        or (existing is not None and existing.is_binary)
+        or (existing is not None and existing.is_binary and not rdf.is_rdf_mime(mime))
         or (mime is not None and not rdf.is_rdf_mime(mime) and mime != h.SPARQL_UPDATE)
+        or (mime is None and bool(req.content_length))  # bytes without a type: a binary, as Fedora
     )
     if existing is not None and binary != existing.is_binary:
         raise Conflict(
-            f"{existing.path} is a {_kind(existing)}: it cannot become a binary; delete it and create it again"
+            f"{existing.path} is a {_kind(existing)}: it cannot become a {'binary' if binary else 'container'}; "
+            "delete it and create it again (send Link: <ldp:NonRDFSource>; rel=type for RDF-typed binaries)"
         )
     if binary:
         if external is not None:
@@ -223,8 +225,6 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         update = ctx.sparql_update(relative_to=path)
         graph = rdf.apply_update(Graph(), update, base=paths.to_id(path))
     elif mime is None:
-        if ctx.request.content_length:
-            raise BadInput("request body has no Content-Type: send an RDF media type or a binary's type")
         from rdflib import Graph
 
         graph = Graph()
