@@ -291,23 +291,29 @@ class HttpRepository:
         path = paths.normalize(path)
         return self._describe(path, version)[0]
 
-    def _describe(self, path: str, version: str | None = None) -> tuple[ResourceInfo, list[str]]:
+    def _describe(
+        self, path: str, version: str | None = None, *, container: bool = False
+    ) -> tuple[ResourceInfo, list[str]]:
         """HEAD plus the RDF that carries created/createdBy (the description for a binary).
+        ``container``: the caller knows it is one (it just wrote it), so one GET gives both.
 
         Returns the info and, for a container, its children's paths (sorted)."""
         from rdflib import URIRef
 
         url = self._url(path, version)
-        head = self._head(url, path, digests=True)
-        model = head.model
         children: list[str] = []
+        listing = RdfPrefs(containment=True, membership=False)
+        if container:
+            graph, head = self._get_graph(url, path, prefs=listing, accept=LISTING_ACCEPT)
+        else:
+            head = self._head(url, path, digests=True)
+        model = head.model
         if model == NON_RDF_SOURCE:
             desc_url = self._describedby(head, path, version)
             graph, _ = self._get_graph(desc_url, path, prefs=RdfPrefs(containment=False, membership=False))
         else:
-            graph, _ = self._get_graph(
-                url, path, prefs=RdfPrefs(containment=True, membership=False), accept=LISTING_ACCEPT
-            )
+            if not container:
+                graph, _ = self._get_graph(url, path, prefs=listing, accept=LISTING_ACCEPT)
             contains = URIRef(LDP + "contains")
             found = {self._path_of(str(o)) for o in graph.objects(None, contains)}
             children = sorted(p for p in found if p is not None and paths.parent(p) == path)
@@ -451,7 +457,9 @@ class HttpRepository:
         if path == "/":
             raise Conflict("the root container always exists: create something under it", path=path)
         self._ensure_parent(path, parents)
-        status = self._exists(path)
+        # Fedora 6 honours If-None-Match: * (412 when the path is taken); Fedora 4/5 ignore it and
+        # would silently replace, so ask first there.
+        status = "missing" if self.dialect.name == "fedora6" else self._exists(path)
         if status == "exists":
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
         if status == "gone":
@@ -462,7 +470,7 @@ class HttpRepository:
         response = self._put(path, spec, headers, created_only=True)
         if response.status_code == 412:
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
-        return self.info(path)
+        return self._describe(path, container=not spec.is_binary)[0]
 
     def _exists(self, path: str) -> str:
         try:
@@ -500,7 +508,7 @@ class HttpRepository:
         new_path = self._path_of(location) if location else None
         if new_path is None:
             raise CorruptData(f"{self.location} created a child of {parent} but did not say where", path=parent)
-        return self.info(new_path)
+        return self._describe(new_path, container=not spec.is_binary)[0]
 
     def replace(
         self, path: str, spec: ResourceSpec, *, conditions: Conditions = Conditions()
@@ -510,7 +518,7 @@ class HttpRepository:
         if spec.lenient:
             headers["Prefer"] = LENIENT
         response = self._put(path, spec, headers)
-        return self.info(path), response.status_code == 201
+        return self._describe(path, container=not spec.is_binary)[0], response.status_code == 201
 
     def _put(
         self, path: str, spec: ResourceSpec, headers: dict[str, str], created_only: bool = False

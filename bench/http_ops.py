@@ -1,0 +1,161 @@
+"""HTTP backend throughput against `fcrctl serve` on loopback, in one run.
+
+Small container creates, 1 MB binary uploads and downloads, each with 1 and with 8 parallel
+workers; then one large download through the server. Reports requests/s, MB/s, new TCP
+connections (keep-alive proof, from urllib3's pool counters), and client/server peak RSS.
+Targets (issue 3): >= 1.6x creates speed-up from 1 to 8 workers; large download < 100 MB RSS.
+
+    python bench/http_ops.py [--creates 2000] [--binaries 200] [--big-mb 1024] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.server_fixture
+
+from fcrctl.repository.base import ResourceSpec  # noqa: E402
+from fcrctl.repository.http import HttpRepository  # noqa: E402
+from tests.server_fixture import start_server  # noqa: E402
+
+MB = 1 << 20
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    if pid is None:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Counter:
+    def __init__(self, repo: HttpRepository) -> None:
+        self.requests = 0
+        for session in (repo._session, repo._streaming_session()):
+            session.hooks["response"].append(self._count)
+
+    def _count(self, response: object, *args: object, **kwargs: object) -> None:
+        self.requests += 1
+
+
+def phase(
+    name: str, repo: HttpRepository, counter: Counter, workers: int, items: list[int], work: Callable[[int], int]
+) -> dict[str, float]:
+    before_requests = counter.requests
+    before_conns = repo.connection_stats()["new_connections"]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        moved = sum(pool.map(work, items))
+    seconds = time.perf_counter() - start
+    requests = counter.requests - before_requests
+    conns = repo.connection_stats()["new_connections"] - before_conns
+    row = {
+        "ops_s": len(items) / seconds,
+        "req_s": requests / seconds,
+        "mb_s": moved / MB / seconds,
+        "requests": requests,
+        "new_conns": conns,
+        "seconds": seconds,
+    }
+    print(
+        f"{name:<22} workers={workers}  {len(items):>5} ops  {row['ops_s']:8.1f} ops/s  {row['req_s']:8.1f} req/s"
+        f"  {row['mb_s']:7.1f} MB/s  {requests:>6} requests  {conns:>3} new TCP connections  {seconds:6.2f} s"
+    )
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--creates", type=int, default=2000)
+    parser.add_argument("--binaries", type=int, default=200)
+    parser.add_argument("--big-mb", type=int, default=1024, help="size of the large download")
+    parser.add_argument("--dialect", default="fedora6")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the benchmark itself works")
+    args = parser.parse_args()
+    if args.smoke:
+        args.creates, args.binaries, args.big_mb = 40, 8, 8
+    payload = os.urandom(MB)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        handle = start_server(Path(tmp) / "repo", subprocess=True, dialect=args.dialect)
+        try:
+            repo = HttpRepository.open(handle.url)
+            counter = Counter(repo)
+            print(f"fcrctl HTTP backend vs fcrctl serve ({args.dialect}) at {handle.url}, {os.cpu_count()} cores")
+            results: dict[str, dict[str, float]] = {}
+            for workers in (1, 8):
+                top = f"/w{workers}"
+                repo.create(top, ResourceSpec())
+
+                def create(n: int, top: str = top) -> int:
+                    repo.create(f"{top}/c{n}", ResourceSpec())
+                    return 0
+
+                def upload(n: int, top: str = top) -> int:
+                    repo.create(f"{top}/b{n}", ResourceSpec(content=io.BytesIO(payload), mime_type="application/x-b"))
+                    return MB
+
+                def download(n: int, top: str = top) -> int:
+                    with repo.open_binary(f"{top}/b{n}") as content:
+                        size = 0
+                        while chunk := content.stream.read(256 * 1024):
+                            size += len(chunk)
+                    return size
+
+                results[f"create{workers}"] = phase(
+                    "container creates", repo, counter, workers, list(range(args.creates)), create
+                )
+                results[f"upload{workers}"] = phase(
+                    "1 MB uploads", repo, counter, workers, list(range(args.binaries)), upload
+                )
+                results[f"download{workers}"] = phase(
+                    "1 MB downloads", repo, counter, workers, list(range(args.binaries)), download
+                )
+
+            big = Path(tmp) / "big.bin"
+            with open(big, "wb") as out:
+                out.truncate(args.big_mb * MB)  # sparse: no disk, fast to read
+            client_before = peak_rss_mb()
+            with open(big, "rb") as source:
+                repo.create("/big", ResourceSpec(content=source, mime_type="application/octet-stream"))
+            start = time.perf_counter()
+            with repo.open_binary("/big") as content:
+                size = 0
+                while chunk := content.stream.read(MB):
+                    size += len(chunk)
+            seconds = time.perf_counter() - start
+            assert size == args.big_mb * MB, size
+            print(f"large download         {args.big_mb} MB in {seconds:.2f} s  {size / MB / seconds:7.1f} MB/s")
+
+            speedup = results["create8"]["ops_s"] / results["create1"]["ops_s"]
+            client_peak = peak_rss_mb()
+            server_peak = peak_rss_mb(handle.pid)
+            print(f"creates speed-up 1->8 workers: {speedup:.2f}x (target >= 1.6x)")
+            print(
+                f"client peak RSS {client_peak:.0f} MB (before the large transfer {client_before:.0f} MB); "
+                f"server peak RSS {server_peak:.0f} MB (target < 100 MB)"
+            )
+            print(
+                f"total new TCP connections: {repo.connection_stats()['new_connections']} "
+                f"for {counter.requests} requests"
+            )
+            repo.close()
+        finally:
+            handle.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
