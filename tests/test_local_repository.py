@@ -74,7 +74,8 @@ def test_container_and_binary_files_as_fedora_writes_them(tmp_path: Path, repo: 
     repo.create("/c", titled("/c", "hello"))
     repo.create("/c/data.txt", ResourceSpec(content=io.BytesIO(b"abc"), mime_type="text/plain", filename="d.txt"))
     obj = tmp_path / "repo/ocfl-root" / object_rel("info:fedora/c")
-    assert (obj / "v1/content/fcr-container.nt").read_bytes() == b'<info:fedora/c> <http://purl.org/dc/elements/1.1/title> "hello" .\n'
+    expected = b'<info:fedora/c> <http://purl.org/dc/elements/1.1/title> "hello" .\n'
+    assert (obj / "v1/content/fcr-container.nt").read_bytes() == expected
     h = json.loads((obj / "v1/content/.fcrepo/fcr-root.json").read_text())
     assert h["id"] == "info:fedora/c" and h["parent"] == "info:fedora" and h["objectRoot"] is True
     assert h["contentPath"] == "fcr-container.nt" and h["headersVersion"] == "1.0"

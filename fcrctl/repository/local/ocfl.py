@@ -42,6 +42,7 @@ try:
     _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 except OSError:  # not glibc: fall back to one fsync per file
     _libc = None
+HAVE_SYNCFS = _libc is not None and hasattr(_libc, "syncfs")
 
 
 def object_rel(object_id: str) -> str:
@@ -81,7 +82,8 @@ def fsync_dir(path: Path) -> None:
 def sync_tree(path: Path) -> None:
     """Make every file written under ``path`` durable: one syncfs() (Linux) instead of an
     fsync per file, which is what makes small creates fast (an fsync costs ~1 ms)."""
-    if _libc is not None:
+    if HAVE_SYNCFS:
+        assert _libc is not None
         fd = os.open(path, os.O_RDONLY)
         try:
             if _libc.syncfs(fd) == 0:
@@ -289,14 +291,11 @@ def install_version(prepared: PreparedVersion, dirs_to_sync: set[Path]) -> None:
     first, then the sidecar and inventory at the object root are replaced."""
     obj_dir = prepared.obj_dir
     if prepared.new_object:
+        # tuple directories were created before the caller's sync_tree (see Store.commit), so
+        # only the rename itself has to be made durable
         obj_dir.parent.mkdir(parents=True, exist_ok=True)
         os.rename(prepared.staged, obj_dir)
-        # new tuple directories must reach the disk too
-        p = obj_dir.parent
-        while p.name and len(p.name) == 3:
-            dirs_to_sync.add(p)
-            p = p.parent
-        dirs_to_sync.add(p)
+        dirs_to_sync.add(obj_dir.parent)
     else:
         os.rename(prepared.staged, obj_dir / prepared.inventory["head"])
         assert prepared.root_inv_tmp is not None and prepared.root_sidecar_tmp is not None

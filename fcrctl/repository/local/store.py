@@ -71,6 +71,10 @@ class Store:
                 prepared.append((change, p))
             # one syncfs makes the intent (sqlite WAL), the staged files and new dirs durable
             ocfl.sync_tree(self.tmp)
+            if not ocfl.HAVE_SYNCFS:
+                for _change, p in prepared:
+                    if p is not None and p.new_object:
+                        _fsync_new_dirs(p.obj_dir.parent, self.root)
             for change, p in prepared:
                 if p is None:
                     ocfl.remove_tree(self.object_dir(change.object_id), self.tmp)
@@ -233,13 +237,24 @@ class Store:
                 entry.unlink(missing_ok=True)
 
 
+def _fsync_new_dirs(tuple_dir: Path, root: Path) -> None:
+    """Without syncfs, the tuple directories (and their entries in their parents) need fsyncs."""
+    p = tuple_dir
+    while p != root and p.is_relative_to(root):
+        ocfl.fsync_dir(p)
+        p = p.parent
+    ocfl.fsync_dir(root)
+
+
 def _remove_empty_parents(obj: Path, root: Path) -> None:
+    """Drop tuple directories a crash left empty (a purge may have removed some already)."""
     parent = obj.parent
-    while parent != root and parent.is_dir():
-        try:
-            parent.rmdir()
-        except OSError:
-            return
+    while parent != root and parent.is_relative_to(root):
+        if parent.is_dir():
+            try:
+                parent.rmdir()
+            except OSError:
+                return
         parent = parent.parent
 
 
