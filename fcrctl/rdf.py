@@ -221,6 +221,9 @@ def _reason(exc: Exception) -> str:
         text = text[1:]
     reason = text[0] if text else type(exc).__name__
     reason = re.sub(r"^<unknown>:\d+:\d+: ", "", reason)
+    reason = re.sub(r"\s*at \^ in:$", "", reason)  # notation3 points at a fragment we do not show
+    if isinstance(exc, IndexError):  # notation3 runs off the end of a truncated document
+        reason = "unexpected end of document"
     return reason[:200]
 
 
