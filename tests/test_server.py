@@ -432,3 +432,23 @@ def test_unknown_method_is_405_with_allow(server: ServerHandle, http: requests.S
     response = http.request("PROPFIND", server.root)
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
+
+
+def test_non_latin1_filename_round_trips(server: ServerHandle, http: requests.Session) -> None:
+    url = fresh(server)
+    disposition = "attachment; filename*=UTF-8''%E6%97%A5%E6%9C%AC.txt"
+    assert http.put(url, data=b"x", headers={"Content-Disposition": disposition}).status_code == 201
+    got = http.get(url)
+    assert got.status_code == 200
+    assert "filename*=UTF-8''%E6%97%A5%E6%9C%AC.txt" in got.headers["Content-Disposition"]
+
+
+def test_unicode_paths_give_ascii_headers(server: ServerHandle, http: requests.Session) -> None:
+    parent = fresh(server)
+    http.put(parent)
+    response = http.put(parent + "/日本", data=b"x")
+    assert response.status_code == 201
+    location = response.headers["Location"]
+    assert location.isascii() and location.endswith("/%E6%97%A5%E6%9C%AC")
+    got = http.get(location)
+    assert got.status_code == 200 and got.content == b"x"

@@ -12,6 +12,7 @@ from fcrctl import rdf
 from fcrctl.errors import Conflict, Gone, NotFound, Unsupported
 from fcrctl.repository.base import DIGEST_ALGORITHMS, FixityResult, ResourceInfo, Version
 from fcrctl.server import handlers
+from fcrctl.server import headers as h
 from fcrctl.server import responses as r
 from fcrctl.server.context import Context, NotAcceptable
 
@@ -77,7 +78,7 @@ def create_version(ctx: Context) -> Response:
     if label is not None and any(label == v.label for v in ctx.repo.versions(path)):
         raise Conflict(f"version label {label!r} is already used by a version of {path}: choose another")
     version = ctx.repo.create_version(path, label=label)
-    return r.no_content(Location=ctx.url(path, "fcr:versions", _version_name(version)))
+    return r.no_content(Location=h.uri(ctx.url(path, "fcr:versions", _version_name(version))))
 
 
 def resolve_version(ctx: Context) -> Version:

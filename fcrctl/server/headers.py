@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
+from urllib.parse import quote
 
 from werkzeug.http import parse_accept_header, parse_dict_header, parse_options_header
 
@@ -50,9 +51,16 @@ DESCRIPTION_METHODS = ("HEAD", "GET", "PUT", "PATCH", "OPTIONS")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def uri(url: str) -> str:
+    """An IRI made safe for a header (headers are Latin-1): non-ASCII percent-encoded."""
+    from werkzeug.urls import iri_to_uri
+
+    return url if url.isascii() else iri_to_uri(url)
+
+
 def link(url: str, rel: str, **params: str) -> str:
-    extra = "".join(f'; {key}="{value}"' for key, value in params.items())
-    return f'<{url}>; rel="{rel}"{extra}'
+    extra = "".join(f'; {key}="{uri(value)}"' for key, value in params.items())
+    return f'<{uri(url)}>; rel="{rel}"{extra}'
 
 
 def type_links(model: str, *, description: bool = False) -> list[str]:
@@ -177,9 +185,12 @@ def filename_from_disposition(header: str | None) -> str | None:
 def content_disposition(info: ResourceInfo) -> str:
     from werkzeug.http import http_date
 
-    name = (info.filename or info.name).replace("\\", "\\\\").replace('"', '\\"')
-    parts = [
-        f'attachment; filename="{name}"',
+    raw = info.filename or info.name
+    name = raw.encode("ascii", "replace").decode("ascii").replace("\\", "\\\\").replace('"', '\\"')
+    parts = [f'attachment; filename="{name}"']
+    if not raw.isascii():  # RFC 6266: the exact name, UTF-8 encoded, for clients that read filename*
+        parts.append(f"filename*=UTF-8''{quote(raw, safe='')}")
+    parts += [
         f'creation-date="{http_date(info.created)}"',
         f'modification-date="{http_date(info.modified)}"',
     ]

@@ -167,7 +167,7 @@ def created(ctx: c.Context, info: ResourceInfo) -> Response:
     """201 with Location, the new URI as text/plain body, ETag, Last-Modified (as Fedora)."""
     url = ctx.url(info.path)
     resp = Response(url + "\n", status=201, content_type="text/plain; charset=utf-8")
-    resp.headers["Location"] = url
+    resp.headers["Location"] = h.uri(url)
     resp.headers["ETag"] = h.etag(info, weak=not info.is_binary)
     resp.last_modified = info.modified
     if info.is_binary:
