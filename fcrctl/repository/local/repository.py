@@ -111,12 +111,19 @@ class LocalRepository:
         self._thread_lock = threading.RLock()
         if fresh or self._index.get_meta("built") is None:
             self.reindex(_locked=False)
-        elif writable and self._index.pending() and self._lock is not None and self._lock.try_acquire():
+        elif writable and self._lock is not None and self._needs_cleanup() and self._lock.try_acquire():
+            # tmp/ is only used under the writer lock, so holding it means nobody is using tmp/
             try:
                 self._store.recover(self._index.pending())
                 self._store.clean_tmp()
             finally:
                 self._lock.release()
+
+    def _needs_cleanup(self) -> bool:
+        try:
+            return bool(self._index.pending()) or any(True for _ in os.scandir(self._tmp))
+        except OSError:
+            return False
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
