@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from fcrctl import __version__
 from fcrctl.cli import admin, fixity, read, versions, write
+from fcrctl.cli import serve as serve_cmd
 from fcrctl.cli.context import Cli, Settings, load_profile
 from fcrctl.cli.output import Printer, configure_logging
 from fcrctl.errors import ExitCode, FcrctlError
@@ -207,6 +208,7 @@ app.command("move")(write.move)
 app.command("copy")(write.copy)
 app.add_typer(versions.app, name="versions")
 app.command("fixity")(fixity.fixity)
+serve_cmd.register(app)
 app.command("reindex")(admin.reindex)
 
 
