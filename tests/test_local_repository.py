@@ -316,3 +316,14 @@ def test_not_a_repository_and_read_only(tmp_path: Path) -> None:
     finally:
         for p, mode in modes.items():
             p.chmod(mode)
+
+
+def test_children_stream_depth_first_in_batches(repo: LocalRepository) -> None:
+    for name in ("a/c1/x", "a/c0", "a-b", "a/c2"):
+        repo.create("/" + name, ResourceSpec(), parents=True)
+    assert [i.path for i in repo.children("/", recursive=True)] == ["/a", "/a/c0", "/a/c1", "/a/c1/x", "/a/c2", "/a-b"]
+    assert [r.path for r in repo._index.children("/a", batch=1)] == ["/a/c0", "/a/c1", "/a/c2"]  # noqa: SLF001
+    stream = repo.children("/a")
+    assert next(stream).path == "/a/c0"
+    repo.delete("/a/c1")  # writing while a listing is open is fine
+    assert [i.path for i in stream][-1] == "/a/c2"

@@ -17,16 +17,18 @@ from pathlib import Path
 
 from fcrctl.errors import CorruptData, ReadOnly
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS resources (
     path TEXT PRIMARY KEY, parent TEXT, object_id TEXT NOT NULL, object_rel TEXT NOT NULL,
     model TEXT, deleted INTEGER NOT NULL DEFAULT 0, headers TEXT NOT NULL,
-    content_file TEXT, desc_headers TEXT, desc_file TEXT
+    content_file TEXT, desc_headers TEXT, desc_file TEXT,
+    sort_key TEXT NOT NULL  -- path with '/' as \x01: sorts each subtree right after its root
 );
-CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent, path);
+CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent, sort_key);
+CREATE UNIQUE INDEX IF NOT EXISTS resources_sort ON resources(sort_key);
 CREATE INDEX IF NOT EXISTS resources_object ON resources(object_id);
 CREATE TABLE IF NOT EXISTS membership (
     container TEXT PRIMARY KEY, object_id TEXT NOT NULL, model TEXT, resource TEXT,
@@ -73,7 +75,20 @@ class Index:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        if self._schema_version() not in (None, SCHEMA_VERSION):
+            # an index from another fcrctl version: it is only a cache, start afresh
+            self.conn.executescript(
+                "DROP TABLE IF EXISTS resources; DROP TABLE IF EXISTS membership; DROP TABLE IF EXISTS refs;"
+                "DROP TABLE IF EXISTS pending; DROP TABLE IF EXISTS invalid; DROP TABLE IF EXISTS meta;"
+            )
         self.conn.executescript(_SCHEMA)
+        self.set_meta("schema", SCHEMA_VERSION)
+
+    def _schema_version(self) -> str | None:
+        try:
+            return self.get_meta("schema")
+        except sqlite3.Error:
+            return None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -115,17 +130,28 @@ class Index:
         r = self.conn.execute("SELECT 1 FROM resources WHERE parent=? AND deleted=0 LIMIT 1", (path,)).fetchone()
         return r is not None
 
-    def children(self, path: str, *, recursive: bool = False, include_deleted: bool = False) -> Iterator[Row]:
+    def children(self, path: str, *, recursive: bool = False, include_deleted: bool = False,
+                 batch: int = 500) -> Iterator[Row]:
+        """Rows below ``path``, depth first, fetched in keyset-paginated batches so that huge
+        containers stream and callers may write while iterating."""
         live = "" if include_deleted else " AND deleted=0"
         if recursive:
-            low = "/" if path == "/" else path + "/"
-            high = "0" if path == "/" else path + "0"  # '0' sorts right after '/'
-            sql = f"SELECT * FROM resources WHERE path >= ? AND path < ? AND path != '/'{live} ORDER BY path"
-            cursor = self.conn.execute(sql, (low, high))
+            low = "" if path == "/" else sort_key(path)
+            sql = f"SELECT * FROM resources WHERE sort_key > ? AND sort_key < ? AND path != '/'{live} " \
+                  "ORDER BY sort_key LIMIT ?"
+            args: tuple = (low + "\x02",)
+            last = low + "\x01"
         else:
-            cursor = self.conn.execute(f"SELECT * FROM resources WHERE parent=?{live} ORDER BY path", (path,))
-        for r in cursor:
-            yield _row(r)
+            sql = f"SELECT * FROM resources WHERE sort_key > ? AND parent = ?{live} ORDER BY sort_key LIMIT ?"
+            args = (path,)
+            last = ""
+        while True:
+            rows = self.conn.execute(sql, (last, *args, batch)).fetchall()
+            for r in rows:
+                yield _row(r)
+            if len(rows) < batch:
+                return
+            last = rows[-1][10]
 
     def memberships_for(self, resource: str) -> list[tuple]:
         return self.conn.execute(
@@ -180,11 +206,12 @@ class Index:
 
     def _insert(self, e: ObjectEntries) -> None:
         self.conn.executemany(
-            "INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     r.path, r.parent, r.object_id, r.object_rel, r.model, int(r.deleted), json.dumps(r.headers),
                     r.content_file, json.dumps(r.desc_headers) if r.desc_headers else None, r.desc_file,
+                    sort_key(r.path),
                 )
                 for r in e.rows
             ],
@@ -205,6 +232,10 @@ class Index:
             self.conn.execute("BEGIN IMMEDIATE")
             for table in ("resources", "membership", "refs", "invalid", "pending"):
                 self.conn.execute(f"DELETE FROM {table}")
+
+
+def sort_key(path: str) -> str:
+    return "" if path == "/" else path.replace("/", "\x01")
 
 
 def _row(r: tuple) -> Row:

@@ -358,8 +358,7 @@ class LocalRepository:
     def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
         path = paths.normalize(path)
         self._row(path)
-        rows = list(self._index.children(path, recursive=recursive))  # short-lived cursor: safe across threads
-        for row in rows:
+        for row in self._index.children(path, recursive=recursive):
             yield self._info(row.headers, row.path)
 
     # -- writing ----------------------------------------------------------------------------------
