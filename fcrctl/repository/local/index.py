@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fcrctl.errors import CorruptData, ReadOnly
+from fcrctl.errors import CorruptData, FcrctlError, Locked, ReadOnly
 
 SCHEMA_VERSION = "2"
 
@@ -87,11 +87,14 @@ class Index:
     def _schema_version(self) -> str | None:
         try:
             return self.get_meta("schema")
-        except sqlite3.Error:
+        except FcrctlError:
             return None
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> _Conn:
+        return _Conn(self._connection(), self.path)
+
+    def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
@@ -232,6 +235,49 @@ class Index:
             self.conn.execute("BEGIN IMMEDIATE")
             for table in ("resources", "membership", "refs", "invalid", "pending"):
                 self.conn.execute(f"DELETE FROM {table}")
+
+
+class _Conn:
+    """A connection whose sqlite3 errors become fcrctl errors (they never leave this module)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._path = path
+
+    def _fail(self, e: sqlite3.Error) -> FcrctlError:
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+            return Locked(f"the index {self._path} stayed locked by another process: retry later")
+        return CorruptData(f"index {self._path} failed: {e}; run `fcrctl reindex` to rebuild it")
+
+    def execute(self, sql: str, args: tuple | list = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, args)
+        except sqlite3.Error as e:
+            raise self._fail(e) from e
+
+    def executemany(self, sql: str, rows: list) -> sqlite3.Cursor:
+        try:
+            return self._conn.executemany(sql, rows)
+        except sqlite3.Error as e:
+            raise self._fail(e) from e
+
+    def executescript(self, sql: str) -> sqlite3.Cursor:
+        try:
+            return self._conn.executescript(sql)
+        except sqlite3.Error as e:
+            raise self._fail(e) from e
+
+    def __enter__(self) -> _Conn:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self._conn.commit()
+            else:
+                self._conn.rollback()
+        except sqlite3.Error as e:
+            raise self._fail(e) from e
 
 
 def sort_key(path: str) -> str:

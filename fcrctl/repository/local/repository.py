@@ -608,7 +608,6 @@ class LocalRepository:
 
     def _write_description(self, row: Row, graph: Graph, lenient: bool) -> None:
         from rdflib import Graph as RGraph
-        from rdflib import URIRef
 
         rid = paths.to_id(row.path)
         mime = filename = None
@@ -621,24 +620,16 @@ class LocalRepository:
             else:
                 kept.add((s, p, o))
         kept = rdf.check_user_triples(kept, subject_id=rid, lenient=lenient)
-        st = self._state(row.path)
         spec = ResourceSpec(binary=True, mime_type=mime, filename=filename, lenient=lenient)
-        oid = row.object_id
-        content_logical = hdr.binary_content_path(oid, rid)
-        current = self._store.head_state(oid)
+        content_logical = hdr.binary_content_path(row.object_id, rid)
+        current = self._store.head_state(row.object_id)
 
         def put(change: Change, h: dict, now: str) -> None:
-            # keep the binary's content (by digest) and external settings; only the description changes
-            if st.headers.get("externalUrl"):
-                spec.external_url = st.headers["externalUrl"]
-                spec.external_handling = st.headers.get("externalHandling")
-                self._put_binary_headers_only(change, row.path, spec, h, now, kept)
-            else:
-                self._put_binary_headers_only(change, row.path, spec, h, now, kept)
-                if content_logical in current:
-                    change.state[content_logical] = current[content_logical]
+            # only the description and headers change; stored content is kept by digest
+            self._put_binary_headers_only(change, row.path, spec, h, now, kept)
+            if content_logical in current:
+                change.state[content_logical] = current[content_logical]
 
-        del URIRef
         self._rewrite(row, put)
 
     def _put_binary_headers_only(self, change: Change, path: str, spec: ResourceSpec, h: dict, now: str,
