@@ -49,7 +49,7 @@ def _server_starter():  # type: ignore[no-untyped-def]
 
 BACKENDS = ["local"]
 if _server_starter() is not None and importlib.util.find_spec("fcrctl.repository.http") is not None:
-    BACKENDS.append("http")
+    BACKENDS += ["http-fedora4", "http-fedora6"]  # HttpRepository against fcrctl serve, in each dialect
 
 
 @pytest.fixture
@@ -72,9 +72,10 @@ def repo(request: pytest.FixtureRequest, repo_path: Path) -> Iterator[Repository
     start_server = _server_starter()
     local = open_repository(str(repo_path), create=True)
     local.close()
-    handle = start_server(repo_path)
+    dialect = request.param.split("-", 1)[1]
+    handle = start_server(repo_path, dialect=dialect)
     try:
-        repository = open_repository(handle.url)
+        repository = open_repository(handle.url, api=dialect)
         yield repository
         repository.close()
     finally:

@@ -89,7 +89,9 @@ def _start_thread(
         repo = open_repository(str(repo_path), create=True)
     auth = BasicAuth.from_file(auth_file) if auth_file else None
     app = make_app(repo, base_path=base_path, auth=auth, dialect=dialect, **app_options)
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads, max_body=max_body or DEFAULT_MAX_BODY)
+    server = create_server(
+        app, host="127.0.0.1", port=0, threads=threads, max_body=max_body or DEFAULT_MAX_BODY, loop_timeout=0.05
+    )
     thread = threading.Thread(target=_run_quietly, args=(server,), name="fcrctl-test-server", daemon=True)
     thread.start()
 

@@ -34,8 +34,12 @@ def create_server(
     port: int = 8080,
     threads: int = DEFAULT_THREADS,
     max_body: int = DEFAULT_MAX_BODY,
+    loop_timeout: float = 1.0,
 ) -> Any:
-    """Bind ``host:port`` (port 0 picks a free one) and return the waitress server, not yet running."""
+    """Bind ``host:port`` (port 0 picks a free one) and return the waitress server, not yet running.
+
+    ``loop_timeout`` bounds how long a stop waits for the socket loop to notice (tests use less).
+    """
     import waitress.server
 
     if threads < 1:
@@ -51,6 +55,7 @@ def create_server(
             connection_limit=max(100, threads * 8),
             ident="fcrctl",
             clear_untrusted_proxy_headers=True,
+            asyncore_loop_timeout=loop_timeout,
         )
     except OSError as err:
         raise Unavailable(f"cannot listen on {host}:{port}: {err.strerror or err}: choose another --port") from err

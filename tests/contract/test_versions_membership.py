@@ -12,9 +12,14 @@ PCDM = "http://pcdm.org/models#"
 ORE = "http://www.openarchives.org/ore/terms/"
 
 
+def label(repo: Repository, text: str) -> str | None:
+    """Fedora 6 versions are Mementos: they have datetimes, not labels."""
+    return text if repo.capabilities.label_versions else None
+
+
 def test_versions_create_list_get_revert(repo: Repository) -> None:
     repo.create("/doc", container("/doc", "first"))
-    v1 = repo.create_version("/doc", label="before-edit")
+    v1 = repo.create_version("/doc", label=label(repo, "before-edit"))
     repo.replace("/doc", container("/doc", "second"))
     versions = repo.versions("/doc")
     assert v1.id in [v.id for v in versions]
@@ -27,7 +32,7 @@ def test_versions_create_list_get_revert(repo: Repository) -> None:
 
 def test_binary_versions(repo: Repository) -> None:
     repo.create("/b", binary(b"one"))
-    v1 = repo.create_version("/b", label="one")
+    v1 = repo.create_version("/b", label=label(repo, "one"))
     repo.replace("/b", binary(b"two"))
     with repo.open_binary("/b", version=v1.id) as old:
         assert old.stream.read() == b"one"
@@ -35,7 +40,7 @@ def test_binary_versions(repo: Repository) -> None:
 
 def test_delete_version_follows_capabilities(repo: Repository) -> None:
     repo.create("/v", container("/v"))
-    version = repo.create_version("/v", label="x")
+    version = repo.create_version("/v", label=label(repo, "x"))
     if repo.capabilities.delete_versions:
         repo.delete_version("/v", version.id)
         assert version.id not in [v.id for v in repo.versions("/v")]
