@@ -235,7 +235,10 @@ def prepare_version(
     version = f"v{version_number(inventory['head']) + 1}"
     stage = tmp / f"{uuid.uuid4().hex}"
     vdir = (stage / version) if new_object else stage
-    vdir.mkdir(parents=True)
+    if new_object:
+        stage.mkdir()
+    vdir.mkdir()
+    made: set[Path] = {vdir}
     manifest: dict[str, list[str]] = {d: list(p) for d, p in inventory["manifest"].items()}
     new_state: dict[str, list[str]] = {}
     for logical, value in sorted(state.items()):
@@ -248,7 +251,7 @@ def prepare_version(
             if digest not in manifest:
                 content_path = f"{version}/{content_dir}/{logical}"
                 target = vdir / content_dir / logical
-                target.parent.mkdir(parents=True, exist_ok=True)
+                _make_dirs(target.parent, made)
                 if value.data is not None:
                     target.write_bytes(value.data)
                 else:
@@ -284,6 +287,21 @@ def prepare_version(
     return prepared
 
 
+def _make_dirs(path: Path, made: set[Path]) -> None:
+    """mkdir -p for staging trees, remembering what exists (mkdir calls dominate small writes)."""
+    if path in made:
+        return
+    if path.parent not in made:
+        _make_dirs(path.parent, made)
+    path.mkdir(exist_ok=True)
+    made.add(path)
+
+
+def ensure_dir(path: Path) -> None:
+    if not os.path.isdir(path):
+        path.mkdir(parents=True, exist_ok=True)
+
+
 def install_version(prepared: PreparedVersion, dirs_to_sync: set[Path]) -> None:
     """Rename a prepared version into place (after the caller made tmp/ durable).
 
@@ -293,7 +311,7 @@ def install_version(prepared: PreparedVersion, dirs_to_sync: set[Path]) -> None:
     if prepared.new_object:
         # tuple directories were created before the caller's sync_tree (see Store.commit), so
         # only the rename itself has to be made durable
-        obj_dir.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(obj_dir.parent)
         os.rename(prepared.staged, obj_dir)
         dirs_to_sync.add(obj_dir.parent)
     else:

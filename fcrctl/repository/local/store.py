@@ -67,7 +67,7 @@ class Store:
                 p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state, message=change.message)
                 if p.new_object:
                     # create tuple dirs now so the one sync below covers them too
-                    p.obj_dir.parent.mkdir(parents=True, exist_ok=True)
+                    ocfl.ensure_dir(p.obj_dir.parent)
                 prepared.append((change, p))
             # one syncfs makes the intent (sqlite WAL), the staged files and new dirs durable
             ocfl.sync_tree(self.tmp)
