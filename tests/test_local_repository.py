@@ -327,3 +327,50 @@ def test_children_stream_depth_first_in_batches(repo: LocalRepository) -> None:
     assert next(stream).path == "/a/c0"
     repo.delete("/a/c1")  # writing while a listing is open is fine
     assert [i.path for i in stream][-1] == "/a/c2"
+
+
+def test_archival_group_is_one_ocfl_object(tmp_path: Path, repo: LocalRepository) -> None:
+    ag = repo.create("/ag", ResourceSpec(archival_group=True))
+    assert ag.archival_group
+    repo.create("/ag/part", titled("/ag/part", "p"))
+    repo.create("/ag/part/file", ResourceSpec(content=io.BytesIO(b"in the group")))
+    root = tmp_path / "repo/ocfl-root"
+    assert not (root / object_rel("info:fedora/ag/part")).exists()
+    obj = root / object_rel("info:fedora/ag")
+    inventory = json.loads((obj / "inventory.json").read_text())
+    logical = {p for paths_ in inventory["versions"][inventory["head"]]["state"].values() for p in paths_}
+    assert {".fcrepo/fcr-root.json", "fcr-container.nt", ".fcrepo/part.json", "part/fcr-container.nt",
+            ".fcrepo/part/file.json", "part/file", "part/file~fcr-desc.nt",
+            ".fcrepo/part/file~fcr-desc.json"} <= logical
+    with pytest.raises(Conflict, match="nested"):
+        repo.create("/ag/inner", ResourceSpec(archival_group=True))
+    assert titles(repo, "/ag/part") == {"p"}
+    repo.replace("/ag/part", titled("/ag/part", "q"))
+    assert titles(repo, "/ag/part") == {"q"} and titles(repo, "/ag/part", version="v2") == {"p"}
+    with repo.open_binary("/ag/part/file") as c:
+        assert c.stream.read() == b"in the group"
+    repo.delete("/ag/part/file")
+    with pytest.raises(Gone):
+        repo.info("/ag/part/file")
+    repo.purge("/ag/part/file")
+    with pytest.raises(NotFound):
+        repo.info("/ag/part/file")
+    repo.delete("/ag")
+    repo.purge("/ag")
+    assert not obj.exists()
+
+
+def test_replace_binary_keeps_description_and_if_none_match(repo: LocalRepository) -> None:
+    repo.create("/b", ResourceSpec(content=io.BytesIO(b"one"), mime_type="text/plain"))
+    repo.patch("/b", 'INSERT DATA { <> <http://purl.org/dc/elements/1.1/title> "described" }')
+    info, created = repo.replace("/b", ResourceSpec(content=io.BytesIO(b"two!"), mime_type="text/x-new"))
+    assert not created and info.size == 4 and info.mime_type == "text/x-new"
+    assert titles(repo, "/b") == {"described"}
+    with pytest.raises(PreconditionFailed):
+        repo.replace("/b", ResourceSpec(content=io.BytesIO(b"3")), conditions=Conditions(if_none_match="*"))
+    g = Graph()
+    g.add((URIRef("info:fedora/b"), DC_TITLE, Literal("replaced")))
+    repo.replace_description("/b/fcr:metadata", g)
+    assert titles(repo, "/b") == {"replaced"}
+    with repo.open_binary("/b") as c:
+        assert c.stream.read() == b"two!"
