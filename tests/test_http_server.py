@@ -50,9 +50,9 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HttpRepos
 def test_binary_round_trip_with_ranges(served: HttpRepository) -> None:
     data = bytes(range(256)) * 40
     info = served.create(
-        "/bin", ResourceSpec(content=io.BytesIO(data), mime_type="application/x-test", filename="data ü.bin")
+        "/bin", ResourceSpec(content=io.BytesIO(data), mime_type="application/x-test", filename="data ü 数据.bin")
     )
-    assert info.is_binary and info.size == len(data) and info.filename == "data ü.bin"
+    assert info.is_binary and info.size == len(data) and info.filename == "data ü 数据.bin"
     assert info.mime_type == "application/x-test"
     with served.open_binary("/bin") as whole:
         assert whole.stream.read() == data

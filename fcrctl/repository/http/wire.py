@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import Message
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import BinaryIO
 
@@ -125,15 +124,22 @@ def http_date(value: datetime) -> str:
 
 
 def filename_of(disposition: str) -> str | None:
-    message = Message()
-    message["Content-Disposition"] = disposition
-    return message.get_filename()
+    """The filename, preferring RFC 6266's UTF-8 ``filename*`` over the ASCII fallback."""
+    from werkzeug.http import parse_options_header
+
+    return parse_options_header(disposition)[1].get("filename") or None
 
 
 def content_disposition(filename: str) -> str:
+    """``attachment; filename=...``; a non-ASCII name also goes as RFC 6266 ``filename*`` (headers are latin-1)."""
+    from urllib.parse import quote
+
     from werkzeug.http import dump_options_header
 
-    return dump_options_header("attachment", {"filename": filename})
+    if filename.isascii():
+        return dump_options_header("attachment", {"filename": filename})
+    fallback = filename.encode("ascii", "replace").decode("ascii")
+    return dump_options_header("attachment", {"filename": fallback}) + f"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def parse_digest(value: str | None) -> dict[str, str]:
