@@ -374,3 +374,16 @@ def test_replace_binary_keeps_description_and_if_none_match(repo: LocalRepositor
     assert titles(repo, "/b") == {"replaced"}
     with repo.open_binary("/b") as c:
         assert c.stream.read() == b"two!"
+
+
+def test_move_inside_an_archival_group_and_odd_slugs(repo: LocalRepository) -> None:
+    repo.create("/ag", ResourceSpec(archival_group=True))
+    repo.create("/ag/a", titled("/ag/a", "a"))
+    repo.move("/ag/a", "/ag/b")
+    assert titles(repo, "/ag/b") == {"a"}
+    with pytest.raises(Gone):
+        repo.info("/ag/a")
+    odd = repo.create_child("/", ResourceSpec(), slug="x/y")
+    assert odd.path.count("/") == 1
+    with pytest.raises(NotFound):
+        repo.children("/nope")

@@ -357,9 +357,8 @@ class LocalRepository:
 
     def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
         path = paths.normalize(path)
-        self._row(path)
-        for row in self._index.children(path, recursive=recursive):
-            yield self._info(row.headers, row.path)
+        self._row(path)  # NotFound / Gone now, not at the first next()
+        return (self._info(row.headers, row.path) for row in self._index.children(path, recursive=recursive))
 
     # -- writing ----------------------------------------------------------------------------------
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
@@ -399,9 +398,9 @@ class LocalRepository:
                 raise Conflict(f"cannot create children of a binary ({parent})", path=parent)
             if slug:
                 try:
-                    candidate = paths.join(parent, slug)
+                    candidate = paths.join(parent, slug) if "/" not in slug else None
                 except BadInput:
-                    candidate = None
+                    candidate = None  # an unusable slug is a hint only: Fedora picks a name instead
                 if candidate is not None and self._index.get(candidate) is None:
                     return self._commit_new(candidate, spec)
             while True:
@@ -709,9 +708,10 @@ class LocalRepository:
             rows = [row] + list(self._index.children(path, recursive=True))
             self._store.commit(self._tombstone_changes(rows))
 
-    def _tombstone_changes(self, rows: list[Row]) -> list[Change]:
+    def _tombstone_changes(self, rows: list[Row], by_object: dict[str, Change] | None = None) -> list[Change]:
+        """Tombstone ``rows``, merging into ``by_object`` (changes already planned per object)."""
         now = self._now()
-        by_object: dict[str, Change] = {}
+        by_object = {} if by_object is None else by_object
         for row in rows:
             oid = row.object_id
             rid = paths.to_id(row.path)
@@ -831,10 +831,9 @@ class LocalRepository:
                     spec = ResourceSpec(graph=graph, model=r.model, lenient=True,
                                         archival_group=bool(r.headers.get("archivalGroup")))
                     self._put_resource(change, new_path, spec, base, now, raw_graph=True)
-            all_changes = list(changes.values())
             if move:
-                all_changes += [c for c in self._tombstone_changes(rows) if c.object_id not in changes]
-            self._store.commit(all_changes)
+                self._tombstone_changes(rows, changes)
+            self._store.commit(list(changes.values()))
             return self.info(destination)
 
     # -- versions ---------------------------------------------------------------------------------
