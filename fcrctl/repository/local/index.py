@@ -8,6 +8,7 @@ pending (objects a writer was about to change: recovery work after a crash), inv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -185,17 +186,25 @@ class Index:
         if self.readonly:
             raise ReadOnly("the index is read-only")
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction; nested uses join the outer one (reindex commits once)."""
+        if self._connection().in_transaction:
+            yield
+            return
+        with self.conn as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            yield
+
     def mark_pending(self, object_ids: list[str]) -> None:
         """Record write intent. Made durable by the caller's sync before OCFL is touched."""
         self._check_writable()
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self.transaction():
             self.conn.executemany("INSERT OR IGNORE INTO pending(object_id) VALUES (?)", [(o,) for o in object_ids])
 
     def apply(self, entries: list[ObjectEntries], removed: list[str] = (), *, clear_pending: list[str] = ()) -> None:
         """Replace the rows of the given objects and clear their pending marks, atomically."""
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self.transaction():
             for object_id in list(removed) + [e.object_id for e in entries]:
                 self._forget(object_id)
             for e in entries:
@@ -231,8 +240,7 @@ class Index:
         self.conn.execute("INSERT OR REPLACE INTO invalid VALUES (?,?,?)", (object_rel, object_id, reason))
 
     def clear_all(self) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self.transaction():
             for table in ("resources", "membership", "refs", "invalid", "pending"):
                 self.conn.execute(f"DELETE FROM {table}")
 

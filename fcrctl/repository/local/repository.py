@@ -893,11 +893,13 @@ class LocalRepository:
                     for oid in self._index.pending():
                         ocfl.recover_object(self._store.object_dir(oid))
                     self._store.clean_tmp()
-                self._index.clear_all()
-                count = 0
-                for obj_dir in ocfl.iter_object_dirs(self._root):
-                    count += self._store.index_object_dir(obj_dir)
-                self._index.set_meta("built", datetime.now(UTC).isoformat())
+                # one transaction: readers keep seeing the old index until the new one is complete
+                with self._index.transaction():
+                    self._index.clear_all()
+                    count = 0
+                    for obj_dir in ocfl.iter_object_dirs(self._root):
+                        count += self._store.index_object_dir(obj_dir)
+                    self._index.set_meta("built", datetime.now(UTC).isoformat())
                 return count
             finally:
                 if held and self._lock is not None:
