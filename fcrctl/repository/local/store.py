@@ -145,7 +145,7 @@ class Store:
             rdf_file = desc_file if row.model == NON_RDF_SOURCE else content_file
             graph = known_graphs.get(path)
             if graph is None and rdf_file is not None:
-                graph = read_graph(self.root / rdf_file)
+                graph = _graph_if_needed(self.root / rdf_file, row.model)
             if graph is not None:
                 self._graph_entries(out, path, rid, row.model, graph)
         return out
@@ -268,6 +268,18 @@ def _read_json(path: Path, object_id: str, logical: str) -> dict:
     if not isinstance(data, dict):
         raise CorruptData(f"object {object_id}: headers file {logical} is not a JSON object")
     return data
+
+
+def _graph_if_needed(path: Path, model: str):
+    """The graph, when it can hold index entries: membership config or a reference to a
+    resource (an ``info:fedora`` object). Parsing is most of a reindex, so skip the rest."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise CorruptData(f"cannot read {path}: {e.strerror}") from e
+    if model in (DIRECT_CONTAINER, INDIRECT_CONTAINER) or b"> <info:fedora" in data:
+        return rdf.read_ntriples(data)
+    return None
 
 
 def read_graph(path: Path):
