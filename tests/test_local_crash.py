@@ -129,3 +129,57 @@ def test_lock_of_a_dead_writer_does_not_block(tmp_path: Path) -> None:
         repo.create("/after", ResourceSpec())
         assert time.monotonic() - started < 1
         assert repo.info("/after").path == "/after"
+
+
+CRASHING_DELETE = textwrap.dedent(
+    """
+    import os, sys
+    from fcrctl.repository.local import LocalRepository, ocfl, store
+    repo = LocalRepository.open(sys.argv[1])
+    where = sys.argv[2]
+    real_install = ocfl.install_version
+    calls = []
+
+    def install(prepared, dirs):
+        calls.append(prepared)
+        if where == "mid-install" and len(calls) == 2:
+            os._exit(137)  # as abrupt as kill -9: no cleanup, no atexit
+        return real_install(prepared, dirs)
+
+    def journal(self, prepared):
+        os._exit(137)
+
+    store.ocfl.install_version = install
+    if where == "before-journal":
+        store.Store._write_journal = journal
+    repo.delete("/tree")
+    """
+)
+
+
+@pytest.mark.parametrize(("crash_point", "deleted"), [("mid-install", True), ("before-journal", False)])
+def test_multi_object_change_is_all_or_nothing(tmp_path: Path, crash_point: str, deleted: bool) -> None:
+    where = tmp_path / "repo"
+    with LocalRepository.open(str(where), create=True) as repo:
+        for p in ("/tree/a", "/tree/b", "/tree/a/c"):
+            repo.create(p, ResourceSpec(), parents=True)
+    proc = subprocess.run([sys.executable, "-c", CRASHING_DELETE, str(where), crash_point])
+    assert proc.returncode == 137
+    with LocalRepository.open(str(where)) as repo:
+        states = {r.path: r.deleted for r in repo._index.children("/", recursive=True, include_deleted=True)}  # noqa: SLF001
+        assert states == {p: deleted for p in ("/tree", "/tree/a", "/tree/a/c", "/tree/b")}
+        assert not (where / "tmp" / "journal.json").exists()
+    assert_valid_ocfl(where)
+
+
+def test_a_writer_that_was_already_open_repairs_a_dead_writers_change(tmp_path: Path) -> None:
+    where = tmp_path / "repo"
+    with LocalRepository.open(str(where), create=True) as repo:
+        for p in ("/tree/a", "/tree/b"):
+            repo.create(p, ResourceSpec(), parents=True)
+        proc = subprocess.run([sys.executable, "-c", CRASHING_DELETE, str(where), "mid-install"])
+        assert proc.returncode == 137
+        repo.create("/other", ResourceSpec())  # takes the lock, finds the dead writer's journal
+        states = {r.path: r.deleted for r in repo._index.children("/", recursive=True, include_deleted=True)}  # noqa: SLF001
+        assert states == {"/other": False, "/tree": True, "/tree/a": True, "/tree/b": True}
+    assert_valid_ocfl(where)

@@ -23,6 +23,10 @@ class WriterLock:
         self._fd: int | None = None
         self._depth = 0
 
+    @property
+    def depth(self) -> int:
+        return self._depth
+
     def try_acquire(self) -> bool:
         fd = self._open()
         try:

@@ -194,6 +194,10 @@ class LocalRepository:
                 f"permission): reads work, writes need a writable fcrctl repository (`fcrctl init PATH`)"
             )
         with self._thread_lock, self._lock.held():
+            if self._lock.depth == 1 and (self._index.pending() or self._store.journal_exists()):
+                # holding the lock, any pending mark is a dead writer's: repair before writing
+                self._store.recover(self._index.pending())
+                self._store.clean_tmp()
             yield
 
     def _row(self, path: str, *, allow_deleted: bool = False) -> Row:
@@ -906,8 +910,7 @@ class LocalRepository:
                     held = True
             try:
                 if held:
-                    for oid in self._index.pending():
-                        ocfl.recover_object(self._store.object_dir(oid))
+                    self._store.recover(self._index.pending())
                     self._store.clean_tmp()
                 # one transaction: readers keep seeing the old index until the new one is complete
                 with self._index.transaction():

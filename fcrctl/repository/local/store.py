@@ -19,6 +19,7 @@ from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.index import Index, ObjectEntries, Row
 
 log = logging.getLogger("fcrctl.local")
+JOURNAL = "journal.json"
 
 
 @dataclass
@@ -75,6 +76,10 @@ class Store:
                 for _change, p in prepared:
                     if p is not None and p.new_object:
                         _fsync_new_dirs(p.obj_dir.parent, self.root)
+            if len(prepared) > 1:
+                # several objects change together: journal the staged versions (now durable) so
+                # that recovery rolls the whole change forward instead of leaving it half done
+                self._write_journal(prepared)
             for change, p in prepared:
                 if p is None:
                     ocfl.remove_tree(self.object_dir(change.object_id), self.tmp)
@@ -82,6 +87,7 @@ class Store:
                     ocfl.install_version(p, dirs)
             for d in dirs:
                 ocfl.fsync_dir(d)
+            (self.tmp / JOURNAL).unlink(missing_ok=True)
         except OSError as e:
             for _, p in prepared:
                 if p is not None and p.staged.exists():
@@ -218,8 +224,57 @@ class Store:
         return len(entries.rows)
 
     # -- recovery -----------------------------------------------------------------------------
+    def journal_exists(self) -> bool:
+        return os.path.exists(self.tmp / JOURNAL)
+
+    def _write_journal(self, prepared: list[tuple[Change, ocfl.PreparedVersion | None]]) -> None:
+        entries = []
+        for change, p in prepared:
+            entry: dict = {"object_id": change.object_id, "purge": p is None}
+            if p is not None:
+                entry.update({"staged": p.staged.name, "new_object": p.new_object, "version": p.inventory["head"]})
+            entries.append(entry)
+        tmp = self.tmp / (JOURNAL + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(entries, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.tmp / JOURNAL)
+        ocfl.fsync_dir(self.tmp)
+
+    def _roll_forward(self) -> None:
+        """Finish a multi-object commit that a crash cut off (its staged versions are durable)."""
+        journal = self.tmp / JOURNAL
+        try:
+            entries = json.loads(journal.read_text("utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError):
+            journal.unlink(missing_ok=True)  # never completed, so nothing was installed from it
+            return
+        for entry in entries:
+            obj = self.object_dir(entry["object_id"])
+            if entry["purge"]:
+                ocfl.remove_tree(obj, self.tmp)
+                _remove_empty_parents(obj, self.root)
+                continue
+            staged = self.tmp / entry["staged"]
+            if not staged.exists():
+                continue  # already installed
+            if entry["new_object"]:
+                if not obj.exists():
+                    ocfl.ensure_dir(obj.parent)
+                    os.rename(staged, obj)
+                    ocfl.fsync_dir(obj.parent)
+            elif obj.exists() and not (obj / entry["version"]).exists():
+                os.rename(staged, obj / entry["version"])
+                ocfl.fsync_dir(obj)
+            ocfl.recover_object(obj)  # points the root inventory at the new head
+        journal.unlink()
+
     def recover(self, object_ids: list[str]) -> None:
         """Roll each pending object forward or back, then re-index it (writer lock held)."""
+        self._roll_forward()
         for object_id in object_ids:
             obj = self.object_dir(object_id)
             exists = ocfl.recover_object(obj)
