@@ -139,3 +139,18 @@ def test_fedora_archival_group_with_versions(tmp_path: Path) -> None:
         with pytest.raises(NotFound):
             repo.info("/archival-group/child1", version="v1")
         assert repo.info("/archival-group/child1").model == BASIC_CONTAINER
+
+
+def test_object_whose_inventory_names_a_missing_headers_file_is_reported(tmp_path: Path) -> None:
+    where = build_repository(tmp_path / "repo", FIXTURES / "test-rebuild-ocfl" / "objects")
+    broken = where / "ocfl-root" / ocfl.object_rel("info:fedora/binary") / "v1/content/.fcrepo/fcr-root.json"
+    broken.unlink()
+    with LocalRepository.open(str(where)) as repo:
+        invalid = repo.invalid_objects
+        assert [(i["id"], "missing" in str(i["reason"])) for i in invalid] == [("info:fedora/binary", True)]
+        with pytest.raises(NotFound):
+            repo.info("/binary")
+        assert repo.info("/test/nested-binary").size == 4  # the rest keeps being served
+        # embedded children come along when asked for
+        g = repo.get_rdf("/", prefs=RdfPrefs(embed_children=True))
+        assert (URIRef("info:fedora/test"), URIRef("http://purl.org/dc/elements/1.1/title"), None) in g

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -130,6 +131,13 @@ class LocalRepository:
     @classmethod
     def open(cls, target: str, *, create: bool = False, lock_timeout: float = 30.0, user: str | None = None,
              **_: Any) -> LocalRepository:
+        try:
+            return cls._open(target, create=create, lock_timeout=lock_timeout, user=user)
+        except OSError as e:
+            raise NotARepository(f"cannot open repository {target}: {e.strerror or e}") from e
+
+    @classmethod
+    def _open(cls, target: str, *, create: bool, lock_timeout: float, user: str | None) -> LocalRepository:
         where = Path(target).expanduser().absolute()
         if (where / "ocfl-root").is_dir():
             writable = os.access(where, os.W_OK) and os.access(where / "ocfl-root", os.W_OK)
@@ -220,14 +228,12 @@ class LocalRepository:
         h_logical = hdr.headers_path(row.object_id, rid)
         if h_logical not in files:
             raise NotFound(f"{path} did not exist in version {version}", path=path)
-        import json
-
-        h = json.loads((obj / files[h_logical]).read_bytes())
+        h = _read_headers(obj / files[h_logical])
         if h.get("deleted"):
             raise Gone(f"{path} was deleted in version {version}", path=path)
         content = files.get(h.get("contentPath") or "")
         dh_logical = hdr.desc_headers_path(row.object_id, rid)
-        dh = json.loads((obj / files[dh_logical]).read_bytes()) if dh_logical in files else None
+        dh = _read_headers(obj / files[dh_logical]) if dh_logical in files else None
         desc = files.get(dh.get("contentPath") or "") if dh else None
         return _State(h, obj / content if content else None, dh, obj / desc if desc else None, row)
 
@@ -883,10 +889,8 @@ class LocalRepository:
             hl = hdr.headers_path(row.object_id, rid)
             if hl not in state:
                 raise NotFound(f"{path} did not exist in version {version}", path=path)
-            import json
-
             files = ocfl.state_files(inventory, vid)
-            h = json.loads((self._root / row.object_rel / files[hl]).read_bytes())
+            h = _read_headers(self._root / row.object_rel / files[hl])
             now = self._now()
             h.update({"stateToken": hdr.new_state_token(), "lastModifiedDate": now, "mementoCreatedDate": now})
             state[hl] = ocfl.NewFile(data=headers_json(h))
@@ -1009,6 +1013,13 @@ def _resolve_version(inventory: dict, version: str, path: str) -> str:
         if chosen is not None:
             return chosen
     raise NotFound(f"{path} has no version {version!r}: list them with `fcrctl versions {path}`", path=path)
+
+
+def _read_headers(path: Path) -> dict:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError) as e:
+        raise CorruptData(f"headers file {path} is unreadable ({e}): run `fcrctl fixity` / `fcrctl reindex`") from e
 
 
 def _stream_size(stream: BinaryIO) -> int | None:
