@@ -5,11 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import logging
 import os
-import re
-import shutil
 import threading
 import urllib.parse
 import uuid
@@ -34,12 +31,9 @@ from fcrctl.errors import (
     Unsupported,
 )
 from fcrctl.repository.base import (
-    BASIC_CONTAINER,
-    CONTAINER_MODELS,
     DIGEST_ALGORITHMS,
     EXTERNAL_HANDLINGS,
     INDIRECT_CONTAINER,
-    MODEL_NAMES,
     NON_RDF_DESCRIPTION,
     NON_RDF_SOURCE,
     BinaryContent,
@@ -55,6 +49,20 @@ from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.index import Index, Row
 from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.store import Change, Store, headers_json, read_graph
+from fcrctl.repository.local.support import (
+    LimitedReader,
+    cache_index_path,
+    check_conditions,
+    container_model,
+    expected_digests,
+    keep_model,
+    new_graph,
+    read_headers,
+    resolve_version,
+    stream_size,
+    to_version,
+    version_ids,
+)
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -62,8 +70,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("fcrctl.local")
 
 EBUCORE = "http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#"
-_ALG_ALIASES = {"sha": "sha1", "sha-1": "sha1", "sha1": "sha1", "sha-256": "sha256", "sha256": "sha256",
-                "sha-512": "sha512", "sha512": "sha512", "md5": "md5"}
 _CHUNK = 1024 * 1024
 
 
@@ -81,11 +87,6 @@ class _State:
     def binary(self) -> bool:
         return self.headers.get("interactionModel") == NON_RDF_SOURCE
 
-
-def _cache_index_path(target: Path) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    digest = hashlib.sha256(str(target).encode("utf-8")).hexdigest()
-    return base / "fcrctl" / "index" / f"{digest}.sqlite"
 
 
 class LocalRepository:
@@ -141,11 +142,11 @@ class LocalRepository:
         where = Path(target).expanduser().absolute()
         if (where / "ocfl-root").is_dir():
             writable = os.access(where, os.W_OK) and os.access(where / "ocfl-root", os.W_OK)
-            index = where / "index.sqlite" if writable else _cache_index_path(where)
+            index = where / "index.sqlite" if writable else cache_index_path(where)
             return cls(where, where / "ocfl-root", index, writable=writable, lock_timeout=lock_timeout, user=user)
         if where.is_dir() and ocfl.is_storage_root(where):
             # a Fedora 6 storage root opened directly: read it, never write into Fedora's tree
-            return cls(where, where, _cache_index_path(where), writable=False, lock_timeout=lock_timeout)
+            return cls(where, where, cache_index_path(where), writable=False, lock_timeout=lock_timeout)
         if create and (not where.exists() or (where.is_dir() and not any(where.iterdir()))):
             cls.init(where)
             return cls(where, where / "ocfl-root", where / "index.sqlite", writable=True,
@@ -169,7 +170,7 @@ class LocalRepository:
         repo = cls(where, where / "ocfl-root", where / "index.sqlite", writable=True)
         try:
             with repo._writing():
-                root_graph = _graph()
+                root_graph = new_graph()
                 from rdflib import RDF, URIRef
 
                 root_graph.add((URIRef(paths.ROOT_ID), RDF.type, URIRef(rdf.FEDORA + "RepositoryRoot")))
@@ -221,19 +222,19 @@ class LocalRepository:
         if version is None:
             return _State(row.headers, self._abs(row.content_file), row.desc_headers, self._abs(row.desc_file), row)
         inventory = self._store.inventory(row.object_rel)
-        vid = _resolve_version(inventory, version, path)
+        vid = resolve_version(inventory, version, path)
         files = ocfl.state_files(inventory, vid)
         obj = self._root / row.object_rel
         rid = paths.to_id(path)
         h_logical = hdr.headers_path(row.object_id, rid)
         if h_logical not in files:
             raise NotFound(f"{path} did not exist in version {version}", path=path)
-        h = _read_headers(obj / files[h_logical])
+        h = read_headers(obj / files[h_logical])
         if h.get("deleted"):
             raise Gone(f"{path} was deleted in version {version}", path=path)
         content = files.get(h.get("contentPath") or "")
         dh_logical = hdr.desc_headers_path(row.object_id, rid)
-        dh = _read_headers(obj / files[dh_logical]) if dh_logical in files else None
+        dh = read_headers(obj / files[dh_logical]) if dh_logical in files else None
         desc = files.get(dh.get("contentPath") or "") if dh else None
         return _State(h, obj / content if content else None, dh, obj / desc if desc else None, row)
 
@@ -246,7 +247,7 @@ class LocalRepository:
     def _user_graph(self, st: _State) -> Graph:
         """Stored user triples (description triples for a binary), server-managed ones dropped."""
         f = st.desc if st.binary else st.content
-        graph = read_graph(f) if f is not None else _graph()
+        graph = read_graph(f) if f is not None else new_graph()
         return rdf.check_user_triples(graph, subject_id=st.headers["id"], lenient=True)
 
     def _object_for(self, path: str, *, archival_group: bool = False) -> str:
@@ -332,7 +333,7 @@ class LocalRepository:
             raise BadInput(f"{path} is a container, not a binary: read its triples with `fcrctl get`", path=path)
         info = self._info(st.headers, path)
         stream = self._open_content(st, path)
-        size = info.size if info.size is not None and info.size >= 0 else _stream_size(stream)
+        size = info.size if info.size is not None and info.size >= 0 else stream_size(stream)
         if byte_range is None:
             return BinaryContent(info, stream, 0, None, size)
         start, end = byte_range
@@ -346,7 +347,7 @@ class LocalRepository:
                            path=path)
         stream.seek(start)
         length = last - start + 1
-        return BinaryContent(info, _Limited(stream, length), start, last, length)
+        return BinaryContent(info, LimitedReader(stream, length), start, last, length)
 
     def _open_content(self, st: _State, path: str) -> BinaryIO:
         url = st.headers.get("externalUrl")
@@ -451,8 +452,8 @@ class LocalRepository:
         if spec.is_binary:
             self._put_binary(change, path, spec, h, now, desc_graph)
         else:
-            model = _model(spec.model)
-            graph = spec.graph if spec.graph is not None else _graph()
+            model = container_model(spec.model)
+            graph = spec.graph if spec.graph is not None else new_graph()
             if not raw_graph:
                 graph = rdf.check_user_triples(graph, subject_id=rid, lenient=spec.lenient)
             data = rdf.write_ntriples(graph)
@@ -477,7 +478,7 @@ class LocalRepository:
         h["filename"] = spec.filename if spec.filename is not None else h.get("filename", "")
         for key in ("externalUrl", "externalHandling", "contentPath"):
             h.pop(key, None)
-        expected = _expected_digests(spec.digests)
+        expected = expected_digests(spec.digests)
         content = spec.content
         handling = spec.external_handling
         if spec.external_url is not None:
@@ -522,8 +523,14 @@ class LocalRepository:
             h["contentPath"] = logical
             change.state[logical] = ocfl.NewFile(source=tmpfile, digest=digests["sha512"])
         # the description (fcr:metadata) lives beside the binary
-        graph = desc_graph if desc_graph is not None else (spec.graph if spec.graph is not None else _graph())
+        graph = desc_graph if desc_graph is not None else (spec.graph if spec.graph is not None else new_graph())
         graph = rdf.check_user_triples(graph, subject_id=rid, lenient=spec.lenient)
+        self._put_description(change, path, graph, h.get("createdDate", now), now)
+
+    def _put_description(self, change: Change, path: str, graph: Graph, created: str, now: str) -> None:
+        """Write a binary's description triples and their headers (``.fcrepo/...~fcr-desc.json``)."""
+        rid = paths.to_id(path)
+        oid = change.object_id
         data = rdf.write_ntriples(graph)
         dlogical = hdr.desc_content_path(oid, rid)
         dnf = ocfl.NewFile(data=data)
@@ -531,7 +538,7 @@ class LocalRepository:
         change.known_graphs[path] = graph
         dh = {"id": rid + "/" + paths.METADATA, "parent": rid, "stateToken": hdr.new_state_token(),
               "interactionModel": NON_RDF_DESCRIPTION, "contentSize": len(data),
-              "digests": [f"urn:sha-512:{dnf.sha512()}"], "createdDate": h.get("createdDate", now),
+              "digests": [f"urn:sha-512:{dnf.sha512()}"], "createdDate": created,
               "lastModifiedDate": now, "mementoCreatedDate": now, "archivalGroup": False, "objectRoot": False,
               "deleted": False, "contentPath": dlogical, "headersVersion": hdr.HEADERS_VERSION}
         if oid != rid:
@@ -584,19 +591,19 @@ class LocalRepository:
                     raise PreconditionFailed(f"{path} does not exist, so If-Match cannot match", path=path)
                 return self._create(path, spec), True
             row = self._row(path)
-            _check_conditions(row, conditions, path)
+            check_conditions(row, conditions, path)
             was_binary = row.model == NON_RDF_SOURCE
             if spec.is_binary != was_binary:
                 raise Conflict(f"cannot change the interaction model of {path} "
                                f"({'binary' if was_binary else 'container'}): delete and recreate it", path=path)
-            if not was_binary and spec.model is not None and _model(spec.model) != row.model:
+            if not was_binary and spec.model is not None and container_model(spec.model) != row.model:
                 raise Conflict(f"cannot change the interaction model of {path} from {row.model}", path=path)
             desc = None
             if was_binary:
                 st = self._state(path)
                 desc = self._user_graph(st)
             self._rewrite(row, lambda change, h, now: self._put_resource(
-                change, path, _keep_model(spec, row), h, now, desc_graph=desc))
+                change, path, keep_model(spec, row), h, now, desc_graph=desc))
             return self.info(path), False
 
     def _rewrite(self, row: Row, put) -> None:
@@ -625,7 +632,7 @@ class LocalRepository:
         path, _ = paths.split_metadata(path)
         with self._writing():
             row = self._row(path)
-            _check_conditions(row, conditions, path)
+            check_conditions(row, conditions, path)
             if row.model != NON_RDF_SOURCE:
                 raise BadInput(f"{path} is a container: replace its triples with replace (PUT)", path=path)
             self._write_description(row, graph, lenient)
@@ -675,26 +682,8 @@ class LocalRepository:
         if self._user:
             full["lastModifiedBy"] = self._user
         full["headersVersion"] = hdr.HEADERS_VERSION
-        rid = paths.to_id(path)
-        oid = change.object_id
-        # description files
-        data = rdf.write_ntriples(desc)
-        dlogical = hdr.desc_content_path(oid, rid)
-        dnf = ocfl.NewFile(data=data)
-        change.state[dlogical] = dnf
-        change.known_graphs[path] = desc
-        odh = row.desc_headers or {}
-        dh = {"id": rid + "/" + paths.METADATA, "parent": rid, "stateToken": hdr.new_state_token(),
-              "interactionModel": NON_RDF_DESCRIPTION, "contentSize": len(data),
-              "digests": [f"urn:sha-512:{dnf.sha512()}"], "createdDate": odh.get("createdDate", now),
-              "lastModifiedDate": now, "mementoCreatedDate": now, "archivalGroup": False, "objectRoot": False,
-              "deleted": False, "contentPath": dlogical, "headersVersion": hdr.HEADERS_VERSION}
-        if oid != rid:
-            dh["archivalGroupId"] = oid
-        dhl = hdr.desc_headers_path(oid, rid)
-        change.state[dhl] = ocfl.NewFile(data=headers_json(dh))
-        change.known_headers[dhl] = dh
-        hl = hdr.headers_path(oid, rid)
+        self._put_description(change, path, desc, (row.desc_headers or {}).get("createdDate", now), now)
+        hl = hdr.headers_path(change.object_id, paths.to_id(path))
         change.state[hl] = ocfl.NewFile(data=headers_json(full))
         change.known_headers[hl] = full
 
@@ -705,7 +694,7 @@ class LocalRepository:
         path, _ = paths.split_metadata(path)
         with self._writing():
             row = self._row(path)
-            _check_conditions(row, conditions, path)
+            check_conditions(row, conditions, path)
             st = self._state(path)
             rid = paths.to_id(path)
             graph = self._user_graph(st)
@@ -730,7 +719,7 @@ class LocalRepository:
             raise BadInput("the root container / cannot be deleted")
         with self._writing():
             row = self._row(path)
-            _check_conditions(row, conditions, path)
+            check_conditions(row, conditions, path)
             rows = [row] + list(self._index.children(path, recursive=True))
             self._store.commit(self._tombstone_changes(rows))
 
@@ -831,7 +820,7 @@ class LocalRepository:
                     change = changes[oid] = Change(oid, state=dict(self._store.head_state(oid)) if oid != new_id
                                                    else {})
                 st = self._state(r.path)
-                graph = _graph()
+                graph = new_graph()
                 for s, p, o in self._user_graph(st):
                     graph.add((rewrite(s), p, rewrite(o)))
                 base = {"id": new_id, "parent": paths.to_id(paths.parent(new_path) or "/"),
@@ -867,7 +856,7 @@ class LocalRepository:
         path, _ = paths.split_metadata(path)
         row = self._row(path)
         inventory = self._store.inventory(row.object_rel)
-        return [_version(vid, inventory["versions"][vid]) for vid in _version_ids(inventory)]
+        return [to_version(vid, inventory["versions"][vid]) for vid in version_ids(inventory)]
 
     def create_version(self, path: str, *, label: str | None = None) -> Version:
         path, _ = paths.split_metadata(path)
@@ -876,21 +865,21 @@ class LocalRepository:
             state = self._store.head_state(row.object_id)
             self._store.commit([Change(row.object_id, state=dict(state), message=label)])
             inventory = self._store.inventory(row.object_rel)
-            return _version(inventory["head"], inventory["versions"][inventory["head"]])
+            return to_version(inventory["head"], inventory["versions"][inventory["head"]])
 
     def revert(self, path: str, version: str) -> ResourceInfo:
         path, _ = paths.split_metadata(path)
         with self._writing():
             row = self._row(path)
             inventory = self._store.inventory(row.object_rel)
-            vid = _resolve_version(inventory, version, path)
+            vid = resolve_version(inventory, version, path)
             state: dict[str, str | ocfl.NewFile] = dict(ocfl.state_digests(inventory, vid))
             rid = paths.to_id(path)
             hl = hdr.headers_path(row.object_id, rid)
             if hl not in state:
                 raise NotFound(f"{path} did not exist in version {version}", path=path)
             files = ocfl.state_files(inventory, vid)
-            h = _read_headers(self._root / row.object_rel / files[hl])
+            h = read_headers(self._root / row.object_rel / files[hl])
             now = self._now()
             h.update({"stateToken": hdr.new_state_token(), "lastModifiedDate": now, "mementoCreatedDate": now})
             state[hl] = ocfl.NewFile(data=headers_json(h))
@@ -927,129 +916,3 @@ class LocalRepository:
             finally:
                 if held and self._lock is not None:
                     self._lock.release()
-
-
-# -- module helpers ---------------------------------------------------------------------------------
-
-
-def _graph() -> Graph:
-    from rdflib import Graph
-
-    return Graph()
-
-
-def _model(model: str | None) -> str:
-    if model is None:
-        return BASIC_CONTAINER
-    resolved = MODEL_NAMES.get(model, model)
-    if resolved not in CONTAINER_MODELS:
-        raise BadInput(f"unknown container model {model!r}: use basic, direct or indirect")
-    return resolved
-
-
-def _keep_model(spec: ResourceSpec, row: Row) -> ResourceSpec:
-    if not spec.is_binary and spec.model is None and row.model in CONTAINER_MODELS:
-        spec = ResourceSpec(**{**spec.__dict__, "model": row.model})
-    if row.headers.get("archivalGroup") and not spec.archival_group:
-        spec = ResourceSpec(**{**spec.__dict__, "archival_group": True})
-    return spec
-
-
-def _expected_digests(digests: dict[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for alg, value in (digests or {}).items():
-        name = _ALG_ALIASES.get(alg.lower())
-        if name is None:
-            raise BadInput(f"unsupported digest algorithm {alg!r}: use one of sha512, sha256, sha1, md5")
-        out[name] = value.strip().lower()
-    return out
-
-
-def _normalize_etag(value: str) -> str:
-    value = value.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    return value.strip('"').upper()
-
-
-def _check_conditions(row: Row, conditions: Conditions, path: str) -> None:
-    etag = (row.headers.get("stateToken") or "").upper()
-    if conditions.if_match is not None:
-        wanted = [_normalize_etag(v) for v in conditions.if_match.split(",")]
-        if "*" not in wanted and etag not in wanted:
-            raise PreconditionFailed(
-                f"{path} has changed (ETag {etag}, expected {conditions.if_match}): re-read it and retry", path=path)
-    if conditions.if_none_match is not None:
-        wanted = [_normalize_etag(v) for v in conditions.if_none_match.split(",")]
-        if "*" in wanted or etag in wanted:
-            raise PreconditionFailed(f"{path} matches If-None-Match {conditions.if_none_match}", path=path)
-    if conditions.if_unmodified_since is not None:
-        modified = hdr.parse_time(row.headers.get("lastModifiedDate")).replace(microsecond=0)
-        since = conditions.if_unmodified_since
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        if modified > since.replace(microsecond=0):
-            raise PreconditionFailed(f"{path} was modified at {modified.isoformat()}, after "
-                                     f"{since.isoformat()}: re-read it and retry", path=path)
-
-
-def _version_ids(inventory: dict) -> list[str]:
-    return sorted(inventory["versions"], key=ocfl.version_number)
-
-
-def _version(vid: str, entry: dict) -> Version:
-    return Version(id=vid, created=hdr.parse_time(entry.get("created")), label=entry.get("message") or None)
-
-
-def _resolve_version(inventory: dict, version: str, path: str) -> str:
-    if version in inventory["versions"]:
-        return version
-    if re.fullmatch(r"\d{14}", version):
-        at = datetime.strptime(version, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-        chosen = None
-        for vid in _version_ids(inventory):
-            if hdr.parse_time(inventory["versions"][vid].get("created")).replace(microsecond=0) <= at:
-                chosen = vid
-        if chosen is not None:
-            return chosen
-    raise NotFound(f"{path} has no version {version!r}: list them with `fcrctl versions {path}`", path=path)
-
-
-def _read_headers(path: Path) -> dict:
-    try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError) as e:
-        raise CorruptData(f"headers file {path} is unreadable ({e}): run `fcrctl fixity` / `fcrctl reindex`") from e
-
-
-def _stream_size(stream: BinaryIO) -> int | None:
-    try:
-        return os.fstat(stream.fileno()).st_size
-    except (OSError, AttributeError, io.UnsupportedOperation):
-        return None
-
-
-class _Limited(io.RawIOBase):
-    """A read-only view of ``length`` bytes of a stream from its current position."""
-
-    def __init__(self, stream: BinaryIO, length: int) -> None:
-        self._stream = stream
-        self._left = length
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        if self._left <= 0:
-            return 0
-        view = memoryview(buffer)[: min(len(buffer), self._left)]
-        n = self._stream.readinto(view)  # type: ignore[attr-defined]
-        self._left -= n or 0
-        return n or 0
-
-    def close(self) -> None:
-        self._stream.close()
-        super().close()
-
-
-_ = shutil  # shutil kept for callers that patch tmp cleanup in tests
