@@ -64,6 +64,7 @@ def test_init_layout_matches_fedora6(tmp_path: Path, repo: LocalRepository) -> N
     obj = root / "141/964/af8/141964af842132b7a706ed010474c410514b472acc0d7d8f805c23e748578b8b"
     inventory = json.loads((obj / "inventory.json").read_text())
     assert inventory["id"] == "info:fedora" and inventory["type"] == "https://ocfl.io/1.1/spec/#inventory"
+    assert inventory["versions"]["v1"]["user"] == {"name": "fcrctl", "address": "info:fedora/fcrctl"}
     sidecar = (obj / "inventory.json.sha512").read_text()
     assert sidecar == hashlib.sha512((obj / "inventory.json").read_bytes()).hexdigest() + " inventory.json\n"
     for sub in ("staging", "backups", "tmp", "lock", "index.sqlite"):

@@ -109,7 +109,7 @@ class LocalRepository:
         index_path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not index_path.exists()
         self._index = Index(index_path)
-        self._store = Store(storage_root, self._tmp, self._index)
+        self._store = Store(storage_root, self._tmp, self._index, user or "fcrctl")
         self._lock = WriterLock(location / "lock", lock_timeout) if writable else None
         self._thread_lock = threading.RLock()
         if fresh or self._index.get_meta("built") is None:

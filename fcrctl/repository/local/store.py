@@ -35,10 +35,12 @@ class Change:
 
 
 class Store:
-    def __init__(self, storage_root: Path, tmp: Path, index: Index) -> None:
+    def __init__(self, storage_root: Path, tmp: Path, index: Index, user: str = "fcrctl") -> None:
         self.root = storage_root
         self.tmp = tmp
         self.index = index
+        # OCFL version "user" block, in the form Fedora 6 writes it
+        self.user = (user, f"info:fedora/{user}")
 
     # -- reading objects --------------------------------------------------------------------
     def object_dir(self, object_id: str) -> Path:
@@ -65,7 +67,8 @@ class Store:
                 if change.purge:
                     prepared.append((change, None))
                     continue
-                p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state, message=change.message)
+                p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state,
+                                         message=change.message, user=self.user)
                 if p.new_object:
                     # create tuple dirs now so the one sync below covers them too
                     ocfl.ensure_dir(p.obj_dir.parent)
