@@ -39,6 +39,7 @@ from fcrctl.repository.base import (
     BinaryContent,
     Capabilities,
     Conditions,
+    FixityResult,
     RdfPrefs,
     ResourceInfo,
     ResourceSpec,
@@ -366,6 +367,20 @@ class LocalRepository:
             raise Unsupported(f"{path} is external content at {url} ({st.headers.get('externalHandling')}): "
                               "fetch it from that URL")
         raise CorruptData(f"{path} has no content file: run `fcrctl reindex`")
+
+    def fixity(self, info: ResourceInfo, *, algorithm: str | None = None, client_side: bool = False) -> FixityResult:
+        """Hash the content file where it lies; compare with the headers and the OCFL inventory."""
+        from fcrctl.repository.local.fixity import verify_file
+
+        del client_side  # the content is local: there is nothing to download
+        st = self._state(info.path)
+        if not st.binary:
+            raise BadInput(f"{info.path} is a container: fixity applies to binaries", path=info.path)
+        current = self._info(st.headers, info.path)
+        if st.content is None:
+            return FixityResult(path=info.path, outcome="UNVERIFIABLE", algorithm=algorithm or "sha512",
+                                detail=f"external content at {current.external_url} is not stored here")
+        return verify_file(current, st.content, self._root / st.row.object_rel, algorithm)
 
     def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
         path = paths.normalize(path)
