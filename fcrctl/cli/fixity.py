@@ -24,7 +24,7 @@ def fixity(
         str | None,
         typer.Option("--algorithm", help="sha512, sha256, sha1 or md5 (default: the binary's strongest digest)."),
     ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel checks (default: cores).")] = 0,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel checks (default: cores).")] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only binaries modified since DATE (ISO 8601).", metavar="DATE")
     ] = None,

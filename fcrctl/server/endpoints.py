@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import TYPE_CHECKING
 
@@ -10,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from fcrctl import rdf
 from fcrctl.errors import Conflict, Gone, NotFound, Unsupported
-from fcrctl.repository.base import DIGEST_ALGORITHMS, FixityResult, ResourceInfo, Version
+from fcrctl.repository.base import FixityResult, ResourceInfo, Version
 from fcrctl.server import handlers
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
@@ -146,43 +145,19 @@ def delete_version(ctx: Context) -> Response:
 
 
 def fixity(ctx: Context) -> Response:
-    """PREMIS fixity report (Fedora 4/5): recomputes the stored digest (SHA-1 when stored, as Fedora)."""
+    """PREMIS fixity report (Fedora 4/5), judged by the repository with its strongest stored digest."""
     mime = _negotiated(ctx)
     info = ctx.repo.info(ctx.target.path)
     if not info.is_binary:
         raise NotFound(f"{ctx.target.path} is a container: fixity applies to binaries")
-    algorithm = "sha1" if "sha1" in info.digests else None
-    check = getattr(ctx.repo, "fixity", None)
-    result = check(info, algorithm=algorithm) if check is not None else _recompute(ctx, info, algorithm)
-    graph = _premis(ctx, info, result)
+    graph = _premis(ctx, info, ctx.repo.fixity(info))
     body = b"" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
     resp = Response(body, content_type=mime)
     resp.vary.add("Accept")
     return resp
 
 
-def _recompute(ctx: Context, info: ResourceInfo, algorithm: str | None) -> FixityResult:
-    """Fixity by streaming the content through hashlib, for backends without their own check."""
-    algorithm = algorithm or next((a for a in DIGEST_ALGORITHMS if a in info.digests), "sha1")
-    hasher = hashlib.new(algorithm)
-    size = 0
-    with ctx.repo.open_binary(info.path) as content:
-        while block := content.stream.read(handlers.CHUNK):
-            hasher.update(block)
-            size += len(block)
-    expected = info.digests.get(algorithm)
-    actual = hasher.hexdigest()
-    outcome = "SUCCESS"
-    if expected is not None and expected != actual:
-        outcome = "BAD_CHECKSUM"
-    elif info.size is not None and info.size != size:
-        outcome = "BAD_SIZE"
-    return FixityResult(
-        info.path, outcome, algorithm, expected=expected, actual=actual, expected_size=info.size, size=size
-    )
-
-
-def _premis(ctx: Context, info: ResourceInfo, result: object) -> Graph:
+def _premis(ctx: Context, info: ResourceInfo, result: FixityResult) -> Graph:
     from rdflib import Graph, Literal, URIRef
 
     premis, rdf_type = rdf.PREMIS, URIRef(rdf.RDF_NS + "type")
@@ -193,16 +168,16 @@ def _premis(ctx: Context, info: ResourceInfo, result: object) -> Graph:
     graph.add((subject, URIRef(premis + "hasFixity"), node))
     graph.add((node, rdf_type, URIRef(premis + "Fixity")))
     graph.add((node, rdf_type, URIRef(premis + "EventOutcomeDetail")))
-    outcome = result.outcome  # type: ignore[attr-defined]
+    outcome = result.outcome
     graph.add((node, URIRef(premis + "hasEventOutcome"), Literal(outcome)))
     if outcome != "SUCCESS":  # Fedora 4 clients read the status predicate
         graph.add((node, URIRef(rdf.FEDORA + "status"), Literal(outcome)))
-    algorithm = result.algorithm  # type: ignore[attr-defined]
+    algorithm = result.algorithm
     graph.add((node, URIRef(premis + "hasMessageDigestAlgorithm"), Literal(FIXITY_NAMES.get(algorithm, algorithm))))
-    digest = result.actual or result.expected  # type: ignore[attr-defined]
+    digest = result.actual or result.expected
     if digest:
         graph.add((node, URIRef(premis + "hasMessageDigest"), URIRef(rdf.digest_urn(algorithm, digest))))
-    size = result.size if result.size is not None else info.size  # type: ignore[attr-defined]
+    size = result.size if result.size is not None else info.size
     if size is not None:
         graph.add((node, URIRef(premis + "hasSize"), Literal(size, datatype=URIRef(rdf.XSD + "long"))))
     return graph

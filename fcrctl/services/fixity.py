@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
-from fcrctl.errors import BadInput
+from fcrctl.errors import BadInput, CorruptData, Gone, NotFound
 from fcrctl.repository.base import DIGEST_ALGORITHMS, FixityResult, Repository, ResourceInfo
 
 CHUNK = 1 << 20
@@ -144,7 +144,16 @@ def run(
     report = FixityReport()
     started = time.perf_counter()
 
-    def one(info: ResourceInfo) -> FixityResult:
+    def one(info: ResourceInfo) -> FixityResult | None:
+        try:
+            return check(info)
+        except (NotFound, Gone):
+            return None  # deleted while the run went on: nothing left to verify
+        except CorruptData as exc:
+            return FixityResult(path=info.path, outcome="MISSING", algorithm=pick_algorithm(info, wanted),
+                                detail=exc.message)
+
+    def check(info: ResourceInfo) -> FixityResult:
         if info.external_handling in ("redirect", "proxy") and not fetch_external:
             return FixityResult(
                 path=info.path, outcome="UNVERIFIABLE", algorithm=pick_algorithm(info, wanted),
@@ -154,7 +163,9 @@ def run(
             return verify_by_download(repo, info, pick_algorithm(info, wanted))
         return repo.fixity(info, algorithm=wanted)
 
-    def record(result: FixityResult) -> None:
+    def record(result: FixityResult | None) -> None:
+        if result is None:
+            return
         report.checked += 1
         report.bytes += result.size or 0
         report.counts[result.outcome] = report.counts.get(result.outcome, 0) + 1
@@ -164,7 +175,7 @@ def run(
             on_result(result)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        pending: set[Future[FixityResult]] = set()
+        pending: set[Future[FixityResult | None]] = set()
         for info in select(repo, path, recursive=recursive, since=since, sample=sample):
             pending.add(pool.submit(one, info))
             if len(pending) >= jobs * 4:  # bounded queue: a huge repository never sits in memory

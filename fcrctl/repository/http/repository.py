@@ -76,7 +76,6 @@ class HttpRepository:
         api: str | None = None,
         timeout: Any = None,
         retries: int = 3,
-        want_digest: bool = True,
     ) -> None:
         self.base_uri = base_url.rstrip("/")
         self.location = self.base_uri
@@ -88,8 +87,8 @@ class HttpRepository:
         config.apply(self._session)
         self._upload_session: requests.Session | None = None
         self._lock = threading.Lock()
-        self._want_digest_enabled = want_digest
         self._pool: ThreadPoolExecutor | None = None
+        self._fixity_endpoint: bool | None = None  # does the server offer fcr:fixity? (unknown until tried)
         self.dialect = self._probe(api)
         self.capabilities = self.dialect.capabilities()
 
@@ -247,10 +246,8 @@ class HttpRepository:
                 self._config.apply(self._upload_session)
             return self._upload_session
 
-    def _head(self, url: str, path: str, *, digests: bool = False) -> wire.Headers:
-        headers = {}
-        if digests and self.dialect.want_digest and self._want_digest_enabled:
-            headers["Want-Digest"] = wire.want_digest_header(("sha512", "sha256", "sha1", "md5"))
+    def _head(self, url: str, path: str) -> wire.Headers:
+        headers: dict[str, str] = {}
         response = self._send("HEAD", url, path=path, headers=headers, allow_redirects=False)
         if response.status_code in (301, 302, 303, 307, 308):
             target = response.headers.get("Location") or ""
@@ -306,7 +303,9 @@ class HttpRepository:
         if container:
             graph, head = self._get_graph(url, path, prefs=listing, accept=LISTING_ACCEPT)
         else:
-            head = self._head(url, path, digests=True)
+            # No Want-Digest here: the server would re-hash the whole binary; the stored digests
+            # come with the description below.
+            head = self._head(url, path)
         model = head.model
         if model == NON_RDF_SOURCE:
             desc_url = self._describedby(head, path, version)
@@ -807,14 +806,16 @@ class HttpRepository:
                 algorithm=algorithm,
                 detail=f"external content ({info.external_handling}) is not stored by the server",
             )
+        if not client_side and self._fixity_endpoint is not False:
+            report = self._fcr_fixity(info, algorithm)
+            if report is not None:
+                return report
         actual: str | None = None
+        size = info.size
         if not client_side and self.dialect.want_digest:
             headers = {"Want-Digest": wire.want_digest_header([algorithm])}
             response = self._send("HEAD", self._url(info.path), path=info.path, headers=headers, allow_redirects=False)
             actual = wire.parse_digest(response.headers.get("Digest")).get(algorithm)
-        elif not client_side and algorithm == "sha1":
-            actual = self._fcr_fixity_sha1(info.path)
-        size = info.size
         if actual is None:
             with self.open_binary(info.path) as content:
                 hasher = wire.HashingReader(content.stream, [algorithm], None)
@@ -838,15 +839,42 @@ class HttpRepository:
             result.detail = f"no stored {algorithm} digest to compare with; computed one reported"
         return result
 
-    def _fcr_fixity_sha1(self, path: str) -> str | None:
+    def _fcr_fixity(self, info: ResourceInfo, algorithm: str) -> FixityResult | None:
+        """The server's own judgement (fcr:fixity's PREMIS report: every outcome, sizes included).
+
+        None when the server has no fcr:fixity (Fedora 6 dropped it; remembered after the first
+        try) or its report uses another algorithm than the one asked for.
+        """
         from rdflib import URIRef
 
-        graph, _ = self._get_graph(self._url(path) + "/fcr:fixity", path, prefs=RdfPrefs(), what=f"fixity of {path}")
+        url = self._url(info.path) + "/fcr:fixity"
+        try:
+            graph, _ = self._get_graph(url, info.path, prefs=RdfPrefs(), what=f"fixity of {info.path}")
+        except (NotFound, Unsupported, BadInput):
+            self._fixity_endpoint = False
+            return None
+        self._fixity_endpoint = True
+        outcomes = {str(o) for o in graph.objects(None, URIRef(PREMIS + "hasEventOutcome"))}
+        names = graph.objects(None, URIRef(PREMIS + "hasMessageDigestAlgorithm"))
+        reported = {{"sha": "sha1"}.get(name, name) for name in (str(n).lower().replace("-", "") for n in names)}
+        if not outcomes or algorithm not in reported:
+            return None
+        actual = None
         for urn in graph.objects(None, URIRef(PREMIS + "hasMessageDigest")):
             parsed = rdf.parse_digest_urn(str(urn).replace("urn:shal:", "urn:sha1:"))
-            if parsed and parsed[0] == "sha1":
-                return parsed[1]
-        return None
+            if parsed and parsed[0] == algorithm:
+                actual = parsed[1]
+        sizes = [int(str(o)) for o in graph.objects(None, URIRef(PREMIS + "hasSize")) if str(o).isdigit()]
+        outcome = next((o for o in ("MISSING", "BAD_SIZE", "BAD_CHECKSUM") if o in outcomes), "SUCCESS")
+        return FixityResult(
+            path=info.path,
+            outcome=outcome,
+            algorithm=algorithm,
+            expected=info.digests.get(algorithm),
+            actual=actual,
+            expected_size=info.size,
+            size=sizes[0] if sizes else None,
+        )
 
     # -- maintenance -----------------------------------------------------------------
     def reindex(self) -> int:

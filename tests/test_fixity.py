@@ -1,0 +1,178 @@
+"""fcrctl fixity: damaged content is found and named, locally and through fcrctl serve (both dialects)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rdflib import Graph, Literal, Namespace
+from typer.testing import CliRunner, Result
+
+from fcrctl.cli.main import app
+from fcrctl.errors import ExitCode
+from fcrctl.paths import to_id
+from fcrctl.repository import open_repository
+from fcrctl.repository.base import ResourceSpec
+from fcrctl.repository.local import ocfl
+from tests.server_fixture import start_server
+
+PREMIS = Namespace("http://www.loc.gov/premis/rdf/v1#")
+FILES = {"/col/a.bin": b"alpha " * 5000, "/col/b.bin": b"bravo " * 7000, "/col/sub/c.bin": b"charlie"}
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> Path:
+    """A repository these tests damage on purpose (so not the OCFL-validated ``repo_path``)."""
+    repo_path = tmp_path / "damaged"
+    repo = open_repository(str(repo_path), create=True)
+    repo.create("/col/sub", ResourceSpec(), parents=True)
+    for path, data in FILES.items():
+        repo.create(path, ResourceSpec(content=io.BytesIO(data), binary=True, mime_type="application/octet-stream"))
+    repo.close()
+    return repo_path
+
+
+def content_file(repo_path: Path, path: str) -> Path:
+    """The OCFL content file that holds a binary's current bytes."""
+    obj = repo_path / "ocfl-root" / ocfl.object_rel(to_id(path))
+    inventory = ocfl.read_inventory(obj)
+    return obj / ocfl.state_files(inventory)[path.rsplit("/", 1)[-1]]
+
+
+def flip_bit(file: Path) -> None:
+    data = bytearray(file.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    file.write_bytes(bytes(data))
+
+
+@pytest.fixture(params=["local", "fedora4", "fedora6"])
+def target(request: pytest.FixtureRequest, filled: Path) -> Iterator[str]:
+    if request.param == "local":
+        yield str(filled)
+        return
+    with start_server(filled, dialect=request.param) as handle:
+        yield handle.url
+
+
+def fixity(target: str, *args: str) -> Result:
+    return CliRunner().invoke(app, ["--repo", target, "fixity", *args])
+
+
+def outcomes(result: Result) -> dict[str, str]:
+    document = json.loads(result.stdout)
+    return {f["path"]: f["outcome"] for f in document["failures"]}
+
+
+def test_clean_repository_passes(target: str) -> None:
+    result = fixity(target, "-R", "/")
+    assert result.exit_code == 0, result.stderr
+    assert "checked 3 binaries" in result.stdout
+    assert "0 failures" in result.stdout
+
+
+def test_bit_flip_is_bad_checksum_naming_the_path(target: str, filled: Path) -> None:
+    flip_bit(content_file(filled, "/col/b.bin"))
+    result = fixity(target, "-R", "/", "--json")
+    assert result.exit_code == ExitCode.CORRUPT, result.stderr
+    assert outcomes(result) == {"/col/b.bin": "BAD_CHECKSUM"}
+    assert "/col/b.bin" in result.stderr
+
+
+def test_truncation_is_bad_size(target: str, filled: Path) -> None:
+    file = content_file(filled, "/col/a.bin")
+    file.write_bytes(file.read_bytes()[:100])
+    result = fixity(target, "-R", "/col", "--json")
+    assert result.exit_code == ExitCode.CORRUPT
+    assert outcomes(result) == {"/col/a.bin": "BAD_SIZE"}
+
+
+def test_deleted_content_is_missing(target: str, filled: Path) -> None:
+    content_file(filled, "/col/sub/c.bin").unlink()
+    result = fixity(target, "-R", "/", "--json")
+    assert result.exit_code == ExitCode.CORRUPT
+    assert outcomes(result) == {"/col/sub/c.bin": "MISSING"}
+
+
+def test_single_binary_and_container_without_recursion(target: str) -> None:
+    assert fixity(target, "/col/a.bin").exit_code == 0
+    refused = fixity(target, "/col")
+    assert refused.exit_code == ExitCode.BAD_INPUT
+    assert "-R" in refused.stderr
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha1", "md5"])
+def test_other_algorithms(target: str, algorithm: str) -> None:
+    result = fixity(target, "-R", "/", "--algorithm", algorithm, "--json", "--all")
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r["algorithm"] for r in records[:-1]} == {algorithm}
+    assert records[-1]["summary"]["checked"] == 3
+
+
+def test_unsupported_algorithm_is_usage_error(filled: Path) -> None:
+    result = fixity(str(filled), "-R", "/", "--algorithm", "crc32")
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert "unsupported digest algorithm" in result.stderr
+
+
+def test_client_side_mode_downloads(filled: Path) -> None:
+    flip_bit(content_file(filled, "/col/a.bin"))
+    with start_server(filled, dialect="fedora6") as handle:
+        result = fixity(handle.url, "-R", "/", "--client-side", "--json")
+    assert outcomes(result) == {"/col/a.bin": "BAD_CHECKSUM"}
+
+
+def test_local_fixity_checks_the_ocfl_inventory(filled: Path) -> None:
+    """Content and headers agree but the inventory says otherwise: still a failure."""
+    from fcrctl.repository.local.fixity import verify_file
+
+    repo = open_repository(str(filled))
+    info = repo.info("/col/a.bin")
+    file = content_file(filled, "/col/a.bin")
+    obj = file.parents[2]
+    inventory = json.loads((obj / "inventory.json").read_text())
+    for digest in list(inventory["manifest"]):
+        if any(p.endswith("/a.bin") for p in inventory["manifest"][digest]):
+            inventory["manifest"]["0" * 128] = inventory["manifest"].pop(digest)
+    data, sidecar = ocfl.inventory_bytes(inventory)
+    (obj / "inventory.json").write_bytes(data)
+    (obj / "inventory.json.sha512").write_bytes(sidecar)
+    result = verify_file(info, file, obj, None)
+    repo.close()
+    assert result.outcome == "BAD_CHECKSUM"
+    assert "inventory" in (result.detail or "")
+
+
+def test_premis_report(filled: Path, tmp_path: Path) -> None:
+    flip_bit(content_file(filled, "/col/b.bin"))
+    report = tmp_path / "fixity.ttl"
+    result = fixity(str(filled), "-R", "/", "--premis", str(report))
+    assert result.exit_code == ExitCode.CORRUPT
+    graph = Graph().parse(report, format="turtle")
+    assert set(graph.objects(None, PREMIS.hasEventOutcome)) == {Literal("SUCCESS"), Literal("BAD_CHECKSUM")}
+    assert len(set(graph.subjects(PREMIS.hasFixity, None))) == 3
+
+
+def test_sample_and_since_select_binaries(filled: Path) -> None:
+    none_since = fixity(str(filled), "-R", "/", "--since", "2999-01-01", "--json")
+    assert json.loads(none_since.stdout)["checked"] == 0
+    assert fixity(str(filled), "-R", "/", "--sample", "0").exit_code == ExitCode.BAD_INPUT
+    assert fixity(str(filled), "-R", "/", "--since", "yesterday").exit_code == ExitCode.BAD_INPUT
+    everything = fixity(str(filled), "-R", "/", "--sample", "100", "--json")
+    assert json.loads(everything.stdout)["checked"] == 3
+
+
+def test_want_digest_recomputes_from_stored_content(filled: Path) -> None:
+    """A Want-Digest answer that echoed the stored digest would hide corruption from clients."""
+    import hashlib
+
+    import requests
+
+    file = content_file(filled, "/col/a.bin")
+    flip_bit(file)
+    with start_server(filled, dialect="fedora6") as handle:
+        response = requests.head(handle.url + "/col/a.bin", headers={"Want-Digest": "sha-256"}, timeout=10)
+    assert response.headers["Digest"] == f"sha-256={hashlib.sha256(file.read_bytes()).hexdigest()}"
