@@ -55,3 +55,34 @@ def test_example_scripts_run(tmp_path: Path) -> None:
     )
     assert listing.returncode == 0, listing.stderr
     assert listing.stdout.startswith("/books/moby/chapter1 17 ")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_cron_fixity_example_reports_corruption(tmp_path: Path) -> None:
+    import io
+
+    from fcrctl.paths import to_id
+    from fcrctl.repository import open_repository
+    from fcrctl.repository.base import ResourceSpec
+    from fcrctl.repository.local import ocfl
+
+    scripts = Path(sys.executable).parent
+    if not (scripts / "fcrctl").exists():
+        pytest.skip("fcrctl console script not installed next to this interpreter")
+    repo_dir = tmp_path / "repo"
+    repo = open_repository(str(repo_dir), create=True)
+    repo.create("/b", ResourceSpec(content=io.BytesIO(b"bytes"), binary=True))
+    repo.close()
+    env = {
+        **os.environ,
+        "PATH": f"{scripts}{os.pathsep}{os.environ['PATH']}",
+        "FCRCTL_REPO": str(repo_dir),
+        "FIXITY_REPORTS": str(tmp_path / "reports"),
+    }
+    run = ["bash", str(ROOT / "examples" / "cron-fixity.sh")]
+    assert subprocess.run(run, env=env, capture_output=True, timeout=120).returncode == 0
+    (repo_dir / "ocfl-root" / ocfl.object_rel(to_id("/b")) / "v1" / "content" / "b").write_bytes(b"bitrot")
+    failed = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 8
+    assert "fcrctl fixity failed (exit 8)" in failed.stderr
+    assert len(list((tmp_path / "reports").glob("*.ttl"))) == 2

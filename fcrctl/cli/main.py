@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from fcrctl import __version__
-from fcrctl.cli import admin, fixity, read, versions, write
+from fcrctl.cli import admin, check, fixity, read, versions, write
 from fcrctl.cli import serve as serve_cmd
 from fcrctl.cli.context import Cli, Settings, load_profile
 from fcrctl.cli.output import Printer, configure_logging
@@ -208,6 +208,7 @@ app.command("move")(write.move)
 app.command("copy")(write.copy)
 app.add_typer(versions.app, name="versions")
 app.command("fixity")(fixity.fixity)
+app.command("check")(check.check)
 serve_cmd.register(app)
 app.command("reindex")(admin.reindex)
 

@@ -48,6 +48,7 @@ class Capabilities:
     server_side_backup: bool = False
     external_content: bool = True
     archival_groups: bool = False
+    check: bool = False  # whole-repository structural validation (`fcrctl check`)
 
 
 @dataclass
@@ -175,6 +176,17 @@ class BinaryContent:
         self.stream.close()
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One finding of ``Repository.check``: where (a path or storage location) and what."""
+
+    where: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"where": self.where, "message": self.message}
+
+
 FIXITY_OUTCOMES = ("SUCCESS", "BAD_CHECKSUM", "BAD_SIZE", "MISSING", "UNVERIFIABLE")
 
 
@@ -283,5 +295,8 @@ class Repository(Protocol):
         """
 
     # -- maintenance -------------------------------------------------------------
+    def check(self, *, read_data: bool = False) -> Iterator[Problem]:
+        """Every structural problem of the repository (Unsupported unless ``capabilities.check``)."""
+
     def reindex(self) -> int:
         """Rebuild derived indexes from the source of truth; returns resources indexed."""

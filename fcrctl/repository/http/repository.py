@@ -39,6 +39,7 @@ from fcrctl.repository.base import (
     BinaryContent,
     Conditions,
     FixityResult,
+    Problem,
     RdfPrefs,
     ResourceInfo,
     ResourceSpec,
@@ -877,6 +878,12 @@ class HttpRepository:
         )
 
     # -- maintenance -----------------------------------------------------------------
+    def check(self, *, read_data: bool = False) -> Iterator[Problem]:
+        raise Unsupported(
+            f"`fcrctl check` validates a local repository's storage; {self.location} is remote: run "
+            "`fcrctl fixity -R /` to verify its binaries"
+        )
+
     def reindex(self) -> int:
         raise Unsupported(
             f"reindex runs inside the server for {self.location}: use the server's own tools (e.g. Fedora's "

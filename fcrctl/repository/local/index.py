@@ -157,6 +157,11 @@ class Index:
                 return
             last = rows[-1][10]
 
+    def all_rows(self) -> Iterator[Row]:
+        """Every indexed resource, tombstones included (for `fcrctl check`)."""
+        for r in self.conn.execute("SELECT * FROM resources"):
+            yield _row(r)
+
     def memberships_for(self, resource: str) -> list[tuple]:
         return self.conn.execute(
             "SELECT container, model, resource, has_member, is_member_of, inserted FROM membership WHERE resource=?",

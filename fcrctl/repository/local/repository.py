@@ -40,6 +40,7 @@ from fcrctl.repository.base import (
     Capabilities,
     Conditions,
     FixityResult,
+    Problem,
     RdfPrefs,
     ResourceInfo,
     ResourceSpec,
@@ -104,7 +105,7 @@ class LocalRepository:
         self._user = user
         self.capabilities = Capabilities(
             writable=writable, delete_versions=False, label_versions=True, transactions=False, reindex=True,
-            external_content=True, archival_groups=True,
+            external_content=True, archival_groups=True, check=True,
         )
         self._tmp = location / "tmp"
         index_path.parent.mkdir(parents=True, exist_ok=True)
@@ -381,6 +382,12 @@ class LocalRepository:
             return FixityResult(path=info.path, outcome="UNVERIFIABLE", algorithm=algorithm or "sha512",
                                 detail=f"external content at {current.external_url} is not stored here")
         return verify_file(current, st.content, self._root / st.row.object_rel, algorithm)
+
+    def check(self, *, read_data: bool = False) -> Iterator[Problem]:
+        """Validate the whole storage root, and the index against it (see local/check.py)."""
+        from fcrctl.repository.local.check import check_storage_root
+
+        yield from check_storage_root(self._root, self._index, read_data=read_data)
 
     def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
         path = paths.normalize(path)

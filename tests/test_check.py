@@ -1,0 +1,119 @@
+"""fcrctl check: every structural problem is reported with its path; a clean repository passes."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from fcrctl.cli.main import app
+from fcrctl.errors import ExitCode
+from fcrctl.paths import to_id
+from fcrctl.repository import open_repository
+from fcrctl.repository.base import ResourceSpec
+from fcrctl.repository.local import ocfl
+
+HERE = Path(__file__).parent
+INVALID_ROOT = HERE / "fixtures" / "fedora6-ocfl" / "test-rebuild-invalid"
+
+
+@pytest.fixture
+def repo_dir(tmp_path: Path) -> Path:
+    """A small repository these tests damage on purpose."""
+    path = tmp_path / "repo"
+    repo = open_repository(str(path), create=True)
+    repo.create("/col/sub", ResourceSpec(), parents=True)
+    repo.create("/col/file.bin", ResourceSpec(content=io.BytesIO(b"payload " * 100), binary=True))
+    repo.close()
+    return path
+
+
+def object_dir(repo_dir: Path, path: str) -> Path:
+    return repo_dir / "ocfl-root" / ocfl.object_rel(to_id(path))
+
+
+def check(repo: Path, *args: str) -> Result:
+    return CliRunner().invoke(app, ["--repo", str(repo), "--json", "check", *args])
+
+
+def problems(result: Result) -> list[tuple[str, str]]:
+    return [(p["where"], p["message"]) for p in json.loads(result.stdout)["problems"]]
+
+
+def test_clean_repository_passes(repo_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["--repo", str(repo_dir), "check", "--read-data"])
+    assert result.exit_code == 0, result.stderr
+    assert "no problems found" in result.stdout
+
+
+def test_tampered_inventory_is_reported(repo_dir: Path) -> None:
+    inventory = object_dir(repo_dir, "/col/sub") / "inventory.json"
+    inventory.write_bytes(inventory.read_bytes().replace(b'"head"', b'"head" ', 1))
+    result = check(repo_dir)
+    assert result.exit_code == ExitCode.CORRUPT
+    assert any(where == "/col/sub" and "inventory digest mismatch" in msg for where, msg in problems(result))
+
+
+def test_missing_content_file_is_reported(repo_dir: Path) -> None:
+    obj = object_dir(repo_dir, "/col/file.bin")
+    (obj / "v1" / "content" / "file.bin").unlink()
+    found = problems(check(repo_dir))
+    assert ("/col/file.bin", "content file v1/content/file.bin is missing") in found
+
+
+def test_flipped_content_needs_read_data(repo_dir: Path) -> None:
+    file = object_dir(repo_dir, "/col/file.bin") / "v1" / "content" / "file.bin"
+    file.write_bytes(b"Payload " + file.read_bytes()[8:])
+    assert check(repo_dir).exit_code == 0
+    result = check(repo_dir, "--read-data")
+    assert result.exit_code == ExitCode.CORRUPT
+    assert any("does not match its sha512" in msg for _, msg in problems(result))
+
+
+def test_broken_headers_json_is_reported(repo_dir: Path) -> None:
+    obj = object_dir(repo_dir, "/col/sub")
+    headers = obj / "v1" / "content" / ".fcrepo" / "fcr-root.json"
+    headers.write_bytes(b"{not json")
+    found = problems(check(repo_dir))
+    assert any("headers .fcrepo/fcr-root.json are not readable JSON" in msg for _, msg in found)
+
+
+def test_orphan_resource_is_reported(repo_dir: Path) -> None:
+    shutil.rmtree(object_dir(repo_dir, "/col"))
+    found = problems(check(repo_dir))
+    assert ("/col/sub", "parent /col does not exist") in found
+
+
+def test_stale_index_offers_reindex(repo_dir: Path) -> None:
+    db = sqlite3.connect(repo_dir / "index.sqlite")
+    db.execute("DELETE FROM resources WHERE path = '/col/sub'")
+    db.commit()
+    db.close()
+    result = check(repo_dir)
+    assert result.exit_code == ExitCode.CORRUPT
+    assert "fcrctl reindex" in result.stderr
+    assert CliRunner().invoke(app, ["--repo", str(repo_dir), "reindex"]).exit_code == 0
+    assert check(repo_dir).exit_code == 0
+
+
+def test_fedora_invalid_fixture_is_reported_precisely(tmp_path: Path) -> None:
+    root = tmp_path / "fedora-root"
+    shutil.copytree(INVALID_ROOT, root)
+    found = problems(check(root))
+    assert ("/test", "inventory of v2 differs from the root inventory") in found
+    assert all(where == "/test" for where, _ in found), found
+    assert any("inventory digest mismatch" in msg for _, msg in found)
+
+
+def test_remote_repository_says_check_is_local(tmp_path: Path) -> None:
+    from tests.server_fixture import start_server
+
+    with start_server(tmp_path / "served") as handle:
+        result = CliRunner().invoke(app, ["--repo", handle.url, "check"])
+    assert result.exit_code == ExitCode.UNSUPPORTED
+    assert "not supported" in result.stderr
