@@ -3,7 +3,10 @@
     .venv/bin/python bench/local_ops.py            # 10,000 containers + 500 x 1 MB binaries
     .venv/bin/python bench/local_ops.py --smoke    # a tiny run for CI
 
-Prints resources/s for container creates and reads, MB/s for binary writes and reads.
+Prints resources/s for container creates and reads, MB/s for binary writes and reads, then
+200 single-operation CLI invocations (create/info/get in turn) and the median wall time of
+`fcrctl --help` and `fcrctl info PATH`. Targets (2 cores): >= 150 durable creates/s through the
+protocol, --help <= 0.25 s, info <= 0.4 s.
 """
 
 from __future__ import annotations
@@ -74,10 +77,32 @@ def run_protocol(where: Path, containers: int, binaries: int, binary_mb: int) ->
     return results
 
 
-def run_cli(where: Path) -> dict[str, float]:
-    """CLI timings (start-up, one create, one get): added by the CLI work; empty until then."""
-    del where
-    return {}
+def run_cli(where: Path, invocations: int) -> dict[str, float]:
+    """Single-operation CLI invocations on the benchmark repository (a shell loop's view):
+    creates, infos and gets in turn; plus the median start-up of `--help` and `info`."""
+    import statistics
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from cli_startup import fcrctl_command, median_wall_time
+
+    cmd = [*fcrctl_command(), "--repo", str(where)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as installed: cached .pyc
+    subprocess.run([*cmd, "create", "/cli"], env=env, check=True, stdout=subprocess.DEVNULL)
+    operations = (("create", "/cli/{i}"), ("info", "/cli/{i}"), ("get", "/cli/{i}"))
+    times: list[float] = []
+    for i in range(invocations):
+        verb, path = operations[i % 3]
+        started = time.perf_counter()
+        subprocess.run([*cmd, verb, path.format(i=i // 3)], env=env, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    runs = max(3, min(21, invocations // 10))
+    return {
+        "cli_ops_per_s": invocations / sum(times),
+        "cli_op_median_ms": statistics.median(times) * 1000,
+        "help_median_ms": median_wall_time([*fcrctl_command(), "--help"], runs, env) * 1000,
+        "info_median_ms": median_wall_time([*cmd, "info", "/cli"], runs, env) * 1000,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,16 +111,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--containers", type=int, default=10_000)
     parser.add_argument("--binaries", type=int, default=500)
     parser.add_argument("--binary-mb", type=int, default=1)
+    parser.add_argument("--cli", type=int, default=200, help="single-operation CLI invocations")
     parser.add_argument("--dir", help="where to create the benchmark repository (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.containers, args.binaries = 50, 3
+        args.containers, args.binaries, args.cli = 50, 3, 6
     base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="fcrctl-bench-"))
     where = base / "repo"
     try:
         results = run_protocol(where, args.containers, args.binaries, args.binary_mb)
-        results.update(run_cli(where))
+        results.update(run_cli(where, args.cli))
     finally:
         if not args.dir:
             shutil.rmtree(base, ignore_errors=True)
