@@ -300,3 +300,63 @@ class Repository(Protocol):
 
     def reindex(self) -> int:
         """Rebuild derived indexes from the source of truth; returns resources indexed."""
+
+
+# -- transactions (issue 4) ------------------------------------------------------------------
+# Backends with ``capabilities.transactions`` also implement :class:`Transactional`. A
+# transaction groups writes across calls (and processes): ``in_transaction(id)`` returns a view
+# of the repository whose reads see the transaction's own changes and whose writes are staged
+# until ``commit_transaction(id)`` applies them all at once (or ``rollback_transaction`` drops
+# them). Ids are UUIDs. Errors: TransactionGone (unknown, expired, committed or rolled back),
+# Conflict on commit (names the resources changed outside the transaction; nothing applied),
+# BadInput for an id that is not a UUID.
+
+TX_STATUSES = ("open", "expired", "committed", "rolled_back")
+DEFAULT_TX_TIMEOUT = 180.0  # seconds of inactivity, as Fedora
+
+
+@dataclass
+class TransactionInfo:
+    """One transaction as its repository sees it."""
+
+    id: str
+    status: str  # one of TX_STATUSES
+    expires: datetime | None = None  # None: closed, or the server did not say
+    changed: list[str] | None = None  # paths changed so far; None when the backend cannot tell
+
+    @property
+    def open(self) -> bool:
+        return self.status == "open"
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"id": self.id, "status": self.status,
+                                  "expires": self.expires.isoformat() if self.expires else None}
+        if self.changed is not None:
+            out["changed"] = list(self.changed)
+        return out
+
+
+@runtime_checkable
+class Transactional(Protocol):
+    """Transaction calls of a repository (see the section comment above)."""
+
+    def begin_transaction(self, *, timeout: float | None = None) -> TransactionInfo:
+        """Open a transaction that expires after ``timeout`` seconds without activity."""
+
+    def transaction_status(self, tx_id: str) -> TransactionInfo:
+        """Status of a transaction; TransactionGone when the repository does not know it."""
+
+    def keepalive_transaction(self, tx_id: str) -> TransactionInfo:
+        """Push the expiry of an open transaction back by its timeout."""
+
+    def commit_transaction(self, tx_id: str) -> TransactionInfo:
+        """Apply every staged change atomically (Conflict: nothing applied, transaction stays open)."""
+
+    def rollback_transaction(self, tx_id: str) -> TransactionInfo:
+        """Discard the staged changes and close the transaction."""
+
+    def transactions(self) -> list[TransactionInfo]:
+        """Open transactions (cheap: restore uses it to refuse while any is open)."""
+
+    def in_transaction(self, tx_id: str) -> Repository:
+        """A view of this repository inside the transaction (TransactionGone if it is not open)."""
