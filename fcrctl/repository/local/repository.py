@@ -211,6 +211,17 @@ class LocalRepository:
                 self._store.clean_tmp()
             yield
 
+    @contextlib.contextmanager
+    def exclusive(self, *, timeout: float | None = None) -> Iterator[Path]:
+        """Hold the writer lock (a dead writer's leftovers repaired first) and yield the storage
+        root: nothing under it changes until exit. Backup snapshots and restore swaps use this;
+        after replacing the storage root, call ``reindex()`` before leaving. Locked after
+        ``timeout`` seconds (default: the repository's lock timeout)."""
+        if timeout is not None and self._lock is not None and self._lock.depth == 0:
+            self._lock.timeout = timeout
+        with self._writing():
+            yield self._root
+
     def _row(self, path: str, *, allow_deleted: bool = False) -> Row:
         row = self._index.get(path)
         if row is None:
