@@ -313,6 +313,9 @@ class LocalRepository:
                 with contextlib.suppress(NotFound, Gone, CorruptData):
                     for t in self._user_graph(self._state(child.path)):
                         graph.add(t)
+                if prefs.server_managed:  # as Fedora embeds them: listings need no request per child
+                    for t in rdf.server_triples(self._info(child.headers, child.path), paths.to_id(child.path)):
+                        graph.add(t)
         return graph
 
     def _membership(self, path: str, rid: str, graph: Graph) -> None:
