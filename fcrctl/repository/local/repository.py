@@ -65,6 +65,7 @@ from fcrctl.repository.local.support import (
     to_version,
     version_ids,
 )
+from fcrctl.repository.local.transactions import TransactionsMixin
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -91,7 +92,7 @@ class _State:
 
 
 
-class LocalRepository:
+class LocalRepository(TransactionsMixin):
     """A Fedora-6-compatible OCFL repository on the local filesystem."""
 
     base_uri = paths.ROOT_ID
@@ -104,7 +105,7 @@ class LocalRepository:
         self._writable = writable
         self._user = user
         self.capabilities = Capabilities(
-            writable=writable, delete_versions=False, label_versions=True, transactions=False, reindex=True,
+            writable=writable, delete_versions=False, label_versions=True, transactions=writable, reindex=True,
             external_content=True, archival_groups=True, check=True,
         )
         self._tmp = location / "tmp"
@@ -123,6 +124,8 @@ class LocalRepository:
                 self._store.clean_tmp()
             finally:
                 self._lock.release()
+        if writable and storage_root == location / "ocfl-root":
+            self.sweep_transactions()  # expired or orphaned transaction staging (transactions.py)
 
     def _needs_cleanup(self) -> bool:
         try:
