@@ -76,6 +76,8 @@ class FedoraApp:
         self.config = config
         self.auth = auth
         self.routes = _default_routes()
+        # transactions.register sets this: it runs a request inside its transaction (tx:ID / Atomic-ID)
+        self.tx_binder: Callable[[Context], Context] | None = None
 
     def route(self, endpoint: str, method: str, handler: Handler) -> None:
         """Add or replace the handler of ``method`` on ``endpoint`` (how later services plug in)."""
@@ -107,15 +109,18 @@ class FedoraApp:
                 self.auth.authenticate(request.authorization)
             target = rt.parse_target(request.path, self.config.base_path)
             ctx = Context(self.repo, request, target, self.config, self.base_url(request))
-            if target.tx is not None:
-                raise Unsupported("transactions are not supported by this server yet")
+            if target.tx is not None or request.headers.get("Atomic-ID"):
+                if self.tx_binder is None:
+                    raise Unsupported(f"{self.repo.location} does not support transactions")
+                ctx = self.tx_binder(ctx)
             methods = self.routes.get(target.endpoint, {})
             handler = methods.get(request.method)
             if handler is None:
                 allow = self.allow(target.endpoint)
                 if request.method == "OPTIONS" and methods:
                     return Response(status=200, headers={"Allow": allow})
-                if target.endpoint in (rt.TX, rt.TX_COMMIT, rt.TX_ROLLBACK, rt.BACKUP, rt.RESTORE) and not methods:
+                services = (rt.TX, rt.TX_COMMIT, rt.TX_ROLLBACK, rt.TX_ID, rt.BACKUP, rt.RESTORE)
+                if target.endpoint in services and not methods:
                     raise Unsupported(f"{request.path} is not supported by this server yet")
                 return r.method_not_allowed(request.method, allow)
             if request.method in WRITE_METHODS and not self.repo.capabilities.writable:
@@ -149,4 +154,9 @@ def make_app(
     config = ServerConfig(base_path=base, dialect=dialect, public_url=public_url)
     if max_rdf_bytes is not None:
         config = ServerConfig(base_path=base, dialect=dialect, max_rdf_bytes=max_rdf_bytes, public_url=public_url)
-    return FedoraApp(repo, config, auth)
+    app = FedoraApp(repo, config, auth)
+    if repo.capabilities.transactions:
+        from fcrctl.server import transactions
+
+        transactions.register(app)
+    return app

@@ -68,6 +68,7 @@ class Context:
     target: Target
     config: ServerConfig
     base_url: str  # REST base URL, no trailing slash
+    plain_base_url: str | None = None  # outside a /tx:ID prefix, when base_url has one
 
     # -- URLs -----------------------------------------------------------------------
     def url(self, path: str, *suffix: str) -> str:
@@ -124,7 +125,9 @@ class Context:
         if not data.strip():
             return Graph()
         graph = rdf.parse(data, mime, base=base, source="request body")
-        return rdf.to_internal(graph, self.base_url)
+        graph = rdf.to_internal(graph, self.base_url)
+        # inside /tx:ID, bodies may name resources by their URLs outside the transaction too
+        return rdf.to_internal(graph, self.plain_base_url) if self.plain_base_url else graph
 
     def sparql_update(self, *, relative_to: str) -> str:
         """The request's SPARQL Update, with this server's URLs made relative to ``relative_to``."""
@@ -136,7 +139,8 @@ class Context:
             update = self.read_body().decode("utf-8")
         except UnicodeDecodeError:
             raise BadInput("SPARQL Update body is not UTF-8") from None
-        return relativize_iris(update, self.base_url, relative_to)
+        update = relativize_iris(update, self.base_url, relative_to)
+        return relativize_iris(update, self.plain_base_url, relative_to) if self.plain_base_url else update
 
     # -- preconditions -------------------------------------------------------------------
     def check_preconditions(self, info: ResourceInfo | None, *, weak: bool) -> None:

@@ -6,6 +6,7 @@
 ``{base}/a/b/fcr:fixity``             fixity report;  ``/fcr:tombstone``, ``/fcr:acl``
 ``{base}/fcr:tx``, ``/fcr:backup``, ``/fcr:restore``   repository services (root only)
 ``{base}/tx:ID/...``                  the same, inside a transaction
+``{base}/fcr:tx/ID``                  a transaction, Fedora 6 style
 
 Anything else with an ``fcr:`` segment, dot segments, or a path outside ``base`` is refused
 (BadInput -> 400, OutsideBase -> 404) before a handler runs.
@@ -29,6 +30,7 @@ ACL = "acl"
 TX = "tx"
 TX_COMMIT = "tx_commit"
 TX_ROLLBACK = "tx_rollback"
+TX_ID = "tx_id"  # Fedora 6: {base}/fcr:tx/ID (the id is in Target.label)
 BACKUP = "backup"
 RESTORE = "restore"
 
@@ -82,6 +84,8 @@ def parse_target(request_path: str, base_path: str) -> Target:
         return Target(path, tx=tx)
     if path == "/" and tail in _ROOT_SERVICES:
         return Target(path, _ROOT_SERVICES[tail], tx=tx)
+    if path == "/" and len(tail) == 2 and tail[0] == "fcr:tx" and not tail[1].startswith("fcr:"):
+        return Target(path, TX_ID, label=tail[1], tx=tx)
     label = None
     key = tail
     if len(tail) >= 2 and tail[0] == "fcr:versions":
