@@ -312,7 +312,19 @@ class Repository(Protocol):
 # BadInput for an id that is not a UUID.
 
 TX_STATUSES = ("open", "expired", "committed", "rolled_back")
+_TX_ID_CHARS = frozenset("0123456789abcdef-")
 DEFAULT_TX_TIMEOUT = 180.0  # seconds of inactivity, as Fedora
+
+
+def check_tx_id(tx_id: str) -> str:
+    """The canonical (lower-case) form of a transaction id; BadInput unless it is a UUID."""
+    from fcrctl.errors import BadInput
+
+    value = (tx_id or "").strip().lower()
+    groups = value.split("-")
+    if set(value) - _TX_ID_CHARS or [len(g) for g in groups] != [8, 4, 4, 4, 12]:
+        raise BadInput(f"{tx_id!r} is not a transaction id (a UUID as printed by `fcrctl tx begin`)")
+    return value
 
 
 @dataclass

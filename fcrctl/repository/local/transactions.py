@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from fcrctl import paths
 from fcrctl.errors import BadInput, Conflict, CorruptData, TransactionGone, Unsupported
-from fcrctl.repository.base import DEFAULT_TX_TIMEOUT, TransactionInfo
+from fcrctl.repository.base import DEFAULT_TX_TIMEOUT, TransactionInfo, check_tx_id
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.index import Index
 from fcrctl.repository.local.lock import WriterLock
@@ -62,10 +62,7 @@ CRASH_ENV = "FCRCTL_TEST_CRASH_AT"  # tests: kill -9 this process at a named poi
 
 
 def check_id(tx_id: str) -> str:
-    value = (tx_id or "").strip().lower()
-    if not TX_ID.match(value):
-        raise BadInput(f"{tx_id!r} is not a transaction id (a UUID as printed by `fcrctl tx begin`)")
-    return value
+    return check_tx_id(tx_id)
 
 
 def _crash_point(name: str) -> None:
