@@ -76,6 +76,9 @@ class FedoraApp:
         self.config = config
         self.auth = auth
         self.routes = _default_routes()
+        from fcrctl.services.backup import server_side
+
+        server_side.register(self)  # fcr:backup / fcr:restore (the handlers check the backend)
         # transactions.register sets this: it runs a request inside its transaction (tx:ID / Atomic-ID)
         self.tx_binder: Callable[[Context], Context] | None = None
 
