@@ -51,7 +51,7 @@ class Dialect:
             # capability promises nothing; delete_version still asks and the server decides.
             delete_versions=False,
             label_versions=labels,
-            transactions=False,  # the Repository protocol has no transaction calls yet (issue 4)
+            transactions=True,  # both styles: http/transactions.py
             reindex=False,
             server_side_backup=False,
             external_content=True,

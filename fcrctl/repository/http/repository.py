@@ -43,10 +43,12 @@ from fcrctl.repository.base import (
     RdfPrefs,
     ResourceInfo,
     ResourceSpec,
+    TransactionInfo,
     Version,
 )
 from fcrctl.repository.http import auth as auth_module
 from fcrctl.repository.http import dialect as dialects
+from fcrctl.repository.http import transactions as tx_calls
 from fcrctl.repository.http import wire
 from fcrctl.repository.http.errors import check, error_for, transport_error
 from fcrctl.repository.http.session import make_session, pool_stats, timeout_of
@@ -70,6 +72,8 @@ PARALLEL = 8  # concurrent HEAD+GET pairs when listing children
 
 class HttpRepository:
     """A remote Fedora repository (or ``fcrctl serve``) reached over its REST API."""
+
+    _tx_headers: dict[str, str] = {}  # noqa: RUF012 - set per view (Atomic-ID); never mutated
 
     def __init__(
         self,
@@ -181,6 +185,28 @@ class HttpRepository:
             stats["new_connections"] += pool_stats(self._upload_session)["new_connections"]
         return stats
 
+    # -- transactions (transactions.py) -------------------------------------------
+    def begin_transaction(self, *, timeout: float | None = None) -> TransactionInfo:
+        return tx_calls.begin(self, timeout)
+
+    def transaction_status(self, tx_id: str) -> TransactionInfo:
+        return tx_calls.status(self, tx_id)
+
+    def keepalive_transaction(self, tx_id: str) -> TransactionInfo:
+        return tx_calls.keepalive(self, tx_id)
+
+    def commit_transaction(self, tx_id: str) -> TransactionInfo:
+        return tx_calls.commit(self, tx_id)
+
+    def rollback_transaction(self, tx_id: str) -> TransactionInfo:
+        return tx_calls.rollback(self, tx_id)
+
+    def transactions(self) -> list[TransactionInfo]:
+        return tx_calls.listing(self)
+
+    def in_transaction(self, tx_id: str, *, owns_main: bool = False) -> HttpRepository:
+        return tx_calls.view(self, tx_id, owns_main=owns_main)
+
     # -- URLs ----------------------------------------------------------------------
     def _url(self, path: str, version: str | None = None) -> str:
         url = self.base_uri + quote(path, safe="/:@!$&'()*+,;=~")
@@ -222,6 +248,8 @@ class HttpRepository:
         upload: bool = False,
     ) -> requests.Response:
         session = self._streaming_session() if upload else self._session
+        if self._tx_headers:
+            headers = {**self._tx_headers, **(headers or {})}
         try:
             response = session.request(
                 method,
