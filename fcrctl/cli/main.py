@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from fcrctl import __version__
 from fcrctl.cli import admin, check, fixity, read, versions, write
+from fcrctl.cli import backup as backup_cmd
 from fcrctl.cli import serve as serve_cmd
 from fcrctl.cli.context import Cli, Settings, load_profile
 from fcrctl.cli.output import Printer, configure_logging
@@ -211,6 +212,7 @@ app.command("fixity")(fixity.fixity)
 app.command("check")(check.check)
 serve_cmd.register(app)
 app.command("reindex")(admin.reindex)
+backup_cmd.register(app)
 
 
 def run() -> None:

@@ -1,0 +1,312 @@
+"""Backup commands: backup, list-backups, restore, delete-backup, verify-backup, prune-backups,
+upload-backup, download-backup. Each parses, calls one service, renders."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from fcrctl.cli.context import Cli, data_home
+from fcrctl.cli.options import JsonOpt
+from fcrctl.cli.output import human_size
+from fcrctl.errors import BadInput, CorruptData, PartialFailure
+
+IdArg = Annotated[str, typer.Argument(help="Backup id (see `fcrctl list-backups`).", metavar="ID", show_default=False)]
+StoreArg = Annotated[str, typer.Argument(help="Backup store: a directory.", metavar="STORE", show_default=False)]
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="Work on the backups in STORE instead of local ones.", metavar="STORE")
+]
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="Parallel transfers.")]
+LockTimeoutOpt = Annotated[
+    float, typer.Option("--lock-timeout", min=0, help="Seconds to wait for the writer lock.", metavar="SECONDS")
+]
+
+
+def _home(cli: Cli) -> Any:
+    from fcrctl.services.backup.snapshot import BackupHome, home_for
+
+    return BackupHome(home_for(cli.repo, data_home()))
+
+
+def _store(url: str, *, create: bool = False) -> Any:
+    from fcrctl.services.backup.stores import open_store
+
+    return open_store(url, create=create)
+
+
+def _show(cli: Cli, info: Any, **extra: Any) -> None:
+    doc = {**info.to_json(), **extra}
+    if cli.out.json_mode:
+        cli.out.json(doc)
+        return
+    rows = [(k, str(v)) for k, v in doc.items() if k != "bytes"]
+    rows.insert(6, ("bytes", f"{info.bytes} ({human_size(info.bytes)})"))
+    cli.out.fields(rows)
+
+
+def backup(
+    ctx: typer.Context,
+    directory: Annotated[
+        str | None, typer.Argument(help="With --server-side: the directory on the server.", metavar="[DIR]")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", "-l", help="Label (letters, digits, . _ -).")] = None,
+    lock_timeout: LockTimeoutOpt = 120.0,
+    allow_inconsistent: Annotated[
+        bool, typer.Option("--allow-inconsistent", help="After a lock timeout, back up anyway and mark it so.")
+    ] = False,
+    to: Annotated[str | None, typer.Option("--to", help="Also upload it to STORE.", metavar="STORE")] = None,
+    server_side: Annotated[
+        bool, typer.Option("--server-side", help="Ask the server for its own backup (POST fcr:backup).")
+    ] = False,
+    jobs: JobsOpt = 4,
+    json_out: JsonOpt = False,
+) -> None:
+    """Take a consistent snapshot of the repository (a crawl for a remote server)."""
+    from fcrctl.services.backup import crawl, restore, snapshot
+    from fcrctl.services.backup import server_side as remote
+
+    cli = Cli.of(ctx, json=json_out)
+    if label is not None:
+        snapshot.check_label(label)
+    if server_side:
+        doc = remote.request_backup(cli.repo, directory)
+        cli.out.json(doc) if cli.out.json_mode else cli.out.line(doc["directory"])
+        return
+    if directory is not None:
+        raise BadInput("DIR is only for --server-side; use --to STORE to copy the backup to a store")
+    store = _store(to, create=True) if to else None
+    home = _home(cli)
+    if isinstance(cli.repo, snapshot.Snapshottable):
+        restore.finish_interrupted(cli.repo, home)
+        info = snapshot.take(cli.repo, home, label=label, lock_timeout=lock_timeout,
+                             allow_inconsistent=allow_inconsistent)
+    else:
+        with cli.out.progress(None) as advance:
+            info = crawl.crawl(cli.repo, home, label=label, jobs=jobs, progress=advance)
+    if info.potentially_inconsistent:
+        cli.out.warn(f"backup {info.id} is potentially inconsistent (writes may have run while it was taken)")
+    extra: dict[str, Any] = {}
+    if store is not None:
+        extra["upload"] = _upload(cli, home, info.id, store, jobs).to_json()
+    _show(cli, info, **extra)
+
+
+def _upload(cli: Cli, home: Any, backup_id: str, store: Any, jobs: int) -> Any:
+    from fcrctl.services.backup import manifest
+
+    with cli.out.progress(home.get(backup_id).bytes) as advance:
+        return manifest.upload(home, backup_id, store, jobs=jobs, progress=advance)
+
+
+def list_backups(
+    ctx: typer.Context,
+    backup_id: Annotated[str | None, typer.Argument(help="Show this backup only.", metavar="[ID]")] = None,
+    source: FromOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List backups: id, time, label, resources, size, consistency."""
+    from fcrctl.services.backup import manifest
+
+    cli = Cli.of(ctx, json=json_out)
+    if source is not None:
+        store = _store(source)
+        if backup_id is not None:
+            info, objects = manifest.read_manifest(store, backup_id)
+            objects.close()
+            return _show(cli, info)
+        backups = manifest.list_store(store)
+    else:
+        home = _home(cli)
+        if backup_id is not None:
+            return _show(cli, home.get(backup_id))
+        backups = home.list()
+    if cli.out.json_mode:
+        cli.out.json([b.to_json() for b in backups])
+        return
+    rows = [(b.id, b.datetime[:19] + "Z", b.label, str(b.resources), human_size(b.bytes),
+             "no" if b.potentially_inconsistent else "yes") for b in backups]
+    cli.out.table(rows, ("id", "datetime", "label", "resources", "size", "consistent"))
+
+
+def _confirm(cli: Cli, yes: bool, what: str) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty() or cli.out.json_mode:
+        raise BadInput(f"{what}: this replaces repository content; confirm with --yes when not interactive")
+    if not typer.confirm(f"{what}? The current state is kept as a fail-safe backup.", default=False):
+        raise typer.Exit(1)
+
+
+def restore(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="Backup id (with --server-side: the server's directory).",
+                                             metavar="ID|DIR", show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    source: FromOpt = None,
+    path: Annotated[str | None, typer.Option("--path", help="Restore only this subtree.", metavar="PATH")] = None,
+    server_side: Annotated[
+        bool, typer.Option("--server-side", help="Ask the server to restore its directory DIR (fcr:restore).")
+    ] = False,
+    lock_timeout: LockTimeoutOpt = 120.0,
+    jobs: JobsOpt = 4,
+    json_out: JsonOpt = False,
+) -> None:
+    """Replace the repository's content with a backup's, keeping a fail-safe backup first."""
+    from fcrctl import paths
+    from fcrctl.services.backup import crawl, manifest, snapshot
+    from fcrctl.services.backup import restore as service
+    from fcrctl.services.backup import server_side as remote
+
+    cli = Cli.of(ctx, json=json_out)
+    if server_side:
+        _confirm(cli, yes, f"restore {cli.repo.location} from the server's {backup_id}")
+        doc = remote.request_restore(cli.repo, backup_id)
+        cli.out.json(doc) if cli.out.json_mode else cli.out.line(f"restored {backup_id}")
+        return
+    subtree = paths.normalize(path) if path else "/"
+    home = _home(cli)
+    snapshot.check_id(backup_id)
+    local = isinstance(cli.repo, snapshot.Snapshottable)
+    if local:
+        service.finish_interrupted(cli.repo, home)
+    if source is not None and not (home.root / backup_id).exists():
+        manifest.read_manifest(_store(source), backup_id)[1].close()  # unknown id: fail before asking
+    elif source is None:
+        home.get(backup_id)
+    _confirm(cli, yes, f"restore {subtree} of {cli.repo.location} from {backup_id}")
+    if source is not None and not (home.root / backup_id).exists():
+        with cli.out.progress(None) as advance:  # every blob verified before anything is touched
+            manifest.download(_store(source), backup_id, home, jobs=jobs, progress=advance)
+    if local and subtree == "/":
+        result = service.restore(cli.repo, home, backup_id, lock_timeout=lock_timeout)
+        doc = result.to_json()
+    else:
+        service.refuse_open_transactions(cli.repo)
+        if local:
+            previous = snapshot.take(cli.repo, home, label="previous", lock_timeout=lock_timeout, kind="failsafe")
+        else:
+            previous = crawl.crawl(cli.repo, home, label="previous", jobs=jobs)
+        cli.out.note(f"fail-safe backup of the current state: {previous.id}")
+        _, report = crawl.restore_remote(cli.repo, home, backup_id, path=subtree, jobs=jobs)
+        doc = {"restored": backup_id, "previous": previous.id, "path": subtree, **report.to_json()}
+        if report.failures:
+            _render_restore(cli, doc)
+            raise PartialFailure(f"{len(report.failures)} resources were not restored (first: "
+                                 f"{report.failures[0][0]}); the fail-safe backup is {previous.id}")
+    _render_restore(cli, doc)
+
+
+def _render_restore(cli: Cli, doc: dict[str, Any]) -> None:
+    if cli.out.json_mode:
+        cli.out.json(doc)
+    else:
+        cli.out.line(f"restored {doc['restored']} ({doc.get('path', '/')}); previous state kept as {doc['previous']}")
+
+
+def delete_backup(ctx: typer.Context, backup_id: IdArg, source: FromOpt = None, json_out: JsonOpt = False) -> None:
+    """Delete a backup (from a store: its manifest and the blobs no other backup uses)."""
+    from fcrctl.services.backup import manifest
+
+    cli = Cli.of(ctx, json=json_out)
+    info = manifest.delete_from_store(_store(source), backup_id) if source else _home(cli).delete(backup_id)
+    cli.out.done("deleted", info.id)
+
+
+def verify_backup(
+    ctx: typer.Context,
+    backup_id: IdArg,
+    read_data: Annotated[bool, typer.Option("--read-data", help="Re-hash every file against its sha512.")] = False,
+    source: FromOpt = None,
+    jobs: JobsOpt = 4,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check a backup's structure and inventories (--read-data: every file's digest)."""
+    from fcrctl.services.backup import verify
+
+    cli = Cli.of(ctx, json=json_out)
+    if source:
+        with cli.out.progress(None) as advance:
+            report = verify.verify_store(_store(source), backup_id, read_data=read_data, jobs=jobs, progress=advance)
+    else:
+        report = verify.verify_local(_home(cli), backup_id, read_data=read_data)
+    if cli.out.json_mode:
+        cli.out.json(report.to_json())
+    else:
+        if report.problems:
+            cli.out.table([(p.where, p.message) for p in report.problems], ("resource", "problem"))
+        speed = f", {report.mb_per_s:.0f} MB/s" if read_data else ""
+        cli.out.line(f"verified {report.id}: {report.objects} objects, {report.files} files, "
+                     f"{len(report.problems)} problems{speed}")
+    if report.problems:
+        first = report.problems[0]
+        raise CorruptData(f"backup {report.id} is damaged: {len(report.problems)} problems (first: {first.where}: "
+                          f"{first.message})")
+
+
+def prune_backups(
+    ctx: typer.Context,
+    keep_last: Annotated[int, typer.Option("--keep-last", min=0, help="Keep the N newest.")] = 0,
+    keep_daily: Annotated[int, typer.Option("--keep-daily", min=0, help="Keep the newest of N days.")] = 0,
+    keep_weekly: Annotated[int, typer.Option("--keep-weekly", min=0, help="Keep the newest of N weeks.")] = 0,
+    keep_monthly: Annotated[int, typer.Option("--keep-monthly", min=0, help="Keep the newest of N months.")] = 0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only say what would be removed.")] = False,
+    source: FromOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete backups that no retention rule keeps (never the newest)."""
+    from fcrctl.services.backup import manifest, prune
+
+    cli = Cli.of(ctx, json=json_out)
+    store = _store(source) if source else None
+    home = None if store else _home(cli)
+    backups = manifest.list_store(store) if store else home.list()
+    plan = prune.plan(backups, prune.Policy(keep_last, keep_daily, keep_weekly, keep_monthly))
+    if not dry_run:
+        for b in plan.remove:
+            manifest.delete_from_store(store, b.id) if store else home.delete(b.id)
+    if cli.out.json_mode:
+        cli.out.json({**plan.to_json(), "dryRun": dry_run})
+        return
+    for b, reasons in plan.keep:
+        cli.out.line(f"keep   {b.id}  ({', '.join(reasons)})")
+    for b in plan.remove:
+        cli.out.line(f"{'would remove' if dry_run else 'remove'} {b.id}")
+
+
+def upload_backup(ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: JobsOpt = 4,
+                  json_out: JsonOpt = False) -> None:
+    """Send a local backup to a store (only what the store lacks; resumable)."""
+    cli = Cli.of(ctx, json=json_out)
+    report = _upload(cli, _home(cli), backup_id, _store(store, create=True), jobs)
+    if cli.out.json_mode:
+        cli.out.json(report.to_json())
+    else:
+        cli.out.line(f"uploaded {report.id}: {report.blobs_sent} blobs sent ({human_size(report.bytes_written)}), "
+                     f"{report.blobs_reused} already there, {report.seconds:.1f} s")
+
+
+def download_backup(ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: JobsOpt = 4,
+                    json_out: JsonOpt = False) -> None:
+    """Fetch a backup from a store into the local backups (every blob verified)."""
+    from fcrctl.services.backup import manifest
+
+    cli = Cli.of(ctx, json=json_out)
+    with cli.out.progress(None) as advance:
+        report = manifest.download(_store(store), backup_id, _home(cli), jobs=jobs, progress=advance)
+    if cli.out.json_mode:
+        cli.out.json(report.to_json())
+    else:
+        cli.out.line(f"downloaded {report.id}: {report.files} files, {report.seconds:.1f} s")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backup")(backup)
+    app.command("list-backups")(list_backups)
+    app.command("restore")(restore)
+    app.command("delete-backup")(delete_backup)
+    app.command("verify-backup")(verify_backup)
+    app.command("prune-backups")(prune_backups)
+    app.command("upload-backup")(upload_backup)
+    app.command("download-backup")(download_backup)

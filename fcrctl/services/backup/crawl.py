@@ -1,0 +1,212 @@
+"""Backups of a remote server, and restores into one, by replaying resources over the
+Repository protocol.
+
+A crawl writes a fresh local repository (the local backend's own writer, so the result is a
+valid Fedora 6 OCFL root) in a staging dir, then keeps its ``ocfl-root/`` as the snapshot:
+list, verify, upload and restore treat it like any other. Containers are replayed in
+depth-first order on the calling thread (parents exist before children); binaries stream on
+``jobs`` threads. What a crawl keeps: every resource's model, user triples, binary content,
+MIME type, filename and description. What it does not: version history and server-set dates
+(each resource becomes one new version) -- the backup metadata says so (``kind: crawl``).
+Without server-side isolation the result is marked ``potentiallyInconsistent``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fcrctl import paths
+from fcrctl.errors import FcrctlError, Gone, NotFound, PartialFailure
+from fcrctl.repository.base import BASIC_CONTAINER, CONTAINER_MODELS, RdfPrefs, Repository, ResourceInfo, ResourceSpec
+from fcrctl.services.backup import tree
+from fcrctl.services.backup.snapshot import TREE, BackupHome, BackupInfo, make_id
+
+USER_TRIPLES = RdfPrefs(containment=False, membership=False, server_managed=False)
+
+
+@dataclass
+class ReplayReport:
+    resources: int = 0
+    binaries: int = 0
+    bytes: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"resources": self.resources, "binaries": self.binaries, "bytes": self.bytes,
+                "failures": [{"path": p, "message": m} for p, m in self.failures]}
+
+
+def replay(src: Repository, dst: Repository, *, root: str = "/", jobs: int = 4,
+           progress: Callable[[int], None] | None = None) -> ReplayReport:
+    """Copy the subtree ``root`` of ``src`` into ``dst`` (same paths), leniently.
+
+    A resource that fails is reported (and its subtree skipped), the rest goes on."""
+    report = ReplayReport()
+    lock = threading.Lock()
+    failed: list[str] = []
+
+    def fail(path: str, err: FcrctlError) -> None:
+        with lock:
+            report.failures.append((path, err.message))
+            failed.append(path.rstrip("/") + "/")
+
+    def copy_binary(info: ResourceInfo) -> None:
+        try:
+            with src.open_binary(info.path) as content:
+                counted = _Counting(content.stream)
+                spec = ResourceSpec(content=counted, binary=True, mime_type=info.mime_type, filename=info.filename,
+                                    lenient=True)
+                dst.replace(info.path, spec)
+            description = src.get_rdf(info.path, prefs=USER_TRIPLES)
+            if len(description):
+                dst.replace_description(info.path, description, lenient=True)
+            with lock:
+                report.resources += 1
+                report.binaries += 1
+                report.bytes += counted.count
+            if progress is not None:
+                progress(counted.count)
+        except FcrctlError as err:
+            fail(info.path, err)
+
+    def copy_container(info: ResourceInfo) -> None:
+        graph = src.get_rdf(info.path, prefs=USER_TRIPLES)
+        model = info.model if info.model in CONTAINER_MODELS else BASIC_CONTAINER
+        spec = ResourceSpec(graph=graph, model=None if model == BASIC_CONTAINER else model, lenient=True,
+                            archival_group=info.archival_group)
+        dst.replace(info.path, spec)
+        report.resources += 1
+
+    pending: set[Future[None]] = set()
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="fcrctl-crawl") as pool:
+        try:
+            top = src.info(root)
+            walker = src.children(root, recursive=True) if not top.is_binary else iter(())
+            for info in _chain([top], walker):
+                if any(info.path.startswith(f) for f in failed):
+                    continue
+                if info.is_binary:
+                    pending.add(pool.submit(copy_binary, info))
+                    if len(pending) >= jobs * 2:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in done:
+                            f.result()
+                    continue
+                try:
+                    copy_container(info)
+                except (NotFound, Gone) as err:  # deleted while we crawled
+                    fail(info.path, err)
+                except FcrctlError as err:
+                    fail(info.path, err)
+            for f in pending:
+                f.result()
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+    return report
+
+
+def _chain(first: list[ResourceInfo], rest: Any) -> Any:
+    yield from first
+    yield from rest
+
+
+class _Counting:
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stream.read(n)
+        self.count += len(data)
+        return data
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def crawl(
+    repo: Repository,
+    home: BackupHome,
+    *,
+    label: str | None = None,
+    jobs: int = 4,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    progress: Callable[[int], None] | None = None,
+) -> BackupInfo:
+    """Back up a (remote) repository by crawling it into a snapshot."""
+    from fcrctl.repository.local import LocalRepository
+
+    started = time.monotonic()
+    when = now()
+    backup_id, label = make_id(label, when)
+    home.root.mkdir(parents=True, exist_ok=True)
+    with tree.staging_dir(home.root) as staged:
+        LocalRepository.init(staged / "work")
+        target = LocalRepository.open(str(staged / "work"))
+        try:
+            report = replay(repo, target, jobs=jobs, progress=progress)
+        finally:
+            target.close()
+        if report.failures:
+            first = report.failures[0]
+            raise PartialFailure(
+                f"{len(report.failures)} resources could not be backed up (first: {first[0]}: {first[1]}); "
+                f"no backup was kept: fix the cause and run again"
+            )
+        (staged / "work" / TREE).rename(staged / TREE)
+        tree.remove_tree(staged / "work")
+        files, size = tree.tree_size(staged / TREE)
+        info = BackupInfo(
+            id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label, resources=report.resources,
+            files=files, bytes=size, repository=repo.location,
+            # no server-side isolation: writes during the crawl may be half seen
+            potentially_inconsistent=not repo.capabilities.transactions, kind="crawl",
+            extra={"seconds": round(time.monotonic() - started, 3), "contentBytes": report.bytes},
+        )
+        return home.install(staged, info)
+
+
+def restore_remote(
+    repo: Repository,
+    home: BackupHome,
+    backup_id: str,
+    *,
+    path: str = "/",
+    jobs: int = 4,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[BackupInfo, ReplayReport]:
+    """Replace ``path`` (default: everything) in ``repo`` with the snapshot's state, over the
+    protocol. The caller takes the fail-safe backup first."""
+    from fcrctl.repository.local import LocalRepository
+
+    info = home.get(backup_id)
+    snapshot = LocalRepository.open(str(home.path(backup_id) / TREE))  # read-only, index in the cache dir
+    try:
+        snapshot.info(path)  # NotFound before anything is touched
+        _clear(repo, path)
+        report = replay(snapshot, repo, root=path, jobs=jobs, progress=progress)
+    finally:
+        snapshot.close()
+    return info, report
+
+
+def _clear(repo: Repository, path: str) -> None:
+    """Delete and purge ``path`` (its children for the root) so the replay starts clean."""
+    targets = [c.path for c in repo.children("/")] if path == "/" else [path]
+    for target in targets:
+        with contextlib.suppress(NotFound, Gone):
+            repo.delete(target)
+        with contextlib.suppress(NotFound):
+            repo.purge(target)
+
+
+__all__ = ["crawl", "replay", "restore_remote", "paths"]

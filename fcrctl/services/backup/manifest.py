@@ -1,0 +1,478 @@
+"""Snapshots in a backup store: content-addressed zstd blobs plus one manifest per backup.
+
+Store keys (format version 1, documented in docs/backup-store.md):
+  blobs/<sha512[:2]>/<sha512>        zstd frame of one file's bytes, keyed by the sha512 of
+                                     the uncompressed bytes (the digest OCFL inventories hold)
+  manifests/<id>.jsonl.zst           zstd-compressed JSON lines:
+     {"format": "fcrctl-backup-manifest", "version": 1, "backup": {...backup.json...}}
+     {"o": "<object dir>", "id": "<object id>", "f": [[rel, sha512], [rel, null, "<inline text>"], ...]}
+     ...
+     {"end": true, "objects": N, "files": M}
+
+Content digests come from the OCFL inventories (and inventory digests from their sidecars),
+so an unchanged file is never read, hashed or sent twice. Every blob is hashed while it is
+compressed and refused if it disagrees with its key; downloads hash while they decompress.
+The manifest is written last, after the blobs are durable: a killed upload leaves blobs that
+the next run reuses, and no manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import zstandard
+
+from fcrctl import paths
+from fcrctl.errors import BadInput, CorruptData, FcrctlError, NotFound, Unsupported
+from fcrctl.services.backup import tree
+from fcrctl.services.backup.snapshot import META, TREE, BackupHome, BackupInfo, check_id
+from fcrctl.services.backup.stores.base import BackupStore
+
+FORMAT = "fcrctl-backup-manifest"
+VERSION = 1
+CHUNK = 1 << 20
+INLINE_MAX = 512  # sidecars, namaste files: cheaper inline than as blobs
+LEVEL = 3
+
+Progress = Callable[[int], None]
+
+
+def blob_key(digest: str) -> str:
+    return f"blobs/{digest[:2]}/{digest}"
+
+
+def manifest_key(backup_id: str) -> str:
+    return f"manifests/{backup_id}.jsonl.zst"
+
+
+@dataclass
+class Entry:
+    """One file of a snapshot: by digest (a blob) or inline."""
+
+    rel: str  # relative to the storage root
+    digest: str | None
+    inline: str | None = None
+
+
+@dataclass
+class ObjectFiles:
+    object_rel: str  # "" for the storage root's own files
+    object_id: str | None
+    files: list[Entry] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        if self.object_id and self.object_id.startswith(paths.ROOT_ID):
+            return paths.from_id(self.object_id)
+        return self.object_rel or "storage root"
+
+    def to_json(self) -> dict[str, Any]:
+        out: list[list[str | None]] = []
+        for e in self.files:
+            rel = e.rel[len(self.object_rel) + 1:] if self.object_rel else e.rel
+            out.append([rel, e.digest] if e.inline is None else [rel, None, e.inline])
+        return {"o": self.object_rel, "id": self.object_id, "f": out}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> ObjectFiles:
+        rel = doc["o"]
+        files = [Entry(f"{rel}/{f[0]}" if rel else f[0], f[1], f[2] if len(f) > 2 else None) for f in doc["f"]]
+        return cls(rel, doc.get("id"), files)
+
+
+# -- describing a snapshot tree ---------------------------------------------------------------
+def describe_tree(root: Path) -> Iterator[ObjectFiles]:
+    """Every file under an OCFL storage root, grouped by object, digests from the inventories."""
+    top = ObjectFiles("", None)
+    for dirpath, dirs, files in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        if any(f.startswith("0=ocfl_object_") for f in files):
+            dirs[:] = []
+            yield _describe_object(root, Path(dirpath), "" if rel_dir == "." else rel_dir)
+            continue
+        for name in files:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            top.files.append(_hashed_entry(Path(dirpath) / name, rel))
+    yield top
+
+
+def _hashed_entry(file: Path, rel: str) -> Entry:
+    size = file.stat().st_size
+    if size <= INLINE_MAX:
+        data = file.read_bytes()
+        with contextlib.suppress(UnicodeDecodeError):
+            return Entry(rel, None, data.decode("utf-8"))
+    return Entry(rel, _sha512_file(file))
+
+
+def _describe_object(root: Path, obj: Path, rel: str) -> ObjectFiles:
+    try:
+        inventory = json.loads((obj / "inventory.json").read_bytes())
+        algorithm = inventory.get("digestAlgorithm")
+        versions = list(inventory["versions"])
+        manifest = inventory["manifest"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CorruptData(f"object {rel}: unreadable inventory ({e}); run `fcrctl verify-backup`") from e
+    out = ObjectFiles(rel, str(inventory.get("id")))
+    listed: set[str] = set()
+
+    def small(name: str) -> None:
+        listed.add(name)
+        out.files.append(_hashed_entry(obj / name, f"{rel}/{name}"))
+
+    def inventory_file(prefix: str) -> None:
+        name = f"{prefix}inventory.json"
+        sidecar = obj / f"{name}.sha512"
+        digest = None
+        if algorithm == "sha512":
+            with contextlib.suppress(OSError, IndexError):
+                digest = sidecar.read_text("utf-8").split()[0].lower()
+        listed.add(name)
+        out.files.append(Entry(f"{rel}/{name}", digest or _sha512_file(obj / name)))
+        small(f"{name}.sha512")
+
+    for entry in os.scandir(obj):
+        if entry.is_file() and entry.name.startswith("0=ocfl_object_"):
+            small(entry.name)
+    inventory_file("")
+    for v in versions:
+        inventory_file(f"{v}/")
+    for digest, content_paths in manifest.items():
+        for content in content_paths:
+            listed.add(content)
+            d = digest.lower() if algorithm == "sha512" else _sha512_file(obj / content)
+            out.files.append(Entry(f"{rel}/{content}", d))
+    # anything else in the object (extensions/, stray files) is hashed, so nothing is left out
+    for dirpath, _dirs, files in os.walk(obj):
+        sub = os.path.relpath(dirpath, obj)
+        for name in files:
+            r = name if sub == "." else f"{sub}/{name}"
+            if r not in listed:
+                out.files.append(_hashed_entry(Path(dirpath) / name, f"{rel}/{r}"))
+    return out
+
+
+def _sha512_file(file: Path) -> str:
+    h = hashlib.sha512()
+    with open(file, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# -- upload --------------------------------------------------------------------------------------
+@dataclass
+class TransferReport:
+    id: str
+    store: str
+    objects: int = 0
+    files: int = 0
+    blobs_sent: int = 0
+    blobs_reused: int = 0
+    bytes_read: int = 0
+    bytes_written: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def _compress_chunks(file: Path, hasher: Any, counter: list[int]) -> Iterator[bytes]:
+    cctx = zstandard.ZstdCompressor(level=LEVEL)
+    with open(file, "rb") as fh:
+        reader = _HashingReader(fh, hasher, counter)
+        yield from cctx.read_to_iter(reader, read_size=CHUNK, write_size=CHUNK)
+
+
+class _HashingReader:
+    def __init__(self, fh: BinaryIO, hasher: Any, counter: list[int]) -> None:
+        self.fh, self.hasher, self.counter = fh, hasher, counter
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.fh.read(n)
+        self.hasher.update(data)
+        self.counter[0] += len(data)
+        return data
+
+
+def upload(
+    home: BackupHome,
+    backup_id: str,
+    store: BackupStore,
+    *,
+    jobs: int = 4,
+    progress: Progress | None = None,
+) -> TransferReport:
+    """Send snapshot ``backup_id`` to ``store``; only blobs the store lacks are written."""
+    import time
+
+    started = time.monotonic()
+    info = home.get(backup_id)
+    root = home.path(backup_id) / TREE
+    report = TransferReport(info.id, store.location)
+    clean = getattr(store, "clean", None)
+    if callable(clean):
+        clean()
+    lock = threading.Lock()
+    seen: set[str] = set()
+
+    def send(file: Path, digest: str, where: str) -> None:
+        key = blob_key(digest)
+        if store.exists(key):
+            with lock:
+                report.blobs_reused += 1
+            return
+        hasher = hashlib.sha512()
+        counter = [0]
+        chunks = _compress_chunks(file, hasher, counter)
+        written = store.put(key, _verified(chunks, hasher, digest, key, store, where, file))
+        with lock:
+            report.blobs_sent += 1
+            report.bytes_read += counter[0]
+            report.bytes_written += written
+        if progress is not None:
+            progress(counter[0])
+
+    cctx = zstandard.ZstdCompressor(level=LEVEL)
+    body = io.BytesIO()  # the manifest is small (a line per object); compressed at the end
+    writer = cctx.stream_writer(body, closefd=False)
+    writer.write(_line({"format": FORMAT, "version": VERSION, "backup": info.to_json()}))
+    pending: set[Future[None]] = set()
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="fcrctl-upload") as pool:
+        try:
+            for obj in describe_tree(root):
+                report.objects += 1 if obj.object_rel else 0
+                for e in obj.files:
+                    report.files += 1
+                    if e.digest is None or e.digest in seen:
+                        continue
+                    seen.add(e.digest)
+                    pending.add(pool.submit(send, root / e.rel, e.digest, obj.where))
+                    if len(pending) >= jobs * 4:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in done:
+                            f.result()
+                writer.write(_line(obj.to_json()))
+            for f in pending:
+                f.result()
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+    writer.write(_line({"end": True, "objects": report.objects, "files": report.files}))
+    writer.flush(zstandard.FLUSH_FRAME)
+    flush = getattr(store, "flush", None)
+    if callable(flush):
+        flush()  # blobs durable before the manifest names them
+    store.put(manifest_key(info.id), iter([body.getvalue()]))
+    if callable(flush):
+        flush()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _verified(chunks: Iterator[bytes], hasher: Any, digest: str, key: str, store: BackupStore, where: str,
+              file: Path) -> Iterator[bytes]:
+    yield from chunks
+    if hasher.hexdigest() != digest:
+        # raising inside put() makes the store drop the partial value: nothing bad is stored
+        raise CorruptData(f"{where}: {file.name} does not match its sha512 in the inventory; "
+                          f"the local backup is damaged (run `fcrctl verify-backup --read-data`)", path=where)
+
+
+def _line(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# -- reading manifests --------------------------------------------------------------------------
+def read_manifest(store: BackupStore, backup_id: str) -> tuple[BackupInfo, Iterator[ObjectFiles]]:
+    """The backup's metadata and a stream of its objects (CorruptData if truncated/damaged)."""
+    check_id(backup_id)
+    try:
+        raw = store.get(manifest_key(backup_id))
+    except NotFound:
+        raise NotFound(f"no backup {backup_id} in store {store.location} (its manifest is missing): "
+                       f"see `fcrctl list-backups --from {store.location}`") from None
+    lines = _lines(raw, backup_id)
+    try:
+        head = next(lines)
+    except StopIteration:
+        raw.close()
+        raise CorruptData(f"manifest of {backup_id} is empty: the upload did not finish; upload it again") from None
+    if head.get("format") != FORMAT:
+        raw.close()
+        raise CorruptData(f"manifest of {backup_id} is not an fcrctl backup manifest")
+    if head.get("version") != VERSION:
+        raw.close()
+        raise Unsupported(f"backup {backup_id} has manifest version {head.get('version')}; this fcrctl reads "
+                          f"version {VERSION}: use the fcrctl release that wrote it")
+    info = BackupInfo.from_json(head["backup"])
+
+    def objects() -> Iterator[ObjectFiles]:
+        try:
+            ended = False
+            for doc in lines:
+                if doc.get("end"):
+                    ended = True
+                    break
+                yield ObjectFiles.from_json(doc)
+            if not ended:
+                raise CorruptData(f"manifest of {backup_id} is truncated: upload the backup again")
+        finally:
+            raw.close()
+
+    return info, objects()
+
+
+def _lines(raw: BinaryIO, backup_id: str) -> Iterator[dict[str, Any]]:
+    reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
+    try:
+        for line in reader:
+            if not line.endswith(b"\n"):
+                raise CorruptData(f"manifest of {backup_id} is truncated: upload the backup again")
+            yield json.loads(line)
+    except zstandard.ZstdError as e:
+        raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
+    except (ValueError, KeyError, TypeError) as e:
+        raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
+
+
+def list_store(store: BackupStore) -> list[BackupInfo]:
+    out = []
+    for key in store.list("manifests/"):
+        name = key.rsplit("/", 1)[-1]
+        if not name.endswith(".jsonl.zst"):
+            continue
+        backup_id = name[: -len(".jsonl.zst")]
+        try:
+            info, objects = read_manifest(store, backup_id)
+            objects.close()
+        except (FcrctlError, StopIteration):
+            continue
+        out.append(info)
+    out.sort(key=lambda b: (b.datetime, b.id))
+    return out
+
+
+# -- download ---------------------------------------------------------------------------------------
+def read_blob(store: BackupStore, digest: str, sink: BinaryIO, where: str) -> int:
+    """Decompress blob ``digest`` into ``sink``, verifying its sha512; returns bytes written."""
+    hasher = hashlib.sha512()
+    size = 0
+    with store.get(blob_key(digest)) as raw:
+        try:
+            reader = zstandard.ZstdDecompressor().stream_reader(raw)
+            while chunk := reader.read(CHUNK):
+                hasher.update(chunk)
+                sink.write(chunk)
+                size += len(chunk)
+        except zstandard.ZstdError as e:
+            raise CorruptData(f"{where}: blob {digest[:16]}... in {store.location} is damaged ({e})", path=where) from e
+    if hasher.hexdigest() != digest:
+        raise CorruptData(f"{where}: blob {digest[:16]}... in {store.location} does not match its sha512 "
+                          f"(bit rot or tampering)", path=where)
+    return size
+
+
+class Discard:
+    """A sink that keeps nothing (verification reads blobs only to hash them)."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def download(
+    store: BackupStore,
+    backup_id: str,
+    home: BackupHome,
+    *,
+    jobs: int = 4,
+    progress: Progress | None = None,
+) -> TransferReport:
+    """Rebuild snapshot ``backup_id`` from ``store`` into ``home`` (every blob verified)."""
+    import time
+
+    started = time.monotonic()
+    info, objects = read_manifest(store, backup_id)
+    if (home.root / info.id).exists():
+        objects.close()
+        raise BadInput(f"backup {info.id} is already in {home.root}: delete it first or restore it directly")
+    report = TransferReport(info.id, store.location)
+    with tree.staging_dir(home.root) as staged:
+        root = staged / TREE
+        root.mkdir()
+
+        def fetch(e: Entry, where: str) -> None:
+            target = root / e.rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as fh:
+                if e.inline is not None:
+                    fh.write(e.inline.encode("utf-8"))
+                    return
+                assert e.digest is not None
+                n = read_blob(store, e.digest, fh, where)
+            if progress is not None:
+                progress(n)
+
+        _run_entries(objects, fetch, jobs, report)
+        home.install(staged, info)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _run_entries(objects: Iterator[ObjectFiles], fn: Callable[[Entry, str], None], jobs: int,
+                 report: TransferReport) -> None:
+    pending: set[Future[None]] = set()
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="fcrctl-download") as pool:
+        try:
+            for obj in objects:
+                report.objects += 1 if obj.object_rel else 0
+                for e in obj.files:
+                    report.files += 1
+                    pending.add(pool.submit(fn, e, obj.where))
+                    if len(pending) >= jobs * 4:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in done:
+                            f.result()
+            for f in pending:
+                f.result()
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+
+
+def iter_entries(objects: Iterable[ObjectFiles]) -> Iterator[tuple[Entry, str]]:
+    for obj in objects:
+        for e in obj.files:
+            yield e, obj.where
+
+
+def delete_from_store(store: BackupStore, backup_id: str) -> BackupInfo:
+    """Remove a backup's manifest, then every blob no other manifest names."""
+    info, objects = read_manifest(store, backup_id)
+    objects.close()
+    store.delete(manifest_key(backup_id))
+    keep: set[str] = set()
+    for other in list_store(store):
+        _, objs = read_manifest(store, other.id)
+        for e, _where in iter_entries(objs):
+            if e.digest:
+                keep.add(e.digest)
+    for key in list(store.list("blobs/")):
+        if key.rsplit("/", 1)[-1] not in keep:
+            store.delete(key)
+    return info
+
+
+__all__ = ["META", "upload", "download", "read_manifest", "list_store", "read_blob", "delete_from_store"]

@@ -1,0 +1,255 @@
+"""Snapshots: ids, metadata, and taking, listing and deleting them.
+
+Id: ``<UTC timestamp>_<label>`` as ArangoDB's hot backups do it (``2026-11-22T14.20.15Z_nightly``),
+a UUID when no label is given. A snapshot is ``<home>/<id>/{backup.json, ocfl-root/}``; it is
+built in a locked ``.tmp-*`` staging dir and renamed into place, so a killed backup never
+appears in a listing and its debris is removed by the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from fcrctl import __version__
+from fcrctl.errors import BadInput, Conflict, CorruptData, Locked, NotFound, Unsupported
+from fcrctl.repository.base import Repository
+from fcrctl.services.backup import tree
+
+META = "backup.json"
+TREE = "ocfl-root"
+LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+ID_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\dZ)_([A-Za-z0-9._-]{1,64})$")
+STAMP = "%Y-%m-%dT%H.%M.%SZ"
+
+
+@runtime_checkable
+class Snapshottable(Protocol):
+    """A repository whose storage root can be held still and linked (the local backend)."""
+
+    location: str
+
+    def exclusive(self, *, timeout: float | None = None) -> AbstractContextManager[Path]: ...
+
+    def reindex(self) -> int: ...
+
+
+@dataclass
+class BackupInfo:
+    id: str
+    datetime: str  # ISO 8601, UTC
+    label: str
+    resources: int = 0
+    files: int = 0
+    bytes: int = 0
+    repository: str = ""
+    fcrctl_version: str = __version__
+    potentially_inconsistent: bool = False
+    kind: str = "snapshot"  # snapshot | crawl | failsafe
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. lockHeldSeconds, seconds
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "datetime": self.datetime,
+            "label": self.label,
+            "resources": self.resources,
+            "files": self.files,
+            "bytes": self.bytes,
+            "repository": self.repository,
+            "fcrctlVersion": self.fcrctl_version,
+            "potentiallyInconsistent": self.potentially_inconsistent,
+            "kind": self.kind,
+            **self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> BackupInfo:
+        known = {"id", "datetime", "label", "resources", "files", "bytes", "repository", "fcrctlVersion",
+                 "potentiallyInconsistent", "kind"}
+        try:
+            return cls(
+                id=str(doc["id"]), datetime=str(doc["datetime"]), label=str(doc.get("label", "")),
+                resources=int(doc.get("resources", 0)), files=int(doc.get("files", 0)), bytes=int(doc.get("bytes", 0)),
+                repository=str(doc.get("repository", "")), fcrctl_version=str(doc.get("fcrctlVersion", "")),
+                potentially_inconsistent=bool(doc.get("potentiallyInconsistent", False)),
+                kind=str(doc.get("kind", "snapshot")),
+                extra={k: v for k, v in doc.items() if k not in known},
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise CorruptData(
+                f"backup metadata is malformed ({e}): delete the backup or download it again from a store"
+            ) from e
+
+    @property
+    def when(self) -> datetime:
+        return datetime.fromisoformat(self.datetime)
+
+
+# -- ids ---------------------------------------------------------------------------------------
+def check_label(label: str) -> str:
+    if not LABEL_RE.match(label):
+        raise BadInput(
+            f"malformed backup label {label!r}: use 1-64 letters, digits, '.', '_' or '-' (e.g. nightly)"
+        )
+    return label
+
+
+def make_id(label: str | None, now: datetime) -> tuple[str, str]:
+    label = check_label(label) if label is not None else str(uuid.uuid4())
+    return f"{now.astimezone(UTC).strftime(STAMP)}_{label}", label
+
+
+def check_id(backup_id: str) -> str:
+    if not ID_RE.match(backup_id):
+        raise NotFound(
+            f"no backup {backup_id!r}: ids look like 2026-11-22T14.20.15Z_nightly (see `fcrctl list-backups`)"
+        )
+    return backup_id
+
+
+# -- where snapshots live ------------------------------------------------------------------------
+def home_for(repo: Repository, data_home: Path) -> Path:
+    """REPO/backups for a local repository; a per-server directory for a remote one."""
+    if isinstance(repo, Snapshottable):
+        return Path(repo.location) / "backups"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", repo.location.split("://", 1)[-1]).strip("_")
+    return data_home / "backups" / safe
+
+
+class BackupHome:
+    """A directory of snapshots."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        if root.exists() and not root.is_dir():
+            raise BadInput(f"{root} is a file, not a backup directory: give a directory")
+
+    def path(self, backup_id: str) -> Path:
+        return self.root / check_id(backup_id)
+
+    def list(self) -> list[BackupInfo]:
+        out: list[BackupInfo] = []
+        try:
+            entries = sorted(os.scandir(self.root), key=lambda e: e.name)
+        except FileNotFoundError:
+            return out
+        for entry in entries:
+            if ID_RE.match(entry.name) and entry.is_dir():
+                try:
+                    out.append(self._read(Path(entry.path)))
+                except CorruptData:
+                    continue  # listed by verify, never by list
+        out.sort(key=lambda b: (b.datetime, b.id))
+        return out
+
+    def get(self, backup_id: str) -> BackupInfo:
+        where = self.path(backup_id)
+        if not (where / META).exists():
+            raise NotFound(f"no backup {backup_id} in {self.root}: see `fcrctl list-backups`")
+        return self._read(where)
+
+    def delete(self, backup_id: str) -> BackupInfo:
+        info = self.get(backup_id)
+        try:
+            tree.remove_tree(self.path(backup_id))
+        except OSError as e:
+            raise Unsupported(f"cannot delete backup {backup_id}: {e.strerror}") from e
+        return info
+
+    @staticmethod
+    def _read(where: Path) -> BackupInfo:
+        try:
+            doc = json.loads((where / META).read_text("utf-8"))
+        except (OSError, ValueError) as e:
+            raise CorruptData(f"{where / META} is unreadable ({e}): the backup is damaged") from e
+        return BackupInfo.from_json(doc)
+
+    def install(self, staged: Path, info: BackupInfo) -> BackupInfo:
+        """Write the metadata into ``staged`` and rename it into place (last step of a backup)."""
+        write_meta(staged, info)
+        target = self.root / info.id
+        tree.fsync_dir(staged)
+        from fcrctl.repository.local import ocfl
+
+        ocfl.sync_tree(staged)  # every link/copy durable before the backup becomes visible
+        try:
+            os.rename(staged, target)
+        except OSError as e:
+            if target.exists():
+                raise Conflict(f"backup {info.id} already exists: use another --label or wait a second") from e
+            raise
+        tree.fsync_dir(self.root)
+        return info
+
+
+def write_meta(where: Path, info: BackupInfo) -> None:
+    tmp = where / (META + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(info.to_json(), fh, indent=2)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, where / META)
+
+
+# -- taking a local snapshot ----------------------------------------------------------------------
+def count_resources(repo: Repository) -> int:
+    return 1 + sum(1 for _ in repo.children("/", recursive=True))
+
+
+def take(
+    repo: Repository,
+    home: BackupHome,
+    *,
+    label: str | None = None,
+    lock_timeout: float = 120.0,
+    allow_inconsistent: bool = False,
+    kind: str = "snapshot",
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> BackupInfo:
+    """Snapshot a local repository: hard-link its storage root under the writer lock."""
+    if not isinstance(repo, Snapshottable):
+        raise Unsupported(f"{repo.location} cannot be snapshotted by linking (use a remote crawl backup)")
+    started = time.monotonic()
+    when = now()
+    backup_id, label = make_id(label, when)
+    home.root.mkdir(parents=True, exist_ok=True)
+    if (home.root / backup_id).exists():
+        raise Conflict(f"backup {backup_id} already exists: use another --label or wait a second")
+    with tree.staging_dir(home.root) as staged:
+        inconsistent = False
+        held = 0.0
+        try:
+            with repo.exclusive(timeout=lock_timeout) as root:
+                t0 = time.monotonic()
+                tree.link_tree(root, staged / TREE)
+                held = time.monotonic() - t0
+        except Locked:
+            if not allow_inconsistent:
+                raise
+            # ArangoDB's allowInconsistent: copy while writers run, and say so in the metadata
+            inconsistent = True
+            tree.link_tree(Path(repo.location) / TREE, staged / TREE)
+        files, size = tree.tree_size(staged / TREE)
+        info = BackupInfo(
+            id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
+            resources=count_resources(repo), files=files, bytes=size, repository=repo.location,
+            potentially_inconsistent=inconsistent, kind=kind,
+            extra={"lockHeldSeconds": round(held, 3), "seconds": round(time.monotonic() - started, 3)},
+        )
+        return home.install(staged, info)
+
+
+def iter_ids(home: BackupHome) -> Iterator[str]:
+    for info in home.list():
+        yield info.id

@@ -1,0 +1,147 @@
+"""DirectoryStore: a backup store that is a plain directory (local disk, NFS, USB drive).
+
+Layout: ``fcrctl-backup-store.json`` (format name and version), one file per key, written to
+``tmp/`` and renamed into place (so a key is whole or absent), and synced in one syncfs at the
+end of an upload (see :meth:`flush`) rather than one fsync per blob.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from fcrctl.errors import BadInput, FcrctlError, NotFound, Unavailable, Unsupported
+from fcrctl.services.backup.stores.base import FORMAT, VERSION, StoreCapabilities
+
+MARKER = "fcrctl-backup-store.json"
+
+
+def _io_error(e: OSError, what: str) -> FcrctlError:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return Unavailable(f"{what}: no space left on the store's disk; free space and run again "
+                           f"(what was written is kept and not sent again)")
+    return Unavailable(f"{what}: {e.strerror or e}")
+
+
+class DirectoryStore:
+    capabilities = StoreCapabilities(local=True, parallel_writes=4)
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.location = str(root)
+        self._tmp = root / "tmp"
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = False, **_: Any) -> DirectoryStore:
+        root = Path(url[len("file://"):] if url.startswith("file://") else url).expanduser().absolute()
+        if root.exists() and not root.is_dir():
+            raise BadInput(f"backup store {root} is a file, not a directory: give a directory path")
+        marker = root / MARKER
+        if marker.exists():
+            try:
+                doc = json.loads(marker.read_text("utf-8"))
+            except (OSError, ValueError) as e:
+                raise BadInput(f"{marker} is unreadable ({e}): is {root} an fcrctl backup store?") from e
+            if doc.get("format") != FORMAT:
+                raise BadInput(f"{root} is not an fcrctl backup store (format {doc.get('format')!r})")
+            if doc.get("version") != VERSION:
+                raise Unsupported(
+                    f"backup store {root} has format version {doc.get('version')}; this fcrctl reads version "
+                    f"{VERSION}: use the fcrctl release that wrote it"
+                )
+        elif create:
+            if root.exists() and any(root.iterdir()):
+                raise BadInput(f"{root} is not empty and not an fcrctl backup store: give an empty or new directory")
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                marker.write_text(json.dumps({"format": FORMAT, "version": VERSION}) + "\n", "utf-8")
+            except OSError as e:
+                raise _io_error(e, f"cannot create backup store {root}") from e
+        else:
+            raise NotFound(f"{root} is not an fcrctl backup store (no {MARKER}): upload a backup to create one")
+        return cls(root)
+
+    def _path(self, key: str) -> Path:
+        if not key or key.startswith("/") or ".." in key.split("/") or key.startswith("tmp/") or key == MARKER:
+            raise BadInput(f"bad store key {key!r}")
+        return self.root / key
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> int:
+        target = self._path(key)
+        tmp = self._tmp / f"{uuid.uuid4().hex}.part"
+        written = 0
+        try:
+            self._tmp.mkdir(exist_ok=True)
+            with open(tmp, "wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+                    written += len(chunk)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise _io_error(e, f"cannot write {key} to {self.root}") from e
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        return written
+
+    def get(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(key), "rb")  # noqa: SIM115 - the caller closes the stream
+        except FileNotFoundError:
+            raise NotFound(f"{key} is missing from backup store {self.root}") from None
+        except OSError as e:
+            raise _io_error(e, f"cannot read {key} from {self.root}") from e
+
+    def exists(self, key: str) -> bool:
+        return os.path.exists(self._path(key))
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self.root / prefix if prefix else self.root
+        if not base.is_dir():
+            return
+        for dirpath, dirs, files in os.walk(base):
+            if Path(dirpath) == self.root:
+                dirs[:] = [d for d in dirs if d != "tmp"]
+            rel = os.path.relpath(dirpath, self.root)
+            for name in files:
+                key = name if rel == "." else f"{rel}/{name}"
+                if key != MARKER:
+                    yield key
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as e:
+            raise _io_error(e, f"cannot delete {key} from {self.root}") from e
+
+    def flush(self) -> None:
+        """Make every put so far durable (one syncfs)."""
+        from fcrctl.repository.local import ocfl
+
+        try:
+            ocfl.sync_tree(self.root)
+        except OSError as e:
+            raise _io_error(e, f"cannot sync {self.root}") from e
+
+    def clean(self) -> None:
+        """Remove partial writes a killed upload left in tmp/."""
+        if self._tmp.is_dir():
+            stale = time.time() - 3600  # an upload running right now keeps its fresh parts
+            for entry in os.scandir(self._tmp):
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < stale:
+                        os.unlink(entry.path)
+
+    def close(self) -> None:
+        return None

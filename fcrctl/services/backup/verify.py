@@ -1,0 +1,105 @@
+"""verify-backup: structure and inventories of a snapshot (or a stored backup), and with
+``read_data`` every content file re-hashed against its sha512. All problems are collected."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, cast
+
+from fcrctl.errors import FcrctlError, NotFound
+from fcrctl.repository.base import Problem
+from fcrctl.services.backup.manifest import Discard, Entry, TransferReport, _run_entries, blob_key, read_blob
+from fcrctl.services.backup.manifest import read_manifest as _read_manifest
+from fcrctl.services.backup.snapshot import TREE, BackupHome
+from fcrctl.services.backup.stores.base import BackupStore
+
+
+@dataclass
+class VerifyReport:
+    id: str
+    where: str
+    read_data: bool
+    problems: list[Problem] = field(default_factory=list)
+    objects: int = 0
+    files: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "where": self.where, "readData": self.read_data, "ok": self.ok,
+                "objects": self.objects, "files": self.files, "bytes": self.bytes, "seconds": round(self.seconds, 3),
+                "problems": [p.to_json() for p in self.problems]}
+
+
+def verify_local(home: BackupHome, backup_id: str, *, read_data: bool = False,
+                 progress: Callable[[], None] | None = None) -> VerifyReport:
+    from fcrctl.repository.local.check import check_storage_root
+    from fcrctl.services.backup import tree
+
+    started = time.monotonic()
+    info = home.get(backup_id)
+    root = home.path(backup_id) / TREE
+    report = VerifyReport(info.id, str(home.path(backup_id)), read_data)
+    if not root.is_dir():
+        report.problems.append(Problem("storage root", f"{TREE}/ is missing"))
+        return report
+
+    def on_object() -> None:
+        report.objects += 1
+        if progress is not None:
+            progress()
+
+    report.problems.extend(check_storage_root(root, None, read_data=read_data, on_object=on_object))
+    report.files, size = tree.tree_size(root)
+    report.bytes = size if read_data else 0
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False, jobs: int = 4,
+                 progress: Callable[[int], None] | None = None) -> VerifyReport:
+    started = time.monotonic()
+    info, objects = _read_manifest(store, backup_id)
+    report = VerifyReport(info.id, store.location, read_data)
+    lock = threading.Lock()
+    seen: set[str] = set()
+
+    def check(e: Entry, where: str) -> None:
+        if e.digest is None:
+            return
+        with lock:
+            if e.digest in seen:
+                return
+            seen.add(e.digest)
+        try:
+            if read_data:
+                n = read_blob(store, e.digest, cast(BinaryIO, Discard()), where)
+                with lock:
+                    report.bytes += n
+                if progress is not None:
+                    progress(n)
+            elif not store.exists(blob_key(e.digest)):
+                raise NotFound(f"blob of {e.rel} is missing")
+        except FcrctlError as err:
+            with lock:
+                report.problems.append(Problem(where, f"{e.rel}: {err.message}"))
+
+    counts = TransferReport(info.id, store.location)
+    try:
+        _run_entries(objects, check, jobs, counts)
+    except FcrctlError as err:  # a damaged manifest: report it with the rest
+        report.problems.append(Problem("manifest", err.message))
+    report.objects, report.files = counts.objects, counts.files
+    report.seconds = time.monotonic() - started
+    return report
