@@ -39,6 +39,7 @@ class Settings:
     ca_bundle: str | None = None
     insecure: bool = False
     timeout: float | None = None
+    tx: str | None = None  # run inside this transaction (--tx / FCRCTL_TX)
 
     def with_profile(self, profile: dict[str, Any]) -> Settings:
         """Fill the settings not given on the command line or in the environment from a profile."""
@@ -101,6 +102,8 @@ class Cli:
         self.settings = settings
         self.out = printer or Printer(json_mode=settings.json, quiet=settings.quiet, verbose=settings.verbose)
         self._repo: Repository | None = None
+        self._plain: Repository | None = None  # without --tx, for the tx commands
+        self._keepalive: Any = None
 
     @classmethod
     def of(cls, ctx: typer.Context, *, json: bool = False) -> Cli:
@@ -136,12 +139,33 @@ class Cli:
             raise Unsupported(f"{what} is not supported by this repository ({repo.location})")
         return repo
 
-    def close(self) -> None:
-        if self._repo is not None:
-            repo, self._repo = self._repo, None
-            repo.close()
+    def transactional(self) -> Any:
+        """The repository itself (never a --tx view), after checking it has transactions."""
+        if self._plain is None:
+            self._plain = self._open(tx=False)
+        if not self._plain.capabilities.transactions:
+            raise Unsupported(f"transactions are not supported by this repository ({self._plain.location})")
+        return self._plain
 
-    def _open(self) -> Repository:
+    def open_plain(self) -> Repository:
+        """A new handle on the repository (for a keepalive thread); the caller closes it."""
+        return self._open(tx=False, quiet=True)
+
+    def child_env(self) -> dict[str, str]:
+        """Environment for commands run by fcrctl that call fcrctl again (tx run)."""
+        return {"FCRCTL_REPO": self.target}
+
+    def close(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.stop()
+            self._keepalive = None
+        for name in ("_repo", "_plain"):
+            repo = getattr(self, name)
+            if repo is not None:
+                setattr(self, name, None)
+                repo.close()
+
+    def _open(self, *, tx: bool = True, quiet: bool = False) -> Repository:
         from fcrctl.repository import open_repository, scheme_of
 
         s = self.settings
@@ -160,11 +184,20 @@ class Cli:
                 # Only the default repository is created on first use; a mistyped --repo must not be.
                 Path(target).parent.mkdir(parents=True, exist_ok=True)
                 options["create"] = True
+        if tx and s.tx:
+            options["tx"] = s.tx
         try:
             repo = open_repository(target, **options)
         except NotARepository as exc:
             if "fcrctl init" in exc.message:
                 raise
             raise NotARepository(f"{exc.message} (create one with: fcrctl init {target})", path=exc.path) from exc
+        if quiet:
+            return repo
         self.out.debug(f"repository: {repo.location}")
+        if tx and s.tx:
+            # a long command (upload, import, bulk delete) must not lose its transaction to the timeout
+            from fcrctl.services.transactions import KeepAlive
+
+            self._keepalive = KeepAlive(self.open_plain, s.tx).start()
         return repo

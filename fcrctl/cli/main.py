@@ -12,6 +12,7 @@ from fcrctl import __version__
 from fcrctl.cli import admin, check, fixity, read, versions, write
 from fcrctl.cli import backup as backup_cmd
 from fcrctl.cli import serve as serve_cmd
+from fcrctl.cli import tx as tx_cmd
 from fcrctl.cli.context import Cli, Settings, load_profile
 from fcrctl.cli.output import Printer, configure_logging
 from fcrctl.errors import ExitCode, FcrctlError
@@ -168,6 +169,11 @@ def main(
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="HTTP timeout in seconds.", metavar="SECONDS", min=0.1)
     ] = None,
+    tx: Annotated[
+        str | None,
+        typer.Option("--tx", envvar="FCRCTL_TX", metavar="ID",
+                     help="Run inside transaction ID (see `fcrctl tx begin`): changes apply at `tx commit`."),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
@@ -188,6 +194,7 @@ def main(
         ca_bundle=ca_bundle,
         insecure=insecure,
         timeout=timeout,
+        tx=tx,
     )
     ctx.obj = cli = Cli(settings)
     # Profile errors are reported like any other once the Cli (and so --json) is in place.
@@ -208,6 +215,7 @@ app.command("purge")(write.purge)
 app.command("move")(write.move)
 app.command("copy")(write.copy)
 app.add_typer(versions.app, name="versions")
+app.add_typer(tx_cmd.app, name="tx")
 app.command("fixity")(fixity.fixity)
 app.command("check")(check.check)
 serve_cmd.register(app)
