@@ -1,0 +1,61 @@
+"""Shared helpers for the backup tests: a small repository, the CLI runner, tree digests."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from fcrctl.cli.main import app
+from fcrctl.repository import open_repository
+from fcrctl.repository.base import ResourceSpec
+
+TTL = '<> <http://purl.org/dc/elements/1.1/title> "{}" .'
+
+
+def make_repo(path: Path, *, binaries: int = 3) -> None:
+    from rdflib import Graph
+
+    repo = open_repository(str(path), create=True)
+    try:
+        g = Graph().parse(data=TTL.format("Top").replace("<>", "<info:fedora/top>"), format="turtle")
+        repo.create("/top", ResourceSpec(graph=g))
+        repo.create("/top/sub", ResourceSpec())
+        for i in range(binaries):
+            repo.create(
+                f"/top/sub/b{i}",
+                ResourceSpec(
+                    content=io.BytesIO(f"binary {i} ".encode() * 50), mime_type="text/plain", filename=f"b{i}.txt"
+                ),
+            )
+        repo.create("/other", ResourceSpec())
+    finally:
+        repo.close()
+
+
+def run(repo: Path, *args: str, input: str | None = None) -> Any:
+    return CliRunner().invoke(app, ["--repo", str(repo), *args], input=input)
+
+
+def ok_json(repo: Path, *args: str) -> Any:
+    result = run(repo, "--json", *args)
+    assert result.exit_code == 0, result.stderr + result.stdout
+    return json.loads(result.stdout)
+
+
+def digests(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+    }
+
+
+def paths_in(repo_path: Path) -> list[str]:
+    repo = open_repository(str(repo_path))
+    try:
+        return sorted(i.path for i in repo.children("/", recursive=True))
+    finally:
+        repo.close()

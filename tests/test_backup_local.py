@@ -1,0 +1,243 @@
+"""Local snapshots and restores end to end through the CLI, with every bad input and fault."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fcrctl.errors import ExitCode
+from fcrctl.repository import open_repository
+from fcrctl.repository.local.lock import WriterLock
+from tests.backup_helpers import digests, make_repo, ok_json, paths_in, run
+from tests.ocfl_check import assert_valid_ocfl
+
+
+@pytest.fixture
+def repo_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    make_repo(path)
+    return path
+
+
+def test_backup_prints_its_fields_and_links_the_tree(repo_dir: Path) -> None:
+    doc = ok_json(repo_dir, "backup", "--label", "nightly")
+    assert doc["id"].endswith("Z_nightly") and doc["label"] == "nightly"
+    for key in ("datetime", "resources", "files", "bytes", "repository", "fcrctlVersion", "potentiallyInconsistent"):
+        assert key in doc
+    assert doc["resources"] == 7 and doc["potentiallyInconsistent"] is False
+    snap = repo_dir / "backups" / doc["id"] / "ocfl-root"
+    assert_valid_ocfl(snap)
+    live_inv = next((repo_dir / "ocfl-root").rglob("inventory.json"))
+    twin = snap / live_inv.relative_to(repo_dir / "ocfl-root")
+    assert os.stat(twin).st_ino == os.stat(live_inv).st_ino  # hard link, no copy
+    listed = ok_json(repo_dir, "list-backups")
+    assert [b["id"] for b in listed] == [doc["id"]]
+    assert ok_json(repo_dir, "list-backups", doc["id"])["id"] == doc["id"]
+    table = run(repo_dir, "list-backups").stdout
+    assert doc["id"] in table and "consistent" in table
+
+
+def test_backup_without_label_gets_a_uuid(repo_dir: Path) -> None:
+    doc = ok_json(repo_dir, "backup")
+    assert len(doc["label"]) == 36 and doc["id"].endswith(doc["label"])
+
+
+@pytest.mark.parametrize("label", ["bad label", "a/b", "x" * 65, "ünïcode", ""])
+def test_malformed_label_is_bad_input(repo_dir: Path, label: str) -> None:
+    result = run(repo_dir, "backup", "--label", label)
+    assert result.exit_code == ExitCode.BAD_INPUT, result.stderr
+    assert "label" in result.stderr
+    assert not any((repo_dir / "backups").iterdir())
+
+
+@pytest.mark.parametrize("command", [["list-backups"], ["delete-backup"], ["verify-backup"], ["restore", "--yes"]])
+@pytest.mark.parametrize("backup_id", ["2026-01-01T00.00.00Z_nope", "../../etc"])
+def test_unknown_id_is_not_found(repo_dir: Path, command: list[str], backup_id: str) -> None:
+    before = digests(repo_dir / "ocfl-root")
+    result = run(repo_dir, command[0], backup_id, *command[1:])
+    assert result.exit_code == ExitCode.NOT_FOUND, result.stderr
+    assert digests(repo_dir / "ocfl-root") == before
+
+
+def test_restore_swaps_in_the_snapshot_and_keeps_a_failsafe(repo_dir: Path) -> None:
+    first = ok_json(repo_dir, "backup", "--label", "one")
+    assert run(repo_dir, "create", "/new").exit_code == 0
+    assert run(repo_dir, "delete", "/other").exit_code == 0
+    doc = ok_json(repo_dir, "restore", first["id"], "--yes")
+    assert doc["restored"] == first["id"] and doc["previous"].endswith("_previous")
+    assert paths_in(repo_dir) == ["/other", "/top", "/top/sub", "/top/sub/b0", "/top/sub/b1", "/top/sub/b2"]
+    assert_valid_ocfl(repo_dir / "ocfl-root")
+    assert run(repo_dir, "get", "/top/sub/b1").stdout.startswith("binary 1 ")
+    # the fail-safe holds the state before the restore: restoring it brings /new back
+    ok_json(repo_dir, "restore", doc["previous"], "--yes")
+    assert "/new" in paths_in(repo_dir) and "/other" not in paths_in(repo_dir)
+    # restores never damage the snapshots they share files with
+    assert ok_json(repo_dir, "verify-backup", first["id"], "--read-data")["ok"] is True
+    assert run(repo_dir, "check").exit_code == 0
+
+
+def test_restore_needs_yes_when_not_interactive(repo_dir: Path) -> None:
+    bid = ok_json(repo_dir, "backup")["id"]
+    run(repo_dir, "create", "/new")
+    result = run(repo_dir, "restore", bid)
+    assert result.exit_code == ExitCode.BAD_INPUT and "--yes" in result.stderr
+    assert "/new" in paths_in(repo_dir)
+
+
+def test_partial_restore_leaves_the_rest_untouched(repo_dir: Path) -> None:
+    bid = ok_json(repo_dir, "backup")["id"]
+    run(repo_dir, "delete", "/top/sub/b0")
+    run(repo_dir, "purge", "/top/sub/b0")
+    run(repo_dir, "create", "/other/kid")
+    doc = ok_json(repo_dir, "restore", bid, "--path", "/top/sub", "--yes")
+    assert doc["path"] == "/top/sub" and doc["failures"] == []
+    found = paths_in(repo_dir)
+    assert "/top/sub/b0" in found and "/other/kid" in found
+    assert run(repo_dir, "get", "/top/sub/b0").stdout.startswith("binary 0 ")
+
+
+def test_restore_refuses_while_transactions_are_open(repo_dir: Path) -> None:
+    bid = ok_json(repo_dir, "backup")["id"]
+    repo = open_repository(str(repo_dir))
+    try:
+        tx = repo.begin_transaction()  # type: ignore[attr-defined]
+        before = digests(repo_dir / "ocfl-root")
+        for extra in ([], ["--path", "/top"]):
+            result = run(repo_dir, "restore", bid, "--yes", *extra)
+            assert result.exit_code == ExitCode.CONFLICT and "transaction" in result.stderr, result.stderr
+        assert digests(repo_dir / "ocfl-root") == before
+        repo.rollback_transaction(tx.id)  # type: ignore[attr-defined]
+    finally:
+        repo.close()
+    assert run(repo_dir, "restore", bid, "--yes").exit_code == 0
+
+
+def test_lock_timeout_exits_locked_unless_inconsistency_is_allowed(repo_dir: Path) -> None:
+    lock = WriterLock(repo_dir / "lock")
+    assert lock.try_acquire()  # another "process" holds the writer lock (flock is per open file)
+    try:
+        result = run(repo_dir, "backup", "--lock-timeout", "0.2")
+        assert result.exit_code == ExitCode.LOCKED, result.stderr
+        assert not [p for p in (repo_dir / "backups").iterdir() if not p.name.startswith(".")]
+        doc = ok_json(repo_dir, "backup", "--lock-timeout", "0.1", "--allow-inconsistent")
+        assert doc["potentiallyInconsistent"] is True
+        listed = run(repo_dir, "list-backups").stdout
+        assert "no" in listed.split(doc["id"])[1].splitlines()[0]
+    finally:
+        lock.close()
+
+
+def test_delete_and_verify_detect_damage(repo_dir: Path) -> None:
+    bid = ok_json(repo_dir, "backup")["id"]
+    snap = repo_dir / "backups" / bid / "ocfl-root"
+    content = next(p for p in snap.rglob("b1"))
+    # break the link first: corrupting the backup must not corrupt the live repository
+    data = bytearray(content.read_bytes())
+    content.unlink()
+    data[3] ^= 0x01
+    content.write_bytes(bytes(data))
+    assert ok_json(repo_dir, "verify-backup", bid)["ok"] is True  # structure only
+    result = run(repo_dir, "--json", "verify-backup", bid, "--read-data")
+    assert result.exit_code == ExitCode.CORRUPT
+    report = json.loads(result.stdout)
+    assert any(p["where"] == "/top/sub/b1" for p in report["problems"])
+    assert ok_json(repo_dir, "delete-backup", bid) == {"deleted": bid}
+    assert ok_json(repo_dir, "list-backups") == []
+
+
+def _run_killed(code: str, repo_dir: Path) -> None:
+    script = textwrap.dedent(code)
+    proc = subprocess.run([sys.executable, "-c", script, str(repo_dir)], capture_output=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+
+
+KILL_DURING_LINK = """
+import os, signal, sys
+from pathlib import Path
+from fcrctl.repository import open_repository
+from fcrctl.services.backup import snapshot, tree
+real = os.link
+count = [0]
+def dying_link(a, b, *k, **kw):
+    count[0] += 1
+    if count[0] == 10:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(a, b, *k, **kw)
+os.link = dying_link
+repo = open_repository(sys.argv[1])
+snapshot.take(repo, snapshot.BackupHome(Path(sys.argv[1]) / "backups"), label="doomed")
+"""
+
+
+def test_killed_backup_leaves_no_backup_and_no_growing_debris(repo_dir: Path) -> None:
+    for _ in range(3):
+        _run_killed(KILL_DURING_LINK, repo_dir)
+    assert ok_json(repo_dir, "list-backups") == []
+    bid = ok_json(repo_dir, "backup")["id"]
+    assert sorted(p.name for p in (repo_dir / "backups").iterdir()) == [bid]
+    # the repository itself was never touched, and is still writable
+    assert run(repo_dir, "create", "/after").exit_code == 0
+
+
+KILL_AFTER_SWAP = """
+import os, signal, sys
+from pathlib import Path
+from fcrctl.repository import open_repository
+from fcrctl.services.backup import restore, snapshot
+repo = open_repository(sys.argv[1])
+home = snapshot.BackupHome(Path(sys.argv[1]) / "backups")
+bid = home.list()[0].id
+restore.restore(repo, home, bid, after_swap=lambda: os.kill(os.getpid(), signal.SIGKILL))
+"""
+
+
+def test_restore_killed_after_the_swap_is_finished_by_the_next_command(repo_dir: Path) -> None:
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    run(repo_dir, "create", "/new")
+    _run_killed(KILL_AFTER_SWAP, repo_dir)
+    assert (repo_dir / "backups" / ".restore-pending.json").exists()
+    ok_json(repo_dir, "list-backups")  # any backup command...
+    ok_json(repo_dir, "backup", "--label", "two")  # ...that takes the lock finishes the restore
+    assert not (repo_dir / "backups" / ".restore-pending.json").exists()
+    assert "/new" not in paths_in(repo_dir)  # fully restored, index agrees with the tree
+    assert run(repo_dir, "check").exit_code == 0
+    assert any(b["id"] == bid for b in ok_json(repo_dir, "list-backups"))
+
+
+def test_restore_failing_after_the_swap_swaps_back(repo_dir: Path) -> None:
+    from fcrctl.services.backup import restore, snapshot
+
+    bid = ok_json(repo_dir, "backup")["id"]
+    run(repo_dir, "create", "/new")
+    before = digests(repo_dir / "ocfl-root")
+    repo = open_repository(str(repo_dir))
+    try:
+
+        def boom() -> None:
+            raise OSError("simulated failure while rebuilding the index")
+
+        with pytest.raises(OSError):
+            restore.restore(repo, snapshot.BackupHome(repo_dir / "backups"), bid, after_swap=boom)
+    finally:
+        repo.close()
+    assert digests(repo_dir / "ocfl-root") == before
+    assert "/new" in paths_in(repo_dir)
+    assert not (repo_dir / "backups" / ".restore-pending.json").exists()
+
+
+def test_prune_keeps_by_rule_and_never_the_newest(repo_dir: Path) -> None:
+    ids = [ok_json(repo_dir, "backup", "--label", f"n{i}")["id"] for i in range(3)]
+    plan = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--dry-run")
+    assert plan["remove"] == [ids[1], ids[0]] and plan["dryRun"] is True
+    assert len(ok_json(repo_dir, "list-backups")) == 3
+    ok_json(repo_dir, "prune-backups", "--keep-last", "2")
+    assert [b["id"] for b in ok_json(repo_dir, "list-backups")] == ids[1:]
+    result = run(repo_dir, "prune-backups")
+    assert result.exit_code == ExitCode.BAD_INPUT
