@@ -1,0 +1,195 @@
+"""Backups in a directory store: upload/download/restore/verify, dedup, and the store faults."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from fcrctl.errors import ExitCode, Unavailable
+from fcrctl.services.backup import manifest
+from fcrctl.services.backup.snapshot import BackupHome
+from fcrctl.services.backup.stores.directory import DirectoryStore
+from tests.backup_helpers import digests, make_repo, ok_json, paths_in, run
+
+
+@pytest.fixture
+def repo_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    make_repo(path)
+    return path
+
+
+@pytest.fixture
+def uploaded(repo_dir: Path, tmp_path: Path) -> tuple[str, Path]:
+    store = tmp_path / "store"
+    doc = ok_json(repo_dir, "backup", "--label", "s", "--to", str(store))
+    assert doc["upload"]["blobs_sent"] > 0
+    return doc["id"], store
+
+
+def _blob_of(store: Path, repo_dir: Path, bid: str, name: str) -> Path:
+    content = next((repo_dir / "backups" / bid / "ocfl-root").rglob(name))
+    import hashlib
+
+    digest = hashlib.sha512(content.read_bytes()).hexdigest()
+    return store / "blobs" / digest[:2] / digest
+
+
+def test_roundtrip_through_the_store(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    bid, store = uploaded
+    listed = ok_json(repo_dir, "list-backups", "--from", str(store))
+    assert [b["id"] for b in listed] == [bid]
+    assert ok_json(repo_dir, "verify-backup", bid, "--from", str(store), "--read-data")["ok"] is True
+    snap = repo_dir / "backups" / bid / "ocfl-root"
+    before = digests(snap)
+    ok_json(repo_dir, "delete-backup", bid)
+    ok_json(repo_dir, "download-backup", bid, str(store))
+    assert digests(snap) == before  # byte for byte the same tree
+    run(repo_dir, "create", "/new")
+    ok_json(repo_dir, "delete-backup", bid)
+    ok_json(repo_dir, "restore", bid, "--from", str(store), "--yes")
+    assert "/new" not in paths_in(repo_dir)
+
+
+def test_unchanged_content_is_never_sent_twice(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    _, store = uploaded
+    again = ok_json(repo_dir, "backup", "--label", "t", "--to", str(store))["upload"]
+    # only the few files that differ (none: same objects) are new
+    assert again["blobs_sent"] == 0 and again["blobs_reused"] > 0
+    run(repo_dir, "create", "/new")
+    third = ok_json(repo_dir, "backup", "--label", "u", "--to", str(store))["upload"]
+    assert 0 < third["blobs_sent"] <= 4  # the new object and the root's new version
+
+
+def test_bit_flip_in_a_blob_names_the_resource_and_restore_refuses(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    bid, store = uploaded
+    blob = _blob_of(store, repo_dir, bid, "b2")
+    data = bytearray(zstandard.ZstdDecompressor().decompress(blob.read_bytes(), max_output_size=1 << 20))
+    data[5] ^= 0x04
+    blob.write_bytes(zstandard.ZstdCompressor().compress(bytes(data)))
+    result = run(repo_dir, "--json", "verify-backup", bid, "--from", str(store), "--read-data")
+    assert result.exit_code == ExitCode.CORRUPT
+    problems = json.loads(result.stdout)["problems"]
+    assert [p["where"] for p in problems] == ["/top/sub/b2"]
+    ok_json(repo_dir, "delete-backup", bid)
+    run(repo_dir, "create", "/new")
+    before = digests(repo_dir / "ocfl-root")
+    result = run(repo_dir, "restore", bid, "--from", str(store), "--yes")
+    assert result.exit_code == ExitCode.CORRUPT and "/top/sub/b2" in result.stderr
+    assert digests(repo_dir / "ocfl-root") == before
+    assert ok_json(repo_dir, "list-backups") == []  # no half-downloaded backup is listed
+
+
+def test_truncated_zstd_frame_is_corrupt(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    bid, store = uploaded
+    blob = _blob_of(store, repo_dir, bid, "b0")
+    blob.write_bytes(blob.read_bytes()[:-7])
+    result = run(repo_dir, "verify-backup", bid, "--from", str(store), "--read-data")
+    assert result.exit_code == ExitCode.CORRUPT and "/top/sub/b0" in result.stdout
+    manifest_file = store / "manifests" / f"{bid}.jsonl.zst"
+    manifest_file.write_bytes(manifest_file.read_bytes()[:-9])
+    result = run(repo_dir, "verify-backup", bid, "--from", str(store))
+    assert result.exit_code == ExitCode.CORRUPT
+
+
+def test_missing_blob_and_missing_manifest(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    bid, store = uploaded
+    _blob_of(store, repo_dir, bid, "b1").unlink()
+    result = run(repo_dir, "verify-backup", bid, "--from", str(store))
+    assert result.exit_code == ExitCode.CORRUPT and "/top/sub/b1" in result.stdout
+    (store / "manifests" / f"{bid}.jsonl.zst").unlink()
+    ok_json(repo_dir, "delete-backup", bid)  # else the local copy would be restored
+    result = run(repo_dir, "restore", bid, "--from", str(store), "--yes")
+    assert result.exit_code == ExitCode.NOT_FOUND and "manifest" in result.stderr
+    assert ok_json(repo_dir, "list-backups", "--from", str(store)) == []
+
+
+def test_backup_of_another_store_version(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    bid, store = uploaded
+    mf = store / "manifests" / f"{bid}.jsonl.zst"
+    lines = zstandard.ZstdDecompressor().decompress(mf.read_bytes(), max_output_size=1 << 26).splitlines()
+    head = json.loads(lines[0])
+    head["version"] = 99
+    mf.write_bytes(zstandard.ZstdCompressor().compress(b"\n".join([json.dumps(head).encode(), *lines[1:]]) + b"\n"))
+    result = run(repo_dir, "verify-backup", bid, "--from", str(store))
+    assert result.exit_code == ExitCode.UNSUPPORTED and "version 99" in result.stderr
+    (store / "fcrctl-backup-store.json").write_text('{"format": "fcrctl-backup-store", "version": 7}')
+    result = run(repo_dir, "list-backups", "--from", str(store))
+    assert result.exit_code == ExitCode.UNSUPPORTED and "version 7" in result.stderr
+
+
+def test_store_path_that_is_a_file(repo_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    bid = ok_json(repo_dir, "backup")["id"]
+    for args in (["upload-backup", bid, str(tmp_path / "file")], ["list-backups", "--from", str(tmp_path / "file")]):
+        result = run(repo_dir, *args)
+        assert result.exit_code == ExitCode.BAD_INPUT and "is a file" in result.stderr
+
+
+class FullDisk(DirectoryStore):
+    """A directory store whose disk fills up after ``budget`` bytes."""
+
+    budget = 1500
+
+    def put(self, key: str, chunks):  # type: ignore[no-untyped-def, override]
+        def limited():  # type: ignore[no-untyped-def]
+            for chunk in chunks:
+                FullDisk.budget -= len(chunk)
+                if FullDisk.budget < 0:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                yield chunk
+
+        try:
+            return super().put(key, limited())
+        except OSError as e:  # what put() does with an OSError from its own writes
+            raise Unavailable(f"cannot write {key}: no space left on the store's disk") from e
+
+
+def test_disk_full_during_upload_is_clear_and_the_store_stays_consistent(repo_dir: Path, tmp_path: Path) -> None:
+    bid = ok_json(repo_dir, "backup")["id"]
+    home = BackupHome(repo_dir / "backups")
+    DirectoryStore.open(str(tmp_path / "store"), create=True)
+    full = FullDisk(tmp_path / "store")
+    with pytest.raises(Unavailable, match="no space"):
+        manifest.upload(home, bid, full, jobs=1)
+    store = DirectoryStore.open(str(tmp_path / "store"))
+    assert list(store.list("manifests/")) == []  # no backup appears in the store
+    assert list((tmp_path / "store" / "tmp").iterdir()) == []  # no partial blob left
+    sent_before = len(list(store.list("blobs/")))
+    report = manifest.upload(home, bid, store, jobs=2)  # re-run: only what is missing
+    assert report.blobs_reused == sent_before
+    assert ok_json(repo_dir, "verify-backup", bid, "--from", str(tmp_path / "store"), "--read-data")["ok"]
+
+
+def test_real_enospc_from_the_filesystem_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = DirectoryStore.open(str(tmp_path / "s"), create=True)
+    real_open = open
+
+    def full_open(file, mode="r", *a, **k):  # type: ignore[no-untyped-def]
+        fh = real_open(file, mode, *a, **k)
+        if "w" in mode and str(file).endswith(".part"):
+
+            def write(data: bytes) -> int:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            fh.write = write  # type: ignore[method-assign]
+        return fh
+
+    monkeypatch.setattr("builtins.open", full_open)
+    with pytest.raises(Unavailable, match="no space left"):
+        store.put("blobs/aa/x", iter([b"data"]))
+    monkeypatch.undo()
+    assert not store.exists("blobs/aa/x") and list((tmp_path / "s" / "tmp").iterdir()) == []
+
+
+def test_delete_from_store_keeps_shared_blobs(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    bid, store = uploaded
+    other = ok_json(repo_dir, "backup", "--label", "o", "--to", str(store))["id"]
+    ok_json(repo_dir, "delete-backup", bid, "--from", str(store))
+    assert ok_json(repo_dir, "verify-backup", other, "--from", str(store), "--read-data")["ok"] is True
+    ok_json(repo_dir, "delete-backup", other, "--from", str(store))
+    assert list((store / "blobs").rglob("*.*")) == [] and not [p for p in (store / "blobs").rglob("*") if p.is_file()]

@@ -1,0 +1,76 @@
+"""The BackupStore contract, run against every store (the directory store for now; S3 and
+HTTPS stores add a fixture param)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fcrctl.errors import BadInput, NotFound, Unsupported
+from fcrctl.services.backup.stores import BackupStore, open_store
+
+
+@pytest.fixture(params=["directory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BackupStore]:
+    s = open_store(str(tmp_path / "store"), create=True)
+    yield s
+    s.close()
+
+
+def test_put_get_exists_list_delete(store: BackupStore) -> None:
+    assert not store.exists("blobs/aa/aa1")
+    assert store.put("blobs/aa/aa1", iter([b"hello ", b"world"])) == 11
+    assert store.exists("blobs/aa/aa1")
+    with store.get("blobs/aa/aa1") as fh:
+        assert fh.read() == b"hello world"
+    store.put("manifests/x.jsonl.zst", iter([b"m"]))
+    assert sorted(store.list()) == ["blobs/aa/aa1", "manifests/x.jsonl.zst"]
+    assert list(store.list("manifests/")) == ["manifests/x.jsonl.zst"]
+    store.delete("blobs/aa/aa1")
+    store.delete("blobs/aa/aa1")  # idempotent
+    assert not store.exists("blobs/aa/aa1")
+
+
+def test_put_replaces_and_get_of_missing_is_not_found(store: BackupStore) -> None:
+    store.put("k", iter([b"one"]))
+    store.put("k", iter([b"two"]))
+    with store.get("k") as fh:
+        assert fh.read() == b"two"
+    with pytest.raises(NotFound):
+        store.get("nothing")
+
+
+def test_failed_put_leaves_no_key(store: BackupStore) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"partial"
+        raise RuntimeError("source failed")
+
+    with pytest.raises(RuntimeError):
+        store.put("half", chunks())
+    assert not store.exists("half")
+    assert list(store.list()) == []
+
+
+@pytest.mark.parametrize("key", ["../escape", "/abs", "", "a/../../b"])
+def test_bad_keys_are_refused(store: BackupStore, key: str) -> None:
+    with pytest.raises(BadInput):
+        store.put(key, iter([b"x"]))
+
+
+def test_unknown_scheme_and_file_path(tmp_path: Path) -> None:
+    with pytest.raises(BadInput):
+        open_store("ftp://host/x")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(BadInput, match="is a file"):
+        open_store(str(tmp_path / "f"), create=True)
+    with pytest.raises(NotFound):
+        open_store(str(tmp_path / "absent"))
+
+
+def test_other_store_version_is_refused(tmp_path: Path) -> None:
+    open_store(str(tmp_path / "s"), create=True)
+    (tmp_path / "s" / "fcrctl-backup-store.json").write_text('{"format": "fcrctl-backup-store", "version": 2}')
+    with pytest.raises(Unsupported, match="version 2"):
+        open_store(str(tmp_path / "s"))
