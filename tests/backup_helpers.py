@@ -37,11 +37,11 @@ def make_repo(path: Path, *, binaries: int = 3) -> None:
         repo.close()
 
 
-def run(repo: Path, *args: str, input: str | None = None) -> Any:
+def run(repo: Path | str, *args: str, input: str | None = None) -> Any:
     return CliRunner().invoke(app, ["--repo", str(repo), *args], input=input)
 
 
-def ok_json(repo: Path, *args: str) -> Any:
+def ok_json(repo: Path | str, *args: str) -> Any:
     result = run(repo, "--json", *args)
     assert result.exit_code == 0, result.stderr + result.stdout
     return json.loads(result.stdout)

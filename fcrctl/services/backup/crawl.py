@@ -8,7 +8,8 @@ depth-first order on the calling thread (parents exist before children); binarie
 ``jobs`` threads. What a crawl keeps: every resource's model, user triples, binary content,
 MIME type, filename and description. What it does not: version history and server-set dates
 (each resource becomes one new version) -- the backup metadata says so (``kind: crawl``).
-Without server-side isolation the result is marked ``potentiallyInconsistent``.
+Fedora's transactions do not isolate reads from other clients' commits, so a crawl is
+always marked ``potentiallyInconsistent`` (the CLI says so).
 """
 
 from __future__ import annotations
@@ -59,20 +60,20 @@ def replay(src: Repository, dst: Repository, *, root: str = "/", jobs: int = 4,
 
     def copy_binary(info: ResourceInfo) -> None:
         try:
-            with src.open_binary(info.path) as content:
-                counted = _Counting(content.stream)
-                spec = ResourceSpec(content=counted, binary=True, mime_type=info.mime_type, filename=info.filename,
-                                    lenient=True)
-                dst.replace(info.path, spec)
+            try:
+                count = _copy_content(src, dst, info)
+            except Gone:  # a tombstone where the backup has a binary: bring it back
+                dst.purge(info.path)
+                count = _copy_content(src, dst, info)
             description = src.get_rdf(info.path, prefs=USER_TRIPLES)
             if len(description):
                 dst.replace_description(info.path, description, lenient=True)
             with lock:
                 report.resources += 1
                 report.binaries += 1
-                report.bytes += counted.count
+                report.bytes += count
             if progress is not None:
-                progress(counted.count)
+                progress(count)
         except FcrctlError as err:
             fail(info.path, err)
 
@@ -81,7 +82,7 @@ def replay(src: Repository, dst: Repository, *, root: str = "/", jobs: int = 4,
         model = info.model if info.model in CONTAINER_MODELS else BASIC_CONTAINER
         spec = ResourceSpec(graph=graph, model=None if model == BASIC_CONTAINER else model, lenient=True,
                             archival_group=info.archival_group)
-        dst.replace(info.path, spec)
+        _put(dst, info.path, spec)
         report.resources += 1
 
     pending: set[Future[None]] = set()
@@ -112,6 +113,24 @@ def replay(src: Repository, dst: Repository, *, root: str = "/", jobs: int = 4,
                 f.cancel()
             raise
     return report
+
+
+def _copy_content(src: Repository, dst: Repository, info: ResourceInfo) -> int:
+    with src.open_binary(info.path) as content:
+        counted = _Counting(content.stream)
+        spec = ResourceSpec(content=counted, binary=True, mime_type=info.mime_type, filename=info.filename,
+                            lenient=True)
+        dst.replace(info.path, spec)
+    return counted.count
+
+
+def _put(dst: Repository, path: str, spec: ResourceSpec) -> None:
+    """Replace, or create over a tombstone (a restore brings deleted resources back)."""
+    try:
+        dst.replace(path, spec)
+    except Gone:
+        dst.purge(path)
+        dst.replace(path, spec)
 
 
 def _chain(first: list[ResourceInfo], rest: Any) -> Any:
@@ -168,8 +187,9 @@ def crawl(
         info = BackupInfo(
             id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label, resources=report.resources,
             files=files, bytes=size, repository=repo.location,
-            # no server-side isolation: writes during the crawl may be half seen
-            potentially_inconsistent=not repo.capabilities.transactions, kind="crawl",
+            # Fedora transactions isolate a transaction's own writes, not reads from others' commits,
+            # so a crawl can never promise a point-in-time state: writes during it may be half seen
+            potentially_inconsistent=True, kind="crawl",
             extra={"seconds": round(time.monotonic() - started, 3), "contentBytes": report.bytes},
         )
         return home.install(staged, info)
