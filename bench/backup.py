@@ -1,0 +1,135 @@
+"""Benchmark backup and restore beside tar|zstd on the same tree.
+
+    .venv/bin/python bench/backup.py            # 2,000 binaries (1 GB) + 10,000 containers
+    .venv/bin/python bench/backup.py --smoke    # a tiny run for CI
+
+Measures, each as its own `fcrctl` process (wall time and peak RSS from wait4): snapshot
+(and the writer-lock hold time it reports), first upload to a directory store, an unchanged
+second backup+upload, restore from the store (download + verify + swap), and
+`verify-backup --read-data`; beside `tar -cf - ocfl-root | zstd -3` and `zstd -d | tar -x`.
+Targets (issue 5, 2 cores): snapshot < 2 s with the lock < 1 s; first upload <= 1.2x tar|zstd;
+unchanged second upload < 0.5 s; restore <= 1.2x zstd -d|tar; verify >= 250 MB/s; RSS < 100 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fcrctl.repository import open_repository  # noqa: E402
+from fcrctl.repository.base import ResourceSpec  # noqa: E402
+
+
+def build(where: Path, binaries: int, total: int, containers: int) -> None:
+    """Half random bytes, half RDF-like text; containers in 100-wide folders."""
+    size = total // binaries
+    noise = os.urandom(size)
+    text = b'<info:fedora/x> <http://purl.org/dc/elements/1.1/title> "a title of some length" .\n' * (size // 80 + 1)
+    repo = open_repository(str(where), create=True)
+    repo.create("/bin", ResourceSpec())
+    repo.create("/meta", ResourceSpec())
+    for i in range(binaries):
+        base = noise if i % 2 else text
+        data = i.to_bytes(8, "big") + base[8:size]
+        repo.create(f"/bin/b{i}", ResourceSpec(content=io.BytesIO(data), binary=True))
+    for i in range(containers):
+        if i % 100 == 0:
+            repo.create(f"/meta/g{i // 100}", ResourceSpec())
+        repo.create(f"/meta/g{i // 100}/c{i}", ResourceSpec())
+    repo.close()
+
+
+def run(command: list[str] | str, *, shell: bool = False) -> tuple[float, int, str]:
+    """(seconds, peak RSS in MB, stdout) of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, shell=shell, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.read() if proc.stdout else b""
+    err = proc.stderr.read() if proc.stderr else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{command} failed ({proc.returncode}): {err.decode()[-500:]}")
+    return elapsed, usage.ru_maxrss // 1024, out.decode()
+
+
+def fcrctl(repo: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "fcrctl", "--repo", str(repo), "--json", *args]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny data, for CI")
+    args = parser.parse_args()
+    binaries, total, containers = (20, 2_000_000, 100) if args.smoke else (2_000, 1_000_000_000, 10_000)
+    work = Path(tempfile.mkdtemp(prefix="fcrctl-bench-backup-", dir=os.environ.get("BENCH_DIR")))
+    try:
+        repo = work / "repo"
+        t0 = time.perf_counter()
+        build(repo, binaries, total, containers)
+        rows: list[tuple[str, float, int, str]] = []
+        print(
+            f"built {binaries} binaries ({total / 1e6:.0f} MB) + {containers} containers in "
+            f"{time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
+        store = work / "store"
+
+        secs, rss, out = run(fcrctl(repo, "backup", "--label", "one"))
+        first = json.loads(out)
+        rows.append(("snapshot", secs, rss, f"lock held {first['lockHeldSeconds']:.2f} s, {first['files']} files"))
+        secs, rss, out = run(fcrctl(repo, "upload-backup", first["id"], str(store)))
+        up = json.loads(out)
+        rows.append(("first upload", secs, rss, f"{up['blobs_sent']} blobs, {up['bytes_written'] / 1e6:.0f} MB stored"))
+        secs, rss, _ = run(fcrctl(repo, "backup", "--label", "two"))
+        second = json.loads(_)
+        secs2, rss2, out = run(fcrctl(repo, "upload-backup", second["id"], str(store)))
+        up2 = json.loads(out)
+        rows.append(
+            (
+                "unchanged 2nd upload",
+                secs2,
+                rss2,
+                f"{up2['blobs_sent']} sent, {up2['blobs_reused']} reused; in-process {up2['seconds']:.2f} s",
+            )
+        )
+        secs, rss, out = run(fcrctl(repo, "verify-backup", first["id"], "--read-data"))
+        rep = json.loads(out)
+        files_bytes = first["bytes"]
+        rows.append(
+            ("verify --read-data", secs, rss, f"{files_bytes / 1e6 / secs:.0f} MB/s of {files_bytes / 1e6:.0f} MB")
+        )
+        run(fcrctl(repo, "delete-backup", first["id"]))
+        secs, rss, out = run(fcrctl(repo, "restore", first["id"], "--from", str(store), "--yes"))
+        rows.append(("restore from store", secs, rss, f"lock held {json.loads(out)['lockHeldSeconds']:.2f} s"))
+        assert rep["ok"]
+
+        if shutil.which("zstd") and shutil.which("tar"):
+            archive = work / "tree.tar.zst"
+            secs, rss, _ = run(f"tar -cf - -C {repo} ocfl-root | zstd -3 -q -T1 -o {archive}", shell=True)
+            rows.append(("tar | zstd -3", secs, rss, f"{archive.stat().st_size / 1e6:.0f} MB"))
+            (work / "untar").mkdir()
+            secs, rss, _ = run(f"zstd -d -q -c {archive} | tar -x -C {work / 'untar'}", shell=True)
+            rows.append(("zstd -d | tar -x", secs, rss, ""))
+        else:
+            print("zstd or tar not installed: no baseline")
+        print(f"{'step':<22} {'seconds':>8} {'RSS MB':>7}  notes")
+        for name, secs, rss, note in rows:
+            print(f"{name:<22} {secs:>8.2f} {rss:>7}  {note}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
