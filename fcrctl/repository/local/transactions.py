@@ -148,14 +148,18 @@ class TxDir:
             lock.close()
 
     # -- touched objects ----------------------------------------------------------------------
-    def touched(self) -> dict[str, dict]:
-        out: dict[str, dict] = {}
+    def touched(self, into: dict[str, dict] | None = None, offset: int = 0) -> dict[str, dict]:
+        """Touched objects; with ``into``/``offset``, only the records written after ``offset``."""
+        out: dict[str, dict] = {} if into is None else into
+        self.offset = offset
         try:
-            with open(self.dir / "touched.jsonl", encoding="utf-8") as fh:
-                for line in fh:
-                    if not line.endswith("\n"):
-                        break  # a write cut off by a crash
-                    rec = json.loads(line)
+            with open(self.dir / "touched.jsonl", "rb") as fh:
+                fh.seek(offset)
+                for raw in fh:
+                    if not raw.endswith(b"\n"):
+                        break  # a write cut off by a crash (or still being written)
+                    self.offset += len(raw)
+                    rec = json.loads(raw)
                     first = out.setdefault(rec["o"], {"base": rec.get("b"), "purge": False})
                     first["purge"] = bool(rec.get("p"))
         except FileNotFoundError:
@@ -163,8 +167,8 @@ class TxDir:
         return out
 
     def record(self, object_id: str, base: str | None, purge: bool) -> None:
-        with open(self.dir / "touched.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"o": object_id, "b": base, "p": purge}) + "\n")
+        with open(self.dir / "touched.jsonl", "ab") as fh:
+            fh.write(json.dumps({"o": object_id, "b": base, "p": purge}).encode() + b"\n")
 
     def close(self, status: str, **extra: Any) -> None:
         """Record the final status, then drop the staged data (tx.json stays as the record)."""
@@ -205,6 +209,12 @@ class TxStore(Store):
         self.main_root = main_root
         self.main_index = main_index
         self._touched = tx.touched()
+        self._offset = tx.offset
+
+    def refresh(self) -> None:
+        """Pick up objects another process touched in this transaction since we last looked."""
+        self.tx.touched(self._touched, self._offset)
+        self._offset = self.tx.offset
 
     def _obj(self, object_rel: str) -> Path:
         staged = self.root / object_rel
@@ -305,7 +315,7 @@ def _view_class() -> type:
             with super()._writing():
                 self._txdir.require_open()
                 self._txdir.touch()
-                self._store._touched = self._txdir.touched()  # noqa: SLF001 - another process may have written
+                self._store.refresh()  # another process may have written in this transaction
                 yield
 
         def _abs(self, rel: str | None) -> Path | None:
