@@ -88,8 +88,11 @@ class Store:
                     ocfl.remove_tree(self.object_dir(change.object_id), self.tmp)
                 else:
                     ocfl.install_version(p, dirs)
-            for d in dirs:
-                ocfl.fsync_dir(d)
+            if ocfl.HAVE_SYNCFS and len(dirs) > 1:
+                ocfl.sync_tree(self.root)  # one syncfs for all the renames, not ~10 ms per directory
+            else:
+                for d in dirs:
+                    ocfl.fsync_dir(d)
             (self.tmp / JOURNAL).unlink(missing_ok=True)
         except OSError as e:
             for _, p in prepared:
