@@ -241,3 +241,20 @@ def test_prune_keeps_by_rule_and_never_the_newest(repo_dir: Path) -> None:
     assert [b["id"] for b in ok_json(repo_dir, "list-backups")] == ids[1:]
     result = run(repo_dir, "prune-backups")
     assert result.exit_code == ExitCode.BAD_INPUT
+
+
+def test_writes_between_the_two_link_passes_are_caught_by_reconcile(repo_dir: Path, tmp_path: Path) -> None:
+    from fcrctl.services.backup import tree
+
+    live = repo_dir / "ocfl-root"
+    copy = tmp_path / "copy"
+    sigs = tree.link_storage_root(live, copy)  # first pass, as if writers were running
+    run(repo_dir, "create", "/added")  # a new object
+    run(repo_dir, "put", "/top/sub/b1", "--file", str(tmp_path / "x.txt")) if (tmp_path / "x.txt").write_text(
+        "new content"
+    ) else None  # a new version of an existing object
+    run(repo_dir, "delete", "/other")
+    run(repo_dir, "purge", "/other")  # an object removed
+    assert tree.reconcile(live, copy, sigs) >= 3
+    assert digests(copy) == digests(live)
+    assert_valid_ocfl(copy)

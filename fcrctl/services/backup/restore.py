@@ -102,10 +102,13 @@ def restore(
     with tree.staging_dir(home.root) as work, tree.staging_dir(home.root) as failsafe_dir:
         restored = work / TREE
         tree.link_tree(source, restored)  # beside the live tree, before taking the lock
+        sigs = tree.link_storage_root(Path(repo.location) / TREE, failsafe_dir / TREE)  # fixed up under the lock
+        # counted before the lock (informational; the lock is held only for relinking and the swap)
+        stats = (count_resources(repo), *tree.tree_size(failsafe_dir / TREE))
         with repo.exclusive(timeout=lock_timeout) as live:
             t0 = time.monotonic()
             refuse_open_transactions(repo)  # checked again: one may have begun meanwhile
-            failsafe = _failsafe(repo, home, live, failsafe_dir, now())
+            failsafe = _failsafe(repo, home, live, failsafe_dir, now(), sigs, stats)
             marker = home.root / MARKER
             _write_marker(marker, {"backup": backup_id, "previous": failsafe.id, "restored_inode": _inode(restored)})
             _swap(live, restored)
@@ -124,14 +127,15 @@ def restore(
     return RestoreResult(info.id, failsafe.id, count, seconds=time.monotonic() - started, lock_held_seconds=held)
 
 
-def _failsafe(repo: Repository, home: BackupHome, live: Path, staged: Path, when: datetime) -> BackupInfo:
+def _failsafe(repo: Repository, home: BackupHome, live: Path, staged: Path, when: datetime,
+              sigs: dict[str, tree.Signature], stats: tuple[int, int, int]) -> BackupInfo:
     backup_id, label = make_id("previous", when)
     if (home.root / backup_id).exists():
         backup_id, label = make_id(f"previous-{int(time.time() * 1000) % 100000}", when)
-    tree.link_tree(live, staged / TREE)
-    files, size = tree.tree_size(staged / TREE)
+    tree.reconcile(live, staged / TREE, sigs)
+    resources, files, size = stats
     info = BackupInfo(id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
-                      resources=count_resources(repo), files=files, bytes=size, repository=repo.location,
+                      resources=resources, files=files, bytes=size, repository=repo.location,
                       kind="failsafe")
     return home.install(staged, info)
 

@@ -229,17 +229,18 @@ def take(
     with tree.staging_dir(home.root) as staged:
         inconsistent = False
         held = 0.0
+        # link while writers run, then hold the lock only to relink what changed meanwhile
+        sigs = tree.link_storage_root(Path(repo.location) / TREE, staged / TREE)
         try:
             with repo.exclusive(timeout=lock_timeout) as root:
                 t0 = time.monotonic()
-                tree.link_tree(root, staged / TREE)
+                tree.reconcile(root, staged / TREE, sigs)
                 held = time.monotonic() - t0
         except Locked:
             if not allow_inconsistent:
                 raise
-            # ArangoDB's allowInconsistent: copy while writers run, and say so in the metadata
+            # ArangoDB's allowInconsistent: no lock, so say the first pass may be torn
             inconsistent = True
-            tree.link_tree(Path(repo.location) / TREE, staged / TREE)
         files, size = tree.tree_size(staged / TREE)
         info = BackupInfo(
             id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,

@@ -155,3 +155,99 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# -- two-pass snapshot: link while writers run, then fix up the few changed objects under the lock
+Signature = tuple[tuple[str, int], ...]
+
+
+def _object_signature(entries: list[os.DirEntry[str]]) -> Signature:
+    # An OCFL object changes only by renames at its root (a new vN dir, a replaced inventory
+    # and sidecar), and vN dirs are complete when they appear: the root listing (names and
+    # inodes) identifies the object's whole state.
+    return tuple(sorted((e.name, e.inode()) for e in entries))
+
+
+def _scan(path: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except FileNotFoundError:  # purged while we looked
+        return []
+
+
+def _is_object(entries: list[os.DirEntry[str]]) -> bool:
+    return any(e.name.startswith("0=ocfl_object_") for e in entries)
+
+
+def link_storage_root(src: Path, dst: Path) -> dict[str, Signature]:
+    """First pass (no lock): link every object; returns each object's signature. Objects that
+    change meanwhile are linked in whatever state they were seen: :func:`reconcile` fixes them."""
+    sigs: dict[str, Signature] = {}
+    os.mkdir(dst)
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        entries = _scan(os.path.join(src, rel) if rel else str(src))
+        if rel and _is_object(entries):
+            sigs[rel] = _object_signature(entries)
+            with contextlib.suppress(FileNotFoundError):
+                link_tree(src / rel, dst / rel)
+            continue
+        if rel:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(dst / rel)
+        for e in entries:
+            child = f"{rel}/{e.name}" if rel else e.name
+            if e.is_dir(follow_symlinks=False):
+                stack.append(child)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.link(e.path, dst / child)
+    return sigs
+
+
+def reconcile(src: Path, dst: Path, sigs: dict[str, Signature]) -> int:
+    """Second pass (writer lock held): make ``dst`` equal to ``src`` again, relinking only the
+    objects whose signature changed. Returns how many objects were redone."""
+    redone = 0
+    seen: set[str] = set()
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        entries = _scan(os.path.join(src, rel) if rel else str(src))
+        if rel and _is_object(entries):
+            seen.add(rel)
+            if sigs.get(rel) != _object_signature(entries) or not (dst / rel).is_dir():
+                if (dst / rel).exists():
+                    shutil.rmtree(dst / rel)
+                os.makedirs((dst / rel).parent, exist_ok=True)
+                link_tree(src / rel, dst / rel)
+                redone += 1
+            continue
+        for e in entries:
+            child = f"{rel}/{e.name}" if rel else e.name
+            if e.is_dir(follow_symlinks=False):
+                os.makedirs(dst / child, exist_ok=True)
+                stack.append(child)
+            else:
+                target = dst / child
+                try:
+                    same = os.stat(target).st_ino == e.inode()
+                except FileNotFoundError:
+                    same = False
+                if not same:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(target)
+                    os.link(e.path, target)
+    for rel in sigs.keys() - seen:  # purged since the first pass
+        shutil.rmtree(dst / rel, ignore_errors=True)
+        parent = (dst / rel).parent
+        while parent != dst:
+            try:
+                parent.rmdir()  # empty tuple dirs would make the root invalid OCFL
+            except OSError:
+                break
+            parent = parent.parent
+        redone += 1
+    return redone
