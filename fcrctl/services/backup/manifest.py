@@ -124,10 +124,7 @@ def _describe_object(root: Path, obj: Path, rel: str) -> ObjectFiles:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CorruptData(f"object {rel}: unreadable inventory ({e}); run `fcrctl verify-backup`") from e
     out = ObjectFiles(rel, str(inventory.get("id")))
-    listed: set[str] = set()
-
     def small(name: str) -> None:
-        listed.add(name)
         out.files.append(_hashed_entry(obj / name, f"{rel}/{name}"))
 
     def inventory_file(prefix: str) -> None:
@@ -137,7 +134,6 @@ def _describe_object(root: Path, obj: Path, rel: str) -> ObjectFiles:
         if algorithm == "sha512":
             with contextlib.suppress(OSError, IndexError):
                 digest = sidecar.read_text("utf-8").split()[0].lower()
-        listed.add(name)
         out.files.append(Entry(f"{rel}/{name}", digest or _sha512_file(obj / name)))
         small(f"{name}.sha512")
 
@@ -149,16 +145,15 @@ def _describe_object(root: Path, obj: Path, rel: str) -> ObjectFiles:
         inventory_file(f"{v}/")
     for digest, content_paths in manifest.items():
         for content in content_paths:
-            listed.add(content)
             d = digest.lower() if algorithm == "sha512" else _sha512_file(obj / content)
             out.files.append(Entry(f"{rel}/{content}", d))
-    # anything else in the object (extensions/, stray files) is hashed, so nothing is left out
-    for dirpath, _dirs, files in os.walk(obj):
-        sub = os.path.relpath(dirpath, obj)
-        for name in files:
-            r = name if sub == "." else f"{sub}/{name}"
-            if r not in listed:
-                out.files.append(_hashed_entry(Path(dirpath) / name, f"{rel}/{r}"))
+    # An object is what its inventory says (plus extensions/, which Fedora never writes): walking
+    # every object dir again would cost a syscall per file, the bulk of an unchanged upload.
+    if os.path.isdir(obj / "extensions"):
+        for dirpath, _dirs, files in os.walk(obj / "extensions"):
+            sub = os.path.relpath(dirpath, obj)
+            for name in files:
+                out.files.append(_hashed_entry(Path(dirpath) / name, f"{rel}/{sub}/{name}"))
     return out
 
 
@@ -226,9 +221,12 @@ def upload(
     lock = threading.Lock()
     seen: set[str] = set()
 
+    # one listing instead of a lookup per blob (a stat, or an S3 HEAD, each)
+    known = {key.rsplit("/", 1)[-1] for key in store.list("blobs/")}
+
     def send(file: Path, digest: str, where: str) -> None:
         key = blob_key(digest)
-        if store.exists(key):
+        if digest in known:
             with lock:
                 report.blobs_reused += 1
             return
