@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from fcrctl.repository.local.ocfl import fsync_dir as fsync_dir  # one implementation, used by snapshot/restore
+
 TMP_PREFIX = ".tmp-"
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -147,14 +149,6 @@ def clean_debris(home: Path) -> int:
                 finally:
                     os.close(fd)
     return removed
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- two-pass snapshot: link while writers run, then fix up the few changed objects under the lock
