@@ -71,8 +71,13 @@ def fcrctl(repo: Path, *args: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny data, for CI")
+    parser.add_argument("--binaries", type=int, default=2_000, help="how many binaries (default 2000)")
+    parser.add_argument("--mb", type=int, default=1_000, help="their total size in MB (default 1000)")
+    parser.add_argument("--containers", type=int, default=10_000, help="how many containers (default 10000)")
     args = parser.parse_args()
-    binaries, total, containers = (20, 2_000_000, 100) if args.smoke else (2_000, 1_000_000_000, 10_000)
+    binaries, total, containers = (
+        (20, 2_000_000, 100) if args.smoke else (args.binaries, args.mb * 1_000_000, args.containers)
+    )
     work = Path(tempfile.mkdtemp(prefix="fcrctl-bench-backup-", dir=os.environ.get("BENCH_DIR")))
     try:
         repo = work / "repo"

@@ -193,3 +193,72 @@ def test_delete_from_store_keeps_shared_blobs(repo_dir: Path, uploaded: tuple[st
     assert ok_json(repo_dir, "verify-backup", other, "--from", str(store), "--read-data")["ok"] is True
     ok_json(repo_dir, "delete-backup", other, "--from", str(store))
     assert list((store / "blobs").rglob("*.*")) == [] and not [p for p in (store / "blobs").rglob("*") if p.is_file()]
+
+
+def _replace_binary(repo_dir: Path, path: str, data: bytes) -> None:
+    import io
+
+    from fcrctl.repository import open_repository
+    from fcrctl.repository.base import ResourceSpec
+
+    repo = open_repository(str(repo_dir))
+    try:
+        repo.replace(path, ResourceSpec(content=io.BytesIO(data), mime_type="text/plain"))
+    finally:
+        repo.close()
+
+
+def _round_trips(repo_dir: Path, store: Path, bid: str, data: bytes) -> bool:
+    """The stored backup downloads byte for byte equal to the snapshot, which holds ``data``."""
+    snap = repo_dir / "backups" / bid / "ocfl-root"
+    before = digests(snap)
+    ok_json(repo_dir, "delete-backup", bid)
+    ok_json(repo_dir, "download-backup", bid, str(store))
+    return digests(snap) == before and any(p.read_bytes() == data for p in snap.rglob("*") if p.is_file())
+
+
+def test_skip_cache_still_uploads_a_changed_object(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    _, store = uploaded
+    again = ok_json(repo_dir, "backup", "--label", "t", "--to", str(store))["upload"]
+    assert again["blobs_sent"] == 0  # every object skipped through the previous manifest
+    _replace_binary(repo_dir, "/top/sub/b1", b"changed content " * 40)
+    third = ok_json(repo_dir, "backup", "--label", "u", "--to", str(store))
+    assert third["upload"]["blobs_sent"] > 0
+    assert ok_json(repo_dir, "verify-backup", third["id"], "--from", str(store), "--read-data")["ok"]
+    assert _round_trips(repo_dir, store, third["id"], b"changed content " * 40)
+
+
+def _rewrite_manifest(store: Path, bid: str, edit: object) -> None:
+    key = store / "manifests" / f"{bid}.jsonl.zst"
+    lines = zstandard.ZstdDecompressor().stream_reader(key.read_bytes(), read_across_frames=True).read()
+    docs = [json.loads(line) for line in lines.splitlines()]
+    docs = edit(docs)  # type: ignore[operator]
+    body = b"".join(json.dumps(d).encode() + b"\n" for d in docs)
+    key.write_bytes(zstandard.ZstdCompressor().compress(body))
+
+
+def test_a_wrong_previous_manifest_never_skips_a_changed_object(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    bid, store = uploaded
+    _replace_binary(repo_dir, "/top/sub/b1", b"new bytes " * 60)
+
+    # the skip key is the sidecar read from the new snapshot, so a damaged previous manifest can
+    # only cause misses; a truncated one is ignored as a whole
+    def truncate(docs: list[dict]) -> list[dict]:
+        return [d for d in docs if not d.get("end")]
+
+    _rewrite_manifest(store, bid, truncate)
+    second = ok_json(repo_dir, "backup", "--label", "t", "--to", str(store))
+    assert second["upload"]["blobs_sent"] > 0
+    assert _round_trips(repo_dir, store, second["id"], b"new bytes " * 60)
+
+    def garble(docs: list[dict]) -> list[dict]:  # every inventory digest wrong: every object a miss
+        for d in docs:
+            for f in d.get("f", []):
+                if f[0] == "inventory.json":
+                    f[1] = "0" * 128
+        return docs
+
+    _rewrite_manifest(store, second["id"], garble)
+    third = ok_json(repo_dir, "backup", "--label", "u", "--to", str(store))
+    assert third["upload"]["blobs_sent"] == 0 and third["upload"]["blobs_reused"] > 0  # read, found in store
+    assert ok_json(repo_dir, "verify-backup", third["id"], "--from", str(store), "--read-data")["ok"]

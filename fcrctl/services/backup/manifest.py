@@ -93,16 +93,29 @@ class ObjectFiles:
 # -- describing a snapshot tree ---------------------------------------------------------------
 def describe_tree(root: Path) -> Iterator[ObjectFiles]:
     """Every file under an OCFL storage root, grouped by object, digests from the inventories."""
+    for found in _walk_tree(root):
+        yield found if isinstance(found, ObjectFiles) else _describe_object(root, root / found, found)
+
+
+def _walk_tree(root: Path) -> Iterator[str | ObjectFiles]:
+    """Each object's directory (relative to ``root``), then the storage root's own files.
+    One scandir per directory and no stat: metadata calls are the cost of an unchanged upload."""
     top = ObjectFiles("", None)
-    for dirpath, dirs, files in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        if any(f.startswith("0=ocfl_object_") for f in files):
-            dirs[:] = []
-            yield _describe_object(root, Path(dirpath), "" if rel_dir == "." else rel_dir)
+    stack = [""]
+    base = str(root)
+    while stack:
+        rel = stack.pop()
+        with os.scandir(f"{base}/{rel}" if rel else base) as it:
+            entries = list(it)
+        if rel and any(e.name.startswith("0=ocfl_object_") for e in entries):
+            yield rel
             continue
-        for name in files:
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            top.files.append(_hashed_entry(Path(dirpath) / name, rel))
+        for e in entries:
+            child = f"{rel}/{e.name}" if rel else e.name
+            if e.is_dir(follow_symlinks=False):
+                stack.append(child)
+            else:
+                top.files.append(_hashed_entry(Path(e.path), child))
     yield top
 
 
@@ -221,12 +234,21 @@ def upload(
     lock = threading.Lock()
     seen: set[str] = set()
 
-    # one listing instead of a lookup per blob (a stat, or an S3 HEAD, each)
-    known = {key.rsplit("/", 1)[-1] for key in store.list("blobs/")}
+    # Skip-cache: an object whose root inventory sidecar (sha512 of its inventory) equals the one
+    # in the store's previous manifest of this repository is unchanged (OCFL never modifies in
+    # place), so its line is reused without reading the object or looking up its blobs.
+    previous = _previous_objects(store, info)
+    known_cache: list[set[str]] = []
+
+    def known() -> set[str]:
+        # one listing instead of a lookup per blob (a stat, or an S3 HEAD, each), and only if needed
+        if not known_cache:
+            known_cache.append({key.rsplit("/", 1)[-1] for key in store.list("blobs/")})
+        return known_cache[0]
 
     def send(file: Path, digest: str, where: str) -> None:
         key = blob_key(digest)
-        if digest in known:
+        if digest in known():
             with lock:
                 report.blobs_reused += 1
             return
@@ -248,7 +270,23 @@ def upload(
     pending: set[Future[None]] = set()
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="fcrctl-upload") as pool:
         try:
-            for obj in describe_tree(root):
+            for found in _walk_tree(root):
+                if isinstance(found, str):
+                    reused = _reuse(previous, root, found)
+                    if reused is not None:
+                        report.objects += 1
+                        for e in reused.files:
+                            report.files += 1
+                            if e.digest is not None and e.digest not in seen:
+                                seen.add(e.digest)
+                                report.blobs_reused += 1
+                        writer.write(_line(reused.to_json()))
+                        continue
+                    obj = _describe_object(root, root / found, found)
+                else:
+                    obj = found
+                if not known_cache:
+                    known()  # before the pool starts sending, so the listing and sends never race
                 report.objects += 1 if obj.object_rel else 0
                 for e in obj.files:
                     report.files += 1
@@ -277,6 +315,49 @@ def upload(
         flush()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _previous_objects(store: BackupStore, info: BackupInfo) -> dict[str, tuple[str, ObjectFiles]]:
+    """Object dir -> (root inventory digest, its manifest line) from the newest complete
+    manifest in ``store`` of the same repository; empty when there is none or it is damaged."""
+    names = sorted((key.rsplit("/", 1)[-1] for key in store.list("manifests/")), reverse=True)
+    for name in names:  # ids start with their UTC timestamp: newest first
+        if not name.endswith(".jsonl.zst"):
+            continue
+        try:
+            other, objects = read_manifest(store, name[: -len(".jsonl.zst")])
+        except FcrctlError:
+            continue
+        if other.repository != info.repository or other.kind != info.kind:
+            objects.close()
+            continue
+        out: dict[str, tuple[str, ObjectFiles]] = {}
+        try:
+            for obj in objects:
+                if not obj.object_rel:
+                    continue
+                head = f"{obj.object_rel}/inventory.json"
+                digest = next((e.digest for e in obj.files if e.rel == head), None)
+                if digest:
+                    out[obj.object_rel] = (digest, obj)
+        except FcrctlError:
+            continue  # a truncated or damaged manifest: try an older one
+        except (KeyError, IndexError, TypeError, AttributeError):
+            continue
+        return out
+    return {}
+
+
+def _reuse(previous: dict[str, tuple[str, ObjectFiles]], root: Path, rel: str) -> ObjectFiles | None:
+    hit = previous.get(rel)
+    if hit is None:
+        return None
+    try:
+        with open(f"{root}/{rel}/inventory.json.sha512", "rb") as fh:
+            digest = fh.read(4096).split()[0].decode("ascii").lower()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+    return hit[1] if digest == hit[0] else None
 
 
 def _verified(chunks: Iterator[bytes], hasher: Any, digest: str, key: str, store: BackupStore, where: str,
