@@ -287,6 +287,46 @@ def prepare_version(
     return prepared
 
 
+def adopt_object(
+    storage_root: Path,
+    tmp: Path,
+    object_id: str,
+    source: Path,
+    *,
+    message: str | None = None,
+    user: tuple[str, str] | None = None,
+) -> PreparedVersion:
+    """Take a complete one-version object built elsewhere on this filesystem (a transaction's
+    staged copy) as the prepared new object, instead of building every file again: it is renamed
+    under ``tmp`` and only its inventories are rewritten (the version's date, message, user)."""
+    inventory = read_inventory(source)
+    if inventory["id"] != object_id or inventory["head"] != "v1" or list(inventory["versions"]) != ["v1"]:
+        raise CorruptData(f"{source} is not a one-version object {object_id}: cannot adopt it")
+    stage = tmp / f"{uuid.uuid4().hex}"
+    os.rename(source, stage)
+    entry = {k: v for k, v in inventory["versions"]["v1"].items() if k not in ("message", "user")}
+    entry["created"] = now_iso()
+    if message:
+        entry["message"] = message
+    if user:
+        entry["user"] = {"name": user[0], "address": user[1]}
+    inventory["versions"] = {"v1": entry}
+    inv_data, sidecar = inventory_bytes(inventory)
+    # still under tmp/, invisible until renamed: overwriting in place is safe (the caller syncs)
+    for where in (stage / "v1", stage):
+        _write_file(os.path.join(where, INVENTORY), inv_data)
+        _write_file(os.path.join(where, SIDECAR), sidecar)
+    return PreparedVersion(storage_root / object_rel(object_id), stage, True, inventory, inv_data, sidecar)
+
+
+def _write_file(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 def _make_dirs(path: Path, made: set[Path]) -> None:
     """mkdir -p for staging trees, remembering what exists (mkdir calls dominate small writes)."""
     if path in made:

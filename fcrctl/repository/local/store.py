@@ -32,6 +32,8 @@ class Change:
     purge: bool = False
     known_headers: dict[str, dict] = field(default_factory=dict)  # logical -> headers (saves re-reading)
     known_graphs: dict[str, object] = field(default_factory=dict)  # resource path -> Graph
+    # a complete one-version new object to take as is (renamed, not rebuilt): see ocfl.adopt_object
+    adopt: Path | None = None
 
 
 class Store:
@@ -67,8 +69,12 @@ class Store:
                 if change.purge:
                     prepared.append((change, None))
                     continue
-                p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state,
-                                         message=change.message, user=self.user)
+                if change.adopt is not None:
+                    p = ocfl.adopt_object(self.root, self.tmp, change.object_id, change.adopt,
+                                          message=change.message, user=self.user)
+                else:
+                    p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state,
+                                             message=change.message, user=self.user)
                 if p.new_object:
                     # create tuple dirs now so the one sync below covers them too
                     ocfl.ensure_dir(p.obj_dir.parent)
