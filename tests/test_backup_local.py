@@ -258,3 +258,19 @@ def test_writes_between_the_two_link_passes_are_caught_by_reconcile(repo_dir: Pa
     assert tree.reconcile(live, copy, sigs) >= 3
     assert digests(copy) == digests(live)
     assert_valid_ocfl(copy)
+
+
+def test_verify_read_data_reports_every_damaged_file(repo_dir: Path) -> None:
+    # content is hashed on several threads: every mismatch must still come back, with its path
+    bid = ok_json(repo_dir, "backup")["id"]
+    snap = repo_dir / "backups" / bid / "ocfl-root"
+    for name in ("b0", "b2"):
+        content = next(p for p in snap.rglob(name))
+        data = bytearray(content.read_bytes())
+        content.unlink()  # break the hard link: the live repository stays intact
+        data[0] ^= 0x01
+        content.write_bytes(bytes(data))
+    result = run(repo_dir, "--json", "verify-backup", bid, "--read-data")
+    assert result.exit_code == ExitCode.CORRUPT
+    wheres = {p["where"] for p in json.loads(result.stdout)["problems"]}
+    assert wheres == {"/top/sub/b0", "/top/sub/b2"}

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,10 +38,21 @@ def check_storage_root(
 ) -> Iterator[Problem]:
     """Yield every problem found under ``root`` (and between it and ``index``)."""
     resources: dict[str, _Resource] = {}
-    for obj in ocfl.iter_object_dirs(root):
-        yield from _check_object(root, obj, resources, read_data)
-        if on_object is not None:
-            on_object()
+    # Content is hashed on worker threads (hashlib releases the GIL), a batch per object, while
+    # this thread checks the structure of the next objects; the window bounds what is queued.
+    hashing = _Hashing() if read_data else None
+    try:
+        for obj in ocfl.iter_object_dirs(root):
+            yield from _check_object(root, obj, resources, hashing)
+            if hashing is not None:
+                yield from hashing.drain(block=False)
+            if on_object is not None:
+                on_object()
+        if hashing is not None:
+            yield from hashing.drain(block=True)
+    finally:
+        if hashing is not None:
+            hashing.close()
     for rid, res in sorted(resources.items()):
         if res.parent is None or res.deleted:
             continue
@@ -57,7 +69,9 @@ def _path(resource_id: str) -> str:
     return resource_id[len("info:fedora") :] or "/"
 
 
-def _check_object(root: Path, obj: Path, resources: dict[str, _Resource], read_data: bool) -> Iterator[Problem]:
+def _check_object(
+    root: Path, obj: Path, resources: dict[str, _Resource], hashing: _Hashing | None
+) -> Iterator[Problem]:
     where = obj.relative_to(root).as_posix()
     if not any(name.startswith("0=ocfl_object_1.") for name in os.listdir(obj)):
         yield Problem(where, "object declaration 0=ocfl_object_1.x is missing")
@@ -76,7 +90,7 @@ def _check_object(root: Path, obj: Path, resources: dict[str, _Resource], read_d
     if ocfl.object_rel(inventory["id"]) != obj.relative_to(root).as_posix():
         yield Problem(where, f"object is stored at {obj.relative_to(root)}, not where its id hashes to")
     yield from _check_versions(obj, inventory, where)
-    yield from _check_files(obj, inventory, where, read_data)
+    yield from _check_files(obj, inventory, where, hashing)
     yield from _check_headers(obj, inventory, where, resources, trusted)
 
 
@@ -108,23 +122,62 @@ def _check_versions(obj: Path, inventory: dict, where: str) -> Iterator[Problem]
         yield Problem(where, f"unexpected directory {name} in the object root")
 
 
-def _check_files(obj: Path, inventory: dict, where: str, read_data: bool) -> Iterator[Problem]:
+def _check_files(obj: Path, inventory: dict, where: str, hashing: _Hashing | None) -> Iterator[Problem]:
+    base = str(obj)
+    present: set[str] = set()  # one walk of the content dirs instead of a stat per manifest path
+    for version in inventory["versions"]:
+        content = f"{version}/{inventory.get('contentDirectory', 'content')}"
+        for dirpath, _, files in os.walk(f"{base}/{content}"):
+            rel_dir = content + dirpath[len(base) + 1 + len(content):]
+            present.update(f"{rel_dir}/{name}" for name in files)
     listed: set[str] = set()
+    to_hash: list[tuple[str, str]] = []
     for digest, content_paths in inventory["manifest"].items():
         for rel in content_paths:
             listed.add(rel)
-            file = obj / rel
-            if not file.is_file():
+            if rel not in present and not os.path.isfile(f"{base}/{rel}"):
                 yield Problem(where, f"content file {rel} is missing")
-            elif read_data and _sha512(file) != digest.lower():
-                yield Problem(where, f"content file {rel} does not match its sha512 in the inventory")
-    for version in inventory["versions"]:
-        content = obj / version / inventory.get("contentDirectory", "content")
-        for dirpath, _, files in os.walk(content):
-            for name in files:
-                rel = (Path(dirpath) / name).relative_to(obj).as_posix()
-                if rel not in listed:
-                    yield Problem(where, f"content file {rel} is not in the manifest")
+            elif hashing is not None:
+                to_hash.append((rel, digest.lower()))
+    for rel in sorted(present - listed):
+        yield Problem(where, f"content file {rel} is not in the manifest")
+    if hashing is not None and to_hash:
+        hashing.submit(base, where, to_hash)
+
+
+class _Hashing:
+    """Content hashes on a few threads; mismatches come back as problems."""
+
+    def __init__(self) -> None:
+        self.jobs = max(2, min(4, os.cpu_count() or 1))
+        self.pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="fcrctl-check-hash")
+        self.pending: list[Future[list[Problem]]] = []
+
+    def submit(self, base: str, where: str, files: list[tuple[str, str]]) -> None:
+        self.pending.append(self.pool.submit(_hash_batch, base, where, files))
+
+    def drain(self, *, block: bool) -> Iterator[Problem]:
+        # keep at most a few batches per worker queued: bounded memory, workers never idle
+        while self.pending and (block or self.pending[0].done() or len(self.pending) > self.jobs * 8):
+            yield from self.pending.pop(0).result()
+
+    def close(self) -> None:
+        for f in self.pending:
+            f.cancel()
+        self.pool.shutdown(wait=True)
+
+
+def _hash_batch(base: str, where: str, files: list[tuple[str, str]]) -> list[Problem]:
+    out: list[Problem] = []
+    for rel, digest in files:
+        try:
+            ok = _sha512(f"{base}/{rel}") == digest
+        except OSError as exc:
+            out.append(Problem(where, f"content file {rel} is unreadable: {exc.strerror}"))
+            continue
+        if not ok:
+            out.append(Problem(where, f"content file {rel} does not match its sha512 in the inventory"))
+    return out
 
 
 def _check_headers(
@@ -174,9 +227,11 @@ def _check_index(index: Index, resources: dict[str, _Resource]) -> Iterator[Prob
         yield Problem("index", f"the index disagrees with the OCFL root on {stale} resources: run `fcrctl reindex`")
 
 
-def _sha512(file: Path) -> str:
+def _sha512(file: str) -> str:
     digest = hashlib.sha512()
-    with open(file, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    with open(file, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            digest.update(view[:n])
     return digest.hexdigest()
