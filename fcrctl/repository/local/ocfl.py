@@ -312,15 +312,20 @@ def adopt_object(
         entry["user"] = {"name": user[0], "address": user[1]}
     inventory["versions"] = {"v1": entry}
     inv_data, sidecar = inventory_bytes(inventory)
-    # still under tmp/, invisible until renamed: overwriting in place is safe (the caller syncs)
-    for where in (stage / "v1", stage):
-        _write_file(os.path.join(where, INVENTORY), inv_data)
-        _write_file(os.path.join(where, SIDECAR), sidecar)
+    # still under tmp/, invisible until renamed, so replaced in place (the caller syncs). New
+    # files, not truncated ones (ext4 flushes a truncated-and-rewritten file on close: ~0.4 ms);
+    # the root copies are links to the version's (identical by OCFL; never modified in place)
+    vdir = os.path.join(stage, "v1")
+    for name, data in ((INVENTORY, inv_data), (SIDECAR, sidecar)):
+        os.unlink(os.path.join(vdir, name))
+        _write_file(os.path.join(vdir, name), data)
+        os.unlink(os.path.join(stage, name))
+        os.link(os.path.join(vdir, name), os.path.join(stage, name))
     return PreparedVersion(storage_root / object_rel(object_id), stage, True, inventory, inv_data, sidecar)
 
 
 def _write_file(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         os.write(fd, data)
     finally:
