@@ -344,7 +344,9 @@ def _make_dirs(path: Path, made: set[Path]) -> None:
 
 def ensure_dir(path: Path) -> None:
     if not os.path.isdir(path):
-        path.mkdir(parents=True, exist_ok=True)
+        # top-down (a stat per missing level, then one mkdir each), not Path.mkdir's bottom-up
+        # retries: failed mkdirs cost nearly as much as real ones here (~0.2 ms)
+        os.makedirs(path, exist_ok=True)
 
 
 def install_version(prepared: PreparedVersion, dirs_to_sync: set[Path]) -> None:
