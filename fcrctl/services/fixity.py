@@ -11,13 +11,13 @@ import hashlib
 import random
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
 from fcrctl.errors import BadInput, CorruptData, Gone, NotFound
 from fcrctl.repository.base import DIGEST_ALGORITHMS, FixityResult, Repository, ResourceInfo
+from fcrctl.services.pool import BoundedPool
 
 CHUNK = 1 << 20
 STRENGTH = ("sha512", "sha256", "sha1", "md5")  # strongest first
@@ -174,16 +174,9 @@ def run(
         if on_result is not None:
             on_result(result)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        pending: set[Future[FixityResult | None]] = set()
+    with BoundedPool[FixityResult | None](jobs, jobs * 4, name="fcrctl-fixity", on_done=record) as pool:
         for info in select(repo, path, recursive=recursive, since=since, sample=sample):
-            pending.add(pool.submit(one, info))
-            if len(pending) >= jobs * 4:  # bounded queue: a huge repository never sits in memory
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    record(future.result())
-        for future in pending:
-            record(future.result())
+            pool.submit(one, info)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -18,7 +18,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +27,7 @@ from fcrctl.errors import FcrctlError, Gone, NotFound, PartialFailure
 from fcrctl.repository.base import BASIC_CONTAINER, CONTAINER_MODELS, RdfPrefs, Repository, ResourceInfo, ResourceSpec
 from fcrctl.services.backup import tree
 from fcrctl.services.backup.snapshot import TREE, BackupHome, BackupInfo, make_id
+from fcrctl.services.pool import BoundedPool
 
 USER_TRIPLES = RdfPrefs(containment=False, membership=False, server_managed=False)
 
@@ -85,33 +85,19 @@ def replay(src: Repository, dst: Repository, *, root: str = "/", jobs: int = 4,
         _put(dst, info.path, spec)
         report.resources += 1
 
-    pending: set[Future[None]] = set()
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="fcrctl-crawl") as pool:
-        try:
-            top = src.info(root)
-            walker = src.children(root, recursive=True) if not top.is_binary else iter(())
-            for info in _chain([top], walker):
-                if any(info.path.startswith(f) for f in failed):
-                    continue
-                if info.is_binary:
-                    pending.add(pool.submit(copy_binary, info))
-                    if len(pending) >= jobs * 2:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for f in done:
-                            f.result()
-                    continue
-                try:
-                    copy_container(info)
-                except (NotFound, Gone) as err:  # deleted while we crawled
-                    fail(info.path, err)
-                except FcrctlError as err:
-                    fail(info.path, err)
-            for f in pending:
-                f.result()
-        except BaseException:
-            for f in pending:
-                f.cancel()
-            raise
+    with BoundedPool[None](jobs, jobs * 2, name="fcrctl-crawl") as pool:
+        top = src.info(root)
+        walker = src.children(root, recursive=True) if not top.is_binary else iter(())
+        for info in _chain([top], walker):
+            if any(info.path.startswith(f) for f in failed):
+                continue
+            if info.is_binary:
+                pool.submit(copy_binary, info)
+                continue
+            try:
+                copy_container(info)
+            except FcrctlError as err:  # NotFound/Gone: deleted while we crawled
+                fail(info.path, err)
     return report
 
 

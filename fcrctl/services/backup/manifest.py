@@ -25,7 +25,6 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,6 +36,7 @@ from fcrctl.errors import BadInput, CorruptData, FcrctlError, NotFound, Unsuppor
 from fcrctl.services.backup import tree
 from fcrctl.services.backup.snapshot import META, TREE, BackupHome, BackupInfo, check_id
 from fcrctl.services.backup.stores.base import BackupStore
+from fcrctl.services.pool import BoundedPool
 
 FORMAT = "fcrctl-backup-manifest"
 VERSION = 1
@@ -267,44 +267,32 @@ def upload(
     body = io.BytesIO()  # the manifest is small (a line per object); compressed at the end
     writer = cctx.stream_writer(body, closefd=False)
     writer.write(_line({"format": FORMAT, "version": VERSION, "backup": info.to_json()}))
-    pending: set[Future[None]] = set()
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="fcrctl-upload") as pool:
-        try:
-            for found in _walk_tree(root):
-                if isinstance(found, str):
-                    reused = _reuse(previous, root, found)
-                    if reused is not None:
-                        report.objects += 1
-                        for e in reused.files:
-                            report.files += 1
-                            if e.digest is not None and e.digest not in seen:
-                                seen.add(e.digest)
-                                report.blobs_reused += 1
-                        writer.write(_line(reused.to_json()))
-                        continue
-                    obj = _describe_object(root, root / found, found)
-                else:
-                    obj = found
-                if not known_cache:
-                    known()  # before the pool starts sending, so the listing and sends never race
-                report.objects += 1 if obj.object_rel else 0
-                for e in obj.files:
-                    report.files += 1
-                    if e.digest is None or e.digest in seen:
-                        continue
-                    seen.add(e.digest)
-                    pending.add(pool.submit(send, root / e.rel, e.digest, obj.where))
-                    if len(pending) >= jobs * 4:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for f in done:
-                            f.result()
-                writer.write(_line(obj.to_json()))
-            for f in pending:
-                f.result()
-        except BaseException:
-            for f in pending:
-                f.cancel()
-            raise
+    with BoundedPool[None](jobs, jobs * 4, name="fcrctl-upload") as pool:
+        for found in _walk_tree(root):
+            if isinstance(found, str):
+                reused = _reuse(previous, root, found)
+                if reused is not None:
+                    report.objects += 1
+                    for e in reused.files:
+                        report.files += 1
+                        if e.digest is not None and e.digest not in seen:
+                            seen.add(e.digest)
+                            report.blobs_reused += 1
+                    writer.write(_line(reused.to_json()))
+                    continue
+                obj = _describe_object(root, root / found, found)
+            else:
+                obj = found
+            if not known_cache:
+                known()  # before the pool starts sending, so the listing and sends never race
+            report.objects += 1 if obj.object_rel else 0
+            for e in obj.files:
+                report.files += 1
+                if e.digest is None or e.digest in seen:
+                    continue
+                seen.add(e.digest)
+                pool.submit(send, root / e.rel, e.digest, obj.where)
+            writer.write(_line(obj.to_json()))
     writer.write(_line({"end": True, "objects": report.objects, "files": report.files}))
     writer.flush(zstandard.FLUSH_FRAME)
     flush = getattr(store, "flush", None)
@@ -511,24 +499,12 @@ def download(
 
 def _run_entries(objects: Iterator[ObjectFiles], fn: Callable[[Entry, str], None], jobs: int,
                  report: TransferReport) -> None:
-    pending: set[Future[None]] = set()
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="fcrctl-download") as pool:
-        try:
-            for obj in objects:
-                report.objects += 1 if obj.object_rel else 0
-                for e in obj.files:
-                    report.files += 1
-                    pending.add(pool.submit(fn, e, obj.where))
-                    if len(pending) >= jobs * 4:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for f in done:
-                            f.result()
-            for f in pending:
-                f.result()
-        except BaseException:
-            for f in pending:
-                f.cancel()
-            raise
+    with BoundedPool[None](jobs, jobs * 4, name="fcrctl-download") as pool:
+        for obj in objects:
+            report.objects += 1 if obj.object_rel else 0
+            for e in obj.files:
+                report.files += 1
+                pool.submit(fn, e, obj.where)
 
 
 def iter_entries(objects: Iterable[ObjectFiles]) -> Iterator[tuple[Entry, str]]:
