@@ -221,6 +221,7 @@ BAD_CASES: list[tuple[str, list[str], ExitCode, tuple[str, ...]]] = [
     ("malformed json-ld", ["create", "/new", "--file", "{bad.jsonld}"], ExitCode.BAD_INPUT, ("bad.jsonld", "line")),
     ("malformed rdf/xml", ["create", "/new", "--file", "{bad.rdf}"], ExitCode.BAD_INPUT, ("bad.rdf",)),
     ("invalid sparql", ["patch", "/box", "--update", "INSERT NONSENSE"], ExitCode.BAD_INPUT, ()),
+    ("non-utf8 sparql", ["patch", "/box", "--file", "{latin1.rq}"], ExitCode.BAD_INPUT, ("latin1.rq", "not UTF-8")),
     ("unknown format", ["get", "/box", "--accept", "yaml"], ExitCode.BAD_INPUT, ("unknown RDF format",)),
     (
         "digest mismatch",
@@ -254,11 +255,12 @@ BAD_CASES: list[tuple[str, list[str], ExitCode, tuple[str, ...]]] = [
     ("create existing", ["create", "/box"], ExitCode.CONFLICT, ()),
     ("server-managed triple", ["put", "/box", "--file", "{managed.ttl}"], ExitCode.CONFLICT, ()),
 ]
-FILES = {
+FILES: dict[str, str | bytes] = {
     "bad.ttl": BAD_TURTLE,
     "bad.jsonld": '{"@id": "",\n "http://purl.org/dc/elements/1.1/title": \n}',
     "bad.rdf": '<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n<oops>\n',
     "data.txt": "data",
+    "latin1.rq": 'INSERT DATA { <> <http://purl.org/dc/elements/1.1/title> "caf\xe9" }'.encode("latin-1"),
     "good.ttl": TTL.format("Good"),
     "managed.ttl": '<> <http://fedora.info/definitions/v4/repository#created> "2020-01-01T00:00:00Z" .\n',
 }

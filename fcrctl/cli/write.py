@@ -137,7 +137,11 @@ def patch(
     conditions = inputs.conditions(if_match, if_unmodified_since)
     if file is not None:
         with inputs.open_input(file) as fh:
-            update = fh.read().decode("utf-8", errors="replace")
+            raw = fh.read()
+        try:
+            update = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"{file}: SPARQL Update is not UTF-8 (byte {exc.start}): save it as UTF-8") from None
     repo = cli.writable()
     cli.out.path(repo.patch(target, update or "", conditions=conditions, lenient=lenient))
 
