@@ -225,6 +225,18 @@ class LocalRepository(TransactionsMixin):
         with self._writing():
             yield self._root
 
+    def indexed_objects(self) -> set[str]:
+        """Every object directory the index knows (relative to the storage root), invalid ones
+        included. Under ``exclusive()`` this is the committed set: snapshots re-check only these."""
+        rows = self._index.conn.execute(
+            "SELECT DISTINCT object_rel FROM resources UNION SELECT object_rel FROM invalid"
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def resource_count(self) -> int:
+        """Live resources (tombstones excluded), the root included: one query, no row objects."""
+        return self._index.conn.execute("SELECT count(*) FROM resources WHERE deleted=0").fetchone()[0]
+
     def _row(self, path: str, *, allow_deleted: bool = False) -> Row:
         row = self._index.get(path)
         if row is None:
