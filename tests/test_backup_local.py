@@ -209,6 +209,21 @@ def test_restore_killed_after_the_swap_is_finished_by_the_next_command(repo_dir:
     assert "/new" not in paths_in(repo_dir)  # fully restored, index agrees with the tree
     assert run(repo_dir, "check").exit_code == 0
     assert any(b["id"] == bid for b in ok_json(repo_dir, "list-backups"))
+    # the tree swapped out before the kill became the fail-safe: it brings /new back
+    failsafes = [b["id"] for b in ok_json(repo_dir, "list-backups") if b["kind"] == "failsafe"]
+    assert len(failsafes) == 1
+    ok_json(repo_dir, "restore", failsafes[0], "--yes")
+    assert "/new" in paths_in(repo_dir)
+    assert not [p for p in (repo_dir / "backups").iterdir() if p.name.startswith(".restore-")]
+
+
+def test_restore_without_the_snapshots_index_rebuilds_it(repo_dir: Path) -> None:
+    bid = ok_json(repo_dir, "backup")["id"]
+    (repo_dir / "backups" / bid / "index.sqlite").unlink()  # e.g. an --allow-inconsistent snapshot
+    run(repo_dir, "create", "/new")
+    doc = ok_json(repo_dir, "restore", bid, "--yes")
+    assert doc["resources"] >= 7 and "/new" not in paths_in(repo_dir)
+    assert run(repo_dir, "check").exit_code == 0
 
 
 def test_restore_failing_after_the_swap_swaps_back(repo_dir: Path) -> None:
@@ -243,21 +258,49 @@ def test_prune_keeps_by_rule_and_never_the_newest(repo_dir: Path) -> None:
     assert result.exit_code == ExitCode.BAD_INPUT
 
 
-def test_writes_between_the_two_link_passes_are_caught_by_reconcile(repo_dir: Path, tmp_path: Path) -> None:
-    from fcrctl.services.backup import tree
+def _writes(repo_dir: Path, tmp_path: Path) -> None:
+    """A new object, a new version of an existing one, and a purged one."""
+    run(repo_dir, "create", "/added")
+    (tmp_path / "x.txt").write_text("new content")
+    run(repo_dir, "put", "/top/sub/b1", "--file", str(tmp_path / "x.txt"))
+    run(repo_dir, "delete", "/other")
+    run(repo_dir, "purge", "/other")
+
+
+def test_writes_between_scan_and_settle_are_caught(repo_dir: Path, tmp_path: Path) -> None:
+    from fcrctl.services.backup import rootstate
 
     live = repo_dir / "ocfl-root"
-    copy = tmp_path / "copy"
-    sigs = tree.link_storage_root(live, copy)  # first pass, as if writers were running
-    run(repo_dir, "create", "/added")  # a new object
-    run(repo_dir, "put", "/top/sub/b1", "--file", str(tmp_path / "x.txt")) if (tmp_path / "x.txt").write_text(
-        "new content"
-    ) else None  # a new version of an existing object
+    state = rootstate.scan(live)  # recorded without the lock, as if writers were running
+    _writes(repo_dir, tmp_path)
+    repo = open_repository(str(repo_dir))
+    try:
+        with repo.exclusive() as root:  # type: ignore[attr-defined]
+            assert rootstate.settle(root, state, repo.indexed_objects()) >= 2  # type: ignore[attr-defined]
+    finally:
+        repo.close()
+    rootstate.link(live, tmp_path / "copy", state)
+    assert digests(tmp_path / "copy") == digests(live)
+    assert_valid_ocfl(tmp_path / "copy")
+
+
+def test_writes_after_the_lock_do_not_reach_the_snapshot(repo_dir: Path, tmp_path: Path) -> None:
+    from fcrctl.services.backup import rootstate
+
+    live = repo_dir / "ocfl-root"
+    before = tmp_path / "before"
+    state = rootstate.scan(live)
+    rootstate.link(live, before, state)
+    (tmp_path / "x.txt").write_text("new content")
+    run(repo_dir, "put", "/top/sub/b1", "--file", str(tmp_path / "x.txt"))
+    run(repo_dir, "create", "/added")
+    rootstate.link(live, tmp_path / "after", state)  # linked from the recorded heads, not today's
+    assert digests(tmp_path / "after") == digests(before)
+    assert_valid_ocfl(tmp_path / "after")
     run(repo_dir, "delete", "/other")
-    run(repo_dir, "purge", "/other")  # an object removed
-    assert tree.reconcile(live, copy, sigs) >= 3
-    assert digests(copy) == digests(live)
-    assert_valid_ocfl(copy)
+    run(repo_dir, "purge", "/other")
+    with pytest.raises(rootstate.StateMoved):  # the recorded state of /other is gone: record again
+        rootstate.link(live, tmp_path / "third", state)
 
 
 def test_verify_read_data_reports_every_damaged_file(repo_dir: Path) -> None:

@@ -62,7 +62,7 @@ def test_unchanged_content_is_never_sent_twice(repo_dir: Path, uploaded: tuple[s
     assert again["blobs_sent"] == 0 and again["blobs_reused"] > 0
     run(repo_dir, "create", "/new")
     third = ok_json(repo_dir, "backup", "--label", "u", "--to", str(store))["upload"]
-    assert 0 < third["blobs_sent"] <= 4  # the new object and the root's new version
+    assert 0 < third["blobs_sent"] <= 5  # the new object, the root's new version, the index copy
 
 
 def test_bit_flip_in_a_blob_names_the_resource_and_restore_refuses(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
@@ -262,3 +262,34 @@ def test_a_wrong_previous_manifest_never_skips_a_changed_object(repo_dir: Path, 
     third = ok_json(repo_dir, "backup", "--label", "u", "--to", str(store))
     assert third["upload"]["blobs_sent"] == 0 and third["upload"]["blobs_reused"] > 0  # read, found in store
     assert ok_json(repo_dir, "verify-backup", third["id"], "--from", str(store), "--read-data")["ok"]
+
+
+def test_an_unchanged_state_copies_the_previous_manifest(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    first, store = uploaded
+    again = ok_json(repo_dir, "backup", "--label", "t", "--to", str(store))
+    up = again["upload"]
+    assert up["manifest_copied"] is True and up["blobs_sent"] == 0
+    assert up["objects"] > 0 and up["files"] == again["files"]
+    # the copied manifest describes the second backup completely: it restores byte for byte
+    snap = repo_dir / "backups" / again["id"] / "ocfl-root"
+    before = digests(snap)
+    ok_json(repo_dir, "delete-backup", again["id"])
+    ok_json(repo_dir, "download-backup", again["id"], str(store))
+    assert digests(snap) == before
+    assert (repo_dir / "backups" / again["id"] / "index.sqlite").exists()  # the index travels too
+    # a changed state is never copied
+    run(repo_dir, "create", "/new")
+    third = ok_json(repo_dir, "backup", "--label", "u", "--to", str(store))["upload"]
+    assert third["manifest_copied"] is False and third["blobs_sent"] > 0
+
+
+def test_deleting_a_backup_keeps_the_index_blobs_others_name(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    first, store = uploaded
+    run(repo_dir, "create", "/new")
+    second = ok_json(repo_dir, "backup", "--label", "t", "--to", str(store))["id"]
+    ok_json(repo_dir, "delete-backup", first, "--from", str(store))
+    ok_json(repo_dir, "delete-backup", second)
+    run(repo_dir, "create", "/newer")
+    ok_json(repo_dir, "restore", second, "--from", str(store), "--yes")
+    assert "/new" in paths_in(repo_dir) and "/newer" not in paths_in(repo_dir)
+    assert run(repo_dir, "check").exit_code == 0

@@ -176,11 +176,14 @@ def restore(
     elif source is None:
         home.get(backup_id)
     _confirm(cli, yes, f"restore {subtree} of {cli.repo.location} from {backup_id}")
+    downloaded = False
     if source is not None and not (home.root / backup_id).exists():
         with cli.out.progress(None) as advance:  # every blob verified before anything is touched
             manifest.download(_store(source), backup_id, home, jobs=jobs, progress=advance)
+        downloaded = True
     if local and subtree == "/":
-        result = service.restore(cli.repo, home, backup_id, lock_timeout=lock_timeout)
+        # a copy downloaded only for this restore is moved into place rather than linked
+        result = service.restore(cli.repo, home, backup_id, lock_timeout=lock_timeout, consume=downloaded)
         doc = result.to_json()
     else:
         service.refuse_open_transactions(cli.repo)

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fcrctl.errors import CorruptData, FcrctlError, Locked, ReadOnly
 
 SCHEMA_VERSION = "2"
+_DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -76,14 +79,17 @@ class Index:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        if self._schema_version() not in (None, SCHEMA_VERSION):
+        found = self._schema_version()
+        if found not in (None, SCHEMA_VERSION):
             # an index from another fcrctl version: it is only a cache, start afresh
             self.conn.executescript(
                 "DROP TABLE IF EXISTS resources; DROP TABLE IF EXISTS membership; DROP TABLE IF EXISTS refs;"
                 "DROP TABLE IF EXISTS pending; DROP TABLE IF EXISTS invalid; DROP TABLE IF EXISTS meta;"
             )
-        self.conn.executescript(_SCHEMA)
-        self.set_meta("schema", SCHEMA_VERSION)
+        if found != SCHEMA_VERSION:
+            # only then: a write on every open would change the file (and its backup copies) for nothing
+            self.conn.executescript(_SCHEMA)
+            self.set_meta("schema", SCHEMA_VERSION)
 
     def _schema_version(self) -> str | None:
         try:
@@ -246,8 +252,45 @@ class Index:
 
     def clear_all(self) -> None:
         with self.transaction():
-            for table in ("resources", "membership", "refs", "invalid", "pending"):
+            for table in _DATA_TABLES:
                 self.conn.execute(f"DELETE FROM {table}")
+
+    def copy_to(self, target: Path) -> None:
+        """A consistent copy of the whole database (SQLite's online backup), synced to disk."""
+        try:
+            dest = sqlite3.connect(target)
+            try:
+                self._connection().backup(dest)
+            finally:
+                dest.close()
+            with open(target, "rb") as fh:
+                os.fsync(fh.fileno())
+        except (sqlite3.Error, OSError) as e:
+            raise CorruptData(f"cannot copy the index to {target}: {e}") from e
+
+    def load_from(self, source: Path) -> int | None:
+        """Replace every table's rows with those of a copy, in one transaction. None (nothing
+        changed) when the copy is of another schema version or unreadable."""
+        conn = self._connection()
+        try:
+            conn.execute("ATTACH DATABASE ? AS snap", (str(source),))
+        except sqlite3.Error:
+            return None
+        try:
+            row = conn.execute("SELECT value FROM snap.meta WHERE key='schema'").fetchone()
+            if row is None or row[0] != SCHEMA_VERSION:
+                return None
+            with self.transaction():
+                for table in _DATA_TABLES:
+                    self.conn.execute(f"DELETE FROM main.{table}")
+                    self.conn.execute(f"INSERT INTO main.{table} SELECT * FROM snap.{table}")
+                self.set_meta("built", datetime.now(UTC).isoformat())
+            return self.count()
+        except sqlite3.Error:
+            return None
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("DETACH DATABASE snap")
 
 
 class _Conn:

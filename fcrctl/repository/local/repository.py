@@ -237,6 +237,16 @@ class LocalRepository(TransactionsMixin):
         """Live resources (tombstones excluded), the root included: one query, no row objects."""
         return self._index.conn.execute("SELECT count(*) FROM resources WHERE deleted=0").fetchone()[0]
 
+    def copy_index(self, target: Path) -> None:
+        """A consistent copy of the index (call under ``exclusive()``: it then matches the root)."""
+        self._index.copy_to(target)
+
+    def load_index(self, source: Path) -> int | None:
+        """Replace the index's content with a copy made by ``copy_index`` (under ``exclusive()``,
+        after swapping in the storage root it was copied with): one transaction, so readers in
+        other processes switch atomically. None when the copy is of another schema: reindex."""
+        return self._index.load_from(source)
+
     def _row(self, path: str, *, allow_deleted: bool = False) -> Row:
         row = self._index.get(path)
         if row is None:

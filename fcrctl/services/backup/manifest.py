@@ -33,14 +33,15 @@ import zstandard
 
 from fcrctl import paths
 from fcrctl.errors import BadInput, CorruptData, FcrctlError, NotFound, Unsupported
-from fcrctl.services.backup import tree
-from fcrctl.services.backup.snapshot import META, TREE, BackupHome, BackupInfo, check_id
+from fcrctl.services.backup import rootstate, tree
+from fcrctl.services.backup.snapshot import INDEX, META, TREE, BackupHome, BackupInfo, check_id
 from fcrctl.services.backup.stores.base import BackupStore
 from fcrctl.services.pool import BoundedPool
 
 FORMAT = "fcrctl-backup-manifest"
 VERSION = 1
 CHUNK = 1 << 20
+INDEX_KEY = "indexSha512"  # in the manifest's backup metadata: the blob of the snapshot's index copy
 INLINE_MAX = 512  # sidecars, namaste files: cheaper inline than as blobs
 LEVEL = 3
 
@@ -95,6 +96,21 @@ def describe_tree(root: Path) -> Iterator[ObjectFiles]:
     """Every file under an OCFL storage root, grouped by object, digests from the inventories."""
     for found in _walk_tree(root):
         yield found if isinstance(found, ObjectFiles) else _describe_object(root, root / found, found)
+
+
+def _recorded(snapshot: Path) -> rootstate.RootState | None:
+    """The state the snapshot recorded (objects.jsonl); None for snapshots taken before it existed."""
+    if not (snapshot / rootstate.STATE_FILE).exists():
+        return None
+    return rootstate.RootState.load(snapshot / rootstate.STATE_FILE)
+
+
+def _walk_state(root: Path, state: rootstate.RootState) -> Iterator[str | ObjectFiles]:
+    """As :func:`_walk_tree`, from the recorded state: no directory is listed."""
+    yield from sorted(state.objects)
+    top = ObjectFiles("", None)
+    top.files = [_hashed_entry(root / rel, rel) for rel in sorted(state.root_files)]
+    yield top
 
 
 def _walk_tree(root: Path) -> Iterator[str | ObjectFiles]:
@@ -189,6 +205,7 @@ class TransferReport:
     blobs_reused: int = 0
     bytes_read: int = 0
     bytes_written: int = 0
+    manifest_copied: bool = False  # the state was unchanged: the previous manifest's objects were reused whole
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -231,13 +248,22 @@ def upload(
     clean = getattr(store, "clean", None)
     if callable(clean):
         clean()
+    state = _recorded(home.path(backup_id))
+    index_digest = _send_index(store, home.path(backup_id) / INDEX, report)
+    if index_digest is not None:
+        info.extra[INDEX_KEY] = index_digest
+    header = {"format": FORMAT, "version": VERSION, "backup": info.to_json()}
+    if state is not None and _copy_unchanged(store, info, header, report):
+        report.seconds = time.monotonic() - started
+        return report
     lock = threading.Lock()
     seen: set[str] = set()
 
-    # Skip-cache: an object whose root inventory sidecar (sha512 of its inventory) equals the one
-    # in the store's previous manifest of this repository is unchanged (OCFL never modifies in
-    # place), so its line is reused without reading the object or looking up its blobs.
+    # Skip-cache: an object whose root inventory (its sha512) equals the one in the store's
+    # previous manifest of this repository is unchanged (OCFL never modifies in place), so its
+    # line is reused without reading the object or looking up its blobs.
     previous = _previous_objects(store, info)
+    recorded = state.objects if state is not None else {}
     known_cache: list[set[str]] = []
 
     def known() -> set[str]:
@@ -266,11 +292,18 @@ def upload(
     cctx = zstandard.ZstdCompressor(level=LEVEL)
     body = io.BytesIO()  # the manifest is small (a line per object); compressed at the end
     writer = cctx.stream_writer(body, closefd=False)
-    writer.write(_line({"format": FORMAT, "version": VERSION, "backup": info.to_json()}))
+    writer.write(_line(header))
+    lines = hashlib.sha256()  # over the object lines: lets a later upload copy them safely
+
+    def emit(doc: dict[str, Any]) -> None:
+        data = _line(doc)
+        lines.update(data)
+        writer.write(data)
+
     with BoundedPool[None](jobs, jobs * 4, name="fcrctl-upload") as pool:
-        for found in _walk_tree(root):
+        for found in (_walk_tree(root) if state is None else _walk_state(root, state)):
             if isinstance(found, str):
-                reused = _reuse(previous, root, found)
+                reused = _reuse(previous, root, found, recorded.get(found))
                 if reused is not None:
                     report.objects += 1
                     for e in reused.files:
@@ -278,7 +311,7 @@ def upload(
                         if e.digest is not None and e.digest not in seen:
                             seen.add(e.digest)
                             report.blobs_reused += 1
-                    writer.write(_line(reused.to_json()))
+                    emit(reused.to_json())
                     continue
                 obj = _describe_object(root, root / found, found)
             else:
@@ -292,8 +325,9 @@ def upload(
                     continue
                 seen.add(e.digest)
                 pool.submit(send, root / e.rel, e.digest, obj.where)
-            writer.write(_line(obj.to_json()))
-    writer.write(_line({"end": True, "objects": report.objects, "files": report.files}))
+            emit(obj.to_json())
+    writer.write(_line({"end": True, "objects": report.objects, "files": report.files,
+                        "linesSha256": lines.hexdigest()}))
     writer.flush(zstandard.FLUSH_FRAME)
     flush = getattr(store, "flush", None)
     if callable(flush):
@@ -336,16 +370,90 @@ def _previous_objects(store: BackupStore, info: BackupInfo) -> dict[str, tuple[s
     return {}
 
 
-def _reuse(previous: dict[str, tuple[str, ObjectFiles]], root: Path, rel: str) -> ObjectFiles | None:
+def _reuse(previous: dict[str, tuple[str, ObjectFiles]], root: Path, rel: str,
+           recorded: rootstate.ObjectState | None) -> ObjectFiles | None:
     hit = previous.get(rel)
     if hit is None:
         return None
+    if recorded is not None:
+        return hit[1] if recorded.digest == hit[0] else None
     try:
         with open(f"{root}/{rel}/inventory.json.sha512", "rb") as fh:
             digest = fh.read(4096).split()[0].decode("ascii").lower()
     except (OSError, IndexError, UnicodeDecodeError):
         return None
     return hit[1] if digest == hit[0] else None
+
+
+def _send_index(store: BackupStore, index: Path, report: TransferReport) -> str | None:
+    """The snapshot's index copy as one more blob (restores load it instead of rebuilding)."""
+    if not index.exists():
+        return None
+    digest = _sha512_file(index)
+    if store.exists(blob_key(digest)):
+        report.blobs_reused += 1
+        return digest
+    hasher = hashlib.sha512()
+    counter = [0]
+    report.bytes_written += store.put(
+        blob_key(digest), _verified(_compress_chunks(index, hasher, counter), hasher, digest, blob_key(digest),
+                                    store, "index", index))
+    report.blobs_sent += 1
+    report.bytes_read += counter[0]
+    return digest
+
+
+def _copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any], report: TransferReport) -> bool:
+    """When the newest complete manifest of this repository recorded the same state (its
+    stateDigest), every object line is the same: copy them with the new header, reading no
+    object and sending no blob. False when there is no such manifest."""
+    digest = info.extra.get("stateDigest")
+    if not digest:
+        return False
+    for name in sorted((k.rsplit("/", 1)[-1] for k in store.list("manifests/")), reverse=True):
+        if not name.endswith(".jsonl.zst") or name == manifest_key(info.id).rsplit("/", 1)[-1]:
+            continue
+        try:
+            other, objects = read_manifest(store, name[: -len(".jsonl.zst")])
+        except FcrctlError:
+            continue
+        objects.close()
+        if other.repository != info.repository:
+            continue
+        if other.extra.get("stateDigest") != digest:
+            return False  # the newest one differs: per-object reuse does the rest
+        body = io.BytesIO()
+        writer = zstandard.ZstdCompressor(level=LEVEL).stream_writer(body, closefd=False)
+        writer.write(_line(header))
+        end: dict[str, Any] | None = None
+        lines = hashlib.sha256()
+        try:
+            with store.get(manifest_key(other.id)) as raw:
+                reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
+                reader.readline()  # the other backup's header
+                for line in reader:
+                    if line.startswith(b'{"end":'):
+                        end = json.loads(line)
+                    else:
+                        lines.update(line)
+                    writer.write(line)
+        except (zstandard.ZstdError, OSError, ValueError):
+            return False
+        # only lines known to be the ones written for that state are copied: a damaged or older
+        # manifest (no checksum) falls back to per-object reuse, which re-checks every object
+        if end is None or end.get("linesSha256") != lines.hexdigest():
+            return False
+        writer.flush(zstandard.FLUSH_FRAME)
+        report.objects, report.files = int(end.get("objects", 0)), int(end.get("files", 0))
+        report.manifest_copied = True
+        flush = getattr(store, "flush", None)
+        if callable(flush):
+            flush()
+        store.put(manifest_key(info.id), iter([body.getvalue()]))
+        if callable(flush):
+            flush()
+        return True
+    return False
 
 
 def _verified(chunks: Iterator[bytes], hasher: Any, digest: str, key: str, store: BackupStore, where: str,
@@ -492,6 +600,10 @@ def download(
                 progress(n)
 
         _run_entries(objects, fetch, jobs, report)
+        index_digest = info.extra.pop(INDEX_KEY, None)
+        if index_digest:
+            with open(staged / INDEX, "wb") as fh:
+                read_blob(store, str(index_digest), fh, "index")
         home.install(staged, info)
     report.seconds = time.monotonic() - started
     return report
@@ -524,6 +636,8 @@ def delete_from_store(store: BackupStore, backup_id: str) -> BackupInfo:
         for e, _where in iter_entries(objs):
             if e.digest:
                 keep.add(e.digest)
+        if other.extra.get(INDEX_KEY):
+            keep.add(str(other.extra[INDEX_KEY]))
     for key in list(store.list("blobs/")):
         if key.rsplit("/", 1)[-1] not in keep:
             store.delete(key)

@@ -1,18 +1,24 @@
 """Restore a snapshot into a local repository: fail-safe first, then one atomic swap.
 
-Under the writer lock: the live storage root is linked into a fail-safe snapshot (ArangoDB's
-``previous``), a marker records the swap, the restored tree (built beside the live one before
-the lock was taken) is exchanged with the live root by one renameat2(RENAME_EXCHANGE), and the
-index is rebuilt. Any failure swaps back. A process killed after the swap leaves the marker,
-and the next backup command finishes the job (rebuilds the index), so the repository is
-always either the old state or the restored one, never a mix.
+The restored tree is built beside the live one (hard links from the snapshot, or the snapshot's
+own tree when it was downloaded only for this restore) in ``<home>/.restore-<hex>/``. Under the
+writer lock: a marker records the swap, the restored tree is exchanged with the live root by
+one renameat2(RENAME_EXCHANGE), and the index is loaded from the snapshot's copy (rebuilt when
+it has none). The tree swapped out is the state just before the restore: it becomes the
+fail-safe backup (ArangoDB's ``previous``) by a rename, without copying a file. Any failure
+swaps back. A process killed after the swap leaves the marker, and the next backup command
+finishes the job (installs the fail-safe, rebuilds the index), so the repository is always
+either the old state or the restored one, never a mix.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,9 +27,18 @@ from typing import Any
 
 from fcrctl.errors import Conflict, CorruptData, FcrctlError, Unsupported
 from fcrctl.repository.base import Repository
-from fcrctl.services.backup import tree
-from fcrctl.services.backup.snapshot import TREE, BackupHome, BackupInfo, Snapshottable, count_resources, make_id
+from fcrctl.services.backup import rootstate, tree
+from fcrctl.services.backup.snapshot import (
+    INDEX,
+    TREE,
+    BackupHome,
+    BackupInfo,
+    Snapshottable,
+    make_id,
+    write_meta,
+)
 
+SIDE_PREFIX = ".restore-"
 MARKER = ".restore-pending.json"
 
 
@@ -73,6 +88,12 @@ def finish_interrupted(repo: Repository, home: BackupHome) -> bool:
         except (OSError, ValueError):
             doc = {}
         swapped = doc.get("restored_inode") is not None and _inode(live) == doc["restored_inode"]
+        side = home.root / str(doc.get("side", ""))
+        if swapped and doc.get("side") and (side / TREE).is_dir() and doc.get("previous"):
+            # the tree swapped out is the state before the restore: keep it as the fail-safe
+            _install_failsafe(home, side, BackupInfo.from_json(doc["previous"]), None)
+        elif doc.get("side", "").startswith(SIDE_PREFIX):
+            shutil.rmtree(side, ignore_errors=True)  # not swapped: only the unused restored tree
         # swapped: the restored tree is live, only the index lags; not swapped: nothing changed
         repo.reindex()
         marker.unlink(missing_ok=True)
@@ -86,58 +107,108 @@ def restore(
     backup_id: str,
     *,
     lock_timeout: float = 120.0,
+    consume: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     after_swap: Callable[[], None] | None = None,
 ) -> RestoreResult:
-    """Replace the local repository's content with snapshot ``backup_id`` (whole repository)."""
+    """Replace the local repository's content with snapshot ``backup_id`` (whole repository).
+    ``consume``: the snapshot was downloaded for this restore; its tree is moved, not linked,
+    and the local copy is gone afterwards (the store still holds it)."""
     if not isinstance(repo, Snapshottable):
         raise Unsupported("whole-repository restore by swap needs a local repository; remote ones are replayed")
     started = time.monotonic()
     finish_interrupted(repo, home)
     info = home.get(backup_id)
-    source = home.path(backup_id) / TREE
+    where = home.path(backup_id)
+    source = where / TREE
     if not source.is_dir():
         raise CorruptData(f"backup {backup_id} has no {TREE}/: it is damaged; nothing was changed")
     refuse_open_transactions(repo)
-    with tree.staging_dir(home.root) as work, tree.staging_dir(home.root) as failsafe_dir:
-        restored = work / TREE
-        tree.link_tree(source, restored)  # beside the live tree, before taking the lock
-        sigs = tree.link_storage_root(Path(repo.location) / TREE, failsafe_dir / TREE)  # fixed up under the lock
-        # counted before the lock (informational; the lock is held only for relinking and the swap)
-        stats = (count_resources(repo), *tree.tree_size(failsafe_dir / TREE))
+    side = home.root / f"{SIDE_PREFIX}{uuid.uuid4().hex}"
+    side.mkdir()
+    installed = False
+    try:
+        restored = side / TREE
+        index_copy = side / "restored-index.sqlite"
+        if consume:
+            os.rename(source, restored)
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(where / INDEX, index_copy)
+            tree.remove_tree(where)
+        else:
+            _link_snapshot(where, restored)
+            with contextlib.suppress(FileNotFoundError):
+                shutil.copyfile(where / INDEX, index_copy)
+        live_root = Path(repo.location) / TREE
+        state = rootstate.scan(live_root)  # of the live tree, for the fail-safe; settled under the lock
         with repo.exclusive(timeout=lock_timeout) as live:
             t0 = time.monotonic()
             refuse_open_transactions(repo)  # checked again: one may have begun meanwhile
-            failsafe = _failsafe(repo, home, live, failsafe_dir, now(), sigs, stats)
+            rootstate.settle(live, state, repo.indexed_objects())
+            when = now()
+            failsafe = _failsafe_info(repo, home, when, state)
+            repo.copy_index(side / INDEX)
             marker = home.root / MARKER
-            _write_marker(marker, {"backup": backup_id, "previous": failsafe.id, "restored_inode": _inode(restored)})
-            _swap(live, restored)
+            _write_marker(marker, {"backup": backup_id, "side": side.name, "previous": failsafe.to_json(),
+                                   "restored_inode": _inode(restored)})
+            _swap(live, restored)  # `restored` holds the previous tree from here on
             try:
                 if after_swap is not None:
                     after_swap()
-                count = repo.reindex()
+                count = repo.load_index(index_copy) if index_copy.exists() else None
+                if count is None:
+                    count = repo.reindex()
             except BaseException:
-                _swap(live, restored)  # swap back: the old tree is at `restored` now
+                _swap(live, restored)  # swap back: the restored tree is at `restored` again
                 repo.reindex()
                 marker.unlink(missing_ok=True)
                 raise
+            index_copy.unlink(missing_ok=True)
+            _install_failsafe(home, side, failsafe, state)
+            installed = True
             marker.unlink(missing_ok=True)
             held = time.monotonic() - t0
-        # `restored` now holds the previous tree's links; the staging dir removal drops them
+    finally:
+        if not installed:
+            shutil.rmtree(side, ignore_errors=True)
     return RestoreResult(info.id, failsafe.id, count, seconds=time.monotonic() - started, lock_held_seconds=held)
 
 
-def _failsafe(repo: Repository, home: BackupHome, live: Path, staged: Path, when: datetime,
-              sigs: dict[str, tree.Signature], stats: tuple[int, int, int]) -> BackupInfo:
+def _link_snapshot(where: Path, target: Path) -> None:
+    try:
+        state = rootstate.RootState.load(where / rootstate.STATE_FILE)
+    except CorruptData:
+        tree.link_tree(where / TREE, target)  # a snapshot from before objects.jsonl existed
+        return
+    try:
+        rootstate.link(where / TREE, target, state)
+    except rootstate.StateMoved as e:
+        raise CorruptData(f"backup {where.name} does not hold the objects it lists ({e}): run "
+                          f"`fcrctl verify-backup {where.name}`; nothing was changed") from None
+
+
+def _failsafe_info(repo: Snapshottable, home: BackupHome, when: datetime, state: rootstate.RootState) -> BackupInfo:
     backup_id, label = make_id("previous", when)
     if (home.root / backup_id).exists():
         backup_id, label = make_id(f"previous-{int(time.time() * 1000) % 100000}", when)
-    tree.reconcile(live, staged / TREE, sigs)
-    resources, files, size = stats
-    info = BackupInfo(id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
-                      resources=resources, files=files, bytes=size, repository=repo.location,
-                      kind="failsafe")
-    return home.install(staged, info)
+    # files and bytes are not counted: that would cost a stat per file while the lock is held
+    return BackupInfo(id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
+                      resources=repo.resource_count(), repository=repo.location, kind="failsafe",
+                      extra={"stateDigest": state.digest()})
+
+
+def _install_failsafe(home: BackupHome, side: Path, info: BackupInfo, state: rootstate.RootState | None) -> None:
+    """The side directory (holding the tree swapped out) becomes the fail-safe backup."""
+    for name in os.listdir(side):
+        if name not in (TREE, INDEX):
+            with contextlib.suppress(OSError):
+                os.unlink(side / name)
+    if state is not None:
+        state.save(side / rootstate.STATE_FILE)
+    write_meta(side, info)
+    tree.fsync_dir(side)
+    os.rename(side, home.root / info.id)
+    tree.fsync_dir(home.root)
 
 
 def _swap(live: Path, other: Path) -> None:

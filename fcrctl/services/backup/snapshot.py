@@ -1,9 +1,10 @@
 """Snapshots: ids, metadata, and taking, listing and deleting them.
 
 Id: ``<UTC timestamp>_<label>`` as ArangoDB's hot backups do it (``2026-11-22T14.20.15Z_nightly``),
-a UUID when no label is given. A snapshot is ``<home>/<id>/{backup.json, ocfl-root/}``; it is
-built in a locked ``.tmp-*`` staging dir and renamed into place, so a killed backup never
-appears in a listing and its debris is removed by the next run.
+a UUID when no label is given. A snapshot is ``<home>/<id>/`` holding ``backup.json``,
+``ocfl-root/``, ``objects.jsonl`` (rootstate.py) and ``index.sqlite``; it is built in a
+locked ``.tmp-*`` staging dir and renamed into place, so a killed backup never appears in a
+listing and its debris is removed by the next run.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from typing import Any, Protocol, runtime_checkable
 from fcrctl import __version__
 from fcrctl.errors import BadInput, Conflict, CorruptData, Locked, NotFound, Unsupported
 from fcrctl.repository.base import Repository
-from fcrctl.services.backup import tree
+from fcrctl.services.backup import rootstate, tree
 
 META = "backup.json"
 TREE = "ocfl-root"
+INDEX = "index.sqlite"  # the repository's index at the snapshot's instant (absent when inconsistent)
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ID_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\dZ)_([A-Za-z0-9._-]{1,64})$")
 STAMP = "%Y-%m-%dT%H.%M.%SZ"
@@ -41,6 +43,14 @@ class Snapshottable(Protocol):
     def exclusive(self, *, timeout: float | None = None) -> AbstractContextManager[Path]: ...
 
     def reindex(self) -> int: ...
+
+    def indexed_objects(self) -> set[str]: ...
+
+    def resource_count(self) -> int: ...
+
+    def copy_index(self, target: Path) -> None: ...
+
+    def load_index(self, source: Path) -> int | None: ...
 
 
 @dataclass
@@ -204,7 +214,60 @@ def write_meta(where: Path, info: BackupInfo) -> None:
 
 # -- taking a local snapshot ----------------------------------------------------------------------
 def count_resources(repo: Repository) -> int:
+    counter = getattr(repo, "resource_count", None)
+    if callable(counter):
+        return int(counter())
     return 1 + sum(1 for _ in repo.children("/", recursive=True))
+
+
+ATTEMPTS = 3  # purges racing the linking step make us record again; the last try links under the lock
+
+
+@dataclass
+class _Taken:
+    state: rootstate.RootState
+    count: rootstate.LinkCount
+    resources: int
+    held: float
+    inconsistent: bool
+
+
+def _record_and_link(repo: Snapshottable, target: Path, lock_timeout: float, allow_inconsistent: bool,
+                     jobs: int) -> _Taken:
+    """Record the root's state under the writer lock (a stat per object), link it afterwards."""
+    live = Path(repo.location) / TREE
+    for attempt in range(1, ATTEMPTS + 1):
+        last = attempt == ATTEMPTS
+        state = rootstate.scan(live)
+        count: rootstate.LinkCount | None = None
+        held, inconsistent = 0.0, False
+        try:
+            with repo.exclusive(timeout=lock_timeout) as root:
+                t0 = time.monotonic()
+                rootstate.settle(root, state, repo.indexed_objects())
+                resources = repo.resource_count()
+                # the index as of this instant: a restore loads it instead of rebuilding (~1 ms/object)
+                repo.copy_index(target.parent / INDEX)
+                if last:
+                    count = rootstate.link(root, target, state, jobs=jobs)
+                held = time.monotonic() - t0
+        except Locked:
+            if not allow_inconsistent:
+                raise
+            # ArangoDB's allowInconsistent: no lock, so the recorded state may be torn
+            inconsistent = True
+            resources = repo.resource_count()
+            (target.parent / INDEX).unlink(missing_ok=True)
+        if count is None:
+            try:
+                count = rootstate.link(live, target, state, jobs=jobs)
+            except rootstate.StateMoved:
+                tree.remove_tree(target)
+                if last:
+                    raise Locked("objects kept being purged while the backup linked them: try again") from None
+                continue
+        return _Taken(state, count, resources, held, inconsistent)
+    raise AssertionError("unreachable")
 
 
 def take(
@@ -215,9 +278,10 @@ def take(
     lock_timeout: float = 120.0,
     allow_inconsistent: bool = False,
     kind: str = "snapshot",
+    jobs: int = 4,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> BackupInfo:
-    """Snapshot a local repository: hard-link its storage root under the writer lock."""
+    """Snapshot a local repository: its state recorded under the writer lock, then hard-linked."""
     if not isinstance(repo, Snapshottable):
         raise Unsupported(f"{repo.location} cannot be snapshotted by linking (use a remote crawl backup)")
     started = time.monotonic()
@@ -227,26 +291,14 @@ def take(
     if (home.root / backup_id).exists():
         raise Conflict(f"backup {backup_id} already exists: use another --label or wait a second")
     with tree.staging_dir(home.root) as staged:
-        inconsistent = False
-        held = 0.0
-        # link while writers run, then hold the lock only to relink what changed meanwhile
-        sigs = tree.link_storage_root(Path(repo.location) / TREE, staged / TREE)
-        try:
-            with repo.exclusive(timeout=lock_timeout) as root:
-                t0 = time.monotonic()
-                tree.reconcile(root, staged / TREE, sigs)
-                held = time.monotonic() - t0
-        except Locked:
-            if not allow_inconsistent:
-                raise
-            # ArangoDB's allowInconsistent: no lock, so say the first pass may be torn
-            inconsistent = True
-        files, size = tree.tree_size(staged / TREE)
+        taken = _record_and_link(repo, staged / TREE, lock_timeout, allow_inconsistent, jobs)
+        taken.state.save(staged / rootstate.STATE_FILE)
         info = BackupInfo(
             id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
-            resources=count_resources(repo), files=files, bytes=size, repository=repo.location,
-            potentially_inconsistent=inconsistent, kind=kind,
-            extra={"lockHeldSeconds": round(held, 3), "seconds": round(time.monotonic() - started, 3)},
+            resources=taken.resources, files=taken.count.files, bytes=taken.count.bytes, repository=repo.location,
+            potentially_inconsistent=taken.inconsistent, kind=kind,
+            extra={"lockHeldSeconds": round(taken.held, 3), "seconds": round(time.monotonic() - started, 3),
+                   "stateDigest": taken.state.digest()},
         )
         return home.install(staged, info)
 

@@ -1,0 +1,288 @@
+"""The recorded state of an OCFL storage root, and snapshot trees linked from it.
+
+A snapshot is taken in three steps so that the writer lock is held only for a stat per object:
+
+1. ``scan`` (no lock): walk the root once; for every object stat its root ``inventory.json``,
+   then read it (head version, id, sha512). Stat before read: a replacement in between shows
+   as a changed stat in step 2.
+2. ``settle`` (writer lock held): the objects the index knows now plus those seen in step 1,
+   each inventory re-stat'ed. A commit replaces an inventory by rename (a new inode), so only
+   objects whose stat changed are read again; purged ones drop out. The result is the state
+   of the repository at that instant.
+3. ``link`` (no lock): OCFL versions never change once written, so the recorded state can be
+   linked afterwards from ``v1..head`` of each object, with ``v{head}/inventory.json`` as its
+   root inventory, whatever commits happen meanwhile. An object purged or replaced meanwhile
+   (its ``v{head}`` inventory gone or different) raises :class:`StateMoved`: the caller retries.
+
+The state is saved beside the snapshot (``objects.jsonl``): uploads read each object's
+inventory digest from it instead of walking the tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fcrctl.errors import CorruptData
+from fcrctl.services.pool import BoundedPool
+
+STATE_FILE = "objects.jsonl"
+Stamp = tuple[int, int, int, int]
+
+
+class StateMoved(Exception):  # noqa: N818 - a signal to retry, not an error users see
+    """An object changed between the recorded instant and linking (purged, or replaced)."""
+
+
+@dataclass(slots=True)
+class ObjectState:
+    rel: str  # object directory, relative to the storage root
+    id: str
+    head: str | None  # None: no readable inventory; the directory is copied as it is
+    digest: str  # sha512 of the head inventory's bytes ("" without one)
+    sidecar: str = "inventory.json.sha512"
+    namaste: str = "0=ocfl_object_1.1"
+    stamp: Stamp = (0, 0, 0, 0)
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"o": self.rel, "id": self.id, "head": self.head, "sha512": self.digest,
+                "sidecar": self.sidecar, "namaste": self.namaste}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> ObjectState:
+        return cls(doc["o"], doc["id"], doc["head"], doc["sha512"], doc["sidecar"], doc["namaste"])
+
+
+@dataclass
+class RootState:
+    objects: dict[str, ObjectState] = field(default_factory=dict)
+    root_files: list[str] = field(default_factory=list)  # outside objects: namaste, layout, extensions/
+
+    def digest(self) -> str:
+        """Identifies the state: equal digests, equal object inventories and root file names."""
+        h = hashlib.sha256()
+        for rel in sorted(self.objects):
+            o = self.objects[rel]
+            h.update(f"{rel}\t{o.head}\t{o.digest}\n".encode())
+        for rel in sorted(self.root_files):
+            h.update(f"root\t{rel}\n".encode())
+        return h.hexdigest()
+
+    def save(self, path: Path) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"root": sorted(self.root_files)}) + "\n")
+            for rel in sorted(self.objects):
+                fh.write(json.dumps(self.objects[rel].to_json(), separators=(",", ":")) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    @classmethod
+    def load(cls, path: Path) -> RootState:
+        state = cls()
+        try:
+            with open(path, encoding="utf-8") as fh:
+                state.root_files = list(json.loads(fh.readline())["root"])
+                for line in fh:
+                    o = ObjectState.from_json(json.loads(line))
+                    state.objects[o.rel] = o
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise CorruptData(f"{path} is unreadable ({e}): the backup is damaged") from e
+        return state
+
+
+# -- step 1 and 2: recording ---------------------------------------------------------------------
+def _stamp(st: os.stat_result) -> Stamp:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _read_object(root: str, rel: str, stamp: Stamp) -> ObjectState:
+    obj = f"{root}/{rel}"
+    try:
+        with open(f"{obj}/inventory.json", "rb") as fh:
+            data = fh.read()
+        inventory = json.loads(data)
+        head = str(inventory["head"])
+        algorithm = str(inventory.get("digestAlgorithm", "sha512"))
+        spec = str(inventory.get("type", "")).split("/ocfl.io/", 1)[-1].split("/", 1)[0]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return ObjectState(rel, "", None, "", stamp=stamp)  # copied as it is; verify reports it
+    namaste = f"0=ocfl_object_{spec}" if spec[:1].isdigit() else "0=ocfl_object_1.1"
+    return ObjectState(rel, str(inventory.get("id", "")), head, hashlib.sha512(data).hexdigest(),
+                       f"inventory.json.{algorithm}", namaste, stamp)
+
+
+def _stat_inventory(root: str, rel: str) -> Stamp | None:
+    try:
+        return _stamp(os.stat(f"{root}/{rel}/inventory.json"))
+    except FileNotFoundError:
+        return None
+
+
+def _root_files(root: str) -> list[str]:
+    out: list[str] = []
+    with os.scandir(root) as it:
+        entries = list(it)
+    for e in entries:
+        if e.is_file(follow_symlinks=False):
+            out.append(e.name)
+        elif e.name == "extensions" and e.is_dir(follow_symlinks=False):
+            for dirpath, _dirs, files in os.walk(e.path):
+                sub = os.path.relpath(dirpath, root)
+                out.extend(f"{sub}/{name}" for name in files)
+    return out
+
+
+def scan(root: Path) -> RootState:
+    """Step 1: every object under ``root`` with its head inventory (no lock needed)."""
+    base = str(root)
+    state = RootState(root_files=_root_files(base))
+    stack = [e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False) and e.name != "extensions"]
+    while stack:
+        rel = stack.pop()
+        try:
+            with os.scandir(f"{base}/{rel}") as it:
+                entries = list(it)
+        except FileNotFoundError:  # purged while we looked
+            continue
+        if any(e.name.startswith("0=ocfl_object_") for e in entries):
+            stamp = _stat_inventory(base, rel)
+            state.objects[rel] = _read_object(base, rel, stamp or (0, 0, 0, 0))
+            continue
+        stack.extend(f"{rel}/{e.name}" for e in entries if e.is_dir(follow_symlinks=False))
+    return state
+
+
+def settle(root: Path, state: RootState, indexed: Iterable[str]) -> int:
+    """Step 2 (writer lock held): bring ``state`` to the present. Returns how many objects were
+    read again."""
+    base = str(root)
+    reread = 0
+    for rel in set(indexed) | set(state.objects):
+        stamp = _stat_inventory(base, rel)
+        old = state.objects.get(rel)
+        if stamp is None:
+            if old is not None and old.head is None and os.path.isdir(f"{base}/{rel}"):
+                continue  # an object without an inventory: kept as found
+            state.objects.pop(rel, None)
+            continue
+        if old is None or old.stamp != stamp:
+            state.objects[rel] = _read_object(base, rel, stamp)
+            reread += 1
+    state.root_files = _root_files(base)
+    return reread
+
+
+# -- step 3: linking ------------------------------------------------------------------------------
+@dataclass
+class LinkCount:
+    files: int = 0
+    bytes: int = 0
+
+    def add(self, other: tuple[int, int]) -> None:
+        self.files += other[0]
+        self.bytes += other[1]
+
+
+def link(src: Path, dst: Path, state: RootState, *, jobs: int = 4) -> LinkCount:
+    """Recreate the recorded state of ``src`` at ``dst`` with hard links (copies across
+    filesystems). Raises :class:`StateMoved` if an object no longer holds its recorded state."""
+    count = LinkCount()
+    os.mkdir(dst)
+    made: set[str] = {str(dst)}
+    for rel in state.root_files:
+        count.add(_link_files(str(src), str(dst), [(rel, rel)], made, None))
+    with BoundedPool[tuple[int, int]](jobs, jobs * 8, name="fcrctl-link", on_done=count.add) as pool:
+        for o in state.objects.values():
+            pool.submit(_link_object, str(src), str(dst), o, made)
+    return count
+
+
+def _link_object(src: str, dst: str, o: ObjectState, made: set[str]) -> tuple[int, int]:
+    obj_src, obj_dst = f"{src}/{o.rel}", f"{dst}/{o.rel}"
+    if o.head is None:
+        if not os.path.isdir(obj_src):
+            raise StateMoved(o.rel)
+        _makedirs(os.path.dirname(obj_dst), made)
+        return copy_tree(Path(obj_src), Path(obj_dst))
+    try:
+        with open(f"{obj_src}/{o.head}/inventory.json", "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise StateMoved(o.rel) from None
+    if hashlib.sha512(data).hexdigest() != o.digest:
+        raise StateMoved(o.rel)
+    try:
+        inventory = json.loads(data)
+        versions = list(inventory["versions"])
+        content = [p for paths in inventory["manifest"].values() for p in paths]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise StateMoved(o.rel) from None  # it read as an inventory when recorded
+    pairs = [(o.namaste, o.namaste), (f"{o.head}/inventory.json", "inventory.json"),
+             (f"{o.head}/{o.sidecar}", o.sidecar)]
+    for v in versions:
+        pairs.append((f"{v}/inventory.json", f"{v}/inventory.json"))
+        pairs.append((f"{v}/{o.sidecar}", f"{v}/{o.sidecar}"))
+    pairs.extend((p, p) for p in content)
+    files, size = _link_files(obj_src, obj_dst, pairs, made, f"{obj_src}/{o.head}/inventory.json")
+    if os.path.isdir(f"{obj_src}/extensions"):
+        more = copy_tree(Path(f"{obj_src}/extensions"), Path(f"{obj_dst}/extensions"))
+        files, size = files + more[0], size + more[1]
+    return files, size
+
+
+def _link_files(src: str, dst: str, pairs: list[tuple[str, str]], made: set[str],
+                anchor: str | None) -> tuple[int, int]:
+    files = size = 0
+    for s_rel, d_rel in pairs:
+        target = f"{dst}/{d_rel}"
+        _makedirs(os.path.dirname(target), made)
+        source = f"{src}/{s_rel}"
+        try:
+            size += os.lstat(source).st_size
+            _link(source, target)
+        except FileNotFoundError:
+            if anchor is not None and not os.path.exists(anchor):
+                raise StateMoved(src) from None
+            continue  # missing in the live object too: the snapshot holds what is there
+        files += 1
+    return files, size
+
+
+def _makedirs(path: str, made: set[str]) -> None:
+    if path in made:
+        return
+    with contextlib.suppress(FileExistsError):
+        os.makedirs(path)
+    made.add(path)
+
+
+def _link(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        shutil.copy2(source, target)  # another filesystem, or too many links
+
+
+def copy_tree(src: Path, dst: Path) -> tuple[int, int]:
+    """Link (or copy) a whole directory as it is. Returns (files, bytes)."""
+    files = size = 0
+    for dirpath, _dirs, names in os.walk(src):
+        out = dst / os.path.relpath(dirpath, src)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            size += os.lstat(os.path.join(dirpath, name)).st_size
+            _link(os.path.join(dirpath, name), str(out / name))
+            files += 1
+    return files, size
+
+
+def iter_lines(path: Path) -> Iterator[ObjectState]:
+    yield from RootState.load(path).objects.values()
