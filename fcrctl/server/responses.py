@@ -44,6 +44,7 @@ STATUS: dict[type[e.FcrctlError], int] = {
     c.BadDestination: 502,
 }
 RETRY_AFTER_SECONDS = "5"
+NTRIPLES = "application/n-triples"
 
 
 def status_of(err: e.FcrctlError) -> int:
@@ -149,7 +150,11 @@ def rdf_response(
         resp = Response(status=status, content_type=mime)
         resp.automatically_set_content_length = False  # the body was not built; do not claim 0
     else:
-        resp = Response(rdf.serialize(ctx.to_external(graph), mime), status=status, content_type=mime)
+        if rdf.resolve_format(mime) == NTRIPLES:  # what listings use: the cheap path
+            body = ctx.external_ntriples(graph)
+        else:
+            body = rdf.serialize(ctx.to_external(graph), mime)
+        resp = Response(body, status=status, content_type=mime)
     resource_headers(resp, ctx, info, description=description)
     if applied:
         resp.headers["Preference-Applied"] = applied

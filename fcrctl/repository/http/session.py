@@ -4,9 +4,16 @@ work, timeouts, and retries that never repeat a non-idempotent request.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout
 
 POOL_MAXSIZE = 32
 DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
@@ -84,3 +91,71 @@ def pool_stats(session: requests.Session) -> dict[str, int]:
             if pool is not None:
                 total += pool.num_connections
     return {"new_connections": total}
+
+
+class QuickHead:
+    """HEAD requests for hot loops (fixity over thousands of binaries) without requests' per-call
+    preparation: headers, cookies and auth are merged once per header set, then urllib3 sends
+    each request through the very pool requests uses (same TLS settings, retries, keep-alive).
+    Saves ~0.5 ms of CPU per request, as much as the server needs to answer one.
+
+    ``head`` returns the response headers of a 2xx answer and None for anything else (an error,
+    a redirect, a transport failure): the caller then repeats the request the ordinary way,
+    which explains the failure.
+    """
+
+    def __init__(self, session: requests.Session, timeout: tuple[float, float]) -> None:
+        self._session = session
+        self._timeout = timeout
+        self._templates: dict[tuple[str, ...], tuple[Any, dict[str, str]] | None] = {}
+        self._lock = threading.Lock()
+
+    def head(self, url: str, headers: dict[str, str]) -> Mapping[str, str] | None:
+        template = self._template(url, headers)
+        if template is None:
+            return None
+        pool, merged = template
+        try:
+            response = pool.urlopen(
+                "HEAD",
+                _request_target(url),
+                headers=merged,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=True,  # no body: the connection goes straight back to the pool
+                retries=self._adapter(url).max_retries,
+                timeout=Timeout(connect=self._timeout[0], read=self._timeout[1]),
+            )
+        except HTTPError:
+            return None
+        if not 200 <= response.status < 300:
+            return None
+        return response.headers
+
+    def _adapter(self, url: str) -> HTTPAdapter:
+        adapter = self._session.get_adapter(url)
+        assert isinstance(adapter, HTTPAdapter)
+        return adapter
+
+    def _template(self, url: str, headers: dict[str, str]) -> tuple[Any, dict[str, str]] | None:
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, *(f"{k}: {v}" for k, v in sorted(headers.items())))
+        with self._lock:
+            if key in self._templates:
+                return self._templates[key]
+            adapter = self._session.get_adapter(url)
+            template = None
+            if isinstance(adapter, HTTPAdapter) and not self._session.proxies:
+                prepared = self._session.prepare_request(requests.Request("HEAD", url, headers=headers))
+                pool = adapter.get_connection_with_tls_context(
+                    prepared, self._session.verify, None, self._session.cert
+                )
+                template = (pool, dict(prepared.headers))
+            self._templates[key] = template
+            return template
+
+
+def _request_target(url: str) -> str:
+    """The path and query of ``url``: what goes on the request line."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
