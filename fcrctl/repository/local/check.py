@@ -1,11 +1,15 @@
 """`fcrctl check`: validate a local repository as a whole (restic's `check`, for OCFL).
 
-Each object: namaste, inventory and sidecar, version sequence, version inventories, the head
-version's inventory equal to the root one, every manifest file present (and, with
-``read_data``, its sha512), no stray content files. Each resource: headers JSON well formed
-and consistent with the inventory (content present, sha512 agreeing). Across the repository:
-every resource's parent exists, and the index agrees with the OCFL root.
+Each object: namaste, inventory and sidecar, version sequence, the head version's inventory
+equal to the root one, every manifest file present (and, with ``read_data``, its sha512), no
+stray content files. Each resource: headers JSON well formed and consistent with the
+inventory (content present, sha512 agreeing). Across the repository: every resource's parent
+exists, and the index agrees with the OCFL root.
 Problems are collected, never raised: one run reports all of them.
+
+This runs once per object of a repository (10,000s): it works on plain strings and os calls,
+reads each small file once, and lists each directory once, because pathlib and buffered file
+objects cost more here than the syscalls themselves.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from fcrctl.errors import CorruptData
 from fcrctl.repository.base import Problem
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.index import Index
+
+_INVENTORY = ocfl.INVENTORY
+_SIDECAR = ocfl.SIDECAR
+_OBJECT_NAMASTE = "0=ocfl_object_"
 
 
 @dataclass
@@ -33,17 +40,21 @@ class _Resource:
     trusted: bool  # False when its object failed inventory checks: the index rightly skips it
 
 
+class _Corrupt(Exception):
+    """An inventory that cannot be used; its message is the problem to report."""
+
+
 def check_storage_root(
     root: Path, index: Index | None, *, read_data: bool = False, on_object: Callable[[], None] | None = None
 ) -> Iterator[Problem]:
     """Yield every problem found under ``root`` (and between it and ``index``)."""
     resources: dict[str, _Resource] = {}
-    # Content is hashed on worker threads (hashlib releases the GIL), a batch per object, while
-    # this thread checks the structure of the next objects; the window bounds what is queued.
+    # Content is hashed on worker threads (hashlib releases the GIL) while this thread checks
+    # the structure of the next objects; the window bounds what is queued.
     hashing = _Hashing() if read_data else None
     try:
-        for obj in ocfl.iter_object_dirs(root):
-            yield from _check_object(root, obj, resources, hashing)
+        for obj, rel, entries in _object_dirs(str(root)):
+            yield from _check_object(obj, rel, entries, resources, hashing)
             if hashing is not None:
                 yield from hashing.drain(block=False)
             if on_object is not None:
@@ -65,33 +76,100 @@ def check_storage_root(
         yield from _check_index(index, resources)
 
 
+def _object_dirs(root: str) -> Iterator[tuple[str, str, dict[str, bool]]]:
+    """(object dir, its path relative to root, its entries: name -> is a directory) for every
+    directory holding an object declaration, in a stable order. One listing per directory:
+    the object's own listing also serves the namaste, version and stray-directory checks."""
+    stack = [(root, "")]
+    while stack:
+        path, rel = stack.pop()
+        try:
+            with os.scandir(path) as it:
+                entries = {e.name: e.is_dir() for e in it}
+        except OSError:
+            continue
+        if rel and any(name.startswith(_OBJECT_NAMASTE) for name in entries):
+            yield path, rel, entries
+            continue
+        subdirs = sorted((name for name, is_dir in entries.items() if is_dir), reverse=True)
+        for name in subdirs:
+            if rel or name != "extensions":
+                stack.append((f"{path}/{name}", f"{rel}/{name}" if rel else name))
+
+
 def _path(resource_id: str) -> str:
     return resource_id[len("info:fedora") :] or "/"
 
 
-def _check_object(
-    root: Path, obj: Path, resources: dict[str, _Resource], hashing: _Hashing | None
-) -> Iterator[Problem]:
-    where = obj.relative_to(root).as_posix()
-    if not any(name.startswith("0=ocfl_object_1.") for name in os.listdir(obj)):
-        yield Problem(where, "object declaration 0=ocfl_object_1.x is missing")
-    trusted = True
+def _read(path: str) -> tuple[bytes, os.stat_result]:
+    """A small file's bytes and its stat, with no buffered file object around them."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        inventory = ocfl.read_inventory(obj)
-    except CorruptData as exc:
-        trusted = False
-        try:  # a wrong sidecar still leaves a readable inventory: keep checking the rest
-            inventory = ocfl.read_inventory(obj, check_sidecar=False)
-        except CorruptData:
-            yield Problem(where, exc.message)
-            return
-        yield Problem(_where(inventory, where), exc.message)
-    where = _where(inventory, where)
-    if ocfl.object_rel(inventory["id"]) != obj.relative_to(root).as_posix():
-        yield Problem(where, f"object is stored at {obj.relative_to(root)}, not where its id hashes to")
-    yield from _check_versions(obj, inventory, where)
-    yield from _check_files(obj, inventory, where, hashing)
-    yield from _check_headers(obj, inventory, where, resources, trusted)
+        st = os.fstat(fd)
+        chunks = [os.read(fd, st.st_size + 1)]
+        while chunks[-1]:  # the file may have grown since fstat
+            chunks.append(os.read(fd, 1 << 16))
+        return b"".join(chunks), st
+    finally:
+        os.close(fd)
+
+
+def _check_object(
+    obj: str, rel: str, entries: dict[str, bool], resources: dict[str, _Resource], hashing: _Hashing | None
+) -> Iterator[Problem]:
+    where = rel
+    if not any(name.startswith("0=ocfl_object_1.") for name in entries):
+        yield Problem(where, "object declaration 0=ocfl_object_1.x is missing")
+    try:
+        data, stat, inventory, sidecar_error = _read_inventory(obj)
+    except _Corrupt as exc:
+        yield Problem(where, str(exc))
+        return
+    trusted = sidecar_error is None
+    try:
+        where = _where(inventory, where)
+        if sidecar_error is not None:  # a wrong sidecar still leaves a readable inventory: keep checking
+            yield Problem(where, sidecar_error)
+        if ocfl.object_rel(inventory["id"]) != rel:
+            yield Problem(where, f"object is stored at {rel}, not where its id hashes to")
+        yield from _check_versions(obj, entries, inventory, data, stat, where)
+        header_problems: list[Problem] = []
+        hashed = _check_headers(obj, inventory, where, resources, trusted, hashing is not None, header_problems)
+        yield from _check_files(obj, inventory, where, hashing, hashed)
+        yield from header_problems
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        yield Problem(where, f"inventory is malformed ({type(exc).__name__}: {exc}): check it against the OCFL spec")
+
+
+def _read_inventory(obj: str) -> tuple[bytes, os.stat_result, dict, str | None]:
+    """(bytes, stat, parsed inventory, sidecar problem or None); _Corrupt when unusable.
+    Same rules and messages as ocfl.read_inventory, reading the file once."""
+    inv_path = f"{obj}/{_INVENTORY}"
+    try:
+        data, stat = _read(inv_path)
+    except OSError as e:
+        raise _Corrupt(f"cannot read {inv_path}: {e.strerror}") from e
+    sidecar_error = None
+    try:
+        recorded = _read(f"{obj}/{_SIDECAR}")[0].decode("utf-8").split()[0].lower()
+    except (OSError, IndexError, UnicodeDecodeError):
+        sidecar_error = f"missing or empty inventory sidecar in {obj}"
+    else:
+        actual = hashlib.sha512(data).hexdigest()
+        if actual != recorded:
+            sidecar_error = (
+                f"inventory digest mismatch in {obj}: sidecar says {recorded[:16]}…, file is {actual[:16]}…"
+            )
+    try:
+        inventory = json.loads(data)
+    except ValueError as e:
+        raise _Corrupt(sidecar_error or f"inventory {inv_path} is not valid JSON: {e}") from e
+    if not isinstance(inventory, dict):
+        raise _Corrupt(sidecar_error or f"inventory {inv_path} is not a JSON object")
+    for key in ("id", "head", "manifest", "versions"):
+        if key not in inventory:
+            raise _Corrupt(sidecar_error or f"inventory {inv_path} lacks {key!r}")
+    return data, stat, inventory, sidecar_error
 
 
 def _where(inventory: dict, fallback: str) -> str:
@@ -99,50 +177,130 @@ def _where(inventory: dict, fallback: str) -> str:
     return _path(identifier) if identifier.startswith("info:fedora") else fallback
 
 
-def _check_versions(obj: Path, inventory: dict, where: str) -> Iterator[Problem]:
-    names = list(inventory["versions"])
+def _check_versions(
+    obj: str, entries: dict[str, bool], inventory: dict, data: bytes, stat: os.stat_result, where: str
+) -> Iterator[Problem]:
+    versions = inventory["versions"]
+    names = list(versions)
     expected = [f"v{n}" for n in range(1, len(names) + 1)]
     if sorted(names, key=ocfl.version_number) != expected:
         yield Problem(where, f"version sequence {names} is not v1..v{len(names)}")
-    if inventory["head"] != (expected[-1] if expected else None):
-        yield Problem(where, f"head {inventory['head']} is not the last version {expected[-1] if expected else ''}")
+    head = inventory["head"]
+    if head != (expected[-1] if expected else None):
+        yield Problem(where, f"head {head} is not the last version {expected[-1] if expected else ''}")
     for name in names:
-        if not (obj / name).is_dir():
+        if not entries.get(name):
             yield Problem(where, f"version directory {name} is missing")
-    head_inventory = obj / inventory["head"] / ocfl.INVENTORY
+    yield from _check_head_inventory(f"{obj}/{head}/{_INVENTORY}", data, stat, head, where)
+    for name in sorted(name for name, is_dir in entries.items() if is_dir and name not in versions):
+        if name != "extensions":
+            yield Problem(where, f"unexpected directory {name} in the object root")
+
+
+def _check_head_inventory(path: str, data: bytes, stat: os.stat_result, head: str, where: str) -> Iterator[Problem]:
     try:
-        if head_inventory.read_bytes() != (obj / ocfl.INVENTORY).read_bytes():
-            yield Problem(where, f"inventory of {inventory['head']} differs from the root inventory")
+        head_stat = os.stat(path)
+        # fcrctl hard-links the head inventory to the root one: the same inode holds the same
+        # bytes, so only a separate file (Fedora writes two) needs reading and comparing
+        if (head_stat.st_ino, head_stat.st_dev) == (stat.st_ino, stat.st_dev):
+            return
+        same = _read(path)[0] == data
     except OSError:
-        yield Problem(where, f"inventory of {inventory['head']} is missing")
-    extra = sorted(
-        e.name for e in os.scandir(obj) if e.is_dir() and e.name not in inventory["versions"] and e.name != "extensions"
-    )
-    for name in extra:
-        yield Problem(where, f"unexpected directory {name} in the object root")
+        yield Problem(where, f"inventory of {head} is missing")
+        return
+    if not same:
+        yield Problem(where, f"inventory of {head} differs from the root inventory")
 
 
-def _check_files(obj: Path, inventory: dict, where: str, hashing: _Hashing | None) -> Iterator[Problem]:
-    base = str(obj)
-    present: set[str] = set()  # one walk of the content dirs instead of a stat per manifest path
+def _check_headers(
+    obj: str,
+    inventory: dict,
+    where: str,
+    resources: dict[str, _Resource],
+    trusted: bool,
+    read_data: bool,
+    problems: list[Problem],
+) -> dict[str, str]:
+    """Check the head version's headers JSON into ``problems``; returns {content path: sha512}
+    of the headers files it read and (with read_data) hashed, so they are not read again."""
+    head = inventory["head"]
+    manifest = inventory["manifest"]
+    content_of: dict[str, str] = {digest: paths[0] for digest, paths in manifest.items()}
+    hashed: dict[str, str] = {}
+    found: list[tuple[str, str, str]] = []  # (logical, content path, digest)
+    for digest, logicals in inventory["versions"][head]["state"].items():
+        for logical in logicals:
+            found.append((logical, content_of[digest], digest))
+    files = {logical: rel for logical, rel, _ in found}
+    digests = {logical: digest for logical, _, digest in found}
+    for logical, rel, _digest in sorted(found):
+        if not (logical.startswith(".fcrepo/") and logical.endswith(".json")):
+            continue
+        try:
+            raw = _read(f"{obj}/{rel}")[0]
+            if read_data:
+                hashed[rel] = hashlib.sha512(raw).hexdigest()
+            headers = json.loads(raw)
+        except (OSError, ValueError) as exc:
+            problems.append(Problem(where, f"headers {logical} are not readable JSON: {exc}"))
+            continue
+        if not isinstance(headers, dict) or "id" not in headers or "interactionModel" not in headers:
+            problems.append(Problem(where, f"headers {logical} lack id or interactionModel"))
+            continue
+        if hdr.is_description(headers) or hdr.is_acl(headers):
+            continue
+        rid = headers["id"]
+        deleted = bool(headers.get("deleted"))
+        resources[rid] = _Resource(headers.get("parent"), deleted, headers.get("stateToken"), trusted)
+        if deleted:
+            continue
+        content = headers.get("contentPath")
+        if content and content not in files and not headers.get("externalUrl"):
+            problems.append(Problem(_path(rid), f"headers name content {content} that the inventory does not hold"))
+        stored = hdr.parse_digests(headers.get("digests")).get("sha512")
+        binary = headers.get("interactionModel", "").endswith("NonRDFSource")
+        if binary and content in digests and stored and stored != digests[content].lower():
+            problems.append(Problem(_path(rid), "sha512 in the headers differs from the inventory's"))
+    return hashed
+
+
+def _check_files(
+    obj: str, inventory: dict, where: str, hashing: _Hashing | None, hashed: dict[str, str]
+) -> Iterator[Problem]:
+    present: set[str] = set()  # one listing of the content dirs instead of a stat per manifest path
+    content_dir = inventory.get("contentDirectory", "content")
     for version in inventory["versions"]:
-        content = f"{version}/{inventory.get('contentDirectory', 'content')}"
-        for dirpath, _, files in os.walk(f"{base}/{content}"):
-            rel_dir = content + dirpath[len(base) + 1 + len(content):]
-            present.update(f"{rel_dir}/{name}" for name in files)
+        _list_files(obj, f"{version}/{content_dir}", present)
     listed: set[str] = set()
     to_hash: list[tuple[str, str]] = []
     for digest, content_paths in inventory["manifest"].items():
         for rel in content_paths:
             listed.add(rel)
-            if rel not in present and not os.path.isfile(f"{base}/{rel}"):
+            if rel not in present and not os.path.isfile(f"{obj}/{rel}"):
                 yield Problem(where, f"content file {rel} is missing")
             elif hashing is not None:
-                to_hash.append((rel, digest.lower()))
+                done = hashed.get(rel)
+                if done is None:
+                    to_hash.append((rel, digest.lower()))
+                elif done != digest.lower():
+                    yield Problem(where, f"content file {rel} does not match its sha512 in the inventory")
     for rel in sorted(present - listed):
         yield Problem(where, f"content file {rel} is not in the manifest")
     if hashing is not None and to_hash:
-        hashing.submit(base, where, to_hash)
+        hashing.submit(obj, where, to_hash)
+
+
+def _list_files(obj: str, rel_dir: str, into: set[str]) -> None:
+    try:
+        with os.scandir(f"{obj}/{rel_dir}") as it:
+            entries = [(e.name, e.is_dir()) for e in it]
+    except OSError:
+        return
+    for name, is_dir in entries:
+        if is_dir:
+            _list_files(obj, f"{rel_dir}/{name}", into)
+        else:
+            into.add(f"{rel_dir}/{name}")
 
 
 class _Hashing:
@@ -178,39 +336,6 @@ def _hash_batch(base: str, where: str, files: list[tuple[str, str]]) -> list[Pro
         if not ok:
             out.append(Problem(where, f"content file {rel} does not match its sha512 in the inventory"))
     return out
-
-
-def _check_headers(
-    obj: Path, inventory: dict, where: str, resources: dict[str, _Resource], trusted: bool
-) -> Iterator[Problem]:
-    files = ocfl.state_files(inventory)
-    digests = ocfl.state_digests(inventory)
-    for logical, rel in sorted(files.items()):
-        if not (logical.startswith(".fcrepo/") and logical.endswith(".json")):
-            continue
-        try:
-            headers = json.loads((obj / rel).read_bytes())
-        except (OSError, ValueError) as exc:
-            yield Problem(where, f"headers {logical} are not readable JSON: {exc}")
-            continue
-        if not isinstance(headers, dict) or "id" not in headers or "interactionModel" not in headers:
-            yield Problem(where, f"headers {logical} lack id or interactionModel")
-            continue
-        if hdr.is_description(headers) or hdr.is_acl(headers):
-            continue
-        rid = headers["id"]
-        resources[rid] = _Resource(
-            headers.get("parent"), bool(headers.get("deleted")), headers.get("stateToken"), trusted
-        )
-        if headers.get("deleted"):
-            continue
-        content = headers.get("contentPath")
-        if content and content not in files and not headers.get("externalUrl"):
-            yield Problem(_path(rid), f"headers name content {content} that the inventory does not hold")
-        stored = hdr.parse_digests(headers.get("digests")).get("sha512")
-        binary = headers.get("interactionModel", "").endswith("NonRDFSource")
-        if binary and content in digests and stored and stored != digests[content].lower():
-            yield Problem(_path(rid), "sha512 in the headers differs from the inventory's")
 
 
 def _check_index(index: Index, resources: dict[str, _Resource]) -> Iterator[Problem]:
