@@ -7,6 +7,8 @@ Prints MB/s for: fcrctl fixity (local, all cores), fcrctl fixity over `fcrctl se
 computes; nothing is downloaded), `sha512sum` over the OCFL content files, and a single-threaded
 Python hashlib loop over the same files. All runs read from a warm page cache (the data is
 written just before and fits in memory), so they compare hashing and overhead, not the disk.
+Beside each time: the CPU seconds of every process involved (for over-serve: client + server),
+which a machine shared with other work disturbs far less than the times.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -43,10 +46,31 @@ def build(where: Path, count: int, size: int) -> list[Path]:
     return sorted(p for p in root.rglob("content/b*") if p.is_file() and "~" not in p.name)
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the child processes waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds used so far by a running process (0 where /proc cannot tell)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
+    cpu = children_cpu()
     done = subprocess.run(command, capture_output=True, text=True, env=env)
-    return time.perf_counter() - started, done
+    seconds = time.perf_counter() - started
+    LAST_CPU[0] = children_cpu() - cpu
+    return seconds, done
+
+
+LAST_CPU = [0.0]  # CPU seconds of the last timed() command
 
 
 def fcrctl(*args: str) -> list[str]:
@@ -80,10 +104,12 @@ def main() -> int:
         hashlib_loop(files)  # warm the page cache for every contender alike
 
         figures: dict[str, float] = {}
+        cpu: dict[str, float] = {}  # CPU seconds, every process involved (client and server)
         seconds, done = timed(fcrctl("--repo", str(repo_dir), "--json", "fixity", "-R", "/"))
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["checked"] == len(files)
         figures["fcrctl fixity (local)"] = seconds
+        cpu["fcrctl fixity (local)"] = LAST_CPU[0]
 
         if shutil.which("sha512sum"):
             listing = work / "files.txt"
@@ -91,18 +117,34 @@ def main() -> int:
             seconds, done = timed(["xargs", "-a", str(listing), "sha512sum"])
             assert done.returncode == 0, done.stderr
             figures["sha512sum"] = seconds
+            cpu["sha512sum"] = LAST_CPU[0]
+        own = time.process_time()
         figures["python hashlib loop (1 thread)"] = hashlib_loop(files)
+        cpu["python hashlib loop (1 thread)"] = time.process_time() - own
 
         from tests.server_fixture import start_server
 
+        remote = "fcrctl fixity over serve (server computes)"
         with start_server(repo_dir, subprocess=True, dialect="fedora6") as handle:
+            server_cpu = process_cpu(handle.pid)
             seconds, done = timed(fcrctl("--repo", handle.url, "--json", "fixity", "-R", "/"))
+            server_cpu = process_cpu(handle.pid) - server_cpu
         assert done.returncode == 0, done.stderr
-        figures["fcrctl fixity over serve (server computes)"] = seconds
+        assert json.loads(done.stdout)["checked"] == len(files)
+        figures[remote] = seconds
+        cpu[remote] = LAST_CPU[0] + server_cpu
 
         local = figures["fcrctl fixity (local)"]
         for name, seconds in figures.items():
-            print(f"{name:45s} {seconds:7.2f} s  {total_mb / seconds:8.1f} MB/s  ({seconds / local:.2f}x local)")
+            print(
+                f"{name:45s} {seconds:7.2f} s  {total_mb / seconds:8.1f} MB/s  ({seconds / local:.2f}x local)"
+                f"  cpu {cpu[name]:6.2f} s"
+            )
+        cpu_ratio = cpu[remote] / cpu["fcrctl fixity (local)"]
+        print(
+            f"over serve / local: {figures[remote] / local:.2f}x time, {cpu_ratio:.2f}x CPU "
+            f"(client {LAST_CPU[0]:.2f} s + server {server_cpu:.2f} s); load {os.getloadavg()[0]:.1f}"
+        )
         print("targets: local >= hashlib loop and > sha512sum; over serve within 1.3x of local")
     finally:
         shutil.rmtree(work, ignore_errors=True)

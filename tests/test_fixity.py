@@ -176,3 +176,44 @@ def test_want_digest_recomputes_from_stored_content(filled: Path) -> None:
     with start_server(filled, dialect="fedora6") as handle:
         response = requests.head(handle.url + "/col/a.bin", headers={"Want-Digest": "sha-256"}, timeout=10)
     assert response.headers["Digest"] == f"sha-256={hashlib.sha256(file.read_bytes()).hexdigest()}"
+
+
+def test_remote_fixity_with_auth_on_kept_alive_connections(
+    filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast Want-Digest HEADs carry the session's credentials, reuse connections, and still
+    see corruption (the server recomputes from the stored content)."""
+    from fcrctl.server.auth import add_user
+    from fcrctl.services import fixity as service
+
+    flip_bit(content_file(filled, "/col/b.bin"))
+    auth_file = tmp_path / "users"
+    add_user(auth_file, "alice", "correct horse")
+    monkeypatch.setenv("FCRCTL_PASSWORD", "correct horse")
+    with start_server(filled, dialect="fedora6", auth_file=auth_file) as handle:
+        repo = open_repository(handle.url, user="alice")
+        try:
+            report = service.run(repo, "/", recursive=True, jobs=2)
+            assert report.checked == 3
+            assert {f.path: f.outcome for f in report.failures} == {"/col/b.bin": "BAD_CHECKSUM"}
+            again = service.run(repo, "/", recursive=True, jobs=2)
+            assert again.checked == 3
+            assert repo.connection_stats()["new_connections"] <= 4  # keep-alive, not one per binary
+        finally:
+            repo.close()
+
+
+def test_remote_fixity_of_a_binary_deleted_meanwhile_is_not_a_success(filled: Path) -> None:
+    """A failed fast HEAD is repeated the ordinary way, which raises what went wrong."""
+    from fcrctl.errors import Gone, NotFound
+
+    with start_server(filled, dialect="fedora6") as handle:
+        repo = open_repository(handle.url)
+        try:
+            info = repo.info("/col/a.bin")
+            assert repo.fixity(info).outcome == "SUCCESS"
+            open_repository(str(filled)).delete("/col/a.bin")
+            with pytest.raises((NotFound, Gone)):
+                repo.fixity(info)
+        finally:
+            repo.close()

@@ -194,3 +194,21 @@ def test_basic_auth_against_a_real_server(tmp_path: Path, monkeypatch: pytest.Mo
         assert repo.create("/secret", ResourceSpec()).path == "/secret"
         assert "correct horse" not in repr(repo)
         repo.close()
+
+
+def test_listing_from_turtle_matches_the_n_triples_fast_path(
+    served: HttpRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listings parse N-Triples into an index, other formats through a Graph: same infos."""
+    from fcrctl.repository.http import repository as module
+
+    served.create("/l/sub", ResourceSpec(), parents=True)
+    served.create("/l/é-b.bin", ResourceSpec(content=io.BytesIO(b"x" * 100), mime_type="text/plain"))
+    served.create("/l/sub/c.bin", ResourceSpec(content=io.BytesIO(b"c")))
+    fast = list(served.children("/l", recursive=True))
+    monkeypatch.setattr(module, "LISTING_ACCEPT", "text/turtle")
+    slow = list(served.children("/l", recursive=True))
+    assert [i.path for i in fast] == ["/l/sub", "/l/sub/c.bin", "/l/é-b.bin"]
+    key = [(i.path, i.model, i.size, i.digests, i.created, i.modified, i.mime_type) for i in fast]
+    assert key == [(i.path, i.model, i.size, i.digests, i.created, i.modified, i.mime_type) for i in slow]
+    assert fast[2].size == 100 and "sha512" in fast[2].digests

@@ -454,3 +454,27 @@ def test_unicode_paths_give_ascii_headers(server: ServerHandle, http: requests.S
     assert location.isascii() and location.endswith("/%E6%97%A5%E6%9C%AC")
     got = http.get(location)
     assert got.status_code == 200 and got.content == b"x"
+
+
+def test_n_triples_rows_equal_the_renamed_graph_serialised(tmp_path: Path) -> None:
+    """The server writes N-Triples while renaming ids to URLs; byte for byte what serialising
+    the renamed graph gives (the root keeps its trailing slash, other terms stay)."""
+    from rdflib import BNode, Graph, Literal, URIRef
+
+    from fcrctl import rdf
+    from fcrctl.server.context import Context
+
+    graph = Graph()
+    p = URIRef("http://example.org/p")
+    graph.add((URIRef("info:fedora"), p, URIRef("info:fedora/a")))
+    graph.add((URIRef("info:fedora/"), p, URIRef("info:fedora/a")))  # the same triple once renamed
+    graph.add((URIRef("info:fedora/a#frag"), p, Literal('line\nbreak "q" é ☃')))
+    graph.add((URIRef("info:fedora/a"), p, URIRef("http://h/rest")))
+    graph.add((URIRef("info:fedora/é"), p, Literal(5)))
+    graph.add((URIRef("info:fedoraX"), p, URIRef("info:fedora/a/fcr:metadata")))
+    graph.add((BNode("b1"), p, Literal("five", lang="en")))
+    ctx = Context.__new__(Context)
+    ctx.base_url = "http://h/rest"
+    expected = rdf.serialize(ctx.to_external(graph), "application/n-triples")
+    assert ctx.external_ntriples(graph) == expected
+    assert b"<http://h/rest/> <http://example.org/p> <http://h/rest/a> .\n" in expected

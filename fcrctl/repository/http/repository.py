@@ -1031,7 +1031,8 @@ class _IndexFacts(_Facts):
 
 def _embedded_info(triples: _Triples, path: str, url: str) -> ResourceInfo | None:
     """A child's info from its embedded triples; None when the server did not embed them."""
-    facts = _IndexFacts(triples, [url, url + "/"])
+    plain = unquote(url)  # servers write IRIs, where non-ASCII characters stay as they are
+    facts = _IndexFacts(triples, list(dict.fromkeys([url, url + "/", plain, plain + "/"])))
     created = facts.datetime(FEDORA + "created")
     if created is None:
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -106,25 +107,28 @@ class QuickHead:
 
     def __init__(self, session: requests.Session, timeout: tuple[float, float]) -> None:
         self._session = session
-        self._timeout = timeout
-        self._templates: dict[tuple[str, ...], tuple[Any, dict[str, str]] | None] = {}
+        self._timeout = Timeout(connect=timeout[0], read=timeout[1])
+        self._templates: dict[tuple[str, ...], _Template | None] = {}
         self._lock = threading.Lock()
 
     def head(self, url: str, headers: dict[str, str]) -> Mapping[str, str] | None:
-        template = self._template(url, headers)
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, *(f"{k}: {v}" for k, v in headers.items()))
+        template = self._templates.get(key)
         if template is None:
-            return None
-        pool, merged = template
+            template = self._template(key, url, headers)
+            if template is None:
+                return None
         try:
-            response = pool.urlopen(
+            response = template.pool.urlopen(
                 "HEAD",
-                _request_target(url),
-                headers=merged,
+                (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                headers=template.headers,
                 redirect=False,
                 assert_same_host=False,
                 preload_content=True,  # no body: the connection goes straight back to the pool
-                retries=self._adapter(url).max_retries,
-                timeout=Timeout(connect=self._timeout[0], read=self._timeout[1]),
+                retries=template.retries,
+                timeout=self._timeout,
             )
         except HTTPError:
             return None
@@ -132,14 +136,7 @@ class QuickHead:
             return None
         return response.headers
 
-    def _adapter(self, url: str) -> HTTPAdapter:
-        adapter = self._session.get_adapter(url)
-        assert isinstance(adapter, HTTPAdapter)
-        return adapter
-
-    def _template(self, url: str, headers: dict[str, str]) -> tuple[Any, dict[str, str]] | None:
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc, *(f"{k}: {v}" for k, v in sorted(headers.items())))
+    def _template(self, key: tuple[str, ...], url: str, headers: dict[str, str]) -> _Template | None:
         with self._lock:
             if key in self._templates:
                 return self._templates[key]
@@ -150,12 +147,13 @@ class QuickHead:
                 pool = adapter.get_connection_with_tls_context(
                     prepared, self._session.verify, None, self._session.cert
                 )
-                template = (pool, dict(prepared.headers))
+                template = _Template(pool, dict(prepared.headers), adapter.max_retries)
             self._templates[key] = template
             return template
 
 
-def _request_target(url: str) -> str:
-    """The path and query of ``url``: what goes on the request line."""
-    parts = urlsplit(url)
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+@dataclass(frozen=True)
+class _Template:
+    pool: Any  # urllib3 HTTP(S)ConnectionPool
+    headers: dict[str, str]  # the session's headers and auth, merged once
+    retries: Retry
