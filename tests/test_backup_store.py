@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,33 @@ def uploaded(repo_dir: Path, tmp_path: Path) -> tuple[str, Path]:
     return doc["id"], store
 
 
-def _blob_of(store: Path, repo_dir: Path, bid: str, name: str) -> Path:
-    content = next((repo_dir / "backups" / bid / "ocfl-root").rglob(name))
+def _digest_of(repo_dir: Path, bid: str, name: str) -> str:
     import hashlib
 
-    digest = hashlib.sha512(content.read_bytes()).hexdigest()
-    return store / "blobs" / digest[:2] / digest
+    content = next((repo_dir / "backups" / bid / "ocfl-root").rglob(name))
+    return hashlib.sha512(content.read_bytes()).hexdigest()
+
+
+def _frame_of(store: Path, repo_dir: Path, bid: str, name: str) -> tuple[Path, int, int]:
+    """Where the compressed bytes of a file's blob are: (file, offset, length), packed or not."""
+    from fcrctl.services.backup import packs
+
+    digest = _digest_of(repo_dir, bid, name)
+    found = packs.read_index(DirectoryStore(store)).get(digest)
+    if found is None:
+        blob = store / "blobs" / digest[:2] / digest
+        return blob, 0, blob.stat().st_size
+    return store / packs.pack_key(found.pack), found.offset, found.length
+
+
+def _rewrite_frame(store: Path, repo_dir: Path, bid: str, name: str, change: Callable[[bytes], bytes]) -> None:
+    """Replace a blob's compressed bytes in place with ``change(frame)`` of the same length."""
+    file, offset, length = _frame_of(store, repo_dir, bid, name)
+    data = bytearray(file.read_bytes())
+    new = change(bytes(data[offset:offset + length]))
+    assert len(new) == length
+    data[offset:offset + length] = new
+    file.write_bytes(bytes(data))
 
 
 def test_roundtrip_through_the_store(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
@@ -67,10 +89,12 @@ def test_unchanged_content_is_never_sent_twice(repo_dir: Path, uploaded: tuple[s
 
 def test_bit_flip_in_a_blob_names_the_resource_and_restore_refuses(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
     bid, store = uploaded
-    blob = _blob_of(store, repo_dir, bid, "b2")
-    data = bytearray(zstandard.ZstdDecompressor().decompress(blob.read_bytes(), max_output_size=1 << 20))
-    data[5] ^= 0x04
-    blob.write_bytes(zstandard.ZstdCompressor().compress(bytes(data)))
+    def flip(frame: bytes) -> bytes:
+        data = bytearray(frame)
+        data[len(data) // 2] ^= 0x04
+        return bytes(data)
+
+    _rewrite_frame(store, repo_dir, bid, "b2", flip)
     result = run(repo_dir, "--json", "verify-backup", bid, "--from", str(store), "--read-data")
     assert result.exit_code == ExitCode.CORRUPT
     problems = json.loads(result.stdout)["problems"]
@@ -86,8 +110,7 @@ def test_bit_flip_in_a_blob_names_the_resource_and_restore_refuses(repo_dir: Pat
 
 def test_truncated_zstd_frame_is_corrupt(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
     bid, store = uploaded
-    blob = _blob_of(store, repo_dir, bid, "b0")
-    blob.write_bytes(blob.read_bytes()[:-7])
+    _rewrite_frame(store, repo_dir, bid, "b0", lambda frame: frame[:-7] + bytes(7))  # its end cut off
     result = run(repo_dir, "verify-backup", bid, "--from", str(store), "--read-data")
     assert result.exit_code == ExitCode.CORRUPT and "/top/sub/b0" in result.stdout
     manifest_file = store / "manifests" / f"{bid}.jsonl.zst"
@@ -98,7 +121,7 @@ def test_truncated_zstd_frame_is_corrupt(repo_dir: Path, uploaded: tuple[str, Pa
 
 def test_missing_blob_and_missing_manifest(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
     bid, store = uploaded
-    _blob_of(store, repo_dir, bid, "b1").unlink()
+    _frame_of(store, repo_dir, bid, "b1")[0].unlink()
     result = run(repo_dir, "verify-backup", bid, "--from", str(store))
     assert result.exit_code == ExitCode.CORRUPT and "/top/sub/b1" in result.stdout
     (store / "manifests" / f"{bid}.jsonl.zst").unlink()
@@ -293,3 +316,13 @@ def test_deleting_a_backup_keeps_the_index_blobs_others_name(repo_dir: Path, upl
     ok_json(repo_dir, "restore", second, "--from", str(store), "--yes")
     assert "/new" in paths_in(repo_dir) and "/newer" not in paths_in(repo_dir)
     assert run(repo_dir, "check").exit_code == 0
+
+
+def test_small_files_travel_in_packs_and_go_with_their_last_backup(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    bid, store = uploaded
+    packed = list((store / "packs").rglob("*"))
+    assert any(p.is_file() for p in packed) and list((store / "index").iterdir())
+    ok_json(repo_dir, "delete-backup", bid, "--from", str(store))
+    assert [p for p in (store / "packs").rglob("*") if p.is_file()] == []
+    assert list((store / "index").iterdir()) == []
+    assert [p for p in (store / "blobs").rglob("*") if p.is_file()] == []

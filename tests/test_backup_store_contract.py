@@ -3,6 +3,7 @@ HTTPS stores add a fixture param)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,15 @@ def test_put_replaces_and_get_of_missing_is_not_found(store: BackupStore) -> Non
         store.get("nothing")
 
 
+def test_get_range(store: BackupStore) -> None:
+    store.put("packs/ab/ab1", iter([b"0123456789"]))
+    assert store.get_range("packs/ab/ab1", 3, 4) == b"3456"
+    with pytest.raises(NotFound):  # past the end: the value is shorter than its index says
+        store.get_range("packs/ab/ab1", 8, 4)
+    with pytest.raises(NotFound):
+        store.get_range("packs/ab/none", 0, 1)
+
+
 def test_failed_put_leaves_no_key(store: BackupStore) -> None:
     def chunks() -> Iterator[bytes]:
         yield b"partial"
@@ -71,6 +81,16 @@ def test_unknown_scheme_and_file_path(tmp_path: Path) -> None:
 
 def test_other_store_version_is_refused(tmp_path: Path) -> None:
     open_store(str(tmp_path / "s"), create=True)
-    (tmp_path / "s" / "fcrctl-backup-store.json").write_text('{"format": "fcrctl-backup-store", "version": 2}')
-    with pytest.raises(Unsupported, match="version 2"):
+    (tmp_path / "s" / "fcrctl-backup-store.json").write_text('{"format": "fcrctl-backup-store", "version": 99}')
+    with pytest.raises(Unsupported, match="version 99"):
         open_store(str(tmp_path / "s"))
+
+
+def test_a_version_1_store_is_read_and_upgraded_on_write(tmp_path: Path) -> None:
+    open_store(str(tmp_path / "s"), create=True)
+    marker = tmp_path / "s" / "fcrctl-backup-store.json"
+    marker.write_text('{"format": "fcrctl-backup-store", "version": 1}')
+    open_store(str(tmp_path / "s"))  # read as it is
+    assert json.loads(marker.read_text())["version"] == 1
+    open_store(str(tmp_path / "s"), create=True)  # about to write packs: older readers must refuse it
+    assert json.loads(marker.read_text())["version"] == 2

@@ -33,7 +33,7 @@ import zstandard
 
 from fcrctl import paths
 from fcrctl.errors import BadInput, CorruptData, FcrctlError, NotFound, Unsupported
-from fcrctl.services.backup import rootstate, tree
+from fcrctl.services.backup import packs, rootstate, tree
 from fcrctl.services.backup.snapshot import INDEX, META, TREE, BackupHome, BackupInfo, check_id
 from fcrctl.services.backup.stores.base import BackupStore
 from fcrctl.services.pool import BoundedPool
@@ -135,58 +135,61 @@ def _walk_tree(root: Path) -> Iterator[str | ObjectFiles]:
     yield top
 
 
-def _hashed_entry(file: Path, rel: str) -> Entry:
-    size = file.stat().st_size
-    if size <= INLINE_MAX:
-        data = file.read_bytes()
+def _hashed_entry(file: Path | str, rel: str) -> Entry:
+    with open(file, "rb") as fh:
+        head = fh.read(INLINE_MAX + 1)
+    if len(head) <= INLINE_MAX:
         with contextlib.suppress(UnicodeDecodeError):
-            return Entry(rel, None, data.decode("utf-8"))
+            return Entry(rel, None, head.decode("utf-8"))
     return Entry(rel, _sha512_file(file))
 
 
-def _describe_object(root: Path, obj: Path, rel: str) -> ObjectFiles:
+def _describe_object(root: Path, obj_path: Path, rel: str, namaste: str | None = None) -> ObjectFiles:
+    """The object's files from its inventory (string paths: this runs once per object)."""
+    obj = str(obj_path)
     try:
-        inventory = json.loads((obj / "inventory.json").read_bytes())
+        with open(f"{obj}/inventory.json", "rb") as fh:
+            inventory = json.loads(fh.read())
         algorithm = inventory.get("digestAlgorithm")
         versions = list(inventory["versions"])
         manifest = inventory["manifest"]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CorruptData(f"object {rel}: unreadable inventory ({e}); run `fcrctl verify-backup`") from e
     out = ObjectFiles(rel, str(inventory.get("id")))
-    def small(name: str) -> None:
-        out.files.append(_hashed_entry(obj / name, f"{rel}/{name}"))
+    files = out.files
 
     def inventory_file(prefix: str) -> None:
         name = f"{prefix}inventory.json"
-        sidecar = obj / f"{name}.sha512"
+        sidecar = _hashed_entry(f"{obj}/{name}.sha512", f"{rel}/{name}.sha512")
         digest = None
-        if algorithm == "sha512":
-            with contextlib.suppress(OSError, IndexError):
-                digest = sidecar.read_text("utf-8").split()[0].lower()
-        out.files.append(Entry(f"{rel}/{name}", digest or _sha512_file(obj / name)))
-        small(f"{name}.sha512")
+        if algorithm == "sha512" and sidecar.inline is not None:
+            with contextlib.suppress(IndexError):
+                digest = sidecar.inline.split()[0].lower()
+        files.append(Entry(f"{rel}/{name}", digest or _sha512_file(f"{obj}/{name}")))
+        files.append(sidecar)
 
-    for entry in os.scandir(obj):
-        if entry.is_file() and entry.name.startswith("0=ocfl_object_"):
-            small(entry.name)
+    if namaste is None or not os.path.exists(f"{obj}/{namaste}"):
+        namaste = next((e.name for e in os.scandir(obj) if e.name.startswith("0=ocfl_object_")), None)
+    if namaste is not None:
+        files.append(_hashed_entry(f"{obj}/{namaste}", f"{rel}/{namaste}"))
     inventory_file("")
     for v in versions:
         inventory_file(f"{v}/")
     for digest, content_paths in manifest.items():
         for content in content_paths:
-            d = digest.lower() if algorithm == "sha512" else _sha512_file(obj / content)
-            out.files.append(Entry(f"{rel}/{content}", d))
+            d = digest.lower() if algorithm == "sha512" else _sha512_file(f"{obj}/{content}")
+            files.append(Entry(f"{rel}/{content}", d))
     # An object is what its inventory says (plus extensions/, which Fedora never writes): walking
     # every object dir again would cost a syscall per file, the bulk of an unchanged upload.
-    if os.path.isdir(obj / "extensions"):
-        for dirpath, _dirs, files in os.walk(obj / "extensions"):
+    if os.path.isdir(f"{obj}/extensions"):
+        for dirpath, _dirs, names in os.walk(f"{obj}/extensions"):
             sub = os.path.relpath(dirpath, obj)
-            for name in files:
-                out.files.append(_hashed_entry(Path(dirpath) / name, f"{rel}/{sub}/{name}"))
+            for name in names:
+                files.append(_hashed_entry(f"{dirpath}/{name}", f"{rel}/{sub}/{name}"))
     return out
 
 
-def _sha512_file(file: Path) -> str:
+def _sha512_file(file: Path | str) -> str:
     h = hashlib.sha512()
     with open(file, "rb") as fh:
         while chunk := fh.read(CHUNK):
@@ -212,15 +215,30 @@ class TransferReport:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
-def _compress_chunks(file: Path, hasher: Any, counter: list[int]) -> Iterator[bytes]:
+def _compress_chunks(source: Path | BinaryIO | _HeadThenRest, hasher: Any, counter: list[int]) -> Iterator[bytes]:
     cctx = zstandard.ZstdCompressor(level=LEVEL)
-    with open(file, "rb") as fh:
-        reader = _HashingReader(fh, hasher, counter)
-        yield from cctx.read_to_iter(reader, read_size=CHUNK, write_size=CHUNK)
+    if isinstance(source, Path):
+        with open(source, "rb") as fh:
+            yield from cctx.read_to_iter(_HashingReader(fh, hasher, counter), read_size=CHUNK, write_size=CHUNK)
+    else:
+        yield from cctx.read_to_iter(_HashingReader(source, hasher, counter), read_size=CHUNK, write_size=CHUNK)
+
+
+class _HeadThenRest:
+    """A file whose first bytes were already read (to tell small files from big ones)."""
+
+    def __init__(self, head: bytes, fh: BinaryIO) -> None:
+        self.head, self.fh = head, fh
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            data, self.head = self.head, b""
+            return data
+        return self.fh.read(n)
 
 
 class _HashingReader:
-    def __init__(self, fh: BinaryIO, hasher: Any, counter: list[int]) -> None:
+    def __init__(self, fh: BinaryIO | _HeadThenRest, hasher: Any, counter: list[int]) -> None:
         self.fh, self.hasher, self.counter = fh, hasher, counter
 
     def read(self, n: int = -1) -> bytes:
@@ -268,9 +286,26 @@ def upload(
 
     def known() -> set[str]:
         # one listing instead of a lookup per blob (a stat, or an S3 HEAD, each), and only if needed
-        if not known_cache:
-            known_cache.append({key.rsplit("/", 1)[-1] for key in store.list("blobs/")})
-        return known_cache[0]
+        with lock:
+            if not known_cache:
+                found = {key.rsplit("/", 1)[-1] for key in store.list("blobs/")}
+                found.update(packs.read_index(store))
+                known_cache.append(found)
+            return known_cache[0]
+
+    def first_time(digest: str) -> bool:
+        with lock:
+            if digest in seen:
+                return False
+            seen.add(digest)
+            return True
+
+    def wrote(n: int) -> None:
+        with lock:
+            report.bytes_written += n
+
+    packer = packs.Packer(store, wrote)
+    compressors = threading.local()
 
     def send(file: Path, digest: str, where: str) -> None:
         key = blob_key(digest)
@@ -278,65 +313,100 @@ def upload(
             with lock:
                 report.blobs_reused += 1
             return
-        hasher = hashlib.sha512()
-        counter = [0]
-        chunks = _compress_chunks(file, hasher, counter)
-        written = store.put(key, _verified(chunks, hasher, digest, key, store, where, file))
+        with open(file, "rb") as fh:
+            head = fh.read(packs.PACKED_MAX + 1)
+            if len(head) <= packs.PACKED_MAX:  # small: compressed in memory into a pack
+                if hashlib.sha512(head).hexdigest() != digest:
+                    raise _mismatch(where, file)
+                cctx = getattr(compressors, "cctx", None) or zstandard.ZstdCompressor(level=LEVEL)
+                compressors.cctx = cctx
+                packer.add(digest, cctx.compress(head))
+                read = len(head)
+            else:
+                hasher = hashlib.sha512()
+                counter = [0]
+                chunks = _compress_chunks(_HeadThenRest(head, fh), hasher, counter)
+                wrote(store.put(key, _verified(chunks, hasher, digest, key, store, where, file)))
+                read = counter[0]
         with lock:
             report.blobs_sent += 1
-            report.bytes_read += counter[0]
-            report.bytes_written += written
+            report.bytes_read += read
         if progress is not None:
-            progress(counter[0])
+            progress(read)
 
-    cctx = zstandard.ZstdCompressor(level=LEVEL)
-    body = io.BytesIO()  # the manifest is small (a line per object); compressed at the end
-    writer = cctx.stream_writer(body, closefd=False)
-    writer.write(_line(header))
-    lines = hashlib.sha256()  # over the object lines: lets a later upload copy them safely
-
-    def emit(doc: dict[str, Any]) -> None:
-        data = _line(doc)
-        lines.update(data)
-        writer.write(data)
-
-    with BoundedPool[None](jobs, jobs * 4, name="fcrctl-upload") as pool:
-        for found in (_walk_tree(root) if state is None else _walk_state(root, state)):
-            if isinstance(found, str):
-                reused = _reuse(previous, root, found, recorded.get(found))
-                if reused is not None:
-                    report.objects += 1
-                    for e in reused.files:
-                        report.files += 1
-                        if e.digest is not None and e.digest not in seen:
-                            seen.add(e.digest)
+    def handle(found: str | ObjectFiles) -> ObjectFiles:
+        """One object on a worker thread: described from its inventory, its new blobs sent."""
+        if isinstance(found, str):
+            hint = recorded.get(found)
+            reused = _reuse(previous, root, found, hint)
+            if reused is not None:
+                for e in reused.files:
+                    if e.digest is not None and first_time(e.digest):
+                        with lock:
                             report.blobs_reused += 1
-                    emit(reused.to_json())
-                    continue
-                obj = _describe_object(root, root / found, found)
-            else:
-                obj = found
-            if not known_cache:
-                known()  # before the pool starts sending, so the listing and sends never race
-            report.objects += 1 if obj.object_rel else 0
-            for e in obj.files:
-                report.files += 1
-                if e.digest is None or e.digest in seen:
-                    continue
-                seen.add(e.digest)
-                pool.submit(send, root / e.rel, e.digest, obj.where)
-            emit(obj.to_json())
-    writer.write(_line({"end": True, "objects": report.objects, "files": report.files,
-                        "linesSha256": lines.hexdigest()}))
-    writer.flush(zstandard.FLUSH_FRAME)
+                return reused
+            obj = _describe_object(root, root / found, found, hint.namaste if hint else None)
+        else:
+            obj = found
+        for e in obj.files:
+            if e.digest is not None and first_time(e.digest):
+                send(root / e.rel, e.digest, obj.where)
+        return obj
+
+    manifest = _ManifestWriter(header)
+
+    def done(obj: ObjectFiles) -> None:  # on this thread: the manifest is written in one place
+        report.objects += 1 if obj.object_rel else 0
+        report.files += len(obj.files)
+        manifest.add(obj)
+
+    with BoundedPool[ObjectFiles](jobs, jobs * 4, name="fcrctl-upload", on_done=done) as pool:
+        for found in (_walk_tree(root) if state is None else _walk_state(root, state)):
+            pool.submit(handle, found)
+    packer.close()
+    body = manifest.finish(report.objects, report.files)
     flush = getattr(store, "flush", None)
     if callable(flush):
         flush()  # blobs durable before the manifest names them
-    store.put(manifest_key(info.id), iter([body.getvalue()]))
+    store.put(manifest_key(info.id), iter([body]))
     if callable(flush):
         flush()
     report.seconds = time.monotonic() - started
     return report
+
+
+class _ManifestWriter:
+    """The manifest, compressed in 1 MB batches: a compressor call per line would stall this
+    thread behind the workers for the GIL thousands of times."""
+
+    BATCH = 1 << 20
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        self._out = io.BytesIO()
+        self._writer = zstandard.ZstdCompressor(level=LEVEL).stream_writer(self._out, closefd=False)
+        self._pending: list[bytes] = [_line(header)]
+        self._size = 0
+        self._lines = hashlib.sha256()  # over the object lines: lets a later upload copy them safely
+
+    def add(self, obj: ObjectFiles) -> None:
+        data = _line(obj.to_json())
+        self._lines.update(data)
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= self.BATCH:
+            self._drain()
+
+    def _drain(self) -> None:
+        self._writer.write(b"".join(self._pending))
+        self._pending.clear()
+        self._size = 0
+
+    def finish(self, objects: int, files: int) -> bytes:
+        self._pending.append(_line({"end": True, "objects": objects, "files": files,
+                                    "linesSha256": self._lines.hexdigest()}))
+        self._drain()
+        self._writer.flush(zstandard.FLUSH_FRAME)
+        return self._out.getvalue()
 
 
 def _previous_objects(store: BackupStore, info: BackupInfo) -> dict[str, tuple[str, ObjectFiles]]:
@@ -461,8 +531,12 @@ def _verified(chunks: Iterator[bytes], hasher: Any, digest: str, key: str, store
     yield from chunks
     if hasher.hexdigest() != digest:
         # raising inside put() makes the store drop the partial value: nothing bad is stored
-        raise CorruptData(f"{where}: {file.name} does not match its sha512 in the inventory; "
-                          f"the local backup is damaged (run `fcrctl verify-backup --read-data`)", path=where)
+        raise _mismatch(where, file)
+
+
+def _mismatch(where: str, file: Path) -> CorruptData:
+    return CorruptData(f"{where}: {file.name} does not match its sha512 in the inventory; "
+                       f"the local backup is damaged (run `fcrctl verify-backup --read-data`)", path=where)
 
 
 def _line(doc: dict[str, Any]) -> bytes:
@@ -540,8 +614,26 @@ def list_store(store: BackupStore) -> list[BackupInfo]:
 
 
 # -- download ---------------------------------------------------------------------------------------
+def blob_exists(store: BackupStore, digest: str) -> bool:
+    packed = packs.locate(store, digest)
+    return store.exists(packs.pack_key(packed.pack) if packed is not None else blob_key(digest))
+
+
 def read_blob(store: BackupStore, digest: str, sink: BinaryIO, where: str) -> int:
     """Decompress blob ``digest`` into ``sink``, verifying its sha512; returns bytes written."""
+    packed = packs.locate(store, digest)
+    if packed is not None:
+        frame = store.get_range(packs.pack_key(packed.pack), packed.offset, packed.length)
+        try:
+            data = zstandard.ZstdDecompressor().decompress(frame)
+        except zstandard.ZstdError as e:
+            raise CorruptData(f"{where}: blob {digest[:16]}... in pack {packed.pack[:16]}... of {store.location} "
+                              f"is damaged ({e})", path=where) from e
+        if hashlib.sha512(data).hexdigest() != digest:
+            raise CorruptData(f"{where}: blob {digest[:16]}... in pack {packed.pack[:16]}... of {store.location} "
+                              f"does not match its sha512 (bit rot or tampering)", path=where)
+        sink.write(data)
+        return len(data)
     hasher = hashlib.sha512()
     size = 0
     with store.get(blob_key(digest)) as raw:
@@ -641,6 +733,14 @@ def delete_from_store(store: BackupStore, backup_id: str) -> BackupInfo:
     for key in list(store.list("blobs/")):
         if key.rsplit("/", 1)[-1] not in keep:
             store.delete(key)
+    by_pack: dict[str, list[str]] = {}
+    for digest, where in packs.read_index(store).items():
+        by_pack.setdefault(where.pack, []).append(digest)
+    for pack, digests in by_pack.items():
+        if not keep.intersection(digests):  # a partly used pack stays whole
+            store.delete(packs.index_key(pack))  # first: an index never names a missing pack
+            store.delete(packs.pack_key(pack))
+    packs.forget(store)
     return info
 
 

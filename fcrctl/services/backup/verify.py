@@ -11,7 +11,7 @@ from typing import Any, BinaryIO, cast
 
 from fcrctl.errors import FcrctlError, NotFound
 from fcrctl.repository.base import Problem
-from fcrctl.services.backup.manifest import Discard, Entry, TransferReport, _run_entries, blob_key, read_blob
+from fcrctl.services.backup.manifest import Discard, Entry, TransferReport, _run_entries, blob_exists, read_blob
 from fcrctl.services.backup.manifest import read_manifest as _read_manifest
 from fcrctl.services.backup.snapshot import TREE, BackupHome
 from fcrctl.services.backup.stores.base import BackupStore
@@ -91,7 +91,7 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
                     report.bytes += n
                 if progress is not None:
                     progress(n)
-            elif not store.exists(blob_key(e.digest)):
+            elif not blob_exists(store, e.digest):
                 raise NotFound(f"blob of {e.rel} is missing")
         except FcrctlError as err:
             with lock:

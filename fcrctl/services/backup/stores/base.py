@@ -7,6 +7,7 @@ Contract (every store, tested by tests/test_backup_store_contract.py):
 - ``put(key, chunks)`` stores the bytes atomically: a reader sees the whole value or no key.
   Re-putting a key replaces it. A failure (disk full...) leaves no key and raises.
 - ``get(key)`` streams the value (NotFound if absent). ``exists(key)`` asks without reading.
+  ``get_range(key, offset, length)`` returns those bytes of the value (a blob inside a pack).
 - ``list(prefix)`` yields the keys under ``prefix`` (any order). ``delete(key)`` is idempotent.
 - Errors: NotFound, BadInput (not a store / bad key), Unavailable (I/O, space, network),
   Unsupported (another store format version). Never OSError or a client library's errors.
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
 
 FORMAT = "fcrctl-backup-store"
-VERSION = 1
+VERSION = 2  # 2: small blobs live in packs (packs.py); version 1 stores are read, and upgraded on upload
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class BackupStore(Protocol):
 
     def get(self, key: str) -> BinaryIO:
         """Open the value of ``key`` for streaming (NotFound if absent)."""
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of the value of ``key`` from ``offset`` (NotFound if absent)."""
 
     def exists(self, key: str) -> bool: ...
 

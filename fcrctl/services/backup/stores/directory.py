@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from fcrctl.errors import BadInput, FcrctlError, NotFound, Unavailable, Unsupported
-from fcrctl.services.backup.stores.base import FORMAT, VERSION, StoreCapabilities
+from fcrctl.services.backup.stores.base import FORMAT, READABLE_VERSIONS, VERSION, StoreCapabilities
 
 MARKER = "fcrctl-backup-store.json"
 
@@ -28,6 +28,15 @@ def _io_error(e: OSError, what: str) -> FcrctlError:
         return Unavailable(f"{what}: no space left on the store's disk; free space and run again "
                            f"(what was written is kept and not sent again)")
     return Unavailable(f"{what}: {e.strerror or e}")
+
+
+def _write_marker(marker: Path) -> None:
+    tmp = marker.with_name(marker.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps({"format": FORMAT, "version": VERSION}) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, marker)
 
 
 class DirectoryStore:
@@ -51,17 +60,23 @@ class DirectoryStore:
                 raise BadInput(f"{marker} is unreadable ({e}): is {root} an fcrctl backup store?") from e
             if doc.get("format") != FORMAT:
                 raise BadInput(f"{root} is not an fcrctl backup store (format {doc.get('format')!r})")
-            if doc.get("version") != VERSION:
+            if doc.get("version") not in READABLE_VERSIONS:
                 raise Unsupported(
-                    f"backup store {root} has format version {doc.get('version')}; this fcrctl reads version "
-                    f"{VERSION}: use the fcrctl release that wrote it"
+                    f"backup store {root} has format version {doc.get('version')}; this fcrctl reads versions "
+                    f"{', '.join(map(str, READABLE_VERSIONS))}: use the fcrctl release that wrote it"
                 )
+            if create and doc.get("version") != VERSION:
+                # about to write packs, which older readers would miss: they must refuse the store now
+                try:
+                    _write_marker(marker)
+                except OSError as e:
+                    raise _io_error(e, f"cannot upgrade backup store {root}") from e
         elif create:
             if root.exists() and any(root.iterdir()):
                 raise BadInput(f"{root} is not empty and not an fcrctl backup store: give an empty or new directory")
             try:
                 root.mkdir(parents=True, exist_ok=True)
-                marker.write_text(json.dumps({"format": FORMAT, "version": VERSION}) + "\n", "utf-8")
+                _write_marker(marker)
             except OSError as e:
                 raise _io_error(e, f"cannot create backup store {root}") from e
         else:
@@ -102,6 +117,19 @@ class DirectoryStore:
             raise NotFound(f"{key} is missing from backup store {self.root}") from None
         except OSError as e:
             raise _io_error(e, f"cannot read {key} from {self.root}") from e
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        try:
+            with open(self._path(key), "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(length)
+        except FileNotFoundError:
+            raise NotFound(f"{key} is missing from backup store {self.root}") from None
+        except OSError as e:
+            raise _io_error(e, f"cannot read {key} from {self.root}") from e
+        if len(data) != length:
+            raise NotFound(f"{key} in backup store {self.root} is shorter than its index says (truncated)")
+        return data
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
