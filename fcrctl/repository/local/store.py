@@ -4,10 +4,13 @@ and per-object crash recovery."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from fcrctl.repository.local.index import Index, ObjectEntries, Row
 
 log = logging.getLogger("fcrctl.local")
 JOURNAL = "journal.json"
+PARALLEL_FROM = 16  # objects in one commit from which they are built on threads
+WORKERS = int(os.environ.get("FCRCTL_COMMIT_WORKERS", "4"))
 
 
 @dataclass
@@ -32,8 +37,6 @@ class Change:
     purge: bool = False
     known_headers: dict[str, dict] = field(default_factory=dict)  # logical -> headers (saves re-reading)
     known_graphs: dict[str, object] = field(default_factory=dict)  # resource path -> Graph
-    # a complete one-version new object to take as is (renamed, not rebuilt): see ocfl.adopt_object
-    adopt: Path | None = None
 
 
 class Store:
@@ -64,21 +67,12 @@ class Store:
         self.index.mark_pending(ids)
         prepared: list[tuple[Change, ocfl.PreparedVersion | None]] = []
         dirs: set[Path] = set()
+        # many new objects link one namaste file instead of each creating its own
+        namaste = self.tmp / f"namaste-{uuid.uuid4().hex}" if len(changes) >= PARALLEL_FROM else None
         try:
-            for change in changes:
-                if change.purge:
-                    prepared.append((change, None))
-                    continue
-                if change.adopt is not None:
-                    p = ocfl.adopt_object(self.root, self.tmp, change.object_id, change.adopt,
-                                          message=change.message, user=self.user)
-                else:
-                    p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state,
-                                             message=change.message, user=self.user)
-                if p.new_object:
-                    # create tuple dirs now so the one sync below covers them too
-                    ocfl.ensure_dir(p.obj_dir.parent)
-                prepared.append((change, p))
+            if namaste is not None:
+                ocfl.write_object_namaste(namaste)
+            prepared = self._prepare(changes, namaste)
             # one syncfs makes the intent (sqlite WAL), the staged files and new dirs durable
             ocfl.sync_tree(self.tmp)
             if not ocfl.HAVE_SYNCFS:
@@ -105,17 +99,53 @@ class Store:
                 if p is not None and p.staged.exists():
                     shutil.rmtree(p.staged, ignore_errors=True)
             raise CorruptData(f"writing to {self.root} failed: {e}; run `fcrctl reindex` after fixing the cause") from e
+        finally:
+            if namaste is not None:
+                namaste.unlink(missing_ok=True)
         entries: list[ObjectEntries] = []
         removed: list[str] = []
         for change, p in prepared:
             if p is None:
                 removed.append(change.object_id)
             else:
+                known_headers, known_data = known_content(change)
                 entries.append(
                     self.entries(change.object_id, ocfl.object_rel(change.object_id), p.inventory,
-                                 change.known_headers, change.known_graphs)
+                                 known_headers, change.known_graphs, known_data)
                 )
         self.index.apply(entries, removed, clear_pending=ids)
+
+    def _prepare(self, changes: list[Change], namaste: Path | None) -> list[tuple[Change, ocfl.PreparedVersion | None]]:
+        """Build every new version under tmp/. Many objects are built on threads: most of the time
+        goes to inode allocations (mkdir, create), which wait on the disk, not the CPU."""
+
+        def one(change: Change) -> ocfl.PreparedVersion | None:
+            if change.purge:
+                return None
+            p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state,
+                                     message=change.message, user=self.user, namaste=namaste)
+            if p.new_object:
+                # create tuple dirs now so the one sync that follows covers them too
+                ocfl.ensure_dir(p.obj_dir.parent)
+            return p
+
+        if len(changes) < PARALLEL_FROM:
+            out: list[tuple[Change, ocfl.PreparedVersion | None]] = []
+            try:
+                for change in changes:
+                    out.append((change, one(change)))
+            except BaseException:
+                _discard(p for _, p in out)
+                raise
+            return out
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="fcrctl-commit") as pool:
+            futures = [pool.submit(one, change) for change in changes]
+            wait(futures)
+        failed = next((f.exception() for f in futures if f.exception() is not None), None)
+        if failed is not None:
+            _discard(f.result() for f in futures if f.exception() is None)
+            raise failed
+        return [(change, f.result()) for change, f in zip(changes, futures, strict=True)]
 
     # -- indexing -------------------------------------------------------------------------------
     def entries(
@@ -125,19 +155,26 @@ class Store:
         inventory: dict,
         known_headers: dict[str, dict] | None = None,
         known_graphs: dict[str, object] | None = None,
+        known_data: dict[str, bytes] | None = None,
+        content_prefix: str | None = None,
     ) -> ObjectEntries:
-        """Index entries for an object's head state. CorruptData if the object is unusable."""
+        """Index entries for an object's head state. CorruptData if the object is unusable.
+
+        ``known_*`` save re-reading what the caller just wrote (headers by logical path, graphs
+        by resource path, content bytes by logical path). Content files are recorded as
+        ``<content_prefix>/<manifest path>`` (default: the object's own directory)."""
         known_headers = known_headers or {}
         known_graphs = known_graphs or {}
+        known_data = known_data or {}
         files = ocfl.state_files(inventory)
-        obj_dir = self.root / object_rel
+        prefix = object_rel if content_prefix is None else content_prefix
         all_headers: dict[str, dict] = {}
         for logical, content in files.items():
             if not (logical.startswith(".fcrepo/") and logical.endswith(".json")):
                 continue
             h = known_headers.get(logical)
             if h is None:
-                h = _read_json(obj_dir / content, object_id, logical)
+                h = _read_json(self.file(f"{prefix}/{content}"), object_id, logical)
             all_headers[logical] = h
         if not all_headers:
             raise CorruptData(f"object {object_id} has no .fcrepo headers in its head version")
@@ -152,24 +189,28 @@ class Store:
             path = paths.from_id(rid)
             parent = None if path == "/" else paths.parent(path)
             deleted = bool(h.get("deleted"))
-            content_file = self._content_file(object_rel, files, h, obj_dir, object_id)
+            content_file = self._content_file(prefix, files, h, object_id)
             desc = descs.get(rid + "/" + paths.METADATA)
-            desc_file = self._content_file(object_rel, files, desc, obj_dir, object_id) if desc else None
+            desc_file = self._content_file(prefix, files, desc, object_id) if desc else None
             row = Row(path, parent, object_id, object_rel, h.get("interactionModel", ""), deleted, h,
                       content_file, desc, desc_file)
             out.rows.append(row)
             if deleted:
                 continue
-            rdf_file = desc_file if row.model == NON_RDF_SOURCE else content_file
+            rdf_file, rdf_headers = (desc_file, desc) if row.model == NON_RDF_SOURCE else (content_file, h)
             graph = known_graphs.get(path)
             if graph is None and rdf_file is not None:
-                graph = _graph_if_needed(self.root / rdf_file, row.model)
+                data = known_data.get((rdf_headers or {}).get("contentPath") or "")
+                graph = _graph_if_needed(self.file(rdf_file) if data is None else data, row.model)
             if graph is not None:
                 self._graph_entries(out, path, rid, row.model, graph)
         return out
 
-    def _content_file(self, object_rel: str, files: dict[str, str], h: dict | None, obj_dir: Path,
-                      object_id: str) -> str | None:
+    def file(self, rel: str) -> Path:
+        """The file behind a content path recorded in the index."""
+        return self.root / rel
+
+    def _content_file(self, prefix: str, files: dict[str, str], h: dict | None, object_id: str) -> str | None:
         if h is None or h.get("deleted"):
             return None
         logical = h.get("contentPath")
@@ -180,7 +221,7 @@ class Store:
             if h.get("externalHandling"):
                 return None
             raise CorruptData(f"object {object_id}: {logical} (contentPath of {h.get('id')}) is not in its state")
-        return f"{object_rel}/{content}"
+        return f"{prefix}/{content}"
 
     @staticmethod
     def _graph_entries(out: ObjectEntries, path: str, rid: str, model: str, graph) -> None:
@@ -304,6 +345,12 @@ class Store:
                 entry.unlink(missing_ok=True)
 
 
+def _discard(prepared) -> None:  # type: ignore[no-untyped-def]
+    for p in prepared:
+        if p is not None:
+            shutil.rmtree(p.staged, ignore_errors=True)
+
+
 def _fsync_new_dirs(tuple_dir: Path, root: Path) -> None:
     """Without syncfs, the tuple directories (and their entries in their parents) need fsyncs."""
     p = tuple_dir
@@ -337,13 +384,31 @@ def _read_json(path: Path, object_id: str, logical: str) -> dict:
     return data
 
 
-def _graph_if_needed(path: Path, model: str):
+def known_content(change: Change) -> tuple[dict[str, dict], dict[str, bytes]]:
+    """Headers and content a change carries in memory, so indexing it reads no file back."""
+    headers = dict(change.known_headers)
+    data: dict[str, bytes] = {}
+    for logical, value in change.state.items():
+        if isinstance(value, ocfl.NewFile) and value.data is not None:
+            data[logical] = value.data
+            if logical not in headers and logical.startswith(".fcrepo/") and logical.endswith(".json"):
+                with contextlib.suppress(ValueError):
+                    parsed = json.loads(value.data)
+                    if isinstance(parsed, dict):
+                        headers[logical] = parsed
+    return headers, data
+
+
+def _graph_if_needed(source: Path | bytes, model: str):
     """The graph, when it can hold index entries: membership config or a reference to a
     resource (an ``info:fedora`` object). Parsing is most of a reindex, so skip the rest."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise CorruptData(f"cannot read {path}: {e.strerror}") from e
+    if isinstance(source, bytes):
+        data = source
+    else:
+        try:
+            data = source.read_bytes()
+        except OSError as e:
+            raise CorruptData(f"cannot read {source}: {e.strerror}") from e
     if model in (DIRECT_CONTAINER, INDIRECT_CONTAINER) or b"> <info:fedora" in data:
         return rdf.read_ntriples(data)
     return None
@@ -358,7 +423,7 @@ def read_graph(path: Path):
 
 
 def headers_json(h: dict) -> bytes:
-    return json.dumps(h, indent=2).encode("utf-8")
+    return json.dumps(h, separators=(",", ":")).encode("utf-8")  # compact, as Fedora 6 writes them
 
 
 def exists_dir(path: Path) -> bool:
