@@ -117,3 +117,45 @@ def test_remote_repository_says_check_is_local(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["--repo", handle.url, "check"])
     assert result.exit_code == ExitCode.UNSUPPORTED
     assert "not supported" in result.stderr
+
+
+def test_worker_processes_report_what_one_process_does(repo_dir: Path) -> None:
+    # big roots are checked by worker processes: the same problems, in the same order
+    from fcrctl.repository.local.check import check_storage_root
+
+    repo = open_repository(str(repo_dir))
+    for i in range(12):
+        repo.create(f"/col/n{i}", ResourceSpec(content=io.BytesIO(b"n%d" % i), binary=True))
+    repo.close()
+    flipped = object_dir(repo_dir, "/col/n3") / "v1" / "content" / "n3"
+    flipped.write_bytes(b"x" + flipped.read_bytes()[1:])
+    (object_dir(repo_dir, "/col/n5") / "v1" / "content" / "stray").write_bytes(b"x")
+    shutil.rmtree(object_dir(repo_dir, "/col/sub"))
+    (object_dir(repo_dir, "/col/n7") / "v1" / "content" / "n7").unlink()
+    root = repo_dir / "ocfl-root"
+    counted: list[int] = []
+    one = list(check_storage_root(root, None, read_data=True, processes=0))
+    two = list(check_storage_root(root, None, read_data=True, processes=2, on_object=lambda: counted.append(1)))
+    assert one == two
+    assert len(counted) == 15  # every object (/, /col, /col/file.bin, 12 binaries) counted once
+    found = {(p.where, p.message) for p in two}
+    assert found == {
+        ("/col/n3", "content file v1/content/n3 does not match its sha512 in the inventory"),
+        ("/col/n5", "content file v1/content/stray is not in the manifest"),
+        ("/col/n7", "content file v1/content/n7 is missing"),
+    }, found
+
+
+def test_malformed_inventory_is_a_problem_not_a_crash(repo_dir: Path) -> None:
+    # valid JSON with a correct sidecar, but its state names a digest the manifest lacks
+    obj = object_dir(repo_dir, "/col/sub")
+    inventory = json.loads((obj / "inventory.json").read_bytes())
+    inventory["manifest"] = {}
+    (obj / "inventory.json").unlink()  # the head inventory is a hard link: leave it alone
+    data, sidecar = ocfl.inventory_bytes(inventory)
+    (obj / "inventory.json").write_bytes(data)
+    (obj / "inventory.json.sha512").unlink()
+    (obj / "inventory.json.sha512").write_bytes(sidecar)
+    found = problems(check(repo_dir))
+    assert ("/col/sub", "inventory of v1 differs from the root inventory") in found
+    assert any(where == "/col/sub" and "inventory is malformed" in msg for where, msg in found), found

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 from fcrctl.repository.base import Problem
@@ -45,25 +48,24 @@ class _Corrupt(Exception):
 
 
 def check_storage_root(
-    root: Path, index: Index | None, *, read_data: bool = False, on_object: Callable[[], None] | None = None
+    root: Path,
+    index: Index | None,
+    *,
+    read_data: bool = False,
+    on_object: Callable[[], None] | None = None,
+    processes: int | None = None,
 ) -> Iterator[Problem]:
-    """Yield every problem found under ``root`` (and between it and ``index``)."""
+    """Yield every problem found under ``root`` (and between it and ``index``).
+
+    ``processes``: worker processes for the per-object checks (default: one per core, up to
+    4, when the root is big enough to repay them; 0 checks in this process)."""
     resources: dict[str, _Resource] = {}
-    # Content is hashed on worker threads (hashlib releases the GIL) while this thread checks
-    # the structure of the next objects; the window bounds what is queued.
-    hashing = _Hashing() if read_data else None
-    try:
-        for obj, rel, entries in _object_dirs(str(root)):
-            yield from _check_object(obj, rel, entries, resources, hashing)
-            if hashing is not None:
-                yield from hashing.drain(block=False)
-            if on_object is not None:
+    for problems, found, count in _check_objects(str(root), read_data, processes):
+        yield from problems
+        resources.update(found)
+        if on_object is not None:
+            for _ in range(count):
                 on_object()
-        if hashing is not None:
-            yield from hashing.drain(block=True)
-    finally:
-        if hashing is not None:
-            hashing.close()
     for rid, res in sorted(resources.items()):
         if res.parent is None or res.deleted:
             continue
@@ -76,11 +78,79 @@ def check_storage_root(
         yield from _check_index(index, resources)
 
 
-def _object_dirs(root: str) -> Iterator[tuple[str, str, dict[str, bool]]]:
-    """(object dir, its path relative to root, its entries: name -> is a directory) for every
-    directory holding an object declaration, in a stable order. One listing per directory:
-    the object's own listing also serves the namaste, version and stray-directory checks."""
-    stack = [(root, "")]
+_Chunk = tuple[list[Problem], dict[str, _Resource], int]
+
+
+def _check_objects(root: str, read_data: bool, processes: int | None) -> Iterator[_Chunk]:
+    """Every object's problems, resources and count, a chunk of top-level directories at a
+    time, in a stable order. The per-object checks are CPU-bound Python (the GIL serialises
+    them), so a big root is split across worker processes, each hashing on its own threads."""
+    try:
+        with os.scandir(root) as it:
+            tops = sorted(e.name for e in it if e.is_dir() and e.name != "extensions")
+    except OSError:
+        return
+    # the same chunks whatever the number of processes: the same report, in the same order;
+    # many chunks per worker keep them balanced, the tail short and progress steady
+    chunks = [tops[i : i + _CHUNK] for i in range(0, len(tops), _CHUNK)]
+    if processes is None:
+        processes = min(4, _cpus()) if len(tops) >= _MIN_TOPS_FOR_PROCESSES else 0
+    if processes < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        for chunk in chunks:
+            yield _check_chunk(root, chunk, read_data, max(2, min(4, _cpus())))
+        return
+    done = 0
+    # fork: the workers inherit the loaded modules (spawn would re-import the CLI, ~0.3 s)
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+    try:
+        for result in pool.map(_check_chunk, repeat(root), chunks, repeat(read_data), repeat(2)):
+            yield result
+            done += 1
+    except (BrokenProcessPool, OSError):  # a worker died (or none could start): finish here
+        for chunk in chunks[done:]:
+            yield _check_chunk(root, chunk, read_data, 2)
+    finally:  # also when the caller stops early: what has not started never will
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_MIN_TOPS_FOR_PROCESSES = 256  # below ~300 objects the whole check takes less than starting workers
+_CHUNK = 32  # top-level directories: with the 0004 layout ~32-100 objects
+
+
+def _check_chunk(root: str, tops: list[str], read_data: bool, hash_threads: int) -> _Chunk:
+    problems: list[Problem] = []
+    resources: dict[str, _Resource] = {}
+    count = 0
+    # content is hashed on threads (hashlib releases the GIL) while this thread checks the
+    # structure of the next objects; the window bounds what is queued
+    hashing = _Hashing(hash_threads) if read_data else None
+    try:
+        for top in tops:
+            for obj, rel, entries in _object_dirs(f"{root}/{top}", top):
+                problems.extend(_check_object(obj, rel, entries, resources, hashing))
+                if hashing is not None:
+                    problems.extend(hashing.drain(block=False))
+                count += 1
+        if hashing is not None:
+            problems.extend(hashing.drain(block=True))
+    finally:
+        if hashing is not None:
+            hashing.close()
+    # hashes finish in any order: sorting makes the report the same from run to run
+    problems.sort(key=lambda p: (p.where, p.message))
+    return problems, resources, count
+
+
+def _object_dirs(top: str, top_rel: str) -> Iterator[tuple[str, str, dict[str, bool]]]:
+    """(object dir, its path relative to the root, its entries: name -> is a directory) for
+    every directory under ``top`` (itself included) holding an object declaration, in a stable
+    order. One listing per directory: the object's own listing also serves the namaste,
+    version and stray-directory checks."""
+    stack = [(top, top_rel)]
     while stack:
         path, rel = stack.pop()
         try:
@@ -88,13 +158,11 @@ def _object_dirs(root: str) -> Iterator[tuple[str, str, dict[str, bool]]]:
                 entries = {e.name: e.is_dir() for e in it}
         except OSError:
             continue
-        if rel and any(name.startswith(_OBJECT_NAMASTE) for name in entries):
+        if any(name.startswith(_OBJECT_NAMASTE) for name in entries):
             yield path, rel, entries
             continue
-        subdirs = sorted((name for name, is_dir in entries.items() if is_dir), reverse=True)
-        for name in subdirs:
-            if rel or name != "extensions":
-                stack.append((f"{path}/{name}", f"{rel}/{name}" if rel else name))
+        for name in sorted((name for name, is_dir in entries.items() if is_dir), reverse=True):
+            stack.append((f"{path}/{name}", f"{rel}/{name}"))
 
 
 def _path(resource_id: str) -> str:
@@ -306,8 +374,8 @@ def _list_files(obj: str, rel_dir: str, into: set[str]) -> None:
 class _Hashing:
     """Content hashes on a few threads; mismatches come back as problems."""
 
-    def __init__(self) -> None:
-        self.jobs = max(2, min(4, os.cpu_count() or 1))
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
         self.pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="fcrctl-check-hash")
         self.pending: list[Future[list[Problem]]] = []
 
