@@ -212,3 +212,4 @@ def test_listing_from_turtle_matches_the_n_triples_fast_path(
     key = [(i.path, i.model, i.size, i.digests, i.created, i.modified, i.mime_type) for i in fast]
     assert key == [(i.path, i.model, i.size, i.digests, i.created, i.modified, i.mime_type) for i in slow]
     assert fast[2].size == 100 and "sha512" in fast[2].digests
+    assert served.info("/l/é-b.bin").digests == fast[2].digests  # one resource: the same facts

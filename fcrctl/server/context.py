@@ -118,8 +118,6 @@ class Context:
             return rdf.serialize(self.to_external(graph), "application/n-triples")
         internal = paths.ROOT_ID
         base = self.base_url.rstrip("/")
-        if base == internal:
-            return rdf.serialize(graph, "application/n-triples")
         renamed: dict[object, URIRef] = {}
 
         def external(node: object) -> object:

@@ -348,7 +348,9 @@ class HttpRepository:
             contains = URIRef(LDP + "contains")
             found = {self._path_of(str(o)) for o in graph.objects(None, contains)}
             children = sorted(p for p in found if p is not None and paths.parent(p) == path)
-        subjects = [URIRef(u) for u in {url, self._url(path), url + "/", self._url(path) + "/"}]
+        spellings = {url, self._url(path), url + "/", self._url(path) + "/"}
+        # servers write IRIs, where non-ASCII characters stay as they are (our URLs are encoded)
+        subjects = [URIRef(u) for u in spellings | {unquote(u) for u in spellings}]
         facts = _Facts(graph, subjects)
         modified = head.last_modified or facts.datetime(FEDORA + "lastModified")
         created = facts.datetime(FEDORA + "created") or modified
