@@ -373,19 +373,32 @@ def _list_files(obj: str, rel_dir: str, into: set[str]) -> None:
 
 
 class _Hashing:
-    """Content hashes on a few threads; mismatches come back as problems."""
+    """Content hashes on a few threads; mismatches come back as problems. Files are handed
+    over in batches across objects: a future per object cost as much as hashing its files."""
+
+    BATCH = 8  # files: few enough that the queue a chunk waits for at its end stays short
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
         self.pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="fcrctl-check-hash")
         self.pending: list[Future[list[Problem]]] = []
+        self.batch: list[tuple[str, str, str, str]] = []
 
     def submit(self, base: str, where: str, files: list[tuple[str, str]]) -> None:
-        self.pending.append(self.pool.submit(_hash_batch, base, where, files))
+        self.batch.extend((base, where, rel, digest) for rel, digest in files)
+        if len(self.batch) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.batch:
+            self.pending.append(self.pool.submit(_hash_batch, self.batch))
+            self.batch = []
 
     def drain(self, *, block: bool) -> Iterator[Problem]:
+        if block:
+            self._flush()
         # keep at most a few batches per worker queued: bounded memory, workers never idle
-        while self.pending and (block or self.pending[0].done() or len(self.pending) > self.jobs * 8):
+        while self.pending and (block or self.pending[0].done() or len(self.pending) > self.jobs * 2):
             yield from self.pending.pop(0).result()
 
     def close(self) -> None:
@@ -394,9 +407,9 @@ class _Hashing:
         self.pool.shutdown(wait=True)
 
 
-def _hash_batch(base: str, where: str, files: list[tuple[str, str]]) -> list[Problem]:
+def _hash_batch(files: list[tuple[str, str, str, str]]) -> list[Problem]:
     out: list[Problem] = []
-    for rel, digest in files:
+    for base, where, rel, digest in files:
         try:
             ok = _sha512(f"{base}/{rel}") == digest
         except OSError as exc:
