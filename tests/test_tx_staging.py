@@ -170,3 +170,14 @@ def test_object_created_outside_meanwhile_is_a_conflict(where: Path) -> None:
         assert titles(repo.get_rdf("/both"), "/both") == {"outside"}
         repo.rollback_transaction(info.id)
     assert_valid_ocfl(where)
+
+
+def test_staging_of_an_older_fcrctl_is_refused_not_half_committed(where: Path) -> None:
+    with LocalRepository.open(str(where)) as repo:
+        info = repo.begin_transaction()
+        (where / "staging" / info.id / "touched.jsonl").write_text('{"o": "info:fedora/x", "b": null, "p": false}\n')
+        with pytest.raises(CorruptData, match="older fcrctl"):
+            repo.in_transaction(info.id)
+        with pytest.raises(CorruptData, match="older fcrctl"):
+            repo.commit_transaction(info.id)
+        assert repo.rollback_transaction(info.id).status == "rolled_back"

@@ -166,7 +166,7 @@ class TxDir:
         meta.pop("expected", None)
         self.write_meta(meta)
         trash: list[str] = []
-        for name in ("root", "tmp", "blobs", "index.sqlite", "index.sqlite-wal", "index.sqlite-shm"):
+        for name in ("root", "tmp", "blobs", "index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "touched.jsonl"):
             target = self.dir / name
             if target.is_dir():
                 trash.append(_to_trash(target))
@@ -205,7 +205,15 @@ def _open_tx_index(tx: TxDir) -> Index:
     path = tx.dir / "index.sqlite"
     if not path.exists():
         raise CorruptData(f"transaction {tx.id} has lost its staging ({path}): roll it back and redo the work")
+    _refuse_old_staging(tx)
     return Index(path, readonly=True)
+
+
+def _refuse_old_staging(tx: TxDir) -> None:
+    """A transaction begun by an fcrctl that listed its objects in touched.jsonl: this one would
+    not see them, so it would commit only part of the work."""
+    if (tx.dir / "touched.jsonl").exists():
+        raise CorruptData(f"transaction {tx.id} was begun by an older fcrctl: roll it back and redo the work")
 
 
 def _head(obj_dir: Path) -> str | None:
@@ -659,6 +667,7 @@ class TransactionsMixin:
             tx.require_open()
         if not self._writable:
             raise BadInput(f"{self._dir} is read-only here: transactions need a writable repository")
+        _refuse_old_staging(tx)
         tx.touch()
         if _TXVIEW is None:
             _TXVIEW = _view_class()
