@@ -72,6 +72,8 @@ def test_restore_swaps_in_the_snapshot_and_keeps_a_failsafe(repo_dir: Path) -> N
     assert run(repo_dir, "delete", "/other").exit_code == 0
     doc = ok_json(repo_dir, "restore", first["id"], "--yes")
     assert doc["restored"] == first["id"] and doc["previous"].endswith("_previous")
+    failsafe = ok_json(repo_dir, "list-backups", doc["previous"])
+    assert failsafe["kind"] == "failsafe" and failsafe["files"] > first["files"] and failsafe["bytes"] > 0
     assert paths_in(repo_dir) == ["/other", "/top", "/top/sub", "/top/sub/b0", "/top/sub/b1", "/top/sub/b2"]
     assert_valid_ocfl(repo_dir / "ocfl-root")
     assert run(repo_dir, "get", "/top/sub/b1").stdout.startswith("binary 1 ")

@@ -20,6 +20,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,6 +125,11 @@ def restore(
     if not source.is_dir():
         raise CorruptData(f"backup {backup_id} has no {TREE}/: it is damaged; nothing was changed")
     refuse_open_transactions(repo)
+    live_root = Path(repo.location) / TREE
+    # the fail-safe's size, counted beside the other work (informational: writers may still run)
+    sizing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fcrctl-size")
+    size = sizing.submit(tree.tree_size, live_root)
+    sizing.shutdown(wait=False)
     side = home.root / f"{SIDE_PREFIX}{uuid.uuid4().hex}"
     side.mkdir()
     installed = False
@@ -139,14 +145,13 @@ def restore(
             _link_snapshot(where, restored)
             with contextlib.suppress(FileNotFoundError):
                 shutil.copyfile(where / INDEX, index_copy)
-        live_root = Path(repo.location) / TREE
         state = rootstate.scan(live_root)  # of the live tree, for the fail-safe; settled under the lock
         with repo.exclusive(timeout=lock_timeout) as live:
             t0 = time.monotonic()
             refuse_open_transactions(repo)  # checked again: one may have begun meanwhile
             rootstate.settle(live, state, repo.indexed_objects())
             when = now()
-            failsafe = _failsafe_info(repo, home, when, state)
+            failsafe = _failsafe_info(repo, home, when, state, size.result())
             repo.copy_index(side / INDEX)
             marker = home.root / MARKER
             _write_marker(marker, {"backup": backup_id, "side": side.name, "previous": failsafe.to_json(),
@@ -187,14 +192,14 @@ def _link_snapshot(where: Path, target: Path) -> None:
                           f"`fcrctl verify-backup {where.name}`; nothing was changed") from None
 
 
-def _failsafe_info(repo: Snapshottable, home: BackupHome, when: datetime, state: rootstate.RootState) -> BackupInfo:
+def _failsafe_info(repo: Snapshottable, home: BackupHome, when: datetime, state: rootstate.RootState,
+                   size: tuple[int, int]) -> BackupInfo:
     backup_id, label = make_id("previous", when)
     if (home.root / backup_id).exists():
         backup_id, label = make_id(f"previous-{int(time.time() * 1000) % 100000}", when)
-    # files and bytes are not counted: that would cost a stat per file while the lock is held
     return BackupInfo(id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
-                      resources=repo.resource_count(), repository=repo.location, kind="failsafe",
-                      extra={"stateDigest": state.digest()})
+                      resources=repo.resource_count(), files=size[0], bytes=size[1], repository=repo.location,
+                      kind="failsafe", extra={"stateDigest": state.digest()})
 
 
 def _install_failsafe(home: BackupHome, side: Path, info: BackupInfo, state: rootstate.RootState | None) -> None:
