@@ -28,6 +28,7 @@ from typing import Any
 
 from fcrctl.errors import Conflict, CorruptData, FcrctlError, Unsupported
 from fcrctl.repository.base import Repository
+from fcrctl.repository.local import ocfl
 from fcrctl.services.backup import rootstate, tree
 from fcrctl.services.backup.snapshot import (
     INDEX,
@@ -171,6 +172,9 @@ def restore(
             index_copy.unlink(missing_ok=True)
             _install_failsafe(home, side, failsafe, state)
             installed = True
+            # the index's WAL is synced lazily: make it durable before the marker (which would
+            # make the next command rebuild it) goes
+            ocfl.sync_tree(Path(repo.location))
             marker.unlink(missing_ok=True)
             held = time.monotonic() - t0
     finally:
