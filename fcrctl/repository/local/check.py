@@ -96,7 +96,11 @@ def _check_objects(root: str, read_data: bool, processes: int | None) -> Iterato
     chunks = [tops[i : i + _CHUNK] for i in range(0, len(tops), _CHUNK)]
     if processes is None:
         processes = min(4, _cpus()) if len(tops) >= _MIN_TOPS_FOR_PROCESSES else 0
-    if processes < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if (
+        processes < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+        or multiprocessing.current_process().daemon  # may not have children
+    ):
         for chunk in chunks:
             yield _check_chunk(root, chunk, read_data, max(2, min(4, _cpus())))
         return
