@@ -105,9 +105,10 @@ def _check_objects(root: str, read_data: bool, processes: int | None) -> Iterato
             yield _check_chunk(root, chunk, read_data, max(2, min(4, _cpus())))
         return
     done = 0
-    # fork: the workers inherit the loaded modules (spawn would re-import the CLI, ~0.3 s)
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+    pool: ProcessPoolExecutor | None = None
     try:
+        # fork: the workers inherit the loaded modules (spawn would re-import the CLI, ~0.3 s)
+        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
         for result in pool.map(_check_chunk, repeat(root), chunks, repeat(read_data), repeat(2)):
             yield result
             done += 1
@@ -115,7 +116,8 @@ def _check_objects(root: str, read_data: bool, processes: int | None) -> Iterato
         for chunk in chunks[done:]:
             yield _check_chunk(root, chunk, read_data, 2)
     finally:  # also when the caller stops early: what has not started never will
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _cpus() -> int:
