@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class Store:
         ids = [c.object_id for c in changes]
         self.index.mark_pending(ids)
         prepared: list[tuple[Change, ocfl.PreparedVersion | None]] = []
+        entries: list[ObjectEntries] | None = None
         dirs: set[Path] = set()
         # many new objects link one namaste file instead of each creating its own
         namaste = self.tmp / f"namaste-{uuid.uuid4().hex}" if len(changes) >= PARALLEL_FROM else None
@@ -73,8 +75,9 @@ class Store:
             if namaste is not None:
                 ocfl.write_object_namaste(namaste)
             prepared = self._prepare(changes, namaste)
-            # one syncfs makes the intent (sqlite WAL), the staged files and new dirs durable
-            ocfl.sync_tree(self.tmp)
+            # one syncfs makes the intent (sqlite WAL), the staged files and new dirs durable; a
+            # big commit computes its index entries meanwhile (the sync waits on the disk)
+            entries = self._sync_tmp_computing(prepared) if len(prepared) >= PARALLEL_FROM else None
             if not ocfl.HAVE_SYNCFS:
                 for _change, p in prepared:
                     if p is not None and p.new_object:
@@ -95,25 +98,51 @@ class Store:
                     ocfl.fsync_dir(d)
             (self.tmp / JOURNAL).unlink(missing_ok=True)
         except OSError as e:
-            for _, p in prepared:
-                if p is not None and p.staged.exists():
-                    shutil.rmtree(p.staged, ignore_errors=True)
+            _discard(p for _, p in prepared if p is not None and p.staged.exists())
             raise CorruptData(f"writing to {self.root} failed: {e}; run `fcrctl reindex` after fixing the cause") from e
+        except CorruptData:
+            _discard(p for _, p in prepared if p is not None and p.staged.exists())
+            raise
         finally:
             if namaste is not None:
                 namaste.unlink(missing_ok=True)
-        entries: list[ObjectEntries] = []
-        removed: list[str] = []
-        for change, p in prepared:
-            if p is None:
-                removed.append(change.object_id)
-            else:
-                known_headers, known_data = known_content(change)
-                entries.append(
-                    self.entries(change.object_id, ocfl.object_rel(change.object_id), p.inventory,
-                                 known_headers, change.known_graphs, known_data)
-                )
+        if entries is None:
+            entries = self._entries(prepared)
+        removed = [change.object_id for change, p in prepared if p is None]
         self.index.apply(entries, removed, clear_pending=ids)
+
+    def _entries(self, prepared: list[tuple[Change, ocfl.PreparedVersion | None]], *,
+                 staged: bool = False) -> list[ObjectEntries]:
+        """Index entries of prepared versions; ``staged``: read from tmp/, before the installs."""
+        out: list[ObjectEntries] = []
+        for change, p in prepared:
+            if p is not None:
+                known_headers, known_data = known_content(change)
+                out.append(self.entries(change.object_id, ocfl.object_rel(change.object_id), p.inventory,
+                                        known_headers, change.known_graphs, known_data,
+                                        read_from=_staged_reader(p) if staged else None))
+        return out
+
+    def _sync_tmp_computing(self, prepared: list[tuple[Change, ocfl.PreparedVersion | None]]) -> list[ObjectEntries]:
+        """sync_tree(tmp) on a thread while the entries are computed here (nothing is installed
+        yet, so an unusable object stops the commit before anything changed)."""
+        failed: list[BaseException] = []
+
+        def sync() -> None:
+            try:
+                ocfl.sync_tree(self.tmp)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the committing thread
+                failed.append(e)
+
+        syncer = threading.Thread(target=sync, name="fcrctl-sync")
+        syncer.start()
+        try:
+            entries = self._entries(prepared, staged=True)
+        finally:
+            syncer.join()
+        if failed:
+            raise failed[0]
+        return entries
 
     def _prepare(self, changes: list[Change], namaste: Path | None) -> list[tuple[Change, ocfl.PreparedVersion | None]]:
         """Build every new version under tmp/. Many objects are built on threads: most of the time
@@ -157,24 +186,29 @@ class Store:
         known_graphs: dict[str, object] | None = None,
         known_data: dict[str, bytes] | None = None,
         content_prefix: str | None = None,
+        read_from=None,  # type: ignore[no-untyped-def]
     ) -> ObjectEntries:
         """Index entries for an object's head state. CorruptData if the object is unusable.
 
         ``known_*`` save re-reading what the caller just wrote (headers by logical path, graphs
         by resource path, content bytes by logical path). Content files are recorded as
-        ``<content_prefix>/<manifest path>`` (default: the object's own directory)."""
+        ``<content_prefix>/<manifest path>`` (default: the object's own directory); ``read_from``
+        (manifest path -> file) reads files that are not in place yet."""
         known_headers = known_headers or {}
         known_graphs = known_graphs or {}
         known_data = known_data or {}
         files = ocfl.state_files(inventory)
         prefix = object_rel if content_prefix is None else content_prefix
+        if read_from is None:
+            def read_from(content: str) -> Path:
+                return self.file(f"{prefix}/{content}")
         all_headers: dict[str, dict] = {}
         for logical, content in files.items():
             if not (logical.startswith(".fcrepo/") and logical.endswith(".json")):
                 continue
             h = known_headers.get(logical)
             if h is None:
-                h = _read_json(self.file(f"{prefix}/{content}"), object_id, logical)
+                h = _read_json(read_from(content), object_id, logical)
             all_headers[logical] = h
         if not all_headers:
             raise CorruptData(f"object {object_id} has no .fcrepo headers in its head version")
@@ -201,7 +235,7 @@ class Store:
             graph = known_graphs.get(path)
             if graph is None and rdf_file is not None:
                 data = known_data.get((rdf_headers or {}).get("contentPath") or "")
-                graph = _graph_if_needed(self.file(rdf_file) if data is None else data, row.model)
+                graph = _graph_if_needed(read_from(rdf_file[len(prefix) + 1:]) if data is None else data, row.model)
             if graph is not None:
                 self._graph_entries(out, path, rid, row.model, graph)
         return out
@@ -343,6 +377,18 @@ class Store:
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
+
+
+def _staged_reader(p: ocfl.PreparedVersion):  # type: ignore[no-untyped-def]
+    """manifest path -> file, for a version still under tmp/ (older versions are in place)."""
+    head = p.inventory["head"] + "/"
+
+    def read(content: str) -> Path:
+        if p.new_object:
+            return p.staged / content
+        return p.staged / content[len(head):] if content.startswith(head) else p.obj_dir / content
+
+    return read
 
 
 def _discard(prepared) -> None:  # type: ignore[no-untyped-def]
