@@ -33,16 +33,21 @@ from fcrctl.repository.base import ResourceSpec  # noqa: E402
 
 
 def build(where: Path, binaries: int, total: int, containers: int) -> None:
-    """Half random bytes, half RDF-like text; containers in 100-wide folders."""
+    """Half random bytes, half RDF-like text; containers in 100-wide folders. Every binary's
+    bytes are its own: one random buffer repeated would let tar|zstd's window match whole files
+    against each other (1 GB -> 136 MB), which real repositories do not offer."""
     size = total // binaries
-    noise = os.urandom(size)
-    text = b'<info:fedora/x> <http://purl.org/dc/elements/1.1/title> "a title of some length" .\n' * (size // 80 + 1)
     repo = open_repository(str(where), create=True)
     repo.create("/bin", ResourceSpec())
     repo.create("/meta", ResourceSpec())
     for i in range(binaries):
-        base = noise if i % 2 else text
-        data = i.to_bytes(8, "big") + base[8:size]
+        if i % 2:
+            data = os.urandom(size)
+        else:
+            words = os.urandom(size // 7).hex()  # 12 random bytes per ~95-byte line
+            lines = (f'<info:fedora/bin/b{i}> <http://purl.org/dc/elements/1.1/title> "{words[k:k + 24]}" .\n'
+                     for k in range(0, len(words), 24))
+            data = "".join(lines).encode()[:size]
         repo.create(f"/bin/b{i}", ResourceSpec(content=io.BytesIO(data), binary=True))
     for i in range(containers):
         if i % 100 == 0:

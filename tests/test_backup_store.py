@@ -326,3 +326,19 @@ def test_small_files_travel_in_packs_and_go_with_their_last_backup(repo_dir: Pat
     assert [p for p in (store / "packs").rglob("*") if p.is_file()] == []
     assert list((store / "index").iterdir()) == []
     assert [p for p in (store / "blobs").rglob("*") if p.is_file()] == []
+
+
+def test_a_tampered_manifest_is_never_copied(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    bid, store = uploaded
+    mf = store / "manifests" / f"{bid}.jsonl.zst"
+    head = zstandard.ZstdDecompressor().decompressobj()
+    header = head.decompress(mf.read_bytes())
+    lines = zstandard.ZstdDecompressor().decompressobj().decompress(head.unused_data).splitlines(keepends=True)
+    doc = json.loads(lines[0])
+    doc["f"] = doc["f"][:-1]  # one file fewer: a copy of this would restore an incomplete object
+    lines[0] = (json.dumps(doc, separators=(",", ":")) + "\n").encode()
+    cctx = zstandard.ZstdCompressor()
+    mf.write_bytes(cctx.compress(header) + cctx.compress(b"".join(lines)))
+    again = ok_json(repo_dir, "backup", "--label", "t", "--to", str(store))
+    assert again["upload"]["manifest_copied"] is False
+    assert ok_json(repo_dir, "verify-backup", again["id"], "--from", str(store), "--read-data")["ok"]

@@ -383,8 +383,11 @@ class _ManifestWriter:
 
     def __init__(self, header: dict[str, Any]) -> None:
         self._out = io.BytesIO()
+        # the header is a frame of its own: an unchanged state's next upload copies the second
+        # frame (the object lines) as stored, without recompressing it (_copy_unchanged)
+        self._out.write(zstandard.ZstdCompressor(level=LEVEL).compress(_line(header)))
         self._writer = zstandard.ZstdCompressor(level=LEVEL).stream_writer(self._out, closefd=False)
-        self._pending: list[bytes] = [_line(header)]
+        self._pending: list[bytes] = []
         self._size = 0
         self._lines = hashlib.sha256()  # over the object lines: lets a later upload copy them safely
 
@@ -475,8 +478,9 @@ def _send_index(store: BackupStore, index: Path, report: TransferReport) -> str 
 
 def _copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any], report: TransferReport) -> bool:
     """When the newest complete manifest of this repository recorded the same state (its
-    stateDigest), every object line is the same: copy them with the new header, reading no
-    object and sending no blob. False when there is no such manifest."""
+    stateDigest), every object line is the same: the new manifest is the new header's frame
+    followed by that manifest's second frame, copied compressed, reading no object and sending
+    no blob. False when there is no such manifest (or it is of an older, one-frame layout)."""
     digest = info.extra.get("stateDigest")
     if not digest:
         return False
@@ -484,46 +488,54 @@ def _copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any]
         if not name.endswith(".jsonl.zst") or name == manifest_key(info.id).rsplit("/", 1)[-1]:
             continue
         try:
-            other, objects = read_manifest(store, name[: -len(".jsonl.zst")])
-        except FcrctlError:
+            with store.get(f"manifests/{name}") as raw:
+                data = raw.read()
+            head = zstandard.ZstdDecompressor().decompressobj()
+            other = BackupInfo.from_json(json.loads(head.decompress(data))["backup"])
+            body = head.unused_data  # the object lines' frame, as stored
+        except (FcrctlError, zstandard.ZstdError, ValueError, KeyError, TypeError):
             continue
-        objects.close()
         if other.repository != info.repository:
             continue
-        if other.extra.get("stateDigest") != digest:
+        if other.extra.get("stateDigest") != digest or not body:
             return False  # the newest one differs: per-object reuse does the rest
-        body = io.BytesIO()
-        writer = zstandard.ZstdCompressor(level=LEVEL).stream_writer(body, closefd=False)
-        writer.write(_line(header))
-        end: dict[str, Any] | None = None
-        lines = hashlib.sha256()
-        try:
-            with store.get(manifest_key(other.id)) as raw:
-                reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
-                reader.readline()  # the other backup's header
-                for line in reader:
-                    if line.startswith(b'{"end":'):
-                        end = json.loads(line)
-                    else:
-                        lines.update(line)
-                    writer.write(line)
-        except (zstandard.ZstdError, OSError, ValueError):
+        end = _checked_end(body)
+        if end is None:
             return False
-        # only lines known to be the ones written for that state are copied: a damaged or older
-        # manifest (no checksum) falls back to per-object reuse, which re-checks every object
-        if end is None or end.get("linesSha256") != lines.hexdigest():
-            return False
-        writer.flush(zstandard.FLUSH_FRAME)
         report.objects, report.files = int(end.get("objects", 0)), int(end.get("files", 0))
         report.manifest_copied = True
-        flush = getattr(store, "flush", None)
-        if callable(flush):
-            flush()
-        store.put(manifest_key(info.id), iter([body.getvalue()]))
-        if callable(flush):
-            flush()
+        if report.blobs_sent:
+            _flush(store)  # the index blob durable before the manifest names it
+        store.put(manifest_key(info.id), iter([zstandard.ZstdCompressor(level=LEVEL).compress(_line(header)), body]))
+        _flush(store)
         return True
     return False
+
+
+def _checked_end(body: bytes) -> dict[str, Any] | None:
+    """The end line of a manifest's object-lines frame if every line still hashes to its
+    ``linesSha256`` (only lines known to be those written for that state are copied: a
+    damaged manifest falls back to per-object reuse, which re-checks every object)."""
+    lines = hashlib.sha256()
+    end: dict[str, Any] | None = None
+    try:
+        reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body)))
+        for line in reader:
+            if line.startswith(b'{"end":'):
+                end = json.loads(line)
+            else:
+                lines.update(line)
+    except (zstandard.ZstdError, ValueError):
+        return None
+    if end is None or end.get("linesSha256") != lines.hexdigest():
+        return None
+    return end
+
+
+def _flush(store: BackupStore) -> None:
+    flush = getattr(store, "flush", None)
+    if callable(flush):
+        flush()
 
 
 def _verified(chunks: Iterator[bytes], hasher: Any, digest: str, key: str, store: BackupStore, where: str,
