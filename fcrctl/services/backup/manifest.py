@@ -699,7 +699,12 @@ def download(
                 target = f"{base}/{e.rel}"
                 parent = os.path.dirname(target)
                 if parent not in made:  # each directory created once, not tried per file
-                    os.makedirs(parent, exist_ok=True)
+                    try:
+                        os.mkdir(parent)  # its parent usually exists: no walk up with a stat each
+                    except FileExistsError:
+                        pass
+                    except FileNotFoundError:
+                        os.makedirs(parent, exist_ok=True)
                     made.add(parent)
                 with open(target, "wb") as fh:
                     if e.inline is not None:

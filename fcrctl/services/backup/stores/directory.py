@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -46,6 +47,8 @@ class DirectoryStore:
         self.root = root
         self.location = str(root)
         self._tmp = root / "tmp"
+        self._fds: dict[str, int] = {}
+        self._fds_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str, *, create: bool = False, **_: Any) -> DirectoryStore:
@@ -120,9 +123,7 @@ class DirectoryStore:
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         try:
-            with open(self._path(key), "rb") as fh:
-                fh.seek(offset)
-                data = fh.read(length)
+            data = os.pread(self._fd(key), length, offset)
         except FileNotFoundError:
             raise NotFound(f"{key} is missing from backup store {self.root}") from None
         except OSError as e:
@@ -130,6 +131,17 @@ class DirectoryStore:
         if len(data) != length:
             raise NotFound(f"{key} in backup store {self.root} is shorter than its index says (truncated)")
         return data
+
+    def _fd(self, key: str) -> int:
+        """An open descriptor per pack, kept: a restore reads thousands of blobs from each
+        (pread needs no seek, so threads share it)."""
+        with self._fds_lock:
+            fd = self._fds.get(key)
+            if fd is None:
+                if len(self._fds) >= 64:
+                    os.close(self._fds.pop(next(iter(self._fds))))
+                fd = self._fds[key] = os.open(self._path(key), os.O_RDONLY)
+            return fd
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
@@ -148,6 +160,10 @@ class DirectoryStore:
                     yield key
 
     def delete(self, key: str) -> None:
+        with self._fds_lock:
+            fd = self._fds.pop(key, None)
+            if fd is not None:
+                os.close(fd)
         try:
             self._path(key).unlink(missing_ok=True)
         except OSError as e:
@@ -172,4 +188,7 @@ class DirectoryStore:
                         os.unlink(entry.path)
 
     def close(self) -> None:
-        return None
+        with self._fds_lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
