@@ -220,6 +220,9 @@ def count_resources(repo: Repository) -> int:
     return 1 + sum(1 for _ in repo.children("/", recursive=True))
 
 
+# Linking is kernel work: past one thread per core the threads contend on the filesystem's
+# locks (88k links: 1 thread 14.5 s, 2 threads 11.9 s, 4 threads 14.6 s and 70% more CPU)
+LINK_JOBS = max(1, min(2, os.cpu_count() or 1))
 ATTEMPTS = 3  # purges racing the linking step make us record again; the last try links under the lock
 
 
@@ -278,7 +281,7 @@ def take(
     lock_timeout: float = 120.0,
     allow_inconsistent: bool = False,
     kind: str = "snapshot",
-    jobs: int = 4,
+    jobs: int = LINK_JOBS,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> BackupInfo:
     """Snapshot a local repository: its state recorded under the writer lock, then hard-linked."""
