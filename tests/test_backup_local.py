@@ -319,3 +319,36 @@ def test_verify_read_data_reports_every_damaged_file(repo_dir: Path) -> None:
     assert result.exit_code == ExitCode.CORRUPT
     wheres = {p["where"] for p in json.loads(result.stdout)["problems"]}
     assert wheres == {"/top/sub/b0", "/top/sub/b2"}
+
+
+KILL_DURING_RESTORE_LINK = """
+import os, signal, sys
+from pathlib import Path
+from fcrctl.repository import open_repository
+from fcrctl.services.backup import restore, snapshot
+real = os.link
+count = [0]
+def dying_link(a, b, *k, **kw):
+    count[0] += 1
+    if count[0] == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(a, b, *k, **kw)
+os.link = dying_link
+repo = open_repository(sys.argv[1])
+home = snapshot.BackupHome(Path(sys.argv[1]) / "backups")
+restore.restore(repo, home, home.list()[0].id)
+"""
+
+
+def test_restore_killed_before_its_swap_leaves_no_growing_debris(repo_dir: Path) -> None:
+    bid = ok_json(repo_dir, "backup")["id"]
+    run(repo_dir, "create", "/new")
+    before = digests(repo_dir / "ocfl-root")
+    for _ in range(2):
+        _run_killed(KILL_DURING_RESTORE_LINK, repo_dir)
+    assert digests(repo_dir / "ocfl-root") == before  # the live repository was never touched
+    sides = [p for p in (repo_dir / "backups").iterdir() if p.name.startswith(".restore-")]
+    assert sides  # what the killed restores left...
+    ok_json(repo_dir, "restore", bid, "--yes")  # ...the next restore removes
+    assert [p.name for p in (repo_dir / "backups").iterdir() if p.name.startswith(".restore-")] == []
+    assert "/new" not in paths_in(repo_dir)

@@ -14,6 +14,7 @@ either the old state or the restored one, never a mix.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -96,6 +97,9 @@ def finish_interrupted(repo: Repository, home: BackupHome) -> bool:
             _install_failsafe(home, side, BackupInfo.from_json(doc["previous"]), None)
         elif doc.get("side", "").startswith(SIDE_PREFIX):
             shutil.rmtree(side, ignore_errors=True)  # not swapped: only the unused restored tree
+        if doc.get("side", "").startswith(SIDE_PREFIX):
+            with contextlib.suppress(OSError):
+                os.unlink(home.root / f"{doc['side']}.lock")  # its owner is dead: we hold the writer lock
         # swapped: the restored tree is live, only the index lags; not swapped: nothing changed
         repo.reindex()
         marker.unlink(missing_ok=True)
@@ -131,7 +135,11 @@ def restore(
     sizing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fcrctl-size")
     size = sizing.submit(tree.tree_size, live_root)
     sizing.shutdown(wait=False)
+    _sweep_sides(home)
     side = home.root / f"{SIDE_PREFIX}{uuid.uuid4().hex}"
+    # locked while this process lives: a later restore removes it only if we died before the swap
+    side_lock = os.open(side.with_name(side.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(side_lock, fcntl.LOCK_EX)
     side.mkdir()
     installed = False
     try:
@@ -180,7 +188,33 @@ def restore(
     finally:
         if not installed:
             shutil.rmtree(side, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.unlink(side.with_name(side.name + ".lock"))
+        os.close(side_lock)
     return RestoreResult(info.id, failsafe.id, count, seconds=time.monotonic() - started, lock_held_seconds=held)
+
+
+def _sweep_sides(home: BackupHome) -> None:
+    """Remove the side directories of restores killed before their swap (nobody holds their
+    lock, and finish_interrupted has already dealt with any restore past its swap)."""
+    try:
+        names = {e.name.removesuffix(".lock") for e in os.scandir(home.root) if e.name.startswith(SIDE_PREFIX)}
+    except FileNotFoundError:
+        return
+    for name in names:
+        path = str(home.root / name)
+        lock = f"{path}.lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a restore in progress
+            shutil.rmtree(path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
+        finally:
+            os.close(fd)
 
 
 def _link_snapshot(where: Path, target: Path) -> None:
