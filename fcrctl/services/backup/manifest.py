@@ -34,14 +34,13 @@ import zstandard
 from fcrctl import paths
 from fcrctl.errors import BadInput, CorruptData, FcrctlError, NotFound, Unsupported
 from fcrctl.services.backup import packs, rootstate, tree
-from fcrctl.services.backup.snapshot import INDEX, META, TREE, BackupHome, BackupInfo, check_id
+from fcrctl.services.backup.snapshot import INDEX, INDEX_KEY, META, TREE, BackupHome, BackupInfo, check_id
 from fcrctl.services.backup.stores.base import BackupStore
 from fcrctl.services.pool import BoundedPool
 
 FORMAT = "fcrctl-backup-manifest"
 VERSION = 1
 CHUNK = 1 << 20
-INDEX_KEY = "indexSha512"  # in the manifest's backup metadata: the blob of the snapshot's index copy
 INLINE_MAX = 512  # sidecars, namaste files: cheaper inline than as blobs
 LEVEL = 3
 
@@ -266,12 +265,12 @@ def upload(
     clean = getattr(store, "clean", None)
     if callable(clean):
         clean()
-    state = _recorded(home.path(backup_id))
-    index_digest = _send_index(store, home.path(backup_id) / INDEX, report)
+    has_state = (home.path(backup_id) / rootstate.STATE_FILE).exists()
+    index_digest = _send_index(store, home.path(backup_id) / INDEX, report, info.extra.get(INDEX_KEY))
     if index_digest is not None:
         info.extra[INDEX_KEY] = index_digest
     header = {"format": FORMAT, "version": VERSION, "backup": info.to_json()}
-    if state is not None and _copy_unchanged(store, info, header, report):
+    if has_state and _copy_unchanged(store, info, header, report):
         report.seconds = time.monotonic() - started
         return report
     lock = threading.Lock()
@@ -281,6 +280,7 @@ def upload(
     # previous manifest of this repository is unchanged (OCFL never modifies in place), so its
     # line is reused without reading the object or looking up its blobs.
     previous = _previous_objects(store, info)
+    state = _recorded(home.path(backup_id))  # only now: the unchanged case needs just its digest
     recorded = state.objects if state is not None else {}
     known_cache: list[set[str]] = []
 
@@ -458,11 +458,12 @@ def _reuse(previous: dict[str, tuple[str, ObjectFiles]], root: Path, rel: str,
     return hit[1] if digest == hit[0] else None
 
 
-def _send_index(store: BackupStore, index: Path, report: TransferReport) -> str | None:
-    """The snapshot's index copy as one more blob (restores load it instead of rebuilding)."""
+def _send_index(store: BackupStore, index: Path, report: TransferReport, recorded: object = None) -> str | None:
+    """The snapshot's index copy as one more blob (restores load it instead of rebuilding).
+    Its digest as the snapshot recorded it, if it did (a sent blob is still verified)."""
     if not index.exists():
         return None
-    digest = _sha512_file(index)
+    digest = recorded if isinstance(recorded, str) and len(recorded) == 128 else _sha512_file(index)
     if store.exists(blob_key(digest)):
         report.blobs_reused += 1
         return digest

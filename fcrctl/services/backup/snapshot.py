@@ -9,6 +9,7 @@ listing and its debris is removed by the next run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from fcrctl.services.backup import rootstate, tree
 META = "backup.json"
 TREE = "ocfl-root"
 INDEX = "index.sqlite"  # the repository's index at the snapshot's instant (absent when inconsistent)
+INDEX_KEY = "indexSha512"  # in backup.json and manifests: the sha512 of that index copy (its blob)
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ID_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\dZ)_([A-Za-z0-9._-]{1,64})$")
 STAMP = "%Y-%m-%dT%H.%M.%SZ"
@@ -296,12 +298,16 @@ def take(
     with tree.staging_dir(home.root) as staged:
         taken = _record_and_link(repo, staged / TREE, lock_timeout, allow_inconsistent, jobs)
         taken.state.save(staged / rootstate.STATE_FILE)
+        extra: dict[str, Any] = {}
+        if (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
+            with open(staged / INDEX, "rb") as fh:
+                extra[INDEX_KEY] = hashlib.file_digest(fh, "sha512").hexdigest()
         info = BackupInfo(
             id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
             resources=taken.resources, files=taken.count.files, bytes=taken.count.bytes, repository=repo.location,
             potentially_inconsistent=taken.inconsistent, kind=kind,
             extra={"lockHeldSeconds": round(taken.held, 3), "seconds": round(time.monotonic() - started, 3),
-                   "stateDigest": taken.state.digest()},
+                   "stateDigest": taken.state.digest(), **extra},
         )
         return home.install(staged, info)
 
