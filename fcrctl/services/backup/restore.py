@@ -155,12 +155,13 @@ def restore(
             with contextlib.suppress(FileNotFoundError):
                 shutil.copyfile(where / INDEX, index_copy)
         state = rootstate.scan(live_root)  # of the live tree, for the fail-safe; settled under the lock
+        counted = size.result()  # before the lock, which it must not lengthen
         with repo.exclusive(timeout=lock_timeout) as live:
             t0 = time.monotonic()
             refuse_open_transactions(repo)  # checked again: one may have begun meanwhile
             rootstate.settle(live, state, repo.indexed_objects())
             when = now()
-            failsafe = _failsafe_info(repo, home, when, state, size.result())
+            failsafe = _failsafe_info(repo, home, when, state, counted)
             repo.copy_index(side / INDEX)
             marker = home.root / MARKER
             _write_marker(marker, {"backup": backup_id, "side": side.name, "previous": failsafe.to_json(),
