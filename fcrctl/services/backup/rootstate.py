@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -282,7 +282,3 @@ def copy_tree(src: Path, dst: Path) -> tuple[int, int]:
             _link(os.path.join(dirpath, name), str(out / name))
             files += 1
     return files, size
-
-
-def iter_lines(path: Path) -> Iterator[ObjectState]:
-    yield from RootState.load(path).objects.values()
