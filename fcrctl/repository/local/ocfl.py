@@ -58,12 +58,12 @@ def is_storage_root(path: Path) -> bool:
 
 def init_storage_root(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    _write_durable(root / ROOT_NAMASTE, b"ocfl_1.1\n")
+    write_durable(root / ROOT_NAMASTE, b"ocfl_1.1\n")
     layout = {"extension": LAYOUT_NAME, "description": "Hashed N-tuple Storage Layout (OCFL community extension 0004)"}
-    _write_durable(root / "ocfl_layout.json", json.dumps(layout, indent=2).encode())
+    write_durable(root / "ocfl_layout.json", json.dumps(layout, indent=2).encode())
     ext = root / "extensions" / LAYOUT_NAME
     ext.mkdir(parents=True, exist_ok=True)
-    _write_durable(ext / "config.json", json.dumps(LAYOUT_CONFIG, indent=2).encode())
+    write_durable(ext / "config.json", json.dumps(LAYOUT_CONFIG, indent=2).encode())
     fsync_dir(ext)
     fsync_dir(root / "extensions")
     fsync_dir(root)
@@ -101,13 +101,15 @@ def sync_tree(path: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
-def _write_durable(path: Path, data: bytes) -> None:
+def write_durable(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` crash-safely: temp file, fsync, rename, fsync the directory."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 # -- inventories ------------------------------------------------------------------------------

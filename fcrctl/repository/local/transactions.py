@@ -74,16 +74,6 @@ def _crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _write_json_durable(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + f".{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    ocfl.fsync_dir(path.parent)
-
-
 class TxDir:
     """One transaction's staging directory."""
 
@@ -114,7 +104,7 @@ class TxDir:
         return data
 
     def write_meta(self, data: dict) -> None:
-        _write_json_durable(self.meta_path, data)
+        ocfl.write_durable(self.meta_path, json.dumps(data).encode())
 
     def last_activity(self) -> float:
         try:

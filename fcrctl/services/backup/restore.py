@@ -270,10 +270,4 @@ def _inode(path: Path) -> int | None:
 
 
 def _write_marker(marker: Path, doc: dict[str, Any]) -> None:
-    tmp = marker.with_name(marker.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, marker)
-    tree.fsync_dir(marker.parent)
+    ocfl.write_durable(marker, json.dumps(doc).encode())

@@ -205,13 +205,9 @@ class BackupHome:
 
 
 def write_meta(where: Path, info: BackupInfo) -> None:
-    tmp = where / (META + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(info.to_json(), fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, where / META)
+    from fcrctl.repository.local import ocfl
+
+    ocfl.write_durable(where / META, (json.dumps(info.to_json(), indent=2) + "\n").encode())
 
 
 # -- taking a local snapshot ----------------------------------------------------------------------

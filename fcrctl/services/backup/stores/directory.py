@@ -32,12 +32,9 @@ def _io_error(e: OSError, what: str) -> FcrctlError:
 
 
 def _write_marker(marker: Path) -> None:
-    tmp = marker.with_name(marker.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps({"format": FORMAT, "version": VERSION}) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, marker)
+    from fcrctl.repository.local import ocfl
+
+    ocfl.write_durable(marker, (json.dumps({"format": FORMAT, "version": VERSION}) + "\n").encode())
 
 
 class DirectoryStore:
