@@ -352,3 +352,22 @@ def test_restore_killed_before_its_swap_leaves_no_growing_debris(repo_dir: Path)
     ok_json(repo_dir, "restore", bid, "--yes")  # ...the next restore removes
     assert [p.name for p in (repo_dir / "backups").iterdir() if p.name.startswith(".restore-")] == []
     assert "/new" not in paths_in(repo_dir)
+
+
+def test_snapshot_linking_copies_across_filesystems(repo_dir: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno as errno_
+
+    from fcrctl.services.backup import rootstate
+
+    def cross_device(a: str, b: str) -> None:
+        raise OSError(errno_.EXDEV, "Invalid cross-device link")
+
+    live = repo_dir / "ocfl-root"
+    state = rootstate.scan(live)
+    monkeypatch.setattr(rootstate.os, "link", cross_device)
+    count = rootstate.link(live, tmp_path / "copy", state)
+    assert digests(tmp_path / "copy") == digests(live) and count.files > 0
+    some = next((tmp_path / "copy").rglob("inventory.json"))
+    assert os.stat(some).st_ino != os.stat(live / some.relative_to(tmp_path / "copy")).st_ino
+    assert_valid_ocfl(tmp_path / "copy")

@@ -21,6 +21,7 @@ inventory digest from it instead of walking the tree.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -244,8 +245,9 @@ def _link_files(src: str, dst: str, pairs: list[tuple[str, str]], made: set[str]
         _makedirs(os.path.dirname(target), made)
         source = f"{src}/{s_rel}"
         try:
-            size += os.lstat(source).st_size
+            n = os.lstat(source).st_size
             _link(source, target)
+            size += n
         except FileNotFoundError:
             if anchor is not None and not os.path.exists(anchor):
                 raise StateMoved(src) from None
@@ -266,8 +268,8 @@ def _link(source: str, target: str) -> None:
     try:
         os.link(source, target)
     except OSError as e:
-        if isinstance(e, FileNotFoundError):
-            raise
+        if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise  # a vanished source (the caller decides) or a real failure: never copied over
         shutil.copy2(source, target)  # another filesystem, or too many links
 
 
