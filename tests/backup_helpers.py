@@ -59,3 +59,31 @@ def paths_in(repo_path: Path) -> list[str]:
         return sorted(i.path for i in repo.children("/", recursive=True))
     finally:
         repo.close()
+
+
+def snapshot_tree(repo_dir: Path, backup_id: str) -> Path:
+    """A complete storage root of the snapshot: its own tree when it holds one (downloaded), else
+    linked from where its objects are (the live root, retention generations)."""
+    from fcrctl.services.backup.snapshot import BackupHome
+
+    home = BackupHome(repo_dir / "backups")
+    return home.full_tree(home.get(backup_id))
+
+
+def object_file(repo_dir: Path, backup_id: str, name: str) -> Path:
+    """The file a snapshot reads for ``name`` (a content file's name): damage it to damage the
+    snapshot, as damaging a hard-linked copy would."""
+    from fcrctl.services.backup import rootstate
+    from fcrctl.services.backup.snapshot import BackupHome
+
+    home = BackupHome(repo_dir / "backups")
+    info = home.get(backup_id)
+    state = rootstate.RootState.load(home.path(backup_id) / rootstate.STATE_FILE)
+    sources = home.sources_of(info)
+    for o in state.objects.values():
+        found = sources.locate(o)
+        if found is not None:
+            hits = sorted(Path(found[0]).rglob(name))
+            if hits:
+                return hits[0]
+    raise FileNotFoundError(name)

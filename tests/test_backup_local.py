@@ -15,7 +15,7 @@ import pytest
 from fcrctl.errors import ExitCode
 from fcrctl.repository import open_repository
 from fcrctl.repository.local.lock import WriterLock
-from tests.backup_helpers import digests, make_repo, ok_json, paths_in, run
+from tests.backup_helpers import digests, make_repo, object_file, ok_json, paths_in, run, snapshot_tree
 from tests.ocfl_check import assert_valid_ocfl
 
 
@@ -26,17 +26,21 @@ def repo_dir(tmp_path: Path) -> Path:
     return path
 
 
-def test_backup_prints_its_fields_and_links_the_tree(repo_dir: Path) -> None:
+def test_backup_prints_its_fields_and_reads_the_live_tree(repo_dir: Path) -> None:
     doc = ok_json(repo_dir, "backup", "--label", "nightly")
     assert doc["id"].endswith("Z_nightly") and doc["label"] == "nightly"
     for key in ("datetime", "resources", "files", "bytes", "repository", "fcrctlVersion", "potentiallyInconsistent"):
         assert key in doc
     assert doc["resources"] == 7 and doc["potentiallyInconsistent"] is False
-    snap = repo_dir / "backups" / doc["id"] / "ocfl-root"
+    own = repo_dir / "backups" / doc["id"] / "ocfl-root"
+    assert not list(own.rglob("inventory.json"))  # no object is copied or linked when taken
+    snap = snapshot_tree(repo_dir, doc["id"])
     assert_valid_ocfl(snap)
     live_inv = next((repo_dir / "ocfl-root").rglob("inventory.json"))
     twin = snap / live_inv.relative_to(repo_dir / "ocfl-root")
     assert os.stat(twin).st_ino == os.stat(live_inv).st_ino  # hard link, no copy
+    files = [p for p in snap.rglob("*") if p.is_file()]
+    assert doc["files"] == len(files) and doc["bytes"] == sum(p.stat().st_size for p in files)
     listed = ok_json(repo_dir, "list-backups")
     assert [b["id"] for b in listed] == [doc["id"]]
     assert ok_json(repo_dir, "list-backups", doc["id"])["id"] == doc["id"]
@@ -138,11 +142,9 @@ def test_lock_timeout_exits_locked_unless_inconsistency_is_allowed(repo_dir: Pat
 
 def test_delete_and_verify_detect_damage(repo_dir: Path) -> None:
     bid = ok_json(repo_dir, "backup")["id"]
-    snap = repo_dir / "backups" / bid / "ocfl-root"
-    content = next(p for p in snap.rglob("b1"))
-    # break the link first: corrupting the backup must not corrupt the live repository
+    # the snapshot reads the live file, as a hard-linked copy would share its bytes
+    content = object_file(repo_dir, bid, "b1")
     data = bytearray(content.read_bytes())
-    content.unlink()
     data[3] ^= 0x01
     content.write_bytes(bytes(data))
     assert ok_json(repo_dir, "verify-backup", bid)["ok"] is True  # structure only
@@ -154,36 +156,35 @@ def test_delete_and_verify_detect_damage(repo_dir: Path) -> None:
     assert ok_json(repo_dir, "list-backups") == []
 
 
-def _run_killed(code: str, repo_dir: Path) -> None:
+def _run_killed(code: str, repo_dir: Path, *args: str) -> None:
     script = textwrap.dedent(code)
-    proc = subprocess.run([sys.executable, "-c", script, str(repo_dir)], capture_output=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", script, str(repo_dir), *args], capture_output=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
 
 
-KILL_DURING_LINK = """
+KILL_DURING_BACKUP = """
 import os, signal, sys
 from pathlib import Path
 from fcrctl.repository import open_repository
-from fcrctl.services.backup import snapshot, tree
-real = os.link
-count = [0]
-def dying_link(a, b, *k, **kw):
-    count[0] += 1
-    if count[0] == 10:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real(a, b, *k, **kw)
-os.link = dying_link
+from fcrctl.services.backup import rootstate, snapshot, tree
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+if sys.argv[2] == "locked":
+    snapshot.copy_own = die  # holding the writer lock, the index copied
+else:
+    rootstate.measure = die  # after the lock, the state recorded
 repo = open_repository(sys.argv[1])
 snapshot.take(repo, snapshot.BackupHome(Path(sys.argv[1]) / "backups"), label="doomed")
 """
 
 
 def test_killed_backup_leaves_no_backup_and_no_growing_debris(repo_dir: Path) -> None:
-    for _ in range(3):
-        _run_killed(KILL_DURING_LINK, repo_dir)
+    for where in ("locked", "measuring", "locked"):
+        _run_killed(KILL_DURING_BACKUP, repo_dir, where)
     assert ok_json(repo_dir, "list-backups") == []
     bid = ok_json(repo_dir, "backup")["id"]
-    assert sorted(p.name for p in (repo_dir / "backups").iterdir()) == [bid]
+    assert sorted(p.name for p in (repo_dir / "backups").iterdir() if not p.name.startswith(".")) == [bid]
+    assert not [p for p in (repo_dir / "backups").iterdir() if p.name.startswith(".tmp")]
     # the repository itself was never touched, and is still writable
     assert run(repo_dir, "create", "/after").exit_code == 0
 
@@ -281,7 +282,7 @@ def test_writes_between_scan_and_settle_are_caught(repo_dir: Path, tmp_path: Pat
             assert rootstate.settle(root, state, repo.indexed_objects()) >= 2  # type: ignore[attr-defined]
     finally:
         repo.close()
-    rootstate.link(live, tmp_path / "copy", state)
+    rootstate.link(rootstate.Sources(live), tmp_path / "copy", state)
     assert digests(tmp_path / "copy") == digests(live)
     assert_valid_ocfl(tmp_path / "copy")
 
@@ -292,27 +293,25 @@ def test_writes_after_the_lock_do_not_reach_the_snapshot(repo_dir: Path, tmp_pat
     live = repo_dir / "ocfl-root"
     before = tmp_path / "before"
     state = rootstate.scan(live)
-    rootstate.link(live, before, state)
+    rootstate.link(rootstate.Sources(live), before, state)
     (tmp_path / "x.txt").write_text("new content")
     run(repo_dir, "put", "/top/sub/b1", "--file", str(tmp_path / "x.txt"))
     run(repo_dir, "create", "/added")
-    rootstate.link(live, tmp_path / "after", state)  # linked from the recorded heads, not today's
+    rootstate.link(rootstate.Sources(live), tmp_path / "after", state)  # linked from the recorded heads, not today's
     assert digests(tmp_path / "after") == digests(before)
     assert_valid_ocfl(tmp_path / "after")
     run(repo_dir, "delete", "/other")
     run(repo_dir, "purge", "/other")
     with pytest.raises(rootstate.StateMoved):  # the recorded state of /other is gone: record again
-        rootstate.link(live, tmp_path / "third", state)
+        rootstate.link(rootstate.Sources(live), tmp_path / "third", state)
 
 
 def test_verify_read_data_reports_every_damaged_file(repo_dir: Path) -> None:
     # content is hashed on several threads: every mismatch must still come back, with its path
     bid = ok_json(repo_dir, "backup")["id"]
-    snap = repo_dir / "backups" / bid / "ocfl-root"
     for name in ("b0", "b2"):
-        content = next(p for p in snap.rglob(name))
+        content = object_file(repo_dir, bid, name)
         data = bytearray(content.read_bytes())
-        content.unlink()  # break the hard link: the live repository stays intact
         data[0] ^= 0x01
         content.write_bytes(bytes(data))
     result = run(repo_dir, "--json", "verify-backup", bid, "--read-data")
@@ -366,7 +365,7 @@ def test_snapshot_linking_copies_across_filesystems(repo_dir: Path, tmp_path: Pa
     live = repo_dir / "ocfl-root"
     state = rootstate.scan(live)
     monkeypatch.setattr(rootstate.os, "link", cross_device)
-    count = rootstate.link(live, tmp_path / "copy", state)
+    count = rootstate.link(rootstate.Sources(live), tmp_path / "copy", state)
     assert digests(tmp_path / "copy") == digests(live) and count.files > 0
     some = next((tmp_path / "copy").rglob("inventory.json"))
     assert os.stat(some).st_ino != os.stat(live / some.relative_to(tmp_path / "copy")).st_ino

@@ -14,7 +14,7 @@ from fcrctl.errors import ExitCode, Unavailable
 from fcrctl.services.backup import manifest
 from fcrctl.services.backup.snapshot import BackupHome
 from fcrctl.services.backup.stores.directory import DirectoryStore
-from tests.backup_helpers import digests, make_repo, ok_json, paths_in, run
+from tests.backup_helpers import digests, make_repo, object_file, ok_json, paths_in, run, snapshot_tree
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def uploaded(repo_dir: Path, tmp_path: Path) -> tuple[str, Path]:
 def _digest_of(repo_dir: Path, bid: str, name: str) -> str:
     import hashlib
 
-    content = next((repo_dir / "backups" / bid / "ocfl-root").rglob(name))
+    content = object_file(repo_dir, bid, name)
     return hashlib.sha512(content.read_bytes()).hexdigest()
 
 
@@ -66,11 +66,10 @@ def test_roundtrip_through_the_store(repo_dir: Path, uploaded: tuple[str, Path])
     listed = ok_json(repo_dir, "list-backups", "--from", str(store))
     assert [b["id"] for b in listed] == [bid]
     assert ok_json(repo_dir, "verify-backup", bid, "--from", str(store), "--read-data")["ok"] is True
-    snap = repo_dir / "backups" / bid / "ocfl-root"
-    before = digests(snap)
+    before = digests(snapshot_tree(repo_dir, bid))
     ok_json(repo_dir, "delete-backup", bid)
     ok_json(repo_dir, "download-backup", bid, str(store))
-    assert digests(snap) == before  # byte for byte the same tree
+    assert digests(snapshot_tree(repo_dir, bid)) == before  # byte for byte the same tree
     run(repo_dir, "create", "/new")
     ok_json(repo_dir, "delete-backup", bid)
     ok_json(repo_dir, "restore", bid, "--from", str(store), "--yes")
@@ -233,10 +232,10 @@ def _replace_binary(repo_dir: Path, path: str, data: bytes) -> None:
 
 def _round_trips(repo_dir: Path, store: Path, bid: str, data: bytes) -> bool:
     """The stored backup downloads byte for byte equal to the snapshot, which holds ``data``."""
-    snap = repo_dir / "backups" / bid / "ocfl-root"
-    before = digests(snap)
+    before = digests(snapshot_tree(repo_dir, bid))
     ok_json(repo_dir, "delete-backup", bid)
     ok_json(repo_dir, "download-backup", bid, str(store))
+    snap = snapshot_tree(repo_dir, bid)
     return digests(snap) == before and any(p.read_bytes() == data for p in snap.rglob("*") if p.is_file())
 
 
@@ -294,11 +293,10 @@ def test_an_unchanged_state_copies_the_previous_manifest(repo_dir: Path, uploade
     assert up["manifest_copied"] is True and up["blobs_sent"] == 0
     assert up["objects"] > 0 and up["files"] == again["files"]
     # the copied manifest describes the second backup completely: it restores byte for byte
-    snap = repo_dir / "backups" / again["id"] / "ocfl-root"
-    before = digests(snap)
+    before = digests(snapshot_tree(repo_dir, again["id"]))
     ok_json(repo_dir, "delete-backup", again["id"])
     ok_json(repo_dir, "download-backup", again["id"], str(store))
-    assert digests(snap) == before
+    assert digests(snapshot_tree(repo_dir, again["id"])) == before
     assert (repo_dir / "backups" / again["id"] / "index.sqlite").exists()  # the index travels too
     # a changed state is never copied
     run(repo_dir, "create", "/new")

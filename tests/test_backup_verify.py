@@ -10,7 +10,7 @@ import pytest
 
 from fcrctl.errors import ExitCode
 from fcrctl.repository.local import check
-from tests.backup_helpers import make_repo, ok_json, run
+from tests.backup_helpers import make_repo, object_file, ok_json, run
 
 
 @pytest.fixture
@@ -20,9 +20,6 @@ def repo_dir(tmp_path: Path) -> Path:
     return path
 
 
-def _break_link_and_write(path: Path, data: bytes) -> None:
-    path.unlink()  # the snapshot shares inodes with the live repository: leave that intact
-    path.write_bytes(data)
 
 
 @pytest.mark.parametrize("processes", [0, 2])
@@ -31,14 +28,16 @@ def test_verify_names_every_damage_with_or_without_workers(
 ) -> None:
     # the CLI picks workers for big roots only: make this small one count as big (or not)
     monkeypatch.setattr(check, "_MIN_TOPS_FOR_PROCESSES", 1 if processes else 10**9)
+    monkeypatch.setattr(check, "_MIN_OBJECTS_FOR_PROCESSES", 1 if processes else 10**9)
+    monkeypatch.setattr(check, "_VIEW_CHUNK", 3)
     bid = ok_json(repo_dir, "backup")["id"]
-    snap = repo_dir / "backups" / bid / "ocfl-root"
-    b1 = next(p for p in snap.rglob("b1") if "content" in p.parts)
-    _break_link_and_write(b1, b"X" + b1.read_bytes()[1:])
-    b4 = next(p for p in snap.rglob("b4") if "content" in p.parts)
+    # the snapshot reads its objects in the live root (as hard links would share them): damage there
+    b1 = object_file(repo_dir, bid, "b1")
+    b1.write_bytes(b"X" + b1.read_bytes()[1:])
+    b4 = object_file(repo_dir, bid, "b4")
     (b4.parent / "stray.bin").write_bytes(b"not in any inventory")
-    b5 = next(p for p in snap.rglob("b5") if "content" in p.parts)
-    _break_link_and_write(b5.parent / ".fcrepo" / "fcr-root.json", b"{broken")
+    b5 = object_file(repo_dir, bid, "b5")
+    (b5.parent / ".fcrepo" / "fcr-root.json").write_bytes(b"{broken")
     result = run(repo_dir, "--json", "verify-backup", bid, "--read-data")
     assert result.exit_code == ExitCode.CORRUPT, result.stderr
     report = json.loads(result.stdout)

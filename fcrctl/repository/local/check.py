@@ -60,8 +60,44 @@ def check_storage_root(
 
     ``processes``: worker processes for the per-object checks (default: one per core, up to
     4, when the root is big enough to repay them; 0 checks in this process)."""
+    try:
+        with os.scandir(root) as it:
+            tops = sorted(e.name for e in it if e.is_dir() and e.name != "extensions")
+    except OSError:
+        tops = []
+    # the same chunks whatever the number of processes: the same report, in the same order;
+    # many chunks per worker keep them balanced, the tail short and progress steady
+    chunks = [(str(root), tops[i : i + _CHUNK]) for i in range(0, len(tops), _CHUNK)]
+    big = len(tops) >= _MIN_TOPS_FOR_PROCESSES
     resources: dict[str, _Resource] = {}
-    for problems, found, count in _check_objects(str(root), read_data, processes):
+    yield from _check_all(_check_chunk, chunks, big, read_data, on_object, processes, resources)
+    if index is not None:
+        yield from _check_index(index, resources)
+
+
+View = tuple[str, str, str | None]  # (object directory, its path in the root checked, version to check it at)
+
+
+def check_object_views(
+    views: list[View],
+    *,
+    read_data: bool = False,
+    on_object: Callable[[], None] | None = None,
+    processes: int | None = None,
+) -> Iterator[Problem]:
+    """As :func:`check_storage_root`, for objects that are elsewhere (a snapshot's objects in
+    the live root): each checked as of the version given, as if its root inventory were that
+    version's and later versions did not exist."""
+    chunks = [views[i : i + _VIEW_CHUNK] for i in range(0, len(views), _VIEW_CHUNK)]
+    big = len(views) >= _MIN_OBJECTS_FOR_PROCESSES
+    yield from _check_all(_check_view_chunk, chunks, big, read_data, on_object, processes, {})
+
+
+def _check_all(worker: Callable[..., _Chunk], chunks: list, big: bool, read_data: bool,
+               on_object: Callable[[], None] | None, processes: int | None,
+               resources: dict[str, _Resource]) -> Iterator[Problem]:
+    """Every object's problems, then containment across them (``resources`` is filled in)."""
+    for problems, found, count in _check_objects(worker, chunks, big, read_data, processes):
         yield from problems
         resources.update(found)
         if on_object is not None:
@@ -75,46 +111,37 @@ def check_storage_root(
             yield Problem(_path(rid), f"parent {_path(res.parent)} does not exist")
         elif parent.deleted:
             yield Problem(_path(rid), f"parent {_path(res.parent)} is deleted but this resource is not")
-    if index is not None:
-        yield from _check_index(index, resources)
 
 
 _Chunk = tuple[list[Problem], dict[str, _Resource], int]
 
 
-def _check_objects(root: str, read_data: bool, processes: int | None) -> Iterator[_Chunk]:
-    """Every object's problems, resources and count, a chunk of top-level directories at a
-    time, in a stable order. The per-object checks are CPU-bound Python (the GIL serialises
-    them), so a big root is split across worker processes, each hashing on its own threads."""
-    try:
-        with os.scandir(root) as it:
-            tops = sorted(e.name for e in it if e.is_dir() and e.name != "extensions")
-    except OSError:
-        return
-    # the same chunks whatever the number of processes: the same report, in the same order;
-    # many chunks per worker keep them balanced, the tail short and progress steady
-    chunks = [tops[i : i + _CHUNK] for i in range(0, len(tops), _CHUNK)]
+def _check_objects(worker: Callable[..., _Chunk], chunks: list, big: bool, read_data: bool,
+                   processes: int | None) -> Iterator[_Chunk]:
+    """Every object's problems, resources and count, a chunk at a time, in a stable order.
+    The per-object checks are CPU-bound Python (the GIL serialises them), so a big root is
+    split across worker processes, each hashing on its own threads."""
     if processes is None:
-        processes = min(4, _cpus()) if len(tops) >= _MIN_TOPS_FOR_PROCESSES else 0
+        processes = min(4, _cpus()) if big else 0
     if (
         processes < 2
         or "fork" not in multiprocessing.get_all_start_methods()
         or multiprocessing.current_process().daemon  # may not have children
     ):
         for chunk in chunks:
-            yield _check_chunk(root, chunk, read_data, max(2, min(4, _cpus())))
+            yield worker(chunk, read_data, max(2, min(4, _cpus())))
         return
     done = 0
     pool: ProcessPoolExecutor | None = None
     try:
         # fork: the workers inherit the loaded modules (spawn would re-import the CLI, ~0.3 s)
         pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-        for result in pool.map(_check_chunk, repeat(root), chunks, repeat(read_data), repeat(2)):
+        for result in pool.map(worker, chunks, repeat(read_data), repeat(2)):
             yield result
             done += 1
     except (BrokenProcessPool, OSError):  # a worker died (or none could start): finish here
         for chunk in chunks[done:]:
-            yield _check_chunk(root, chunk, read_data, 2)
+            yield worker(chunk, read_data, 2)
     finally:  # also when the caller stops early: what has not started never will
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -126,9 +153,35 @@ def _cpus() -> int:
 
 _MIN_TOPS_FOR_PROCESSES = 256  # below ~300 objects the whole check takes less than starting workers
 _CHUNK = 32  # top-level directories: with the 0004 layout ~32-100 objects
+_MIN_OBJECTS_FOR_PROCESSES = 300  # the same, counted in objects (when checking views)
+_VIEW_CHUNK = 64  # objects
 
 
-def _check_chunk(root: str, tops: list[str], read_data: bool, hash_threads: int) -> _Chunk:
+def _check_chunk(chunk: tuple[str, list[str]], read_data: bool, hash_threads: int) -> _Chunk:
+    root, tops = chunk
+    objects = (found for top in tops for found in _object_dirs(f"{root}/{top}", top))
+    return _check_many(((obj, rel, entries, None) for obj, rel, entries in objects), read_data, hash_threads)
+
+
+def _check_view_chunk(views: list[View], read_data: bool, hash_threads: int) -> _Chunk:
+    def listed() -> Iterator[tuple[str, str, dict[str, bool], str | None]]:
+        for obj, rel, head in views:
+            try:
+                with os.scandir(obj) as it:
+                    entries = {e.name: e.is_dir() for e in it}
+            except OSError:
+                entries = {}
+            if head is not None:  # versions after it are not part of the view
+                last = ocfl.version_number(head)
+                entries = {name: is_dir for name, is_dir in entries.items()
+                           if not (is_dir and name[:1] == "v" and name[1:].isdigit() and int(name[1:]) > last)}
+            yield obj, rel, entries, head
+
+    return _check_many(listed(), read_data, hash_threads)
+
+
+def _check_many(objects: Iterator[tuple[str, str, dict[str, bool], str | None]], read_data: bool,
+                hash_threads: int) -> _Chunk:
     problems: list[Problem] = []
     resources: dict[str, _Resource] = {}
     count = 0
@@ -136,12 +189,11 @@ def _check_chunk(root: str, tops: list[str], read_data: bool, hash_threads: int)
     # structure of the next objects; the window bounds what is queued
     hashing = _Hashing(hash_threads) if read_data else None
     try:
-        for top in tops:
-            for obj, rel, entries in _object_dirs(f"{root}/{top}", top):
-                problems.extend(_check_object(obj, rel, entries, resources, hashing))
-                if hashing is not None:
-                    problems.extend(hashing.drain(block=False))
-                count += 1
+        for obj, rel, entries, head in objects:
+            problems.extend(_check_object(obj, rel, entries, resources, hashing, head))
+            if hashing is not None:
+                problems.extend(hashing.drain(block=False))
+            count += 1
         if hashing is not None:
             problems.extend(hashing.drain(block=True))
     finally:
@@ -190,13 +242,14 @@ def _read(path: str) -> tuple[bytes, os.stat_result]:
 
 
 def _check_object(
-    obj: str, rel: str, entries: dict[str, bool], resources: dict[str, _Resource], hashing: _Hashing | None
+    obj: str, rel: str, entries: dict[str, bool], resources: dict[str, _Resource], hashing: _Hashing | None,
+    head: str | None = None,
 ) -> Iterator[Problem]:
     where = rel
     if not any(name.startswith("0=ocfl_object_1.") for name in entries):
         yield Problem(where, "object declaration 0=ocfl_object_1.x is missing")
     try:
-        data, stat, inventory, sidecar_error = _read_inventory(obj)
+        data, stat, inventory, sidecar_error = _read_inventory(f"{obj}/{head}" if head else obj)
     except _Corrupt as exc:
         yield Problem(where, str(exc))
         return

@@ -50,6 +50,7 @@ from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.index import Index, Row
 from fcrctl.repository.local.lock import WriterLock
+from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.repository.local.store import Change, Store, headers_json, read_graph
 from fcrctl.repository.local.support import (
     LimitedReader,
@@ -112,7 +113,9 @@ class LocalRepository(TransactionsMixin):
         index_path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not index_path.exists()
         self._index = Index(index_path)
-        self._store = Store(storage_root, self._tmp, self._index, user or "fcrctl")
+        # the embedded layout keeps snapshots in backups/: purges must not take what they read
+        retention = Retention(location / "backups" / RETAINED) if storage_root == location / "ocfl-root" else None
+        self._store = Store(storage_root, self._tmp, self._index, user or "fcrctl", retention)
         self._lock = WriterLock(location / "lock", lock_timeout) if writable else None
         self._thread_lock = threading.RLock()
         if fresh or self._index.get_meta("built") is None:

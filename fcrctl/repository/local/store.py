@@ -21,6 +21,7 @@ from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP, NO
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.index import Index, ObjectEntries, Row
+from fcrctl.repository.local.retention import Retention
 
 log = logging.getLogger("fcrctl.local")
 JOURNAL = "journal.json"
@@ -41,10 +42,12 @@ class Change:
 
 
 class Store:
-    def __init__(self, storage_root: Path, tmp: Path, index: Index, user: str = "fcrctl") -> None:
+    def __init__(self, storage_root: Path, tmp: Path, index: Index, user: str = "fcrctl",
+                 retention: Retention | None = None) -> None:
         self.root = storage_root
         self.tmp = tmp
         self.index = index
+        self.retention = retention  # where purged objects go while a snapshot may need them
         # OCFL version "user" block, in the form Fedora 6 writes it
         self.user = (user, f"info:fedora/{user}")
 
@@ -86,9 +89,10 @@ class Store:
                 # several objects change together: journal the staged versions (now durable) so
                 # that recovery rolls the whole change forward instead of leaving it half done
                 self._write_journal(prepared)
+            generation: list[Path] = []
             for change, p in prepared:
                 if p is None:
-                    ocfl.remove_tree(self.object_dir(change.object_id), self.tmp)
+                    self._purge(change.object_id, generation)
                 else:
                     ocfl.install_version(p, dirs)
             if ocfl.HAVE_SYNCFS and len(dirs) > 1:
@@ -339,10 +343,11 @@ class Store:
         except (OSError, ValueError):
             journal.unlink(missing_ok=True)  # never completed, so nothing was installed from it
             return
+        generation: list[Path] = []
         for entry in entries:
             obj = self.object_dir(entry["object_id"])
             if entry["purge"]:
-                ocfl.remove_tree(obj, self.tmp)
+                self._purge(entry["object_id"], generation)
                 _remove_empty_parents(obj, self.root)
                 continue
             staged = self.tmp / entry["staged"]
@@ -358,6 +363,18 @@ class Store:
                 ocfl.fsync_dir(obj)
             ocfl.recover_object(obj)  # points the root inventory at the new head
         journal.unlink()
+
+    def _purge(self, object_id: str, generation: list[Path]) -> None:
+        """Remove an object from the root; into a retention generation (one per commit, made
+        on first use) when snapshots may still read it."""
+        obj = self.object_dir(object_id)
+        if self.retention is None or not self.retention.active or not obj.exists():
+            ocfl.remove_tree(obj, self.tmp)
+            return
+        if not generation:
+            generation.append(self.retention.new_generation())
+        self.retention.keep(obj, ocfl.object_rel(object_id), generation[0])
+        _remove_empty_parents(obj, self.root)
 
     def recover(self, object_ids: list[str]) -> None:
         """Roll each pending object forward or back, then re-index it (writer lock held)."""

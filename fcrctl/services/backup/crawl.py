@@ -195,7 +195,7 @@ def restore_remote(
     from fcrctl.repository.local import LocalRepository
 
     info = home.get(backup_id)
-    snapshot = LocalRepository.open(str(home.path(backup_id) / TREE))  # read-only, index in the cache dir
+    snapshot = LocalRepository.open(str(home.full_tree(info)))  # read-only, index in the cache dir
     try:
         snapshot.info(path)  # NotFound before anything is touched
         _clear(repo, path)

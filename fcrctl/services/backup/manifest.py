@@ -34,7 +34,16 @@ import zstandard
 from fcrctl import paths
 from fcrctl.errors import BadInput, CorruptData, FcrctlError, NotFound, Unsupported
 from fcrctl.services.backup import packs, rootstate, tree
-from fcrctl.services.backup.snapshot import INDEX, INDEX_KEY, META, TREE, BackupHome, BackupInfo, check_id
+from fcrctl.services.backup.snapshot import (
+    EPOCH_KEY,
+    INDEX,
+    INDEX_KEY,
+    META,
+    TREE,
+    BackupHome,
+    BackupInfo,
+    check_id,
+)
 from fcrctl.services.backup.stores.base import BackupStore
 from fcrctl.services.pool import BoundedPool
 
@@ -62,6 +71,7 @@ class Entry:
     rel: str  # relative to the storage root
     digest: str | None
     inline: str | None = None
+    source: str | None = field(default=None, compare=False)  # the file to read (in the live root, say)
 
 
 @dataclass
@@ -140,14 +150,18 @@ def _hashed_entry(file: Path | str, rel: str) -> Entry:
     if len(head) <= INLINE_MAX:
         with contextlib.suppress(UnicodeDecodeError):
             return Entry(rel, None, head.decode("utf-8"))
-    return Entry(rel, _sha512_file(file))
+    return Entry(rel, _sha512_file(file), source=str(file))
 
 
-def _describe_object(root: Path, obj_path: Path, rel: str, namaste: str | None = None) -> ObjectFiles:
-    """The object's files from its inventory (string paths: this runs once per object)."""
+def _describe_object(root: Path, obj_path: Path | str, rel: str, namaste: str | None = None,
+                     head: str | None = None) -> ObjectFiles:
+    """The object's files from its inventory (string paths: this runs once per object).
+    ``head``: describe the object as of that version (its inventory doubles as the root one),
+    which is how a snapshot reads an object that has moved on in the live root."""
     obj = str(obj_path)
+    top = f"{obj}/{head}" if head else obj
     try:
-        with open(f"{obj}/inventory.json", "rb") as fh:
+        with open(f"{top}/inventory.json", "rb") as fh:
             inventory = json.loads(fh.read())
         algorithm = inventory.get("digestAlgorithm")
         versions = list(inventory["versions"])
@@ -157,27 +171,28 @@ def _describe_object(root: Path, obj_path: Path, rel: str, namaste: str | None =
     out = ObjectFiles(rel, str(inventory.get("id")))
     files = out.files
 
-    def inventory_file(prefix: str) -> None:
+    def inventory_file(prefix: str, where: str) -> None:
         name = f"{prefix}inventory.json"
-        sidecar = _hashed_entry(f"{obj}/{name}.sha512", f"{rel}/{name}.sha512")
+        source = f"{where}/inventory.json"
+        sidecar = _hashed_entry(f"{source}.sha512", f"{rel}/{name}.sha512")
         digest = None
         if algorithm == "sha512" and sidecar.inline is not None:
             with contextlib.suppress(IndexError):
                 digest = sidecar.inline.split()[0].lower()
-        files.append(Entry(f"{rel}/{name}", digest or _sha512_file(f"{obj}/{name}")))
+        files.append(Entry(f"{rel}/{name}", digest or _sha512_file(source), source=source))
         files.append(sidecar)
 
     if namaste is None or not os.path.exists(f"{obj}/{namaste}"):
         namaste = next((e.name for e in os.scandir(obj) if e.name.startswith("0=ocfl_object_")), None)
     if namaste is not None:
         files.append(_hashed_entry(f"{obj}/{namaste}", f"{rel}/{namaste}"))
-    inventory_file("")
+    inventory_file("", top)
     for v in versions:
-        inventory_file(f"{v}/")
+        inventory_file(f"{v}/", f"{obj}/{v}")
     for digest, content_paths in manifest.items():
         for content in content_paths:
             d = digest.lower() if algorithm == "sha512" else _sha512_file(f"{obj}/{content}")
-            files.append(Entry(f"{rel}/{content}", d))
+            files.append(Entry(f"{rel}/{content}", d, source=f"{obj}/{content}"))
     # An object is what its inventory says (plus extensions/, which Fedora never writes): walking
     # every object dir again would cost a syscall per file, the bulk of an unchanged upload.
     if os.path.isdir(f"{obj}/extensions"):
@@ -269,7 +284,8 @@ def upload(
     index_digest = _send_index(store, home.path(backup_id) / INDEX, report, info.extra.get(INDEX_KEY))
     if index_digest is not None:
         info.extra[INDEX_KEY] = index_digest
-    header = {"format": FORMAT, "version": VERSION, "backup": info.to_json()}
+    header = {"format": FORMAT, "version": VERSION,
+              "backup": {k: v for k, v in info.to_json().items() if k != EPOCH_KEY}}  # local to this home
     if has_state and _copy_unchanged(store, info, header, report):
         report.seconds = time.monotonic() - started
         return report
@@ -282,6 +298,7 @@ def upload(
     previous = _previous_objects(store, info)
     state = _recorded(home.path(backup_id))  # only now: the unchanged case needs just its digest
     recorded = state.objects if state is not None else {}
+    sources = home.sources_of(info) if state is not None else None
     known_cache: list[set[str]] = []
 
     def known() -> set[str]:
@@ -345,12 +362,18 @@ def upload(
                         with lock:
                             report.blobs_reused += 1
                 return reused
-            obj = _describe_object(root, root / found, found, hint.namaste if hint else None)
+            if hint is None or sources is None:
+                obj = _describe_object(root, root / found, found)
+            else:
+                located = sources.locate(hint)
+                if located is None:
+                    raise CorruptData(f"backup {info.id} lacks object {found}: run `fcrctl verify-backup {info.id}`")
+                obj = _describe_object(root, located[0], found, hint.namaste, hint.head)
         else:
             obj = found
         for e in obj.files:
             if e.digest is not None and first_time(e.digest):
-                send(root / e.rel, e.digest, obj.where)
+                send(Path(e.source) if e.source else root / e.rel, e.digest, obj.where)
         return obj
 
     manifest = _ManifestWriter(header)
@@ -725,6 +748,7 @@ def download(
             for obj in objects:
                 pool.submit(fetch, obj)
         index_digest = info.extra.pop(INDEX_KEY, None)
+        info.extra.pop(EPOCH_KEY, None)  # the downloaded tree is whole: nothing is read from a live root
         if index_digest:
             with open(staged / INDEX, "wb") as fh:
                 read_blob(store, str(index_digest), fh, "index")

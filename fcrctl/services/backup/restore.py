@@ -32,16 +32,19 @@ from fcrctl.repository.base import Repository
 from fcrctl.repository.local import ocfl
 from fcrctl.services.backup import rootstate, tree
 from fcrctl.services.backup.snapshot import (
+    EPOCH_KEY,
     INDEX,
     TREE,
     BackupHome,
     BackupInfo,
     Snapshottable,
+    copy_own,
     make_id,
     write_meta,
 )
 
 SIDE_PREFIX = ".restore-"
+FAILSAFE = "failsafe"  # in the side directory: the fail-safe snapshot, staged before the swap
 MARKER = ".restore-pending.json"
 
 
@@ -92,9 +95,9 @@ def finish_interrupted(repo: Repository, home: BackupHome) -> bool:
             doc = {}
         swapped = doc.get("restored_inode") is not None and _inode(live) == doc["restored_inode"]
         side = home.root / str(doc.get("side", ""))
-        if swapped and doc.get("side") and (side / TREE).is_dir() and doc.get("previous"):
+        if swapped and doc.get("side") and doc.get("previous"):
             # the tree swapped out is the state before the restore: keep it as the fail-safe
-            _install_failsafe(home, side, BackupInfo.from_json(doc["previous"]), None)
+            _install_failsafe(home, side, BackupInfo.from_json(doc["previous"]))
         elif doc.get("side", "").startswith(SIDE_PREFIX):
             shutil.rmtree(side, ignore_errors=True)  # not swapped: only the unused restored tree
         if doc.get("side", "").startswith(SIDE_PREFIX):
@@ -124,12 +127,19 @@ def restore(
         raise Unsupported("whole-repository restore by swap needs a local repository; remote ones are replayed")
     started = time.monotonic()
     finish_interrupted(repo, home)
+    with tree.home_lock(home.root, exclusive=False):  # the generations our sources read stay
+        return _restore(repo, home, backup_id, started, lock_timeout, consume, now, after_swap)
+
+
+def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: float, lock_timeout: float,
+             consume: bool, now: Callable[[], datetime], after_swap: Callable[[], None] | None) -> RestoreResult:
     info = home.get(backup_id)
     where = home.path(backup_id)
     source = where / TREE
     if not source.is_dir():
         raise CorruptData(f"backup {backup_id} has no {TREE}/: it is damaged; nothing was changed")
     refuse_open_transactions(repo)
+    home.retention.activate()  # the tree swapped out becomes a generation the fail-safe reads
     live_root = Path(repo.location) / TREE
     # the fail-safe's size, counted beside the other work (informational: writers may still run)
     sizing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fcrctl-size")
@@ -151,7 +161,7 @@ def restore(
                 os.rename(where / INDEX, index_copy)
             tree.remove_tree(where)
         else:
-            _link_snapshot(where, restored)
+            home.link(info, restored)
             with contextlib.suppress(FileNotFoundError):
                 shutil.copyfile(where / INDEX, index_copy)
         state = rootstate.scan(live_root)  # of the live tree, for the fail-safe; settled under the lock
@@ -162,7 +172,7 @@ def restore(
             rootstate.settle(live, state, repo.indexed_objects())
             when = now()
             failsafe = _failsafe_info(repo, home, when, state, counted)
-            repo.copy_index(side / INDEX)
+            _stage_failsafe(repo, live, side / FAILSAFE, failsafe, state)
             marker = home.root / MARKER
             _write_marker(marker, {"backup": backup_id, "side": side.name, "previous": failsafe.to_json(),
                                    "restored_inode": _inode(restored)})
@@ -179,7 +189,7 @@ def restore(
                 marker.unlink(missing_ok=True)
                 raise
             index_copy.unlink(missing_ok=True)
-            _install_failsafe(home, side, failsafe, state)
+            _install_failsafe(home, side, failsafe)
             installed = True
             # the index's WAL is synced lazily: make it durable before the marker (which would
             # make the next command rebuild it) goes
@@ -218,19 +228,6 @@ def _sweep_sides(home: BackupHome) -> None:
             os.close(fd)
 
 
-def _link_snapshot(where: Path, target: Path) -> None:
-    try:
-        state = rootstate.RootState.load(where / rootstate.STATE_FILE)
-    except CorruptData:
-        tree.link_tree(where / TREE, target)  # a snapshot from before objects.jsonl existed
-        return
-    try:
-        rootstate.link(where / TREE, target, state)
-    except rootstate.StateMoved as e:
-        raise CorruptData(f"backup {where.name} does not hold the objects it lists ({e}): run "
-                          f"`fcrctl verify-backup {where.name}`; nothing was changed") from None
-
-
 def _failsafe_info(repo: Snapshottable, home: BackupHome, when: datetime, state: rootstate.RootState,
                    size: tuple[int, int]) -> BackupInfo:
     backup_id, label = make_id("previous", when)
@@ -238,21 +235,30 @@ def _failsafe_info(repo: Snapshottable, home: BackupHome, when: datetime, state:
         backup_id, label = make_id(f"previous-{int(time.time() * 1000) % 100000}", when)
     return BackupInfo(id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
                       resources=repo.resource_count(), files=size[0], bytes=size[1], repository=repo.location,
-                      kind="failsafe", extra={"stateDigest": state.digest()})
+                      kind="failsafe", extra={"stateDigest": state.digest(), EPOCH_KEY: home.retention.epoch()})
 
 
-def _install_failsafe(home: BackupHome, side: Path, info: BackupInfo, state: rootstate.RootState | None) -> None:
-    """The side directory (holding the tree swapped out) becomes the fail-safe backup."""
-    for name in os.listdir(side):
-        if name not in (TREE, INDEX):
-            with contextlib.suppress(OSError):
-                os.unlink(side / name)
-    if state is not None:
-        state.save(side / rootstate.STATE_FILE)
-    write_meta(side, info)
-    tree.fsync_dir(side)
-    os.rename(side, home.root / info.id)
-    tree.fsync_dir(home.root)
+def _stage_failsafe(repo: Snapshottable, live: Path, staged: Path, info: BackupInfo,
+                    state: rootstate.RootState) -> None:
+    """The fail-safe snapshot of the live state, complete but for its objects, which stay in
+    the tree about to be swapped out (writer lock held: nothing here is big)."""
+    staged.mkdir()
+    copy_own(live, staged / TREE, state)
+    repo.copy_index(staged / INDEX)
+    state.save(staged / rootstate.STATE_FILE)
+    write_meta(staged, info)
+
+
+def _install_failsafe(home: BackupHome, side: Path, info: BackupInfo) -> None:
+    """After the swap: the tree swapped out (``side/ocfl-root``) becomes a retention generation
+    and the staged fail-safe snapshot is renamed into the home. Each step is one rename and
+    is skipped when done, so an interrupted install is finished by running it again."""
+    if (side / TREE).is_dir():
+        home.retention.adopt(side / TREE)
+    if (side / FAILSAFE).is_dir():
+        os.rename(side / FAILSAFE, home.root / info.id)
+        tree.fsync_dir(home.root)
+    shutil.rmtree(side, ignore_errors=True)
 
 
 def _swap(live: Path, other: Path) -> None:

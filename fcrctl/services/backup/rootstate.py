@@ -1,6 +1,6 @@
-"""The recorded state of an OCFL storage root, and snapshot trees linked from it.
+"""The recorded state of an OCFL storage root, where its objects are, and trees linked from it.
 
-A snapshot is taken in three steps so that the writer lock is held only for a stat per object:
+A snapshot is taken in steps so that the writer lock is held only for a stat per object:
 
 1. ``scan`` (no lock): walk the root once; for every object stat its root ``inventory.json``,
    then read it (head version, id, sha512). Stat before read: a replacement in between shows
@@ -9,10 +9,12 @@ A snapshot is taken in three steps so that the writer lock is held only for a st
    each inventory re-stat'ed. A commit replaces an inventory by rename (a new inode), so only
    objects whose stat changed are read again; purged ones drop out. The result is the state
    of the repository at that instant.
-3. ``link`` (no lock): OCFL versions never change once written, so the recorded state can be
-   linked afterwards from ``v1..head`` of each object, with ``v{head}/inventory.json`` as its
-   root inventory, whatever commits happen meanwhile. An object purged or replaced meanwhile
-   (its ``v{head}`` inventory gone or different) raises :class:`StateMoved`: the caller retries.
+3. Nothing more is needed: OCFL versions never change once written, so ``v1..head`` of each
+   object, with ``v{head}/inventory.json`` as its root inventory, *is* the recorded state,
+   whatever commits happen afterwards. :class:`Sources` finds each object (the live root, or
+   the retention generation a purge or restore moved it to); ``link`` builds a tree of hard
+   links from them when one is needed (a restore). An object no source holds with its
+   recorded inventory raises :class:`StateMoved`.
 
 The state is saved beside the snapshot (``objects.jsonl``): uploads read each object's
 inventory digest from it instead of walking the tree.
@@ -179,6 +181,47 @@ def settle(root: Path, state: RootState, indexed: Iterable[str]) -> int:
     return reread
 
 
+# -- where a recorded object is read from ---------------------------------------------------------
+class Sources:
+    """Where each object of a recorded state is read from, first match wins: the snapshot's
+    own tree (a linked or downloaded snapshot, or the odd objects a recording copied), then the
+    live root, then the retention generations newer than the state (purged objects, and roots
+    swapped out by restores). Outside its own tree an object counts only if its ``v{head}``
+    inventory is byte for byte the recorded one."""
+
+    def __init__(self, own: Path | None, live: Path | None = None, generations: Iterable[Path] = ()) -> None:
+        self.own = str(own) if own is not None else None
+        self.others = [str(p) for p in ([live] if live is not None else []) + list(generations)]
+
+    def locate(self, o: ObjectState) -> tuple[str, bytes] | None:
+        """(object directory, its recorded head inventory's bytes), or None if none holds it."""
+        if self.own is not None and os.path.isdir(f"{self.own}/{o.rel}"):
+            obj = f"{self.own}/{o.rel}"
+            if o.head is None:
+                return obj, b""
+            data = _read_file(f"{obj}/{o.head}/inventory.json")
+            return (obj, data) if data is not None and _sha512(data) == o.digest else None
+        if o.head is None:
+            return None
+        for base in self.others:
+            data = _read_file(f"{base}/{o.rel}/{o.head}/inventory.json")
+            if data is not None and _sha512(data) == o.digest:
+                return f"{base}/{o.rel}", data
+        return None
+
+
+def _read_file(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _sha512(data: bytes) -> str:
+    return hashlib.sha512(data).hexdigest()
+
+
 # -- step 3: linking ------------------------------------------------------------------------------
 @dataclass
 class LinkCount:
@@ -190,34 +233,41 @@ class LinkCount:
         self.bytes += other[1]
 
 
-def link(src: Path, dst: Path, state: RootState, *, jobs: int = 4) -> LinkCount:
-    """Recreate the recorded state of ``src`` at ``dst`` with hard links (copies across
-    filesystems). Raises :class:`StateMoved` if an object no longer holds its recorded state."""
+def link(sources: Sources, dst: Path, state: RootState, *, jobs: int = 4) -> LinkCount:
+    """Recreate the recorded state at ``dst`` with hard links (copies across filesystems), the
+    root's own files from ``sources.own``. Raises :class:`StateMoved` if no source holds an
+    object's recorded state."""
     count = LinkCount()
     os.mkdir(dst)
     made: set[str] = {str(dst)}
     for rel in state.root_files:
-        count.add(_link_files(str(src), str(dst), [(rel, rel)], made, None))
+        count.add(_link_files(str(sources.own), str(dst), [(rel, rel)], made, None))
     with BoundedPool[tuple[int, int]](jobs, jobs * 8, name="fcrctl-link", on_done=count.add) as pool:
         for o in state.objects.values():
-            pool.submit(_link_object, str(src), str(dst), o, made)
+            pool.submit(_link_object, sources, str(dst), o, made)
     return count
 
 
-def _link_object(src: str, dst: str, o: ObjectState, made: set[str]) -> tuple[int, int]:
-    obj_src, obj_dst = f"{src}/{o.rel}", f"{dst}/{o.rel}"
+def _link_object(sources: Sources, dst: str, o: ObjectState, made: set[str]) -> tuple[int, int]:
+    found = sources.locate(o)
+    if found is None:
+        raise StateMoved(o.rel)
+    obj_src, data = found
+    obj_dst = f"{dst}/{o.rel}"
     if o.head is None:
-        if not os.path.isdir(obj_src):
-            raise StateMoved(o.rel)
         _makedirs(os.path.dirname(obj_dst), made)
         return copy_tree(Path(obj_src), Path(obj_dst))
-    try:
-        with open(f"{obj_src}/{o.head}/inventory.json", "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise StateMoved(o.rel) from None
-    if hashlib.sha512(data).hexdigest() != o.digest:
-        raise StateMoved(o.rel)
+    pairs = object_files(o, data)
+    files, size = _link_files(obj_src, obj_dst, pairs, made, f"{obj_src}/{o.head}/inventory.json")
+    if os.path.isdir(f"{obj_src}/extensions"):
+        more = copy_tree(Path(f"{obj_src}/extensions"), Path(f"{obj_dst}/extensions"))
+        files, size = files + more[0], size + more[1]
+    return files, size
+
+
+def object_files(o: ObjectState, data: bytes) -> list[tuple[str, str]]:
+    """(file in the source object directory, its name in the snapshot) for every file of the
+    object at its recorded head: ``v{head}``'s inventory and sidecar double as the root ones."""
     try:
         inventory = json.loads(data)
         versions = list(inventory["versions"])
@@ -230,10 +280,44 @@ def _link_object(src: str, dst: str, o: ObjectState, made: set[str]) -> tuple[in
         pairs.append((f"{v}/inventory.json", f"{v}/inventory.json"))
         pairs.append((f"{v}/{o.sidecar}", f"{v}/{o.sidecar}"))
     pairs.extend((p, p) for p in content)
-    files, size = _link_files(obj_src, obj_dst, pairs, made, f"{obj_src}/{o.head}/inventory.json")
-    if os.path.isdir(f"{obj_src}/extensions"):
-        more = copy_tree(Path(f"{obj_src}/extensions"), Path(f"{obj_dst}/extensions"))
-        files, size = files + more[0], size + more[1]
+    return pairs
+
+
+def measure(sources: Sources, state: RootState, *, jobs: int = 2) -> LinkCount:
+    """Files and bytes of the recorded state, as :func:`link` would count them (a stat per file)."""
+    count = LinkCount()
+    for rel in state.root_files:
+        count.add((1, os.lstat(f"{sources.own}/{rel}").st_size))
+
+    def one(o: ObjectState) -> tuple[int, int]:
+        found = sources.locate(o)
+        if found is None:
+            raise StateMoved(o.rel)
+        obj, data = found
+        if o.head is None:
+            return _size_tree(obj)
+        files = size = 0
+        for src, _dst in object_files(o, data):
+            with contextlib.suppress(FileNotFoundError):
+                size += os.lstat(f"{obj}/{src}").st_size
+                files += 1
+        if os.path.isdir(f"{obj}/extensions"):
+            more = _size_tree(f"{obj}/extensions")
+            files, size = files + more[0], size + more[1]
+        return files, size
+
+    with BoundedPool[tuple[int, int]](jobs, jobs * 8, name="fcrctl-measure", on_done=count.add) as pool:
+        for o in state.objects.values():
+            pool.submit(one, o)
+    return count
+
+
+def _size_tree(path: str) -> tuple[int, int]:
+    files = size = 0
+    for dirpath, _dirs, names in os.walk(path):
+        for name in names:
+            size += os.lstat(os.path.join(dirpath, name)).st_size
+            files += 1
     return files, size
 
 

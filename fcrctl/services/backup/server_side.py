@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Any
 from fcrctl.errors import BadInput, Conflict, NotFound, Unsupported
 from fcrctl.repository.base import Repository
 from fcrctl.services.backup import tree
-from fcrctl.services.backup.snapshot import META, TREE, BackupHome, BackupInfo, Snapshottable, take
+from fcrctl.services.backup.snapshot import (
+    EPOCH_KEY,
+    META,
+    TREE,
+    BackupHome,
+    BackupInfo,
+    Snapshottable,
+    take,
+    write_meta,
+)
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Response
@@ -36,9 +45,10 @@ def export_snapshot(home: BackupHome, backup_id: str, target: Path) -> Path:
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise Conflict(f"{target} exists and is not an empty directory: give a new or empty directory")
     target.mkdir(parents=True, exist_ok=True)
-    source = home.path(backup_id)
-    tree.link_tree(source / TREE, target / TREE)
-    (target / META).write_bytes((source / META).read_bytes())
+    info = home.get(backup_id)
+    home.link(info, target / TREE)
+    info.extra.pop(EPOCH_KEY, None)  # the copy holds every file itself
+    write_meta(target, info)
     return target
 
 

@@ -2,17 +2,23 @@
 
 Id: ``<UTC timestamp>_<label>`` as ArangoDB's hot backups do it (``2026-11-22T14.20.15Z_nightly``),
 a UUID when no label is given. A snapshot is ``<home>/<id>/`` holding ``backup.json``,
-``ocfl-root/``, ``objects.jsonl`` (rootstate.py) and ``index.sqlite``; it is built in a
-locked ``.tmp-*`` staging dir and renamed into place, so a killed backup never appears in a
-listing and its debris is removed by the next run.
+``objects.jsonl`` (each object's recorded head, rootstate.py), ``index.sqlite`` and
+``ocfl-root/``. A local snapshot's ``ocfl-root/`` holds only the root's own files: its objects
+are read where they are, in the live root, or in the retention generations where purges and
+restores move them (repository/local/retention.py), like a copy-on-write filesystem snapshot.
+Downloaded, crawled and older snapshots hold the whole tree. A snapshot is built in a locked
+``.tmp-*`` staging dir and renamed into place, so a killed backup never appears in a listing
+and its debris is removed by the next run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,12 +31,15 @@ from typing import Any, Protocol, runtime_checkable
 from fcrctl import __version__
 from fcrctl.errors import BadInput, Conflict, CorruptData, Locked, NotFound, Unsupported
 from fcrctl.repository.base import Repository
+from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.services.backup import rootstate, tree
 
 META = "backup.json"
 TREE = "ocfl-root"
+LINKED = "linked-root"  # a complete tree linked on demand for a snapshot that reads the live root
 INDEX = "index.sqlite"  # the repository's index at the snapshot's instant (absent when inconsistent)
 INDEX_KEY = "indexSha512"  # in backup.json and manifests: the sha512 of that index copy (its blob)
+EPOCH_KEY = "liveEpoch"  # in backup.json of a snapshot that reads its objects from the live root
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ID_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\dZ)_([A-Za-z0-9._-]{1,64})$")
 STAMP = "%Y-%m-%dT%H.%M.%SZ"
@@ -106,6 +115,12 @@ class BackupInfo:
     def when(self) -> datetime:
         return datetime.fromisoformat(self.datetime)
 
+    @property
+    def epoch(self) -> int | None:
+        """Set for a snapshot whose objects are read from its repository's live root."""
+        value = self.extra.get(EPOCH_KEY)
+        return value if isinstance(value, int) else None
+
 
 # -- ids ---------------------------------------------------------------------------------------
 def check_label(label: str) -> str:
@@ -149,6 +164,68 @@ class BackupHome:
     def path(self, backup_id: str) -> Path:
         return self.root / check_id(backup_id)
 
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.root / RETAINED)
+
+    def sources(self, where: Path, epoch: int | None) -> rootstate.Sources:
+        """Where a snapshot's objects are: its own tree, and for one that recorded an epoch (it
+        was taken of the repository this home belongs to) the live root and newer generations."""
+        if epoch is None:
+            return rootstate.Sources(where / TREE)
+        gens = [self.retention.path(n) for n in self.retention.generations() if n > epoch]
+        return rootstate.Sources(where / TREE, self.root.parent / TREE, gens)
+
+    def sources_of(self, info: BackupInfo) -> rootstate.Sources:
+        return self.sources(self.path(info.id), info.epoch)
+
+    def link(self, info: BackupInfo, target: Path) -> None:
+        """A complete storage root of the snapshot at ``target``, of hard links."""
+        where = self.path(info.id)
+        if not (where / rootstate.STATE_FILE).exists():
+            tree.link_tree(where / TREE, target)  # a snapshot from before objects.jsonl existed
+            return
+        state = rootstate.RootState.load(where / rootstate.STATE_FILE)
+        try:
+            rootstate.link(self.sources_of(info), target, state)
+        except rootstate.StateMoved as e:
+            tree.remove_tree(target)
+            raise CorruptData(f"backup {info.id} lacks object {e}: run `fcrctl verify-backup {info.id}`; "
+                              f"nothing was changed") from None
+
+    def full_tree(self, info: BackupInfo) -> Path:
+        """A complete storage root of the snapshot, for readers that open it as a repository.
+        A snapshot reading the live root gets one linked once (``linked-root/``) and kept."""
+        where = self.path(info.id)
+        if info.epoch is None:
+            return where / TREE
+        linked = where / LINKED
+        if not linked.is_dir():
+            staged = where / f".{LINKED}-{uuid.uuid4().hex}"
+            try:
+                self.link(info, staged)
+                from fcrctl.repository.local import ocfl
+
+                ocfl.sync_tree(staged)
+                with contextlib.suppress(OSError):  # another process linked it first: use theirs
+                    os.rename(staged, linked)
+            finally:
+                if staged.exists():
+                    tree.remove_tree(staged)
+        return linked
+
+    def collect(self) -> int:
+        """Delete the retained objects no snapshot can read any more. Skipped (0) while a
+        snapshot is being recorded or a restore runs: the next call does it."""
+        retention = self.retention
+        if not retention.active:
+            return 0
+        with tree.home_lock(self.root, exclusive=True) as held:
+            if not held:
+                return 0
+            epochs = [b.epoch for b in self.list() if b.epoch is not None]
+            return retention.collect(min(epochs, default=None))
+
     def list(self) -> list[BackupInfo]:
         out: list[BackupInfo] = []
         try:
@@ -176,6 +253,7 @@ class BackupHome:
             tree.remove_tree(self.path(backup_id))
         except OSError as e:
             raise Unsupported(f"cannot delete backup {backup_id}: {e.strerror}") from e
+        self.collect()
         return info
 
     @staticmethod
@@ -218,57 +296,54 @@ def count_resources(repo: Repository) -> int:
     return 1 + sum(1 for _ in repo.children("/", recursive=True))
 
 
-# Linking is kernel work: past one thread per core the threads contend on the filesystem's
-# locks (88k links: 1 thread 14.5 s, 2 threads 11.9 s, 4 threads 14.6 s and 70% more CPU)
-LINK_JOBS = max(1, min(2, os.cpu_count() or 1))
-ATTEMPTS = 3  # purges racing the linking step make us record again; the last try links under the lock
+MEASURE_JOBS = max(1, min(2, os.cpu_count() or 1))  # stat calls: past a thread per core they contend
 
 
 @dataclass
-class _Taken:
+class _Recorded:
     state: rootstate.RootState
-    count: rootstate.LinkCount
+    epoch: int
     resources: int
     held: float
     inconsistent: bool
 
 
-def _record_and_link(repo: Snapshottable, target: Path, lock_timeout: float, allow_inconsistent: bool,
-                     jobs: int) -> _Taken:
-    """Record the root's state under the writer lock (a stat per object), link it afterwards."""
+def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout: float,
+            allow_inconsistent: bool) -> _Recorded:
+    """The root's state and the index as of one instant under the writer lock (a stat per object)."""
     live = Path(repo.location) / TREE
-    for attempt in range(1, ATTEMPTS + 1):
-        last = attempt == ATTEMPTS
-        state = rootstate.scan(live)
-        count: rootstate.LinkCount | None = None
-        held, inconsistent = 0.0, False
-        try:
-            with repo.exclusive(timeout=lock_timeout) as root:
-                t0 = time.monotonic()
-                rootstate.settle(root, state, repo.indexed_objects())
-                resources = repo.resource_count()
-                # the index as of this instant: a restore loads it instead of rebuilding (~1 ms/object)
-                repo.copy_index(target.parent / INDEX)
-                if last:
-                    count = rootstate.link(root, target, state, jobs=jobs)
-                held = time.monotonic() - t0
-        except Locked:
-            if not allow_inconsistent:
-                raise
-            # ArangoDB's allowInconsistent: no lock, so the recorded state may be torn
-            inconsistent = True
+    retention.activate()  # before anything is recorded: from now on purges keep what we name
+    epoch_before = retention.epoch()
+    state = rootstate.scan(live)
+    try:
+        with repo.exclusive(timeout=lock_timeout) as root:
+            t0 = time.monotonic()
+            rootstate.settle(root, state, repo.indexed_objects())
             resources = repo.resource_count()
-            (target.parent / INDEX).unlink(missing_ok=True)
-        if count is None:
-            try:
-                count = rootstate.link(live, target, state, jobs=jobs)
-            except rootstate.StateMoved:
-                tree.remove_tree(target)
-                if last:
-                    raise Locked("objects kept being purged while the backup linked them: try again") from None
-                continue
-        return _Taken(state, count, resources, held, inconsistent)
-    raise AssertionError("unreachable")
+            # the index as of this instant: a restore loads it instead of rebuilding (~1 ms/object)
+            repo.copy_index(staged / INDEX)
+            epoch = retention.epoch()
+            copy_own(root, staged / TREE, state)
+            return _Recorded(state, epoch, resources, time.monotonic() - t0, False)
+    except Locked:
+        if not allow_inconsistent:
+            raise
+    # ArangoDB's allowInconsistent: no lock, so the recorded state may be torn; objects purged
+    # since the scan began are in generations after epoch_before
+    copy_own(live, staged / TREE, state)
+    return _Recorded(state, epoch_before, repo.resource_count(), 0.0, True)
+
+
+def copy_own(root: Path, own: Path, state: rootstate.RootState) -> None:
+    """What the live root cannot be trusted to keep: the root's own files (tiny) and objects
+    without a readable inventory (no immutable versions to come back to)."""
+    own.mkdir()
+    for rel in state.root_files:
+        (own / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, own / rel)
+    for o in state.objects.values():
+        if o.head is None:
+            rootstate.copy_tree(root / o.rel, own / o.rel)
 
 
 def take(
@@ -279,10 +354,10 @@ def take(
     lock_timeout: float = 120.0,
     allow_inconsistent: bool = False,
     kind: str = "snapshot",
-    jobs: int = LINK_JOBS,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> BackupInfo:
-    """Snapshot a local repository: its state recorded under the writer lock, then hard-linked."""
+    """Snapshot a local repository: its state recorded under the writer lock. Its files stay
+    where they are (OCFL versions never change); purges and restores keep them for it."""
     if not isinstance(repo, Snapshottable):
         raise Unsupported(f"{repo.location} cannot be snapshotted by linking (use a remote crawl backup)")
     started = time.monotonic()
@@ -291,19 +366,23 @@ def take(
     home.root.mkdir(parents=True, exist_ok=True)
     if (home.root / backup_id).exists():
         raise Conflict(f"backup {backup_id} already exists: use another --label or wait a second")
-    with tree.staging_dir(home.root) as staged:
-        taken = _record_and_link(repo, staged / TREE, lock_timeout, allow_inconsistent, jobs)
+    with tree.home_lock(home.root, exclusive=False), tree.staging_dir(home.root) as staged:
+        taken = _record(repo, home.retention, staged, lock_timeout, allow_inconsistent)
         taken.state.save(staged / rootstate.STATE_FILE)
         extra: dict[str, Any] = {}
         if (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
             with open(staged / INDEX, "rb") as fh:
                 extra[INDEX_KEY] = hashlib.file_digest(fh, "sha512").hexdigest()
+        try:
+            count = rootstate.measure(home.sources(staged, taken.epoch), taken.state, jobs=MEASURE_JOBS)
+        except rootstate.StateMoved as e:  # only without the lock: an object changed under us
+            raise Locked(f"object {e} changed while an unlocked backup recorded it: try again") from None
         info = BackupInfo(
             id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
-            resources=taken.resources, files=taken.count.files, bytes=taken.count.bytes, repository=repo.location,
+            resources=taken.resources, files=count.files, bytes=count.bytes, repository=repo.location,
             potentially_inconsistent=taken.inconsistent, kind=kind,
             extra={"lockHeldSeconds": round(taken.held, 3), "seconds": round(time.monotonic() - started, 3),
-                   "stateDigest": taken.state.digest(), **extra},
+                   "stateDigest": taken.state.digest(), EPOCH_KEY: taken.epoch, **extra},
         )
         return home.install(staged, info)
 

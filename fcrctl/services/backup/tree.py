@@ -89,6 +89,23 @@ def remove_tree(path: Path) -> None:
 
 
 @contextlib.contextmanager
+def home_lock(home: Path, *, exclusive: bool) -> Iterator[bool]:
+    """Snapshots being recorded hold ``home/.lock`` shared; collecting retained objects needs it
+    exclusive and never waits for it (yields False when others hold it: collect next time)."""
+    home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def staging_dir(home: Path) -> Iterator[Path]:
     """A fresh ``home/.tmp-*`` directory, locked while in use (so cleaners skip it) and removed
     on exit unless the caller renamed it away."""

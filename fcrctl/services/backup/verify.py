@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
-from fcrctl.errors import FcrctlError, NotFound
+from fcrctl.errors import CorruptData, FcrctlError, NotFound
 from fcrctl.repository.base import Problem
+from fcrctl.services.backup import rootstate
 from fcrctl.services.backup.manifest import Discard, Entry, TransferReport, _run_entries, blob_exists, read_blob
 from fcrctl.services.backup.manifest import read_manifest as _read_manifest
-from fcrctl.services.backup.snapshot import TREE, BackupHome
+from fcrctl.services.backup.snapshot import TREE, BackupHome, BackupInfo
 from fcrctl.services.backup.stores.base import BackupStore
 
 
@@ -60,13 +61,41 @@ def verify_local(home: BackupHome, backup_id: str, *, read_data: bool = False,
         if progress is not None:
             progress()
 
-    report.problems.extend(check_storage_root(root, None, read_data=read_data, on_object=on_object))
+    if info.epoch is None:  # the snapshot holds its whole tree
+        report.problems.extend(check_storage_root(root, None, read_data=read_data, on_object=on_object))
+    else:
+        report.problems.extend(_check_recorded(home, info, read_data, on_object))
     # the snapshot recorded its size: a second walk with a stat per file costs as much as hashing
     files, size = (info.files, info.bytes) if info.files else tree.tree_size(root)
     report.files = files
     report.bytes = size if read_data else 0
     report.seconds = time.monotonic() - started
     return report
+
+
+def _check_recorded(home: BackupHome, info: BackupInfo, read_data: bool,
+                    on_object: Callable[[], None]) -> list[Problem]:
+    """A snapshot that reads its objects where they are: each found (the live root or a
+    retained generation holding its recorded head inventory) and checked as of that head."""
+    from fcrctl.repository.local.check import check_object_views
+
+    try:
+        state = rootstate.RootState.load(home.path(info.id) / rootstate.STATE_FILE)
+    except CorruptData as e:
+        return [Problem("snapshot", e.message)]
+    sources = home.sources_of(info)
+    problems: list[Problem] = []
+    views = []
+    for rel in sorted(state.objects):
+        o = state.objects[rel]
+        found = sources.locate(o)
+        if found is None:
+            problems.append(Problem(rel, f"object is gone: no copy of its recorded version {o.head} is left "
+                                         f"(inventory sha512 {o.digest[:16]}…)"))
+            continue
+        views.append((found[0], rel, o.head))
+    problems.extend(check_object_views(views, read_data=read_data, on_object=on_object))
+    return problems
 
 
 def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False, jobs: int = 4,
