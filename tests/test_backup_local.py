@@ -172,14 +172,14 @@ def die(*args, **kwargs):
 if sys.argv[2] == "locked":
     snapshot.copy_own = die  # holding the writer lock, the index copied
 else:
-    rootstate.measure = die  # after the lock, the state recorded
+    rootstate.RootState.save = die  # after the lock, the state recorded
 repo = open_repository(sys.argv[1])
 snapshot.take(repo, snapshot.BackupHome(Path(sys.argv[1]) / "backups"), label="doomed")
 """
 
 
 def test_killed_backup_leaves_no_backup_and_no_growing_debris(repo_dir: Path) -> None:
-    for where in ("locked", "measuring", "locked"):
+    for where in ("locked", "saving", "locked"):
         _run_killed(KILL_DURING_BACKUP, repo_dir, where)
     assert ok_json(repo_dir, "list-backups") == []
     bid = ok_json(repo_dir, "backup")["id"]

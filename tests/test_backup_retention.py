@@ -143,3 +143,28 @@ def test_a_purge_copies_into_a_generation_on_another_filesystem(repo_dir: Path,
         repo.close()
     assert "/other" not in paths_in(repo_dir) and _generations(repo_dir) == ["1"]
     assert ok_json(repo_dir, "verify-backup", bid, "--read-data")["ok"] is True
+
+
+def test_a_scan_is_the_same_forked_or_not_and_reuses_only_unchanged_objects(
+        repo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fcrctl.services.backup import rootstate
+
+    live = repo_dir / "ocfl-root"
+    plain = rootstate.scan(live)
+    monkeypatch.setattr(rootstate, "_MIN_TOPS_FOR_PROCESSES", 1)
+    forked = rootstate.scan(live, processes=2)
+    assert forked.objects == plain.objects and forked.objects
+    assert all(o.files > 0 and o.bytes > 0 for o in plain.objects.values())
+    # an unchanged inventory stat means an unchanged object: taken from the previous state unread
+    marked = {rel: rootstate.ObjectState(**{**{f: getattr(o, f) for f in o.__slots__}, "digest": "marked"})
+              for rel, o in plain.objects.items()}
+    (tmp_path / "x.txt").write_text("changed")
+    run(repo_dir, "put", "/top/sub/b1", "--file", str(tmp_path / "x.txt"))
+    again = rootstate.scan(live, rootstate.RootState(marked, plain.root_files))
+    changed = [rel for rel, o in again.objects.items() if o.digest != "marked"]
+    assert len(changed) == 1 and again.objects[changed[0]].head == "v2"
+    files, size = again.size(str(live))
+    linked = tmp_path / "linked"
+    rootstate.link(rootstate.Sources(live), linked, rootstate.scan(live))
+    on_disk = [p for p in linked.rglob("*") if p.is_file()]
+    assert files == len(on_disk) and size == sum(p.stat().st_size for p in on_disk)

@@ -26,10 +26,13 @@ import contextlib
 import errno
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import shutil
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 from fcrctl.errors import CorruptData
@@ -51,21 +54,35 @@ class ObjectState:
     digest: str  # sha512 of the head inventory's bytes ("" without one)
     sidecar: str = "inventory.json.sha512"
     namaste: str = "0=ocfl_object_1.1"
-    stamp: Stamp = (0, 0, 0, 0)
+    stamp: Stamp = (0, 0, 0, 0)  # the root inventory's stat when recorded
+    files: int = 0  # the object's files and bytes at its head
+    bytes: int = 0
 
-    def to_json(self) -> dict[str, str | None]:
+    def to_json(self) -> dict[str, object]:
         return {"o": self.rel, "id": self.id, "head": self.head, "sha512": self.digest,
-                "sidecar": self.sidecar, "namaste": self.namaste}
+                "sidecar": self.sidecar, "namaste": self.namaste, "st": list(self.stamp),
+                "n": self.files, "b": self.bytes}
 
     @classmethod
     def from_json(cls, doc: dict) -> ObjectState:
-        return cls(doc["o"], doc["id"], doc["head"], doc["sha512"], doc["sidecar"], doc["namaste"])
+        stamp = doc.get("st")
+        return cls(doc["o"], doc["id"], doc["head"], doc["sha512"], doc["sidecar"], doc["namaste"],
+                   tuple(stamp) if isinstance(stamp, list) and len(stamp) == 4 else (0, 0, 0, 0),  # type: ignore[arg-type]
+                   int(doc.get("n", 0)), int(doc.get("b", 0)))
 
 
 @dataclass
 class RootState:
     objects: dict[str, ObjectState] = field(default_factory=dict)
     root_files: list[str] = field(default_factory=list)  # outside objects: namaste, layout, extensions/
+
+    def size(self, own: str | None) -> tuple[int, int]:
+        """(files, bytes) of the recorded state, the root's own files read from ``own``."""
+        files = sum(o.files for o in self.objects.values()) + len(self.root_files)
+        size = sum(o.bytes for o in self.objects.values())
+        if own is not None:
+            size += sum(os.lstat(f"{own}/{rel}").st_size for rel in self.root_files)
+        return files, size
 
     def digest(self) -> str:
         """Identifies the state: equal digests, equal object inventories and root file names."""
@@ -105,6 +122,7 @@ def _stamp(st: os.stat_result) -> Stamp:
 
 
 def _read_object(root: str, rel: str, stamp: Stamp) -> ObjectState:
+    """The object as its root inventory says now, with its files counted (a stat each)."""
     obj = f"{root}/{rel}"
     try:
         with open(f"{obj}/inventory.json", "rb") as fh:
@@ -114,10 +132,28 @@ def _read_object(root: str, rel: str, stamp: Stamp) -> ObjectState:
         algorithm = str(inventory.get("digestAlgorithm", "sha512"))
         spec = str(inventory.get("type", "")).split("/ocfl.io/", 1)[-1].split("/", 1)[0]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return ObjectState(rel, "", None, "", stamp=stamp)  # copied as it is; verify reports it
+        files, size = _size_tree(obj)
+        return ObjectState(rel, "", None, "", stamp=stamp, files=files, bytes=size)  # copied as it is
     namaste = f"0=ocfl_object_{spec}" if spec[:1].isdigit() else "0=ocfl_object_1.1"
-    return ObjectState(rel, str(inventory.get("id", "")), head, hashlib.sha512(data).hexdigest(),
-                       f"inventory.json.{algorithm}", namaste, stamp)
+    o = ObjectState(rel, str(inventory.get("id", "")), head, hashlib.sha512(data).hexdigest(),
+                    f"inventory.json.{algorithm}", namaste, stamp)
+    with contextlib.suppress(StateMoved):  # a malformed inventory: no files to count
+        o.files, o.bytes = _count(obj, o, object_files(o, data))
+    return o
+
+
+def _count(obj: str, o: ObjectState, pairs: list[tuple[str, str]]) -> tuple[int, int]:
+    files = size = 0
+    for src, _dst in pairs:
+        try:
+            size += os.lstat(f"{obj}/{src}").st_size
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # the snapshot holds what is there; verify reports the rest
+        files += 1
+    if os.path.isdir(f"{obj}/extensions"):
+        more = _size_tree(f"{obj}/extensions")
+        files, size = files + more[0], size + more[1]
+    return files, size
 
 
 def _stat_inventory(root: str, rel: str) -> Stamp | None:
@@ -141,11 +177,41 @@ def _root_files(root: str) -> list[str]:
     return out
 
 
-def scan(root: Path) -> RootState:
-    """Step 1: every object under ``root`` with its head inventory (no lock needed)."""
+def scan(root: Path, previous: RootState | None = None, *, processes: int = 1) -> RootState:
+    """Step 1: every object under ``root`` with its head inventory (no lock needed). An object
+    whose root inventory has the stat ``previous`` recorded is taken from it unread (commits
+    replace inventories by rename). A big root is split across ``processes`` forked workers:
+    the walk is CPU-bound Python and system calls."""
     base = str(root)
     state = RootState(root_files=_root_files(base))
-    stack = [e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False) and e.name != "extensions"]
+    tops = sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False) and e.name != "extensions")
+    known = previous.objects if previous is not None else {}
+    if processes < 2 or len(tops) < _MIN_TOPS_FOR_PROCESSES or "fork" not in mp.get_all_start_methods():
+        found = _scan_tops(base, tops, known)
+    else:
+        global _KNOWN
+        _KNOWN = known  # inherited by the forked workers, not pickled to each
+        try:
+            chunks = [tops[i::processes * 4] for i in range(processes * 4)]
+            with ProcessPoolExecutor(processes, mp_context=mp.get_context("fork")) as pool:
+                found = [o for part in pool.map(_scan_tops_forked, repeat(base), chunks) for o in part]
+        finally:
+            _KNOWN = {}
+    state.objects = {o.rel: o for o in found}
+    return state
+
+
+_MIN_TOPS_FOR_PROCESSES = 64  # below this the walk takes less than starting workers
+_KNOWN: dict[str, ObjectState] = {}
+
+
+def _scan_tops_forked(base: str, tops: list[str]) -> list[ObjectState]:
+    return _scan_tops(base, tops, _KNOWN)
+
+
+def _scan_tops(base: str, tops: list[str], known: dict[str, ObjectState]) -> list[ObjectState]:
+    out: list[ObjectState] = []
+    stack = list(reversed(tops))
     while stack:
         rel = stack.pop()
         try:
@@ -154,11 +220,13 @@ def scan(root: Path) -> RootState:
         except FileNotFoundError:  # purged while we looked
             continue
         if any(e.name.startswith("0=ocfl_object_") for e in entries):
-            stamp = _stat_inventory(base, rel)
-            state.objects[rel] = _read_object(base, rel, stamp or (0, 0, 0, 0))
+            stamp = _stat_inventory(base, rel) or (0, 0, 0, 0)
+            old = known.get(rel)
+            out.append(old if old is not None and old.head is not None and old.stamp == stamp
+                       else _read_object(base, rel, stamp))
             continue
         stack.extend(f"{rel}/{e.name}" for e in entries if e.is_dir(follow_symlinks=False))
-    return state
+    return out
 
 
 def settle(root: Path, state: RootState, indexed: Iterable[str]) -> int:
@@ -281,35 +349,6 @@ def object_files(o: ObjectState, data: bytes) -> list[tuple[str, str]]:
         pairs.append((f"{v}/{o.sidecar}", f"{v}/{o.sidecar}"))
     pairs.extend((p, p) for p in content)
     return pairs
-
-
-def measure(sources: Sources, state: RootState, *, jobs: int = 2) -> LinkCount:
-    """Files and bytes of the recorded state, as :func:`link` would count them (a stat per file)."""
-    count = LinkCount()
-    for rel in state.root_files:
-        count.add((1, os.lstat(f"{sources.own}/{rel}").st_size))
-
-    def one(o: ObjectState) -> tuple[int, int]:
-        found = sources.locate(o)
-        if found is None:
-            raise StateMoved(o.rel)
-        obj, data = found
-        if o.head is None:
-            return _size_tree(obj)
-        files = size = 0
-        for src, _dst in object_files(o, data):
-            with contextlib.suppress(FileNotFoundError):
-                size += os.lstat(f"{obj}/{src}").st_size
-                files += 1
-        if os.path.isdir(f"{obj}/extensions"):
-            more = _size_tree(f"{obj}/extensions")
-            files, size = files + more[0], size + more[1]
-        return files, size
-
-    with BoundedPool[tuple[int, int]](jobs, jobs * 8, name="fcrctl-measure", on_done=count.add) as pool:
-        for o in state.objects.values():
-            pool.submit(one, o)
-    return count
 
 
 def _size_tree(path: str) -> tuple[int, int]:

@@ -214,6 +214,17 @@ class BackupHome:
                     tree.remove_tree(staged)
         return linked
 
+    def newest_state(self) -> rootstate.RootState | None:
+        """The state the newest snapshot of the live root recorded (a scan reuses what is
+        unchanged since), or None."""
+        for info in reversed(self.list()):
+            if info.epoch is not None:
+                try:
+                    return rootstate.RootState.load(self.path(info.id) / rootstate.STATE_FILE)
+                except CorruptData:
+                    return None
+        return None
+
     def collect(self) -> int:
         """Delete the retained objects no snapshot can read any more. Skipped (0) while a
         snapshot is being recorded or a restore runs: the next call does it."""
@@ -296,7 +307,7 @@ def count_resources(repo: Repository) -> int:
     return 1 + sum(1 for _ in repo.children("/", recursive=True))
 
 
-MEASURE_JOBS = max(1, min(2, os.cpu_count() or 1))  # stat calls: past a thread per core they contend
+SCAN_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -309,12 +320,12 @@ class _Recorded:
 
 
 def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout: float,
-            allow_inconsistent: bool) -> _Recorded:
+            allow_inconsistent: bool, previous: rootstate.RootState | None) -> _Recorded:
     """The root's state and the index as of one instant under the writer lock (a stat per object)."""
     live = Path(repo.location) / TREE
     retention.activate()  # before anything is recorded: from now on purges keep what we name
     epoch_before = retention.epoch()
-    state = rootstate.scan(live)
+    state = rootstate.scan(live, previous, processes=SCAN_PROCESSES)
     try:
         with repo.exclusive(timeout=lock_timeout) as root:
             t0 = time.monotonic()
@@ -367,19 +378,16 @@ def take(
     if (home.root / backup_id).exists():
         raise Conflict(f"backup {backup_id} already exists: use another --label or wait a second")
     with tree.home_lock(home.root, exclusive=False), tree.staging_dir(home.root) as staged:
-        taken = _record(repo, home.retention, staged, lock_timeout, allow_inconsistent)
+        taken = _record(repo, home.retention, staged, lock_timeout, allow_inconsistent, home.newest_state())
         taken.state.save(staged / rootstate.STATE_FILE)
         extra: dict[str, Any] = {}
         if (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
             with open(staged / INDEX, "rb") as fh:
                 extra[INDEX_KEY] = hashlib.file_digest(fh, "sha512").hexdigest()
-        try:
-            count = rootstate.measure(home.sources(staged, taken.epoch), taken.state, jobs=MEASURE_JOBS)
-        except rootstate.StateMoved as e:  # only without the lock: an object changed under us
-            raise Locked(f"object {e} changed while an unlocked backup recorded it: try again") from None
+        files, size = taken.state.size(str(staged / TREE))
         info = BackupInfo(
             id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
-            resources=taken.resources, files=count.files, bytes=count.bytes, repository=repo.location,
+            resources=taken.resources, files=files, bytes=size, repository=repo.location,
             potentially_inconsistent=taken.inconsistent, kind=kind,
             extra={"lockHeldSeconds": round(taken.held, 3), "seconds": round(time.monotonic() - started, 3),
                    "stateDigest": taken.state.digest(), EPOCH_KEY: taken.epoch, **extra},
