@@ -15,6 +15,9 @@ METADATA = "fcr:metadata"
 MAX_SEGMENT_BYTES = 200  # leaves room for "~fcr-desc.nt" and temp suffixes under NAME_MAX (255)
 
 
+NOT_IN_URIS = frozenset(' <>"{}|\\^`')
+
+
 def normalize(path: str) -> str:
     """Validate ``path`` and return its canonical form (leading slash, no trailing slash)."""
     if not isinstance(path, str) or path == "":
@@ -37,6 +40,11 @@ def _check_segment(segment: str, path: str) -> None:
         raise BadInput(f"path {path!r} contains {segment!r}: use an absolute path without dot segments", path=path)
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in segment):
         raise BadInput(f"path {path!r} contains a control character: remove it", path=path)
+    bad = sorted(set(segment) & NOT_IN_URIS)
+    if bad:
+        # a resource's path is part of its URI, and RDF cannot hold these in one
+        raise BadInput(f"path {path!r} contains {' '.join(repr(c) for c in bad)}, which URIs cannot hold: "
+                       f"use '-' or '_' instead", path=path)
     if segment.startswith("fcr:") or segment.startswith("fcr-") or "~fcr-" in segment:
         raise BadInput(f"path {path!r}: segment {segment!r} is reserved by Fedora (fcr:, fcr-, ~fcr-)", path=path)
     if segment.startswith("tx:"):

@@ -114,6 +114,7 @@ def test_usage_error_as_json(runner: CliRunner) -> None:
         ("/a//b", "empty segment"),
         ("/a/fcr:versions", "reserved"),
         ("/a/b\x07c", "control character"),
+        ("/a/b c", "URIs cannot hold"),
         ("/" + "n" * 300, "too long"),
     ],
 )

@@ -240,6 +240,7 @@ BAD_CASES: list[tuple[str, list[str], ExitCode, tuple[str, ...]]] = [
     ("empty segment", ["create", "/box//x"], ExitCode.BAD_INPUT, ("empty segment",)),
     ("fcr: segment", ["create", "/box/fcr:acl"], ExitCode.BAD_INPUT, ("reserved",)),
     ("control character", ["create", "/box/a\x01b"], ExitCode.BAD_INPUT, ("control character",)),
+    ("space in a name", ["create", "/box/a b"], ExitCode.BAD_INPUT, ("URIs cannot hold",)),
     ("too long name", ["create", "/" + "x" * 400], ExitCode.BAD_INPUT, ("too long",)),
     ("binary to container", ["put", "/box/file", "--file", "{good.ttl}"], ExitCode.CONFLICT, ()),
     ("container to binary", ["put", "/box", "--file", "{data.txt}"], ExitCode.CONFLICT, ()),
