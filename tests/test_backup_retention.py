@@ -168,3 +168,19 @@ def test_a_scan_is_the_same_forked_or_not_and_reuses_only_unchanged_objects(
     rootstate.link(rootstate.Sources(live), linked, rootstate.scan(live))
     on_disk = [p for p in linked.rglob("*") if p.is_file()]
     assert files == len(on_disk) and size == sum(p.stat().st_size for p in on_disk)
+
+
+def test_sources_made_before_a_purge_find_the_object_in_the_new_generation(repo_dir: Path) -> None:
+    from fcrctl.services.backup import rootstate
+    from fcrctl.services.backup.snapshot import BackupHome
+
+    bid = ok_json(repo_dir, "backup")["id"]
+    home = BackupHome(repo_dir / "backups")
+    sources = home.sources_of(home.get(bid))  # as an upload or restore holds them while it runs
+    state = rootstate.RootState.load(home.path(bid) / rootstate.STATE_FILE)
+    assert all(sources.locate(o) is not None for o in state.objects.values())
+    run(repo_dir, "delete", "/other")
+    run(repo_dir, "purge", "/other")
+    found = [sources.locate(o) for o in state.objects.values()]
+    assert all(f is not None for f in found)
+    assert sum(".retained" in f[0] for f in found if f is not None) == 1

@@ -29,7 +29,8 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -186,7 +187,8 @@ def scan(root: Path, previous: RootState | None = None, *, processes: int = 1) -
     state = RootState(root_files=_root_files(base))
     tops = sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False) and e.name != "extensions")
     known = previous.objects if previous is not None else {}
-    if processes < 2 or len(tops) < _MIN_TOPS_FOR_PROCESSES or "fork" not in mp.get_all_start_methods():
+    if (processes < 2 or len(tops) < _MIN_TOPS_FOR_PROCESSES or "fork" not in mp.get_all_start_methods()
+            or threading.active_count() > 1):  # forking a threaded process (the server) can deadlock
         found = _scan_tops(base, tops, known)
     else:
         global _KNOWN
@@ -257,9 +259,13 @@ class Sources:
     swapped out by restores). Outside its own tree an object counts only if its ``v{head}``
     inventory is byte for byte the recorded one."""
 
-    def __init__(self, own: Path | None, live: Path | None = None, generations: Iterable[Path] = ()) -> None:
+    def __init__(self, own: Path | None, live: Path | None = None,
+                 generations: Callable[[], list[Path]] | None = None) -> None:
         self.own = str(own) if own is not None else None
-        self.others = [str(p) for p in ([live] if live is not None else []) + list(generations)]
+        self.live = str(live) if live is not None else None
+        self._list_generations = generations
+        self._generations: list[str] = []
+        self._lock = threading.Lock()
 
     def locate(self, o: ObjectState) -> tuple[str, bytes] | None:
         """(object directory, its recorded head inventory's bytes), or None if none holds it."""
@@ -267,15 +273,31 @@ class Sources:
             obj = f"{self.own}/{o.rel}"
             if o.head is None:
                 return obj, b""
-            data = _read_file(f"{obj}/{o.head}/inventory.json")
-            return (obj, data) if data is not None and _sha512(data) == o.digest else None
+            return _holding(obj, o)
         if o.head is None:
             return None
-        for base in self.others:
-            data = _read_file(f"{base}/{o.rel}/{o.head}/inventory.json")
-            if data is not None and _sha512(data) == o.digest:
-                return f"{base}/{o.rel}", data
+        for base in [self.live] if self.live is not None else []:
+            found = _holding(f"{base}/{o.rel}", o)
+            if found is not None:
+                return found
+        tried: set[str] = set()
+        for _ in range(2):  # a purge or restore may have made a new generation since we listed them
+            for base in self._generations:
+                if base not in tried:
+                    tried.add(base)
+                    found = _holding(f"{base}/{o.rel}", o)
+                    if found is not None:
+                        return found
+            if self._list_generations is None:
+                break
+            with self._lock:
+                self._generations = [str(p) for p in self._list_generations()]
         return None
+
+
+def _holding(obj: str, o: ObjectState) -> tuple[str, bytes] | None:
+    data = _read_file(f"{obj}/{o.head}/inventory.json")
+    return (obj, data) if data is not None and _sha512(data) == o.digest else None
 
 
 def _read_file(path: str) -> bytes | None:

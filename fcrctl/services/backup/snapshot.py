@@ -173,8 +173,9 @@ class BackupHome:
         was taken of the repository this home belongs to) the live root and newer generations."""
         if epoch is None:
             return rootstate.Sources(where / TREE)
-        gens = [self.retention.path(n) for n in self.retention.generations() if n > epoch]
-        return rootstate.Sources(where / TREE, self.root.parent / TREE, gens)
+        retention = self.retention
+        return rootstate.Sources(where / TREE, self.root.parent / TREE,
+                                 lambda: [retention.path(n) for n in retention.generations() if n > epoch])
 
     def sources_of(self, info: BackupInfo) -> rootstate.Sources:
         return self.sources(self.path(info.id), info.epoch)
