@@ -217,3 +217,23 @@ def test_remote_fixity_of_a_binary_deleted_meanwhile_is_not_a_success(filled: Pa
                 repo.fixity(info)
         finally:
             repo.close()
+
+
+def test_default_jobs_keep_a_remote_server_busy(filled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locally the hashing runs here (a thread per core); over HTTP the server hashes and each
+    check also waits on the network, so more checks stay in flight."""
+    from fcrctl.services import fixity as service
+
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    local = open_repository(str(filled))
+    try:
+        assert service.default_jobs(local) == 3
+    finally:
+        local.close()
+    with start_server(filled, dialect="fedora6") as handle:
+        remote = open_repository(handle.url)
+        try:
+            assert service.default_jobs(remote) == 12
+            assert service.run(remote, "/", recursive=True).checked == 3
+        finally:
+            remote.close()

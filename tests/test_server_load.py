@@ -102,6 +102,22 @@ def test_large_binary_streams_at_constant_server_memory(tmp_path: Path) -> None:
     assert peak_mb < 100, f"server peak RSS {peak_mb:.0f} MB while streaming {size // MB} MB"
 
 
+def test_io_loop_leaves_a_socket_alone_while_a_task_thread_sends(
+    server: ServerHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stock waitress turned its loop ~28 times per HEAD while a task thread sent the headers."""
+    from fcrctl.server import channel
+
+    assert requests.put(server.url + "/small", data=b"x" * 1000).status_code == 201
+    turns: list[int] = []
+    handle_write = channel.Channel.handle_write
+    monkeypatch.setattr(channel.Channel, "handle_write", lambda self: (turns.append(1), handle_write(self))[1])
+    with requests.Session() as session:
+        for _ in range(200):
+            assert session.head(server.url + "/small").status_code == 200
+    assert len(turns) < 20, f"{len(turns)} write turns of the I/O loop for 200 HEAD requests"
+
+
 def test_client_disconnect_mid_upload_stores_nothing(server: ServerHandle) -> None:
     parts = urlsplit(server.url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +23,9 @@ def fixity(
         str | None,
         typer.Option("--algorithm", help="sha512, sha256, sha1 or md5 (default: the binary's strongest digest)."),
     ] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel checks (default: cores).")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Parallel checks (default: cores; 4 per core over HTTP).")
+    ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only binaries modified since DATE (ISO 8601).", metavar="DATE")
     ] = None,
@@ -62,7 +63,7 @@ def fixity(
         target,
         recursive=recursive,
         algorithm=algorithm,
-        jobs=jobs or os.cpu_count() or 2,
+        jobs=jobs,
         since=_date(since),
         sample=sample,
         client_side=client_side,

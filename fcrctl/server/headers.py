@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from datetime import datetime
 from urllib.parse import quote
 
@@ -63,7 +64,8 @@ def link(url: str, rel: str, **params: str) -> str:
     return f'<{uri(url)}>; rel="{rel}"{extra}'
 
 
-def type_links(model: str, *, description: bool = False) -> list[str]:
+@functools.cache
+def type_links(model: str, *, description: bool = False) -> tuple[str, ...]:
     """rel="type" links for every LDP type the resource has (as Fedora sends them)."""
     types = [LDP_RESOURCE]
     if description:
@@ -72,7 +74,10 @@ def type_links(model: str, *, description: bool = False) -> list[str]:
         types.append(NON_RDF_SOURCE)
     else:
         types += [RDF_SOURCE, CONTAINER, model if model in CONTAINER_MODELS else BASIC_CONTAINER]
-    return [link(uri, "type") for uri in types]
+    return tuple(link(uri, "type") for uri in types)
+
+
+MEMENTO_TYPE_LINKS = (link(MEMENTO + "OriginalResource", "type"), link(MEMENTO + "TimeGate", "type"))
 
 
 def etag(info: ResourceInfo, *, weak: bool) -> str:

@@ -93,43 +93,46 @@ def unexpected(ctx: c.Context | None) -> Response:
 
 
 def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, description: bool = False) -> None:
-    """ETag, Last-Modified, Link (types, describedby/describes, timemap), Allow, Accept-*, Vary."""
+    """ETag, Last-Modified, Link (types, describedby/describes, timemap), Allow, Accept-*, Vary.
+
+    Added, not set: none of these is on the response yet (set scans every header first)."""
     path = info.path
+    add = resp.headers.add
     weak = description or not info.is_binary
-    resp.headers["ETag"] = h.etag(info, weak=weak)
+    add("ETag", h.etag(info, weak=weak))
     resp.last_modified = info.modified
     for value in h.type_links(info.model, description=description):
-        resp.headers.add("Link", value)
+        add("Link", value)
     writable = ctx.repo.capabilities.writable
     if description:
-        resp.headers.add("Link", h.link(ctx.url(path), "describes"))
+        add("Link", h.link(ctx.url(path), "describes"))
         methods = h.DESCRIPTION_METHODS
     elif info.is_binary:
-        resp.headers.add("Link", h.link(ctx.url(path, "fcr:metadata"), "describedby"))
+        add("Link", h.link(ctx.url(path, "fcr:metadata"), "describedby"))
         methods = h.BINARY_METHODS
     else:
         methods = h.CONTAINER_METHODS
         if path == "/":
             methods = tuple(m for m in methods if m not in ("DELETE", "MOVE", "COPY"))
     versioned_url = ctx.url(path)
-    resp.headers.add("Link", h.link(ctx.url(path, "fcr:versions"), "timemap"))
+    add("Link", h.link(ctx.url(path, "fcr:versions"), "timemap"))
     if ctx.config.dialect == "fedora6":
-        resp.headers.add("Link", h.link(versioned_url, "timegate"))
-        resp.headers.add("Link", h.link(versioned_url, "original"))
-        resp.headers.add("Link", h.link(h.MEMENTO + "OriginalResource", "type"))
-        resp.headers.add("Link", h.link(h.MEMENTO + "TimeGate", "type"))
+        add("Link", h.link(versioned_url, "timegate"))
+        add("Link", h.link(versioned_url, "original"))
+        for value in h.MEMENTO_TYPE_LINKS:
+            add("Link", value)
         if path == "/" and not description:
-            resp.headers.add("Link", h.link(ctx.url("/", "fcr:tx"), h.TX_ENDPOINT_REL))
-    resp.headers["Allow"] = h.allow(methods, writable=writable)
+            add("Link", h.link(ctx.url("/", "fcr:tx"), h.TX_ENDPOINT_REL))
+    add("Allow", h.allow(methods, writable=writable))
     if not info.is_binary or description:
-        resp.headers["Accept-Patch"] = h.SPARQL_UPDATE
+        add("Accept-Patch", h.SPARQL_UPDATE)
     if not info.is_binary and not description:
-        resp.headers["Accept-Post"] = h.accept_post(list(rdf.RDF_MEDIA_TYPES))
+        add("Accept-Post", h.accept_post(list(rdf.RDF_MEDIA_TYPES)))
     if ctx.repo.capabilities.external_content and not description:
-        resp.headers["Accept-External-Content-Handling"] = "copy,redirect,proxy"
+        add("Accept-External-Content-Handling", "copy,redirect,proxy")
     if info.is_binary and not description:
-        resp.headers["Accept-Ranges"] = "bytes"
-        resp.headers["Content-Disposition"] = h.content_disposition(info)
+        add("Accept-Ranges", "bytes")
+        add("Content-Disposition", h.content_disposition(info))
         resp.vary.add("Range")
     else:
         resp.vary.add("Prefer")

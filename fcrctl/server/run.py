@@ -42,10 +42,12 @@ def create_server(
     """
     import waitress.server
 
+    from fcrctl.server import channel
+
     if threads < 1:
         raise BadInput(f"--threads must be at least 1, not {threads}")
     try:
-        return waitress.server.create_server(
+        server = waitress.server.create_server(
             app,
             host=host,
             port=port,
@@ -59,6 +61,8 @@ def create_server(
         )
     except OSError as err:
         raise Unavailable(f"cannot listen on {host}:{port}: {err.strerror or err}: choose another --port") from err
+    channel.install(server)
+    return server
 
 
 def server_url(server: Any, base_path: str) -> str:
