@@ -323,15 +323,6 @@ def test_malformed_rdf_from_the_server_is_corrupt_data(rsps: responses.RequestsM
         repo.get_rdf("/c")
 
 
-def test_malformed_listing_from_the_server_is_corrupt_data(rsps: responses.RequestsMock) -> None:
-    add_root(rsps)
-    repo = open_repo()
-    rsps.add(responses.HEAD, BASE + "/c", headers=F4_LINKS)
-    rsps.add(responses.GET, BASE + "/c", body="<a> <b> <c> ;;; garbage\n", content_type="application/n-triples")
-    with pytest.raises(CorruptData, match=r"malformed N-Triples.*line 1.*fedora\.test:8080"):
-        list(repo.children("/c"))
-
-
 def test_reindex_is_unsupported(rsps: responses.RequestsMock) -> None:
     add_root(rsps)
     with pytest.raises(Unsupported, match="server"):

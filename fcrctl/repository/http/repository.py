@@ -48,8 +48,8 @@ from fcrctl.repository.base import (
 )
 from fcrctl.repository.http import auth as auth_module
 from fcrctl.repository.http import dialect as dialects
-from fcrctl.repository.http import ntriples, wire
 from fcrctl.repository.http import transactions as tx_calls
+from fcrctl.repository.http import wire
 from fcrctl.repository.http.errors import check, error_for, transport_error
 from fcrctl.repository.http.session import QuickHead, make_session, pool_stats, timeout_of
 
@@ -486,27 +486,36 @@ class HttpRepository:
             if recursive and not info.is_binary:
                 yield from self._listing(kid, recursive)
 
-    def _listing_triples(self, response: requests.Response, url: str, path: str) -> ntriples.Index:
-        """A listing's triples as {subject: {predicate: [objects as text]}} (URL form).
+    def _listing_triples(self, response: requests.Response, url: str, path: str) -> _Triples:
+        """A listing's triples as {subject: {predicate: [objects]}} (URL form).
 
-        N-Triples, what servers send for LISTING_ACCEPT, goes straight into that index (building
-        an rdflib Graph and querying it per child cost a listing of 2,000 binaries ~1 s of CPU,
-        rdflib's N-Triples parser alone ~0.4 s). Other formats are parsed into a Graph first.
+        N-Triples, what servers send for LISTING_ACCEPT, goes straight from rdflib's parser into
+        that index: building an rdflib Graph and querying it per child cost a listing of 2,000
+        binaries ~1 s of CPU. Other formats are parsed into a Graph first.
         """
+        from rdflib.plugins.parsers.ntriples import W3CNTriplesParser
+
+        triples: _Triples = {}
         mime = rdf.mime_of(wire.parse_headers(response.headers).content_type)
         if mime != "application/n-triples":
             graph, _ = self._parse_graph(response, url, path)
-            triples: ntriples.Index = {}
             for s, p, o in graph:
-                triples.setdefault(str(s), {}).setdefault(str(p), []).append(str(o))
+                triples.setdefault(str(s), {}).setdefault(str(p), []).append(o)
             return triples
+
+        class Sink:
+            def triple(self, s: Any, p: Any, o: Any) -> None:
+                triples.setdefault(str(s), {}).setdefault(str(p), []).append(o)
+
         try:
-            return ntriples.index(response.content)
-        except ntriples.MalformedNTriples as exc:
+            W3CNTriplesParser(sink=Sink()).parsestring(response.content)  # type: ignore[arg-type]
+        except Exception as exc:  # rdflib's parser raises several unrelated types
             raise CorruptData(
-                f"server response for {path}: malformed N-Triples ({str(exc)[:200]}) (sent by {self.location})",
+                f"server response for {path}: malformed N-Triples ({type(exc).__name__}: {str(exc)[:200]}) "
+                f"(sent by {self.location})",
                 path=path,
             ) from None
+        return triples
 
     def _describe_or_none(self, path: str) -> tuple[ResourceInfo, list[str]] | None:
         try:
@@ -1009,17 +1018,20 @@ class _Facts:
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_Triples = dict[str, dict[str, list[Any]]]  # subject -> predicate -> objects (rdflib terms)
+
+
 class _IndexFacts(_Facts):
     """_Facts over a listing's {subject: {predicate: [objects]}} index instead of a Graph."""
 
-    def __init__(self, triples: ntriples.Index, subjects: list[str]) -> None:
+    def __init__(self, triples: _Triples, subjects: list[str]) -> None:
         self._found = [triples[s] for s in subjects if s in triples]
 
     def all(self, predicate: str) -> list[str]:
-        return [o for found in self._found for o in found.get(predicate, ())]
+        return [str(o) for found in self._found for o in found.get(predicate, ())]
 
 
-def _embedded_info(triples: ntriples.Index, path: str, url: str) -> ResourceInfo | None:
+def _embedded_info(triples: _Triples, path: str, url: str) -> ResourceInfo | None:
     """A child's info from its embedded triples; None when the server did not embed them."""
     plain = unquote(url)  # servers write IRIs, where non-ASCII characters stay as they are
     facts = _IndexFacts(triples, list(dict.fromkeys([url, url + "/", plain, plain + "/"])))
