@@ -323,6 +323,15 @@ def test_malformed_rdf_from_the_server_is_corrupt_data(rsps: responses.RequestsM
         repo.get_rdf("/c")
 
 
+def test_malformed_listing_from_the_server_is_corrupt_data(rsps: responses.RequestsMock) -> None:
+    add_root(rsps)
+    repo = open_repo()
+    rsps.add(responses.HEAD, BASE + "/c", headers=F4_LINKS)
+    rsps.add(responses.GET, BASE + "/c", body="<a> <b> <c> ;;; garbage\n", content_type="application/n-triples")
+    with pytest.raises(CorruptData):
+        list(repo.children("/c"))
+
+
 def test_reindex_is_unsupported(rsps: responses.RequestsMock) -> None:
     add_root(rsps)
     with pytest.raises(Unsupported, match="server"):
