@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from fcrctl.errors import CorruptData, Gone, NotFound
 from fcrctl.repository.base import ResourceSpec
 from fcrctl.repository.local import LocalRepository, ocfl
+from fcrctl.repository.local.index import Index, ObjectEntries, Row
 from fcrctl.repository.local.store import PARALLEL_FROM
 from tests.contract.helpers import binary, container, titles
 from tests.ocfl_check import assert_valid_ocfl
@@ -181,3 +183,57 @@ def test_staging_of_an_older_fcrctl_is_refused_not_half_committed(where: Path) -
         with pytest.raises(CorruptData, match="older fcrctl"):
             repo.commit_transaction(info.id)
         assert repo.rollback_transaction(info.id).status == "rolled_back"
+
+
+def test_create_answers_what_info_reads_back(where: Path) -> None:
+    """create() builds its answer from the headers it stored, without reading them back."""
+    with LocalRepository.open(str(where)) as repo:
+        assert repo.create("/c", container("/c", "t")) == repo.info("/c")
+        info = repo.begin_transaction()
+        with repo.in_transaction(info.id) as inside:
+            for path, spec in (("/ag", ResourceSpec(archival_group=True)),
+                               ("/ag/m", binary(b"member", filename="m.txt")),
+                               ("/c/b", binary(b"payload"))):
+                assert inside.create(path, spec) == inside.info(path), path
+            assert inside.create("/c/d/e", container("/c/d/e"), parents=True) == inside.info("/c/d/e")
+            assert inside.info("/c/d").has_children
+            assert inside.info("/ag/m").archival_group is False and inside.info("/ag").archival_group is True
+        repo.commit_transaction(info.id)
+        assert repo.info("/ag/m").filename == "m.txt"
+
+
+def test_a_write_inside_touches_alive_at_most_every_hundredth_of_the_timeout(where: Path) -> None:
+    with LocalRepository.open(str(where)) as repo:
+        info = repo.begin_transaction(timeout=600)
+        alive = where / "staging" / info.id / "alive"
+        with repo.in_transaction(info.id) as inside:
+            old = time.time() - 100
+            os.utime(alive, (old, old))
+            inside.create("/a", container("/a"))  # touched by in_transaction just before: not again
+            assert alive.stat().st_mtime == pytest.approx(old)
+            time.sleep(1.1)  # the throttle is at most 1 s
+            inside.create("/b", container("/b"))
+            assert alive.stat().st_mtime > time.time() - 5
+        short = repo.begin_transaction(timeout=0.3)
+        with repo.in_transaction(short.id) as inside:
+            for i in range(3):
+                time.sleep(0.2)  # each write within the timeout of the one before keeps it open
+                inside.create(f"/s{i}", container(f"/s{i}"))
+        time.sleep(0.4)
+        assert repo.transaction_status(short.id).status == "expired"
+        repo.commit_transaction(info.id)
+        assert repo.info("/b").path == "/b"
+
+
+
+def test_index_apply_of_fresh_objects_replaces_only_what_they_can_have(tmp_path: Path) -> None:
+    """Staging a new object skips deleting rows it cannot have; a stale invalid mark still goes."""
+    index = Index(tmp_path / "index.sqlite")
+    try:
+        index.mark_invalid("abc/rel", "info:fedora/x", "unreadable")
+        row = Row("/x", "/", "info:fedora/x", "abc/rel", "basic", False, {"id": "info:fedora/x"})
+        index.apply([ObjectEntries("info:fedora/x", rows=[row])], fresh={"info:fedora/x"})
+        assert index.invalid() == []
+        assert index.get("/x") == row
+    finally:
+        index.close()

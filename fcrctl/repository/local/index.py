@@ -213,11 +213,17 @@ class Index:
         with self.transaction():
             self.conn.executemany("INSERT OR IGNORE INTO pending(object_id) VALUES (?)", [(o,) for o in object_ids])
 
-    def apply(self, entries: list[ObjectEntries], removed: list[str] = (), *, clear_pending: list[str] = ()) -> None:
-        """Replace the rows of the given objects and clear their pending marks, atomically."""
+    def apply(self, entries: list[ObjectEntries], removed: list[str] = (), *, clear_pending: list[str] = (),
+              fresh: set[str] = frozenset()) -> None:
+        """Replace the rows of the given objects and clear their pending marks, atomically.
+        ``fresh``: objects the caller found without resource rows (so without membership or refs
+        rows either, which come with them): only an ``invalid`` mark of theirs may be left."""
         with self.transaction():
             for object_id in list(removed) + [e.object_id for e in entries]:
-                self._forget(object_id)
+                if object_id in fresh:
+                    self.conn.execute("DELETE FROM invalid WHERE object_id=?", (object_id,))
+                else:
+                    self._forget(object_id)
             for e in entries:
                 self._insert(e)
             self.conn.executemany("DELETE FROM pending WHERE object_id=?", [(o,) for o in clear_pending])

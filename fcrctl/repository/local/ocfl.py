@@ -193,7 +193,8 @@ class NewFile:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # as strftime("%Y-%m-%dT%H:%M:%S.%fZ") (a year below 1000 aside), at a third of its cost
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 @dataclass
