@@ -237,3 +237,15 @@ def test_index_apply_of_fresh_objects_replaces_only_what_they_can_have(tmp_path:
         assert index.get("/x") == row
     finally:
         index.close()
+
+
+def test_tuple_directories_made_once_per_commit(tmp_path: Path) -> None:
+    (tmp_path / "abc").mkdir()
+    (tmp_path / "abc" / "keep").write_text("x")
+    known: set[str] = set()
+    ocfl.ensure_dirs_below(str(tmp_path), "abc/def/ghi", known)
+    ocfl.ensure_dirs_below(str(tmp_path), "abc/def/jkl", known)  # abc/def is known: only jkl is made
+    assert (tmp_path / "abc" / "def" / "ghi").is_dir() and (tmp_path / "abc" / "def" / "jkl").is_dir()
+    assert (tmp_path / "abc" / "keep").read_text() == "x"
+    assert known == {f"{tmp_path}/abc", f"{tmp_path}/abc/def", f"{tmp_path}/abc/def/ghi", f"{tmp_path}/abc/def/jkl"}
+    ocfl.ensure_dirs_below(str(tmp_path), "abc/def/ghi", set())  # all there already: nothing to do, no error

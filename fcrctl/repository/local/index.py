@@ -226,7 +226,8 @@ class Index:
                     self._forget(object_id)
             for e in entries:
                 self._insert(e)
-            self.conn.executemany("DELETE FROM pending WHERE object_id=?", [(o,) for o in clear_pending])
+            if clear_pending:
+                self.conn.executemany("DELETE FROM pending WHERE object_id=?", [(o,) for o in clear_pending])
 
     def _forget(self, object_id: str) -> None:
         for table in ("resources", "membership", "refs"):
@@ -245,13 +246,15 @@ class Index:
                 for r in e.rows
             ],
         )
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO membership VALUES (?,?,?,?,?,?,?)",
-            [(m[0], e.object_id, m[1], m[2], m[3], m[4], m[5]) for m in e.membership],
-        )
-        self.conn.executemany(
-            "INSERT INTO refs VALUES (?,?,?,?)", [(s, e.object_id, p, t) for s, p, t in e.refs]
-        )
+        if e.membership:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO membership VALUES (?,?,?,?,?,?,?)",
+                [(m[0], e.object_id, m[1], m[2], m[3], m[4], m[5]) for m in e.membership],
+            )
+        if e.refs:
+            self.conn.executemany(
+                "INSERT INTO refs VALUES (?,?,?,?)", [(s, e.object_id, p, t) for s, p, t in e.refs]
+            )
 
     def mark_invalid(self, object_rel: str, object_id: str | None, reason: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO invalid VALUES (?,?,?)", (object_rel, object_id, reason))

@@ -68,7 +68,7 @@ class Store:
         self.index.mark_pending(ids)
         prepared: list[tuple[Change, ocfl.PreparedVersion | None]] = []
         entries: list[ObjectEntries] | None = None
-        dirs: set[Path] = set()
+        dirs: set[str] = set()
         # many new objects link one namaste file instead of each creating its own
         namaste = self.tmp / f"namaste-{uuid.uuid4().hex}" if len(changes) >= PARALLEL_FROM else None
         try:
@@ -148,6 +148,9 @@ class Store:
         """Build every new version under tmp/. Many objects are built on threads: most of the time
         goes to inode allocations (mkdir, create), which wait on the disk, not the CPU."""
 
+        root = os.fspath(self.root)
+        tuple_dirs: set[str] = set()  # known to exist
+
         def one(change: Change) -> ocfl.PreparedVersion | None:
             if change.purge:
                 return None
@@ -155,7 +158,7 @@ class Store:
                                      message=change.message, user=self.user, namaste=namaste)
             if p.new_object:
                 # create tuple dirs now so the one sync that follows covers them too
-                ocfl.ensure_dir(p.obj_dir.parent)
+                ocfl.ensure_dirs_below(root, os.path.dirname(ocfl.object_rel(change.object_id)), tuple_dirs)
             return p
 
         if len(changes) < PARALLEL_FROM:
