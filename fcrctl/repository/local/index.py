@@ -99,7 +99,10 @@ class Index:
 
     @property
     def conn(self) -> _Conn:
-        return _Conn(self._connection(), self.path)
+        wrapped = getattr(self._local, "wrapped", None)  # made once per thread: used ~20 times a write
+        if wrapped is None:
+            wrapped = self._local.wrapped = _Conn(self._connection(), self.path)
+        return wrapped
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -498,8 +498,9 @@ class LocalRepository(TransactionsMixin):
         change = Change(object_id, state=dict(self._store.head_state(object_id)) if object_id != rid else {})
         self._put_resource(change, path, spec, base, now, raw_graph=raw_graph)
         self._store.commit([change])
-        # the headers just stored (what info() would read back from the index)
-        return self._info(change.known_headers[hdr.headers_path(object_id, rid)], path)
+        # the headers just stored (what info() would read back from the index); a resource that
+        # did not exist has no children
+        return hdr.to_info(change.known_headers[hdr.headers_path(object_id, rid)], has_children=False)
 
     def _put_resource(self, change: Change, path: str, spec: ResourceSpec, base: dict, now: str, *,
                       raw_graph: bool = False, desc_graph: Graph | None = None) -> None:
