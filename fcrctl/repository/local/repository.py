@@ -208,7 +208,7 @@ class LocalRepository(TransactionsMixin):
                 f"permission): reads work, writes need a writable fcrctl repository (`fcrctl init PATH`)"
             )
         with self._thread_lock, self._lock.held():
-            if self._lock.depth == 1 and (self._index.pending() or self._store.journal_exists()):
+            if self._lock.depth == 1 and self._store.needs_recovery():
                 # holding the lock, any pending mark is a dead writer's: repair before writing
                 self._store.recover(self._index.pending())
                 self._store.clean_tmp()

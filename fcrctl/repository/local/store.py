@@ -317,6 +317,10 @@ class Store:
     def journal_exists(self) -> bool:
         return os.path.exists(self.tmp / JOURNAL)
 
+    def needs_recovery(self) -> bool:
+        """A dead writer left work behind: pending marks or a multi-object journal."""
+        return bool(self.index.pending()) or self.journal_exists()
+
     def _write_journal(self, prepared: list[tuple[Change, ocfl.PreparedVersion | None]]) -> None:
         entries = []
         for change, p in prepared:

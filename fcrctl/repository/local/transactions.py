@@ -355,10 +355,9 @@ class TxStore(Store):
         return self.entries(change.object_id, ocfl.object_rel(change.object_id), p.inventory, known_headers,
                             change.known_graphs, known_data)
 
-    def recover(self, object_ids: list[str]) -> None:
-        self.index.apply([], [], clear_pending=object_ids)
-
-    def journal_exists(self) -> bool:
+    def needs_recovery(self) -> bool:
+        # staging never marks objects pending (Store.commit, which does, is not used here) nor
+        # journals, so there is nothing for recovery to act on (one query less per staged write)
         return False
 
 
