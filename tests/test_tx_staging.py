@@ -15,6 +15,7 @@ from fcrctl.repository.base import ResourceSpec
 from fcrctl.repository.local import LocalRepository, ocfl
 from fcrctl.repository.local.index import Index, ObjectEntries, Row
 from fcrctl.repository.local.store import PARALLEL_FROM
+from fcrctl.repository.local.transactions import TxDir
 from tests.contract.helpers import binary, container, titles
 from tests.ocfl_check import assert_valid_ocfl
 
@@ -205,25 +206,24 @@ def test_create_answers_what_info_reads_back(where: Path) -> None:
 def test_a_write_inside_touches_alive_at_most_every_hundredth_of_the_timeout(where: Path) -> None:
     with LocalRepository.open(str(where)) as repo:
         info = repo.begin_transaction(timeout=600)
-        alive = where / "staging" / info.id / "alive"
-        with repo.in_transaction(info.id) as inside:
-            old = time.time() - 100
-            os.utime(alive, (old, old))
-            inside.create("/a", container("/a"))  # touched by in_transaction just before: not again
-            assert alive.stat().st_mtime == pytest.approx(old)
-            time.sleep(1.1)  # the throttle is at most 1 s
-            inside.create("/b", container("/b"))
-            assert alive.stat().st_mtime > time.time() - 5
-        short = repo.begin_transaction(timeout=0.3)
+        tx = TxDir(where / "staging", info.id)
+        alive = tx.dir / "alive"
+        tx.touch(600)
+        old = time.time() - 100
+        os.utime(alive, (old, old))
+        tx.touch(600)  # touched by this process just before: not again
+        assert alive.stat().st_mtime == pytest.approx(old)
+        assert tx.status() == "open"  # judged by our own touch, although alive looks stale
+        assert TxDir(where / "staging", info.id).status() == "open"  # another process reads alive: 100 s < 600 s
+        tx.touch()  # without a timeout (keepalive, in_transaction): always
+        assert alive.stat().st_mtime > time.time() - 50
+        short = repo.begin_transaction(timeout=1.0)
         with repo.in_transaction(short.id) as inside:
             for i in range(3):
-                time.sleep(0.2)  # each write within the timeout of the one before keeps it open
+                time.sleep(0.3)  # each write, within the timeout of the one before, keeps it open
                 inside.create(f"/s{i}", container(f"/s{i}"))
-        time.sleep(0.4)
+        time.sleep(1.3)
         assert repo.transaction_status(short.id).status == "expired"
-        repo.commit_transaction(info.id)
-        assert repo.info("/b").path == "/b"
-
 
 
 def test_index_apply_of_fresh_objects_replaces_only_what_they_can_have(tmp_path: Path) -> None:
