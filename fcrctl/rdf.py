@@ -351,15 +351,19 @@ def check_user_triples(graph: Graph, *, subject_id: str, lenient: bool = False) 
     """Refuse (Conflict) or, when ``lenient``, drop triples only the server may set."""
 
     del subject_id  # every subject is checked: Fedora guards these predicates everywhere
+    managed = [(s, p, o) for s, p, o in graph if is_server_managed(str(p), str(o))]
+    if not managed:
+        return graph  # nothing to drop: no copy (copying costs as much as building the graph)
+    if not lenient:
+        p, o = managed[0][1], managed[0][2]
+        raise Conflict(
+            f"server-managed triple <{p}> {_short(o)} cannot be set: remove it, or use --lenient to ignore it"
+        )
+    drop = set(managed)
     out = new_graph()
-    for s, p, o in graph:
-        if is_server_managed(str(p), str(o)):
-            if lenient:
-                continue
-            raise Conflict(
-                f"server-managed triple <{p}> {_short(o)} cannot be set: remove it, or use --lenient to ignore it"
-            )
-        out.add((s, p, o))
+    for triple in graph:
+        if triple not in drop:
+            out.add(triple)
     return out
 
 

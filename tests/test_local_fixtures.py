@@ -49,8 +49,7 @@ def build_repository(where: Path, *object_trees: Path) -> Path:
 def _write_object(storage: Path, tmp: Path, object_id: str, states: list[dict[str, bytes]]) -> None:
     for state in states:
         prepared = ocfl.prepare_version(storage, tmp, object_id, {k: ocfl.NewFile(data=v) for k, v in state.items()})
-        dirs: set[Path] = set()
-        ocfl.install_version(prepared, dirs)
+        ocfl.install_version(prepared, set())
 
 
 def test_fedora_storage_root_with_invalid_objects(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ import pytest
 from fcrctl.errors import CorruptData, Gone, NotFound
 from fcrctl.repository.base import ResourceSpec
 from fcrctl.repository.local import LocalRepository, ocfl
+from fcrctl.repository.local.index import Index, ObjectEntries, Row
 from fcrctl.repository.local.store import PARALLEL_FROM
+from fcrctl.repository.local.transactions import TxDir
 from tests.contract.helpers import binary, container, titles
 from tests.ocfl_check import assert_valid_ocfl
 
@@ -181,3 +184,68 @@ def test_staging_of_an_older_fcrctl_is_refused_not_half_committed(where: Path) -
         with pytest.raises(CorruptData, match="older fcrctl"):
             repo.commit_transaction(info.id)
         assert repo.rollback_transaction(info.id).status == "rolled_back"
+
+
+def test_create_answers_what_info_reads_back(where: Path) -> None:
+    """create() builds its answer from the headers it stored, without reading them back."""
+    with LocalRepository.open(str(where)) as repo:
+        assert repo.create("/c", container("/c", "t")) == repo.info("/c")
+        info = repo.begin_transaction()
+        with repo.in_transaction(info.id) as inside:
+            for path, spec in (("/ag", ResourceSpec(archival_group=True)),
+                               ("/ag/m", binary(b"member", filename="m.txt")),
+                               ("/c/b", binary(b"payload"))):
+                assert inside.create(path, spec) == inside.info(path), path
+            assert inside.create("/c/d/e", container("/c/d/e"), parents=True) == inside.info("/c/d/e")
+            assert inside.info("/c/d").has_children
+            assert inside.info("/ag/m").archival_group is False and inside.info("/ag").archival_group is True
+        repo.commit_transaction(info.id)
+        assert repo.info("/ag/m").filename == "m.txt"
+
+
+def test_a_write_inside_touches_alive_at_most_every_hundredth_of_the_timeout(where: Path) -> None:
+    with LocalRepository.open(str(where)) as repo:
+        info = repo.begin_transaction(timeout=600)
+        tx = TxDir(where / "staging", info.id)
+        alive = tx.dir / "alive"
+        tx.touch(600)
+        old = time.time() - 100
+        os.utime(alive, (old, old))
+        tx.touch(600)  # touched by this process just before: not again
+        assert alive.stat().st_mtime == pytest.approx(old)
+        assert tx.status() == "open"  # judged by our own touch, although alive looks stale
+        assert TxDir(where / "staging", info.id).status() == "open"  # another process reads alive: 100 s < 600 s
+        tx.touch()  # without a timeout (keepalive, in_transaction): always
+        assert alive.stat().st_mtime > time.time() - 50
+        short = repo.begin_transaction(timeout=1.0)
+        with repo.in_transaction(short.id) as inside:
+            for i in range(3):
+                time.sleep(0.3)  # each write, within the timeout of the one before, keeps it open
+                inside.create(f"/s{i}", container(f"/s{i}"))
+        time.sleep(1.3)
+        assert repo.transaction_status(short.id).status == "expired"
+
+
+def test_index_apply_of_fresh_objects_replaces_only_what_they_can_have(tmp_path: Path) -> None:
+    """Staging a new object skips deleting rows it cannot have; a stale invalid mark still goes."""
+    index = Index(tmp_path / "index.sqlite")
+    try:
+        index.mark_invalid("abc/rel", "info:fedora/x", "unreadable")
+        row = Row("/x", "/", "info:fedora/x", "abc/rel", "basic", False, {"id": "info:fedora/x"})
+        index.apply([ObjectEntries("info:fedora/x", rows=[row])], fresh={"info:fedora/x"})
+        assert index.invalid() == []
+        assert index.get("/x") == row
+    finally:
+        index.close()
+
+
+def test_tuple_directories_made_once_per_commit(tmp_path: Path) -> None:
+    (tmp_path / "abc").mkdir()
+    (tmp_path / "abc" / "keep").write_text("x")
+    known: set[str] = set()
+    ocfl.ensure_dirs_below(str(tmp_path), "abc/def/ghi", known)
+    ocfl.ensure_dirs_below(str(tmp_path), "abc/def/jkl", known)  # abc/def is known: only jkl is made
+    assert (tmp_path / "abc" / "def" / "ghi").is_dir() and (tmp_path / "abc" / "def" / "jkl").is_dir()
+    assert (tmp_path / "abc" / "keep").read_text() == "x"
+    assert known == {f"{tmp_path}/abc", f"{tmp_path}/abc/def", f"{tmp_path}/abc/def/ghi", f"{tmp_path}/abc/def/jkl"}
+    ocfl.ensure_dirs_below(str(tmp_path), "abc/def/ghi", set())  # all there already: nothing to do, no error

@@ -99,7 +99,10 @@ class Index:
 
     @property
     def conn(self) -> _Conn:
-        return _Conn(self._connection(), self.path)
+        wrapped = getattr(self._local, "wrapped", None)  # made once per thread: used ~20 times a write
+        if wrapped is None:
+            wrapped = self._local.wrapped = _Conn(self._connection(), self.path)
+        return wrapped
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -213,14 +216,21 @@ class Index:
         with self.transaction():
             self.conn.executemany("INSERT OR IGNORE INTO pending(object_id) VALUES (?)", [(o,) for o in object_ids])
 
-    def apply(self, entries: list[ObjectEntries], removed: list[str] = (), *, clear_pending: list[str] = ()) -> None:
-        """Replace the rows of the given objects and clear their pending marks, atomically."""
+    def apply(self, entries: list[ObjectEntries], removed: list[str] = (), *, clear_pending: list[str] = (),
+              fresh: set[str] = frozenset()) -> None:
+        """Replace the rows of the given objects and clear their pending marks, atomically.
+        ``fresh``: objects the caller found without resource rows (so without membership or refs
+        rows either, which come with them): only an ``invalid`` mark of theirs may be left."""
         with self.transaction():
             for object_id in list(removed) + [e.object_id for e in entries]:
-                self._forget(object_id)
+                if object_id in fresh:
+                    self.conn.execute("DELETE FROM invalid WHERE object_id=?", (object_id,))
+                else:
+                    self._forget(object_id)
             for e in entries:
                 self._insert(e)
-            self.conn.executemany("DELETE FROM pending WHERE object_id=?", [(o,) for o in clear_pending])
+            if clear_pending:
+                self.conn.executemany("DELETE FROM pending WHERE object_id=?", [(o,) for o in clear_pending])
 
     def _forget(self, object_id: str) -> None:
         for table in ("resources", "membership", "refs"):
@@ -239,13 +249,15 @@ class Index:
                 for r in e.rows
             ],
         )
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO membership VALUES (?,?,?,?,?,?,?)",
-            [(m[0], e.object_id, m[1], m[2], m[3], m[4], m[5]) for m in e.membership],
-        )
-        self.conn.executemany(
-            "INSERT INTO refs VALUES (?,?,?,?)", [(s, e.object_id, p, t) for s, p, t in e.refs]
-        )
+        if e.membership:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO membership VALUES (?,?,?,?,?,?,?)",
+                [(m[0], e.object_id, m[1], m[2], m[3], m[4], m[5]) for m in e.membership],
+            )
+        if e.refs:
+            self.conn.executemany(
+                "INSERT INTO refs VALUES (?,?,?,?)", [(s, e.object_id, p, t) for s, p, t in e.refs]
+            )
 
     def mark_invalid(self, object_rel: str, object_id: str | None, reason: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO invalid VALUES (?,?,?)", (object_rel, object_id, reason))

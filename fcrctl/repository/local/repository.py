@@ -211,7 +211,7 @@ class LocalRepository(TransactionsMixin):
                 f"permission): reads work, writes need a writable fcrctl repository (`fcrctl init PATH`)"
             )
         with self._thread_lock, self._lock.held():
-            if self._lock.depth == 1 and (self._index.pending() or self._store.journal_exists()):
+            if self._lock.depth == 1 and self._store.needs_recovery():
                 # holding the lock, any pending mark is a dead writer's: repair before writing
                 self._store.recover(self._index.pending())
                 self._store.clean_tmp()
@@ -291,17 +291,22 @@ class LocalRepository(TransactionsMixin):
         graph = read_graph(f) if f is not None else new_graph()
         return rdf.check_user_triples(graph, subject_id=st.headers["id"], lenient=True)
 
-    def _object_for(self, path: str, *, archival_group: bool = False) -> str:
+    def _object_for(self, path: str, *, archival_group: bool = False, parent_row: Row | None = None) -> str:
         """The OCFL object a new resource at ``path`` belongs to: its nearest archival-group
-        ancestor's, else its own."""
+        ancestor's, else its own. ``parent_row``: the parent's row, when the caller has it."""
         for ancestor in reversed(paths.ancestors(path)):
-            row = self._index.get(ancestor)
-            if row is not None and row.headers.get("archivalGroup"):
+            row = parent_row if parent_row is not None and ancestor == parent_row.path else self._index.get(ancestor)
+            if row is None:
+                continue
+            if row.headers.get("archivalGroup"):
                 if archival_group:
                     raise Conflict(f"{path}: archival groups cannot be nested (inside {ancestor})", path=path)
                 return row.object_id
-            if row is not None and row.object_id != paths.to_id(ancestor):
+            if row.object_id != paths.to_id(ancestor):
                 return row.object_id
+            # an object of its own, so no ancestor above is an archival group (its members live
+            # in its object): looking further up would only read rows
+            break
         return paths.to_id(path)
 
     def _now(self) -> str:
@@ -464,7 +469,7 @@ class LocalRepository(TransactionsMixin):
             raise Gone(f"parent {parent} was deleted: `fcrctl purge {parent}` first", path=path)
         if prow.model == NON_RDF_SOURCE:
             raise Conflict(f"cannot create children of a binary ({parent})", path=path)
-        return self._commit_new(path, spec)
+        return self._commit_new(path, spec, parent_row=prow)
 
     def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
         parent = paths.normalize(parent)
@@ -484,9 +489,10 @@ class LocalRepository(TransactionsMixin):
                 if self._index.get(candidate) is None:
                     return self._commit_new(candidate, spec)
 
-    def _commit_new(self, path: str, spec: ResourceSpec, *, raw_graph: bool = False) -> ResourceInfo:
+    def _commit_new(self, path: str, spec: ResourceSpec, *, raw_graph: bool = False,
+                    parent_row: Row | None = None) -> ResourceInfo:
         rid = paths.to_id(path)
-        object_id = self._object_for(path, archival_group=spec.archival_group)
+        object_id = self._object_for(path, archival_group=spec.archival_group, parent_row=parent_row)
         now = self._now()
         base = {"id": rid, "parent": paths.to_id(paths.parent(path) or "/") if path != "/" else paths.ROOT_ID,
                 "stateToken": hdr.new_state_token(), "createdDate": now}
@@ -495,7 +501,9 @@ class LocalRepository(TransactionsMixin):
         change = Change(object_id, state=dict(self._store.head_state(object_id)) if object_id != rid else {})
         self._put_resource(change, path, spec, base, now, raw_graph=raw_graph)
         self._store.commit([change])
-        return self.info(path)
+        # the headers just stored (what info() would read back from the index); a resource that
+        # did not exist has no children
+        return hdr.to_info(change.known_headers[hdr.headers_path(object_id, rid)], has_children=False)
 
     def _put_resource(self, change: Change, path: str, spec: ResourceSpec, base: dict, now: str, *,
                       raw_graph: bool = False, desc_graph: Graph | None = None) -> None:

@@ -71,7 +71,7 @@ class Store:
         self.index.mark_pending(ids)
         prepared: list[tuple[Change, ocfl.PreparedVersion | None]] = []
         entries: list[ObjectEntries] | None = None
-        dirs: set[Path] = set()
+        dirs: set[str] = set()
         # many new objects link one namaste file instead of each creating its own
         namaste = self.tmp / f"namaste-{uuid.uuid4().hex}" if len(changes) >= PARALLEL_FROM else None
         try:
@@ -152,6 +152,9 @@ class Store:
         """Build every new version under tmp/. Many objects are built on threads: most of the time
         goes to inode allocations (mkdir, create), which wait on the disk, not the CPU."""
 
+        root = os.fspath(self.root)
+        tuple_dirs: set[str] = set()  # known to exist
+
         def one(change: Change) -> ocfl.PreparedVersion | None:
             if change.purge:
                 return None
@@ -159,7 +162,7 @@ class Store:
                                      message=change.message, user=self.user, namaste=namaste)
             if p.new_object:
                 # create tuple dirs now so the one sync that follows covers them too
-                ocfl.ensure_dir(p.obj_dir.parent)
+                ocfl.ensure_dirs_below(root, os.path.dirname(ocfl.object_rel(change.object_id)), tuple_dirs)
             return p
 
         if len(changes) < PARALLEL_FROM:
@@ -317,6 +320,10 @@ class Store:
     # -- recovery -----------------------------------------------------------------------------
     def journal_exists(self) -> bool:
         return os.path.exists(self.tmp / JOURNAL)
+
+    def needs_recovery(self) -> bool:
+        """A dead writer left work behind: pending marks or a multi-object journal."""
+        return bool(self.index.pending()) or self.journal_exists()
 
     def _write_journal(self, prepared: list[tuple[Change, ocfl.PreparedVersion | None]]) -> None:
         entries = []
