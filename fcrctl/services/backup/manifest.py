@@ -33,7 +33,7 @@ import zstandard
 
 from fcrctl import paths
 from fcrctl.errors import BadInput, CorruptData, FcrctlError, NotFound, Unsupported
-from fcrctl.services.backup import packs, rootstate, tree
+from fcrctl.services.backup import frames, packs, rootstate, tree
 from fcrctl.services.backup.snapshot import INDEX, INDEX_KEY, META, TREE, BackupHome, BackupInfo, check_id
 from fcrctl.services.backup.stores.base import BackupStore
 from fcrctl.services.pool import BoundedPool
@@ -134,21 +134,45 @@ def _walk_tree(root: Path) -> Iterator[str | ObjectFiles]:
     yield top
 
 
-def _hashed_entry(file: Path | str, rel: str) -> Entry:
-    with open(file, "rb") as fh:
-        head = fh.read(INLINE_MAX + 1)
+def _hashed_entry(file: Path | str, rel: str, dir_fd: int | None = None) -> Entry:
+    head = _read_head(file, INLINE_MAX + 1, dir_fd)
     if len(head) <= INLINE_MAX:
         with contextlib.suppress(UnicodeDecodeError):
             return Entry(rel, None, head.decode("utf-8"))
-    return Entry(rel, _sha512_file(file))
+    return Entry(rel, _sha512_file(file, dir_fd))
 
 
-def _describe_object(root: Path, obj_path: Path, rel: str, namaste: str | None = None) -> ObjectFiles:
-    """The object's files from its inventory (string paths: this runs once per object)."""
-    obj = str(obj_path)
+def _read_head(file: Path | str, n: int, dir_fd: int | None = None) -> bytes:
+    """A file's first ``n`` bytes, in one read (os.open: open() adds an fstat, an ioctl and a
+    seek per file; ``dir_fd``: ``file`` is relative to it, which spares the kernel the path
+    walk). A short read is taken for the end of the file: every use hashes what it read, or
+    is a sidecar or NAMASTE file, far smaller than a page."""
+    fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
-        with open(f"{obj}/inventory.json", "rb") as fh:
-            inventory = json.loads(fh.read())
+        return os.read(fd, n)
+    finally:
+        os.close(fd)
+
+
+def _read_all(file: str, dir_fd: int | None = None) -> bytes:
+    fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        return frames.read_all(fd)
+    finally:
+        os.close(fd)
+
+
+def _describe_object(root: Path, obj_path: Path, rel: str, namaste: str | None = None, *,
+                     dir_fd: int | None = None, read: dict[str, bytes] | None = None) -> ObjectFiles:
+    """The object's files from its inventory (string paths: this runs once per object).
+    ``dir_fd``: the object directory, open; ``read``: gets the inventory's bytes by path, for
+    the upload to store without reading them again."""
+    obj = str(obj_path)
+    at = dir_fd  # paths below are relative to the object with it, else absolute
+    prefix = "" if at is not None else f"{obj}/"
+    try:
+        data = _read_all(f"{prefix}inventory.json", at)
+        inventory = json.loads(data)
         algorithm = inventory.get("digestAlgorithm")
         versions = list(inventory["versions"])
         manifest = inventory["manifest"]
@@ -156,27 +180,35 @@ def _describe_object(root: Path, obj_path: Path, rel: str, namaste: str | None =
         raise CorruptData(f"object {rel}: unreadable inventory ({e}); run `fcrctl verify-backup`") from e
     out = ObjectFiles(rel, str(inventory.get("id")))
     files = out.files
+    if read is not None:
+        read[f"{rel}/inventory.json"] = data
 
-    def inventory_file(prefix: str) -> None:
-        name = f"{prefix}inventory.json"
-        sidecar = _hashed_entry(f"{obj}/{name}.sha512", f"{rel}/{name}.sha512")
+    def inventory_file(version: str) -> None:
+        name = f"{version}inventory.json"
+        sidecar = _hashed_entry(f"{prefix}{name}.sha512", f"{rel}/{name}.sha512", at)
         digest = None
         if algorithm == "sha512" and sidecar.inline is not None:
             with contextlib.suppress(IndexError):
                 digest = sidecar.inline.split()[0].lower()
-        files.append(Entry(f"{rel}/{name}", digest or _sha512_file(f"{obj}/{name}")))
+        files.append(Entry(f"{rel}/{name}", digest or _sha512_file(f"{prefix}{name}", at)))
         files.append(sidecar)
 
-    if namaste is None or not os.path.exists(f"{obj}/{namaste}"):
-        namaste = next((e.name for e in os.scandir(obj) if e.name.startswith("0=ocfl_object_")), None)
+    found = None
     if namaste is not None:
-        files.append(_hashed_entry(f"{obj}/{namaste}", f"{rel}/{namaste}"))
+        with contextlib.suppress(FileNotFoundError):
+            found = _hashed_entry(f"{prefix}{namaste}", f"{rel}/{namaste}", at)
+    if found is None:
+        namaste = next((e.name for e in os.scandir(obj) if e.name.startswith("0=ocfl_object_")), None)
+        if namaste is not None:
+            found = _hashed_entry(f"{prefix}{namaste}", f"{rel}/{namaste}", at)
+    if found is not None:
+        files.append(found)
     inventory_file("")
     for v in versions:
         inventory_file(f"{v}/")
     for digest, content_paths in manifest.items():
         for content in content_paths:
-            d = digest.lower() if algorithm == "sha512" else _sha512_file(f"{obj}/{content}")
+            d = digest.lower() if algorithm == "sha512" else _sha512_file(f"{prefix}{content}", at)
             files.append(Entry(f"{rel}/{content}", d))
     # An object is what its inventory says (plus extensions/, which Fedora never writes): walking
     # every object dir again would cost a syscall per file, the bulk of an unchanged upload.
@@ -188,11 +220,14 @@ def _describe_object(root: Path, obj_path: Path, rel: str, namaste: str | None =
     return out
 
 
-def _sha512_file(file: Path | str) -> str:
+def _sha512_file(file: Path | str, dir_fd: int | None = None) -> str:
     h = hashlib.sha512()
-    with open(file, "rb") as fh:
-        while chunk := fh.read(CHUNK):
+    fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        while chunk := os.read(fd, frames.CHUNK):
             h.update(chunk)
+    finally:
+        os.close(fd)
     return h.hexdigest()
 
 
@@ -212,39 +247,6 @@ class TransferReport:
 
     def to_json(self) -> dict[str, Any]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
-
-
-def _compress_chunks(source: Path | BinaryIO | _HeadThenRest, hasher: Any, counter: list[int]) -> Iterator[bytes]:
-    cctx = zstandard.ZstdCompressor(level=LEVEL)
-    if isinstance(source, Path):
-        with open(source, "rb") as fh:
-            yield from cctx.read_to_iter(_HashingReader(fh, hasher, counter), read_size=CHUNK, write_size=CHUNK)
-    else:
-        yield from cctx.read_to_iter(_HashingReader(source, hasher, counter), read_size=CHUNK, write_size=CHUNK)
-
-
-class _HeadThenRest:
-    """A file whose first bytes were already read (to tell small files from big ones)."""
-
-    def __init__(self, head: bytes, fh: BinaryIO) -> None:
-        self.head, self.fh = head, fh
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            data, self.head = self.head, b""
-            return data
-        return self.fh.read(n)
-
-
-class _HashingReader:
-    def __init__(self, fh: BinaryIO | _HeadThenRest, hasher: Any, counter: list[int]) -> None:
-        self.fh, self.hasher, self.counter = fh, hasher, counter
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.fh.read(n)
-        self.hasher.update(data)
-        self.counter[0] += len(data)
-        return data
 
 
 def upload(
@@ -273,7 +275,7 @@ def upload(
     if has_state and _copy_unchanged(store, info, header, report):
         report.seconds = time.monotonic() - started
         return report
-    lock = threading.Lock()
+    lock = threading.Lock()  # the report's counters: big blobs are counted on the workers
     seen: set[str] = set()
 
     # Skip-cache: an object whose root inventory (its sha512) equals the one in the store's
@@ -286,83 +288,99 @@ def upload(
 
     def known() -> set[str]:
         # one listing instead of a lookup per blob (a stat, or an S3 HEAD, each), and only if needed
-        with lock:
-            if not known_cache:
-                found = {key.rsplit("/", 1)[-1] for key in store.list("blobs/")}
-                found.update(packs.read_index(store))
-                known_cache.append(found)
-            return known_cache[0]
-
-    def first_time(digest: str) -> bool:
-        with lock:
-            if digest in seen:
-                return False
-            seen.add(digest)
-            return True
+        if not known_cache:
+            found = {key.rsplit("/", 1)[-1] for key in store.list("blobs/")}
+            found.update(packs.read_index(store))
+            known_cache.append(found)
+        return known_cache[0]
 
     def wrote(n: int) -> None:
         with lock:
             report.bytes_written += n
 
     packer = packs.Packer(store, wrote)
-    compressors = threading.local()
 
-    def send(file: Path, digest: str, where: str) -> None:
-        key = blob_key(digest)
-        if digest in known():
-            with lock:
-                report.blobs_reused += 1
-            return
-        with open(file, "rb") as fh:
-            head = fh.read(packs.PACKED_MAX + 1)
-            if len(head) <= packs.PACKED_MAX:  # small: compressed in memory into a pack
-                if hashlib.sha512(head).hexdigest() != digest:
-                    raise _mismatch(where, file)
-                cctx = getattr(compressors, "cctx", None) or zstandard.ZstdCompressor(level=LEVEL)
-                compressors.cctx = cctx
-                packer.add(digest, cctx.compress(head))
-                read = len(head)
-            else:
-                hasher = hashlib.sha512()
-                counter = [0]
-                chunks = _compress_chunks(_HeadThenRest(head, fh), hasher, counter)
-                wrote(store.put(key, _verified(chunks, hasher, digest, key, store, where, file)))
-                read = counter[0]
+    def send_big(file: str, head: bytes, digest: str, where: str) -> None:
+        """On a worker: the rest of the file read, hashed and compressed chunk by chunk."""
+        counter = [0]
+        fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.lseek(fd, len(head), os.SEEK_SET)
+            chunks = frames.encode(fd, head, digest, lambda: _mismatch(where, Path(file)), counter)
+            written = store.put(blob_key(digest), chunks)
+        finally:
+            os.close(fd)
         with lock:
             report.blobs_sent += 1
-            report.bytes_read += read
+            report.bytes_read += counter[0]
+            report.bytes_written += written
         if progress is not None:
-            progress(read)
+            progress(counter[0])
 
-    def handle(found: str | ObjectFiles) -> ObjectFiles:
-        """One object on a worker thread: described from its inventory, its new blobs sent."""
-        if isinstance(found, str):
-            hint = recorded.get(found)
-            reused = _reuse(previous, root, found, hint)
-            if reused is not None:
-                for e in reused.files:
-                    if e.digest is not None and first_time(e.digest):
-                        with lock:
-                            report.blobs_reused += 1
-                return reused
-            obj = _describe_object(root, root / found, found, hint.namaste if hint else None)
-        else:
-            obj = found
-        for e in obj.files:
-            if e.digest is not None and first_time(e.digest):
-                send(root / e.rel, e.digest, obj.where)
+    def send(file: str, digest: str, where: str, pool: BoundedPool[None], dir_fd: int | None, rel: str,
+             data: bytes | None = None) -> None:
+        """On this thread: a small file is read, hashed and compressed into a pack at once (the
+        Python per file is the cost here: spread over threads it only moved the GIL around);
+        a big one goes to a worker. ``rel``: ``file`` relative to ``dir_fd``."""
+        if digest in known():
+            report.blobs_reused += 1
+            return
+        head = data if data is not None else _read_head(rel, packs.PACKED_MAX + 1, dir_fd)
+        if len(head) > packs.PACKED_MAX:
+            pool.submit(send_big, file, head, digest, where)
+            return
+        if hashlib.sha512(head).hexdigest() != digest:
+            if _sha512_file(file) == digest:  # the read came back short: not the whole file
+                pool.submit(send_big, file, b"", digest, where)
+                return
+            raise _mismatch(where, Path(file))
+        packer.add(digest, frames.compressor().compress(head))
+        with lock:
+            report.blobs_sent += 1
+            report.bytes_read += len(head)
+        if progress is not None:
+            progress(len(head))
+
+    def handle(found: str | ObjectFiles, pool: BoundedPool[None]) -> ObjectFiles:
+        """One object: described from its inventory, its new blobs sent."""
+        base = str(root)
+        if not isinstance(found, str):
+            for e in found.files:
+                if e.digest is not None and e.digest not in seen:
+                    seen.add(e.digest)
+                    send(f"{base}/{e.rel}", e.digest, found.where, pool, None, f"{base}/{e.rel}")
+            return found
+        hint = recorded.get(found)
+        reused = _reuse(previous, root, found, hint)
+        if reused is not None:
+            for e in reused.files:
+                if e.digest is not None and e.digest not in seen:
+                    seen.add(e.digest)
+                    report.blobs_reused += 1
+            return reused
+        # the object's files are opened relative to its directory: one path walk per object
+        at = os.open(f"{base}/{found}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            read: dict[str, bytes] = {}
+            obj = _describe_object(root, root / found, found, hint.namaste if hint else None, dir_fd=at, read=read)
+            cut = len(found) + 1
+            for e in obj.files:
+                if e.digest is not None and e.digest not in seen:
+                    seen.add(e.digest)
+                    send(f"{base}/{e.rel}", e.digest, obj.where, pool, at, e.rel[cut:], read.get(e.rel))
+        finally:
+            os.close(at)
         return obj
 
     manifest = _ManifestWriter(header)
-
-    def done(obj: ObjectFiles) -> None:  # on this thread: the manifest is written in one place
-        report.objects += 1 if obj.object_rel else 0
-        report.files += len(obj.files)
-        manifest.add(obj)
-
-    with BoundedPool[ObjectFiles](jobs, jobs * 4, name="fcrctl-upload", on_done=done) as pool:
+    # local stores are bound by CPU (hashing, compressing): more workers than cores only contend
+    workers = min(jobs, os.cpu_count() or 1) if store.capabilities.local else jobs
+    with BoundedPool[None](workers, workers * 4, name="fcrctl-upload") as pool:
         for found in (_walk_tree(root) if state is None else _walk_state(root, state)):
-            pool.submit(handle, found)
+            obj = handle(found, pool)
+            report.objects += 1 if obj.object_rel else 0
+            report.files += len(obj.files)
+            manifest.add(obj)
     packer.close()
     body = manifest.finish(report.objects, report.files)
     flush = getattr(store, "flush", None)
@@ -467,11 +485,13 @@ def _send_index(store: BackupStore, index: Path, report: TransferReport, recorde
     if store.exists(blob_key(digest)):
         report.blobs_reused += 1
         return digest
-    hasher = hashlib.sha512()
     counter = [0]
-    report.bytes_written += store.put(
-        blob_key(digest), _verified(_compress_chunks(index, hasher, counter), hasher, digest, blob_key(digest),
-                                    store, "index", index))
+    fd = os.open(index, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = frames.encode(fd, b"", digest, lambda: _mismatch("index", index), counter)
+        report.bytes_written += store.put(blob_key(digest), chunks)
+    finally:
+        os.close(fd)
     report.blobs_sent += 1
     report.bytes_read += counter[0]
     return digest
@@ -537,14 +557,6 @@ def _flush(store: BackupStore) -> None:
     flush = getattr(store, "flush", None)
     if callable(flush):
         flush()
-
-
-def _verified(chunks: Iterator[bytes], hasher: Any, digest: str, key: str, store: BackupStore, where: str,
-              file: Path) -> Iterator[bytes]:
-    yield from chunks
-    if hasher.hexdigest() != digest:
-        # raising inside put() makes the store drop the partial value: nothing bad is stored
-        raise _mismatch(where, file)
 
 
 def _mismatch(where: str, file: Path) -> CorruptData:
