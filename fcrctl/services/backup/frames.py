@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 import zstandard
 
 LEVEL = 3
-CHUNK = 4 << 20  # per read: one hash and one compress call each; 2 workers hold ~20 MB
+CHUNK = 1 << 20  # per read: one hash and one compress (or decompress) call each
 SAMPLE = 64 << 10
 RAW_BLOCK = 128 << 10  # the largest block a frame with a 128 KiB window may hold
 # magic number; frame header descriptor 0 (no content size, not single-segment, no checksum, no
@@ -48,7 +48,24 @@ def decompressor() -> zstandard.ZstdDecompressor:
     return dctx
 
 
-def incompressible(data: bytes) -> bool:
+def buffers() -> tuple[memoryview, memoryview]:
+    """This thread's two reusable CHUNK-byte buffers: a fresh buffer per read would cost a page
+    fault and a zeroed page per 4 KiB read."""
+    pair = getattr(_local, "buffers", None)
+    if pair is None:
+        pair = _local.buffers = (memoryview(bytearray(CHUNK)), memoryview(bytearray(CHUNK)))
+    return pair
+
+
+def read_into(fd: int, view: memoryview) -> int:
+    """Fill ``view`` from ``fd``; less only at the end of the file. Returns the bytes read."""
+    done = 0
+    while done < len(view) and (n := os.readv(fd, [view[done:]])):
+        done += n
+    return done
+
+
+def incompressible(data: bytes | memoryview) -> bool:
     """True when a fast trial on the first bytes gains under 3%."""
     sample = memoryview(data)[:SAMPLE]
     fast = getattr(_local, "fast", None)
@@ -57,7 +74,7 @@ def incompressible(data: bytes) -> bool:
     return len(fast.compress(sample)) >= len(sample) * 0.97
 
 
-def raw_blocks(data: bytes) -> bytes:
+def raw_blocks(data: bytes | memoryview) -> bytes:
     """``data`` as raw zstd blocks (none flagged last), to go after RAW_FRAME_HEADER."""
     view = memoryview(data)
     parts: list[bytes | memoryview] = []
@@ -78,13 +95,16 @@ def read_all(fd: int, size_hint: int = 1 << 16) -> bytes:
 
 
 def encode(fd: int, head: bytes, digest: str, mismatch: Callable[[], Exception], counter: list[int]) -> Iterator[bytes]:
-    """The frame of the file open at ``fd``, whose first bytes ``head`` were read already
-    (``fd`` is positioned after them). Raises ``mismatch()`` if the bytes do not hash to
-    ``digest``, before the first chunk for a file of one chunk, else after the last: a store
-    drops a value whose chunks raise, so nothing bad is kept. ``counter[0]`` counts the bytes."""
+    """The frame of the file open at ``fd``, whose first bytes ``head`` (at most CHUNK) were
+    read already (``fd`` is positioned after them). Raises ``mismatch()`` if the bytes do not
+    hash to ``digest``, before the first chunk for a file of one chunk, else after the last: a
+    store drops a value whose chunks raise, so nothing bad is kept. ``counter[0]`` counts the
+    bytes. Runs on one thread (its buffers are that thread's)."""
     hasher = hashlib.sha512()
-    chunk = head + os.read(fd, CHUNK - len(head)) if len(head) < CHUNK else head
-    following = os.read(fd, CHUNK) if chunk else b""
+    current, spare = buffers()
+    current[:len(head)] = head
+    chunk = current[:len(head) + read_into(fd, current[len(head):])]
+    following = spare[:read_into(fd, spare)] if len(chunk) == CHUNK else spare[:0]
     raw = incompressible(chunk)
     if not following:  # the whole file: one-shot, with its size in the frame header
         hasher.update(chunk)
@@ -103,7 +123,9 @@ def encode(fd: int, head: bytes, digest: str, mismatch: Callable[[], Exception],
             yield raw_blocks(chunk)
         elif out := cobj.compress(chunk):
             yield out
-        chunk, following = following, (os.read(fd, CHUNK) if following else b"")
+        current, spare = spare, current
+        chunk = following
+        following = spare[:read_into(fd, spare)] if len(chunk) == CHUNK else spare[:0]
     yield RAW_LAST_BLOCK if cobj is None else cobj.flush()
     if hasher.hexdigest() != digest:
         raise mismatch()

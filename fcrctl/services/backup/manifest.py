@@ -327,7 +327,7 @@ def upload(
             return
         head = data if data is not None else _read_head(rel, packs.PACKED_MAX + 1, dir_fd)
         if len(head) > packs.PACKED_MAX:
-            pool.submit(send_big, file, head, digest, where)
+            pool.submit(send_big, file, head[:packs.PACKED_MAX + 1], digest, where)
             return
         if hashlib.sha512(head).hexdigest() != digest:
             if _sha512_file(file) == digest:  # the read came back short: not the whole file
@@ -644,13 +644,13 @@ def blob_exists(store: BackupStore, digest: str) -> bool:
     return store.exists(packs.pack_key(packed.pack) if packed is not None else blob_key(digest))
 
 
-def read_blob(store: BackupStore, digest: str, sink: BinaryIO, where: str) -> int:
+def read_blob(store: BackupStore, digest: str, sink: BinaryIO | _FdWriter | Discard, where: str) -> int:
     """Decompress blob ``digest`` into ``sink``, verifying its sha512; returns bytes written."""
     packed = packs.locate(store, digest)
     if packed is not None:
         frame = store.get_range(packs.pack_key(packed.pack), packed.offset, packed.length)
         try:
-            data = zstandard.ZstdDecompressor().decompress(frame)
+            data = frames.decompressor().decompress(frame)
         except zstandard.ZstdError as e:
             raise CorruptData(f"{where}: blob {digest[:16]}... in pack {packed.pack[:16]}... of {store.location} "
                               f"is damaged ({e})", path=where) from e
@@ -663,17 +663,35 @@ def read_blob(store: BackupStore, digest: str, sink: BinaryIO, where: str) -> in
     size = 0
     with store.get(blob_key(digest)) as raw:
         try:
-            reader = zstandard.ZstdDecompressor().stream_reader(raw)
-            while chunk := reader.read(CHUNK):
+            # into one reused buffer: a fresh one per read costs page faults (zeroed pages) per MiB
+            reader = frames.decompressor().stream_reader(raw, read_size=frames.CHUNK)
+            buffer = frames.buffers()[0]
+            while n := reader.readinto(buffer):
+                chunk = buffer[:n]
                 hasher.update(chunk)
                 sink.write(chunk)
-                size += len(chunk)
+                size += n
         except zstandard.ZstdError as e:
             raise CorruptData(f"{where}: blob {digest[:16]}... in {store.location} is damaged ({e})", path=where) from e
     if hasher.hexdigest() != digest:
         raise CorruptData(f"{where}: blob {digest[:16]}... in {store.location} does not match its sha512 "
                           f"(bit rot or tampering)", path=where)
     return size
+
+
+class _FdWriter:
+    """A file descriptor as a sink (no buffered file object per restored file)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def write(self, data: bytes | memoryview) -> int:
+        done = os.write(self.fd, data)
+        while done < len(data):  # a short write (rare on a local disk): the rest
+            done += os.write(self.fd, memoryview(data)[done:])
+        return done
 
 
 class Discard:
@@ -703,39 +721,70 @@ def download(
     with tree.staging_dir(home.root) as staged:
         root = staged / TREE
         root.mkdir()
-        base = str(root)
-        made: set[str] = {base}
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        made: set[str] = set()  # directories under the root, each created once
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 
         def fetch(obj: ObjectFiles) -> ObjectFiles:
-            """One object per task (a task per file cost more in hand-offs than in writing)."""
-            for e in obj.files:
-                target = f"{base}/{e.rel}"
-                parent = os.path.dirname(target)
-                if parent not in made:  # each directory created once, not tried per file
+            """One object's files, created relative to its directory: one path walk per object,
+            not per file."""
+            rel = obj.object_rel
+            if rel:
+                _mkdirs_at(root_fd, rel, made)
+                at = os.open(rel, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=root_fd)
+            else:
+                at = root_fd
+            cut = len(rel) + 1 if rel else 0
+            subdirs: set[str] = set()
+            try:
+                for e in obj.files:
+                    name = e.rel[cut:]
+                    parent = name.rpartition("/")[0]
+                    if parent and parent not in subdirs:
+                        _mkdirs_at(at, parent, subdirs)
+                    fd = os.open(name, flags, 0o666, dir_fd=at)
                     try:
-                        os.mkdir(parent)  # its parent usually exists: no walk up with a stat each
-                    except FileExistsError:
-                        pass
-                    except FileNotFoundError:
-                        os.makedirs(parent, exist_ok=True)
-                    made.add(parent)
-                with open(target, "wb") as fh:
-                    if e.inline is not None:
-                        fh.write(e.inline.encode("utf-8"))
-                        continue
-                    assert e.digest is not None
-                    n = read_blob(store, e.digest, fh, obj.where)
-                if progress is not None:
-                    progress(n)
+                        if e.inline is not None:
+                            n = _FdWriter(fd).write(e.inline.encode("utf-8"))
+                        else:
+                            assert e.digest is not None
+                            n = read_blob(store, e.digest, _FdWriter(fd), obj.where)
+                            if n > packs.PACKED_MAX:
+                                tree.start_writeback(fd)
+                    finally:
+                        os.close(fd)
+                    if progress is not None:
+                        progress(n)
+            finally:
+                if at != root_fd:
+                    os.close(at)
             return obj
 
-        def done(obj: ObjectFiles) -> None:
-            report.objects += 1 if obj.object_rel else 0
-            report.files += len(obj.files)
+        def fetch_all(batch: list[ObjectFiles]) -> list[ObjectFiles]:
+            return [fetch(obj) for obj in batch]
 
-        with BoundedPool[ObjectFiles](jobs, jobs * 4, name="fcrctl-download", on_done=done) as pool:
-            for obj in objects:
-                pool.submit(fetch, obj)
+        def done(batch: list[ObjectFiles]) -> None:
+            for obj in batch:
+                report.objects += 1 if obj.object_rel else 0
+                report.files += len(obj.files)
+
+        # creating files is the kernel's work (and the GIL's, between the calls): one thread per
+        # core does it fastest, more only queue on the same locks
+        workers = min(jobs, os.cpu_count() or 1) if store.capabilities.local else jobs
+        try:
+            with BoundedPool[list[ObjectFiles]](workers, workers * 4, name="fcrctl-download", on_done=done) as pool:
+                batch: list[ObjectFiles] = []
+                size = 0
+                for obj in objects:  # ~64 files a task: a task per small object cost more in hand-offs
+                    batch.append(obj)
+                    size += len(obj.files)
+                    if size >= 64:
+                        pool.submit(fetch_all, batch)
+                        batch, size = [], 0
+                if batch:
+                    pool.submit(fetch_all, batch)
+        finally:
+            os.close(root_fd)
         index_digest = info.extra.pop(INDEX_KEY, None)
         if index_digest:
             with open(staged / INDEX, "wb") as fh:
@@ -743,6 +792,18 @@ def download(
         home.install(staged, info)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _mkdirs_at(at: int, path: str, made: set[str]) -> None:
+    """``path`` and its missing parents, relative to directory ``at``; ``made`` remembers them."""
+    if path in made:
+        return
+    parent = path.rpartition("/")[0]
+    if parent:
+        _mkdirs_at(at, parent, made)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, dir_fd=at)
+    made.add(path)
 
 
 def _run_entries(objects: Iterator[ObjectFiles], fn: Callable[[Entry, str], None], jobs: int,

@@ -8,7 +8,6 @@ end of an upload (see :meth:`flush`) rather than one fsync per blob.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import itertools
 import json
@@ -22,23 +21,9 @@ from typing import Any, BinaryIO
 
 from fcrctl.errors import BadInput, FcrctlError, NotFound, Unavailable, Unsupported
 from fcrctl.services.backup.stores.base import FORMAT, READABLE_VERSIONS, VERSION, StoreCapabilities
+from fcrctl.services.backup.tree import start_writeback
 
 MARKER = "fcrctl-backup-store.json"
-_SYNC_FILE_RANGE_WRITE = 2
-try:
-    _sync_file_range = ctypes.CDLL("libc.so.6", use_errno=True).sync_file_range
-    _sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-except (OSError, AttributeError):  # not Linux/glibc: the final sync does all the writing
-    _sync_file_range = None
-
-
-def _start_writeback(fd: int) -> None:
-    """Start writing the file to disk now, without waiting (as git's batched fsync does): the
-    disk works while the upload computes, and the one sync at the end has little left to do."""
-    if _sync_file_range is not None:
-        _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
-
-
 def _io_error(e: OSError, what: str) -> FcrctlError:
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return Unavailable(f"{what}: no space left on the store's disk; free space and run again "
@@ -52,6 +37,19 @@ def _write_marker(marker: Path) -> None:
     ocfl.write_durable(marker, (json.dumps({"format": FORMAT, "version": VERSION}) + "\n").encode())
 
 
+class _OpenFile:
+    """A descriptor closed when the last reference goes (a reader may still hold an evicted one)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
 class DirectoryStore:
     capabilities = StoreCapabilities(local=True, parallel_writes=4)
 
@@ -59,8 +57,8 @@ class DirectoryStore:
         self.root = root
         self.location = str(root)
         self._tmp = root / "tmp"
-        self._fds: dict[str, int] = {}
-        self._fds_lock = threading.Lock()
+        self._open: dict[str, _OpenFile] = {}
+        self._open_lock = threading.Lock()
         self._made: set[Path] = set()  # directories known to exist: not made again per put
         self._names = itertools.count()  # tmp names: unique within this object, the prefix across processes
         self._prefix = uuid.uuid4().hex
@@ -117,7 +115,7 @@ class DirectoryStore:
                     fh.write(chunk)
                     written += len(chunk)
                 fh.flush()
-                _start_writeback(fh.fileno())
+                start_writeback(fh.fileno())
             self._makedir(target.parent)
             os.replace(tmp, target)
         except OSError as e:
@@ -145,7 +143,8 @@ class DirectoryStore:
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         try:
-            data = os.pread(self._fd(key), length, offset)
+            opened = self._file(key)  # held while read: closed only once no thread uses it
+            data = os.pread(opened.fd, length, offset)
         except FileNotFoundError:
             raise NotFound(f"{key} is missing from backup store {self.root}") from None
         except OSError as e:
@@ -154,16 +153,19 @@ class DirectoryStore:
             raise NotFound(f"{key} in backup store {self.root} is shorter than its index says (truncated)")
         return data
 
-    def _fd(self, key: str) -> int:
+    def _file(self, key: str) -> _OpenFile:
         """An open descriptor per pack, kept: a restore reads thousands of blobs from each
         (pread needs no seek, so threads share it)."""
-        with self._fds_lock:
-            fd = self._fds.get(key)
-            if fd is None:
-                if len(self._fds) >= 64:
-                    os.close(self._fds.pop(next(iter(self._fds))))
-                fd = self._fds[key] = os.open(self._path(key), os.O_RDONLY)
-            return fd
+        opened = self._open.get(key)  # no lock for one already open: this runs per small blob
+        if opened is not None:
+            return opened
+        with self._open_lock:
+            opened = self._open.get(key)
+            if opened is None:
+                if len(self._open) >= 64:
+                    self._open.pop(next(iter(self._open)))  # closed when its last reader is done
+                opened = self._open[key] = _OpenFile(os.open(self._path(key), os.O_RDONLY | os.O_CLOEXEC))
+            return opened
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
@@ -182,10 +184,8 @@ class DirectoryStore:
                     yield key
 
     def delete(self, key: str) -> None:
-        with self._fds_lock:
-            fd = self._fds.pop(key, None)
-            if fd is not None:
-                os.close(fd)
+        with self._open_lock:
+            self._open.pop(key, None)
         try:
             self._path(key).unlink(missing_ok=True)
         except OSError as e:
@@ -210,7 +210,5 @@ class DirectoryStore:
                         os.unlink(entry.path)
 
     def close(self) -> None:
-        with self._fds_lock:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
+        with self._open_lock:
+            self._open.clear()
