@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,9 +45,10 @@ class _OpenFile:
     def __init__(self, fd: int) -> None:
         self.fd = fd
 
-    def __del__(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
+    # os and contextlib bound now: at interpreter exit, module globals may already be None
+    def __del__(self, _close: Callable[[int], None] = os.close, _suppress: Any = contextlib.suppress) -> None:
+        with _suppress(OSError):
+            _close(self.fd)
 
 
 class DirectoryStore:
