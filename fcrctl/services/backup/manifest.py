@@ -14,6 +14,12 @@ so an unchanged file is never read, hashed or sent twice. Every blob is hashed w
 compressed and refused if it disagrees with its key; downloads hash while they decompress.
 The manifest is written last, after the blobs are durable: a killed upload leaves blobs that
 the next run reuses, and no manifest.
+
+Threads (CPU-bound on a local store, so one worker per core): the upload walks, describes and
+reads on one thread, where the Python per file is, and leaves hashing and compressing, C calls
+that release the GIL, to the workers (four threads each doing Python per file spent most of
+their time handing the GIL around). The download gives each worker whole objects, whose files
+it creates relative to the object's directory.
 """
 
 from __future__ import annotations
@@ -40,9 +46,9 @@ from fcrctl.services.pool import BoundedPool
 
 FORMAT = "fcrctl-backup-manifest"
 VERSION = 1
-CHUNK = 1 << 20
 INLINE_MAX = 512  # sidecars, namaste files: cheaper inline than as blobs
 LEVEL = 3
+SMALL_BATCH = 256 << 10  # small files handed to an upload worker at once
 
 Progress = Callable[[int], None]
 
@@ -317,11 +323,38 @@ def upload(
         if progress is not None:
             progress(counter[0])
 
+    small: list[tuple[str, bytes, str, str]] = []  # read on this thread, packed on a worker
+    small_size = [0]
+
+    def pack_small(batch: list[tuple[str, bytes, str, str]]) -> None:
+        """On a worker: small files hashed and compressed into the packs (C calls; the reading,
+        which is Python per file, stays on the walking thread)."""
+        cctx = frames.compressor()
+        read = 0
+        for digest, data, where, file in batch:
+            if hashlib.sha512(data).hexdigest() != digest:
+                if _sha512_file(file) == digest:  # the read came back short: not the whole file
+                    send_big(file, b"", digest, where)
+                    continue
+                raise _mismatch(where, Path(file))
+            packer.add(digest, cctx.compress(data))
+            read += len(data)
+        with lock:
+            report.blobs_sent += len(batch)
+            report.bytes_read += read
+        if progress is not None:
+            progress(read)
+
+    def send_small(pool: BoundedPool[None], at_least: int = SMALL_BATCH) -> None:
+        if small and small_size[0] >= at_least:
+            pool.submit(pack_small, small.copy())
+            small.clear()
+            small_size[0] = 0
+
     def send(file: str, digest: str, where: str, pool: BoundedPool[None], dir_fd: int | None, rel: str,
              data: bytes | None = None) -> None:
-        """On this thread: a small file is read, hashed and compressed into a pack at once (the
-        Python per file is the cost here: spread over threads it only moved the GIL around);
-        a big one goes to a worker. ``rel``: ``file`` relative to ``dir_fd``."""
+        """On this thread: a file is read (small ones whole, big ones their first bytes); its
+        hashing and compression go to the workers, small files a batch at a time."""
         if digest in known():
             report.blobs_reused += 1
             return
@@ -329,17 +362,9 @@ def upload(
         if len(head) > packs.PACKED_MAX:
             pool.submit(send_big, file, head[:packs.PACKED_MAX + 1], digest, where)
             return
-        if hashlib.sha512(head).hexdigest() != digest:
-            if _sha512_file(file) == digest:  # the read came back short: not the whole file
-                pool.submit(send_big, file, b"", digest, where)
-                return
-            raise _mismatch(where, Path(file))
-        packer.add(digest, frames.compressor().compress(head))
-        with lock:
-            report.blobs_sent += 1
-            report.bytes_read += len(head)
-        if progress is not None:
-            progress(len(head))
+        small.append((digest, head, where, file))
+        small_size[0] += len(head) + 1024  # a file's overhead counts too
+        send_small(pool)
 
     def handle(found: str | ObjectFiles, pool: BoundedPool[None]) -> ObjectFiles:
         """One object: described from its inventory, its new blobs sent."""
@@ -381,6 +406,7 @@ def upload(
             report.objects += 1 if obj.object_rel else 0
             report.files += len(obj.files)
             manifest.add(obj)
+        send_small(pool, 0)
     packer.close()
     body = manifest.finish(report.objects, report.files)
     flush = getattr(store, "flush", None)
