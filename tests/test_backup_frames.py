@@ -93,6 +93,8 @@ def test_a_short_first_read_is_not_taken_for_damage(tmp_path: Path, monkeypatch:
         return real(file, n, dir_fd)[:100 if n > 1000 else n]
 
     monkeypatch.setattr(manifest, "_read_head", short)
-    ok_json(repo_dir, "upload-backup", bid, str(tmp_path / "store"))
+    cut = ok_json(repo_dir, "upload-backup", bid, str(tmp_path / "store"))
     monkeypatch.undo()
+    whole = ok_json(repo_dir, "upload-backup", bid, str(tmp_path / "store2"))
+    assert cut["blobs_sent"] == whole["blobs_sent"] and cut["bytes_read"] == whole["bytes_read"]
     assert ok_json(repo_dir, "verify-backup", bid, "--from", str(tmp_path / "store"), "--read-data")["ok"]

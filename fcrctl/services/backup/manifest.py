@@ -330,7 +330,7 @@ def upload(
         """On a worker: small files hashed and compressed into the packs (C calls; the reading,
         which is Python per file, stays on the walking thread)."""
         cctx = frames.compressor()
-        read = 0
+        read = packed = 0
         for digest, data, where, file in batch:
             if hashlib.sha512(data).hexdigest() != digest:
                 if _sha512_file(file) == digest:  # the read came back short: not the whole file
@@ -339,8 +339,9 @@ def upload(
                 raise _mismatch(where, Path(file))
             packer.add(digest, cctx.compress(data))
             read += len(data)
+            packed += 1
         with lock:
-            report.blobs_sent += len(batch)
+            report.blobs_sent += packed
             report.bytes_read += read
         if progress is not None:
             progress(read)
