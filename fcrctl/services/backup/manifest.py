@@ -14,6 +14,12 @@ so an unchanged file is never read, hashed or sent twice. Every blob is hashed w
 compressed and refused if it disagrees with its key; downloads hash while they decompress.
 The manifest is written last, after the blobs are durable: a killed upload leaves blobs that
 the next run reuses, and no manifest.
+
+Threads (CPU-bound on a local store, so one worker per core): the upload walks, describes and
+reads on one thread, where the Python per file is, and leaves hashing and compressing, C calls
+that release the GIL, to the workers (four threads each doing Python per file spent most of
+their time handing the GIL around). The download gives each worker whole objects, whose files
+it creates relative to the object's directory.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import zstandard
 
 from fcrctl import paths
 from fcrctl.errors import BadInput, CorruptData, FcrctlError, NotFound, Unsupported
-from fcrctl.services.backup import packs, rootstate, tree
+from fcrctl.services.backup import frames, packs, rootstate, tree
 from fcrctl.services.backup.snapshot import (
     EPOCH_KEY,
     INDEX,
@@ -49,9 +55,9 @@ from fcrctl.services.pool import BoundedPool
 
 FORMAT = "fcrctl-backup-manifest"
 VERSION = 1
-CHUNK = 1 << 20
 INLINE_MAX = 512  # sidecars, namaste files: cheaper inline than as blobs
 LEVEL = 3
+SMALL_BATCH = 256 << 10  # small files handed to an upload worker at once
 
 Progress = Callable[[int], None]
 
@@ -71,7 +77,6 @@ class Entry:
     rel: str  # relative to the storage root
     digest: str | None
     inline: str | None = None
-    source: str | None = field(default=None, compare=False)  # the file to read (in the live root, say)
 
 
 @dataclass
@@ -144,25 +149,48 @@ def _walk_tree(root: Path) -> Iterator[str | ObjectFiles]:
     yield top
 
 
-def _hashed_entry(file: Path | str, rel: str) -> Entry:
-    with open(file, "rb") as fh:
-        head = fh.read(INLINE_MAX + 1)
+def _hashed_entry(file: Path | str, rel: str, dir_fd: int | None = None) -> Entry:
+    head = _read_head(file, INLINE_MAX + 1, dir_fd)
     if len(head) <= INLINE_MAX:
         with contextlib.suppress(UnicodeDecodeError):
             return Entry(rel, None, head.decode("utf-8"))
-    return Entry(rel, _sha512_file(file), source=str(file))
+    return Entry(rel, _sha512_file(file, dir_fd))
 
 
-def _describe_object(root: Path, obj_path: Path | str, rel: str, namaste: str | None = None,
+def _read_head(file: Path | str, n: int, dir_fd: int | None = None) -> bytes:
+    """A file's first ``n`` bytes, in one read (os.open: open() adds an fstat, an ioctl and a
+    seek per file; ``dir_fd``: ``file`` is relative to it, which spares the kernel the path
+    walk). A short read is taken for the end of the file: every use hashes what it read, or
+    is a sidecar or NAMASTE file, far smaller than a page."""
+    fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        return os.read(fd, n)
+    finally:
+        os.close(fd)
+
+
+def _read_all(file: str, dir_fd: int | None = None) -> bytes:
+    fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        return frames.read_all(fd)
+    finally:
+        os.close(fd)
+
+
+def _describe_object(root: Path, obj_path: Path | str, rel: str, namaste: str | None = None, *,
+                     dir_fd: int | None = None, read: dict[str, bytes] | None = None,
                      head: str | None = None) -> ObjectFiles:
     """The object's files from its inventory (string paths: this runs once per object).
-    ``head``: describe the object as of that version (its inventory doubles as the root one),
-    which is how a snapshot reads an object that has moved on in the live root."""
+    ``dir_fd``: the object directory, open; ``read``: gets the inventory's bytes by path, for
+    the upload to store without reading them again; ``head``: the object as of that version
+    (a snapshot's object that has moved on in the live root), whose inventory and sidecar
+    stand for the root ones (see :func:`_in_object`)."""
     obj = str(obj_path)
-    top = f"{obj}/{head}" if head else obj
+    at = dir_fd  # paths below are relative to the object with it, else absolute
+    prefix = "" if at is not None else f"{obj}/"
     try:
-        with open(f"{top}/inventory.json", "rb") as fh:
-            inventory = json.loads(fh.read())
+        data = _read_all(f"{prefix}{_in_object('inventory.json', head)}", at)
+        inventory = json.loads(data)
         algorithm = inventory.get("digestAlgorithm")
         versions = list(inventory["versions"])
         manifest = inventory["manifest"]
@@ -170,29 +198,37 @@ def _describe_object(root: Path, obj_path: Path | str, rel: str, namaste: str | 
         raise CorruptData(f"object {rel}: unreadable inventory ({e}); run `fcrctl verify-backup`") from e
     out = ObjectFiles(rel, str(inventory.get("id")))
     files = out.files
+    if read is not None:
+        read[f"{rel}/inventory.json"] = data
 
-    def inventory_file(prefix: str, where: str) -> None:
-        name = f"{prefix}inventory.json"
-        source = f"{where}/inventory.json"
-        sidecar = _hashed_entry(f"{source}.sha512", f"{rel}/{name}.sha512")
+    def inventory_file(version: str) -> None:
+        name = f"{version}inventory.json"
+        source = _in_object(name, head)
+        sidecar = _hashed_entry(f"{prefix}{source}.sha512", f"{rel}/{name}.sha512", at)
         digest = None
         if algorithm == "sha512" and sidecar.inline is not None:
             with contextlib.suppress(IndexError):
                 digest = sidecar.inline.split()[0].lower()
-        files.append(Entry(f"{rel}/{name}", digest or _sha512_file(source), source=source))
+        files.append(Entry(f"{rel}/{name}", digest or _sha512_file(f"{prefix}{source}", at)))
         files.append(sidecar)
 
-    if namaste is None or not os.path.exists(f"{obj}/{namaste}"):
-        namaste = next((e.name for e in os.scandir(obj) if e.name.startswith("0=ocfl_object_")), None)
+    found = None
     if namaste is not None:
-        files.append(_hashed_entry(f"{obj}/{namaste}", f"{rel}/{namaste}"))
-    inventory_file("", top)
+        with contextlib.suppress(FileNotFoundError):
+            found = _hashed_entry(f"{prefix}{namaste}", f"{rel}/{namaste}", at)
+    if found is None:
+        namaste = next((e.name for e in os.scandir(obj) if e.name.startswith("0=ocfl_object_")), None)
+        if namaste is not None:
+            found = _hashed_entry(f"{prefix}{namaste}", f"{rel}/{namaste}", at)
+    if found is not None:
+        files.append(found)
+    inventory_file("")
     for v in versions:
-        inventory_file(f"{v}/", f"{obj}/{v}")
+        inventory_file(f"{v}/")
     for digest, content_paths in manifest.items():
         for content in content_paths:
-            d = digest.lower() if algorithm == "sha512" else _sha512_file(f"{obj}/{content}")
-            files.append(Entry(f"{rel}/{content}", d, source=f"{obj}/{content}"))
+            d = digest.lower() if algorithm == "sha512" else _sha512_file(f"{prefix}{content}", at)
+            files.append(Entry(f"{rel}/{content}", d))
     # An object is what its inventory says (plus extensions/, which Fedora never writes): walking
     # every object dir again would cost a syscall per file, the bulk of an unchanged upload.
     if os.path.isdir(f"{obj}/extensions"):
@@ -203,11 +239,23 @@ def _describe_object(root: Path, obj_path: Path | str, rel: str, namaste: str | 
     return out
 
 
-def _sha512_file(file: Path | str) -> str:
+def _in_object(name: str, head: str | None) -> str:
+    """Where a file of the object as of ``head`` is, relative to its directory: the root
+    inventory and sidecar are ``v{head}``'s (a later commit replaced the root ones); every
+    other file is where its name says."""
+    if head is not None and name.startswith("inventory.json"):
+        return f"{head}/{name}"
+    return name
+
+
+def _sha512_file(file: Path | str, dir_fd: int | None = None) -> str:
     h = hashlib.sha512()
-    with open(file, "rb") as fh:
-        while chunk := fh.read(CHUNK):
+    fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        while chunk := os.read(fd, frames.CHUNK):
             h.update(chunk)
+    finally:
+        os.close(fd)
     return h.hexdigest()
 
 
@@ -227,39 +275,6 @@ class TransferReport:
 
     def to_json(self) -> dict[str, Any]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
-
-
-def _compress_chunks(source: Path | BinaryIO | _HeadThenRest, hasher: Any, counter: list[int]) -> Iterator[bytes]:
-    cctx = zstandard.ZstdCompressor(level=LEVEL)
-    if isinstance(source, Path):
-        with open(source, "rb") as fh:
-            yield from cctx.read_to_iter(_HashingReader(fh, hasher, counter), read_size=CHUNK, write_size=CHUNK)
-    else:
-        yield from cctx.read_to_iter(_HashingReader(source, hasher, counter), read_size=CHUNK, write_size=CHUNK)
-
-
-class _HeadThenRest:
-    """A file whose first bytes were already read (to tell small files from big ones)."""
-
-    def __init__(self, head: bytes, fh: BinaryIO) -> None:
-        self.head, self.fh = head, fh
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            data, self.head = self.head, b""
-            return data
-        return self.fh.read(n)
-
-
-class _HashingReader:
-    def __init__(self, fh: BinaryIO | _HeadThenRest, hasher: Any, counter: list[int]) -> None:
-        self.fh, self.hasher, self.counter = fh, hasher, counter
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.fh.read(n)
-        self.hasher.update(data)
-        self.counter[0] += len(data)
-        return data
 
 
 def upload(
@@ -289,7 +304,7 @@ def upload(
     if has_state and _copy_unchanged(store, info, header, report):
         report.seconds = time.monotonic() - started
         return report
-    lock = threading.Lock()
+    lock = threading.Lock()  # the report's counters: big blobs are counted on the workers
     seen: set[str] = set()
 
     # Skip-cache: an object whose root inventory (its sha512) equals the one in the store's
@@ -303,89 +318,128 @@ def upload(
 
     def known() -> set[str]:
         # one listing instead of a lookup per blob (a stat, or an S3 HEAD, each), and only if needed
-        with lock:
-            if not known_cache:
-                found = {key.rsplit("/", 1)[-1] for key in store.list("blobs/")}
-                found.update(packs.read_index(store))
-                known_cache.append(found)
-            return known_cache[0]
-
-    def first_time(digest: str) -> bool:
-        with lock:
-            if digest in seen:
-                return False
-            seen.add(digest)
-            return True
+        if not known_cache:
+            found = {key.rsplit("/", 1)[-1] for key in store.list("blobs/")}
+            found.update(packs.read_index(store))
+            known_cache.append(found)
+        return known_cache[0]
 
     def wrote(n: int) -> None:
         with lock:
             report.bytes_written += n
 
     packer = packs.Packer(store, wrote)
-    compressors = threading.local()
 
-    def send(file: Path, digest: str, where: str) -> None:
-        key = blob_key(digest)
-        if digest in known():
-            with lock:
-                report.blobs_reused += 1
-            return
-        with open(file, "rb") as fh:
-            head = fh.read(packs.PACKED_MAX + 1)
-            if len(head) <= packs.PACKED_MAX:  # small: compressed in memory into a pack
-                if hashlib.sha512(head).hexdigest() != digest:
-                    raise _mismatch(where, file)
-                cctx = getattr(compressors, "cctx", None) or zstandard.ZstdCompressor(level=LEVEL)
-                compressors.cctx = cctx
-                packer.add(digest, cctx.compress(head))
-                read = len(head)
-            else:
-                hasher = hashlib.sha512()
-                counter = [0]
-                chunks = _compress_chunks(_HeadThenRest(head, fh), hasher, counter)
-                wrote(store.put(key, _verified(chunks, hasher, digest, key, store, where, file)))
-                read = counter[0]
+    def send_big(file: str, head: bytes, digest: str, where: str) -> None:
+        """On a worker: the rest of the file read, hashed and compressed chunk by chunk."""
+        counter = [0]
+        fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.lseek(fd, len(head), os.SEEK_SET)
+            chunks = frames.encode(fd, head, digest, lambda: _mismatch(where, Path(file)), counter)
+            written = store.put(blob_key(digest), chunks)
+        finally:
+            os.close(fd)
         with lock:
             report.blobs_sent += 1
+            report.bytes_read += counter[0]
+            report.bytes_written += written
+        if progress is not None:
+            progress(counter[0])
+
+    small: list[tuple[str, bytes, str, str]] = []  # read on this thread, packed on a worker
+    small_size = [0]
+
+    def pack_small(batch: list[tuple[str, bytes, str, str]]) -> None:
+        """On a worker: small files hashed and compressed into the packs (C calls; the reading,
+        which is Python per file, stays on the walking thread)."""
+        cctx = frames.compressor()
+        read = packed = 0
+        for digest, data, where, file in batch:
+            if hashlib.sha512(data).hexdigest() != digest:
+                if _sha512_file(file) == digest:  # the read came back short: not the whole file
+                    send_big(file, b"", digest, where)
+                    continue
+                raise _mismatch(where, Path(file))
+            packer.add(digest, cctx.compress(data))
+            read += len(data)
+            packed += 1
+        with lock:
+            report.blobs_sent += packed
             report.bytes_read += read
         if progress is not None:
             progress(read)
 
-    def handle(found: str | ObjectFiles) -> ObjectFiles:
-        """One object on a worker thread: described from its inventory, its new blobs sent."""
-        if isinstance(found, str):
-            hint = recorded.get(found)
-            reused = _reuse(previous, root, found, hint)
-            if reused is not None:
-                for e in reused.files:
-                    if e.digest is not None and first_time(e.digest):
-                        with lock:
-                            report.blobs_reused += 1
-                return reused
-            if hint is None or sources is None:
-                obj = _describe_object(root, root / found, found)
-            else:
-                located = sources.locate(hint)
-                if located is None:
-                    raise CorruptData(f"backup {info.id} lacks object {found}: run `fcrctl verify-backup {info.id}`")
-                obj = _describe_object(root, located[0], found, hint.namaste, hint.head)
-        else:
-            obj = found
-        for e in obj.files:
-            if e.digest is not None and first_time(e.digest):
-                send(Path(e.source) if e.source else root / e.rel, e.digest, obj.where)
+    def send_small(pool: BoundedPool[None], at_least: int = SMALL_BATCH) -> None:
+        if small and small_size[0] >= at_least:
+            pool.submit(pack_small, small.copy())
+            small.clear()
+            small_size[0] = 0
+
+    def send(file: str, digest: str, where: str, pool: BoundedPool[None], dir_fd: int | None, rel: str,
+             data: bytes | None = None) -> None:
+        """On this thread: a file is read (small ones whole, big ones their first bytes); its
+        hashing and compression go to the workers, small files a batch at a time."""
+        if digest in known():
+            report.blobs_reused += 1
+            return
+        head = data if data is not None else _read_head(rel, packs.PACKED_MAX + 1, dir_fd)
+        if len(head) > packs.PACKED_MAX:
+            pool.submit(send_big, file, head[:packs.PACKED_MAX + 1], digest, where)
+            return
+        small.append((digest, head, where, file))
+        small_size[0] += len(head) + 1024  # a file's overhead counts too
+        send_small(pool)
+
+    def handle(found: str | ObjectFiles, pool: BoundedPool[None]) -> ObjectFiles:
+        """One object: described from its inventory, its new blobs sent."""
+        base = str(root)
+        if not isinstance(found, str):
+            for e in found.files:
+                if e.digest is not None and e.digest not in seen:
+                    seen.add(e.digest)
+                    send(f"{base}/{e.rel}", e.digest, found.where, pool, None, f"{base}/{e.rel}")
+            return found
+        hint = recorded.get(found)
+        reused = _reuse(previous, root, found, hint)
+        if reused is not None:
+            for e in reused.files:
+                if e.digest is not None and e.digest not in seen:
+                    seen.add(e.digest)
+                    report.blobs_reused += 1
+            return reused
+        obj_dir, head = f"{base}/{found}", None
+        if hint is not None and sources is not None:  # where the object is now, as it was recorded
+            located = sources.locate(hint)
+            if located is None:
+                raise CorruptData(f"backup {info.id} lacks object {found}: run `fcrctl verify-backup {info.id}`")
+            obj_dir, head = located[0], hint.head
+        # the object's files are opened relative to its directory: one path walk per object
+        at = os.open(obj_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            read: dict[str, bytes] = {}
+            obj = _describe_object(root, obj_dir, found, hint.namaste if hint else None, dir_fd=at, read=read,
+                                   head=head)
+            cut = len(found) + 1
+            for e in obj.files:
+                if e.digest is not None and e.digest not in seen:
+                    seen.add(e.digest)
+                    name = _in_object(e.rel[cut:], head)
+                    send(f"{obj_dir}/{name}", e.digest, obj.where, pool, at, name, read.get(e.rel))
+        finally:
+            os.close(at)
         return obj
 
     manifest = _ManifestWriter(header)
-
-    def done(obj: ObjectFiles) -> None:  # on this thread: the manifest is written in one place
-        report.objects += 1 if obj.object_rel else 0
-        report.files += len(obj.files)
-        manifest.add(obj)
-
-    with BoundedPool[ObjectFiles](jobs, jobs * 4, name="fcrctl-upload", on_done=done) as pool:
+    # local stores are bound by CPU (hashing, compressing): more workers than cores only contend
+    workers = min(jobs, os.cpu_count() or 1) if store.capabilities.local else jobs
+    with BoundedPool[None](workers, workers * 4, name="fcrctl-upload") as pool:
         for found in (_walk_tree(root) if state is None else _walk_state(root, state)):
-            pool.submit(handle, found)
+            obj = handle(found, pool)
+            report.objects += 1 if obj.object_rel else 0
+            report.files += len(obj.files)
+            manifest.add(obj)
+        send_small(pool, 0)
     packer.close()
     body = manifest.finish(report.objects, report.files)
     flush = getattr(store, "flush", None)
@@ -490,11 +544,13 @@ def _send_index(store: BackupStore, index: Path, report: TransferReport, recorde
     if store.exists(blob_key(digest)):
         report.blobs_reused += 1
         return digest
-    hasher = hashlib.sha512()
     counter = [0]
-    report.bytes_written += store.put(
-        blob_key(digest), _verified(_compress_chunks(index, hasher, counter), hasher, digest, blob_key(digest),
-                                    store, "index", index))
+    fd = os.open(index, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = frames.encode(fd, b"", digest, lambda: _mismatch("index", index), counter)
+        report.bytes_written += store.put(blob_key(digest), chunks)
+    finally:
+        os.close(fd)
     report.blobs_sent += 1
     report.bytes_read += counter[0]
     return digest
@@ -560,14 +616,6 @@ def _flush(store: BackupStore) -> None:
     flush = getattr(store, "flush", None)
     if callable(flush):
         flush()
-
-
-def _verified(chunks: Iterator[bytes], hasher: Any, digest: str, key: str, store: BackupStore, where: str,
-              file: Path) -> Iterator[bytes]:
-    yield from chunks
-    if hasher.hexdigest() != digest:
-        # raising inside put() makes the store drop the partial value: nothing bad is stored
-        raise _mismatch(where, file)
 
 
 def _mismatch(where: str, file: Path) -> CorruptData:
@@ -655,13 +703,13 @@ def blob_exists(store: BackupStore, digest: str) -> bool:
     return store.exists(packs.pack_key(packed.pack) if packed is not None else blob_key(digest))
 
 
-def read_blob(store: BackupStore, digest: str, sink: BinaryIO, where: str) -> int:
+def read_blob(store: BackupStore, digest: str, sink: BinaryIO | _FdWriter | Discard, where: str) -> int:
     """Decompress blob ``digest`` into ``sink``, verifying its sha512; returns bytes written."""
     packed = packs.locate(store, digest)
     if packed is not None:
         frame = store.get_range(packs.pack_key(packed.pack), packed.offset, packed.length)
         try:
-            data = zstandard.ZstdDecompressor().decompress(frame)
+            data = frames.decompressor().decompress(frame)
         except zstandard.ZstdError as e:
             raise CorruptData(f"{where}: blob {digest[:16]}... in pack {packed.pack[:16]}... of {store.location} "
                               f"is damaged ({e})", path=where) from e
@@ -674,17 +722,35 @@ def read_blob(store: BackupStore, digest: str, sink: BinaryIO, where: str) -> in
     size = 0
     with store.get(blob_key(digest)) as raw:
         try:
-            reader = zstandard.ZstdDecompressor().stream_reader(raw)
-            while chunk := reader.read(CHUNK):
+            # into one reused buffer: a fresh one per read costs page faults (zeroed pages) per MiB
+            reader = frames.decompressor().stream_reader(raw, read_size=frames.CHUNK)
+            buffer = frames.buffers()[0]
+            while n := reader.readinto(buffer):
+                chunk = buffer[:n]
                 hasher.update(chunk)
                 sink.write(chunk)
-                size += len(chunk)
+                size += n
         except zstandard.ZstdError as e:
             raise CorruptData(f"{where}: blob {digest[:16]}... in {store.location} is damaged ({e})", path=where) from e
     if hasher.hexdigest() != digest:
         raise CorruptData(f"{where}: blob {digest[:16]}... in {store.location} does not match its sha512 "
                           f"(bit rot or tampering)", path=where)
     return size
+
+
+class _FdWriter:
+    """A file descriptor as a sink (no buffered file object per restored file)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def write(self, data: bytes | memoryview) -> int:
+        done = os.write(self.fd, data)
+        while done < len(data):  # a short write (rare on a local disk): the rest
+            done += os.write(self.fd, memoryview(data)[done:])
+        return done
 
 
 class Discard:
@@ -714,39 +780,70 @@ def download(
     with tree.staging_dir(home.root) as staged:
         root = staged / TREE
         root.mkdir()
-        base = str(root)
-        made: set[str] = {base}
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        made: set[str] = set()  # directories under the root, each created once
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 
         def fetch(obj: ObjectFiles) -> ObjectFiles:
-            """One object per task (a task per file cost more in hand-offs than in writing)."""
-            for e in obj.files:
-                target = f"{base}/{e.rel}"
-                parent = os.path.dirname(target)
-                if parent not in made:  # each directory created once, not tried per file
+            """One object's files, created relative to its directory: one path walk per object,
+            not per file."""
+            rel = obj.object_rel
+            if rel:
+                _mkdirs_at(root_fd, rel, made)
+                at = os.open(rel, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=root_fd)
+            else:
+                at = root_fd
+            cut = len(rel) + 1 if rel else 0
+            subdirs: set[str] = set()
+            try:
+                for e in obj.files:
+                    name = e.rel[cut:]
+                    parent = name.rpartition("/")[0]
+                    if parent and parent not in subdirs:
+                        _mkdirs_at(at, parent, subdirs)
+                    fd = os.open(name, flags, 0o666, dir_fd=at)
                     try:
-                        os.mkdir(parent)  # its parent usually exists: no walk up with a stat each
-                    except FileExistsError:
-                        pass
-                    except FileNotFoundError:
-                        os.makedirs(parent, exist_ok=True)
-                    made.add(parent)
-                with open(target, "wb") as fh:
-                    if e.inline is not None:
-                        fh.write(e.inline.encode("utf-8"))
-                        continue
-                    assert e.digest is not None
-                    n = read_blob(store, e.digest, fh, obj.where)
-                if progress is not None:
-                    progress(n)
+                        if e.inline is not None:
+                            n = _FdWriter(fd).write(e.inline.encode("utf-8"))
+                        else:
+                            assert e.digest is not None
+                            n = read_blob(store, e.digest, _FdWriter(fd), obj.where)
+                            if n > packs.PACKED_MAX:
+                                tree.start_writeback(fd)
+                    finally:
+                        os.close(fd)
+                    if progress is not None:
+                        progress(n)
+            finally:
+                if at != root_fd:
+                    os.close(at)
             return obj
 
-        def done(obj: ObjectFiles) -> None:
-            report.objects += 1 if obj.object_rel else 0
-            report.files += len(obj.files)
+        def fetch_all(batch: list[ObjectFiles]) -> list[ObjectFiles]:
+            return [fetch(obj) for obj in batch]
 
-        with BoundedPool[ObjectFiles](jobs, jobs * 4, name="fcrctl-download", on_done=done) as pool:
-            for obj in objects:
-                pool.submit(fetch, obj)
+        def done(batch: list[ObjectFiles]) -> None:
+            for obj in batch:
+                report.objects += 1 if obj.object_rel else 0
+                report.files += len(obj.files)
+
+        # creating files is the kernel's work (and the GIL's, between the calls): one thread per
+        # core does it fastest, more only queue on the same locks
+        workers = min(jobs, os.cpu_count() or 1) if store.capabilities.local else jobs
+        try:
+            with BoundedPool[list[ObjectFiles]](workers, workers * 4, name="fcrctl-download", on_done=done) as pool:
+                batch: list[ObjectFiles] = []
+                size = 0
+                for obj in objects:  # ~64 files a task: a task per small object cost more in hand-offs
+                    batch.append(obj)
+                    size += len(obj.files)
+                    if size >= 64:
+                        pool.submit(fetch_all, batch)
+                        batch, size = [], 0
+                if batch:
+                    pool.submit(fetch_all, batch)
+        finally:
+            os.close(root_fd)
         index_digest = info.extra.pop(INDEX_KEY, None)
         info.extra.pop(EPOCH_KEY, None)  # the downloaded tree is whole: nothing is read from a live root
         if index_digest:
@@ -755,6 +852,18 @@ def download(
         home.install(staged, info)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _mkdirs_at(at: int, path: str, made: set[str]) -> None:
+    """``path`` and its missing parents, relative to directory ``at``; ``made`` remembers them."""
+    if path in made:
+        return
+    parent = path.rpartition("/")[0]
+    if parent:
+        _mkdirs_at(at, parent, made)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, dir_fd=at)
+    made.add(path)
 
 
 def _run_entries(objects: Iterator[ObjectFiles], fn: Callable[[Entry, str], None], jobs: int,

@@ -67,10 +67,12 @@ _cache_lock = threading.Lock()
 
 def locate(store: BackupStore, digest: str) -> Location | None:
     """Where a packed blob is (None: not packed), the store's index read once per store object."""
-    with _cache_lock:
-        found = _cache.get(store)
-        if found is None:
-            found = _cache[store] = read_index(store)
+    found = _cache.get(store)  # no lock once read: a restore asks once per small file
+    if found is None:
+        with _cache_lock:
+            found = _cache.get(store)
+            if found is None:
+                found = _cache[store] = read_index(store)
     return found.get(digest)
 
 

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from fcrctl.errors import BadInput, FcrctlError, NotFound, Unavailable, Unsupported
 from fcrctl.services.backup.stores.base import FORMAT, READABLE_VERSIONS, VERSION, StoreCapabilities
+from fcrctl.services.backup.tree import start_writeback
 
 MARKER = "fcrctl-backup-store.json"
-
-
 def _io_error(e: OSError, what: str) -> FcrctlError:
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return Unavailable(f"{what}: no space left on the store's disk; free space and run again "
@@ -37,6 +37,20 @@ def _write_marker(marker: Path) -> None:
     ocfl.write_durable(marker, (json.dumps({"format": FORMAT, "version": VERSION}) + "\n").encode())
 
 
+class _OpenFile:
+    """A descriptor closed when the last reference goes (a reader may still hold an evicted one)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    # os and contextlib bound now: at interpreter exit, module globals may already be None
+    def __del__(self, _close: Callable[[int], None] = os.close, _suppress: Any = contextlib.suppress) -> None:
+        with _suppress(OSError):
+            _close(self.fd)
+
+
 class DirectoryStore:
     capabilities = StoreCapabilities(local=True, parallel_writes=4)
 
@@ -44,8 +58,11 @@ class DirectoryStore:
         self.root = root
         self.location = str(root)
         self._tmp = root / "tmp"
-        self._fds: dict[str, int] = {}
-        self._fds_lock = threading.Lock()
+        self._open: dict[str, _OpenFile] = {}
+        self._open_lock = threading.Lock()
+        self._made: set[Path] = set()  # directories known to exist: not made again per put
+        self._names = itertools.count()  # tmp names: unique within this object, the prefix across processes
+        self._prefix = uuid.uuid4().hex
 
     @classmethod
     def open(cls, url: str, *, create: bool = False, **_: Any) -> DirectoryStore:
@@ -90,15 +107,17 @@ class DirectoryStore:
 
     def put(self, key: str, chunks: Iterable[bytes]) -> int:
         target = self._path(key)
-        tmp = self._tmp / f"{uuid.uuid4().hex}.part"
+        tmp = self._tmp / f"{self._prefix}-{next(self._names)}.part"
         written = 0
         try:
-            self._tmp.mkdir(exist_ok=True)
+            self._makedir(self._tmp)
             with open(tmp, "wb") as fh:
                 for chunk in chunks:
                     fh.write(chunk)
                     written += len(chunk)
-            target.parent.mkdir(parents=True, exist_ok=True)
+                fh.flush()
+                start_writeback(fh.fileno())
+            self._makedir(target.parent)
             os.replace(tmp, target)
         except OSError as e:
             with contextlib.suppress(OSError):
@@ -110,6 +129,11 @@ class DirectoryStore:
             raise
         return written
 
+    def _makedir(self, path: Path) -> None:
+        if path not in self._made:
+            path.mkdir(parents=True, exist_ok=True)
+            self._made.add(path)
+
     def get(self, key: str) -> BinaryIO:
         try:
             return open(self._path(key), "rb")  # noqa: SIM115 - the caller closes the stream
@@ -120,7 +144,8 @@ class DirectoryStore:
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         try:
-            data = os.pread(self._fd(key), length, offset)
+            opened = self._file(key)  # held while read: closed only once no thread uses it
+            data = os.pread(opened.fd, length, offset)
         except FileNotFoundError:
             raise NotFound(f"{key} is missing from backup store {self.root}") from None
         except OSError as e:
@@ -129,16 +154,19 @@ class DirectoryStore:
             raise NotFound(f"{key} in backup store {self.root} is shorter than its index says (truncated)")
         return data
 
-    def _fd(self, key: str) -> int:
+    def _file(self, key: str) -> _OpenFile:
         """An open descriptor per pack, kept: a restore reads thousands of blobs from each
         (pread needs no seek, so threads share it)."""
-        with self._fds_lock:
-            fd = self._fds.get(key)
-            if fd is None:
-                if len(self._fds) >= 64:
-                    os.close(self._fds.pop(next(iter(self._fds))))
-                fd = self._fds[key] = os.open(self._path(key), os.O_RDONLY)
-            return fd
+        opened = self._open.get(key)  # no lock for one already open: this runs per small blob
+        if opened is not None:
+            return opened
+        with self._open_lock:
+            opened = self._open.get(key)
+            if opened is None:
+                if len(self._open) >= 64:
+                    self._open.pop(next(iter(self._open)))  # closed when its last reader is done
+                opened = self._open[key] = _OpenFile(os.open(self._path(key), os.O_RDONLY | os.O_CLOEXEC))
+            return opened
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
@@ -157,10 +185,8 @@ class DirectoryStore:
                     yield key
 
     def delete(self, key: str) -> None:
-        with self._fds_lock:
-            fd = self._fds.pop(key, None)
-            if fd is not None:
-                os.close(fd)
+        with self._open_lock:
+            self._open.pop(key, None)
         try:
             self._path(key).unlink(missing_ok=True)
         except OSError as e:
@@ -185,7 +211,5 @@ class DirectoryStore:
                         os.unlink(entry.path)
 
     def close(self) -> None:
-        with self._fds_lock:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
+        with self._open_lock:
+            self._open.clear()
