@@ -184,3 +184,17 @@ def test_sources_made_before_a_purge_find_the_object_in_the_new_generation(repo_
     found = [sources.locate(o) for o in state.objects.values()]
     assert all(f is not None for f in found)
     assert sum(".retained" in f[0] for f in found if f is not None) == 1
+
+
+def test_an_upload_after_the_live_objects_moved_on_stores_the_recorded_state(repo_dir: Path, tmp_path: Path) -> None:
+    bid = ok_json(repo_dir, "backup")["id"]
+    recorded = digests(snapshot_tree(repo_dir, bid))
+    (tmp_path / "x.txt").write_text("a later version")
+    run(repo_dir, "put", "/top/sub/b1", "--file", str(tmp_path / "x.txt"))  # new root inventory
+    run(repo_dir, "delete", "/other")
+    run(repo_dir, "purge", "/other")  # into a generation
+    store = tmp_path / "store"
+    assert ok_json(repo_dir, "upload-backup", bid, str(store))["blobs_sent"] > 0
+    ok_json(repo_dir, "delete-backup", bid)
+    ok_json(repo_dir, "download-backup", bid, str(store))
+    assert digests(repo_dir / "backups" / bid / "ocfl-root") == recorded
