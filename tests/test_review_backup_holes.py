@@ -1,0 +1,182 @@
+"""Review of logical snapshots (97aaced, 79ed036, 4fcef8f): holes where a snapshot stops being
+restorable or a restore/purge gives the wrong content. Each test states the expected, safe
+behaviour; a failure shows the hole."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fcrctl.errors import FcrctlError, Locked
+from fcrctl.repository import open_repository
+from tests.backup_helpers import make_repo, ok_json, paths_in, run
+
+
+@pytest.fixture
+def repo_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    make_repo(path)
+    return path
+
+
+def _obj_dir(repo_dir: Path, path: str) -> Path:
+    from fcrctl.repository.local import ocfl
+
+    repo = open_repository(str(repo_dir))
+    try:
+        row = repo._index.get(path)  # type: ignore[attr-defined]
+        return repo_dir / "ocfl-root" / ocfl.object_rel(row.object_id)
+    finally:
+        repo.close()
+
+
+# -- 1. a copied local snapshot directory is no backup, yet fcr:restore restores it -----------------
+def test_review_restoring_a_copied_logical_snapshot_dir_does_not_empty_the_repository(
+        repo_dir: Path, tmp_path: Path) -> None:
+    """A snapshot directory copied off REPO/backups (as one did with the linked design, or as the
+    docs' "fcr:restore DIR" invites) holds only objects.jsonl and the root's own files. Importing
+    it (fcr:restore) and restoring it must be refused, not swap in an empty storage root."""
+    from fcrctl.services.backup.restore import restore
+    from fcrctl.services.backup.server_side import import_snapshot
+    from fcrctl.services.backup.snapshot import BackupHome
+
+    bid = ok_json(repo_dir, "backup")["id"]
+    copy = tmp_path / "usb" / bid
+    shutil.copytree(repo_dir / "backups" / bid, copy)
+    ok_json(repo_dir, "delete-backup", bid)
+    before = paths_in(repo_dir)
+    assert "/top/sub/b0" in before
+    home = BackupHome(repo_dir / "backups")
+    repo = open_repository(str(repo_dir))
+    try:
+        try:
+            info = import_snapshot(home, copy)
+            restore(repo, home, info.id)
+        except FcrctlError:
+            pass  # refused: fine
+    finally:
+        repo.close()
+    assert paths_in(repo_dir) == before, "the repository was replaced by an empty snapshot"
+
+
+# -- 2. --allow-inconsistent reads the epoch while a purge commit is filling its generation --------
+def test_review_inconsistent_snapshot_keeps_objects_a_running_purge_moves(
+        repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A purge commit makes its generation N first (epoch file := N), then moves its objects
+    one by one, holding the writer lock. An --allow-inconsistent snapshot taken meanwhile reads
+    epoch_before = N, scans an object the commit has not moved yet, then the commit moves it
+    into generation N, which the snapshot (needing only generations > N) never looks in."""
+    from fcrctl.repository.local.retention import Retention
+    from fcrctl.services.backup import rootstate, snapshot
+    from fcrctl.services.backup.snapshot import BackupHome
+
+    run(repo_dir, "delete", "/other")
+    obj = _obj_dir(repo_dir, "/other")
+    rel = obj.relative_to(repo_dir / "ocfl-root").as_posix()
+    retention = Retention(repo_dir / "backups" / ".retained")
+    retention.activate()
+    generation = retention.new_generation()  # the purge commit has begun (it holds the writer lock)
+    real_scan = rootstate.scan
+
+    def scan_then_commit_moves_on(root: Path, *a, **k):  # type: ignore[no-untyped-def]
+        state = real_scan(root, *a, **k)
+        retention.keep(obj, rel, generation)  # ...and the commit moves /other's object
+        return state
+
+    monkeypatch.setattr(rootstate, "scan", scan_then_commit_moves_on)
+    repo = open_repository(str(repo_dir))
+
+    def locked(*a, **k):  # type: ignore[no-untyped-def]
+        raise Locked("held by the purge")
+
+    monkeypatch.setattr(repo, "exclusive", locked)
+    try:
+        info = snapshot.take(repo, BackupHome(repo_dir / "backups"), allow_inconsistent=True)
+    finally:
+        repo.close()
+    monkeypatch.undo()
+    state = rootstate.RootState.load(repo_dir / "backups" / info.id / rootstate.STATE_FILE)
+    assert rel in state.objects  # the snapshot recorded it
+    result = run(repo_dir, "--json", "verify-backup", info.id)
+    assert result.exit_code == 0, result.stdout  # "object is gone": generation N is not searched
+
+
+# -- 3. a purge into a generation on another filesystem, killed while deleting the original --------
+def test_review_cross_device_purge_killed_midway_does_not_resurrect_the_object(
+        repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retention.keep across filesystems copies the object, then shutil.rmtree()s it *in place*
+    in the live root. Killed part-way (here: after its newest version dir went), the live root
+    holds a half-deleted object; recovery rolls its root inventory back to the newest complete
+    version and re-indexes it: the purged resource is back, as it was before it was deleted."""
+    from fcrctl.repository.local import retention
+
+    ok_json(repo_dir, "backup")
+    run(repo_dir, "delete", "/other")  # v2: the tombstone
+    obj = _obj_dir(repo_dir, "/other")
+    assert (obj / "v2").is_dir()
+    real_rename, real_rmtree = os.rename, shutil.rmtree
+
+    def cross_device(a, b):  # type: ignore[no-untyped-def]
+        if ".retained" in str(b) and ".partial" not in str(a):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_rename(a, b)
+
+    class Killed(BaseException):
+        pass
+
+    def dying_rmtree(path, *a, **k):  # type: ignore[no-untyped-def]
+        if Path(path) == obj:
+            real_rmtree(Path(path) / "v2")  # rmtree's order is the directory's: any part may go first
+            raise Killed
+        return real_rmtree(path, *a, **k)
+
+    monkeypatch.setattr(retention.os, "rename", cross_device)
+    monkeypatch.setattr(retention.shutil, "rmtree", dying_rmtree)
+    repo = open_repository(str(repo_dir))
+    try:
+        with pytest.raises(Killed):
+            repo.purge("/other")
+    finally:
+        repo._lock.close()  # type: ignore[attr-defined]  # as the kernel does for a dead process
+    monkeypatch.undo()
+    paths = paths_in(repo_dir)  # opening recovers the pending purge
+    assert "/other" not in paths, "the purged resource came back (rolled back to v1)"
+
+
+# -- 4. a damaged object: the repository snapshots "fine", but the snapshot never restores ---------
+def test_review_snapshot_of_an_object_whose_head_version_inventory_is_lost_still_restores(
+        repo_dir: Path) -> None:
+    """The linked design kept such an object as it was found. Now the snapshot records the root
+    inventory's sha512 and later looks for it at v{head}/inventory.json: the backup succeeds,
+    then every restore of the *whole repository* fails (or, had it been taken as the last good
+    backup, the user has none)."""
+    obj = _obj_dir(repo_dir, "/other")
+    (obj / "v1" / "inventory.json").unlink()  # damage that `fcrctl check` reports
+    result = run(repo_dir, "--json", "backup")
+    if result.exit_code != 0:
+        return  # refused loudly: acceptable
+    bid = json.loads(result.stdout)["id"]
+    run(repo_dir, "create", "/later")
+    result = run(repo_dir, "restore", bid, "--yes")
+    assert result.exit_code == 0, result.stderr
+
+
+# -- 5. a restored object loses its NAMASTE file when it does not match the inventory type -------
+def test_review_restore_keeps_an_object_whose_namaste_differs_from_its_inventory_type(
+        repo_dir: Path) -> None:
+    """_read_object derives the NAMASTE name from the inventory's type; link() skips a missing
+    file silently, so an object declared 0=ocfl_object_1.0 with a 1.1 inventory is restored
+    without any declaration: reindex does not see it, and the resource silently disappears."""
+    obj = _obj_dir(repo_dir, "/top/sub/b0")
+    os.rename(obj / "0=ocfl_object_1.1", obj / "0=ocfl_object_1.0")
+    (obj / "0=ocfl_object_1.0").write_text("ocfl_object_1.0\n")
+    bid = ok_json(repo_dir, "backup")["id"]
+    ok_json(repo_dir, "restore", bid, "--yes")
+    assert any(obj.glob("0=ocfl_object_*")), "restored without its declaration"
+    ok_json(repo_dir, "reindex")
+    assert "/top/sub/b0" in paths_in(repo_dir)
