@@ -180,3 +180,53 @@ def test_review_restore_keeps_an_object_whose_namaste_differs_from_its_inventory
     assert any(obj.glob("0=ocfl_object_*")), "restored without its declaration"
     ok_json(repo_dir, "reindex")
     assert "/top/sub/b0" in paths_in(repo_dir)
+
+
+# -- 6. damage to the live root flows silently into a restore of an older snapshot ---------------
+def test_review_restore_of_a_snapshot_missing_a_recorded_file_is_not_silent(repo_dir: Path) -> None:
+    """Logical snapshots share the live root's files; link() skips a recorded file it cannot
+    find ("the snapshot holds what is there"). So a content file lost from the live root after
+    the snapshot (the linked design kept its own link) makes `restore` succeed with exit 0 and
+    a damaged repository: the very case a restore is run for. It should fail (nothing changed)
+    or at least report it; verify-backup does see it."""
+    bid = ok_json(repo_dir, "backup")["id"]
+    obj = _obj_dir(repo_dir, "/top/sub/b0")
+    content = [p for p in (obj / "v1" / "content").rglob("*") if p.is_file() and ".fcrepo" not in p.parts]
+    assert content
+    content[0].unlink()  # damaged after the backup
+    assert run(repo_dir, "verify-backup", bid).exit_code != 0  # verify notices...
+    result = run(repo_dir, "restore", bid, "--yes")  # ...restore does not
+    if result.exit_code != 0:
+        return  # refused: fine
+    assert run(repo_dir, "check").exit_code == 0, "restore exited 0 and left a damaged repository"
+
+
+KILL_AFTER_SWAP = """
+import os, signal, sys
+from pathlib import Path
+from fcrctl.repository import open_repository
+from fcrctl.services.backup import restore, snapshot
+repo = open_repository(sys.argv[1])
+home = snapshot.BackupHome(Path(sys.argv[1]) / "backups")
+restore.restore(repo, home, sys.argv[2], after_swap=lambda: os.kill(os.getpid(), signal.SIGKILL))
+"""
+
+
+# -- 7. between a killed restore's swap and the next backup command, snapshots look damaged -------
+def test_review_verify_after_a_killed_restore_does_not_call_good_snapshots_damaged(repo_dir: Path) -> None:
+    """The tree swapped out stays in backups/.restore-*/ocfl-root until a backup command runs
+    finish_interrupted; verify-backup (and upload-backup, delete-backup) do not, so a snapshot
+    whose objects are only there is reported "object is gone": users delete good backups."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    one = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    run(repo_dir, "create", "/new")
+    two = ok_json(repo_dir, "backup", "--label", "two")["id"]
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(KILL_AFTER_SWAP), str(repo_dir), one],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    result = run(repo_dir, "--json", "verify-backup", two)
+    assert result.exit_code == 0, result.stdout
