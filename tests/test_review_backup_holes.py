@@ -230,3 +230,33 @@ def test_review_verify_after_a_killed_restore_does_not_call_good_snapshots_damag
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     result = run(repo_dir, "--json", "verify-backup", two)
     assert result.exit_code == 0, result.stdout
+
+
+# -- 8. a purge racing a restore's (unlocked) linking fails the restore with a false "damaged" ---
+def test_review_restore_survives_a_purge_that_moves_an_object_while_it_is_linked(
+        repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """restore links the snapshot's objects before taking the writer lock, so a purge may move
+    an object into a generation between Sources.locate() and linking its files. _link_files
+    then raises StateMoved and the restore fails with "backup lacks object ...: run
+    verify-backup" although verify-backup says the backup is fine: locate again instead."""
+    from fcrctl.repository.local.retention import Retention
+    from fcrctl.services.backup import rootstate
+
+    bid = ok_json(repo_dir, "backup")["id"]
+    run(repo_dir, "delete", "/other")
+    obj = _obj_dir(repo_dir, "/other")
+    rel = obj.relative_to(repo_dir / "ocfl-root").as_posix()
+    real = rootstate._link_files
+    moved: list[bool] = []
+
+    def purge_meanwhile(src, dst, pairs, made, anchor):  # type: ignore[no-untyped-def]
+        if src == str(obj) and not moved:
+            moved.append(True)  # what Store._purge does, under a lock the restore does not hold yet
+            retention = Retention(repo_dir / "backups" / ".retained")
+            retention.keep(obj, rel, retention.new_generation())
+        return real(src, dst, pairs, made, anchor)
+
+    monkeypatch.setattr(rootstate, "_link_files", purge_meanwhile)
+    result = run(repo_dir, "restore", bid, "--yes")
+    assert moved
+    assert result.exit_code == 0, result.stderr
