@@ -325,7 +325,9 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
     """The root's state and the index as of one instant under the writer lock (a stat per object)."""
     live = Path(repo.location) / TREE
     retention.activate()  # before anything is recorded: from now on purges keep what we name
-    epoch_before = retention.epoch()
+    # without the lock, the newest generation may still be filling: a purge commit makes it
+    # first, then moves its objects one by one, some after our scan saw them
+    epoch_before = max(0, retention.epoch() - 1)
     state = rootstate.scan(live, previous, processes=SCAN_PROCESSES)
     try:
         with repo.exclusive(timeout=lock_timeout) as root:
@@ -341,7 +343,7 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
         if not allow_inconsistent:
             raise
     # ArangoDB's allowInconsistent: no lock, so the recorded state may be torn; objects purged
-    # since the scan began are in generations after epoch_before
+    # since the scan began are in generations after epoch_before (the one filling included)
     copy_own(live, staged / TREE, state)
     return _Recorded(state, epoch_before, repo.resource_count(), 0.0, True)
 
