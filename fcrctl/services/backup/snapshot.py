@@ -184,6 +184,8 @@ class BackupHome:
         """A complete storage root of the snapshot at ``target``, of hard links."""
         where = self.path(info.id)
         if not (where / rootstate.STATE_FILE).exists():
+            if info.epoch is not None:  # its ocfl-root/ holds no objects: linking it gives an empty root
+                raise CorruptData(f"backup {info.id} lacks {rootstate.STATE_FILE}: it is damaged; nothing was changed")
             tree.link_tree(where / TREE, target)  # a snapshot from before objects.jsonl existed
             return
         state = rootstate.RootState.load(where / rootstate.STATE_FILE)
