@@ -85,7 +85,7 @@ def test_review_inconsistent_snapshot_keeps_objects_a_running_purge_moves(
 
     def scan_then_commit_moves_on(root: Path, *a, **k):  # type: ignore[no-untyped-def]
         state = real_scan(root, *a, **k)
-        retention.keep(obj, rel, generation)  # ...and the commit moves /other's object
+        retention.keep(obj, rel, generation, repo_dir / "tmp")  # ...and the commit moves /other's object
         return state
 
     monkeypatch.setattr(rootstate, "scan", scan_then_commit_moves_on)
@@ -130,7 +130,7 @@ def test_review_cross_device_purge_killed_midway_does_not_resurrect_the_object(
         pass
 
     def dying_rmtree(path, *a, **k):  # type: ignore[no-untyped-def]
-        if Path(path) == obj:
+        if Path(path) == obj or Path(path).name.startswith("purge-"):  # the object, wherever it is deleted
             real_rmtree(Path(path) / "v2")  # rmtree's order is the directory's: any part may go first
             raise Killed
         return real_rmtree(path, *a, **k)
@@ -253,7 +253,7 @@ def test_review_restore_survives_a_purge_that_moves_an_object_while_it_is_linked
         if src == str(obj) and not moved:
             moved.append(True)  # what Store._purge does, under a lock the restore does not hold yet
             retention = Retention(repo_dir / "backups" / ".retained")
-            retention.keep(obj, rel, retention.new_generation())
+            retention.keep(obj, rel, retention.new_generation(), repo_dir / "tmp")
         return real(src, dst, pairs, made, anchor)
 
     monkeypatch.setattr(rootstate, "_link_files", purge_meanwhile)
