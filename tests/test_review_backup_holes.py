@@ -4,6 +4,7 @@ behaviour; a failure shows the hole."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -260,3 +261,57 @@ def test_review_restore_survives_a_purge_that_moves_an_object_while_it_is_linked
     result = run(repo_dir, "restore", bid, "--yes")
     assert moved
     assert result.exit_code == 0, result.stderr
+
+
+KILL_DURING_FORKED_SCAN = """
+import os, signal, sys
+from pathlib import Path
+from fcrctl.repository import open_repository
+from fcrctl.services.backup import rootstate, snapshot
+rootstate._MIN_TOPS_FOR_PROCESSES = 1
+snapshot.SCAN_PROCESSES = 2
+real = rootstate._scan_tops_forked
+def dying(base, tops):
+    parent = os.getppid()
+    with open(f"/proc/{parent}/task/{parent}/children") as fh:
+        workers = fh.read().split()
+    for pid in workers:  # all of them, so that the test can end them
+        with open(os.path.join(sys.argv[2], pid), "w"):
+            pass
+    os.kill(os.getppid(), signal.SIGKILL)  # the backup is killed while its workers scan
+    return real(base, tops)
+rootstate._scan_tops_forked = dying
+repo = open_repository(sys.argv[1])
+snapshot.take(repo, snapshot.BackupHome(Path(sys.argv[1]) / "backups"))
+"""
+
+
+# -- 9. forked scan workers outlive a killed backup and hold its locks forever ------------------
+def test_review_a_killed_backup_leaves_no_scan_worker_holding_the_home_lock(repo_dir: Path, tmp_path: Path) -> None:
+    """rootstate.scan forks a ProcessPoolExecutor while take() holds backups/.lock shared and its
+    staging lock exclusive. kill -9 of the backup orphans the workers (they wait on the call
+    queue forever; they inherited its write end), and they keep both locks: collect() is
+    skipped for good (retained generations never freed) and the staging dir is never cleaned."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    from fcrctl.services.backup import tree
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    with open(tmp_path / "stderr", "wb") as err:  # not a pipe: orphans would keep it open
+        proc = subprocess.run([sys.executable, "-c", textwrap.dedent(KILL_DURING_FORKED_SCAN), str(repo_dir),
+                               str(pids)], stdout=subprocess.DEVNULL, stderr=err, timeout=120)
+    try:
+        assert proc.returncode == -signal.SIGKILL, (tmp_path / "stderr").read_text()
+        time.sleep(2)  # time for the workers to have finished their chunks
+        alive = [int(p.name) for p in pids.iterdir() if Path(f"/proc/{p.name}").exists()]
+        with tree.home_lock(repo_dir / "backups", exclusive=True) as held:
+            assert held and not alive, f"orphaned scan workers {alive} hold the backup home's lock"
+    finally:
+        for p in pids.iterdir():  # the workers this test started
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(p.name), signal.SIGKILL)
