@@ -195,7 +195,8 @@ def scan(root: Path, previous: RootState | None = None, *, processes: int = 1) -
         _KNOWN = known  # inherited by the forked workers, not pickled to each
         try:
             chunks = [tops[i::processes * 4] for i in range(processes * 4)]
-            with ProcessPoolExecutor(processes, mp_context=mp.get_context("fork")) as pool:
+            with ProcessPoolExecutor(processes, mp_context=mp.get_context("fork"),
+                                     initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 found = [o for part in pool.map(_scan_tops_forked, repeat(base), chunks) for o in part]
         finally:
             _KNOWN = {}
@@ -205,6 +206,18 @@ def scan(root: Path, previous: RootState | None = None, *, processes: int = 1) -
 
 _MIN_TOPS_FOR_PROCESSES = 64  # below this the walk takes less than starting workers
 _KNOWN: dict[str, ObjectState] = {}
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker outliving a killed backup would wait for work forever, holding the locks it
+    inherited (backups/.lock: collect would never run again)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    if os.getppid() != parent:  # it died before that took effect
+        os._exit(1)
 
 
 def _scan_tops_forked(base: str, tops: list[str]) -> list[ObjectState]:
