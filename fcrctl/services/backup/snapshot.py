@@ -174,8 +174,18 @@ class BackupHome:
         if epoch is None:
             return rootstate.Sources(where / TREE)
         retention = self.retention
-        return rootstate.Sources(where / TREE, self.root.parent / TREE,
-                                 lambda: [retention.path(n) for n in retention.generations() if n > epoch])
+
+        def generations() -> list[Path]:
+            found = [retention.path(n) for n in retention.generations() if n > epoch]
+            # a restore killed past its swap: the tree it swapped out waits in the side dir its
+            # marker names (restore.MARKER) until the next backup command makes it a generation
+            with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                side = json.loads((self.root / ".restore-pending.json").read_text("utf-8"))["side"]
+                if isinstance(side, str) and side.startswith(".restore-"):
+                    found.append(self.root / side / TREE)
+            return found
+
+        return rootstate.Sources(where / TREE, self.root.parent / TREE, generations)
 
     def sources_of(self, info: BackupInfo) -> rootstate.Sources:
         return self.sources(self.path(info.id), info.epoch)
