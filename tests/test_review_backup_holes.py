@@ -315,3 +315,44 @@ def test_review_a_killed_backup_leaves_no_scan_worker_holding_the_home_lock(repo
         for p in pids.iterdir():  # the workers this test started
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(p.name), signal.SIGKILL)
+
+
+# -- sound: a chain of restores, purges and deletions keeps every listed snapshot whole -------------
+def test_review_snapshots_stay_whole_through_restores_purges_and_collects(repo_dir: Path) -> None:
+    def verify_all() -> None:
+        for b in ok_json(repo_dir, "list-backups"):
+            result = run(repo_dir, "--json", "verify-backup", b["id"], "--read-data")
+            assert result.exit_code == 0, result.stdout
+
+    s1 = ok_json(repo_dir, "backup", "--label", "s1")["id"]
+    run(repo_dir, "create", "/x")
+    s2 = ok_json(repo_dir, "backup", "--label", "s2")["id"]
+    run(repo_dir, "delete", "/x")
+    run(repo_dir, "purge", "/x")
+    run(repo_dir, "delete", "/other")
+    run(repo_dir, "purge", "/other")
+    verify_all()
+    f1 = ok_json(repo_dir, "restore", s1, "--yes")["previous"]
+    assert "/x" not in paths_in(repo_dir) and "/other" in paths_in(repo_dir)
+    run(repo_dir, "delete", "/top/sub/b1")
+    run(repo_dir, "purge", "/top/sub/b1")
+    f2 = ok_json(repo_dir, "restore", s2, "--yes")["previous"]
+    assert "/x" in paths_in(repo_dir) and "/top/sub/b1" in paths_in(repo_dir)
+    verify_all()
+    ok_json(repo_dir, "delete-backup", s1)
+    ok_json(repo_dir, "delete-backup", s2)
+    verify_all()
+    ok_json(repo_dir, "restore", f1, "--yes")  # the state after the purges of /x and /other
+    assert "/x" not in paths_in(repo_dir) and "/other" not in paths_in(repo_dir)
+    ok_json(repo_dir, "delete-backup", f1)
+    verify_all()
+    listed = ok_json(repo_dir, "list-backups")
+    assert f2 in [b["id"] for b in listed]
+    ok_json(repo_dir, "restore", f2, "--yes")  # after restoring s1 and purging b1
+    paths = paths_in(repo_dir)
+    assert "/other" in paths and "/top/sub/b1" not in paths and "/x" not in paths
+    assert run(repo_dir, "check").exit_code == 0
+    for b in ok_json(repo_dir, "list-backups"):
+        ok_json(repo_dir, "delete-backup", b["id"])
+    retained = repo_dir / "backups" / ".retained"
+    assert not [p for p in retained.iterdir() if p.name.isdigit()]
