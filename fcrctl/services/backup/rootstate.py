@@ -352,6 +352,23 @@ def link(sources: Sources, dst: Path, state: RootState, *, jobs: int = 4) -> Lin
 
 
 def _link_object(sources: Sources, dst: str, o: ObjectState, made: set[str]) -> tuple[int, int]:
+    try:
+        return _link_located(sources, dst, o, made)
+    except StateMoved:
+        pass
+    # a purge or restore moved the object while we linked it (no lock is held here): start it
+    # again from where it is now (locate lists the generations again)
+    obj_dst = f"{dst}/{o.rel}"
+    shutil.rmtree(obj_dst, ignore_errors=True)
+    for d in [d for d in list(made) if d == obj_dst or d.startswith(f"{obj_dst}/")]:
+        made.discard(d)
+    try:
+        return _link_located(sources, dst, o, made)
+    except StateMoved:
+        raise StateMoved(o.rel) from None
+
+
+def _link_located(sources: Sources, dst: str, o: ObjectState, made: set[str]) -> tuple[int, int]:
     found = sources.locate(o)
     if found is None:
         raise StateMoved(o.rel)
@@ -362,8 +379,11 @@ def _link_object(sources: Sources, dst: str, o: ObjectState, made: set[str]) -> 
         return copy_tree(Path(obj_src), Path(obj_dst))
     pairs = object_files(o, data)
     if not os.path.exists(f"{obj_src}/{o.namaste}"):  # declared otherwise than its inventory type says
-        with os.scandir(obj_src) as it:
-            declared = next((e.name for e in it if e.name.startswith("0=ocfl_object_")), None)
+        try:
+            with os.scandir(obj_src) as it:
+                declared = next((e.name for e in it if e.name.startswith("0=ocfl_object_")), None)
+        except FileNotFoundError:
+            raise StateMoved(o.rel) from None
         if declared is not None:  # without one, reindex would not see the object at all
             pairs[0] = (declared, declared)
     files, size = _link_files(obj_src, obj_dst, pairs, made, f"{obj_src}/{o.head}/inventory.json")
