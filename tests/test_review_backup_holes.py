@@ -356,3 +356,46 @@ def test_review_snapshots_stay_whole_through_restores_purges_and_collects(repo_d
         ok_json(repo_dir, "delete-backup", b["id"])
     retained = repo_dir / "backups" / ".retained"
     assert not [p for p in retained.iterdir() if p.name.isdigit()]
+
+
+# -- 10. a collect between finish_interrupted's two renames deletes the fail-safe's objects --------
+def test_review_collect_racing_the_finish_of_a_killed_restore_keeps_the_failsafe(
+        repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """finish_interrupted (run by `fcrctl backup`, `restore`) adopts the swapped-out tree as a
+    generation, then renames the fail-safe into the home, holding the writer lock but not the
+    home lock. A delete-backup/prune-backups running then (cron) collects with the fail-safe not
+    yet listed: with no other snapshot naming an epoch below it, the new generation goes."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    from fcrctl.repository.local.retention import Retention
+    from fcrctl.services.backup import restore
+    from fcrctl.services.backup.snapshot import BackupHome
+
+    one = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    run(repo_dir, "create", "/new")
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(KILL_AFTER_SWAP), str(repo_dir), one],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    home = BackupHome(repo_dir / "backups")
+    home.delete(one)  # the only snapshot listed; its own collect finds nothing adopted yet
+    real = Retention.adopt
+
+    def adopt_then_someone_prunes(self, root):  # type: ignore[no-untyped-def]
+        out = real(self, root)
+        BackupHome(repo_dir / "backups").collect()  # another process's delete-backup, just then
+        return out
+
+    monkeypatch.setattr(Retention, "adopt", adopt_then_someone_prunes)
+    repo = open_repository(str(repo_dir))
+    try:
+        restore.finish_interrupted(repo, home)
+    finally:
+        repo.close()
+    monkeypatch.undo()
+    failsafes = [b["id"] for b in ok_json(repo_dir, "list-backups") if b["kind"] == "failsafe"]
+    assert len(failsafes) == 1
+    result = run(repo_dir, "--json", "verify-backup", failsafes[0])
+    assert result.exit_code == 0, result.stdout  # the state before the restore (with /new) is gone
