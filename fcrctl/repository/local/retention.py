@@ -79,8 +79,9 @@ class Retention:
         ocfl.fsync_dir(self.dir)
         return self.path(epoch)
 
-    def keep(self, obj_dir: Path, rel: str, generation: Path) -> None:
-        """Move a purged object's directory into ``generation`` (one rename)."""
+    def keep(self, obj_dir: Path, rel: str, generation: Path, tmp: Path) -> None:
+        """Move a purged object's directory into ``generation`` (one rename; across filesystems
+        a copy, then the original leaves the root by one rename into ``tmp``)."""
         target = generation / rel
         ocfl.ensure_dir(target.parent)
         try:
@@ -94,7 +95,11 @@ class Retention:
             shutil.copytree(obj_dir, partial)
             ocfl.sync_tree(partial)
             os.rename(partial, target)
-            shutil.rmtree(obj_dir)
+            ocfl.fsync_dir(target.parent)  # the copy is durable before the original goes
+            # one rename, not an rmtree in place: a kill part-way would leave a half-deleted
+            # object that recovery rolls back to an older version and indexes again
+            ocfl.remove_tree(obj_dir, tmp)  # (syncs the object's parent, drops empty ones)
+            return
         ocfl.fsync_dir(obj_dir.parent)
         ocfl.fsync_dir(target.parent)
 

@@ -380,7 +380,7 @@ class Store:
             return
         if not generation:
             generation.append(self.retention.new_generation())
-        self.retention.keep(obj, ocfl.object_rel(object_id), generation[0])
+        self.retention.keep(obj, ocfl.object_rel(object_id), generation[0], self.tmp)
         _remove_empty_parents(obj, self.root)
 
     def recover(self, object_ids: list[str]) -> None:

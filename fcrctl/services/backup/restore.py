@@ -88,7 +88,9 @@ def finish_interrupted(repo: Repository, home: BackupHome) -> bool:
     marker = home.root / MARKER
     if not marker.exists() or not isinstance(repo, Snapshottable):
         return False
-    with repo.exclusive() as live:
+    # the home lock too: a collect between adopting the swapped-out tree and listing the
+    # fail-safe would find no snapshot naming that generation
+    with tree.home_lock(home.root, exclusive=False), repo.exclusive() as live:
         try:
             doc = json.loads(marker.read_text("utf-8"))
         except (OSError, ValueError):

@@ -195,7 +195,8 @@ def scan(root: Path, previous: RootState | None = None, *, processes: int = 1) -
         _KNOWN = known  # inherited by the forked workers, not pickled to each
         try:
             chunks = [tops[i::processes * 4] for i in range(processes * 4)]
-            with ProcessPoolExecutor(processes, mp_context=mp.get_context("fork")) as pool:
+            with ProcessPoolExecutor(processes, mp_context=mp.get_context("fork"),
+                                     initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 found = [o for part in pool.map(_scan_tops_forked, repeat(base), chunks) for o in part]
         finally:
             _KNOWN = {}
@@ -205,6 +206,18 @@ def scan(root: Path, previous: RootState | None = None, *, processes: int = 1) -
 
 _MIN_TOPS_FOR_PROCESSES = 64  # below this the walk takes less than starting workers
 _KNOWN: dict[str, ObjectState] = {}
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker outliving a killed backup would wait for work forever, holding the locks it
+    inherited (backups/.lock: collect would never run again)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    if os.getppid() != parent:  # it died before that took effect
+        os._exit(1)
 
 
 def _scan_tops_forked(base: str, tops: list[str]) -> list[ObjectState]:
@@ -339,6 +352,23 @@ def link(sources: Sources, dst: Path, state: RootState, *, jobs: int = 4) -> Lin
 
 
 def _link_object(sources: Sources, dst: str, o: ObjectState, made: set[str]) -> tuple[int, int]:
+    try:
+        return _link_located(sources, dst, o, made)
+    except StateMoved:
+        pass
+    # a purge or restore moved the object while we linked it (no lock is held here): start it
+    # again from where it is now (locate lists the generations again)
+    obj_dst = f"{dst}/{o.rel}"
+    shutil.rmtree(obj_dst, ignore_errors=True)
+    for d in [d for d in list(made) if d == obj_dst or d.startswith(f"{obj_dst}/")]:
+        made.discard(d)
+    try:
+        return _link_located(sources, dst, o, made)
+    except StateMoved:
+        raise StateMoved(o.rel) from None
+
+
+def _link_located(sources: Sources, dst: str, o: ObjectState, made: set[str]) -> tuple[int, int]:
     found = sources.locate(o)
     if found is None:
         raise StateMoved(o.rel)
@@ -348,6 +378,14 @@ def _link_object(sources: Sources, dst: str, o: ObjectState, made: set[str]) -> 
         _makedirs(os.path.dirname(obj_dst), made)
         return copy_tree(Path(obj_src), Path(obj_dst))
     pairs = object_files(o, data)
+    if not os.path.exists(f"{obj_src}/{o.namaste}"):  # declared otherwise than its inventory type says
+        try:
+            with os.scandir(obj_src) as it:
+                declared = next((e.name for e in it if e.name.startswith("0=ocfl_object_")), None)
+        except FileNotFoundError:
+            raise StateMoved(o.rel) from None
+        if declared is not None:  # without one, reindex would not see the object at all
+            pairs[0] = (declared, declared)
     files, size = _link_files(obj_src, obj_dst, pairs, made, f"{obj_src}/{o.head}/inventory.json")
     if os.path.isdir(f"{obj_src}/extensions"):
         more = copy_tree(Path(f"{obj_src}/extensions"), Path(f"{obj_dst}/extensions"))

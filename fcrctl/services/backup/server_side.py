@@ -59,6 +59,9 @@ def import_snapshot(home: BackupHome, source: Path) -> BackupInfo:
     info = BackupHome._read(source)
     if (home.root / info.id).exists():
         return home.get(info.id)
+    if info.epoch is not None:  # a copy of a local snapshot dir: its objects were never in it
+        raise BadInput(f"{source} is a copy of a local snapshot, which reads its objects from its repository: "
+                       f"use a directory fcr:backup wrote, or a store (upload-backup)")
     with tree.staging_dir(home.root) as staged:
         tree.link_tree(source / TREE, staged / TREE)
         return home.install(staged, info)

@@ -174,8 +174,18 @@ class BackupHome:
         if epoch is None:
             return rootstate.Sources(where / TREE)
         retention = self.retention
-        return rootstate.Sources(where / TREE, self.root.parent / TREE,
-                                 lambda: [retention.path(n) for n in retention.generations() if n > epoch])
+
+        def generations() -> list[Path]:
+            found = [retention.path(n) for n in retention.generations() if n > epoch]
+            # a restore killed past its swap: the tree it swapped out waits in the side dir its
+            # marker names (restore.MARKER) until the next backup command makes it a generation
+            with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                side = json.loads((self.root / ".restore-pending.json").read_text("utf-8"))["side"]
+                if isinstance(side, str) and side.startswith(".restore-"):
+                    found.append(self.root / side / TREE)
+            return found
+
+        return rootstate.Sources(where / TREE, self.root.parent / TREE, generations)
 
     def sources_of(self, info: BackupInfo) -> rootstate.Sources:
         return self.sources(self.path(info.id), info.epoch)
@@ -184,6 +194,8 @@ class BackupHome:
         """A complete storage root of the snapshot at ``target``, of hard links."""
         where = self.path(info.id)
         if not (where / rootstate.STATE_FILE).exists():
+            if info.epoch is not None:  # its ocfl-root/ holds no objects: linking it gives an empty root
+                raise CorruptData(f"backup {info.id} lacks {rootstate.STATE_FILE}: it is damaged; nothing was changed")
             tree.link_tree(where / TREE, target)  # a snapshot from before objects.jsonl existed
             return
         state = rootstate.RootState.load(where / rootstate.STATE_FILE)
@@ -325,7 +337,9 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
     """The root's state and the index as of one instant under the writer lock (a stat per object)."""
     live = Path(repo.location) / TREE
     retention.activate()  # before anything is recorded: from now on purges keep what we name
-    epoch_before = retention.epoch()
+    # without the lock, the newest generation may still be filling: a purge commit makes it
+    # first, then moves its objects one by one, some after our scan saw them
+    epoch_before = max(0, retention.epoch() - 1)
     state = rootstate.scan(live, previous, processes=SCAN_PROCESSES)
     try:
         with repo.exclusive(timeout=lock_timeout) as root:
@@ -341,7 +355,7 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
         if not allow_inconsistent:
             raise
     # ArangoDB's allowInconsistent: no lock, so the recorded state may be torn; objects purged
-    # since the scan began are in generations after epoch_before
+    # since the scan began are in generations after epoch_before (the one filling included)
     copy_own(live, staged / TREE, state)
     return _Recorded(state, epoch_before, repo.resource_count(), 0.0, True)
 
