@@ -47,6 +47,10 @@ class StateMoved(Exception):  # noqa: N818 - a signal to retry, not an error use
     """An object changed between the recorded instant and linking (purged, or replaced)."""
 
 
+class Damaged(StateMoved):
+    """An object holds its recorded head but has lost files it had when recorded."""
+
+
 @dataclass(slots=True)
 class ObjectState:
     rel: str  # object directory, relative to the storage root
@@ -122,8 +126,11 @@ def _stamp(st: os.stat_result) -> Stamp:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _read_object(root: str, rel: str, stamp: Stamp) -> ObjectState:
-    """The object as its root inventory says now, with its files counted (a stat each)."""
+def _read_object(root: str, rel: str, stamp: Stamp, names: Iterable[str] | None = None) -> ObjectState:
+    """The object as its root inventory says now, with its files counted (a stat each).
+    ``names``: the object directory's entries, if listed already. An object whose head
+    version does not hold its root inventory (damaged, or not written by the OCFL rules) has
+    no immutable state to come back to: it is recorded as found, to be copied (head None)."""
     obj = f"{root}/{rel}"
     try:
         with open(f"{obj}/inventory.json", "rb") as fh:
@@ -132,15 +139,31 @@ def _read_object(root: str, rel: str, stamp: Stamp) -> ObjectState:
         head = str(inventory["head"])
         algorithm = str(inventory.get("digestAlgorithm", "sha512"))
         spec = str(inventory.get("type", "")).split("/ocfl.io/", 1)[-1].split("/", 1)[0]
+        if not _holds_root_inventory(f"{obj}/{head}/inventory.json", data, stamp):
+            raise ValueError("the head version lacks the root inventory")
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         files, size = _size_tree(obj)
         return ObjectState(rel, "", None, "", stamp=stamp, files=files, bytes=size)  # copied as it is
-    namaste = f"0=ocfl_object_{spec}" if spec[:1].isdigit() else "0=ocfl_object_1.1"
+    if names is None:
+        with contextlib.suppress(OSError), os.scandir(obj) as it:
+            names = [e.name for e in it]
+    # the declaration on disk, which may differ from the one the inventory type names
+    namaste = next((n for n in names or () if n.startswith("0=ocfl_object_")), None)
+    if namaste is None:
+        namaste = f"0=ocfl_object_{spec}" if spec[:1].isdigit() else "0=ocfl_object_1.1"
     o = ObjectState(rel, str(inventory.get("id", "")), head, hashlib.sha512(data).hexdigest(),
                     f"inventory.json.{algorithm}", namaste, stamp)
     with contextlib.suppress(StateMoved):  # a malformed inventory: no files to count
         o.files, o.bytes = _count(obj, o, object_files(o, data))
     return o
+
+
+def _holds_root_inventory(head_inventory: str, data: bytes, stamp: Stamp) -> bool:
+    st = os.stat(head_inventory)  # missing: OSError, the caller's "as found"
+    if st.st_ino == stamp[0]:
+        return True  # fcrctl links the root inventory to the head's: the same file
+    with open(head_inventory, "rb") as fh:
+        return fh.read() == data  # written twice (Fedora): compared
 
 
 def _count(obj: str, o: ObjectState, pairs: list[tuple[str, str]]) -> tuple[int, int]:
@@ -238,7 +261,7 @@ def _scan_tops(base: str, tops: list[str], known: dict[str, ObjectState]) -> lis
             stamp = _stat_inventory(base, rel) or (0, 0, 0, 0)
             old = known.get(rel)
             out.append(old if old is not None and old.head is not None and old.stamp == stamp
-                       else _read_object(base, rel, stamp))
+                       else _read_object(base, rel, stamp, [e.name for e in entries]))
             continue
         stack.extend(f"{rel}/{e.name}" for e in entries if e.is_dir(follow_symlinks=False))
     return out
@@ -364,6 +387,8 @@ def _link_object(sources: Sources, dst: str, o: ObjectState, made: set[str]) -> 
         made.discard(d)
     try:
         return _link_located(sources, dst, o, made)
+    except Damaged:
+        raise
     except StateMoved:
         raise StateMoved(o.rel) from None
 
@@ -390,6 +415,8 @@ def _link_located(sources: Sources, dst: str, o: ObjectState, made: set[str]) ->
     if os.path.isdir(f"{obj_src}/extensions"):
         more = copy_tree(Path(f"{obj_src}/extensions"), Path(f"{obj_dst}/extensions"))
         files, size = files + more[0], size + more[1]
+    if o.files and files < o.files:  # (0: recorded before files were counted)
+        raise Damaged(f"{o.rel} has {o.files - files} file(s) fewer than when it was recorded")
     return files, size
 
 

@@ -201,6 +201,10 @@ class BackupHome:
         state = rootstate.RootState.load(where / rootstate.STATE_FILE)
         try:
             rootstate.link(self.sources_of(info), target, state)
+        except rootstate.Damaged as e:
+            tree.remove_tree(target)
+            raise CorruptData(f"backup {info.id} is damaged: object {e}: run `fcrctl verify-backup {info.id}`; "
+                              f"nothing was changed") from None
         except rootstate.StateMoved as e:
             tree.remove_tree(target)
             raise CorruptData(f"backup {info.id} lacks object {e}: run `fcrctl verify-backup {info.id}`; "

@@ -1,6 +1,6 @@
-"""Review of logical snapshots (97aaced, 79ed036, 4fcef8f): holes where a snapshot stops being
-restorable or a restore/purge gives the wrong content. Each test states the expected, safe
-behaviour; a failure shows the hole."""
+"""Holes a review of snapshots that read the live root found: cases where a snapshot could stop
+being restorable, or a restore or purge could give the wrong content. Each test states the
+safe behaviour."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _obj_dir(repo_dir: Path, path: str) -> Path:
 
 
 # -- 1. a copied local snapshot directory is no backup, yet fcr:restore restores it -----------------
-def test_review_restoring_a_copied_logical_snapshot_dir_does_not_empty_the_repository(
+def test_restoring_a_copied_logical_snapshot_dir_does_not_empty_the_repository(
         repo_dir: Path, tmp_path: Path) -> None:
     """A snapshot directory copied off REPO/backups (as one did with the linked design, or as the
     docs' "fcr:restore DIR" invites) holds only objects.jsonl and the root's own files. Importing
@@ -66,7 +66,7 @@ def test_review_restoring_a_copied_logical_snapshot_dir_does_not_empty_the_repos
 
 
 # -- 2. --allow-inconsistent reads the epoch while a purge commit is filling its generation --------
-def test_review_inconsistent_snapshot_keeps_objects_a_running_purge_moves(
+def test_inconsistent_snapshot_keeps_objects_a_running_purge_moves(
         repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A purge commit makes its generation N first (epoch file := N), then moves its objects
     one by one, holding the writer lock. An --allow-inconsistent snapshot taken meanwhile reads
@@ -108,7 +108,7 @@ def test_review_inconsistent_snapshot_keeps_objects_a_running_purge_moves(
 
 
 # -- 3. a purge into a generation on another filesystem, killed while deleting the original --------
-def test_review_cross_device_purge_killed_midway_does_not_resurrect_the_object(
+def test_cross_device_purge_killed_midway_does_not_resurrect_the_object(
         repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Retention.keep across filesystems copies the object, then shutil.rmtree()s it *in place*
     in the live root. Killed part-way (here: after its newest version dir went), the live root
@@ -150,7 +150,7 @@ def test_review_cross_device_purge_killed_midway_does_not_resurrect_the_object(
 
 
 # -- 4. a damaged object: the repository snapshots "fine", but the snapshot never restores ---------
-def test_review_snapshot_of_an_object_whose_head_version_inventory_is_lost_still_restores(
+def test_snapshot_of_an_object_whose_head_version_inventory_is_lost_still_restores(
         repo_dir: Path) -> None:
     """The linked design kept such an object as it was found. Now the snapshot records the root
     inventory's sha512 and later looks for it at v{head}/inventory.json: the backup succeeds,
@@ -168,7 +168,7 @@ def test_review_snapshot_of_an_object_whose_head_version_inventory_is_lost_still
 
 
 # -- 5. a restored object loses its NAMASTE file when it does not match the inventory type -------
-def test_review_restore_keeps_an_object_whose_namaste_differs_from_its_inventory_type(
+def test_restore_keeps_an_object_whose_namaste_differs_from_its_inventory_type(
         repo_dir: Path) -> None:
     """_read_object derives the NAMASTE name from the inventory's type; link() skips a missing
     file silently, so an object declared 0=ocfl_object_1.0 with a 1.1 inventory is restored
@@ -184,7 +184,7 @@ def test_review_restore_keeps_an_object_whose_namaste_differs_from_its_inventory
 
 
 # -- 6. damage to the live root flows silently into a restore of an older snapshot ---------------
-def test_review_restore_of_a_snapshot_missing_a_recorded_file_is_not_silent(repo_dir: Path) -> None:
+def test_restore_of_a_snapshot_missing_a_recorded_file_is_not_silent(repo_dir: Path) -> None:
     """Logical snapshots share the live root's files; link() skips a recorded file it cannot
     find ("the snapshot holds what is there"). So a content file lost from the live root after
     the snapshot (the linked design kept its own link) makes `restore` succeed with exit 0 and
@@ -214,7 +214,7 @@ restore.restore(repo, home, sys.argv[2], after_swap=lambda: os.kill(os.getpid(),
 
 
 # -- 7. between a killed restore's swap and the next backup command, snapshots look damaged -------
-def test_review_verify_after_a_killed_restore_does_not_call_good_snapshots_damaged(repo_dir: Path) -> None:
+def test_verify_after_a_killed_restore_does_not_call_good_snapshots_damaged(repo_dir: Path) -> None:
     """The tree swapped out stays in backups/.restore-*/ocfl-root until a backup command runs
     finish_interrupted; verify-backup (and upload-backup, delete-backup) do not, so a snapshot
     whose objects are only there is reported "object is gone": users delete good backups."""
@@ -234,7 +234,7 @@ def test_review_verify_after_a_killed_restore_does_not_call_good_snapshots_damag
 
 
 # -- 8. a purge racing a restore's (unlocked) linking fails the restore with a false "damaged" ---
-def test_review_restore_survives_a_purge_that_moves_an_object_while_it_is_linked(
+def test_restore_survives_a_purge_that_moves_an_object_while_it_is_linked(
         repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """restore links the snapshot's objects before taking the writer lock, so a purge may move
     an object into a generation between Sources.locate() and linking its files. _link_files
@@ -287,7 +287,7 @@ snapshot.take(repo, snapshot.BackupHome(Path(sys.argv[1]) / "backups"))
 
 
 # -- 9. forked scan workers outlive a killed backup and hold its locks forever ------------------
-def test_review_a_killed_backup_leaves_no_scan_worker_holding_the_home_lock(repo_dir: Path, tmp_path: Path) -> None:
+def test_a_killed_backup_leaves_no_scan_worker_holding_the_home_lock(repo_dir: Path, tmp_path: Path) -> None:
     """rootstate.scan forks a ProcessPoolExecutor while take() holds backups/.lock shared and its
     staging lock exclusive. kill -9 of the backup orphans the workers (they wait on the call
     queue forever; they inherited its write end), and they keep both locks: collect() is
@@ -318,7 +318,7 @@ def test_review_a_killed_backup_leaves_no_scan_worker_holding_the_home_lock(repo
 
 
 # -- sound: a chain of restores, purges and deletions keeps every listed snapshot whole -------------
-def test_review_snapshots_stay_whole_through_restores_purges_and_collects(repo_dir: Path) -> None:
+def test_snapshots_stay_whole_through_restores_purges_and_collects(repo_dir: Path) -> None:
     def verify_all() -> None:
         for b in ok_json(repo_dir, "list-backups"):
             result = run(repo_dir, "--json", "verify-backup", b["id"], "--read-data")
@@ -359,7 +359,7 @@ def test_review_snapshots_stay_whole_through_restores_purges_and_collects(repo_d
 
 
 # -- 10. a collect between finish_interrupted's two renames deletes the fail-safe's objects --------
-def test_review_collect_racing_the_finish_of_a_killed_restore_keeps_the_failsafe(
+def test_collect_racing_the_finish_of_a_killed_restore_keeps_the_failsafe(
         repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """finish_interrupted (run by `fcrctl backup`, `restore`) adopts the swapped-out tree as a
     generation, then renames the fail-safe into the home, holding the writer lock but not the
