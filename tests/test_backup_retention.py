@@ -198,3 +198,22 @@ def test_an_upload_after_the_live_objects_moved_on_stores_the_recorded_state(rep
     ok_json(repo_dir, "delete-backup", bid)
     ok_json(repo_dir, "download-backup", bid, str(store))
     assert digests(repo_dir / "backups" / bid / "ocfl-root") == recorded
+
+
+def test_a_lost_epoch_counter_is_raised_again_to_what_snapshots_recorded(repo_dir: Path) -> None:
+    import shutil
+
+    run(repo_dir, "delete", "/other")
+    run(repo_dir, "purge", "/top/sub/b2")  # not deleted first: refused, nothing moves
+    first = ok_json(repo_dir, "backup")["id"]
+    run(repo_dir, "purge", "/other")
+    second = ok_json(repo_dir, "backup")["id"]
+    recorded = json.loads((repo_dir / "backups" / second / "backup.json").read_text())["liveEpoch"]
+    assert recorded == 1
+    ok_json(repo_dir, "delete-backup", first)
+    shutil.rmtree(repo_dir / "backups" / ".retained")  # what the README says never to do
+    ok_json(repo_dir, "backup")
+    run(repo_dir, "delete", "/top/sub/b1")
+    run(repo_dir, "purge", "/top/sub/b1")
+    assert _generations(repo_dir) == ["2"]  # above what the second snapshot recorded
+    assert ok_json(repo_dir, "verify-backup", second, "--read-data")["ok"] is True

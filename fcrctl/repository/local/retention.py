@@ -64,6 +64,11 @@ class Retention:
         ocfl.fsync_dir(self.dir)
         return gen
 
+    def raise_to(self, floor: int) -> None:
+        """Make the counter at least ``floor`` (writer lock held)."""
+        if self.epoch() < floor:
+            ocfl.write_durable(self.dir / EPOCH_FILE, f"{floor}\n".encode())
+
     def _next_epoch(self) -> int:
         # durable before the generation exists, so a number is never used twice
         epoch = max(self.epoch(), max(self.generations(), default=0)) + 1

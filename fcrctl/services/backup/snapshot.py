@@ -337,7 +337,7 @@ class _Recorded:
 
 
 def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout: float,
-            allow_inconsistent: bool, previous: rootstate.RootState | None) -> _Recorded:
+            allow_inconsistent: bool, previous: rootstate.RootState | None, floor: int) -> _Recorded:
     """The root's state and the index as of one instant under the writer lock (a stat per object)."""
     live = Path(repo.location) / TREE
     retention.activate()  # before anything is recorded: from now on purges keep what we name
@@ -352,6 +352,9 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
             resources = repo.resource_count()
             # the index as of this instant: a restore loads it instead of rebuilding (~1 ms/object)
             repo.copy_index(staged / INDEX)
+            # never below an epoch a snapshot recorded (the counter lost with .retained/): new
+            # generations would be invisible to those snapshots
+            retention.raise_to(floor)
             epoch = retention.epoch()
             copy_own(root, staged / TREE, state)
             return _Recorded(state, epoch, resources, time.monotonic() - t0, False)
@@ -397,7 +400,8 @@ def take(
     if (home.root / backup_id).exists():
         raise Conflict(f"backup {backup_id} already exists: use another --label or wait a second")
     with tree.home_lock(home.root, exclusive=False), tree.staging_dir(home.root) as staged:
-        taken = _record(repo, home.retention, staged, lock_timeout, allow_inconsistent, home.newest_state())
+        floor = max((b.epoch for b in home.list() if b.epoch is not None), default=0)
+        taken = _record(repo, home.retention, staged, lock_timeout, allow_inconsistent, home.newest_state(), floor)
         taken.state.save(staged / rootstate.STATE_FILE)
         extra: dict[str, Any] = {}
         if (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
