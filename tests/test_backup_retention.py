@@ -58,6 +58,9 @@ def test_snapshots_taken_before_a_restore_still_read_the_tree_it_swapped_out(rep
     # the live root no longer holds /new: the second snapshot reads it from the generation
     assert ok_json(repo_dir, "verify-backup", second, "--read-data")["ok"] is True
     assert ok_json(repo_dir, "verify-backup", restored["previous"], "--read-data")["ok"] is True
+    failsafe = ok_json(repo_dir, "list-backups", restored["previous"])
+    on_disk = [p for p in snapshot_tree(repo_dir, failsafe["id"]).rglob("*") if p.is_file()]
+    assert failsafe["files"] == len(on_disk) and failsafe["bytes"] == sum(p.stat().st_size for p in on_disk)
     (repo_dir / "backups" / second / "linked-root").rename(repo_dir / "old-linked")  # link it again
     assert digests(snapshot_tree(repo_dir, second)) == second_tree
     ok_json(repo_dir, "restore", second, "--yes")

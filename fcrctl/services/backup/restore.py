@@ -21,7 +21,6 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from fcrctl.services.backup import rootstate, tree
 from fcrctl.services.backup.snapshot import (
     EPOCH_KEY,
     INDEX,
+    SCAN_PROCESSES,
     TREE,
     BackupHome,
     BackupInfo,
@@ -143,10 +143,6 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
     refuse_open_transactions(repo)
     home.retention.activate()  # the tree swapped out becomes a generation the fail-safe reads
     live_root = Path(repo.location) / TREE
-    # the fail-safe's size, counted beside the other work (informational: writers may still run)
-    sizing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fcrctl-size")
-    size = sizing.submit(tree.tree_size, live_root)
-    sizing.shutdown(wait=False)
     _sweep_sides(home)
     side = home.root / f"{SIDE_PREFIX}{uuid.uuid4().hex}"
     # locked while this process lives: a later restore removes it only if we died before the swap
@@ -166,14 +162,15 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
             home.link(info, restored)
             with contextlib.suppress(FileNotFoundError):
                 shutil.copyfile(where / INDEX, index_copy)
-        state = rootstate.scan(live_root)  # of the live tree, for the fail-safe; settled under the lock
-        counted = size.result()  # before the lock, which it must not lengthen
+        # the live tree, for the fail-safe (settled under the lock): what the newest snapshot
+        # recorded is reused for every object unchanged since, the rest read on forked workers
+        state = rootstate.scan(live_root, home.newest_state(), processes=SCAN_PROCESSES)
         with repo.exclusive(timeout=lock_timeout) as live:
             t0 = time.monotonic()
             refuse_open_transactions(repo)  # checked again: one may have begun meanwhile
             rootstate.settle(live, state, repo.indexed_objects())
             when = now()
-            failsafe = _failsafe_info(repo, home, when, state, counted)
+            failsafe = _failsafe_info(repo, home, when, state, state.size(str(live)))
             _stage_failsafe(repo, live, side / FAILSAFE, failsafe, state)
             marker = home.root / MARKER
             _write_marker(marker, {"backup": backup_id, "side": side.name, "previous": failsafe.to_json(),
