@@ -220,3 +220,17 @@ def test_a_lost_epoch_counter_is_raised_again_to_what_snapshots_recorded(repo_di
     run(repo_dir, "purge", "/top/sub/b1")
     assert _generations(repo_dir) == ["2"]  # above what the second snapshot recorded
     assert ok_json(repo_dir, "verify-backup", second, "--read-data")["ok"] is True
+
+
+def test_a_small_tree_is_synced_file_by_file_and_a_big_one_by_syncfs(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from fcrctl.repository.local import ocfl
+
+    synced: list[Path] = []
+    monkeypatch.setattr(ocfl, "sync_tree", lambda path: synced.append(path))
+    for n in range(5):
+        (tmp_path / f"f{n}").write_bytes(b"x")
+    ocfl.sync_small_tree(tmp_path, most=10)
+    assert synced == []  # fsyncs only: no wait for the rest of the filesystem
+    ocfl.sync_small_tree(tmp_path, most=3)
+    assert synced == [tmp_path]

@@ -299,7 +299,7 @@ class BackupHome:
         tree.fsync_dir(staged)
         from fcrctl.repository.local import ocfl
 
-        ocfl.sync_tree(staged)  # every link/copy durable before the backup becomes visible
+        ocfl.sync_small_tree(staged)  # every file durable before the backup becomes visible
         try:
             os.rename(staged, target)
         except OSError as e:
