@@ -61,7 +61,10 @@ CPU: dict[str, float] = {}  # step -> user+sys seconds of its processes (robust 
 
 
 def run(command: list[str] | str, *, shell: bool = False) -> tuple[float, int, str]:
-    """(seconds, peak RSS in MB, stdout) of one child process; its CPU time goes to CPU["last"]."""
+    """(seconds, peak RSS in MB, stdout) of one child process; its CPU time goes to CPU["last"].
+    Every step starts with nothing left to write back: fcrctl's steps and the `&& sync`
+    baselines sync, and would otherwise pay for the writeback of whatever ran before them."""
+    os.sync()
     started = time.perf_counter()
     before = os.times()
     proc = subprocess.Popen(command, shell=shell, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -149,7 +152,6 @@ def main() -> None:
             secs, rss, _ = run(f"zstd -d -q -c {archive} | tar -x -C {work / 'untar'}", shell=True)
             rows.append(("zstd -d | tar -x", secs, rss, "no fsync", CPU["last"]))
             # fcrctl makes what it writes durable before it reports success; so must a fair baseline
-            run("sync", shell=True)
             secs, rss, _ = run(f"tar -cf - -C {repo} ocfl-root | zstd -3 -q -T1 -o {archive} -f && sync", shell=True)
             rows.append(("tar | zstd -3 && sync", secs, rss, "durable, as fcrctl's upload", CPU["last"]))
             (work / "untar2").mkdir()
@@ -159,7 +161,6 @@ def main() -> None:
             print("zstd or tar not installed: no baseline")
         # what hard-linking the tree costs the kernel here: the floor of a snapshot made of links
         # (fcrctl's records each object's head instead, see services/backup/snapshot.py)
-        run("sync", shell=True)
         secs, rss, _ = run(f"cp -al {repo / 'ocfl-root'} {work / 'cp-al'} && sync", shell=True)
         rows.append(("cp -al && sync", secs, rss, "a hard-linked copy of the tree, durable", CPU["last"]))
         print(f"{'step':<26} {'seconds':>8} {'CPU s':>7} {'RSS MB':>7}  notes")
