@@ -5,10 +5,11 @@ two workers keep two cores busy while the Python per chunk stays negligible (the
 1 MiB ``read_to_iter`` through two Python reader layers per file, spent its time handing the
 GIL around).
 
-Incompressible data (random bytes, media that is compressed already) is written as *raw*
-zstd blocks: still one valid zstd frame that any zstd reader decodes, but without spending
-level-3 search time on bytes that would come out the same size. The choice is made once per
-blob, from a level-1 trial of the first 64 KiB.
+Compressible data goes through zstd level 1: on Fedora's own fixtures it comes out 2% bigger
+than at level 3 in half the time. Incompressible data (random bytes, media that is compressed
+already) goes through level 3, whose early detection stores it as raw blocks at ~3.4 GB/s where
+level 1 searches it at ~0.7 GB/s. The choice is made once per blob, from a level-1 trial of its
+first 64 KiB.
 """
 
 from __future__ import annotations
@@ -20,24 +21,22 @@ from collections.abc import Callable, Iterator
 
 import zstandard
 
-LEVEL = 3
+LEVEL = 1  # compressible data
+STORED_LEVEL = 3  # incompressible data: zstd gives up on it fastest at this level
 CHUNK = 1 << 20  # per read: one hash and one compress (or decompress) call each
 SAMPLE = 64 << 10
-RAW_BLOCK = 128 << 10  # the largest block a frame with a 128 KiB window may hold
-# magic number; frame header descriptor 0 (no content size, not single-segment, no checksum, no
-# dictionary); window descriptor 0x38 = 2**17 bytes, enough for raw blocks
-RAW_FRAME_HEADER = b"\x28\xb5\x2f\xfd\x00\x38"
-RAW_LAST_BLOCK = b"\x01\x00\x00"  # an empty raw block flagged last, as zstd itself ends a frame
 
 _local = threading.local()
 
 
-def compressor() -> zstandard.ZstdCompressor:
-    """This thread's level-3 compressor (a context is not thread-safe; creating one per blob
-    costs more than compressing a small file)."""
-    cctx = getattr(_local, "cctx", None)
+def compressor(*, incompressible: bool = False) -> zstandard.ZstdCompressor:
+    """This thread's compressor for data that compresses (or not): a context is not
+    thread-safe, and creating one per blob costs more than compressing a small file."""
+    name = "stored" if incompressible else "cctx"
+    cctx = getattr(_local, name, None)
     if cctx is None:
-        cctx = _local.cctx = zstandard.ZstdCompressor(level=LEVEL)
+        cctx = zstandard.ZstdCompressor(level=STORED_LEVEL if incompressible else LEVEL)
+        setattr(_local, name, cctx)
     return cctx
 
 
@@ -68,21 +67,7 @@ def read_into(fd: int, view: memoryview) -> int:
 def incompressible(data: bytes | memoryview) -> bool:
     """True when a fast trial on the first bytes gains under 3%."""
     sample = memoryview(data)[:SAMPLE]
-    fast = getattr(_local, "fast", None)
-    if fast is None:
-        fast = _local.fast = zstandard.ZstdCompressor(level=1)
-    return len(fast.compress(sample)) >= len(sample) * 0.97
-
-
-def raw_blocks(data: bytes | memoryview) -> bytes:
-    """``data`` as raw zstd blocks (none flagged last), to go after RAW_FRAME_HEADER."""
-    view = memoryview(data)
-    parts: list[bytes | memoryview] = []
-    for start in range(0, len(view), RAW_BLOCK):
-        block = view[start:start + RAW_BLOCK]
-        parts.append((len(block) << 3).to_bytes(3, "little"))  # block type 0 (raw), not last
-        parts.append(block)
-    return b"".join(parts)
+    return len(compressor().compress(sample)) >= len(sample) * 0.97
 
 
 def read_all(fd: int, size_hint: int = 1 << 16) -> bytes:
@@ -105,27 +90,23 @@ def encode(fd: int, head: bytes, digest: str, mismatch: Callable[[], Exception],
     current[:len(head)] = head
     chunk = current[:len(head) + read_into(fd, current[len(head):])]
     following = spare[:read_into(fd, spare)] if len(chunk) == CHUNK else spare[:0]
-    raw = incompressible(chunk)
+    cctx = compressor(incompressible=incompressible(chunk))
     if not following:  # the whole file: one-shot, with its size in the frame header
         hasher.update(chunk)
         counter[0] += len(chunk)
         if hasher.hexdigest() != digest:
             raise mismatch()
-        yield RAW_FRAME_HEADER + raw_blocks(chunk) + RAW_LAST_BLOCK if raw else compressor().compress(chunk)
+        yield cctx.compress(chunk)
         return
-    cobj = None if raw else compressor().compressobj()
-    if raw:
-        yield RAW_FRAME_HEADER
+    cobj = cctx.compressobj()
     while chunk:
         hasher.update(chunk)
         counter[0] += len(chunk)
-        if cobj is None:
-            yield raw_blocks(chunk)
-        elif out := cobj.compress(chunk):
+        if out := cobj.compress(chunk):
             yield out
         current, spare = spare, current
         chunk = following
         following = spare[:read_into(fd, spare)] if len(chunk) == CHUNK else spare[:0]
-    yield RAW_LAST_BLOCK if cobj is None else cobj.flush()
+    yield cobj.flush()
     if hasher.hexdigest() != digest:
         raise mismatch()

@@ -179,17 +179,18 @@ def _read_all(file: str, dir_fd: int | None = None) -> bytes:
 
 def _describe_object(root: Path, obj_path: Path | str, rel: str, namaste: str | None = None, *,
                      dir_fd: int | None = None, read: dict[str, bytes] | None = None,
-                     head: str | None = None) -> ObjectFiles:
+                     head: str | None = None, inventory_bytes: bytes | None = None) -> ObjectFiles:
     """The object's files from its inventory (string paths: this runs once per object).
     ``dir_fd``: the object directory, open; ``read``: gets the inventory's bytes by path, for
     the upload to store without reading them again; ``head``: the object as of that version
     (a snapshot's object that has moved on in the live root), whose inventory and sidecar
-    stand for the root ones (see :func:`_in_object`)."""
+    stand for the root ones (see :func:`_in_object`); ``inventory_bytes``: that inventory,
+    already read (and checked against the recorded digest) by whoever found the object."""
     obj = str(obj_path)
     at = dir_fd  # paths below are relative to the object with it, else absolute
     prefix = "" if at is not None else f"{obj}/"
     try:
-        data = _read_all(f"{prefix}{_in_object('inventory.json', head)}", at)
+        data = inventory_bytes or _read_all(f"{prefix}{_in_object('inventory.json', head)}", at)
         inventory = json.loads(data)
         algorithm = inventory.get("digestAlgorithm")
         versions = list(inventory["versions"])
@@ -408,18 +409,19 @@ def upload(
                     seen.add(e.digest)
                     report.blobs_reused += 1
             return reused
-        obj_dir, head = f"{base}/{found}", None
+        obj_dir, head, inventory = f"{base}/{found}", None, None
         if hint is not None and sources is not None:  # where the object is now, as it was recorded
             located = sources.locate(hint)
             if located is None:
                 raise CorruptData(f"backup {info.id} lacks object {found}: run `fcrctl verify-backup {info.id}`")
-            obj_dir, head = located[0], hint.head
+            obj_dir, inventory = located
+            head = hint.head
         # the object's files are opened relative to its directory: one path walk per object
         at = os.open(obj_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             read: dict[str, bytes] = {}
             obj = _describe_object(root, obj_dir, found, hint.namaste if hint else None, dir_fd=at, read=read,
-                                   head=head)
+                                   head=head, inventory_bytes=inventory)
             cut = len(found) + 1
             for e in obj.files:
                 if e.digest is not None and e.digest not in seen:

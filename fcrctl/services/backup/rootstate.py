@@ -298,6 +298,8 @@ class Sources:
     def __init__(self, own: Path | None, live: Path | None = None,
                  generations: Callable[[], list[Path]] | None = None) -> None:
         self.own = str(own) if own is not None else None
+        # with a live root, the own tree holds only objects recorded without a head (copied)
+        self._own_has_all = live is None
         self.live = str(live) if live is not None else None
         self._list_generations = generations
         self._generations: list[str] = []
@@ -305,7 +307,7 @@ class Sources:
 
     def locate(self, o: ObjectState) -> tuple[str, bytes] | None:
         """(object directory, its recorded head inventory's bytes), or None if none holds it."""
-        if self.own is not None and os.path.isdir(f"{self.own}/{o.rel}"):
+        if self.own is not None and (self._own_has_all or o.head is None) and os.path.isdir(f"{self.own}/{o.rel}"):
             obj = f"{self.own}/{o.rel}"
             if o.head is None:
                 return obj, b""
