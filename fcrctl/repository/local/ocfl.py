@@ -92,13 +92,7 @@ def sync_tree(path: Path) -> None:
         finally:
             os.close(fd)
     for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(Path(dirpath))
+        _fsync_dir_and_files(dirpath, files)
 
 
 def sync_small_tree(path: Path, *, most: int = 256) -> None:
@@ -111,13 +105,17 @@ def sync_small_tree(path: Path, *, most: int = 256) -> None:
         if seen > most:
             sync_tree(path)
             return
-        for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(Path(dirpath))
+        _fsync_dir_and_files(dirpath, files)
+
+
+def _fsync_dir_and_files(dirpath: str, files: list[str]) -> None:
+    for name in files:
+        fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    fsync_dir(Path(dirpath))
 
 
 def write_durable(path: Path, data: bytes) -> None:
