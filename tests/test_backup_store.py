@@ -340,3 +340,19 @@ def test_a_tampered_manifest_is_never_copied(repo_dir: Path, uploaded: tuple[str
     again = ok_json(repo_dir, "backup", "--label", "t", "--to", str(store))
     assert again["upload"]["manifest_copied"] is False
     assert ok_json(repo_dir, "verify-backup", again["id"], "--from", str(store), "--read-data")["ok"]
+
+
+def test_a_delete_waits_for_an_upload_running_meanwhile(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    import threading
+
+    bid, store_dir = uploaded
+    store = DirectoryStore(store_dir)
+    assert ".lock" not in list(store.list())
+    done = threading.Event()
+    with store.lock(exclusive=False):  # as an upload holds it
+        deleting = threading.Thread(target=lambda: (manifest.delete_from_store(store, bid), done.set()))
+        deleting.start()
+        assert not done.wait(0.5)  # it would free blobs the upload may be reusing
+        assert (store_dir / "manifests" / f"{bid}.jsonl.zst").exists()
+    deleting.join(10)
+    assert done.is_set() and not (store_dir / "manifests" / f"{bid}.jsonl.zst").exists()

@@ -31,6 +31,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -287,6 +288,18 @@ def upload(
     progress: Progress | None = None,
 ) -> TransferReport:
     """Send snapshot ``backup_id`` to ``store``; only blobs the store lacks are written."""
+    with store_lock(store, exclusive=False):  # what it finds in the store stays there
+        return _upload(home, backup_id, store, jobs, progress)
+
+
+def store_lock(store: BackupStore, *, exclusive: bool) -> AbstractContextManager[None]:
+    """The store's lock, if it has one (a directory store): uploads share it, deletes own it."""
+    lock = getattr(store, "lock", None)
+    return lock(exclusive=exclusive) if callable(lock) else contextlib.nullcontext()
+
+
+def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
+            progress: Progress | None) -> TransferReport:
     import time
 
     started = time.monotonic()
@@ -885,7 +898,13 @@ def iter_entries(objects: Iterable[ObjectFiles]) -> Iterator[tuple[Entry, str]]:
 
 
 def delete_from_store(store: BackupStore, backup_id: str) -> BackupInfo:
-    """Remove a backup's manifest, then every blob no other manifest names."""
+    """Remove a backup's manifest, then every blob no other manifest names (waiting for
+    uploads running meanwhile: they may reuse blobs only the deleted manifest named)."""
+    with store_lock(store, exclusive=True):
+        return _delete_from_store(store, backup_id)
+
+
+def _delete_from_store(store: BackupStore, backup_id: str) -> BackupInfo:
     info, objects = read_manifest(store, backup_id)
     objects.close()
     store.delete(manifest_key(backup_id))

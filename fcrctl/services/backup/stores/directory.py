@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import itertools
 import json
 import os
@@ -24,6 +25,7 @@ from fcrctl.services.backup.stores.base import FORMAT, READABLE_VERSIONS, VERSIO
 from fcrctl.services.backup.tree import start_writeback
 
 MARKER = "fcrctl-backup-store.json"
+LOCK = ".lock"  # flock()ed: see DirectoryStore.lock
 def _io_error(e: OSError, what: str) -> FcrctlError:
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return Unavailable(f"{what}: no space left on the store's disk; free space and run again "
@@ -181,7 +183,7 @@ class DirectoryStore:
             rel = os.path.relpath(dirpath, self.root)
             for name in files:
                 key = name if rel == "." else f"{rel}/{name}"
-                if key != MARKER:
+                if key not in (MARKER, LOCK):
                     yield key
 
     def delete(self, key: str) -> None:
@@ -191,6 +193,20 @@ class DirectoryStore:
             self._path(key).unlink(missing_ok=True)
         except OSError as e:
             raise _io_error(e, f"cannot delete {key} from {self.root}") from e
+
+    @contextlib.contextmanager
+    def lock(self, *, exclusive: bool) -> Iterator[None]:
+        """Uploads hold the store shared and deletes exclusive, so a delete never frees a blob
+        or pack that an upload running meanwhile has counted on finding."""
+        try:
+            fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise _io_error(e, f"cannot lock {self.root}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
 
     def flush(self) -> None:
         """Make every put so far durable (one syncfs)."""
