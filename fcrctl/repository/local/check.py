@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 
+from fcrctl import forked
 from fcrctl.repository.base import Problem
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
@@ -134,8 +135,7 @@ def _check_objects(worker: Callable[..., _Chunk], chunks: list, big: bool, read_
     done = 0
     pool: ProcessPoolExecutor | None = None
     try:
-        # fork: the workers inherit the loaded modules (spawn would re-import the CLI, ~0.3 s)
-        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+        pool = forked.pool(processes)
         for result in pool.map(worker, chunks, repeat(read_data), repeat(2)):
             yield result
             done += 1

@@ -31,11 +31,11 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 
+from fcrctl import forked
 from fcrctl.errors import CorruptData
 from fcrctl.services.pool import BoundedPool
 
@@ -218,8 +218,7 @@ def scan(root: Path, previous: RootState | None = None, *, processes: int = 1) -
         _KNOWN = known  # inherited by the forked workers, not pickled to each
         try:
             chunks = [tops[i::processes * 4] for i in range(processes * 4)]
-            with ProcessPoolExecutor(processes, mp_context=mp.get_context("fork"),
-                                     initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+            with forked.pool(processes) as pool:
                 found = [o for part in pool.map(_scan_tops_forked, repeat(base), chunks) for o in part]
         finally:
             _KNOWN = {}
@@ -229,18 +228,6 @@ def scan(root: Path, previous: RootState | None = None, *, processes: int = 1) -
 
 _MIN_TOPS_FOR_PROCESSES = 64  # below this the walk takes less than starting workers
 _KNOWN: dict[str, ObjectState] = {}
-
-
-def _die_with_parent(parent: int) -> None:
-    """A worker outliving a killed backup would wait for work forever, holding the locks it
-    inherited (backups/.lock: collect would never run again)."""
-    import ctypes
-    import signal
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
-    if os.getppid() != parent:  # it died before that took effect
-        os._exit(1)
 
 
 def _scan_tops_forked(base: str, tops: list[str]) -> list[ObjectState]:
