@@ -61,6 +61,7 @@ PREFIXES = {
     "pcdm": "http://pcdm.org/models#",
 }
 
+
 def new_graph() -> Graph:
     """An empty Graph without rdflib's ~30 default prefix bindings (they cost more than parsing)."""
     from rdflib import Graph

@@ -88,6 +88,7 @@ def test_unchanged_content_is_never_sent_twice(repo_dir: Path, uploaded: tuple[s
 
 def test_bit_flip_in_a_blob_names_the_resource_and_restore_refuses(repo_dir: Path, uploaded: tuple[str, Path]) -> None:
     bid, store = uploaded
+
     def flip(frame: bytes) -> bytes:
         data = bytearray(frame)
         data[len(data) // 2] ^= 0x04

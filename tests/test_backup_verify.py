@@ -20,8 +20,6 @@ def repo_dir(tmp_path: Path) -> Path:
     return path
 
 
-
-
 @pytest.mark.parametrize("processes", [0, 2])
 def test_verify_names_every_damage_with_or_without_workers(
     repo_dir: Path, monkeypatch: pytest.MonkeyPatch, processes: int

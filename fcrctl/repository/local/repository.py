@@ -92,7 +92,6 @@ class _State:
         return self.headers.get("interactionModel") == NON_RDF_SOURCE
 
 
-
 class LocalRepository(TransactionsMixin):
     """A Fedora-6-compatible OCFL repository on the local filesystem."""
 

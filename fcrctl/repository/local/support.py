@@ -38,7 +38,6 @@ def cache_index_path(target: Path) -> Path:
     return base / "fcrctl" / "index" / f"{digest}.sqlite"
 
 
-
 def new_graph() -> Graph:
     from rdflib import Graph
 

@@ -26,6 +26,8 @@ from fcrctl.services.backup.tree import start_writeback
 
 MARKER = "fcrctl-backup-store.json"
 LOCK = ".lock"  # flock()ed: see DirectoryStore.lock
+
+
 def _io_error(e: OSError, what: str) -> FcrctlError:
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return Unavailable(f"{what}: no space left on the store's disk; free space and run again "
