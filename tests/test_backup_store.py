@@ -357,3 +357,33 @@ def test_a_delete_waits_for_an_upload_running_meanwhile(repo_dir: Path, uploaded
         assert (store_dir / "manifests" / f"{bid}.jsonl.zst").exists()
     deleting.join(10)
     assert done.is_set() and not (store_dir / "manifests" / f"{bid}.jsonl.zst").exists()
+
+
+def test_prune_of_a_store_removes_several_backups_and_only_their_own_blobs(repo_dir: Path, tmp_path: Path) -> None:
+    import hashlib
+    import io
+    import os
+
+    from fcrctl.repository import open_repository
+    from fcrctl.repository.base import ResourceSpec
+
+    store = tmp_path / "store"
+    data = [os.urandom(200_000) for _ in range(3)]  # big: a blob file each, not packed
+    ids = []
+    for i in range(3):
+        repo = open_repository(str(repo_dir))
+        try:
+            repo.create(f"/only{i}", ResourceSpec(content=io.BytesIO(data[i]), binary=True))
+            if i == 1:  # /only0 leaves the repository: only the first backup names its blob
+                repo.delete("/only0")
+                repo.purge("/only0")
+        finally:
+            repo.close()
+        ids.append(ok_json(repo_dir, "backup", "--label", f"n{i}", "--to", str(store))["id"])
+    plan = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--from", str(store))
+    assert sorted(plan["remove"]) == sorted(ids[:2])
+    assert [b["id"] for b in ok_json(repo_dir, "list-backups", "--from", str(store))] == [ids[2]]
+    blobs = {p.name for p in (store / "blobs").rglob("*") if p.is_file()}
+    digests = [hashlib.sha512(d).hexdigest() for d in data]
+    assert digests[0] not in blobs and {digests[1], digests[2]} <= blobs
+    assert ok_json(repo_dir, "verify-backup", ids[2], "--from", str(store), "--read-data")["ok"] is True

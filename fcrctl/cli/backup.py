@@ -213,7 +213,7 @@ def delete_backup(ctx: typer.Context, backup_id: IdArg, source: FromOpt = None, 
     from fcrctl.services.backup import manifest
 
     cli = Cli.of(ctx, json=json_out)
-    info = manifest.delete_from_store(_store(source), backup_id) if source else _home(cli).delete(backup_id)
+    [info] = manifest.delete_from_store(_store(source), backup_id) if source else _home(cli).delete(backup_id)
     cli.out.done("deleted", info.id)
 
 
@@ -266,9 +266,9 @@ def prune_backups(
     home = None if store else _home(cli)
     backups = manifest.list_store(store) if store else home.list()
     plan = prune.plan(backups, prune.Policy(keep_last, keep_daily, keep_weekly, keep_monthly))
-    if not dry_run:
-        for b in plan.remove:
-            manifest.delete_from_store(store, b.id) if store else home.delete(b.id)
+    if not dry_run and plan.remove:
+        ids = [b.id for b in plan.remove]
+        manifest.delete_from_store(store, *ids) if store else home.delete(*ids)
     if cli.out.json_mode:
         cli.out.json({**plan.to_json(), "dryRun": dry_run})
         return

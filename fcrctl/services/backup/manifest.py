@@ -897,17 +897,22 @@ def iter_entries(objects: Iterable[ObjectFiles]) -> Iterator[tuple[Entry, str]]:
             yield e, obj.where
 
 
-def delete_from_store(store: BackupStore, backup_id: str) -> BackupInfo:
-    """Remove a backup's manifest, then every blob no other manifest names (waiting for
-    uploads running meanwhile: they may reuse blobs only the deleted manifest named)."""
+def delete_from_store(store: BackupStore, *backup_ids: str) -> list[BackupInfo]:
+    """Remove backups' manifests, then every blob no remaining manifest names (waiting for
+    uploads running meanwhile: they may reuse blobs only a deleted manifest named). Several
+    at once (a prune) read the remaining manifests once, not once per backup."""
     with store_lock(store, exclusive=True):
-        return _delete_from_store(store, backup_id)
+        return _delete_from_store(store, backup_ids)
 
 
-def _delete_from_store(store: BackupStore, backup_id: str) -> BackupInfo:
-    info, objects = read_manifest(store, backup_id)
-    objects.close()
-    store.delete(manifest_key(backup_id))
+def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...]) -> list[BackupInfo]:
+    deleted = []
+    for backup_id in backup_ids:
+        info, objects = read_manifest(store, backup_id)
+        objects.close()
+        deleted.append(info)
+    for backup_id in backup_ids:
+        store.delete(manifest_key(backup_id))
     keep: set[str] = set()
     for other in list_store(store):
         _, objs = read_manifest(store, other.id)
@@ -927,7 +932,7 @@ def _delete_from_store(store: BackupStore, backup_id: str) -> BackupInfo:
             store.delete(packs.index_key(pack))  # first: an index never names a missing pack
             store.delete(packs.pack_key(pack))
     packs.forget(store)
-    return info
+    return deleted
 
 
 __all__ = ["META", "upload", "download", "read_manifest", "list_store", "read_blob", "delete_from_store"]

@@ -275,14 +275,17 @@ class BackupHome:
             raise NotFound(f"no backup {backup_id} in {self.root}: see `fcrctl list-backups`")
         return self._read(where)
 
-    def delete(self, backup_id: str) -> BackupInfo:
-        info = self.get(backup_id)
-        try:
-            tree.remove_tree(self.path(backup_id))
-        except OSError as e:
-            raise Unsupported(f"cannot delete backup {backup_id}: {e.strerror}") from e
+    def delete(self, *backup_ids: str) -> list[BackupInfo]:
+        """Delete snapshots, then the retained objects none of those left needs (once, for a
+        prune of many)."""
+        infos = [self.get(backup_id) for backup_id in backup_ids]
+        for info in infos:
+            try:
+                tree.remove_tree(self.path(info.id))
+            except OSError as e:
+                raise Unsupported(f"cannot delete backup {info.id}: {e.strerror}") from e
         self.collect()
-        return info
+        return infos
 
     @staticmethod
     def _read(where: Path) -> BackupInfo:
