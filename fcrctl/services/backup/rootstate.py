@@ -391,16 +391,8 @@ def _link_located(sources: Sources, dst: str, o: ObjectState, made: set[str]) ->
     if o.head is None:
         _makedirs(os.path.dirname(obj_dst), made)
         return copy_tree(Path(obj_src), Path(obj_dst))
-    pairs = object_files(o, data)
-    if not os.path.exists(f"{obj_src}/{o.namaste}"):  # declared otherwise than its inventory type says
-        try:
-            with os.scandir(obj_src) as it:
-                declared = next((e.name for e in it if e.name.startswith("0=ocfl_object_")), None)
-        except FileNotFoundError:
-            raise StateMoved(o.rel) from None
-        if declared is not None:  # without one, reindex would not see the object at all
-            pairs[0] = (declared, declared)
-    files, size = _link_files(obj_src, obj_dst, pairs, made, f"{obj_src}/{o.head}/inventory.json")
+    # (o.namaste is the declaration the object had on disk when recorded: _read_object)
+    files, size = _link_files(obj_src, obj_dst, object_files(o, data), made, f"{obj_src}/{o.head}/inventory.json")
     if os.path.isdir(f"{obj_src}/extensions"):
         more = copy_tree(Path(f"{obj_src}/extensions"), Path(f"{obj_dst}/extensions"))
         files, size = files + more[0], size + more[1]
