@@ -37,6 +37,7 @@ from pathlib import Path
 
 from fcrctl import forked
 from fcrctl.errors import CorruptData
+from fcrctl.services.backup import tree
 from fcrctl.services.pool import BoundedPool
 
 STATE_FILE = "objects.jsonl"
@@ -142,7 +143,7 @@ def _read_object(root: str, rel: str, stamp: Stamp, names: Iterable[str] | None 
         if not _holds_root_inventory(f"{obj}/{head}/inventory.json", data, stamp):
             raise ValueError("the head version lacks the root inventory")
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        files, size = _size_tree(obj)
+        files, size = tree.tree_size(Path(obj))
         return ObjectState(rel, "", None, "", stamp=stamp, files=files, bytes=size)  # copied as it is
     if names is None:
         with contextlib.suppress(OSError), os.scandir(obj) as it:
@@ -175,7 +176,7 @@ def _count(obj: str, o: ObjectState, pairs: list[tuple[str, str]]) -> tuple[int,
             continue  # the snapshot holds what is there; verify reports the rest
         files += 1
     if os.path.isdir(f"{obj}/extensions"):
-        more = _size_tree(f"{obj}/extensions")
+        more = tree.tree_size(Path(f"{obj}/extensions"))
         files, size = files + more[0], size + more[1]
     return files, size
 
@@ -419,15 +420,6 @@ def object_files(o: ObjectState, data: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
-def _size_tree(path: str) -> tuple[int, int]:
-    files = size = 0
-    for dirpath, _dirs, names in os.walk(path):
-        for name in names:
-            size += os.lstat(os.path.join(dirpath, name)).st_size
-            files += 1
-    return files, size
-
-
 def _link_files(src: str, dst: str, pairs: list[tuple[str, str]], made: set[str],
                 anchor: str | None) -> tuple[int, int]:
     files = size = 0
@@ -465,13 +457,6 @@ def _link(source: str, target: str) -> None:
 
 
 def copy_tree(src: Path, dst: Path) -> tuple[int, int]:
-    """Link (or copy) a whole directory as it is. Returns (files, bytes)."""
-    files = size = 0
-    for dirpath, _dirs, names in os.walk(src):
-        out = dst / os.path.relpath(dirpath, src)
-        out.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            size += os.lstat(os.path.join(dirpath, name)).st_size
-            _link(os.path.join(dirpath, name), str(out / name))
-            files += 1
-    return files, size
+    """Link (or copy) a whole directory as it is, making ``dst``'s parents. Returns (files, bytes)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    return tree.link_tree(src, dst)

@@ -40,15 +40,14 @@ def start_writeback(fd: int) -> None:
 
 
 def link_tree(src: Path, dst: Path) -> tuple[int, int]:
-    """Recreate ``src`` at ``dst`` with hard links (copies across filesystems). Returns
-    (files, directories)."""
-    files = dirs = 0
+    """Recreate ``src`` at ``dst`` (new; its parent exists) with hard links (copies across
+    filesystems). Returns (files, bytes)."""
+    files = size = 0
     can_link = True
     stack = [(str(src), str(dst))]
     while stack:
         s, d = stack.pop()
         os.mkdir(d)
-        dirs += 1
         with os.scandir(s) as it:
             for entry in it:
                 target = d + "/" + entry.name
@@ -56,6 +55,7 @@ def link_tree(src: Path, dst: Path) -> tuple[int, int]:
                     stack.append((entry.path, target))
                     continue
                 files += 1
+                size += entry.stat(follow_symlinks=False).st_size
                 if can_link:
                     try:
                         os.link(entry.path, target)
@@ -65,7 +65,7 @@ def link_tree(src: Path, dst: Path) -> tuple[int, int]:
                             raise
                         can_link = e.errno == errno.EMLINK  # EXDEV etc.: copy from now on
                 shutil.copy2(entry.path, target)
-    return files, dirs
+    return files, size
 
 
 def tree_size(root: Path) -> tuple[int, int]:
