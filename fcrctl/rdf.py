@@ -23,6 +23,7 @@ API (stable; other modules build on it):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -402,10 +403,19 @@ def apply_update(graph: Graph, update: str, *, base: str) -> Graph:
     return _rewrite(work, synthetic, ROOT_ID) if synthetic else work
 
 
-def _datetime_literal(value: datetime) -> Any:
-    from rdflib import Literal, URIRef
+@functools.lru_cache(maxsize=256)  # bounded: interaction models come from stored headers
+def _constant(uri: str) -> Any:
+    """The URIRef of one of the few predicates and types the server writes, built once: a
+    listing writes ~13 per child, and each new URIRef is validated."""
+    from rdflib import URIRef
 
-    return Literal(value.isoformat().replace("+00:00", "Z"), datatype=URIRef(XSD + "dateTime"))
+    return URIRef(uri)
+
+
+def _datetime_literal(value: datetime) -> Any:
+    from rdflib import Literal
+
+    return Literal(value.isoformat().replace("+00:00", "Z"), datatype=_constant(XSD + "dateTime"))
 
 
 def server_triples(info: ResourceInfo, subject_id: str) -> list[Triple]:
@@ -413,46 +423,46 @@ def server_triples(info: ResourceInfo, subject_id: str) -> list[Triple]:
     from rdflib import Literal, URIRef
 
     s = URIRef(subject_id)
-    rdf_type = URIRef(RDF_NS + "type")
-    out: list[Triple] = [(s, rdf_type, URIRef(FEDORA + "Resource"))]
+    rdf_type = _constant(RDF_NS + "type")
+    out: list[Triple] = [(s, rdf_type, _constant(FEDORA + "Resource"))]
     if info.is_binary:
         out += [
-            (s, rdf_type, URIRef(LDP + "NonRDFSource")),
-            (s, rdf_type, URIRef(FEDORA + "Binary")),
-            (s, URIRef(IANA + "describedby"), URIRef(subject_id + "/fcr:metadata")),
+            (s, rdf_type, _constant(LDP + "NonRDFSource")),
+            (s, rdf_type, _constant(FEDORA + "Binary")),
+            (s, _constant(IANA + "describedby"), URIRef(subject_id + "/fcr:metadata")),
         ]
         if info.size is not None:
-            out.append((s, URIRef(PREMIS + "hasSize"), Literal(info.size, datatype=URIRef(XSD + "long"))))
+            out.append((s, _constant(PREMIS + "hasSize"), Literal(info.size, datatype=_constant(XSD + "long"))))
         for algorithm, hexdigest in sorted(info.digests.items()):
-            out.append((s, URIRef(PREMIS + "hasMessageDigest"), URIRef(digest_urn(algorithm, hexdigest))))
+            out.append((s, _constant(PREMIS + "hasMessageDigest"), URIRef(digest_urn(algorithm, hexdigest))))
         if info.mime_type:
-            out.append((s, URIRef(EBUCORE + "hasMimeType"), Literal(info.mime_type)))
+            out.append((s, _constant(EBUCORE + "hasMimeType"), Literal(info.mime_type)))
         if info.filename:
-            out.append((s, URIRef(EBUCORE + "filename"), Literal(info.filename)))
+            out.append((s, _constant(EBUCORE + "filename"), Literal(info.filename)))
     else:
         out += [
-            (s, rdf_type, URIRef(LDP + "RDFSource")),
-            (s, rdf_type, URIRef(LDP + "Container")),
-            (s, rdf_type, URIRef(info.model)),
-            (s, rdf_type, URIRef(FEDORA + "Container")),
+            (s, rdf_type, _constant(LDP + "RDFSource")),
+            (s, rdf_type, _constant(LDP + "Container")),
+            (s, rdf_type, _constant(info.model)),
+            (s, rdf_type, _constant(FEDORA + "Container")),
         ]
         if subject_id == ROOT_ID:
-            out.append((s, rdf_type, URIRef(FEDORA + "RepositoryRoot")))
+            out.append((s, rdf_type, _constant(FEDORA + "RepositoryRoot")))
     out += [
-        (s, URIRef(FEDORA + "created"), _datetime_literal(info.created)),
-        (s, URIRef(FEDORA + "lastModified"), _datetime_literal(info.modified)),
+        (s, _constant(FEDORA + "created"), _datetime_literal(info.created)),
+        (s, _constant(FEDORA + "lastModified"), _datetime_literal(info.modified)),
     ]
     if info.created_by:
-        out.append((s, URIRef(FEDORA + "createdBy"), Literal(info.created_by)))
+        out.append((s, _constant(FEDORA + "createdBy"), Literal(info.created_by)))
     if info.modified_by:
-        out.append((s, URIRef(FEDORA + "lastModifiedBy"), Literal(info.modified_by)))
+        out.append((s, _constant(FEDORA + "lastModifiedBy"), Literal(info.modified_by)))
     return out
 
 
 def containment_triples(subject_id: str, child_ids: Iterable[str]) -> list[Triple]:
     from rdflib import URIRef
 
-    s, contains = URIRef(subject_id), URIRef(LDP + "contains")
+    s, contains = URIRef(subject_id), _constant(LDP + "contains")
     return [(s, contains, URIRef(child)) for child in child_ids]
 
 

@@ -388,3 +388,25 @@ def test_move_inside_an_archival_group_and_odd_slugs(repo: LocalRepository) -> N
     assert odd.path.count("/") == 1
     with pytest.raises(NotFound):
         repo.children("/nope")
+
+
+def test_listing_triples_are_the_graphs_and_skip_nothing_stored(repo: LocalRepository) -> None:
+    """rdf_triples (the server's N-Triples listings) yields what get_rdf holds: embedded children
+    with their descriptions, a described binary, an empty description, a container with children."""
+    repo.create("/c", ResourceSpec())
+    repo.create("/c/plain", ResourceSpec(content=io.BytesIO(b"x"), binary=True))
+    repo.create("/c/b", ResourceSpec(content=io.BytesIO(b"y"), binary=True))
+    described = Graph()
+    described.add((URIRef(rdf.ROOT_ID + "/c/b"), DC_TITLE, Literal("a binary")))
+    repo.replace_description("/c/b/fcr:metadata", described)
+    repo.create("/c/sub", titled("/c/sub", "a container"))
+    repo.create("/c/sub/x", ResourceSpec())
+    prefs = RdfPrefs(embed_children=True)
+    graph = repo.get_rdf("/c", prefs=prefs)
+    assert set(repo.rdf_triples("/c", prefs=prefs)) == set(graph)
+    assert {str(o) for o in graph.objects(URIRef(rdf.ROOT_ID + "/c/b"), DC_TITLE)} == {"a binary"}
+    assert {str(o) for o in graph.objects(URIRef(rdf.ROOT_ID + "/c/sub"), DC_TITLE)} == {"a container"}
+    assert (URIRef(rdf.ROOT_ID + "/c"), URIRef(rdf.LDP + "contains"), URIRef(rdf.ROOT_ID + "/c/sub")) in graph
+    assert repo.info("/c/sub").has_children and not repo.info("/c/plain").has_children
+    with pytest.raises(NotFound):
+        repo.rdf_triples("/nowhere")  # errors about the resource itself come at once, not at next()

@@ -4,6 +4,7 @@ bodies (bounded), and HTTP preconditions (RFC 7232) evaluated against a resource
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -18,6 +19,8 @@ from fcrctl.server.routing import Target
 
 if TYPE_CHECKING:
     from rdflib import Graph
+
+    from fcrctl.rdf import Triple
 
 
 class TooLarge(FcrctlError):
@@ -106,15 +109,18 @@ class Context:
                 graph.add((s, p, root))
         return graph
 
-    def external_ntriples(self, graph: Graph) -> bytes:
+    def external_ntriples(self, triples: Iterable[Triple]) -> bytes:
         """``rdf.serialize(self.to_external(graph), "application/n-triples")``, byte for byte,
-        without building the rewritten graph: rows are written as the triples are renamed
-        (a listing of 2,000 embedded children costs ~0.9 s less)."""
+        without building a graph: rows are written as the triples are renamed, duplicates
+        dropped (a listing of 2,000 embedded children costs ~0.9 s less)."""
         from rdflib import URIRef
 
         try:
             from rdflib.plugins.serializers.nt import _nt_row
         except ImportError:  # rdflib moved its row writer: take the long way
+            graph = rdf.new_graph()
+            for triple in triples:
+                graph.add(triple)
             return rdf.serialize(self.to_external(graph), "application/n-triples")
         internal = paths.ROOT_ID
         base = self.base_url.rstrip("/")
@@ -135,7 +141,7 @@ class Context:
                     renamed[node] = found
             return found
 
-        rows = sorted({_nt_row((external(s), p, external(o))) for s, p, o in graph})
+        rows = sorted({_nt_row((external(s), p, external(o))) for s, p, o in triples})
         return "".join(rows).encode("utf-8")
 
     # -- bodies -----------------------------------------------------------------------

@@ -4,8 +4,10 @@ and for a binary's description (fcr:metadata). Each takes a Context and returns 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Response
@@ -19,6 +21,8 @@ from fcrctl.server.context import Context, NotAcceptable, NotModified
 
 if TYPE_CHECKING:
     from rdflib import Graph
+
+    from fcrctl.rdf import Triple
 
 CHUNK = 256 * 1024
 HASH_CHUNK = 1 << 20
@@ -52,24 +56,43 @@ def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: st
     except NotModified as nm:
         return r.not_modified(ctx, nm.info, nm.weak)
     prefs, applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"))
-    graph = None
+    content: Graph | Iterable[Triple] | None = None
     if ctx.request.method != "HEAD":
-        graph = served_graph(ctx, info, prefs=prefs, version=version)
-    return r.rdf_response(ctx, graph, mime, info, applied=applied, description=description)  # type: ignore[arg-type]
+        if rdf.resolve_format(mime) == r.NTRIPLES:  # listings: written as read, no graph built
+            content = served_triples(ctx, info, prefs=prefs, version=version)
+        else:
+            content = served_graph(ctx, info, prefs=prefs, version=version)
+    return r.rdf_response(ctx, content, mime, info, applied=applied, description=description)
 
 
 def served_graph(ctx: Context, info: ResourceInfo, *, prefs: object = None, version: str | None = None) -> Graph:
     """The triples GET returns (internal ids), including the ones the server itself adds."""
-    from rdflib import URIRef
-
     kwargs = {"prefs": prefs} if prefs is not None else {}
     graph = ctx.repo.get_rdf(info.path, version=version, **kwargs)  # type: ignore[arg-type]
+    for triple in _server_extras(ctx, info, version):
+        graph.add(triple)
+    return graph
+
+
+def served_triples(
+    ctx: Context, info: ResourceInfo, *, prefs: object = None, version: str | None = None
+) -> Iterable[Triple]:
+    """``served_graph``'s triples, streamed from repositories that can (duplicates possible)."""
+    kwargs = {"prefs": prefs} if prefs is not None else {}
+    stream = getattr(ctx.repo, "rdf_triples", None)
+    if stream is None:
+        return served_graph(ctx, info, prefs=prefs, version=version)
+    return itertools.chain(stream(info.path, version=version, **kwargs), _server_extras(ctx, info, version))
+
+
+def _server_extras(ctx: Context, info: ResourceInfo, version: str | None) -> list[Triple]:
+    from rdflib import URIRef
+
     if info.path == "/" and ctx.config.dialect != "fedora6" and version is None:
         # Fedora 4/5 advertise the transaction endpoint as a triple on the root
-        graph.add(
-            (URIRef(paths.ROOT_ID), URIRef(rdf.FEDORA + "hasTransactionProvider"), URIRef(paths.ROOT_ID + "/fcr:tx"))
-        )
-    return graph
+        provider = URIRef(rdf.FEDORA + "hasTransactionProvider")
+        return [(URIRef(paths.ROOT_ID), provider, URIRef(paths.ROOT_ID + "/fcr:tx"))]
+    return []
 
 
 def _get_binary(ctx: Context, info: ResourceInfo, *, version: str | None = None) -> Response:

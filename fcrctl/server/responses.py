@@ -7,7 +7,8 @@ independent of table order). Bodies are one short text/plain line, never a trace
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
 
 from werkzeug.wrappers import Response
 
@@ -19,6 +20,8 @@ from fcrctl.server import headers as h
 
 if TYPE_CHECKING:
     from rdflib import Graph
+
+    from fcrctl.rdf import Triple
 
 log = logging.getLogger("fcrctl.server")
 
@@ -141,7 +144,7 @@ def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, desc
 
 def rdf_response(
     ctx: c.Context,
-    graph: Graph,
+    graph: Graph | Iterable[Triple] | None,
     mime: str,
     info: ResourceInfo,
     *,
@@ -149,14 +152,15 @@ def rdf_response(
     description: bool = False,
     status: int = 200,
 ) -> Response:
-    if ctx.request.method == "HEAD":
+    """``graph``: None for HEAD; any iterable of triples for N-Triples, else a Graph."""
+    if ctx.request.method == "HEAD" or graph is None:
         resp = Response(status=status, content_type=mime)
         resp.automatically_set_content_length = False  # the body was not built; do not claim 0
     else:
         if rdf.resolve_format(mime) == NTRIPLES:  # what listings use: the cheap path
             body = ctx.external_ntriples(graph)
         else:
-            body = rdf.serialize(ctx.to_external(graph), mime)
+            body = rdf.serialize(ctx.to_external(cast("Graph", graph)), mime)
         resp = Response(body, status=status, content_type=mime)
     resource_headers(resp, ctx, info, description=description)
     if applied:

@@ -71,6 +71,8 @@ from fcrctl.repository.local.transactions import TransactionsMixin
 if TYPE_CHECKING:
     from rdflib import Graph
 
+    from fcrctl.rdf import Triple
+
 log = logging.getLogger("fcrctl.local")
 
 EBUCORE = "http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#"
@@ -260,7 +262,7 @@ class LocalRepository(TransactionsMixin):
     def _state(self, path: str, version: str | None = None) -> _State:
         row = self._row(path)
         if version is None:
-            return _State(row.headers, self._abs(row.content_file), row.desc_headers, self._abs(row.desc_file), row)
+            return self._row_state(row)
         inventory = self._store.inventory(row.object_rel)
         vid = resolve_version(inventory, version, path)
         files = ocfl.state_files(inventory, vid)
@@ -282,13 +284,20 @@ class LocalRepository(TransactionsMixin):
         return self._root / rel if rel else None
 
     def _info(self, h: dict, path: str) -> ResourceInfo:
-        return hdr.to_info(h, has_children=self._index.has_children(path))
+        # Binaries cannot have children (create refuses them): no query for the commonest case.
+        binary = h.get("interactionModel") == NON_RDF_SOURCE
+        return hdr.to_info(h, has_children=not binary and self._index.has_children(path))
 
     def _user_graph(self, st: _State) -> Graph:
         """Stored user triples (description triples for a binary), server-managed ones dropped."""
-        f = st.desc if st.binary else st.content
-        graph = read_graph(f) if f is not None else new_graph()
-        return rdf.check_user_triples(graph, subject_id=st.headers["id"], lenient=True)
+        f, h = (st.desc, st.desc_headers) if st.binary else (st.content, st.headers)
+        if f is None or (h is not None and h.get("contentSize") == 0):  # nothing to read (most descriptions)
+            return new_graph()
+        return rdf.check_user_triples(read_graph(f), subject_id=st.headers["id"], lenient=True)
+
+    def _row_state(self, row: Row) -> _State:
+        """The head state of a row already read (``_state`` without the query)."""
+        return _State(row.headers, self._abs(row.content_file), row.desc_headers, self._abs(row.desc_file), row)
 
     def _object_for(self, path: str, *, archival_group: bool = False, parent_row: Row | None = None) -> str:
         """The OCFL object a new resource at ``path`` belongs to: its nearest archival-group
@@ -318,37 +327,45 @@ class LocalRepository(TransactionsMixin):
         return self._info(st.headers, path)
 
     def get_rdf(self, path: str, *, prefs: RdfPrefs = RdfPrefs(), version: str | None = None) -> Graph:
-        from rdflib import URIRef
+        graph = new_graph()
+        for triple in self.rdf_triples(path, prefs=prefs, version=version):
+            graph.add(triple)
+        return graph
 
+    def rdf_triples(self, path: str, *, prefs: RdfPrefs = RdfPrefs(), version: str | None = None) -> Iterator[Triple]:
+        """``get_rdf``'s triples as they are read (duplicates possible), for writers that need no
+        graph: the server's N-Triples listings, where building a graph of 2,000 embedded children
+        cost as much as everything else. Errors about ``path`` itself are raised at once."""
         path, _ = paths.split_metadata(path)
         st = self._state(path, version)
+        return self._triples(path, st, prefs)
+
+    def _triples(self, path: str, st: _State, prefs: RdfPrefs) -> Iterator[Triple]:
+        from rdflib import URIRef
+
         rid = paths.to_id(path)
-        graph = self._user_graph(st)
-        info = self._info(st.headers, path)
+        yield from self._user_graph(st)
         if prefs.server_managed:
-            for t in rdf.server_triples(info, rid):
-                graph.add(t)
+            yield from rdf.server_triples(self._info(st.headers, path), rid)
         if st.binary:
-            return graph
+            return
         if prefs.containment:
-            children = (paths.to_id(r.path) for r in self._index.children(path))
-            for t in rdf.containment_triples(rid, children):
-                graph.add(t)
+            yield from rdf.containment_triples(rid, (paths.to_id(r.path) for r in self._index.children(path)))
         if prefs.membership:
+            graph = new_graph()
             self._membership(path, rid, graph)
+            yield from graph
         if prefs.inbound:
             for subject, predicate in self._index.refs_to(path):
                 if subject != path:
-                    graph.add((URIRef(paths.to_id(subject)), URIRef(predicate), URIRef(rid)))
+                    yield URIRef(paths.to_id(subject)), URIRef(predicate), URIRef(rid)
         if prefs.embed_children:
             for child in self._index.children(path):
+                child_state = self._row_state(child)
                 with contextlib.suppress(NotFound, Gone, CorruptData):
-                    for t in self._user_graph(self._state(child.path)):
-                        graph.add(t)
+                    yield from self._user_graph(child_state)
                 if prefs.server_managed:  # as Fedora embeds them: listings need no request per child
-                    for t in rdf.server_triples(self._info(child.headers, child.path), paths.to_id(child.path)):
-                        graph.add(t)
-        return graph
+                    yield from rdf.server_triples(self._info(child.headers, child.path), paths.to_id(child.path))
 
     def _membership(self, path: str, rid: str, graph: Graph) -> None:
         from rdflib import URIRef
