@@ -219,6 +219,30 @@ def test_remote_fixity_of_a_binary_deleted_meanwhile_is_not_a_success(filled: Pa
             repo.close()
 
 
+def test_remote_fixity_survives_a_kept_alive_connection_the_server_dropped(filled: Path) -> None:
+    """The fast HEAD reuses its connections; one the server has closed while idle fails, and the
+    check is repeated the ordinary way instead of reporting the failure."""
+    import socket
+
+    with start_server(filled, dialect="fedora6") as handle:
+        repo = open_repository(handle.url)
+        try:
+            info = repo.info("/col/a.bin")
+            assert repo.fixity(info).outcome == "SUCCESS"
+            opened = repo.connection_stats()["new_connections"]
+            assert repo.fixity(info).outcome == "SUCCESS"
+            assert repo.connection_stats()["new_connections"] == opened  # kept alive
+            idle = [conn for conns in repo._quick_head._idle.values() for conn in conns]
+            assert idle
+            for conn in idle:
+                conn.sock.shutdown(socket.SHUT_RDWR)  # as a server's idle timeout leaves it
+            result = repo.fixity(info)
+            assert (result.outcome, result.actual) == ("SUCCESS", info.digests["sha512"])
+        finally:
+            repo.close()
+        assert not repo._quick_head._idle  # closed with the repository
+
+
 def test_default_jobs_keep_a_remote_server_busy(filled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Locally the hashing runs here (a thread per core); over HTTP the server hashes and each
     check also waits on the network, so more checks stay in flight."""

@@ -166,6 +166,7 @@ class HttpRepository:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        self._quick_head.close()
         self._session.close()
         if self._upload_session is not None:
             self._upload_session.close()
@@ -182,6 +183,7 @@ class HttpRepository:
     def connection_stats(self) -> dict[str, int]:
         """TCP connections opened so far (keep-alive makes this small)."""
         stats = pool_stats(self._session)
+        stats["new_connections"] += self._quick_head.opened
         if self._upload_session is not None:
             stats["new_connections"] += pool_stats(self._upload_session)["new_connections"]
         return stats

@@ -4,6 +4,7 @@ work, timeouts, and retries that never repeat a non-idempotent request.
 
 from __future__ import annotations
 
+import http.client
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,20 +97,28 @@ def pool_stats(session: requests.Session) -> dict[str, int]:
 
 class QuickHead:
     """HEAD requests for hot loops (fixity over thousands of binaries) without requests' per-call
-    preparation: headers, cookies and auth are merged once per header set, then urllib3 sends
-    each request through the very pool requests uses (same TLS settings, retries, keep-alive).
-    Saves ~0.5 ms of CPU per request, as much as the server needs to answer one.
+    preparation: headers, cookies and auth are merged once per header set.
+
+    Over plain http the request goes over a kept-alive ``http.client`` connection of our own
+    pool: urllib3's pool, retry and response machinery cost twice what http.client does per
+    HEAD (~0.45 against ~0.22 ms of CPU), which is as much as the server spends answering. Over https the request
+    goes through the very urllib3 pool requests uses (same TLS settings, retries, keep-alive):
+    certificate handling stays in one place, and TLS costs more than the difference there.
 
     ``head`` returns the response headers of a 2xx answer and None for anything else (an error,
-    a redirect, a transport failure): the caller then repeats the request the ordinary way,
-    which explains the failure.
+    a redirect, a transport failure, a connection the server closed while idle): the caller
+    then repeats the request the ordinary way, which retries and explains the failure.
     """
 
     def __init__(self, session: requests.Session, timeout: tuple[float, float]) -> None:
         self._session = session
+        self._connect_timeout, self._read_timeout = timeout
         self._timeout = Timeout(connect=timeout[0], read=timeout[1])
         self._templates: dict[tuple[str, ...], _Template | None] = {}
         self._lock = threading.Lock()
+        self._idle: dict[str, list[http.client.HTTPConnection]] = {}  # kept-alive plain connections
+        self._closed = False
+        self.opened = 0  # plain connections opened so far (keep-alive makes this small)
 
     def head(self, url: str, headers: dict[str, str]) -> Mapping[str, str] | None:
         parts = urlsplit(url)
@@ -119,10 +128,13 @@ class QuickHead:
             template = self._template(key, url, headers)
             if template is None:
                 return None
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if parts.scheme == "http":
+            return self._plain_head(parts.hostname or "", parts.port or 80, parts.netloc, target, template)
         try:
             response = template.pool.urlopen(
                 "HEAD",
-                (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                target,
                 headers=template.headers,
                 redirect=False,
                 assert_same_host=False,
@@ -135,6 +147,47 @@ class QuickHead:
         if not 200 <= response.status < 300:
             return None
         return response.headers
+
+    def _plain_head(
+        self, host: str, port: int, netloc: str, target: str, template: _Template
+    ) -> Mapping[str, str] | None:
+        with self._lock:
+            idle = self._idle.get(netloc)
+            conn = idle.pop() if idle else None
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
+                with self._lock:
+                    self.opened += 1
+                conn.connect()
+                conn.sock.settimeout(self._read_timeout)
+            conn.request("HEAD", target, headers=template.headers)
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            if conn is not None:
+                conn.close()
+            return None
+        if response.will_close:
+            conn.close()
+        else:
+            with self._lock:
+                if not self._closed:
+                    self._idle.setdefault(netloc, []).append(conn)
+                    conn = None
+            if conn is not None:
+                conn.close()
+        if not 200 <= response.status < 300:
+            return None
+        return response.headers
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for conn in connections:
+                conn.close()
 
     def _template(self, key: tuple[str, ...], url: str, headers: dict[str, str]) -> _Template | None:
         with self._lock:
