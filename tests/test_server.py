@@ -478,3 +478,28 @@ def test_n_triples_rows_equal_the_renamed_graph_serialised(tmp_path: Path) -> No
     expected = rdf.serialize(ctx.to_external(graph), "application/n-triples")
     assert ctx.external_ntriples(graph) == expected
     assert b"<http://h/rest/> <http://example.org/p> <http://h/rest/a> .\n" in expected
+
+
+def test_n_triples_listing_is_streamed_and_holds_the_graph(server: ServerHandle, http: requests.Session) -> None:
+    """A listing in N-Triples goes out while it is read (chunked, no Content-Length), in chunks
+    of rows; parsed, it is the graph the Turtle representation holds."""
+    from fcrctl import rdf
+    from fcrctl.server.context import Context
+
+    base = fresh(server)
+    assert http.put(base, data=title_body("top"), headers={"Content-Type": "text/turtle"}).status_code == 201
+    for i in range(30):
+        http.put(f"{base}/c{i}", data=title_body(f"child {i}"), headers={"Content-Type": "text/turtle"})
+    prefer = f'return=representation; include="{rdf.FEDORA}EmbedResources"'
+    nt = http.get(base, headers={"Accept": "application/n-triples", "Prefer": prefer})
+    turtle = http.get(base, headers={"Accept": "text/turtle", "Prefer": prefer})
+    assert nt.status_code == 200 and "Content-Length" not in nt.headers
+    assert nt.headers.get("Transfer-Encoding") == "chunked"
+    streamed = Graph().parse(data=nt.content, format="nt")
+    assert len(streamed) > 30 * 5
+    assert set(streamed) == set(Graph().parse(data=turtle.content, format="turtle", publicID=base))
+    assert len(nt.content.splitlines()) == len(streamed)  # no row twice
+    ctx = Context.__new__(Context)
+    ctx.base_url = "http://h/rest"
+    chunks = list(ctx.ntriples_chunks(list(streamed), rows=7))
+    assert len(chunks) > 1 and set(Graph().parse(data=b"".join(chunks), format="nt")) == set(streamed)

@@ -4,7 +4,7 @@ bodies (bounded), and HTTP preconditions (RFC 7232) evaluated against a resource
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -113,15 +113,37 @@ class Context:
         """``rdf.serialize(self.to_external(graph), "application/n-triples")``, byte for byte,
         without building a graph: rows are written as the triples are renamed, duplicates
         dropped (a listing of 2,000 embedded children costs ~0.9 s less)."""
+        rows = self._external_rows(triples)
+        if rows is None:  # rdflib moved its row writer: take the long way
+            return rdf.serialize(self.to_external(_graph_of(triples)), "application/n-triples")
+        return "".join(sorted(set(rows))).encode("utf-8")
+
+    def ntriples_chunks(self, triples: Iterable[Triple], rows: int = 1000) -> Iterator[bytes]:
+        """The rows of ``external_ntriples`` in the order the triples come, ``rows`` at a time,
+        duplicates dropped within each chunk (a repeated row elsewhere is the same graph): a
+        listing goes out while it is read, and the client parses it while it arrives."""
+        written = self._external_rows(triples)
+        if written is None:
+            yield self.external_ntriples(triples)
+            return
+        chunk: dict[str, None] = {}
+        for row in written:
+            chunk[row] = None
+            if len(chunk) >= rows:
+                yield "".join(chunk).encode("utf-8")
+                chunk = {}
+        if chunk:
+            yield "".join(chunk).encode("utf-8")
+
+    def _external_rows(self, triples: Iterable[Triple]) -> Iterator[str] | None:
+        """N-Triples rows of ``triples`` with internal ids renamed to this server's URLs (None
+        when rdflib no longer has the row writer)."""
         from rdflib import URIRef
 
         try:
             from rdflib.plugins.serializers.nt import _nt_row
-        except ImportError:  # rdflib moved its row writer: take the long way
-            graph = rdf.new_graph()
-            for triple in triples:
-                graph.add(triple)
-            return rdf.serialize(self.to_external(graph), "application/n-triples")
+        except ImportError:
+            return None
         internal = paths.ROOT_ID
         base = self.base_url.rstrip("/")
         renamed: dict[object, URIRef] = {}
@@ -141,8 +163,7 @@ class Context:
                     renamed[node] = found
             return found
 
-        rows = sorted({_nt_row((external(s), p, external(o))) for s, p, o in triples})
-        return "".join(rows).encode("utf-8")
+        return (_nt_row((external(s), p, external(o))) for s, p, o in triples)
 
     # -- bodies -----------------------------------------------------------------------
     def read_body(self) -> bytes:
@@ -239,3 +260,10 @@ def relativize_iris(update: str, base_url: str, target_path: str) -> str:
         return f"<{up}{rest}>" if rest else f"<{up or './'}>"
 
     return _IRIREF.sub(rewrite, update)
+
+
+def _graph_of(triples: Iterable[Triple]) -> Graph:
+    graph = rdf.new_graph()
+    for triple in triples:
+        graph.add(triple)
+    return graph

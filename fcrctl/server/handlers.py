@@ -57,12 +57,16 @@ def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: st
         return r.not_modified(ctx, nm.info, nm.weak)
     prefs, applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"))
     content: Graph | Iterable[Triple] | None = None
+    stream = False
     if ctx.request.method != "HEAD":
         if rdf.resolve_format(mime) == r.NTRIPLES:  # listings: written as read, no graph built
             content = served_triples(ctx, info, prefs=prefs, version=version)
+            # Not inside a transaction: its view may be committed or closed while the body is
+            # still being written.
+            stream = ctx.target.tx is None and not ctx.request.headers.get("Atomic-ID")
         else:
             content = served_graph(ctx, info, prefs=prefs, version=version)
-    return r.rdf_response(ctx, content, mime, info, applied=applied, description=description)
+    return r.rdf_response(ctx, content, mime, info, applied=applied, description=description, stream=stream)
 
 
 def served_graph(ctx: Context, info: ResourceInfo, *, prefs: object = None, version: str | None = None) -> Graph:

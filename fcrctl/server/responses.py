@@ -151,14 +151,17 @@ def rdf_response(
     applied: str | None,
     description: bool = False,
     status: int = 200,
+    stream: bool = False,
 ) -> Response:
-    """``graph``: None for HEAD; any iterable of triples for N-Triples, else a Graph."""
+    """``graph``: None for HEAD; any iterable of triples for N-Triples, else a Graph.
+    ``stream``: write N-Triples while the triples are read (no Content-Length)."""
     if ctx.request.method == "HEAD" or graph is None:
         resp = Response(status=status, content_type=mime)
         resp.automatically_set_content_length = False  # the body was not built; do not claim 0
     else:
+        body: bytes | Iterable[bytes]
         if rdf.resolve_format(mime) == NTRIPLES:  # what listings use: the cheap path
-            body = ctx.external_ntriples(graph)
+            body = ctx.ntriples_chunks(graph) if stream else ctx.external_ntriples(graph)
         else:
             body = rdf.serialize(ctx.to_external(cast("Graph", graph)), mime)
         resp = Response(body, status=status, content_type=mime)

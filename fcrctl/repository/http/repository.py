@@ -64,6 +64,7 @@ BASIC = LDP + "BasicContainer"
 # N-Triples first: serialising it costs a server a tenth of Turtle (its prefixes), and we only parse.
 RDF_ACCEPT = "application/n-triples, text/turtle;q=0.9, application/ld+json;q=0.5, application/rdf+xml;q=0.5"
 LISTING_ACCEPT = "application/n-triples, text/turtle;q=0.9"
+LISTING_BLOCK = 1 << 16  # bytes of a listing parsed at a time while the rest arrives
 SPARQL_UPDATE = "application/sparql-update"
 LENIENT = 'handling=lenient; received="minimal"'
 MEMENTO_ID = re.compile(r"^\d{14}$")
@@ -468,10 +469,11 @@ class HttpRepository:
         prefs = RdfPrefs(containment=True, membership=False, embed_children=True)
         headers = {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
         try:
-            response = self._send("GET", url, path=path, headers=headers)
+            response = self._send("GET", url, path=path, headers=headers, stream=True)
         except (NotFound, Gone):
             return  # removed between the parent's listing and now
-        triples = self._listing_triples(response, url, path)
+        with response:
+            triples = self._listing_triples(response, url, path)
         contains = LDP + "contains"
         own = {**triples.get(url, {}), **triples.get(url + "/", {})}
         found = {self._path_of(str(o)) for o in own.get(contains, ())}
@@ -491,9 +493,10 @@ class HttpRepository:
     def _listing_triples(self, response: requests.Response, url: str, path: str) -> _Triples:
         """A listing's triples as {subject: {predicate: [objects]}} (URL form).
 
-        N-Triples, what servers send for LISTING_ACCEPT, goes straight from rdflib's parser into
-        that index: building an rdflib Graph and querying it per child cost a listing of 2,000
-        binaries ~1 s of CPU. Other formats are parsed into a Graph first.
+        N-Triples, what servers send for LISTING_ACCEPT, is parsed while it arrives (whole lines
+        at a time: N-Triples has one triple per line), straight from rdflib's parser into that
+        index: building an rdflib Graph and querying it per child cost a listing of 2,000
+        binaries ~1 s of CPU. Other formats are read whole and parsed into a Graph first.
         """
         from rdflib.plugins.parsers.ntriples import W3CNTriplesParser
 
@@ -509,8 +512,21 @@ class HttpRepository:
             def triple(self, s: Any, p: Any, o: Any) -> None:
                 triples.setdefault(str(s), {}).setdefault(str(p), []).append(o)
 
+        parser = W3CNTriplesParser(sink=Sink())  # one parser: blank node labels span the document
+        pending: list[bytes] = []  # the start of a line not yet complete
         try:
-            W3CNTriplesParser(sink=Sink()).parsestring(response.content)  # type: ignore[arg-type]
+            for block in response.iter_content(LISTING_BLOCK):
+                end = block.rfind(b"\n") + 1
+                if not end:
+                    pending.append(block)
+                    continue
+                parser.parsestring(b"".join([*pending, block[:end]]))  # type: ignore[arg-type]
+                pending = [block[end:]]
+            rest = b"".join(pending)
+            if rest.strip():
+                parser.parsestring(rest)  # type: ignore[arg-type]
+        except requests.RequestException as exc:  # the connection broke while the listing arrived
+            raise transport_error(exc, url, timeout=self._timeout[1]) from None
         except Exception as exc:  # rdflib's parser raises several unrelated types
             raise CorruptData(
                 f"server response for {path}: malformed N-Triples ({type(exc).__name__}: {str(exc)[:200]}) "
