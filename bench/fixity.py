@@ -9,6 +9,12 @@ Python hashlib loop over the same files. All runs read from a warm page cache (t
 written just before and fits in memory), so they compare hashing and overhead, not the disk.
 Beside each time: the CPU seconds of every process involved (for over-serve: client + server),
 which a machine shared with other work disturbs far less than the times.
+
+fcrctl local and over serve run alternately ``--rounds`` times (default 3) and the medians are
+compared: this machine's speed drifts by tens of percent within a minute, and a ratio of two
+runs minutes apart measured the drift. Last, the HTTP floor: the same number of Want-Digest
+HEADs, through the same client path and waitress, to a server that answers without doing
+anything: no fixity over HTTP, one request per binary, can cost less than that.
 """
 
 from __future__ import annotations
@@ -87,13 +93,68 @@ def hashlib_loop(files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+NOOP_SERVER = """
+import logging
+from fcrctl.server.run import create_server
+
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a backlog is what the floor measures
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Length", "0"), ("Digest", "sha-512=00")])
+    return [b""]
+
+server = create_server(app, port=0)
+print(f"LISTENING http://127.0.0.1:{server.effective_port}", flush=True)
+server.run()
+"""
+
+
+def http_floor(count: int) -> tuple[float, float]:
+    """(seconds, CPU seconds of client + server) for ``count`` Want-Digest HEADs through
+    fcrctl's fast HEAD path, 4 in flight per core as fixity runs them, to a do-nothing server."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fcrctl.repository.http.session import QuickHead, make_session
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", NOOP_SERVER], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[1]
+        session = make_session()
+        head = QuickHead(session, (10.0, 60.0))
+        headers = {"Want-Digest": "sha-512"}
+        server_cpu, own = process_cpu(proc.pid), time.process_time()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(4 * (os.cpu_count() or 2)) as pool:
+            answers = list(pool.map(lambda i: head.head(f"{url}/data/b{i}", headers), range(count)))
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - own + process_cpu(proc.pid) - server_cpu
+        assert all(answers), "the do-nothing server did not answer every HEAD"
+        head.close()
+        session.close()
+        return seconds, cpu
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--size-mb", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=3, help="alternate local and over-serve runs this often")
     args = parser.parse_args()
     count, size = (20, 64 * 1024) if args.smoke else (args.count, int(args.size_mb * 1024 * 1024))
+    rounds = 1 if args.smoke else max(1, args.rounds)
     work = Path(tempfile.mkdtemp(prefix="fcrctl-bench-fixity-"))
     try:
         repo_dir = work / "repo"
@@ -101,49 +162,61 @@ def main() -> int:
         files = build(repo_dir, count, size)
         total_mb = sum(f.stat().st_size for f in files) / 1e6
         print(f"data: {len(files)} binaries, {total_mb:.0f} MB (built in {time.perf_counter() - started:.1f} s)")
+        os.sync()  # else the first contender pays for writing back what the build wrote
         hashlib_loop(files)  # warm the page cache for every contender alike
 
-        figures: dict[str, float] = {}
-        cpu: dict[str, float] = {}  # CPU seconds, every process involved (client and server)
-        seconds, done = timed(fcrctl("--repo", str(repo_dir), "--json", "fixity", "-R", "/"))
-        assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["checked"] == len(files)
-        figures["fcrctl fixity (local)"] = seconds
-        cpu["fcrctl fixity (local)"] = LAST_CPU[0]
+        times: dict[str, list[float]] = {}
+        cpu: dict[str, list[float]] = {}  # CPU seconds, every process involved (client and server)
+
+        def record(name: str, seconds: float, cpu_seconds: float) -> None:
+            times.setdefault(name, []).append(seconds)
+            cpu.setdefault(name, []).append(cpu_seconds)
 
         if shutil.which("sha512sum"):
             listing = work / "files.txt"
             listing.write_text("\n".join(str(f) for f in files) + "\n")
             seconds, done = timed(["xargs", "-a", str(listing), "sha512sum"])
             assert done.returncode == 0, done.stderr
-            figures["sha512sum"] = seconds
-            cpu["sha512sum"] = LAST_CPU[0]
+            record("sha512sum", seconds, LAST_CPU[0])
         own = time.process_time()
-        figures["python hashlib loop (1 thread)"] = hashlib_loop(files)
-        cpu["python hashlib loop (1 thread)"] = time.process_time() - own
+        record("python hashlib loop (1 thread)", hashlib_loop(files), time.process_time() - own)
 
         from tests.server_fixture import start_server
 
+        local = "fcrctl fixity (local)"
         remote = "fcrctl fixity over serve (server computes)"
         with start_server(repo_dir, subprocess=True, dialect="fedora6") as handle:
-            server_cpu = process_cpu(handle.pid)
-            seconds, done = timed(fcrctl("--repo", handle.url, "--json", "fixity", "-R", "/"))
-            server_cpu = process_cpu(handle.pid) - server_cpu
-        assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["checked"] == len(files)
-        figures[remote] = seconds
-        cpu[remote] = LAST_CPU[0] + server_cpu
+            for _ in range(rounds):
+                seconds, done = timed(fcrctl("--repo", str(repo_dir), "--json", "fixity", "-R", "/"))
+                assert done.returncode == 0, done.stderr
+                assert json.loads(done.stdout)["checked"] == len(files)
+                record(local, seconds, LAST_CPU[0])
 
-        local = figures["fcrctl fixity (local)"]
-        for name, seconds in figures.items():
+                server_cpu = process_cpu(handle.pid)
+                seconds, done = timed(fcrctl("--repo", handle.url, "--json", "fixity", "-R", "/"))
+                assert done.returncode == 0, done.stderr
+                assert json.loads(done.stdout)["checked"] == len(files)
+                record(remote, seconds, LAST_CPU[0] + process_cpu(handle.pid) - server_cpu)
+        floor = "HTTP floor: HEADs to a do-nothing server"
+        record(floor, *http_floor(len(files)))
+
+        base = median(times[local])
+        for name in times:
+            seconds = median(times[name])
+            runs = "" if len(times[name]) == 1 else f"  runs {' '.join(f'{t:.2f}' for t in times[name])}"
             print(
-                f"{name:45s} {seconds:7.2f} s  {total_mb / seconds:8.1f} MB/s  ({seconds / local:.2f}x local)"
-                f"  cpu {cpu[name]:6.2f} s"
+                f"{name:45s} {seconds:7.2f} s  {total_mb / seconds:8.1f} MB/s  ({seconds / base:.2f}x local)"
+                f"  cpu {median(cpu[name]):6.2f} s{runs}"
             )
-        cpu_ratio = cpu[remote] / cpu["fcrctl fixity (local)"]
+        ratios = [r / lo for r, lo in zip(times[remote], times[local], strict=True)]
         print(
-            f"over serve / local: {figures[remote] / local:.2f}x time, {cpu_ratio:.2f}x CPU "
-            f"(client {LAST_CPU[0]:.2f} s + server {server_cpu:.2f} s); load {os.getloadavg()[0]:.1f}"
+            f"over serve / local: {median(times[remote]) / base:.2f}x time (each round: "
+            f"{' '.join(f'{r:.2f}x' for r in ratios)}), {median(cpu[remote]) / median(cpu[local]):.2f}x CPU; "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"HTTP floor alone: {median(times[floor]) / base:.2f}x the local time for as many requests "
+            "(what one HEAD per binary costs before any repository work)"
         )
         print("targets: local >= hashlib loop and > sha512sum; over serve within 1.3x of local")
     finally:
