@@ -327,8 +327,10 @@ class LocalRepository(TransactionsMixin):
         return self._info(st.headers, path)
 
     def get_rdf(self, path: str, *, prefs: RdfPrefs = RdfPrefs(), version: str | None = None) -> Graph:
-        graph = new_graph()
-        for triple in self.rdf_triples(path, prefs=prefs, version=version):
+        path, _ = paths.split_metadata(path)
+        st = self._state(path, version)
+        graph = self._user_graph(st)  # read fresh: ours to extend, and a big one is not copied
+        for triple in self._triples(path, st, prefs, user_triples=False):
             graph.add(triple)
         return graph
 
@@ -340,11 +342,12 @@ class LocalRepository(TransactionsMixin):
         st = self._state(path, version)
         return self._triples(path, st, prefs)
 
-    def _triples(self, path: str, st: _State, prefs: RdfPrefs) -> Iterator[Triple]:
+    def _triples(self, path: str, st: _State, prefs: RdfPrefs, *, user_triples: bool = True) -> Iterator[Triple]:
         from rdflib import URIRef
 
         rid = paths.to_id(path)
-        yield from self._user_graph(st)
+        if user_triples:
+            yield from self._user_graph(st)
         if prefs.server_managed:
             yield from rdf.server_triples(self._info(st.headers, path), rid)
         if st.binary:
