@@ -30,6 +30,7 @@ from fcrctl.errors import (
     ReadOnly,
     Unsupported,
 )
+from fcrctl.rdf import new_graph
 from fcrctl.repository.base import (
     DIGEST_ALGORITHMS,
     EXTERNAL_HANDLINGS,
@@ -59,7 +60,6 @@ from fcrctl.repository.local.support import (
     container_model,
     expected_digests,
     keep_model,
-    new_graph,
     read_headers,
     resolve_version,
     stream_size,

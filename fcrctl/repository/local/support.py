@@ -25,7 +25,7 @@ from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.index import Row
 
 if TYPE_CHECKING:
-    from rdflib import Graph
+    pass
 
 
 ALG_ALIASES = {"sha": "sha1", "sha-1": "sha1", "sha1": "sha1", "sha-256": "sha256", "sha256": "sha256",
@@ -36,12 +36,6 @@ def cache_index_path(target: Path) -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     digest = hashlib.sha256(str(target).encode("utf-8")).hexdigest()
     return base / "fcrctl" / "index" / f"{digest}.sqlite"
-
-
-def new_graph() -> Graph:
-    from rdflib import Graph
-
-    return Graph()
 
 
 def container_model(model: str | None) -> str:
