@@ -410,3 +410,20 @@ def test_listing_triples_are_the_graphs_and_skip_nothing_stored(repo: LocalRepos
     assert repo.info("/c/sub").has_children and not repo.info("/c/plain").has_children
     with pytest.raises(NotFound):
         repo.rdf_triples("/nowhere")  # errors about the resource itself come at once, not at next()
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("2020-06-01T10:00:00.123456789Z", "2020-06-01T10:00:00.123456+00:00"),  # Fedora 6: nanoseconds
+        ("2020-06-01T10:00:00.1Z", "2020-06-01T10:00:00.100000+00:00"),
+        ("2020-06-01T10:00:00Z", "2020-06-01T10:00:00+00:00"),
+        ("2020-06-01T12:00:00.5+02:00", "2020-06-01T12:00:00.500000+02:00"),
+        ("2020-06-01T10:00:00", "2020-06-01T10:00:00+00:00"),  # no zone: UTC
+        (None, "1970-01-01T00:00:00+00:00"),
+    ],
+)
+def test_header_timestamps_as_fedora_writes_them(stored: str | None, expected: str) -> None:
+    from fcrctl.repository.local.headers import parse_time
+
+    assert parse_time(stored).isoformat() == expected
