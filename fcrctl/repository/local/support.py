@@ -9,7 +9,7 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from fcrctl.errors import BadInput, CorruptData, NotFound, PreconditionFailed
 from fcrctl.repository.base import (
@@ -23,10 +23,6 @@ from fcrctl.repository.base import (
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.index import Row
-
-if TYPE_CHECKING:
-    pass
-
 
 ALG_ALIASES = {"sha": "sha1", "sha-1": "sha1", "sha1": "sha1", "sha-256": "sha256", "sha256": "sha256",
                 "sha-512": "sha512", "sha512": "sha512", "md5": "md5"}
