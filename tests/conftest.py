@@ -53,6 +53,16 @@ if _server_starter() is not None and importlib.util.find_spec("fcrctl.repository
 
 
 @pytest.fixture
+def where(tmp_path: Path) -> Path:
+    """An empty local repository, created and closed (the transaction tests open it themselves)."""
+    from fcrctl.repository.local import LocalRepository
+
+    path = tmp_path / "repo"
+    LocalRepository.open(str(path), create=True).close()
+    return path
+
+
+@pytest.fixture
 def repo_path(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "repo"
     yield path

@@ -28,13 +28,6 @@ def _fcrctl(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
                           timeout=60)
 
 
-@pytest.fixture
-def where(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    LocalRepository.open(str(path), create=True).close()
-    return path
-
-
 def _paths(where: Path) -> set[str]:
     with LocalRepository.open(str(where)) as repo:
         return {c.path for c in repo.children("/", recursive=True)}

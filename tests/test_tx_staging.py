@@ -20,13 +20,6 @@ from tests.contract.helpers import binary, container, titles
 from tests.ocfl_check import assert_valid_ocfl
 
 
-@pytest.fixture
-def where(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    LocalRepository.open(str(path), create=True).close()
-    return path
-
-
 def _objects(root: Path) -> list[Path]:
     return list(ocfl.iter_object_dirs(root)) if root.exists() else []
 
