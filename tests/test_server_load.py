@@ -189,7 +189,7 @@ def test_serve_add_user_reads_password_from_stdin(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "pw-from-stdin" not in result.output
     users = read_auth_file(auth_file)
-    assert set(users) == {"bob"} and "pw-from-stdin" not in users["bob"]
+    assert set(users) == {"bob"} and "pw-from-stdin" not in users["bob"].hashed and not users["bob"].admin
 
 
 def test_fedora6_dialect_advertises_memento_and_tx_endpoint(tmp_path: Path) -> None:
@@ -206,3 +206,22 @@ def test_upload_stream_is_not_buffered_by_the_app(server: ServerHandle) -> None:
     response = requests.post(server.root, data=data, headers={"Content-Type": "application/octet-stream"})
     assert response.status_code == 201
     assert requests.head(response.headers["Location"]).headers["Content-Length"] == str(3 * MB)
+
+
+def test_add_user_admin_marks_the_user_and_survives_rewrites(tmp_path: Path) -> None:
+    auth_file = tmp_path / "users"
+    runner = CliRunner()
+    args = ["serve", "--auth-file", str(auth_file), "--add-user"]
+    assert runner.invoke(_cli(), [*args, "root", "--admin"], input="pw1\n").exit_code == 0
+    assert runner.invoke(_cli(), [*args, "bob"], input="pw2\n").exit_code == 0
+    users = read_auth_file(auth_file)
+    assert users["root"].admin and not users["bob"].admin
+    refused = runner.invoke(_cli(), ["serve", "--auth-file", str(auth_file), "--admin"])
+    assert isinstance(refused.exception, BadInput) and "--add-user" in str(refused.exception)
+
+
+def test_auth_file_with_an_unknown_role_is_refused(tmp_path: Path) -> None:
+    auth_file = tmp_path / "users"
+    auth_file.write_text("# users\nbob:scrypt:32768:8:1$salt$hash superuser\n")
+    with pytest.raises(BadInput, match="line 2"):
+        read_auth_file(auth_file)

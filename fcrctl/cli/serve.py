@@ -1,7 +1,7 @@
 """fcrctl serve: expose the repository over the Fedora 4/5 REST API (waitress, threaded).
 
 fcrctl serve [--host 127.0.0.1] [--port 8080] [--base-path /rest] [--auth-file FILE] [--no-auth]
-fcrctl serve --auth-file FILE --add-user USER      # password from a prompt, or stdin when piped
+fcrctl serve --auth-file FILE --add-user USER [--admin]   # password from a prompt, or stdin when piped
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ def serve(
             "--add-user", help="Add USER to --auth-file (password prompted or from stdin), then exit.", metavar="USER"
         ),
     ] = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="With --add-user: the user bypasses access control (as fedoraAdmin).")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Serve the repository over the Fedora REST API until interrupted."""
@@ -64,9 +67,11 @@ def serve(
     if add_user is not None:
         if auth_file is None:
             raise BadInput("--add-user needs --auth-file FILE to write the user to")
-        server_auth.add_user(auth_file, add_user, read_new_password(add_user))
+        server_auth.add_user(auth_file, add_user, read_new_password(add_user), admin=admin)
         cli.out.done("user_added", add_user)
         return
+    if admin:
+        raise BadInput("--admin goes with --add-user USER: it marks the user being added as an admin")
     if dialect not in ("fedora4", "fedora5", "fedora6"):
         raise BadInput(f"unknown --dialect {dialect!r}: use fedora4, fedora5 or fedora6")
     if not is_loopback(host) and auth_file is None and not no_auth:

@@ -121,10 +121,11 @@ class FedoraApp:
     def dispatch(self, request: Request) -> Response:
         ctx: Context | None = None
         try:
-            if self.auth is not None:
-                self.auth.authenticate(request.authorization)
+            user = self.auth.authenticate(request.authorization) if self.auth is not None else None
             target = rt.parse_target(request.path, self.config.base_path)
             ctx = Context(self.repo, request, target, self.config, self.base_url(request))
+            if user is not None and self.auth is not None:
+                ctx.user, ctx.admin = user, self.auth.is_admin(user)
             if target.tx is not None or request.headers.get("Atomic-ID"):
                 if self.tx_binder is None:
                     raise Unsupported(f"{self.repo.location} does not support transactions")

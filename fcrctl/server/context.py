@@ -72,6 +72,8 @@ class Context:
     config: ServerConfig
     base_url: str  # REST base URL, no trailing slash
     plain_base_url: str | None = None  # outside a /tx:ID prefix, when base_url has one
+    user: str | None = None  # the authenticated user; None when the server runs without auth
+    admin: bool = False  # an auth-file user marked admin (bypasses access control, as fedoraAdmin)
 
     # -- URLs -----------------------------------------------------------------------
     def url(self, path: str, *suffix: str) -> str:
