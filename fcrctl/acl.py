@@ -132,14 +132,6 @@ def acl_id_of(path: str) -> str:
     return paths.to_id(path) + "/" + ACL_SUFFIX
 
 
-def split_acl(path: str) -> tuple[str, bool]:
-    """``/a/fcr:acl`` -> (``/a``, True); anything else -> (normalized, False)."""
-    stripped = path.rstrip("/")
-    if stripped == "/" + ACL_SUFFIX or stripped.endswith("/" + ACL_SUFFIX):
-        return paths.normalize(stripped[: -len(ACL_SUFFIX) - 1] or "/"), True
-    return paths.normalize(path), False
-
-
 _DELETE_CLAUSE = re.compile(r"\bDELETE\b", re.IGNORECASE)
 
 

@@ -58,6 +58,16 @@ def serve(
     admin: Annotated[
         bool, typer.Option("--admin", help="With --add-user: the user bypasses access control (as fedoraAdmin).")
     ] = False,
+    root_acl: Annotated[
+        Path | None,
+        typer.Option("--root-acl", help="Default root ACL (RDF, ids as info:fedora/...) for non-admin users; "
+                     "without it only --admin users may do anything.", metavar="FILE"),
+    ] = None,
+    user_base_uri: Annotated[
+        str | None,
+        typer.Option("--user-base-uri", help="acl:agent URIs under this prefix name users (Fedora's "
+                     "fcrepo.auth.webac.userAgent.baseUri).", metavar="URI"),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Serve the repository over the Fedora REST API until interrupted."""
@@ -80,6 +90,9 @@ def serve(
             "(create it with --add-user USER), or --no-auth to serve it openly"
         )
     auth = server_auth.BasicAuth.from_file(auth_file) if auth_file else None
+    from fcrctl.cli.acl import load_policy
+
+    policy = load_policy(root_acl, user_base_uri)
     from fcrctl.server.run import serve as run_server
 
     repo = cli.repo
@@ -93,7 +106,8 @@ def serve(
         cli.out.stdout.flush()
 
     run_server(
-        repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready
+        repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready,
+        policy=policy,
     )
 
 

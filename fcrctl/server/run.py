@@ -91,11 +91,15 @@ def serve(
     dialect: str = "fedora4",
     max_body: int = DEFAULT_MAX_BODY,
     on_ready: Callable[[str], None] | None = None,
+    policy: Any = None,
 ) -> None:
-    """Serve ``repo`` until interrupted. ``on_ready`` receives the base URL once listening."""
+    """Serve ``repo`` until interrupted. ``on_ready`` receives the base URL once listening.
+    ``policy``: the access-control Policy (fcrctl.acl) for auth-file users; default: admins only."""
     from fcrctl.server.app import make_app
 
     app = make_app(repo, base_path=base_path, auth=auth, dialect=dialect)
+    if policy is not None:
+        app.policy = policy
     server = create_server(app, host=host, port=port, threads=threads, max_body=max_body)
     if on_ready is not None:
         on_ready(server_url(server, base_path))
