@@ -43,9 +43,10 @@ def modes(policy: acl.Policy, repo: LocalRepository, path: str, user: str | None
 def test_acl_is_stored_as_fedora_6_stores_it(repo: LocalRepository, where: Path) -> None:
     repo.create("/c", ResourceSpec())
     repo.create("/c/bin", ResourceSpec(content=io.BytesIO(b"x")))
-    info, created = repo.put_acl("/c", acl_graph("/c", '<#a> a acl:Authorization; acl:agent "alice"; acl:mode acl:Read .'))
+    read = '<#a> a acl:Authorization; acl:agent "{}"; acl:mode acl:Read .'
+    info, created = repo.put_acl("/c", acl_graph("/c", read.format("alice")))
     assert created and info.path == "/c/fcr:acl" and info.model == acl.WEBAC_ACL
-    _info, created = repo.put_acl("/c", acl_graph("/c", '<#a> a acl:Authorization; acl:agent "bob"; acl:mode acl:Read .'))
+    _info, created = repo.put_acl("/c", acl_graph("/c", read.format("bob")))
     assert not created
     repo.put_acl("/c/bin", acl_graph("/c/bin", '<#b> a acl:Authorization; acl:agent "bob"; acl:mode acl:Read .'))
     obj = where / "ocfl-root" / ocfl.object_rel("info:fedora/c")
@@ -285,4 +286,5 @@ def test_http_roles_mapping_round_trips() -> None:
     with pytest.raises(Unsupported, match="no Fedora 4 role"):
         graph_to_roles("/a", acl_graph("/a", '<#x> a acl:Authorization; acl:agent "d"; acl:mode acl:Write .'))
     with pytest.raises(Unsupported, match="agent_classes"):
-        graph_to_roles("/a", acl_graph("/a", '<#x> a acl:Authorization; acl:agentClass foaf:Agent; acl:mode acl:Read .'))
+        graph_to_roles("/a", acl_graph("/a", '<#x> a acl:Authorization; acl:agentClass foaf:Agent; '
+                                             'acl:mode acl:Read .'))
