@@ -366,10 +366,11 @@ class Policy:
             return has(READ) and self._may_create(repo, user, req.destination, cached)
         return False
 
-    def methods(self, repo: Repository, user: str | None, path: str, *, cached: bool = False) -> dict[str, bool]:
+    def methods(self, repo: Repository, user: str | None, path: str, *, destination: str | None = None,
+                cached: bool = False) -> dict[str, bool]:
         """Each of METHODS on ``path`` as ``allowed`` decides it (what ``acl effective`` shows).
-        MOVE and COPY are judged with a destination beside the resource."""
-        dest = None if path == "/" else path + "-copy"
+        MOVE and COPY are judged with ``destination`` (default: PATH-copy beside the resource)."""
+        dest = destination or (None if path == "/" else path + "-copy")
         out: dict[str, bool] = {}
         for method in METHODS:
             verb, _, variant = method.partition(":")

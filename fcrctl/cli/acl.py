@@ -117,6 +117,8 @@ def effective(
     user_base_uri: UserBaseOpt = None,
     auth_file: Annotated[Path | None, typer.Option("--auth-file", help="serve's auth file: its admins bypass ACLs.",
                                                    metavar="FILE")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Judge MOVE and COPY to DST (default: PATH-copy).",
+                                           metavar="DST")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Which ACL governs PATH (its own, an ancestor's acl:default, or the root default) and what
@@ -141,7 +143,7 @@ def effective(
         doc["agent"] = {"name": agent, "admin": admin,
                         "modes": sorted(acl.MODE_NAMES.get(m, m) for m in modes),
                         "methods": dict.fromkeys(acl.METHODS, True) if admin
-                        else policy.methods(repo, agent, target)}
+                        else policy.methods(repo, agent, target, destination=paths.normalize(to) if to else None)}
     _render(cli, doc)
 
 
