@@ -190,6 +190,7 @@ class Policy:
     cache_seconds: float = CACHE_SECONDS
     clock: Callable[[], float] = time.monotonic
     _cache: dict[str, tuple[float, tuple[Authorization, ...]]] = field(default_factory=dict)
+    _roles: dict[str, tuple[float, Effective, dict[str, set[str]]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -207,6 +208,7 @@ class Policy:
     def invalidate(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._roles.clear()
 
     # -- reading through the repository -------------------------------------------------------
     def own(self, repo: Repository, path: str, *, cached: bool = True) -> tuple[Authorization, ...]:
@@ -246,6 +248,22 @@ class Policy:
         """(effective ACL, agent -> modes) at ``path``. Agents are names/URIs, ``foaf:Agent``
         and ``acl:AuthenticatedAgent``. ``exists`` False: judged as Fedora judges a resource
         about to be created (its nearest existing ancestor's ACL, all of it)."""
+        key = f"{int(exists)}{path}"
+        if cached:
+            with self._lock:
+                hit = self._roles.get(key)
+            if hit is not None and hit[0] > self.clock():
+                return hit[1], hit[2]
+        eff, roles, pure = self._compute_roles(repo, path, exists, cached)
+        if cached and pure:  # a function of cached ACLs only (no types, no groups): as fresh as they are
+            with self._lock:
+                if len(self._roles) > 100_000:
+                    self._roles.clear()
+                self._roles[key] = (self.clock() + self.cache_seconds, eff, roles)
+        return eff, roles
+
+    def _compute_roles(self, repo: Repository, path: str, exists: bool, cached: bool
+                       ) -> tuple[Effective, dict[str, set[str]], bool]:
         if exists:
             eff = self.effective(repo, path, cached=cached)
             targets = {paths.to_id(path)}
@@ -278,7 +296,8 @@ class Policy:
                     roles.setdefault(EVERYONE, set()).update(auth.modes)
                 elif cls == AUTHENTICATED_AGENT:
                     roles.setdefault(AUTHENTICATED, set()).update(auth.modes)
-        return eff, roles
+        pure = not any(a.access_to_class or a.agent_groups for a in eff.authorizations)
+        return eff, roles, pure
 
     def modes(self, repo: Repository, path: str, user: str | None, *, exists: bool = True,
               cached: bool = True) -> set[str]:
@@ -327,6 +346,7 @@ class Policy:
     # -- decisions ----------------------------------------------------------------------------
     def allowed(self, repo: Repository, user: str | None, req: Request, *, cached: bool = True) -> bool:
         """Whether ``user`` may make ``req`` (admins are not asked: they bypass ACLs)."""
+        repo = _Nodes(repo)  # type: ignore[assignment]  # one look-up per path and decision
         node = _node(repo, req.path)
 
         def has(mode: str, path: str = req.path, exists: bool = node.exists) -> bool:
@@ -421,8 +441,28 @@ def agent_modes(roles: dict[str, set[str]], user: str | None) -> set[str]:
 
 
 def _node(repo: Repository, path: str) -> _Node:
+    if isinstance(repo, _Nodes):
+        return repo.node(path)
     try:
         info = repo.info(path)
     except (NotFound, Gone):
         return _Node(False)
     return _Node(True, info.is_binary, info.model)
+
+
+class _Nodes:
+    """A repository whose existence answers are remembered for one decision (a PUT asks about
+    the parent twice: for the rules, and for its membership resource)."""
+
+    def __init__(self, repo: Repository) -> None:
+        self._repo = repo
+        self._nodes: dict[str, _Node] = {}
+
+    def node(self, path: str) -> _Node:
+        found = self._nodes.get(path)
+        if found is None:
+            found = self._nodes[path] = _node(self._repo, path)
+        return found
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._repo, name)

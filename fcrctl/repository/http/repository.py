@@ -149,6 +149,11 @@ class HttpRepository(HttpAclsMixin):
                 f"not a Fedora repository: {self.location} (HTTP {response.status_code}): "
                 "check the REST base path (often /rest or /fcrepo/rest)"
             )
+        if response.status_code == 403:
+            # signed in, but the root's ACL does not let this user read it: resources below may
+            # still be theirs, so open anyway (dialect from --api, else the default)
+            response.close()
+            return dialects.detect({}, api=api)
         check(response, secrets=self._secrets, what=self.location)
         head = wire.parse_headers(response.headers)
         mime = rdf.mime_of(head.content_type)

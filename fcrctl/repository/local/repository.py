@@ -324,6 +324,8 @@ class LocalRepository(AclsMixin, TransactionsMixin):
     # -- reading --------------------------------------------------------------------------------
     def info(self, path: str, *, version: str | None = None) -> ResourceInfo:
         path, _ = paths.split_metadata(path)
+        if version is None:  # the row's headers are the head state's: no file paths to build
+            return self._info(self._row(path).headers, path)
         st = self._state(path, version)
         return self._info(st.headers, path)
 
