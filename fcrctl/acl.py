@@ -346,19 +346,22 @@ class Policy:
     # -- decisions ----------------------------------------------------------------------------
     def allowed(self, repo: Repository, user: str | None, req: Request, *, cached: bool = True) -> bool:
         """Whether ``user`` may make ``req`` (admins are not asked: they bypass ACLs)."""
+        method = req.method
+        if req.acl or method in ("GET", "HEAD", "OPTIONS"):
+            # Reads are judged as on an existing resource without asking whether it exists (the
+            # commonest request saves a look-up): for a missing one that can only allow what its
+            # parent's rules would, and the answer is then 404 where Fedora might say 403.
+            if req.acl:
+                return CONTROL in self.modes(repo, req.path, user, cached=cached)
+            if READ not in self.modes(repo, req.path, user, cached=cached):
+                return False
+            return not req.embed or self._all_below(repo, user, req.path, READ, deep=False, cached=cached)
         repo = _Nodes(repo)  # type: ignore[assignment]  # one look-up per path and decision
         node = _node(repo, req.path)
 
         def has(mode: str, path: str = req.path, exists: bool = node.exists) -> bool:
             return mode in self.modes(repo, path, user, exists=exists, cached=cached)
 
-        method = req.method
-        if req.acl:
-            return has(CONTROL)
-        if method in ("GET", "HEAD", "OPTIONS"):
-            if not has(READ):
-                return False
-            return not req.embed or self._all_below(repo, user, req.path, READ, deep=False, cached=cached)
         if method == "PUT":
             if not (has(WRITE) or (not node.exists and has(APPEND))):
                 return False

@@ -288,3 +288,61 @@ def test_http_roles_mapping_round_trips() -> None:
     with pytest.raises(Unsupported, match="agent_classes"):
         graph_to_roles("/a", acl_graph("/a", '<#x> a acl:Authorization; acl:agentClass foaf:Agent; '
                                              'acl:mode acl:Read .'))
+
+
+def test_acls_in_transactions_apply_at_commit(repo: LocalRepository) -> None:
+    repo.create("/c", ResourceSpec())
+    tx = repo.begin_transaction()
+    view = repo.in_transaction(tx.id)
+    view.put_acl("/c", acl_graph("/c", '<#a> a acl:Authorization; acl:agent "x"; acl:mode acl:Read .'))
+    assert acl.authorizations(view.get_acl("/c"))
+    with pytest.raises(NotFound):
+        repo.get_acl("/c")
+    repo.commit_transaction(tx.id)
+    assert acl.authorizations(repo.get_acl("/c"))[0].agents == {"x"}
+
+
+def test_backups_carry_acls_and_the_cli_refuses_bad_input(where: Path, tmp_path: Path) -> None:
+    from tests.backup_helpers import ok_json, run
+
+    assert run(where, "create", "/c").exit_code == 0
+    acl_file = tmp_path / "acl.ttl"
+    acl_file.write_text(PREFIXES + '<#a> a acl:Authorization; acl:agent "alice"; acl:mode acl:Read .')
+    assert run(where, "acl", "set", "/c", "--file", str(acl_file)).exit_code == 0
+    backup = ok_json(where, "backup", "--label", "acl")
+    assert run(where, "acl", "delete", "/c").exit_code == 0
+    assert run(where, "acl", "get", "/c").exit_code == 4
+    assert run(where, "restore", backup["id"], "--yes").exit_code == 0
+    got = run(where, "get", "/c/fcr:acl", "--accept", "ntriples")
+    assert got.exit_code == 0 and '"alice"' in got.stdout
+    before = got.stdout
+    (tmp_path / "bad.ttl").write_text("<#a> acl:mode")
+    for args, code, words in (
+        (["acl", "set", "/c", "--file", str(tmp_path / "bad.ttl")], 2, "malformed Turtle"),
+        (["acl", "set", "/c", "--file", str(tmp_path / "missing.ttl")], 2, "missing.ttl"),
+        (["acl", "set", "/c", "--file", str(acl_file), "--content-type", "text/plain"], 2, "an ACL is RDF"),
+        (["acl", "patch", "/c", "-e", "DELETE WHERE { ?s ?p"], 2, "invalid SPARQL"),
+        (["acl", "get", "/nothing"], 4, "no resource"),
+        (["acl", "set", "/c/fcr:metadata", "--file", str(acl_file)], 2, "reserved"),
+        (["acl", "effective", "/c", "--root-acl", str(tmp_path / "bad.ttl")], 2, "malformed Turtle"),
+    ):
+        result = run(where, *args)
+        assert result.exit_code == code and words in result.stderr, (args, result.stderr)
+    assert run(where, "get", "/c/fcr:acl", "--accept", "ntriples").stdout == before
+
+
+def test_acl_effective_reports_what_governs(where: Path) -> None:
+    from tests.backup_helpers import ok_json, run
+
+    assert run(where, "create", "/a/b/c", "--parents").exit_code == 0
+    doc = ok_json(where, "acl", "effective", "/a/b/c", "--agent", "alice")
+    assert doc["acl"] is None and doc["from"] == "default" and doc["agent"]["modes"] == []
+    assert not any(doc["agent"]["methods"].values())
+    root_acl = where.parent / "root.ttl"
+    root_acl.write_text(PREFIXES + '<info:fedora/fcr:acl#r> acl:agentClass foaf:Agent; acl:mode acl:Read; '
+                        'acl:accessTo <info:fedora>; acl:default <info:fedora> .')
+    doc = ok_json(where, "acl", "effective", "/a/b/c", "--agent", "alice", "--root-acl", str(root_acl))
+    assert doc["agents"] == {"foaf:Agent": ["read"]} and doc["agent"]["methods"]["GET"]
+    assert not doc["agent"]["methods"]["PUT"]
+    human = run(where, "acl", "effective", "/a/b/c", "--agent", "alice")
+    assert human.exit_code == 0 and "(root default)" in human.stdout and "(nothing)" in human.stdout

@@ -307,3 +307,14 @@ def test_a_server_without_access_control_is_unsupported() -> None:
             repo.get_acl("/b")
     finally:
         repo.close()
+
+
+def test_acl_bench_smoke(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parent.parent / "bench" / "http_ops.py"
+    result = subprocess.run([sys.executable, str(bench), "--acls", "--smoke"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "worst server-CPU throughput on/off" in result.stdout

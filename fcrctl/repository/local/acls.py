@@ -29,9 +29,11 @@ class AclsMixin:
 
     def get_acl(self, path: str, *, prefs: RdfPrefs = RdfPrefs()) -> Graph:
         path = paths.normalize(path)
-        self._row(path)  # type: ignore[attr-defined]  # NotFound / Gone for the resource itself
-        found = self._index.acl(path)  # type: ignore[attr-defined]
+        found = self._index.acl(path)  # type: ignore[attr-defined]  # only live resources have ACL rows
         if found is None:
+            # access checks ask this of nearly every path: two one-column look-ups, no row read
+            if self._index.deleted(path) is not False:  # type: ignore[attr-defined]
+                self._row(path)  # type: ignore[attr-defined]  # NotFound / Gone for the resource itself
             raise NotFound(f"{path} has no ACL of its own: `fcrctl acl effective {path}` shows the one that "
                            "governs it", path=path)
         h, content = found

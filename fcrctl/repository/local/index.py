@@ -192,6 +192,11 @@ class Index:
     def refs_to(self, target: str) -> list[tuple[str, str]]:
         return self.conn.execute("SELECT subject, predicate FROM refs WHERE target=?", (target,)).fetchall()
 
+    def deleted(self, path: str) -> bool | None:
+        """Whether the resource at ``path`` is a tombstone; None when there is none (no row read)."""
+        r = self.conn.execute("SELECT deleted FROM resources WHERE path=?", (path,)).fetchone()
+        return None if r is None else bool(r[0])
+
     def acl(self, path: str) -> tuple[dict, str | None] | None:
         """(headers, content file) of the ACL of the resource at ``path``, if it has one."""
         r = self.conn.execute("SELECT headers, content_file FROM acls WHERE path=?", (path,)).fetchone()
