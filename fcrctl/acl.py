@@ -169,6 +169,7 @@ class Request:
     embed: bool = False  # GET asking for the children's triples (PreferContainedDescriptions)
     destination: str | None = None  # MOVE / COPY
     version_write: bool = False  # POST on fcr:versions (a version is created): Fedora's POST rule
+    membership: str | None = None  # PUT/POST creating a direct/indirect container: its membership resource
 
 
 @dataclass
@@ -362,6 +363,8 @@ class Policy:
         def has(mode: str, path: str = req.path, exists: bool = node.exists) -> bool:
             return mode in self.modes(repo, path, user, exists=exists, cached=cached)
 
+        if req.membership is not None and not has(WRITE, req.membership, _node(repo, req.membership).exists):
+            return False  # a new direct/indirect container would add triples to that resource
         if method == "PUT":
             if not (has(WRITE) or (not node.exists and has(APPEND))):
                 return False

@@ -318,3 +318,22 @@ def test_acl_bench_smoke(tmp_path: Path) -> None:
                             text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "worst server-CPU throughput on/off" in result.stdout
+
+
+def test_creating_a_direct_container_needs_write_on_its_membership_resource(server: ServerHandle) -> None:
+    reset(server, "Append")
+    direct = {"Content-Type": "text/turtle", "Link": '<http://www.w3.org/ns/ldp#DirectContainer>; rel="type"'}
+
+    def body(target: str) -> str:
+        return (f"<> <http://www.w3.org/ns/ldp#membershipResource> <{server.url}{target}> ; "
+                f"<http://www.w3.org/ns/ldp#hasMemberRelation> <http://pcdm.org/models#hasMember> .")
+
+    for target in ("/", "/box/child"):  # the owner may not write there
+        assert requests.post(server.url + "/box", data=body(target), headers=direct, auth=OWNER).status_code == 403
+        assert requests.put(server.url + "/box/d", data=body(target), headers=direct, auth=OWNER).status_code == 403
+    assert requests.post(server.url + "/box", data=body("/dest"), headers=direct, auth=OWNER).status_code == 201
+    assert requests.put(server.url + "/box/d", data=body("/dest"), headers=direct, auth=OWNER).status_code == 201
+    # and writing into it later needs Write there as well
+    reader = acl_body(server.url + "/dest", "alice", "Read")
+    assert requests.put(server.url + "/dest/fcr:acl", data=reader, headers=TURTLE, auth=ADMIN).status_code == 204
+    assert requests.post(server.url + "/box/d", auth=OWNER).status_code == 403

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fcrctl import acl, rdf
 from fcrctl.errors import Forbidden
+from fcrctl.server import headers as h
 from fcrctl.server import routing as rt
 from fcrctl.server.context import Context
 
@@ -48,10 +49,37 @@ def request_of(ctx: Context) -> acl.Request:
         return acl.Request("PATCH", path)  # revert or delete a version: Write on the resource
     if method == "PATCH":
         return acl.Request(method, path, update=_update_text(ctx))
+    if method in ("PUT", "POST") and endpoint == rt.RESOURCE:
+        return acl.Request(method, path, membership=_membership_target(ctx))
     if method in ("MOVE", "COPY"):
         destination = ctx.request.headers.get("Destination")
         return acl.Request(method, path, destination=ctx.path_of(destination) if destination else None)
     return acl.Request(method, path)
+
+
+def _membership_target(ctx: Context) -> str | None:
+    """The ldp:membershipResource a body creating a direct or indirect container names (Fedora
+    asks for Write there too: its membership triples would change), when it is a resource here."""
+    from rdflib import URIRef
+
+    from fcrctl import paths
+    from fcrctl.errors import BadInput
+    from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP
+
+    if h.interaction_model(h.parse_links(ctx.request.headers.getlist("Link"))) not in (DIRECT_CONTAINER,
+                                                                                       INDIRECT_CONTAINER):
+        return None
+    mime = rdf.mime_of(ctx.request.content_type)
+    if not rdf.is_rdf_mime(mime):
+        return None  # the handler refuses it
+    graph = ctx.parse_rdf(mime, base=ctx.url(ctx.target.path))  # type: ignore[arg-type]  # body kept for it
+    target = next(iter(graph.objects(None, URIRef(LDP + "membershipResource"))), None)
+    if target is None:
+        return None
+    try:
+        return paths.from_id(str(target).split("#", 1)[0])
+    except BadInput:
+        return None  # outside the repository
 
 
 def _update_text(ctx: Context) -> str | None:
