@@ -346,3 +346,20 @@ def test_acl_effective_reports_what_governs(where: Path) -> None:
     assert not doc["agent"]["methods"]["PUT"]
     human = run(where, "acl", "effective", "/a/b/c", "--agent", "alice")
     assert human.exit_code == 0 and "(root default)" in human.stdout and "(nothing)" in human.stdout
+
+
+def test_root_and_archival_group_member_acls(repo: LocalRepository, where: Path) -> None:
+    repo.create("/ag", ResourceSpec(archival_group=True))
+    repo.create("/ag/part", ResourceSpec())
+    repo.put_acl("/ag/part", acl_graph("/ag/part", '<#a> a acl:Authorization; acl:agent "m"; acl:mode acl:Read .'))
+    repo.put_acl("/", acl_graph("/", '<#r> a acl:Authorization; acl:agent "r"; acl:mode acl:Read; '
+                                     'acl:accessTo <info:fedora>; acl:default <info:fedora> .'))
+    state = ocfl.state_files(ocfl.read_inventory(where / "ocfl-root" / ocfl.object_rel("info:fedora/ag")))
+    assert {".fcrepo/part~fcr-acl.json", "part/fcr-container~fcr-acl.nt"} <= set(state)
+    root_state = ocfl.state_files(ocfl.read_inventory(where / "ocfl-root" / ocfl.object_rel("info:fedora")))
+    assert ".fcrepo/fcr-root~fcr-acl.json" in root_state
+    repo.reindex()
+    policy = acl.Policy()
+    assert modes(policy, repo, "/ag/part", "m") == {"read"}
+    assert modes(policy, repo, "/ag", "r") == {"read"} and policy.effective(repo, "/ag").path == "/"
+    assert list(repo.check()) == []

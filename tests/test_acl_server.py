@@ -178,6 +178,11 @@ def test_acl_endpoint_and_links(server: ServerHandle) -> None:
     assert requests.delete(server.url + "/box/fcr:acl", auth=ADMIN).status_code == 204
     assert requests.get(server.url + "/box", auth=OTHER).status_code == 403
     assert requests.get(server.url + "/box", auth=OWNER).status_code == 403  # back to the root default
+    # the root's own ACL replaces the default for everything below that has none of its own
+    root = acl_body(server.url + "/", "bob", "Read")
+    assert requests.put(server.url + "/fcr:acl", data=root, headers=TURTLE, auth=ADMIN).status_code == 201
+    assert requests.get(server.url + "/box/child", auth=OTHER).status_code == 200
+    assert requests.get(server.url + "/box/child", auth=OWNER).status_code == 403
 
 
 def test_embedded_children_and_deep_deletes_need_every_child(server: ServerHandle) -> None:
