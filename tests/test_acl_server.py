@@ -342,3 +342,23 @@ def test_creating_a_direct_container_needs_write_on_its_membership_resource(serv
     reader = acl_body(server.url + "/dest", "alice", "Read")
     assert requests.put(server.url + "/dest/fcr:acl", data=reader, headers=TURTLE, auth=ADMIN).status_code == 204
     assert requests.post(server.url + "/box/d", auth=OWNER).status_code == 403
+
+
+def test_bad_requests_on_fcr_acl_change_nothing(server: ServerHandle, tmp_path: Path) -> None:
+    reset(server, "Control")
+    url = server.url + "/box/fcr:acl"
+    before = requests.get(url, auth=ADMIN, headers={"Accept": "application/n-triples"}).text
+    plain = requests.put(url, data="x", headers={"Content-Type": "text/plain"}, auth=OWNER)
+    assert plain.status_code == 415
+    assert requests.patch(url, data="INSERT DATA { <#a> ", headers=SPARQL, auth=OWNER).status_code == 400
+    assert requests.patch(url, data="INSERT DATA {}", headers=TURTLE, auth=OWNER).status_code == 415
+    assert requests.get(url, auth=ADMIN, headers={"Accept": "application/n-triples"}).text == before
+    assert requests.put(server.url + "/missing/fcr:acl", data="", headers=TURTLE, auth=ADMIN).status_code == 404
+    assert requests.delete(server.url + "/box/child", auth=ADMIN).status_code == 204
+    assert requests.get(server.url + "/box/child/fcr:acl", auth=ADMIN).status_code == 410
+    assert requests.get(url, auth=ADMIN, headers={"Accept": "image/png"}).status_code == 406
+    # serve refuses to start on a root ACL that does not parse
+    bad = tmp_path / "root.ttl"
+    bad.write_text("<#a> acl:mode")
+    result = CliRunner().invoke(app, ["--repo", str(tmp_path / "r"), "serve", "--root-acl", str(bad), "--port", "0"])
+    assert result.exit_code == 2 and "malformed Turtle" in result.stderr
