@@ -1,9 +1,10 @@
 """Repository paths: validation and conversion to Fedora ids.
 
 A repository path is ``/`` or ``/seg/seg``: no empty, ``.`` or ``..`` segments, no ``fcr:``
-segments (reserved by Fedora), no control characters, each segment short enough to be a
-file name. ``/a/b/fcr:metadata`` names the description of binary ``/a/b``; ``split_metadata``
-separates that suffix for the callers that accept it.
+segments (reserved by Fedora), no ``.fcrepo`` segment (where OCFL objects keep their headers),
+no control characters, each segment short enough to be a file name. ``/a/b/fcr:metadata``
+names the description of binary ``/a/b``; ``split_metadata`` separates that suffix for the
+callers that accept it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def _check_segment(segment: str, path: str) -> None:
                        f"use '-' or '_' instead", path=path)
     if segment.startswith("fcr:") or segment.startswith("fcr-") or "~fcr-" in segment:
         raise BadInput(f"path {path!r}: segment {segment!r} is reserved by Fedora (fcr:, fcr-, ~fcr-)", path=path)
+    if segment.lower() == ".fcrepo":
+        # inside an OCFL object, .fcrepo/ holds the headers: a resource of that name would collide with them
+        raise BadInput(f"path {path!r}: segment '.fcrepo' is reserved for Fedora's headers: choose another name",
+                       path=path)
     if segment.startswith("tx:"):
         raise BadInput(f"path {path!r}: segment {segment!r} is reserved for transactions", path=path)
     if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:

@@ -119,6 +119,10 @@ _SERVER_MANAGED_PREDICATES = frozenset(
     }
 )
 _SERVER_MANAGED_TYPE_NAMESPACES = (LDP, FEDORA, MEMENTO)
+# RDF and SPARQL bodies are parsed into memory at ~80x their size (16 MB of Turtle, 400,000
+# triples: 1.3 GB and ~1 min): bodies above this are refused unless the limit is raised
+# (`fcrctl serve --max-rdf-bytes`, `fcrctl create/put/patch --max-rdf-bytes`).
+MAX_RDF_BYTES = 16 * 1024 * 1024
 _ALLOWED_UPDATES = frozenset({"InsertData", "DeleteData", "Modify", "DeleteWhere"})
 
 

@@ -123,13 +123,47 @@ def prefs(omit: list[str] | None, include: list[str] | None) -> RdfPrefs:
     )
 
 
-def read_rdf(file: str, mime: str, target: str) -> object:
+def read_rdf(file: str, mime: str, target: str, limit: int | None = None) -> object:
     """Parse an RDF body; ``<>`` names ``target`` (a repository path). Returns an rdflib Graph."""
     from fcrctl import rdf
 
     with open_input(file) as fh:
-        data = _read_all(fh, file)
+        data = read_body(fh, file, limit)
     return rdf.parse(data, mime, base=paths.to_id(target), source=_source_name(file))
+
+
+def read_body(fh: BinaryIO, file: str, limit: int | None = None) -> bytes:
+    """All of an RDF or SPARQL body; BadInput when it is over ``limit`` bytes (refused before
+    reading when the size is known): such bodies are parsed in memory, at ~80 times their size."""
+    from fcrctl import rdf
+
+    limit = rdf.MAX_RDF_BYTES if limit is None else limit
+    size = _size_of(fh)
+    if size is not None and size > limit:
+        raise _too_big(file, f"{size} bytes", limit)
+    try:
+        data = fh.read(limit + 1)
+    except OSError as exc:
+        raise BadInput(f"--file {file}: {exc.strerror}") from exc
+    if len(data) > limit:
+        raise _too_big(file, f"more than {limit} bytes", limit)
+    return data
+
+
+def _too_big(file: str, size: str, limit: int) -> BadInput:
+    return BadInput(f"{_source_name(file)}: {size} of RDF or SPARQL is over the {limit}-byte limit "
+                    "(it is parsed in memory, at ~80 times its size): raise it with --max-rdf-bytes")
+
+
+def _size_of(fh: BinaryIO) -> int | None:
+    import os
+    import stat
+
+    try:
+        st = os.fstat(fh.fileno())
+    except (OSError, ValueError, AttributeError):  # a stream without a file (tests' stdin)
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 @contextmanager
@@ -144,13 +178,6 @@ def open_input(file: str) -> Iterator[BinaryIO]:
         raise BadInput(f"--file {file}: {exc.strerror}") from exc
     with fh:
         yield fh
-
-
-def _read_all(fh: BinaryIO, file: str) -> bytes:
-    try:
-        return fh.read()
-    except OSError as exc:
-        raise BadInput(f"--file {file}: {exc.strerror}") from exc
 
 
 def _source_name(file: str) -> str:
@@ -170,6 +197,7 @@ def resource_spec(
     external: str | None = None,
     handling: str | None = None,
     lenient: bool = False,
+    max_rdf_bytes: int | None = None,
 ) -> Iterator[ResourceSpec]:
     """What ``create`` and ``put`` send: an RDF source, a binary stream, or external content.
 
@@ -202,7 +230,8 @@ def resource_spec(
     if not binary and is_rdf(mime):
         if declared:
             raise BadInput("--digest applies to binaries; add --binary to store this RDF file as a binary")
-        yield ResourceSpec(graph=read_rdf(file, mime or "", target), model=model, lenient=lenient)  # type: ignore[arg-type]
+        graph = read_rdf(file, mime or "", target, max_rdf_bytes)
+        yield ResourceSpec(graph=graph, model=model, lenient=lenient)  # type: ignore[arg-type]  # type: ignore[arg-type]
         return
     if model is not None:
         raise BadInput("--container-type applies to containers, but this body is stored as a binary")

@@ -32,6 +32,16 @@ ContentTypeOpt = Annotated[
         show_default=False,
     ),
 ]
+MaxRdfBytesOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-rdf-bytes",
+        envvar="FCRCTL_MAX_RDF_BYTES",
+        min=1,
+        metavar="BYTES",
+        help="Refuse an RDF or SPARQL body larger than BYTES (it is parsed in memory, at ~80 times its size).",
+    ),
+]
 BinaryOpt = Annotated[bool, typer.Option("--binary", help="Store the body as a binary even if it is RDF.")]
 LenientOpt = Annotated[
     bool, typer.Option("--lenient", help="Ignore server-managed triples in the body instead of refusing them.")

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from fcrctl import rdf
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import JsonOpt
 from fcrctl.errors import BadInput
@@ -59,6 +60,15 @@ def serve(
         bool, typer.Option("--admin", help="With --add-user: the user bypasses access control (as fedoraAdmin).")
     ] = False,
     json_out: JsonOpt = False,
+    max_rdf_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-rdf-bytes",
+            min=1,
+            metavar="BYTES",
+            help="Answer 413 to an RDF or SPARQL body larger than BYTES (parsed in memory, at ~80 times its size).",
+        ),
+    ] = rdf.MAX_RDF_BYTES,
 ) -> None:
     """Serve the repository over the Fedora REST API until interrupted."""
     from fcrctl.server import auth as server_auth
@@ -93,7 +103,8 @@ def serve(
         cli.out.stdout.flush()
 
     run_server(
-        repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready
+        repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready,
+        max_rdf_bytes=max_rdf_bytes,
     )
 
 

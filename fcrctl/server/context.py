@@ -60,7 +60,7 @@ class NotModified(Exception):
 class ServerConfig:
     base_path: str = "/rest"
     dialect: str = "fedora4"  # fedora4 | fedora5 | fedora6: what the server advertises
-    max_rdf_bytes: int = 32 * 1024 * 1024  # RDF and SPARQL bodies are parsed in memory
+    max_rdf_bytes: int = rdf.MAX_RDF_BYTES  # RDF and SPARQL bodies are parsed in memory (serve --max-rdf-bytes)
     public_url: str | None = None  # the base URL clients see, when behind a proxy
 
 
@@ -94,8 +94,8 @@ class Context:
             raise BadDestination(f"destination {url} is outside the repository at {self.base_url}/")
         try:
             return paths.normalize(path[len(prefix) :] or "/")
-        except BadInput as err:
-            raise BadDestination(f"destination is not a valid resource path: {err.message}") from None
+        except BadInput as err:  # on this server, but a path no resource can have: the client's fault (400)
+            raise BadInput(f"destination is not a valid resource path: {err.message}") from None
 
     def to_external(self, graph: Graph) -> Graph:
         from rdflib import URIRef
@@ -173,10 +173,10 @@ class Context:
         limit = self.config.max_rdf_bytes
         length = self.request.content_length
         if length is not None and length > limit:
-            raise TooLarge(f"request body of {length} bytes is over the {limit}-byte limit for RDF and SPARQL")
+            raise TooLarge(f"request body of {length} bytes is over the server's {limit}-byte limit for RDF and SPARQL")
         data = self.request.stream.read(limit + 1)
         if len(data) > limit:
-            raise TooLarge(f"request body is over the {limit}-byte limit for RDF and SPARQL")
+            raise TooLarge(f"request body is over the server's {limit}-byte limit for RDF and SPARQL")
         return data
 
     def parse_rdf(self, mime: str, base: str) -> Graph:

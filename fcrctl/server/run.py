@@ -91,11 +91,12 @@ def serve(
     dialect: str = "fedora4",
     max_body: int = DEFAULT_MAX_BODY,
     on_ready: Callable[[str], None] | None = None,
+    max_rdf_bytes: int | None = None,
 ) -> None:
     """Serve ``repo`` until interrupted. ``on_ready`` receives the base URL once listening."""
     from fcrctl.server.app import make_app
 
-    app = make_app(repo, base_path=base_path, auth=auth, dialect=dialect)
+    app = make_app(repo, base_path=base_path, auth=auth, dialect=dialect, max_rdf_bytes=max_rdf_bytes)
     server = create_server(app, host=host, port=port, threads=threads, max_body=max_body)
     if on_ready is not None:
         on_ready(server_url(server, base_path))
