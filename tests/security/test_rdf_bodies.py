@@ -196,3 +196,20 @@ def test_cli_refuses_a_huge_rdf_file_before_reading_it(tmp_path: Path, monkeypat
     small = tmp_path / "s.ttl"
     small.write_text('<> <http://x/p> "' + "v" * 200 + '" .')
     assert cli("--repo", repo, "create", "/s", "--file", str(small)).exit_code == ExitCode.BAD_INPUT
+
+
+def test_check_reports_stored_triples_that_cannot_be_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = str(tmp_path / "repo")
+    assert cli("init", repo).exit_code == 0
+    body = tmp_path / "f.n3"
+    body.write_text("@prefix : <http://x/> . { :a :b :c } => { :d :e :f } .")
+    with monkeypatch.context() as older:  # as a version without the write-time refusal stored it
+        older.setattr(rdf, "check_storable", lambda graph, source="": None)
+        assert cli("--repo", repo, "create", "/formula", "--file", str(body)).exit_code == 0
+    assert cli("--repo", repo, "create", "/fine").exit_code == 0
+    assert cli("--repo", repo, "get", "/formula").exit_code == ExitCode.BAD_INPUT
+    result = cli("--repo", repo, "--json", "check", "--read-data")
+    assert result.exit_code == ExitCode.CORRUPT, result.output
+    problems = __import__("json").loads(result.stdout)["problems"]
+    assert [p["where"] for p in problems] == ["/formula"]
+    assert "cannot be served" in problems[0]["message"]
