@@ -15,6 +15,7 @@ from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, FcrctlError, PreconditionFailed
 from fcrctl.repository.base import Conditions, Repository, ResourceInfo
 from fcrctl.server import headers as h
+from fcrctl.server.external import ExternalPolicy
 from fcrctl.server.routing import Target
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class ServerConfig:
     dialect: str = "fedora4"  # fedora4 | fedora5 | fedora6: what the server advertises
     max_rdf_bytes: int = 32 * 1024 * 1024  # RDF and SPARQL bodies are parsed in memory
     public_url: str | None = None  # the base URL clients see, when behind a proxy
+    external: ExternalPolicy = ExternalPolicy()  # which external content clients may name (see external.py)
 
 
 @dataclass
