@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 
+from werkzeug.datastructures import Range
 from werkzeug.wrappers import Response
 
 from fcrctl import paths, rdf
@@ -120,10 +121,11 @@ def _get_binary(ctx: Context, info: ResourceInfo, *, version: str | None = None)
     size = info.size
     byte_range = None
     status = 200
-    if ctx.request.range is not None and size is not None:
-        byte_range = ctx.request.range.range_for_length(size)
-        if byte_range is None or len(ctx.request.range.ranges) != 1:
-            if len(ctx.request.range.ranges) != 1:
+    wanted = _wanted_range(ctx, info, size)
+    if wanted is not None and size is not None:
+        byte_range = wanted.range_for_length(size)
+        if byte_range is None or len(wanted.ranges) != 1:
+            if len(wanted.ranges) != 1:
                 byte_range = None  # several ranges: send it all (RFC 7233 lets us ignore Range)
             else:
                 resp = r.text(
@@ -159,6 +161,32 @@ def _get_binary(ctx: Context, info: ResourceInfo, *, version: str | None = None)
     if digests:
         resp.headers["Digest"] = h.digest_header(digests)
     return resp
+
+
+def _wanted_range(ctx: Context, info: ResourceInfo, size: int | None) -> Range | None:
+    """The Range to honour (RFC 9110 section 14.2): none for units other than bytes or when
+    If-Range no longer matches; a suffix longer than the content means all of it."""
+    wanted = ctx.request.range
+    if wanted is None or wanted.units != "bytes" or size is None or not _if_range_matches(ctx, info):
+        return None
+    if len(wanted.ranges) == 1 and wanted.ranges[0][0] < 0 and size > 0:
+        start = max(size + wanted.ranges[0][0], 0)  # bytes=-N with N >= size: the whole body
+        return Range("bytes", [(start, None)])
+    return wanted
+
+
+def _if_range_matches(ctx: Context, info: ResourceInfo) -> bool:
+    """If-Range (RFC 9110 section 13.1.5): a strong ETag equal to the current one, or exactly the
+    current Last-Modified; anything else means the client's partial copy is stale."""
+    header = ctx.request.headers.get("If-Range")
+    if not header:
+        return True
+    if_range = ctx.request.if_range
+    if if_range.etag is not None:
+        return not header.lstrip().startswith("W/") and if_range.etag == info.etag.strip('"')
+    if if_range.date is not None:
+        return h.to_seconds(info.modified) == if_range.date
+    return False
 
 
 def _proxied(ctx: Context, info: ResourceInfo) -> Response:
