@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 DIALECTS = ("fedora4", "fedora6")
 EXTERNAL = "http://fedora.info/definitions/fcrepo#ExternalContent"
@@ -68,3 +69,23 @@ def origin() -> Iterator[Origin]:
     server = Origin()
     yield server
     server.close()
+
+
+USERS = {"alice": "alice-pw", "bob": "bob-pw", "root": "root-pw"}
+
+
+@pytest.fixture(scope="session")
+def auth_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """alice and bob are ordinary users, root an admin (scrypt hashing is slow: made once)."""
+    from fcrctl.server.auth import add_user
+
+    path = tmp_path_factory.mktemp("auth") / "users"
+    for name, password in USERS.items():
+        add_user(path, name, password, admin=name == "root")
+    return str(path)
+
+
+def session_of(user: str) -> requests.Session:
+    session = requests.Session()
+    session.auth = (user, USERS[user])
+    return session
