@@ -122,7 +122,7 @@ class FedoraApp:
         ctx: Context | None = None
         try:
             user = self.auth.authenticate(request.authorization) if self.auth is not None else None
-            target = rt.parse_target(request.path, self.config.base_path)
+            target = rt.parse_target(rt.request_path(request.environ), self.config.base_path)
             ctx = Context(self.repo, request, target, self.config, self.base_url(request))
             if user is not None and self.auth is not None:
                 ctx.user, ctx.admin = user, self.auth.is_admin(user)

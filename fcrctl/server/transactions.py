@@ -20,6 +20,7 @@ import dataclasses
 import json
 import threading
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from werkzeug.http import http_date
 from werkzeug.wrappers import Response
@@ -99,12 +100,19 @@ def register(app: FedoraApp) -> None:
     app.route(rt.TX_ID, "DELETE", lambda ctx: _close(ctx, views, commit=False))
 
 
-def atomic_id(value: str) -> str:
-    """The transaction id of an Atomic-ID header: Fedora 6 sends the transaction's URL."""
-    tx_id = value.strip().rstrip("/").rsplit("/", 1)[-1]
-    if not tx_id:
+def atomic_id(value: str, base_url: str) -> str:
+    """The transaction id of an Atomic-ID header: Fedora 6 sends the transaction's URL, which
+    must then be this server's ``{base}/fcr:tx/ID`` (an id on another host is not ours)."""
+    value = value.strip().rstrip("/")
+    if "/" in value or ":" in value:
+        parts, base = urlsplit(value), urlsplit(base_url)
+        same = (parts.scheme.lower(), parts.netloc.lower()) == (base.scheme.lower(), base.netloc.lower())
+        if not same or not parts.path.startswith(base.path.rstrip("/") + "/fcr:tx/") or parts.query:
+            raise BadInput(f"{ATOMIC_ID} {value[:200]} is not a transaction of this server ({base_url}/fcr:tx/ID)")
+        value = parts.path.rsplit("/", 1)[-1]
+    if not value:
         raise BadInput(f"empty {ATOMIC_ID} header")
-    return tx_id
+    return value
 
 
 def _bind(ctx: Context, views: Views) -> Context:
@@ -112,7 +120,7 @@ def _bind(ctx: Context, views: Views) -> Context:
     tx_id = ctx.target.tx
     header = ctx.request.headers.get(ATOMIC_ID)
     if tx_id is None and header:
-        tx_id = atomic_id(header)
+        tx_id = atomic_id(header, ctx.plain_base_url or ctx.base_url)
     if tx_id is None or ctx.target.endpoint in (rt.TX, rt.TX_COMMIT, rt.TX_ROLLBACK, rt.TX_ID):
         return ctx  # transaction control requests act on the repository itself
     views.check_owner(ctx, tx_id)
@@ -126,7 +134,7 @@ def _bind(ctx: Context, views: Views) -> Context:
 def _tx_of(ctx: Context) -> str:
     tx_id = ctx.target.tx if ctx.target.endpoint != rt.TX_ID else ctx.target.label
     if tx_id is None and ctx.request.headers.get(ATOMIC_ID):
-        tx_id = atomic_id(ctx.request.headers[ATOMIC_ID])
+        tx_id = atomic_id(ctx.request.headers[ATOMIC_ID], ctx.plain_base_url or ctx.base_url)
     if tx_id is None:
         raise BadInput("no transaction named: use /tx:ID/fcr:tx, /fcr:tx/ID or an Atomic-ID header")
     return tx_id
