@@ -46,6 +46,9 @@ def _check_segment(segment: str, path: str) -> None:
         # a resource's path is part of its URI, and RDF cannot hold these in one
         raise BadInput(f"path {path!r} contains {' '.join(repr(c) for c in bad)}, which URIs cannot hold: "
                        f"use '-' or '_' instead", path=path)
+    if "#" in segment:  # a resource's id with '#' would be a fragment of another resource's id
+        raise BadInput(f"path {path!r} contains '#', which starts a fragment in a URI: use '-' or '_' instead",
+                       path=path)
     if segment.startswith("fcr:") or segment.startswith("fcr-") or "~fcr-" in segment:
         raise BadInput(f"path {path!r}: segment {segment!r} is reserved by Fedora (fcr:, fcr-, ~fcr-)", path=path)
     if segment.lower() == ".fcrepo":

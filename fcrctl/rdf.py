@@ -397,10 +397,33 @@ def write_ntriples(graph: Graph) -> bytes:
 # -- ids <-> URLs ------------------------------------------------------------------------
 
 
+def encode_path(rest: str) -> str:
+    """A repository path (or id tail) as it goes into a URL: ``%`` and ``?`` escaped, so the URL
+    names the same resource again (``#`` cannot be in a path: it starts a fragment here)."""
+    head, sep, fragment = rest.partition("#")
+    if "%" in head or "?" in head:
+        head = head.replace("%", "%25").replace("?", "%3F")
+    return head + sep + fragment
+
+
+def decode_path(rest: str) -> str:
+    """The inverse of ``encode_path`` for a URL's path part (any escape decoded, UTF-8 strictly)."""
+    head, sep, fragment = rest.partition("#")
+    if "%" in head:
+        from urllib.parse import unquote
+
+        try:
+            head = unquote(head, errors="strict")
+        except UnicodeDecodeError:
+            raise BadInput(f"{rest[:200]!r} is not UTF-8 once percent-decoded") from None
+    return head + sep + fragment
+
+
 def _rewrite(graph: Graph, old: str, new: str) -> Graph:
     from rdflib import URIRef
 
     old = old.rstrip("/")
+    recode = decode_path if new == ROOT_ID else encode_path if old == ROOT_ID else None
 
     def term(node: Node) -> Node:
         if isinstance(node, URIRef):
@@ -410,7 +433,7 @@ def _rewrite(graph: Graph, old: str, new: str) -> Graph:
                 if rest == "/":
                     rest = ""
                 rest = re.sub(r"/fcr:metadata(?=$|#)", "", rest) if new == ROOT_ID else rest
-                return URIRef(new + rest)
+                return URIRef(new + (recode(rest) if recode else rest))
         return node
 
     out = new_graph()
@@ -437,12 +460,12 @@ def url_to_id(url: str, base_url: str) -> str | None:
     if url == base or url == base + "/":
         return ROOT_ID
     if url.startswith(base + "/"):
-        return ROOT_ID + url[len(base) :]
+        return ROOT_ID + decode_path(url[len(base) :])
     return None
 
 
 def id_to_url(fedora_id: str, base_url: str) -> str:
-    return base_url.rstrip("/") + fedora_id[len(ROOT_ID) :]
+    return base_url.rstrip("/") + encode_path(fedora_id[len(ROOT_ID) :])
 
 
 # -- server-managed triples --------------------------------------------------------------

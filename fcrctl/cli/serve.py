@@ -59,6 +59,21 @@ def serve(
     admin: Annotated[
         bool, typer.Option("--admin", help="With --add-user: the user bypasses access control (as fedoraAdmin).")
     ] = False,
+    external_allowed: Annotated[
+        Path | None,
+        typer.Option(
+            "--external-content-allowed",
+            help="Clients may name file: (and private http) external content only under the URI prefixes in FILE "
+            "(Fedora's allowed-list format).",
+            metavar="FILE",
+        ),
+    ] = None,
+    allow_external_fetch: Annotated[
+        bool,
+        typer.Option(
+            "--allow-external-fetch", help="Fetch http(s) external content for proxy/copy (public addresses only)."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
     max_rdf_bytes: Annotated[
         int,
@@ -90,6 +105,10 @@ def serve(
             "(create it with --add-user USER), or --no-auth to serve it openly"
         )
     auth = server_auth.BasicAuth.from_file(auth_file) if auth_file else None
+    if external_allowed is not None:
+        from fcrctl.server.external import read_allow_list
+
+        read_allow_list(external_allowed)  # a bad file fails now (exit 2), not at the first request
     from fcrctl.server.run import serve as run_server
 
     repo = cli.repo
@@ -105,6 +124,7 @@ def serve(
     run_server(
         repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready,
         max_rdf_bytes=max_rdf_bytes,
+        external_allowed=str(external_allowed) if external_allowed else None, allow_external_fetch=allow_external_fetch,
     )
 
 

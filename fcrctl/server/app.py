@@ -122,7 +122,7 @@ class FedoraApp:
         ctx: Context | None = None
         try:
             user = self.auth.authenticate(request.authorization) if self.auth is not None else None
-            target = rt.parse_target(request.path, self.config.base_path)
+            target = rt.parse_target(rt.request_path(request.environ), self.config.base_path)
             ctx = Context(self.repo, request, target, self.config, self.base_url(request))
             if user is not None and self.auth is not None:
                 ctx.user, ctx.admin = user, self.auth.is_admin(user)
@@ -164,6 +164,8 @@ def make_app(
     dialect: str = "fedora4",
     max_rdf_bytes: int | None = None,
     public_url: str | None = None,
+    external_allowed: str | None = None,
+    allow_external_fetch: bool = False,
 ) -> FedoraApp:
     if dialect not in DIALECTS:
         raise BadInput(f"unknown API dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
@@ -171,6 +173,12 @@ def make_app(
     config = ServerConfig(base_path=base, dialect=dialect, public_url=public_url)
     if max_rdf_bytes is not None:
         config = ServerConfig(base_path=base, dialect=dialect, max_rdf_bytes=max_rdf_bytes, public_url=public_url)
+    if external_allowed is not None or allow_external_fetch:
+        from dataclasses import replace
+
+        from fcrctl.server.external import ExternalPolicy
+
+        config = replace(config, external=ExternalPolicy.load(external_allowed, fetch=allow_external_fetch))
     app = FedoraApp(repo, config, auth)
     if repo.capabilities.transactions:
         from fcrctl.server import transactions

@@ -8,8 +8,10 @@ import itertools
 import threading
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
+from urllib.parse import urlsplit
 
+from werkzeug.datastructures import Range
 from werkzeug.wrappers import Response
 
 from fcrctl import paths, rdf
@@ -110,15 +112,20 @@ def _get_binary(ctx: Context, info: ResourceInfo, *, version: str | None = None)
         resp.headers["Location"] = info.external_url
         r.resource_headers(resp, ctx, info)
         return resp
+    if info.external_handling == "proxy" and info.external_url:
+        ctx.config.external.check_read(info.external_url)
+        if ctx.config.external.fetch and urlsplit(info.external_url).scheme.lower() in ("http", "https"):
+            return _proxied(ctx, info)
     want = ctx.request.headers.get("Want-Digest")
     digests = _want_digests(ctx, info, want, version) if want else None
     size = info.size
     byte_range = None
     status = 200
-    if ctx.request.range is not None and size is not None:
-        byte_range = ctx.request.range.range_for_length(size)
-        if byte_range is None or len(ctx.request.range.ranges) != 1:
-            if len(ctx.request.range.ranges) != 1:
+    wanted = _wanted_range(ctx, info, size)
+    if wanted is not None and size is not None:
+        byte_range = wanted.range_for_length(size)
+        if byte_range is None or len(wanted.ranges) != 1:
+            if len(wanted.ranges) != 1:
                 byte_range = None  # several ranges: send it all (RFC 7233 lets us ignore Range)
             else:
                 resp = r.text(
@@ -153,6 +160,47 @@ def _get_binary(ctx: Context, info: ResourceInfo, *, version: str | None = None)
     r.resource_headers(resp, ctx, info)
     if digests:
         resp.headers["Digest"] = h.digest_header(digests)
+    return resp
+
+
+def _wanted_range(ctx: Context, info: ResourceInfo, size: int | None) -> Range | None:
+    """The Range to honour (RFC 9110 section 14.2): none for units other than bytes or when
+    If-Range no longer matches; a suffix longer than the content means all of it."""
+    wanted = ctx.request.range
+    if wanted is None or wanted.units != "bytes" or size is None or not _if_range_matches(ctx, info):
+        return None
+    if len(wanted.ranges) == 1 and wanted.ranges[0][0] < 0 and size > 0:
+        start = max(size + wanted.ranges[0][0], 0)  # bytes=-N with N >= size: the whole body
+        return Range("bytes", [(start, None)])
+    return wanted
+
+
+def _if_range_matches(ctx: Context, info: ResourceInfo) -> bool:
+    """If-Range (RFC 9110 section 13.1.5): a strong ETag equal to the current one, or exactly the
+    current Last-Modified; anything else means the client's partial copy is stale."""
+    header = ctx.request.headers.get("If-Range")
+    if not header:
+        return True
+    if_range = ctx.request.if_range
+    if if_range.etag is not None:
+        return not header.lstrip().startswith("W/") and if_range.etag == info.etag.strip('"')
+    if if_range.date is not None:
+        return h.to_seconds(info.modified) == if_range.date
+    return False
+
+
+def _proxied(ctx: Context, info: ResourceInfo) -> Response:
+    """Proxied http(s) external content, fetched through the policy's guarded client."""
+    mime = info.mime_type or "application/octet-stream"
+    if ctx.request.method == "HEAD":
+        resp = Response(status=200, content_type=mime)
+    else:
+        remote, chunks = ctx.config.external.fetch_stream(info.external_url or "")
+        resp = Response(chunks, status=200, content_type=mime, direct_passthrough=True)
+        if remote.headers.get("Content-Length", "").isdigit() and "Content-Encoding" not in remote.headers:
+            resp.headers["Content-Length"] = remote.headers["Content-Length"]
+    resp.automatically_set_content_length = False
+    r.resource_headers(resp, ctx, info)
     return resp
 
 
@@ -247,6 +295,9 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         )
     if binary:
         if external is not None:
+            ctx.config.external.check(external["url"], external["handling"])
+            if external["handling"] == "copy":
+                return _copied_spec(ctx, external, filename, digests)
             return ResourceSpec(
                 binary=True,
                 external_url=external["url"],
@@ -274,6 +325,31 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
     else:
         graph = ctx.parse_rdf(mime, base=url)
     return ResourceSpec(graph=graph, model=model, lenient=lenient)
+
+
+def _copied_spec(ctx: Context, external: dict[str, str], filename: str | None, digests: dict[str, str]) -> ResourceSpec:
+    """handling=copy: the server reads the content itself (after the policy allowed it), so the
+    backend never opens a URL a client named."""
+    import os
+
+    url = external["url"]
+    policy = ctx.config.external
+    remote_type = None
+    if urlsplit(url).scheme.lower() == "file":
+        real = policy.local_path(url)
+        try:  # O_NOFOLLOW: the checked path must not have become a symlink since
+            content: BinaryIO = os.fdopen(os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
+        except OSError as err:
+            raise NotFound(f"external content {url} is unreadable: {err.strerror}") from None
+    else:
+        content, remote_type = policy.fetch_file(url)
+    return ResourceSpec(
+        content=content,
+        binary=True,
+        mime_type=external["type"] or ctx.request.content_type or remote_type or "application/octet-stream",
+        filename=filename,
+        digests=digests,
+    )
 
 
 def _kind(info: ResourceInfo) -> str:

@@ -16,6 +16,7 @@ from fcrctl import errors as e
 from fcrctl import rdf
 from fcrctl.repository.base import ResourceInfo
 from fcrctl.server import context as c
+from fcrctl.server import external as x
 from fcrctl.server import headers as h
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ STATUS: dict[type[e.FcrctlError], int] = {
     c.TooLarge: 413,
     c.UnsupportedMediaType: 415,
     c.BadDestination: 502,
+    x.ExternalFetchFailed: 502,
+    x.ExternalForbidden: 403,
 }
 RETRY_AFTER_SECONDS = "5"
 NTRIPLES = "application/n-triples"

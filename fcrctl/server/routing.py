@@ -15,6 +15,7 @@ Anything else with an ``fcr:`` segment, dot segments, or a path outside ``base``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fcrctl import paths
 from fcrctl.errors import BadInput, NotFound
@@ -61,6 +62,16 @@ class Target:
     endpoint: str = RESOURCE
     label: str | None = None  # version label for VERSION / VERSION_METADATA
     tx: str | None = None  # transaction id from a /tx:ID prefix
+
+
+def request_path(environ: dict[str, Any]) -> str:
+    """The request's decoded path, refused (400) when its bytes are not UTF-8: werkzeug would
+    replace them with U+FFFD, and %ff and %fe would then name the same resource."""
+    raw = environ.get("PATH_INFO", "")
+    try:
+        return raw.encode("latin-1").decode("utf-8") or "/"
+    except UnicodeError:
+        raise BadInput("the request path is not UTF-8 once percent-decoded: encode names as UTF-8") from None
 
 
 def parse_target(request_path: str, base_path: str) -> Target:

@@ -92,11 +92,16 @@ def serve(
     max_body: int = DEFAULT_MAX_BODY,
     on_ready: Callable[[str], None] | None = None,
     max_rdf_bytes: int | None = None,
+    external_allowed: str | None = None,
+    allow_external_fetch: bool = False,
 ) -> None:
     """Serve ``repo`` until interrupted. ``on_ready`` receives the base URL once listening."""
     from fcrctl.server.app import make_app
 
-    app = make_app(repo, base_path=base_path, auth=auth, dialect=dialect, max_rdf_bytes=max_rdf_bytes)
+    app = make_app(
+        repo, base_path=base_path, auth=auth, dialect=dialect, max_rdf_bytes=max_rdf_bytes,
+        external_allowed=external_allowed, allow_external_fetch=allow_external_fetch,
+    )
     server = create_server(app, host=host, port=port, threads=threads, max_body=max_body)
     if on_ready is not None:
         on_ready(server_url(server, base_path))
@@ -118,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY)
     parser.add_argument("--auth-file")
+    parser.add_argument("--external-content-allowed")
+    parser.add_argument("--allow-external-fetch", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     auth = None
@@ -140,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             dialect=args.dialect,
             max_body=args.max_body,
             on_ready=ready,
+            external_allowed=args.external_content_allowed,
+            allow_external_fetch=args.allow_external_fetch,
         )
     finally:
         repo.close()

@@ -234,7 +234,7 @@ class HttpRepository:
         fedora_id = rdf.url_to_id(url.split("#", 1)[0], self.base_uri)
         if fedora_id is None:
             return None
-        return paths.from_id(unquote(fedora_id))
+        return paths.from_id(fedora_id)  # url_to_id decoded it
 
     # -- one request ---------------------------------------------------------------
     def _send(
