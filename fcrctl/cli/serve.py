@@ -58,6 +58,11 @@ def serve(
     admin: Annotated[
         bool, typer.Option("--admin", help="With --add-user: the user bypasses access control (as fedoraAdmin).")
     ] = False,
+    backup_dir: Annotated[
+        Path | None,
+        typer.Option("--backup-dir", help="Allow admins fcr:backup/fcr:restore of directories under DIR.",
+                     metavar="DIR"),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Serve the repository over the Fedora REST API until interrupted."""
@@ -93,8 +98,18 @@ def serve(
         cli.out.stdout.flush()
 
     run_server(
-        repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready
+        repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready,
+        backup_dir=_backup_dir(backup_dir),
     )
+
+
+def _backup_dir(where: Path | None) -> str | None:
+    """--backup-dir, which must exist: server-side backups go only under it."""
+    if where is None:
+        return None
+    if not where.is_dir():
+        raise BadInput(f"--backup-dir {where} is not a directory: create it first")
+    return str(where.resolve())
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ Later services (transactions, fcr:backup / fcr:restore) plug in with ``app.route
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -164,6 +165,7 @@ def make_app(
     dialect: str = "fedora4",
     max_rdf_bytes: int | None = None,
     public_url: str | None = None,
+    backup_dir: str | None = None,
 ) -> FedoraApp:
     if dialect not in DIALECTS:
         raise BadInput(f"unknown API dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
@@ -171,6 +173,8 @@ def make_app(
     config = ServerConfig(base_path=base, dialect=dialect, public_url=public_url)
     if max_rdf_bytes is not None:
         config = ServerConfig(base_path=base, dialect=dialect, max_rdf_bytes=max_rdf_bytes, public_url=public_url)
+    if backup_dir is not None:
+        config = dataclasses.replace(config, backup_dir=str(backup_dir))
     app = FedoraApp(repo, config, auth)
     if repo.capabilities.transactions:
         from fcrctl.server import transactions

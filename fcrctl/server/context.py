@@ -62,6 +62,7 @@ class ServerConfig:
     dialect: str = "fedora4"  # fedora4 | fedora5 | fedora6: what the server advertises
     max_rdf_bytes: int = 32 * 1024 * 1024  # RDF and SPARQL bodies are parsed in memory
     public_url: str | None = None  # the base URL clients see, when behind a proxy
+    backup_dir: str | None = None  # serve --backup-dir: where fcr:backup/fcr:restore may read and write
 
 
 @dataclass

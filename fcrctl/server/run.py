@@ -91,11 +91,12 @@ def serve(
     dialect: str = "fedora4",
     max_body: int = DEFAULT_MAX_BODY,
     on_ready: Callable[[str], None] | None = None,
+    backup_dir: str | None = None,
 ) -> None:
     """Serve ``repo`` until interrupted. ``on_ready`` receives the base URL once listening."""
     from fcrctl.server.app import make_app
 
-    app = make_app(repo, base_path=base_path, auth=auth, dialect=dialect)
+    app = make_app(repo, base_path=base_path, auth=auth, dialect=dialect, backup_dir=backup_dir)
     server = create_server(app, host=host, port=port, threads=threads, max_body=max_body)
     if on_ready is not None:
         on_ready(server_url(server, base_path))
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY)
     parser.add_argument("--auth-file")
+    parser.add_argument("--backup-dir")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     auth = None
@@ -139,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             dialect=args.dialect,
             max_body=args.max_body,
             on_ready=ready,
+            backup_dir=args.backup_dir,
         )
     finally:
         repo.close()
