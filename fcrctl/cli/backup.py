@@ -3,7 +3,9 @@ upload-backup, download-backup. Each parses, calls one service, renders."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -155,7 +157,7 @@ def restore(
 ) -> None:
     """Replace the repository's content with a backup's, keeping a fail-safe backup first."""
     from fcrctl import paths
-    from fcrctl.services.backup import crawl, manifest, snapshot
+    from fcrctl.services.backup import manifest, snapshot, tree
     from fcrctl.services.backup import restore as service
     from fcrctl.services.backup import server_side as remote
 
@@ -171,34 +173,54 @@ def restore(
     local = isinstance(cli.repo, snapshot.Snapshottable)
     if local:
         service.finish_interrupted(cli.repo, home)
-    if source is not None and not (home.root / backup_id).exists():
-        manifest.read_manifest(_store(source), backup_id)[1].close()  # unknown id: fail before asking
-    elif source is None:
+    store = _store(source) if source is not None else None
+    if store is not None:  # --from reads the store, whatever is local: local snapshots share the live files
+        manifest.read_manifest(store, backup_id)[1].close()  # unknown id: fail before asking
+    else:
         home.get(backup_id)
     _confirm(cli, yes, f"restore {subtree} of {cli.repo.location} from {backup_id}")
-    downloaded = False
-    if source is not None and not (home.root / backup_id).exists():
-        with cli.out.progress(None) as advance:  # every blob verified before anything is touched
-            manifest.download(_store(source), backup_id, home, jobs=jobs, progress=advance)
-        downloaded = True
-    if local and subtree == "/":
-        # a copy downloaded only for this restore is moved into place rather than linked
-        result = service.restore(cli.repo, home, backup_id, lock_timeout=lock_timeout, consume=downloaded)
-        doc = result.to_json()
-    else:
-        service.refuse_open_transactions(cli.repo)
-        if local:
-            previous = snapshot.take(cli.repo, home, label="previous", lock_timeout=lock_timeout, kind="failsafe")
+    with contextlib.ExitStack() as stack:
+        downloaded = None
+        if store is not None:
+            staged = stack.enter_context(tree.staging_dir(home.root))
+            with cli.out.progress(None) as advance:  # every blob verified before anything is touched
+                info, _ = manifest.download_into(store, backup_id, staged, jobs=jobs, progress=advance)
+            downloaded = (info, staged)
+        if local and subtree == "/":
+            result = service.restore(cli.repo, home, backup_id, lock_timeout=lock_timeout, downloaded=downloaded)
+            doc = result.to_json()
         else:
-            previous = crawl.crawl(cli.repo, home, label="previous", jobs=jobs)
-        cli.out.note(f"fail-safe backup of the current state: {previous.id}")
-        _, report = crawl.restore_remote(cli.repo, home, backup_id, path=subtree, jobs=jobs)
-        doc = {"restored": backup_id, "previous": previous.id, "path": subtree, **report.to_json()}
-        if report.failures:
-            _render_restore(cli, doc)
-            raise PartialFailure(f"{len(report.failures)} resources were not restored (first: "
-                                 f"{report.failures[0][0]}); the fail-safe backup is {previous.id}")
+            doc = _restore_by_replay(cli, home, backup_id, subtree, jobs, lock_timeout, downloaded)
     _render_restore(cli, doc)
+
+
+def _restore_by_replay(cli: Cli, home: Any, backup_id: str, subtree: str, jobs: int, lock_timeout: float,
+                       downloaded: tuple[Any, Path] | None) -> dict[str, Any]:
+    """A partial restore, or any restore into a remote server: the fail-safe backup taken once
+    the snapshot is known to hold ``subtree`` with sound content, then the subtree replayed."""
+    from fcrctl.services.backup import crawl, snapshot
+    from fcrctl.services.backup import restore as service
+    from fcrctl.services.backup.snapshot import TREE
+
+    service.refuse_open_transactions(cli.repo)
+    previous: list[Any] = []
+
+    def failsafe() -> None:
+        if isinstance(cli.repo, snapshot.Snapshottable):
+            previous.append(snapshot.take(cli.repo, home, label="previous", lock_timeout=lock_timeout,
+                                          kind="failsafe", unique=True))
+        else:
+            previous.append(crawl.crawl(cli.repo, home, label="previous", jobs=jobs, failsafe=True))
+        cli.out.note(f"fail-safe backup of the current state: {previous[0].id}")
+
+    _, report = crawl.restore_remote(cli.repo, home, backup_id, path=subtree, jobs=jobs, before_changes=failsafe,
+                                     tree_root=downloaded[1] / TREE if downloaded else None)
+    doc = {"restored": backup_id, "previous": previous[0].id, "path": subtree, **report.to_json()}
+    if report.failures:
+        _render_restore(cli, doc)
+        raise PartialFailure(f"{len(report.failures)} resources were not restored (first: "
+                             f"{report.failures[0][0]}); the fail-safe backup is {previous[0].id}")
+    return doc
 
 
 def _render_restore(cli: Cli, doc: dict[str, Any]) -> None:

@@ -134,7 +134,7 @@ def handle_backup(ctx: Context) -> Response:
     if target is not None and target.exists() and (not target.is_dir() or any(target.iterdir())):
         # before the snapshot: a refused request leaves no backup behind
         raise Conflict(f"{target} exists and is not an empty directory: give a new or empty directory")
-    info = take(ctx.repo, home, label="server-side")
+    info = take(ctx.repo, home, label="server-side", unique=True)
     if target is None:
         where = home.path(info.id)
     else:

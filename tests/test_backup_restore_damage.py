@@ -1,0 +1,132 @@
+"""Restores never bring back or launder damage, fail-safes are unique and never linger
+(issue 18: 1, 2, 5), through the CLI on the local backend, and over serve."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fcrctl.errors import ExitCode
+from tests.backup_helpers import make_repo, ok_json, paths_in, run
+from tests.server_fixture import start_server
+
+ORIGINAL = ("binary 0 " * 50).encode()
+
+
+@pytest.fixture
+def repo_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    make_repo(path)
+    return path
+
+
+def _content_file(repo_dir: Path) -> Path:
+    """The live content file of /top/sub/b0 (a snapshot hard-links this very file)."""
+    hits = [p for p in (repo_dir / "ocfl-root").rglob("*") if p.is_file() and p.read_bytes() == ORIGINAL]
+    assert len(hits) == 1, hits
+    return hits[0]
+
+
+def _damage(file: Path) -> None:
+    """Overwrite 4 bytes in place (the inode, and so every hard link, changes)."""
+    with open(file, "r+b") as fh:
+        fh.seek(10)
+        fh.write(b"XXXX")
+
+
+def _backups(repo_dir: Path) -> list[dict]:
+    return ok_json(repo_dir, "list-backups")
+
+
+# -- 18.1: --from reads the store, whatever exists locally -----------------------------------------
+def test_restore_from_a_store_reads_the_store_even_with_a_local_snapshot(repo_dir: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    bid = ok_json(repo_dir, "backup", "--label", "one", "--to", str(store))["id"]
+    live = _content_file(repo_dir)
+    _damage(live)
+    ok_json(repo_dir, "restore", bid, "--from", str(store), "--yes")
+    assert _content_file(repo_dir).read_bytes() == ORIGINAL  # repaired from the store's verified blob
+    assert run(repo_dir, "check", "--read-data").exit_code == 0
+
+
+# -- 18.2: a restore checks every file it brings back -----------------------------------------------
+def test_whole_restore_from_a_damaged_local_snapshot_is_refused(repo_dir: Path) -> None:
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    run(repo_dir, "create", "/after")
+    _damage(_content_file(repo_dir))
+    before = paths_in(repo_dir)
+    result = run(repo_dir, "restore", bid, "--yes")
+    assert result.exit_code == ExitCode.CORRUPT, result.stderr
+    assert "/top/sub/b0" in result.stderr and "nothing was restored" in result.stderr
+    assert paths_in(repo_dir) == before  # /after still there: nothing changed
+    assert [b["kind"] for b in _backups(repo_dir)] == ["snapshot"]  # no fail-safe left behind
+
+
+def test_partial_restore_does_not_launder_damage(repo_dir: Path) -> None:
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    _damage(_content_file(repo_dir))
+    result = run(repo_dir, "restore", bid, "--path", "/top", "--yes")
+    assert result.exit_code == ExitCode.CORRUPT, result.stderr
+    assert "/top/sub/b0" in result.stderr
+    # the damage is still detectable: nothing replayed it into fresh digests
+    assert run(repo_dir, "check", "--read-data").exit_code == ExitCode.CORRUPT
+    assert [b["kind"] for b in _backups(repo_dir)] == ["snapshot"]
+
+
+def test_partial_restore_from_a_store_repairs(repo_dir: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    bid = ok_json(repo_dir, "backup", "--label", "one", "--to", str(store))["id"]
+    _damage(_content_file(repo_dir))
+    ok_json(repo_dir, "restore", bid, "--from", str(store), "--path", "/top", "--yes")
+    got = run(repo_dir, "get", "/top/sub/b0")
+    assert got.stdout.encode().startswith(ORIGINAL[:40])
+    assert run(repo_dir, "check", "--read-data").exit_code == 0
+
+
+def test_partial_restore_over_serve_refuses_a_damaged_snapshot(repo_dir: Path, tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    make_repo(served)
+    with start_server(served) as handle:
+        bid = ok_json(handle.url, "backup", "--label", "remote")["id"]
+        crawled = next(Path(os.environ["XDG_DATA_HOME"]).rglob(f"{bid}/ocfl-root"))
+        victim = next(p for p in crawled.rglob("*") if p.is_file() and p.read_bytes() == ORIGINAL)
+        _damage(victim)
+        run(handle.url, "create", "/after")
+        result = run(handle.url, "restore", bid, "--path", "/top", "--yes")
+        assert result.exit_code == ExitCode.CORRUPT, result.stderr
+        assert "/after" in paths_in(served)  # nothing changed, no fail-safe crawl taken
+        assert [b["id"] for b in ok_json(handle.url, "list-backups")] == [bid]
+
+
+# -- 18.5: fail-safe ids are unique, and a failed restore leaves none --------------------------------
+def test_two_restores_within_a_second_both_succeed(repo_dir: Path) -> None:
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    first = ok_json(repo_dir, "restore", bid, "--yes")
+    second = ok_json(repo_dir, "restore", bid, "--yes")
+    assert first["previous"] != second["previous"]
+    third = ok_json(repo_dir, "restore", bid, "--path", "/top", "--yes")
+    fourth = ok_json(repo_dir, "restore", bid, "--path", "/top", "--yes")
+    assert len({first["previous"], second["previous"], third["previous"], fourth["previous"]}) == 4
+    assert {b["label"] for b in _backups(repo_dir) if b["kind"] == "failsafe"} == {"previous"}
+
+
+def test_a_restore_of_a_missing_path_leaves_no_failsafe(repo_dir: Path) -> None:
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    result = run(repo_dir, "restore", bid, "--path", "/missing", "--yes")
+    assert result.exit_code == ExitCode.NOT_FOUND, result.stderr
+    assert [b["id"] for b in _backups(repo_dir)] == [bid]
+
+
+def test_over_serve_a_restore_of_a_missing_path_leaves_no_failsafe(tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    make_repo(served)
+    with start_server(served) as handle:
+        bid = ok_json(handle.url, "backup", "--label", "remote")["id"]
+        result = run(handle.url, "restore", bid, "--path", "/missing", "--yes")
+        assert result.exit_code == ExitCode.NOT_FOUND, result.stderr
+        assert [b["id"] for b in ok_json(handle.url, "list-backups")] == [bid]
+        one = ok_json(handle.url, "restore", bid, "--path", "/top", "--yes")
+        two = ok_json(handle.url, "restore", bid, "--path", "/top", "--yes")
+        assert one["previous"] != two["previous"]
