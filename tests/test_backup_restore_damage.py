@@ -130,3 +130,23 @@ def test_over_serve_a_restore_of_a_missing_path_leaves_no_failsafe(tmp_path: Pat
         one = ok_json(handle.url, "restore", bid, "--path", "/top", "--yes")
         two = ok_json(handle.url, "restore", bid, "--path", "/top", "--yes")
         assert one["previous"] != two["previous"]
+
+
+# -- 18.6: retention per label; fail-safes have their own rule ---------------------------------------
+def test_retention_applies_per_label_and_failsafes_do_not_push_out_real_backups(repo_dir: Path) -> None:
+    nightly = ok_json(repo_dir, "backup", "--label", "nightly")["id"]
+    hourly = [ok_json(repo_dir, "backup", "--label", "hourly")["id"]]
+    restored = ok_json(repo_dir, "restore", nightly, "--yes")
+    second = ok_json(repo_dir, "restore", nightly, "--yes")
+    plan = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--dry-run")
+    kept = {k["id"] for k in plan["keep"]}
+    assert nightly in kept and hourly[0] in kept and second["previous"] in kept
+    assert plan["remove"] == [restored["previous"]]  # the older fail-safe alone
+    plan = ok_json(repo_dir, "prune-backups", "--keep-daily", "7", "--keep-weekly", "4", "--dry-run")
+    assert nightly in {k["id"] for k in plan["keep"]}
+    plan = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--keep-failsafe", "0", "--label", "previous",
+                   "--dry-run")
+    assert sorted(plan["remove"]) == sorted([restored["previous"], second["previous"]]) and plan["keep"] == []
+    ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--label", "nightly")
+    assert len(ok_json(repo_dir, "list-backups")) == 4  # the only nightly is its label's newest
+    assert run(repo_dir, "prune-backups", "--keep-last", "1", "--group-by", "host").exit_code == ExitCode.BAD_INPUT

@@ -276,18 +276,27 @@ def prune_backups(
     keep_daily: Annotated[int, typer.Option("--keep-daily", min=0, help="Keep the newest of N days.")] = 0,
     keep_weekly: Annotated[int, typer.Option("--keep-weekly", min=0, help="Keep the newest of N weeks.")] = 0,
     keep_monthly: Annotated[int, typer.Option("--keep-monthly", min=0, help="Keep the newest of N months.")] = 0,
+    keep_failsafe: Annotated[
+        int, typer.Option("--keep-failsafe", min=0, help="Keep the N newest fail-safe backups (taken by restores).")
+    ] = 1,
+    group_by: Annotated[
+        str, typer.Option("--group-by", help="Apply the rules per label, or to all backups at once (none).",
+                          metavar="label|none")
+    ] = "label",
+    label: Annotated[str | None, typer.Option("--label", "-l", help="Consider only backups with this label.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only say what would be removed.")] = False,
     source: FromOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Delete backups that no retention rule keeps (never the newest)."""
+    """Delete backups that no retention rule keeps (never the newest of a label)."""
     from fcrctl.services.backup import manifest, prune
 
     cli = Cli.of(ctx, json=json_out)
     store = _store(source) if source else None
     home = None if store else _home(cli)
     backups = manifest.list_store(store) if store else home.list()
-    plan = prune.plan(backups, prune.Policy(keep_last, keep_daily, keep_weekly, keep_monthly))
+    plan = prune.plan(backups, prune.Policy(keep_last, keep_daily, keep_weekly, keep_monthly), group_by=group_by,
+                      label=label, failsafe=keep_failsafe)
     if not dry_run and plan.remove:
         ids = [b.id for b in plan.remove]
         manifest.delete_from_store(store, *ids) if store else home.delete(*ids)
