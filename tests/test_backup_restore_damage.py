@@ -150,3 +150,32 @@ def test_retention_applies_per_label_and_failsafes_do_not_push_out_real_backups(
     ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--label", "nightly")
     assert len(ok_json(repo_dir, "list-backups")) == 4  # the only nightly is its label's newest
     assert run(repo_dir, "prune-backups", "--keep-last", "1", "--group-by", "host").exit_code == ExitCode.BAD_INPUT
+
+
+# -- also: the prompt answered no, and a writer kept waiting ------------------------------------------
+def test_a_restore_declined_at_the_prompt_says_so_and_changes_nothing(repo_dir: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from fcrctl.cli import backup as backup_cli
+
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    run(repo_dir, "create", "/after")
+    monkeypatch.setattr(backup_cli, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True)))
+    result = run(repo_dir, "restore", bid, input="n\n")
+    assert result.exit_code == ExitCode.INTERRUPTED, result.stderr
+    assert "restore cancelled, nothing changed" in result.stderr
+    assert "/after" in paths_in(repo_dir) and len(_backups(repo_dir)) == 1
+
+
+def test_a_writer_kept_waiting_says_who_holds_the_lock(repo_dir: Path) -> None:
+    from fcrctl.repository import open_repository
+
+    holder = open_repository(str(repo_dir))
+    try:
+        with holder.exclusive():  # type: ignore[attr-defined]
+            result = run(repo_dir, "backup", "--lock-timeout", "1.5")
+    finally:
+        holder.close()
+    assert result.exit_code == ExitCode.LOCKED, result.stderr
+    assert f"waiting for the writer lock (held by {os.getpid()}, " in result.stderr

@@ -13,7 +13,7 @@ import typer
 from fcrctl.cli.context import Cli, data_home
 from fcrctl.cli.options import JsonOpt
 from fcrctl.cli.output import human_size
-from fcrctl.errors import BadInput, CorruptData, PartialFailure
+from fcrctl.errors import BadInput, CorruptData, Interrupted, PartialFailure
 
 IdArg = Annotated[str, typer.Argument(help="Backup id (see `fcrctl list-backups`).", metavar="ID", show_default=False)]
 StoreArg = Annotated[str, typer.Argument(help="Backup store: a directory.", metavar="STORE", show_default=False)]
@@ -138,7 +138,7 @@ def _confirm(cli: Cli, yes: bool, what: str) -> None:
     if not sys.stdin.isatty() or cli.out.json_mode:
         raise BadInput(f"{what}: this replaces repository content; confirm with --yes when not interactive")
     if not typer.confirm(f"{what}? The current state is kept as a fail-safe backup.", default=False):
-        raise typer.Exit(1)
+        raise Interrupted("restore cancelled, nothing changed")
 
 
 def restore(
