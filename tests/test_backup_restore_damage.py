@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -179,3 +180,38 @@ def test_a_writer_kept_waiting_says_who_holds_the_lock(repo_dir: Path) -> None:
         holder.close()
     assert result.exit_code == ExitCode.LOCKED, result.stderr
     assert f"waiting for the writer lock (held by {os.getpid()}, " in result.stderr
+
+
+# -- 18.3: a backup that reuses a blob is not greener than one that uploads it -----------------------
+def test_backup_to_an_existing_store_notices_a_file_damaged_since(repo_dir: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    ok_json(repo_dir, "backup", "--label", "one", "--to", str(store))
+    _damage(_content_file(repo_dir))
+    for label in ("two", "three"):  # unchanged state (manifest copied), then changed (objects reused)
+        result = run(repo_dir, "backup", "--label", label, "--to", str(store))
+        assert result.exit_code == ExitCode.CORRUPT, result.stderr
+        assert "/top/sub/b0" in result.stderr
+        run(repo_dir, "create", "/elsewhere")
+    fresh = run(repo_dir, "backup", "--label", "four", "--to", str(tmp_path / "fresh"))
+    assert fresh.exit_code == ExitCode.CORRUPT  # as a fresh store always did
+    assert [b["label"] for b in ok_json(repo_dir, "list-backups", "--from", str(store))] == ["one"]
+
+
+def test_read_data_rereads_what_looks_unchanged(repo_dir: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    ok_json(repo_dir, "backup", "--label", "one", "--to", str(store))
+    file = _content_file(repo_dir)
+    _damage(file)
+    # damage that kept the file's stat (as fcrctl last saw it): only reading the bytes finds it
+    stats = repo_dir / "backups" / ".read-stats.jsonl"
+    st = os.stat(file)
+    lines = [json.loads(x) for x in stats.read_text().splitlines()]
+    for doc in lines:
+        for f in doc["f"]:
+            if os.path.samefile(f[0], file):
+                f[1:] = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    stats.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert run(repo_dir, "backup", "--label", "two", "--to", str(store)).exit_code == 0
+    result = run(repo_dir, "backup", "--label", "three", "--to", str(store), "--read-data")
+    assert result.exit_code == ExitCode.CORRUPT and "/top/sub/b0" in result.stderr, result.stderr
+    assert run(repo_dir, "backup", "--read-data").exit_code == ExitCode.BAD_INPUT

@@ -59,6 +59,9 @@ def backup(
         bool, typer.Option("--allow-inconsistent", help="After a lock timeout, back up anyway and mark it so.")
     ] = False,
     to: Annotated[str | None, typer.Option("--to", help="Also upload it to STORE.", metavar="STORE")] = None,
+    read_data: Annotated[
+        bool, typer.Option("--read-data", help="With --to: re-read and hash every file, not only changed ones.")
+    ] = False,
     server_side: Annotated[
         bool, typer.Option("--server-side", help="Ask the server for its own backup (POST fcr:backup).")
     ] = False,
@@ -78,6 +81,8 @@ def backup(
         return
     if directory is not None:
         raise BadInput("DIR is only for --server-side; use --to STORE to copy the backup to a store")
+    if read_data and not to:
+        raise BadInput("--read-data goes with --to STORE: a snapshot alone reads no content (verify-backup does)")
     store = _store(to, create=True) if to else None
     home = _home(cli)
     if isinstance(cli.repo, snapshot.Snapshottable):
@@ -91,15 +96,15 @@ def backup(
         cli.out.warn(f"backup {info.id} is potentially inconsistent (writes may have run while it was taken)")
     extra: dict[str, Any] = {}
     if store is not None:
-        extra["upload"] = _upload(cli, home, info.id, store, jobs).to_json()
+        extra["upload"] = _upload(cli, home, info.id, store, jobs, read_data).to_json()
     _show(cli, info, **extra)
 
 
-def _upload(cli: Cli, home: Any, backup_id: str, store: Any, jobs: int) -> Any:
+def _upload(cli: Cli, home: Any, backup_id: str, store: Any, jobs: int, read_data: bool = False) -> Any:
     from fcrctl.services.backup import manifest
 
     with cli.out.progress(home.get(backup_id).bytes) as advance:
-        return manifest.upload(home, backup_id, store, jobs=jobs, progress=advance)
+        return manifest.upload(home, backup_id, store, jobs=jobs, progress=advance, read_data=read_data)
 
 
 def list_backups(
@@ -309,11 +314,15 @@ def prune_backups(
         cli.out.line(f"{'would remove' if dry_run else 'remove'} {b.id}")
 
 
-def upload_backup(ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: JobsOpt = 4,
-                  json_out: JsonOpt = False) -> None:
+def upload_backup(
+    ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: JobsOpt = 4,
+    read_data: Annotated[bool, typer.Option("--read-data", help="Re-read and hash every file, not only changed ones.")
+                         ] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Send a local backup to a store (only what the store lacks; resumable)."""
     cli = Cli.of(ctx, json=json_out)
-    report = _upload(cli, _home(cli), backup_id, _store(store, create=True), jobs)
+    report = _upload(cli, _home(cli), backup_id, _store(store, create=True), jobs, read_data)
     if cli.out.json_mode:
         cli.out.json(report.to_json())
     else:

@@ -287,10 +287,13 @@ def upload(
     *,
     jobs: int = 4,
     progress: Progress | None = None,
+    read_data: bool = False,
 ) -> TransferReport:
-    """Send snapshot ``backup_id`` to ``store``; only blobs the store lacks are written."""
+    """Send snapshot ``backup_id`` to ``store``; only blobs the store lacks are written. Files
+    whose blobs are reused are compared with what fcrctl last read of them (reread.py; every
+    one read with ``read_data``) before the manifest is written: CorruptData if one is damaged."""
     with store_lock(store, exclusive=False):  # what it finds in the store stays there
-        return _upload(home, backup_id, store, jobs, progress)
+        return _upload(home, backup_id, store, jobs, progress, read_data)
 
 
 def store_lock(store: BackupStore, *, exclusive: bool) -> AbstractContextManager[None]:
@@ -300,8 +303,10 @@ def store_lock(store: BackupStore, *, exclusive: bool) -> AbstractContextManager
 
 
 def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
-            progress: Progress | None) -> TransferReport:
+            progress: Progress | None, read_data: bool = False) -> TransferReport:
     import time
+
+    from fcrctl.services.backup import reread
 
     started = time.monotonic()
     info = home.get(backup_id)
@@ -316,7 +321,13 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
         info.extra[INDEX_KEY] = index_digest
     header = {"format": FORMAT, "version": VERSION,
               "backup": {k: v for k, v in info.to_json().items() if k != EPOCH_KEY}}  # local to this home
-    if has_state and _copy_unchanged(store, info, header, report):
+    sent: set[str] = set()  # digests read and verified on their way into the store
+
+    def check_reused() -> None:
+        checked = reread.check_snapshot(home, info, read_data=read_data, sent=sent)
+        report.bytes_read += checked.bytes_read
+
+    if has_state and _copy_unchanged(store, info, header, report, check_reused):
         report.seconds = time.monotonic() - started
         return report
     lock = threading.Lock()  # the report's counters: big blobs are counted on the workers
@@ -398,6 +409,7 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
         if digest in known():
             report.blobs_reused += 1
             return
+        sent.add(digest)
         head = data if data is not None else _read_head(rel, packs.PACKED_MAX + 1, dir_fd)
         if len(head) > packs.PACKED_MAX:
             pool.submit(send_big, file, head[:packs.PACKED_MAX + 1], digest, where)
@@ -461,6 +473,7 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     flush = getattr(store, "flush", None)
     if callable(flush):
         flush()  # blobs durable before the manifest names them
+    check_reused()  # before the manifest: a damaged file fails a reused blob as it fails a sent one
     store.put(manifest_key(info.id), iter([body]))
     if callable(flush):
         flush()
@@ -572,7 +585,8 @@ def _send_index(store: BackupStore, index: Path, report: TransferReport, recorde
     return digest
 
 
-def _copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any], report: TransferReport) -> bool:
+def _copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any], report: TransferReport,
+                    before_manifest: Callable[[], None] = lambda: None) -> bool:
     """When the newest complete manifest of this repository recorded the same state (its
     stateDigest), every object line is the same: the new manifest is the new header's frame
     followed by that manifest's second frame, copied compressed, reading no object and sending
@@ -602,6 +616,7 @@ def _copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any]
         report.manifest_copied = True
         if report.blobs_sent:
             _flush(store)  # the index blob durable before the manifest names it
+        before_manifest()
         store.put(manifest_key(info.id), iter([zstandard.ZstdCompressor(level=LEVEL).compress(_line(header)), body]))
         _flush(store)
         return True
