@@ -3,7 +3,9 @@ upload-backup, download-backup. Each parses, calls one service, renders."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +13,7 @@ import typer
 from fcrctl.cli.context import Cli, data_home
 from fcrctl.cli.options import JsonOpt
 from fcrctl.cli.output import human_size
-from fcrctl.errors import BadInput, CorruptData, PartialFailure
+from fcrctl.errors import BadInput, CorruptData, Interrupted, PartialFailure
 
 IdArg = Annotated[str, typer.Argument(help="Backup id (see `fcrctl list-backups`).", metavar="ID", show_default=False)]
 StoreArg = Annotated[str, typer.Argument(help="Backup store: a directory.", metavar="STORE", show_default=False)]
@@ -57,6 +59,9 @@ def backup(
         bool, typer.Option("--allow-inconsistent", help="After a lock timeout, back up anyway and mark it so.")
     ] = False,
     to: Annotated[str | None, typer.Option("--to", help="Also upload it to STORE.", metavar="STORE")] = None,
+    read_data: Annotated[
+        bool, typer.Option("--read-data", help="With --to: re-read and hash every file, not only changed ones.")
+    ] = False,
     server_side: Annotated[
         bool, typer.Option("--server-side", help="Ask the server for its own backup (POST fcr:backup).")
     ] = False,
@@ -76,6 +81,8 @@ def backup(
         return
     if directory is not None:
         raise BadInput("DIR is only for --server-side; use --to STORE to copy the backup to a store")
+    if read_data and not to:
+        raise BadInput("--read-data goes with --to STORE: a snapshot alone reads no content (verify-backup does)")
     store = _store(to, create=True) if to else None
     home = _home(cli)
     if isinstance(cli.repo, snapshot.Snapshottable):
@@ -89,15 +96,15 @@ def backup(
         cli.out.warn(f"backup {info.id} is potentially inconsistent (writes may have run while it was taken)")
     extra: dict[str, Any] = {}
     if store is not None:
-        extra["upload"] = _upload(cli, home, info.id, store, jobs).to_json()
+        extra["upload"] = _upload(cli, home, info.id, store, jobs, read_data).to_json()
     _show(cli, info, **extra)
 
 
-def _upload(cli: Cli, home: Any, backup_id: str, store: Any, jobs: int) -> Any:
+def _upload(cli: Cli, home: Any, backup_id: str, store: Any, jobs: int, read_data: bool = False) -> Any:
     from fcrctl.services.backup import manifest
 
     with cli.out.progress(home.get(backup_id).bytes) as advance:
-        return manifest.upload(home, backup_id, store, jobs=jobs, progress=advance)
+        return manifest.upload(home, backup_id, store, jobs=jobs, progress=advance, read_data=read_data)
 
 
 def list_backups(
@@ -136,7 +143,7 @@ def _confirm(cli: Cli, yes: bool, what: str) -> None:
     if not sys.stdin.isatty() or cli.out.json_mode:
         raise BadInput(f"{what}: this replaces repository content; confirm with --yes when not interactive")
     if not typer.confirm(f"{what}? The current state is kept as a fail-safe backup.", default=False):
-        raise typer.Exit(1)
+        raise Interrupted("restore cancelled, nothing changed")
 
 
 def restore(
@@ -155,7 +162,7 @@ def restore(
 ) -> None:
     """Replace the repository's content with a backup's, keeping a fail-safe backup first."""
     from fcrctl import paths
-    from fcrctl.services.backup import crawl, manifest, snapshot
+    from fcrctl.services.backup import manifest, snapshot, tree
     from fcrctl.services.backup import restore as service
     from fcrctl.services.backup import server_side as remote
 
@@ -171,34 +178,54 @@ def restore(
     local = isinstance(cli.repo, snapshot.Snapshottable)
     if local:
         service.finish_interrupted(cli.repo, home)
-    if source is not None and not (home.root / backup_id).exists():
-        manifest.read_manifest(_store(source), backup_id)[1].close()  # unknown id: fail before asking
-    elif source is None:
+    store = _store(source) if source is not None else None
+    if store is not None:  # --from reads the store, whatever is local: local snapshots share the live files
+        manifest.read_manifest(store, backup_id)[1].close()  # unknown id: fail before asking
+    else:
         home.get(backup_id)
     _confirm(cli, yes, f"restore {subtree} of {cli.repo.location} from {backup_id}")
-    downloaded = False
-    if source is not None and not (home.root / backup_id).exists():
-        with cli.out.progress(None) as advance:  # every blob verified before anything is touched
-            manifest.download(_store(source), backup_id, home, jobs=jobs, progress=advance)
-        downloaded = True
-    if local and subtree == "/":
-        # a copy downloaded only for this restore is moved into place rather than linked
-        result = service.restore(cli.repo, home, backup_id, lock_timeout=lock_timeout, consume=downloaded)
-        doc = result.to_json()
-    else:
-        service.refuse_open_transactions(cli.repo)
-        if local:
-            previous = snapshot.take(cli.repo, home, label="previous", lock_timeout=lock_timeout, kind="failsafe")
+    with contextlib.ExitStack() as stack:
+        downloaded = None
+        if store is not None:
+            staged = stack.enter_context(tree.staging_dir(home.root))
+            with cli.out.progress(None) as advance:  # every blob verified before anything is touched
+                info, _ = manifest.download_into(store, backup_id, staged, jobs=jobs, progress=advance)
+            downloaded = (info, staged)
+        if local and subtree == "/":
+            result = service.restore(cli.repo, home, backup_id, lock_timeout=lock_timeout, downloaded=downloaded)
+            doc = result.to_json()
         else:
-            previous = crawl.crawl(cli.repo, home, label="previous", jobs=jobs)
-        cli.out.note(f"fail-safe backup of the current state: {previous.id}")
-        _, report = crawl.restore_remote(cli.repo, home, backup_id, path=subtree, jobs=jobs)
-        doc = {"restored": backup_id, "previous": previous.id, "path": subtree, **report.to_json()}
-        if report.failures:
-            _render_restore(cli, doc)
-            raise PartialFailure(f"{len(report.failures)} resources were not restored (first: "
-                                 f"{report.failures[0][0]}); the fail-safe backup is {previous.id}")
+            doc = _restore_by_replay(cli, home, backup_id, subtree, jobs, lock_timeout, downloaded)
     _render_restore(cli, doc)
+
+
+def _restore_by_replay(cli: Cli, home: Any, backup_id: str, subtree: str, jobs: int, lock_timeout: float,
+                       downloaded: tuple[Any, Path] | None) -> dict[str, Any]:
+    """A partial restore, or any restore into a remote server: the fail-safe backup taken once
+    the snapshot is known to hold ``subtree`` with sound content, then the subtree replayed."""
+    from fcrctl.services.backup import crawl, snapshot
+    from fcrctl.services.backup import restore as service
+    from fcrctl.services.backup.snapshot import TREE
+
+    service.refuse_open_transactions(cli.repo)
+    previous: list[Any] = []
+
+    def failsafe() -> None:
+        if isinstance(cli.repo, snapshot.Snapshottable):
+            previous.append(snapshot.take(cli.repo, home, label="previous", lock_timeout=lock_timeout,
+                                          kind="failsafe", unique=True))
+        else:
+            previous.append(crawl.crawl(cli.repo, home, label="previous", jobs=jobs, failsafe=True))
+        cli.out.note(f"fail-safe backup of the current state: {previous[0].id}")
+
+    _, report = crawl.restore_remote(cli.repo, home, backup_id, path=subtree, jobs=jobs, before_changes=failsafe,
+                                     tree_root=downloaded[1] / TREE if downloaded else None)
+    doc = {"restored": backup_id, "previous": previous[0].id, "path": subtree, **report.to_json()}
+    if report.failures:
+        _render_restore(cli, doc)
+        raise PartialFailure(f"{len(report.failures)} resources were not restored (first: "
+                             f"{report.failures[0][0]}); the fail-safe backup is {previous[0].id}")
+    return doc
 
 
 def _render_restore(cli: Cli, doc: dict[str, Any]) -> None:
@@ -254,18 +281,27 @@ def prune_backups(
     keep_daily: Annotated[int, typer.Option("--keep-daily", min=0, help="Keep the newest of N days.")] = 0,
     keep_weekly: Annotated[int, typer.Option("--keep-weekly", min=0, help="Keep the newest of N weeks.")] = 0,
     keep_monthly: Annotated[int, typer.Option("--keep-monthly", min=0, help="Keep the newest of N months.")] = 0,
+    keep_failsafe: Annotated[
+        int, typer.Option("--keep-failsafe", min=0, help="Keep the N newest fail-safe backups (taken by restores).")
+    ] = 1,
+    group_by: Annotated[
+        str, typer.Option("--group-by", help="Apply the rules per label, or to all backups at once (none).",
+                          metavar="label|none")
+    ] = "label",
+    label: Annotated[str | None, typer.Option("--label", "-l", help="Consider only backups with this label.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only say what would be removed.")] = False,
     source: FromOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Delete backups that no retention rule keeps (never the newest)."""
+    """Delete backups that no retention rule keeps (never the newest of a label)."""
     from fcrctl.services.backup import manifest, prune
 
     cli = Cli.of(ctx, json=json_out)
     store = _store(source) if source else None
     home = None if store else _home(cli)
     backups = manifest.list_store(store) if store else home.list()
-    plan = prune.plan(backups, prune.Policy(keep_last, keep_daily, keep_weekly, keep_monthly))
+    plan = prune.plan(backups, prune.Policy(keep_last, keep_daily, keep_weekly, keep_monthly), group_by=group_by,
+                      label=label, failsafe=keep_failsafe)
     if not dry_run and plan.remove:
         ids = [b.id for b in plan.remove]
         manifest.delete_from_store(store, *ids) if store else home.delete(*ids)
@@ -278,11 +314,15 @@ def prune_backups(
         cli.out.line(f"{'would remove' if dry_run else 'remove'} {b.id}")
 
 
-def upload_backup(ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: JobsOpt = 4,
-                  json_out: JsonOpt = False) -> None:
+def upload_backup(
+    ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: JobsOpt = 4,
+    read_data: Annotated[bool, typer.Option("--read-data", help="Re-read and hash every file, not only changed ones.")
+                         ] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Send a local backup to a store (only what the store lacks; resumable)."""
     cli = Cli.of(ctx, json=json_out)
-    report = _upload(cli, _home(cli), backup_id, _store(store, create=True), jobs)
+    report = _upload(cli, _home(cli), backup_id, _store(store, create=True), jobs, read_data)
     if cli.out.json_mode:
         cli.out.json(report.to_json())
     else:

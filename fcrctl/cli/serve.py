@@ -74,6 +74,11 @@ def serve(
             "--allow-external-fetch", help="Fetch http(s) external content for proxy/copy (public addresses only)."
         ),
     ] = False,
+    backup_dir: Annotated[
+        Path | None,
+        typer.Option("--backup-dir", help="Allow admins fcr:backup/fcr:restore of directories under DIR.",
+                     metavar="DIR"),
+    ] = None,
     json_out: JsonOpt = False,
     max_rdf_bytes: Annotated[
         int,
@@ -125,7 +130,17 @@ def serve(
         repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready,
         max_rdf_bytes=max_rdf_bytes,
         external_allowed=str(external_allowed) if external_allowed else None, allow_external_fetch=allow_external_fetch,
+        backup_dir=_backup_dir(backup_dir),
     )
+
+
+def _backup_dir(where: Path | None) -> str | None:
+    """--backup-dir, which must exist: server-side backups go only under it."""
+    if where is None:
+        return None
+    if not where.is_dir():
+        raise BadInput(f"--backup-dir {where} is not a directory: create it first")
+    return str(where.resolve())
 
 
 def register(app: typer.Typer) -> None:

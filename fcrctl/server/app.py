@@ -8,6 +8,7 @@ Later services (transactions, fcr:backup / fcr:restore) plug in with ``app.route
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -166,6 +167,7 @@ def make_app(
     public_url: str | None = None,
     external_allowed: str | None = None,
     allow_external_fetch: bool = False,
+    backup_dir: str | None = None,
 ) -> FedoraApp:
     if dialect not in DIALECTS:
         raise BadInput(f"unknown API dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
@@ -174,11 +176,11 @@ def make_app(
     if max_rdf_bytes is not None:
         config = ServerConfig(base_path=base, dialect=dialect, max_rdf_bytes=max_rdf_bytes, public_url=public_url)
     if external_allowed is not None or allow_external_fetch:
-        from dataclasses import replace
-
         from fcrctl.server.external import ExternalPolicy
 
-        config = replace(config, external=ExternalPolicy.load(external_allowed, fetch=allow_external_fetch))
+        config = dataclasses.replace(config, external=ExternalPolicy.load(external_allowed, fetch=allow_external_fetch))
+    if backup_dir is not None:
+        config = dataclasses.replace(config, backup_dir=str(backup_dir))
     app = FedoraApp(repo, config, auth)
     if repo.capabilities.transactions:
         from fcrctl.server import transactions

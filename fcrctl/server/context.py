@@ -64,6 +64,7 @@ class ServerConfig:
     max_rdf_bytes: int = rdf.MAX_RDF_BYTES  # RDF and SPARQL bodies are parsed in memory (serve --max-rdf-bytes)
     public_url: str | None = None  # the base URL clients see, when behind a proxy
     external: ExternalPolicy = ExternalPolicy()  # which external content clients may name (see external.py)
+    backup_dir: str | None = None  # serve --backup-dir: where fcr:backup/fcr:restore may read and write
 
 
 @dataclass

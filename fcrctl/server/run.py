@@ -94,13 +94,14 @@ def serve(
     max_rdf_bytes: int | None = None,
     external_allowed: str | None = None,
     allow_external_fetch: bool = False,
+    backup_dir: str | None = None,
 ) -> None:
     """Serve ``repo`` until interrupted. ``on_ready`` receives the base URL once listening."""
     from fcrctl.server.app import make_app
 
     app = make_app(
         repo, base_path=base_path, auth=auth, dialect=dialect, max_rdf_bytes=max_rdf_bytes,
-        external_allowed=external_allowed, allow_external_fetch=allow_external_fetch,
+        external_allowed=external_allowed, allow_external_fetch=allow_external_fetch, backup_dir=backup_dir,
     )
     server = create_server(app, host=host, port=port, threads=threads, max_body=max_body)
     if on_ready is not None:
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auth-file")
     parser.add_argument("--external-content-allowed")
     parser.add_argument("--allow-external-fetch", action="store_true")
+    parser.add_argument("--backup-dir")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     auth = None
@@ -149,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             on_ready=ready,
             external_allowed=args.external_content_allowed,
             allow_external_fetch=args.allow_external_fetch,
+            backup_dir=args.backup_dir,
         )
     finally:
         repo.close()

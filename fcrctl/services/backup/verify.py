@@ -12,7 +12,15 @@ from typing import Any, BinaryIO, cast
 from fcrctl.errors import CorruptData, FcrctlError, NotFound
 from fcrctl.repository.base import Problem
 from fcrctl.services.backup import rootstate
-from fcrctl.services.backup.manifest import Discard, Entry, TransferReport, _run_entries, blob_exists, read_blob
+from fcrctl.services.backup.manifest import (
+    Discard,
+    Entry,
+    TransferReport,
+    _run_entries,
+    blob_exists,
+    check_manifest,
+    read_blob,
+)
 from fcrctl.services.backup.manifest import read_manifest as _read_manifest
 from fcrctl.services.backup.snapshot import TREE, BackupHome, BackupInfo
 from fcrctl.services.backup.stores.base import BackupStore
@@ -128,9 +136,12 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
 
     counts = TransferReport(info.id, store.location)
     try:
+        check_manifest(store, backup_id)  # the placement of its objects, and its linesSha256
         _run_entries(objects, check, jobs, counts)
     except FcrctlError as err:  # a damaged manifest: report it with the rest
         report.problems.append(Problem("manifest", err.message))
+    finally:
+        objects.close()
     report.objects, report.files = counts.objects, counts.files
     report.seconds = time.monotonic() - started
     return report
