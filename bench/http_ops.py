@@ -5,7 +5,13 @@ workers; then one large download through the server. Reports requests/s, MB/s, n
 connections (keep-alive proof, from urllib3's pool counters), and client/server peak RSS.
 Targets (issue 3): >= 1.6x creates speed-up from 1 to 8 workers; large download < 100 MB RSS.
 
+With ``--acls`` (issue 12) it measures access control instead: one server with an auth file, the
+same creates, reads and 1 MB downloads made by an admin (ACLs bypassed: "off") and by an ordinary
+user whose rights come from an ACL three levels up (acl:default inheritance: "on"), rounds
+alternating so both see the same machine; medians per phase, and on/off (target >= 0.90).
+
     python bench/http_ops.py [--creates 2000] [--binaries 200] [--big-mb 1024] [--smoke]
+    python bench/http_ops.py --acls [--rounds 3] [--creates 600] [--binaries 60] [--smoke]
 """
 
 from __future__ import annotations
@@ -76,14 +82,100 @@ def phase(
     return row
 
 
+ACL_TTL = """@prefix acl: <http://www.w3.org/ns/auth/acl#> .
+<#bench> a acl:Authorization; acl:agent "bench"; acl:mode acl:Read, acl:Write, acl:Append;
+    acl:accessTo <info:fedora/l1>; acl:default <info:fedora/l1> .
+"""
+
+
+def acls_main(args: argparse.Namespace) -> int:
+    """ACLs on (an ordinary user, rights inherited three levels down) vs off (an admin), alternating."""
+    import statistics
+
+    from fcrctl import acl, rdf
+    from fcrctl.server.auth import add_user
+
+    if args.smoke:
+        args.creates, args.binaries, args.rounds = 20, 4, 1
+    payload = os.urandom(MB)
+    with tempfile.TemporaryDirectory() as tmp:
+        users = Path(tmp) / "users"
+        add_user(users, "root", "bench-pw", admin=True)
+        add_user(users, "bench", "bench-pw")
+        password = Path(tmp) / "password"
+        password.write_text("bench-pw\n")
+        handle = start_server(Path(tmp) / "repo", subprocess=True, dialect=args.dialect, auth_file=users)
+        try:
+            api = {"api": args.dialect}  # the user may not read the root, where the dialect is detected
+            clients = {name: HttpRepository.open(handle.url, user=user, password_file=str(password), **api)
+                       for name, user in (("off", "root"), ("on", "bench"))}
+            admin = clients["off"]
+            admin.create("/l1/l2/l3", ResourceSpec(), parents=True)
+            admin.put_acl("/l1", rdf.parse(ACL_TTL, "text/turtle", base=acl.acl_id_of("/l1")))
+            print(f"ACLs on (user 'bench', ACL 3 levels up) vs off (admin) against fcrctl serve ({args.dialect}), "
+                  f"{args.rounds} alternating rounds, {os.cpu_count()} cores")
+            rates: dict[tuple[str, str], list[float]] = {}
+            for rnd in range(args.rounds):
+                for name in (("off", "on") if rnd % 2 == 0 else ("on", "off")):
+                    repo = clients[name]
+                    top = f"/l1/l2/l3/{name}{rnd}"
+                    repo.create(top, ResourceSpec())
+                    counter = Counter(repo)
+
+                    def create(n: int, repo: HttpRepository = repo, top: str = top) -> int:
+                        repo.create(f"{top}/c{n}", ResourceSpec())
+                        return 0
+
+                    def read(n: int, repo: HttpRepository = repo, top: str = top) -> int:
+                        repo.get_rdf(f"{top}/c{n}")
+                        return 0
+
+                    def upload(n: int, repo: HttpRepository = repo, top: str = top) -> int:
+                        spec = ResourceSpec(content=io.BytesIO(payload), mime_type="application/x-b")
+                        repo.create(f"{top}/b{n}", spec)
+                        return MB
+
+                    def download(n: int, repo: HttpRepository = repo, top: str = top) -> int:
+                        with repo.open_binary(f"{top}/b{n}") as content:
+                            while content.stream.read(256 * 1024):
+                                pass
+                        return MB
+
+                    for phase_name, work, count in (("creates", create, args.creates), ("reads", read, args.creates),
+                                                    ("1 MB uploads", upload, args.binaries),
+                                                    ("1 MB downloads", download, args.binaries)):
+                        row = phase(f"{phase_name} ACLs {name}", repo, counter, 4, list(range(count)), work)
+                        rates.setdefault((phase_name, name), []).append(row["ops_s"])
+            worst = float("inf")
+            for phase_name in ("creates", "reads", "1 MB uploads", "1 MB downloads"):
+                off = statistics.median(rates[(phase_name, "off")])
+                on = statistics.median(rates[(phase_name, "on")])
+                worst = min(worst, on / off)
+                print(f"{phase_name:<16} median ops/s  off {off:8.1f}  on {on:8.1f}  on/off {on / off:5.2f}")
+            print(f"worst on/off ratio {worst:.2f} (target >= 0.90: ACLs within 10% of no ACLs)")
+            for repo in clients.values():
+                repo.close()
+        finally:
+            handle.stop()
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--creates", type=int, default=2000)
-    parser.add_argument("--binaries", type=int, default=200)
+    parser.add_argument("--creates", type=int, default=None)
+    parser.add_argument("--binaries", type=int, default=None)
     parser.add_argument("--big-mb", type=int, default=1024, help="size of the large download")
     parser.add_argument("--dialect", default="fedora6")
+    parser.add_argument("--acls", action="store_true", help="ACLs on vs off, side by side (issue 12)")
+    parser.add_argument("--rounds", type=int, default=3, help="--acls: alternating rounds (medians)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the benchmark itself works")
     args = parser.parse_args()
+    if args.acls:
+        args.creates = args.creates or 600
+        args.binaries = args.binaries or 60
+        return acls_main(args)
+    args.creates = args.creates or 2000
+    args.binaries = args.binaries or 200
     if args.smoke:
         args.creates, args.binaries, args.big_mb = 40, 8, 8
     payload = os.urandom(MB)

@@ -128,3 +128,9 @@ class Unavailable(FcrctlError):
 class Interrupted(FcrctlError):
     exit_code = ExitCode.INTERRUPTED
     kind = "interrupted"
+
+
+class Forbidden(AuthError):
+    """Authenticated, but access control does not allow it (HTTP 403)."""
+
+    kind = "forbidden"

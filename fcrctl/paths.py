@@ -13,6 +13,7 @@ from fcrctl.errors import BadInput
 
 ROOT_ID = "info:fedora"
 METADATA = "fcr:metadata"
+ACL = "fcr:acl"
 MAX_SEGMENT_BYTES = 200  # leaves room for "~fcr-desc.nt" and temp suffixes under NAME_MAX (255)
 
 
@@ -70,6 +71,14 @@ def split_metadata(path: str) -> tuple[str, bool]:
     if stripped.endswith("/" + METADATA):
         return normalize(stripped[: -len(METADATA) - 1] or "/"), True
     return normalize(path), False
+
+
+def split_acl(path: str) -> tuple[str, bool]:
+    """``/a/fcr:acl`` -> (``/a``, True): the ACL of ``/a``; anything else -> (``path``, False), unchecked."""
+    stripped = path.rstrip("/") if isinstance(path, str) else path
+    if isinstance(stripped, str) and (stripped == ACL or stripped.endswith("/" + ACL)):
+        return normalize(stripped[: -len(ACL)].rstrip("/") or "/"), True
+    return path, False
 
 
 def parent(path: str) -> str | None:

@@ -188,7 +188,7 @@ def test_remote_fixity_with_auth_on_kept_alive_connections(
 
     flip_bit(content_file(filled, "/col/b.bin"))
     auth_file = tmp_path / "users"
-    add_user(auth_file, "alice", "correct horse")
+    add_user(auth_file, "alice", "correct horse", admin=True)
     monkeypatch.setenv("FCRCTL_PASSWORD", "correct horse")
     with start_server(filled, dialect="fedora6", auth_file=auth_file) as handle:
         repo = open_repository(handle.url, user="alice")

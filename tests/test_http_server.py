@@ -183,7 +183,7 @@ def test_basic_auth_against_a_real_server(tmp_path: Path, monkeypatch: pytest.Mo
     from fcrctl.server.auth import add_user
 
     auth_file = tmp_path / "users"
-    add_user(auth_file, "alice", "correct horse")
+    add_user(auth_file, "alice", "correct horse", admin=True)  # ACLs aside: an admin may do anything
     with server_fixture.start_server(tmp_path / "repo", auth_file=auth_file) as handle:
         monkeypatch.setenv("FCRCTL_PASSWORD", "wrong horse")
         with pytest.raises(AuthError) as failed:

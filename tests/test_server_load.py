@@ -143,7 +143,7 @@ def test_malformed_http_is_refused_without_traceback(server: ServerHandle) -> No
 
 def test_basic_auth(tmp_path: Path) -> None:
     auth_file = tmp_path / "users"
-    add_user(auth_file, "alice", "s3cret-pw")
+    add_user(auth_file, "alice", "s3cret-pw", admin=True)  # ACLs: tests/test_acl_server.py
     assert "s3cret-pw" not in auth_file.read_text()
     assert (auth_file.stat().st_mode & 0o077) == 0
     with start_server(tmp_path / "repo", auth_file=auth_file) as handle:

@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from fcrctl import __version__
+from fcrctl.cli import acl as acl_cmd
 from fcrctl.cli import admin, check, fixity, read, versions, write
 from fcrctl.cli import backup as backup_cmd
 from fcrctl.cli import serve as serve_cmd
@@ -221,6 +222,7 @@ app.command("check")(check.check)
 serve_cmd.register(app)
 app.command("reindex")(admin.reindex)
 backup_cmd.register(app)
+app.add_typer(acl_cmd.app, name="acl")
 
 
 def run() -> None:

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from fcrctl import paths
+from fcrctl.cli import acl as acl_cmd
 from fcrctl.cli import inputs
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import AcceptOpt, JsonOpt, OptionalPathArg, OutputOpt, PathArg, VersionOpt
@@ -39,6 +40,9 @@ def get(
 ) -> None:
     """Print a binary's bytes, or the RDF of a container (or of PATH/fcr:metadata)."""
     cli = Cli.of(ctx, json=json_out)
+    acl_of, is_acl = paths.split_acl(path)
+    if is_acl:
+        return acl_cmd.show_acl(cli, acl_of, accept=accept, output=output)
     target, metadata = paths.split_metadata(path)
     show(
         cli,

@@ -79,6 +79,16 @@ def serve(
         typer.Option("--backup-dir", help="Allow admins fcr:backup/fcr:restore of directories under DIR.",
                      metavar="DIR"),
     ] = None,
+    root_acl: Annotated[
+        Path | None,
+        typer.Option("--root-acl", help="Default root ACL (RDF, ids as info:fedora/...) for non-admin users; "
+                     "without it only --admin users may do anything.", metavar="FILE"),
+    ] = None,
+    user_base_uri: Annotated[
+        str | None,
+        typer.Option("--user-base-uri", help="acl:agent URIs under this prefix name users (Fedora's "
+                     "fcrepo.auth.webac.userAgent.baseUri).", metavar="URI"),
+    ] = None,
     json_out: JsonOpt = False,
     max_rdf_bytes: Annotated[
         int,
@@ -114,6 +124,9 @@ def serve(
         from fcrctl.server.external import read_allow_list
 
         read_allow_list(external_allowed)  # a bad file fails now (exit 2), not at the first request
+    from fcrctl.cli.acl import load_policy
+
+    policy = load_policy(root_acl, user_base_uri)
     from fcrctl.server.run import serve as run_server
 
     repo = cli.repo
@@ -131,6 +144,7 @@ def serve(
         max_rdf_bytes=max_rdf_bytes,
         external_allowed=str(external_allowed) if external_allowed else None, allow_external_fetch=allow_external_fetch,
         backup_dir=_backup_dir(backup_dir),
+        policy=policy,
     )
 
 

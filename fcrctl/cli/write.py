@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from fcrctl import paths, rdf
+from fcrctl.cli import acl as acl_cmd
 from fcrctl.cli import inputs
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import (
@@ -106,6 +107,9 @@ def put(
 ) -> None:
     """Replace a resource's content (PATH/fcr:metadata: a binary's description); creates it if absent."""
     cli = Cli.of(ctx, json=json_out)
+    acl_of, is_acl = paths.split_acl(path)
+    if is_acl:
+        return acl_cmd.put_acl(cli, acl_of, file, content_type)
     target, metadata = paths.split_metadata(path)
     mime = inputs.content_type(content_type, file)
     conditions = inputs.conditions(if_match, if_unmodified_since)
@@ -140,7 +144,6 @@ def patch(
     cli = Cli.of(ctx, json=json_out)
     if (file is None) == (update is None):
         raise BadInput("give exactly one of --file FILE or --update TEXT")
-    target, _ = paths.split_metadata(path)
     conditions = inputs.conditions(if_match, if_unmodified_since)
     if file is not None:
         with inputs.open_input(file) as fh:
@@ -152,7 +155,11 @@ def patch(
     elif update is not None and len(update.encode("utf-8")) > max_rdf_bytes:
         raise BadInput(f"--update: SPARQL Update of {len(update.encode('utf-8'))} bytes is over the "
                        f"{max_rdf_bytes}-byte limit: raise it with --max-rdf-bytes")
+    acl_of, is_acl = paths.split_acl(path)
+    if is_acl:
+        return acl_cmd.patch_acl(cli, acl_of, update or "")
     repo = cli.writable()
+    target, _ = paths.split_metadata(path)
     cli.out.path(repo.patch(target, update or "", conditions=conditions, lenient=lenient))
 
 
@@ -165,6 +172,9 @@ def delete(
 ) -> None:
     """Delete a resource and its subtree, leaving tombstones (see purge)."""
     cli = Cli.of(ctx, json=json_out)
+    acl_of, is_acl = paths.split_acl(path)
+    if is_acl:
+        return acl_cmd.delete_acl(cli, acl_of)
     target = paths.normalize(path)
     repo = cli.writable()
     repo.delete(target, conditions=inputs.conditions(if_match))

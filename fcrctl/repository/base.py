@@ -49,6 +49,7 @@ class Capabilities:
     external_content: bool = True
     archival_groups: bool = False
     check: bool = False  # whole-repository structural validation (`fcrctl check`)
+    acls: bool = False  # get_acl/put_acl/patch_acl/delete_acl (Web Access Control at PATH/fcr:acl)
 
 
 @dataclass
@@ -300,6 +301,21 @@ class Repository(Protocol):
 
     def reindex(self) -> int:
         """Rebuild derived indexes from the source of truth; returns resources indexed."""
+
+    # -- access control (issue 12) -------------------------------------------------------------
+    # A resource's own ACL (``PATH/fcr:acl``): a graph of acl:Authorization nodes named by
+    # internal ids (``info:fedora/a/fcr:acl#auth``). Unsupported unless ``capabilities.acls``.
+    def get_acl(self, path: str, *, prefs: RdfPrefs = RdfPrefs()) -> Graph:
+        """The resource's own ACL (NotFound when it has none; Gone/NotFound for the resource)."""
+
+    def put_acl(self, path: str, graph: Graph, *, conditions: Conditions = Conditions()) -> tuple[ResourceInfo, bool]:
+        """Create or replace the resource's ACL. Returns (the ACL's info, created)."""
+
+    def patch_acl(self, path: str, update: str, *, conditions: Conditions = Conditions()) -> ResourceInfo:
+        """SPARQL Update on the resource's ACL (NotFound when it has none)."""
+
+    def delete_acl(self, path: str) -> None:
+        """Remove the resource's ACL (NotFound when it has none): it then inherits again."""
 
 
 # -- transactions (issue 4) ------------------------------------------------------------------

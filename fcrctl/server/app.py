@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from fcrctl.errors import BadInput, FcrctlError, ReadOnly, Unsupported
 from fcrctl.repository.base import Repository
-from fcrctl.server import endpoints, handlers
+from fcrctl.server import authz, endpoints, handlers
 from fcrctl.server import responses as r
 from fcrctl.server import routing as rt
 from fcrctl.server.auth import BasicAuth
@@ -65,7 +65,6 @@ def _default_routes() -> dict[str, dict[str, Handler]]:
         rt.VERSION_METADATA: {"GET": endpoints.get_version_metadata, "HEAD": endpoints.get_version_metadata},
         rt.FIXITY: {"GET": endpoints.fixity, "HEAD": endpoints.fixity},
         rt.TOMBSTONE: {"DELETE": endpoints.delete_tombstone},
-        rt.ACL: {"GET": endpoints.acl, "HEAD": endpoints.acl},
     }
 
 
@@ -80,6 +79,9 @@ class FedoraApp:
         from fcrctl.services.backup import server_side
 
         server_side.register(self)  # fcr:backup / fcr:restore (the handlers check the backend)
+        from fcrctl.server import acl_endpoints
+
+        self.policy = acl_endpoints.register(self)  # fcr:acl; WebAC for auth-file users (serve may replace it)
         # transactions.register sets this: it runs a request inside its transaction (tx:ID / Atomic-ID)
         self.tx_binder: Callable[[Context], Context] | None = None
         self._base_urls: dict[tuple[object, ...], str] = {}
@@ -131,6 +133,7 @@ class FedoraApp:
                 if self.tx_binder is None:
                     raise Unsupported(f"{self.repo.location} does not support transactions")
                 ctx = self.tx_binder(ctx)
+            authz.authorize(self.policy, ctx, self.repo)
             methods = self.routes.get(target.endpoint, {})
             handler = methods.get(request.method)
             if handler is None:

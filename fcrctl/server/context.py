@@ -77,6 +77,7 @@ class Context:
     plain_base_url: str | None = None  # outside a /tx:ID prefix, when base_url has one
     user: str | None = None  # the authenticated user; None when the server runs without auth
     admin: bool = False  # an auth-file user marked admin (bypasses access control, as fedoraAdmin)
+    body: bytes | None = None  # the RDF / SPARQL body once read (access control may read it first)
 
     # -- URLs -----------------------------------------------------------------------
     def url(self, path: str, *suffix: str) -> str:
@@ -181,6 +182,8 @@ class Context:
     # -- bodies -----------------------------------------------------------------------
     def read_body(self) -> bytes:
         """The whole body of an RDF / SPARQL request, refused (413) over the configured limit."""
+        if self.body is not None:
+            return self.body
         limit = self.config.max_rdf_bytes
         length = self.request.content_length
         if length is not None and length > limit:
@@ -188,6 +191,7 @@ class Context:
         data = self.request.stream.read(limit + 1)
         if len(data) > limit:
             raise TooLarge(f"request body is over the server's {limit}-byte limit for RDF and SPARQL")
+        self.body = data
         return data
 
     def parse_rdf(self, mime: str, base: str) -> Graph:

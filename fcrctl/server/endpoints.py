@@ -184,8 +184,3 @@ def _premis(ctx: Context, info: ResourceInfo, result: FixityResult) -> Graph:
 
 
 # -- fcr:acl -----------------------------------------------------------------------------------
-
-
-def acl(ctx: Context) -> Response:
-    ctx.repo.info(ctx.target.path)
-    raise NotFound(f"{ctx.target.path} has no ACL: this server does not store access control lists")

@@ -29,6 +29,7 @@ log = logging.getLogger("fcrctl.server")
 STATUS: dict[type[e.FcrctlError], int] = {
     e.BadInput: 400,
     e.AuthError: 401,
+    e.Forbidden: 403,
     e.NotFound: 404,
     e.ReadOnly: 405,
     e.Conflict: 409,
@@ -121,6 +122,7 @@ def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, desc
         if path == "/":
             methods = tuple(m for m in methods if m not in ("DELETE", "MOVE", "COPY"))
     versioned_url = ctx.url(path)
+    add("Link", h.link(ctx.url(path, "fcr:acl"), "acl"))  # every resource, as Fedora 5/6
     add("Link", h.link(ctx.url(path, "fcr:versions"), "timemap"))
     if ctx.config.dialect == "fedora6":
         add("Link", h.link(versioned_url, "timegate"))

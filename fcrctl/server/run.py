@@ -95,14 +95,18 @@ def serve(
     external_allowed: str | None = None,
     allow_external_fetch: bool = False,
     backup_dir: str | None = None,
+    policy: Any = None,
 ) -> None:
-    """Serve ``repo`` until interrupted. ``on_ready`` receives the base URL once listening."""
+    """Serve ``repo`` until interrupted. ``on_ready`` receives the base URL once listening.
+    ``policy``: the access-control Policy (fcrctl.acl) for auth-file users; default: admins only."""
     from fcrctl.server.app import make_app
 
     app = make_app(
         repo, base_path=base_path, auth=auth, dialect=dialect, max_rdf_bytes=max_rdf_bytes,
         external_allowed=external_allowed, allow_external_fetch=allow_external_fetch, backup_dir=backup_dir,
     )
+    if policy is not None:
+        app.policy = policy
     server = create_server(app, host=host, port=port, threads=threads, max_body=max_body)
     if on_ready is not None:
         on_ready(server_url(server, base_path))

@@ -56,6 +56,7 @@ class Dialect:
             server_side_backup=False,
             external_content=True,
             archival_groups=self.name == "fedora6",
+            acls=True,  # WebAC where the server links rel="acl", else Fedora 4 fcr:accessroles (http/acls.py)
             dialect=self.name,
         )
 

@@ -20,6 +20,7 @@ from fcrctl.errors import (
     ChecksumMismatch,
     Conflict,
     FcrctlError,
+    Forbidden,
     Gone,
     NotFound,
     PreconditionFailed,
@@ -97,7 +98,8 @@ def error_for(
             if status == 401
             else "ask an administrator for access, or use another account"
         )
-        return AuthError(f"{verb} at {where} for {subject} (HTTP {status}): {hint}", path=path)
+        error = Forbidden if status == 403 else AuthError
+        return error(f"{verb} at {where} for {subject} (HTTP {status}): {hint}", path=path)
     if status == 404:
         return NotFound(f"not found: {subject}", path=path)
     if status == 410:

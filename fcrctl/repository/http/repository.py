@@ -50,6 +50,7 @@ from fcrctl.repository.http import auth as auth_module
 from fcrctl.repository.http import dialect as dialects
 from fcrctl.repository.http import transactions as tx_calls
 from fcrctl.repository.http import wire
+from fcrctl.repository.http.acls import HttpAclsMixin
 from fcrctl.repository.http.errors import check, error_for, transport_error
 from fcrctl.repository.http.session import QuickHead, make_session, pool_stats, timeout_of
 
@@ -71,7 +72,7 @@ MEMENTO_ID = re.compile(r"^\d{14}$")
 PARALLEL = 8  # concurrent HEAD+GET pairs when listing children
 
 
-class HttpRepository:
+class HttpRepository(HttpAclsMixin):
     """A remote Fedora repository (or ``fcrctl serve``) reached over its REST API."""
 
     _tx_headers: dict[str, str] = {}  # noqa: RUF012 - set per view (Atomic-ID); never mutated
@@ -148,6 +149,11 @@ class HttpRepository:
                 f"not a Fedora repository: {self.location} (HTTP {response.status_code}): "
                 "check the REST base path (often /rest or /fcrepo/rest)"
             )
+        if response.status_code == 403:
+            # signed in, but the root's ACL does not let this user read it: resources below may
+            # still be theirs, so open anyway (dialect from --api, else the default)
+            response.close()
+            return dialects.detect({}, api=api)
         check(response, secrets=self._secrets, what=self.location)
         head = wire.parse_headers(response.headers)
         mime = rdf.mime_of(head.content_type)

@@ -380,7 +380,11 @@ def _check_headers(
             unreadable = _unreadable_rdf(f"{obj}/{files[headers['contentPath']]}")
             if unreadable:
                 problems.append(Problem(_path(str(headers["id"])), f"its triples cannot be served: {unreadable}"))
-        if hdr.is_description(headers) or hdr.is_acl(headers):
+        if hdr.is_acl(headers):
+            if not headers.get("deleted"):
+                problems.extend(_check_acl(obj, headers, files, digests, where))
+            continue
+        if hdr.is_description(headers):
             continue
         rid = headers["id"]
         deleted = bool(headers.get("deleted"))
@@ -410,6 +414,32 @@ def _unreadable_rdf(file: str) -> str | None:
     except BadInput as exc:
         return exc.message
     return None
+def _check_acl(obj: str, headers: dict, files: dict[str, str], digests: dict[str, str], where: str
+               ) -> Iterator[Problem]:
+    """An ACL's headers against its content (path, size, sha512) and its content as RDF."""
+    from fcrctl import rdf
+    from fcrctl.errors import BadInput
+
+    rid = str(headers["id"])[: -len("/fcr:acl")]
+    content = headers.get("contentPath")
+    if not content or content not in files:
+        yield Problem(_path(rid), f"ACL headers name content {content} that the inventory does not hold")
+        return
+    try:
+        data = _read(f"{obj}/{files[content]}")[0]
+    except OSError as exc:
+        yield Problem(_path(rid), f"ACL content {content} is unreadable: {exc.strerror or exc}")
+        return
+    if headers.get("contentSize") not in (None, len(data)):
+        yield Problem(_path(rid), f"ACL content {content} has {len(data)} bytes, its headers say "
+                                  f"{headers.get('contentSize')}")
+    stored = hdr.parse_digests(headers.get("digests")).get("sha512")
+    if stored and stored != digests[content].lower():
+        yield Problem(_path(rid), "sha512 in the ACL headers differs from the inventory's")
+    try:
+        rdf.read_ntriples(data)
+    except (BadInput, ValueError) as exc:
+        yield Problem(_path(rid), f"ACL content {content} is not N-Triples: {getattr(exc, 'message', exc)}")
 
 
 def _check_files(

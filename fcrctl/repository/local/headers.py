@@ -108,3 +108,18 @@ def is_description(headers: dict) -> bool:
 
 def is_acl(headers: dict) -> bool:
     return str(headers.get("id", "")).endswith("/fcr:acl")
+
+
+ACL_MODEL = "http://fedora.info/definitions/v4/webac#Acl"
+
+
+def acl_headers_path(object_id: str, resource_id: str) -> str:
+    rel = relative_name(object_id, resource_id)
+    return ".fcrepo/fcr-root~fcr-acl.json" if rel == "" else f".fcrepo/{rel}~fcr-acl.json"
+
+
+def acl_content_path(object_id: str, resource_id: str, *, binary: bool) -> str:
+    """``fcr-container~fcr-acl.nt`` beside a container's triples, ``NAME~fcr-acl.nt`` beside a binary."""
+    if binary:
+        return binary_content_path(object_id, resource_id) + "~fcr-acl.nt"
+    return container_content_path(object_id, resource_id)[: -len(".nt")] + "~fcr-acl.nt"

@@ -3,7 +3,8 @@
 Tables: resources (one row per resource, tombstones included), membership (direct/indirect
 container configs), refs (triples whose object is a repository resource, for inbound reads),
 pending (objects a writer was about to change: recovery work after a crash), invalid
-(objects that could not be read, reported to the user).
+(objects that could not be read, reported to the user), acls (each resource's own ACL: the
+headers and content file of ``PATH/fcr:acl``, so access checks need no inventory read).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 
 from fcrctl.errors import CorruptData, FcrctlError, Locked, ReadOnly
 
-SCHEMA_VERSION = "2"
-_DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending")
+SCHEMA_VERSION = "3"
+_DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending", "acls")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -44,6 +45,9 @@ CREATE INDEX IF NOT EXISTS refs_target ON refs(target);
 CREATE INDEX IF NOT EXISTS refs_object ON refs(object_id);
 CREATE TABLE IF NOT EXISTS pending (object_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS invalid (object_rel TEXT PRIMARY KEY, object_id TEXT, reason TEXT);
+CREATE TABLE IF NOT EXISTS acls (path TEXT PRIMARY KEY, object_id TEXT NOT NULL, headers TEXT NOT NULL,
+    content_file TEXT);
+CREATE INDEX IF NOT EXISTS acls_object ON acls(object_id);
 """
 
 
@@ -69,6 +73,7 @@ class ObjectEntries:
     rows: list[Row] = field(default_factory=list)
     membership: list[tuple[str, str, str | None, str | None, str | None, str | None]] = field(default_factory=list)
     refs: list[tuple[str, str, str]] = field(default_factory=list)  # (subject path, predicate, target path)
+    acls: list[tuple[str, dict, str | None]] = field(default_factory=list)  # (resource path, headers, content file)
 
 
 class Index:
@@ -85,6 +90,7 @@ class Index:
             self.conn.executescript(
                 "DROP TABLE IF EXISTS resources; DROP TABLE IF EXISTS membership; DROP TABLE IF EXISTS refs;"
                 "DROP TABLE IF EXISTS pending; DROP TABLE IF EXISTS invalid; DROP TABLE IF EXISTS meta;"
+                "DROP TABLE IF EXISTS acls;"
             )
         if found != SCHEMA_VERSION:
             # only then: a write on every open would change the file (and its backup copies) for nothing
@@ -186,6 +192,15 @@ class Index:
     def refs_to(self, target: str) -> list[tuple[str, str]]:
         return self.conn.execute("SELECT subject, predicate FROM refs WHERE target=?", (target,)).fetchall()
 
+    def acl(self, path: str) -> tuple[dict, str | None] | None:
+        """(headers, content file) of the ACL of the resource at ``path``, if it has one."""
+        r = self.conn.execute("SELECT headers, content_file FROM acls WHERE path=?", (path,)).fetchone()
+        return (json.loads(r[0]), r[1]) if r else None
+
+    def all_acls(self) -> Iterator[tuple[str, dict, str | None]]:
+        for r in self.conn.execute("SELECT path, headers, content_file FROM acls"):
+            yield r[0], json.loads(r[1]), r[2]
+
     def invalid(self) -> list[tuple[str, str | None, str]]:
         return self.conn.execute("SELECT object_rel, object_id, reason FROM invalid ORDER BY object_rel").fetchall()
 
@@ -233,7 +248,7 @@ class Index:
                 self.conn.executemany("DELETE FROM pending WHERE object_id=?", [(o,) for o in clear_pending])
 
     def _forget(self, object_id: str) -> None:
-        for table in ("resources", "membership", "refs"):
+        for table in ("resources", "membership", "refs", "acls"):
             self.conn.execute(f"DELETE FROM {table} WHERE object_id=?", (object_id,))
         self.conn.execute("DELETE FROM invalid WHERE object_id=?", (object_id,))
 
@@ -257,6 +272,12 @@ class Index:
         if e.refs:
             self.conn.executemany(
                 "INSERT INTO refs VALUES (?,?,?,?)", [(s, e.object_id, p, t) for s, p, t in e.refs]
+            )
+
+        if e.acls:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO acls VALUES (?,?,?,?)",
+                [(path, e.object_id, json.dumps(h), content) for path, h, content in e.acls],
             )
 
     def mark_invalid(self, object_rel: str, object_id: str | None, reason: str) -> None:

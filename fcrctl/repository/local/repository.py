@@ -49,6 +49,7 @@ from fcrctl.repository.base import (
 )
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
+from fcrctl.repository.local.acls import AclsMixin, drop_acl_files
 from fcrctl.repository.local.index import Index, Row
 from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.retention import RETAINED, Retention
@@ -94,7 +95,7 @@ class _State:
         return self.headers.get("interactionModel") == NON_RDF_SOURCE
 
 
-class LocalRepository(TransactionsMixin):
+class LocalRepository(AclsMixin, TransactionsMixin):
     """A Fedora-6-compatible OCFL repository on the local filesystem."""
 
     base_uri = paths.ROOT_ID
@@ -108,7 +109,7 @@ class LocalRepository(TransactionsMixin):
         self._user = user
         self.capabilities = Capabilities(
             writable=writable, delete_versions=False, label_versions=True, transactions=writable, reindex=True,
-            external_content=True, archival_groups=True, check=True,
+            external_content=True, archival_groups=True, check=True, acls=True,
         )
         self._tmp = location / "tmp"
         index_path.parent.mkdir(parents=True, exist_ok=True)
@@ -323,6 +324,8 @@ class LocalRepository(TransactionsMixin):
     # -- reading --------------------------------------------------------------------------------
     def info(self, path: str, *, version: str | None = None) -> ResourceInfo:
         path, _ = paths.split_metadata(path)
+        if version is None:  # the row's headers are the head state's: no file paths to build
+            return self._info(self._row(path).headers, path)
         st = self._state(path, version)
         return self._info(st.headers, path)
 
@@ -828,6 +831,7 @@ class LocalRepository(TransactionsMixin):
                             hdr.desc_content_path(oid, rid), hdr.desc_headers_path(oid, rid)):
                 if row.model == NON_RDF_SOURCE or logical == hdr.container_content_path(oid, rid):
                     change.state.pop(logical, None)
+            drop_acl_files(change.state, row)  # a deleted resource's ACL goes with it, as in Fedora 6
             h = dict(row.headers)
             h.update({"stateToken": hdr.new_state_token(), "lastModifiedDate": now, "mementoCreatedDate": now,
                       "deleted": True, "contentSize": -1, "digests": []})
@@ -937,10 +941,23 @@ class LocalRepository(TransactionsMixin):
                     spec = ResourceSpec(graph=graph, model=r.model, lenient=True,
                                         archival_group=bool(r.headers.get("archivalGroup")))
                     self._put_resource(change, new_path, spec, base, now, raw_graph=True)
+                self._carry_acl(r, change, new_path, rewrite)
             if move:
                 self._tombstone_changes(rows, changes)
             self._store.commit(list(changes.values()))
             return self.info(destination)
+
+    def _carry_acl(self, row: Row, change: Change, new_path: str, rewrite) -> None:  # type: ignore[no-untyped-def]
+        """A moved or copied resource keeps its ACL (ids inside it follow the resource)."""
+        found = self._index.acl(row.path)
+        if found is None:
+            return
+        graph = new_graph()
+        f = self._abs(found[1])
+        for s, p, o in (read_graph(f) if f is not None else new_graph()):
+            graph.add((rewrite(s), p, rewrite(o)))  # PATH/fcr:acl#x is below PATH: renamed too
+        target = Row(new_path, paths.parent(new_path), change.object_id, "", row.model, False, {})
+        self._put_acl_files(change, target, graph, None)
 
     # -- versions ---------------------------------------------------------------------------------
     def versions(self, path: str) -> list[Version]:

@@ -222,7 +222,12 @@ class Store:
         descs = {h["id"]: h for h in all_headers.values() if hdr.is_description(h)}
         out = ObjectEntries(object_id)
         for h in all_headers.values():
-            if hdr.is_description(h) or hdr.is_acl(h):
+            if hdr.is_acl(h):
+                if not h.get("deleted") and isinstance(h.get("id"), str):
+                    out.acls.append((paths.from_id(h["id"][: -len("/fcr:acl")]), h,
+                                     self._content_file(prefix, files, h, object_id)))
+                continue
+            if hdr.is_description(h):
                 continue
             rid = h.get("id")
             if not isinstance(rid, str):

@@ -1,0 +1,468 @@
+"""Web Access Control as Fedora 6's WebAC module computes it: the effective ACL of a resource,
+each agent's modes there, and whether a request may proceed.
+
+One :class:`Policy` decides for both ``fcrctl acl effective`` and ``fcrctl serve``'s per-request
+authorization, so what the CLI says is what the server does. Fedora's rules, followed here:
+
+- The effective ACL is the resource's own ACL when it has at least one ``acl:Authorization``;
+  else the nearest ancestor's whose authorizations carry ``acl:default`` (only those count);
+  else the root default (``serve --root-acl``; without one nobody but admins may do anything).
+- An authorization applies when its ``acl:accessTo`` names the resource or the ACL-bearing
+  ancestor (with the root default: any ancestor), or its ``acl:accessToClass`` names an
+  ``rdf:type`` of either. A resource that does not exist yet (PUT to create it) is judged by
+  its nearest existing ancestor's effective ACL, all of whose authorizations count.
+- Agents: ``acl:agent`` values as written (a literal ``"alice"`` or a URI; a URI under the user
+  base URI also counts as the bare name), members (``vcard:hasMember``) of ``acl:agentGroup``
+  resources typed ``vcard:Group``, ``acl:agentClass foaf:Agent`` (everyone) and
+  ``acl:AuthenticatedAgent`` (every signed-in user). Modes are exact: Write does not imply
+  Append, nor Control Read.
+- Methods: GET/HEAD/OPTIONS need Read (and Read on every child when embedding them), PUT Write
+  (Append on the parent's rules to create), POST Write or Append (not to a binary), PATCH Write
+  or Append with an update that deletes nothing, DELETE Write on the resource and everything
+  below it; every method on ``fcr:acl`` needs Control. Writes into a direct or indirect
+  container also need Write on its membership resource. MOVE (Fedora 6 has none) needs what a
+  DELETE of the source and a PUT creating the destination need; COPY Read on the source and
+  the PUT.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from fcrctl import paths
+from fcrctl.errors import BadInput, Conflict, Gone, NotFound
+from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP, RdfPrefs, Repository
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+ACL = "http://www.w3.org/ns/auth/acl#"
+READ, WRITE, APPEND, CONTROL = ACL + "Read", ACL + "Write", ACL + "Append", ACL + "Control"
+MODES = {"read": READ, "write": WRITE, "append": APPEND, "control": CONTROL}
+MODE_NAMES = {uri: name for name, uri in MODES.items()}
+AUTHORIZATION = ACL + "Authorization"
+FOAF_AGENT = "http://xmlns.com/foaf/0.1/Agent"
+AUTHENTICATED_AGENT = ACL + "AuthenticatedAgent"
+WEBAC_ACL = "http://fedora.info/definitions/v4/webac#Acl"
+VCARD = "http://www.w3.org/2006/vcard/ns#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+ACL_SUFFIX = "fcr:acl"
+EVERYONE = "foaf:Agent"  # how agent classes are shown
+AUTHENTICATED = "acl:AuthenticatedAgent"
+# what `acl effective` reports per method (PATCH: an update with a DELETE; PATCH:insert: without)
+METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "PATCH:insert", "DELETE", "MOVE", "COPY")
+CACHE_SECONDS = 2.0  # ACLs changed by other processes (the CLI) take effect within this
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """One ``acl:Authorization`` (values as strings: URIs, or literals' lexical forms)."""
+
+    id: str
+    modes: frozenset[str] = frozenset()
+    agents: frozenset[str] = frozenset()
+    agent_classes: frozenset[str] = frozenset()
+    agent_groups: frozenset[str] = frozenset()
+    access_to: frozenset[str] = frozenset()
+    access_to_class: frozenset[str] = frozenset()
+    default: frozenset[str] = frozenset()
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"id": self.id, "modes": sorted(MODE_NAMES.get(m, m) for m in self.modes)}
+        for key in ("agents", "agent_classes", "agent_groups", "access_to", "access_to_class", "default"):
+            values = getattr(self, key)
+            if values:
+                out[key] = sorted(values)
+        return out
+
+
+def authorizations(graph: Graph, *, user_base_uri: str | None = None, typed: bool = True) -> list[Authorization]:
+    """The authorizations of an ACL graph. ``typed``: only subjects typed ``acl:Authorization``
+    (as Fedora reads stored ACLs); the root default file counts every subject with acl: triples."""
+    from rdflib import Literal, URIRef
+
+    subjects = {s for s, o in graph.subject_objects(URIRef(RDF_TYPE)) if str(o) == AUTHORIZATION}
+    found: dict[object, dict[str, set[str]]] = {}
+    for s, p, o in graph:
+        pred = str(p)
+        if not pred.startswith(ACL) or (typed and s not in subjects):
+            continue
+        if not isinstance(o, URIRef | Literal):
+            continue
+        values = found.setdefault(s, {}).setdefault(pred[len(ACL):], set())
+        value = str(o)
+        values.add(value)
+        if pred == ACL + "agent" and isinstance(o, URIRef) and user_base_uri and value.startswith(user_base_uri):
+            values.add(value[len(user_base_uri):])
+    out = []
+    for s, d in found.items():
+        out.append(Authorization(
+            str(s), frozenset(d.get("mode", ())), frozenset(d.get("agent", ())), frozenset(d.get("agentClass", ())),
+            frozenset(d.get("agentGroup", ())), frozenset(d.get("accessTo", ())),
+            frozenset(d.get("accessToClass", ())), frozenset(d.get("default", ()))))
+    return sorted(out, key=lambda a: a.id)
+
+
+def check_acl(graph: Graph, path: str) -> Graph:
+    """An ACL graph as Fedora stores it for the resource at ``path``: refused (Conflict, as
+    Fedora's constraint) when an authorization has both acl:accessTo and acl:accessToClass; one
+    with neither gets acl:accessTo the resource. Returns the graph (changed in place)."""
+    from rdflib import URIRef
+
+    acl_id = acl_id_of(path)
+    to, to_class = URIRef(ACL + "accessTo"), URIRef(ACL + "accessToClass")
+    for s in {s for s in graph.subjects() if str(s).startswith(acl_id + "#")}:
+        has_to = (s, to, None) in graph
+        has_class = (s, to_class, None) in graph
+        if has_to and has_class:
+            raise Conflict(f"authorization {str(s)[len(acl_id):]} of the ACL of {path} has both acl:accessTo and "
+                           "acl:accessToClass: Fedora allows one of them per authorization; split it in two",
+                           path=path)
+        if not has_to and not has_class:
+            graph.add((s, to, URIRef(paths.to_id(path))))
+    return graph
+
+
+def acl_id_of(path: str) -> str:
+    return paths.to_id(path) + "/" + ACL_SUFFIX
+
+
+_DELETE_CLAUSE = re.compile(r"\bDELETE\b", re.IGNORECASE)
+
+
+def update_deletes(update: str) -> bool:
+    """Whether a SPARQL Update removes triples (Fedora lets Append agents run the others).
+
+    A DELETE keyword outside strings and IRIs: empty DELETE {} clauses count too, which Fedora
+    (looking at the parsed quads) would let through; refusing them costs nobody anything."""
+    stripped = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|<[^<>\s]*>|#[^\n]*', " ", update)
+    return bool(_DELETE_CLAUSE.search(stripped))
+
+
+@dataclass(frozen=True)
+class Effective:
+    """Which ACL governs a resource: ``path`` of the ACL-bearing resource (None: the root default)."""
+
+    path: str | None
+    authorizations: tuple[Authorization, ...]
+    inherited: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        source = "default" if self.path is None else ("inherited" if self.inherited else "own")
+        acl = None if self.path is None else ("" if self.path == "/" else self.path) + "/" + ACL_SUFFIX
+        return {"acl": acl, "from": source, "authorizations": [a.to_json() for a in self.authorizations]}
+
+
+@dataclass
+class Request:
+    """What an authorization decision needs to know about a request."""
+
+    method: str
+    path: str
+    acl: bool = False  # the request is on PATH/fcr:acl
+    update: str | None = None  # PATCH body (SPARQL Update), when known
+    embed: bool = False  # GET asking for the children's triples (PreferContainedDescriptions)
+    destination: str | None = None  # MOVE / COPY
+    version_write: bool = False  # POST on fcr:versions (a version is created): Fedora's POST rule
+
+
+@dataclass
+class _Node:
+    exists: bool
+    binary: bool = False
+    model: str = ""
+
+
+@dataclass
+class Policy:
+    """Decides who may do what; reads ACLs, types and groups through a Repository.
+
+    Parsed ACLs are cached for ``CACHE_SECONDS`` (Fedora caches them for minutes): writes made
+    through the same Policy (``invalidate``) take effect at once, others within the TTL."""
+
+    root_default: tuple[Authorization, ...] = ()
+    user_base_uri: str | None = None
+    cache_seconds: float = CACHE_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    _cache: dict[str, tuple[float, tuple[Authorization, ...]]] = field(default_factory=dict)
+    _roles: dict[str, tuple[float, Effective, dict[str, set[str]]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_root_acl(cls, data: bytes | None, *, user_base_uri: str | None = None, source: str = "root ACL",
+                      fmt: str = "text/turtle") -> Policy:
+        """A policy whose root default is the ACL in ``data`` (Fedora's root-authorization.ttl
+        form, ids as ``info:fedora/...``); None: nobody but admins may do anything."""
+        from fcrctl import rdf
+
+        if data is None:
+            return cls(user_base_uri=user_base_uri)
+        graph = rdf.parse(data, fmt, base=acl_id_of("/"), source=source)
+        return cls(tuple(authorizations(graph, user_base_uri=user_base_uri, typed=False)), user_base_uri)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._roles.clear()
+
+    # -- reading through the repository -------------------------------------------------------
+    def own(self, repo: Repository, path: str, *, cached: bool = True) -> tuple[Authorization, ...]:
+        """The authorizations of the resource's own ACL (empty when it has none)."""
+        now = self.clock()
+        if cached:
+            with self._lock:
+                hit = self._cache.get(path)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        try:
+            graph = repo.get_acl(path, prefs=RdfPrefs(server_managed=False))
+        except (NotFound, Gone):
+            found: tuple[Authorization, ...] = ()
+        else:
+            found = tuple(authorizations(graph, user_base_uri=self.user_base_uri))
+        if cached:
+            with self._lock:
+                if len(self._cache) > 100_000:
+                    self._cache.clear()
+                self._cache[path] = (now + self.cache_seconds, found)
+        return found
+
+    def effective(self, repo: Repository, path: str, *, cached: bool = True) -> Effective:
+        """The ACL governing an existing resource (see the module docstring)."""
+        own = self.own(repo, path, cached=cached)
+        if own:
+            return Effective(path, own)
+        for ancestor in reversed(paths.ancestors(path)):
+            defaults = tuple(a for a in self.own(repo, ancestor, cached=cached) if a.default)
+            if defaults:
+                return Effective(ancestor, defaults, inherited=True)
+        return Effective(None, self.root_default, inherited=True)
+
+    def roles(self, repo: Repository, path: str, *, exists: bool = True, cached: bool = True
+              ) -> tuple[Effective, dict[str, set[str]]]:
+        """(effective ACL, agent -> modes) at ``path``. Agents are names/URIs, ``foaf:Agent``
+        and ``acl:AuthenticatedAgent``. ``exists`` False: judged as Fedora judges a resource
+        about to be created (its nearest existing ancestor's ACL, all of it)."""
+        key = f"{int(exists)}{path}"
+        if cached:
+            with self._lock:
+                hit = self._roles.get(key)
+            if hit is not None and hit[0] > self.clock():
+                return hit[1], hit[2]
+        eff, roles, pure = self._compute_roles(repo, path, exists, cached)
+        if cached and pure:  # a function of cached ACLs only (no types, no groups): as fresh as they are
+            with self._lock:
+                if len(self._roles) > 100_000:
+                    self._roles.clear()
+                self._roles[key] = (self.clock() + self.cache_seconds, eff, roles)
+        return eff, roles
+
+    def _compute_roles(self, repo: Repository, path: str, exists: bool, cached: bool
+                       ) -> tuple[Effective, dict[str, set[str]], bool]:
+        if exists:
+            eff = self.effective(repo, path, cached=cached)
+            targets = {paths.to_id(path)}
+            if eff.path is not None:
+                targets.add(paths.to_id(eff.path))
+            else:
+                targets.update(paths.to_id(a) for a in paths.ancestors(path))
+        else:
+            anchor = self._nearest_existing(repo, path)
+            eff = self.effective(repo, anchor, cached=cached)
+            targets = {paths.to_id(path)} | {paths.to_id(a) for a in paths.ancestors(path)}
+            if eff.path is not None:
+                targets.add(paths.to_id(eff.path))
+        types: set[str] | None = None
+        roles: dict[str, set[str]] = {}
+        for auth in eff.authorizations:
+            applies = bool(auth.access_to & targets)
+            if not applies and auth.access_to_class and exists:
+                if types is None:
+                    types = self._types(repo, path) | (self._types(repo, eff.path) if eff.path not in (None, path)
+                                                       else set())
+                applies = bool(auth.access_to_class & types)
+            if not applies:
+                continue
+            for agent in auth.agents | self._members(repo, auth.agent_groups):
+                if agent not in (FOAF_AGENT, AUTHENTICATED_AGENT):
+                    roles.setdefault(agent, set()).update(auth.modes)
+            for cls in auth.agent_classes:
+                if cls == FOAF_AGENT:
+                    roles.setdefault(EVERYONE, set()).update(auth.modes)
+                elif cls == AUTHENTICATED_AGENT:
+                    roles.setdefault(AUTHENTICATED, set()).update(auth.modes)
+        pure = not any(a.access_to_class or a.agent_groups for a in eff.authorizations)
+        return eff, roles, pure
+
+    def modes(self, repo: Repository, path: str, user: str | None, *, exists: bool = True,
+              cached: bool = True) -> set[str]:
+        """The modes ``user`` (None: anonymous) has at ``path``."""
+        _eff, roles = self.roles(repo, path, exists=exists, cached=cached)
+        return agent_modes(roles, user)
+
+    def _types(self, repo: Repository, path: str | None) -> set[str]:
+        from rdflib import RDF, URIRef
+
+        if path is None:
+            return set()
+        try:
+            graph = repo.get_rdf(path, prefs=RdfPrefs(containment=False, membership=False))
+        except (NotFound, Gone):
+            return set()
+        return {str(o) for o in graph.objects(URIRef(paths.to_id(path)), RDF.type)}
+
+    def _members(self, repo: Repository, groups: Iterable[str]) -> set[str]:
+        from rdflib import RDF, URIRef
+
+        out: set[str] = set()
+        for group in groups:
+            base, _, fragment = group.partition("#")
+            try:
+                graph = repo.get_rdf(paths.from_id(base), prefs=RdfPrefs(containment=False, membership=False))
+            except (NotFound, Gone, BadInput):
+                continue  # not a resource of this repository (Fedora ignores those too)
+            subjects = [s for s in graph.subjects(RDF.type, URIRef(VCARD + "Group"))
+                        if not fragment or str(s).endswith("#" + fragment)]
+            for s in subjects:
+                for member in graph.objects(s, URIRef(VCARD + "hasMember")):
+                    value = str(member)
+                    if self.user_base_uri and value.startswith(self.user_base_uri):
+                        value = value[len(self.user_base_uri):]
+                    out.add(value)
+        return out
+
+    @staticmethod
+    def _nearest_existing(repo: Repository, path: str) -> str:
+        for ancestor in reversed(paths.ancestors(path)):
+            if _node(repo, ancestor).exists:
+                return ancestor
+        return "/"
+
+    # -- decisions ----------------------------------------------------------------------------
+    def allowed(self, repo: Repository, user: str | None, req: Request, *, cached: bool = True) -> bool:
+        """Whether ``user`` may make ``req`` (admins are not asked: they bypass ACLs)."""
+        repo = _Nodes(repo)  # type: ignore[assignment]  # one look-up per path and decision
+        node = _node(repo, req.path)
+
+        def has(mode: str, path: str = req.path, exists: bool = node.exists) -> bool:
+            return mode in self.modes(repo, path, user, exists=exists, cached=cached)
+
+        method = req.method
+        if req.acl:
+            return has(CONTROL)
+        if method in ("GET", "HEAD", "OPTIONS"):
+            if not has(READ):
+                return False
+            return not req.embed or self._all_below(repo, user, req.path, READ, deep=False, cached=cached)
+        if method == "PUT":
+            if not (has(WRITE) or (not node.exists and has(APPEND))):
+                return False
+            return self._membership_ok(repo, user, paths.parent(req.path), cached)
+        if method == "POST":
+            if req.version_write:
+                return has(WRITE) or (node.exists and not node.binary and has(APPEND))
+            if not node.exists or not (has(WRITE) or (not node.binary and has(APPEND))):
+                return False
+            return self._membership_ok(repo, user, req.path, cached)
+        if method == "PATCH":
+            if has(WRITE):
+                return True
+            return has(APPEND) and req.update is not None and not update_deletes(req.update)
+        if method in ("DELETE", "MOVE"):
+            if not node.exists:
+                return has(WRITE)  # a tombstone: Fedora asks for Write on its URL
+            if not has(WRITE) or not self._all_below(repo, user, req.path, WRITE, deep=True, cached=cached):
+                return False
+            if not (self._membership_ok(repo, user, req.path, cached)
+                    and self._membership_ok(repo, user, paths.parent(req.path), cached)):
+                return False
+            return method == "DELETE" or self._may_create(repo, user, req.destination, cached)
+        if method == "COPY":
+            return has(READ) and self._may_create(repo, user, req.destination, cached)
+        return False
+
+    def methods(self, repo: Repository, user: str | None, path: str, *, destination: str | None = None,
+                cached: bool = False) -> dict[str, bool]:
+        """Each of METHODS on ``path`` as ``allowed`` decides it (what ``acl effective`` shows).
+        MOVE and COPY are judged with ``destination`` (default: PATH-copy beside the resource)."""
+        dest = destination or (None if path == "/" else path + "-copy")
+        out: dict[str, bool] = {}
+        for method in METHODS:
+            verb, _, variant = method.partition(":")
+            update = "INSERT DATA {}" if variant == "insert" else "DELETE DATA {}"
+            req = Request(verb, path, update=update if verb == "PATCH" else None,
+                          destination=dest if verb in ("MOVE", "COPY") else None)
+            out[method] = False if verb in ("MOVE", "COPY") and dest is None else self.allowed(
+                repo, user, req, cached=cached)
+        return out
+
+    def _may_create(self, repo: Repository, user: str | None, destination: str | None, cached: bool) -> bool:
+        if destination is None:
+            return False
+        return self.allowed(repo, user, Request("PUT", destination), cached=cached)
+
+    def _all_below(self, repo: Repository, user: str | None, path: str, mode: str, *, deep: bool,
+                   cached: bool) -> bool:
+        try:
+            below = repo.children(path, recursive=deep)
+            return all(mode in self.modes(repo, child.path, user, cached=cached) for child in below)
+        except (NotFound, Gone):
+            return True
+
+    def _membership_ok(self, repo: Repository, user: str | None, container: str | None, cached: bool) -> bool:
+        """Writes into a direct/indirect container change its membership resource: Write there too."""
+        from rdflib import URIRef
+
+        if container is None:
+            return True
+        node = _node(repo, container)
+        if not node.exists or node.model not in (DIRECT_CONTAINER, INDIRECT_CONTAINER):
+            return True
+        graph = repo.get_rdf(container, prefs=RdfPrefs(containment=False, membership=False))
+        target = graph.value(URIRef(paths.to_id(container)), URIRef(LDP + "membershipResource"))
+        try:
+            member_path = paths.from_id(str(target)) if target is not None else container
+        except BadInput:
+            return True  # outside the repository: nothing of ours to protect
+        return WRITE in self.modes(repo, member_path, user, exists=_node(repo, member_path).exists, cached=cached)
+
+
+def agent_modes(roles: dict[str, set[str]], user: str | None) -> set[str]:
+    """An agent's modes from a roles map: its own, the signed-in users', everyone's."""
+    out = set(roles.get(EVERYONE, ()))
+    if user is not None:
+        out |= roles.get(user, set()) | roles.get(AUTHENTICATED, set())
+    return out
+
+
+def _node(repo: Repository, path: str) -> _Node:
+    if isinstance(repo, _Nodes):
+        return repo.node(path)
+    try:
+        info = repo.info(path)
+    except (NotFound, Gone):
+        return _Node(False)
+    return _Node(True, info.is_binary, info.model)
+
+
+class _Nodes:
+    """A repository whose existence answers are remembered for one decision (a PUT asks about
+    the parent twice: for the rules, and for its membership resource)."""
+
+    def __init__(self, repo: Repository) -> None:
+        self._repo = repo
+        self._nodes: dict[str, _Node] = {}
+
+    def node(self, path: str) -> _Node:
+        found = self._nodes.get(path)
+        if found is None:
+            found = self._nodes[path] = _node(self._repo, path)
+        return found
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._repo, name)

@@ -1,0 +1,144 @@
+"""ACLs of the local repository, stored exactly as Fedora 6 stores them: in the resource's OCFL
+object, ``.fcrepo/fcr-root~fcr-acl.json`` (headers) beside ``fcr-container~fcr-acl.nt`` (or
+``NAME~fcr-acl.nt`` for a binary). The index's ``acls`` table points at them, so a check
+costs one query and no inventory read. Being files of the object, ACLs go wherever the object
+goes: versions (their history is the object's), snapshots, restores."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fcrctl import acl as webac
+from fcrctl import paths, rdf
+from fcrctl.errors import NotFound, PreconditionFailed
+from fcrctl.rdf import new_graph
+from fcrctl.repository.base import NON_RDF_SOURCE, Conditions, RdfPrefs, ResourceInfo
+from fcrctl.repository.local import headers as hdr
+from fcrctl.repository.local import ocfl
+from fcrctl.repository.local.store import Change, headers_json, read_graph
+from fcrctl.repository.local.support import normalize_etag
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+    from fcrctl.repository.local.index import Row
+
+
+class AclsMixin:
+    """get_acl / put_acl / patch_acl / delete_acl for LocalRepository (which provides the rest)."""
+
+    def get_acl(self, path: str, *, prefs: RdfPrefs = RdfPrefs()) -> Graph:
+        path = paths.normalize(path)
+        self._row(path)  # type: ignore[attr-defined]  # NotFound / Gone for the resource itself
+        found = self._index.acl(path)  # type: ignore[attr-defined]
+        if found is None:
+            raise NotFound(f"{path} has no ACL of its own: `fcrctl acl effective {path}` shows the one that "
+                           "governs it", path=path)
+        h, content = found
+        f = self._abs(content)  # type: ignore[attr-defined]
+        graph = read_graph(f) if f is not None and h.get("contentSize") != 0 else new_graph()
+        if prefs.server_managed:
+            from rdflib import RDF, URIRef
+
+            graph.add((URIRef(webac.acl_id_of(path)), RDF.type, URIRef(webac.WEBAC_ACL)))
+        return graph
+
+    def put_acl(self, path: str, graph: Graph, *,
+                conditions: Conditions = Conditions()) -> tuple[ResourceInfo, bool]:
+        path = paths.normalize(path)
+        graph = _stored_form(graph, path)
+        with self._writing():  # type: ignore[attr-defined]
+            row = self._row(path)  # type: ignore[attr-defined]
+            existing = self._index.acl(path)  # type: ignore[attr-defined]
+            _check(existing[0] if existing else None, conditions, path)
+            change = Change(row.object_id, state=dict(self._store.head_state(row.object_id)))  # type: ignore[attr-defined]
+            h = self._put_acl_files(change, row, graph, existing[0] if existing else None)
+            self._store.commit([change])  # type: ignore[attr-defined]
+        return acl_info(h, path), existing is None
+
+    def patch_acl(self, path: str, update: str, *, conditions: Conditions = Conditions()) -> ResourceInfo:
+        path = paths.normalize(path)
+        with self._writing():  # type: ignore[attr-defined]
+            current = self.get_acl(path, prefs=RdfPrefs(server_managed=False))
+            row = self._row(path)  # type: ignore[attr-defined]
+            existing = self._index.acl(path)  # type: ignore[attr-defined]
+            _check(existing[0], conditions, path)
+            graph = _stored_form(rdf.apply_update(current, update, base=webac.acl_id_of(path)), path)
+            change = Change(row.object_id, state=dict(self._store.head_state(row.object_id)))  # type: ignore[attr-defined]
+            h = self._put_acl_files(change, row, graph, existing[0])
+            self._store.commit([change])  # type: ignore[attr-defined]
+        return acl_info(h, path)
+
+    def delete_acl(self, path: str) -> None:
+        path = paths.normalize(path)
+        with self._writing():  # type: ignore[attr-defined]
+            row = self._row(path)  # type: ignore[attr-defined]
+            if self._index.acl(path) is None:  # type: ignore[attr-defined]
+                raise NotFound(f"{path} has no ACL of its own to delete", path=path)
+            state = dict(self._store.head_state(row.object_id))  # type: ignore[attr-defined]
+            drop_acl_files(state, row)
+            self._store.commit([Change(row.object_id, state=state)])  # type: ignore[attr-defined]
+
+    def _put_acl_files(self, change: Change, row: Row, graph: Graph, old: dict | None) -> dict:
+        """Add the ACL's content and headers to ``change.state`` (Fedora 6's layout); its headers."""
+        rid = paths.to_id(row.path)
+        oid = row.object_id
+        data = rdf.write_ntriples(graph)
+        content = hdr.acl_content_path(oid, rid, binary=row.model == NON_RDF_SOURCE)
+        nf = ocfl.NewFile(data=data)
+        now = ocfl.now_iso()
+        h = {"id": rid + "/" + webac.ACL_SUFFIX, "parent": rid, "stateToken": hdr.new_state_token(),
+             "interactionModel": hdr.ACL_MODEL, "contentSize": len(data), "digests": [f"urn:sha-512:{nf.sha512()}"],
+             "createdDate": (old or {}).get("createdDate", now), "lastModifiedDate": now,
+             "mementoCreatedDate": now, "archivalGroup": False, "objectRoot": False, "deleted": False,
+             "contentPath": content, "headersVersion": hdr.HEADERS_VERSION}
+        user = getattr(self, "_user", None)
+        if user:
+            h["createdBy"] = (old or {}).get("createdBy", user)
+            h["lastModifiedBy"] = user
+        if oid != rid:
+            h["archivalGroupId"] = oid
+        change.state[content] = nf
+        hl = hdr.acl_headers_path(oid, rid)
+        change.state[hl] = ocfl.NewFile(data=headers_json(h))
+        change.known_headers[hl] = h
+        return h
+
+
+def drop_acl_files(state: dict, row: Row) -> None:
+    """Remove a resource's ACL files from an object state (delete, tombstone)."""
+    rid = paths.to_id(row.path)
+    state.pop(hdr.acl_headers_path(row.object_id, rid), None)
+    state.pop(hdr.acl_content_path(row.object_id, rid, binary=row.model == NON_RDF_SOURCE), None)
+
+
+def acl_info(h: dict, path: str) -> ResourceInfo:
+    info = hdr.to_info({**h, "id": paths.to_id(path)})
+    info.path = ("" if path == "/" else path) + "/" + webac.ACL_SUFFIX
+    return info
+
+
+def _stored_form(graph: Graph, path: str) -> Graph:
+    """The triples to store: server-managed type triples of the ACL dropped, Fedora's constraint checked."""
+    from rdflib import RDF, URIRef
+
+    out = new_graph()
+    acl_node = URIRef(webac.acl_id_of(path))
+    for s, p, o in graph:
+        if s == acl_node and p == RDF.type and str(o) in (webac.WEBAC_ACL, rdf.FEDORA + "Resource"):
+            continue
+        out.add((s, p, o))
+    return webac.check_acl(out, path)
+
+
+def _check(headers: dict | None, conditions: Conditions, path: str) -> None:
+    etag = ((headers or {}).get("stateToken") or "").upper()
+    if conditions.if_match is not None:
+        wanted = [normalize_etag(v) for v in conditions.if_match.split(",")]
+        if headers is None or ("*" not in wanted and etag not in wanted):
+            raise PreconditionFailed(f"the ACL of {path} has changed (If-Match {conditions.if_match}): re-read it",
+                                     path=path)
+    if conditions.if_none_match is not None and headers is not None:
+        wanted = [normalize_etag(v) for v in conditions.if_none_match.split(",")]
+        if "*" in wanted or etag in wanted:
+            raise PreconditionFailed(f"the ACL of {path} matches If-None-Match {conditions.if_none_match}", path=path)

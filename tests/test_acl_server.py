@@ -1,0 +1,309 @@
+"""WebAC over a real ``fcrctl serve`` on 127.0.0.1: the permission matrix (modes x methods x
+owner/other/anonymous/admin) checked against WebAC's rules written out here, ``fcrctl acl
+effective`` agreeing with the server on every cell, fcr:acl itself, and the HTTP backend's ACL
+calls (Fedora 5/6 WebAC against serve; Fedora 4 fcr:accessroles where only a mock can play it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import responses
+from typer.testing import CliRunner
+
+from fcrctl.cli.main import app
+from fcrctl.errors import NotFound, Unsupported
+from fcrctl.server.auth import add_user
+from tests.server_fixture import ServerHandle, start_server
+
+PW = "pw-for-tests"
+ADMIN, OWNER, OTHER = ("root", PW), ("alice", PW), ("bob", PW)
+TURTLE = {"Content-Type": "text/turtle"}
+SPARQL = {"Content-Type": "application/sparql-update"}
+MODES = ("Read", "Write", "Append", "Control")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "MOVE", "COPY", "ACL")
+# WebAC as Fedora 6 applies it to an existing container /box, for an agent holding exactly one
+# mode there (inherited by /box/child through acl:default); /dest grants the owner Write.
+NEEDS = {
+    "GET": {"Read"}, "HEAD": {"Read"}, "POST": {"Write", "Append"}, "PUT": {"Write"},
+    "PATCH": {"Write", "Append"},  # an INSERT DATA: Append suffices
+    "DELETE": {"Write"}, "MOVE": {"Write"}, "COPY": {"Read"}, "ACL": {"Control"},
+}
+SUCCESS = {"GET": 200, "HEAD": 200, "POST": 201, "PUT": 204, "PATCH": 204, "DELETE": 204, "MOVE": 201,
+           "COPY": 201, "ACL": 200}
+CLI_KEY = {"GET": "GET", "HEAD": "HEAD", "POST": "POST", "PUT": "PUT", "PATCH": "PATCH:insert",
+           "DELETE": "DELETE", "MOVE": "MOVE", "COPY": "COPY"}
+
+
+def acl_body(url: str, agent: str, *modes: str, default: bool = True, extra: str = "") -> str:
+    mode_list = ", ".join(f"acl:{m}" for m in modes)
+    inherit = f"; acl:default <{url}>" if default else ""
+    return (f"@prefix acl: <http://www.w3.org/ns/auth/acl#> .\n"
+            f"<#a> a acl:Authorization; acl:agent \"{agent}\"; acl:mode {mode_list}; acl:accessTo <{url}>{inherit} .\n"
+            + extra)
+
+
+@pytest.fixture(scope="module")
+def users(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("auth") / "users"
+    add_user(path, "root", PW, admin=True)
+    add_user(path, "alice", PW)
+    add_user(path, "bob", PW)
+    return path
+
+
+@pytest.fixture
+def server(tmp_path: Path, users: Path) -> Iterator[ServerHandle]:
+    with start_server(tmp_path / "repo", auth_file=users, dialect="fedora6") as handle:
+        yield handle
+
+
+def reset(server: ServerHandle, mode: str) -> None:
+    """/box (with /box/child) whose ACL gives the owner ``mode``; /dest where the owner may write."""
+    url = server.url
+    for path in ("/box", "/dest"):
+        if requests.head(url + path, auth=ADMIN).status_code != 404:
+            requests.delete(url + path, auth=ADMIN)
+            requests.delete(url + path + "/fcr:tombstone", auth=ADMIN)
+    for path in ("/box", "/box/child", "/dest"):
+        assert requests.put(url + path, auth=ADMIN).status_code == 201
+    put = requests.put(url + "/box/fcr:acl", data=acl_body(url + "/box", "alice", mode), headers=TURTLE, auth=ADMIN)
+    assert put.status_code == 201, put.text
+    dest = requests.put(url + "/dest/fcr:acl", data=acl_body(url + "/dest", "alice", "Write"), headers=TURTLE,
+                        auth=ADMIN)
+    assert dest.status_code == 201
+
+
+def attempt(server: ServerHandle, method: str, auth: tuple[str, str] | None) -> int:
+    url = server.url + "/box"
+    if method == "ACL":
+        return requests.get(url + "/fcr:acl", auth=auth).status_code
+    if method == "PUT":
+        return requests.put(url, data="", headers=TURTLE, auth=auth).status_code
+    if method == "POST":
+        return requests.post(url, auth=auth).status_code
+    if method == "PATCH":
+        update = 'INSERT DATA { <> <http://purl.org/dc/terms/title> "t" }'
+        return requests.patch(url, data=update, headers=SPARQL, auth=auth).status_code
+    if method in ("MOVE", "COPY"):
+        return requests.request(method, url, headers={"Destination": server.url + "/dest/box"}, auth=auth).status_code
+    return requests.request(method, url, auth=auth).status_code
+
+
+def cli_methods(server: ServerHandle, users: Path, agent: str) -> dict[str, bool]:
+    assert server.repo is not None
+    result = CliRunner().invoke(app, ["--repo", server.repo.location, "--json", "acl", "effective", "/box",
+                                      "--agent", agent, "--auth-file", str(users), "--to", "/dest/box"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    methods = doc["agent"]["methods"]
+    methods["ACL"] = "control" in doc["agent"]["modes"] or doc["agent"]["admin"]
+    return methods
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_permission_matrix(server: ServerHandle, users: Path, mode: str) -> None:
+    reset(server, mode)
+    said = {who: cli_methods(server, users, agent) for who, agent in (("owner", "alice"), ("other", "bob"),
+                                                                        ("admin", "root"))}
+    cells = []
+    for method in METHODS:
+        for who, auth in (("owner", OWNER), ("other", OTHER), ("anonymous", None), ("admin", ADMIN)):
+            if who == "anonymous":
+                expected = 401
+            elif who == "admin" or (who == "owner" and mode in NEEDS[method]):
+                expected = SUCCESS[method]
+            else:
+                expected = 403
+            if who != "anonymous":
+                cells.append((method, who, "cli", said[who][CLI_KEY.get(method, "ACL")], expected != 403))
+            got = attempt(server, method, auth)
+            cells.append((method, who, "serve", got, expected))
+            if got < 300 and method in ("DELETE", "MOVE", "COPY"):
+                reset(server, mode)  # the tree changed: back to the state every cell starts from
+    wrong = [c for c in cells if c[3] != c[4]]
+    assert wrong == [], f"{mode}: (method, agent, who decided, got, expected): {wrong}"
+
+
+def test_a_user_who_gives_up_control_cannot_take_it_back(server: ServerHandle) -> None:
+    reset(server, "Control")
+    url = server.url + "/box/fcr:acl"
+    both = acl_body(server.url + "/box", "alice", "Read", "Control")
+    assert requests.put(url, data=both, headers=TURTLE, auth=OWNER).status_code == 204
+    # alice hands the ACL to bob and keeps Read only
+    handed = acl_body(server.url + "/box", "alice", "Read", extra=f"<#b> a acl:Authorization; acl:agent \"bob\"; "
+                      f"acl:mode acl:Control; acl:accessTo <{server.url}/box> .\n")
+    assert requests.put(url, data=handed, headers=TURTLE, auth=OWNER).status_code == 204
+    lockout = acl_body(server.url + "/box", "alice", "Read", "Write", "Control")
+    assert requests.put(url, data=lockout, headers=TURTLE, auth=OWNER).status_code == 403
+    assert requests.delete(url, auth=OWNER).status_code == 403
+    insert = "INSERT DATA { <#x> <http://x/p> 1 }"
+    assert requests.patch(url, data=insert, headers=SPARQL, auth=OWNER).status_code == 403
+    assert requests.get(server.url + "/box", auth=OWNER).status_code == 200
+    assert requests.get(url, auth=OTHER).status_code == 200
+    # the admin can always repair it
+    assert requests.put(url, data=lockout, headers=TURTLE, auth=ADMIN).status_code == 204
+    assert requests.put(url, data=lockout, headers=TURTLE, auth=OWNER).status_code == 204
+
+
+def test_an_acl_that_does_not_parse_is_refused_and_nothing_stored(server: ServerHandle) -> None:
+    reset(server, "Control")
+    url = server.url + "/box/fcr:acl"
+    before = requests.get(url, auth=ADMIN, headers={"Accept": "application/n-triples"}).text
+    for auth in (OWNER, ADMIN):
+        bad = requests.put(url, data="@prefix acl: <http://www.w3.org/ns/auth/acl#> . <#a> acl:mode", headers=TURTLE,
+                           auth=auth)
+        assert bad.status_code == 400 and "malformed Turtle" in bad.text
+    assert requests.get(url, auth=ADMIN, headers={"Accept": "application/n-triples"}).text == before
+    fresh = requests.put(server.url + "/box/child/fcr:acl", data="<#a", headers=TURTLE, auth=ADMIN)
+    assert fresh.status_code == 400
+    assert requests.get(server.url + "/box/child/fcr:acl", auth=ADMIN).status_code == 404
+    both = acl_body(server.url + "/box", "alice", "Read", extra="<#a> acl:accessToClass <http://x/T> .\n")
+    assert requests.put(url, data=both, headers=TURTLE, auth=ADMIN).status_code == 409
+
+
+def test_acl_endpoint_and_links(server: ServerHandle) -> None:
+    reset(server, "Read")
+    resp = requests.get(server.url + "/box/child", auth=ADMIN)
+    assert f'<{server.url}/box/child/fcr:acl>; rel="acl"' in resp.headers["Link"]
+    assert requests.get(server.url + "/box/child/fcr:acl", auth=ADMIN).status_code == 404
+    assert requests.get(server.url + "/nothing/fcr:acl", auth=ADMIN).status_code == 404
+    assert requests.head(server.url + "/box/fcr:acl", auth=ADMIN).status_code == 200
+    update = 'INSERT DATA { <#a> <http://www.w3.org/ns/auth/acl#agent> "bob" }'
+    assert requests.patch(server.url + "/box/fcr:acl", data=update, headers=SPARQL, auth=ADMIN).status_code == 204
+    assert requests.get(server.url + "/box", auth=OTHER).status_code == 200
+    assert requests.delete(server.url + "/box/fcr:acl", auth=ADMIN).status_code == 204
+    assert requests.get(server.url + "/box", auth=OTHER).status_code == 403
+    assert requests.get(server.url + "/box", auth=OWNER).status_code == 403  # back to the root default
+
+
+def test_embedded_children_and_deep_deletes_need_every_child(server: ServerHandle) -> None:
+    reset(server, "Read")
+    url = server.url
+    embed = {"Prefer": 'return=representation; include="http://www.w3.org/ns/oa#PreferContainedDescriptions"'}
+    assert requests.get(url + "/box", headers=embed, auth=OWNER).status_code == 200
+    hidden = acl_body(url + "/box/child", "carol", "Read")
+    assert requests.put(url + "/box/child/fcr:acl", data=hidden, headers=TURTLE, auth=ADMIN).status_code == 201
+    assert requests.get(url + "/box", headers=embed, auth=OWNER).status_code == 403
+    listing = requests.get(url + "/box", auth=OWNER, headers={"Accept": "application/n-triples"})
+    assert listing.status_code == 200 and f"<{url}/box/child>" in listing.text  # as Fedora 6: listed anyway
+    # DELETE needs Write on everything below
+    writer = acl_body(url + "/box", "alice", "Write", "Read")
+    assert requests.put(url + "/box/fcr:acl", data=writer, headers=TURTLE, auth=ADMIN).status_code == 204
+    assert requests.delete(url + "/box", auth=OWNER).status_code == 403
+    assert requests.delete(url + "/box/child/fcr:acl", auth=ADMIN).status_code == 204
+    assert requests.delete(url + "/box", auth=OWNER).status_code == 204
+
+
+def test_append_creates_and_inserts_but_cannot_delete_triples(server: ServerHandle) -> None:
+    reset(server, "Append")
+    url = server.url + "/box"
+    assert requests.put(url + "/new", auth=OWNER).status_code == 201  # Append on the parent: create
+    assert requests.put(url + "/child", data="", headers=TURTLE, auth=OWNER).status_code == 403  # replace: Write
+    delete = 'DELETE DATA { <> <http://purl.org/dc/terms/title> "t" }'
+    assert requests.patch(url, data=delete, headers=SPARQL, auth=OWNER).status_code == 403
+    binary = requests.post(url, data=b"bytes", headers={"Content-Type": "application/octet-stream"}, auth=OWNER)
+    assert binary.status_code == 201
+    assert requests.post(binary.headers["Location"], auth=OWNER).status_code == 403  # never to a binary
+
+
+def test_versions_fixity_and_transactions_follow_the_rules(server: ServerHandle) -> None:
+    reset(server, "Read")
+    url = server.url + "/box"
+    assert requests.get(url + "/fcr:versions", auth=OWNER).status_code == 200
+    assert requests.post(url + "/fcr:versions", auth=OWNER).status_code == 403
+    assert requests.post(url + "/fcr:versions", auth=ADMIN).status_code in (201, 204)
+    assert requests.get(url + "/fcr:versions", auth=OTHER).status_code == 403
+    begin = requests.post(server.url + "/fcr:tx", auth=OWNER)
+    assert begin.status_code == 201
+    tx = {"Atomic-ID": begin.headers["Location"]}
+    assert requests.put(url + "/in-tx", headers=tx, auth=OWNER).status_code == 403
+    assert requests.get(url, headers=tx, auth=OWNER).status_code == 200
+    assert requests.get(url, headers=tx, auth=OTHER).status_code in (403, 409)  # not hers: denied either way
+
+
+def test_http_backend_acl_calls_against_serve(server: ServerHandle, users: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    reset(server, "Read")
+    monkeypatch.setenv("FCRCTL_PASSWORD", PW)
+    runner = CliRunner()
+    base = ["--repo", server.url, "--user", "root"]
+    got = runner.invoke(app, [*base, "acl", "get", "/box", "--accept", "ntriples"])
+    assert got.exit_code == 0 and f"<{server.url}/box/fcr:acl#a>" in got.stdout
+    acl_file = tmp_path / "acl.ttl"
+    acl_file.write_text(acl_body(server.url + "/box/child", "bob", "Read", "Write"))
+    assert runner.invoke(app, [*base, "put", "/box/child/fcr:acl", "--file", str(acl_file)]).exit_code == 0
+    assert requests.put(server.url + "/box/child", data="", headers=TURTLE, auth=OTHER).status_code == 204
+    assert runner.invoke(app, [*base, "patch", "/box/child/fcr:acl", "-e",
+                               'DELETE DATA { <#a> <http://www.w3.org/ns/auth/acl#mode> '
+                               '<http://www.w3.org/ns/auth/acl#Write> }']).exit_code == 0
+    assert requests.put(server.url + "/box/child", data="", headers=TURTLE, auth=OTHER).status_code == 403
+    eff = runner.invoke(app, [*base, "--json", "acl", "effective", "/box/child", "--agent", "bob"])
+    assert json.loads(eff.stdout)["agent"]["modes"] == ["read"]
+    assert runner.invoke(app, [*base, "delete", "/box/child/fcr:acl"]).exit_code == 0
+    assert runner.invoke(app, [*base, "acl", "get", "/box/child"]).exit_code == 4
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("<#a")
+    refused = runner.invoke(app, [*base, "acl", "set", "/box", "--file", str(bad)])
+    assert refused.exit_code == 2 and "malformed Turtle" in refused.stderr
+    monkeypatch.setenv("FCRCTL_PASSWORD", PW)
+    denied = runner.invoke(app, ["--repo", server.url, "--user", "bob", "acl", "get", "/box"])
+    assert denied.exit_code == 12
+
+
+FEDORA4 = "http://fedora4.test/rest"
+
+
+def _fedora4_root(rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.GET, FEDORA4 + "/", body="", headers={"Content-Type": "text/turtle"})
+    rsps.add(responses.HEAD, FEDORA4 + "/", headers={"Link": '<http://www.w3.org/ns/ldp#BasicContainer>;rel="type"'})
+    rsps.add(responses.HEAD, FEDORA4 + "/a", headers={"Link": '<http://www.w3.org/ns/ldp#BasicContainer>;rel="type"',
+                                                      "Last-Modified": "Mon, 30 Nov 2020 04:42:18 GMT",
+                                                      "ETag": 'W/"abc"'})
+
+
+@responses.activate
+def test_fedora_4_access_roles_map_onto_webac() -> None:
+    from fcrctl import acl
+    from fcrctl.repository import open_repository
+
+    _fedora4_root(responses.mock)
+    roles_url = FEDORA4 + "/a/fcr:accessroles"
+    responses.add(responses.GET, roles_url, json={"alice": ["admin"], "bob": ["reader"]})
+    responses.add(responses.POST, roles_url, status=201)
+    responses.add(responses.DELETE, roles_url, status=204)
+    repo = open_repository(FEDORA4)
+    try:
+        found = {next(iter(a.agents)): a.modes for a in acl.authorizations(repo.get_acl("/a"))}
+        assert found == {"alice": {acl.READ, acl.WRITE, acl.APPEND, acl.CONTROL}, "bob": {acl.READ}}
+        repo.patch_acl("/a", 'INSERT DATA { <#carol> a <http://www.w3.org/ns/auth/acl#Authorization>; '
+                             '<http://www.w3.org/ns/auth/acl#agent> "carol"; '
+                             '<http://www.w3.org/ns/auth/acl#mode> <http://www.w3.org/ns/auth/acl#Read> }')
+        posted = json.loads(next(c for c in responses.calls if c.request.method == "POST").request.body)
+        assert posted == {"alice": ["admin"], "bob": ["reader"], "carol": ["reader"]}
+        repo.delete_acl("/a")
+    finally:
+        repo.close()
+
+
+@responses.activate
+def test_a_server_without_access_control_is_unsupported() -> None:
+    from fcrctl.repository import open_repository
+
+    _fedora4_root(responses.mock)
+    responses.add(responses.GET, FEDORA4 + "/a/fcr:accessroles", status=404)
+    responses.add(responses.GET, FEDORA4 + "/a", body="", headers={"Content-Type": "text/turtle",
+                                                                    "Last-Modified": "Mon, 30 Nov 2020 04:42:18 GMT"})
+    responses.add(responses.GET, FEDORA4 + "/b/fcr:accessroles", status=204)
+    responses.add(responses.HEAD, FEDORA4 + "/b", headers={"Link": '<http://www.w3.org/ns/ldp#BasicContainer>;rel="type"'})
+    repo = open_repository(FEDORA4)
+    try:
+        with pytest.raises(Unsupported, match="does not support access control"):
+            repo.get_acl("/a")
+        with pytest.raises(NotFound, match="no access roles"):
+            repo.get_acl("/b")
+    finally:
+        repo.close()
