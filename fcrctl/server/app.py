@@ -171,7 +171,9 @@ def make_app(
     external_allowed: str | None = None,
     allow_external_fetch: bool = False,
     backup_dir: str | None = None,
+    policy: Any = None,
 ) -> FedoraApp:
+    """``policy``: the access-control Policy (fcrctl.acl) for auth-file users; default: admins only."""
     if dialect not in DIALECTS:
         raise BadInput(f"unknown API dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
     base = "/" + base_path.strip("/") if base_path.strip("/") else ""
@@ -185,6 +187,8 @@ def make_app(
     if backup_dir is not None:
         config = dataclasses.replace(config, backup_dir=str(backup_dir))
     app = FedoraApp(repo, config, auth)
+    if policy is not None:
+        app.policy = policy
     if repo.capabilities.transactions:
         from fcrctl.server import transactions
 

@@ -104,9 +104,8 @@ def serve(
     app = make_app(
         repo, base_path=base_path, auth=auth, dialect=dialect, max_rdf_bytes=max_rdf_bytes,
         external_allowed=external_allowed, allow_external_fetch=allow_external_fetch, backup_dir=backup_dir,
+        policy=policy,
     )
-    if policy is not None:
-        app.policy = policy
     server = create_server(app, host=host, port=port, threads=threads, max_body=max_body)
     if on_ready is not None:
         on_ready(server_url(server, base_path))

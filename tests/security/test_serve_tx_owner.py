@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from fcrctl.acl import Policy
 from tests.security.conftest import session_of
 from tests.server_fixture import ServerHandle, start_server
 
@@ -17,9 +18,19 @@ TURTLE = {"Content-Type": "text/turtle"}
 BODY = '<> <http://purl.org/dc/elements/1.1/title> "uncommitted" .'
 
 
+# every signed-in user may do anything (access control is not what these tests are about)
+EVERYONE_MAY = b"""
+@prefix acl: <http://www.w3.org/ns/auth/acl#> .
+<#all> a acl:Authorization ; acl:agentClass acl:AuthenticatedAgent ;
+    acl:mode acl:Read, acl:Write, acl:Append, acl:Control ;
+    acl:accessTo <info:fedora> ; acl:default <info:fedora> .
+"""
+
+
 @pytest.fixture
 def server(tmp_path: Path, dialect: str, auth_file: str) -> Iterator[ServerHandle]:
-    with start_server(tmp_path / "repo", dialect=dialect, auth_file=auth_file) as handle:
+    policy = Policy.from_root_acl(EVERYONE_MAY)
+    with start_server(tmp_path / "repo", dialect=dialect, auth_file=auth_file, policy=policy) as handle:
         yield handle
 
 
