@@ -245,7 +245,7 @@ class Exporter:
         if stream_children_of is None:
             return
         # appended statements: full IRIs, valid in both Turtle and N-Triples after the document
-        subject = f"<{self.url(stream_children_of)}> <{CONTAINS}> "
+        subject = f"<{rdf.id_to_url(paths.to_id(stream_children_of), self.base_url)}> <{CONTAINS}> "
         batch: list[str] = []
         for child in self.repo.children(stream_children_of):
             batch.append(f"{subject}<{self.url(child.path)}> .\n")
