@@ -136,6 +136,7 @@ class Exporter:
 
     def _binary(self, info: ResourceInfo) -> None:
         path = info.path
+        info = self.repo.info(path)  # a listing's entry may not say where external content lives
         external = info.external_url is not None and info.external_handling in ("redirect", "proxy")
         target = self.file(path, layout.EXTERNAL_EXT if external else layout.BINARY_EXT)
         desc = self.file(path, self.ext, layout.METADATA)

@@ -56,6 +56,7 @@ MEMENTO_TYPES = ("http://mementoweb.org/ns#Memento", "http://mementoweb.org/ns#T
 _KNOWN_LDP = {LDP + n for n in ("Resource", "RDFSource", "Container", "NonRDFSource")} | set(CONTAINER_MODELS)
 MAX_RDF_BYTES = 256 << 20  # one resource's RDF; larger files are refused rather than parsed
 _MEMENTO = re.compile(r"\d{14}")
+_BINARY_FACTS = {rdf.EBUCORE + "hasMimeType", rdf.EBUCORE + "filename"}
 
 
 @dataclass
@@ -304,7 +305,7 @@ class Importer:
             parsed = rdf.parse_digest_urn(str(obj))
             if parsed:
                 digests[parsed[0]] = parsed[1]
-        graph = self._user_triples(raw, entry.path)
+        graph = _without(self._user_triples(raw, entry.path), _BINARY_FACTS)  # carried as mime_type/filename
         spec = ResourceSpec(binary=True, graph=graph, mime_type=mime, filename=filename, lenient=True)
         size = 0
         if entry.kind == "external" or file.name.endswith(layout.EXTERNAL_EXT):
@@ -492,6 +493,8 @@ class Importer:
             return f"is {'a binary' if info.is_binary else 'a container'} in the repository"
         prefs = RdfPrefs(containment=False, membership=False, server_managed=False)
         have = rdf.check_user_triples(self.repo.get_rdf(entry.path, prefs=prefs), subject_id="", lenient=True)
+        if state.spec.binary:
+            have = _without(have, _BINARY_FACTS)
         if state.spec.graph is not None and not isomorphic(have, state.spec.graph):
             return "triples differ from the export"
         for algorithm, expected in state.spec.digests.items():
@@ -601,6 +604,16 @@ def _graph_of(subject: Any) -> Graph:
     graph = rdf.new_graph()
     graph.add((subject, _uri(rdf.RDF_NS + "type"), _uri(LDP + "Resource")))
     return graph
+
+
+def _without(graph: Graph, predicates: set[str]) -> Graph:
+    if not any(str(p) in predicates for p in graph.predicates()):
+        return graph
+    out = rdf.new_graph()
+    for triple in graph:
+        if str(triple[1]) not in predicates:
+            out.add(triple)
+    return out
 
 
 def _first(graph: Graph, subject: Any, predicate: str) -> str | None:

@@ -109,7 +109,8 @@ def _unzip(archive: Path, into: Path, limit: int) -> None:
             for info in infos:
                 target = _target(into, info.filename, archive)
                 mode = info.external_attr >> 16
-                if stat.S_ISLNK(mode) or (mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
+                kind = stat.S_IFMT(mode)
+                if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
                     raise BadInput(f"{archive}: member {info.filename!r} is a link or device; archives of exports "
                                    "hold only files and directories")
                 if info.is_dir():
