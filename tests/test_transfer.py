@@ -436,3 +436,84 @@ def test_symlink_out_of_an_export_is_refused(exported: Path, empty_target: Path,
     outside.write_text("<http://localhost:8080/rest/col/s> <http://purl.org/dc/elements/1.1/title> \"x\" .")
     os.symlink(outside, exported / "rest/col/s.ttl")
     refused(empty_target, exported, "link outside the export")
+
+
+# -- versions ---------------------------------------------------------------------------------------------
+
+
+def test_fedora4_versions_become_dated_ocfl_versions(tmp_path: Path) -> None:
+    target = tmp_path / "repo"
+    result = run(target, "--json", "import", str(FIXTURES / "4.7.5-export"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["counts"]["version"] == 4
+    repo = open_repository(str(target))
+    try:
+        # two mementos, the newest equal to the current state: two versions (fcrepo-upgrade-utils' rule)
+        versions = repo.versions("/container1")
+        assert [v.memento for v in versions] == ["20201015053526", "20201015053947"]
+        title = URIRef(DC + "title")
+        assert not list(repo.get_rdf("/container1", version=versions[0].id).objects(None, title))
+        assert list(repo.get_rdf("/container1", version=versions[1].id).objects(None, title))
+        info = repo.info("/container1")
+        assert info.created.isoformat() == "2020-10-15T05:35:00.016000+00:00"
+        assert info.modified.isoformat() == "2020-10-15T05:39:43.383000+00:00"
+        binary = repo.versions("/container1/testbinary")
+        assert len(binary) == 2
+        assert repo.info("/container1/testbinary", version=binary[0].id).mime_type == "image/png"
+    finally:
+        repo.close()
+    assert run(target, "check").exit_code == 0
+
+
+def versioned_source(path: Path, states: list[tuple[str, str]]) -> None:
+    """/doc with one OCFL version per (date, title), each written at its date."""
+    from datetime import datetime
+
+    repo = open_repository(str(path), create=True)
+    try:
+        for number, (when, title) in enumerate(states):
+            stamp = datetime.fromisoformat(when)
+            spec = ResourceSpec(graph=graph_of(("info:fedora/doc", DC + "title", title)))
+            with repo.dated(datetime.fromisoformat(states[0][0]), stamp):  # type: ignore[attr-defined]
+                if number == 0:
+                    repo.create("/doc", spec)
+                else:
+                    repo.replace("/doc", spec)
+    finally:
+        repo.close()
+
+
+def test_versions_rule_of_fcrepo_upgrade_utils(tmp_path: Path) -> None:
+    source, out = tmp_path / "source", tmp_path / "out"
+    versioned_source(source, [("2021-01-01T10:00:00+00:00", "one"), ("2021-01-02T10:00:00+00:00", "two"),
+                              ("2021-01-03T10:00:00+00:00", "three")])
+    assert run(source, "export", "/doc", str(out)).exit_code == 0
+    mementos = sorted(p.name for p in (out / "rest/doc/fcr%3Aversions").glob("*.ttl"))
+    assert mementos == ["20210101100000.ttl", "20210102100000.ttl", "20210103100000.ttl"]
+    # three mementos, the last equal to the current state: three versions
+    assert run(tmp_path / "a", "import", str(out)).exit_code == 0
+    repo = open_repository(str(tmp_path / "a"))
+    assert [v.memento for v in repo.versions("/doc")] == ["20210101100000", "20210102100000", "20210103100000"]
+    repo.close()
+    # two mementos and a changed current state: three versions, the last at the current state's date
+    (out / "rest/doc/fcr%3Aversions/20210103100000.ttl").unlink()
+    assert run(tmp_path / "b", "import", str(out)).exit_code == 0
+    repo = open_repository(str(tmp_path / "b"))
+    versions = repo.versions("/doc")
+    assert [v.memento for v in versions] == ["20210101100000", "20210102100000", "20210103100000"]
+    assert [str(t) for t in repo.get_rdf("/doc").objects(None, URIRef(DC + "title"))] == ["three"]
+    repo.close()
+    # and again: the export of the import names the same mementos
+    again = tmp_path / "again"
+    assert run(tmp_path / "a", "export", "/doc", str(again)).exit_code == 0
+    assert sorted(p.name for p in (again / "rest/doc/fcr%3Aversions").glob("*.ttl")) == mementos
+
+
+def test_remote_import_carries_the_current_state_and_reports_histories(tmp_path: Path) -> None:
+    with start_server(tmp_path / "served", dialect="fedora6") as served:
+        result = run(served.url, "--json", "import", str(FIXTURES / "4.7.5-export"))
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert any("versions" in note and "current state" in note for note in report["notes"])
+        assert "version" not in report["counts"]
+        assert run(served.url, "info", "/container1/testbinary").exit_code == 0

@@ -49,6 +49,7 @@ class Capabilities:
     external_content: bool = True
     archival_groups: bool = False
     check: bool = False  # whole-repository structural validation (`fcrctl check`)
+    dated_writes: bool = False  # `with repo.dated(created, modified):` writes carry those dates (import)
 
 
 @dataclass

@@ -408,11 +408,11 @@ class Importer:
         dated = _dated(repo)
         for number, (state, when) in enumerate(states):
             self._write_state(repo, entry, state, when if dated else None, first=number == 0)
-        if len(prepared.versions) > 0 and not dated:
+        if prepared.versions and not dated:
             with self._lock:
                 self.histories_not_carried += 1
-        elif len(states) > 1:
-            self.report.done("version", 0)
+        for _ in prepared.versions if dated else ():
+            self.report.done("version")
         if prepared.acl is not None:
             self._write_acl(repo, entry.path, prepared.acl)
         self.report.done(entry.kind, prepared.current.size)
@@ -460,7 +460,7 @@ class Importer:
         try:
             if handle is not None:
                 spec = dataclasses.replace(spec, content=handle)
-            with _dating(repo, state.created, when):
+            with _dating(repo, state.created, state.modified or when, when):
                 if entry.path == "/" or not first:
                     repo.replace(entry.path, spec)
                 else:
@@ -646,12 +646,18 @@ def _model(headers: dict[str, list[str]], raw: Graph, url: str, file: Path) -> t
 
 
 def _dates(raw: Graph, url: str) -> tuple[datetime | None, datetime | None]:
-    subject = _uri(url)
-    if (subject, None, None) not in raw:
-        subject = _uri(url.rstrip("/") + "/") if not url.endswith("/") else _uri(url.rstrip("/"))
-    created = _first(raw, subject, rdf.FEDORA + "created")
-    modified = _first(raw, subject, rdf.FEDORA + "lastModified")
-    return _parse_date(created), _parse_date(modified)
+    """fedora:created / fedora:lastModified of the resource (a memento's file may name the memento's
+    URL, as Fedora 4 writes them, or the resource's, as Fedora 6 and fcrctl do)."""
+    candidates = [url, url.rstrip("/") + "/", url.rstrip("/")]
+    if "/fcr:versions/" in url:
+        owner = url.split("/fcr:versions/", 1)[0]
+        candidates += [owner, owner + "/"]
+    for candidate in candidates:
+        subject = _uri(candidate)
+        modified = _first(raw, subject, rdf.FEDORA + "lastModified")
+        if modified is not None:
+            return _parse_date(_first(raw, subject, rdf.FEDORA + "created")), _parse_date(modified)
+    return None, None
 
 
 def _parse_date(value: str | None) -> datetime | None:
@@ -700,13 +706,15 @@ def _dated(repo: Repository) -> bool:
 
 
 @contextlib.contextmanager
-def _dating(repo: Repository, created: datetime | None, modified: datetime | None) -> Iterator[None]:
-    """Writes inside carry the export's dates, where the backend can keep them."""
-    if modified is None or not _dated(repo):
+def _dating(repo: Repository, created: datetime | None, modified: datetime | None,
+            version: datetime | None) -> Iterator[None]:
+    """Writes inside carry the export's dates, where the backend can keep them: the resource's
+    created/last-modified in its headers, the memento's date as its version's."""
+    if modified is None or version is None or not _dated(repo):
         yield
         return
     dated: Any = getattr(repo, "dated")  # noqa: B009 (present when capabilities.dated_writes)
-    with dated(created or modified, modified):
+    with dated(created or modified, modified, version=version):
         yield
 
 
