@@ -517,3 +517,26 @@ def test_remote_import_carries_the_current_state_and_reports_histories(tmp_path:
         assert any("versions" in note and "current state" in note for note in report["notes"])
         assert "version" not in report["counts"]
         assert run(served.url, "info", "/container1/testbinary").exit_code == 0
+
+
+# -- the migration runbook ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_migration_runbook_runs_against_serve(source_repo: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    scripts = Path(sys.executable).parent
+    if not (scripts / "fcrctl").exists():
+        pytest.skip("fcrctl console script not installed next to this interpreter")
+    env = {**os.environ, "PATH": f"{scripts}{os.pathsep}{os.environ['PATH']}"}
+    runbook = Path(__file__).resolve().parent.parent / "examples" / "migrate.sh"
+    with start_server(source_repo) as old, start_server(tmp_path / "new", dialect="fedora6") as new:
+        done = subprocess.run(["bash", str(runbook), old.url, new.url, str(tmp_path / "work")], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "migrated: 6 resources" in done.stdout
+        report = json.loads((tmp_path / "work" / "import-report.json").read_text())
+        assert report["failed"] == 0 and report["counts"]["binary"] == 1
+        assert run(new.url, "info", "/col/item:1/page~1.txt").exit_code == 0
