@@ -457,6 +457,7 @@ def test_fedora4_versions_become_dated_ocfl_versions(tmp_path: Path) -> None:
         info = repo.info("/container1")
         assert info.created.isoformat() == "2020-10-15T05:35:00.016000+00:00"
         assert info.modified.isoformat() == "2020-10-15T05:39:43.383000+00:00"
+        assert info.created_by == "bypassAdmin" and info.modified_by == "bypassAdmin"
         binary = repo.versions("/container1/testbinary")
         assert len(binary) == 2
         assert repo.info("/container1/testbinary", version=binary[0].id).mime_type == "image/png"

@@ -111,6 +111,7 @@ class LocalRepository(TransactionsMixin):
             external_content=True, archival_groups=True, check=True, dated_writes=writable,
         )
         self._dated: tuple[str, str] | None = None  # (created, modified) while inside dated()
+        self._by: tuple[str | None, str | None] = (None, None)  # (createdBy, lastModifiedBy) likewise
         self._dated_lock = threading.Lock()
         self._tmp = location / "tmp"
         index_path.parent.mkdir(parents=True, exist_ok=True)
@@ -323,17 +324,20 @@ class LocalRepository(TransactionsMixin):
         return self._dated[1] if self._dated is not None else ocfl.now_iso()
 
     @contextlib.contextmanager
-    def dated(self, created: datetime, modified: datetime, *, version: datetime | None = None) -> Iterator[None]:
-        """Writes inside carry these dates in their headers, and ``version`` (default: ``modified``)
-        as their OCFL version's date, as Fedora's migration tool keeps a source's dates
+    def dated(self, created: datetime, modified: datetime, *, version: datetime | None = None,
+              created_by: str | None = None, modified_by: str | None = None) -> Iterator[None]:
+        """Writes inside carry these dates (and users) in their headers, and ``version`` (default:
+        ``modified``) as their OCFL version's date, as Fedora's migration tool keeps a source's
         (``fcrctl import``). One block at a time."""
         with self._dated_lock:
             self._dated = (_iso(created), _iso(modified))
+            self._by = (created_by, modified_by)
             self._store.created = _iso(version or modified)
             try:
                 yield
             finally:
                 self._dated = None
+                self._by = (None, None)
                 self._store.created = None
 
     # -- reading --------------------------------------------------------------------------------
@@ -531,8 +535,8 @@ class LocalRepository(TransactionsMixin):
         now = self._now()
         base = {"id": rid, "parent": paths.to_id(paths.parent(path) or "/") if path != "/" else paths.ROOT_ID,
                 "stateToken": hdr.new_state_token(), "createdDate": self._dated[0] if self._dated else now}
-        if self._user:
-            base["createdBy"] = self._user
+        if self._by[0] or self._user:
+            base["createdBy"] = self._by[0] or self._user
         change = Change(object_id, state=dict(self._store.head_state(object_id)) if object_id != rid else {})
         self._put_resource(change, path, spec, base, now, raw_graph=raw_graph)
         self._store.commit([change])
@@ -548,8 +552,8 @@ class LocalRepository(TransactionsMixin):
         h = dict(base)
         h["lastModifiedDate"] = now
         h["mementoCreatedDate"] = now
-        if self._user:
-            h["lastModifiedBy"] = self._user
+        if self._by[1] or self._user:
+            h["lastModifiedBy"] = self._by[1] or self._user
         h["archivalGroup"] = bool(spec.archival_group) and oid == rid
         h["objectRoot"] = oid == rid
         h["deleted"] = False

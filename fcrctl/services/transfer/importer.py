@@ -89,6 +89,8 @@ class State:
     spec: ResourceSpec
     created: datetime | None = None
     modified: datetime | None = None
+    created_by: str | None = None
+    modified_by: str | None = None
     size: int = 0
     content_file: Path | None = None  # a binary's bytes
 
@@ -284,7 +286,7 @@ class Importer:
             raise BadInput(f"{file}: its headers say it is a binary (NonRDFSource), but it has no .binary file")
         graph = self._user_triples(raw, entry.path)
         spec = ResourceSpec(graph=graph, model=model, archival_group=archival_group, lenient=True)
-        return State(spec, *_dates(raw, url)), raw
+        return State(spec, *_dates(raw, url), *_users(raw, url)), raw
 
     def _binary_state(self, file: Path, desc: Path | None, entry: Entry, url: str,
                       desc_override: Path | None = None) -> State:
@@ -330,8 +332,8 @@ class Importer:
             digests.update(self.source.digests.get(rel, {}))
             spec.digests = digests
             size = file.stat().st_size
-            return State(spec, *_dates(raw, url), size=size, content_file=file)
-        return State(spec, *_dates(raw, url), size=size)
+            return State(spec, *_dates(raw, url), *_users(raw, url), size=size, content_file=file)
+        return State(spec, *_dates(raw, url), *_users(raw, url), size=size)
 
     def _user_triples(self, raw: Graph, path: str) -> Graph:
         graph = self._internal(raw)
@@ -466,7 +468,7 @@ class Importer:
         try:
             if handle is not None:
                 spec = dataclasses.replace(spec, content=handle)
-            with _dating(repo, state.created, state.modified or when, when):
+            with _dating(repo, state, when):
                 if entry.path == "/" or not first:
                     repo.replace(entry.path, spec)
                 else:
@@ -666,6 +668,17 @@ def _dates(raw: Graph, url: str) -> tuple[datetime | None, datetime | None]:
     return None, None
 
 
+def _users(raw: Graph, url: str) -> tuple[str | None, str | None]:
+    """fedora:createdBy / fedora:lastModifiedBy, which Fedora's migration keeps in the headers."""
+    for candidate in (url, url.rstrip("/") + "/", url.rstrip("/"), url.split("/fcr:versions/", 1)[0]):
+        subject = _uri(candidate)
+        created_by = _first(raw, subject, rdf.FEDORA + "createdBy")
+        modified_by = _first(raw, subject, rdf.FEDORA + "lastModifiedBy")
+        if created_by or modified_by:
+            return created_by, modified_by
+    return None, None
+
+
 def _parse_date(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -712,15 +725,16 @@ def _dated(repo: Repository) -> bool:
 
 
 @contextlib.contextmanager
-def _dating(repo: Repository, created: datetime | None, modified: datetime | None,
-            version: datetime | None) -> Iterator[None]:
-    """Writes inside carry the export's dates, where the backend can keep them: the resource's
-    created/last-modified in its headers, the memento's date as its version's."""
+def _dating(repo: Repository, state: State, version: datetime | None) -> Iterator[None]:
+    """Writes inside carry the export's dates and users, where the backend can keep them: the
+    resource's created/last-modified in its headers, the memento's date as its version's."""
+    modified = state.modified or version
     if modified is None or version is None or not _dated(repo):
         yield
         return
     dated: Any = getattr(repo, "dated")  # noqa: B009 (present when capabilities.dated_writes)
-    with dated(created or modified, modified, version=version):
+    with dated(state.created or modified, modified, version=version, created_by=state.created_by,
+               modified_by=state.modified_by):
         yield
 
 
