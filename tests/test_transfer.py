@@ -541,3 +541,18 @@ def test_migration_runbook_runs_against_serve(source_repo: Path, tmp_path: Path)
         report = json.loads((tmp_path / "work" / "import-report.json").read_text())
         assert report["failed"] == 0 and report["counts"]["binary"] == 1
         assert run(new.url, "info", "/col/item:1/page~1.txt").exit_code == 0
+
+
+def test_export_follows_extra_predicates(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    repo = open_repository(str(source), create=True)
+    repo.create("/other", ResourceSpec())
+    repo.create("/a", ResourceSpec(graph=graph_of(("info:fedora/a", DC + "relation", URIRef("info:fedora/other")))))
+    repo.close()
+    plain, followed = tmp_path / "plain", tmp_path / "followed"
+    assert run(source, "export", "/a", str(plain), "--no-versions").exit_code == 0
+    assert not (plain / "rest/other.ttl").exists()
+    result = run(source, "export", "/a", str(followed), "--no-versions", "--predicates",
+                 f"{LDP}contains,{DC}relation")
+    assert result.exit_code == 0, result.output
+    assert (followed / "rest/other.ttl").exists()
