@@ -387,10 +387,11 @@ def test_an_archive_expanding_far_beyond_its_size_is_refused(empty_target: Path,
     refused(empty_target, archive, "decompression bomb")
 
 
-def test_external_content_outside_http_is_refused(exported: Path, empty_target: Path) -> None:
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "../../../etc/passwd", "/etc/passwd"])
+def test_headers_locations_outside_http_are_refused(exported: Path, empty_target: Path, location: str) -> None:
     headers = exported / "rest/col/ext.external.headers"
-    headers.write_text(json.dumps({"Content-Location": ["file:///etc/passwd"]}))
-    refused(empty_target, exported, "file:///etc/passwd", "not an http(s) URL")
+    headers.write_text(json.dumps({"Content-Location": [location], "Location": [location]}))
+    refused(empty_target, exported, location, "not an http(s) URL")
 
 
 def test_described_binary_without_binary_file(exported: Path, empty_target: Path) -> None:
