@@ -13,6 +13,7 @@ from fcrctl.cli import acl as acl_cmd
 from fcrctl.cli import admin, check, fixity, read, versions, write
 from fcrctl.cli import backup as backup_cmd
 from fcrctl.cli import serve as serve_cmd
+from fcrctl.cli import transfer as transfer_cmd
 from fcrctl.cli import tx as tx_cmd
 from fcrctl.cli.context import Cli, Settings, load_profile
 from fcrctl.cli.output import Printer, configure_logging
@@ -223,6 +224,7 @@ serve_cmd.register(app)
 app.command("reindex")(admin.reindex)
 backup_cmd.register(app)
 app.add_typer(acl_cmd.app, name="acl")
+transfer_cmd.register(app)
 
 
 def run() -> None:

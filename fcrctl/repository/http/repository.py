@@ -395,6 +395,9 @@ class HttpRepository(HttpAclsMixin):
             if external:
                 info.external_url = external[0]["url"]
                 info.external_handling = external[0].get("handling")
+            elif head.location and not head.location.startswith(self.base_uri + "/"):
+                # Fedora answers a redirect binary's HEAD with 307 and its URL, and no link to say so
+                info.external_url, info.external_handling = head.location, "redirect"
         return info, children
 
     def _describedby(self, head: wire.Headers, path: str, version: str | None) -> str:
@@ -575,6 +578,9 @@ class HttpRepository(HttpAclsMixin):
         response = self._put(path, spec, headers, created_only=True)
         if response.status_code == 412:
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
+        if spec.is_binary and spec.graph is not None and len(spec.graph):
+            # a binary's description triples go to its fcr:metadata, as the local backend stores them
+            return self.replace_description(path, spec.graph, lenient=spec.lenient)
         return self._describe(path, container=not spec.is_binary)[0]
 
     def _exists(self, path: str) -> str:

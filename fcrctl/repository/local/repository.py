@@ -109,8 +109,11 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         self._user = user
         self.capabilities = Capabilities(
             writable=writable, delete_versions=False, label_versions=True, transactions=writable, reindex=True,
-            external_content=True, archival_groups=True, check=True, acls=True,
+            external_content=True, archival_groups=True, check=True, acls=True, dated_writes=writable,
         )
+        self._dated: tuple[str, str] | None = None  # (created, modified) while inside dated()
+        self._by: tuple[str | None, str | None] = (None, None)  # (createdBy, lastModifiedBy) likewise
+        self._dated_lock = threading.Lock()
         self._tmp = location / "tmp"
         index_path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not index_path.exists()
@@ -319,7 +322,24 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         return paths.to_id(path)
 
     def _now(self) -> str:
-        return ocfl.now_iso()
+        return self._dated[1] if self._dated is not None else ocfl.now_iso()
+
+    @contextlib.contextmanager
+    def dated(self, created: datetime, modified: datetime, *, version: datetime | None = None,
+              created_by: str | None = None, modified_by: str | None = None) -> Iterator[None]:
+        """Writes inside carry these dates (and users) in their headers, and ``version`` (default:
+        ``modified``) as their OCFL version's date, as Fedora's migration tool keeps a source's
+        (``fcrctl import``). One block at a time."""
+        with self._dated_lock:
+            self._dated = (_iso(created), _iso(modified))
+            self._by = (created_by, modified_by)
+            self._store.created = _iso(version or modified)
+            try:
+                yield
+            finally:
+                self._dated = None
+                self._by = (None, None)
+                self._store.created = None
 
     # -- reading --------------------------------------------------------------------------------
     def info(self, path: str, *, version: str | None = None) -> ResourceInfo:
@@ -517,9 +537,9 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         object_id = self._object_for(path, archival_group=spec.archival_group, parent_row=parent_row)
         now = self._now()
         base = {"id": rid, "parent": paths.to_id(paths.parent(path) or "/") if path != "/" else paths.ROOT_ID,
-                "stateToken": hdr.new_state_token(), "createdDate": now}
-        if self._user:
-            base["createdBy"] = self._user
+                "stateToken": hdr.new_state_token(), "createdDate": self._dated[0] if self._dated else now}
+        if self._by[0] or self._user:
+            base["createdBy"] = self._by[0] or self._user
         change = Change(object_id, state=dict(self._store.head_state(object_id)) if object_id != rid else {})
         self._put_resource(change, path, spec, base, now, raw_graph=raw_graph)
         self._store.commit([change])
@@ -535,8 +555,8 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         h = dict(base)
         h["lastModifiedDate"] = now
         h["mementoCreatedDate"] = now
-        if self._user:
-            h["lastModifiedBy"] = self._user
+        if self._by[1] or self._user:
+            h["lastModifiedBy"] = self._by[1] or self._user
         h["archivalGroup"] = bool(spec.archival_group) and oid == rid
         h["objectRoot"] = oid == rid
         h["deleted"] = False
@@ -1024,3 +1044,9 @@ class LocalRepository(AclsMixin, TransactionsMixin):
             finally:
                 if held and self._lock is not None:
                     self._lock.release()
+
+
+def _iso(value: datetime) -> str:
+    """A date as Fedora 6 writes them in headers and inventories (UTC, microseconds, Z)."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -50,6 +50,7 @@ class Store:
         self.retention = retention  # where purged objects go while a snapshot may need them
         # OCFL version "user" block, in the form Fedora 6 writes it
         self.user = (user, f"info:fedora/{user}")
+        self.created: str | None = None  # the next versions' date, when a caller fixes it (LocalRepository.dated)
 
     # -- reading objects --------------------------------------------------------------------
     def object_dir(self, object_id: str) -> Path:
@@ -159,7 +160,7 @@ class Store:
             if change.purge:
                 return None
             p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state,
-                                     message=change.message, user=self.user, namaste=namaste)
+                                     message=change.message, user=self.user, namaste=namaste, created=self.created)
             if p.new_object:
                 # create tuple dirs now so the one sync that follows covers them too
                 ocfl.ensure_dirs_below(root, os.path.dirname(ocfl.object_rel(change.object_id)), tuple_dirs)
