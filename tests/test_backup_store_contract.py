@@ -1,5 +1,5 @@
-"""The BackupStore contract, run against every store (the directory store for now; S3 and
-HTTPS stores add a fixture param)."""
+"""The BackupStore contract, run against every store kind, each a real server on 127.0.0.1:
+the directory store, s3:// (moto), azure:// (Azurite), http:// WebDAV (WsgiDAV)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import pytest
 
 from fcrctl.errors import BadInput, NotFound, Unsupported
 from fcrctl.services.backup.stores import BackupStore, open_store
+from tests.store_servers import STORE_KINDS, Servers, new_store_url, store_servers  # noqa: F401
 
 
-@pytest.fixture(params=["directory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BackupStore]:
-    s = open_store(str(tmp_path / "store"), create=True)
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path, store_servers: Servers,  # noqa: F811
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[BackupStore]:
+    s = open_store(new_store_url(store_servers, request.param, tmp_path, monkeypatch), create=True)
     yield s
     s.close()
 

@@ -11,14 +11,28 @@ import typer
 from fcrctl.cli.context import Cli, data_home
 from fcrctl.cli.options import JsonOpt
 from fcrctl.cli.output import human_size
+from fcrctl.cli.store_options import (
+    AwsProfileOpt,
+    EndpointOpt,
+    HeaderFileOpt,
+    StorageClassOpt,
+    StoreCredentialsOpt,
+    store_options,
+)
 from fcrctl.errors import BadInput, CorruptData, PartialFailure
 
 IdArg = Annotated[str, typer.Argument(help="Backup id (see `fcrctl list-backups`).", metavar="ID", show_default=False)]
-StoreArg = Annotated[str, typer.Argument(help="Backup store: a directory.", metavar="STORE", show_default=False)]
+StoreArg = Annotated[str, typer.Argument(
+    help="Backup store: a directory, file://, s3://bucket/prefix, azure://container/prefix or https:// WebDAV.",
+    metavar="STORE", show_default=False)]
 FromOpt = Annotated[
     str | None, typer.Option("--from", help="Work on the backups in STORE instead of local ones.", metavar="STORE")
 ]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="Parallel transfers.")]
+DEFAULT_MAX_UNUSED = 5.0  # restic's default: repack a pack once more than 5% of it is unused
+MaxUnusedOpt = Annotated[float, typer.Option(
+    "--max-unused", min=0, max=100, metavar="PERCENT",
+    help="Stores: repack packs of which more than PERCENT is no longer used by any backup.")]
 LockTimeoutOpt = Annotated[
     float, typer.Option("--lock-timeout", min=0, help="Seconds to wait for the writer lock.", metavar="SECONDS")
 ]
@@ -30,10 +44,10 @@ def _home(cli: Cli) -> Any:
     return BackupHome(home_for(cli.repo, data_home()))
 
 
-def _store(url: str, *, create: bool = False) -> Any:
+def _store(url: str, options: dict[str, Any], *, create: bool = False) -> Any:
     from fcrctl.services.backup.stores import open_store
 
-    return open_store(url, create=create)
+    return open_store(url, create=create, **options)
 
 
 def _show(cli: Cli, info: Any, **extra: Any) -> None:
@@ -61,6 +75,11 @@ def backup(
         bool, typer.Option("--server-side", help="Ask the server for its own backup (POST fcr:backup).")
     ] = False,
     jobs: JobsOpt = 4,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
+    storage_class: StorageClassOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Take a consistent snapshot of the repository (a crawl for a remote server)."""
@@ -76,7 +95,8 @@ def backup(
         return
     if directory is not None:
         raise BadInput("DIR is only for --server-side; use --to STORE to copy the backup to a store")
-    store = _store(to, create=True) if to else None
+    opts = store_options(cli, endpoint_url, aws_profile, store_credentials, header_file, storage_class)
+    store = _store(to, opts, create=True) if to else None
     home = _home(cli)
     if isinstance(cli.repo, snapshot.Snapshottable):
         restore.finish_interrupted(cli.repo, home)
@@ -104,6 +124,10 @@ def list_backups(
     ctx: typer.Context,
     backup_id: Annotated[str | None, typer.Argument(help="Show this backup only.", metavar="[ID]")] = None,
     source: FromOpt = None,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List backups: id, time, label, resources, size, consistency."""
@@ -111,7 +135,7 @@ def list_backups(
 
     cli = Cli.of(ctx, json=json_out)
     if source is not None:
-        store = _store(source)
+        store = _store(source, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
         if backup_id is not None:
             info, objects = manifest.read_manifest(store, backup_id)
             objects.close()
@@ -151,6 +175,10 @@ def restore(
     ] = False,
     lock_timeout: LockTimeoutOpt = 120.0,
     jobs: JobsOpt = 4,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Replace the repository's content with a backup's, keeping a fail-safe backup first."""
@@ -166,20 +194,21 @@ def restore(
         cli.out.json(doc) if cli.out.json_mode else cli.out.line(f"restored {backup_id}")
         return
     subtree = paths.normalize(path) if path else "/"
+    opts = store_options(cli, endpoint_url, aws_profile, store_credentials, header_file)
     home = _home(cli)
     snapshot.check_id(backup_id)
     local = isinstance(cli.repo, snapshot.Snapshottable)
     if local:
         service.finish_interrupted(cli.repo, home)
     if source is not None and not (home.root / backup_id).exists():
-        manifest.read_manifest(_store(source), backup_id)[1].close()  # unknown id: fail before asking
+        manifest.read_manifest(_store(source, opts), backup_id)[1].close()  # unknown id: fail before asking
     elif source is None:
         home.get(backup_id)
     _confirm(cli, yes, f"restore {subtree} of {cli.repo.location} from {backup_id}")
     downloaded = False
     if source is not None and not (home.root / backup_id).exists():
         with cli.out.progress(None) as advance:  # every blob verified before anything is touched
-            manifest.download(_store(source), backup_id, home, jobs=jobs, progress=advance)
+            manifest.download(_store(source, opts), backup_id, home, jobs=jobs, progress=advance)
         downloaded = True
     if local and subtree == "/":
         # a copy downloaded only for this restore is moved into place rather than linked
@@ -208,12 +237,26 @@ def _render_restore(cli: Cli, doc: dict[str, Any]) -> None:
         cli.out.line(f"restored {doc['restored']} ({doc.get('path', '/')}); previous state kept as {doc['previous']}")
 
 
-def delete_backup(ctx: typer.Context, backup_id: IdArg, source: FromOpt = None, json_out: JsonOpt = False) -> None:
+def delete_backup(
+    ctx: typer.Context,
+    backup_id: IdArg,
+    source: FromOpt = None,
+    max_unused: MaxUnusedOpt = DEFAULT_MAX_UNUSED,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Delete a backup (from a store: its manifest and the blobs no other backup uses)."""
     from fcrctl.services.backup import manifest
 
     cli = Cli.of(ctx, json=json_out)
-    [info] = manifest.delete_from_store(_store(source), backup_id) if source else _home(cli).delete(backup_id)
+    if source:
+        store = _store(source, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
+        [info] = manifest.delete_from_store(store, backup_id, max_unused=max_unused)
+    else:
+        [info] = _home(cli).delete(backup_id)
     cli.out.done("deleted", info.id)
 
 
@@ -223,6 +266,10 @@ def verify_backup(
     read_data: Annotated[bool, typer.Option("--read-data", help="Re-hash every file against its sha512.")] = False,
     source: FromOpt = None,
     jobs: JobsOpt = 4,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Check a backup's structure and inventories (--read-data: every file's digest)."""
@@ -231,7 +278,8 @@ def verify_backup(
     cli = Cli.of(ctx, json=json_out)
     if source:
         with cli.out.progress(None) as advance:
-            report = verify.verify_store(_store(source), backup_id, read_data=read_data, jobs=jobs, progress=advance)
+            store = _store(source, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
+            report = verify.verify_store(store, backup_id, read_data=read_data, jobs=jobs, progress=advance)
     else:
         report = verify.verify_local(_home(cli), backup_id, read_data=read_data)
     if cli.out.json_mode:
@@ -256,19 +304,25 @@ def prune_backups(
     keep_monthly: Annotated[int, typer.Option("--keep-monthly", min=0, help="Keep the newest of N months.")] = 0,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only say what would be removed.")] = False,
     source: FromOpt = None,
+    max_unused: MaxUnusedOpt = DEFAULT_MAX_UNUSED,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Delete backups that no retention rule keeps (never the newest)."""
     from fcrctl.services.backup import manifest, prune
 
     cli = Cli.of(ctx, json=json_out)
-    store = _store(source) if source else None
+    opts = store_options(cli, endpoint_url, aws_profile, store_credentials, header_file)
+    store = _store(source, opts) if source else None
     home = None if store else _home(cli)
     backups = manifest.list_store(store) if store else home.list()
     plan = prune.plan(backups, prune.Policy(keep_last, keep_daily, keep_weekly, keep_monthly))
     if not dry_run and plan.remove:
         ids = [b.id for b in plan.remove]
-        manifest.delete_from_store(store, *ids) if store else home.delete(*ids)
+        manifest.delete_from_store(store, *ids, max_unused=max_unused) if store else home.delete(*ids)
     if cli.out.json_mode:
         cli.out.json({**plan.to_json(), "dryRun": dry_run})
         return
@@ -278,11 +332,22 @@ def prune_backups(
         cli.out.line(f"{'would remove' if dry_run else 'remove'} {b.id}")
 
 
-def upload_backup(ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: JobsOpt = 4,
-                  json_out: JsonOpt = False) -> None:
+def upload_backup(
+    ctx: typer.Context,
+    backup_id: IdArg,
+    store: StoreArg,
+    jobs: JobsOpt = 4,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
+    storage_class: StorageClassOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Send a local backup to a store (only what the store lacks; resumable)."""
     cli = Cli.of(ctx, json=json_out)
-    report = _upload(cli, _home(cli), backup_id, _store(store, create=True), jobs)
+    opts = store_options(cli, endpoint_url, aws_profile, store_credentials, header_file, storage_class)
+    report = _upload(cli, _home(cli), backup_id, _store(store, opts, create=True), jobs)
     if cli.out.json_mode:
         cli.out.json(report.to_json())
     else:
@@ -290,14 +355,24 @@ def upload_backup(ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: J
                      f"{report.blobs_reused} already there, {report.seconds:.1f} s")
 
 
-def download_backup(ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: JobsOpt = 4,
-                    json_out: JsonOpt = False) -> None:
+def download_backup(
+    ctx: typer.Context,
+    backup_id: IdArg,
+    store: StoreArg,
+    jobs: JobsOpt = 4,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Fetch a backup from a store into the local backups (every blob verified)."""
     from fcrctl.services.backup import manifest
 
     cli = Cli.of(ctx, json=json_out)
+    source = _store(store, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
     with cli.out.progress(None) as advance:
-        report = manifest.download(_store(store), backup_id, _home(cli), jobs=jobs, progress=advance)
+        report = manifest.download(source, backup_id, _home(cli), jobs=jobs, progress=advance)
     if cli.out.json_mode:
         cli.out.json(report.to_json())
     else:

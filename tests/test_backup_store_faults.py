@@ -1,0 +1,88 @@
+"""Faults of stores off the machine, each against a real server on 127.0.0.1 (a `responses`
+mock only where a real server cannot produce the fault): wrong credentials, a missing bucket or
+container, an unreachable endpoint, throttling then success, a corrupted object, a killed
+upload, and URL schemes fcrctl does not know."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from fcrctl.errors import ExitCode
+from tests.backup_helpers import make_repo, ok_json, run
+from tests.store_servers import Servers, new_store_url, store_servers  # noqa: F401
+
+
+@pytest.fixture
+def repo_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    make_repo(path)
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("url", ["s3x://bucket/p", "ftp://host/x", "gs://bucket/x", "S4://b"])
+def test_an_unknown_scheme_is_refused_and_nothing_is_written(repo_dir: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    bid = ok_json(repo_dir, "backup")["id"]
+    result = run(repo_dir, "upload-backup", bid, url)
+    assert result.exit_code == ExitCode.BAD_INPUT, result.stderr
+    for scheme in ("s3://", "azure://", "https://", "file://"):
+        assert scheme in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "repo"] or not any(
+        p.name.endswith(":") for p in tmp_path.iterdir())
+
+
+def test_s3_url_is_never_a_local_directory(repo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `upload-backup ID s3://x` wrote a directory named `s3:` here and said it succeeded."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret-value")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{_free_port()}")
+    bid = ok_json(repo_dir, "backup")["id"]
+    result = run(repo_dir, "upload-backup", bid, "s3://x-bucket/prefix")
+    assert result.exit_code != 0
+    assert not (tmp_path / "s3:").exists()
+
+
+def test_s3_wrong_credentials_exit_12_without_the_secret(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    url = new_store_url(store_servers, "s3", tmp_path, monkeypatch)
+    secret = "wrong-secret-Zq8xY2"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    bid = ok_json(repo_dir, "backup")["id"]
+    for args in (("upload-backup", bid, url), ("list-backups", "--from", url)):
+        result = run(repo_dir, *args)
+        assert result.exit_code == ExitCode.AUTH, result.stderr
+        assert "credentials" in result.stderr
+        assert secret not in result.stderr + result.stdout
+
+
+def test_s3_missing_bucket_says_which(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    new_store_url(store_servers, "s3", tmp_path, monkeypatch)
+    bid = ok_json(repo_dir, "backup")["id"]
+    result = run(repo_dir, "--json", "upload-backup", bid, "s3://no-such-bucket-here/x")
+    assert result.exit_code == ExitCode.NOT_FOUND
+    assert "bucket no-such-bucket-here does not exist" in json.loads(result.stderr)["message"]
+
+
+def test_s3_unreachable_endpoint_exit_13_names_it(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    port = _free_port()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-never-shown")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    bid = ok_json(repo_dir, "backup")["id"]
+    result = run(repo_dir, "upload-backup", bid, "s3://bucket/x", "--endpoint-url", f"http://127.0.0.1:{port}")
+    assert result.exit_code == ExitCode.UNAVAILABLE, result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr
+    assert "secret-never-shown" not in result.stderr
