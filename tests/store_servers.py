@@ -242,7 +242,7 @@ def new_store_url(servers: Servers, kind: str, tmp_path: Path, monkeypatch: pyte
     raise ValueError(kind)
 
 
-STORE_KINDS = ["directory", "s3"]
+STORE_KINDS = ["directory", "s3", "azure"]
 
 
 @pytest.fixture(scope="session")

@@ -86,3 +86,52 @@ def test_s3_unreachable_endpoint_exit_13_names_it(repo_dir: Path, monkeypatch: p
     assert result.exit_code == ExitCode.UNAVAILABLE, result.stderr
     assert f"127.0.0.1:{port}" in result.stderr
     assert "secret-never-shown" not in result.stderr
+
+
+def test_azure_wrong_key_exit_12_without_the_secret(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    url = new_store_url(store_servers, "azure", tmp_path, monkeypatch)
+    wrong = base64.b64encode(b"w" * 64).decode()
+    good = store_servers.get_azurite().connection_string
+    key = good.split("AccountKey=")[1].split(";")[0]
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", good.replace(key, wrong))
+    bid = ok_json(repo_dir, "backup")["id"]
+    result = run(repo_dir, "upload-backup", bid, url)
+    assert result.exit_code == ExitCode.AUTH, result.stderr
+    assert wrong not in result.stderr + result.stdout
+
+
+def test_azure_credentials_from_a_file_never_argv(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    url = new_store_url(store_servers, "azure", tmp_path, monkeypatch)
+    creds = tmp_path / "azure.env"
+    conn = store_servers.get_azurite().connection_string
+    creds.write_text(f"# from the portal\nAZURE_STORAGE_CONNECTION_STRING={conn}\n")
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    bid = ok_json(repo_dir, "backup")["id"]
+    assert run(repo_dir, "upload-backup", bid, url).exit_code == ExitCode.AUTH  # nothing in the environment
+    ok_json(repo_dir, "upload-backup", bid, url, "--store-credentials", str(creds))
+    listed = ok_json(repo_dir, "list-backups", "--from", url, "--store-credentials", str(creds))
+    assert [b["id"] for b in listed] == [bid]
+
+
+def test_azure_missing_container_says_which(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    new_store_url(store_servers, "azure", tmp_path, monkeypatch)
+    bid = ok_json(repo_dir, "backup")["id"]
+    result = run(repo_dir, "upload-backup", bid, "azure://no-such-container/x")
+    assert result.exit_code == ExitCode.NOT_FOUND, result.stderr
+    assert "container no-such-container does not exist" in result.stderr
+
+
+def test_azure_unreachable_endpoint_exit_13_names_it(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    new_store_url(store_servers, "azure", tmp_path, monkeypatch)
+    port = _free_port()
+    monkeypatch.setenv("FCRCTL_STORE_RETRIES", "1")
+    bid = ok_json(repo_dir, "backup")["id"]
+    result = run(repo_dir, "upload-backup", bid, "azure://c/x", "--endpoint-url", f"http://127.0.0.1:{port}/acct")
+    assert result.exit_code == ExitCode.UNAVAILABLE, result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr

@@ -4,6 +4,7 @@ file, the credentials file, and the lease lock (see :mod:`leases`)."""
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,15 @@ from fcrctl.errors import BadInput, FcrctlError, NotFound
 MARKER = "fcrctl-backup-store.json"
 MAX_SMALL = 8 << 20  # values up to this size are sent in one request; larger ones in parts
 CREDENTIALS_MAX = 64 << 10
+
+
+def retries() -> int:
+    """How often a request that met throttling, a 5xx or a lost connection is tried again
+    (FCRCTL_STORE_RETRIES; for s3:// boto3's own AWS_MAX_ATTEMPTS)."""
+    try:
+        return max(0, int(os.environ.get("FCRCTL_STORE_RETRIES", "6")))
+    except ValueError:
+        raise BadInput("FCRCTL_STORE_RETRIES must be a whole number") from None
 
 
 def check_key(key: str) -> str:
