@@ -242,7 +242,7 @@ def new_store_url(servers: Servers, kind: str, tmp_path: Path, monkeypatch: pyte
     raise ValueError(kind)
 
 
-STORE_KINDS = ["directory", "s3", "azure"]
+STORE_KINDS = ["directory", "s3", "azure", "webdav"]
 
 
 @pytest.fixture(scope="session")
@@ -250,3 +250,52 @@ def store_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]
     servers = Servers(tmp_path_factory.mktemp("store-servers"))
     yield servers
     servers.stop()
+
+
+class FaultProxy:
+    """A real HTTP proxy on 127.0.0.1 in front of a store server that answers the next requests
+    with injected statuses (throttling, 5xx) and forwards the rest as they are (headers
+    included: signatures stay valid). For clients that do not go through requests (boto3,
+    azure-core), where a `responses` mock cannot reach."""
+
+    def __init__(self, upstream: str) -> None:
+        import requests
+        from cheroot import wsgi
+
+        self.upstream = upstream.rstrip("/")
+        self.faults: list[int] = []
+        self.seen: list[str] = []
+        session = requests.Session()
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            method = environ["REQUEST_METHOD"]
+            path = environ.get("PATH_INFO", "") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else "")
+            self.seen.append(f"{method} {path}")
+            if self.faults:
+                status = self.faults.pop(0)
+                start_response(f"{status} Injected", [("Content-Length", "0")])
+                return [b""]
+            headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+            for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                if environ.get(name):
+                    headers[name.replace("_", "-").title()] = environ[name]
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else None
+            raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI") or path
+            resp = session.request(method, self.upstream + raw_path, headers=headers, data=body,
+                                   allow_redirects=False)
+            drop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+            out = [(k, v) for k, v in resp.raw.headers.items() if k.lower() not in drop]
+            content = resp.content
+            out.append(("Content-Length", str(len(content))))
+            start_response(f"{resp.status_code} {resp.reason}", out)
+            return [content]
+
+        self.server = wsgi.Server(("127.0.0.1", 0), app, numthreads=8)
+        self.server.prepare()
+        threading.Thread(target=self.server.serve, daemon=True).start()
+        host, port = self.server.bind_addr[:2]
+        self.url = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.server.stop()

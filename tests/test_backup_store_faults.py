@@ -135,3 +135,95 @@ def test_azure_unreachable_endpoint_exit_13_names_it(repo_dir: Path, tmp_path: P
     result = run(repo_dir, "upload-backup", bid, "azure://c/x", "--endpoint-url", f"http://127.0.0.1:{port}/acct")
     assert result.exit_code == ExitCode.UNAVAILABLE, result.stderr
     assert f"127.0.0.1:{port}" in result.stderr
+
+
+def test_s3_throttling_then_success(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.store_servers import FaultProxy
+
+    url = new_store_url(store_servers, "s3", tmp_path, monkeypatch)
+    proxy = FaultProxy(store_servers.get_moto().url)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+        bid = ok_json(repo_dir, "backup")["id"]
+        proxy.faults[:] = [503, 503, 500]  # SlowDown, then errors: retried with backoff
+        doc = ok_json(repo_dir, "upload-backup", bid, url)
+        assert not proxy.faults and doc["blobs_sent"] > 0
+        proxy.faults[:] = [503, 503]
+        assert ok_json(repo_dir, "verify-backup", bid, "--from", url, "--read-data")["ok"] is True
+    finally:
+        proxy.stop()
+
+
+def test_azure_throttling_then_success(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.store_servers import FaultProxy
+
+    url = new_store_url(store_servers, "azure", tmp_path, monkeypatch)
+    azurite = store_servers.get_azurite()
+    proxy = FaultProxy(azurite.endpoint.rsplit("/", 1)[0])
+    try:
+        monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING",
+                           azurite.connection_string.replace(azurite.endpoint.rsplit("/", 1)[0], proxy.url))
+        bid = ok_json(repo_dir, "backup")["id"]
+        proxy.faults[:] = [503, 500]
+        assert ok_json(repo_dir, "upload-backup", bid, url)["blobs_sent"] > 0
+        assert not proxy.faults
+    finally:
+        proxy.stop()
+
+
+def test_webdav_throttling_then_success(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    url = new_store_url(store_servers, "webdav", tmp_path, monkeypatch)
+    bid = ok_json(repo_dir, "backup")["id"]
+    dav = store_servers.get_dav()
+    dav.faults[:] = [429, 503, 502]
+    assert ok_json(repo_dir, "upload-backup", bid, url)["blobs_sent"] > 0
+    assert not dav.faults
+    dav.faults[:] = [503]
+    assert ok_json(repo_dir, "verify-backup", bid, "--from", url, "--read-data")["ok"] is True
+
+
+def test_webdav_wrong_password_exit_12_without_it(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    url = new_store_url(store_servers, "webdav", tmp_path, monkeypatch)
+    monkeypatch.setenv("FCRCTL_STORE_PASSWORD", "wrong-dav-pw-77")
+    bid = ok_json(repo_dir, "backup")["id"]
+    result = run(repo_dir, "upload-backup", bid, url)
+    assert result.exit_code == ExitCode.AUTH, result.stderr
+    assert "wrong-dav-pw-77" not in result.stderr + result.stdout
+
+
+def test_webdav_bearer_header_file(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    from tests.store_servers import DAV_PASSWORD, DAV_USER
+
+    url = new_store_url(store_servers, "webdav", tmp_path, monkeypatch)
+    monkeypatch.delenv("FCRCTL_STORE_USER")
+    monkeypatch.delenv("FCRCTL_STORE_PASSWORD")
+    headers = tmp_path / "headers"
+    token = base64.b64encode(f"{DAV_USER}:{DAV_PASSWORD}".encode()).decode()
+    headers.write_text(f"# a presigned endpoint's token would go here\nAuthorization: Basic {token}\n")
+    bid = ok_json(repo_dir, "backup")["id"]
+    assert run(repo_dir, "upload-backup", bid, url).exit_code == ExitCode.AUTH
+    ok_json(repo_dir, "upload-backup", bid, url, "--header-file", str(headers))
+
+
+@pytest.mark.parametrize("url", ["http://example.org/dav", "https://user:pw@example.org/dav"])
+def test_webdav_urls_refused(repo_dir: Path, url: str) -> None:
+    bid = ok_json(repo_dir, "backup")["id"]
+    result = run(repo_dir, "upload-backup", bid, url)
+    assert result.exit_code == ExitCode.BAD_INPUT, result.stderr
+    assert "pw" not in result.stderr.replace("password", "")
+
+
+def test_webdav_unreachable_exit_13_names_it(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FCRCTL_STORE_RETRIES", "1")
+    port = _free_port()
+    bid = ok_json(repo_dir, "backup")["id"]
+    result = run(repo_dir, "upload-backup", bid, f"http://127.0.0.1:{port}/dav")
+    assert result.exit_code == ExitCode.UNAVAILABLE, result.stderr
+    assert f"127.0.0.1:{port}/dav" in result.stderr
