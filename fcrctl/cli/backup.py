@@ -3,7 +3,9 @@ upload-backup, download-backup. Each parses, calls one service, renders."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -116,8 +118,32 @@ def backup(
 def _upload(cli: Cli, home: Any, backup_id: str, store: Any, jobs: int) -> Any:
     from fcrctl.services.backup import manifest
 
-    with cli.out.progress(home.get(backup_id).bytes) as advance:
-        return manifest.upload(home, backup_id, store, jobs=jobs, progress=advance)
+    with _transfer(cli, home, "upload", backup_id, store, home.get(backup_id).bytes) as (advance, tracker):
+        report = manifest.upload(home, backup_id, store, jobs=jobs, progress=advance)
+        tracker.transfer.summary = report.to_json()
+    return report
+
+
+def _download(cli: Cli, home: Any, backup_id: str, store: Any, jobs: int) -> Any:
+    from fcrctl.services.backup import manifest
+
+    with _transfer(cli, home, "download", backup_id, store, None) as (advance, tracker):
+        report = manifest.download(store, backup_id, home, jobs=jobs, progress=advance)
+        tracker.transfer.summary = report.to_json()
+    return report
+
+
+@contextlib.contextmanager
+def _transfer(cli: Cli, home: Any, kind: str, backup_id: str, store: Any, total: int | None) -> Iterator[Any]:
+    """A progress bar (on a terminal) and the transfer's record in the home (`fcrctl transfers`)."""
+    from fcrctl.services.backup import transfers
+
+    with cli.out.progress(total) as bar, transfers.track(home.root, kind, backup_id, store.location, total) as t:
+        def advance(n: int) -> None:
+            bar(n)
+            t.advance(n)
+
+        yield advance, t
 
 
 def list_backups(
@@ -207,8 +233,7 @@ def restore(
     _confirm(cli, yes, f"restore {subtree} of {cli.repo.location} from {backup_id}")
     downloaded = False
     if source is not None and not (home.root / backup_id).exists():
-        with cli.out.progress(None) as advance:  # every blob verified before anything is touched
-            manifest.download(_store(source, opts), backup_id, home, jobs=jobs, progress=advance)
+        _download(cli, home, backup_id, _store(source, opts), jobs)  # every blob verified before anything is touched
         downloaded = True
     if local and subtree == "/":
         # a copy downloaded only for this restore is moved into place rather than linked
@@ -367,12 +392,10 @@ def download_backup(
     json_out: JsonOpt = False,
 ) -> None:
     """Fetch a backup from a store into the local backups (every blob verified)."""
-    from fcrctl.services.backup import manifest
 
     cli = Cli.of(ctx, json=json_out)
     source = _store(store, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
-    with cli.out.progress(None) as advance:
-        report = manifest.download(source, backup_id, _home(cli), jobs=jobs, progress=advance)
+    report = _download(cli, _home(cli), backup_id, source, jobs)
     if cli.out.json_mode:
         cli.out.json(report.to_json())
     else:
