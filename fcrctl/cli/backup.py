@@ -313,8 +313,12 @@ def verify_backup(
         if report.problems:
             cli.out.table([(p.where, p.message) for p in report.problems], ("resource", "problem"))
         speed = f", {report.mb_per_s:.0f} MB/s" if read_data else ""
+        unused = ""
+        if report.unreferenced_bytes:
+            unused = (f"; the store holds {human_size(report.unreferenced_bytes)} no backup uses "
+                      f"(freed by delete-backup/prune-backups --from)")
         cli.out.line(f"verified {report.id}: {report.objects} objects, {report.files} files, "
-                     f"{len(report.problems)} problems{speed}")
+                     f"{len(report.problems)} problems{speed}{unused}")
     if report.problems:
         first = report.problems[0]
         raise CorruptData(f"backup {report.id} is damaged: {len(report.problems)} problems (first: {first.where}: "
