@@ -96,3 +96,26 @@ def test_a_version_1_store_is_read_and_upgraded_on_write(tmp_path: Path) -> None
     assert json.loads(marker.read_text())["version"] == 1
     open_store(str(tmp_path / "s"), create=True)  # about to write packs: older readers must refuse it
     assert json.loads(marker.read_text())["version"] == 2
+
+
+def test_a_large_value_goes_in_parts_and_reads_back(store: BackupStore) -> None:
+    import os
+
+    data = os.urandom(1 << 20) * 19 + b"tail"  # over the 8 MiB single-request limit of remote stores
+    chunks = [data[i:i + (1 << 20)] for i in range(0, len(data), 1 << 20)]
+    assert store.put("blobs/bb/big", iter(chunks)) == len(data)
+    with store.get("blobs/bb/big") as fh:
+        assert fh.read() == data
+    assert store.get_range("blobs/bb/big", (9 << 20) - 3, 10) == data[(9 << 20) - 3:(9 << 20) + 7]
+
+
+def test_a_failed_large_put_leaves_no_key(store: BackupStore) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(12):
+            yield b"x" * (1 << 20)
+        raise RuntimeError("source failed")
+
+    with pytest.raises(RuntimeError):
+        store.put("blobs/cc/half", chunks())
+    assert not store.exists("blobs/cc/half")
+    assert [k for k in store.list() if not k.startswith("tmp/")] == []

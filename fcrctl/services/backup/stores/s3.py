@@ -12,6 +12,7 @@ so a key is whole or absent). boto3 sends a checksum with each request and S3 ch
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -162,8 +163,9 @@ class S3Store:
         config = boto3.s3.transfer.TransferConfig(multipart_threshold=MAX_SMALL, multipart_chunksize=MAX_SMALL,
                                                   max_concurrency=2, use_threads=True)
         try:
-            self._client.upload_fileobj(ChunkReader(counting(), head), self._bucket, name, ExtraArgs=extra or None,
-                                        Config=config)
+            # buffered: s3transfer reads whole parts, and a raw reader returns one chunk per read
+            stream = io.BufferedReader(ChunkReader(counting(), head), 1 << 20)
+            self._client.upload_fileobj(stream, self._bucket, name, ExtraArgs=extra or None, Config=config)
         except (bx.ClientError, bx.BotoCoreError) as e:
             raise self._error(e, key) from None
         except Exception as e:
@@ -180,8 +182,6 @@ class S3Store:
         return ErrorMappingStream(body, lambda e: self._error(e, key), body.close)  # type: ignore[return-value]
 
     def get(self, key: str) -> BinaryIO:
-        import io
-
         return io.BufferedReader(self._get_raw(check_key(key)), 1 << 20)  # type: ignore[arg-type,return-value]
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
