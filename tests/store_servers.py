@@ -224,6 +224,7 @@ def new_store_url(servers: Servers, kind: str, tmp_path: Path, monkeypatch: pyte
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto.key_id)
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto.secret)
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-role lookups on a CI machine
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto.url)
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
             monkeypatch.delenv(name, raising=False)

@@ -227,3 +227,23 @@ def test_webdav_unreachable_exit_13_names_it(repo_dir: Path, monkeypatch: pytest
     result = run(repo_dir, "upload-backup", bid, f"http://127.0.0.1:{port}/dav")
     assert result.exit_code == ExitCode.UNAVAILABLE, result.stderr
     assert f"127.0.0.1:{port}/dav" in result.stderr
+
+
+def test_s3_credentials_from_an_aws_profile(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    url = new_store_url(store_servers, "s3", tmp_path, monkeypatch)
+    moto = store_servers.get_moto()
+    aws = Path(os.environ["HOME"]) / ".aws"
+    aws.mkdir(exist_ok=True)
+    (aws / "credentials").write_text(f"[backup]\naws_access_key_id = {moto.key_id}\n"
+                                     f"aws_secret_access_key = {moto.secret}\n")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    bid = ok_json(repo_dir, "backup")["id"]
+    result = run(repo_dir, "upload-backup", bid, url)
+    assert result.exit_code == ExitCode.AUTH, result.stderr  # no credentials in the environment
+    ok_json(repo_dir, "upload-backup", bid, url, "--aws-profile", "backup")
+    missing = run(repo_dir, "list-backups", "--from", url, "--aws-profile", "nope")
+    assert missing.exit_code == ExitCode.BAD_INPUT and "nope" in missing.stderr
