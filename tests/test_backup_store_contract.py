@@ -119,3 +119,15 @@ def test_a_failed_large_put_leaves_no_key(store: BackupStore) -> None:
         store.put("blobs/cc/half", chunks())
     assert not store.exists("blobs/cc/half")
     assert [k for k in store.list() if not k.startswith("tmp/")] == []
+
+
+def test_ranges_of_a_pack_read_after_it_is_replaced_are_of_the_new_value(store: BackupStore) -> None:
+    store.put("packs/dd/p1", iter([b"0123456789"]))
+    assert store.get_range("packs/dd/p1", 2, 3) == b"234"
+    store.put("packs/dd/p1", iter([b"abcdefghij"]))
+    assert store.get_range("packs/dd/p1", 2, 3) == b"cde"
+    with pytest.raises(NotFound):
+        store.get_range("packs/dd/p1", 8, 4)
+    store.delete("packs/dd/p1")
+    with pytest.raises(NotFound):
+        store.get_range("packs/dd/p1", 0, 1)

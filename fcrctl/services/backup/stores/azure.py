@@ -26,6 +26,7 @@ from fcrctl.services.backup.stores.remote import (
     MAX_SMALL,
     ChunkReader,
     ErrorMappingStream,
+    PackCache,
     check_key,
     not_found,
     read_credentials_file,
@@ -47,6 +48,7 @@ class AzureStore:
         self._prefix = f"{prefix}/" if prefix else ""
         self._endpoint = endpoint
         self._lock_wait = lock_wait
+        self._packs = PackCache(self._whole)
         self.location = f"azure://{name}/{prefix}".rstrip("/")
 
     @classmethod
@@ -155,6 +157,7 @@ class AzureStore:
             raise self._error(e, key) from None
 
     def put(self, key: str, chunks: Iterable[bytes]) -> int:
+        self._packs.forget(key)
         name = self._prefix + check_key(key)
         it = iter(chunks)
         head, whole = read_head(it)
@@ -193,9 +196,18 @@ class AzureStore:
         stream = ErrorMappingStream(_Chunks(), lambda e: self._error(e, key), lambda: None)
         return io.BufferedReader(stream, 1 << 20)  # type: ignore[return-value]
 
+    def _whole(self, key: str) -> bytes:
+        with self.get(key) as fh:
+            return fh.read()
+
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
             return b""
+        whole = self._packs.get(check_key(key))
+        if whole is not None:
+            if offset + length > len(whole):
+                raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
+            return whole[offset:offset + length]
         name = self._prefix + check_key(key)
         data = self._call(lambda: self._container.download_blob(name, offset=offset, length=length).readall(), key)
         if len(data) != length:
@@ -228,6 +240,7 @@ class AzureStore:
             raise self._error(e, prefix or "/") from None
 
     def delete(self, key: str) -> None:
+        self._packs.forget(key)
         from azure.core.exceptions import ResourceNotFoundError
 
         name = self._prefix + check_key(key)

@@ -123,6 +123,8 @@ class DirectoryStore:
                 start_writeback(fh.fileno())
             self._makedir(target.parent)
             os.replace(tmp, target)
+            with self._open_lock:  # a descriptor kept open for ranges would read the replaced value
+                self._open.pop(key, None)
         except OSError as e:
             with contextlib.suppress(OSError):
                 tmp.unlink()

@@ -131,3 +131,54 @@ class ErrorMappingStream(io.RawIOBase):
 
 def not_found(key: str, location: str) -> NotFound:
     return NotFound(f"{key} is missing from backup store {location}")
+
+
+class PackCache:
+    """Whole packs, fetched once and kept (a few, least recently used first out): a restore reads
+    a pack's small files one after another, and a ranged request per file would cost a round
+    trip each. Other keys, and packs over ``MAX_PACK``, are read by range."""
+
+    MAX_PACK = 32 << 20
+
+    def __init__(self, fetch: Callable[[str], bytes], slots: int = 6) -> None:
+        import collections
+        import threading
+
+        self._fetch = fetch
+        self._slots = slots
+        self._packs: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Event] = {}
+
+    def get(self, key: str) -> bytes | None:
+        """The whole value of pack ``key`` (None: not a pack; read it by range)."""
+        import threading
+
+        if not key.startswith("packs/"):
+            return None
+        while True:
+            with self._lock:
+                data = self._packs.get(key)
+                if data is not None:
+                    self._packs.move_to_end(key)
+                    return data
+                waiting = self._loading.get(key)
+                if waiting is None:
+                    self._loading[key] = threading.Event()
+                    break
+            waiting.wait()  # another thread is fetching it
+        try:
+            data = self._fetch(key)
+        finally:
+            with self._lock:
+                self._loading.pop(key).set()
+        if len(data) <= self.MAX_PACK:
+            with self._lock:
+                self._packs[key] = data
+                while len(self._packs) > self._slots:
+                    self._packs.popitem(last=False)
+        return data
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._packs.pop(key, None)

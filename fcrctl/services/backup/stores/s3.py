@@ -26,6 +26,7 @@ from fcrctl.services.backup.stores.remote import (
     MAX_SMALL,
     ChunkReader,
     ErrorMappingStream,
+    PackCache,
     check_key,
     not_found,
     read_head,
@@ -48,6 +49,7 @@ class S3Store:
         self._endpoint = endpoint
         self._storage_class = storage_class
         self._lock_wait = lock_wait
+        self._packs = PackCache(self._whole)
         self.location = f"s3://{bucket}/{prefix}".rstrip("/")
 
     @classmethod
@@ -143,6 +145,7 @@ class S3Store:
 
     # -- the BackupStore protocol -----------------------------------------------------------------
     def put(self, key: str, chunks: Iterable[bytes]) -> int:
+        self._packs.forget(key)
         import boto3.s3.transfer
         import botocore.exceptions as bx
 
@@ -184,9 +187,18 @@ class S3Store:
     def get(self, key: str) -> BinaryIO:
         return io.BufferedReader(self._get_raw(check_key(key)), 1 << 20)  # type: ignore[arg-type,return-value]
 
+    def _whole(self, key: str) -> bytes:
+        with self.get(key) as fh:
+            return fh.read()
+
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
             return b""
+        whole = self._packs.get(check_key(key))
+        if whole is not None:
+            if offset + length > len(whole):
+                raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
+            return whole[offset:offset + length]
         with self._get_raw(check_key(key), Range=f"bytes={offset}-{offset + length - 1}") as fh:
             data = fh.read()
         if len(data) != length:
@@ -220,6 +232,7 @@ class S3Store:
             raise self._error(e, prefix or "/") from None
 
     def delete(self, key: str) -> None:
+        self._packs.forget(key)
         self._call(self._client.delete_object, key, Bucket=self._bucket, Key=self._prefix + check_key(key))
 
     def lock(self, *, exclusive: bool) -> contextlib.AbstractContextManager[None]:

@@ -30,6 +30,7 @@ from fcrctl.services.backup.stores.base import FORMAT, READABLE_VERSIONS, VERSIO
 from fcrctl.services.backup.stores.remote import (
     MARKER,
     ErrorMappingStream,
+    PackCache,
     check_key,
     not_found,
     read_credentials_file,
@@ -101,6 +102,7 @@ class WebDavStore:
         self._timeout = timeout
         self._made: set[str] = set()
         self._lock_wait = lock_wait
+        self._packs = PackCache(self._whole)
         self.location = shown
 
     @classmethod
@@ -249,6 +251,7 @@ class WebDavStore:
         return counted[0]
 
     def put(self, key: str, chunks: Iterable[bytes]) -> int:
+        self._packs.forget(key)
         return self._put_at(check_key(key), chunks)
 
     def get(self, key: str, *, _checked: bool = True) -> BinaryIO:
@@ -260,9 +263,18 @@ class WebDavStore:
     def _read_error(self, e: Exception, key: str) -> FcrctlError:
         return Unavailable(f"the WebDAV store {self.location}: reading {key} failed ({type(e).__name__})")
 
+    def _whole(self, key: str) -> bytes:
+        with self.get(key) as fh:
+            return fh.read()
+
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
             return b""
+        whole = self._packs.get(check_key(key))
+        if whole is not None:
+            if offset + length > len(whole):
+                raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
+            return whole[offset:offset + length]
         resp = self._request("GET", check_key(key), ok=(200, 206),
                              headers={"Range": f"bytes={offset}-{offset + length - 1}"})
         data = resp.content if resp.status_code == 206 else resp.content[offset:offset + length]
@@ -328,6 +340,7 @@ class WebDavStore:
             yield rel, is_dir, int(length) if length.isdigit() else 0
 
     def delete(self, key: str) -> None:
+        self._packs.forget(key)
         with contextlib.suppress(NotFound):
             self._request("DELETE", check_key(key), ok=(200, 204))
 
