@@ -89,3 +89,40 @@ def test_foreign_objects_in_a_store_are_ignored(repo_dir: Path, url: str) -> Non
         assert {"README.txt", "manifests/notes.txt", "locks/other.txt"} <= set(store.list())
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("kind", [k for k in STORE_KINDS if k != "directory"])
+def test_a_store_copied_between_kinds_with_ordinary_tools_still_reads(
+        repo_dir: Path, tmp_path: Path, store_servers: Servers, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        kind: str) -> None:
+    """A directory store copied file by file with the kind's own client (or cp, for WebDAV's
+    disk) into a bucket, container or collection, and back."""
+    import shutil
+
+    _add(repo_dir, "/big", os.urandom(300_000))
+    local = tmp_path / "dir-store"
+    bid = ok_json(repo_dir, "backup", "--to", str(local))["id"]
+    url = new_store_url(store_servers, kind, tmp_path, monkeypatch)
+    files = [p for p in local.rglob("*") if p.is_file() and p.name != ".lock"]
+    if kind == "s3":
+        bucket, prefix = url[5:].split("/", 1)
+        client = store_servers.get_moto().client()
+        for p in files:
+            client.upload_file(str(p), bucket, f"{prefix}/{p.relative_to(local)}")
+    elif kind == "azure":
+        container, prefix = url[8:].split("/", 1)
+        service = store_servers.get_azurite().service()
+        for p in files:
+            service.get_blob_client(container, f"{prefix}/{p.relative_to(local)}").upload_blob(p.read_bytes())
+    else:
+        dav = store_servers.get_dav()
+        target = dav.root / url.rsplit("/", 1)[-1]
+        shutil.rmtree(target)
+        shutil.copytree(local, target)
+    assert [b["id"] for b in ok_json(repo_dir, "list-backups", "--from", url)] == [bid]
+    assert ok_json(repo_dir, "verify-backup", bid, "--from", url, "--read-data")["ok"] is True
+    ok_json(repo_dir, "delete-backup", bid)
+    ok_json(repo_dir, "download-backup", bid, url)
+    back = tmp_path / "back"  # and from the remote kind to a directory, through fcrctl's own reader
+    ok_json(repo_dir, "upload-backup", bid, str(back))
+    assert ok_json(repo_dir, "verify-backup", bid, "--from", str(back), "--read-data")["ok"] is True
