@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,14 +14,28 @@ import typer
 from fcrctl.cli.context import Cli, data_home
 from fcrctl.cli.options import JsonOpt
 from fcrctl.cli.output import human_size
+from fcrctl.cli.store_options import (
+    AwsProfileOpt,
+    EndpointOpt,
+    HeaderFileOpt,
+    StorageClassOpt,
+    StoreCredentialsOpt,
+    store_options,
+)
 from fcrctl.errors import BadInput, CorruptData, Interrupted, PartialFailure
 
 IdArg = Annotated[str, typer.Argument(help="Backup id (see `fcrctl list-backups`).", metavar="ID", show_default=False)]
-StoreArg = Annotated[str, typer.Argument(help="Backup store: a directory.", metavar="STORE", show_default=False)]
+StoreArg = Annotated[str, typer.Argument(
+    help="Backup store: a directory, file://, s3://bucket/prefix, azure://container/prefix or https:// WebDAV.",
+    metavar="STORE", show_default=False)]
 FromOpt = Annotated[
     str | None, typer.Option("--from", help="Work on the backups in STORE instead of local ones.", metavar="STORE")
 ]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="Parallel transfers.")]
+DEFAULT_MAX_UNUSED = 5.0  # restic's default: repack a pack once more than 5% of it is unused
+MaxUnusedOpt = Annotated[float, typer.Option(
+    "--max-unused", min=0, max=100, metavar="PERCENT",
+    help="Stores: repack packs of which more than PERCENT is no longer used by any backup.")]
 LockTimeoutOpt = Annotated[
     float, typer.Option("--lock-timeout", min=0, help="Seconds to wait for the writer lock.", metavar="SECONDS")
 ]
@@ -32,10 +47,10 @@ def _home(cli: Cli) -> Any:
     return BackupHome(home_for(cli.repo, data_home()))
 
 
-def _store(url: str, *, create: bool = False) -> Any:
+def _store(url: str, options: dict[str, Any], *, create: bool = False) -> Any:
     from fcrctl.services.backup.stores import open_store
 
-    return open_store(url, create=create)
+    return open_store(url, create=create, **options)
 
 
 def _show(cli: Cli, info: Any, **extra: Any) -> None:
@@ -66,6 +81,11 @@ def backup(
         bool, typer.Option("--server-side", help="Ask the server for its own backup (POST fcr:backup).")
     ] = False,
     jobs: JobsOpt = 4,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
+    storage_class: StorageClassOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Take a consistent snapshot of the repository (a crawl for a remote server)."""
@@ -83,7 +103,8 @@ def backup(
         raise BadInput("DIR is only for --server-side; use --to STORE to copy the backup to a store")
     if read_data and not to:
         raise BadInput("--read-data goes with --to STORE: a snapshot alone reads no content (verify-backup does)")
-    store = _store(to, create=True) if to else None
+    opts = store_options(cli, endpoint_url, aws_profile, store_credentials, header_file, storage_class)
+    store = _store(to, opts, create=True) if to else None
     home = _home(cli)
     if isinstance(cli.repo, snapshot.Snapshottable):
         restore.finish_interrupted(cli.repo, home)
@@ -103,14 +124,42 @@ def backup(
 def _upload(cli: Cli, home: Any, backup_id: str, store: Any, jobs: int, read_data: bool = False) -> Any:
     from fcrctl.services.backup import manifest
 
-    with cli.out.progress(home.get(backup_id).bytes) as advance:
-        return manifest.upload(home, backup_id, store, jobs=jobs, progress=advance, read_data=read_data)
+    with _transfer(cli, home, "upload", backup_id, store, home.get(backup_id).bytes) as (advance, tracker):
+        report = manifest.upload(home, backup_id, store, jobs=jobs, progress=advance, read_data=read_data)
+        tracker.transfer.summary = report.to_json()
+    return report
+
+
+def _download(cli: Cli, home: Any, backup_id: str, store: Any, jobs: int) -> Any:
+    from fcrctl.services.backup import manifest
+
+    with _transfer(cli, home, "download", backup_id, store, None) as (advance, tracker):
+        report = manifest.download(store, backup_id, home, jobs=jobs, progress=advance)
+        tracker.transfer.summary = report.to_json()
+    return report
+
+
+@contextlib.contextmanager
+def _transfer(cli: Cli, home: Any, kind: str, backup_id: str, store: Any, total: int | None) -> Iterator[Any]:
+    """A progress bar (on a terminal) and the transfer's record in the home (`fcrctl transfers`)."""
+    from fcrctl.services.backup import transfers
+
+    with cli.out.progress(total) as bar, transfers.track(home.root, kind, backup_id, store.location, total) as t:
+        def advance(n: int) -> None:
+            bar(n)
+            t.advance(n)
+
+        yield advance, t
 
 
 def list_backups(
     ctx: typer.Context,
     backup_id: Annotated[str | None, typer.Argument(help="Show this backup only.", metavar="[ID]")] = None,
     source: FromOpt = None,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List backups: id, time, label, resources, size, consistency."""
@@ -118,7 +167,7 @@ def list_backups(
 
     cli = Cli.of(ctx, json=json_out)
     if source is not None:
-        store = _store(source)
+        store = _store(source, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
         if backup_id is not None:
             info, objects = manifest.read_manifest(store, backup_id)
             objects.close()
@@ -158,6 +207,10 @@ def restore(
     ] = False,
     lock_timeout: LockTimeoutOpt = 120.0,
     jobs: JobsOpt = 4,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Replace the repository's content with a backup's, keeping a fail-safe backup first."""
@@ -178,7 +231,8 @@ def restore(
     local = isinstance(cli.repo, snapshot.Snapshottable)
     if local:
         service.finish_interrupted(cli.repo, home)
-    store = _store(source) if source is not None else None
+    opts = store_options(cli, endpoint_url, aws_profile, store_credentials, header_file)
+    store = _store(source, opts) if source is not None else None
     if store is not None:  # --from reads the store, whatever is local: local snapshots share the live files
         manifest.read_manifest(store, backup_id)[1].close()  # unknown id: fail before asking
     else:
@@ -235,12 +289,26 @@ def _render_restore(cli: Cli, doc: dict[str, Any]) -> None:
         cli.out.line(f"restored {doc['restored']} ({doc.get('path', '/')}); previous state kept as {doc['previous']}")
 
 
-def delete_backup(ctx: typer.Context, backup_id: IdArg, source: FromOpt = None, json_out: JsonOpt = False) -> None:
+def delete_backup(
+    ctx: typer.Context,
+    backup_id: IdArg,
+    source: FromOpt = None,
+    max_unused: MaxUnusedOpt = DEFAULT_MAX_UNUSED,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Delete a backup (from a store: its manifest and the blobs no other backup uses)."""
     from fcrctl.services.backup import manifest
 
     cli = Cli.of(ctx, json=json_out)
-    [info] = manifest.delete_from_store(_store(source), backup_id) if source else _home(cli).delete(backup_id)
+    if source:
+        store = _store(source, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
+        [info] = manifest.delete_from_store(store, backup_id, max_unused=max_unused)
+    else:
+        [info] = _home(cli).delete(backup_id)
     cli.out.done("deleted", info.id)
 
 
@@ -250,6 +318,10 @@ def verify_backup(
     read_data: Annotated[bool, typer.Option("--read-data", help="Re-hash every file against its sha512.")] = False,
     source: FromOpt = None,
     jobs: JobsOpt = 4,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Check a backup's structure and inventories (--read-data: every file's digest)."""
@@ -258,7 +330,8 @@ def verify_backup(
     cli = Cli.of(ctx, json=json_out)
     if source:
         with cli.out.progress(None) as advance:
-            report = verify.verify_store(_store(source), backup_id, read_data=read_data, jobs=jobs, progress=advance)
+            store = _store(source, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
+            report = verify.verify_store(store, backup_id, read_data=read_data, jobs=jobs, progress=advance)
     else:
         report = verify.verify_local(_home(cli), backup_id, read_data=read_data)
     if cli.out.json_mode:
@@ -267,8 +340,12 @@ def verify_backup(
         if report.problems:
             cli.out.table([(p.where, p.message) for p in report.problems], ("resource", "problem"))
         speed = f", {report.mb_per_s:.0f} MB/s" if read_data else ""
+        unused = ""
+        if report.unreferenced_bytes:
+            unused = (f"; the store holds {human_size(report.unreferenced_bytes)} no backup uses "
+                      f"(freed by delete-backup/prune-backups --from)")
         cli.out.line(f"verified {report.id}: {report.objects} objects, {report.files} files, "
-                     f"{len(report.problems)} problems{speed}")
+                     f"{len(report.problems)} problems{speed}{unused}")
     if report.problems:
         first = report.problems[0]
         raise CorruptData(f"backup {report.id} is damaged: {len(report.problems)} problems (first: {first.where}: "
@@ -291,20 +368,26 @@ def prune_backups(
     label: Annotated[str | None, typer.Option("--label", "-l", help="Consider only backups with this label.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only say what would be removed.")] = False,
     source: FromOpt = None,
+    max_unused: MaxUnusedOpt = DEFAULT_MAX_UNUSED,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Delete backups that no retention rule keeps (never the newest of a label)."""
     from fcrctl.services.backup import manifest, prune
 
     cli = Cli.of(ctx, json=json_out)
-    store = _store(source) if source else None
+    opts = store_options(cli, endpoint_url, aws_profile, store_credentials, header_file)
+    store = _store(source, opts) if source else None
     home = None if store else _home(cli)
     backups = manifest.list_store(store) if store else home.list()
     plan = prune.plan(backups, prune.Policy(keep_last, keep_daily, keep_weekly, keep_monthly), group_by=group_by,
                       label=label, failsafe=keep_failsafe)
     if not dry_run and plan.remove:
         ids = [b.id for b in plan.remove]
-        manifest.delete_from_store(store, *ids) if store else home.delete(*ids)
+        manifest.delete_from_store(store, *ids, max_unused=max_unused) if store else home.delete(*ids)
     if cli.out.json_mode:
         cli.out.json({**plan.to_json(), "dryRun": dry_run})
         return
@@ -318,11 +401,17 @@ def upload_backup(
     ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: JobsOpt = 4,
     read_data: Annotated[bool, typer.Option("--read-data", help="Re-read and hash every file, not only changed ones.")
                          ] = False,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
+    storage_class: StorageClassOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Send a local backup to a store (only what the store lacks; resumable)."""
     cli = Cli.of(ctx, json=json_out)
-    report = _upload(cli, _home(cli), backup_id, _store(store, create=True), jobs, read_data)
+    opts = store_options(cli, endpoint_url, aws_profile, store_credentials, header_file, storage_class)
+    report = _upload(cli, _home(cli), backup_id, _store(store, opts, create=True), jobs, read_data)
     if cli.out.json_mode:
         cli.out.json(report.to_json())
     else:
@@ -330,14 +419,21 @@ def upload_backup(
                      f"{report.blobs_reused} already there, {report.seconds:.1f} s")
 
 
-def download_backup(ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: JobsOpt = 4,
-                    json_out: JsonOpt = False) -> None:
+def download_backup(
+    ctx: typer.Context,
+    backup_id: IdArg,
+    store: StoreArg,
+    jobs: JobsOpt = 4,
+    endpoint_url: EndpointOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    store_credentials: StoreCredentialsOpt = None,
+    header_file: HeaderFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Fetch a backup from a store into the local backups (every blob verified)."""
-    from fcrctl.services.backup import manifest
-
     cli = Cli.of(ctx, json=json_out)
-    with cli.out.progress(None) as advance:
-        report = manifest.download(_store(store), backup_id, _home(cli), jobs=jobs, progress=advance)
+    source = _store(store, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
+    report = _download(cli, _home(cli), backup_id, source, jobs)
     if cli.out.json_mode:
         cli.out.json(report.to_json())
     else:

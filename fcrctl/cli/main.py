@@ -14,6 +14,7 @@ from fcrctl.cli import admin, check, fixity, read, versions, write
 from fcrctl.cli import backup as backup_cmd
 from fcrctl.cli import serve as serve_cmd
 from fcrctl.cli import transfer as transfer_cmd
+from fcrctl.cli import transfers as transfers_cmd
 from fcrctl.cli import tx as tx_cmd
 from fcrctl.cli.context import Cli, Settings, load_profile
 from fcrctl.cli.output import Printer, configure_logging
@@ -225,6 +226,7 @@ app.command("reindex")(admin.reindex)
 backup_cmd.register(app)
 app.add_typer(acl_cmd.app, name="acl")
 transfer_cmd.register(app)
+app.add_typer(transfers_cmd.app, name="transfers")
 
 
 def run() -> None:

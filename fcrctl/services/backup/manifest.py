@@ -976,15 +976,18 @@ def iter_entries(objects: Iterable[ObjectFiles]) -> Iterator[tuple[Entry, str]]:
             yield e, obj.where
 
 
-def delete_from_store(store: BackupStore, *backup_ids: str) -> list[BackupInfo]:
-    """Remove backups' manifests, then every blob no remaining manifest names (waiting for
-    uploads running meanwhile: they may reuse blobs only a deleted manifest named). Several
-    at once (a prune) read the remaining manifests once, not once per backup."""
+def delete_from_store(store: BackupStore, *backup_ids: str, max_unused: float | None = None) -> list[BackupInfo]:
+    """Remove backups' manifests, then every blob no remaining manifest names, repacking packs
+    more than ``max_unused`` percent unused (see space.py), waiting for uploads running
+    meanwhile: they may reuse blobs only a deleted manifest named. Several at once (a prune)
+    read the remaining manifests once, not once per backup."""
     with store_lock(store, exclusive=True):
-        return _delete_from_store(store, backup_ids)
+        return _delete_from_store(store, backup_ids, max_unused)
 
 
-def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...]) -> list[BackupInfo]:
+def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...], max_unused: float | None) -> list[BackupInfo]:
+    from fcrctl.services.backup import space
+
     deleted = []
     for backup_id in backup_ids:
         info, objects = read_manifest(store, backup_id)
@@ -992,25 +995,7 @@ def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...]) -> list[
         deleted.append(info)
     for backup_id in backup_ids:
         store.delete(manifest_key(backup_id))
-    keep: set[str] = set()
-    for other in list_store(store):
-        _, objs = read_manifest(store, other.id)
-        for e, _where in iter_entries(objs):
-            if e.digest:
-                keep.add(e.digest)
-        if other.extra.get(INDEX_KEY):
-            keep.add(str(other.extra[INDEX_KEY]))
-    for key in list(store.list("blobs/")):
-        if key.rsplit("/", 1)[-1] not in keep:
-            store.delete(key)
-    by_pack: dict[str, list[str]] = {}
-    for digest, where in packs.read_index(store).items():
-        by_pack.setdefault(where.pack, []).append(digest)
-    for pack, digests in by_pack.items():
-        if not keep.intersection(digests):  # a partly used pack stays whole
-            store.delete(packs.index_key(pack))  # first: an index never names a missing pack
-            store.delete(packs.pack_key(pack))
-    packs.forget(store)
+    space.collect(store, space.referenced(store), space.DEFAULT_MAX_UNUSED if max_unused is None else max_unused)
     return deleted
 
 
