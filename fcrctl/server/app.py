@@ -49,6 +49,7 @@ def _default_routes() -> dict[str, dict[str, Handler]]:
             "OPTIONS": handlers.options,
             "PUT": handlers.put_metadata,
             "PATCH": handlers.patch_metadata,
+            "DELETE": handlers.delete_metadata,
         },
         rt.VERSIONS: {
             "GET": endpoints.list_versions,
