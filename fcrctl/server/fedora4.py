@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 XSD_STRING = rdf.XSD + "string"
 XSD_BOOLEAN = rdf.XSD + "boolean"
+XSD_DATETIME = rdf.XSD + "dateTime"
 LENIENT = 'Prefer: handling=lenient; received="minimal"'
 _TYPED_FORMATS = frozenset({"turtle", "nt", "n3", "xml"})  # not json-ld: 4.7's JSON-LD writer is Jena's own
 _BAD_LABEL = re.compile(r'[~#@*+%{}<>\[\]|"^]')
@@ -44,8 +45,13 @@ def types_literals(mime: str) -> bool:
 def _typed(node: Any) -> Any:
     from rdflib import Literal, URIRef
 
-    if isinstance(node, Literal) and node.datatype is None and not node.language:
+    if not isinstance(node, Literal):
+        return node
+    if node.datatype is None and not node.language:
         return Literal(str(node), datatype=URIRef(XSD_STRING))
+    if str(node.datatype) == XSD_DATETIME and str(node).endswith("+00:00"):
+        # rdflib writes UTC as +00:00 (its lexical form is rebuilt from the value); Fedora writes Z
+        return Literal(str(node)[:-6] + "Z", datatype=node.datatype, normalize=False)
     return node
 
 

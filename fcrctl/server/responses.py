@@ -88,7 +88,8 @@ def error(err: e.FcrctlError, ctx: c.Context | None, *, allow: str | None = None
     status = status_of(err)
     resp = text(status, http_message(err.message))
     if status == 410 and ctx is not None and not isinstance(err, e.TransactionGone):
-        resp.headers.add("Link", h.link(ctx.url(err.path or ctx.target.path, "fcr:tombstone"), "hasTombstone"))
+        tombstone = ctx.url(_tombstone_of(ctx, err.path or ctx.target.path), "fcr:tombstone")
+        resp.headers.add("Link", h.link(tombstone, "hasTombstone"))
     elif status == 401:
         resp.headers["WWW-Authenticate"] = 'Basic realm="fcrctl", charset="UTF-8"'
     elif status == 503:
@@ -100,6 +101,22 @@ def error(err: e.FcrctlError, ctx: c.Context | None, *, allow: str | None = None
             "%s %s -> %d: %s", ctx.request.method if ctx else "?", ctx.request.path if ctx else "?", status, err.message
         )
     return resp
+
+
+def _tombstone_of(ctx: c.Context, path: str) -> str:
+    """The deleted resource whose tombstone covers ``path`` (itself or an ancestor), as Fedora links it."""
+    from fcrctl import paths
+
+    for candidate in [*paths.ancestors(path), path]:  # top down: the deleted one is the highest
+        if candidate == "/":
+            continue
+        try:
+            ctx.repo.info(candidate)
+        except e.Gone:
+            return candidate
+        except e.FcrctlError:
+            break
+    return path
 
 
 def method_not_allowed(method: str, allow: str) -> Response:
