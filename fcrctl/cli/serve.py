@@ -1,6 +1,7 @@
 """fcrctl serve: expose the repository over the Fedora 4/5 REST API (waitress, threaded).
 
 fcrctl serve [--host 127.0.0.1] [--port 8080] [--base-path /rest] [--auth-file FILE] [--no-auth]
+             [--access-log FILE|- [--access-log-format clf|json]]
 fcrctl serve --auth-file FILE --add-user USER [--admin]   # password from a prompt, or stdin when piped
 """
 
@@ -58,9 +59,18 @@ def serve(
     admin: Annotated[
         bool, typer.Option("--admin", help="With --add-user: the user bypasses access control (as fedoraAdmin).")
     ] = False,
+    access_log: Annotated[
+        str | None,
+        typer.Option(
+            "--access-log", help="Log each request to FILE ('-' for stdout); never credentials.", metavar="FILE"
+        ),
+    ] = None,
+    access_log_format: Annotated[
+        str, typer.Option("--access-log-format", help="Access log lines: clf (Common Log Format) or json.")
+    ] = "clf",
     json_out: JsonOpt = False,
 ) -> None:
-    """Serve the repository over the Fedora REST API until interrupted."""
+    """Serve the repository over the Fedora REST API until interrupted (SIGTERM: once the requests in flight end)."""
     from fcrctl.server import auth as server_auth
 
     cli = Cli.of(ctx, json=json_out)
@@ -79,6 +89,12 @@ def serve(
             f"refusing to serve {host} without authentication: give --auth-file FILE "
             "(create it with --add-user USER), or --no-auth to serve it openly"
         )
+    if access_log_format not in ("clf", "json"):
+        raise BadInput(f"unknown --access-log-format {access_log_format!r}: use clf or json")
+    if access_log and access_log != "-":
+        from fcrctl.server.access_log import open_log
+
+        open_log(access_log).close()  # a bad path fails here, before the repository is opened
     auth = server_auth.BasicAuth.from_file(auth_file) if auth_file else None
     from fcrctl.server.run import serve as run_server
 
@@ -93,7 +109,16 @@ def serve(
         cli.out.stdout.flush()
 
     run_server(
-        repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready
+        repo,
+        host=host,
+        port=port,
+        base_path=base_path,
+        auth=auth,
+        threads=threads,
+        dialect=dialect,
+        on_ready=ready,
+        access_log=access_log,
+        access_log_format=access_log_format,
     )
 
 

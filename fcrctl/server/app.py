@@ -127,6 +127,7 @@ class FedoraApp:
             ctx = Context(self.repo, request, target, self.config, self.base_url(request))
             if user is not None and self.auth is not None:
                 ctx.user, ctx.admin = user, self.auth.is_admin(user)
+                request.environ["fcrctl.user"] = user  # for the access log: who, never how
             if target.tx is not None or request.headers.get("Atomic-ID"):
                 if self.tx_binder is None:
                     raise Unsupported(f"{self.repo.location} does not support transactions")

@@ -1,0 +1,100 @@
+"""Running `fcrctl serve` as an operator does: its access log, and a graceful stop on SIGTERM."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client as httpclient
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from fcrctl.server.access_log import redacted_query
+from fcrctl.server.auth import add_user
+from tests.server_fixture import start_server
+
+PASSWORD = "s3cret-pass-word"
+TOKEN = "tok-abcdef123456"
+
+
+@pytest.mark.parametrize("fmt", ["clf", "json"])
+def test_access_log_lines_never_hold_credentials(tmp_path: Path, fmt: str) -> None:
+    users = tmp_path / "users"
+    add_user(users, "alice", PASSWORD)
+    log = tmp_path / "access.log"
+    args = ("--access-log", str(log), "--access-log-format", fmt)
+    with start_server(tmp_path / "repo", auth_file=users, subprocess=True, process_args=args) as server:
+        with requests.Session() as http:
+            http.auth = ("alice", PASSWORD)
+            assert http.put(server.url + "/logged", headers={"Content-Type": "text/turtle"}).status_code == 201
+            assert http.get(server.url + f"/logged?access_token={TOKEN}&page=2").status_code == 200
+        bearer = requests.get(server.url + "/logged", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert bearer.status_code == 401
+        parts = urlsplit(server.url)
+        conn = httpclient.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        conn.putrequest("GET", parts.path + "/evil%0A%22injected", skip_accept_encoding=True)
+        conn.putheader("Authorization", "Basic " + "bWFsbG9yeTpob3BlZnVs")  # mallory:hopeful, a wrong user
+        conn.endheaders()
+        conn.getresponse().read()
+        conn.close()
+        time.sleep(0.3)  # lines are written as responses end
+    text = log.read_text()
+    lines = text.splitlines()
+    assert len(lines) == 4, text
+    assert PASSWORD not in text and TOKEN not in text and "hopeful" not in text and "mallory" not in text
+    assert "access_token=REDACTED&page=2" in text
+    if fmt == "json":
+        rows = [json.loads(line) for line in lines]
+        assert [r["status"] for r in rows] == [201, 200, 401, 401]
+        assert rows[0]["user"] == "alice" and rows[0]["method"] == "PUT" and rows[1]["bytes"] > 0
+        assert rows[2]["user"] is None
+    else:
+        assert lines[0].split(" ")[2] == "alice" and '"PUT /rest/logged HTTP/1.1" 201' in lines[0]
+        assert lines[2].split(" ")[2] == "-"
+    assert '"injected' not in text and "%0A%22injected" in text  # one line per request, no forged fields
+
+
+def test_redacted_query_keeps_harmless_parameters() -> None:
+    query = "checksum=urn:sha1:ab&api_key=k&password=p"
+    assert redacted_query(query) == "checksum=urn:sha1:ab&api_key=REDACTED&password=REDACTED"
+    assert redacted_query("") == ""
+
+
+def test_access_log_to_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fcrctl.cli.main import app
+
+    where = str(tmp_path / "r")
+    assert CliRunner().invoke(app, ["init", where]).exit_code == 0
+    result = CliRunner().invoke(app, ["--repo", where, "serve", "--access-log", str(tmp_path / "no" / "dir" / "log")])
+    assert result.exit_code == 2 and "cannot open access log" in result.output
+
+
+def test_sigterm_lets_requests_in_flight_finish(tmp_path: Path) -> None:
+    data = os.urandom(24 * 1024 * 1024)
+    server = start_server(tmp_path / "repo", subprocess=True)
+    try:
+        headers = {"Content-Type": "application/octet-stream"}
+        assert requests.put(server.url + "/big", data=data, headers=headers).status_code == 201
+        with requests.get(server.url + "/big", stream=True, timeout=30) as response:
+            received = hashlib.sha256()
+            chunks = response.iter_content(64 * 1024)
+            first = next(chunks)
+            received.update(first)
+            assert server.pid is not None
+            os.kill(server.pid, signal.SIGTERM)  # mid-download
+            time.sleep(1.5)
+            with pytest.raises(requests.ConnectionError):  # no longer listening
+                requests.get(server.url + "/", timeout=5)
+            for chunk in chunks:
+                received.update(chunk)
+                time.sleep(0.0005)  # a slow reader
+        assert received.hexdigest() == hashlib.sha256(data).hexdigest()
+    finally:
+        server.stop()
