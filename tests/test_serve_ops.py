@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -98,3 +99,49 @@ def test_sigterm_lets_requests_in_flight_finish(tmp_path: Path) -> None:
         assert received.hexdigest() == hashlib.sha256(data).hexdigest()
     finally:
         server.stop()
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_html_view_of_a_container_escapes_hostile_content(tmp_path: Path) -> None:
+    hostile = "<script>alert('x')</script>"
+    with start_server(tmp_path / "repo") as server, requests.Session() as http:
+        body = f'<> <http://purl.org/dc/elements/1.1/title> "{hostile}" ; <http://e.org/s> <javascript:alert(1)> .'
+        assert http.put(server.url + "/box", data=body, headers={"Content-Type": "text/turtle"}).status_code == 201
+        disposition = 'attachment; filename="\\"><img src=x onerror=alert(1)>.txt"'  # a quote, then markup
+        binary = {"Content-Type": "text/plain", "Content-Disposition": disposition}
+        assert http.put(server.url + "/box/file", data=b"download me", headers=binary).status_code == 201
+        assert http.put(server.url + "/box/sub").status_code == 201
+        response = http.get(server.url + "/box", headers={"Accept": BROWSER_ACCEPT})
+        assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
+        assert "script-src" not in response.headers["Content-Security-Policy"]  # default-src 'none': no scripts
+        page = _Page()
+        page.feed(response.text)
+        tags = [tag for tag, _ in page.tags]
+        assert "script" not in tags and "img" not in tags
+        assert all(not name.startswith("on") for _, attrs in page.tags for name in attrs)
+        hrefs = [attrs["href"] for tag, attrs in page.tags if tag == "a"]
+        assert all(href and href.startswith("http") for href in hrefs)
+        assert server.url + "/box/sub" in hrefs
+        downloads = [attrs for tag, attrs in page.tags if tag == "a" and "download" in attrs]
+        assert [d["href"] for d in downloads] == [server.url + "/box/file"]
+        assert http.get(downloads[0]["href"] or "").content == b"download me"
+        assert hostile in "".join(page.text) and "javascript:alert(1)" in "".join(page.text)  # shown, as text
+        # RDF clients keep getting RDF
+        anything = http.get(server.url + "/box", headers={"Accept": "*/*"})
+        assert anything.headers["Content-Type"].startswith("text/turtle")
+        assert http.get(server.url + "/box").headers["Content-Type"].startswith("text/turtle")

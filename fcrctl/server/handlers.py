@@ -14,8 +14,8 @@ from werkzeug.wrappers import Response
 
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, Conflict, Gone, NotFound, PreconditionFailed
-from fcrctl.repository.base import NON_RDF_SOURCE, ResourceInfo, ResourceSpec
-from fcrctl.server import fedora4
+from fcrctl.repository.base import NON_RDF_SOURCE, RdfPrefs, ResourceInfo, ResourceSpec
+from fcrctl.server import fedora4, html_view
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
 from fcrctl.server.context import Context, NotAcceptable, NotModified, UnsupportedMediaType
@@ -53,6 +53,8 @@ def get_metadata(ctx: Context) -> Response:
 
 
 def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: str | None = None) -> Response:
+    if not description and version is None and html_view.wants_html(ctx.request.headers.get("Accept")):
+        return html_view.page(ctx, info, served_graph(ctx, info, prefs=RdfPrefs(containment=False)))
     mime = rdf.negotiate(ctx.request.headers.get("Accept"))
     if mime is None:
         raise NotAcceptable(
