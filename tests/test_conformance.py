@@ -360,3 +360,72 @@ def test_http_backend_versions_over_fedora6(f6: ServerHandle) -> None:
         assert version.id in [v.id for v in listed] and len(version.id) == 14
         assert titles(repo.get_rdf("/mv", version=version.id), "/mv") == {"old"}
         assert titles(repo.get_rdf("/mv"), "/mv") == {"new"}
+
+
+# -- Fedora API specification (fedora6 dialect) ---------------------------------------------------------
+
+
+def test_spec_options_of_timemap_and_memento(f6: ServerHandle, http: requests.Session) -> None:
+    url = fresh(f6)
+    container(http, url)
+    location = http.post(url + "/fcr:versions").headers["Location"]
+    assert set(http.options(location).headers["Allow"].split(",")) == {"GET", "HEAD", "OPTIONS"}  # ldprm-options
+    assert {"GET", "HEAD", "OPTIONS"} <= set(http.options(url + "/fcr:versions").headers["Allow"].split(","))
+    assert ("http://mementoweb.org/ns#TimeMap", "type") in rels(http.get(url + "/fcr:versions"))  # ldpcv-get
+
+
+def test_spec_original_resource_links(f6: ServerHandle, http: requests.Session) -> None:  # ldprv-get
+    url = fresh(f6)
+    container(http, url)
+    found = rels(http.get(url))
+    assert {(url, "original"), (url, "timegate"), (url + "/fcr:versions", "timemap")} <= found
+    memento = "http://mementoweb.org/ns#"
+    assert {(memento + "TimeGate", "type"), (memento + "OriginalResource", "type")} <= found
+
+
+@pytest.mark.parametrize("dialect_server", ["f4", "f6"])
+def test_spec_head_sends_the_digest_get_sends(
+    request: pytest.FixtureRequest, http: requests.Session, dialect_server: str
+) -> None:  # http-head
+    server: ServerHandle = request.getfixturevalue(dialect_server)
+    url = fresh(server)
+    assert http.put(url, data=b"digest me", headers={"Content-Type": "text/plain"}).status_code == 201
+    want = {"Want-Digest": "sha-256"}
+    got, head = http.get(url, headers=want), http.head(url, headers=want)
+    assert got.headers["Digest"] == head.headers["Digest"] and head.content == b""
+
+
+@pytest.mark.parametrize("dialect_server", ["f4", "f6"])
+def test_spec_patch_refuses_containment_and_model_changes(
+    request: pytest.FixtureRequest, http: requests.Session, dialect_server: str
+) -> None:  # http-patch-containment-triples, http-patch-ixn-models
+    server: ServerHandle = request.getfixturevalue(dialect_server)
+    url = fresh(server)
+    container(http, url)
+    sparql = {"Content-Type": "application/sparql-update"}
+    for triple in (f"<> <{LDP}contains> <{url}/x>", f"<> a <{LDP}NonRDFSource>"):
+        response = http.patch(url, data=f"INSERT DATA {{ {triple} }}", headers=sparql)
+        assert response.status_code == 409 and response.text.strip() and "--" not in response.text
+
+
+def test_spec_describes_link_and_preference_applied(f6: ServerHandle, http: requests.Session) -> None:
+    url = fresh(f6)
+    assert http.put(url, data=b"x", headers={"Content-Type": "text/plain"}).status_code == 201
+    assert (url, "describes") in rels(http.get(url + "/fcr:metadata"))  # http-get-ldprs
+    minimal = http.get(url + "/fcr:metadata", headers={"Prefer": "return=minimal"})
+    assert minimal.headers["Preference-Applied"] == "return=minimal"
+    assert "Preference-Applied" not in http.get(url + "/fcr:metadata").headers
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        '<http://example.org/a>; rel="http://fedora.info/definitions/fcrepo#ExternalContent"; handling="copy", '
+        '<http://example.org/b>; rel="http://fedora.info/definitions/fcrepo#ExternalContent"; handling="copy"',
+        '<http://example.org/a>; rel="http://fedora.info/definitions/fcrepo#ExternalContent"',
+        '<http://example.org/a>; rel="http://fedora.info/definitions/fcrepo#ExternalContent"; handling="teleport"',
+    ],
+)
+def test_spec_external_content_links_refused(f6: ServerHandle, http: requests.Session, link: str) -> None:
+    response = http.put(fresh(f6), headers={"Link": link})  # external-content
+    assert 400 <= response.status_code < 500

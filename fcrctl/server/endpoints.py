@@ -90,6 +90,21 @@ def create_version(ctx: Context) -> Response:
     return resp
 
 
+def versions_options(ctx: Context) -> Response:
+    """OPTIONS of a TimeMap or a version: Fedora 6's mementos are read only (Allow: GET, HEAD, OPTIONS)."""
+    ctx.repo.info(ctx.target.path)
+    if ctx.target.endpoint == "version":
+        resolve_version(ctx)
+        if ctx.config.dialect == "fedora6":
+            return Response(status=200, headers={"Allow": memento.READ_ONLY})
+    writable = ctx.repo.capabilities.writable
+    if ctx.target.endpoint == "version":
+        extra = ("PATCH", "DELETE") if ctx.repo.capabilities.delete_versions else ("PATCH",)
+    else:
+        extra = ("POST",)
+    return Response(status=200, headers={"Allow": ",".join(("GET", "HEAD", "OPTIONS", *(extra if writable else ())))})
+
+
 def resolve_version(ctx: Context) -> Version:
     label = ctx.target.label
     versions = ctx.repo.versions(ctx.target.path)
