@@ -303,6 +303,8 @@ def test_post_fcr_versions_makes_a_memento(f6: ServerHandle, http: requests.Sess
     assert {(url, "original"), (url, "timegate"), (url + "/fcr:versions", "timemap")} <= found
     assert ("http://mementoweb.org/ns#Memento", "type") in found
     assert http.post(url + "/fcr:versions", headers={"Slug": "label"}).status_code == 400
+    dated = http.post(url + "/fcr:versions", headers={"Memento-Datetime": "Tue, 03 Jun 2008 11:05:30 GMT"})
+    assert dated.status_code == 400
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "POST"])
@@ -429,3 +431,16 @@ def test_spec_describes_link_and_preference_applied(f6: ServerHandle, http: requ
 def test_spec_external_content_links_refused(f6: ServerHandle, http: requests.Session, link: str) -> None:
     response = http.put(fresh(f6), headers={"Link": link})  # external-content
     assert 400 <= response.status_code < 500
+
+
+def test_every_test_the_conformance_table_names_exists() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent
+    table = (root.parent / "docs" / "conformance.md").read_text()
+    defined = set()
+    for source in root.rglob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", source.read_text(), re.MULTILINE))
+    named = {name for name in re.findall(r"`(test_\w+)", table)}
+    assert named and named <= defined, sorted(named - defined)
