@@ -145,3 +145,28 @@ def test_html_view_of_a_container_escapes_hostile_content(tmp_path: Path) -> Non
         anything = http.get(server.url + "/box", headers={"Accept": "*/*"})
         assert anything.headers["Content-Type"].startswith("text/turtle")
         assert http.get(server.url + "/box").headers["Content-Type"].startswith("text/turtle")
+
+
+def test_open_transactions_survive_a_sigterm(tmp_path: Path) -> None:
+    from fcrctl.repository import open_repository
+    from fcrctl.repository.base import ResourceSpec
+
+    where = tmp_path / "repo"
+    server = start_server(where, subprocess=True, dialect="fedora6")
+    try:
+        with open_repository(server.url, api="fedora6") as repo:
+            tx = repo.begin_transaction()
+            inside = repo.in_transaction(tx.id)
+            inside.create("/staged", ResourceSpec())
+        assert server.pid is not None
+        os.kill(server.pid, signal.SIGTERM)
+    finally:
+        server.stop()
+    again = start_server(where, subprocess=True, dialect="fedora6")
+    try:
+        with open_repository(again.url, api="fedora6") as repo:
+            assert tx.id in [t.id for t in repo.transactions()]
+            repo.commit_transaction(tx.id)
+            assert repo.info("/staged").path == "/staged"
+    finally:
+        again.stop()
