@@ -170,3 +170,35 @@ def test_open_transactions_survive_a_sigterm(tmp_path: Path) -> None:
             assert repo.info("/staged").path == "/staged"
     finally:
         again.stop()
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return next((found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Chromium (Debian: apt-get install chromium)")
+def test_html_view_in_a_real_browser(tmp_path: Path) -> None:
+    """Headless Chromium renders the page (screenshot in the test's folder), and the hostile title's
+    markup, which would rename the document if it ran, stays text."""
+    import subprocess
+
+    browser = _chromium()
+    assert browser is not None
+    with start_server(tmp_path / "repo") as server, requests.Session() as http:
+        attack = "<img src=x onerror=document.title='pwned'>"
+        body = f'<> <http://purl.org/dc/elements/1.1/title> "{attack}" .'
+        assert http.put(server.url + "/shelf", data=body, headers={"Content-Type": "text/turtle"}).status_code == 201
+        book = http.put(server.url + "/shelf/book", data=b"text", headers={"Content-Type": "text/plain"})
+        assert book.status_code == 201
+        flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1024,768"]
+        shot = tmp_path / "container.png"
+        subprocess.run([*flags, f"--screenshot={shot}", server.url + "/shelf"], check=True, timeout=120,
+                       capture_output=True)
+        assert shot.stat().st_size > 2000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        dom = subprocess.run([*flags, "--dump-dom", server.url + "/shelf"], check=True, timeout=120,
+                             capture_output=True, text=True).stdout
+        assert "<title>/shelf</title>" in dom and "pwned" not in dom.split("<body")[0]
+        assert f'href="{server.url}/shelf/book"' in dom and "download" in dom

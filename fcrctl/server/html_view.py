@@ -28,7 +28,7 @@ MAX_CHILDREN = 1000  # a page a browser can show; the RDF lists them all
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'"
 _STYLE = (
     "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-    "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
+    "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}"
 )
 
 
