@@ -1,6 +1,7 @@
 """fcrctl serve: expose the repository over the Fedora 4/5 REST API (waitress, threaded).
 
 fcrctl serve [--host 127.0.0.1] [--port 8080] [--base-path /rest] [--auth-file FILE] [--no-auth]
+             [--access-log FILE|- [--access-log-format clf|json]]
 fcrctl serve --auth-file FILE --add-user USER [--admin]   # password from a prompt, or stdin when piped
 """
 
@@ -89,6 +90,15 @@ def serve(
         typer.Option("--user-base-uri", help="acl:agent URIs under this prefix name users (Fedora's "
                      "fcrepo.auth.webac.userAgent.baseUri).", metavar="URI"),
     ] = None,
+    access_log: Annotated[
+        str | None,
+        typer.Option(
+            "--access-log", help="Log each request to FILE ('-' for stdout); never credentials.", metavar="FILE"
+        ),
+    ] = None,
+    access_log_format: Annotated[
+        str, typer.Option("--access-log-format", help="Access log lines: clf (Common Log Format) or json.")
+    ] = "clf",
     json_out: JsonOpt = False,
     max_rdf_bytes: Annotated[
         int,
@@ -100,7 +110,7 @@ def serve(
         ),
     ] = rdf.MAX_RDF_BYTES,
 ) -> None:
-    """Serve the repository over the Fedora REST API until interrupted."""
+    """Serve the repository over the Fedora REST API until interrupted (SIGTERM: once the requests in flight end)."""
     from fcrctl.server import auth as server_auth
 
     cli = Cli.of(ctx, json=json_out)
@@ -119,6 +129,12 @@ def serve(
             f"refusing to serve {host} without authentication: give --auth-file FILE "
             "(create it with --add-user USER), or --no-auth to serve it openly"
         )
+    if access_log_format not in ("clf", "json"):
+        raise BadInput(f"unknown --access-log-format {access_log_format!r}: use clf or json")
+    if access_log and access_log != "-":
+        from fcrctl.server.access_log import open_log
+
+        open_log(access_log).close()  # a bad path fails here, before the repository is opened
     auth = server_auth.BasicAuth.from_file(auth_file) if auth_file else None
     if external_allowed is not None:
         from fcrctl.server.external import read_allow_list
@@ -145,6 +161,8 @@ def serve(
         external_allowed=str(external_allowed) if external_allowed else None, allow_external_fetch=allow_external_fetch,
         backup_dir=_backup_dir(backup_dir),
         policy=policy,
+        access_log=access_log,
+        access_log_format=access_log_format,
     )
 
 

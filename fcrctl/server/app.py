@@ -50,17 +50,20 @@ def _default_routes() -> dict[str, dict[str, Handler]]:
             "OPTIONS": handlers.options,
             "PUT": handlers.put_metadata,
             "PATCH": handlers.patch_metadata,
+            "DELETE": handlers.delete_metadata,
         },
         rt.VERSIONS: {
             "GET": endpoints.list_versions,
             "HEAD": endpoints.list_versions,
             "POST": endpoints.create_version,
+            "OPTIONS": endpoints.versions_options,
         },
         rt.VERSION: {
             "GET": endpoints.get_version,
             "HEAD": endpoints.get_version,
             "PATCH": endpoints.revert_version,
             "DELETE": endpoints.delete_version,
+            "OPTIONS": endpoints.versions_options,
         },
         rt.VERSION_METADATA: {"GET": endpoints.get_version_metadata, "HEAD": endpoints.get_version_metadata},
         rt.FIXITY: {"GET": endpoints.fixity, "HEAD": endpoints.fixity},
@@ -129,6 +132,7 @@ class FedoraApp:
             ctx = Context(self.repo, request, target, self.config, self.base_url(request))
             if user is not None and self.auth is not None:
                 ctx.user, ctx.admin = user, self.auth.is_admin(user)
+                request.environ["fcrctl.user"] = user  # for the access log: who, never how
             if target.tx is not None or request.headers.get("Atomic-ID"):
                 if self.tx_binder is None:
                     raise Unsupported(f"{self.repo.location} does not support transactions")

@@ -41,6 +41,9 @@ _SUFFIXES: dict[tuple[str, ...], str] = {
     ("fcr:versions",): VERSIONS,
     ("fcr:versions", "LABEL"): VERSION,
     ("fcr:versions", "LABEL", "fcr:metadata"): VERSION_METADATA,
+    # Fedora 6 names a binary description's mementos (and TimeMap) below its fcr:metadata
+    ("fcr:metadata", "fcr:versions"): VERSIONS,
+    ("fcr:metadata", "fcr:versions", "LABEL"): VERSION_METADATA,
     ("fcr:fixity",): FIXITY,
     ("fcr:tombstone",): TOMBSTONE,
     ("fcr:acl",): ACL,
@@ -99,9 +102,10 @@ def parse_target(request_path: str, base_path: str) -> Target:
         return Target(path, TX_ID, label=tail[1], tx=tx)
     label = None
     key = tail
-    if len(tail) >= 2 and tail[0] == "fcr:versions":
-        label = tail[1]
-        key = ("fcr:versions", "LABEL", *tail[2:])
+    versions_at = 1 if tail[:2] == ("fcr:metadata", "fcr:versions") else 0
+    if len(tail) >= 2 + versions_at and tail[versions_at] == "fcr:versions":
+        label = tail[versions_at + 1]
+        key = (*tail[:versions_at], "fcr:versions", "LABEL", *tail[versions_at + 2 :])
         if not label or label.startswith("fcr:") or label in (".", ".."):
             raise BadInput(f"bad version label {label!r} in {request_path}")
     endpoint = _SUFFIXES.get(key)
