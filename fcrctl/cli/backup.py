@@ -41,9 +41,24 @@ def _show(cli: Cli, info: Any, **extra: Any) -> None:
     if cli.out.json_mode:
         cli.out.json(doc)
         return
-    rows = [(k, str(v)) for k, v in doc.items() if k != "bytes"]
+    if cli.out.quiet:  # -q: the result only, for `id=$(fcrctl -q backup)`
+        cli.out.line(info.id)
+        return
+    upload = doc.pop("upload", None)
+    rows = [(k, _human(v)) for k, v in doc.items() if k != "bytes"]
     rows.insert(6, ("bytes", f"{info.bytes} ({human_size(info.bytes)})"))
     cli.out.fields(rows)
+    if upload is not None:
+        cli.out.line(_uploaded(upload))
+
+
+def _human(value: Any) -> str:
+    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
+
+
+def _uploaded(report: dict[str, Any]) -> str:
+    return (f"uploaded {report['id']}: {report['blobs_sent']} blobs sent ({human_size(report['bytes_written'])}), "
+            f"{report['blobs_reused']} already there, {report['seconds']:.1f} s")
 
 
 def backup(
@@ -286,8 +301,7 @@ def upload_backup(ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: J
     if cli.out.json_mode:
         cli.out.json(report.to_json())
     else:
-        cli.out.line(f"uploaded {report.id}: {report.blobs_sent} blobs sent ({human_size(report.bytes_written)}), "
-                     f"{report.blobs_reused} already there, {report.seconds:.1f} s")
+        cli.out.line(_uploaded(report.to_json()))
 
 
 def download_backup(ctx: typer.Context, backup_id: IdArg, store: StoreArg, jobs: JobsOpt = 4,

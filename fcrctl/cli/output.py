@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 CHUNK = 1 << 20
+PROGRESS_DELAY = 2.0  # seconds a transfer runs before its progress bar appears
 MODEL_SHORT = {
     BASIC_CONTAINER: "container",
     DIRECT_CONTAINER: "direct",
@@ -91,7 +92,14 @@ class Printer:
             # Off a terminal rich would wrap at 80 columns; a wide width keeps each table row on
             # one line for grep and cut (tables never expand, so this does not pad them).
             terminal = _isatty(self.stdout)
-            self._console = Console(file=self.stdout, highlight=False, width=None if terminal else 10_000)
+            # NO_COLOR (no-color.org) means no escapes at all: rich alone would still print bold.
+            plain = os.environ.get("NO_COLOR", "") != "" or os.environ.get("TERM") == "dumb"
+            self._console = Console(
+                file=self.stdout,
+                highlight=False,
+                width=None if terminal else 10_000,
+                color_system=None if plain else "auto",
+            )
         return self._console
 
     def line(self, text: str) -> None:
@@ -166,17 +174,31 @@ class Printer:
         for key, value in rows:
             self.line(f"{key:<{width}}  {value}")
 
-    def table(self, rows: Iterable[tuple[str, ...]], header: tuple[str, ...] | None) -> None:
+    def table(self, rows: Iterable[tuple[str, ...]], header: tuple[str, ...] | None, *, empty: str = "") -> None:
+        """A table; the first column (an id) never wraps. ``empty``: the sentence to print for no rows.
+
+        A table wider than the terminal becomes one record per line (its cells two spaces
+        apart): a wrapped id could no longer be copied, and truncating ids would be worse.
+        """
         from rich import box
         from rich.table import Table
 
+        rows = list(rows)
+        if not rows and empty:
+            self.note(empty)
+            return
         table = Table(box=box.SIMPLE if header else None, show_header=header is not None, pad_edge=False)
         width = len(header) if header else 2
         for i, title in enumerate(header or ("",) * width):
             table.add_column(title, style="bold" if i == 0 and not header else None, overflow="fold")
         for row in rows:
             table.add_row(*row)
-        self.console.print(table)
+        console = self.console
+        if console.measure(table, options=console.options.update_width(1 << 20)).maximum > console.width:
+            for row in [header] * (header is not None) + rows:
+                self.line("  ".join(row))  # type: ignore[arg-type]
+            return
+        console.print(table)
 
     def listing(self, items: Iterator[ResourceInfo], *, long: bool) -> int:
         """Stream a listing: one path per line (``--long``: model, size, modified, path)."""
@@ -248,13 +270,65 @@ class Printer:
     @contextmanager
     def progress(self, total: int | None) -> Iterator[Any]:
         """Yield ``advance(n)``; a tqdm bar on stderr only for people watching a terminal."""
-        if self.json_mode or self.quiet or not _isatty(self.stderr) or (total is not None and total < 4 * CHUNK):
+        if self.json_mode or self.quiet or not _isatty(self.stderr):
             yield lambda n: None
             return
         from tqdm import tqdm
 
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=self.stderr, leave=False) as bar:
+        # delay: the bar appears only once a transfer has taken a while, whatever its size
+        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=self.stderr, leave=False,
+                  delay=PROGRESS_DELAY) as bar:
             yield bar.update
+
+
+    @contextmanager
+    def uploading(self, spec: Any) -> Iterator[None]:
+        """Show a progress bar while a backend reads ``spec.content`` (a binary body being stored)."""
+        stream = getattr(spec, "content", None)
+        if stream is None:
+            yield
+            return
+        with self.progress(_remaining(stream)) as advance:
+            spec.content = _ProgressReader(stream, advance)
+            try:
+                yield
+            finally:
+                spec.content = stream
+
+
+class _ProgressReader:
+    """A binary stream that reports how far it has been read (backends may rewind it: hashing first)."""
+
+    def __init__(self, stream: BinaryIO, advance: Any) -> None:
+        self._stream = stream
+        self._advance = advance
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self._moved(self._position + len(chunk))
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        position = self._stream.seek(offset, whence)
+        self._moved(position)
+        return position
+
+    def _moved(self, position: int) -> None:
+        self._advance(position - self._position)
+        self._position = position
+
+    def __getattr__(self, name: str) -> Any:  # tell, seekable, fileno, name, close...
+        return getattr(self._stream, name)
+
+
+def _remaining(stream: BinaryIO) -> int | None:
+    try:
+        if not stream.seekable():
+            return None
+        return os.fstat(stream.fileno()).st_size - stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _when(stamp: str, who: str | None) -> str:

@@ -82,7 +82,7 @@ def list_(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         cli.out.json([i.to_json() for i in infos])
     else:
         cli.out.table(((i.id, i.expires.isoformat(timespec="seconds") if i.expires else "") for i in infos),
-                      ("id", "expires"))
+                      ("id", "expires"), empty="no open transactions")
 
 
 @app.command("run", context_settings={"allow_interspersed_args": False})

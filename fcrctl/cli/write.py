@@ -80,7 +80,7 @@ def create(
         external=external,
         handling=handling,
         lenient=lenient,
-    ) as spec:
+    ) as spec, cli.out.uploading(spec):
         repo = cli.writable()  # after the body is checked: bad input never creates the default repository
         if parent is not None:
             info = repo.create_child(where, spec, slug=slug)
@@ -112,7 +112,8 @@ def put(
         info = cli.writable().replace_description(target, graph, conditions=conditions, lenient=lenient)  # type: ignore[arg-type]
         cli.out.path(info)
         return
-    with inputs.resource_spec(target, file=file, mime=mime, binary=binary, lenient=lenient) as spec:
+    with inputs.resource_spec(target, file=file, mime=mime, binary=binary, lenient=lenient) as spec, \
+            cli.out.uploading(spec):
         info, created = cli.writable().replace(target, spec, conditions=conditions)
     cli.out.path(info, created=created)
 
