@@ -26,6 +26,8 @@ def init(
     if scheme_of(target) != "file":
         raise BadInput(f"init creates local repositories; {target} is a URL (a remote Fedora exists already)")
     where = Path(target).expanduser()
+    if (where / "ocfl-root").is_dir() or (where / "0=ocfl_1.1").exists():
+        raise Conflict(f"{where} is already a repository: use it with --repo {where} (nothing was changed)")
     if where.exists() and any(where.iterdir()):
         raise Conflict(f"{where} exists and is not empty: choose a new or empty directory")
     repo = open_repository(str(where), create=True)

@@ -256,11 +256,15 @@ def verify_backup(
             cli.out.table([(p.where, p.message) for p in report.problems], ("resource", "problem"))
         speed = f", {report.mb_per_s:.0f} MB/s" if read_data else ""
         cli.out.line(f"verified {report.id}: {report.objects} objects, {report.files} files, "
-                     f"{len(report.problems)} problems{speed}")
+                     f"{_problems(len(report.problems))}{speed}")
     if report.problems:
         first = report.problems[0]
-        raise CorruptData(f"backup {report.id} is damaged: {len(report.problems)} problems (first: {first.where}: "
+        raise CorruptData(f"backup {report.id} is damaged: {_problems(len(report.problems))} (first: {first.where}: "
                           f"{first.message})")
+
+
+def _problems(count: int) -> str:
+    return f"{count} problem" if count == 1 else f"{count} problems"
 
 
 def prune_backups(

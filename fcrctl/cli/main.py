@@ -204,7 +204,8 @@ def main(
         bool, typer.Option("--insecure", help="Do not verify TLS certificates (dangerous; warns).")
     ] = False,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="HTTP timeout in seconds.", metavar="SECONDS", min=0.1)
+        float | None, typer.Option("--timeout", metavar="SECONDS", min=0.1,
+                     help="HTTP: wait at most SECONDS for each answer, retries included (bodies stream on).")
     ] = None,
     tx: Annotated[
         str | None,

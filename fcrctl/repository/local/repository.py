@@ -474,7 +474,7 @@ class LocalRepository(TransactionsMixin):
             if existing.deleted:
                 raise Gone(f"{path} was deleted (a tombstone remains): `fcrctl purge {path}` reuses the path",
                            path=path)
-            raise Conflict(f"{path} already exists: use replace (PUT) to change it", path=path)
+            raise Conflict(f"{path} already exists: replace it with `fcrctl put {path} --file FILE`", path=path)
         parent = paths.parent(path) or "/"
         prow = self._index.get(parent)
         if prow is None:
@@ -725,7 +725,8 @@ class LocalRepository(TransactionsMixin):
             row = self._row(path)
             check_conditions(row, conditions, path)
             if row.model != NON_RDF_SOURCE:
-                raise BadInput(f"{path} is a container: replace its triples with replace (PUT)", path=path)
+                raise BadInput(f"{path} is a container: replace its triples with `fcrctl put {path} --file FILE`",
+                               path=path)
             self._write_description(row, graph, lenient)
             return self.info(path)
 
