@@ -153,6 +153,22 @@ def _read_all(fh: BinaryIO, file: str) -> bytes:
         raise BadInput(f"--file {file}: {exc.strerror}") from exc
 
 
+def _utf8_filename(name: str | None) -> str | None:
+    """The names.py rule, said out loud: a name that is not UTF-8 is stored with %XX for those bytes."""
+    from fcrctl.names import utf8_name
+
+    if name is None:
+        return None
+    stored = utf8_name(name)
+    if stored != name:
+        import logging
+
+        logging.getLogger("fcrctl").warning(
+            f"file name {stored!r} is not UTF-8: stored with %XX for its other bytes (--filename NAME chooses one)"
+        )
+    return stored
+
+
 def _source_name(file: str) -> str:
     return "<stdin>" if file == "-" else file
 
@@ -183,6 +199,7 @@ def resource_spec(
     if external is not None:
         if file is not None:
             raise BadInput("give either --file or --external, not both")
+        filename = _utf8_filename(filename)
         if handling not in EXTERNAL_HANDLINGS:
             raise BadInput(f"--handling {handling!r}: use one of {', '.join(EXTERNAL_HANDLINGS)}")
         yield ResourceSpec(
@@ -211,7 +228,7 @@ def resource_spec(
             content=stream,
             binary=True,
             mime_type=mime or OCTET_STREAM,
-            filename=filename or (None if file == "-" else Path(file).name),
+            filename=_utf8_filename(filename or (None if file == "-" else Path(file).name)),
             digests=declared,
             lenient=lenient,
         )

@@ -103,29 +103,29 @@ class Printer:
         return self._console
 
     def line(self, text: str) -> None:
-        self.stdout.write(text + "\n")
+        self.stdout.write(_utf8(text) + "\n")
 
     def json(self, document: Any) -> None:
         """One JSON document per line: a whole result, or one item of a stream."""
-        self.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
+        self.stdout.write(_utf8(json.dumps(document, ensure_ascii=False, default=str)) + "\n")
 
     def note(self, text: str) -> None:
         """A human confirmation or hint on stderr; silent with -q or --json."""
         if not self.quiet and not self.json_mode:
-            self.stderr.write(f"fcrctl: {text}\n")
+            self.stderr.write(f"fcrctl: {_utf8(text)}\n")
 
     def debug(self, text: str) -> None:
         if self.verbose and not self.quiet:
             self.stderr.write(f"fcrctl: {text}\n")
 
     def warn(self, text: str) -> None:
-        self.stderr.write(f"fcrctl: warning: {text}\n")
+        self.stderr.write(f"fcrctl: warning: {_utf8(text)}\n")
 
     def error(self, error: FcrctlError) -> None:
         if self.json_mode:
-            self.stderr.write(json.dumps(error.to_json(), ensure_ascii=False) + "\n")
+            self.stderr.write(_utf8(json.dumps(error.to_json(), ensure_ascii=False)) + "\n")
         else:
-            self.stderr.write(f"fcrctl: error: {error.message}\n")
+            self.stderr.write(f"fcrctl: error: {_utf8(error.message)}\n")
         self.stderr.flush()
 
     # -- results -------------------------------------------------------------------
@@ -329,6 +329,15 @@ def _remaining(stream: BinaryIO) -> int | None:
         return os.fstat(stream.fileno()).st_size - stream.tell()
     except (AttributeError, OSError, ValueError):
         return None
+
+
+def _utf8(text: str) -> str:
+    # the names.py rule: what we print is UTF-8, even a name an older fcrctl stored as it came
+    if text.isascii():
+        return text
+    from fcrctl.names import utf8_name
+
+    return utf8_name(text)
 
 
 def _when(stamp: str, who: str | None) -> str:

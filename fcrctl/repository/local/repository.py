@@ -30,6 +30,7 @@ from fcrctl.errors import (
     ReadOnly,
     Unsupported,
 )
+from fcrctl.names import utf8_name
 from fcrctl.rdf import new_graph
 from fcrctl.repository.base import (
     DIGEST_ALGORITHMS,
@@ -566,7 +567,7 @@ class LocalRepository(TransactionsMixin):
         logical = hdr.binary_content_path(oid, rid)
         h["interactionModel"] = NON_RDF_SOURCE
         h["mimeType"] = spec.mime_type or h.get("mimeType") or "application/octet-stream"
-        h["filename"] = spec.filename if spec.filename is not None else h.get("filename", "")
+        h["filename"] = utf8_name(spec.filename) if spec.filename is not None else h.get("filename", "")
         for key in ("externalUrl", "externalHandling", "contentPath"):
             h.pop(key, None)
         expected = expected_digests(spec.digests)
@@ -794,7 +795,7 @@ class LocalRepository(TransactionsMixin):
                 if st.headers.get("mimeType"):
                     graph.add((URIRef(rid), URIRef(EBUCORE + "hasMimeType"), Literal(st.headers["mimeType"])))
                 if st.headers.get("filename"):
-                    graph.add((URIRef(rid), URIRef(EBUCORE + "filename"), Literal(st.headers["filename"])))
+                    graph.add((URIRef(rid), URIRef(EBUCORE + "filename"), Literal(utf8_name(st.headers["filename"]))))
             new = rdf.apply_update(graph, update, base=rid)
             if st.binary:
                 self._write_description(row, new, lenient)
