@@ -186,3 +186,22 @@ def test_progress_reader_follows_rewinds(tmp_path: Path) -> None:
     reader.seek(0)
     assert reader.read() == b"abcdef"
     assert sum(seen) == 6 and reader.tell() == 6
+
+
+def test_etags_print_in_one_form_for_both_backends(target: str, tmp_path: Path) -> None:
+    body = tmp_path / "t.ttl"
+    body.write_text('<> <http://purl.org/dc/elements/1.1/title> "T" .\n')
+    data = tmp_path / "d.bin"
+    data.write_bytes(b"bytes")
+    assert run(target, "create", "/c", "--file", str(body)).exit_code == 0
+    assert run(target, "create", "/b", "--file", str(data)).exit_code == 0
+    local = {p: json.loads(run(target, "--json", "info", p).stdout)["etag"] for p in ("/c", "/b")}
+    assert local["/c"].startswith('W/"') and local["/b"].startswith('"') and local["/b"].endswith('"')
+    assert f"etag      {local['/c']}" in run(target, "info", "/c").stdout
+    with server_fixture.start_server(Path(target)) as handle:
+        remote = {p: json.loads(run(handle.url, "--json", "info", p).stdout)["etag"] for p in ("/c", "/b")}
+        assert remote == local
+        put = run(handle.url, "put", "/c", "--file", str(body), "--if-match", remote["/c"])
+        assert put.exit_code == 0, put.stderr
+    fresh = json.loads(run(target, "--json", "info", "/c").stdout)["etag"]
+    assert run(target, "put", "/c", "--file", str(body), "--if-match", fresh).exit_code == 0

@@ -64,6 +64,22 @@ def human_size(size: int | None) -> str:
     return f"{size} B"  # pragma: no cover - the loop always returns
 
 
+def etag(info: ResourceInfo) -> str:
+    """The ETag as HTTP writes it, whichever backend: weak for RDF sources, strong for binaries
+    (as Fedora and serve send them), so output never depends on the backend and --if-match takes it."""
+    tag = info.etag
+    if not tag or tag.startswith(('"', 'W/"')):
+        return tag
+    return f'"{tag}"' if info.is_binary else f'W/"{tag}"'
+
+
+def resource_json(info: ResourceInfo) -> dict[str, Any]:
+    doc = info.to_json()
+    if "etag" in doc:
+        doc["etag"] = etag(info)
+    return doc
+
+
 class Printer:
     """Writes results to ``stdout`` and diagnostics to ``stderr`` (text streams with ``.buffer``)."""
 
@@ -132,7 +148,7 @@ class Printer:
     def path(self, info: ResourceInfo, **extra: Any) -> None:
         """The result of a write: the resource's path (JSON: its info)."""
         if self.json_mode:
-            self.json({**info.to_json(), **extra})
+            self.json({**resource_json(info), **extra})
         else:
             self.line(info.path)
 
@@ -145,12 +161,12 @@ class Printer:
 
     def info(self, info: ResourceInfo) -> None:
         if self.json_mode:
-            self.json(info.to_json())
+            self.json(resource_json(info))
             return
         rows: list[tuple[str, str]] = [
             ("path", info.path),
             ("model", model_curie(info.model)),
-            ("etag", info.etag),
+            ("etag", etag(info)),
             ("created", _when(info.created.isoformat(), info.created_by)),
             ("modified", _when(info.modified.isoformat(), info.modified_by)),
         ]
@@ -206,7 +222,7 @@ class Printer:
         for item in items:
             count += 1
             if self.json_mode:
-                self.json(item.to_json())
+                self.json(resource_json(item))
             elif long:
                 size = str(item.size) if item.size is not None else "-"
                 stamp = item.modified.strftime("%Y-%m-%dT%H:%M:%SZ")
