@@ -8,12 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
+from fcrctl.cli import complete
 from fcrctl.cli.context import Cli, data_home
 from fcrctl.cli.options import JsonOpt
 from fcrctl.cli.output import human_size
 from fcrctl.errors import BadInput, CorruptData, PartialFailure
 
-IdArg = Annotated[str, typer.Argument(help="Backup id (see `fcrctl list-backups`).", metavar="ID", show_default=False)]
+IdArg = Annotated[str, typer.Argument(help="Backup id (see `fcrctl list-backups`).", metavar="ID", show_default=False,
+                                      autocompletion=complete.backup_ids)]
 StoreArg = Annotated[str, typer.Argument(help="Backup store: a directory.", metavar="STORE", show_default=False)]
 FromOpt = Annotated[
     str | None, typer.Option("--from", help="Work on the backups in STORE instead of local ones.", metavar="STORE")
@@ -117,7 +119,8 @@ def _upload(cli: Cli, home: Any, backup_id: str, store: Any, jobs: int) -> Any:
 
 def list_backups(
     ctx: typer.Context,
-    backup_id: Annotated[str | None, typer.Argument(help="Show this backup only.", metavar="[ID]")] = None,
+    backup_id: Annotated[str | None, typer.Argument(help="Show this backup only.", metavar="[ID]",
+                                                    autocompletion=complete.backup_ids)] = None,
     source: FromOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -157,7 +160,8 @@ def _confirm(cli: Cli, yes: bool, what: str) -> None:
 def restore(
     ctx: typer.Context,
     backup_id: Annotated[str, typer.Argument(help="Backup id (with --server-side: the server's directory).",
-                                             metavar="ID|DIR", show_default=False)],
+                                             metavar="ID|DIR", show_default=False,
+                                             autocompletion=complete.backup_ids)],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     source: FromOpt = None,
     path: Annotated[str | None, typer.Option("--path", help="Restore only this subtree.", metavar="PATH")] = None,

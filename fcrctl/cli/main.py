@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from fcrctl import __version__
-from fcrctl.cli import admin, check, fixity, read, versions, write
+from fcrctl.cli import admin, check, complete, fixity, read, versions, write
 from fcrctl.cli import backup as backup_cmd
 from fcrctl.cli import serve as serve_cmd
 from fcrctl.cli import tx as tx_cmd
@@ -179,7 +179,8 @@ def main(
     api: Annotated[
         str | None,
         typer.Option(
-            "--api", metavar="DIALECT", help="HTTP API dialect: fedora4, fedora5 or fedora6 (default: detected)."
+            "--api", metavar="DIALECT", help="HTTP API dialect: fedora4, fedora5 or fedora6 (default: detected).",
+            autocompletion=complete.api_dialects,
         ),
     ] = None,
     user: Annotated[

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from fcrctl.cli import complete
+
 PathArg = Annotated[
     str, typer.Argument(help="Repository path, e.g. /collection/item.", metavar="PATH", show_default=False)
 ]
@@ -61,6 +63,7 @@ AcceptOpt = Annotated[
         help="RDF format: turtle, ntriples, rdfxml, jsonld, n3 or a MIME type (default: turtle).",
         metavar="FMT",
         show_default=False,
+        autocompletion=complete.rdf_formats,
     ),
 ]
 VersionOpt = Annotated[

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from fcrctl import paths
-from fcrctl.cli import inputs
+from fcrctl.cli import complete, inputs
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import AcceptOpt, JsonOpt, OptionalPathArg, OutputOpt, PathArg, VersionOpt
 from fcrctl.errors import BadInput
@@ -18,11 +18,13 @@ RangeOpt = Annotated[
 ]
 OmitOpt = Annotated[
     list[str] | None,
-    typer.Option("--omit", help="Leave out triples: containment, membership, server-managed (repeatable)."),
+    typer.Option("--omit", help="Leave out triples: containment, membership, server-managed (repeatable).",
+                 autocompletion=complete.omit_values),
 ]
 IncludeOpt = Annotated[
     list[str] | None,
-    typer.Option("--include", help="Add triples: inbound (references to it), children (embedded) (repeatable)."),
+    typer.Option("--include", help="Add triples: inbound (references to it), children (embedded) (repeatable).",
+                 autocompletion=complete.include_values),
 ]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from fcrctl.cli import complete
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import JsonOpt
 from fcrctl.repository.base import TransactionInfo
@@ -15,7 +16,7 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   help="Group changes across commands into one all-or-nothing transaction.")
 
 TxArg = Annotated[str, typer.Argument(help="Transaction id (printed by `fcrctl tx begin`).", metavar="ID",
-                                      show_default=False)]
+                                      show_default=False, autocompletion=complete.transaction_ids)]
 TimeoutOpt = Annotated[float | None, typer.Option(
     "--timeout", help="Seconds without activity before it expires [default: 180].", metavar="SECONDS", min=0.1)]
 

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from fcrctl import paths
-from fcrctl.cli import inputs
+from fcrctl.cli import complete, inputs
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import (
     BinaryOpt,
@@ -35,7 +35,8 @@ def create(
     content_type: ContentTypeOpt = None,
     binary: BinaryOpt = False,
     container_type: Annotated[
-        str | None, typer.Option("--container-type", help="basic (default), direct or indirect.", metavar="TYPE")
+        str | None, typer.Option("--container-type", help="basic (default), direct or indirect.", metavar="TYPE",
+                                  autocompletion=complete.container_types)
     ] = None,
     digest: Annotated[
         list[str] | None,
@@ -50,7 +51,8 @@ def create(
         str | None, typer.Option("--external", help="Binary content lives at URL.", metavar="URL")
     ] = None,
     handling: Annotated[
-        str, typer.Option("--handling", help="External content: copy, redirect or proxy.", metavar="HOW")
+        str, typer.Option("--handling", help="External content: copy, redirect or proxy.", metavar="HOW",
+                          autocompletion=complete.handlings)
     ] = "proxy",
     parents: Annotated[bool, typer.Option("--parents", help="Create missing ancestors as basic containers.")] = False,
     lenient: LenientOpt = False,
