@@ -3,6 +3,7 @@ the cron examples under cron's environment, and `fcrctl config`."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -142,3 +143,40 @@ def test_cron_fixity_runs_under_crons_environment(tmp_path: Path) -> None:
     done = subprocess.run(["env", "-i", *(f"{k}={v}" for k, v in bare.items()), script],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 127 and "FCRCTL=/path/to/fcrctl" in done.stderr
+
+
+def test_config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    result = CliRunner().invoke(app, ["config", "path"])
+    assert result.exit_code == 0 and result.stdout == f"{tmp_path / 'cfg' / 'fcrctl' / 'config.toml'}\n"
+    doc = json.loads(CliRunner().invoke(app, ["--json", "config", "path"]).stdout)
+    assert doc == {"path": str(tmp_path / "cfg" / "fcrctl" / "config.toml"), "exists": False}
+
+
+def test_config_show_says_where_each_setting_comes_from_and_masks_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    config = tmp_path / "cfg" / "fcrctl" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[profiles.prod]\nrepo = "https://bob:url-secret@fedora.example.org/rest"\nuser = "admin"\n'
+                      'timeout = 5\n[profiles.default]\nrepo = "/srv/repo"\n')
+    runner = CliRunner()
+    plain = json.loads(runner.invoke(app, ["--json", "config", "show"]).stdout)
+    assert plain["repo"] == {"value": "/srv/repo", "source": f"profile default ({config})"}
+    assert plain["timeout"]["source"] == "default" and plain["password"]["value"] is None
+    monkeypatch.setenv("FCRCTL_PASSWORD", "env-secret")
+    monkeypatch.setenv("FCRCTL_TX", "tx-1")
+    result = runner.invoke(app, ["-p", "prod", "--timeout", "3", "--json", "config", "show"])
+    assert result.exit_code == 0, result.stderr
+    assert "secret" not in result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["repo"] == {"value": "https://fedora.example.org/rest", "source": f"profile prod ({config})"}
+    assert doc["user"]["value"] == "admin" and doc["user"]["source"].startswith("profile prod")
+    assert doc["timeout"] == {"value": 3.0, "source": "option --timeout"}
+    assert doc["profile"] == {"value": "prod", "source": "option --profile"}
+    assert doc["tx"] == {"value": "tx-1", "source": "environment FCRCTL_TX"}
+    assert doc["password"] == {"value": "********", "source": "the --repo URL"}
+    table = runner.invoke(app, ["-r", "/x", "config", "show"])
+    assert table.exit_code == 0 and "secret" not in table.stdout
+    assert "option --repo" in table.stdout and "environment FCRCTL_PASSWORD" in table.stdout

@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 from fcrctl import __version__
 from fcrctl.cli import admin, check, complete, fixity, read, versions, write
 from fcrctl.cli import backup as backup_cmd
+from fcrctl.cli import config as config_cmd
 from fcrctl.cli import serve as serve_cmd
 from fcrctl.cli import tx as tx_cmd
 from fcrctl.cli.context import Cli, Settings, load_profile
@@ -260,6 +261,7 @@ app.command("check")(check.check)
 serve_cmd.register(app)
 app.command("reindex")(admin.reindex)
 backup_cmd.register(app)
+app.add_typer(config_cmd.app, name="config")
 
 
 def run() -> None:
