@@ -58,9 +58,11 @@ from fcrctl.repository.local.support import (
     LimitedReader,
     cache_index_path,
     check_conditions,
+    check_label,
     container_model,
     expected_digests,
     keep_model,
+    label_message,
     read_headers,
     resolve_version,
     stream_size,
@@ -955,8 +957,11 @@ class LocalRepository(TransactionsMixin):
         path, _ = paths.split_metadata(path)
         with self._writing():
             row = self._row(path)
+            inventory = self._store.inventory(row.object_rel)
+            if label is not None:
+                check_label(label, inventory, path)
             state = self._store.head_state(row.object_id)
-            self._store.commit([Change(row.object_id, state=dict(state), message=label)])
+            self._store.commit([Change(row.object_id, state=dict(state), message=label_message(label))])
             inventory = self._store.inventory(row.object_rel)
             return to_version(inventory["head"], inventory["versions"][inventory["head"]])
 
