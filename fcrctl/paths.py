@@ -58,11 +58,15 @@ def _check_segment(segment: str, path: str) -> None:
                        path=path)
     if segment.startswith("tx:"):
         raise BadInput(f"path {path!r}: segment {segment!r} is reserved for transactions", path=path)
-    if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
-        raise BadInput(
-            f"path segment of {len(segment.encode('utf-8'))} bytes is too long (max {MAX_SEGMENT_BYTES}): shorten it",
-            path=path,
-        )
+    try:
+        size = len(segment.encode("utf-8"))
+    except UnicodeEncodeError:  # bytes that are not UTF-8, carried as lone surrogates (see names.py)
+        from fcrctl.names import utf8_name
+
+        raise BadInput(f"path {utf8_name(path)!r} is not UTF-8 (shown with %XX for its other bytes): "
+                       "repository paths are UTF-8 text", path=utf8_name(path)) from None
+    if size > MAX_SEGMENT_BYTES:
+        raise BadInput(f"path segment of {size} bytes is too long (max {MAX_SEGMENT_BYTES}): shorten it", path=path)
 
 
 def split_metadata(path: str) -> tuple[str, bool]:

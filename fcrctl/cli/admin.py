@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from fcrctl.cli.context import Cli
+from fcrctl.cli.context import Cli, check_utf8_directory
 from fcrctl.cli.options import JsonOpt
 from fcrctl.errors import BadInput, Conflict
 
@@ -26,6 +26,9 @@ def init(
     if scheme_of(target) != "file":
         raise BadInput(f"init creates local repositories; {target} is a URL (a remote Fedora exists already)")
     where = Path(target).expanduser()
+    check_utf8_directory(str(where))
+    if (where / "ocfl-root").is_dir() or (where / "0=ocfl_1.1").exists():
+        raise Conflict(f"{where} is already a repository: use it with --repo {where} (nothing was changed)")
     if where.exists() and any(where.iterdir()):
         raise Conflict(f"{where} exists and is not empty: choose a new or empty directory")
     repo = open_repository(str(where), create=True)

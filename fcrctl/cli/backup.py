@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from fcrctl.cli import complete
 from fcrctl.cli.context import Cli, data_home
 from fcrctl.cli.options import JsonOpt
 from fcrctl.cli.output import human_size
@@ -24,7 +25,8 @@ from fcrctl.cli.store_options import (
 )
 from fcrctl.errors import BadInput, CorruptData, Interrupted, PartialFailure
 
-IdArg = Annotated[str, typer.Argument(help="Backup id (see `fcrctl list-backups`).", metavar="ID", show_default=False)]
+IdArg = Annotated[str, typer.Argument(help="Backup id (see `fcrctl list-backups`).", metavar="ID", show_default=False,
+                                      autocompletion=complete.backup_ids)]
 StoreArg = Annotated[str, typer.Argument(
     help="Backup store: a directory, file://, s3://bucket/prefix, azure://container/prefix or https:// WebDAV.",
     metavar="STORE", show_default=False)]
@@ -58,9 +60,24 @@ def _show(cli: Cli, info: Any, **extra: Any) -> None:
     if cli.out.json_mode:
         cli.out.json(doc)
         return
-    rows = [(k, str(v)) for k, v in doc.items() if k != "bytes"]
+    if cli.out.quiet:  # -q: the result only, for `id=$(fcrctl -q backup)`
+        cli.out.line(info.id)
+        return
+    upload = doc.pop("upload", None)
+    rows = [(k, _human(v)) for k, v in doc.items() if k != "bytes"]
     rows.insert(6, ("bytes", f"{info.bytes} ({human_size(info.bytes)})"))
     cli.out.fields(rows)
+    if upload is not None:
+        cli.out.line(_uploaded(upload))
+
+
+def _human(value: Any) -> str:
+    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
+
+
+def _uploaded(report: dict[str, Any]) -> str:
+    return (f"uploaded {report['id']}: {report['blobs_sent']} blobs sent ({human_size(report['bytes_written'])}), "
+            f"{report['blobs_reused']} already there, {report['seconds']:.1f} s")
 
 
 def backup(
@@ -154,7 +171,8 @@ def _transfer(cli: Cli, home: Any, kind: str, backup_id: str, store: Any, total:
 
 def list_backups(
     ctx: typer.Context,
-    backup_id: Annotated[str | None, typer.Argument(help="Show this backup only.", metavar="[ID]")] = None,
+    backup_id: Annotated[str | None, typer.Argument(help="Show this backup only.", metavar="[ID]",
+                                                    autocompletion=complete.backup_ids)] = None,
     source: FromOpt = None,
     endpoint_url: EndpointOpt = None,
     aws_profile: AwsProfileOpt = None,
@@ -198,7 +216,8 @@ def _confirm(cli: Cli, yes: bool, what: str) -> None:
 def restore(
     ctx: typer.Context,
     backup_id: Annotated[str, typer.Argument(help="Backup id (with --server-side: the server's directory).",
-                                             metavar="ID|DIR", show_default=False)],
+                                             metavar="ID|DIR", show_default=False,
+                                             autocompletion=complete.backup_ids)],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     source: FromOpt = None,
     path: Annotated[str | None, typer.Option("--path", help="Restore only this subtree.", metavar="PATH")] = None,
@@ -345,11 +364,15 @@ def verify_backup(
             unused = (f"; the store holds {human_size(report.unreferenced_bytes)} no backup uses "
                       f"(freed by delete-backup/prune-backups --from)")
         cli.out.line(f"verified {report.id}: {report.objects} objects, {report.files} files, "
-                     f"{len(report.problems)} problems{speed}{unused}")
+                     f"{_problems(len(report.problems))}{speed}{unused}")
     if report.problems:
         first = report.problems[0]
-        raise CorruptData(f"backup {report.id} is damaged: {len(report.problems)} problems (first: {first.where}: "
+        raise CorruptData(f"backup {report.id} is damaged: {_problems(len(report.problems))} (first: {first.where}: "
                           f"{first.message})")
+
+
+def _problems(count: int) -> str:
+    return f"{count} problem" if count == 1 else f"{count} problems"
 
 
 def prune_backups(
@@ -415,8 +438,7 @@ def upload_backup(
     if cli.out.json_mode:
         cli.out.json(report.to_json())
     else:
-        cli.out.line(f"uploaded {report.id}: {report.blobs_sent} blobs sent ({human_size(report.bytes_written)}), "
-                     f"{report.blobs_reused} already there, {report.seconds:.1f} s")
+        cli.out.line(_uploaded(report.to_json()))
 
 
 def download_backup(

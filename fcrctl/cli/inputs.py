@@ -180,6 +180,22 @@ def open_input(file: str) -> Iterator[BinaryIO]:
         yield fh
 
 
+def _utf8_filename(name: str | None) -> str | None:
+    """The names.py rule, said out loud: a name that is not UTF-8 is stored with %XX for those bytes."""
+    from fcrctl.names import utf8_name
+
+    if name is None:
+        return None
+    stored = utf8_name(name)
+    if stored != name:
+        import logging
+
+        logging.getLogger("fcrctl").warning(
+            f"file name {stored!r} is not UTF-8: stored with %XX for its other bytes (--filename NAME chooses one)"
+        )
+    return stored
+
+
 def _source_name(file: str) -> str:
     return "<stdin>" if file == "-" else file
 
@@ -211,6 +227,7 @@ def resource_spec(
     if external is not None:
         if file is not None:
             raise BadInput("give either --file or --external, not both")
+        filename = _utf8_filename(filename)
         if handling not in EXTERNAL_HANDLINGS:
             raise BadInput(f"--handling {handling!r}: use one of {', '.join(EXTERNAL_HANDLINGS)}")
         yield ResourceSpec(
@@ -240,7 +257,7 @@ def resource_spec(
             content=stream,
             binary=True,
             mime_type=mime or OCTET_STREAM,
-            filename=filename or (None if file == "-" else Path(file).name),
+            filename=_utf8_filename(filename or (None if file == "-" else Path(file).name)),
             digests=declared,
             lenient=lenient,
         )

@@ -10,8 +10,9 @@ from typer.core import TyperGroup
 
 from fcrctl import __version__
 from fcrctl.cli import acl as acl_cmd
-from fcrctl.cli import admin, check, fixity, read, versions, write
+from fcrctl.cli import admin, check, complete, fixity, read, versions, write
 from fcrctl.cli import backup as backup_cmd
+from fcrctl.cli import config as config_cmd
 from fcrctl.cli import serve as serve_cmd
 from fcrctl.cli import transfer as transfer_cmd
 from fcrctl.cli import transfers as transfers_cmd
@@ -26,8 +27,45 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE, what other Unix tools report when the reader
 class _Guarded(TyperGroup):
     """Runs every command inside :func:`guard`, so in-process callers (tests) see real exit codes."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in _leaves(self):
+            _accept_output_options(command)
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        # kept so that a usage error found before any command runs can still answer in JSON
+        ctx.meta["fcrctl.json"] = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: typer.Context) -> Any:
         return guard(ctx, lambda: super(_Guarded, self).invoke(ctx))
+
+
+def _leaves(group: Any) -> list[Any]:
+    out: list[Any] = []
+    for command in group.commands.values():
+        out += _leaves(command) if hasattr(command, "commands") else [command]
+    return out
+
+
+def _accept_output_options(command: Any) -> None:
+    """Global output options work after the command too (``fcrctl list-backups -q``): a hidden
+    copy of -q on every command (each already has its own --json) sets the same switch."""
+    from typer.core import TyperOption
+
+    if any("-q" in p.opts or "--quiet" in p.opts for p in command.params):
+        return
+    command.params.append(
+        TyperOption(param_decls=["--quiet", "-q"], is_flag=True, default=False, hidden=True, expose_value=False,
+                    callback=_late_quiet)
+    )
+
+
+def _late_quiet(ctx: Any, param: Any, value: bool) -> None:
+    cli = ctx.find_object(Cli) if value else None
+    if cli is not None:
+        cli.settings.quiet = cli.out.quiet = True
+        configure_logging(quiet=True, verbose=cli.settings.verbose)
 
 
 def guard(ctx: typer.Context, call: Callable[[], Any]) -> Any:
@@ -38,7 +76,7 @@ def guard(ctx: typer.Context, call: Callable[[], Any]) -> Any:
         raise
     except typer.TyperException as exc:  # usage errors: click prints them with the usage line
         printer = _printer(ctx)
-        if printer.json_mode:
+        if printer.json_mode or ctx.meta.get("fcrctl.json"):
             message = _json_str(exc.format_message())
             printer.stderr.write(f'{{"error": "usage", "message": {message}, "exit_code": 2}}\n')
             raise typer.Exit(ExitCode.BAD_INPUT) from None
@@ -145,7 +183,8 @@ def main(
     api: Annotated[
         str | None,
         typer.Option(
-            "--api", metavar="DIALECT", help="HTTP API dialect: fedora4, fedora5 or fedora6 (default: detected)."
+            "--api", metavar="DIALECT", help="HTTP API dialect: fedora4, fedora5 or fedora6 (default: detected).",
+            autocompletion=complete.api_dialects,
         ),
     ] = None,
     user: Annotated[
@@ -170,7 +209,8 @@ def main(
         bool, typer.Option("--insecure", help="Do not verify TLS certificates (dangerous; warns).")
     ] = False,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="HTTP timeout in seconds.", metavar="SECONDS", min=0.1)
+        float | None, typer.Option("--timeout", metavar="SECONDS", min=0.1,
+                     help="HTTP: wait at most SECONDS for each answer, retries included (bodies stream on).")
     ] = None,
     tx: Annotated[
         str | None,
@@ -227,6 +267,7 @@ backup_cmd.register(app)
 app.add_typer(acl_cmd.app, name="acl")
 transfer_cmd.register(app)
 app.add_typer(transfers_cmd.app, name="transfers")
+app.add_typer(config_cmd.app, name="config")
 
 
 def run() -> None:

@@ -17,7 +17,7 @@ import typer
 from fcrctl import rdf
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import JsonOpt
-from fcrctl.errors import BadInput
+from fcrctl.errors import BadInput, Conflict
 
 
 def is_loopback(host: str) -> bool:
@@ -99,6 +99,9 @@ def serve(
     access_log_format: Annotated[
         str, typer.Option("--access-log-format", help="Access log lines: clf (Common Log Format) or json.")
     ] = "clf",
+    force: Annotated[
+        bool, typer.Option("--force", help="With --add-user: replace the password of a user the file has already.")
+    ] = False,
     json_out: JsonOpt = False,
     max_rdf_bytes: Annotated[
         int,
@@ -117,11 +120,22 @@ def serve(
     if add_user is not None:
         if auth_file is None:
             raise BadInput("--add-user needs --auth-file FILE to write the user to")
+        existing = server_auth.read_auth_file(auth_file) if auth_file.exists() else {}
+        if add_user in existing and not force:
+            raise Conflict(f"user {add_user!r} is already in {auth_file}: add --force to replace their password")
         server_auth.add_user(auth_file, add_user, read_new_password(add_user), admin=admin)
-        cli.out.done("user_added", add_user)
+        if cli.out.json_mode:
+            cli.out.json({"user_added": add_user, "auth_file": str(auth_file), "admin": admin,
+                          "replaced": add_user in existing})
+        else:
+            role = "an admin" if admin else "a user"
+            verb = "replaced the password of" if add_user in existing else "added"
+            cli.out.line(f"{verb} {add_user} ({role}) in {auth_file}")
         return
     if admin:
         raise BadInput("--admin goes with --add-user USER: it marks the user being added as an admin")
+    if force:
+        raise BadInput("--force goes with --add-user USER: it replaces that user's password")
     if dialect not in ("fedora4", "fedora5", "fedora6"):
         raise BadInput(f"unknown --dialect {dialect!r}: use fedora4, fedora5 or fedora6")
     if not is_loopback(host) and auth_file is None and not no_auth:

@@ -6,7 +6,7 @@ import typer
 
 from fcrctl import paths, rdf
 from fcrctl.cli import acl as acl_cmd
-from fcrctl.cli import inputs
+from fcrctl.cli import complete, inputs
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import (
     BinaryOpt,
@@ -37,7 +37,8 @@ def create(
     content_type: ContentTypeOpt = None,
     binary: BinaryOpt = False,
     container_type: Annotated[
-        str | None, typer.Option("--container-type", help="basic (default), direct or indirect.", metavar="TYPE")
+        str | None, typer.Option("--container-type", help="basic (default), direct or indirect.", metavar="TYPE",
+                                  autocompletion=complete.container_types)
     ] = None,
     digest: Annotated[
         list[str] | None,
@@ -52,7 +53,8 @@ def create(
         str | None, typer.Option("--external", help="Binary content lives at URL.", metavar="URL")
     ] = None,
     handling: Annotated[
-        str, typer.Option("--handling", help="External content: copy, redirect or proxy.", metavar="HOW")
+        str, typer.Option("--handling", help="External content: copy, redirect or proxy.", metavar="HOW",
+                          autocompletion=complete.handlings)
     ] = "proxy",
     parents: Annotated[bool, typer.Option("--parents", help="Create missing ancestors as basic containers.")] = False,
     lenient: LenientOpt = False,
@@ -84,7 +86,7 @@ def create(
         handling=handling,
         lenient=lenient,
         max_rdf_bytes=max_rdf_bytes,
-    ) as spec:
+    ) as spec, cli.out.uploading(spec):
         repo = cli.writable()  # after the body is checked: bad input never creates the default repository
         if parent is not None:
             info = repo.create_child(where, spec, slug=slug)
@@ -122,7 +124,7 @@ def put(
         return
     with inputs.resource_spec(
         target, file=file, mime=mime, binary=binary, lenient=lenient, max_rdf_bytes=max_rdf_bytes
-    ) as spec:
+    ) as spec, cli.out.uploading(spec):
         info, created = cli.writable().replace(target, spec, conditions=conditions)
     cli.out.path(info, created=created)
 

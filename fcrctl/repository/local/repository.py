@@ -30,6 +30,7 @@ from fcrctl.errors import (
     ReadOnly,
     Unsupported,
 )
+from fcrctl.names import utf8_name
 from fcrctl.rdf import new_graph
 from fcrctl.repository.base import (
     DIGEST_ALGORITHMS,
@@ -58,9 +59,11 @@ from fcrctl.repository.local.support import (
     LimitedReader,
     cache_index_path,
     check_conditions,
+    check_label,
     container_model,
     expected_digests,
     keep_model,
+    label_message,
     read_headers,
     resolve_version,
     stream_size,
@@ -497,7 +500,7 @@ class LocalRepository(AclsMixin, TransactionsMixin):
             if existing.deleted:
                 raise Gone(f"{path} was deleted (a tombstone remains): `fcrctl purge {path}` reuses the path",
                            path=path)
-            raise Conflict(f"{path} already exists: use replace (PUT) to change it", path=path)
+            raise Conflict(f"{path} already exists: replace it with `fcrctl put {path} --file FILE`", path=path)
         parent = paths.parent(path) or "/"
         prow = self._index.get(parent)
         if prow is None:
@@ -589,7 +592,7 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         logical = hdr.binary_content_path(oid, rid)
         h["interactionModel"] = NON_RDF_SOURCE
         h["mimeType"] = spec.mime_type or h.get("mimeType") or "application/octet-stream"
-        h["filename"] = spec.filename if spec.filename is not None else h.get("filename", "")
+        h["filename"] = utf8_name(spec.filename) if spec.filename is not None else h.get("filename", "")
         for key in ("externalUrl", "externalHandling", "contentPath"):
             h.pop(key, None)
         expected = expected_digests(spec.digests)
@@ -748,7 +751,8 @@ class LocalRepository(AclsMixin, TransactionsMixin):
             row = self._row(path)
             check_conditions(row, conditions, path)
             if row.model != NON_RDF_SOURCE:
-                raise BadInput(f"{path} is a container: replace its triples with replace (PUT)", path=path)
+                raise BadInput(f"{path} is a container: replace its triples with `fcrctl put {path} --file FILE`",
+                               path=path)
             self._write_description(row, graph, lenient)
             return self.info(path)
 
@@ -816,7 +820,7 @@ class LocalRepository(AclsMixin, TransactionsMixin):
                 if st.headers.get("mimeType"):
                     graph.add((URIRef(rid), URIRef(EBUCORE + "hasMimeType"), Literal(st.headers["mimeType"])))
                 if st.headers.get("filename"):
-                    graph.add((URIRef(rid), URIRef(EBUCORE + "filename"), Literal(st.headers["filename"])))
+                    graph.add((URIRef(rid), URIRef(EBUCORE + "filename"), Literal(utf8_name(st.headers["filename"]))))
             new = rdf.apply_update(graph, update, base=rid)
             if st.binary:
                 self._write_description(row, new, lenient)
@@ -990,8 +994,11 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         path, _ = paths.split_metadata(path)
         with self._writing():
             row = self._row(path)
+            inventory = self._store.inventory(row.object_rel)
+            if label is not None:
+                check_label(label, inventory, path)
             state = self._store.head_state(row.object_id)
-            self._store.commit([Change(row.object_id, state=dict(state), message=label)])
+            self._store.commit([Change(row.object_id, state=dict(state), message=label_message(label))])
             inventory = self._store.inventory(row.object_rel)
             return to_version(inventory["head"], inventory["versions"][inventory["head"]])
 

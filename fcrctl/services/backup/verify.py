@@ -137,7 +137,7 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
                 raise NotFound(f"blob of {e.rel} is missing")
         except FcrctlError as err:
             with lock:
-                report.problems.append(Problem(where, f"{e.rel}: {err.message}"))
+                report.problems.append(Problem(where, f"{e.rel}: {err.message.removeprefix(where + ': ')}"))
 
     counts = TransferReport(info.id, store.location)
     try:
