@@ -11,7 +11,7 @@ import typer
 from fcrctl.cli.context import Cli, data_home
 from fcrctl.cli.options import JsonOpt
 from fcrctl.cli.output import human_size
-from fcrctl.errors import BadInput, CorruptData, PartialFailure
+from fcrctl.errors import BadInput, CorruptData, PartialFailure, ReadOnly
 
 IdArg = Annotated[str, typer.Argument(help="Backup id (see `fcrctl list-backups`).", metavar="ID", show_default=False)]
 StoreArg = Annotated[str, typer.Argument(help="Backup store: a directory.", metavar="STORE", show_default=False)]
@@ -79,6 +79,9 @@ def backup(
     store = _store(to, create=True) if to else None
     home = _home(cli)
     if isinstance(cli.repo, snapshot.Snapshottable):
+        if not cli.repo.capabilities.writable:
+            raise ReadOnly(f"repository {cli.repo.location} is read-only: a snapshot is recorded in its backups/ "
+                           "directory, which needs write access")
         restore.finish_interrupted(cli.repo, home)
         info = snapshot.take(cli.repo, home, label=label, lock_timeout=lock_timeout,
                              allow_inconsistent=allow_inconsistent)
