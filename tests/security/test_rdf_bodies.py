@@ -207,7 +207,12 @@ def test_check_reports_stored_triples_that_cannot_be_served(tmp_path: Path, monk
         older.setattr(rdf, "check_storable", lambda graph, source="": None)
         assert cli("--repo", repo, "create", "/formula", "--file", str(body)).exit_code == 0
     assert cli("--repo", repo, "create", "/fine").exit_code == 0
-    assert cli("--repo", repo, "get", "/formula").exit_code == ExitCode.BAD_INPUT
+    got = cli("--repo", repo, "get", "/formula")
+    assert got.exit_code == ExitCode.CORRUPT and "check --read-data" in got.stderr  # stored data, not the request
+    with start_server(repo) as handle:  # its parent still lists, embedding its healthy children
+        embed = {"Prefer": f'return=representation; include="{rdf.PREFER_EMBED[0]}"'}
+        listing = requests.get(handle.url + "/", headers=embed)
+        assert listing.status_code == 200 and "/fine" in listing.text
     result = cli("--repo", repo, "--json", "check", "--read-data")
     assert result.exit_code == ExitCode.CORRUPT, result.output
     problems = __import__("json").loads(result.stdout)["problems"]

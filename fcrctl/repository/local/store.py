@@ -492,7 +492,7 @@ def _graph_if_needed(source: Path | bytes, model: str):
         except OSError as e:
             raise CorruptData(f"cannot read {source}: {e.strerror}") from e
     if model in (DIRECT_CONTAINER, INDIRECT_CONTAINER) or b"> <info:fedora" in data:
-        return rdf.read_ntriples(data)
+        return _stored_graph(data)
     return None
 
 
@@ -501,7 +501,18 @@ def read_graph(path: Path):
         data = path.read_bytes()
     except OSError as e:
         raise CorruptData(f"cannot read {path}: {e.strerror}") from e
-    return rdf.read_ntriples(data)
+    return _stored_graph(data)
+
+
+def _stored_graph(data: bytes):
+    """Stored N-Triples that do not parse are corrupt data, not a bad request: nothing a client
+    sends now can fix them (``fcrctl check --read-data`` lists them). The file is not named: a
+    server would show its own paths to clients."""
+    try:
+        return rdf.read_ntriples(data)
+    except BadInput as e:
+        raise CorruptData(f"stored triples cannot be read ({e.message[:120]}): "
+                          "`fcrctl check --read-data` lists the resources affected") from e
 
 
 def headers_json(h: dict) -> bytes:
