@@ -139,8 +139,9 @@ def test_reading_a_big_literal_is_linear() -> None:
         graph = rdf.read_ntriples(stored)
         timings[size] = time.perf_counter() - started
         assert len(graph) == 2
-    # rdflib's own reader: 1 MB took ~6 s and 8 MB minutes (quadratic); linear is well under a second
-    assert timings[8 << 20] < 3, timings
+    # rdflib's own reader: 1 MB took ~6 s and 8 MB minutes (quadratic); linear is about a second
+    # (the bound leaves room for a machine busy with other work)
+    assert timings[8 << 20] < 15, timings
 
 
 @pytest.mark.parametrize("dialect", rdf_hostile.DIALECTS)
