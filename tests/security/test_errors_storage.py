@@ -184,3 +184,25 @@ def test_check_mentions_the_partial_files_an_interrupted_command_left(tmp_path: 
     assert result.exit_code == 0, result.output
     assert "removed 1 partial file (5000 bytes)" in result.stderr
     assert list((repo / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("dialect", ["fedora4", "fedora6"])
+def test_serve_on_a_full_disk_answers_507(tmp_path: Path, dialect: str) -> None:
+    import requests
+
+    from tests.server_fixture import start_server
+
+    mnt = tmp_path / "mnt"
+    if not _mount(mnt, "size=3m"):
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        with start_server(mnt / "r", dialect=dialect) as handle:
+            assert requests.put(handle.url + "/a").status_code == 201
+            resp = requests.put(handle.url + "/big", data=os.urandom(4 * 1024 * 1024),
+                                headers={"Content-Type": "application/octet-stream"})
+            assert resp.status_code == 507, resp.text
+            assert "no space left" in resp.text and str(mnt) not in resp.text
+            assert requests.head(handle.url + "/big").status_code == 404
+            assert requests.get(handle.url + "/a").status_code == 200
+    finally:
+        _umount(mnt)
