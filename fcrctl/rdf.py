@@ -369,6 +369,12 @@ def _refuse_remote_context(data: bytes, source: str) -> None:
             stack.extend((value, depth + 1) for value in node)
 
 
+class NotSerializable(BadInput):
+    """The graph has no representation in the media type asked for (HTTP 406)."""
+
+    kind = "not_acceptable"
+
+
 def serialize(graph: Graph, mime: str) -> bytes:
     """Serialise ``graph`` in the given RDF media type (or short format name)."""
     media = resolve_format(mime)
@@ -377,7 +383,11 @@ def serialize(graph: Graph, mime: str) -> bytes:
         return write_ntriples(graph)
     for prefix, ns in PREFIXES.items():
         graph.bind(prefix, ns, override=False)
-    out = graph.serialize(format=fmt, encoding="utf-8")
+    try:
+        out = graph.serialize(format=fmt, encoding="utf-8")
+    except ValueError as exc:  # RDF/XML needs every predicate split into namespace + XML name
+        raise NotSerializable(f"these triples cannot be written as {_FORMAT_LABELS[fmt]} ({str(exc)[:120]}): "
+                              "ask for Turtle, N-Triples or JSON-LD") from None
     return out if isinstance(out, bytes) else out.encode("utf-8")
 
 

@@ -219,3 +219,18 @@ def test_check_reports_stored_triples_that_cannot_be_served(tmp_path: Path, monk
     problems = __import__("json").loads(result.stdout)["problems"]
     assert [p["where"] for p in problems] == ["/formula"]
     assert "cannot be served" in problems[0]["message"]
+
+
+def test_triples_rdfxml_cannot_write_are_406_not_a_crash(served: ServerHandle, tmp_path: Path) -> None:
+    body = b'<> <urn:isbn:123> "v" .'
+    assert requests.put(served.url + "/u", data=body, headers={"Content-Type": "text/turtle"}).status_code == 201
+    resp = requests.get(served.url + "/u", headers={"Accept": "application/rdf+xml"})
+    assert resp.status_code == 406 and "Turtle" in resp.text, resp.text
+    assert requests.get(served.url + "/u", headers={"Accept": "text/turtle"}).status_code == 200
+    repo = str(tmp_path / "local")
+    assert cli("init", repo).exit_code == 0
+    file = tmp_path / "u.ttl"
+    file.write_bytes(body)
+    assert cli("--repo", repo, "create", "/u", "--file", str(file)).exit_code == 0
+    got = cli("--repo", repo, "get", "/u", "--accept", "rdfxml")
+    assert got.exit_code == ExitCode.BAD_INPUT and "unexpected" not in got.stderr and "Turtle" in got.stderr
