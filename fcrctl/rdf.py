@@ -9,7 +9,10 @@ API (stable; other modules build on it):
   resolve_format(name_or_mime) -> canonical mime; BadInput for unknown names
   is_rdf_mime(mime)            -> bool
   negotiate(accept_header)     -> best RDF mime for an Accept header, None if none acceptable
-  parse(data, mime, base=, source=)   -> Graph (``<>`` means ``base``); BadInput with source and line
+  parse(data, mime, base=, source=, storable=)  -> Graph (``<>`` means ``base``); BadInput with source
+                               and line; nothing is fetched (remote contexts, entities, ... refused)
+  check_storable(graph)        BadInput unless N-Triples can store and serve the graph back
+  MAX_RDF_BYTES                default limit on RDF/SPARQL bodies (they are parsed in memory)
   serialize(graph, mime)       -> bytes
   read_ntriples(data) / write_ntriples(graph)  -> fast storage form (sorted, deterministic)
   to_internal(graph, base_url) / to_external(graph, base_url) -> Graph with ids rewritten
@@ -175,10 +178,12 @@ def _parse_base(base: str) -> tuple[str, str | None]:
     return base, None
 
 
-def parse(data: bytes | str, mime: str, *, base: str, source: str = "request body") -> Graph:
+def parse(data: bytes | str, mime: str, *, base: str, source: str = "request body", storable: bool = True) -> Graph:
     """Parse an RDF document; ``<>`` means ``base`` (a URL or an internal id).
 
-    Malformed input raises BadInput naming ``source`` and, where the parser tells, the line.
+    Malformed input raises BadInput naming ``source`` and, where the parser tells, the line;
+    so does, with ``storable``, a graph that could not be stored and served back (see
+    ``check_storable``): what a server sends is read as it is.
     """
 
     media = mime_of(mime) or ""
@@ -203,7 +208,8 @@ def parse(data: bytes | str, mime: str, *, base: str, source: str = "request bod
         raise BadInput(f"{source}: malformed {_FORMAT_LABELS[fmt]}{_where(exc, data)}: {_reason(exc)}") from None
     if synthetic:
         graph = _rewrite(graph, synthetic, ROOT_ID)
-    check_storable(graph, source)
+    if storable:
+        check_storable(graph, source)
     return graph
 
 
@@ -363,6 +369,12 @@ def _refuse_remote_context(data: bytes, source: str) -> None:
             stack.extend((value, depth + 1) for value in node)
 
 
+class NotSerializable(BadInput):
+    """The graph has no representation in the media type asked for (HTTP 406)."""
+
+    kind = "not_acceptable"
+
+
 def serialize(graph: Graph, mime: str) -> bytes:
     """Serialise ``graph`` in the given RDF media type (or short format name)."""
     media = resolve_format(mime)
@@ -371,7 +383,11 @@ def serialize(graph: Graph, mime: str) -> bytes:
         return write_ntriples(graph)
     for prefix, ns in PREFIXES.items():
         graph.bind(prefix, ns, override=False)
-    out = graph.serialize(format=fmt, encoding="utf-8")
+    try:
+        out = graph.serialize(format=fmt, encoding="utf-8")
+    except ValueError as exc:  # RDF/XML needs every predicate split into namespace + XML name
+        raise NotSerializable(f"these triples cannot be written as {_FORMAT_LABELS[fmt]} ({str(exc)[:120]}): "
+                              "ask for Turtle, N-Triples or JSON-LD") from None
     return out if isinstance(out, bytes) else out.encode("utf-8")
 
 
@@ -543,17 +559,24 @@ def _guard_update(operations: list[Any], local: str) -> None:
             graph = clause.named if named else clause.default
             if str(graph) != local:
                 keyword = "USING NAMED" if named else "USING"
-                raise BadInput(f"SPARQL Update {keyword} <{graph}> is not allowed: an update applies to the "
-                               "resource itself; remove the clause")
+                raise BadInput(f"SPARQL Update {keyword} <{_shown(graph)}> is not allowed: an update applies to "
+                               "the resource itself; remove the clause")
         if operation.withClause is not None and str(operation.withClause) != local:
-            raise BadInput(f"SPARQL Update WITH <{operation.withClause}> is not allowed: an update applies to the "
-                           "resource itself; remove the clause")
+            raise BadInput(f"SPARQL Update WITH <{_shown(operation.withClause)}> is not allowed: an update applies "
+                           "to the resource itself; remove the clause")
         if operation.name == "Modify":
             operation["using"] = None
             operation["withClause"] = None
         service = _find_service(operation)
         if service is not None:
-            raise BadInput(f"SPARQL Update with SERVICE <{service}> is not allowed: it would query another endpoint")
+            raise BadInput(f"SPARQL Update with SERVICE <{_shown(service)}> is not allowed: "
+                           "it would query another endpoint")
+
+
+def _shown(iri: object) -> str:
+    """An IRI as the user wrote it: a relative one resolved against a local id is shown as that id."""
+    text = str(iri)
+    return ROOT_ID + text[len(_SYNTHETIC_BASE):] if text.startswith(_SYNTHETIC_BASE) else text
 
 
 def _find_service(operation: Any) -> str | None:

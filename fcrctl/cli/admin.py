@@ -44,8 +44,11 @@ def init(
 def reindex(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Rebuild the repository's index from its source of truth (the OCFL root)."""
     cli = Cli.of(ctx, json=json_out)
-    count = cli.require("reindex", "reindex").reindex()
+    repo = cli.require("reindex", "reindex")
+    count = repo.reindex()
+    # a read-only repository is read through an index cached elsewhere: that is what was rebuilt
+    where = "" if repo.capabilities.writable else " into this user's cache (the repository is read-only)"
     if cli.out.json_mode:
-        cli.out.json({"reindexed": count})
+        cli.out.json({"reindexed": count, "cache_only": not repo.capabilities.writable})
     else:
-        cli.out.line(f"reindexed {count} resources")
+        cli.out.line(f"reindexed {count} resources{where}")

@@ -23,7 +23,7 @@ from fcrctl.cli.store_options import (
     StoreCredentialsOpt,
     store_options,
 )
-from fcrctl.errors import BadInput, CorruptData, Interrupted, PartialFailure
+from fcrctl.errors import BadInput, CorruptData, Interrupted, PartialFailure, ReadOnly
 
 IdArg = Annotated[str, typer.Argument(help="Backup id (see `fcrctl list-backups`).", metavar="ID", show_default=False,
                                       autocompletion=complete.backup_ids)]
@@ -124,6 +124,9 @@ def backup(
     store = _store(to, opts, create=True) if to else None
     home = _home(cli)
     if isinstance(cli.repo, snapshot.Snapshottable):
+        if not cli.repo.capabilities.writable:
+            raise ReadOnly(f"repository {cli.repo.location} is read-only: a snapshot is recorded in its backups/ "
+                           "directory, which needs write access")
         restore.finish_interrupted(cli.repo, home)
         info = snapshot.take(cli.repo, home, label=label, lock_timeout=lock_timeout,
                              allow_inconsistent=allow_inconsistent)

@@ -152,6 +152,8 @@ class Cli:
         """The repository itself (never a --tx view), after checking it has transactions."""
         if self._plain is None:
             self._plain = self._open(tx=False)
+        if not self._plain.capabilities.transactions and not self._plain.capabilities.writable:
+            raise ReadOnly(f"repository {self._plain.location} is read-only: transactions need write access")
         if not self._plain.capabilities.transactions:
             raise Unsupported(f"transactions are not supported by this repository ({self._plain.location})")
         return self._plain

@@ -19,7 +19,7 @@ from fcrctl.cli import transfers as transfers_cmd
 from fcrctl.cli import tx as tx_cmd
 from fcrctl.cli.context import Cli, Settings, load_profile
 from fcrctl.cli.output import Printer, configure_logging
-from fcrctl.errors import ExitCode, FcrctlError
+from fcrctl.errors import ExitCode, FcrctlError, from_os_error
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what other Unix tools report when the reader goes away
 
@@ -71,7 +71,7 @@ def _late_quiet(ctx: Any, param: Any, value: bool) -> None:
 def guard(ctx: typer.Context, call: Callable[[], Any]) -> Any:
     """The one place exceptions become messages and exit codes."""
     try:
-        return call()
+        return _classified(call)
     except (typer.Exit, typer.Abort):
         raise
     except typer.TyperException as exc:  # usage errors: click prints them with the usage line
@@ -82,8 +82,10 @@ def guard(ctx: typer.Context, call: Callable[[], Any]) -> Any:
             raise typer.Exit(ExitCode.BAD_INPUT) from None
         raise
     except FcrctlError as exc:
-        if _traceback_wanted(ctx):
-            raise
+        if _traceback_wanted(ctx):  # the traceback, then the same message and exit code as without it
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
         _printer(ctx).error(exc)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
@@ -108,6 +110,18 @@ def guard(ctx: typer.Context, call: Callable[[], Any]) -> Any:
         cli = ctx.find_object(Cli)
         if cli is not None:
             cli.close()
+
+
+def _classified(call: Callable[[], Any]) -> Any:
+    """``call()``, with an OSError that means a full disk or a read-only file system turned into
+    the fcrctl error that says so (any command can meet one, and "unexpected" would mislead)."""
+    try:
+        return call()
+    except OSError as exc:
+        known = None if isinstance(exc, BrokenPipeError) else from_os_error(exc, f"writing {exc.filename or 'a file'}")
+        if known is None:
+            raise
+        raise known from exc
 
 
 def _printer(ctx: typer.Context) -> Printer:
@@ -270,8 +284,17 @@ app.add_typer(transfers_cmd.app, name="transfers")
 app.add_typer(config_cmd.app, name="config")
 
 
+def _terminated(signum: int, frame: object) -> None:
+    # unwind the stack as an exit does, so that partial uploads in tmp/ are removed and locks
+    # released (the default action kills the process where it stands)
+    raise SystemExit(128 + signum)
+
+
 def run() -> None:
     """Console-script entry point (``fcrctl`` and ``python -m fcrctl``)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app(prog_name="fcrctl")
     except KeyboardInterrupt:  # during argument parsing, before guard() runs

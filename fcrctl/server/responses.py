@@ -42,8 +42,10 @@ STATUS: dict[type[e.FcrctlError], int] = {
     e.Unsupported: 501,
     e.Locked: 503,
     e.Unavailable: 503,
+    e.NoSpace: 507,  # Insufficient Storage (RFC 4918)
     e.Interrupted: 503,
     c.NotAcceptable: 406,
+    rdf.NotSerializable: 406,
     c.TooLarge: 413,
     c.UnsupportedMediaType: 415,
     c.BadDestination: 502,

@@ -139,8 +139,9 @@ def test_reading_a_big_literal_is_linear() -> None:
         graph = rdf.read_ntriples(stored)
         timings[size] = time.perf_counter() - started
         assert len(graph) == 2
-    # rdflib's own reader: 1 MB took ~6 s and 8 MB minutes (quadratic); linear is well under a second
-    assert timings[8 << 20] < 3, timings
+    # rdflib's own reader: 1 MB took ~6 s and 8 MB minutes (quadratic); linear is about a second
+    # (the bound leaves room for a machine busy with other work)
+    assert timings[8 << 20] < 15, timings
 
 
 @pytest.mark.parametrize("dialect", rdf_hostile.DIALECTS)
@@ -207,9 +208,29 @@ def test_check_reports_stored_triples_that_cannot_be_served(tmp_path: Path, monk
         older.setattr(rdf, "check_storable", lambda graph, source="": None)
         assert cli("--repo", repo, "create", "/formula", "--file", str(body)).exit_code == 0
     assert cli("--repo", repo, "create", "/fine").exit_code == 0
-    assert cli("--repo", repo, "get", "/formula").exit_code == ExitCode.BAD_INPUT
+    got = cli("--repo", repo, "get", "/formula")
+    assert got.exit_code == ExitCode.CORRUPT and "check --read-data" in got.stderr  # stored data, not the request
+    with start_server(repo) as handle:  # its parent still lists, embedding its healthy children
+        embed = {"Prefer": f'return=representation; include="{rdf.PREFER_EMBED[0]}"'}
+        listing = requests.get(handle.url + "/", headers=embed)
+        assert listing.status_code == 200 and "/fine" in listing.text
     result = cli("--repo", repo, "--json", "check", "--read-data")
     assert result.exit_code == ExitCode.CORRUPT, result.output
     problems = __import__("json").loads(result.stdout)["problems"]
     assert [p["where"] for p in problems] == ["/formula"]
     assert "cannot be served" in problems[0]["message"]
+
+
+def test_triples_rdfxml_cannot_write_are_406_not_a_crash(served: ServerHandle, tmp_path: Path) -> None:
+    body = b'<> <urn:isbn:123> "v" .'
+    assert requests.put(served.url + "/u", data=body, headers={"Content-Type": "text/turtle"}).status_code == 201
+    resp = requests.get(served.url + "/u", headers={"Accept": "application/rdf+xml"})
+    assert resp.status_code == 406 and "Turtle" in resp.text, resp.text
+    assert requests.get(served.url + "/u", headers={"Accept": "text/turtle"}).status_code == 200
+    repo = str(tmp_path / "local")
+    assert cli("init", repo).exit_code == 0
+    file = tmp_path / "u.ttl"
+    file.write_bytes(body)
+    assert cli("--repo", repo, "create", "/u", "--file", str(file)).exit_code == 0
+    got = cli("--repo", repo, "get", "/u", "--accept", "rdfxml")
+    assert got.exit_code == ExitCode.BAD_INPUT and "unexpected" not in got.stderr and "Turtle" in got.stderr

@@ -110,3 +110,22 @@ def test_using_and_with_naming_the_resource_itself_still_work(served: ServerHand
         assert resp.status_code == 204, resp.text
     body = requests.get(served.url + "/r", headers={"Accept": "application/n-triples"}).text
     assert '<http://x/r> "v"' in body
+
+
+def rdfxml_bodies(url: str) -> list[str]:
+    rdf_open = '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+    description = '<rdf:Description rdf:about=""><dc:title>{}</dc:title></rdf:Description></rdf:RDF>'
+    return [
+        f'<?xml version="1.0"?><!DOCTYPE rdf:RDF SYSTEM "{url}/x.dtd">{rdf_open}{description.format("t")}',
+        f'<?xml version="1.0"?><!DOCTYPE rdf:RDF [<!ENTITY e SYSTEM "{url}/e">]>{rdf_open}{description.format("&e;")}',
+        f'<?xml version="1.0"?><!DOCTYPE rdf:RDF [<!ENTITY % p SYSTEM "{url}/p"> %p;]>{rdf_open}'
+        f'{description.format("t")}',
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(rdfxml_bodies("u"))))
+def test_serve_fetches_nothing_an_rdfxml_body_names(served: ServerHandle, listener: Listener, case: int) -> None:
+    body = rdfxml_bodies(listener.url)[case].encode()
+    resp = requests.put(served.url + "/x", data=body, headers={"Content-Type": "application/rdf+xml"})
+    assert resp.status_code in (201, 400), resp.text  # a DOCTYPE alone is harmless; entities are refused
+    assert _count(listener) == 0

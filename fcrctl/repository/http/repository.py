@@ -164,7 +164,8 @@ class HttpRepository(HttpAclsMixin):
                 "not RDF: check the URL (the REST base, e.g. http://host:8080/rest)"
             )
         try:
-            rdf.parse(response.content, mime or "text/turtle", base=url, source=f"root of {self.location}")
+            rdf.parse(response.content, mime or "text/turtle", base=url, source=f"root of {self.location}",
+                      storable=False)
         except BadInput:
             raise NotARepository(f"not a Fedora repository: {self.location} sent malformed RDF for its root") from None
         link_rels = {rel: [link["url"] for link in links] for rel, links in head.links.items()}
@@ -320,7 +321,7 @@ class HttpRepository(HttpAclsMixin):
                 f"{self.location} answered {path} with {mime}, not RDF: is it a Fedora server?", path=path
             )
         try:
-            graph = rdf.parse(response.content, mime, base=url, source=f"server response for {path}")
+            graph = rdf.parse(response.content, mime, base=url, source=f"server response for {path}", storable=False)
         except BadInput as exc:
             raise CorruptData(f"{exc.message} (sent by {self.location})", path=path) from None
         return _plain_strings(graph), head

@@ -29,6 +29,7 @@ from fcrctl.errors import (
     PreconditionFailed,
     ReadOnly,
     Unsupported,
+    from_os_error,
 )
 from fcrctl.names import utf8_name
 from fcrctl.rdf import new_graph
@@ -51,7 +52,7 @@ from fcrctl.repository.base import (
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.acls import AclsMixin, drop_acl_files
-from fcrctl.repository.local.index import Index, Row
+from fcrctl.repository.local.index import Index, IndexCorrupt, Row
 from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.repository.local.store import Change, Store, headers_json, read_graph
@@ -120,7 +121,16 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         self._tmp = location / "tmp"
         index_path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not index_path.exists()
-        self._index = Index(index_path)
+        try:
+            self._index = Index(index_path)
+        except IndexCorrupt as e:
+            # the index is a cache of the OCFL root: rebuild a corrupt one rather than refuse every
+            # command (reindex included) until someone deletes it by hand
+            log.warning("%s: rebuilding it from the OCFL root", e.message.split(": run")[0])
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(index_path) + suffix).unlink(missing_ok=True)
+            fresh = True
+            self._index = Index(index_path)
         # the embedded layout keeps snapshots in backups/: purges must not take what they read
         retention = Retention(location / "backups" / RETAINED) if storage_root == location / "ocfl-root" else None
         self._store = Store(storage_root, self._tmp, self._index, user or "fcrctl", retention)
@@ -695,7 +705,10 @@ class LocalRepository(AclsMixin, TransactionsMixin):
                     size += len(chunk)
         except OSError as e:
             tmpfile.unlink(missing_ok=True)
-            raise BadInput(f"cannot store the upload: {e}") from e
+            raise from_os_error(e, "storing the upload") or BadInput(f"cannot store the upload: {e}") from e
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): a partial upload must not stay behind
+            tmpfile.unlink(missing_ok=True)
+            raise
         return tmpfile, size, {alg: hsh.hexdigest() for alg, hsh in hashes.items()}
 
     def replace(self, path: str, spec: ResourceSpec, *,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fcrctl import paths, rdf
-from fcrctl.errors import BadInput, CorruptData, FcrctlError
+from fcrctl.errors import BadInput, CorruptData, FcrctlError, from_os_error
 from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP, NON_RDF_SOURCE
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
@@ -104,6 +104,9 @@ class Store:
             (self.tmp / JOURNAL).unlink(missing_ok=True)
         except OSError as e:
             _discard(p for _, p in prepared if p is not None and p.staged.exists())
+            known = from_os_error(e, f"writing to {self.root}")
+            if known is not None:
+                raise known from e
             raise CorruptData(f"writing to {self.root} failed: {e}; run `fcrctl reindex` after fixing the cause") from e
         except CorruptData:
             _discard(p for _, p in prepared if p is not None and p.staged.exists())
@@ -402,11 +405,20 @@ class Store:
             self.index.apply([], [] if exists else [object_id], clear_pending=[object_id])
 
     def clean_tmp(self) -> None:
+        """Remove what interrupted writers left in tmp/ (only called under the writer lock), and say so."""
+        found, size = 0, 0
         for entry in self.tmp.iterdir():
+            found += 1
+            with contextlib.suppress(OSError):
+                size += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file()) if entry.is_dir() \
+                    else entry.stat().st_size
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
+        if found:
+            log.warning("removed %d partial file%s (%d bytes) that an interrupted command left in %s",
+                        found, "" if found == 1 else "s", size, self.tmp)
 
 
 def _staged_reader(p: ocfl.PreparedVersion):  # type: ignore[no-untyped-def]
@@ -486,7 +498,7 @@ def _graph_if_needed(source: Path | bytes, model: str):
         except OSError as e:
             raise CorruptData(f"cannot read {source}: {e.strerror}") from e
     if model in (DIRECT_CONTAINER, INDIRECT_CONTAINER) or b"> <info:fedora" in data:
-        return rdf.read_ntriples(data)
+        return _stored_graph(data)
     return None
 
 
@@ -495,7 +507,18 @@ def read_graph(path: Path):
         data = path.read_bytes()
     except OSError as e:
         raise CorruptData(f"cannot read {path}: {e.strerror}") from e
-    return rdf.read_ntriples(data)
+    return _stored_graph(data)
+
+
+def _stored_graph(data: bytes):
+    """Stored N-Triples that do not parse are corrupt data, not a bad request: nothing a client
+    sends now can fix them (``fcrctl check --read-data`` lists them). The file is not named: a
+    server would show its own paths to clients."""
+    try:
+        return rdf.read_ntriples(data)
+    except BadInput as e:
+        raise CorruptData(f"stored triples cannot be read ({e.message[:120]}): "
+                          "`fcrctl check --read-data` lists the resources affected") from e
 
 
 def headers_json(h: dict) -> bytes:
