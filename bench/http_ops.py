@@ -4,6 +4,10 @@ Small container creates, 1 MB binary uploads and downloads, each with 1 and with
 workers; then one large download through the server. Reports requests/s, MB/s, new TCP
 connections (keep-alive proof, from urllib3's pool counters), and client/server peak RSS.
 Targets (issue 3): >= 1.6x creates speed-up from 1 to 8 workers; large download < 100 MB RSS.
+Then a mixed client workload (issue 15): 16 concurrent clients, each its own connection pool,
+cycling create, get, patch, ls and versions (a memento every 8th cycle) for 60 s, beside the same
+mix from one client (the baseline): requests/s, p50/p99 latency per operation, errors (must be 0),
+server RSS.
 
 With ``--acls`` (issue 12) it measures access control instead: one server with an auth file, the
 same creates, reads and 1 MB downloads made by an admin (ACLs bypassed: "off") and by an ordinary
@@ -12,7 +16,7 @@ blocks that alternate so both see the same machine; per phase the wall-clock rat
 server's CPU time per operation (its threads' schedstat: robust to the rest of a busy machine),
 and the throughput ratio on/off that CPU time gives (target >= 0.90).
 
-    python bench/http_ops.py [--creates 2000] [--binaries 200] [--big-mb 1024] [--smoke]
+    python bench/http_ops.py [--creates 2000] [--binaries 200] [--big-mb 1024] [--mixed-s 60] [--smoke]
     python bench/http_ops.py --acls [--creates 1000] [--binaries 100] [--smoke]
 """
 
@@ -183,6 +187,8 @@ def main() -> int:
     parser.add_argument("--big-mb", type=int, default=1024, help="size of the large download")
     parser.add_argument("--dialect", default="fedora6")
     parser.add_argument("--acls", action="store_true", help="ACLs on vs off, side by side (issue 12)")
+    parser.add_argument("--mixed-s", type=float, default=60.0, help="seconds of the mixed workload")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients in the mixed workload")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the benchmark itself works")
     args = parser.parse_args()
     if args.acls:
@@ -192,7 +198,7 @@ def main() -> int:
     args.creates = args.creates or 2000
     args.binaries = args.binaries or 200
     if args.smoke:
-        args.creates, args.binaries, args.big_mb = 40, 8, 8
+        args.creates, args.binaries, args.big_mb, args.mixed_s = 40, 8, 8, 3.0
     payload = os.urandom(MB)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -259,9 +265,101 @@ def main() -> int:
                 f"for {counter.requests} requests"
             )
             repo.close()
+            baseline = mixed(handle.url, 1, max(args.mixed_s / 4, 1.0), "base")
+            loaded = mixed(handle.url, args.clients, args.mixed_s, "mix")
+            for row in (baseline, loaded):
+                print(
+                    f"mixed workload         clients={row['clients']:<3} {row['seconds']:5.1f} s  {row['ops']:>6} ops"
+                    f"  {row['req_s']:8.1f} req/s  {row['ops_s']:7.1f} ops/s  errors {row['errors']}"
+                )
+                for op, (p50, p99) in row["latency"].items():
+                    print(f"{'':23}{op:<9} p50 {p50 * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms")
+            status = Path(f"/proc/{handle.pid}/status").read_text().splitlines()
+            rss = {line.split(":")[0]: int(line.split()[1]) / 1024 for line in status if line.startswith("Vm")}
+            print(
+                f"server RSS after the mixed workload {rss.get('VmRSS', 0):.0f} MB (peak {rss.get('VmHWM', 0):.0f} MB)"
+            )
+            if loaded["errors"] or baseline["errors"]:
+                print(f"ERRORS in the mixed workload: {loaded['first_error'] or baseline['first_error']}")
+                return 1
         finally:
             handle.stop()
     return 0
+
+
+OPS = ("create", "get", "patch", "ls", "versions")
+
+
+def mixed(url: str, clients: int, seconds: float, tag: str) -> dict:  # type: ignore[type-arg]
+    """``clients`` threads, each with its own HttpRepository, cycling OPS until ``seconds`` pass."""
+    import threading
+
+    deadline = time.perf_counter() + seconds
+    latencies: dict[str, list[float]] = {op: [] for op in OPS}
+    errors: list[str] = []
+    requests = [0]
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        repo = HttpRepository.open(url)
+        counted = Counter(repo)
+        top = f"/{tag}{n}"
+        mine: dict[str, list[float]] = {op: [] for op in OPS}
+        try:
+            repo.create(top, ResourceSpec())
+            cycle = 0
+            while time.perf_counter() < deadline:
+                path = f"{top}/r{cycle}"
+                for op in OPS:
+                    start = time.perf_counter()
+                    try:
+                        if op == "create":
+                            repo.create(path, ResourceSpec())
+                        elif op == "get":
+                            repo.get_rdf(path)
+                        elif op == "patch":
+                            repo.patch(path, f'INSERT DATA {{ <> <http://purl.org/dc/elements/1.1/title> "t{cycle}" }}')
+                        elif op == "ls":
+                            sum(1 for _ in repo.children(top))
+                        else:
+                            if cycle % 8 == 0:
+                                repo.create_version(path)
+                            repo.versions(path)
+                    except Exception as exc:  # noqa: BLE001 (counted and reported: the figure must be 0)
+                        with lock:
+                            errors.append(f"{op} {path}: {exc}")
+                    mine[op].append(time.perf_counter() - start)
+                cycle += 1
+        finally:
+            with lock:
+                for op in OPS:
+                    latencies[op] += mine[op]
+                requests[0] += counted.requests
+            repo.close()
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    ops = sum(len(v) for v in latencies.values())
+    return {
+        "clients": clients,
+        "seconds": wall,
+        "ops": ops,
+        "ops_s": ops / wall,
+        "req_s": requests[0] / wall,
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "latency": {op: (_quantile(v, 0.5), _quantile(v, 0.99)) for op, v in latencies.items() if v},
+    }
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 if __name__ == "__main__":

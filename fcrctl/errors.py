@@ -134,3 +134,22 @@ class Forbidden(AuthError):
     """Authenticated, but access control does not allow it (HTTP 403)."""
 
     kind = "forbidden"
+
+
+class NoSpace(FcrctlError):
+    """The disk (or quota) holding the repository is full: the write did not happen."""
+
+    exit_code = ExitCode.UNAVAILABLE
+    kind = "no_space"
+
+
+def from_os_error(exc: OSError, doing: str) -> FcrctlError | None:
+    """The fcrctl error an OSError from the storage means (full disk, read-only file system), or
+    None when it means nothing a user can act on. ``doing``: what failed, e.g. "writing to /repo"."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NoSpace(f"{doing} failed: no space left on the device: free some space and run the command again")
+    if exc.errno == errno.EROFS:
+        return ReadOnly(f"{doing} failed: the file system is read-only")
+    return None

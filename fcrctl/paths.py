@@ -1,9 +1,10 @@
 """Repository paths: validation and conversion to Fedora ids.
 
 A repository path is ``/`` or ``/seg/seg``: no empty, ``.`` or ``..`` segments, no ``fcr:``
-segments (reserved by Fedora), no control characters, each segment short enough to be a
-file name. ``/a/b/fcr:metadata`` names the description of binary ``/a/b``; ``split_metadata``
-separates that suffix for the callers that accept it.
+segments (reserved by Fedora), no ``.fcrepo`` segment (where OCFL objects keep their headers),
+no control characters, each segment short enough to be a file name. ``/a/b/fcr:metadata``
+names the description of binary ``/a/b``; ``split_metadata`` separates that suffix for the
+callers that accept it.
 """
 
 from __future__ import annotations
@@ -46,15 +47,26 @@ def _check_segment(segment: str, path: str) -> None:
         # a resource's path is part of its URI, and RDF cannot hold these in one
         raise BadInput(f"path {path!r} contains {' '.join(repr(c) for c in bad)}, which URIs cannot hold: "
                        f"use '-' or '_' instead", path=path)
+    if "#" in segment:  # a resource's id with '#' would be a fragment of another resource's id
+        raise BadInput(f"path {path!r} contains '#', which starts a fragment in a URI: use '-' or '_' instead",
+                       path=path)
     if segment.startswith("fcr:") or segment.startswith("fcr-") or "~fcr-" in segment:
         raise BadInput(f"path {path!r}: segment {segment!r} is reserved by Fedora (fcr:, fcr-, ~fcr-)", path=path)
+    if segment.lower() == ".fcrepo":
+        # inside an OCFL object, .fcrepo/ holds the headers: a resource of that name would collide with them
+        raise BadInput(f"path {path!r}: segment '.fcrepo' is reserved for Fedora's headers: choose another name",
+                       path=path)
     if segment.startswith("tx:"):
         raise BadInput(f"path {path!r}: segment {segment!r} is reserved for transactions", path=path)
-    if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
-        raise BadInput(
-            f"path segment of {len(segment.encode('utf-8'))} bytes is too long (max {MAX_SEGMENT_BYTES}): shorten it",
-            path=path,
-        )
+    try:
+        size = len(segment.encode("utf-8"))
+    except UnicodeEncodeError:  # bytes that are not UTF-8, carried as lone surrogates (see names.py)
+        from fcrctl.names import utf8_name
+
+        raise BadInput(f"path {utf8_name(path)!r} is not UTF-8 (shown with %XX for its other bytes): "
+                       "repository paths are UTF-8 text", path=utf8_name(path)) from None
+    if size > MAX_SEGMENT_BYTES:
+        raise BadInput(f"path segment of {size} bytes is too long (max {MAX_SEGMENT_BYTES}): shorten it", path=path)
 
 
 def split_metadata(path: str) -> tuple[str, bool]:

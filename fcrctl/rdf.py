@@ -9,7 +9,10 @@ API (stable; other modules build on it):
   resolve_format(name_or_mime) -> canonical mime; BadInput for unknown names
   is_rdf_mime(mime)            -> bool
   negotiate(accept_header)     -> best RDF mime for an Accept header, None if none acceptable
-  parse(data, mime, base=, source=)   -> Graph (``<>`` means ``base``); BadInput with source and line
+  parse(data, mime, base=, source=, storable=)  -> Graph (``<>`` means ``base``); BadInput with source
+                               and line; nothing is fetched (remote contexts, entities, ... refused)
+  check_storable(graph)        BadInput unless N-Triples can store and serve the graph back
+  MAX_RDF_BYTES                default limit on RDF/SPARQL bodies (they are parsed in memory)
   serialize(graph, mime)       -> bytes
   read_ntriples(data) / write_ntriples(graph)  -> fast storage form (sorted, deterministic)
   to_internal(graph, base_url) / to_external(graph, base_url) -> Graph with ids rewritten
@@ -23,6 +26,7 @@ API (stable; other modules build on it):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Iterable
@@ -118,6 +122,10 @@ _SERVER_MANAGED_PREDICATES = frozenset(
     }
 )
 _SERVER_MANAGED_TYPE_NAMESPACES = (LDP, FEDORA, MEMENTO)
+# RDF and SPARQL bodies are parsed into memory at ~80x their size (16 MB of Turtle, 400,000
+# triples: 1.3 GB and ~1 min): bodies above this are refused unless the limit is raised
+# (`fcrctl serve --max-rdf-bytes`, `fcrctl create/put/patch --max-rdf-bytes`).
+MAX_RDF_BYTES = 16 * 1024 * 1024
 _ALLOWED_UPDATES = frozenset({"InsertData", "DeleteData", "Modify", "DeleteWhere"})
 
 
@@ -170,10 +178,12 @@ def _parse_base(base: str) -> tuple[str, str | None]:
     return base, None
 
 
-def parse(data: bytes | str, mime: str, *, base: str, source: str = "request body") -> Graph:
+def parse(data: bytes | str, mime: str, *, base: str, source: str = "request body", storable: bool = True) -> Graph:
     """Parse an RDF document; ``<>`` means ``base`` (a URL or an internal id).
 
-    Malformed input raises BadInput naming ``source`` and, where the parser tells, the line.
+    Malformed input raises BadInput naming ``source`` and, where the parser tells, the line;
+    so does, with ``storable``, a graph that could not be stored and served back (see
+    ``check_storable``): what a server sends is read as it is.
     """
 
     media = mime_of(mime) or ""
@@ -188,12 +198,52 @@ def parse(data: bytes | str, mime: str, *, base: str, source: str = "request bod
     parse_base, synthetic = _parse_base(base)
     graph = new_graph()
     try:
-        graph.parse(data=data, format=fmt, publicID=parse_base)
+        if fmt == "nt":
+            _parse_ntriples(data, graph)
+        elif fmt == "xml":
+            _parse_rdfxml(data, graph, parse_base)
+        else:
+            graph.parse(data=data, format=fmt, publicID=parse_base)
     except Exception as exc:  # rdflib's parsers raise many unrelated types
         raise BadInput(f"{source}: malformed {_FORMAT_LABELS[fmt]}{_where(exc, data)}: {_reason(exc)}") from None
     if synthetic:
         graph = _rewrite(graph, synthetic, ROOT_ID)
+    if storable:
+        check_storable(graph, source)
     return graph
+
+
+# What N-Triples can hold (and so what can be stored and served back): an absolute IRI without
+# the characters IRIREF excludes, and a BCP 47-shaped language tag.
+_STORABLE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\x00-\x20<>\"{}|^`\\]*")
+_LANGUAGE_TAG = re.compile(r"[a-zA-Z]+(?:-[a-zA-Z0-9]+)*")
+
+
+def check_storable(graph: Graph, source: str = "request body") -> None:
+    """Refuse (BadInput) a graph that could be stored but not served back: N3 formulas and
+    variables, literal subjects, IRIs N-Triples cannot write (``<a b>``), malformed language tags."""
+    from rdflib import BNode, Literal, URIRef
+
+    iri, tag = _STORABLE_IRI.fullmatch, _LANGUAGE_TAG.fullmatch
+    for s, p, o in graph:
+        for position, node, kinds in (("subject", s, (URIRef, BNode)), ("predicate", p, (URIRef,)),
+                                      ("object", o, (URIRef, BNode, Literal))):
+            if not isinstance(node, kinds):
+                what = "an N3 formula" if hasattr(node, "triples") else f"a {type(node).__name__}"
+                raise BadInput(f"{source}: a triple's {position} is {what}, which RDF cannot store: "
+                               "send plain triples (Turtle, N-Triples, JSON-LD or RDF/XML)")
+            if isinstance(node, URIRef) and not iri(node):
+                raise BadInput(f"{source}: {_short_text(str(node))!r} is not a valid absolute IRI "
+                               "(no spaces, <, >, \", {, }, |, ^, ` or \\): percent-encode those characters")
+        if isinstance(o, Literal):
+            if o.language is not None and not tag(o.language):
+                raise BadInput(f"{source}: language tag {_short_text(o.language)!r} is malformed")
+            if o.datatype is not None and not iri(o.datatype):
+                raise BadInput(f"{source}: datatype {_short_text(str(o.datatype))!r} is not a valid absolute IRI")
+
+
+def _short_text(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 _FORMAT_LABELS = {"turtle": "Turtle", "json-ld": "JSON-LD", "nt": "N-Triples", "xml": "RDF/XML", "n3": "N3"}
@@ -213,16 +263,70 @@ def _where(exc: Exception, data: bytes) -> str:
 
 
 def _first_bad_ntriples_line(data: bytes) -> int | None:
-
     for number, text in enumerate(data.splitlines(), 1):
         try:
-            new_graph().parse(data=text, format="nt")
+            _parse_ntriples(text, new_graph())
         except Exception:
             return number
     return None
 
 
+def _parse_rdfxml(data: bytes, graph: Graph, base: str) -> None:
+    """rdflib's RDF/XML handler fed by defusedxml's expat reader, which refuses entity
+    declarations: ~900 bytes of nested entities ("billion laughs") expand to gigabytes."""
+    from xml.sax.handler import ErrorHandler, feature_namespaces
+
+    from defusedxml.expatreader import create_parser
+    from rdflib.parser import create_input_source
+    from rdflib.plugins.parsers.rdfxml import RDFXMLHandler
+
+    source = create_input_source(data=data, publicID=base)
+    try:
+        parser = create_parser()
+        with contextlib.suppress(AttributeError):  # as rdflib does: lets expat resolve the xml: prefix
+            parser.start_namespace_decl("xml", "http://www.w3.org/XML/1998/namespace")
+        parser.setFeature(feature_namespaces, 1)
+        handler = RDFXMLHandler(graph)
+        handler.setDocumentLocator(source)  # type: ignore[arg-type]
+        parser.setContentHandler(handler)
+        parser.setErrorHandler(ErrorHandler())
+        parser.parse(source)
+    finally:
+        source.close()
+
+
+class _Lines:
+    """N-Triples text handed to rdflib's parser one whole line per read().
+
+    rdflib's reader takes 2 KB at a time and rescans (and re-copies) its buffer after each
+    read until a line ends, so one long line costs quadratic time: a 1 MB literal took 6 s,
+    a 2 MB one 21 s. Given a whole line per read, it finds the end at once (16 MB: 0.6 s).
+    N-Triples lines end in CR, LF or CRLF, which cannot occur unescaped inside a line.
+    """
+
+    encoding = "utf-8"  # tells rdflib this is already a character stream
+
+    def __init__(self, data: bytes) -> None:
+        self._lines = re.finditer(rb"[^\r\n]+", data)
+
+    def read(self, size: int = -1) -> str:
+        del size
+        for match in self._lines:
+            return match.group().decode("utf-8") + "\n"
+        return ""
+
+
+def _parse_ntriples(data: bytes, graph: Graph) -> None:
+    from rdflib.plugins.parsers.ntriples import NTGraphSink, W3CNTriplesParser
+
+    W3CNTriplesParser(NTGraphSink(graph)).parse(_Lines(data))  # type: ignore[arg-type]
+
+
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if type(exc).__module__.startswith("defusedxml"):
+        return "DTD entity declarations are refused (a few can expand to gigabytes): write the text out"
     text = str(exc).strip().splitlines()
     if hasattr(exc, "lines") and len(text) > 1:  # BadSyntax: "at line N of <>:" then the reason
         text = text[1:]
@@ -234,28 +338,41 @@ def _reason(exc: Exception) -> str:
     return reason[:200]
 
 
+_MAX_JSON_NESTING = 100  # rdflib's JSON-LD and Turtle parsers recurse: far deeper and they overflow the stack
+
+
 def _refuse_remote_context(data: bytes, source: str) -> None:
-    # rdflib would fetch a remote @context over the network: slow, unsafe, and offline here.
+    """Refuse what would make rdflib fetch a URL: a remote ``@context`` (a string, alone or in
+    a list, at any level) and ``@import``; and documents nested deeper than rdflib can parse."""
     import json
 
     try:
         doc = json.loads(data)
+    except RecursionError:
+        raise BadInput(f"{source}: JSON-LD nested too deeply (at most {_MAX_JSON_NESTING} levels)") from None
     except ValueError as exc:
         raise BadInput(f"{source}: malformed JSON-LD{_where(exc, data)}: {_reason(exc)}") from None
-
-    def walk(node: Any) -> None:
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:  # not recursive: the document may nest as deep as json.loads allows
+        node, depth = stack.pop()
+        if depth > _MAX_JSON_NESTING:
+            raise BadInput(f"{source}: JSON-LD nested too deeply (at most {_MAX_JSON_NESTING} levels)")
         if isinstance(node, dict):
+            if "@import" in node:
+                raise BadInput(f"{source}: JSON-LD @import is not fetched; inline the imported context")
             ctx = node.get("@context")
             contexts = ctx if isinstance(ctx, list) else [ctx]
             if any(isinstance(c, str) for c in contexts):
                 raise BadInput(f"{source}: remote JSON-LD @context is not fetched; inline the context")
-            for value in node.values():
-                walk(value)
+            stack.extend((value, depth + 1) for value in node.values())
         elif isinstance(node, list):
-            for value in node:
-                walk(value)
+            stack.extend((value, depth + 1) for value in node)
 
-    walk(doc)
+
+class NotSerializable(BadInput):
+    """The graph has no representation in the media type asked for (HTTP 406)."""
+
+    kind = "not_acceptable"
 
 
 def serialize(graph: Graph, mime: str) -> bytes:
@@ -266,7 +383,11 @@ def serialize(graph: Graph, mime: str) -> bytes:
         return write_ntriples(graph)
     for prefix, ns in PREFIXES.items():
         graph.bind(prefix, ns, override=False)
-    out = graph.serialize(format=fmt, encoding="utf-8")
+    try:
+        out = graph.serialize(format=fmt, encoding="utf-8")
+    except ValueError as exc:  # RDF/XML needs every predicate split into namespace + XML name
+        raise NotSerializable(f"these triples cannot be written as {_FORMAT_LABELS[fmt]} ({str(exc)[:120]}): "
+                              "ask for Turtle, N-Triples or JSON-LD") from None
     return out if isinstance(out, bytes) else out.encode("utf-8")
 
 
@@ -276,7 +397,7 @@ def read_ntriples(data: bytes) -> Graph:
     graph = new_graph()
     if data.strip():
         try:
-            graph.parse(data=data, format="nt")
+            _parse_ntriples(data, graph)
         except Exception as exc:
             raise BadInput(f"malformed N-Triples{_where(exc, data)}: {_reason(exc)}") from None
     return graph
@@ -292,10 +413,33 @@ def write_ntriples(graph: Graph) -> bytes:
 # -- ids <-> URLs ------------------------------------------------------------------------
 
 
+def encode_path(rest: str) -> str:
+    """A repository path (or id tail) as it goes into a URL: ``%`` and ``?`` escaped, so the URL
+    names the same resource again (``#`` cannot be in a path: it starts a fragment here)."""
+    head, sep, fragment = rest.partition("#")
+    if "%" in head or "?" in head:
+        head = head.replace("%", "%25").replace("?", "%3F")
+    return head + sep + fragment
+
+
+def decode_path(rest: str) -> str:
+    """The inverse of ``encode_path`` for a URL's path part (any escape decoded, UTF-8 strictly)."""
+    head, sep, fragment = rest.partition("#")
+    if "%" in head:
+        from urllib.parse import unquote
+
+        try:
+            head = unquote(head, errors="strict")
+        except UnicodeDecodeError:
+            raise BadInput(f"{rest[:200]!r} is not UTF-8 once percent-decoded") from None
+    return head + sep + fragment
+
+
 def _rewrite(graph: Graph, old: str, new: str) -> Graph:
     from rdflib import URIRef
 
     old = old.rstrip("/")
+    recode = decode_path if new == ROOT_ID else encode_path if old == ROOT_ID else None
 
     def term(node: Node) -> Node:
         if isinstance(node, URIRef):
@@ -305,7 +449,7 @@ def _rewrite(graph: Graph, old: str, new: str) -> Graph:
                 if rest == "/":
                     rest = ""
                 rest = re.sub(r"/fcr:metadata(?=$|#)", "", rest) if new == ROOT_ID else rest
-                return URIRef(new + rest)
+                return URIRef(new + (recode(rest) if recode else rest))
         return node
 
     out = new_graph()
@@ -332,12 +476,12 @@ def url_to_id(url: str, base_url: str) -> str | None:
     if url == base or url == base + "/":
         return ROOT_ID
     if url.startswith(base + "/"):
-        return ROOT_ID + url[len(base) :]
+        return ROOT_ID + decode_path(url[len(base) :])
     return None
 
 
 def id_to_url(fedora_id: str, base_url: str) -> str:
-    return base_url.rstrip("/") + fedora_id[len(ROOT_ID) :]
+    return base_url.rstrip("/") + encode_path(fedora_id[len(ROOT_ID) :])
 
 
 # -- server-managed triples --------------------------------------------------------------
@@ -387,11 +531,7 @@ def apply_update(graph: Graph, update: str, *, base: str) -> Graph:
         prepared = prepareUpdate(update, base=parse_base)
     except Exception as exc:
         raise BadInput(f"invalid SPARQL Update: {_reason(exc)}") from None
-    for operation in prepared.algebra:
-        if operation.name not in _ALLOWED_UPDATES:
-            raise BadInput(f"SPARQL Update operation {operation.name} is not allowed: use INSERT/DELETE only")
-    if re.search(r"\bSERVICE\b", update, re.IGNORECASE):
-        raise BadInput("SPARQL Update with SERVICE is not allowed: it would query another endpoint")
+    _guard_update(prepared.algebra, parse_base)
     work = _rewrite(graph, ROOT_ID, synthetic) if synthetic else new_graph()
     if not synthetic:
         for triple in graph:
@@ -400,7 +540,60 @@ def apply_update(graph: Graph, update: str, *, base: str) -> Graph:
         work.update(prepared)
     except Exception as exc:
         raise BadInput(f"SPARQL Update failed: {_reason(exc)}") from None
-    return _rewrite(work, synthetic, ROOT_ID) if synthetic else work
+    out = _rewrite(work, synthetic, ROOT_ID) if synthetic else work
+    check_storable(out, "SPARQL Update")
+    return out
+
+
+def _guard_update(operations: list[Any], local: str) -> None:
+    """Refuse what would make rdflib reach outside the resource, decided on the parsed algebra
+    (the text can hide a keyword in an escape such as ``SERVI\\u0043E``): LOAD and the graph
+    management operations, SERVICE anywhere, and USING / USING NAMED / WITH naming any graph
+    but the resource itself (rdflib fetches a USING graph over the network). A clause naming
+    the resource is dropped: the resource is the one graph an update works on already."""
+    for operation in operations:
+        if operation.name not in _ALLOWED_UPDATES:
+            raise BadInput(f"SPARQL Update operation {operation.name} is not allowed: use INSERT/DELETE only")
+        for clause in operation.using or []:
+            named = clause.named is not None
+            graph = clause.named if named else clause.default
+            if str(graph) != local:
+                keyword = "USING NAMED" if named else "USING"
+                raise BadInput(f"SPARQL Update {keyword} <{_shown(graph)}> is not allowed: an update applies to "
+                               "the resource itself; remove the clause")
+        if operation.withClause is not None and str(operation.withClause) != local:
+            raise BadInput(f"SPARQL Update WITH <{_shown(operation.withClause)}> is not allowed: an update applies "
+                           "to the resource itself; remove the clause")
+        if operation.name == "Modify":
+            operation["using"] = None
+            operation["withClause"] = None
+        service = _find_service(operation)
+        if service is not None:
+            raise BadInput(f"SPARQL Update with SERVICE <{_shown(service)}> is not allowed: "
+                           "it would query another endpoint")
+
+
+def _shown(iri: object) -> str:
+    """An IRI as the user wrote it: a relative one resolved against a local id is shown as that id."""
+    text = str(iri)
+    return ROOT_ID + text[len(_SYNTHETIC_BASE):] if text.startswith(_SYNTHETIC_BASE) else text
+
+
+def _find_service(operation: Any) -> str | None:
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    stack: list[Any] = [operation]
+    while stack:  # not recursive: the algebra of a hostile update may nest deeply
+        node = stack.pop()
+        if isinstance(node, CompValue):
+            if node.name == "ServiceGraphPattern":
+                return str(node.get("term"))
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+    return None
 
 
 @functools.lru_cache(maxsize=256)  # bounded: interaction models come from stored headers

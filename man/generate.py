@@ -1,7 +1,8 @@
-"""Regenerate man/fcrctl.1 from the typer app: python man/generate.py [--check]
+"""Regenerate man/fcrctl.1 and one page per command (man/fcrctl-backup.1, ...) from the typer
+app: python man/generate.py [--check]
 
-Commands and options come from the app itself, so the page cannot drift from the CLI; the
-exit codes come from fcrctl.errors.ExitCode. --check exits 1 when the page is out of date.
+Commands and options come from the app itself, so the pages cannot drift from the CLI; the
+exit codes come from fcrctl.errors.ExitCode. --check exits 1 when a page is out of date.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from fcrctl import __version__
 from fcrctl.cli.main import BROKEN_PIPE, app
 from fcrctl.errors import ExitCode
 
-PAGE = Path(__file__).parent / "fcrctl.1"
+HERE = Path(__file__).parent
+PAGE = HERE / "fcrctl.1"
 EXIT_MEANINGS = {
     ExitCode.OK: "success",
     ExitCode.UNEXPECTED: "unexpected error (a bug, or an unclassified failure; rerun with --traceback)",
@@ -86,7 +88,9 @@ def build() -> str:
         ".TP\n\\fBFCRCTL_USER\\fR, \\fBFCRCTL_PASSWORD\\fR, \\fBFCRCTL_TOKEN\\fR\nHTTP credentials. "
         "There is no password option: passwords come from FCRCTL_PASSWORD, \\-\\-password\\-file, ~/.netrc "
         "or a prompt, and are never printed.",
+        ".TP\n\\fBFCRCTL_TX\\fR\nRun every command inside this transaction (as \\-\\-tx; see \\fBfcrctl tx begin\\fR).",
         ".TP\n\\fBFCRCTL_TRACEBACK\\fR\nSet to 1 to show full tracebacks (as \\-\\-traceback).",
+        ".TP\n\\fBNO_COLOR\\fR\nSet to anything to print no colour or bold escapes on a terminal.",
         ".TP\n\\fBXDG_DATA_HOME\\fR, \\fBXDG_CONFIG_HOME\\fR\nLocation of the default repository and of the "
         "configuration file.",
         ".SH FILES",
@@ -104,9 +108,53 @@ def build() -> str:
         "fcrctl \\-\\-repo https://fedora.example.org/rest \\-\\-user admin ls \\-R /",
         ".fi",
         ".SH SEE ALSO",
+        ", ".join(f"\\fB{esc(page[:-2])}\\fR(1)" for page in sorted(command_pages(root, root_ctx))) + ";",
         "README.md in the fcrctl sources.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def command_pages(root: Any, root_ctx: Any) -> dict[str, str]:
+    """``fcrctl-NAME.1`` -> its page, one per top-level command (a group's page holds its subcommands)."""
+    pages: dict[str, str] = {}
+    for name in root.list_commands(root_ctx):
+        command = root.get_command(root_ctx, name)
+        if command is None or command.hidden:
+            continue
+        if hasattr(command, "list_commands"):
+            sub_ctx = command.make_context(name, [], parent=root_ctx, resilient_parsing=True)
+            members = _walk(command, sub_ctx, f"fcrctl {name}")
+        else:
+            members = [(f"fcrctl {name}", command)]
+        summary = (command.help or "").split("\n")[0].rstrip(".")
+        lines = [
+            f'.TH FCRCTL\\-{esc(name.upper())} 1 "" "fcrctl {__version__}" "User Commands"',
+            ".SH NAME",
+            f"fcrctl\\-{esc(name)} \\- {esc(summary[:1].lower() + summary[1:])}",
+            ".SH SYNOPSIS",
+        ]
+        for full, member in members:
+            ctx = member.make_context(full.split()[-1], [], parent=root_ctx, resilient_parsing=True)
+            usage = " ".join(member.collect_usage_pieces(ctx))
+            lines += [f"\\fBfcrctl\\fR [\\fIGLOBAL OPTIONS\\fR] \\fB{esc(full[7:])}\\fR {esc(usage)}", ".br"]
+        lines += [".SH DESCRIPTION"]
+        for full, member in members:
+            ctx = member.make_context(full.split()[-1], [], parent=root_ctx, resilient_parsing=True)
+            if len(members) > 1:
+                lines += [".SS " + esc(full)]
+            lines += [esc(member.help or ""), *options_of(member, ctx)]
+        lines += [
+            ".SH SEE ALSO",
+            "\\fBfcrctl\\fR(1) for the global options, the environment, configuration and exit codes.",
+        ]
+        pages[f"fcrctl-{name}.1"] = "\n".join(lines) + "\n"
+    return pages
+
+
+def all_pages() -> dict[Path, str]:
+    root = typer.main.get_command(app)
+    root_ctx = root.make_context("fcrctl", [], resilient_parsing=True)
+    return {PAGE: build(), **{HERE / name: text for name, text in command_pages(root, root_ctx).items()}}
 
 
 def _walk(group: Any, ctx: Any, prefix: str) -> list[tuple[str, Any]]:
@@ -124,14 +172,20 @@ def _walk(group: Any, ctx: Any, prefix: str) -> list[tuple[str, Any]]:
 
 
 def main() -> int:
-    page = build()
+    pages = all_pages()
+    stale = sorted(set(HERE.glob("fcrctl-*.1")) - set(pages))  # pages of commands that are gone
     if "--check" in sys.argv[1:]:
-        if not PAGE.exists() or PAGE.read_text() != page:
-            print("man/fcrctl.1 is out of date: run python man/generate.py", file=sys.stderr)
+        wrong = [p.name for p, text in pages.items() if not p.exists() or p.read_text() != text]
+        if wrong or stale:
+            names = ", ".join(wrong + [p.name for p in stale])
+            print(f"man pages out of date ({names}): run python man/generate.py", file=sys.stderr)
             return 1
         return 0
-    PAGE.write_text(page)
-    print(f"wrote {PAGE}")
+    for path in stale:
+        path.unlink()
+    for path, text in pages.items():
+        path.write_text(text)
+    print(f"wrote {len(pages)} pages in {HERE}")
     return 0
 
 

@@ -56,13 +56,15 @@ def start_server(
     threads: int = 8,
     max_body: int | None = None,
     subprocess: bool = False,
+    process_args: tuple[str, ...] = (),
     **app_options: Any,
 ) -> ServerHandle:
-    """Serve ``repo`` (or the local repository at ``repo_path``, created if absent)."""
+    """Serve ``repo`` (or the local repository at ``repo_path``, created if absent).
+    ``process_args``: more options of ``python -m fcrctl.server.run`` (subprocess mode)."""
     if subprocess:
         if repo_path is None or app_options:
             raise ValueError("subprocess mode needs repo_path and takes no app options")
-        return _start_process(Path(repo_path), dialect, base_path, auth_file, threads, max_body)
+        return _start_process(Path(repo_path), dialect, base_path, auth_file, threads, max_body, process_args)
     return _start_thread(repo_path, repo, dialect, base_path, auth_file, threads, max_body, app_options)
 
 
@@ -116,8 +118,10 @@ def _start_process(
     auth_file: Path | str | None,
     threads: int,
     max_body: int | None,
+    process_args: tuple[str, ...] = (),
 ) -> ServerHandle:
     cmd = [sys.executable, "-m", "fcrctl.server.run", str(repo_path), "--port", "0", "--base-path", base_path]
+    cmd += list(process_args)
     cmd += ["--dialect", dialect, "--threads", str(threads)]
     if max_body:
         cmd += ["--max-body", str(max_body)]

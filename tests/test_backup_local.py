@@ -252,10 +252,10 @@ def test_restore_failing_after_the_swap_swaps_back(repo_dir: Path) -> None:
 
 def test_prune_keeps_by_rule_and_never_the_newest(repo_dir: Path) -> None:
     ids = [ok_json(repo_dir, "backup", "--label", f"n{i}")["id"] for i in range(3)]
-    plan = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--dry-run")
+    plan = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--group-by", "none", "--dry-run")
     assert plan["remove"] == [ids[1], ids[0]] and plan["dryRun"] is True
     assert len(ok_json(repo_dir, "list-backups")) == 3
-    ok_json(repo_dir, "prune-backups", "--keep-last", "2")
+    ok_json(repo_dir, "prune-backups", "--keep-last", "2", "--group-by", "none")
     assert [b["id"] for b in ok_json(repo_dir, "list-backups")] == ids[1:]
     result = run(repo_dir, "prune-backups")
     assert result.exit_code == ExitCode.BAD_INPUT

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fcrctl.errors import ExitCode
+from fcrctl.server.auth import add_user
 from tests.backup_helpers import make_repo, ok_json, paths_in, run
 from tests.ocfl_check import assert_valid_ocfl
 from tests.server_fixture import ServerHandle, start_server
@@ -51,21 +52,29 @@ def test_crawl_backup_and_replay_restore(served: tuple[ServerHandle, Path], tmp_
     assert run(url, "get", "/top/sub/b0").stdout.startswith("binary 0 ")
 
 
-def test_server_side_backup_and_restore(served: tuple[ServerHandle, Path], tmp_path: Path) -> None:
-    handle, repo_dir = served
-    url: str = handle.url
-    target = tmp_path / "server-dir"
-    doc = ok_json(url, "backup", "--server-side", str(target))
-    assert doc["directory"] == str(target)
-    assert (target / "backup.json").is_file()
-    assert_valid_ocfl(target / "ocfl-root")
-    run(url, "create", "/after")
-    restored = ok_json(url, "restore", "--server-side", str(target), "--yes")
-    assert restored["previous"].endswith("_previous")
-    assert "/after" not in paths_in(repo_dir)
-    # a directory that holds no backup is refused, nothing changes
-    result = run(url, "restore", "--server-side", str(tmp_path), "--yes")
-    assert result.exit_code == ExitCode.NOT_FOUND, result.stderr
+def test_server_side_backup_and_restore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo_dir = tmp_path / "served"
+    make_repo(repo_dir)
+    users = tmp_path / "users"
+    add_user(users, "root", "root-pw", admin=True)
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    monkeypatch.setenv("FCRCTL_PASSWORD", "root-pw")
+    with start_server(repo_dir, auth_file=users, backup_dir=str(allowed)) as handle:
+        url = handle.url
+        target = allowed / "server-dir"
+        doc = ok_json(url, "--user", "root", "backup", "--server-side", str(target))
+        assert doc["directory"] == str(target)
+        assert (target / "backup.json").is_file()
+        assert_valid_ocfl(target / "ocfl-root")
+        run(url, "--user", "root", "create", "/after")
+        restored = ok_json(url, "--user", "root", "restore", "--server-side", str(target), "--yes")
+        assert restored["previous"].endswith("_previous")
+        assert "/after" not in paths_in(repo_dir)
+        # a directory that holds no backup is refused, nothing changes
+        (allowed / "empty").mkdir()
+        result = run(url, "--user", "root", "restore", "--server-side", str(allowed / "empty"), "--yes")
+        assert result.exit_code == ExitCode.NOT_FOUND, result.stderr
 
 
 def test_server_side_against_a_local_repository_is_unsupported(tmp_path: Path) -> None:

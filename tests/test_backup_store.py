@@ -380,7 +380,7 @@ def test_prune_of_a_store_removes_several_backups_and_only_their_own_blobs(repo_
         finally:
             repo.close()
         ids.append(ok_json(repo_dir, "backup", "--label", f"n{i}", "--to", str(store))["id"])
-    plan = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--from", str(store))
+    plan = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--group-by", "none", "--from", str(store))
     assert sorted(plan["remove"]) == sorted(ids[:2])
     assert [b["id"] for b in ok_json(repo_dir, "list-backups", "--from", str(store))] == [ids[2]]
     blobs = {p.name for p in (store / "blobs").rglob("*") if p.is_file()}

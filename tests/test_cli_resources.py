@@ -67,8 +67,11 @@ def write(tmp_path: Path, name: str, data: str | bytes) -> str:
 # -- happy paths ----------------------------------------------------------------------------
 
 
-def test_init_refuses_a_non_empty_directory(fc: Fcrctl, repo_path: Path) -> None:
-    one_error_line(fc("init", str(repo_path), ok=False), ExitCode.CONFLICT, "not empty")
+def test_init_refuses_a_non_empty_directory(fc: Fcrctl, repo_path: Path, tmp_path: Path) -> None:
+    one_error_line(fc("init", str(repo_path), ok=False), ExitCode.CONFLICT, "is already a repository")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "f").write_text("x")
+    one_error_line(fc("init", str(tmp_path / "other"), ok=False), ExitCode.CONFLICT, "not empty")
 
 
 def test_create_ls_info_get_container(fc: Fcrctl, tmp_path: Path) -> None:

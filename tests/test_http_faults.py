@@ -148,7 +148,7 @@ def test_read_timeout_becomes_unavailable(rsps: responses.RequestsMock) -> None:
     add_root(rsps)
     repo = open_repo(timeout=2)
     rsps.add(responses.HEAD, BASE + "/slow", body=requests.exceptions.ReadTimeout("read timed out"))
-    with pytest.raises(Unavailable, match=r"timed out talking to fedora\.test:8080 \(timeout 2\.0s\).*--timeout"):
+    with pytest.raises(Unavailable, match=r"no answer from fedora\.test:8080 within 2 s .*--timeout"):
         repo.info("/slow")
 
 
@@ -157,7 +157,7 @@ def test_connection_reset_becomes_unavailable(rsps: responses.RequestsMock) -> N
     repo = open_repo()
     reset = requests.exceptions.ConnectionError(ConnectionResetError(104, "Connection reset by peer"))
     rsps.add(responses.DELETE, BASE + "/x", body=reset)
-    with pytest.raises(Unavailable, match=r"cannot connect to fedora\.test:8080: connection reset by peer"):
+    with pytest.raises(Unavailable, match=r"connection to fedora\.test:8080 dropped .*\(connection reset by peer\)"):
         repo.delete("/x")
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from fcrctl.cli.context import Cli
+from fcrctl.cli.context import Cli, check_utf8_directory
 from fcrctl.cli.options import JsonOpt
 from fcrctl.errors import BadInput, Conflict
 
@@ -26,6 +26,9 @@ def init(
     if scheme_of(target) != "file":
         raise BadInput(f"init creates local repositories; {target} is a URL (a remote Fedora exists already)")
     where = Path(target).expanduser()
+    check_utf8_directory(str(where))
+    if (where / "ocfl-root").is_dir() or (where / "0=ocfl_1.1").exists():
+        raise Conflict(f"{where} is already a repository: use it with --repo {where} (nothing was changed)")
     if where.exists() and any(where.iterdir()):
         raise Conflict(f"{where} exists and is not empty: choose a new or empty directory")
     repo = open_repository(str(where), create=True)
@@ -41,8 +44,11 @@ def init(
 def reindex(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Rebuild the repository's index from its source of truth (the OCFL root)."""
     cli = Cli.of(ctx, json=json_out)
-    count = cli.require("reindex", "reindex").reindex()
+    repo = cli.require("reindex", "reindex")
+    count = repo.reindex()
+    # a read-only repository is read through an index cached elsewhere: that is what was rebuilt
+    where = "" if repo.capabilities.writable else " into this user's cache (the repository is read-only)"
     if cli.out.json_mode:
-        cli.out.json({"reindexed": count})
+        cli.out.json({"reindexed": count, "cache_only": not repo.capabilities.writable})
     else:
-        cli.out.line(f"reindexed {count} resources")
+        cli.out.line(f"reindexed {count} resources{where}")

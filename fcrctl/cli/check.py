@@ -12,7 +12,8 @@ from fcrctl.errors import CorruptData
 def check(
     ctx: typer.Context,
     read_data: Annotated[
-        bool, typer.Option("--read-data", help="Also re-hash every content file against its sha512.")
+        bool,
+        typer.Option("--read-data", help="Also re-hash every content file against its sha512; parse every RDF file."),
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:

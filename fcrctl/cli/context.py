@@ -95,6 +95,15 @@ def load_profile(name: str | None, config_file: Path | None = None) -> dict[str,
     return profile
 
 
+def check_utf8_directory(target: str) -> None:
+    """A repository's directory must have a UTF-8 path: it is written into backups, JSON and URLs."""
+    from fcrctl.names import is_utf8, utf8_name
+
+    if not is_utf8(target):
+        raise BadInput(f"repository directory {utf8_name(target)} (shown with %XX for its other bytes) is not "
+                       "UTF-8: rename it, or reach it through a symlink whose path is UTF-8")
+
+
 class Cli:
     """What a command needs: settings, a printer, and the repository (opened on first use)."""
 
@@ -143,6 +152,8 @@ class Cli:
         """The repository itself (never a --tx view), after checking it has transactions."""
         if self._plain is None:
             self._plain = self._open(tx=False)
+        if not self._plain.capabilities.transactions and not self._plain.capabilities.writable:
+            raise ReadOnly(f"repository {self._plain.location} is read-only: transactions need write access")
         if not self._plain.capabilities.transactions:
             raise Unsupported(f"transactions are not supported by this repository ({self._plain.location})")
         return self._plain
@@ -180,6 +191,7 @@ class Cli:
                 )
         elif scheme == "file" and not target.startswith("file://"):
             target = str(Path(target).expanduser())
+            check_utf8_directory(target)
             if s.repo is None:
                 # Only the default repository is created on first use; a mistyped --repo must not be.
                 Path(target).parent.mkdir(parents=True, exist_ok=True)

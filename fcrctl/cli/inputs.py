@@ -123,13 +123,47 @@ def prefs(omit: list[str] | None, include: list[str] | None) -> RdfPrefs:
     )
 
 
-def read_rdf(file: str, mime: str, target: str) -> object:
+def read_rdf(file: str, mime: str, target: str, limit: int | None = None) -> object:
     """Parse an RDF body; ``<>`` names ``target`` (a repository path). Returns an rdflib Graph."""
     from fcrctl import rdf
 
     with open_input(file) as fh:
-        data = _read_all(fh, file)
+        data = read_body(fh, file, limit)
     return rdf.parse(data, mime, base=paths.to_id(target), source=_source_name(file))
+
+
+def read_body(fh: BinaryIO, file: str, limit: int | None = None) -> bytes:
+    """All of an RDF or SPARQL body; BadInput when it is over ``limit`` bytes (refused before
+    reading when the size is known): such bodies are parsed in memory, at ~80 times their size."""
+    from fcrctl import rdf
+
+    limit = rdf.MAX_RDF_BYTES if limit is None else limit
+    size = _size_of(fh)
+    if size is not None and size > limit:
+        raise _too_big(file, f"{size} bytes", limit)
+    try:
+        data = fh.read(limit + 1)
+    except OSError as exc:
+        raise BadInput(f"--file {file}: {exc.strerror}") from exc
+    if len(data) > limit:
+        raise _too_big(file, f"more than {limit} bytes", limit)
+    return data
+
+
+def _too_big(file: str, size: str, limit: int) -> BadInput:
+    return BadInput(f"{_source_name(file)}: {size} of RDF or SPARQL is over the {limit}-byte limit "
+                    "(it is parsed in memory, at ~80 times its size): raise it with --max-rdf-bytes")
+
+
+def _size_of(fh: BinaryIO) -> int | None:
+    import os
+    import stat
+
+    try:
+        st = os.fstat(fh.fileno())
+    except (OSError, ValueError, AttributeError):  # a stream without a file (tests' stdin)
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 @contextmanager
@@ -146,11 +180,20 @@ def open_input(file: str) -> Iterator[BinaryIO]:
         yield fh
 
 
-def _read_all(fh: BinaryIO, file: str) -> bytes:
-    try:
-        return fh.read()
-    except OSError as exc:
-        raise BadInput(f"--file {file}: {exc.strerror}") from exc
+def _utf8_filename(name: str | None) -> str | None:
+    """The names.py rule, said out loud: a name that is not UTF-8 is stored with %XX for those bytes."""
+    from fcrctl.names import utf8_name
+
+    if name is None:
+        return None
+    stored = utf8_name(name)
+    if stored != name:
+        import logging
+
+        logging.getLogger("fcrctl").warning(
+            f"file name {stored!r} is not UTF-8: stored with %XX for its other bytes (--filename NAME chooses one)"
+        )
+    return stored
 
 
 def _source_name(file: str) -> str:
@@ -170,6 +213,7 @@ def resource_spec(
     external: str | None = None,
     handling: str | None = None,
     lenient: bool = False,
+    max_rdf_bytes: int | None = None,
 ) -> Iterator[ResourceSpec]:
     """What ``create`` and ``put`` send: an RDF source, a binary stream, or external content.
 
@@ -183,6 +227,7 @@ def resource_spec(
     if external is not None:
         if file is not None:
             raise BadInput("give either --file or --external, not both")
+        filename = _utf8_filename(filename)
         if handling not in EXTERNAL_HANDLINGS:
             raise BadInput(f"--handling {handling!r}: use one of {', '.join(EXTERNAL_HANDLINGS)}")
         yield ResourceSpec(
@@ -202,7 +247,8 @@ def resource_spec(
     if not binary and is_rdf(mime):
         if declared:
             raise BadInput("--digest applies to binaries; add --binary to store this RDF file as a binary")
-        yield ResourceSpec(graph=read_rdf(file, mime or "", target), model=model, lenient=lenient)  # type: ignore[arg-type]
+        graph = read_rdf(file, mime or "", target, max_rdf_bytes)
+        yield ResourceSpec(graph=graph, model=model, lenient=lenient)  # type: ignore[arg-type]  # type: ignore[arg-type]
         return
     if model is not None:
         raise BadInput("--container-type applies to containers, but this body is stored as a binary")
@@ -211,7 +257,7 @@ def resource_spec(
             content=stream,
             binary=True,
             mime_type=mime or OCTET_STREAM,
-            filename=filename or (None if file == "-" else Path(file).name),
+            filename=_utf8_filename(filename or (None if file == "-" else Path(file).name)),
             digests=declared,
             lenient=lenient,
         )

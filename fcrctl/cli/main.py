@@ -10,13 +10,16 @@ from typer.core import TyperGroup
 
 from fcrctl import __version__
 from fcrctl.cli import acl as acl_cmd
-from fcrctl.cli import admin, check, fixity, read, versions, write
+from fcrctl.cli import admin, check, complete, fixity, read, versions, write
 from fcrctl.cli import backup as backup_cmd
+from fcrctl.cli import config as config_cmd
 from fcrctl.cli import serve as serve_cmd
+from fcrctl.cli import transfer as transfer_cmd
+from fcrctl.cli import transfers as transfers_cmd
 from fcrctl.cli import tx as tx_cmd
 from fcrctl.cli.context import Cli, Settings, load_profile
 from fcrctl.cli.output import Printer, configure_logging
-from fcrctl.errors import ExitCode, FcrctlError
+from fcrctl.errors import ExitCode, FcrctlError, from_os_error
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what other Unix tools report when the reader goes away
 
@@ -24,26 +27,65 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE, what other Unix tools report when the reader
 class _Guarded(TyperGroup):
     """Runs every command inside :func:`guard`, so in-process callers (tests) see real exit codes."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in _leaves(self):
+            _accept_output_options(command)
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        # kept so that a usage error found before any command runs can still answer in JSON
+        ctx.meta["fcrctl.json"] = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: typer.Context) -> Any:
         return guard(ctx, lambda: super(_Guarded, self).invoke(ctx))
+
+
+def _leaves(group: Any) -> list[Any]:
+    out: list[Any] = []
+    for command in group.commands.values():
+        out += _leaves(command) if hasattr(command, "commands") else [command]
+    return out
+
+
+def _accept_output_options(command: Any) -> None:
+    """Global output options work after the command too (``fcrctl list-backups -q``): a hidden
+    copy of -q on every command (each already has its own --json) sets the same switch."""
+    from typer.core import TyperOption
+
+    if any("-q" in p.opts or "--quiet" in p.opts for p in command.params):
+        return
+    command.params.append(
+        TyperOption(param_decls=["--quiet", "-q"], is_flag=True, default=False, hidden=True, expose_value=False,
+                    callback=_late_quiet)
+    )
+
+
+def _late_quiet(ctx: Any, param: Any, value: bool) -> None:
+    cli = ctx.find_object(Cli) if value else None
+    if cli is not None:
+        cli.settings.quiet = cli.out.quiet = True
+        configure_logging(quiet=True, verbose=cli.settings.verbose)
 
 
 def guard(ctx: typer.Context, call: Callable[[], Any]) -> Any:
     """The one place exceptions become messages and exit codes."""
     try:
-        return call()
+        return _classified(call)
     except (typer.Exit, typer.Abort):
         raise
     except typer.TyperException as exc:  # usage errors: click prints them with the usage line
         printer = _printer(ctx)
-        if printer.json_mode:
+        if printer.json_mode or ctx.meta.get("fcrctl.json"):
             message = _json_str(exc.format_message())
             printer.stderr.write(f'{{"error": "usage", "message": {message}, "exit_code": 2}}\n')
             raise typer.Exit(ExitCode.BAD_INPUT) from None
         raise
     except FcrctlError as exc:
-        if _traceback_wanted(ctx):
-            raise
+        if _traceback_wanted(ctx):  # the traceback, then the same message and exit code as without it
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
         _printer(ctx).error(exc)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
@@ -68,6 +110,18 @@ def guard(ctx: typer.Context, call: Callable[[], Any]) -> Any:
         cli = ctx.find_object(Cli)
         if cli is not None:
             cli.close()
+
+
+def _classified(call: Callable[[], Any]) -> Any:
+    """``call()``, with an OSError that means a full disk or a read-only file system turned into
+    the fcrctl error that says so (any command can meet one, and "unexpected" would mislead)."""
+    try:
+        return call()
+    except OSError as exc:
+        known = None if isinstance(exc, BrokenPipeError) else from_os_error(exc, f"writing {exc.filename or 'a file'}")
+        if known is None:
+            raise
+        raise known from exc
 
 
 def _printer(ctx: typer.Context) -> Printer:
@@ -143,7 +197,8 @@ def main(
     api: Annotated[
         str | None,
         typer.Option(
-            "--api", metavar="DIALECT", help="HTTP API dialect: fedora4, fedora5 or fedora6 (default: detected)."
+            "--api", metavar="DIALECT", help="HTTP API dialect: fedora4, fedora5 or fedora6 (default: detected).",
+            autocompletion=complete.api_dialects,
         ),
     ] = None,
     user: Annotated[
@@ -168,7 +223,8 @@ def main(
         bool, typer.Option("--insecure", help="Do not verify TLS certificates (dangerous; warns).")
     ] = False,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="HTTP timeout in seconds.", metavar="SECONDS", min=0.1)
+        float | None, typer.Option("--timeout", metavar="SECONDS", min=0.1,
+                     help="HTTP: wait at most SECONDS for each answer, retries included (bodies stream on).")
     ] = None,
     tx: Annotated[
         str | None,
@@ -223,10 +279,22 @@ serve_cmd.register(app)
 app.command("reindex")(admin.reindex)
 backup_cmd.register(app)
 app.add_typer(acl_cmd.app, name="acl")
+transfer_cmd.register(app)
+app.add_typer(transfers_cmd.app, name="transfers")
+app.add_typer(config_cmd.app, name="config")
+
+
+def _terminated(signum: int, frame: object) -> None:
+    # unwind the stack as an exit does, so that partial uploads in tmp/ are removed and locks
+    # released (the default action kills the process where it stands)
+    raise SystemExit(128 + signum)
 
 
 def run() -> None:
     """Console-script entry point (``fcrctl`` and ``python -m fcrctl``)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app(prog_name="fcrctl")
     except KeyboardInterrupt:  # during argument parsing, before guard() runs

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from fcrctl.cli import complete
+
 PathArg = Annotated[
     str, typer.Argument(help="Repository path, e.g. /collection/item.", metavar="PATH", show_default=False)
 ]
@@ -14,7 +16,9 @@ OptionalPathArg = Annotated[str, typer.Argument(help="Repository path (default: 
 SourceArg = Annotated[str, typer.Argument(help="Source repository path.", metavar="SRC", show_default=False)]
 DestArg = Annotated[str, typer.Argument(help="Destination repository path.", metavar="DST", show_default=False)]
 VersionArg = Annotated[
-    str, typer.Argument(help="Version id or label (see `fcrctl versions list`).", metavar="VERSION", show_default=False)
+    str,
+    typer.Argument(help="Version id, label or memento YYYYMMDDHHMMSS (see `fcrctl versions list`).",
+                   metavar="VERSION", show_default=False),
 ]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (JSON lines for streams).")]
@@ -30,6 +34,16 @@ ContentTypeOpt = Annotated[
         metavar="TYPE",
         help="MIME type or RDF format name of the body (default: guessed from the file name).",
         show_default=False,
+    ),
+]
+MaxRdfBytesOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-rdf-bytes",
+        envvar="FCRCTL_MAX_RDF_BYTES",
+        min=1,
+        metavar="BYTES",
+        help="Refuse an RDF or SPARQL body larger than BYTES (it is parsed in memory, at ~80 times its size).",
     ),
 ]
 BinaryOpt = Annotated[bool, typer.Option("--binary", help="Store the body as a binary even if it is RDF.")]
@@ -61,8 +75,10 @@ AcceptOpt = Annotated[
         help="RDF format: turtle, ntriples, rdfxml, jsonld, n3 or a MIME type (default: turtle).",
         metavar="FMT",
         show_default=False,
+        autocompletion=complete.rdf_formats,
     ),
 ]
 VersionOpt = Annotated[
-    str | None, typer.Option("--version", help="Read version V instead of the current state.", metavar="V")
+    str | None, typer.Option("--version", help="Read version V (id, label or memento) instead of the current state.",
+                 metavar="V")
 ]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 CHUNK = 1 << 20
+PROGRESS_DELAY = 2.0  # seconds a transfer runs before its progress bar appears
 MODEL_SHORT = {
     BASIC_CONTAINER: "container",
     DIRECT_CONTAINER: "direct",
@@ -63,6 +64,22 @@ def human_size(size: int | None) -> str:
     return f"{size} B"  # pragma: no cover - the loop always returns
 
 
+def etag(info: ResourceInfo) -> str:
+    """The ETag as HTTP writes it, whichever backend: weak for RDF sources, strong for binaries
+    (as Fedora and serve send them), so output never depends on the backend and --if-match takes it."""
+    tag = info.etag
+    if not tag or tag.startswith(('"', 'W/"')):
+        return tag
+    return f'"{tag}"' if info.is_binary else f'W/"{tag}"'
+
+
+def resource_json(info: ResourceInfo) -> dict[str, Any]:
+    doc = info.to_json()
+    if "etag" in doc:
+        doc["etag"] = etag(info)
+    return doc
+
+
 class Printer:
     """Writes results to ``stdout`` and diagnostics to ``stderr`` (text streams with ``.buffer``)."""
 
@@ -91,40 +108,47 @@ class Printer:
             # Off a terminal rich would wrap at 80 columns; a wide width keeps each table row on
             # one line for grep and cut (tables never expand, so this does not pad them).
             terminal = _isatty(self.stdout)
-            self._console = Console(file=self.stdout, highlight=False, width=None if terminal else 10_000)
+            # NO_COLOR (no-color.org) means no escapes at all: rich alone would still print bold.
+            plain = os.environ.get("NO_COLOR", "") != "" or os.environ.get("TERM") == "dumb"
+            self._console = Console(
+                file=self.stdout,
+                highlight=False,
+                width=None if terminal else 10_000,
+                color_system=None if plain else "auto",
+            )
         return self._console
 
     def line(self, text: str) -> None:
-        self.stdout.write(text + "\n")
+        self.stdout.write(_utf8(text) + "\n")
 
     def json(self, document: Any) -> None:
         """One JSON document per line: a whole result, or one item of a stream."""
-        self.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
+        self.stdout.write(_utf8(json.dumps(document, ensure_ascii=False, default=str)) + "\n")
 
     def note(self, text: str) -> None:
         """A human confirmation or hint on stderr; silent with -q or --json."""
         if not self.quiet and not self.json_mode:
-            self.stderr.write(f"fcrctl: {text}\n")
+            self.stderr.write(f"fcrctl: {_utf8(text)}\n")
 
     def debug(self, text: str) -> None:
         if self.verbose and not self.quiet:
             self.stderr.write(f"fcrctl: {text}\n")
 
     def warn(self, text: str) -> None:
-        self.stderr.write(f"fcrctl: warning: {text}\n")
+        self.stderr.write(f"fcrctl: warning: {_utf8(text)}\n")
 
     def error(self, error: FcrctlError) -> None:
         if self.json_mode:
-            self.stderr.write(json.dumps(error.to_json(), ensure_ascii=False) + "\n")
+            self.stderr.write(_utf8(json.dumps(error.to_json(), ensure_ascii=False)) + "\n")
         else:
-            self.stderr.write(f"fcrctl: error: {error.message}\n")
+            self.stderr.write(f"fcrctl: error: {_utf8(error.message)}\n")
         self.stderr.flush()
 
     # -- results -------------------------------------------------------------------
     def path(self, info: ResourceInfo, **extra: Any) -> None:
         """The result of a write: the resource's path (JSON: its info)."""
         if self.json_mode:
-            self.json({**info.to_json(), **extra})
+            self.json({**resource_json(info), **extra})
         else:
             self.line(info.path)
 
@@ -137,12 +161,12 @@ class Printer:
 
     def info(self, info: ResourceInfo) -> None:
         if self.json_mode:
-            self.json(info.to_json())
+            self.json(resource_json(info))
             return
         rows: list[tuple[str, str]] = [
             ("path", info.path),
             ("model", model_curie(info.model)),
-            ("etag", info.etag),
+            ("etag", etag(info)),
             ("created", _when(info.created.isoformat(), info.created_by)),
             ("modified", _when(info.modified.isoformat(), info.modified_by)),
         ]
@@ -166,17 +190,31 @@ class Printer:
         for key, value in rows:
             self.line(f"{key:<{width}}  {value}")
 
-    def table(self, rows: Iterable[tuple[str, ...]], header: tuple[str, ...] | None) -> None:
+    def table(self, rows: Iterable[tuple[str, ...]], header: tuple[str, ...] | None, *, empty: str = "") -> None:
+        """A table; the first column (an id) never wraps. ``empty``: the sentence to print for no rows.
+
+        A table wider than the terminal becomes one record per line (its cells two spaces
+        apart): a wrapped id could no longer be copied, and truncating ids would be worse.
+        """
         from rich import box
         from rich.table import Table
 
+        rows = list(rows)
+        if not rows and empty:
+            self.note(empty)
+            return
         table = Table(box=box.SIMPLE if header else None, show_header=header is not None, pad_edge=False)
         width = len(header) if header else 2
         for i, title in enumerate(header or ("",) * width):
             table.add_column(title, style="bold" if i == 0 and not header else None, overflow="fold")
         for row in rows:
             table.add_row(*row)
-        self.console.print(table)
+        console = self.console
+        if console.measure(table, options=console.options.update_width(1 << 20)).maximum > console.width:
+            for row in [header] * (header is not None) + rows:
+                self.line("  ".join(row))  # type: ignore[arg-type]
+            return
+        console.print(table)
 
     def listing(self, items: Iterator[ResourceInfo], *, long: bool) -> int:
         """Stream a listing: one path per line (``--long``: model, size, modified, path)."""
@@ -184,7 +222,7 @@ class Printer:
         for item in items:
             count += 1
             if self.json_mode:
-                self.json(item.to_json())
+                self.json(resource_json(item))
             elif long:
                 size = str(item.size) if item.size is not None else "-"
                 stamp = item.modified.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -248,13 +286,74 @@ class Printer:
     @contextmanager
     def progress(self, total: int | None) -> Iterator[Any]:
         """Yield ``advance(n)``; a tqdm bar on stderr only for people watching a terminal."""
-        if self.json_mode or self.quiet or not _isatty(self.stderr) or (total is not None and total < 4 * CHUNK):
+        if self.json_mode or self.quiet or not _isatty(self.stderr):
             yield lambda n: None
             return
         from tqdm import tqdm
 
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=self.stderr, leave=False) as bar:
+        # delay: the bar appears only once a transfer has taken a while, whatever its size
+        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=self.stderr, leave=False,
+                  delay=PROGRESS_DELAY) as bar:
             yield bar.update
+
+
+    @contextmanager
+    def uploading(self, spec: Any) -> Iterator[None]:
+        """Show a progress bar while a backend reads ``spec.content`` (a binary body being stored)."""
+        stream = getattr(spec, "content", None)
+        if stream is None:
+            yield
+            return
+        with self.progress(_remaining(stream)) as advance:
+            spec.content = _ProgressReader(stream, advance)
+            try:
+                yield
+            finally:
+                spec.content = stream
+
+
+class _ProgressReader:
+    """A binary stream that reports how far it has been read (backends may rewind it: hashing first)."""
+
+    def __init__(self, stream: BinaryIO, advance: Any) -> None:
+        self._stream = stream
+        self._advance = advance
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self._moved(self._position + len(chunk))
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        position = self._stream.seek(offset, whence)
+        self._moved(position)
+        return position
+
+    def _moved(self, position: int) -> None:
+        self._advance(position - self._position)
+        self._position = position
+
+    def __getattr__(self, name: str) -> Any:  # tell, seekable, fileno, name, close...
+        return getattr(self._stream, name)
+
+
+def _remaining(stream: BinaryIO) -> int | None:
+    try:
+        if not stream.seekable():
+            return None
+        return os.fstat(stream.fileno()).st_size - stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _utf8(text: str) -> str:
+    # the names.py rule: what we print is UTF-8, even a name an older fcrctl stored as it came
+    if text.isascii():
+        return text
+    from fcrctl.names import utf8_name
+
+    return utf8_name(text)
 
 
 def _when(stamp: str, who: str | None) -> str:

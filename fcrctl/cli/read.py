@@ -7,7 +7,7 @@ import typer
 
 from fcrctl import paths
 from fcrctl.cli import acl as acl_cmd
-from fcrctl.cli import inputs
+from fcrctl.cli import complete, inputs
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import AcceptOpt, JsonOpt, OptionalPathArg, OutputOpt, PathArg, VersionOpt
 from fcrctl.errors import BadInput
@@ -19,11 +19,13 @@ RangeOpt = Annotated[
 ]
 OmitOpt = Annotated[
     list[str] | None,
-    typer.Option("--omit", help="Leave out triples: containment, membership, server-managed (repeatable)."),
+    typer.Option("--omit", help="Leave out triples: containment, membership, server-managed (repeatable).",
+                 autocompletion=complete.omit_values),
 ]
 IncludeOpt = Annotated[
     list[str] | None,
-    typer.Option("--include", help="Add triples: inbound (references to it), children (embedded) (repeatable)."),
+    typer.Option("--include", help="Add triples: inbound (references to it), children (embedded) (repeatable).",
+                 autocompletion=complete.include_values),
 ]
 
 
@@ -81,7 +83,8 @@ def show(
     if byte_range is not None:
         raise BadInput(f"--range applies to binaries; {target} is RDF", path=target)
     graph = repo.get_rdf(target, prefs=prefs, version=version)
-    cli.out.data([rdf.serialize(rdf.to_external(graph, repo.base_uri), mime)], output=output)
+    text = rdf.serialize(rdf.to_external(graph, repo.base_uri), mime)
+    cli.out.data([text if text.endswith(b"\n") or not text else text + b"\n"], output=output)
 
 
 def info(ctx: typer.Context, path: PathArg, version: VersionOpt = None, json_out: JsonOpt = False) -> None:
@@ -101,4 +104,8 @@ def ls(
     """List a container's children (streams; --json gives JSON lines)."""
     cli = Cli.of(ctx, json=json_out)
     target = paths.normalize(path)
-    cli.out.listing(cli.repo.children(target, recursive=recursive), long=long)
+    repo = cli.repo
+    if cli.out.listing(repo.children(target, recursive=recursive), long=long) == 0:
+        info = repo.info(target)
+        if info.is_binary:  # as `ls FILE` lists the file itself
+            cli.out.listing(iter([info]), long=long)

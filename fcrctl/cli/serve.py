@@ -1,6 +1,7 @@
 """fcrctl serve: expose the repository over the Fedora 4/5 REST API (waitress, threaded).
 
 fcrctl serve [--host 127.0.0.1] [--port 8080] [--base-path /rest] [--auth-file FILE] [--no-auth]
+             [--access-log FILE|- [--access-log-format clf|json]]
 fcrctl serve --auth-file FILE --add-user USER [--admin]   # password from a prompt, or stdin when piped
 """
 
@@ -13,9 +14,10 @@ from typing import Annotated
 
 import typer
 
+from fcrctl import rdf
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import JsonOpt
-from fcrctl.errors import BadInput
+from fcrctl.errors import BadInput, Conflict
 
 
 def is_loopback(host: str) -> bool:
@@ -58,6 +60,26 @@ def serve(
     admin: Annotated[
         bool, typer.Option("--admin", help="With --add-user: the user bypasses access control (as fedoraAdmin).")
     ] = False,
+    external_allowed: Annotated[
+        Path | None,
+        typer.Option(
+            "--external-content-allowed",
+            help="Clients may name file: (and private http) external content only under the URI prefixes in FILE "
+            "(Fedora's allowed-list format).",
+            metavar="FILE",
+        ),
+    ] = None,
+    allow_external_fetch: Annotated[
+        bool,
+        typer.Option(
+            "--allow-external-fetch", help="Fetch http(s) external content for proxy/copy (public addresses only)."
+        ),
+    ] = False,
+    backup_dir: Annotated[
+        Path | None,
+        typer.Option("--backup-dir", help="Allow admins fcr:backup/fcr:restore of directories under DIR.",
+                     metavar="DIR"),
+    ] = None,
     root_acl: Annotated[
         Path | None,
         typer.Option("--root-acl", help="Default root ACL (RDF, ids as info:fedora/...) for non-admin users; "
@@ -68,20 +90,52 @@ def serve(
         typer.Option("--user-base-uri", help="acl:agent URIs under this prefix name users (Fedora's "
                      "fcrepo.auth.webac.userAgent.baseUri).", metavar="URI"),
     ] = None,
+    access_log: Annotated[
+        str | None,
+        typer.Option(
+            "--access-log", help="Log each request to FILE ('-' for stdout); never credentials.", metavar="FILE"
+        ),
+    ] = None,
+    access_log_format: Annotated[
+        str, typer.Option("--access-log-format", help="Access log lines: clf (Common Log Format) or json.")
+    ] = "clf",
+    force: Annotated[
+        bool, typer.Option("--force", help="With --add-user: replace the password of a user the file has already.")
+    ] = False,
     json_out: JsonOpt = False,
+    max_rdf_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-rdf-bytes",
+            min=1,
+            metavar="BYTES",
+            help="Answer 413 to an RDF or SPARQL body larger than BYTES (parsed in memory, at ~80 times its size).",
+        ),
+    ] = rdf.MAX_RDF_BYTES,
 ) -> None:
-    """Serve the repository over the Fedora REST API until interrupted."""
+    """Serve the repository over the Fedora REST API until interrupted (SIGTERM: once the requests in flight end)."""
     from fcrctl.server import auth as server_auth
 
     cli = Cli.of(ctx, json=json_out)
     if add_user is not None:
         if auth_file is None:
             raise BadInput("--add-user needs --auth-file FILE to write the user to")
+        existing = server_auth.read_auth_file(auth_file) if auth_file.exists() else {}
+        if add_user in existing and not force:
+            raise Conflict(f"user {add_user!r} is already in {auth_file}: add --force to replace their password")
         server_auth.add_user(auth_file, add_user, read_new_password(add_user), admin=admin)
-        cli.out.done("user_added", add_user)
+        if cli.out.json_mode:
+            cli.out.json({"user_added": add_user, "auth_file": str(auth_file), "admin": admin,
+                          "replaced": add_user in existing})
+        else:
+            role = "an admin" if admin else "a user"
+            verb = "replaced the password of" if add_user in existing else "added"
+            cli.out.line(f"{verb} {add_user} ({role}) in {auth_file}")
         return
     if admin:
         raise BadInput("--admin goes with --add-user USER: it marks the user being added as an admin")
+    if force:
+        raise BadInput("--force goes with --add-user USER: it replaces that user's password")
     if dialect not in ("fedora4", "fedora5", "fedora6"):
         raise BadInput(f"unknown --dialect {dialect!r}: use fedora4, fedora5 or fedora6")
     if not is_loopback(host) and auth_file is None and not no_auth:
@@ -89,7 +143,17 @@ def serve(
             f"refusing to serve {host} without authentication: give --auth-file FILE "
             "(create it with --add-user USER), or --no-auth to serve it openly"
         )
+    if access_log_format not in ("clf", "json"):
+        raise BadInput(f"unknown --access-log-format {access_log_format!r}: use clf or json")
+    if access_log and access_log != "-":
+        from fcrctl.server.access_log import open_log
+
+        open_log(access_log).close()  # a bad path fails here, before the repository is opened
     auth = server_auth.BasicAuth.from_file(auth_file) if auth_file else None
+    if external_allowed is not None:
+        from fcrctl.server.external import read_allow_list
+
+        read_allow_list(external_allowed)  # a bad file fails now (exit 2), not at the first request
     from fcrctl.cli.acl import load_policy
 
     policy = load_policy(root_acl, user_base_uri)
@@ -107,8 +171,22 @@ def serve(
 
     run_server(
         repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready,
+        max_rdf_bytes=max_rdf_bytes,
+        external_allowed=str(external_allowed) if external_allowed else None, allow_external_fetch=allow_external_fetch,
+        backup_dir=_backup_dir(backup_dir),
         policy=policy,
+        access_log=access_log,
+        access_log_format=access_log_format,
     )
+
+
+def _backup_dir(where: Path | None) -> str | None:
+    """--backup-dir, which must exist: server-side backups go only under it."""
+    if where is None:
+        return None
+    if not where.is_dir():
+        raise BadInput(f"--backup-dir {where} is not a directory: create it first")
+    return str(where.resolve())
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from fcrctl.cli import complete
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import JsonOpt
 from fcrctl.repository.base import TransactionInfo
@@ -15,7 +16,7 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   help="Group changes across commands into one all-or-nothing transaction.")
 
 TxArg = Annotated[str, typer.Argument(help="Transaction id (printed by `fcrctl tx begin`).", metavar="ID",
-                                      show_default=False)]
+                                      show_default=False, autocompletion=complete.transaction_ids)]
 TimeoutOpt = Annotated[float | None, typer.Option(
     "--timeout", help="Seconds without activity before it expires [default: 180].", metavar="SECONDS", min=0.1)]
 
@@ -82,7 +83,7 @@ def list_(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         cli.out.json([i.to_json() for i in infos])
     else:
         cli.out.table(((i.id, i.expires.isoformat(timespec="seconds") if i.expires else "") for i in infos),
-                      ("id", "expires"))
+                      ("id", "expires"), empty="no open transactions")
 
 
 @app.command("run", context_settings={"allow_interspersed_args": False})

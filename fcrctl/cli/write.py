@@ -4,9 +4,9 @@ from typing import Annotated
 
 import typer
 
-from fcrctl import paths
+from fcrctl import paths, rdf
 from fcrctl.cli import acl as acl_cmd
-from fcrctl.cli import inputs
+from fcrctl.cli import complete, inputs
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import (
     BinaryOpt,
@@ -17,6 +17,7 @@ from fcrctl.cli.options import (
     IfUnmodifiedSinceOpt,
     JsonOpt,
     LenientOpt,
+    MaxRdfBytesOpt,
     PathArg,
     SourceArg,
 )
@@ -36,7 +37,8 @@ def create(
     content_type: ContentTypeOpt = None,
     binary: BinaryOpt = False,
     container_type: Annotated[
-        str | None, typer.Option("--container-type", help="basic (default), direct or indirect.", metavar="TYPE")
+        str | None, typer.Option("--container-type", help="basic (default), direct or indirect.", metavar="TYPE",
+                                  autocompletion=complete.container_types)
     ] = None,
     digest: Annotated[
         list[str] | None,
@@ -51,11 +53,13 @@ def create(
         str | None, typer.Option("--external", help="Binary content lives at URL.", metavar="URL")
     ] = None,
     handling: Annotated[
-        str, typer.Option("--handling", help="External content: copy, redirect or proxy.", metavar="HOW")
+        str, typer.Option("--handling", help="External content: copy, redirect or proxy.", metavar="HOW",
+                          autocompletion=complete.handlings)
     ] = "proxy",
     parents: Annotated[bool, typer.Option("--parents", help="Create missing ancestors as basic containers.")] = False,
     lenient: LenientOpt = False,
     json_out: JsonOpt = False,
+    max_rdf_bytes: MaxRdfBytesOpt = rdf.MAX_RDF_BYTES,
 ) -> None:
     """Create a container, or a binary from --file/--external; prints the new path."""
     cli = Cli.of(ctx, json=json_out)
@@ -81,7 +85,8 @@ def create(
         external=external,
         handling=handling,
         lenient=lenient,
-    ) as spec:
+        max_rdf_bytes=max_rdf_bytes,
+    ) as spec, cli.out.uploading(spec):
         repo = cli.writable()  # after the body is checked: bad input never creates the default repository
         if parent is not None:
             info = repo.create_child(where, spec, slug=slug)
@@ -100,6 +105,7 @@ def put(
     if_match: IfMatchOpt = None,
     if_unmodified_since: IfUnmodifiedSinceOpt = None,
     json_out: JsonOpt = False,
+    max_rdf_bytes: MaxRdfBytesOpt = rdf.MAX_RDF_BYTES,
 ) -> None:
     """Replace a resource's content (PATH/fcr:metadata: a binary's description); creates it if absent."""
     cli = Cli.of(ctx, json=json_out)
@@ -112,11 +118,13 @@ def put(
     if metadata:
         if binary or not inputs.is_rdf(mime):
             raise BadInput(f"{path}: a description is RDF; give an RDF file or --content-type turtle", path=target)
-        graph = inputs.read_rdf(file, mime or "", target)
+        graph = inputs.read_rdf(file, mime or "", target, max_rdf_bytes)
         info = cli.writable().replace_description(target, graph, conditions=conditions, lenient=lenient)  # type: ignore[arg-type]
         cli.out.path(info)
         return
-    with inputs.resource_spec(target, file=file, mime=mime, binary=binary, lenient=lenient) as spec:
+    with inputs.resource_spec(
+        target, file=file, mime=mime, binary=binary, lenient=lenient, max_rdf_bytes=max_rdf_bytes
+    ) as spec, cli.out.uploading(spec):
         info, created = cli.writable().replace(target, spec, conditions=conditions)
     cli.out.path(info, created=created)
 
@@ -132,6 +140,7 @@ def patch(
     if_match: IfMatchOpt = None,
     if_unmodified_since: IfUnmodifiedSinceOpt = None,
     json_out: JsonOpt = False,
+    max_rdf_bytes: MaxRdfBytesOpt = rdf.MAX_RDF_BYTES,
 ) -> None:
     """Apply a SPARQL Update (INSERT DATA, DELETE DATA, DELETE/INSERT ... WHERE)."""
     cli = Cli.of(ctx, json=json_out)
@@ -140,11 +149,14 @@ def patch(
     conditions = inputs.conditions(if_match, if_unmodified_since)
     if file is not None:
         with inputs.open_input(file) as fh:
-            raw = fh.read()
+            raw = inputs.read_body(fh, file, max_rdf_bytes)
         try:
             update = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadInput(f"{file}: SPARQL Update is not UTF-8 (byte {exc.start}): save it as UTF-8") from None
+    elif update is not None and len(update.encode("utf-8")) > max_rdf_bytes:
+        raise BadInput(f"--update: SPARQL Update of {len(update.encode('utf-8'))} bytes is over the "
+                       f"{max_rdf_bytes}-byte limit: raise it with --max-rdf-bytes")
     acl_of, is_acl = paths.split_acl(path)
     if is_acl:
         return acl_cmd.patch_acl(cli, acl_of, update or "")

@@ -50,6 +50,7 @@ class Capabilities:
     archival_groups: bool = False
     check: bool = False  # whole-repository structural validation (`fcrctl check`)
     acls: bool = False  # get_acl/put_acl/patch_acl/delete_acl (Web Access Control at PATH/fcr:acl)
+    dated_writes: bool = False  # `with repo.dated(created, modified):` writes carry those dates (import)
 
 
 @dataclass

@@ -8,6 +8,7 @@ Later services (transactions, fcr:backup / fcr:restore) plug in with ``app.route
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -49,17 +50,20 @@ def _default_routes() -> dict[str, dict[str, Handler]]:
             "OPTIONS": handlers.options,
             "PUT": handlers.put_metadata,
             "PATCH": handlers.patch_metadata,
+            "DELETE": handlers.delete_metadata,
         },
         rt.VERSIONS: {
             "GET": endpoints.list_versions,
             "HEAD": endpoints.list_versions,
             "POST": endpoints.create_version,
+            "OPTIONS": endpoints.versions_options,
         },
         rt.VERSION: {
             "GET": endpoints.get_version,
             "HEAD": endpoints.get_version,
             "PATCH": endpoints.revert_version,
             "DELETE": endpoints.delete_version,
+            "OPTIONS": endpoints.versions_options,
         },
         rt.VERSION_METADATA: {"GET": endpoints.get_version_metadata, "HEAD": endpoints.get_version_metadata},
         rt.FIXITY: {"GET": endpoints.fixity, "HEAD": endpoints.fixity},
@@ -124,10 +128,11 @@ class FedoraApp:
         ctx: Context | None = None
         try:
             user = self.auth.authenticate(request.authorization) if self.auth is not None else None
-            target = rt.parse_target(request.path, self.config.base_path)
+            target = rt.parse_target(rt.request_path(request.environ), self.config.base_path)
             ctx = Context(self.repo, request, target, self.config, self.base_url(request))
             if user is not None and self.auth is not None:
                 ctx.user, ctx.admin = user, self.auth.is_admin(user)
+                request.environ["fcrctl.user"] = user  # for the access log: who, never how
             if target.tx is not None or request.headers.get("Atomic-ID"):
                 if self.tx_binder is None:
                     raise Unsupported(f"{self.repo.location} does not support transactions")
@@ -167,14 +172,27 @@ def make_app(
     dialect: str = "fedora4",
     max_rdf_bytes: int | None = None,
     public_url: str | None = None,
+    external_allowed: str | None = None,
+    allow_external_fetch: bool = False,
+    backup_dir: str | None = None,
+    policy: Any = None,
 ) -> FedoraApp:
+    """``policy``: the access-control Policy (fcrctl.acl) for auth-file users; default: admins only."""
     if dialect not in DIALECTS:
         raise BadInput(f"unknown API dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
     base = "/" + base_path.strip("/") if base_path.strip("/") else ""
     config = ServerConfig(base_path=base, dialect=dialect, public_url=public_url)
     if max_rdf_bytes is not None:
         config = ServerConfig(base_path=base, dialect=dialect, max_rdf_bytes=max_rdf_bytes, public_url=public_url)
+    if external_allowed is not None or allow_external_fetch:
+        from fcrctl.server.external import ExternalPolicy
+
+        config = dataclasses.replace(config, external=ExternalPolicy.load(external_allowed, fetch=allow_external_fetch))
+    if backup_dir is not None:
+        config = dataclasses.replace(config, backup_dir=str(backup_dir))
     app = FedoraApp(repo, config, auth)
+    if policy is not None:
+        app.policy = policy
     if repo.capabilities.transactions:
         from fcrctl.server import transactions
 

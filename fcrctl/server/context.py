@@ -15,6 +15,7 @@ from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, FcrctlError, PreconditionFailed
 from fcrctl.repository.base import Conditions, Repository, ResourceInfo
 from fcrctl.server import headers as h
+from fcrctl.server.external import ExternalPolicy
 from fcrctl.server.routing import Target
 
 if TYPE_CHECKING:
@@ -60,8 +61,10 @@ class NotModified(Exception):
 class ServerConfig:
     base_path: str = "/rest"
     dialect: str = "fedora4"  # fedora4 | fedora5 | fedora6: what the server advertises
-    max_rdf_bytes: int = 32 * 1024 * 1024  # RDF and SPARQL bodies are parsed in memory
+    max_rdf_bytes: int = rdf.MAX_RDF_BYTES  # RDF and SPARQL bodies are parsed in memory (serve --max-rdf-bytes)
     public_url: str | None = None  # the base URL clients see, when behind a proxy
+    external: ExternalPolicy = ExternalPolicy()  # which external content clients may name (see external.py)
+    backup_dir: str | None = None  # serve --backup-dir: where fcr:backup/fcr:restore may read and write
 
 
 @dataclass
@@ -79,6 +82,7 @@ class Context:
     # -- URLs -----------------------------------------------------------------------
     def url(self, path: str, *suffix: str) -> str:
         """URL of ``path`` (the root keeps its trailing slash, as Fedora's does), plus fcr: suffixes."""
+        path = rdf.encode_path(path)  # q?x must come back as q%3Fx, pc% as pc%25
         if suffix:
             return self.base_url + ("" if path == "/" else path) + "/" + "/".join(suffix)
         return self.base_url + path
@@ -87,16 +91,22 @@ class Context:
         """Repository path of a URL on this server (MOVE/COPY Destination); BadDestination otherwise."""
         parts = urlsplit(url)
         base = urlsplit(self.base_url)
-        if parts.scheme and (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
+        # //evil.com/rest/x has no scheme but names another host: only this server's own count
+        if (parts.scheme or parts.netloc) and (parts.scheme.lower(), parts.netloc.lower()) != (
+            base.scheme.lower(), base.netloc.lower()
+        ):
             raise BadDestination(f"destination {url} is not on this server ({base.scheme}://{base.netloc})")
         prefix = base.path.rstrip("/")
-        path = unquote(parts.path)
+        try:
+            path = unquote(parts.path, errors="strict")
+        except UnicodeDecodeError:
+            raise BadInput(f"destination {url[:200]} is not UTF-8 once percent-decoded") from None
         if path != prefix and not path.startswith(prefix + "/"):
             raise BadDestination(f"destination {url} is outside the repository at {self.base_url}/")
         try:
             return paths.normalize(path[len(prefix) :] or "/")
-        except BadInput as err:
-            raise BadDestination(f"destination is not a valid resource path: {err.message}") from None
+        except BadInput as err:  # on this server, but a path no resource can have: the client's fault (400)
+            raise BadInput(f"destination is not a valid resource path: {err.message}") from None
 
     def to_external(self, graph: Graph) -> Graph:
         from rdflib import URIRef
@@ -159,7 +169,8 @@ class Context:
                 value = str(node)
                 if value == internal or value.startswith((internal + "/", internal + "#")):
                     rest = value[len(internal) :]
-                    found = URIRef(base + "/" if rest in ("", "/") else base + rest)  # the root keeps its slash
+                    # the root keeps its slash; the rest is escaped as in every URL we write
+                    found = URIRef(base + "/" if rest in ("", "/") else base + rdf.encode_path(rest))
                 else:
                     found = URIRef(base + "/") if value == base else node
                 if len(renamed) < 100_000:
@@ -176,10 +187,10 @@ class Context:
         limit = self.config.max_rdf_bytes
         length = self.request.content_length
         if length is not None and length > limit:
-            raise TooLarge(f"request body of {length} bytes is over the {limit}-byte limit for RDF and SPARQL")
+            raise TooLarge(f"request body of {length} bytes is over the server's {limit}-byte limit for RDF and SPARQL")
         data = self.request.stream.read(limit + 1)
         if len(data) > limit:
-            raise TooLarge(f"request body is over the {limit}-byte limit for RDF and SPARQL")
+            raise TooLarge(f"request body is over the server's {limit}-byte limit for RDF and SPARQL")
         self.body = data
         return data
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from werkzeug.wrappers import Response
 
 from fcrctl import rdf
-from fcrctl.errors import Conflict, Gone, NotFound, Unsupported
+from fcrctl.errors import BadInput, Conflict, Gone, NotFound, Unsupported
 from fcrctl.repository.base import FixityResult, ResourceInfo, Version
-from fcrctl.server import handlers
+from fcrctl.server import fedora4, handlers, memento
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
 from fcrctl.server.context import Context, NotAcceptable
@@ -52,6 +52,8 @@ def _version_name(version: Version) -> str:
 def list_versions(ctx: Context) -> Response:
     from rdflib import Graph, Literal, URIRef
 
+    if ctx.config.dialect == "fedora6":
+        return memento.timemap(ctx)
     mime = _negotiated(ctx)
     info = ctx.repo.info(ctx.target.path)
     versions = ctx.repo.versions(info.path)
@@ -70,14 +72,37 @@ def list_versions(ctx: Context) -> Response:
 
 
 def create_version(ctx: Context) -> Response:
-    """POST {path}/fcr:versions with Slug: LABEL -> 204 (Fedora 4); 409 when the label is taken."""
+    """POST {path}/fcr:versions with Slug: LABEL -> 201, Location .../fcr:versions/LABEL, no body
+    (Fedora 4.7: 400 without a label or with one it refuses, 409 when the label is taken)."""
+    if ctx.config.dialect == "fedora6":
+        return memento.create(ctx)
     path = ctx.target.path
     ctx.repo.info(path)
     label = (ctx.request.headers.get("Slug") or "").strip() or None
+    if ctx.config.dialect == "fedora4":
+        label = fedora4.check_label(label)
     if label is not None and any(label == v.label for v in ctx.repo.versions(path)):
         raise Conflict(f"version label {label!r} is already used by a version of {path}: choose another")
     version = ctx.repo.create_version(path, label=label)
-    return r.no_content(Location=h.uri(ctx.url(path, "fcr:versions", _version_name(version))))
+    resp = Response(status=201)
+    resp.headers.remove("Content-Type")
+    resp.headers["Location"] = h.uri(ctx.url(path, "fcr:versions", _version_name(version)))
+    return resp
+
+
+def versions_options(ctx: Context) -> Response:
+    """OPTIONS of a TimeMap or a version: Fedora 6's mementos are read only (Allow: GET, HEAD, OPTIONS)."""
+    ctx.repo.info(ctx.target.path)
+    if ctx.target.endpoint == "version":
+        resolve_version(ctx)
+        if ctx.config.dialect == "fedora6":
+            return Response(status=200, headers={"Allow": memento.READ_ONLY})
+    writable = ctx.repo.capabilities.writable
+    if ctx.target.endpoint == "version":
+        extra = ("PATCH", "DELETE") if ctx.repo.capabilities.delete_versions else ("PATCH",)
+    else:
+        extra = ("POST",)
+    return Response(status=200, headers={"Allow": ",".join(("GET", "HEAD", "OPTIONS", *(extra if writable else ())))})
 
 
 def resolve_version(ctx: Context) -> Version:
@@ -85,7 +110,7 @@ def resolve_version(ctx: Context) -> Version:
     versions = ctx.repo.versions(ctx.target.path)
     # labels first: a label may look like another version's id ("v1")
     for field in ("label", "id", "memento"):
-        for version in versions:
+        for version in versions:  # a memento second names the first version made in it
             if getattr(version, field) == label:
                 return version
     listing = ctx.url(ctx.target.path, "fcr:versions")
@@ -96,7 +121,11 @@ def get_version(ctx: Context) -> Response:
     version = resolve_version(ctx)
     info = ctx.repo.info(ctx.target.path, version=version.id)
     if info.is_binary:
-        return handlers._get_binary(ctx, info, version=version.id)
+        resp = handlers._get_binary(ctx, info, version=version.id)
+        resp.headers["Memento-Datetime"] = _http_date(version)
+        if ctx.config.dialect == "fedora6":
+            memento.memento_headers(resp, ctx)
+        return resp
     return _version_rdf(ctx, info, version, description=False)
 
 
@@ -113,6 +142,8 @@ def _version_rdf(ctx: Context, info: ResourceInfo, version: Version, *, descript
     graph = None if ctx.request.method == "HEAD" else ctx.repo.get_rdf(info.path, version=version.id)
     resp = r.rdf_response(ctx, graph, mime, info, applied=None, description=description)  # type: ignore[arg-type]
     resp.headers["Memento-Datetime"] = _http_date(version)
+    if ctx.config.dialect == "fedora6":
+        memento.memento_headers(resp, ctx)
     return resp
 
 
@@ -124,13 +155,20 @@ def _http_date(version: Version) -> str:
 
 def revert_version(ctx: Context) -> Response:
     """PATCH {path}/fcr:versions/LABEL reverts the resource to that version (Fedora 4)."""
+    if ctx.config.dialect == "fedora6":
+        return memento.read_only(ctx)
     version = resolve_version(ctx)
     info = ctx.repo.revert(ctx.target.path, version.id)
     return r.no_content(info)
 
 
 def delete_version(ctx: Context) -> Response:
+    if ctx.config.dialect == "fedora6":
+        return memento.read_only(ctx)
     version = resolve_version(ctx)
+    versions = ctx.repo.versions(ctx.target.path)
+    if versions and versions[-1].id == version.id:  # Fedora 4.7 keeps the base version
+        raise BadInput(f"{ctx.target.label!r} is the most recent version of {ctx.target.path}: it cannot be removed")
     allow = "GET,HEAD,PATCH,OPTIONS"
     if not ctx.repo.capabilities.delete_versions:
         return r.method_not_allowed("DELETE", allow)

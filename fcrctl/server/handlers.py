@@ -8,16 +8,19 @@ import itertools
 import threading
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
+from urllib.parse import urlsplit
 
+from werkzeug.datastructures import Range
 from werkzeug.wrappers import Response
 
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, Conflict, Gone, NotFound, PreconditionFailed
-from fcrctl.repository.base import NON_RDF_SOURCE, ResourceInfo, ResourceSpec
+from fcrctl.repository.base import NON_RDF_SOURCE, RdfPrefs, ResourceInfo, ResourceSpec
+from fcrctl.server import fedora4, html_view
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
-from fcrctl.server.context import Context, NotAcceptable, NotModified
+from fcrctl.server.context import Context, NotAcceptable, NotModified, UnsupportedMediaType
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -33,18 +36,27 @@ _hash_buffers = threading.local()
 
 
 def get(ctx: Context) -> Response:
+    if ctx.config.dialect == "fedora6":
+        from fcrctl.server import memento
+
+        when = ctx.request.headers.get("Accept-Datetime")
+        if when:
+            return memento.timegate(ctx, when)
     info = ctx.repo.info(ctx.target.path)
-    if info.is_binary:
-        return _get_binary(ctx, info)
-    return _get_rdf(ctx, info, description=False)
+    resp = _get_binary(ctx, info) if info.is_binary else _get_rdf(ctx, info, description=False)
+    if ctx.config.dialect == "fedora6":
+        resp.vary.add("Accept-Datetime")  # this URL is its own TimeGate
+    return resp
 
 
 def get_metadata(ctx: Context) -> Response:
     info = _binary_info(ctx)
-    return _get_rdf(ctx, info, description=True)
+    return _get_rdf(ctx, info, description=info.is_binary)
 
 
 def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: str | None = None) -> Response:
+    if not description and version is None and html_view.wants_html(ctx.request.headers.get("Accept")):
+        return html_view.page(ctx, info, served_graph(ctx, info, prefs=RdfPrefs(containment=False)))
     mime = rdf.negotiate(ctx.request.headers.get("Accept"))
     if mime is None:
         raise NotAcceptable(
@@ -110,15 +122,20 @@ def _get_binary(ctx: Context, info: ResourceInfo, *, version: str | None = None)
         resp.headers["Location"] = info.external_url
         r.resource_headers(resp, ctx, info)
         return resp
+    if info.external_handling == "proxy" and info.external_url:
+        ctx.config.external.check_read(info.external_url)
+        if ctx.config.external.fetch and urlsplit(info.external_url).scheme.lower() in ("http", "https"):
+            return _proxied(ctx, info)
     want = ctx.request.headers.get("Want-Digest")
     digests = _want_digests(ctx, info, want, version) if want else None
     size = info.size
     byte_range = None
     status = 200
-    if ctx.request.range is not None and size is not None:
-        byte_range = ctx.request.range.range_for_length(size)
-        if byte_range is None or len(ctx.request.range.ranges) != 1:
-            if len(ctx.request.range.ranges) != 1:
+    wanted = _wanted_range(ctx, info, size)
+    if wanted is not None and size is not None:
+        byte_range = wanted.range_for_length(size)
+        if byte_range is None or len(wanted.ranges) != 1:
+            if len(wanted.ranges) != 1:
                 byte_range = None  # several ranges: send it all (RFC 7233 lets us ignore Range)
             else:
                 resp = r.text(
@@ -153,6 +170,47 @@ def _get_binary(ctx: Context, info: ResourceInfo, *, version: str | None = None)
     r.resource_headers(resp, ctx, info)
     if digests:
         resp.headers["Digest"] = h.digest_header(digests)
+    return resp
+
+
+def _wanted_range(ctx: Context, info: ResourceInfo, size: int | None) -> Range | None:
+    """The Range to honour (RFC 9110 section 14.2): none for units other than bytes or when
+    If-Range no longer matches; a suffix longer than the content means all of it."""
+    wanted = ctx.request.range
+    if wanted is None or wanted.units != "bytes" or size is None or not _if_range_matches(ctx, info):
+        return None
+    if len(wanted.ranges) == 1 and wanted.ranges[0][0] < 0 and size > 0:
+        start = max(size + wanted.ranges[0][0], 0)  # bytes=-N with N >= size: the whole body
+        return Range("bytes", [(start, None)])
+    return wanted
+
+
+def _if_range_matches(ctx: Context, info: ResourceInfo) -> bool:
+    """If-Range (RFC 9110 section 13.1.5): a strong ETag equal to the current one, or exactly the
+    current Last-Modified; anything else means the client's partial copy is stale."""
+    header = ctx.request.headers.get("If-Range")
+    if not header:
+        return True
+    if_range = ctx.request.if_range
+    if if_range.etag is not None:
+        return not header.lstrip().startswith("W/") and if_range.etag == info.etag.strip('"')
+    if if_range.date is not None:
+        return h.to_seconds(info.modified) == if_range.date
+    return False
+
+
+def _proxied(ctx: Context, info: ResourceInfo) -> Response:
+    """Proxied http(s) external content, fetched through the policy's guarded client."""
+    mime = info.mime_type or "application/octet-stream"
+    if ctx.request.method == "HEAD":
+        resp = Response(status=200, content_type=mime)
+    else:
+        remote, chunks = ctx.config.external.fetch_stream(info.external_url or "")
+        resp = Response(chunks, status=200, content_type=mime, direct_passthrough=True)
+        if remote.headers.get("Content-Length", "").isdigit() and "Content-Encoding" not in remote.headers:
+            resp.headers["Content-Length"] = remote.headers["Content-Length"]
+    resp.automatically_set_content_length = False
+    r.resource_headers(resp, ctx, info)
     return resp
 
 
@@ -198,10 +256,8 @@ def _want_digests(ctx: Context, info: ResourceInfo, header: str, version: str | 
 
 
 def options(ctx: Context) -> Response:
-    info = ctx.repo.info(ctx.target.path)
-    description = ctx.target.endpoint == "metadata"
-    if description and not info.is_binary:
-        raise NotFound(f"{ctx.target.path} is not a binary: it has no fcr:metadata")
+    info = _binary_info(ctx) if ctx.target.endpoint == "metadata" else ctx.repo.info(ctx.target.path)
+    description = ctx.target.endpoint == "metadata" and info.is_binary
     resp = Response(status=200)
     r.resource_headers(resp, ctx, info, description=description)
     return resp
@@ -211,8 +267,10 @@ def options(ctx: Context) -> Response:
 
 
 def _binary_info(ctx: Context) -> ResourceInfo:
+    """The binary whose fcr:metadata is asked for; in the fedora4 dialect a container too, as
+    4.7 takes ``CONTAINER/fcr:metadata`` for the container itself (clients ask it of anything)."""
     info = ctx.repo.info(ctx.target.path)
-    if not info.is_binary:
+    if not info.is_binary and ctx.config.dialect != "fedora4":
         raise NotFound(f"{ctx.target.path} is a container: only binaries have fcr:metadata")
     return info
 
@@ -228,6 +286,20 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
     digests = {**h.parse_checksum_param(req.args.get("checksum")), **h.parse_digest(req.headers.get("Digest"))}
     filename = h.filename_from_disposition(req.headers.get("Content-Disposition"))
     lenient = h.prefers_lenient(req.headers.get("Prefer"))
+    if ctx.config.dialect == "fedora4" and any(
+        item.get("rel") == "type" and item.get("url") == h.LDP_RESOURCE for item in links
+    ):
+        raise BadInput("Fedora 4 creates no plain ldp:Resource: leave out Link: <ldp:Resource>; rel=\"type\"")
+    if (
+        ctx.config.dialect == "fedora4"
+        and mime is None
+        and not external
+        and model is None
+        and bool(req.content_length)
+        and (existing is None or not existing.is_binary)
+        and not req.headers.get("Content-Disposition", "").lower().startswith("attachment")
+    ):
+        raise UnsupportedMediaType("a body needs a Content-Type: an RDF type for a container, any other for a binary")
     if existing is not None and model is not None and (model == NON_RDF_SOURCE) != existing.is_binary:
         raise Conflict(
             f"{existing.path} is a {_kind(existing)}: it cannot become a {_kind_of_model(model)}; "
@@ -247,6 +319,9 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         )
     if binary:
         if external is not None:
+            ctx.config.external.check(external["url"], external["handling"])
+            if external["handling"] == "copy":
+                return _copied_spec(ctx, external, filename, digests)
             return ResourceSpec(
                 binary=True,
                 external_url=external["url"],
@@ -273,7 +348,49 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         graph = Graph()
     else:
         graph = ctx.parse_rdf(mime, base=url)
+    if ctx.config.dialect == "fedora4":
+        graph = fedora4.untyped(graph)
+        if existing is None and model is None:
+            model = fedora4.model_from_body(ctx, graph, paths.to_id(path))
     return ResourceSpec(graph=graph, model=model, lenient=lenient)
+
+
+def _copied_spec(ctx: Context, external: dict[str, str], filename: str | None, digests: dict[str, str]) -> ResourceSpec:
+    """handling=copy: the server reads the content itself (after the policy allowed it), so the
+    backend never opens a URL a client named."""
+    import os
+
+    url = external["url"]
+    policy = ctx.config.external
+    remote_type = None
+    if urlsplit(url).scheme.lower() == "file":
+        real = policy.local_path(url)
+        try:  # O_NOFOLLOW: the checked path must not have become a symlink since
+            content: BinaryIO = os.fdopen(os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
+        except OSError as err:
+            raise NotFound(f"external content {url} is unreadable: {err.strerror}") from None
+    else:
+        content, remote_type = policy.fetch_file(url)
+    return ResourceSpec(
+        content=content,
+        binary=True,
+        mime_type=external["type"] or ctx.request.content_type or remote_type or "application/octet-stream",
+        filename=filename,
+        digests=digests,
+    )
+def created(ctx: Context, info: ResourceInfo) -> Response:
+    """201 as Fedora answers it: the URI as text/plain; nothing for ``Prefer: return=minimal``;
+    the new container's RDF for ``return=representation``."""
+    prefs, applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"))
+    if applied == "return=minimal":
+        return r.created(ctx, info, body=False)
+    mime = rdf.negotiate(ctx.request.headers.get("Accept"))
+    if applied is None or info.is_binary or mime is None:
+        return r.created(ctx, info)
+    graph = served_graph(ctx, info, prefs=prefs)
+    resp = r.rdf_response(ctx, graph, mime, info, applied=applied, status=201)
+    resp.headers["Location"] = h.uri(ctx.url(info.path))
+    return resp
 
 
 def _kind(info: ResourceInfo) -> str:
@@ -292,7 +409,7 @@ def post(ctx: Context) -> Response:
     path = _new_child_path(ctx, ctx.target.path, ctx.request.headers.get("Slug"))
     spec = resource_spec(ctx, path, None)
     info = ctx.repo.create(path, spec)
-    return r.created(ctx, info)
+    return created(ctx, info)
 
 
 def _new_child_path(ctx: Context, parent: str, slug: str | None) -> str:
@@ -324,11 +441,27 @@ def put(ctx: Context) -> Response:
         if path == "/":
             raise Conflict("the root container always exists")
         info = ctx.repo.create(path, spec, parents=True)
-        return r.created(ctx, info)
-    if spec.graph is not None and not spec.lenient:
+        return created(ctx, info)
+    if ctx.config.dialect == "fedora4" and not existing.is_binary:
+        _fedora4_replace(ctx, existing, spec)
+    elif spec.graph is not None and not spec.lenient:
         spec.graph = _without_unchanged_server_triples(ctx, existing, spec.graph)
     info, was_created = ctx.repo.replace(path, spec, conditions=ctx.conditions(existing))
-    return r.created(ctx, info) if was_created else r.no_content(info)
+    return created(ctx, info) if was_created else r.no_content(info)
+
+
+def _fedora4_replace(ctx: Context, existing: ResourceInfo, spec: ResourceSpec) -> None:
+    """PUT onto a container as 4.7 takes it: no body is 409 (it exists); the body must carry the
+    server-managed triples unless the client said it received a minimal representation; those
+    it carries unchanged are dropped, changed ones refused (409) by the repository."""
+    if not ctx.request.content_length and not ctx.request.content_type:
+        raise Conflict(f"{ctx.url(existing.path)} already exists: send its RDF to replace it, or DELETE it first")
+    if spec.graph is None:
+        return
+    if not spec.lenient:
+        fedora4.check_carries_server_triples(served_graph(ctx, existing), spec.graph, paths.to_id(existing.path))
+    spec.graph = _without_unchanged_server_triples(ctx, existing, spec.graph)
+    fedora4.refuse_server_triples(spec.graph)  # 4.7's lenient is "received minimal", not "ignore these"
 
 
 def _without_unchanged_server_triples(ctx: Context, info: ResourceInfo, graph: Graph) -> Graph:
@@ -345,6 +478,8 @@ def _without_unchanged_server_triples(ctx: Context, info: ResourceInfo, graph: G
 
 def put_metadata(ctx: Context) -> Response:
     info = _binary_info(ctx)
+    if not info.is_binary:
+        return put(ctx)
     ctx.check_preconditions(info, weak=True)
     mime = rdf.mime_of(ctx.request.content_type)
     if not rdf.is_rdf_mime(mime):
@@ -353,6 +488,8 @@ def put_metadata(ctx: Context) -> Response:
         raise UnsupportedMediaType(f"fcr:metadata takes RDF, not {ctx.request.content_type or 'no Content-Type'}")
     lenient = h.prefers_lenient(ctx.request.headers.get("Prefer"))
     graph = ctx.parse_rdf(mime, base=ctx.url(info.path, "fcr:metadata"))  # type: ignore[arg-type]
+    if ctx.config.dialect == "fedora4":
+        graph, lenient = fedora4.untyped(graph), False
     if not lenient:
         graph = _without_unchanged_server_triples(ctx, info, graph)
     new = ctx.repo.replace_description(info.path, graph, conditions=ctx.conditions(info), lenient=lenient)
@@ -369,6 +506,15 @@ def patch(ctx: Context) -> Response:
 
 def patch_metadata(ctx: Context) -> Response:
     return _patch(ctx, _binary_info(ctx))
+
+
+def delete_metadata(ctx: Context) -> Response:
+    """Fedora 4.7: deleting a description deletes what it describes (a container is its own)."""
+    if ctx.config.dialect != "fedora4":
+        allow = h.allow(h.DESCRIPTION_METHODS, writable=ctx.repo.capabilities.writable)
+        return r.method_not_allowed("DELETE", allow)
+    _binary_info(ctx)
+    return delete(ctx)
 
 
 def _patch(ctx: Context, info: ResourceInfo) -> Response:

@@ -16,6 +16,7 @@ from fcrctl import errors as e
 from fcrctl import rdf
 from fcrctl.repository.base import ResourceInfo
 from fcrctl.server import context as c
+from fcrctl.server import external as x
 from fcrctl.server import headers as h
 
 if TYPE_CHECKING:
@@ -41,14 +42,19 @@ STATUS: dict[type[e.FcrctlError], int] = {
     e.Unsupported: 501,
     e.Locked: 503,
     e.Unavailable: 503,
+    e.NoSpace: 507,  # Insufficient Storage (RFC 4918)
     e.Interrupted: 503,
     c.NotAcceptable: 406,
+    rdf.NotSerializable: 406,
     c.TooLarge: 413,
     c.UnsupportedMediaType: 415,
     c.BadDestination: 502,
+    x.ExternalFetchFailed: 502,
+    x.ExternalForbidden: 403,
 }
 RETRY_AFTER_SECONDS = "5"
 NTRIPLES = "application/n-triples"
+TURTLE_WITH_CHARSET = "text/turtle;charset=utf-8"
 
 
 def status_of(err: e.FcrctlError) -> int:
@@ -66,11 +72,30 @@ def text(status: int, message: str, **headers: str) -> Response:
     return resp
 
 
+# Hints the repository gives CLI users, as a client of this server must act on them instead
+HTTP_HINTS = {
+    "use --lenient to ignore it": 'send Prefer: handling=lenient; received="minimal" to ignore it',
+    "or use --parents": "or PUT it (PUT creates missing parents)",
+    "run without --tx / FCRCTL_TX": "send it outside a transaction",
+    "run it without --tx": "send it outside a transaction",
+}
+
+
+def http_message(message: str) -> str:
+    """``message`` with the repository's CLI hints in HTTP terms."""
+    if "--" not in message:
+        return message
+    for cli, http in HTTP_HINTS.items():
+        message = message.replace(cli, http)
+    return message
+
+
 def error(err: e.FcrctlError, ctx: c.Context | None, *, allow: str | None = None) -> Response:
     status = status_of(err)
-    resp = text(status, err.message)
+    resp = text(status, http_message(err.message))
     if status == 410 and ctx is not None and not isinstance(err, e.TransactionGone):
-        resp.headers.add("Link", h.link(ctx.url(err.path or ctx.target.path, "fcr:tombstone"), "hasTombstone"))
+        tombstone = ctx.url(_tombstone_of(ctx, err.path or ctx.target.path), "fcr:tombstone")
+        resp.headers.add("Link", h.link(tombstone, "hasTombstone"))
     elif status == 401:
         resp.headers["WWW-Authenticate"] = 'Basic realm="fcrctl", charset="UTF-8"'
     elif status == 503:
@@ -82,6 +107,22 @@ def error(err: e.FcrctlError, ctx: c.Context | None, *, allow: str | None = None
             "%s %s -> %d: %s", ctx.request.method if ctx else "?", ctx.request.path if ctx else "?", status, err.message
         )
     return resp
+
+
+def _tombstone_of(ctx: c.Context, path: str) -> str:
+    """The deleted resource whose tombstone covers ``path`` (itself or an ancestor), as Fedora links it."""
+    from fcrctl import paths
+
+    for candidate in [*paths.ancestors(path), path]:  # top down: the deleted one is the highest
+        if candidate == "/":
+            continue
+        try:
+            ctx.repo.info(candidate)
+        except e.Gone:
+            return candidate
+        except e.FcrctlError:
+            break
+    return path
 
 
 def method_not_allowed(method: str, allow: str) -> Response:
@@ -157,16 +198,23 @@ def rdf_response(
 ) -> Response:
     """``graph``: None for HEAD; any iterable of triples for N-Triples, else a Graph.
     ``stream``: write N-Triples while the triples are read (no Content-Length)."""
+    from fcrctl.server import fedora4
+
+    # Fedora 4.7 and 6 name the charset of Turtle (their default type); clients compare the header
+    content_type = TURTLE_WITH_CHARSET if mime == "text/turtle" else mime
     if ctx.request.method == "HEAD" or graph is None:
-        resp = Response(status=status, content_type=mime)
+        resp = Response(status=status, content_type=content_type)
         resp.automatically_set_content_length = False  # the body was not built; do not claim 0
     else:
         body: bytes | Iterable[bytes]
+        typed = ctx.config.dialect == "fedora4" and fedora4.types_literals(mime)
         if rdf.resolve_format(mime) == NTRIPLES:  # what listings use: the cheap path
-            body = ctx.ntriples_chunks(graph) if stream else ctx.external_ntriples(graph)
+            triples = fedora4.typed_triples(graph) if typed else graph
+            body = ctx.ntriples_chunks(triples) if stream else ctx.external_ntriples(triples)
         else:
-            body = rdf.serialize(ctx.to_external(cast("Graph", graph)), mime)
-        resp = Response(body, status=status, content_type=mime)
+            external = ctx.to_external(cast("Graph", graph))
+            body = fedora4.serialize(external, mime) if typed else rdf.serialize(external, mime)
+        resp = Response(body, status=status, content_type=content_type)
     resource_headers(resp, ctx, info, description=description)
     if applied:
         resp.headers["Preference-Applied"] = applied
@@ -180,10 +228,15 @@ def not_modified(ctx: c.Context, info: ResourceInfo, weak: bool) -> Response:
     return resp
 
 
-def created(ctx: c.Context, info: ResourceInfo) -> Response:
-    """201 with Location, the new URI as text/plain body, ETag, Last-Modified (as Fedora)."""
+def created(ctx: c.Context, info: ResourceInfo, *, body: bool = True) -> Response:
+    """201 with Location, ETag, Last-Modified and, unless ``body`` is off, exactly the new URI as
+    the text/plain body (as Fedora: clients take the body for the URI, a newline and all)."""
     url = ctx.url(info.path)
-    resp = Response(url + "\n", status=201, content_type="text/plain; charset=utf-8")
+    resp = Response(h.uri(url) if body else b"", status=201)
+    if body:
+        resp.content_type = "text/plain;charset=utf-8"
+    else:
+        resp.headers.remove("Content-Type")
     resp.headers["Location"] = h.uri(url)
     resp.headers["ETag"] = h.etag(info, weak=not info.is_binary)
     resp.last_modified = info.modified

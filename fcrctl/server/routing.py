@@ -15,6 +15,7 @@ Anything else with an ``fcr:`` segment, dot segments, or a path outside ``base``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fcrctl import paths
 from fcrctl.errors import BadInput, NotFound
@@ -40,6 +41,9 @@ _SUFFIXES: dict[tuple[str, ...], str] = {
     ("fcr:versions",): VERSIONS,
     ("fcr:versions", "LABEL"): VERSION,
     ("fcr:versions", "LABEL", "fcr:metadata"): VERSION_METADATA,
+    # Fedora 6 names a binary description's mementos (and TimeMap) below its fcr:metadata
+    ("fcr:metadata", "fcr:versions"): VERSIONS,
+    ("fcr:metadata", "fcr:versions", "LABEL"): VERSION_METADATA,
     ("fcr:fixity",): FIXITY,
     ("fcr:tombstone",): TOMBSTONE,
     ("fcr:acl",): ACL,
@@ -61,6 +65,16 @@ class Target:
     endpoint: str = RESOURCE
     label: str | None = None  # version label for VERSION / VERSION_METADATA
     tx: str | None = None  # transaction id from a /tx:ID prefix
+
+
+def request_path(environ: dict[str, Any]) -> str:
+    """The request's decoded path, refused (400) when its bytes are not UTF-8: werkzeug would
+    replace them with U+FFFD, and %ff and %fe would then name the same resource."""
+    raw = environ.get("PATH_INFO", "")
+    try:
+        return raw.encode("latin-1").decode("utf-8") or "/"
+    except UnicodeError:
+        raise BadInput("the request path is not UTF-8 once percent-decoded: encode names as UTF-8") from None
 
 
 def parse_target(request_path: str, base_path: str) -> Target:
@@ -88,9 +102,10 @@ def parse_target(request_path: str, base_path: str) -> Target:
         return Target(path, TX_ID, label=tail[1], tx=tx)
     label = None
     key = tail
-    if len(tail) >= 2 and tail[0] == "fcr:versions":
-        label = tail[1]
-        key = ("fcr:versions", "LABEL", *tail[2:])
+    versions_at = 1 if tail[:2] == ("fcr:metadata", "fcr:versions") else 0
+    if len(tail) >= 2 + versions_at and tail[versions_at] == "fcr:versions":
+        label = tail[versions_at + 1]
+        key = (*tail[:versions_at], "fcr:versions", "LABEL", *tail[versions_at + 2 :])
         if not label or label.startswith("fcr:") or label in (".", ".."):
             raise BadInput(f"bad version label {label!r} in {request_path}")
     endpoint = _SUFFIXES.get(key)

@@ -91,20 +91,34 @@ def serve(
     dialect: str = "fedora4",
     max_body: int = DEFAULT_MAX_BODY,
     on_ready: Callable[[str], None] | None = None,
+    max_rdf_bytes: int | None = None,
+    external_allowed: str | None = None,
+    allow_external_fetch: bool = False,
+    backup_dir: str | None = None,
     policy: Any = None,
+    access_log: str | None = None,
+    access_log_format: str = "clf",
 ) -> None:
-    """Serve ``repo`` until interrupted. ``on_ready`` receives the base URL once listening.
+    """Serve ``repo`` until interrupted (SIGTERM: after the requests in flight). ``on_ready``
+    receives the base URL once listening. ``access_log``: a file, or ``-`` for stdout.
     ``policy``: the access-control Policy (fcrctl.acl) for auth-file users; default: admins only."""
+    from fcrctl.server import shutdown
     from fcrctl.server.app import make_app
 
-    app = make_app(repo, base_path=base_path, auth=auth, dialect=dialect)
-    if policy is not None:
-        app.policy = policy
+    app: Any = make_app(
+        repo, base_path=base_path, auth=auth, dialect=dialect, max_rdf_bytes=max_rdf_bytes,
+        external_allowed=external_allowed, allow_external_fetch=allow_external_fetch, backup_dir=backup_dir,
+        policy=policy,
+    )
+    if access_log:
+        from fcrctl.server.access_log import AccessLog, open_log
+
+        app = AccessLog(app, open_log(access_log), access_log_format)
     server = create_server(app, host=host, port=port, threads=threads, max_body=max_body)
     if on_ready is not None:
         on_ready(server_url(server, base_path))
     try:
-        server.run()
+        shutdown.run_until_terminated(server)
     finally:
         server.task_dispatcher.shutdown(timeout=5)
 
@@ -121,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY)
     parser.add_argument("--auth-file")
+    parser.add_argument("--external-content-allowed")
+    parser.add_argument("--allow-external-fetch", action="store_true")
+    parser.add_argument("--backup-dir")
+    parser.add_argument("--access-log")
+    parser.add_argument("--access-log-format", default="clf")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     auth = None
@@ -143,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             dialect=args.dialect,
             max_body=args.max_body,
             on_ready=ready,
+            external_allowed=args.external_content_allowed,
+            allow_external_fetch=args.allow_external_fetch,
+            backup_dir=args.backup_dir,
+            access_log=args.access_log,
+            access_log_format=args.access_log_format,
         )
     finally:
         repo.close()

@@ -41,6 +41,7 @@ def test_binary_versions(repo: Repository) -> None:
 def test_delete_version_follows_capabilities(repo: Repository) -> None:
     repo.create("/v", container("/v"))
     version = repo.create_version("/v", label=label(repo, "x"))
+    repo.create_version("/v", label=label(repo, "y"))  # Fedora 4.7 never deletes the latest version (400)
     if repo.capabilities.delete_versions:
         repo.delete_version("/v", version.id)
         assert version.id not in [v.id for v in repo.versions("/v")]

@@ -8,11 +8,13 @@ server excerpts pass through :func:`redact` with the secrets the repository know
 
 from __future__ import annotations
 
+import http.client
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from fcrctl.errors import (
     AuthError,
@@ -30,6 +32,9 @@ from fcrctl.errors import (
 )
 
 EXCERPT_CHARS = 200
+# the connection was made, then lost: reset, closed without an answer, cut off mid-body
+DROPPED = (ProtocolError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected,
+           http.client.IncompleteRead)
 
 
 def host_port(url: str) -> str:
@@ -139,13 +144,53 @@ def transport_error(exc: requests.RequestException, url: str, *, timeout: object
         return Unavailable(
             f"TLS verification failed for {where}: use --ca-bundle FILE to trust the server's CA (or --insecure)"
         )
-    if isinstance(exc, requests.exceptions.Timeout):
-        return Unavailable(f"timed out talking to {where} (timeout {timeout}s): check the server or raise --timeout")
+    chain = _chain(exc)
+    within = f" within {timeout:g} s" if isinstance(timeout, int | float) else ""
+    connect_failed = any(isinstance(e, NewConnectionError) for e in chain)
+    if not connect_failed and (
+        isinstance(exc, requests.exceptions.ConnectTimeout) or any(isinstance(e, ConnectTimeoutError) for e in chain)
+    ):
+        return Unavailable(f"cannot connect to {where}: no connection{within}: is the server running and reachable?")
+    if isinstance(exc, requests.exceptions.ReadTimeout) or any(isinstance(e, ReadTimeoutError) for e in chain):
+        return Unavailable(f"no answer from {where}{within} (connected, but the server did not respond): "
+                           "check the server, or raise --timeout")
+    if not connect_failed and (
+        isinstance(exc, requests.exceptions.ChunkedEncodingError) or any(isinstance(e, DROPPED) for e in chain)
+    ):
+        return Unavailable(f"connection to {where} dropped before the exchange was complete ({_how(chain)}): "
+                           "check the server (did it restart?), then retry")
     if isinstance(exc, requests.exceptions.ConnectionError):
         return Unavailable(f"cannot connect to {where}: {_reason(exc)}: is the server running and reachable?")
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return BadInput(f"invalid URL for {where}: {_reason(exc)}")
     return Unavailable(f"request to {where} failed: {_reason(exc)}")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception nested in it (urllib3 wraps causes in reasons and args)."""
+    out: list[BaseException] = []
+    todo = [exc]
+    while todo and len(out) < 20:
+        inner = todo.pop()
+        if any(inner is seen for seen in out):
+            continue
+        out.append(inner)
+        nested = (getattr(inner, "reason", None), *inner.args, inner.__cause__)
+        todo += [e for e in nested if isinstance(e, BaseException)]
+    return out
+
+
+def _how(chain: list[BaseException]) -> str:
+    for exc in chain:
+        if isinstance(exc, http.client.RemoteDisconnected):
+            return "the server closed it without answering"
+        if isinstance(exc, ConnectionResetError):
+            return "connection reset by peer"
+        if isinstance(exc, BrokenPipeError):
+            return "the server closed it while the request was being sent"
+        if isinstance(exc, http.client.IncompleteRead | requests.exceptions.ChunkedEncodingError):
+            return "the answer was cut off"
+    return "connection aborted"
 
 
 def _reason(exc: BaseException) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import HTTPError, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
 
@@ -33,6 +34,35 @@ def timeout_of(value: float | tuple[float, float] | str | None) -> tuple[float, 
     return min(DEFAULT_TIMEOUT[0], seconds), seconds
 
 
+_budget = threading.local()  # the deadline of the request this thread is sending (see BoundedAdapter)
+
+
+class DeadlineRetry(Retry):
+    """Retries that stop once the request's time budget is spent: ``--timeout 2`` against a server
+    that accepts but never answers fails after ~2 s, not after four 2 s attempts plus backoff."""
+
+    def increment(self, method: str | None = None, url: str | None = None, *args: Any, **kwargs: Any) -> Retry:
+        new = super().increment(method, url, *args, **kwargs)
+        deadline = getattr(_budget, "deadline", None)
+        if deadline is not None and time.monotonic() + new.get_backoff_time() >= deadline:
+            error = kwargs.get("error") or (args[1] if len(args) > 1 else None)
+            raise MaxRetryError(kwargs.get("_pool"), url or "", error or ResponseError("no time left to retry"))
+        return new
+
+
+class BoundedAdapter(HTTPAdapter):
+    """Gives each request (retries included) the read timeout as its time budget."""
+
+    def send(self, request: Any, stream: bool = False, timeout: Any = None, *args: Any, **kwargs: Any) -> Any:
+        seconds = timeout[1] if isinstance(timeout, tuple) else timeout
+        previous = getattr(_budget, "deadline", None)
+        _budget.deadline = time.monotonic() + seconds if isinstance(seconds, int | float) else None
+        try:
+            return super().send(request, stream, timeout, *args, **kwargs)
+        finally:
+            _budget.deadline = previous
+
+
 def make_retry(retries: int, backoff: float, *, streaming_body: bool = False) -> Retry:
     """Retry policy. POST/PATCH/MOVE/COPY are never re-sent once they may have reached the
     server (only failures to connect, which send nothing, are retried for them).
@@ -41,8 +71,9 @@ def make_retry(retries: int, backoff: float, *, streaming_body: bool = False) ->
     retried only when the connection was never made.
     """
     if streaming_body:
-        return Retry(total=retries, connect=retries, read=0, status=0, other=0, redirect=5, raise_on_status=False)
-    return Retry(
+        return DeadlineRetry(total=retries, connect=retries, read=0, status=0, other=0, redirect=5,
+                             raise_on_status=False)
+    return DeadlineRetry(
         total=retries,
         connect=retries,
         read=retries,
@@ -68,7 +99,7 @@ def make_session(
     # Credentials, CAs and proxies are resolved once by the repository (auth.py), not per
     # request from the environment: requests would otherwise re-read ~/.netrc every call.
     session.trust_env = False
-    adapter = HTTPAdapter(
+    adapter = BoundedAdapter(
         pool_connections=4,
         pool_maxsize=pool_maxsize,
         pool_block=True,  # more threads than connections wait instead of opening throwaway sockets

@@ -19,6 +19,7 @@ from typing import BinaryIO
 from requests.structures import CaseInsensitiveDict
 from requests.utils import parse_header_links
 
+from fcrctl.names import utf8_name
 from fcrctl.repository.base import (
     BASIC_CONTAINER,
     DIRECT_CONTAINER,
@@ -138,6 +139,7 @@ def content_disposition(filename: str) -> str:
 
     if filename.isascii():
         return dump_options_header("attachment", {"filename": filename})
+    filename = utf8_name(filename)  # the names.py rule: bytes that are not UTF-8 go as %XX
     fallback = filename.encode("ascii", "replace").decode("ascii")
     return dump_options_header("attachment", {"filename": fallback}) + f"; filename*=UTF-8''{quote(filename, safe='')}"
 

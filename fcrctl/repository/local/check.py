@@ -375,6 +375,11 @@ def _check_headers(
         if not isinstance(headers, dict) or "id" not in headers or "interactionModel" not in headers:
             problems.append(Problem(where, f"headers {logical} lack id or interactionModel"))
             continue
+        if read_data and not headers.get("deleted") and headers.get("contentPath") in files \
+                and not headers["interactionModel"].endswith("#NonRDFSource"):
+            unreadable = _unreadable_rdf(f"{obj}/{files[headers['contentPath']]}")
+            if unreadable:
+                problems.append(Problem(_path(str(headers["id"])), f"its triples cannot be served: {unreadable}"))
         if hdr.is_acl(headers):
             if not headers.get("deleted"):
                 problems.extend(_check_acl(obj, headers, files, digests, where))
@@ -396,6 +401,19 @@ def _check_headers(
     return hashed
 
 
+def _unreadable_rdf(file: str) -> str | None:
+    """Why the stored N-Triples in ``file`` cannot be read back and served, or None (older
+    versions accepted bodies, such as N3 formulas, that no GET could then serve)."""
+    from fcrctl import rdf
+    from fcrctl.errors import BadInput
+
+    try:
+        rdf.check_storable(rdf.read_ntriples(_read(file)[0]), "stored N-Triples")
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    except BadInput as exc:
+        return exc.message
+    return None
 def _check_acl(obj: str, headers: dict, files: dict[str, str], digests: dict[str, str], where: str
                ) -> Iterator[Problem]:
     """An ACL's headers against its content (path, size, sha512) and its content as RDF."""

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from fcrctl import paths
+from fcrctl.names import utf8_name
 from fcrctl.repository.base import NON_RDF_DESCRIPTION, NON_RDF_SOURCE, ResourceInfo
 
 HEADERS_VERSION = "1.0"
@@ -56,7 +57,7 @@ def to_info(headers: dict, *, has_children: bool = False) -> ResourceInfo:
         created_by=headers.get("createdBy"),
         modified_by=headers.get("lastModifiedBy"),
         mime_type=headers.get("mimeType") if binary else None,
-        filename=(headers.get("filename") or None) if binary else None,
+        filename=(utf8_name(headers.get("filename") or "") or None) if binary else None,
         size=headers.get("contentSize") if binary else None,
         digests=parse_digests(headers.get("digests")) if binary else {},
         external_url=headers.get("externalUrl"),

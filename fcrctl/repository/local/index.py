@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fcrctl.errors import CorruptData, FcrctlError, Locked, ReadOnly
+from fcrctl.errors import CorruptData, FcrctlError, Locked, NoSpace, ReadOnly
 
 SCHEMA_VERSION = "3"
 _DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending", "acls")
@@ -119,7 +119,7 @@ class Index:
                 # Durability comes from the syncfs/fsync calls of the write protocol (store.py).
                 conn.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as e:
-                raise CorruptData(f"cannot open index {self.path}: {e}; delete it and run `fcrctl reindex`") from e
+                raise open_error(self.path, e) from e
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
@@ -331,6 +331,26 @@ class Index:
                 conn.execute("DETACH DATABASE snap")
 
 
+class IndexCorrupt(CorruptData):
+    """The index file is not a readable SQLite database: it is a cache, so it can be rebuilt."""
+
+
+def open_error(path: Path, e: sqlite3.Error) -> FcrctlError:
+    """What a failure to open (or write) the index means. SQLite says "disk I/O error" when it
+    cannot create its WAL files on a full disk: advising to delete a healthy index would be wrong."""
+    where = path.parent
+    with contextlib.suppress(OSError):
+        st = os.statvfs(where)
+        if st.f_bavail * st.f_frsize < 1024 * 1024 or "full" in str(e):
+            return NoSpace(f"cannot use index {path}: the disk holding it is full ({e}): free some space and "
+                           "run the command again (the index is intact)")
+        if not os.access(where, os.W_OK) or "readonly" in str(e).replace(" ", ""):
+            return ReadOnly(f"cannot use index {path}: its directory is read-only ({e})")
+    if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
+        return IndexCorrupt(f"index {path} is corrupt ({e}): run `fcrctl reindex` to rebuild it")
+    return CorruptData(f"cannot open index {path}: {e}: check the file's permissions and the disk")
+
+
 class _Conn:
     """A connection whose sqlite3 errors become fcrctl errors (they never leave this module)."""
 
@@ -341,6 +361,10 @@ class _Conn:
     def _fail(self, e: sqlite3.Error) -> FcrctlError:
         if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
             return Locked(f"the index {self._path} stayed locked by another process: retry later")
+        if isinstance(e, sqlite3.OperationalError):  # disk full, read-only, I/O: the index may be fine
+            found = open_error(self._path, e)
+            if type(found) is not CorruptData:
+                return found
         return CorruptData(f"index {self._path} failed: {e}; run `fcrctl reindex` to rebuild it")
 
     def execute(self, sql: str, args: tuple | list = ()) -> sqlite3.Cursor:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -228,6 +229,29 @@ class PreparedVersion:
     root_sidecar_tmp: Path | None = None
 
 
+# Version messages fcrctl writes for `versions create` (the rest, e.g. Fedora's "Authored by
+# Fedora 6", reverts, transactions, say what made the version). A memento names a second, so an
+# explicit version gets a second of its own: no version of its object shares it, before or after.
+LABEL_PREFIX = "label: "
+VERSION_MESSAGE = "version"
+
+
+def is_explicit(message: str | None) -> bool:
+    return message is not None and (message == VERSION_MESSAGE or message.startswith(LABEL_PREFIX))
+
+
+def _wait_out_second(created: str | None) -> None:
+    if not created:
+        return
+    try:
+        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return
+    wait = then.replace(microsecond=0).timestamp() + 1.001 - time.time()
+    if 0 < wait <= 1.001:  # never for a clock that went backwards
+        time.sleep(wait)
+
+
 def prepare_version(
     storage_root: Path,
     tmp: Path,
@@ -289,6 +313,9 @@ def prepare_version(
             elif value.source is not None:
                 value.source.unlink(missing_ok=True)
         new_state.setdefault(digest, []).append(logical)
+    previous = None if new_object else inventory["versions"].get(inventory["head"])
+    if created is None and previous is not None and (is_explicit(message) or is_explicit(previous.get("message"))):
+        _wait_out_second(previous.get("created"))
     entry: dict = {"created": created or now_iso(), "state": new_state}
     if message:
         entry["message"] = message

@@ -29,7 +29,9 @@ from fcrctl.errors import (
     PreconditionFailed,
     ReadOnly,
     Unsupported,
+    from_os_error,
 )
+from fcrctl.names import utf8_name
 from fcrctl.rdf import new_graph
 from fcrctl.repository.base import (
     DIGEST_ALGORITHMS,
@@ -50,7 +52,7 @@ from fcrctl.repository.base import (
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.acls import AclsMixin, drop_acl_files
-from fcrctl.repository.local.index import Index, Row
+from fcrctl.repository.local.index import Index, IndexCorrupt, Row
 from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.repository.local.store import Change, Store, headers_json, read_graph
@@ -58,9 +60,11 @@ from fcrctl.repository.local.support import (
     LimitedReader,
     cache_index_path,
     check_conditions,
+    check_label,
     container_model,
     expected_digests,
     keep_model,
+    label_message,
     read_headers,
     resolve_version,
     stream_size,
@@ -109,12 +113,24 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         self._user = user
         self.capabilities = Capabilities(
             writable=writable, delete_versions=False, label_versions=True, transactions=writable, reindex=True,
-            external_content=True, archival_groups=True, check=True, acls=True,
+            external_content=True, archival_groups=True, check=True, acls=True, dated_writes=writable,
         )
+        self._dated: tuple[str, str] | None = None  # (created, modified) while inside dated()
+        self._by: tuple[str | None, str | None] = (None, None)  # (createdBy, lastModifiedBy) likewise
+        self._dated_lock = threading.Lock()
         self._tmp = location / "tmp"
         index_path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not index_path.exists()
-        self._index = Index(index_path)
+        try:
+            self._index = Index(index_path)
+        except IndexCorrupt as e:
+            # the index is a cache of the OCFL root: rebuild a corrupt one rather than refuse every
+            # command (reindex included) until someone deletes it by hand
+            log.warning("%s: rebuilding it from the OCFL root", e.message.split(": run")[0])
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(index_path) + suffix).unlink(missing_ok=True)
+            fresh = True
+            self._index = Index(index_path)
         # the embedded layout keeps snapshots in backups/: purges must not take what they read
         retention = Retention(location / "backups" / RETAINED) if storage_root == location / "ocfl-root" else None
         self._store = Store(storage_root, self._tmp, self._index, user or "fcrctl", retention)
@@ -319,7 +335,24 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         return paths.to_id(path)
 
     def _now(self) -> str:
-        return ocfl.now_iso()
+        return self._dated[1] if self._dated is not None else ocfl.now_iso()
+
+    @contextlib.contextmanager
+    def dated(self, created: datetime, modified: datetime, *, version: datetime | None = None,
+              created_by: str | None = None, modified_by: str | None = None) -> Iterator[None]:
+        """Writes inside carry these dates (and users) in their headers, and ``version`` (default:
+        ``modified``) as their OCFL version's date, as Fedora's migration tool keeps a source's
+        (``fcrctl import``). One block at a time."""
+        with self._dated_lock:
+            self._dated = (_iso(created), _iso(modified))
+            self._by = (created_by, modified_by)
+            self._store.created = _iso(version or modified)
+            try:
+                yield
+            finally:
+                self._dated = None
+                self._by = (None, None)
+                self._store.created = None
 
     # -- reading --------------------------------------------------------------------------------
     def info(self, path: str, *, version: str | None = None) -> ResourceInfo:
@@ -477,7 +510,7 @@ class LocalRepository(AclsMixin, TransactionsMixin):
             if existing.deleted:
                 raise Gone(f"{path} was deleted (a tombstone remains): `fcrctl purge {path}` reuses the path",
                            path=path)
-            raise Conflict(f"{path} already exists: use replace (PUT) to change it", path=path)
+            raise Conflict(f"{path} already exists: replace it with `fcrctl put {path} --file FILE`", path=path)
         parent = paths.parent(path) or "/"
         prow = self._index.get(parent)
         if prow is None:
@@ -517,9 +550,9 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         object_id = self._object_for(path, archival_group=spec.archival_group, parent_row=parent_row)
         now = self._now()
         base = {"id": rid, "parent": paths.to_id(paths.parent(path) or "/") if path != "/" else paths.ROOT_ID,
-                "stateToken": hdr.new_state_token(), "createdDate": now}
-        if self._user:
-            base["createdBy"] = self._user
+                "stateToken": hdr.new_state_token(), "createdDate": self._dated[0] if self._dated else now}
+        if self._by[0] or self._user:
+            base["createdBy"] = self._by[0] or self._user
         change = Change(object_id, state=dict(self._store.head_state(object_id)) if object_id != rid else {})
         self._put_resource(change, path, spec, base, now, raw_graph=raw_graph)
         self._store.commit([change])
@@ -535,8 +568,8 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         h = dict(base)
         h["lastModifiedDate"] = now
         h["mementoCreatedDate"] = now
-        if self._user:
-            h["lastModifiedBy"] = self._user
+        if self._by[1] or self._user:
+            h["lastModifiedBy"] = self._by[1] or self._user
         h["archivalGroup"] = bool(spec.archival_group) and oid == rid
         h["objectRoot"] = oid == rid
         h["deleted"] = False
@@ -569,7 +602,7 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         logical = hdr.binary_content_path(oid, rid)
         h["interactionModel"] = NON_RDF_SOURCE
         h["mimeType"] = spec.mime_type or h.get("mimeType") or "application/octet-stream"
-        h["filename"] = spec.filename if spec.filename is not None else h.get("filename", "")
+        h["filename"] = utf8_name(spec.filename) if spec.filename is not None else h.get("filename", "")
         for key in ("externalUrl", "externalHandling", "contentPath"):
             h.pop(key, None)
         expected = expected_digests(spec.digests)
@@ -672,7 +705,10 @@ class LocalRepository(AclsMixin, TransactionsMixin):
                     size += len(chunk)
         except OSError as e:
             tmpfile.unlink(missing_ok=True)
-            raise BadInput(f"cannot store the upload: {e}") from e
+            raise from_os_error(e, "storing the upload") or BadInput(f"cannot store the upload: {e}") from e
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): a partial upload must not stay behind
+            tmpfile.unlink(missing_ok=True)
+            raise
         return tmpfile, size, {alg: hsh.hexdigest() for alg, hsh in hashes.items()}
 
     def replace(self, path: str, spec: ResourceSpec, *,
@@ -728,7 +764,8 @@ class LocalRepository(AclsMixin, TransactionsMixin):
             row = self._row(path)
             check_conditions(row, conditions, path)
             if row.model != NON_RDF_SOURCE:
-                raise BadInput(f"{path} is a container: replace its triples with replace (PUT)", path=path)
+                raise BadInput(f"{path} is a container: replace its triples with `fcrctl put {path} --file FILE`",
+                               path=path)
             self._write_description(row, graph, lenient)
             return self.info(path)
 
@@ -796,7 +833,7 @@ class LocalRepository(AclsMixin, TransactionsMixin):
                 if st.headers.get("mimeType"):
                     graph.add((URIRef(rid), URIRef(EBUCORE + "hasMimeType"), Literal(st.headers["mimeType"])))
                 if st.headers.get("filename"):
-                    graph.add((URIRef(rid), URIRef(EBUCORE + "filename"), Literal(st.headers["filename"])))
+                    graph.add((URIRef(rid), URIRef(EBUCORE + "filename"), Literal(utf8_name(st.headers["filename"]))))
             new = rdf.apply_update(graph, update, base=rid)
             if st.binary:
                 self._write_description(row, new, lenient)
@@ -970,8 +1007,11 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         path, _ = paths.split_metadata(path)
         with self._writing():
             row = self._row(path)
+            inventory = self._store.inventory(row.object_rel)
+            if label is not None:
+                check_label(label, inventory, path)
             state = self._store.head_state(row.object_id)
-            self._store.commit([Change(row.object_id, state=dict(state), message=label)])
+            self._store.commit([Change(row.object_id, state=dict(state), message=label_message(label))])
             inventory = self._store.inventory(row.object_rel)
             return to_version(inventory["head"], inventory["versions"][inventory["head"]])
 
@@ -1024,3 +1064,9 @@ class LocalRepository(AclsMixin, TransactionsMixin):
             finally:
                 if held and self._lock is not None:
                     self._lock.release()
+
+
+def _iso(value: datetime) -> str:
+    """A date as Fedora 6 writes them in headers and inventories (UTC, microseconds, Z)."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fcrctl import paths, rdf
-from fcrctl.errors import BadInput, CorruptData, FcrctlError
+from fcrctl.errors import BadInput, CorruptData, FcrctlError, from_os_error
 from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP, NON_RDF_SOURCE
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
@@ -50,6 +50,7 @@ class Store:
         self.retention = retention  # where purged objects go while a snapshot may need them
         # OCFL version "user" block, in the form Fedora 6 writes it
         self.user = (user, f"info:fedora/{user}")
+        self.created: str | None = None  # the next versions' date, when a caller fixes it (LocalRepository.dated)
 
     # -- reading objects --------------------------------------------------------------------
     def object_dir(self, object_id: str) -> Path:
@@ -103,6 +104,9 @@ class Store:
             (self.tmp / JOURNAL).unlink(missing_ok=True)
         except OSError as e:
             _discard(p for _, p in prepared if p is not None and p.staged.exists())
+            known = from_os_error(e, f"writing to {self.root}")
+            if known is not None:
+                raise known from e
             raise CorruptData(f"writing to {self.root} failed: {e}; run `fcrctl reindex` after fixing the cause") from e
         except CorruptData:
             _discard(p for _, p in prepared if p is not None and p.staged.exists())
@@ -159,7 +163,7 @@ class Store:
             if change.purge:
                 return None
             p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state,
-                                     message=change.message, user=self.user, namaste=namaste)
+                                     message=change.message, user=self.user, namaste=namaste, created=self.created)
             if p.new_object:
                 # create tuple dirs now so the one sync that follows covers them too
                 ocfl.ensure_dirs_below(root, os.path.dirname(ocfl.object_rel(change.object_id)), tuple_dirs)
@@ -401,11 +405,20 @@ class Store:
             self.index.apply([], [] if exists else [object_id], clear_pending=[object_id])
 
     def clean_tmp(self) -> None:
+        """Remove what interrupted writers left in tmp/ (only called under the writer lock), and say so."""
+        found, size = 0, 0
         for entry in self.tmp.iterdir():
+            found += 1
+            with contextlib.suppress(OSError):
+                size += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file()) if entry.is_dir() \
+                    else entry.stat().st_size
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
+        if found:
+            log.warning("removed %d partial file%s (%d bytes) that an interrupted command left in %s",
+                        found, "" if found == 1 else "s", size, self.tmp)
 
 
 def _staged_reader(p: ocfl.PreparedVersion):  # type: ignore[no-untyped-def]
@@ -485,7 +498,7 @@ def _graph_if_needed(source: Path | bytes, model: str):
         except OSError as e:
             raise CorruptData(f"cannot read {source}: {e.strerror}") from e
     if model in (DIRECT_CONTAINER, INDIRECT_CONTAINER) or b"> <info:fedora" in data:
-        return rdf.read_ntriples(data)
+        return _stored_graph(data)
     return None
 
 
@@ -494,7 +507,18 @@ def read_graph(path: Path):
         data = path.read_bytes()
     except OSError as e:
         raise CorruptData(f"cannot read {path}: {e.strerror}") from e
-    return rdf.read_ntriples(data)
+    return _stored_graph(data)
+
+
+def _stored_graph(data: bytes):
+    """Stored N-Triples that do not parse are corrupt data, not a bad request: nothing a client
+    sends now can fix them (``fcrctl check --read-data`` lists them). The file is not named: a
+    server would show its own paths to clients."""
+    try:
+        return rdf.read_ntriples(data)
+    except BadInput as e:
+        raise CorruptData(f"stored triples cannot be read ({e.message[:120]}): "
+                          "`fcrctl check --read-data` lists the resources affected") from e
 
 
 def headers_json(h: dict) -> bytes:

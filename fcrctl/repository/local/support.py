@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from fcrctl.errors import BadInput, CorruptData, NotFound, PreconditionFailed
+from fcrctl.errors import BadInput, Conflict, CorruptData, NotFound, PreconditionFailed
 from fcrctl.repository.base import (
     BASIC_CONTAINER,
     CONTAINER_MODELS,
@@ -93,13 +93,44 @@ def version_ids(inventory: dict) -> list[str]:
     return sorted(inventory["versions"], key=ocfl.version_number)
 
 
+MAX_LABEL = 200
+
+
+def label_message(label: str | None) -> str:
+    return ocfl.VERSION_MESSAGE if label is None else ocfl.LABEL_PREFIX + label
+
+
+def label_of(entry: dict) -> str | None:
+    message = entry.get("message") or ""
+    return message[len(ocfl.LABEL_PREFIX):] if message.startswith(ocfl.LABEL_PREFIX) else None
+
+
 def to_version(vid: str, entry: dict) -> Version:
-    return Version(id=vid, created=hdr.parse_time(entry.get("created")), label=entry.get("message") or None)
+    return Version(id=vid, created=hdr.parse_time(entry.get("created")), label=label_of(entry))
+
+
+def check_label(label: str, inventory: dict, path: str) -> None:
+    """A label names one version wherever a version is named, beside its id and memento: so it must
+    look like neither, and be the only one of its kind on the resource."""
+    if not label.strip() or len(label) > MAX_LABEL or any(ord(c) < 0x20 or ord(c) == 0x7F for c in label):
+        raise BadInput(f"version label {label!r}: use 1 to {MAX_LABEL} printable characters", path=path)
+    if re.fullmatch(r"v\d{1,9}|\d{14}", label):
+        raise BadInput(f"version label {label!r} looks like a version id or memento (v3, 20261205162415): "
+                       "choose another", path=path)
+    for vid in version_ids(inventory):
+        if label_of(inventory["versions"][vid]) == label:
+            raise Conflict(f"{path} already has a version labelled {label!r} ({vid}): choose another label",
+                           path=path)
 
 
 def resolve_version(inventory: dict, version: str, path: str) -> str:
+    """A version named by its id (v3), its label, or a memento datetime (YYYYMMDDHHMMSS: the last
+    version made at or before that second, as a Memento TimeGate answers)."""
     if version in inventory["versions"]:
         return version
+    for vid in version_ids(inventory):
+        if label_of(inventory["versions"][vid]) == version:
+            return vid
     if re.fullmatch(r"\d{14}", version):
         at = datetime.strptime(version, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         chosen = None
@@ -108,7 +139,8 @@ def resolve_version(inventory: dict, version: str, path: str) -> str:
                 chosen = vid
         if chosen is not None:
             return chosen
-    raise NotFound(f"{path} has no version {version!r}: list them with `fcrctl versions {path}`", path=path)
+    raise NotFound(f"{path} has no version {version!r} (by id, label or memento): "
+                   f"list them with `fcrctl versions list {path}`", path=path)
 
 
 def read_headers(path: Path) -> dict:

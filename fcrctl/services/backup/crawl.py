@@ -20,13 +20,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fcrctl import paths
-from fcrctl.errors import FcrctlError, Gone, NotFound, PartialFailure
+from fcrctl.errors import CorruptData, FcrctlError, Gone, NotFound, PartialFailure
 from fcrctl.repository.base import BASIC_CONTAINER, CONTAINER_MODELS, RdfPrefs, Repository, ResourceInfo, ResourceSpec
 from fcrctl.services.backup import tree
-from fcrctl.services.backup.snapshot import TREE, BackupHome, BackupInfo, make_id
+from fcrctl.services.backup.snapshot import TREE, BackupHome, BackupInfo, make_id, unique_id
 from fcrctl.services.pool import BoundedPool
 
 USER_TRIPLES = RdfPrefs(containment=False, membership=False, server_managed=False)
@@ -146,14 +147,16 @@ def crawl(
     jobs: int = 4,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[int], None] | None = None,
+    failsafe: bool = False,
 ) -> BackupInfo:
-    """Back up a (remote) repository by crawling it into a snapshot."""
+    """Back up a (remote) repository by crawling it into a snapshot. ``failsafe``: taken by a
+    restore before it changes anything (its id made unique, and retention's own rule)."""
     from fcrctl.repository.local import LocalRepository
 
     started = time.monotonic()
     when = now()
-    backup_id, label = make_id(label, when)
     home.root.mkdir(parents=True, exist_ok=True)
+    backup_id, label = unique_id(home.root, label, when) if failsafe and label else make_id(label, when)
     with tree.staging_dir(home.root) as staged:
         LocalRepository.init(staged / "work")
         target = LocalRepository.open(str(staged / "work"))
@@ -176,7 +179,8 @@ def crawl(
             # Fedora transactions isolate a transaction's own writes, not reads from others' commits,
             # so a crawl can never promise a point-in-time state: writes during it may be half seen
             potentially_inconsistent=True, kind="crawl",
-            extra={"seconds": round(time.monotonic() - started, 3), "contentBytes": report.bytes},
+            extra={"seconds": round(time.monotonic() - started, 3), "contentBytes": report.bytes,
+                   **({"failsafe": True} if failsafe else {})},
         )
         return home.install(staged, info)
 
@@ -189,20 +193,57 @@ def restore_remote(
     path: str = "/",
     jobs: int = 4,
     progress: Callable[[int], None] | None = None,
-) -> tuple[BackupInfo, ReplayReport]:
+    tree_root: Path | None = None,
+    before_changes: Callable[[], object] | None = None,
+) -> tuple[BackupInfo | None, ReplayReport]:
     """Replace ``path`` (default: everything) in ``repo`` with the snapshot's state, over the
-    protocol. The caller takes the fail-safe backup first."""
+    protocol. ``tree_root``: the snapshot's storage root when it is not in ``home`` (a
+    download for this restore, already verified). Otherwise the snapshot's objects under
+    ``path`` are re-hashed against their inventories first (damage must not be replayed into
+    fresh digests that nothing could tell from sound ones). ``before_changes`` (the fail-safe
+    backup) runs once the path is found and the content checked, before anything changes."""
     from fcrctl.repository.local import LocalRepository
+    from fcrctl.services.backup import restore as restoring
 
-    info = home.get(backup_id)
-    snapshot = LocalRepository.open(str(home.full_tree(info)))  # read-only, index in the cache dir
+    info = home.get(backup_id) if tree_root is None else None
+    where = tree_root if tree_root is not None else home.full_tree(home.get(backup_id))
+    snapshot = LocalRepository.open(str(where))  # read-only, index in the cache dir
     try:
         snapshot.info(path)  # NotFound before anything is touched
+        if tree_root is None:
+            restoring.refuse_damaged(restoring.check_content(where, _views(where, path)), backup_id)
+        if before_changes is not None:
+            before_changes()
         _clear(repo, path)
         report = replay(snapshot, repo, root=path, jobs=jobs, progress=progress)
     finally:
         snapshot.close()
     return info, report
+
+
+def _views(root: Path, path: str) -> list[tuple[str, str, str | None]]:
+    """The objects holding ``path`` and what is under it: those whose resource is in the
+    subtree, and the nearest one above it (an archival group holds its members)."""
+    from fcrctl.repository.local import ocfl
+
+    inside: list[tuple[str, str, str | None]] = []
+    above: dict[str, tuple[str, str, str | None]] = {}
+    prefix = path.rstrip("/") + "/"
+    for obj in ocfl.iter_object_dirs(root):
+        try:
+            object_id = str(ocfl.read_inventory(obj, check_sidecar=False)["id"])
+        except (CorruptData, OSError, ValueError, KeyError, TypeError):
+            inside.append((str(obj), str(obj.relative_to(root)), None))  # unreadable: checked, and reported
+            continue
+        resource = paths.from_id(object_id) if object_id.startswith(paths.ROOT_ID) else ""
+        view = (str(obj), str(obj.relative_to(root)), None)
+        if path == "/" or resource == path or resource.startswith(prefix):
+            inside.append(view)
+        elif resource and (resource == "/" or path.startswith(resource.rstrip("/") + "/")):
+            above[resource] = view
+    if not inside and above:
+        inside.append(above[max(above, key=len)])
+    return inside
 
 
 def _clear(repo: Repository, path: str) -> None:

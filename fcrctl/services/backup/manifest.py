@@ -40,7 +40,7 @@ import zstandard
 
 from fcrctl import paths
 from fcrctl.errors import BadInput, CorruptData, FcrctlError, NotFound, Unsupported
-from fcrctl.services.backup import frames, packs, rootstate, tree
+from fcrctl.services.backup import frames, packs, rootstate, tree, validate
 from fcrctl.services.backup.snapshot import (
     EPOCH_KEY,
     INDEX,
@@ -100,10 +100,11 @@ class ObjectFiles:
         return {"o": self.object_rel, "id": self.object_id, "f": out}
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> ObjectFiles:
-        rel = doc["o"]
-        files = [Entry(f"{rel}/{f[0]}" if rel else f[0], f[1], f[2] if len(f) > 2 else None) for f in doc["f"]]
-        return cls(rel, doc.get("id"), files)
+    def from_json(cls, doc: dict[str, Any], backup_id: str = "") -> ObjectFiles:
+        """A manifest line, its paths and digests checked (validate.py): it is outside data."""
+        rel, object_id, checked = validate.object_line(doc, backup_id)
+        files = [Entry(f"{rel}/{name}" if rel else name, d, inline) for name, d, inline in checked]
+        return cls(rel, object_id, files)
 
 
 # -- describing a snapshot tree ---------------------------------------------------------------
@@ -286,10 +287,13 @@ def upload(
     *,
     jobs: int = 4,
     progress: Progress | None = None,
+    read_data: bool = False,
 ) -> TransferReport:
-    """Send snapshot ``backup_id`` to ``store``; only blobs the store lacks are written."""
+    """Send snapshot ``backup_id`` to ``store``; only blobs the store lacks are written. Files
+    whose blobs are reused are compared with what fcrctl last read of them (reread.py; every
+    one read with ``read_data``) before the manifest is written: CorruptData if one is damaged."""
     with store_lock(store, exclusive=False):  # what it finds in the store stays there
-        return _upload(home, backup_id, store, jobs, progress)
+        return _upload(home, backup_id, store, jobs, progress, read_data)
 
 
 def store_lock(store: BackupStore, *, exclusive: bool) -> AbstractContextManager[None]:
@@ -299,8 +303,10 @@ def store_lock(store: BackupStore, *, exclusive: bool) -> AbstractContextManager
 
 
 def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
-            progress: Progress | None) -> TransferReport:
+            progress: Progress | None, read_data: bool = False) -> TransferReport:
     import time
+
+    from fcrctl.services.backup import reread
 
     started = time.monotonic()
     info = home.get(backup_id)
@@ -315,7 +321,13 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
         info.extra[INDEX_KEY] = index_digest
     header = {"format": FORMAT, "version": VERSION,
               "backup": {k: v for k, v in info.to_json().items() if k != EPOCH_KEY}}  # local to this home
-    if has_state and _copy_unchanged(store, info, header, report):
+    sent: set[str] = set()  # digests read and verified on their way into the store
+
+    def check_reused() -> None:
+        checked = reread.check_snapshot(home, info, read_data=read_data, sent=sent)
+        report.bytes_read += checked.bytes_read
+
+    if has_state and _copy_unchanged(store, info, header, report, check_reused):
         report.seconds = time.monotonic() - started
         return report
     lock = threading.Lock()  # the report's counters: big blobs are counted on the workers
@@ -397,6 +409,7 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
         if digest in known():
             report.blobs_reused += 1
             return
+        sent.add(digest)
         head = data if data is not None else _read_head(rel, packs.PACKED_MAX + 1, dir_fd)
         if len(head) > packs.PACKED_MAX:
             pool.submit(send_big, file, head[:packs.PACKED_MAX + 1], digest, where)
@@ -460,6 +473,7 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     flush = getattr(store, "flush", None)
     if callable(flush):
         flush()  # blobs durable before the manifest names them
+    check_reused()  # before the manifest: a damaged file fails a reused blob as it fails a sent one
     store.put(manifest_key(info.id), iter([body]))
     if callable(flush):
         flush()
@@ -571,7 +585,8 @@ def _send_index(store: BackupStore, index: Path, report: TransferReport, recorde
     return digest
 
 
-def _copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any], report: TransferReport) -> bool:
+def _copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any], report: TransferReport,
+                    before_manifest: Callable[[], None] = lambda: None) -> bool:
     """When the newest complete manifest of this repository recorded the same state (its
     stateDigest), every object line is the same: the new manifest is the new header's frame
     followed by that manifest's second frame, copied compressed, reading no object and sending
@@ -601,6 +616,7 @@ def _copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any]
         report.manifest_copied = True
         if report.blobs_sent:
             _flush(store)  # the index blob durable before the manifest names it
+        before_manifest()
         store.put(manifest_key(info.id), iter([zstandard.ZstdCompressor(level=LEVEL).compress(_line(header)), body]))
         _flush(store)
         return True
@@ -644,7 +660,10 @@ def _line(doc: dict[str, Any]) -> bytes:
 
 # -- reading manifests --------------------------------------------------------------------------
 def read_manifest(store: BackupStore, backup_id: str) -> tuple[BackupInfo, Iterator[ObjectFiles]]:
-    """The backup's metadata and a stream of its objects (CorruptData if truncated/damaged)."""
+    """The backup's metadata and a stream of its objects, each line checked as it comes
+    (validate.py); CorruptData if truncated, damaged, or its lines do not hash to the
+    ``linesSha256`` its end line gives (raised at the end: readers that write call
+    :func:`check_manifest` first)."""
     check_id(backup_id)
     try:
         raw = store.get(manifest_key(backup_id))
@@ -653,45 +672,73 @@ def read_manifest(store: BackupStore, backup_id: str) -> tuple[BackupInfo, Itera
                        f"see `fcrctl list-backups --from {store.location}`") from None
     lines = _lines(raw, backup_id)
     try:
-        head = next(lines)
+        head = json.loads(next(lines))
     except StopIteration:
         raw.close()
         raise CorruptData(f"manifest of {backup_id} is empty: the upload did not finish; upload it again") from None
-    if head.get("format") != FORMAT:
+    except ValueError as e:
+        raw.close()
+        raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
+    if not isinstance(head, dict) or head.get("format") != FORMAT:
         raw.close()
         raise CorruptData(f"manifest of {backup_id} is not an fcrctl backup manifest")
     if head.get("version") != VERSION:
         raw.close()
         raise Unsupported(f"backup {backup_id} has manifest version {head.get('version')}; this fcrctl reads "
                           f"version {VERSION}: use the fcrctl release that wrote it")
+    if not isinstance(head.get("backup"), dict):
+        raw.close()
+        raise validate.damaged(backup_id, "its header has no backup metadata")
+    try:
+        validate.header(head["backup"], backup_id)
+    except CorruptData:
+        raw.close()
+        raise
     info = BackupInfo.from_json(head["backup"])
 
     def objects() -> Iterator[ObjectFiles]:
+        hashed = hashlib.sha256()
         try:
-            ended = False
-            for doc in lines:
-                if doc.get("end"):
-                    ended = True
-                    break
-                yield ObjectFiles.from_json(doc)
-            if not ended:
-                raise CorruptData(f"manifest of {backup_id} is truncated: upload the backup again")
+            for line in lines:
+                try:
+                    doc = json.loads(line)
+                except ValueError as e:
+                    raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
+                if isinstance(doc, dict) and doc.get("end"):
+                    if doc.get("linesSha256") != hashed.hexdigest():
+                        raise validate.damaged(backup_id, "its lines do not match their linesSha256")
+                    return
+                hashed.update(line)
+                yield ObjectFiles.from_json(doc, backup_id)
+            raise CorruptData(f"manifest of {backup_id} is truncated: upload the backup again")
         finally:
             raw.close()
 
     return info, objects()
 
 
-def _lines(raw: BinaryIO, backup_id: str) -> Iterator[dict[str, Any]]:
+def check_manifest(store: BackupStore, backup_id: str) -> BackupInfo:
+    """Read the whole manifest once, checking every line, its object placement and its
+    ``linesSha256``, before anything is written from it (a second, streaming read writes)."""
+    info, objects = read_manifest(store, backup_id)
+    layout = validate.LayoutCheck()
+    for obj in objects:
+        if obj.object_rel:
+            layout.object(obj.object_rel, obj.object_id)
+        else:
+            layout.root((e.rel, e.digest, e.inline) for e in obj.files)
+    layout.finish(backup_id)
+    return info
+
+
+def _lines(raw: BinaryIO, backup_id: str) -> Iterator[bytes]:
     reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
     try:
         for line in reader:
             if not line.endswith(b"\n"):
                 raise CorruptData(f"manifest of {backup_id} is truncated: upload the backup again")
-            yield json.loads(line)
+            yield line
     except zstandard.ZstdError as e:
-        raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
-    except (ValueError, KeyError, TypeError) as e:
         raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
 
 
@@ -787,86 +834,118 @@ def download(
     import time
 
     started = time.monotonic()
-    info, objects = read_manifest(store, backup_id)
-    if (home.root / info.id).exists():
-        objects.close()
-        raise BadInput(f"backup {info.id} is already in {home.root}: delete it first or restore it directly")
-    report = TransferReport(info.id, store.location)
+    check_id(backup_id)
+    if (home.root / backup_id).exists():
+        raise BadInput(f"backup {backup_id} is already in {home.root}: delete it first or restore it directly")
     with tree.staging_dir(home.root) as staged:
-        root = staged / TREE
-        root.mkdir()
-        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        made: set[str] = set()  # directories under the root, each created once
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-
-        def fetch(obj: ObjectFiles) -> ObjectFiles:
-            """One object's files, created relative to its directory: one path walk per object,
-            not per file."""
-            rel = obj.object_rel
-            if rel:
-                _mkdirs_at(root_fd, rel, made)
-                at = os.open(rel, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=root_fd)
-            else:
-                at = root_fd
-            cut = len(rel) + 1 if rel else 0
-            subdirs: set[str] = set()
-            try:
-                for e in obj.files:
-                    name = e.rel[cut:]
-                    parent = name.rpartition("/")[0]
-                    if parent and parent not in subdirs:
-                        _mkdirs_at(at, parent, subdirs)
-                    fd = os.open(name, flags, 0o666, dir_fd=at)
-                    try:
-                        if e.inline is not None:
-                            n = _FdWriter(fd).write(e.inline.encode("utf-8"))
-                        else:
-                            assert e.digest is not None
-                            n = read_blob(store, e.digest, _FdWriter(fd), obj.where)
-                            if n > packs.PACKED_MAX:
-                                tree.start_writeback(fd)
-                    finally:
-                        os.close(fd)
-                    if progress is not None:
-                        progress(n)
-            finally:
-                if at != root_fd:
-                    os.close(at)
-            return obj
-
-        def fetch_all(batch: list[ObjectFiles]) -> list[ObjectFiles]:
-            return [fetch(obj) for obj in batch]
-
-        def done(batch: list[ObjectFiles]) -> None:
-            for obj in batch:
-                report.objects += 1 if obj.object_rel else 0
-                report.files += len(obj.files)
-
-        # creating files is the kernel's work (and the GIL's, between the calls): one thread per
-        # core does it fastest, more only queue on the same locks
-        workers = min(jobs, os.cpu_count() or 1) if store.capabilities.local else jobs
-        try:
-            with BoundedPool[list[ObjectFiles]](workers, workers * 4, name="fcrctl-download", on_done=done) as pool:
-                batch: list[ObjectFiles] = []
-                size = 0
-                for obj in objects:  # ~64 files a task: a task per small object cost more in hand-offs
-                    batch.append(obj)
-                    size += len(obj.files)
-                    if size >= 64:
-                        pool.submit(fetch_all, batch)
-                        batch, size = [], 0
-                if batch:
-                    pool.submit(fetch_all, batch)
-        finally:
-            os.close(root_fd)
-        index_digest = info.extra.pop(INDEX_KEY, None)
-        info.extra.pop(EPOCH_KEY, None)  # the downloaded tree is whole: nothing is read from a live root
-        if index_digest:
-            with open(staged / INDEX, "wb") as fh:
-                read_blob(store, str(index_digest), fh, "index")
+        info, report = download_into(store, backup_id, staged, jobs=jobs, progress=progress)
         home.install(staged, info)
     report.seconds = time.monotonic() - started
     return report
+
+
+def download_into(
+    store: BackupStore,
+    backup_id: str,
+    staged: Path,
+    *,
+    jobs: int = 4,
+    progress: Progress | None = None,
+) -> tuple[BackupInfo, TransferReport]:
+    """Snapshot ``backup_id`` from ``store`` written into the empty directory ``staged`` (its
+    ``ocfl-root/``, ``index.sqlite``; no ``backup.json``): the manifest checked whole first,
+    every blob verified as it is written, and every object's inventory compared with what the
+    manifest gave it."""
+    import time
+
+    started = time.monotonic()
+    check_manifest(store, backup_id)
+    info, objects = read_manifest(store, backup_id)
+    report = TransferReport(info.id, store.location)
+    root = staged / TREE
+    root.mkdir()
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    made: set[str] = set()  # directories under the root, each created once
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+
+    def fetch(obj: ObjectFiles) -> ObjectFiles:
+        try:
+            return _fetch(obj)
+        except OSError as e:  # a file where the manifest also put a directory, or the like
+            raise CorruptData(f"{obj.where}: cannot write {e.filename or 'a file'} of the backup ({e.strerror}): "
+                              f"the manifest of {backup_id} is damaged; nothing was restored",
+                              path=obj.where) from e
+
+    def _fetch(obj: ObjectFiles) -> ObjectFiles:
+        """One object's files, created relative to its directory: one path walk per object,
+        not per file."""
+        rel = obj.object_rel
+        if rel:
+            _mkdirs_at(root_fd, rel, made)
+            at = os.open(rel, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=root_fd)
+        else:
+            at = root_fd
+        cut = len(rel) + 1 if rel else 0
+        subdirs: set[str] = set()
+        try:
+            for e in obj.files:
+                name = e.rel[cut:]
+                parent = name.rpartition("/")[0]
+                if parent and parent not in subdirs:
+                    _mkdirs_at(at, parent, subdirs)
+                fd = os.open(name, flags, 0o666, dir_fd=at)
+                try:
+                    if e.inline is not None:
+                        n = _FdWriter(fd).write(e.inline.encode("utf-8"))
+                    else:
+                        assert e.digest is not None
+                        n = read_blob(store, e.digest, _FdWriter(fd), obj.where)
+                        if n > packs.PACKED_MAX:
+                            tree.start_writeback(fd)
+                finally:
+                    os.close(fd)
+                if progress is not None:
+                    progress(n)
+            if rel:
+                validate.check_object(at, obj.where, rel, [(e.rel[cut:], e.digest, e.inline) for e in obj.files],
+                                      backup_id)
+        finally:
+            if at != root_fd:
+                os.close(at)
+        return obj
+
+    def fetch_all(batch: list[ObjectFiles]) -> list[ObjectFiles]:
+        return [fetch(obj) for obj in batch]
+
+    def done(batch: list[ObjectFiles]) -> None:
+        for obj in batch:
+            report.objects += 1 if obj.object_rel else 0
+            report.files += len(obj.files)
+
+    # creating files is the kernel's work (and the GIL's, between the calls): one thread per
+    # core does it fastest, more only queue on the same locks
+    workers = min(jobs, os.cpu_count() or 1) if store.capabilities.local else jobs
+    try:
+        with BoundedPool[list[ObjectFiles]](workers, workers * 4, name="fcrctl-download", on_done=done) as pool:
+            batch: list[ObjectFiles] = []
+            size = 0
+            for obj in objects:  # ~64 files a task: a task per small object cost more in hand-offs
+                batch.append(obj)
+                size += len(obj.files)
+                if size >= 64:
+                    pool.submit(fetch_all, batch)
+                    batch, size = [], 0
+            if batch:
+                pool.submit(fetch_all, batch)
+    finally:
+        os.close(root_fd)
+    index_digest = info.extra.pop(INDEX_KEY, None)
+    info.extra.pop(EPOCH_KEY, None)  # the downloaded tree is whole: nothing is read from a live root
+    if index_digest:
+        with open(staged / INDEX, "wb") as fh:
+            read_blob(store, str(index_digest), fh, "index")
+    report.seconds = time.monotonic() - started
+    return info, report
 
 
 def _mkdirs_at(at: int, path: str, made: set[str]) -> None:
@@ -897,15 +976,18 @@ def iter_entries(objects: Iterable[ObjectFiles]) -> Iterator[tuple[Entry, str]]:
             yield e, obj.where
 
 
-def delete_from_store(store: BackupStore, *backup_ids: str) -> list[BackupInfo]:
-    """Remove backups' manifests, then every blob no remaining manifest names (waiting for
-    uploads running meanwhile: they may reuse blobs only a deleted manifest named). Several
-    at once (a prune) read the remaining manifests once, not once per backup."""
+def delete_from_store(store: BackupStore, *backup_ids: str, max_unused: float | None = None) -> list[BackupInfo]:
+    """Remove backups' manifests, then every blob no remaining manifest names, repacking packs
+    more than ``max_unused`` percent unused (see space.py), waiting for uploads running
+    meanwhile: they may reuse blobs only a deleted manifest named. Several at once (a prune)
+    read the remaining manifests once, not once per backup."""
     with store_lock(store, exclusive=True):
-        return _delete_from_store(store, backup_ids)
+        return _delete_from_store(store, backup_ids, max_unused)
 
 
-def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...]) -> list[BackupInfo]:
+def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...], max_unused: float | None) -> list[BackupInfo]:
+    from fcrctl.services.backup import space
+
     deleted = []
     for backup_id in backup_ids:
         info, objects = read_manifest(store, backup_id)
@@ -913,25 +995,7 @@ def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...]) -> list[
         deleted.append(info)
     for backup_id in backup_ids:
         store.delete(manifest_key(backup_id))
-    keep: set[str] = set()
-    for other in list_store(store):
-        _, objs = read_manifest(store, other.id)
-        for e, _where in iter_entries(objs):
-            if e.digest:
-                keep.add(e.digest)
-        if other.extra.get(INDEX_KEY):
-            keep.add(str(other.extra[INDEX_KEY]))
-    for key in list(store.list("blobs/")):
-        if key.rsplit("/", 1)[-1] not in keep:
-            store.delete(key)
-    by_pack: dict[str, list[str]] = {}
-    for digest, where in packs.read_index(store).items():
-        by_pack.setdefault(where.pack, []).append(digest)
-    for pack, digests in by_pack.items():
-        if not keep.intersection(digests):  # a partly used pack stays whole
-            store.delete(packs.index_key(pack))  # first: an index never names a missing pack
-            store.delete(packs.pack_key(pack))
-    packs.forget(store)
+    space.collect(store, space.referenced(store), space.DEFAULT_MAX_UNUSED if max_unused is None else max_unused)
     return deleted
 
 

@@ -9,7 +9,7 @@ first upload. Files up to ``PACKED_MAX`` bytes are therefore compressed into pac
                         after its pack, so an index never names a pack that is not there
 
 A blob is found by its sha512 in the union of the index files. Packs are deleted when no
-manifest names any of their blobs (a partly used pack stays: the price of not rewriting).
+manifest names any of their blobs; partly used ones are repacked by delete and prune (space.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
 """prune-backups: restic-style retention.
 
-A backup is kept if any rule keeps it: the newest ``last`` backups; the newest backup of each
-of the newest ``daily`` days, ``weekly`` ISO weeks, ``monthly`` months (UTC). The newest
-backup is always kept, whatever the rules say. Fail-safe snapshots count like any other.
+Backups are grouped by label (as restic groups by host and paths; ``group_by="none"``: one
+group), and in each group a backup is kept if any rule keeps it: the newest ``last``
+backups; the newest backup of each of the newest ``daily`` days, ``weekly`` ISO weeks,
+``monthly`` months (UTC). The newest backup of each group is always kept, whatever the rules
+say. Fail-safe backups (taken by restores) are not counted against real ones: the newest
+``failsafe`` of them are kept, the rest removed. ``label``: only backups with that label are
+considered (the others are neither kept nor removed).
 """
 
 from __future__ import annotations
@@ -43,14 +47,47 @@ _BUCKETS: dict[str, Callable[[datetime], object]] = {
 }
 
 
-def plan(backups: list[BackupInfo], policy: Policy) -> Plan:
+GROUPINGS = ("label", "none")
+
+
+def is_failsafe(b: BackupInfo) -> bool:
+    return b.kind == "failsafe" or b.extra.get("failsafe") is True
+
+
+def plan(backups: list[BackupInfo], policy: Policy, *, group_by: str = "label", label: str | None = None,
+         failsafe: int = 1) -> Plan:
     if policy.empty():
         raise BadInput("prune-backups needs at least one of --keep-last/--keep-daily/--keep-weekly/--keep-monthly")
     for name in ("last", "daily", "weekly", "monthly"):
         if getattr(policy, name) < 0:
             raise BadInput(f"--keep-{name} must not be negative")
-    newest_first = sorted(backups, key=lambda b: (b.datetime, b.id), reverse=True)
-    reasons: dict[str, list[str]] = {b.id: [] for b in newest_first}
+    if group_by not in GROUPINGS:
+        raise BadInput(f"unknown --group-by {group_by!r}: use label or none")
+    if failsafe < 0:
+        raise BadInput("--keep-failsafe must not be negative")
+    chosen = [b for b in backups if label is None or b.label == label]
+    reasons: dict[str, list[str]] = {b.id: [] for b in chosen}
+    groups: dict[str, list[BackupInfo]] = {}
+    safes: list[BackupInfo] = []
+    for b in chosen:
+        if is_failsafe(b):
+            safes.append(b)
+        else:
+            groups.setdefault(b.label if group_by == "label" else "", []).append(b)
+    for members in groups.values():
+        _keep(sorted(members, key=lambda b: (b.datetime, b.id), reverse=True), policy, reasons)
+    for b in sorted(safes, key=lambda b: (b.datetime, b.id), reverse=True)[:failsafe]:
+        reasons[b.id].append("failsafe")
+    out = Plan()
+    for b in sorted(chosen, key=lambda b: (b.datetime, b.id), reverse=True):
+        if reasons[b.id]:
+            out.keep.append((b, reasons[b.id]))
+        else:
+            out.remove.append(b)
+    return out
+
+
+def _keep(newest_first: list[BackupInfo], policy: Policy, reasons: dict[str, list[str]]) -> None:
     for i, b in enumerate(newest_first):
         if i < policy.last:
             reasons[b.id].append("last")
@@ -67,10 +104,3 @@ def plan(backups: list[BackupInfo], policy: Policy) -> Plan:
             reasons[b.id].append(name)
     if newest_first and not reasons[newest_first[0].id]:
         reasons[newest_first[0].id].append("newest")
-    out = Plan()
-    for b in newest_first:
-        if reasons[b.id]:
-            out.keep.append((b, reasons[b.id]))
-        else:
-            out.remove.append(b)
-    return out

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fcrctl.errors import Conflict, CorruptData, FcrctlError, Unsupported
-from fcrctl.repository.base import Repository
+from fcrctl.repository.base import Problem, Repository
 from fcrctl.repository.local import ocfl
 from fcrctl.services.backup import rootstate, tree
 from fcrctl.services.backup.snapshot import (
@@ -39,7 +39,7 @@ from fcrctl.services.backup.snapshot import (
     BackupInfo,
     Snapshottable,
     copy_own,
-    make_id,
+    unique_id,
     write_meta,
 )
 
@@ -121,22 +121,31 @@ def restore(
     consume: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     after_swap: Callable[[], None] | None = None,
+    downloaded: tuple[BackupInfo, Path] | None = None,
 ) -> RestoreResult:
     """Replace the local repository's content with snapshot ``backup_id`` (whole repository).
     ``consume``: the snapshot was downloaded for this restore; its tree is moved, not linked,
-    and the local copy is gone afterwards (the store still holds it)."""
+    and the local copy is gone afterwards (the store still holds it). ``downloaded``: the
+    snapshot is not in ``home`` but in that directory (download_into wrote and verified it),
+    whose tree is moved into place. A snapshot read from ``home`` has every content file
+    re-hashed against its inventory first (its files are the live ones, hard-linked: damage
+    done in place is in it too): a mismatch refuses the restore, exit 8, nothing changed."""
     if not isinstance(repo, Snapshottable):
         raise Unsupported("whole-repository restore by swap needs a local repository; remote ones are replayed")
     started = time.monotonic()
     finish_interrupted(repo, home)
     with tree.home_lock(home.root, exclusive=False):  # the generations our sources read stay
-        return _restore(repo, home, backup_id, started, lock_timeout, consume, now, after_swap)
+        return _restore(repo, home, backup_id, started, lock_timeout, consume, now, after_swap, downloaded)
 
 
 def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: float, lock_timeout: float,
-             consume: bool, now: Callable[[], datetime], after_swap: Callable[[], None] | None) -> RestoreResult:
-    info = home.get(backup_id)
-    where = home.path(backup_id)
+             consume: bool, now: Callable[[], datetime], after_swap: Callable[[], None] | None,
+             downloaded: tuple[BackupInfo, Path] | None = None) -> RestoreResult:
+    if downloaded is not None:
+        info, where = downloaded
+    else:
+        info = home.get(backup_id)
+        where = home.path(backup_id)
     source = where / TREE
     if not source.is_dir():
         raise CorruptData(f"backup {backup_id} has no {TREE}/: it is damaged; nothing was changed")
@@ -153,7 +162,11 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
     try:
         restored = side / TREE
         index_copy = side / "restored-index.sqlite"
-        if consume:
+        if downloaded is not None:
+            os.rename(source, restored)
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(where / INDEX, index_copy)
+        elif consume:
             os.rename(source, restored)
             with contextlib.suppress(FileNotFoundError):
                 os.rename(where / INDEX, index_copy)
@@ -162,6 +175,7 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
             home.link(info, restored)
             with contextlib.suppress(FileNotFoundError):
                 shutil.copyfile(where / INDEX, index_copy)
+            refuse_damaged(check_content(restored), info.id)
         # the live tree, for the fail-safe (settled under the lock): what the newest snapshot
         # recorded is reused for every object unchanged since, the rest read on forked workers
         state = rootstate.scan(live_root, home.newest_state(), processes=SCAN_PROCESSES)
@@ -204,6 +218,32 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
     return RestoreResult(info.id, failsafe.id, count, seconds=time.monotonic() - started, lock_held_seconds=held)
 
 
+def check_content(root: Path, views: list[tuple[str, str, str | None]] | None = None) -> list[Problem]:
+    """Every content file under the storage root ``root`` (or of the objects ``views`` name)
+    re-hashed against the digest its inventory recorded, on forked workers (check.py):
+    the problems that concern content (structure is not the restore's to judge)."""
+    from fcrctl.repository.local.check import check_object_views, check_storage_root
+
+    found = (check_storage_root(root, None, read_data=True) if views is None
+             else check_object_views(views, read_data=True))
+    return [p for p in found if p.message.startswith(_CONTENT_PROBLEMS)]
+
+
+_CONTENT_PROBLEMS = ("content file ", "inventory digest mismatch", "missing or empty inventory sidecar")
+
+
+def refuse_damaged(problems: list[Problem], backup_id: str) -> None:
+    """CorruptData (exit 8) naming the damaged resources, if there are any."""
+    if not problems:
+        return
+    where = sorted({p.where for p in problems})
+    shown = ", ".join(where[:5]) + (f" and {len(where) - 5} more" if len(where) > 5 else "")
+    raise CorruptData(
+        f"backup {backup_id} does not hold the content it recorded for {shown} (first: {problems[0].message}): "
+        f"nothing was restored; restore from a store copy (restore {backup_id} --from STORE) or another backup",
+        path=where[0])
+
+
 def _sweep_sides(home: BackupHome) -> None:
     """Remove the side directories of restores killed before their swap (nobody holds their
     lock, and finish_interrupted has already dealt with any restore past its swap)."""
@@ -229,9 +269,7 @@ def _sweep_sides(home: BackupHome) -> None:
 
 def _failsafe_info(repo: Snapshottable, home: BackupHome, when: datetime, state: rootstate.RootState,
                    size: tuple[int, int]) -> BackupInfo:
-    backup_id, label = make_id("previous", when)
-    if (home.root / backup_id).exists():
-        backup_id, label = make_id(f"previous-{int(time.time() * 1000) % 100000}", when)
+    backup_id, label = unique_id(home.root, "previous", when)
     return BackupInfo(id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
                       resources=repo.resource_count(), files=size[0], bytes=size[1], repository=repo.location,
                       kind="failsafe", extra={"stateDigest": state.digest(), EPOCH_KEY: home.retention.epoch()})

@@ -2,6 +2,11 @@
 ``POST {base}/fcr:restore``, each with an optional plain-text body naming a directory on the
 server.
 
+Both are admin-only and confined: they answer 403 unless the request comes from an auth-file
+user marked admin and the server was started with ``--backup-dir DIR``; the directory in a
+body must be under DIR (a server without authentication never does them: anyone could
+replace its content).
+
 - fcr:backup: takes a snapshot of the served (local) repository; with a body DIR, also writes
   it to DIR (``DIR/backup.json`` + ``DIR/ocfl-root/``; DIR new or empty). 200, body: the
   server-side directory holding the backup (Fedora answers with the directory too).
@@ -17,6 +22,7 @@ for ``fcrctl backup --server-side`` against any server with these endpoints.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +36,7 @@ from fcrctl.services.backup.snapshot import (
     BackupHome,
     BackupInfo,
     Snapshottable,
+    check_id,
     take,
     write_meta,
 )
@@ -57,6 +64,7 @@ def import_snapshot(home: BackupHome, source: Path) -> BackupInfo:
     if not (source / META).is_file() or not (source / TREE).is_dir():
         raise NotFound(f"{source} holds no fcrctl backup ({META} and {TREE}/): give a directory fcr:backup wrote")
     info = BackupHome._read(source)
+    check_id(info.id)  # it names a directory under home
     if (home.root / info.id).exists():
         return home.get(info.id)
     if info.epoch is not None:  # a copy of a local snapshot dir: its objects were never in it
@@ -74,24 +82,67 @@ def _local(repo: Repository) -> Snapshottable:
     return repo
 
 
+def _refusal(ctx: Context) -> str | None:
+    """Why this request may not back up or restore the server, or None if it may."""
+    if ctx.config.backup_dir is None:
+        return "server-side backups are off: the server must be started with --backup-dir DIR"
+    if ctx.user is None:
+        return "server-side backups need an admin user: the server runs without --auth-file"
+    if not ctx.admin:
+        return f"server-side backups need an admin user; {ctx.user} is not one (serve --add-user NAME --admin)"
+    return None
+
+
+def _forbidden(message: str) -> Response:
+    from fcrctl.server import responses
+
+    return responses.text(403, message)
+
+
 def _body_dir(ctx: Context) -> Path | None:
+    """The directory the body names, which must lie under the server's --backup-dir."""
     text = ctx.read_body().decode("utf-8", "replace").strip()
     if not text:
         return None
     where = Path(text)
-    if not where.is_absolute():
+    if not where.is_absolute() or "\0" in text:
         raise BadInput(f"the backup directory must be an absolute path on the server, not {text!r}")
-    return where
+    allowed = Path(os.path.realpath(str(ctx.config.backup_dir)))
+    # resolved: a symlink or a .. under the allowed directory must not lead out of it
+    resolved = Path(os.path.realpath(where))
+    if resolved == allowed or allowed not in resolved.parents:
+        raise _OutsideBackupDir(f"{text} is not under the server's backup directory: give a directory in it")
+    return resolved
+
+
+class _OutsideBackupDir(BadInput):
+    """A body naming a directory outside --backup-dir (answered 403)."""
 
 
 def handle_backup(ctx: Context) -> Response:
     from werkzeug.wrappers import Response
 
+    refused = _refusal(ctx)
+    if refused is not None:
+        return _forbidden(refused)
     repo = _local(ctx.repo)
     home = BackupHome(Path(repo.location) / "backups")
-    target = _body_dir(ctx)
-    info = take(ctx.repo, home, label="server-side")
-    where = export_snapshot(home, info.id, target) if target is not None else home.path(info.id)
+    try:
+        target = _body_dir(ctx)
+    except _OutsideBackupDir as e:
+        return _forbidden(e.message)
+    if target is not None and target.exists() and (not target.is_dir() or any(target.iterdir())):
+        # before the snapshot: a refused request leaves no backup behind
+        raise Conflict(f"{target} exists and is not an empty directory: give a new or empty directory")
+    info = take(ctx.repo, home, label="server-side", unique=True)
+    if target is None:
+        where = home.path(info.id)
+    else:
+        try:
+            where = export_snapshot(home, info.id, target)
+        except BaseException:
+            home.delete(info.id)  # the request failed: it leaves no backup it made
+            raise
     return Response(str(where), status=200, mimetype="text/plain", headers={"Fcrctl-Backup-Id": info.id})
 
 
@@ -100,9 +151,15 @@ def handle_restore(ctx: Context) -> Response:
 
     from fcrctl.services.backup.restore import restore
 
+    refused = _refusal(ctx)
+    if refused is not None:
+        return _forbidden(refused)
     repo = _local(ctx.repo)
     home = BackupHome(Path(repo.location) / "backups")
-    source = _body_dir(ctx)
+    try:
+        source = _body_dir(ctx)
+    except _OutsideBackupDir as e:
+        return _forbidden(e.message)
     if source is None:
         raise BadInput("fcr:restore needs the backup directory in the request body")
     info = import_snapshot(home, source)

@@ -136,6 +136,17 @@ def make_id(label: str | None, now: datetime) -> tuple[str, str]:
     return f"{now.astimezone(UTC).strftime(STAMP)}_{label}", label
 
 
+def unique_id(home: Path, label: str, when: datetime) -> tuple[str, str]:
+    """An id no backup in ``home`` has, for backups fcrctl names itself (fail-safes, server-side):
+    the label gets a counter (previous, previous-2, ...) when the second is taken already."""
+    backup_id, label = make_id(label, when)
+    n = 1
+    while (home / backup_id).exists():
+        n += 1
+        backup_id, _ = make_id(f"{label}-{n}", when)
+    return backup_id, label
+
+
 def check_id(backup_id: str) -> str:
     if not ID_RE.match(backup_id):
         raise NotFound(
@@ -391,15 +402,21 @@ def take(
     allow_inconsistent: bool = False,
     kind: str = "snapshot",
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    unique: bool = False,
 ) -> BackupInfo:
     """Snapshot a local repository: its state recorded under the writer lock. Its files stay
-    where they are (OCFL versions never change); purges and restores keep them for it."""
+    where they are (OCFL versions never change); purges and restores keep them for it.
+    ``unique``: fcrctl names this backup (a fail-safe), so a taken id gets a counter instead
+    of failing (the label keeps its name: retention groups by it)."""
     if not isinstance(repo, Snapshottable):
         raise Unsupported(f"{repo.location} cannot be snapshotted by linking (use a remote crawl backup)")
     started = time.monotonic()
     when = now()
-    backup_id, label = make_id(label, when)
     home.root.mkdir(parents=True, exist_ok=True)
+    if unique and label is not None:
+        backup_id, label = unique_id(home.root, label, when)
+    else:
+        backup_id, label = make_id(label, when)
     if (home.root / backup_id).exists():
         raise Conflict(f"backup {backup_id} already exists: use another --label or wait a second")
     with tree.home_lock(home.root, exclusive=False), tree.staging_dir(home.root) as staged:

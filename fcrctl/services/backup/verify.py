@@ -12,9 +12,18 @@ from typing import Any, BinaryIO, cast
 from fcrctl.errors import CorruptData, FcrctlError, NotFound
 from fcrctl.repository.base import Problem
 from fcrctl.services.backup import rootstate
-from fcrctl.services.backup.manifest import Discard, Entry, TransferReport, _run_entries, blob_exists, read_blob
+from fcrctl.services.backup.manifest import (
+    Discard,
+    Entry,
+    TransferReport,
+    _run_entries,
+    blob_exists,
+    check_manifest,
+    read_blob,
+)
 from fcrctl.services.backup.manifest import read_manifest as _read_manifest
 from fcrctl.services.backup.snapshot import TREE, BackupHome, BackupInfo
+from fcrctl.services.backup.space import measure
 from fcrctl.services.backup.stores.base import BackupStore
 
 
@@ -28,6 +37,8 @@ class VerifyReport:
     files: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    unreferenced_blobs: int | None = None  # a store's: stored, named by no backup (prune frees them)
+    unreferenced_bytes: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -40,7 +51,9 @@ class VerifyReport:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "where": self.where, "readData": self.read_data, "ok": self.ok,
                 "objects": self.objects, "files": self.files, "bytes": self.bytes, "seconds": round(self.seconds, 3),
-                "problems": [p.to_json() for p in self.problems]}
+                "problems": [p.to_json() for p in self.problems],
+                **({"unreferencedBlobs": self.unreferenced_blobs, "unreferencedBytes": self.unreferenced_bytes}
+                   if self.unreferenced_bytes is not None else {})}
 
 
 def verify_local(home: BackupHome, backup_id: str, *, read_data: bool = False,
@@ -124,13 +137,21 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
                 raise NotFound(f"blob of {e.rel} is missing")
         except FcrctlError as err:
             with lock:
-                report.problems.append(Problem(where, f"{e.rel}: {err.message}"))
+                report.problems.append(Problem(where, f"{e.rel}: {err.message.removeprefix(where + ': ')}"))
 
     counts = TransferReport(info.id, store.location)
     try:
+        check_manifest(store, backup_id)  # the placement of its objects, and its linesSha256
         _run_entries(objects, check, jobs, counts)
     except FcrctlError as err:  # a damaged manifest: report it with the rest
         report.problems.append(Problem("manifest", err.message))
+    finally:
+        objects.close()
     report.objects, report.files = counts.objects, counts.files
+    try:
+        space = measure(store)
+        report.unreferenced_blobs, report.unreferenced_bytes = space.unreferenced_blobs, space.unreferenced_bytes
+    except FcrctlError as err:  # another backup's manifest is damaged: say so, the checked one may be fine
+        report.problems.append(Problem("store", f"unreferenced space not measured: {err.message}"))
     report.seconds = time.monotonic() - started
     return report

@@ -9,6 +9,8 @@ Contract (every store, tested by tests/test_backup_store_contract.py):
 - ``get(key)`` streams the value (NotFound if absent). ``exists(key)`` asks without reading.
   ``get_range(key, offset, length)`` returns those bytes of the value (a blob inside a pack).
 - ``list(prefix)`` yields the keys under ``prefix`` (any order). ``delete(key)`` is idempotent.
+- Optional: ``list_sizes(prefix)`` yields (key, size) pairs; ``lock(exclusive=...)`` a context
+  manager that uploads hold shared and deletes exclusive (flock, or stores/leases.py remotely).
 - Errors: NotFound, BadInput (not a store / bad key), Unavailable (I/O, space, network),
   Unsupported (another store format version). Never OSError or a client library's errors.
 """

@@ -123,6 +123,8 @@ class DirectoryStore:
                 start_writeback(fh.fileno())
             self._makedir(target.parent)
             os.replace(tmp, target)
+            with self._open_lock:  # a descriptor kept open for ranges would read the replaced value
+                self._open.pop(key, None)
         except OSError as e:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -187,6 +189,12 @@ class DirectoryStore:
                 key = name if rel == "." else f"{rel}/{name}"
                 if key not in (MARKER, LOCK):
                     yield key
+
+    def list_sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        """As :meth:`list`, with each value's size (what space.py reports and frees)."""
+        for key in self.list(prefix):
+            with contextlib.suppress(FileNotFoundError):
+                yield key, os.stat(self.root / key).st_size
 
     def delete(self, key: str) -> None:
         with self._open_lock:

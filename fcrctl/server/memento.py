@@ -1,0 +1,155 @@
+"""Versions as Fedora 6 exposes them (the server's ``fedora6`` dialect): Memento (RFC 7089).
+
+- ``PATH/fcr:versions`` is the TimeMap: ``application/link-format`` when asked for exactly that
+  (Fedora 6 compares the Accept header verbatim), else RDF (``ldp:contains`` each memento);
+- ``PATH`` is its own TimeGate: ``Accept-Datetime`` answers 302 to the memento in force then
+  (the latest at or before it, else the earliest), 406 with no mementos, 400 for a bad date;
+- ``PATH/fcr:versions/YYYYMMDDhhmmss`` is a memento: ``Memento-Datetime``, read only (405);
+- ``POST PATH/fcr:versions`` makes one: 201, ``Location`` the memento; a Slug is 400 (Fedora 6
+  has no labels).
+Read from fcrepo's ``FedoraVersioning``, ``FedoraLdp.getMemento`` and ``findMementoByDatetime``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from werkzeug.http import http_date, parse_date
+from werkzeug.wrappers import Response
+
+from fcrctl import rdf
+from fcrctl.errors import BadInput
+from fcrctl.repository.base import Version
+from fcrctl.server import headers as h
+from fcrctl.server import responses as r
+
+if TYPE_CHECKING:
+    from fcrctl.server.context import Context
+
+LINK_FORMAT = "application/link-format"
+MEMENTO_TYPE = h.MEMENTO + "Memento"
+READ_ONLY = "GET,HEAD,OPTIONS"
+
+
+def _by_memento(versions: list[Version]) -> dict[str, Version]:
+    """One version per memento second: the first made in it (``create`` makes sure a memento
+    made by POST is the first of its second, so later writes in that second do not change it)."""
+    out: dict[str, Version] = {}
+    for version in versions:
+        out.setdefault(version.memento, version)
+    return out
+
+
+def timemap(ctx: Context) -> Response:
+    from rdflib import URIRef
+
+    info = ctx.repo.info(ctx.target.path)
+    mementos = sorted(_by_memento(ctx.repo.versions(info.path)).values(), key=lambda v: v.created)
+    original = ctx.url(info.path)
+    timemap_url = ctx.url(info.path, "fcr:versions")
+    accept = (ctx.request.headers.get("Accept") or "").strip()
+    if accept.lower() == LINK_FORMAT:
+        self_params = {"type": LINK_FORMAT}
+        if len(mementos) >= 2:
+            self_params |= {"from": http_date(mementos[0].created), "until": http_date(mementos[-1].created)}
+        links = [h.link(original, "original"), h.link(original, "timegate"), _link(timemap_url, "self", self_params)]
+        links += [
+            _link(ctx.url(info.path, "fcr:versions", v.memento), "memento", {"datetime": http_date(v.created)})
+            for v in mementos
+        ]
+        body = "" if ctx.request.method == "HEAD" else ",\n".join(links) + "\n"
+        resp = Response(body, content_type=LINK_FORMAT)
+    else:
+        mime = rdf.negotiate(accept or None)
+        if mime is None:
+            from fcrctl.server.context import NotAcceptable
+
+            types = ", ".join(rdf.RDF_MEDIA_TYPES)
+            raise NotAcceptable(f"no TimeMap format in Accept: use {LINK_FORMAT} or one of {types}")
+        graph = rdf.new_graph()
+        subject, contains = URIRef(timemap_url), URIRef(rdf.LDP + "contains")
+        for version in mementos:
+            graph.add((subject, contains, URIRef(ctx.url(info.path, "fcr:versions", version.memento))))
+        body = "" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
+        resp = Response(body, content_type=r.TURTLE_WITH_CHARSET if mime == "text/turtle" else mime)
+    resp.headers.add("Link", h.link(original, "original"))
+    resp.headers.add("Link", h.link(original, "timegate"))
+    resp.headers.add("Link", h.link(timemap_url, "timemap"))
+    resp.headers.add("Link", h.link(h.MEMENTO + "TimeMap", "type"))
+    resp.headers["Allow"] = "GET,HEAD,OPTIONS,POST" if ctx.repo.capabilities.writable else READ_ONLY
+    resp.vary.add("Accept")
+    return resp
+
+
+def _link(url: str, rel: str, params: dict[str, str]) -> str:
+    # datetimes hold commas and spaces: quoted, as RFC 7089's examples
+    return f'<{h.uri(url)}>; rel="{rel}"' + "".join(f'; {k}="{v}"' for k, v in params.items())
+
+
+def create(ctx: Context) -> Response:
+    path = ctx.target.path
+    if ctx.request.headers.get("Slug") is not None:
+        raise BadInput("Fedora 6 versions have no labels: POST to fcr:versions without a Slug header")
+    if ctx.request.headers.get("Memento-Datetime") is not None:
+        raise BadInput("POST to fcr:versions takes no Memento-Datetime: a new memento is dated now")
+    ctx.repo.info(path)
+    versions = ctx.repo.versions(path)
+    if versions:
+        # Memento URLs have whole seconds: start the new version in a second of its own
+        wait = versions[-1].created.replace(microsecond=0) + timedelta(seconds=1) - datetime.now(UTC)
+        if wait.total_seconds() > 0:
+            time.sleep(min(wait.total_seconds(), 1.0))
+    version = ctx.repo.create_version(path)
+    resp = Response(status=201)
+    resp.headers.remove("Content-Type")
+    resp.headers["Location"] = h.uri(ctx.url(path, "fcr:versions", version.memento))
+    resp.headers["Memento-Datetime"] = http_date(version.created)
+    return resp
+
+
+def read_only(ctx: Context) -> Response:
+    return r.text(405, f"{ctx.request.method} is not allowed on a memento: mementos are read only", Allow=READ_ONLY)
+
+
+def memento_headers(resp: Response, ctx: Context) -> None:
+    """A memento's Links: rel=type Memento instead of OriginalResource/TimeGate; read only."""
+    original_types = {h.link(h.MEMENTO + "OriginalResource", "type"), h.link(h.MEMENTO + "TimeGate", "type")}
+    kept = [value for value in resp.headers.getlist("Link") if value not in original_types]
+    resp.headers.remove("Link")
+    for value in kept:
+        resp.headers.add("Link", value)
+    resp.headers.add("Link", h.link(MEMENTO_TYPE, "type"))
+    resp.headers["Allow"] = READ_ONLY
+
+
+def timegate(ctx: Context, header: str) -> Response:
+    """302 to the memento ``Accept-Datetime`` selects (Fedora 6's choice of memento)."""
+    when = parse_date(header)
+    if when is None:
+        example = "Tue, 3 Jun 2008 11:05:30 GMT"
+        raise BadInput(f"Accept-Datetime {header!r} is not an HTTP date: use RFC 1123, e.g. {example}")
+    path = ctx.target.path
+    ctx.repo.info(path)
+    chosen = _select(list(_by_memento(ctx.repo.versions(path)).values()), when)
+    if chosen is None:
+        resp = r.text(406, f"{path} has no mementos yet: create one with POST {ctx.url(path, 'fcr:versions')}")
+    else:
+        resp = Response(status=302)
+        resp.headers.remove("Content-Type")
+        resp.headers["Location"] = h.uri(ctx.url(path, "fcr:versions", chosen.memento))
+    resp.headers.add("Link", h.link(ctx.url(path), "original"))
+    resp.headers.add("Link", h.link(ctx.url(path), "timegate"))
+    resp.headers.add("Link", h.link(ctx.url(path, "fcr:versions"), "timemap"))
+    resp.vary.add("Accept-Datetime")
+    return resp
+
+
+def _select(versions: list[Version], when: datetime) -> Version | None:
+    """The latest memento at or before ``when`` (second precision), else the earliest one."""
+    target = when.replace(microsecond=0)
+    before = [v for v in versions if v.created.replace(microsecond=0) <= target]
+    if before:
+        return max(before, key=lambda v: v.created)
+    return min(versions, key=lambda v: v.created, default=None)

@@ -1,0 +1,351 @@
+"""Export a repository subtree in fcrepo-import-export's layout (see layout.py).
+
+Works on any Repository, so the same code exports a local repository and a remote one. The walk
+streams: children are listed as they come and each resource is written as soon as it is read, so
+memory stays flat however big the repository; for Turtle and N-Triples a container's
+``ldp:contains`` triples are streamed into its file from the listing instead of being collected
+in a graph.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fcrctl import paths, rdf
+from fcrctl.errors import FcrctlError, Gone
+from fcrctl.repository.base import LDP, NON_RDF_DESCRIPTION, RdfPrefs, Repository, ResourceInfo, Version
+from fcrctl.services.transfer import acl, layout
+from fcrctl.services.transfer.report import Report
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+DEFAULT_BASE_URL = "http://localhost:8080/rest"  # what a local repository's ids are written as
+CONTAINS = LDP + "contains"
+MEMENTO_TYPE = "http://mementoweb.org/ns#Memento"
+TIMEMAP_TYPE = "http://mementoweb.org/ns#TimeMap"
+_CHUNK = 1 << 20
+
+
+@dataclass
+class ExportOptions:
+    recursive: bool = True
+    binaries: bool = True
+    versions: bool = True
+    acls: bool = True
+    format: str = "turtle"
+    base_url: str | None = None  # URL the resources are written under; default: the repository's
+    predicates: list[str] = field(default_factory=lambda: [CONTAINS])
+    resume: bool = False
+    jobs: int = 1
+
+
+class Exporter:
+    def __init__(self, repo: Repository, dest: Path, options: ExportOptions,
+                 on_item: Callable[[str], None] | None = None) -> None:
+        self.repo = repo
+        self.dest = dest
+        self.options = options
+        self.mime, self.ext = layout.format_of(options.format)
+        base = options.base_url or (repo.base_uri if repo.base_uri.startswith(("http://", "https://"))
+                                    else DEFAULT_BASE_URL)
+        self.base_url = base.rstrip("/")
+        self.report = Report("export")
+        self.on_item = on_item or (lambda path: None)
+        self.extra_predicates = [p for p in options.predicates if p != CONTAINS]
+        self.streamed = self.mime in ("text/turtle", "application/n-triples")
+
+    # -- naming ------------------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        return self.base_url + ("/" if path == "/" else path)
+
+    def file(self, path: str, ext: str, *suffix: str) -> Path:
+        from urllib.parse import urlsplit
+
+        url_path = urlsplit(self.url(path)).path
+        name = layout.encode_url_path(url_path)
+        for part in suffix:
+            name += "/" + part
+        return self.dest / (name + ext)
+
+    # -- the walk ------------------------------------------------------------------------------
+    def run(self, root: str) -> Report:
+        from fcrctl.services.pool import BoundedPool
+
+        self.dest.mkdir(parents=True, exist_ok=True)
+        with BoundedPool(self.options.jobs, self.options.jobs * 4, name="fcrctl-export") as pool:
+            for info in self._walk(root):
+                if self.options.jobs > 1:
+                    pool.submit(self._export_one, info)
+                else:
+                    self._export_one(info)
+        return self.report.finish()
+
+    def _walk(self, root: str) -> Iterator[ResourceInfo]:
+        try:
+            top = self.repo.info(root)
+        except Gone as exc:
+            self.report.fail(root, exc.message)
+            return
+        yield top
+        if not self.options.recursive or top.is_binary:
+            return
+        # depth first with one open listing per level: memory grows with depth, not with size
+        stack = [iter(self.repo.children(root))]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                stack.pop()
+                continue
+            yield child
+            if not child.is_binary:  # has_children is not reliable on every backend's listing
+                stack.append(iter(self.repo.children(child.path)))
+
+    def _export_one(self, info: ResourceInfo) -> None:
+        try:
+            if info.is_binary:
+                self._binary(info)
+            else:
+                self._container(info)
+            if self.options.acls:
+                self._acl(info.path)
+        except FcrctlError as exc:
+            self.report.fail(info.path, exc.message)
+        self.on_item(info.path)
+
+    # -- one resource ---------------------------------------------------------------------------
+    def _container(self, info: ResourceInfo) -> None:
+        path = info.path
+        target = self.file(path, self.ext)
+        if self.options.resume and target.exists():
+            self.report.skip(path, "already exported")
+            return
+        graph = self._graph(path, containment=not self.streamed)
+        chunks = self._rdf_chunks(graph, path if self.streamed else None)
+        layout.write_atomic(target, chunks)
+        layout.write_headers(target, self._container_headers(info))
+        self.report.done("container")
+        if self.extra_predicates:
+            self._follow(graph)
+        if self.options.versions and path != "/":
+            self._versions(info)
+
+    def _binary(self, info: ResourceInfo) -> None:
+        path = info.path
+        info = self.repo.info(path)  # a listing's entry may not say where external content lives
+        external = info.external_url is not None and info.external_handling in ("redirect", "proxy")
+        target = self.file(path, layout.EXTERNAL_EXT if external else layout.BINARY_EXT)
+        desc = self.file(path, self.ext, layout.METADATA)
+        if self.options.resume and target.exists() and desc.exists():
+            self.report.skip(path, "already exported")
+            return
+        if not self.options.binaries:
+            self.report.skip(path, "binary left out (--no-binaries)")
+            return
+        size = 0
+        if external:
+            layout.write_atomic(target, b"")
+        else:
+            with self.repo.open_binary(path) as content:
+                size = _write_stream(target, content.stream)
+        layout.write_headers(target, self._binary_headers(info))
+        graph = self._graph(path, containment=False)
+        layout.write_atomic(desc, self._rdf_chunks(graph, None))
+        layout.write_headers(desc, self._description_headers(info))
+        self.report.done("external" if external else "binary", size)
+        if self.options.versions:
+            self._versions(info)
+
+    def _acl(self, path: str) -> None:
+        # The one hook for ACLs: fcr%3Aacl.<ext> beside the resource's own directory.
+        if not acl.supported(self.repo):
+            return
+        graph = acl.read(self.repo, path)
+        if graph is None:
+            return
+        target = self.file(path, self.ext, layout.ACL)
+        acl_url = self.url(path).rstrip("/") + "/fcr:acl"
+        layout.write_atomic(target, self._serialize(graph))
+        layout.write_headers(target, {"Link": [layout.link_header(LDP + "RDFSource", "type"),
+                                               layout.link_header(LDP + "BasicContainer", "type")],
+                                      "Content-Type": [self.mime], "Content-Location": [acl_url]})
+        self.report.done("acl")
+
+    def _versions(self, info: ResourceInfo) -> None:
+        """``fcr%3Aversions.<ext>`` (the TimeMap) and each memento, in Fedora 5/6's layout."""
+        from rdflib import Literal, URIRef
+
+        path = info.path
+        versions = self.repo.versions(path)
+        if not versions:
+            return
+        timemap = rdf.new_graph()
+        subject = URIRef(self.url(path))
+        for version in versions:
+            timemap.add((subject, URIRef(LDP + "contains"), URIRef(self._memento_url(path, version))))
+            timemap.add((URIRef(self._memento_url(path, version)), URIRef(rdf.MEMENTO + "mementoDatetime"),
+                         Literal(version.created.isoformat().replace("+00:00", "Z"),
+                                 datatype=URIRef(rdf.XSD + "dateTime"))))
+        target = self.file(path, self.ext, layout.VERSIONS)
+        layout.write_atomic(target, rdf.serialize(timemap, self.mime))
+        layout.write_headers(target, {"Link": [layout.link_header(TIMEMAP_TYPE, "type")],
+                                      "Content-Type": [self.mime]})
+        for version in versions:
+            self._memento(info, version)
+
+    def _memento_url(self, path: str, version: Version) -> str:
+        return f"{self.url(path).rstrip('/')}/fcr:versions/{version.memento}"
+
+    def _memento(self, info: ResourceInfo, version: Version) -> None:
+        from fcrctl.repository.http.wire import http_date
+
+        path = info.path
+        stamp = {"Memento-Datetime": [http_date(version.created)],
+                 "Link": [layout.link_header(MEMENTO_TYPE, "type")]}
+        try:
+            vinfo = self.repo.info(path, version=version.id)
+        except FcrctlError:  # the resource did not exist in that version (an archival group's member)
+            return
+        graph = self._graph(path, containment=False, version=version.id)
+        if vinfo.is_binary:
+            data_file = self.file(path, layout.BINARY_EXT, layout.VERSIONS, version.memento)
+            size = 0
+            if vinfo.external_url is None or vinfo.external_handling == "copy":
+                with self.repo.open_binary(path, version=version.id) as content:
+                    size = _write_stream(data_file, content.stream)
+            else:
+                data_file = self.file(path, layout.EXTERNAL_EXT, layout.VERSIONS, version.memento)
+                layout.write_atomic(data_file, b"")
+            layout.write_headers(data_file, {**self._binary_headers(vinfo), **stamp})
+            desc = self.file(path, self.ext, layout.METADATA, layout.VERSIONS, version.memento)
+            layout.write_atomic(desc, self._serialize(graph))
+            layout.write_headers(desc, {**self._description_headers(vinfo), **stamp})
+            self.report.done("version", size)
+            return
+        else:
+            target = self.file(path, self.ext, layout.VERSIONS, version.memento)
+            layout.write_atomic(target, self._serialize(graph))
+            layout.write_headers(target, {**self._container_headers(vinfo), **stamp})
+        self.report.done("version")
+
+    # -- RDF ----------------------------------------------------------------------------------------
+    def _graph(self, path: str, *, containment: bool, version: str | None = None) -> Graph:
+        prefs = RdfPrefs(containment=containment, membership=False)
+        graph = self.repo.get_rdf(path, prefs=prefs, version=version)
+        return rdf.to_external(graph, self.base_url)
+
+    def _serialize(self, graph: Graph) -> bytes:
+        if self.mime == "text/turtle":
+            # One triple per line: N-Triples is a subset of Turtle, and rdflib's pretty Turtle
+            # printer costs several times the rest of a resource's export.
+            return rdf.write_ntriples(graph)
+        return rdf.serialize(graph, self.mime)
+
+    def _rdf_chunks(self, graph: Graph, stream_children_of: str | None) -> Iterator[bytes]:
+        yield self._serialize(graph)
+        if stream_children_of is None:
+            return
+        # appended statements: full IRIs, valid in both Turtle and N-Triples after the document
+        subject = f"<{rdf.id_to_url(paths.to_id(stream_children_of), self.base_url)}> <{CONTAINS}> "
+        batch: list[str] = []
+        for child in self.repo.children(stream_children_of):
+            batch.append(f"{subject}<{self.url(child.path)}> .\n")
+            if len(batch) >= 1000:
+                yield "".join(batch).encode("utf-8")
+                batch.clear()
+        if batch:
+            yield "".join(batch).encode("utf-8")
+
+    def _follow(self, graph: Graph) -> None:
+        """Resources named by the extra --predicates are exported too (once: their file then exists)."""
+        from rdflib import URIRef
+
+        for predicate in self.extra_predicates:
+            for obj in graph.objects(None, URIRef(predicate)):
+                rid = rdf.url_to_id(str(obj), self.base_url)
+                if rid is None:
+                    continue
+                path = paths.from_id(rid)
+                with contextlib.suppress(FcrctlError):
+                    info = self.repo.info(path)
+                    done = self.file(path, layout.BINARY_EXT if info.is_binary else self.ext)
+                    if not done.exists():
+                        for found in Exporter._walk(self, path):
+                            self._export_one(found)
+
+    # -- headers ------------------------------------------------------------------------------------
+    def _common(self, info: ResourceInfo) -> dict[str, list[str]]:
+        from fcrctl.repository.http.wire import http_date
+
+        return {"ETag": [f'W/"{info.etag}"' if info.etag and not info.etag.startswith(("W/", '"')) else info.etag],
+                "Last-Modified": [http_date(info.modified)]}
+
+    def _container_headers(self, info: ResourceInfo) -> dict[str, list[str]]:
+        links = [layout.link_header(LDP + "Resource", "type"), layout.link_header(LDP + "RDFSource", "type"),
+                 layout.link_header(LDP + "Container", "type"), layout.link_header(info.model, "type")]
+        return {**self._common(info), "Content-Type": [self.mime], "Link": links}
+
+    def _binary_headers(self, info: ResourceInfo) -> dict[str, list[str]]:
+        from fcrctl.repository.http.wire import content_disposition
+
+        url = self.url(info.path)
+        links = [layout.link_header(LDP + "Resource", "type"), layout.link_header(LDP + "NonRDFSource", "type"),
+                 layout.link_header(url + "/fcr:metadata", "describedby")]
+        out = {**self._common(info), "Link": links, "Content-Type": [info.mime_type or "application/octet-stream"]}
+        if info.filename:
+            out["Content-Disposition"] = [content_disposition(info.filename)]
+        if info.size is not None and info.size >= 0:
+            out["Content-Length"] = [str(info.size)]
+        if info.digests:
+            from fcrctl.repository.http.dialect import WIRE_DIGESTS
+
+            out["Digest"] = [", ".join(f"{WIRE_DIGESTS[a]}={h}" for a, h in sorted(info.digests.items())
+                                       if a in WIRE_DIGESTS)]
+        if info.external_url is not None and info.external_handling in ("redirect", "proxy"):
+            out["Content-Location"] = [info.external_url]
+            if info.external_handling == "redirect":
+                out["Location"] = [info.external_url]
+        return out
+
+    def _description_headers(self, info: ResourceInfo) -> dict[str, list[str]]:
+        links = [layout.link_header(LDP + "RDFSource", "type"), layout.link_header(NON_RDF_DESCRIPTION, "type"),
+                 layout.link_header(self.url(info.path), "describes")]
+        return {**self._common(info), "Content-Type": [self.mime], "Link": links}
+
+
+def _write_stream(target: Path, stream: object) -> int:
+    size = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal size
+        read = stream.read  # type: ignore[attr-defined]
+        while chunk := read(_CHUNK):
+            size += len(chunk)
+            yield chunk
+
+    layout.write_atomic(target, chunks())
+    return size
+
+
+def export(repo: Repository, root: str, dest: Path, options: ExportOptions,
+           on_item: Callable[[str], None] | None = None) -> Report:
+    """Export ``root`` (and, unless not recursive, everything below it) into ``dest``."""
+    report = Exporter(repo, dest, options, on_item).run(paths.normalize(root))
+    _sync(dest)
+    return report
+
+
+def _sync(dest: Path) -> None:
+    # One sync for the whole tree instead of one fsync per file (an export writes many small files).
+    import os
+
+    with contextlib.suppress(AttributeError, OSError):
+        fd = os.open(dest, os.O_RDONLY)
+        try:
+            os.syncfs(fd)  # type: ignore[attr-defined]
+        finally:
+            os.close(fd)
