@@ -363,3 +363,26 @@ def test_root_and_archival_group_member_acls(repo: LocalRepository, where: Path)
     assert modes(policy, repo, "/ag/part", "m") == {"read"}
     assert modes(policy, repo, "/ag", "r") == {"read"} and policy.effective(repo, "/ag").path == "/"
     assert list(repo.check()) == []
+
+
+def test_export_and_import_carry_acls(where: Path, tmp_path: Path) -> None:
+    from tests.backup_helpers import run
+
+    assert run(where, "create", "/c").exit_code == 0
+    assert run(where, "create", "/plain").exit_code == 0  # no ACL: exported without one, not failed
+    acl_file = tmp_path / "acl.ttl"
+    acl_file.write_text(PREFIXES + '<#a> a acl:Authorization; acl:agent "alice"; acl:mode acl:Read; '
+                        'acl:accessTo </c> .')
+    assert run(where, "acl", "set", "/c", "--file", str(acl_file)).exit_code == 0
+    exported = run(where, "export", "/", str(tmp_path / "out"))
+    assert exported.exit_code == 0, exported.stderr
+    assert (tmp_path / "out" / "rest" / "c" / "fcr%3Aacl.ttl").is_file()
+    target = tmp_path / "new"
+    LocalRepository.open(str(target), create=True).close()
+    imported = run(target, "import", str(tmp_path / "out"))
+    assert imported.exit_code == 0, imported.stderr
+    with LocalRepository.open(str(target)) as repo:
+        (auth,) = acl.authorizations(repo.get_acl("/c"))
+        assert auth.agents == {"alice"} and auth.access_to == {"info:fedora/c"}
+        with pytest.raises(NotFound):
+            repo.get_acl("/plain")

@@ -20,9 +20,14 @@ def supported(repo: Repository) -> bool:
 
 
 def read(repo: Repository, path: str) -> Graph | None:
-    """The ACL of ``path`` (internal ids), or None when it has none."""
+    """The ACL of ``path`` (internal ids), or None when it has none of its own."""
+    from fcrctl.errors import NotFound
+
     getter: Any = getattr(repo, "get_acl")  # noqa: B009 (present when capabilities.acls)
-    return getter(path)
+    try:
+        return getter(path)
+    except NotFound:  # the protocol's answer for a resource without an ACL (the resource was just read)
+        return None
 
 
 def write(repo: Repository, path: str, graph: Graph) -> None:
