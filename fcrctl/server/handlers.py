@@ -329,6 +329,8 @@ def _kind_of_model(model: str) -> str:
 
 def post(ctx: Context) -> Response:
     parent = ctx.repo.info(ctx.target.path)
+    if parent.is_binary and ctx.config.dialect == "fedora4":
+        raise Conflict(f"{ctx.url(parent.path)} is a binary: it cannot have child resources")  # 4.7: 409
     if parent.is_binary:
         allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
         return r.method_not_allowed("POST", allow)
@@ -424,6 +426,8 @@ def put_metadata(ctx: Context) -> Response:
 
 def patch(ctx: Context) -> Response:
     info = ctx.repo.info(ctx.target.path)
+    if info.is_binary and ctx.config.dialect == "fedora4":  # 4.7: 400
+        raise BadInput(f"a binary takes no PATCH: PATCH its description at {ctx.url(info.path, 'fcr:metadata')}")
     if info.is_binary:
         allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
         return r.text(405, f"PATCH a binary's description at {ctx.url(info.path, 'fcr:metadata')}", Allow=allow)
