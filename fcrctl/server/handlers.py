@@ -381,7 +381,7 @@ def put(ctx: Context) -> Response:
 def _fedora4_replace(ctx: Context, existing: ResourceInfo, spec: ResourceSpec) -> None:
     """PUT onto a container as 4.7 takes it: no body is 409 (it exists); the body must carry the
     server-managed triples unless the client said it received a minimal representation; those
-    it carries unchanged are dropped, changed ones refused (409) by the repository."""
+    it carries unchanged are dropped, any it would set or change refused (409), lenient or not."""
     if not ctx.request.content_length and not ctx.request.content_type:
         raise Conflict(f"{ctx.url(existing.path)} already exists: send its RDF to replace it, or DELETE it first")
     if spec.graph is None:
