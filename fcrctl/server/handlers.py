@@ -403,6 +403,8 @@ def _kind_of_model(model: str) -> str:
 
 def post(ctx: Context) -> Response:
     parent = ctx.repo.info(ctx.target.path)
+    if parent.is_binary and ctx.config.dialect == "fedora4":
+        raise Conflict(f"{ctx.url(parent.path)} is a binary: it cannot have child resources")  # 4.7: 409
     if parent.is_binary:
         allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
         return r.method_not_allowed("POST", allow)
@@ -453,7 +455,7 @@ def put(ctx: Context) -> Response:
 def _fedora4_replace(ctx: Context, existing: ResourceInfo, spec: ResourceSpec) -> None:
     """PUT onto a container as 4.7 takes it: no body is 409 (it exists); the body must carry the
     server-managed triples unless the client said it received a minimal representation; those
-    it carries unchanged are dropped, changed ones refused (409) by the repository."""
+    it carries unchanged are dropped, any it would set or change refused (409), lenient or not."""
     if not ctx.request.content_length and not ctx.request.content_type:
         raise Conflict(f"{ctx.url(existing.path)} already exists: send its RDF to replace it, or DELETE it first")
     if spec.graph is None:
@@ -498,6 +500,8 @@ def put_metadata(ctx: Context) -> Response:
 
 def patch(ctx: Context) -> Response:
     info = ctx.repo.info(ctx.target.path)
+    if info.is_binary and ctx.config.dialect == "fedora4":  # 4.7: 400
+        raise BadInput(f"a binary takes no PATCH: PATCH its description at {ctx.url(info.path, 'fcr:metadata')}")
     if info.is_binary:
         allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
         return r.text(405, f"PATCH a binary's description at {ctx.url(info.path, 'fcr:metadata')}", Allow=allow)

@@ -149,12 +149,13 @@ def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, desc
     for value in h.type_links(info.model, description=description):
         add("Link", value)
     writable = ctx.repo.capabilities.writable
+    fedora4 = ctx.config.dialect == "fedora4"
     if description:
         add("Link", h.link(ctx.url(path), "describes"))
-        methods = h.DESCRIPTION_METHODS
+        methods = h.FEDORA4_DESCRIPTION_METHODS if fedora4 else h.DESCRIPTION_METHODS
     elif info.is_binary:
         add("Link", h.link(ctx.url(path, "fcr:metadata"), "describedby"))
-        methods = h.BINARY_METHODS
+        methods = h.FEDORA4_BINARY_METHODS if fedora4 else h.BINARY_METHODS
     else:
         methods = h.CONTAINER_METHODS
         if path == "/":
