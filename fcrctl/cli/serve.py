@@ -73,6 +73,20 @@ def serve(
             "--allow-external-fetch", help="Fetch http(s) external content for proxy/copy (public addresses only)."
         ),
     ] = False,
+    login_failures: Annotated[
+        int,
+        typer.Option(
+            "--login-failures", min=0,
+            help="Failed logins allowed per client address per minute; more get 429 (0: no limit).",
+        ),
+    ] = 10,
+    send_timeout: Annotated[
+        float,
+        typer.Option(
+            "--send-timeout", min=0.1,
+            help="Seconds a response may wait on a client that reads nothing before the connection is closed.",
+        ),
+    ] = 60.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Serve the repository over the Fedora REST API until interrupted."""
@@ -94,7 +108,7 @@ def serve(
             f"refusing to serve {host} without authentication: give --auth-file FILE "
             "(create it with --add-user USER), or --no-auth to serve it openly"
         )
-    auth = server_auth.BasicAuth.from_file(auth_file) if auth_file else None
+    auth = server_auth.BasicAuth.from_file(auth_file, failures_per_minute=login_failures) if auth_file else None
     if external_allowed is not None:
         from fcrctl.server.external import read_allow_list
 
@@ -114,6 +128,7 @@ def serve(
     run_server(
         repo, host=host, port=port, base_path=base_path, auth=auth, threads=threads, dialect=dialect, on_ready=ready,
         external_allowed=str(external_allowed) if external_allowed else None, allow_external_fetch=allow_external_fetch,
+        send_timeout=send_timeout,
     )
 
 
