@@ -18,6 +18,7 @@ from fcrctl.repository.base import ResourceInfo
 from fcrctl.server import context as c
 from fcrctl.server import external as x
 from fcrctl.server import headers as h
+from fcrctl.server.auth import TooManyFailures
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -51,6 +52,7 @@ STATUS: dict[type[e.FcrctlError], int] = {
     c.BadDestination: 502,
     x.ExternalFetchFailed: 502,
     x.ExternalForbidden: 403,
+    TooManyFailures: 429,
 }
 RETRY_AFTER_SECONDS = "5"
 NTRIPLES = "application/n-triples"
@@ -100,6 +102,8 @@ def error(err: e.FcrctlError, ctx: c.Context | None, *, allow: str | None = None
         resp.headers["WWW-Authenticate"] = 'Basic realm="fcrctl", charset="UTF-8"'
     elif status == 503:
         resp.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    elif isinstance(err, TooManyFailures):
+        resp.headers["Retry-After"] = str(err.retry_after)
     if allow is not None:
         resp.headers["Allow"] = allow
     if status >= 500:
