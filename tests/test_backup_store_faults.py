@@ -71,9 +71,11 @@ def test_s3_missing_bucket_says_which(repo_dir: Path, tmp_path: Path, store_serv
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     new_store_url(store_servers, "s3", tmp_path, monkeypatch)
     bid = ok_json(repo_dir, "backup")["id"]
-    result = run(repo_dir, "--json", "upload-backup", bid, "s3://no-such-bucket-here/x")
-    assert result.exit_code == ExitCode.NOT_FOUND
-    assert "bucket no-such-bucket-here does not exist" in json.loads(result.stderr)["message"]
+    missing = "s3://no-such-bucket-here/x"
+    for args in (("upload-backup", bid, missing), ("list-backups", "--from", missing)):
+        result = run(repo_dir, "--json", *args)
+        assert result.exit_code == ExitCode.NOT_FOUND
+        assert "bucket no-such-bucket-here does not exist" in json.loads(result.stderr)["message"]
 
 
 def test_s3_unreachable_endpoint_exit_13_names_it(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,9 +123,11 @@ def test_azure_missing_container_says_which(repo_dir: Path, tmp_path: Path, stor
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     new_store_url(store_servers, "azure", tmp_path, monkeypatch)
     bid = ok_json(repo_dir, "backup")["id"]
-    result = run(repo_dir, "upload-backup", bid, "azure://no-such-container/x")
-    assert result.exit_code == ExitCode.NOT_FOUND, result.stderr
-    assert "container no-such-container does not exist" in result.stderr
+    missing = "azure://no-such-container/x"
+    for args in (("upload-backup", bid, missing), ("list-backups", "--from", missing)):
+        result = run(repo_dir, *args)
+        assert result.exit_code == ExitCode.NOT_FOUND, result.stderr
+        assert "container no-such-container does not exist" in result.stderr
 
 
 def test_azure_unreachable_endpoint_exit_13_names_it(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
