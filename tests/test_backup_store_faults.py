@@ -251,3 +251,14 @@ def test_s3_credentials_from_an_aws_profile(repo_dir: Path, tmp_path: Path, stor
     ok_json(repo_dir, "upload-backup", bid, url, "--aws-profile", "backup")
     missing = run(repo_dir, "list-backups", "--from", url, "--aws-profile", "nope")
     assert missing.exit_code == ExitCode.BAD_INPUT and "nope" in missing.stderr
+
+
+def test_s3_storage_class_applies_to_what_is_uploaded(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    url = new_store_url(store_servers, "s3", tmp_path, monkeypatch)
+    bid = ok_json(repo_dir, "backup")["id"]
+    ok_json(repo_dir, "upload-backup", bid, url, "--storage-class", "STANDARD_IA")
+    bucket, prefix = url[5:].split("/", 1)
+    client = store_servers.get_moto().client()
+    key = f"{prefix}/manifests/{bid}.jsonl.zst"
+    assert client.head_object(Bucket=bucket, Key=key).get("StorageClass") == "STANDARD_IA"
