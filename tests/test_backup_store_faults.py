@@ -262,3 +262,19 @@ def test_s3_storage_class_applies_to_what_is_uploaded(repo_dir: Path, tmp_path: 
     client = store_servers.get_moto().client()
     key = f"{prefix}/manifests/{bid}.jsonl.zst"
     assert client.head_object(Bucket=bucket, Key=key).get("StorageClass") == "STANDARD_IA"
+
+
+def test_azure_account_and_key_with_an_endpoint(repo_dir: Path, tmp_path: Path, store_servers: Servers,  # noqa: F811
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.store_servers import AZURITE_ACCOUNT, AZURITE_KEY
+
+    url = new_store_url(store_servers, "azure", tmp_path, monkeypatch)
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT", AZURITE_ACCOUNT)
+    bid = ok_json(repo_dir, "backup")["id"]
+    endpoint = store_servers.get_azurite().endpoint
+    no_key = run(repo_dir, "upload-backup", bid, url, "--endpoint-url", endpoint)
+    assert no_key.exit_code == ExitCode.AUTH and "AZURE_STORAGE_KEY" in no_key.stderr
+    monkeypatch.setenv("AZURE_STORAGE_KEY", AZURITE_KEY)
+    ok_json(repo_dir, "upload-backup", bid, url, "--endpoint-url", endpoint)
+    assert ok_json(repo_dir, "verify-backup", bid, "--from", url, "--endpoint-url", endpoint)["ok"] is True
