@@ -38,8 +38,7 @@ def test_an_unknown_scheme_is_refused_and_nothing_is_written(repo_dir: Path, tmp
     assert result.exit_code == ExitCode.BAD_INPUT, result.stderr
     for scheme in ("s3://", "azure://", "https://", "file://"):
         assert scheme in result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "repo"] or not any(
-        p.name.endswith(":") for p in tmp_path.iterdir())
+    assert not any(p.name.endswith(":") for p in tmp_path.iterdir())  # no local directory named like the scheme
 
 
 def test_s3_url_is_never_a_local_directory(repo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
