@@ -57,6 +57,7 @@ def start_server(
     max_body: int | None = None,
     subprocess: bool = False,
     process_args: tuple[str, ...] = (),
+    send_timeout: float | None = None,
     **app_options: Any,
 ) -> ServerHandle:
     """Serve ``repo`` (or the local repository at ``repo_path``, created if absent).
@@ -65,6 +66,7 @@ def start_server(
         if repo_path is None or app_options:
             raise ValueError("subprocess mode needs repo_path and takes no app options")
         return _start_process(Path(repo_path), dialect, base_path, auth_file, threads, max_body, process_args)
+    app_options["send_timeout"] = send_timeout  # for create_server, not make_app
     return _start_thread(repo_path, repo, dialect, base_path, auth_file, threads, max_body, app_options)
 
 
@@ -89,10 +91,12 @@ def _start_thread(
         from fcrctl.repository import open_repository
 
         repo = open_repository(str(repo_path), create=True)
-    auth = BasicAuth.from_file(auth_file) if auth_file else None
+    send_timeout = app_options.pop("send_timeout", None)
+    auth = app_options.pop("auth", None) or (BasicAuth.from_file(auth_file) if auth_file else None)
     app = make_app(repo, base_path=base_path, auth=auth, dialect=dialect, **app_options)
     server = create_server(
-        app, host="127.0.0.1", port=0, threads=threads, max_body=max_body or DEFAULT_MAX_BODY, loop_timeout=0.05
+        app, host="127.0.0.1", port=0, threads=threads, max_body=max_body or DEFAULT_MAX_BODY, loop_timeout=0.05,
+        send_timeout=send_timeout,
     )
     thread = threading.Thread(target=_run_quietly, args=(server,), name="fcrctl-test-server", daemon=True)
     thread.start()

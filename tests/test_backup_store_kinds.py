@@ -58,7 +58,7 @@ def test_every_operation_on_every_store_kind(repo_dir: Path, url: str) -> None:
     ok_json(repo_dir, "restore", bid, "--from", url, "--yes")
     assert "/new" not in paths_in(repo_dir)
     second = ok_json(repo_dir, "backup", "--label", "two", "--to", url)["id"]
-    plan = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--from", url)
+    plan = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--group-by", "none", "--from", url)
     assert plan["remove"] == [bid]
     listed = [b["id"] for b in ok_json(repo_dir, "list-backups", "--from", url)]
     assert listed == [second]

@@ -128,3 +128,19 @@ def test_transfers_abort_stops_a_running_upload(repo_dir: Path, tmp_path: Path,
     listed = run(repo_dir, "transfers")
     assert listed.exit_code == 0 and "aborted" in listed.stdout and "done" in listed.stdout
     assert packs.read_index(DirectoryStore(Path(url)))
+
+
+def test_a_transfer_whose_process_died_is_listed_as_failed(repo_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    from fcrctl.services.backup import transfers
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    record = transfers.Transfer("deadbeef0001", "upload", "some-id", "s3://b/p", pid=int(gone.stdout))
+    directory = repo_dir / "backups" / transfers.DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "deadbeef0001.json").write_text(json.dumps(record.to_json()))
+    [listed] = ok_json(repo_dir, "transfers")
+    assert listed["state"] == "failed" and "killed" in listed["error"]
+    assert run(repo_dir, "transfers", "abort", "deadbeef0001").exit_code == ExitCode.CONFLICT

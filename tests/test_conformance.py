@@ -444,3 +444,20 @@ def test_every_test_the_conformance_table_names_exists() -> None:
         defined |= set(re.findall(r"^def (test_\w+)", source.read_text(), re.MULTILINE))
     named = {name for name in re.findall(r"`(test_\w+)", table)}
     assert named and named <= defined, sorted(named - defined)
+
+
+def test_binaries_take_no_children_nor_patch(f4: ServerHandle, http: requests.Session) -> None:
+    url = fresh(f4)
+    assert http.put(url, data=b"b", headers={"Content-Type": "text/plain"}).status_code == 201
+    assert http.post(url).status_code == 409  # FedoraLdp.createObject: "Object cannot have child nodes"
+    update = {"Content-Type": "application/sparql-update"}
+    assert http.patch(url, data="INSERT DATA { <> <http://e.org/p> 1 }", headers=update).status_code == 400
+
+
+def test_allow_headers_as_fedora4(f4: ServerHandle, http: requests.Session) -> None:
+    url = fresh(f4)
+    container(http, url)
+    binary = http.post(url, data=b"b", headers={"Content-Type": "text/plain"}).text
+    assert http.options(url).headers["Allow"] == "MOVE,COPY,DELETE,POST,HEAD,GET,PUT,PATCH,OPTIONS"
+    assert http.options(binary).headers["Allow"] == "DELETE,HEAD,GET,PUT,OPTIONS"
+    assert http.options(binary + "/fcr:metadata").headers["Allow"] == "HEAD,GET,DELETE,PUT,PATCH,OPTIONS"

@@ -122,7 +122,7 @@ def test_options_and_head(server: ServerHandle, http: requests.Session) -> None:
     http.put(url, data=b"12345", headers={"Content-Type": "application/octet-stream"})
     options = http.options(url)
     assert options.status_code == 200
-    assert options.headers["Allow"] == "MOVE,COPY,DELETE,HEAD,GET,PUT,OPTIONS"
+    assert options.headers["Allow"] == "DELETE,HEAD,GET,PUT,OPTIONS"  # Fedora 4.7's Allow for a binary
     head = http.head(url)
     assert head.status_code == 200 and head.content == b""
     assert head.headers["Content-Length"] == "5"
@@ -258,7 +258,7 @@ def test_binary_description_via_fcr_metadata(server: ServerHandle, http: request
     http.put(url, data=b"bytes", headers={"Content-Type": "text/plain"})
     update = f'INSERT DATA {{ <> <{DC_TITLE}> "described" }}'
     sparql = {"Content-Type": "application/sparql-update"}
-    assert http.patch(url, data=update, headers=sparql).status_code == 405
+    assert http.patch(url, data=update, headers=sparql).status_code == 400  # Fedora 4.7: a binary takes no PATCH
     assert http.patch(url + "/fcr:metadata", data=update, headers=sparql).status_code == 204
     meta = http.get(url + "/fcr:metadata")
     assert meta.status_code == 200

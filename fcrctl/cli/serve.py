@@ -102,6 +102,20 @@ def serve(
     force: Annotated[
         bool, typer.Option("--force", help="With --add-user: replace the password of a user the file has already.")
     ] = False,
+    login_failures: Annotated[
+        int,
+        typer.Option(
+            "--login-failures", min=0,
+            help="Failed logins allowed per client address per minute; more get 429 (0: no limit).",
+        ),
+    ] = 10,
+    send_timeout: Annotated[
+        float,
+        typer.Option(
+            "--send-timeout", min=0.1,
+            help="Seconds a response may wait on a client that reads nothing before the connection is closed.",
+        ),
+    ] = 60.0,
     json_out: JsonOpt = False,
     max_rdf_bytes: Annotated[
         int,
@@ -149,7 +163,7 @@ def serve(
         from fcrctl.server.access_log import open_log
 
         open_log(access_log).close()  # a bad path fails here, before the repository is opened
-    auth = server_auth.BasicAuth.from_file(auth_file) if auth_file else None
+    auth = server_auth.BasicAuth.from_file(auth_file, failures_per_minute=login_failures) if auth_file else None
     if external_allowed is not None:
         from fcrctl.server.external import read_allow_list
 
@@ -177,6 +191,7 @@ def serve(
         policy=policy,
         access_log=access_log,
         access_log_format=access_log_format,
+        send_timeout=send_timeout,
     )
 
 

@@ -127,7 +127,11 @@ class FedoraApp:
     def dispatch(self, request: Request) -> Response:
         ctx: Context | None = None
         try:
-            user = self.auth.authenticate(request.authorization) if self.auth is not None else None
+            user = (
+                self.auth.authenticate(request.authorization, address=request.remote_addr)
+                if self.auth is not None
+                else None
+            )
             target = rt.parse_target(rt.request_path(request.environ), self.config.base_path)
             ctx = Context(self.repo, request, target, self.config, self.base_url(request))
             if user is not None and self.auth is not None:

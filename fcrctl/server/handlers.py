@@ -4,6 +4,7 @@ and for a binary's description (fcr:metadata). Each takes a Context and returns 
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import threading
 import uuid
@@ -16,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, Conflict, Gone, NotFound, PreconditionFailed
-from fcrctl.repository.base import NON_RDF_SOURCE, RdfPrefs, ResourceInfo, ResourceSpec
+from fcrctl.repository.base import NON_RDF_SOURCE, BinaryContent, RdfPrefs, ResourceInfo, ResourceSpec
 from fcrctl.server import fedora4, html_view
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
@@ -159,7 +160,7 @@ def _get_binary(ctx: Context, info: ResourceInfo, *, version: str | None = None)
             byte_range=(byte_range[0], byte_range[1] - 1) if byte_range else None,
         )
         length = content.length
-        resp = Response(_chunks(content), status=status, content_type=mime, direct_passthrough=True)
+        resp = Response(_body(ctx, content), status=status, content_type=mime, direct_passthrough=True)
         if length is not None:
             resp.headers["Content-Length"] = str(length)
     if byte_range is not None:
@@ -212,6 +213,17 @@ def _proxied(ctx: Context, info: ResourceInfo) -> Response:
     resp.automatically_set_content_length = False
     r.resource_headers(resp, ctx, info)
     return resp
+
+
+def _body(ctx: Context, content: BinaryContent) -> Iterable[bytes]:
+    """A stored file goes out through the WSGI server's file wrapper: waitress then sends it from
+    its I/O loop, and no worker waits on a client that reads slowly (or never). Other streams
+    (a remote backend's, a byte range) are written by the worker, chunk by chunk."""
+    wrapper = ctx.request.environ.get("wsgi.file_wrapper")
+    stream = content.stream
+    if wrapper is not None and isinstance(stream, io.BufferedReader) and stream.seekable():
+        return wrapper(stream, CHUNK)  # type: ignore[no-any-return]
+    return _chunks(content)
 
 
 def _chunks(content: object):  # type: ignore[no-untyped-def]
@@ -403,6 +415,8 @@ def _kind_of_model(model: str) -> str:
 
 def post(ctx: Context) -> Response:
     parent = ctx.repo.info(ctx.target.path)
+    if parent.is_binary and ctx.config.dialect == "fedora4":
+        raise Conflict(f"{ctx.url(parent.path)} is a binary: it cannot have child resources")  # 4.7: 409
     if parent.is_binary:
         allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
         return r.method_not_allowed("POST", allow)
@@ -453,7 +467,7 @@ def put(ctx: Context) -> Response:
 def _fedora4_replace(ctx: Context, existing: ResourceInfo, spec: ResourceSpec) -> None:
     """PUT onto a container as 4.7 takes it: no body is 409 (it exists); the body must carry the
     server-managed triples unless the client said it received a minimal representation; those
-    it carries unchanged are dropped, changed ones refused (409) by the repository."""
+    it carries unchanged are dropped, any it would set or change refused (409), lenient or not."""
     if not ctx.request.content_length and not ctx.request.content_type:
         raise Conflict(f"{ctx.url(existing.path)} already exists: send its RDF to replace it, or DELETE it first")
     if spec.graph is None:
@@ -498,6 +512,8 @@ def put_metadata(ctx: Context) -> Response:
 
 def patch(ctx: Context) -> Response:
     info = ctx.repo.info(ctx.target.path)
+    if info.is_binary and ctx.config.dialect == "fedora4":  # 4.7: 400
+        raise BadInput(f"a binary takes no PATCH: PATCH its description at {ctx.url(info.path, 'fcr:metadata')}")
     if info.is_binary:
         allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
         return r.text(405, f"PATCH a binary's description at {ctx.url(info.path, 'fcr:metadata')}", Allow=allow)

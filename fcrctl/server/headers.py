@@ -50,6 +50,9 @@ CONTAINER_METHODS = ("MOVE", "COPY", "DELETE", "POST", "HEAD", "GET", "PUT", "PA
 BINARY_METHODS = ("MOVE", "COPY", "DELETE", "HEAD", "GET", "PUT", "OPTIONS")
 DESCRIPTION_METHODS = ("HEAD", "GET", "PUT", "PATCH", "OPTIONS")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Fedora 4.7's Allow values (FedoraLdp.addLinkAndOptionsHttpHeaders)
+FEDORA4_BINARY_METHODS = ("DELETE", "HEAD", "GET", "PUT", "OPTIONS")
+FEDORA4_DESCRIPTION_METHODS = ("HEAD", "GET", "DELETE", "PUT", "PATCH", "OPTIONS")
 
 
 def uri(url: str) -> str:

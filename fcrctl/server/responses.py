@@ -18,6 +18,7 @@ from fcrctl.repository.base import ResourceInfo
 from fcrctl.server import context as c
 from fcrctl.server import external as x
 from fcrctl.server import headers as h
+from fcrctl.server.auth import TooManyFailures
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -51,6 +52,7 @@ STATUS: dict[type[e.FcrctlError], int] = {
     c.BadDestination: 502,
     x.ExternalFetchFailed: 502,
     x.ExternalForbidden: 403,
+    TooManyFailures: 429,
 }
 RETRY_AFTER_SECONDS = "5"
 NTRIPLES = "application/n-triples"
@@ -100,6 +102,8 @@ def error(err: e.FcrctlError, ctx: c.Context | None, *, allow: str | None = None
         resp.headers["WWW-Authenticate"] = 'Basic realm="fcrctl", charset="UTF-8"'
     elif status == 503:
         resp.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    elif isinstance(err, TooManyFailures):
+        resp.headers["Retry-After"] = str(err.retry_after)
     if allow is not None:
         resp.headers["Allow"] = allow
     if status >= 500:
@@ -149,12 +153,13 @@ def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, desc
     for value in h.type_links(info.model, description=description):
         add("Link", value)
     writable = ctx.repo.capabilities.writable
+    fedora4 = ctx.config.dialect == "fedora4"
     if description:
         add("Link", h.link(ctx.url(path), "describes"))
-        methods = h.DESCRIPTION_METHODS
+        methods = h.FEDORA4_DESCRIPTION_METHODS if fedora4 else h.DESCRIPTION_METHODS
     elif info.is_binary:
         add("Link", h.link(ctx.url(path, "fcr:metadata"), "describedby"))
-        methods = h.BINARY_METHODS
+        methods = h.FEDORA4_BINARY_METHODS if fedora4 else h.BINARY_METHODS
     else:
         methods = h.CONTAINER_METHODS
         if path == "/":

@@ -35,6 +35,7 @@ def create_server(
     threads: int = DEFAULT_THREADS,
     max_body: int = DEFAULT_MAX_BODY,
     loop_timeout: float = 1.0,
+    send_timeout: float | None = None,
 ) -> Any:
     """Bind ``host:port`` (port 0 picks a free one) and return the waitress server, not yet running.
 
@@ -58,10 +59,13 @@ def create_server(
             ident="fcrctl",
             clear_untrusted_proxy_headers=True,
             asyncore_loop_timeout=loop_timeout,
+            # a connection that takes nothing for this long is closed (slow readers: see channel.py)
+            channel_timeout=send_timeout or channel.DEFAULT_SEND_TIMEOUT,
+            cleanup_interval=min(30.0, max((send_timeout or channel.DEFAULT_SEND_TIMEOUT) / 2, 0.5)),
         )
     except OSError as err:
         raise Unavailable(f"cannot listen on {host}:{port}: {err.strerror or err}: choose another --port") from err
-    channel.install(server)
+    channel.install(server, send_timeout=send_timeout or channel.DEFAULT_SEND_TIMEOUT)
     return server
 
 
@@ -98,6 +102,7 @@ def serve(
     policy: Any = None,
     access_log: str | None = None,
     access_log_format: str = "clf",
+    send_timeout: float | None = None,
 ) -> None:
     """Serve ``repo`` until interrupted (SIGTERM: after the requests in flight). ``on_ready``
     receives the base URL once listening. ``access_log``: a file, or ``-`` for stdout.
@@ -114,7 +119,7 @@ def serve(
         from fcrctl.server.access_log import AccessLog, open_log
 
         app = AccessLog(app, open_log(access_log), access_log_format)
-    server = create_server(app, host=host, port=port, threads=threads, max_body=max_body)
+    server = create_server(app, host=host, port=port, threads=threads, max_body=max_body, send_timeout=send_timeout)
     if on_ready is not None:
         on_ready(server_url(server, base_path))
     try:
@@ -135,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY)
     parser.add_argument("--auth-file")
+    parser.add_argument("--login-failures", type=int, default=None)
+    parser.add_argument("--send-timeout", type=float, default=None)
     parser.add_argument("--external-content-allowed")
     parser.add_argument("--allow-external-fetch", action="store_true")
     parser.add_argument("--backup-dir")
@@ -146,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.auth_file:
         from fcrctl.server.auth import BasicAuth
 
-        auth = BasicAuth.from_file(args.auth_file)
+        limit = {} if args.login_failures is None else {"failures_per_minute": args.login_failures}
+        auth = BasicAuth.from_file(args.auth_file, **limit)
     repo = open_repository(args.repo, create=True)
 
     def ready(url: str) -> None:
@@ -167,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             backup_dir=args.backup_dir,
             access_log=args.access_log,
             access_log_format=args.access_log_format,
+            send_timeout=args.send_timeout,
         )
     finally:
         repo.close()

@@ -176,3 +176,25 @@ def test_a_bad_allow_list_stops_serve_at_start(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2 and "line 1" in result.output
     assert not os.path.exists(tmp_path / "repo" / "ocfl-root" / "never")
+
+
+@pytest.mark.parametrize("line", ["ftp://example.org/", "file:///data/../etc/", "file://otherhost/data/",
+                                  "relative/path", "file:relative", "http:///nohost", "https://x.org/a/../b"])
+def test_allow_list_lines_that_would_widen_it_are_refused(tmp_path: Path, line: str) -> None:
+    from fcrctl.errors import BadInput
+    from fcrctl.server.external import read_allow_list
+
+    allow = tmp_path / "allowed.txt"
+    allow.write_text(f"# comment\n\n{line}\n")
+    with pytest.raises(BadInput, match="line 3"):
+        read_allow_list(allow)
+
+
+def test_allow_list_entries_are_normalised(tmp_path: Path) -> None:
+    from fcrctl.server.external import read_allow_list
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    allow = tmp_path / "allowed.txt"
+    allow.write_text(f"{(tmp_path / 'alias').as_uri()}/\nHTTPS://Images.Example.org/Pub/\n")
+    assert read_allow_list(allow) == (f"file:{tmp_path / 'real'}", "https://images.example.org/pub/")

@@ -688,6 +688,10 @@ class HttpRepository(HttpAclsMixin):
         else:
             model = spec.model
             graph = spec.graph
+            if graph is not None and self.dialect.name == "fedora4" and spec.lenient:
+                # 4.7's lenient handling does not drop server-managed triples: drop them here (before
+                # the model's rdf:type goes in, which is server-managed too)
+                graph = rdf.check_user_triples(graph, subject_id=paths.to_id(path), lenient=True)
             if model is not None:
                 model = MODEL_NAMES.get(model, model)
                 if model not in CONTAINER_MODELS:
@@ -697,9 +701,6 @@ class HttpRepository(HttpAclsMixin):
                 elif model != BASIC:  # Fedora 4.7 takes the model from an rdf:type in the body
                     subject = path if method == "PUT" else paths.join(path, headers["Slug"])
                     graph = _typed_as(graph, paths.to_id(subject), model)
-            if graph is not None and self.dialect.name == "fedora4" and spec.lenient:
-                # 4.7's lenient handling does not drop server-managed triples: drop them here
-                graph = rdf.check_user_triples(graph, subject_id=paths.to_id(path), lenient=True)
             # Fedora 4.7 answers a PUT with no body onto an existing container 409: send empty Turtle
             replacing = self.dialect.name == "fedora4" and method == "PUT" and not created_only
             if (graph is not None and len(graph)) or replacing:

@@ -1,13 +1,12 @@
-"""ACLs (``PATH/fcr:acl``) in an export: the one place export and import handle them.
-
-The Repository protocol has no ACL calls yet (the access-control work adds them). Until a
-backend says ``capabilities.acls`` and offers ``get_acl(path) -> Graph | None`` and
-``put_acl(path, graph)``, ACL files are reported as skipped, never dropped silently.
-"""
+"""ACLs (``PATH/fcr:acl``) in an export: the one place export and import handle them, through the
+Repository protocol's ``get_acl``/``put_acl`` where the backend says ``capabilities.acls``
+(elsewhere ACL files are reported as skipped, never dropped silently)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fcrctl.errors import NotFound
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -20,16 +19,13 @@ def supported(repo: Repository) -> bool:
 
 
 def read(repo: Repository, path: str) -> Graph | None:
-    """The ACL of ``path`` (internal ids), or None when it has none of its own."""
-    from fcrctl.errors import NotFound
-
-    getter: Any = getattr(repo, "get_acl")  # noqa: B009 (present when capabilities.acls)
+    """The ACL of ``path`` (internal ids), or None when it has none of its own (the export
+    lists ``path`` before asking, so NotFound here is about the ACL)."""
     try:
-        return getter(path)
-    except NotFound:  # the protocol's answer for a resource without an ACL (the resource was just read)
+        return repo.get_acl(path)
+    except NotFound:
         return None
 
 
 def write(repo: Repository, path: str, graph: Graph) -> None:
-    putter: Any = getattr(repo, "put_acl")  # noqa: B009
-    putter(path, graph)
+    repo.put_acl(path, graph)

@@ -26,6 +26,8 @@ from fcrctl.services.backup.stores.remote import (
     MAX_SMALL,
     ChunkReader,
     ErrorMappingStream,
+    IteratorReader,
+    MissingContainer,
     PackCache,
     check_key,
     not_found,
@@ -97,9 +99,9 @@ class AzureStore:
         try:
             with self.get(MARKER, _checked=False) as fh:
                 doc = json.loads(fh.read(4096))
-        except NotFound as e:
-            if "container" in e.message:
-                raise
+        except MissingContainer:
+            raise
+        except NotFound:
             if not create:
                 raise NotFound(f"{self.location} is not an fcrctl backup store (no {MARKER}): upload a backup "
                                f"to create one") from None
@@ -130,7 +132,7 @@ class AzureStore:
                              f"AZURE_STORAGE_CONNECTION_STRING / AZURE_STORAGE_KEY / AZURE_STORAGE_SAS_TOKEN")
         if isinstance(e, ax.ResourceNotFoundError):
             if getattr(e, "error_code", None) == "ContainerNotFound":
-                return NotFound(f"container {self._name} does not exist at {self._endpoint}: create it first "
+                return MissingContainer(f"container {self._name} does not exist at {self._endpoint}: create it first "
                                 f"(az storage container create -n {self._name}) or check the name")
             return not_found(key, self.location)
         if isinstance(e, ax.HttpResponseError):
@@ -179,21 +181,7 @@ class AzureStore:
     def get(self, key: str, *, _checked: bool = True) -> BinaryIO:
         name = self._prefix + (check_key(key) if _checked else key)
         downloader = self._call(lambda: self._container.download_blob(name), key)
-        chunks = downloader.chunks()
-
-        class _Chunks:
-            buf = b""
-
-            def read(self, n: int) -> bytes:
-                while not self.buf:
-                    nxt = next(chunks, None)
-                    if nxt is None:
-                        return b""
-                    self.buf = nxt
-                out, self.buf = self.buf[:n], self.buf[n:]
-                return out
-
-        stream = ErrorMappingStream(_Chunks(), lambda e: self._error(e, key), lambda: None)
+        stream = ErrorMappingStream(IteratorReader(downloader.chunks()), lambda e: self._error(e, key), lambda: None)
         return io.BufferedReader(stream, 1 << 20)  # type: ignore[return-value]
 
     def _whole(self, key: str) -> bytes:
@@ -218,9 +206,9 @@ class AzureStore:
         name = self._prefix + check_key(key)
         try:
             self._call(lambda: self._container.get_blob_client(name).get_blob_properties(), key)
-        except NotFound as e:
-            if "container" in e.message:
-                raise
+        except MissingContainer:
+            raise
+        except NotFound:
             return False
         return True
 

@@ -129,6 +129,27 @@ class ErrorMappingStream(io.RawIOBase):
         super().close()
 
 
+class MissingContainer(NotFound):
+    """The bucket, container or collection itself is missing (not one key in it)."""
+
+
+class IteratorReader:
+    """An iterator of chunks with a ``read(n)``, for :class:`ErrorMappingStream`."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+
+    def read(self, n: int) -> bytes:
+        while not self._buf:
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                return b""
+            self._buf = nxt
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+
 def not_found(key: str, location: str) -> NotFound:
     return NotFound(f"{key} is missing from backup store {location}")
 

@@ -26,6 +26,7 @@ from fcrctl.services.backup.stores.remote import (
     MAX_SMALL,
     ChunkReader,
     ErrorMappingStream,
+    MissingContainer,
     PackCache,
     check_key,
     not_found,
@@ -83,6 +84,8 @@ class S3Store:
         try:
             with self._get_raw(MARKER) as fh:
                 doc = json.loads(fh.read(4096))
+        except MissingContainer:
+            raise
         except NotFound:
             if not create:
                 raise NotFound(f"{self.location} is not an fcrctl backup store (no {MARKER}): upload a backup "
@@ -115,7 +118,7 @@ class S3Store:
             code = str(err.get("Code", ""))
             status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code == "NoSuchBucket":
-                return NotFound(f"bucket {self._bucket} does not exist at {self._endpoint}: create it first "
+                return MissingContainer(f"bucket {self._bucket} does not exist at {self._endpoint}: create it first "
                                 f"(aws s3 mb s3://{self._bucket}) or check the name")
             if code in _MISSING_CODES:
                 return not_found(key, self.location)
@@ -208,9 +211,9 @@ class S3Store:
     def exists(self, key: str) -> bool:
         try:
             self._call(self._client.head_object, key, Bucket=self._bucket, Key=self._prefix + check_key(key))
-        except NotFound as e:
-            if "bucket" in e.message:
-                raise
+        except MissingContainer:
+            raise
+        except NotFound:
             return False
         return True
 

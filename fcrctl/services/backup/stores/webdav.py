@@ -30,6 +30,7 @@ from fcrctl.services.backup.stores.base import FORMAT, READABLE_VERSIONS, VERSIO
 from fcrctl.services.backup.stores.remote import (
     MARKER,
     ErrorMappingStream,
+    IteratorReader,
     PackCache,
     check_key,
     not_found,
@@ -72,23 +73,6 @@ def _read_header_file(path: str) -> dict[str, str]:
             raise BadInput(f"header file {p}, line {n}: expected 'Name: value'")  # the value may be a secret
         out[name.strip()] = value.strip()
     return out
-
-
-class _Chunks:
-    """An iterator of chunks with a read(n), for ErrorMappingStream."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buf = b""
-
-    def read(self, n: int) -> bytes:
-        while not self._buf:
-            nxt = next(self._chunks, None)
-            if nxt is None:
-                return b""
-            self._buf = nxt
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
 
 
 class WebDavStore:
@@ -256,7 +240,7 @@ class WebDavStore:
 
     def get(self, key: str, *, _checked: bool = True) -> BinaryIO:
         resp = self._request("GET", check_key(key) if _checked else key, ok=(200,), stream=True)
-        stream = ErrorMappingStream(_Chunks(resp.iter_content(1 << 20)), lambda e: self._read_error(e, key),
+        stream = ErrorMappingStream(IteratorReader(resp.iter_content(1 << 20)), lambda e: self._read_error(e, key),
                                     resp.close)
         return io.BufferedReader(stream, 1 << 20)  # type: ignore[return-value]
 
