@@ -215,3 +215,28 @@ def test_read_data_rereads_what_looks_unchanged(repo_dir: Path, tmp_path: Path) 
     result = run(repo_dir, "backup", "--label", "three", "--to", str(store), "--read-data")
     assert result.exit_code == ExitCode.CORRUPT and "/top/sub/b0" in result.stderr, result.stderr
     assert run(repo_dir, "backup", "--read-data").exit_code == ExitCode.BAD_INPUT
+
+
+def test_partial_restore_keeps_version_history_and_recorded_digests(repo_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "v2.txt").write_text("second version")
+    assert run(repo_dir, "put", "/top/sub/b0", "--file", str(tmp_path / "v2.txt")).exit_code == 0
+    versions = [v["id"] for v in ok_json(repo_dir, "versions", "list", "/top/sub/b0")]
+    assert len(versions) >= 2
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    (tmp_path / "v3.txt").write_text("third version")
+    run(repo_dir, "put", "/top/sub/b0", "--file", str(tmp_path / "v3.txt"))
+    run(repo_dir, "delete", "/top/sub/b1")
+    run(repo_dir, "create", "/top/sub/new")
+    run(repo_dir, "create", "/other/kept")
+    doc = ok_json(repo_dir, "restore", bid, "--path", "/top", "--yes")
+    assert doc["versionsKept"] is True
+    assert [v["id"] for v in ok_json(repo_dir, "versions", "list", "/top/sub/b0")] == versions
+    assert run(repo_dir, "get", "/top/sub/b0").stdout == "second version"
+    assert "/top/sub/b1" in paths_in(repo_dir) and "/top/sub/new" not in paths_in(repo_dir)
+    assert "/other/kept" in paths_in(repo_dir)  # outside the path: untouched
+    assert run(repo_dir, "check", "--read-data").exit_code == 0
+    # the fail-safe holds the state just before, third version included
+    back = ok_json(repo_dir, "restore", doc["previous"], "--path", "/top", "--yes")
+    assert run(repo_dir, "get", "/top/sub/b0").stdout == "third version"
+    assert "/top/sub/new" in paths_in(repo_dir) and back["versionsKept"] is True
+    assert run(repo_dir, "check", "--read-data").exit_code == 0
