@@ -240,3 +240,23 @@ def test_partial_restore_keeps_version_history_and_recorded_digests(repo_dir: Pa
     assert run(repo_dir, "get", "/top/sub/b0").stdout == "third version"
     assert "/top/sub/new" in paths_in(repo_dir) and back["versionsKept"] is True
     assert run(repo_dir, "check", "--read-data").exit_code == 0
+
+
+def test_a_partial_restore_killed_among_its_swaps_is_reindexed_by_the_next_command(
+        repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fcrctl.repository.local.repository import LocalRepository
+
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    run(repo_dir, "create", "/top/sub/new")
+
+    def killed(self: LocalRepository, gone: list[str], rels: list[str]) -> int:
+        raise KeyboardInterrupt  # as a kill between the object swaps and the index update
+
+    monkeypatch.setattr(LocalRepository, "reindex_objects", killed)
+    run(repo_dir, "restore", bid, "--path", "/top", "--yes")
+    monkeypatch.undo()
+    assert (repo_dir / "backups" / ".partial-restore-pending.json").exists()
+    ok_json(repo_dir, "backup", "--label", "after")  # the next backup command finishes the job
+    assert not (repo_dir / "backups" / ".partial-restore-pending.json").exists()
+    assert "/top/sub/new" not in paths_in(repo_dir)
+    assert run(repo_dir, "check", "--read-data").exit_code == 0

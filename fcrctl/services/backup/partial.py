@@ -11,6 +11,7 @@ archival group (no object of its own) cannot be swapped alone: the caller replay
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from fcrctl.errors import CorruptData
 from fcrctl.repository.local import ocfl
 from fcrctl.services.backup import rootstate, tree
 from fcrctl.services.backup.snapshot import SCAN_PROCESSES, TREE, BackupHome, Snapshottable
+
+PENDING = ".partial-restore-pending.json"
 
 
 def _under(object_id: str, path: str) -> bool:
@@ -80,6 +83,10 @@ def restore_objects(repo: Snapshottable, home: BackupHome, backup_id: str, path:
             restoring.refuse_open_transactions(repo)
             rootstate.settle(root, live, repo.indexed_objects())
             gone = [o for o in live.objects.values() if _under(o.id, path)]
+            # a kill from here on leaves objects moved but not indexed: the next backup command
+            # (restore.finish_interrupted) reindexes; the fail-safe holds the state before
+            marker = home.root / PENDING
+            ocfl.write_durable(marker, json.dumps({"backup": backup_id, "path": path}).encode())
             retention = home.retention
             retention.activate()
             if gone:
@@ -96,6 +103,7 @@ def restore_objects(repo: Snapshottable, home: BackupHome, backup_id: str, path:
                 ocfl.sync_tree(target)
                 ocfl.fsync_dir(target.parent)
             count = repo.reindex_objects([o.id for o in gone if o.id], [o.rel for o in chosen])  # type: ignore[attr-defined]
+            marker.unlink()
             held = time.monotonic() - t0
     return {"restored": backup_id, "path": path, "resources": count, "objects": len(chosen),
             "replaced": len(gone), "versionsKept": True, "failures": [],

@@ -85,8 +85,16 @@ def refuse_open_transactions(repo: Repository) -> None:
 
 def finish_interrupted(repo: Repository, home: BackupHome) -> bool:
     """Complete (or undo) a restore that was killed around its swap. True if there was one."""
+    if not isinstance(repo, Snapshottable):
+        return False
+    from fcrctl.services.backup.partial import PENDING
+
+    if (home.root / PENDING).exists():  # a partial restore killed among its object swaps
+        with repo.exclusive():
+            repo.reindex()
+            (home.root / PENDING).unlink(missing_ok=True)
     marker = home.root / MARKER
-    if not marker.exists() or not isinstance(repo, Snapshottable):
+    if not marker.exists():
         return False
     # the home lock too: a collect between adopting the swapped-out tree and listing the
     # fail-safe would find no snapshot naming that generation
