@@ -803,12 +803,15 @@ def read_blob(store: BackupStore, digest: str, sink: BinaryIO | _FdWriter | Disc
 class _FdWriter:
     """A file descriptor as a sink (no buffered file object per restored file)."""
 
-    __slots__ = ("fd",)
+    __slots__ = ("fd", "kept")
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, kept: list[bytes] | None = None) -> None:
         self.fd = fd
+        self.kept = kept  # a copy of what is written, when the caller reads it back (inventories)
 
     def write(self, data: bytes | memoryview) -> int:
+        if self.kept is not None:
+            self.kept.append(bytes(data))
         done = os.write(self.fd, data)
         while done < len(data):  # a short write (rare on a local disk): the rest
             done += os.write(self.fd, memoryview(data)[done:])
@@ -887,6 +890,7 @@ def download_into(
             at = root_fd
         cut = len(rel) + 1 if rel else 0
         subdirs: set[str] = set()
+        inventory: list[bytes] = []  # the root inventory as written, for the check below
         try:
             for e in obj.files:
                 name = e.rel[cut:]
@@ -899,7 +903,8 @@ def download_into(
                         n = _FdWriter(fd).write(e.inline.encode("utf-8"))
                     else:
                         assert e.digest is not None
-                        n = read_blob(store, e.digest, _FdWriter(fd), obj.where)
+                        sink = _FdWriter(fd, inventory if name == "inventory.json" else None)
+                        n = read_blob(store, e.digest, sink, obj.where)
                         if n > packs.PACKED_MAX:
                             tree.start_writeback(fd)
                 finally:
@@ -908,7 +913,7 @@ def download_into(
                     progress(n)
             if rel:
                 validate.check_object(at, obj.where, rel, [(e.rel[cut:], e.digest, e.inline) for e in obj.files],
-                                      backup_id)
+                                      backup_id, b"".join(inventory) if inventory else None)
         finally:
             if at != root_fd:
                 os.close(at)
