@@ -281,3 +281,17 @@ def test_fedora_objects_round_trip_through_a_store_and_restore_by_path(tmp_path:
     ok_json(where, "restore", bid, "--from", str(store), "--yes")
     assert paths_in(where) == before
     assert run(where, "check", "--read-data").exit_code == 0
+
+
+def test_over_serve_restore_from_a_store_reads_the_store(tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    make_repo(served)
+    store = tmp_path / "store"
+    with start_server(served) as handle:
+        bid = ok_json(handle.url, "backup", "--label", "remote", "--to", str(store))["id"]
+        crawled = next(Path(os.environ["XDG_DATA_HOME"]).rglob(f"{bid}/ocfl-root"))
+        _damage(next(p for p in crawled.rglob("*") if p.is_file() and p.read_bytes() == ORIGINAL))
+        run(handle.url, "delete", "/top")
+        doc = ok_json(handle.url, "restore", bid, "--from", str(store), "--yes")
+        assert doc["failures"] == []
+        assert run(handle.url, "get", "/top/sub/b0").stdout.encode() == ORIGINAL  # the store's, not the damaged copy
