@@ -64,7 +64,7 @@ def restore_objects(repo: Snapshottable, home: BackupHome, backup_id: str, path:
                 raise CorruptData(f"backup {backup_id} lacks object {o.rel}: run `fcrctl verify-backup {backup_id}`; "
                                   f"nothing was restored")
             views.append((found[0], o.rel, o.head))
-        restoring.refuse_damaged(restoring.check_content(Path("/"), views), backup_id)
+        restoring.refuse_damaged(restoring.check_content(None, views), backup_id)
     restoring.refuse_open_transactions(repo)
     live_root = Path(repo.location) / TREE
     with tree.home_lock(home.root, exclusive=False), tree.staging_dir(home.root) as staged:

@@ -226,14 +226,17 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
     return RestoreResult(info.id, failsafe.id, count, seconds=time.monotonic() - started, lock_held_seconds=held)
 
 
-def check_content(root: Path, views: list[tuple[str, str, str | None]] | None = None) -> list[Problem]:
+def check_content(root: Path | None, views: list[tuple[str, str, str | None]] | None = None) -> list[Problem]:
     """Every content file under the storage root ``root`` (or of the objects ``views`` name)
     re-hashed against the digest its inventory recorded, on forked workers (check.py):
     the problems that concern content (structure is not the restore's to judge)."""
     from fcrctl.repository.local.check import check_object_views, check_storage_root
 
-    found = (check_storage_root(root, None, read_data=True) if views is None
-             else check_object_views(views, read_data=True))
+    if views is not None:
+        found = check_object_views(views, read_data=True)
+    else:
+        assert root is not None
+        found = check_storage_root(root, None, read_data=True)
     return [p for p in found if p.message.startswith(_CONTENT_PROBLEMS)]
 
 
