@@ -557,3 +557,13 @@ def test_export_follows_extra_predicates(tmp_path: Path) -> None:
                  f"{LDP}contains,{DC}relation")
     assert result.exit_code == 0, result.output
     assert (followed / "rest/other.ttl").exists()
+
+
+@pytest.mark.parametrize("args", [["--map", "nonsense"], ["--map", "http://localhost:8080/rest,/a", "/b"],
+                                  ["--skip-tombstones", "--overwrite-tombstones"],
+                                  ["--map", "ftp://old/rest,/a"]])
+def test_import_option_mistakes_are_refused(exported: Path, empty_target: Path, args: list[str]) -> None:
+    before = ocfl_files(empty_target)
+    result = run(empty_target, "import", str(exported), *args)
+    assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    assert ocfl_files(empty_target) == before
