@@ -413,12 +413,23 @@ class Importer:
         if prepared.current is None:
             self.report.skip(entry.path, prepared.skip_reason or "left out")
             return
-        if not self._make_room(entry.path, repo):
+        # Without --resume, a resource in the way fails its create anyway: asking first would cost
+        # every resource a lookup (two requests over HTTP) to tell only tombstones apart.
+        ask_first = self.options.resume or entry.path == "/"
+        if ask_first and not self._make_room(entry.path, repo):
             return
         states = self._states(prepared)
         dated = _dated(repo)
         for number, (state, when) in enumerate(states):
-            self._write_state(repo, entry, state, when if dated else None, first=number == 0)
+            when = when if dated else None
+            try:
+                self._write_state(repo, entry, state, when, first=number == 0)
+            except Gone:
+                if number > 0 or ask_first:
+                    raise
+                if not self._make_room(entry.path, repo):  # says what to do with the tombstone
+                    return
+                self._write_state(repo, entry, state, when, first=True)  # the tombstone was purged
         if prepared.versions and not dated:
             with self._lock:
                 self.histories_not_carried += 1
