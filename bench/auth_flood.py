@@ -108,7 +108,7 @@ def main() -> None:
     n, attackers = (20, 4) if args.smoke else (args.requests, args.attackers)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        add_user(work / "users", "alice", "right password", admin=True)  # logins measured, not ACLs
+        add_user(work / "users", "alice", "right password", admin=True)  # no ACL in the way of GET /
         print(f"valid user's GET / latency, {os.cpu_count()} cores")
         run(0, n, attackers, work)
         run(DEFAULT_LOGIN_FAILURES, n, attackers, work)

@@ -215,3 +215,83 @@ def test_read_data_rereads_what_looks_unchanged(repo_dir: Path, tmp_path: Path) 
     result = run(repo_dir, "backup", "--label", "three", "--to", str(store), "--read-data")
     assert result.exit_code == ExitCode.CORRUPT and "/top/sub/b0" in result.stderr, result.stderr
     assert run(repo_dir, "backup", "--read-data").exit_code == ExitCode.BAD_INPUT
+
+
+def test_partial_restore_keeps_version_history_and_recorded_digests(repo_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "v2.txt").write_text("second version")
+    assert run(repo_dir, "put", "/top/sub/b0", "--file", str(tmp_path / "v2.txt")).exit_code == 0
+    versions = [v["id"] for v in ok_json(repo_dir, "versions", "list", "/top/sub/b0")]
+    assert len(versions) >= 2
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    (tmp_path / "v3.txt").write_text("third version")
+    run(repo_dir, "put", "/top/sub/b0", "--file", str(tmp_path / "v3.txt"))
+    run(repo_dir, "delete", "/top/sub/b1")
+    run(repo_dir, "create", "/top/sub/new")
+    run(repo_dir, "create", "/other/kept")
+    doc = ok_json(repo_dir, "restore", bid, "--path", "/top", "--yes")
+    assert doc["versionsKept"] is True
+    assert [v["id"] for v in ok_json(repo_dir, "versions", "list", "/top/sub/b0")] == versions
+    assert run(repo_dir, "get", "/top/sub/b0").stdout == "second version"
+    assert "/top/sub/b1" in paths_in(repo_dir) and "/top/sub/new" not in paths_in(repo_dir)
+    assert "/other/kept" in paths_in(repo_dir)  # outside the path: untouched
+    assert run(repo_dir, "check", "--read-data").exit_code == 0
+    # the fail-safe holds the state just before, third version included
+    back = ok_json(repo_dir, "restore", doc["previous"], "--path", "/top", "--yes")
+    assert run(repo_dir, "get", "/top/sub/b0").stdout == "third version"
+    assert "/top/sub/new" in paths_in(repo_dir) and back["versionsKept"] is True
+    assert run(repo_dir, "check", "--read-data").exit_code == 0
+
+
+def test_a_partial_restore_killed_among_its_swaps_is_reindexed_by_the_next_command(
+        repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fcrctl.repository.local.repository import LocalRepository
+
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    run(repo_dir, "create", "/top/sub/new")
+
+    def killed(self: LocalRepository, gone: list[str], rels: list[str]) -> int:
+        raise KeyboardInterrupt  # as a kill between the object swaps and the index update
+
+    monkeypatch.setattr(LocalRepository, "reindex_objects", killed)
+    run(repo_dir, "restore", bid, "--path", "/top", "--yes")
+    monkeypatch.undo()
+    assert (repo_dir / "backups" / ".partial-restore-pending.json").exists()
+    ok_json(repo_dir, "backup", "--label", "after")  # the next backup command finishes the job
+    assert not (repo_dir / "backups" / ".partial-restore-pending.json").exists()
+    assert "/top/sub/new" not in paths_in(repo_dir)
+    assert run(repo_dir, "check", "--read-data").exit_code == 0
+
+
+def test_fedora_objects_round_trip_through_a_store_and_restore_by_path(tmp_path: Path) -> None:
+    """Real Fedora 6 object trees pass the manifest checks; a path inside an archival group
+    (no object of its own) is replayed, a path with its own object is swapped."""
+    from tests.test_local_fixtures import FIXTURES, build_repository
+
+    where = build_repository(tmp_path / "repo", FIXTURES / "test-rebuild-ocfl" / "objects")
+    store = tmp_path / "store"
+    bid = ok_json(where, "backup", "--label", "one", "--to", str(store))["id"]
+    before = paths_in(where)
+    run(where, "delete", "/archival-group/container")
+    run(where, "delete", "/test")
+    inside = ok_json(where, "restore", bid, "--from", str(store), "--path", "/archival-group/container", "--yes")
+    assert "versionsKept" not in inside  # replayed
+    whole_object = ok_json(where, "restore", bid, "--from", str(store), "--path", "/test", "--yes")
+    assert whole_object["versionsKept"] is True
+    assert paths_in(where) == before
+    ok_json(where, "restore", bid, "--from", str(store), "--yes")
+    assert paths_in(where) == before
+    assert run(where, "check", "--read-data").exit_code == 0
+
+
+def test_over_serve_restore_from_a_store_reads_the_store(tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    make_repo(served)
+    store = tmp_path / "store"
+    with start_server(served) as handle:
+        bid = ok_json(handle.url, "backup", "--label", "remote", "--to", str(store))["id"]
+        crawled = next(Path(os.environ["XDG_DATA_HOME"]).rglob(f"{bid}/ocfl-root"))
+        _damage(next(p for p in crawled.rglob("*") if p.is_file() and p.read_bytes() == ORIGINAL))
+        run(handle.url, "delete", "/top")
+        doc = ok_json(handle.url, "restore", bid, "--from", str(store), "--yes")
+        assert doc["failures"] == []
+        assert run(handle.url, "get", "/top/sub/b0").stdout.encode() == ORIGINAL  # the store's, not the damaged copy

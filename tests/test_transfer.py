@@ -557,3 +557,26 @@ def test_export_follows_extra_predicates(tmp_path: Path) -> None:
                  f"{LDP}contains,{DC}relation")
     assert result.exit_code == 0, result.output
     assert (followed / "rest/other.ttl").exists()
+
+
+@pytest.mark.parametrize("args", [["--map", "nonsense"], ["--map", "http://localhost:8080/rest,/a", "/b"],
+                                  ["--skip-tombstones", "--overwrite-tombstones"],
+                                  ["--map", "ftp://old/rest,/a"]])
+def test_import_option_mistakes_are_refused(exported: Path, empty_target: Path, args: list[str]) -> None:
+    before = ocfl_files(empty_target)
+    result = run(empty_target, "import", str(exported), *args)
+    assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    assert ocfl_files(empty_target) == before
+
+
+def test_tombstones_without_resume(exported: Path, tmp_path: Path) -> None:
+    target = tmp_path / "repo"
+    assert run(target, "import", str(exported)).exit_code == 0
+    assert run(target, "delete", "/col").exit_code == 0
+    result = run(target, "--json", "import", str(exported))
+    assert result.exit_code == ExitCode.PARTIAL and "tombstone" in result.stdout
+    skipped = run(target, "--json", "import", str(exported), "--skip-tombstones")
+    assert skipped.exit_code == 0, skipped.output
+    assert json.loads(skipped.stdout)["skipped"] == 6
+    assert run(target, "import", str(exported), "--overwrite-tombstones", "--verify").exit_code == 0
+    assert run(target, "info", "/col/item:1/page~1.txt").exit_code == 0

@@ -294,8 +294,16 @@ def _restore_by_replay(cli: Cli, home: Any, backup_id: str, subtree: str, jobs: 
             previous.append(crawl.crawl(cli.repo, home, label="previous", jobs=jobs, failsafe=True))
         cli.out.note(f"fail-safe backup of the current state: {previous[0].id}")
 
+    tree_root = downloaded[1] / TREE if downloaded else None
+    if isinstance(cli.repo, snapshot.Snapshottable):  # whole objects: versions and recorded digests kept
+        from fcrctl.services.backup import partial
+
+        done = partial.restore_objects(cli.repo, home, backup_id, subtree, tree_root=tree_root,
+                                       lock_timeout=lock_timeout, before_changes=failsafe)
+        if done is not None:
+            return {**done, "previous": previous[0].id}
     _, report = crawl.restore_remote(cli.repo, home, backup_id, path=subtree, jobs=jobs, before_changes=failsafe,
-                                     tree_root=downloaded[1] / TREE if downloaded else None)
+                                     tree_root=tree_root)
     doc = {"restored": backup_id, "previous": previous[0].id, "path": subtree, **report.to_json()}
     if report.failures:
         _render_restore(cli, doc)

@@ -139,3 +139,33 @@ def test_a_manifest_describing_another_backup_is_refused(stored: tuple[Path, Pat
     result = run(repo, "download-backup", other, str(store))
     assert result.exit_code == ExitCode.CORRUPT, result.stderr
     assert not (repo / "backups" / bid).exists() and not (repo / "backups" / other).exists()
+
+
+def test_a_manifest_changed_between_its_check_and_its_use_is_refused(stored: tuple[Path, Path, str], tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile store answers the checking read with a sound manifest and the writing read with
+    one naming a path outside the repository."""
+    import io
+
+    from fcrctl.services.backup.stores.directory import DirectoryStore
+
+    repo, store, bid = stored
+    key = f"manifests/{bid}.jsonl.zst"
+    sound = (store / key).read_bytes()
+    _rewrite(store, bid, _escape_object_dir)
+    hostile = (store / key).read_bytes()
+    (store / key).write_bytes(sound)
+    reads: list[str] = []
+    original = DirectoryStore.get
+
+    def get(self: DirectoryStore, name: str):  # type: ignore[no-untyped-def]
+        if name != key:
+            return original(self, name)
+        reads.append(name)
+        return io.BytesIO(sound if len(reads) == 1 else hostile)
+
+    monkeypatch.setattr(DirectoryStore, "get", get)
+    before_outside = _outside(tmp_path)
+    result = run(repo, "download-backup", bid, str(store))
+    assert result.exit_code == ExitCode.CORRUPT and "changed while it was read" in result.stderr, result.stderr
+    assert len(reads) == 2 and _outside(tmp_path) == before_outside

@@ -20,9 +20,9 @@ from tests.server_fixture import ServerHandle, start_server
 
 EXTERNAL = "http://fedora.info/definitions/fcrepo#ExternalContent"
 METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE", "MOVE", "COPY"]
-# ".fcrepo" belongs here too: it found the 500 of issue 20 item 8 (PUT /rest/.fcrepo with a body),
-# which another branch fixes; add it back once that is merged.
+# ".fcrepo" found the 500 of issue 20 item 8 (PUT /rest/.fcrepo with a body)
 SEGMENTS = [
+    ".fcrepo", ".FCREPO",
     "a", "b", "x y", ".", "..", "%2e%2e", "%2E%2e", ".%2e", "%2f", "%2F..", "%00", "%ff", "%fe", "%c3%a9", "é",
     "fcr:metadata", "fcr:versions", "fcr:tx", "fcr:acl", "fcr:fixity", "fcr:tombstone", "fcr:backup", "tx:",
     "tx:abc", "fcr-root", "a~fcr-desc", "%23x", "q%3Fx", "%25", "pc%2525", "\\..\\", "%5c..%5c",

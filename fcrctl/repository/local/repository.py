@@ -268,6 +268,13 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         other processes switch atomically. None when the copy is of another schema: reindex."""
         return self._index.load_from(source)
 
+    def reindex_objects(self, gone: list[str], rels: list[str]) -> int:
+        """Under ``exclusive()``, after objects were swapped in place (a partial restore): forget
+        the objects ``gone`` (ids) and index the object directories ``rels``, in one transaction."""
+        with self._thread_lock, self._index.transaction():
+            self._index.apply([], gone)
+            return sum(self._store.index_object_dir(self._root / rel) for rel in rels)
+
     def _row(self, path: str, *, allow_deleted: bool = False) -> Row:
         row = self._index.get(path)
         if row is None:

@@ -85,6 +85,7 @@ class ObjectFiles:
     object_rel: str  # "" for the storage root's own files
     object_id: str | None
     files: list[Entry] = field(default_factory=list)
+    line_id: bytes = b""  # read from a manifest: what identifies its line (check_manifest)
 
     @property
     def where(self) -> str:
@@ -105,6 +106,13 @@ class ObjectFiles:
         rel, object_id, checked = validate.object_line(doc, backup_id)
         files = [Entry(f"{rel}/{name}" if rel else name, d, inline) for name, d, inline in checked]
         return cls(rel, object_id, files)
+
+    @classmethod
+    def _checked_before(cls, doc: dict[str, Any]) -> ObjectFiles:
+        """A line known to be byte for byte one that :func:`check_manifest` checked."""
+        rel = doc["o"]
+        files = [Entry(f"{rel}/{f[0]}" if rel else f[0], f[1], f[2] if len(f) > 2 else None) for f in doc["f"]]
+        return cls(rel, doc.get("id"), files)
 
 
 # -- describing a snapshot tree ---------------------------------------------------------------
@@ -659,11 +667,14 @@ def _line(doc: dict[str, Any]) -> bytes:
 
 
 # -- reading manifests --------------------------------------------------------------------------
-def read_manifest(store: BackupStore, backup_id: str) -> tuple[BackupInfo, Iterator[ObjectFiles]]:
+def read_manifest(store: BackupStore, backup_id: str,
+                  checked: list[bytes] | None = None) -> tuple[BackupInfo, Iterator[ObjectFiles]]:
     """The backup's metadata and a stream of its objects, each line checked as it comes
     (validate.py); CorruptData if truncated, damaged, or its lines do not hash to the
     ``linesSha256`` its end line gives (raised at the end: readers that write call
-    :func:`check_manifest` first)."""
+    :func:`check_manifest` first). ``checked``: what check_manifest returned; each line must
+    then be the one it checked (a store cannot change the manifest between the two reads),
+    and is not checked again."""
     check_id(backup_id)
     try:
         raw = store.get(manifest_key(backup_id))
@@ -698,6 +709,7 @@ def read_manifest(store: BackupStore, backup_id: str) -> tuple[BackupInfo, Itera
 
     def objects() -> Iterator[ObjectFiles]:
         hashed = hashlib.sha256()
+        n = 0
         try:
             for line in lines:
                 try:
@@ -709,7 +721,15 @@ def read_manifest(store: BackupStore, backup_id: str) -> tuple[BackupInfo, Itera
                         raise validate.damaged(backup_id, "its lines do not match their linesSha256")
                     return
                 hashed.update(line)
-                yield ObjectFiles.from_json(doc, backup_id)
+                if checked is None:
+                    obj = ObjectFiles.from_json(doc, backup_id)
+                    obj.line_id = hashlib.sha256(line).digest()[:_LINE_ID]
+                    yield obj
+                    continue
+                if n >= len(checked) or hashlib.sha256(line).digest()[:_LINE_ID] != checked[n]:
+                    raise validate.damaged(backup_id, "it changed while it was read")
+                n += 1
+                yield ObjectFiles._checked_before(doc)
             raise CorruptData(f"manifest of {backup_id} is truncated: upload the backup again")
         finally:
             raw.close()
@@ -717,18 +737,24 @@ def read_manifest(store: BackupStore, backup_id: str) -> tuple[BackupInfo, Itera
     return info, objects()
 
 
-def check_manifest(store: BackupStore, backup_id: str) -> BackupInfo:
+_LINE_ID = 12  # bytes of a line's sha256 kept between the two reads: 12 bytes an object
+
+
+def check_manifest(store: BackupStore, backup_id: str) -> list[bytes]:
     """Read the whole manifest once, checking every line, its object placement and its
-    ``linesSha256``, before anything is written from it (a second, streaming read writes)."""
+    ``linesSha256``, before anything is written from it. Returns what identifies each line,
+    for the second, streaming read that writes (``read_manifest(..., checked=)``)."""
     info, objects = read_manifest(store, backup_id)
     layout = validate.LayoutCheck()
+    lines: list[bytes] = []
     for obj in objects:
+        lines.append(obj.line_id)
         if obj.object_rel:
             layout.object(obj.object_rel, obj.object_id)
         else:
             layout.root((e.rel, e.digest, e.inline) for e in obj.files)
     layout.finish(backup_id)
-    return info
+    return lines
 
 
 def _lines(raw: BinaryIO, backup_id: str) -> Iterator[bytes]:
@@ -803,12 +829,15 @@ def read_blob(store: BackupStore, digest: str, sink: BinaryIO | _FdWriter | Disc
 class _FdWriter:
     """A file descriptor as a sink (no buffered file object per restored file)."""
 
-    __slots__ = ("fd",)
+    __slots__ = ("fd", "kept")
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, kept: list[bytes] | None = None) -> None:
         self.fd = fd
+        self.kept = kept  # a copy of what is written, when the caller reads it back (inventories)
 
     def write(self, data: bytes | memoryview) -> int:
+        if self.kept is not None:
+            self.kept.append(bytes(data))
         done = os.write(self.fd, data)
         while done < len(data):  # a short write (rare on a local disk): the rest
             done += os.write(self.fd, memoryview(data)[done:])
@@ -859,8 +888,8 @@ def download_into(
     import time
 
     started = time.monotonic()
-    check_manifest(store, backup_id)
-    info, objects = read_manifest(store, backup_id)
+    checked = check_manifest(store, backup_id)
+    info, objects = read_manifest(store, backup_id, checked)
     report = TransferReport(info.id, store.location)
     root = staged / TREE
     root.mkdir()
@@ -887,6 +916,7 @@ def download_into(
             at = root_fd
         cut = len(rel) + 1 if rel else 0
         subdirs: set[str] = set()
+        inventory: list[bytes] = []  # the root inventory as written, for the check below
         try:
             for e in obj.files:
                 name = e.rel[cut:]
@@ -899,7 +929,8 @@ def download_into(
                         n = _FdWriter(fd).write(e.inline.encode("utf-8"))
                     else:
                         assert e.digest is not None
-                        n = read_blob(store, e.digest, _FdWriter(fd), obj.where)
+                        sink = _FdWriter(fd, inventory if name == "inventory.json" else None)
+                        n = read_blob(store, e.digest, sink, obj.where)
                         if n > packs.PACKED_MAX:
                             tree.start_writeback(fd)
                 finally:
@@ -908,7 +939,7 @@ def download_into(
                     progress(n)
             if rel:
                 validate.check_object(at, obj.where, rel, [(e.rel[cut:], e.digest, e.inline) for e in obj.files],
-                                      backup_id)
+                                      backup_id, b"".join(inventory) if inventory else None)
         finally:
             if at != root_fd:
                 os.close(at)

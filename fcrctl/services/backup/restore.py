@@ -85,8 +85,16 @@ def refuse_open_transactions(repo: Repository) -> None:
 
 def finish_interrupted(repo: Repository, home: BackupHome) -> bool:
     """Complete (or undo) a restore that was killed around its swap. True if there was one."""
+    if not isinstance(repo, Snapshottable):
+        return False
+    from fcrctl.services.backup.partial import PENDING
+
+    if (home.root / PENDING).exists():  # a partial restore killed among its object swaps
+        with repo.exclusive():
+            repo.reindex()
+            (home.root / PENDING).unlink(missing_ok=True)
     marker = home.root / MARKER
-    if not marker.exists() or not isinstance(repo, Snapshottable):
+    if not marker.exists():
         return False
     # the home lock too: a collect between adopting the swapped-out tree and listing the
     # fail-safe would find no snapshot naming that generation
@@ -218,14 +226,17 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
     return RestoreResult(info.id, failsafe.id, count, seconds=time.monotonic() - started, lock_held_seconds=held)
 
 
-def check_content(root: Path, views: list[tuple[str, str, str | None]] | None = None) -> list[Problem]:
+def check_content(root: Path | None, views: list[tuple[str, str, str | None]] | None = None) -> list[Problem]:
     """Every content file under the storage root ``root`` (or of the objects ``views`` name)
     re-hashed against the digest its inventory recorded, on forked workers (check.py):
     the problems that concern content (structure is not the restore's to judge)."""
     from fcrctl.repository.local.check import check_object_views, check_storage_root
 
-    found = (check_storage_root(root, None, read_data=True) if views is None
-             else check_object_views(views, read_data=True))
+    if views is not None:
+        found = check_object_views(views, read_data=True)
+    else:
+        assert root is not None
+        found = check_storage_root(root, None, read_data=True)
     return [p for p in found if p.message.startswith(_CONTENT_PROBLEMS)]
 
 

@@ -39,10 +39,10 @@ def damaged(backup_id: str, what: str) -> CorruptData:
 
 def relative_path(value: object, backup_id: str, what: str) -> str:
     """``value`` if it is a path that stays under the directory it is relative to."""
-    if not isinstance(value, str) or not value or len(value) > MAX_PATH:
+    if type(value) is not str or not value or len(value) > MAX_PATH:
         raise damaged(backup_id, f"{what} {value!r} is not a relative path")
-    if value.startswith("/") or "\\" in value or "\0" in value or any(
-            part in ("", ".", "..") for part in value.split("/")):
+    wrapped = f"/{value}/"  # every segment between slashes: substring tests (C) instead of a split per path
+    if "//" in wrapped or "/./" in wrapped or "/../" in wrapped or "\\" in value or "\0" in value:
         raise damaged(backup_id, f"{what} {value!r} leaves its directory (absolute, '..' or empty segment)")
     return value
 
@@ -137,10 +137,11 @@ def header(doc: dict[str, Any], backup_id: str) -> None:
 
 
 def check_object(at: int, where: str, rel: str, files: list[tuple[str, str | None, str | None]],
-                 backup_id: str) -> None:
+                 backup_id: str, inventory_bytes: bytes | None = None) -> None:
     """After an object is written (``at``: its directory, open): its root inventory holds exactly
     the content files the manifest gave it, with the same digests, and every inventory matches
-    its sidecar. ``files``: (name relative to the object, sha512, inline text)."""
+    its sidecar. ``files``: (name relative to the object, sha512, inline text);
+    ``inventory_bytes``: the root inventory as written (verified against its digest), if kept."""
     by_name = {name: (d, inline) for name, d, inline in files}
 
     def fail(what: str) -> CorruptData:
@@ -150,11 +151,13 @@ def check_object(at: int, where: str, rel: str, files: list[tuple[str, str | Non
     if "inventory.json" not in by_name:
         return  # an object recorded without a readable inventory: copied as it was
     try:
-        fd = os.open("inventory.json", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=at)
-        try:
-            data = _read_all(fd)
-        finally:
-            os.close(fd)
+        data = inventory_bytes
+        if data is None:
+            fd = os.open("inventory.json", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=at)
+            try:
+                data = _read_all(fd)
+            finally:
+                os.close(fd)
         inventory = json.loads(data)
         algorithm = str(inventory.get("digestAlgorithm", "sha512"))
         manifest = inventory["manifest"]

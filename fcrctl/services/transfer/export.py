@@ -274,7 +274,7 @@ class Exporter:
                     info = self.repo.info(path)
                     done = self.file(path, layout.BINARY_EXT if info.is_binary else self.ext)
                     if not done.exists():
-                        for found in Exporter._walk(self, path):
+                        for found in self._walk(path):
                             self._export_one(found)
 
     # -- headers ------------------------------------------------------------------------------------

@@ -117,6 +117,7 @@ class Importer:
         self.old_base = options.old_base.rstrip("/") if options.old_base else ""
         self.base_path = ""
         self.histories_not_carried = 0
+        self._checking = False
         self._lock = threading.Lock()
         for warning in source.warnings:
             self.report.note(warning)
@@ -336,6 +337,8 @@ class Importer:
         return State(spec, *_dates(raw, url), *_users(raw, url), size=size)
 
     def _user_triples(self, raw: Graph, path: str) -> Graph:
+        if self._checking:  # pass 1 only looks for errors, and rewriting ids finds none
+            return raw
         graph = self._internal(raw)
         return rdf.check_user_triples(graph, subject_id=paths.to_id(path), lenient=True)
 
@@ -410,12 +413,23 @@ class Importer:
         if prepared.current is None:
             self.report.skip(entry.path, prepared.skip_reason or "left out")
             return
-        if not self._make_room(entry.path, repo):
+        # Without --resume, a resource in the way fails its create anyway: asking first would cost
+        # every resource a lookup (two requests over HTTP) to tell only tombstones apart.
+        ask_first = self.options.resume or entry.path == "/"
+        if ask_first and not self._make_room(entry.path, repo):
             return
         states = self._states(prepared)
         dated = _dated(repo)
         for number, (state, when) in enumerate(states):
-            self._write_state(repo, entry, state, when if dated else None, first=number == 0)
+            when = when if dated else None
+            try:
+                self._write_state(repo, entry, state, when, first=number == 0)
+            except Gone:
+                if number > 0 or ask_first:
+                    raise
+                if not self._make_room(entry.path, repo):  # says what to do with the tombstone
+                    return
+                self._write_state(repo, entry, state, when, first=True)  # the tombstone was purged
         if prepared.versions and not dated:
             with self._lock:
                 self.histories_not_carried += 1
@@ -516,11 +530,13 @@ class Importer:
     # -- the run ----------------------------------------------------------------------------------------
     def run(self, transaction: bool = False) -> Report:
         self.detect_base()
+        self._checking = True
         for entry in self.entries():  # pass 1: nothing is written unless all of it reads
             if entry is not None:
                 self.prepare(entry)
                 if self.options.dry_run:
                     self.report.done(entry.kind)
+        self._checking = False
         if self.options.dry_run:
             return self.report.finish()
         if transaction:
