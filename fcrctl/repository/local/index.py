@@ -2,7 +2,9 @@
 
 Tables: resources (one row per resource, tombstones included), membership (direct/indirect
 container configs), refs (triples whose object is a repository resource, for inbound reads),
-pending (objects a writer was about to change: recovery work after a crash), invalid
+pending (objects a writer was about to change: recovery work after a crash), changes (the
+change journal: every object a writer was about to change, in order, so a snapshot re-reads
+only those since the last one), invalid
 (objects that could not be read, reported to the user), acls (each resource's own ACL: the
 headers and content file of ``PATH/fcr:acl``, so access checks need no inventory read).
 """
@@ -14,14 +16,16 @@ import json
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fcrctl.errors import CorruptData, FcrctlError, Locked, NoSpace, ReadOnly
+from fcrctl.repository.local.ocfl import object_rel
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 _DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending", "acls")
 
 _SCHEMA = """
@@ -48,7 +52,9 @@ CREATE TABLE IF NOT EXISTS invalid (object_rel TEXT PRIMARY KEY, object_id TEXT,
 CREATE TABLE IF NOT EXISTS acls (path TEXT PRIMARY KEY, object_id TEXT NOT NULL, headers TEXT NOT NULL,
     content_file TEXT);
 CREATE INDEX IF NOT EXISTS acls_object ON acls(object_id);
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, object_rel TEXT NOT NULL);
 """
+JOURNAL_KEY = "journal"  # meta: this journal's identity; a new one whenever its history is cut off
 
 
 @dataclass
@@ -90,7 +96,7 @@ class Index:
             self.conn.executescript(
                 "DROP TABLE IF EXISTS resources; DROP TABLE IF EXISTS membership; DROP TABLE IF EXISTS refs;"
                 "DROP TABLE IF EXISTS pending; DROP TABLE IF EXISTS invalid; DROP TABLE IF EXISTS meta;"
-                "DROP TABLE IF EXISTS acls;"
+                "DROP TABLE IF EXISTS acls; DROP TABLE IF EXISTS changes;"
             )
         if found != SCHEMA_VERSION:
             # only then: a write on every open would change the file (and its backup copies) for nothing
@@ -230,6 +236,45 @@ class Index:
         self._check_writable()
         with self.transaction():
             self.conn.executemany("INSERT OR IGNORE INTO pending(object_id) VALUES (?)", [(o,) for o in object_ids])
+            # journaled with the intent, before OCFL is touched: a crash after the write can
+            # never leave a change the journal does not name
+            self.conn.executemany("INSERT INTO changes(object_rel) VALUES (?)",
+                                  [(object_rel(o),) for o in object_ids])
+
+    # -- the change journal ------------------------------------------------------------------
+    def journal_position(self) -> tuple[str, int]:
+        """(this journal's identity, its last sequence number). Positions of two identities
+        are not comparable: the history between them is unknown."""
+        token = self.get_meta(JOURNAL_KEY)
+        if token is None:
+            token = self.new_journal()
+        row = self.conn.execute("SELECT max(seq) FROM changes").fetchone()
+        floor = int(self.get_meta(JOURNAL_KEY + ".floor") or 0)
+        return token, max(int(row[0] or 0), floor)
+
+    def changed_since(self, token: str, seq: int) -> set[str] | None:
+        """Object directories changed after position (token, seq), or None when the journal
+        cannot say (another identity, or trimmed past ``seq``): scan everything."""
+        if token != self.get_meta(JOURNAL_KEY) or seq < int(self.get_meta(JOURNAL_KEY + ".floor") or 0):
+            return None
+        return {r[0] for r in self.conn.execute("SELECT object_rel FROM changes WHERE seq > ?", (seq,))}
+
+    def trim_journal(self, seq: int) -> None:
+        """Forget entries up to ``seq`` (a snapshot recorded them); older positions then scan."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM changes WHERE seq <= ?", (seq,))
+            if seq > int(self.get_meta(JOURNAL_KEY + ".floor") or 0):
+                self.set_meta(JOURNAL_KEY + ".floor", str(seq))
+
+    def new_journal(self) -> str:
+        """Start a new journal identity (the root was rebuilt, swapped, or reindexed: what
+        changed is unknown), dropping the old entries."""
+        token = uuid.uuid4().hex
+        with self.transaction():
+            self.conn.execute("DELETE FROM changes")
+            self.set_meta(JOURNAL_KEY, token)
+            self.set_meta(JOURNAL_KEY + ".floor", "0")
+        return token
 
     def apply(self, entries: list[ObjectEntries], removed: list[str] = (), *, clear_pending: list[str] = (),
               fresh: set[str] = frozenset()) -> None:
@@ -287,6 +332,7 @@ class Index:
         with self.transaction():
             for table in _DATA_TABLES:
                 self.conn.execute(f"DELETE FROM {table}")
+            self.new_journal()  # a reindex: whatever changed the root outside fcrctl is not journaled
 
     def copy_to(self, target: Path) -> None:
         """A consistent copy of the whole database (SQLite's online backup), synced to disk."""
@@ -317,6 +363,7 @@ class Index:
                 for table in _DATA_TABLES:
                     self.conn.execute(f"DELETE FROM main.{table}")
                     self.conn.execute(f"INSERT INTO main.{table} SELECT * FROM snap.{table}")
+                self.new_journal()  # the root was swapped: the journal describes the old one
                 self.set_meta("built", datetime.now(UTC).isoformat())
             return self.count()
         except sqlite3.Error:

@@ -52,7 +52,7 @@ from fcrctl.repository.base import (
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.acls import AclsMixin, drop_acl_files
-from fcrctl.repository.local.index import Index, IndexCorrupt, Row
+from fcrctl.repository.local.index import JOURNAL_KEY, Index, IndexCorrupt, Row
 from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.repository.local.store import Change, Store, headers_json, read_graph
@@ -261,6 +261,20 @@ class LocalRepository(AclsMixin, TransactionsMixin):
     def copy_index(self, target: Path) -> None:
         """A consistent copy of the index (call under ``exclusive()``: it then matches the root)."""
         self._index.copy_to(target)
+
+    def journal_position(self) -> tuple[str, int]:
+        """Where the change journal is now (under ``exclusive()``: every change before it is
+        in the root): a later ``changed_since`` names the objects written after it."""
+        return self._index.journal_position()
+
+    def changed_since(self, position: tuple[str, int]) -> set[str] | None:
+        """Object directories written after ``position``, or None when the journal cannot tell
+        (a reindex or restore since, or trimmed): the caller must look at every object."""
+        return self._index.changed_since(*position)
+
+    def trim_journal(self, position: tuple[str, int]) -> None:
+        if self._index.get_meta(JOURNAL_KEY) == position[0]:
+            self._index.trim_journal(position[1])
 
     def load_index(self, source: Path) -> int | None:
         """Replace the index's content with a copy made by ``copy_index`` (under ``exclusive()``,

@@ -275,6 +275,29 @@ def settle(root: Path, state: RootState, indexed: Iterable[str]) -> int:
     return reread
 
 
+def settle_changed(root: Path, state: RootState, changed: Iterable[str]) -> int:
+    """Step 2 when the change journal names what changed since ``state`` was recorded (writer
+    lock held): only those objects are looked at, so the cost is that of the changes."""
+    base = str(root)
+    reread = 0
+    for rel in changed:
+        stamp = _stat_inventory(base, rel)
+        old = state.objects.get(rel)
+        if stamp is None:
+            obj = f"{base}/{rel}"
+            if os.path.isdir(obj) and any(n.startswith("0=ocfl_object_") for n in os.listdir(obj)):
+                state.objects[rel] = _read_object(base, rel, (0, 0, 0, 0))  # as a scan finds it: copied as it is
+                reread += 1
+            else:
+                state.objects.pop(rel, None)
+            continue
+        if old is None or old.stamp != stamp:
+            state.objects[rel] = _read_object(base, rel, stamp)
+            reread += 1
+    state.root_files = _root_files(base)
+    return reread
+
+
 # -- where a recorded object is read from ---------------------------------------------------------
 class Sources:
     """Where each object of a recorded state is read from, first match wins: the snapshot's

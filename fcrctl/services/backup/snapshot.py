@@ -40,6 +40,7 @@ LINKED = "linked-root"  # a complete tree linked on demand for a snapshot that r
 INDEX = "index.sqlite"  # the repository's index at the snapshot's instant (absent when inconsistent)
 INDEX_KEY = "indexSha512"  # in backup.json and manifests: the sha512 of that index copy (its blob)
 EPOCH_KEY = "liveEpoch"  # in backup.json of a snapshot that reads its objects from the live root
+JOURNAL_KEY = "journal"  # in backup.json: [journal identity, position, storage root inode] at the instant
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ID_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\dZ)_([A-Za-z0-9._-]{1,64})$")
 STAMP = "%Y-%m-%dT%H.%M.%SZ"
@@ -62,6 +63,12 @@ class Snapshottable(Protocol):
     def copy_index(self, target: Path) -> None: ...
 
     def load_index(self, source: Path) -> int | None: ...
+
+    def journal_position(self) -> tuple[str, int]: ...
+
+    def changed_since(self, position: tuple[str, int]) -> set[str] | None: ...
+
+    def trim_journal(self, position: tuple[str, int]) -> None: ...
 
 
 @dataclass
@@ -242,6 +249,22 @@ class BackupHome:
                     tree.remove_tree(staged)
         return linked
 
+    def newest_journaled(self) -> tuple[rootstate.RootState, tuple[str, int], int] | None:
+        """The newest snapshot of the live root if it recorded where the change journal was:
+        (its state, that position, the storage root's inode then), or None."""
+        for info in reversed(self.list()):
+            if info.epoch is not None:
+                mark = info.extra.get(JOURNAL_KEY)
+                if not (isinstance(mark, list) and len(mark) == 3 and isinstance(mark[0], str)
+                        and isinstance(mark[1], int) and isinstance(mark[2], int)):
+                    return None
+                try:
+                    state = rootstate.RootState.load(self.path(info.id) / rootstate.STATE_FILE)
+                except CorruptData:
+                    return None
+                return state, (mark[0], mark[1]), mark[2]
+        return None
+
     def newest_state(self) -> rootstate.RootState | None:
         """The state the newest snapshot of the live root recorded (a scan reuses what is
         unchanged since), or None."""
@@ -348,21 +371,40 @@ class _Recorded:
     resources: int
     held: float
     inconsistent: bool
+    journal: list[object] | None = None  # [identity, position, root inode] when recorded under the lock
+    scan: str = "full"  # or "journal": only the objects it named were looked at
 
 
 def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout: float,
-            allow_inconsistent: bool, previous: rootstate.RootState | None, floor: int) -> _Recorded:
-    """The root's state and the index as of one instant under the writer lock (a stat per object)."""
+            allow_inconsistent: bool, home: BackupHome, floor: int, full_scan: bool) -> _Recorded:
+    """The root's state and the index as of one instant under the writer lock: only the objects
+    the change journal names since the newest snapshot are looked at, or, when the journal
+    cannot tell (reindex, restore, trimmed, or no such snapshot), a stat per object."""
     live = Path(repo.location) / TREE
     retention.activate()  # before anything is recorded: from now on purges keep what we name
     # without the lock, the newest generation may still be filling: a purge commit makes it
     # first, then moves its objects one by one, some after our scan saw them
     epoch_before = max(0, retention.epoch() - 1)
-    state = rootstate.scan(live, previous, processes=SCAN_PROCESSES)
+    journaled = None if full_scan else home.newest_journaled()
+    if journaled is not None and (journaled[2] != os.stat(live).st_ino or repo.changed_since(journaled[1]) is None):
+        journaled = None  # a look without the lock: asked again under it
+    if journaled is not None:
+        state = journaled[0]
+    else:
+        state = rootstate.scan(live, None if full_scan else home.newest_state(), processes=SCAN_PROCESSES)
     try:
         with repo.exclusive(timeout=lock_timeout) as root:
             t0 = time.monotonic()
-            rootstate.settle(root, state, repo.indexed_objects())
+            changed = repo.changed_since(journaled[1]) if journaled is not None else None
+            how = "journal"
+            if changed is not None and journaled is not None and journaled[2] == os.stat(root).st_ino:
+                rootstate.settle_changed(root, state, changed)
+            else:
+                how = "full"
+                if journaled is not None:  # the journal was cut off meanwhile (a reindex): look at all
+                    state = rootstate.scan(root, state, processes=SCAN_PROCESSES)
+                rootstate.settle(root, state, repo.indexed_objects())
+            position = repo.journal_position()
             resources = repo.resource_count()
             # the index as of this instant: a restore loads it instead of rebuilding (~1 ms/object)
             repo.copy_index(staged / INDEX)
@@ -371,10 +413,15 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
             retention.raise_to(floor)
             epoch = retention.epoch()
             copy_own(root, staged / TREE, state)
-            return _Recorded(state, epoch, resources, time.monotonic() - t0, False)
+            # entries up to here are in this snapshot's state: the journal keeps only what follows
+            repo.trim_journal(position)
+            return _Recorded(state, epoch, resources, time.monotonic() - t0, False,
+                             [position[0], position[1], os.stat(root).st_ino], how)
     except Locked:
         if not allow_inconsistent:
             raise
+    if journaled is not None:  # the journal is read only under the lock
+        state = rootstate.scan(live, state, processes=SCAN_PROCESSES)
     # ArangoDB's allowInconsistent: no lock, so the recorded state may be torn; objects purged
     # since the scan began are in generations after epoch_before (the one filling included)
     copy_own(live, staged / TREE, state)
@@ -403,11 +450,13 @@ def take(
     kind: str = "snapshot",
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     unique: bool = False,
+    full_scan: bool = False,
 ) -> BackupInfo:
     """Snapshot a local repository: its state recorded under the writer lock. Its files stay
     where they are (OCFL versions never change); purges and restores keep them for it.
     ``unique``: fcrctl names this backup (a fail-safe), so a taken id gets a counter instead
-    of failing (the label keeps its name: retention groups by it)."""
+    of failing (the label keeps its name: retention groups by it). ``full_scan``: look at every
+    object even when the change journal could name the changed ones."""
     if not isinstance(repo, Snapshottable):
         raise Unsupported(f"{repo.location} cannot be snapshotted by linking (use a remote crawl backup)")
     started = time.monotonic()
@@ -421,13 +470,16 @@ def take(
         raise Conflict(f"backup {backup_id} already exists: use another --label or wait a second")
     with tree.home_lock(home.root, exclusive=False), tree.staging_dir(home.root) as staged:
         floor = max((b.epoch for b in home.list() if b.epoch is not None), default=0)
-        taken = _record(repo, home.retention, staged, lock_timeout, allow_inconsistent, home.newest_state(), floor)
+        taken = _record(repo, home.retention, staged, lock_timeout, allow_inconsistent, home, floor, full_scan)
         taken.state.save(staged / rootstate.STATE_FILE)
         extra: dict[str, Any] = {}
         if (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
             with open(staged / INDEX, "rb") as fh:
                 extra[INDEX_KEY] = hashlib.file_digest(fh, "sha512").hexdigest()
         files, size = taken.state.size(str(staged / TREE))
+        if taken.journal is not None:
+            extra[JOURNAL_KEY] = taken.journal
+        extra["scan"] = taken.scan
         info = BackupInfo(
             id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
             resources=taken.resources, files=files, bytes=size, repository=repo.location,
