@@ -347,6 +347,10 @@ class Index:
         except (sqlite3.Error, OSError) as e:
             raise CorruptData(f"cannot copy the index to {target}: {e}") from e
 
+    def pin(self) -> PinnedIndex:
+        """The index as of now, readable (and copyable) later while writers go on."""
+        return PinnedIndex(self.path)
+
     def load_from(self, source: Path) -> int | None:
         """Replace every table's rows with those of a copy, in one transaction. None (nothing
         changed) when the copy is of another schema version or unreadable."""
@@ -371,6 +375,47 @@ class Index:
         finally:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("DETACH DATABASE snap")
+
+
+class PinnedIndex:
+    """A read transaction on a connection of its own: WAL keeps showing it the index as of its
+    first read, so a snapshot pins the index under the writer lock (O(1)) and copies it after
+    releasing the lock, instead of holding writers back for a copy of the whole file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+            self._conn.execute("BEGIN")
+            self._conn.execute("SELECT count(*) FROM meta").fetchone()  # the read snapshot starts here
+        except sqlite3.Error as e:
+            raise open_error(path, e) from e
+
+    def resource_count(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM resources WHERE deleted=0").fetchone()[0]
+
+    def copy_to(self, target: Path) -> None:
+        """A copy of the pinned state (SQLite's online backup reads through this transaction)."""
+        try:
+            dest = sqlite3.connect(target)
+            try:
+                self._conn.backup(dest)
+            finally:
+                dest.close()
+            with open(target, "rb") as fh:
+                os.fsync(fh.fileno())
+        except (sqlite3.Error, OSError) as e:
+            raise CorruptData(f"cannot copy the index to {target}: {e}") from e
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+    def __enter__(self) -> PinnedIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class IndexCorrupt(CorruptData):

@@ -52,7 +52,7 @@ from fcrctl.repository.base import (
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.acls import AclsMixin, drop_acl_files
-from fcrctl.repository.local.index import JOURNAL_KEY, Index, IndexCorrupt, Row
+from fcrctl.repository.local.index import JOURNAL_KEY, Index, IndexCorrupt, PinnedIndex, Row
 from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.repository.local.store import Change, Store, headers_json, read_graph
@@ -261,6 +261,11 @@ class LocalRepository(AclsMixin, TransactionsMixin):
     def copy_index(self, target: Path) -> None:
         """A consistent copy of the index (call under ``exclusive()``: it then matches the root)."""
         self._index.copy_to(target)
+
+    def pin_index(self) -> PinnedIndex:
+        """The index as of now (call under ``exclusive()``: it then matches the root), to count
+        or copy after the lock is released."""
+        return self._index.pin()
 
     def journal_position(self) -> tuple[str, int]:
         """Where the change journal is now (under ``exclusive()``: every change before it is

@@ -31,6 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 from fcrctl import __version__
 from fcrctl.errors import BadInput, Conflict, CorruptData, Locked, NotFound, Unsupported
 from fcrctl.repository.base import Repository
+from fcrctl.repository.local.index import PinnedIndex
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.services.backup import rootstate, tree
 
@@ -65,6 +66,8 @@ class Snapshottable(Protocol):
     def load_index(self, source: Path) -> int | None: ...
 
     def journal_position(self) -> tuple[str, int]: ...
+
+    def pin_index(self) -> PinnedIndex: ...
 
     def changed_since(self, position: tuple[str, int]) -> set[str] | None: ...
 
@@ -393,7 +396,7 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
     else:
         state = rootstate.scan(live, None if full_scan else home.newest_state(), processes=SCAN_PROCESSES)
     try:
-        with repo.exclusive(timeout=lock_timeout) as root:
+        with contextlib.ExitStack() as stack, repo.exclusive(timeout=lock_timeout) as root:
             t0 = time.monotonic()
             changed = repo.changed_since(journaled[1]) if journaled is not None else None
             how = "journal"
@@ -405,9 +408,10 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
                     state = rootstate.scan(root, state, processes=SCAN_PROCESSES)
                 rootstate.settle(root, state, repo.indexed_objects())
             position = repo.journal_position()
-            resources = repo.resource_count()
-            # the index as of this instant: a restore loads it instead of rebuilding (~1 ms/object)
-            repo.copy_index(staged / INDEX)
+            # the index as of this instant, copied after the lock is released: a restore loads
+            # it instead of rebuilding (~1 ms/object)
+            pinned = repo.pin_index()
+            stack.callback(pinned.close)
             # never below an epoch a snapshot recorded (the counter lost with .retained/): new
             # generations would be invisible to those snapshots
             retention.raise_to(floor)
@@ -415,8 +419,13 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
             copy_own(root, staged / TREE, state)
             # entries up to here are in this snapshot's state: the journal keeps only what follows
             repo.trim_journal(position)
-            return _Recorded(state, epoch, resources, time.monotonic() - t0, False,
-                             [position[0], position[1], os.stat(root).st_ino], how)
+            held = time.monotonic() - t0
+            mark: list[object] = [position[0], position[1], os.stat(root).st_ino]
+            stack.pop_all()
+        with pinned:
+            resources = pinned.resource_count()
+            pinned.copy_to(staged / INDEX)
+        return _Recorded(state, epoch, resources, held, False, mark, how)
     except Locked:
         if not allow_inconsistent:
             raise
