@@ -151,3 +151,29 @@ def test_the_journal_is_trimmed_by_each_snapshot(repo_dir: Path) -> None:
         assert repo._index.conn.execute("SELECT count(*) FROM changes").fetchone()[0] == 0  # noqa: SLF001
     finally:
         repo.close()
+
+
+def test_a_write_during_the_first_scan_is_recorded(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first snapshot scans without the lock; the journal's position before the scan names
+    what was written meanwhile, so the lock at the end looks only at that."""
+    real_scan = rootstate.scan
+
+    def scan_then_write(*args, **kwargs):  # type: ignore[no-untyped-def]
+        state = real_scan(*args, **kwargs)
+        _write(repo_dir, 7)  # after the scan looked, before the snapshot's lock
+        return state
+
+    monkeypatch.setattr(rootstate, "scan", scan_then_write)
+    repo = open_repository(str(repo_dir))
+    try:
+        first = take(repo, BackupHome(repo_dir / "backups"), label="first")
+    finally:
+        repo.close()
+    monkeypatch.setattr(rootstate, "scan", real_scan)
+    assert first.extra["scan"] == "full"
+    repo = open_repository(str(repo_dir))
+    try:
+        full = take(repo, BackupHome(repo_dir / "backups"), label="full", full_scan=True)
+    finally:
+        repo.close()
+    assert _state_file(repo_dir, first.id) == _state_file(repo_dir, full.id)

@@ -391,20 +391,36 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
     journaled = None if full_scan else home.newest_journaled()
     if journaled is not None and (journaled[2] != os.stat(live).st_ino or repo.changed_since(journaled[1]) is None):
         journaled = None  # a look without the lock: asked again under it
+    held = 0.0
+    scanned = journaled is None
     if journaled is not None:
         state = journaled[0]
     else:
+        start = None
+        if not full_scan:
+            # where the journal is when the scan starts, read under the lock (no write half
+            # done): the lock at the end then looks only at what was written during the scan
+            try:
+                with repo.exclusive(timeout=lock_timeout) as root:
+                    t0 = time.monotonic()
+                    start = (repo.journal_position(), os.stat(root).st_ino)
+                    held += time.monotonic() - t0
+            except Locked:
+                if not allow_inconsistent:
+                    raise
         state = rootstate.scan(live, None if full_scan else home.newest_state(), processes=SCAN_PROCESSES)
+        if start is not None:
+            journaled = (state, start[0], start[1])
     try:
         with contextlib.ExitStack() as stack, repo.exclusive(timeout=lock_timeout) as root:
             t0 = time.monotonic()
             changed = repo.changed_since(journaled[1]) if journaled is not None else None
-            how = "journal"
+            how = "full" if scanned else "journal"
             if changed is not None and journaled is not None and journaled[2] == os.stat(root).st_ino:
                 rootstate.settle_changed(root, state, changed)
             else:
                 how = "full"
-                if journaled is not None:  # the journal was cut off meanwhile (a reindex): look at all
+                if not scanned:  # the journal was cut off meanwhile (a reindex): look at all
                     state = rootstate.scan(root, state, processes=SCAN_PROCESSES)
                 rootstate.settle(root, state, repo.indexed_objects())
             position = repo.journal_position()
@@ -419,7 +435,7 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
             copy_own(root, staged / TREE, state)
             # entries up to here are in this snapshot's state: the journal keeps only what follows
             repo.trim_journal(position)
-            held = time.monotonic() - t0
+            held += time.monotonic() - t0
             mark: list[object] = [position[0], position[1], os.stat(root).st_ino]
             stack.pop_all()
         with pinned:
@@ -429,7 +445,7 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
     except Locked:
         if not allow_inconsistent:
             raise
-    if journaled is not None:  # the journal is read only under the lock
+    if not scanned:  # the journal is read only under the lock
         state = rootstate.scan(live, state, processes=SCAN_PROCESSES)
     # ArangoDB's allowInconsistent: no lock, so the recorded state may be torn; objects purged
     # since the scan began are in generations after epoch_before (the one filling included)
