@@ -63,9 +63,14 @@ def test_first_snapshot_scans_then_the_journal_names_what_changed(repo_dir: Path
     assert first["scan"] == "full" and first["journal"][1] > 0
     _write(repo_dir, 1)
     _journal_equals_full_scan(repo_dir, "writes")
-    # unchanged: the journal names nothing, and the state is the previous one
+    # unchanged: the journal names nothing, so the newest snapshot's state and index copy are
+    # this one's (linked: nothing is read or written per object)
+    newest = ok_json(repo_dir, "list-backups")[-1]
     doc = _journal_equals_full_scan(repo_dir, "unchanged")
-    assert doc["stateDigest"] == first["stateDigest"] or doc["files"] > first["files"]
+    assert doc["reusedFrom"] == newest["id"] and doc["indexSha512"] == newest["indexSha512"]
+    backups = repo_dir / "backups"
+    assert (backups / doc["id"] / rootstate.STATE_FILE).stat().st_ino == (
+        backups / newest["id"] / rootstate.STATE_FILE).stat().st_ino
 
 
 def test_a_writer_killed_after_its_ocfl_write_is_not_missed(repo_dir: Path) -> None:

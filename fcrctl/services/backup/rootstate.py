@@ -188,6 +188,11 @@ def _stat_inventory(root: str, rel: str) -> Stamp | None:
         return None
 
 
+def root_files(root: str) -> list[str]:
+    """The storage root's own files (outside objects): namaste, layout, extensions/."""
+    return _root_files(root)
+
+
 def _root_files(root: str) -> list[str]:
     out: list[str] = []
     with os.scandir(root) as it:

@@ -42,6 +42,7 @@ INDEX = "index.sqlite"  # the repository's index at the snapshot's instant (abse
 INDEX_KEY = "indexSha512"  # in backup.json and manifests: the sha512 of that index copy (its blob)
 EPOCH_KEY = "liveEpoch"  # in backup.json of a snapshot that reads its objects from the live root
 JOURNAL_KEY = "journal"  # in backup.json: [journal identity, position, storage root inode] at the instant
+AS_FOUND_KEY = "objectsAsFound"  # in backup.json: objects recorded without a readable inventory (copied)
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ID_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\dZ)_([A-Za-z0-9._-]{1,64})$")
 STAMP = "%Y-%m-%dT%H.%M.%SZ"
@@ -252,20 +253,16 @@ class BackupHome:
                     tree.remove_tree(staged)
         return linked
 
-    def newest_journaled(self) -> tuple[rootstate.RootState, tuple[str, int], int] | None:
+    def newest_journaled(self) -> tuple[BackupInfo, tuple[str, int], int] | None:
         """The newest snapshot of the live root if it recorded where the change journal was:
-        (its state, that position, the storage root's inode then), or None."""
+        (it, that position, the storage root's inode then), or None."""
         for info in reversed(self.list()):
             if info.epoch is not None:
                 mark = info.extra.get(JOURNAL_KEY)
                 if not (isinstance(mark, list) and len(mark) == 3 and isinstance(mark[0], str)
                         and isinstance(mark[1], int) and isinstance(mark[2], int)):
                     return None
-                try:
-                    state = rootstate.RootState.load(self.path(info.id) / rootstate.STATE_FILE)
-                except CorruptData:
-                    return None
-                return state, (mark[0], mark[1]), mark[2]
+                return info, (mark[0], mark[1]), mark[2]
         return None
 
     def newest_state(self) -> rootstate.RootState | None:
@@ -369,13 +366,34 @@ SCAN_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 @dataclass
 class _Recorded:
-    state: rootstate.RootState
+    state: rootstate.RootState | None  # None: the same as ``reuse``'s
     epoch: int
     resources: int
     held: float
     inconsistent: bool
     journal: list[object] | None = None  # [identity, position, root inode] when recorded under the lock
     scan: str = "full"  # or "journal": only the objects it named were looked at
+    reuse: BackupInfo | None = None  # nothing changed since this snapshot: its state and index copy serve
+
+
+def _load_state(home: BackupHome, info: BackupInfo) -> rootstate.RootState:
+    return rootstate.RootState.load(home.path(info.id) / rootstate.STATE_FILE)
+
+
+def _reusable(home: BackupHome, info: BackupInfo, root: Path) -> list[str] | None:
+    """The root's own files if the snapshot ``info`` recorded the present state whole (nothing
+    journaled since): the same root files, no object copied as found (no journal covers those),
+    its state and index copy readable. Else None."""
+    where = home.path(info.id)
+    if info.extra.get(AS_FOUND_KEY) != 0 or not (where / INDEX).is_file() or INDEX_KEY not in info.extra:
+        return None
+    try:
+        with open(where / rootstate.STATE_FILE, encoding="utf-8") as fh:
+            recorded = sorted(json.loads(fh.readline())["root"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    now = sorted(rootstate.root_files(str(root)))
+    return now if now == recorded else None
 
 
 def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout: float,
@@ -388,13 +406,16 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
     # without the lock, the newest generation may still be filling: a purge commit makes it
     # first, then moves its objects one by one, some after our scan saw them
     epoch_before = max(0, retention.epoch() - 1)
-    journaled = None if full_scan else home.newest_journaled()
-    if journaled is not None and (journaled[2] != os.stat(live).st_ino or repo.changed_since(journaled[1]) is None):
-        journaled = None  # a look without the lock: asked again under it
+    newest = None if full_scan else home.newest_journaled()
+    if newest is not None and (newest[2] != os.stat(live).st_ino or repo.changed_since(newest[1]) is None):
+        newest = None  # a look without the lock: asked again under it
+    journaled: tuple[rootstate.RootState | None, tuple[str, int], int] | None = None
     held = 0.0
-    scanned = journaled is None
-    if journaled is not None:
-        state = journaled[0]
+    scanned = newest is None
+    if newest is not None:
+        # unchanged since (as far as a look without the lock tells): its state may be reused whole
+        state = None if repo.changed_since(newest[1]) == set() else _load_state(home, newest[0])
+        journaled = (state, newest[1], newest[2])
     else:
         start = None
         if not full_scan:
@@ -417,11 +438,25 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
             changed = repo.changed_since(journaled[1]) if journaled is not None else None
             how = "full" if scanned else "journal"
             if changed is not None and journaled is not None and journaled[2] == os.stat(root).st_ino:
+                reused = _reusable(home, newest[0], root) if newest is not None and not changed else None
+                if reused is not None:
+                    position = repo.journal_position()
+                    retention.raise_to(floor)
+                    epoch = retention.epoch()
+                    copy_own(root, staged / TREE, rootstate.RootState(root_files=reused))
+                    repo.trim_journal(position)
+                    held += time.monotonic() - t0
+                    mark0: list[object] = [position[0], position[1], os.stat(root).st_ino]
+                    return _Recorded(None, epoch, newest[0].resources, held, False, mark0, how,  # type: ignore[index]
+                                     reuse=newest[0])  # type: ignore[index]
+                if state is None:  # written to since the look without the lock
+                    state = _load_state(home, newest[0])  # type: ignore[index]
                 rootstate.settle_changed(root, state, changed)
             else:
                 how = "full"
                 if not scanned:  # the journal was cut off meanwhile (a reindex): look at all
-                    state = rootstate.scan(root, state, processes=SCAN_PROCESSES)
+                    state = rootstate.scan(root, state or _load_state(home, newest[0]),  # type: ignore[index]
+                                           processes=SCAN_PROCESSES)
                 rootstate.settle(root, state, repo.indexed_objects())
             position = repo.journal_position()
             # the index as of this instant, copied after the lock is released: a restore loads
@@ -446,7 +481,7 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
         if not allow_inconsistent:
             raise
     if not scanned:  # the journal is read only under the lock
-        state = rootstate.scan(live, state, processes=SCAN_PROCESSES)
+        state = rootstate.scan(live, state or _load_state(home, newest[0]), processes=SCAN_PROCESSES)  # type: ignore[index]
     # ArangoDB's allowInconsistent: no lock, so the recorded state may be torn; objects purged
     # since the scan began are in generations after epoch_before (the one filling included)
     copy_own(live, staged / TREE, state)
@@ -496,12 +531,30 @@ def take(
     with tree.home_lock(home.root, exclusive=False), tree.staging_dir(home.root) as staged:
         floor = max((b.epoch for b in home.list() if b.epoch is not None), default=0)
         taken = _record(repo, home.retention, staged, lock_timeout, allow_inconsistent, home, floor, full_scan)
-        taken.state.save(staged / rootstate.STATE_FILE)
         extra: dict[str, Any] = {}
-        if (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
-            with open(staged / INDEX, "rb") as fh:
-                extra[INDEX_KEY] = hashlib.file_digest(fh, "sha512").hexdigest()
-        files, size = taken.state.size(str(staged / TREE))
+        if taken.reuse is not None:
+            # nothing changed: the newest snapshot's state and index copy are this one's (both
+            # are never written again), so its cost does not grow with the repository
+            prev = home.path(taken.reuse.id)
+            for name in (rootstate.STATE_FILE, INDEX):
+                _link_or_copy(prev / name, staged / name)
+            extra[INDEX_KEY] = taken.reuse.extra[INDEX_KEY]
+            with open(prev / rootstate.STATE_FILE, encoding="utf-8") as fh:
+                own_before = rootstate.RootState(root_files=json.loads(fh.readline())["root"])
+            files = taken.reuse.files
+            size = taken.reuse.bytes - own_before.size(str(prev / TREE))[1] + own_before.size(str(staged / TREE))[1]
+            digest = str(taken.reuse.extra.get("stateDigest"))
+            extra[AS_FOUND_KEY] = 0
+            extra["reusedFrom"] = taken.reuse.id
+        else:
+            assert taken.state is not None
+            taken.state.save(staged / rootstate.STATE_FILE)
+            if (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
+                with open(staged / INDEX, "rb") as fh:
+                    extra[INDEX_KEY] = hashlib.file_digest(fh, "sha512").hexdigest()
+            files, size = taken.state.size(str(staged / TREE))
+            digest = taken.state.digest()
+            extra[AS_FOUND_KEY] = sum(1 for o in taken.state.objects.values() if o.head is None)
         if taken.journal is not None:
             extra[JOURNAL_KEY] = taken.journal
         extra["scan"] = taken.scan
@@ -510,9 +563,16 @@ def take(
             resources=taken.resources, files=files, bytes=size, repository=repo.location,
             potentially_inconsistent=taken.inconsistent, kind=kind,
             extra={"lockHeldSeconds": round(taken.held, 3), "seconds": round(time.monotonic() - started, 3),
-                   "stateDigest": taken.state.digest(), EPOCH_KEY: taken.epoch, **extra},
+                   "stateDigest": digest, EPOCH_KEY: taken.epoch, **extra},
         )
         return home.install(staged, info)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def iter_ids(home: BackupHome) -> Iterator[str]:
