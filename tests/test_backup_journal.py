@@ -182,3 +182,20 @@ def test_a_write_during_the_first_scan_is_recorded(repo_dir: Path, monkeypatch: 
     finally:
         repo.close()
     assert _state_file(repo_dir, first.id) == _state_file(repo_dir, full.id)
+
+
+def test_a_journal_no_snapshot_trims_is_capped(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fcrctl.repository.local import index
+
+    ok_json(repo_dir, "backup", "--label", "first")
+    monkeypatch.setattr(index, "JOURNAL_CAP", 4)
+    monkeypatch.setattr(index, "JOURNAL_CHECK", 1)
+    for i in range(4):
+        _write(repo_dir, 20 + i)  # two objects each
+    repo = open_repository(str(repo_dir))
+    try:
+        assert repo._index.conn.execute("SELECT count(*) FROM changes").fetchone()[0] <= 4  # noqa: SLF001
+    finally:
+        repo.close()
+    # the first snapshot's position was dropped with the oldest entries: a full scan, still equal
+    _journal_equals_full_scan(repo_dir, "capped", expect="full")

@@ -55,6 +55,10 @@ CREATE INDEX IF NOT EXISTS acls_object ON acls(object_id);
 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, object_rel TEXT NOT NULL);
 """
 JOURNAL_KEY = "journal"  # meta: this journal's identity; a new one whenever its history is cut off
+# without snapshots to trim it the journal would grow forever: past this many entries its oldest
+# half is dropped (a snapshot older than that then scans), looked at every JOURNAL_CHECK entries
+JOURNAL_CAP = 1_000_000
+JOURNAL_CHECK = 10_000
 
 
 @dataclass
@@ -240,6 +244,11 @@ class Index:
             # never leave a change the journal does not name
             self.conn.executemany("INSERT INTO changes(object_rel) VALUES (?)",
                                   [(object_rel(o),) for o in object_ids])
+            seq = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            if seq // JOURNAL_CHECK != (seq - len(object_ids)) // JOURNAL_CHECK:
+                floor = int(self.get_meta(JOURNAL_KEY + ".floor") or 0)
+                if seq - floor > JOURNAL_CAP:
+                    self.trim_journal(seq - JOURNAL_CAP // 2)
 
     # -- the change journal ------------------------------------------------------------------
     def journal_position(self) -> tuple[str, int]:

@@ -16,6 +16,9 @@ A snapshot is taken in steps so that the writer lock is held only for a stat per
    links from them when one is needed (a restore). An object no source holds with its
    recorded inventory raises :class:`StateMoved`.
 
+With the repository's change journal (index.py), step 1 is skipped and step 2 looks only at
+the objects journaled since the newest snapshot (``settle_changed``); see snapshot._record.
+
 The state is saved beside the snapshot (``objects.jsonl``): uploads read each object's
 inventory digest from it instead of walking the tree.
 """
