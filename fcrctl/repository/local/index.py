@@ -182,6 +182,24 @@ class Index:
                 return
             last = rows[-1][10]
 
+    def modified_since(self, path: str, model: str, second: str, *, batch: int = 500) -> Iterator[Row]:
+        """Live rows of ``model`` below ``path`` whose lastModifiedDate is at or after ``second``
+        (``YYYY-MM-DDTHH:MM:SS``, UTC), filtered inside SQLite: the model first (a compare),
+        the date only for those. Dates not in UTC's Z form are kept for the caller to judge."""
+        low = "" if path == "/" else sort_key(path)
+        sql = ("SELECT * FROM resources WHERE sort_key > ? AND sort_key < ? AND path != '/' AND model = ? "
+               "AND deleted=0 AND (substr(json_extract(headers, '$.lastModifiedDate'), 1, 19) >= ? "
+               "OR json_extract(headers, '$.lastModifiedDate') NOT LIKE '____-__-__T__:__:__%Z') "
+               "ORDER BY sort_key LIMIT ?")
+        last = low + "\x01"
+        while True:
+            rows = self.conn.execute(sql, (last, low + "\x02", model, second, batch)).fetchall()
+            for r in rows:
+                yield _row(r)
+            if len(rows) < batch:
+                return
+            last = rows[-1][10]
+
     def all_rows(self) -> Iterator[Row]:
         """Every indexed resource, tombstones included (for `fcrctl check`)."""
         for r in self.conn.execute("SELECT * FROM resources"):

@@ -515,6 +515,16 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         self._row(path)  # NotFound / Gone now, not at the first next()
         return (self._info(row.headers, row.path) for row in self._index.children(path, recursive=recursive))
 
+    def binaries_modified_since(self, path: str, since: datetime) -> Iterator[ResourceInfo]:
+        """Binaries below ``path`` modified at or after ``since`` (a superset: callers compare
+        exactly), picked by the index instead of parsing every resource's headers."""
+        path = paths.normalize(path)
+        self._row(path)
+        second = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if since.tzinfo else since.strftime(
+            "%Y-%m-%dT%H:%M:%S")
+        return (self._info(row.headers, row.path)
+                for row in self._index.modified_since(path, NON_RDF_SOURCE, second))
+
     # -- writing ----------------------------------------------------------------------------------
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
         path = paths.normalize(path)
