@@ -1085,14 +1085,15 @@ class LocalRepository(AclsMixin, TransactionsMixin):
                 # one transaction: readers keep seeing the old index until the new one is complete
                 with self._index.transaction():
                     self._index.clear_all()
-                    count = 0
-                    for obj_dir in ocfl.iter_object_dirs(self._root):
-                        count += self._store.index_object_dir(obj_dir)
+                    count = self._store.reindex_all(REINDEX_PROCESSES)
                     self._index.set_meta("built", datetime.now(UTC).isoformat())
                 return count
             finally:
                 if held and self._lock is not None:
                     self._lock.release()
+
+
+REINDEX_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 
 def _iso(value: datetime) -> str:
