@@ -54,3 +54,30 @@ def test_forked_reindex_builds_the_serial_index(tmp_path: Path, monkeypatch: pyt
     assert len(serial["invalid"]) == 1
     assert parallel == serial
     assert calls == [2]  # read by two forked workers
+
+
+def test_reindex_shows_a_bar_with_an_eta_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from fcrctl.cli import admin, output
+    from fcrctl.cli.main import app
+
+    repo = open_repository(str(tmp_path / "r"), create=True)
+    try:
+        for i in range(5):
+            repo.create(f"/x{i}", ResourceSpec())
+    finally:
+        repo.close()
+    seen: list[int] = []
+    repo = open_repository(str(tmp_path / "r"))
+    try:
+        assert repo.object_count() == 6
+        assert repo.reindex(progress=seen.append) == 6
+    finally:
+        repo.close()
+    assert sum(seen) == 6  # every object read is counted
+    monkeypatch.setattr(output, "_isatty", lambda stream: True)
+    monkeypatch.setattr(admin, "BAR_DELAY", 0)
+    result = CliRunner().invoke(app, ["--repo", str(tmp_path / "r"), "reindex"])
+    assert result.exit_code == 0 and "reindexed 6 resources" in result.stdout
+    assert "/6 [" in result.stderr and "objects/s" in result.stderr  # count of the total, rate, ETA

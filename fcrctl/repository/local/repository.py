@@ -10,7 +10,7 @@ import os
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -1068,8 +1068,12 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         raise Unsupported("the local repository keeps OCFL versions immutable; versions cannot be deleted")
 
     # -- maintenance --------------------------------------------------------------------------------
-    def reindex(self, *, _locked: bool = True) -> int:
-        """Rebuild the index from the storage root."""
+    def object_count(self) -> int:
+        """Objects the index knows (a reindex's expected work, for its progress bar)."""
+        return self._index.conn.execute("SELECT count(DISTINCT object_rel) FROM resources").fetchone()[0]
+
+    def reindex(self, *, _locked: bool = True, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild the index from the storage root; ``progress(n)`` after every n objects read."""
         with self._thread_lock:
             held = False
             if self._writable and self._lock is not None:
@@ -1085,7 +1089,7 @@ class LocalRepository(AclsMixin, TransactionsMixin):
                 # one transaction: readers keep seeing the old index until the new one is complete
                 with self._index.transaction():
                     self._index.clear_all()
-                    count = self._store.reindex_all(REINDEX_PROCESSES)
+                    count = self._store.reindex_all(REINDEX_PROCESSES, progress)
                     self._index.set_meta("built", datetime.now(UTC).isoformat())
                 return count
             finally:

@@ -12,6 +12,7 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,7 +360,7 @@ class Store:
         self.index.apply([read.entries])
         return len(read.entries.rows)
 
-    def reindex_all(self, processes: int = 1) -> int:
+    def reindex_all(self, processes: int = 1, progress: Callable[[int], None] | None = None) -> int:
         """Index every object directory (the caller clears the index, in one transaction). A
         big root is read by forked workers, each walking its share of the top directories;
         this process only writes their entries to the index."""
@@ -367,7 +368,12 @@ class Store:
         tops = sorted(e.name for e in os.scandir(root) if e.is_dir(follow_symlinks=False) and e.name != "extensions")
         if (processes < 2 or len(tops) < 64 or "fork" not in multiprocessing.get_all_start_methods()
                 or threading.active_count() > 1):  # forking a threaded process (the server) can deadlock
-            return sum(self.index_object_dir(obj_dir) for obj_dir in ocfl.iter_object_dirs(self.root))
+            count = 0
+            for obj_dir in ocfl.iter_object_dirs(self.root):
+                count += self.index_object_dir(obj_dir)
+                if progress is not None:
+                    progress(1)
+            return count
         global _FORKED
         _FORKED = self  # inherited by the workers, not pickled to each
         count = 0
@@ -376,6 +382,8 @@ class Store:
             with forked.pool(processes) as pool:
                 for part in pool.map(_read_tops_forked, chunks):
                     count += sum(self.apply_read(read) for read in part)
+                    if progress is not None:
+                        progress(len(part))
         finally:
             _FORKED = None
         return count
