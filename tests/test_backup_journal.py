@@ -199,3 +199,19 @@ def test_a_journal_no_snapshot_trims_is_capped(repo_dir: Path, monkeypatch: pyte
         repo.close()
     # the first snapshot's position was dropped with the oldest entries: a full scan, still equal
     _journal_equals_full_scan(repo_dir, "capped", expect="full")
+
+
+def test_an_object_without_inventory_is_still_copied_by_a_journal_snapshot(repo_dir: Path) -> None:
+    odd = repo_dir / "ocfl-root" / "fff" / "fff" / "fff" / ("f" * 64)
+    odd.mkdir(parents=True)
+    (odd / "0=ocfl_object_1.1").write_text("ocfl_object_1.1\n")
+    (odd / "note.txt").write_text("no inventory: copied as found")
+    first = ok_json(repo_dir, "backup", "--label", "first")
+    assert first["objectsAsFound"] == 1
+    _write(repo_dir, 30)
+    doc = _journal_equals_full_scan(repo_dir, "odd")
+    rel = odd.relative_to(repo_dir / "ocfl-root")
+    assert (repo_dir / "backups" / doc["id"] / "ocfl-root" / rel / "note.txt").read_text().startswith("no inventory")
+    # nothing journaled, but an object copied as found is never taken from an older snapshot
+    again = _journal_equals_full_scan(repo_dir, "odd-again")
+    assert "reusedFrom" not in again

@@ -21,7 +21,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -432,6 +432,9 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
         state = rootstate.scan(live, None if full_scan else home.newest_state(), processes=SCAN_PROCESSES)
         if start is not None:
             journaled = (state, start[0], start[1])
+    # objects copied as found, listed here without the lock (under it only changed ones are looked at)
+    as_found_before = {o.rel for o in state.objects.values() if o.head is None} if state is not None else set()
+    as_found: set[str] | None = None
     try:
         with contextlib.ExitStack() as stack, repo.exclusive(timeout=lock_timeout) as root:
             t0 = time.monotonic()
@@ -451,9 +454,13 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
                                      reuse=newest[0])  # type: ignore[index]
                 if state is None:  # written to since the look without the lock
                     state = _load_state(home, newest[0])  # type: ignore[index]
+                    as_found_before = {o.rel for o in state.objects.values() if o.head is None}
                 rootstate.settle_changed(root, state, changed)
+                as_found = {rel for rel in as_found_before | changed
+                            if rel in state.objects and state.objects[rel].head is None}
             else:
                 how = "full"
+                as_found = None
                 if not scanned:  # the journal was cut off meanwhile (a reindex): look at all
                     state = rootstate.scan(root, state or _load_state(home, newest[0]),  # type: ignore[index]
                                            processes=SCAN_PROCESSES)
@@ -467,7 +474,7 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
             # generations would be invisible to those snapshots
             retention.raise_to(floor)
             epoch = retention.epoch()
-            copy_own(root, staged / TREE, state)
+            copy_own(root, staged / TREE, state, as_found)
             # entries up to here are in this snapshot's state: the journal keeps only what follows
             repo.trim_journal(position)
             held += time.monotonic() - t0
@@ -488,16 +495,18 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
     return _Recorded(state, epoch_before, repo.resource_count(), 0.0, True)
 
 
-def copy_own(root: Path, own: Path, state: rootstate.RootState) -> None:
+def copy_own(root: Path, own: Path, state: rootstate.RootState, as_found: Iterable[str] | None = None) -> None:
     """What the live root cannot be trusted to keep: the root's own files (tiny) and objects
-    without a readable inventory (no immutable versions to come back to)."""
+    without a readable inventory (no immutable versions to come back to; ``as_found``: their
+    directories, when the caller knows them without going through every object)."""
     own.mkdir()
     for rel in state.root_files:
         (own / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, own / rel)
-    for o in state.objects.values():
-        if o.head is None:
-            rootstate.copy_tree(root / o.rel, own / o.rel)
+    if as_found is None:
+        as_found = [o.rel for o in state.objects.values() if o.head is None]
+    for rel in as_found:
+        rootstate.copy_tree(root / rel, own / rel)
 
 
 def take(
