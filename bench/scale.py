@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -211,7 +212,12 @@ def main() -> None:
     try:
         results = []
         for n in sizes:
-            results.append(measure(work, n, 2 if args.smoke else args.workers))
+            try:
+                results.append(measure(work, n, 2 if args.smoke else args.workers))
+            except BaseException:
+                traceback.print_exc()  # now, not after deleting the repository (minutes at 100k)
+                sys.stderr.flush()
+                raise
             print(f"# {n:,} objects measured: {json.dumps({k: round(v, 3) for k, v in results[-1].items()})}",
                   flush=True)
         report(sizes, results)
