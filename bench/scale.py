@@ -164,7 +164,8 @@ def measure(work: Path, count: int, workers: int) -> dict[str, float]:
     got["fixity --since after 100 changes"], _, _, _ = fcrctl(where, "fixity", "-R", "/", "--since", since)
     samples = [fcrctl(where, "info", f"/c/x{i}")[0] for i in (1, count // 2, count - 1)]
     got["info"] = sorted(samples)[1]
-    shutil.rmtree(where, ignore_errors=True)
+    print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
+    shutil.rmtree(where, ignore_errors=True)  # minutes at 100k: the figures are out first
     return got
 
 
@@ -218,8 +219,6 @@ def main() -> None:
                 traceback.print_exc()  # now, not after deleting the repository (minutes at 100k)
                 sys.stderr.flush()
                 raise
-            print(f"# {n:,} objects measured: {json.dumps({k: round(v, 3) for k, v in results[-1].items()})}",
-                  flush=True)
         report(sizes, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
