@@ -447,9 +447,9 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
                     retention.raise_to(floor)
                     epoch = retention.epoch()
                     copy_own(root, staged / TREE, rootstate.RootState(root_files=reused))
-                    repo.trim_journal(position)
                     held += time.monotonic() - t0
                     mark0: list[object] = [position[0], position[1], os.stat(root).st_ino]
+                    stack.callback(repo.trim_journal, position)  # after the lock: see below
                     return _Recorded(None, epoch, newest[0].resources, held, False, mark0, how,  # type: ignore[index]
                                      reuse=newest[0])  # type: ignore[index]
                 if state is None:  # written to since the look without the lock
@@ -475,11 +475,12 @@ def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeou
             retention.raise_to(floor)
             epoch = retention.epoch()
             copy_own(root, staged / TREE, state, as_found)
-            # entries up to here are in this snapshot's state: the journal keeps only what follows
-            repo.trim_journal(position)
             held += time.monotonic() - t0
             mark: list[object] = [position[0], position[1], os.stat(root).st_ino]
             stack.pop_all()
+        # entries up to here are in this snapshot's state: the journal keeps only what follows
+        # (deleted after the lock: as many rows as writes since the last snapshot)
+        repo.trim_journal(position)
         with pinned:
             resources = pinned.resource_count()
             pinned.copy_to(staged / INDEX)
