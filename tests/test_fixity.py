@@ -295,3 +295,46 @@ def test_a_listing_cut_off_midway_fails_the_run_instead_of_checking_fewer(
             assert len(seen) == 95 and "\n" not in failed.value.message
         finally:
             remote.close()
+
+
+def test_since_picks_in_the_index_exactly_what_a_walk_picks(tmp_path: Path) -> None:
+    """fixity --since asks the local index for the binaries modified since (no headers parsed
+    per resource): the same ones, in the same order, as filtering the whole listing."""
+    import io
+    import time
+    from datetime import UTC, datetime
+
+    from fcrctl.repository import open_repository
+    from fcrctl.repository.base import ResourceSpec
+    from fcrctl.services.fixity import select
+
+    repo = open_repository(str(tmp_path / "r"), create=True)
+    try:
+        repo.create("/a", ResourceSpec())
+        for i in range(3):
+            repo.create(f"/a/old{i}", ResourceSpec(content=io.BytesIO(b"old"), mime_type="text/plain"))
+        time.sleep(1.1)
+        since = datetime.now(UTC)
+        repo.create("/a/new", ResourceSpec(content=io.BytesIO(b"new"), mime_type="text/plain"))
+        repo.replace("/a/old1", ResourceSpec(content=io.BytesIO(b"changed"), mime_type="text/plain"))
+        repo.create("/a/c", ResourceSpec())
+        repo.create("/b", ResourceSpec(content=io.BytesIO(b"b"), mime_type="text/plain"))
+
+        class Walked:  # the repository without the index's shortcut
+            def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+                if name == "binaries_modified_since":
+                    raise AttributeError(name)
+                return getattr(repo, name)
+
+        for top in ("/", "/a"):
+            walked = [i.path for i in select(Walked(), top, recursive=True, since=since)]  # type: ignore[arg-type]
+            listing = repo.children
+            repo.children = None  # type: ignore[method-assign]  # the shortcut never walks the listing
+            try:
+                fast = [i.path for i in select(repo, top, recursive=True, since=since)]
+            finally:
+                repo.children = listing  # type: ignore[method-assign]
+            assert fast == walked
+        assert fast == ["/a/new", "/a/old1"]
+    finally:
+        repo.close()

@@ -1,5 +1,7 @@
 """Repository administration: init, reindex."""
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -45,10 +47,32 @@ def reindex(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Rebuild the repository's index from its source of truth (the OCFL root)."""
     cli = Cli.of(ctx, json=json_out)
     repo = cli.require("reindex", "reindex")
-    count = repo.reindex()
+    expected = getattr(repo, "object_count", None)
+    if callable(expected):  # a local repository: a bar with an ETA for people watching a terminal
+        with _objects_bar(cli, expected()) as advance:
+            count = repo.reindex(progress=advance)  # type: ignore[call-arg]
+    else:
+        count = repo.reindex()
     # a read-only repository is read through an index cached elsewhere: that is what was rebuilt
     where = "" if repo.capabilities.writable else " into this user's cache (the repository is read-only)"
     if cli.out.json_mode:
         cli.out.json({"reindexed": count, "cache_only": not repo.capabilities.writable})
     else:
         cli.out.line(f"reindexed {count} resources{where}")
+
+
+BAR_DELAY = 0.5  # seconds before a bar appears: a quick reindex shows none
+
+
+@contextlib.contextmanager
+def _objects_bar(cli: Cli, total: int) -> Iterator[Callable[[int], object]]:
+    """``advance(n)`` of a tqdm bar (count, rate, ETA) on stderr, only on a terminal."""
+    from fcrctl.cli.output import _isatty
+
+    if cli.out.json_mode or cli.out.quiet or not _isatty(cli.out.stderr):
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total or None, unit=" objects", file=cli.out.stderr, leave=False, delay=BAR_DELAY) as bar:
+        yield bar.update

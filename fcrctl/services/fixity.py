@@ -122,6 +122,8 @@ def select(
     candidates: Iterator[ResourceInfo]
     if top.is_binary:
         candidates = iter([top])
+    elif recursive and since is not None and callable(getattr(repo, "binaries_modified_since", None)):
+        candidates = repo.binaries_modified_since(path, since)  # type: ignore[attr-defined]  # the index picks them
     elif recursive:
         candidates = repo.children(path, recursive=True)
     else:

@@ -2,7 +2,9 @@
 
 Tables: resources (one row per resource, tombstones included), membership (direct/indirect
 container configs), refs (triples whose object is a repository resource, for inbound reads),
-pending (objects a writer was about to change: recovery work after a crash), invalid
+pending (objects a writer was about to change: recovery work after a crash), changes (the
+change journal: every object a writer was about to change, in order, so a snapshot re-reads
+only those since the last one), invalid
 (objects that could not be read, reported to the user), acls (each resource's own ACL: the
 headers and content file of ``PATH/fcr:acl``, so access checks need no inventory read).
 """
@@ -14,14 +16,16 @@ import json
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fcrctl.errors import CorruptData, FcrctlError, Locked, NoSpace, ReadOnly
+from fcrctl.repository.local.ocfl import object_rel
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 _DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending", "acls")
 
 _SCHEMA = """
@@ -48,7 +52,13 @@ CREATE TABLE IF NOT EXISTS invalid (object_rel TEXT PRIMARY KEY, object_id TEXT,
 CREATE TABLE IF NOT EXISTS acls (path TEXT PRIMARY KEY, object_id TEXT NOT NULL, headers TEXT NOT NULL,
     content_file TEXT);
 CREATE INDEX IF NOT EXISTS acls_object ON acls(object_id);
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, object_rel TEXT NOT NULL);
 """
+JOURNAL_KEY = "journal"  # meta: this journal's identity; a new one whenever its history is cut off
+# without snapshots to trim it the journal would grow forever: past this many entries its oldest
+# half is dropped (a snapshot older than that then scans), looked at every JOURNAL_CHECK entries
+JOURNAL_CAP = 1_000_000
+JOURNAL_CHECK = 10_000
 
 
 @dataclass
@@ -90,7 +100,7 @@ class Index:
             self.conn.executescript(
                 "DROP TABLE IF EXISTS resources; DROP TABLE IF EXISTS membership; DROP TABLE IF EXISTS refs;"
                 "DROP TABLE IF EXISTS pending; DROP TABLE IF EXISTS invalid; DROP TABLE IF EXISTS meta;"
-                "DROP TABLE IF EXISTS acls;"
+                "DROP TABLE IF EXISTS acls; DROP TABLE IF EXISTS changes;"
             )
         if found != SCHEMA_VERSION:
             # only then: a write on every open would change the file (and its backup copies) for nothing
@@ -172,6 +182,24 @@ class Index:
                 return
             last = rows[-1][10]
 
+    def modified_since(self, path: str, model: str, second: str, *, batch: int = 500) -> Iterator[Row]:
+        """Live rows of ``model`` below ``path`` whose lastModifiedDate is at or after ``second``
+        (``YYYY-MM-DDTHH:MM:SS``, UTC), filtered inside SQLite: the model first (a compare),
+        the date only for those. Dates not in UTC's Z form are kept for the caller to judge."""
+        low = "" if path == "/" else sort_key(path)
+        sql = ("SELECT * FROM resources WHERE sort_key > ? AND sort_key < ? AND path != '/' AND model = ? "
+               "AND deleted=0 AND (substr(json_extract(headers, '$.lastModifiedDate'), 1, 19) >= ? "
+               "OR json_extract(headers, '$.lastModifiedDate') NOT LIKE '____-__-__T__:__:__%Z') "
+               "ORDER BY sort_key LIMIT ?")
+        last = low + "\x01"
+        while True:
+            rows = self.conn.execute(sql, (last, low + "\x02", model, second, batch)).fetchall()
+            for r in rows:
+                yield _row(r)
+            if len(rows) < batch:
+                return
+            last = rows[-1][10]
+
     def all_rows(self) -> Iterator[Row]:
         """Every indexed resource, tombstones included (for `fcrctl check`)."""
         for r in self.conn.execute("SELECT * FROM resources"):
@@ -235,6 +263,50 @@ class Index:
         self._check_writable()
         with self.transaction():
             self.conn.executemany("INSERT OR IGNORE INTO pending(object_id) VALUES (?)", [(o,) for o in object_ids])
+            # journaled with the intent, before OCFL is touched: a crash after the write can
+            # never leave a change the journal does not name
+            self.conn.executemany("INSERT INTO changes(object_rel) VALUES (?)",
+                                  [(object_rel(o),) for o in object_ids])
+            seq = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            if seq // JOURNAL_CHECK != (seq - len(object_ids)) // JOURNAL_CHECK:
+                floor = int(self.get_meta(JOURNAL_KEY + ".floor") or 0)
+                if seq - floor > JOURNAL_CAP:
+                    self.trim_journal(seq - JOURNAL_CAP // 2)
+
+    # -- the change journal ------------------------------------------------------------------
+    def journal_position(self) -> tuple[str, int]:
+        """(this journal's identity, its last sequence number). Positions of two identities
+        are not comparable: the history between them is unknown."""
+        token = self.get_meta(JOURNAL_KEY)
+        if token is None:
+            token = self.new_journal()
+        row = self.conn.execute("SELECT max(seq) FROM changes").fetchone()
+        floor = int(self.get_meta(JOURNAL_KEY + ".floor") or 0)
+        return token, max(int(row[0] or 0), floor)
+
+    def changed_since(self, token: str, seq: int) -> set[str] | None:
+        """Object directories changed after position (token, seq), or None when the journal
+        cannot say (another identity, or trimmed past ``seq``): scan everything."""
+        if token != self.get_meta(JOURNAL_KEY) or seq < int(self.get_meta(JOURNAL_KEY + ".floor") or 0):
+            return None
+        return {r[0] for r in self.conn.execute("SELECT object_rel FROM changes WHERE seq > ?", (seq,))}
+
+    def trim_journal(self, seq: int) -> None:
+        """Forget entries up to ``seq`` (a snapshot recorded them); older positions then scan."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM changes WHERE seq <= ?", (seq,))
+            if seq > int(self.get_meta(JOURNAL_KEY + ".floor") or 0):
+                self.set_meta(JOURNAL_KEY + ".floor", str(seq))
+
+    def new_journal(self) -> str:
+        """Start a new journal identity (the root was rebuilt, swapped, or reindexed: what
+        changed is unknown), dropping the old entries."""
+        token = uuid.uuid4().hex
+        with self.transaction():
+            self.conn.execute("DELETE FROM changes")
+            self.set_meta(JOURNAL_KEY, token)
+            self.set_meta(JOURNAL_KEY + ".floor", "0")
+        return token
 
     def apply(self, entries: list[ObjectEntries], removed: list[str] = (), *, clear_pending: list[str] = (),
               fresh: set[str] = frozenset()) -> None:
@@ -292,6 +364,7 @@ class Index:
         with self.transaction():
             for table in _DATA_TABLES:
                 self.conn.execute(f"DELETE FROM {table}")
+            self.new_journal()  # a reindex: whatever changed the root outside fcrctl is not journaled
 
     def copy_to(self, target: Path) -> None:
         """A consistent copy of the whole database (SQLite's online backup), synced to disk."""
@@ -305,6 +378,10 @@ class Index:
                 os.fsync(fh.fileno())
         except (sqlite3.Error, OSError) as e:
             raise CorruptData(f"cannot copy the index to {target}: {e}") from e
+
+    def pin(self) -> PinnedIndex:
+        """The index as of now, readable (and copyable) later while writers go on."""
+        return PinnedIndex(self.path)
 
     def load_from(self, source: Path) -> int | None:
         """Replace every table's rows with those of a copy, in one transaction. None (nothing
@@ -322,6 +399,7 @@ class Index:
                 for table in _DATA_TABLES:
                     self.conn.execute(f"DELETE FROM main.{table}")
                     self.conn.execute(f"INSERT INTO main.{table} SELECT * FROM snap.{table}")
+                self.new_journal()  # the root was swapped: the journal describes the old one
                 self.set_meta("built", datetime.now(UTC).isoformat())
             return self.count()
         except sqlite3.Error:
@@ -329,6 +407,47 @@ class Index:
         finally:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("DETACH DATABASE snap")
+
+
+class PinnedIndex:
+    """A read transaction on a connection of its own: WAL keeps showing it the index as of its
+    first read, so a snapshot pins the index under the writer lock (O(1)) and copies it after
+    releasing the lock, instead of holding writers back for a copy of the whole file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+            self._conn.execute("BEGIN")
+            self._conn.execute("SELECT count(*) FROM meta").fetchone()  # the read snapshot starts here
+        except sqlite3.Error as e:
+            raise open_error(path, e) from e
+
+    def resource_count(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM resources WHERE deleted=0").fetchone()[0]
+
+    def copy_to(self, target: Path) -> None:
+        """A copy of the pinned state (SQLite's online backup reads through this transaction)."""
+        try:
+            dest = sqlite3.connect(target)
+            try:
+                self._conn.backup(dest)
+            finally:
+                dest.close()
+            with open(target, "rb") as fh:
+                os.fsync(fh.fileno())
+        except (sqlite3.Error, OSError) as e:
+            raise CorruptData(f"cannot copy the index to {target}: {e}") from e
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+    def __enter__(self) -> PinnedIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class IndexCorrupt(CorruptData):

@@ -10,7 +10,7 @@ import os
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,7 +52,7 @@ from fcrctl.repository.base import (
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.acls import AclsMixin, drop_acl_files
-from fcrctl.repository.local.index import Index, IndexCorrupt, Row
+from fcrctl.repository.local.index import JOURNAL_KEY, Index, IndexCorrupt, PinnedIndex, Row
 from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.repository.local.store import Change, Store, headers_json, read_graph
@@ -261,6 +261,25 @@ class LocalRepository(AclsMixin, TransactionsMixin):
     def copy_index(self, target: Path) -> None:
         """A consistent copy of the index (call under ``exclusive()``: it then matches the root)."""
         self._index.copy_to(target)
+
+    def pin_index(self) -> PinnedIndex:
+        """The index as of now (call under ``exclusive()``: it then matches the root), to count
+        or copy after the lock is released."""
+        return self._index.pin()
+
+    def journal_position(self) -> tuple[str, int]:
+        """Where the change journal is now (under ``exclusive()``: every change before it is
+        in the root): a later ``changed_since`` names the objects written after it."""
+        return self._index.journal_position()
+
+    def changed_since(self, position: tuple[str, int]) -> set[str] | None:
+        """Object directories written after ``position``, or None when the journal cannot tell
+        (a reindex or restore since, or trimmed): the caller must look at every object."""
+        return self._index.changed_since(*position)
+
+    def trim_journal(self, position: tuple[str, int]) -> None:
+        if self._index.get_meta(JOURNAL_KEY) == position[0]:
+            self._index.trim_journal(position[1])
 
     def load_index(self, source: Path) -> int | None:
         """Replace the index's content with a copy made by ``copy_index`` (under ``exclusive()``,
@@ -502,6 +521,16 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         path = paths.normalize(path)
         self._row(path)  # NotFound / Gone now, not at the first next()
         return (self._info(row.headers, row.path) for row in self._index.children(path, recursive=recursive))
+
+    def binaries_modified_since(self, path: str, since: datetime) -> Iterator[ResourceInfo]:
+        """Binaries below ``path`` modified at or after ``since`` (a superset: callers compare
+        exactly), picked by the index instead of parsing every resource's headers."""
+        path = paths.normalize(path)
+        self._row(path)
+        second = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if since.tzinfo else since.strftime(
+            "%Y-%m-%dT%H:%M:%S")
+        return (self._info(row.headers, row.path)
+                for row in self._index.modified_since(path, NON_RDF_SOURCE, second))
 
     # -- writing ----------------------------------------------------------------------------------
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
@@ -1046,8 +1075,12 @@ class LocalRepository(AclsMixin, TransactionsMixin):
         raise Unsupported("the local repository keeps OCFL versions immutable; versions cannot be deleted")
 
     # -- maintenance --------------------------------------------------------------------------------
-    def reindex(self, *, _locked: bool = True) -> int:
-        """Rebuild the index from the storage root."""
+    def object_count(self) -> int:
+        """Objects the index knows (a reindex's expected work, for its progress bar)."""
+        return self._index.conn.execute("SELECT count(DISTINCT object_rel) FROM resources").fetchone()[0]
+
+    def reindex(self, *, _locked: bool = True, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild the index from the storage root; ``progress(n)`` after every n objects read."""
         with self._thread_lock:
             held = False
             if self._writable and self._lock is not None:
@@ -1063,14 +1096,15 @@ class LocalRepository(AclsMixin, TransactionsMixin):
                 # one transaction: readers keep seeing the old index until the new one is complete
                 with self._index.transaction():
                     self._index.clear_all()
-                    count = 0
-                    for obj_dir in ocfl.iter_object_dirs(self._root):
-                        count += self._store.index_object_dir(obj_dir)
+                    count = self._store.reindex_all(REINDEX_PROCESSES, progress)
                     self._index.set_meta("built", datetime.now(UTC).isoformat())
                 return count
             finally:
                 if held and self._lock is not None:
                     self._lock.release()
+
+
+REINDEX_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 
 def _iso(value: datetime) -> str:

@@ -7,15 +7,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fcrctl import paths, rdf
+from fcrctl import forked, paths, rdf
 from fcrctl.errors import BadInput, CorruptData, FcrctlError, from_os_error
 from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP, NON_RDF_SOURCE
 from fcrctl.repository.local import headers as hdr
@@ -27,6 +29,28 @@ log = logging.getLogger("fcrctl.local")
 JOURNAL = "journal.json"
 PARALLEL_FROM = 16  # objects in one commit from which they are built on threads
 WORKERS = int(os.environ.get("FCRCTL_COMMIT_WORKERS", "4"))
+
+
+@dataclass
+class ReadObject:
+    """What reading one object directory gave: its entries, or why it is invalid."""
+
+    rel: str
+    object_id: str | None
+    entries: ObjectEntries | None
+    reason: str | None
+
+
+_FORKED: Store | None = None
+
+
+def _read_tops_forked(tops: list[str]) -> list[ReadObject]:
+    store = _FORKED
+    assert store is not None
+    out: list[ReadObject] = []
+    for top in tops:
+        out.extend(store.read_object_dir(obj_dir) for obj_dir in ocfl.iter_object_dirs(store.root / top))
+    return out
 
 
 @dataclass
@@ -307,6 +331,11 @@ class Store:
 
     def index_object_dir(self, obj_dir: Path) -> int:
         """(Re)index one object directory; invalid objects are recorded, not raised."""
+        return self.apply_read(self.read_object_dir(obj_dir))
+
+    def read_object_dir(self, obj_dir: Path) -> ReadObject:
+        """An object directory's index entries, or why it is invalid (no index access: forked
+        reindex workers call this)."""
         rel = obj_dir.relative_to(self.root).as_posix()
         object_id: str | None = None
         try:
@@ -317,14 +346,47 @@ class Store:
                 if row.content_file and not (self.root / row.content_file).exists():
                     raise CorruptData(f"object {object_id}: content file {row.content_file} is missing")
         except (FcrctlError, OSError, KeyError, ValueError) as e:
-            reason = getattr(e, "message", None) or str(e)
-            log.warning("skipping invalid OCFL object %s (%s): %s", rel, object_id or "unknown id", reason)
-            if object_id is not None:
-                self.index.apply([], [object_id])
-            self.index.mark_invalid(rel, object_id, reason)
+            return ReadObject(rel, object_id, None, getattr(e, "message", None) or str(e))
+        return ReadObject(rel, object_id, entries, None)
+
+    def apply_read(self, read: ReadObject) -> int:
+        if read.entries is None:
+            log.warning("skipping invalid OCFL object %s (%s): %s", read.rel, read.object_id or "unknown id",
+                        read.reason)
+            if read.object_id is not None:
+                self.index.apply([], [read.object_id])
+            self.index.mark_invalid(read.rel, read.object_id, read.reason or "")
             return 0
-        self.index.apply([entries])
-        return len(entries.rows)
+        self.index.apply([read.entries])
+        return len(read.entries.rows)
+
+    def reindex_all(self, processes: int = 1, progress: Callable[[int], None] | None = None) -> int:
+        """Index every object directory (the caller clears the index, in one transaction). A
+        big root is read by forked workers, each walking its share of the top directories;
+        this process only writes their entries to the index."""
+        root = os.fspath(self.root)
+        tops = sorted(e.name for e in os.scandir(root) if e.is_dir(follow_symlinks=False) and e.name != "extensions")
+        if (processes < 2 or len(tops) < 64 or "fork" not in multiprocessing.get_all_start_methods()
+                or threading.active_count() > 1):  # forking a threaded process (the server) can deadlock
+            count = 0
+            for obj_dir in ocfl.iter_object_dirs(self.root):
+                count += self.index_object_dir(obj_dir)
+                if progress is not None:
+                    progress(1)
+            return count
+        global _FORKED
+        _FORKED = self  # inherited by the workers, not pickled to each
+        count = 0
+        try:
+            chunks = [tops[i:i + 8] for i in range(0, len(tops), 8)]
+            with forked.pool(processes) as pool:
+                for part in pool.map(_read_tops_forked, chunks):
+                    count += sum(self.apply_read(read) for read in part)
+                    if progress is not None:
+                        progress(len(part))
+        finally:
+            _FORKED = None
+        return count
 
     # -- recovery -----------------------------------------------------------------------------
     def journal_exists(self) -> bool:

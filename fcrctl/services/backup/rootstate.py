@@ -16,6 +16,9 @@ A snapshot is taken in steps so that the writer lock is held only for a stat per
    links from them when one is needed (a restore). An object no source holds with its
    recorded inventory raises :class:`StateMoved`.
 
+With the repository's change journal (index.py), step 1 is skipped and step 2 looks only at
+the objects journaled since the newest snapshot (``settle_changed``); see snapshot._record.
+
 The state is saved beside the snapshot (``objects.jsonl``): uploads read each object's
 inventory digest from it instead of walking the tree.
 """
@@ -188,6 +191,11 @@ def _stat_inventory(root: str, rel: str) -> Stamp | None:
         return None
 
 
+def root_files(root: str) -> list[str]:
+    """The storage root's own files (outside objects): namaste, layout, extensions/."""
+    return _root_files(root)
+
+
 def _root_files(root: str) -> list[str]:
     out: list[str] = []
     with os.scandir(root) as it:
@@ -267,6 +275,29 @@ def settle(root: Path, state: RootState, indexed: Iterable[str]) -> int:
             if old is not None and old.head is None and os.path.isdir(f"{base}/{rel}"):
                 continue  # an object without an inventory: kept as found
             state.objects.pop(rel, None)
+            continue
+        if old is None or old.stamp != stamp:
+            state.objects[rel] = _read_object(base, rel, stamp)
+            reread += 1
+    state.root_files = _root_files(base)
+    return reread
+
+
+def settle_changed(root: Path, state: RootState, changed: Iterable[str]) -> int:
+    """Step 2 when the change journal names what changed since ``state`` was recorded (writer
+    lock held): only those objects are looked at, so the cost is that of the changes."""
+    base = str(root)
+    reread = 0
+    for rel in changed:
+        stamp = _stat_inventory(base, rel)
+        old = state.objects.get(rel)
+        if stamp is None:
+            obj = f"{base}/{rel}"
+            if os.path.isdir(obj) and any(n.startswith("0=ocfl_object_") for n in os.listdir(obj)):
+                state.objects[rel] = _read_object(base, rel, (0, 0, 0, 0))  # as a scan finds it: copied as it is
+                reread += 1
+            else:
+                state.objects.pop(rel, None)
             continue
         if old is None or old.stamp != stamp:
             state.objects[rel] = _read_object(base, rel, stamp)

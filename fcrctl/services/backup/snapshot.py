@@ -21,7 +21,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 from fcrctl import __version__
 from fcrctl.errors import BadInput, Conflict, CorruptData, Locked, NotFound, Unsupported
 from fcrctl.repository.base import Repository
+from fcrctl.repository.local.index import PinnedIndex
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.services.backup import rootstate, tree
 
@@ -40,6 +41,8 @@ LINKED = "linked-root"  # a complete tree linked on demand for a snapshot that r
 INDEX = "index.sqlite"  # the repository's index at the snapshot's instant (absent when inconsistent)
 INDEX_KEY = "indexSha512"  # in backup.json and manifests: the sha512 of that index copy (its blob)
 EPOCH_KEY = "liveEpoch"  # in backup.json of a snapshot that reads its objects from the live root
+JOURNAL_KEY = "journal"  # in backup.json: [journal identity, position, storage root inode] at the instant
+AS_FOUND_KEY = "objectsAsFound"  # in backup.json: objects recorded without a readable inventory (copied)
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ID_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\dZ)_([A-Za-z0-9._-]{1,64})$")
 STAMP = "%Y-%m-%dT%H.%M.%SZ"
@@ -62,6 +65,14 @@ class Snapshottable(Protocol):
     def copy_index(self, target: Path) -> None: ...
 
     def load_index(self, source: Path) -> int | None: ...
+
+    def journal_position(self) -> tuple[str, int]: ...
+
+    def pin_index(self) -> PinnedIndex: ...
+
+    def changed_since(self, position: tuple[str, int]) -> set[str] | None: ...
+
+    def trim_journal(self, position: tuple[str, int]) -> None: ...
 
 
 @dataclass
@@ -242,6 +253,18 @@ class BackupHome:
                     tree.remove_tree(staged)
         return linked
 
+    def newest_journaled(self) -> tuple[BackupInfo, tuple[str, int], int] | None:
+        """The newest snapshot of the live root if it recorded where the change journal was:
+        (it, that position, the storage root's inode then), or None."""
+        for info in reversed(self.list()):
+            if info.epoch is not None:
+                mark = info.extra.get(JOURNAL_KEY)
+                if not (isinstance(mark, list) and len(mark) == 3 and isinstance(mark[0], str)
+                        and isinstance(mark[1], int) and isinstance(mark[2], int)):
+                    return None
+                return info, (mark[0], mark[1]), mark[2]
+        return None
+
     def newest_state(self) -> rootstate.RootState | None:
         """The state the newest snapshot of the live root recorded (a scan reuses what is
         unchanged since), or None."""
@@ -343,54 +366,148 @@ SCAN_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 @dataclass
 class _Recorded:
-    state: rootstate.RootState
+    state: rootstate.RootState | None  # None: the same as ``reuse``'s
     epoch: int
     resources: int
     held: float
     inconsistent: bool
+    journal: list[object] | None = None  # [identity, position, root inode] when recorded under the lock
+    scan: str = "full"  # or "journal": only the objects it named were looked at
+    reuse: BackupInfo | None = None  # nothing changed since this snapshot: its state and index copy serve
+
+
+def _load_state(home: BackupHome, info: BackupInfo) -> rootstate.RootState:
+    return rootstate.RootState.load(home.path(info.id) / rootstate.STATE_FILE)
+
+
+def _reusable(home: BackupHome, info: BackupInfo, root: Path) -> list[str] | None:
+    """The root's own files if the snapshot ``info`` recorded the present state whole (nothing
+    journaled since): the same root files, no object copied as found (no journal covers those),
+    its state and index copy readable. Else None."""
+    where = home.path(info.id)
+    if info.extra.get(AS_FOUND_KEY) != 0 or not (where / INDEX).is_file() or INDEX_KEY not in info.extra:
+        return None
+    try:
+        with open(where / rootstate.STATE_FILE, encoding="utf-8") as fh:
+            recorded = sorted(json.loads(fh.readline())["root"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    now = sorted(rootstate.root_files(str(root)))
+    return now if now == recorded else None
 
 
 def _record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout: float,
-            allow_inconsistent: bool, previous: rootstate.RootState | None, floor: int) -> _Recorded:
-    """The root's state and the index as of one instant under the writer lock (a stat per object)."""
+            allow_inconsistent: bool, home: BackupHome, floor: int, full_scan: bool) -> _Recorded:
+    """The root's state and the index as of one instant under the writer lock: only the objects
+    the change journal names since the newest snapshot are looked at, or, when the journal
+    cannot tell (reindex, restore, trimmed, or no such snapshot), a stat per object."""
     live = Path(repo.location) / TREE
     retention.activate()  # before anything is recorded: from now on purges keep what we name
     # without the lock, the newest generation may still be filling: a purge commit makes it
     # first, then moves its objects one by one, some after our scan saw them
     epoch_before = max(0, retention.epoch() - 1)
-    state = rootstate.scan(live, previous, processes=SCAN_PROCESSES)
+    newest = None if full_scan else home.newest_journaled()
+    if newest is not None and (newest[2] != os.stat(live).st_ino or repo.changed_since(newest[1]) is None):
+        newest = None  # a look without the lock: asked again under it
+    journaled: tuple[rootstate.RootState | None, tuple[str, int], int] | None = None
+    held = 0.0
+    scanned = newest is None
+    if newest is not None:
+        # unchanged since (as far as a look without the lock tells): its state may be reused whole
+        state = None if repo.changed_since(newest[1]) == set() else _load_state(home, newest[0])
+        journaled = (state, newest[1], newest[2])
+    else:
+        start = None
+        if not full_scan:
+            # where the journal is when the scan starts, read under the lock (no write half
+            # done): the lock at the end then looks only at what was written during the scan
+            try:
+                with repo.exclusive(timeout=lock_timeout) as root:
+                    t0 = time.monotonic()
+                    start = (repo.journal_position(), os.stat(root).st_ino)
+                    held += time.monotonic() - t0
+            except Locked:
+                if not allow_inconsistent:
+                    raise
+        state = rootstate.scan(live, None if full_scan else home.newest_state(), processes=SCAN_PROCESSES)
+        if start is not None:
+            journaled = (state, start[0], start[1])
+    # objects copied as found, listed here without the lock (under it only changed ones are looked at)
+    as_found_before = {o.rel for o in state.objects.values() if o.head is None} if state is not None else set()
+    as_found: set[str] | None = None
     try:
-        with repo.exclusive(timeout=lock_timeout) as root:
+        with contextlib.ExitStack() as stack, repo.exclusive(timeout=lock_timeout) as root:
             t0 = time.monotonic()
-            rootstate.settle(root, state, repo.indexed_objects())
-            resources = repo.resource_count()
-            # the index as of this instant: a restore loads it instead of rebuilding (~1 ms/object)
-            repo.copy_index(staged / INDEX)
+            changed = repo.changed_since(journaled[1]) if journaled is not None else None
+            how = "full" if scanned else "journal"
+            if changed is not None and journaled is not None and journaled[2] == os.stat(root).st_ino:
+                reused = _reusable(home, newest[0], root) if newest is not None and not changed else None
+                if reused is not None:
+                    position = repo.journal_position()
+                    retention.raise_to(floor)
+                    epoch = retention.epoch()
+                    copy_own(root, staged / TREE, rootstate.RootState(root_files=reused))
+                    held += time.monotonic() - t0
+                    mark0: list[object] = [position[0], position[1], os.stat(root).st_ino]
+                    stack.callback(repo.trim_journal, position)  # after the lock: see below
+                    return _Recorded(None, epoch, newest[0].resources, held, False, mark0, how,  # type: ignore[index]
+                                     reuse=newest[0])  # type: ignore[index]
+                if state is None:  # written to since the look without the lock
+                    state = _load_state(home, newest[0])  # type: ignore[index]
+                    as_found_before = {o.rel for o in state.objects.values() if o.head is None}
+                rootstate.settle_changed(root, state, changed)
+                as_found = {rel for rel in as_found_before | changed
+                            if rel in state.objects and state.objects[rel].head is None}
+            else:
+                how = "full"
+                as_found = None
+                if not scanned:  # the journal was cut off meanwhile (a reindex): look at all
+                    state = rootstate.scan(root, state or _load_state(home, newest[0]),  # type: ignore[index]
+                                           processes=SCAN_PROCESSES)
+                rootstate.settle(root, state, repo.indexed_objects())
+            position = repo.journal_position()
+            # the index as of this instant, copied after the lock is released: a restore loads
+            # it instead of rebuilding (~1 ms/object)
+            pinned = repo.pin_index()
+            stack.callback(pinned.close)
             # never below an epoch a snapshot recorded (the counter lost with .retained/): new
             # generations would be invisible to those snapshots
             retention.raise_to(floor)
             epoch = retention.epoch()
-            copy_own(root, staged / TREE, state)
-            return _Recorded(state, epoch, resources, time.monotonic() - t0, False)
+            copy_own(root, staged / TREE, state, as_found)
+            held += time.monotonic() - t0
+            mark: list[object] = [position[0], position[1], os.stat(root).st_ino]
+            stack.pop_all()
+        # entries up to here are in this snapshot's state: the journal keeps only what follows
+        # (deleted after the lock: as many rows as writes since the last snapshot)
+        repo.trim_journal(position)
+        with pinned:
+            resources = pinned.resource_count()
+            pinned.copy_to(staged / INDEX)
+        return _Recorded(state, epoch, resources, held, False, mark, how)
     except Locked:
         if not allow_inconsistent:
             raise
+    if not scanned:  # the journal is read only under the lock
+        state = rootstate.scan(live, state or _load_state(home, newest[0]), processes=SCAN_PROCESSES)  # type: ignore[index]
     # ArangoDB's allowInconsistent: no lock, so the recorded state may be torn; objects purged
     # since the scan began are in generations after epoch_before (the one filling included)
     copy_own(live, staged / TREE, state)
     return _Recorded(state, epoch_before, repo.resource_count(), 0.0, True)
 
 
-def copy_own(root: Path, own: Path, state: rootstate.RootState) -> None:
+def copy_own(root: Path, own: Path, state: rootstate.RootState, as_found: Iterable[str] | None = None) -> None:
     """What the live root cannot be trusted to keep: the root's own files (tiny) and objects
-    without a readable inventory (no immutable versions to come back to)."""
+    without a readable inventory (no immutable versions to come back to; ``as_found``: their
+    directories, when the caller knows them without going through every object)."""
     own.mkdir()
     for rel in state.root_files:
         (own / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, own / rel)
-    for o in state.objects.values():
-        if o.head is None:
-            rootstate.copy_tree(root / o.rel, own / o.rel)
+    if as_found is None:
+        as_found = [o.rel for o in state.objects.values() if o.head is None]
+    for rel in as_found:
+        rootstate.copy_tree(root / rel, own / rel)
 
 
 def take(
@@ -403,11 +520,13 @@ def take(
     kind: str = "snapshot",
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     unique: bool = False,
+    full_scan: bool = False,
 ) -> BackupInfo:
     """Snapshot a local repository: its state recorded under the writer lock. Its files stay
     where they are (OCFL versions never change); purges and restores keep them for it.
     ``unique``: fcrctl names this backup (a fail-safe), so a taken id gets a counter instead
-    of failing (the label keeps its name: retention groups by it)."""
+    of failing (the label keeps its name: retention groups by it). ``full_scan``: look at every
+    object even when the change journal could name the changed ones."""
     if not isinstance(repo, Snapshottable):
         raise Unsupported(f"{repo.location} cannot be snapshotted by linking (use a remote crawl backup)")
     started = time.monotonic()
@@ -421,21 +540,49 @@ def take(
         raise Conflict(f"backup {backup_id} already exists: use another --label or wait a second")
     with tree.home_lock(home.root, exclusive=False), tree.staging_dir(home.root) as staged:
         floor = max((b.epoch for b in home.list() if b.epoch is not None), default=0)
-        taken = _record(repo, home.retention, staged, lock_timeout, allow_inconsistent, home.newest_state(), floor)
-        taken.state.save(staged / rootstate.STATE_FILE)
+        taken = _record(repo, home.retention, staged, lock_timeout, allow_inconsistent, home, floor, full_scan)
         extra: dict[str, Any] = {}
-        if (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
-            with open(staged / INDEX, "rb") as fh:
-                extra[INDEX_KEY] = hashlib.file_digest(fh, "sha512").hexdigest()
-        files, size = taken.state.size(str(staged / TREE))
+        if taken.reuse is not None:
+            # nothing changed: the newest snapshot's state and index copy are this one's (both
+            # are never written again), so its cost does not grow with the repository
+            prev = home.path(taken.reuse.id)
+            for name in (rootstate.STATE_FILE, INDEX):
+                _link_or_copy(prev / name, staged / name)
+            extra[INDEX_KEY] = taken.reuse.extra[INDEX_KEY]
+            with open(prev / rootstate.STATE_FILE, encoding="utf-8") as fh:
+                own_before = rootstate.RootState(root_files=json.loads(fh.readline())["root"])
+            files = taken.reuse.files
+            size = taken.reuse.bytes - own_before.size(str(prev / TREE))[1] + own_before.size(str(staged / TREE))[1]
+            digest = str(taken.reuse.extra.get("stateDigest"))
+            extra[AS_FOUND_KEY] = 0
+            extra["reusedFrom"] = taken.reuse.id
+        else:
+            assert taken.state is not None
+            taken.state.save(staged / rootstate.STATE_FILE)
+            if (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
+                with open(staged / INDEX, "rb") as fh:
+                    extra[INDEX_KEY] = hashlib.file_digest(fh, "sha512").hexdigest()
+            files, size = taken.state.size(str(staged / TREE))
+            digest = taken.state.digest()
+            extra[AS_FOUND_KEY] = sum(1 for o in taken.state.objects.values() if o.head is None)
+        if taken.journal is not None:
+            extra[JOURNAL_KEY] = taken.journal
+        extra["scan"] = taken.scan
         info = BackupInfo(
             id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
             resources=taken.resources, files=files, bytes=size, repository=repo.location,
             potentially_inconsistent=taken.inconsistent, kind=kind,
             extra={"lockHeldSeconds": round(taken.held, 3), "seconds": round(time.monotonic() - started, 3),
-                   "stateDigest": taken.state.digest(), EPOCH_KEY: taken.epoch, **extra},
+                   "stateDigest": digest, EPOCH_KEY: taken.epoch, **extra},
         )
         return home.install(staged, info)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def iter_ids(home: BackupHome) -> Iterator[str]:

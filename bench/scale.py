@@ -1,0 +1,228 @@
+"""How fcrctl's costs grow with repository size: repositories of 10k, 100k and 300k objects,
+each operation timed as its own `fcrctl` process, the growth exponent fitted per operation and
+the fitted cost at 1M objects printed beside the target (issue 14).
+
+    .venv/bin/python bench/scale.py                       # 10k, 100k, 300k (BENCH_DIR or a temp dir)
+    .venv/bin/python bench/scale.py --sizes 10000 100000  # the sizes to measure
+    .venv/bin/python bench/scale.py --smoke               # tiny sizes for CI
+
+Each repository is one flat container /c of N children (1% of them binaries), built through
+the repository's own writer in-process: transactions of a few hundred creates, committed by
+forked workers in parallel (each commit is one Store.commit under the writer lock). Per size:
+build; snapshot (total and writer-lock time); a snapshot after 100 changes; an unchanged
+snapshot; `ls /c` (first line, total, peak RSS); `reindex` and `check` (objects/s); `fixity
+--since` after 100 changes; `info` latency. The baseline beside each figure is the same
+operation at the smallest size: a cost that grows with change, not size, has exponent ~0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fcrctl import forked  # noqa: E402
+from fcrctl.repository import open_repository  # noqa: E402
+from fcrctl.repository.base import ResourceSpec  # noqa: E402
+
+BATCH = 500  # creates per transaction
+FCRCTL = [sys.executable, "-m", "fcrctl"]
+
+# operation -> (target at 1M objects, unit, how the target reads)
+TARGETS: dict[str, tuple[float, str]] = {
+    "snapshot lock": (0.2, "s"),
+    "unchanged snapshot": (1.0, "s"),
+    "unchanged snapshot in-process": (1.0, "s"),
+    "unchanged snapshot lock": (0.2, "s"),
+    "snapshot after 100 changes": (1.0, "s"),
+    "snapshot after 100 changes lock": (0.2, "s"),
+    "ls first line": (0.2, "s"),
+    "reindex objects/s": (5000, "/s"),
+    "check objects/s": (5000, "/s"),
+    "info": (0.0, "s"),  # within 10% of the smallest size: checked on the fit, not a constant
+}
+
+
+def _create_batch(where: str, start: int, stop: int) -> int:
+    """One forked worker: children start..stop-1 of /c, in transactions of BATCH creates."""
+    repo = open_repository(where, lock_timeout=600)
+    try:
+        for first in range(start, stop, BATCH):
+            info = repo.begin_transaction(timeout=3600)  # type: ignore[attr-defined]
+            tx = repo.in_transaction(info.id)  # type: ignore[attr-defined]
+            for i in range(first, min(first + BATCH, stop)):
+                if i % 100 == 0:
+                    spec = ResourceSpec(content=io.BytesIO(f"binary {i}\n".encode() * 8), mime_type="text/plain")
+                else:
+                    spec = ResourceSpec()
+                tx.create(f"/c/x{i}", spec)
+            repo.commit_transaction(info.id)  # type: ignore[attr-defined]
+        return stop - start
+    finally:
+        repo.close()
+
+
+def build(where: Path, count: int, workers: int) -> float:
+    started = time.perf_counter()
+    repo = open_repository(str(where), create=True)
+    repo.create("/c", ResourceSpec())
+    repo.close()
+    step = max(BATCH, math.ceil(count / (workers * 4) / BATCH) * BATCH)
+    ranges = [(i, min(i + step, count)) for i in range(0, count, step)]
+    if workers > 1 and len(ranges) > 1:
+        with forked.pool(workers) as pool:
+            list(pool.map(_create_batch, [str(where)] * len(ranges), [a for a, _ in ranges], [b for _, b in ranges]))
+    else:
+        for a, b in ranges:
+            _create_batch(str(where), a, b)
+    return time.perf_counter() - started
+
+
+def change(where: Path, size: int, count: int, start: int, tag: str, *, binaries: bool = False) -> None:
+    """``count`` changed objects: new versions of existing children's descriptions, or of the
+    binaries' content (spread over all of them when there are fewer)."""
+    repo = open_repository(str(where))
+    try:
+        if binaries:
+            nbin = max(1, (size + 99) // 100)
+            for k in range(count):
+                data = f"{tag} {k}\n".encode() * 8
+                repo.replace(f"/c/x{(k % nbin) * 100}", ResourceSpec(content=io.BytesIO(data), mime_type="text/plain"))
+            return
+        for k in range(count):
+            i = (start + k * 7) % size
+            i += 1 if i % 100 == 0 else 0  # a binary: its description would be patched instead
+            repo.patch(f"/c/x{i}", f'INSERT DATA {{ <> <http://purl.org/dc/elements/1.1/title> "{tag}" }}')
+    finally:
+        repo.close()
+
+
+def fcrctl(where: Path, *args: str, first_line: bool = False) -> tuple[float, float, int, str]:
+    """(seconds, seconds to the first stdout line, peak RSS in MB, stdout) of one process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([*FCRCTL, "--repo", str(where), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    first = None
+    chunks: list[bytes] = []
+    if first_line:
+        line = proc.stdout.readline()
+        first = time.perf_counter() - started
+        lines = 1 if line else 0
+        for _ in iter(lambda: proc.stdout.read(1 << 16), b""):  # type: ignore[union-attr]
+            pass
+        out = f"{lines}"
+    else:
+        chunks.append(proc.stdout.read())
+        out = b"".join(chunks).decode()
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"fcrctl {' '.join(args)} failed: {err[-1000:]}")
+    return elapsed, first if first is not None else elapsed, usage.ru_maxrss // 1024, out
+
+
+def measure(work: Path, count: int, workers: int) -> dict[str, float]:
+    where = work / f"repo-{count}"
+    shutil.rmtree(where, ignore_errors=True)
+    got: dict[str, float] = {"build": build(where, count, workers)}
+    objects = count + 2
+    got["build objects/s"] = objects / got["build"]
+    # the CLI's own start (the baseline every per-command figure includes)
+    got["CLI start (fcrctl --version)"] = fcrctl(where, "--version")[0]
+    secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "first")
+    got["snapshot"], got["snapshot lock"] = secs, json.loads(out)["lockHeldSeconds"]
+    secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "unchanged")
+    got["unchanged snapshot"], got["unchanged snapshot lock"] = secs, json.loads(out)["lockHeldSeconds"]
+    got["unchanged snapshot in-process"] = json.loads(out)["seconds"]
+    change(where, count, min(100, count // 8), 0, "one")
+    secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "changed")
+    got["snapshot after 100 changes"], got["snapshot after 100 changes lock"] = secs, json.loads(out)["lockHeldSeconds"]
+    got["snapshot after 100 changes in-process"] = json.loads(out)["seconds"]
+    secs, first, rss, _ = fcrctl(where, "ls", "/c", first_line=True)
+    got["ls first line"], got["ls total"], got["ls RSS MB"] = first, secs, rss
+    secs, _, _, _ = fcrctl(where, "reindex")
+    got["reindex"], got["reindex objects/s"] = secs, objects / secs
+    secs, _, _, _ = fcrctl(where, "check")
+    got["check"], got["check objects/s"] = secs, objects / secs
+    since = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    time.sleep(1.1)
+    change(where, count, min(100, count // 8), 3, "two", binaries=True)
+    got["fixity --since after 100 changes"], _, _, _ = fcrctl(where, "fixity", "-R", "/", "--since", since)
+    samples = [fcrctl(where, "info", f"/c/x{i}")[0] for i in (1, count // 2, count - 1)]
+    got["info"] = sorted(samples)[1]
+    print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
+    shutil.rmtree(where, ignore_errors=True)  # minutes at 100k: the figures are out first
+    return got
+
+
+def fit(sizes: list[int], values: list[float]) -> tuple[float, float]:
+    """(growth exponent b, value at 1M) of value = a * size^b, least squares in log-log."""
+    xs = [math.log(s) for s in sizes]
+    ys = [math.log(max(v, 1e-6)) for v in values]
+    if len(xs) < 2:
+        return 0.0, values[0]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+    a = my - b * mx
+    return b, math.exp(a + b * math.log(1_000_000))
+
+
+def report(sizes: list[int], results: list[dict[str, float]]) -> None:
+    ops = list(results[0])
+    head = "".join(f"{s:>12,}" for s in sizes)
+    print(f"{'operation':34}{head}{'exponent':>10}{'fit @1M':>12}   target @1M")
+    for op in ops:
+        values = [r[op] for r in results]
+        b, at_1m = fit(sizes, values)
+        target = TARGETS.get(op)
+        verdict = ""
+        if op == "info":
+            verdict = f"<= {values[0] * 1.1:.3f} s (10k +10%): {'met' if at_1m <= values[0] * 1.1 else 'NOT met'}"
+        elif target is not None:
+            limit, unit = target
+            ok = at_1m >= limit if unit == "/s" else at_1m < limit
+            bound = f">= {limit:g} objects/s" if unit == "/s" else f"< {limit:g} {unit}"
+            verdict = f"{bound}: {'met' if ok else 'NOT met'}"
+        cells = "".join(f"{v:>12.3f}" if v < 1000 else f"{v:>12,.0f}" for v in values)
+        print(f"{op:34}{cells}{b:>10.2f}{at_1m:>12.3f}   {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
+    parser.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    args = parser.parse_args()
+    sizes = [40, 120] if args.smoke else sorted(args.sizes)
+    base = os.environ.get("BENCH_DIR")
+    work = Path(tempfile.mkdtemp(prefix="fcrctl-bench-scale-", dir=base))
+    try:
+        results = []
+        for n in sizes:
+            try:
+                results.append(measure(work, n, 2 if args.smoke else args.workers))
+            except BaseException:
+                traceback.print_exc()  # now, not after deleting the repository (minutes at 100k)
+                sys.stderr.flush()
+                raise
+        report(sizes, results)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
