@@ -21,8 +21,13 @@ def supported(repo: Repository) -> bool:
 
 def read(repo: Repository, path: str) -> Graph | None:
     """The ACL of ``path`` (internal ids), or None when it has none."""
+    from fcrctl.errors import NotFound
+
     getter: Any = getattr(repo, "get_acl")  # noqa: B009 (present when capabilities.acls)
-    return getter(path)
+    try:
+        return getter(path)
+    except NotFound:  # the backends answer NotFound for a resource without an ACL of its own
+        return None
 
 
 def write(repo: Repository, path: str, graph: Graph) -> None:
