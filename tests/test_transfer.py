@@ -557,3 +557,19 @@ def test_export_follows_extra_predicates(tmp_path: Path) -> None:
                  f"{LDP}contains,{DC}relation")
     assert result.exit_code == 0, result.output
     assert (followed / "rest/other.ttl").exists()
+
+
+@pytest.mark.parametrize("rel", ["rest/col/item%3A1/page%7E1.txt/fcr%3Aversions/*.binary",
+                                 "rest/col/item%3A1/page%7E1.txt/fcr%3Ametadata/fcr%3Aversions/*.ttl",
+                                 "rest/col/fcr%3Aversions/*.ttl"])
+def test_symlink_out_of_a_versions_directory_is_refused(source_repo: Path, empty_target: Path, tmp_path: Path,
+                                                        rel: str) -> None:
+    # fcr%3Aversions/ is read beside its resource, not walked with the export: its files need the same check
+    out = tmp_path / "out"
+    assert run(source_repo, "export", "/", str(out)).exit_code == 0
+    outside = tmp_path / "secret"
+    outside.write_text('<http://localhost:8080/rest/col> <http://purl.org/dc/elements/1.1/title> "TOP SECRET" .')
+    version = next(out.glob(rel))
+    version.unlink()
+    os.symlink(outside, version)
+    refused(empty_target, out, "link outside the export")
