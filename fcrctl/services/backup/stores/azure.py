@@ -198,7 +198,7 @@ class AzureStore:
 
     def _whole(self, key: str) -> bytes:
         with self.get(key) as fh:
-            return fh.read()
+            return fh.read(PackCache.MAX_PACK + 1)  # the cache's bound: a hostile store cannot fill memory
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:

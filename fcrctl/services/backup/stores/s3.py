@@ -189,7 +189,7 @@ class S3Store:
 
     def _whole(self, key: str) -> bytes:
         with self.get(key) as fh:
-            return fh.read()
+            return fh.read(PackCache.MAX_PACK + 1)  # the cache's bound: a hostile store cannot fill memory
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
@@ -200,7 +200,7 @@ class S3Store:
                 raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
             return whole[offset:offset + length]
         with self._get_raw(check_key(key), Range=f"bytes={offset}-{offset + length - 1}") as fh:
-            data = fh.read()
+            data = fh.read(length + 1)  # a server ignoring the range cannot fill memory
         if len(data) != length:
             raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
         return data
