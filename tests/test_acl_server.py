@@ -307,3 +307,21 @@ def test_a_server_without_access_control_is_unsupported() -> None:
             repo.get_acl("/b")
     finally:
         repo.close()
+
+
+def test_the_html_view_shows_no_more_of_a_child_than_ldp_contains(server: ServerHandle) -> None:
+    # the child's URL is in ldp:contains for whoever reads the container; its file name and size
+    # are in its description, which this user may not read
+    url = server.url
+    assert requests.put(url + "/box", auth=ADMIN).status_code == 201
+    put = requests.put(url + "/box/fcr:acl", data=acl_body(url + "/box", "alice", "Read", default=False),
+                       headers=TURTLE, auth=ADMIN)
+    assert put.status_code == 201
+    assert requests.put(url + "/box/report", data=b"x" * 12345, auth=ADMIN, headers={
+        "Content-Type": "application/pdf", "Content-Disposition": 'attachment; filename="layoffs-2027.pdf"'},
+    ).status_code == 201
+    assert requests.get(url + "/box/report/fcr:metadata", auth=OWNER).status_code == 403
+    page = requests.get(url + "/box", headers={"Accept": "text/html"}, auth=OWNER)
+    assert page.status_code == 200 and "/box/report" in page.text
+    assert "layoffs" not in page.text and "12345" not in page.text
+    assert "layoffs-2027.pdf" in requests.get(url + "/box", headers={"Accept": "text/html"}, auth=ADMIN).text
