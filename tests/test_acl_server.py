@@ -325,3 +325,32 @@ def test_the_html_view_shows_no_more_of_a_child_than_ldp_contains(server: Server
     assert page.status_code == 200 and "/box/report" in page.text
     assert "layoffs" not in page.text and "12345" not in page.text
     assert "layoffs-2027.pdf" in requests.get(url + "/box", headers={"Accept": "text/html"}, auth=ADMIN).text
+
+
+@responses.activate
+@pytest.mark.parametrize("elsewhere", ["http://attacker.test/steal", "http://169.254.169.254/latest/meta-data/",
+                                       "file:///etc/passwd", "http://fedora4.test/restricted/fcr:acl"])
+def test_an_acl_link_off_the_repository_is_never_followed(elsewhere: str) -> None:
+    # the session carries the user's credentials: a server naming another host as a resource's
+    # ACL must not get them sent there (nor make fcrctl fetch, or PUT an ACL to, what it names)
+    from rdflib import Graph
+
+    from fcrctl.errors import CorruptData
+    from fcrctl.repository import open_repository
+
+    _fedora4_root(responses.mock)
+    responses.replace(responses.HEAD, FEDORA4 + "/a", headers={
+        "Link": f'<http://www.w3.org/ns/ldp#BasicContainer>;rel="type", <{elsewhere}>;rel="acl"'})
+    if elsewhere.startswith("http"):
+        for method in (responses.GET, responses.PUT, responses.PATCH, responses.DELETE, responses.HEAD):
+            responses.add(method, elsewhere, body="<#a> <http://www.w3.org/ns/auth/acl#mode> <x:y> .",
+                          headers={"Content-Type": "text/turtle"})
+    repo = open_repository(FEDORA4)
+    try:
+        for call in (lambda: repo.get_acl("/a"), lambda: repo.put_acl("/a", Graph()),
+                     lambda: repo.delete_acl("/a")):
+            with pytest.raises(CorruptData, match="not under"):
+                call()
+    finally:
+        repo.close()
+    assert not [c for c in responses.calls if not c.request.url.startswith(FEDORA4 + "/")]
