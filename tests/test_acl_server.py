@@ -349,8 +349,30 @@ def test_an_acl_link_off_the_repository_is_never_followed(elsewhere: str) -> Non
     try:
         for call in (lambda: repo.get_acl("/a"), lambda: repo.put_acl("/a", Graph()),
                      lambda: repo.delete_acl("/a")):
-            with pytest.raises(CorruptData, match="not under"):
+            with pytest.raises(CorruptData, match="not under"):  # noqa: PT012
                 call()
     finally:
         repo.close()
     assert not [c for c in responses.calls if not c.request.url.startswith(FEDORA4 + "/")]
+
+
+@responses.activate
+def test_a_describedby_link_off_the_repository_is_never_followed() -> None:
+    from fcrctl.errors import CorruptData
+    from fcrctl.repository import open_repository
+
+    _fedora4_root(responses.mock)
+    responses.replace(responses.HEAD, FEDORA4 + "/a", headers={
+        "Link": '<http://www.w3.org/ns/ldp#NonRDFSource>;rel="type", <http://attacker.test/desc>;rel="describedby"',
+        "Last-Modified": "Mon, 30 Nov 2020 04:42:18 GMT", "ETag": 'W/"abc"', "Content-Type": "text/plain"})
+    for method in (responses.GET, responses.PATCH, responses.HEAD):
+        responses.add(method, "http://attacker.test/desc", body="", headers={"Content-Type": "text/turtle"})
+    repo = open_repository(FEDORA4)
+    try:
+        with pytest.raises(CorruptData, match="not under"):
+            repo.get_rdf("/a")
+        with pytest.raises(CorruptData, match="not under"):
+            repo.patch("/a", "INSERT DATA { <> <http://purl.org/dc/elements/1.1/title> \"x\" }")
+    finally:
+        repo.close()
+    assert not [c for c in responses.calls if "attacker" in c.request.url]

@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
 
 from fcrctl import acl as webac
 from fcrctl import paths, rdf
-from fcrctl.errors import BadInput, CorruptData, NotFound, Unsupported
+from fcrctl.errors import BadInput, NotFound, Unsupported
 from fcrctl.repository.base import Conditions, RdfPrefs, ResourceInfo
 from fcrctl.repository.http import wire
 
@@ -40,16 +39,7 @@ class HttpAclsMixin:
         """The resource's ACL URL from its ``rel="acl"`` link; None when the server has no WebAC."""
         url = self._url(path)  # type: ignore[attr-defined]
         head = self._head(url, path)  # type: ignore[attr-defined]
-        found = head.link("acl")
-        if found is None:
-            return None
-        # the session carries the user's credentials: only ever to this repository's own URLs
-        acl_url = urljoin(url, found)
-        base = self.base_uri  # type: ignore[attr-defined]
-        if acl_url != base and not acl_url.startswith(base + "/"):
-            raise CorruptData(f"{self.location} names {acl_url} as the ACL of {path}, which is not under "  # type: ignore[attr-defined]
-                              f"{base}: not followed (credentials are sent only to the repository)", path=path)
-        return acl_url
+        return self._own_link(head, "acl", url, path)  # type: ignore[attr-defined, no-any-return]
 
     def get_acl(self, path: str, *, prefs: RdfPrefs = RdfPrefs()) -> Graph:
         path = paths.normalize(path)
