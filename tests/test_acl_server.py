@@ -26,7 +26,7 @@ SPARQL = {"Content-Type": "application/sparql-update"}
 MODES = ("Read", "Write", "Append", "Control")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "MOVE", "COPY", "ACL")
 # WebAC as Fedora 6 applies it to an existing container /box, for an agent holding exactly one
-# mode there (inherited by /box/child through acl:default); /dest grants the owner Write.
+# mode there (inherited by /box/child through acl:default); /dest grants the owner Write and Control.
 NEEDS = {
     "GET": {"Read"}, "HEAD": {"Read"}, "POST": {"Write", "Append"}, "PUT": {"Write"},
     "PATCH": {"Write", "Append"},  # an INSERT DATA: Append suffices
@@ -72,8 +72,9 @@ def reset(server: ServerHandle, mode: str) -> None:
         assert requests.put(url + path, auth=ADMIN).status_code == 201
     put = requests.put(url + "/box/fcr:acl", data=acl_body(url + "/box", "alice", mode), headers=TURTLE, auth=ADMIN)
     assert put.status_code == 201, put.text
-    dest = requests.put(url + "/dest/fcr:acl", data=acl_body(url + "/dest", "alice", "Write"), headers=TURTLE,
-                        auth=ADMIN)
+    # Control too: a MOVE/COPY of /box carries its ACL to /dest/box (test_copy_or_move_cannot_place_an_acl...)
+    dest = requests.put(url + "/dest/fcr:acl", data=acl_body(url + "/dest", "alice", "Write", "Control"),
+                        headers=TURTLE, auth=ADMIN)
     assert dest.status_code == 201
 
 
@@ -376,3 +377,28 @@ def test_a_describedby_link_off_the_repository_is_never_followed() -> None:
     finally:
         repo.close()
     assert not [c for c in responses.calls if "attacker" in c.request.url]
+
+
+@pytest.mark.parametrize("method", ["COPY", "MOVE"])
+def test_copy_or_move_cannot_place_an_acl_where_the_user_has_no_control(server: ServerHandle, method: str) -> None:
+    # alice controls /mine but only writes /box: carrying /mine's ACL (or one below it) into /box
+    # would be creating an ACL there, which needs Control there
+    url = server.url
+    for path in ("/box", "/mine", "/mine/sub"):
+        assert requests.put(url + path, auth=ADMIN).status_code == 201
+    assert requests.put(url + "/box/fcr:acl", data=acl_body(url + "/box", "alice", "Read", "Write"),
+                        headers=TURTLE, auth=ADMIN).status_code == 201
+    assert requests.put(url + "/mine/fcr:acl", data=acl_body(url + "/mine", "alice", "Read", "Write", "Control"),
+                        headers=TURTLE, auth=ADMIN).status_code == 201
+    assert requests.put(url + "/mine/sub/fcr:acl", data=acl_body(url + "/mine/sub", "alice", "Read", "Write"),
+                        headers=TURTLE, auth=OWNER).status_code == 201
+    for source in ("/mine", "/mine/sub"):
+        moved = requests.request(method, url + source, headers={"Destination": url + "/box/x"}, auth=OWNER)
+        assert moved.status_code == 403, moved.text
+        assert requests.head(url + "/box/x", auth=ADMIN).status_code == 404
+    plain = requests.put(url + "/mine/plain", auth=OWNER)  # no ACL of its own: copying it is a plain create
+    assert plain.status_code == 201
+    assert requests.request(method, url + "/mine/plain", headers={"Destination": url + "/box/y"},
+                            auth=OWNER).status_code == 201
+    admin = requests.request(method, url + "/mine", headers={"Destination": url + "/box/z"}, auth=ADMIN)
+    assert admin.status_code == 201
