@@ -573,3 +573,9 @@ def test_symlink_out_of_a_versions_directory_is_refused(source_repo: Path, empty
     version.unlink()
     os.symlink(outside, version)
     refused(empty_target, out, "link outside the export")
+
+
+def test_headers_nested_beyond_reason_are_bad_input(exported: Path, empty_target: Path) -> None:
+    # under the size bound, but deep enough to exhaust the JSON parser's recursion
+    (exported / "rest/col.ttl.headers").write_text('{"Link": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    refused(empty_target, exported, "col.ttl.headers", "JSON")
