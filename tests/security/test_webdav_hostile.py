@@ -7,14 +7,16 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from fcrctl.errors import Unavailable
+from fcrctl.errors import BadInput, Unavailable
 from fcrctl.services.backup.stores.base import FORMAT, VERSION
+from fcrctl.services.backup.stores.directory import DirectoryStore
 from fcrctl.services.backup.stores.remote import MARKER
 from fcrctl.services.backup.stores.webdav import WebDavStore
 
@@ -32,14 +34,14 @@ def _listing(*entries: tuple[str, bool], doctype: str = "", href_entity: str = "
 
 
 @pytest.fixture
-def dav() -> Iterator[Callable[[Handler], str]]:
+def dav() -> Iterator[Callable[..., str]]:
     servers: list[Any] = []
 
-    def start(handler: Handler) -> str:
+    def start(handler: Handler, marker: str = json.dumps({"format": FORMAT, "version": VERSION})) -> str:
         def app(environ: dict[str, Any], start_response: Any) -> Any:
             request = Request(environ)
             if request.method == "GET" and request.path == f"/dav/{MARKER}":
-                response = Response(json.dumps({"format": FORMAT, "version": VERSION}))
+                response = Response(marker)
             else:
                 response = handler(request)
             return response(environ, start_response)
@@ -54,7 +56,7 @@ def dav() -> Iterator[Callable[[Handler], str]]:
         server.shutdown()
 
 
-def test_a_listing_that_names_its_parent_ends(dav: Callable[[Handler], str]) -> None:
+def test_a_listing_that_names_its_parent_ends(dav: Callable[..., str]) -> None:
     # /dav/a/ lists /dav/ as a collection (a buggy or hostile server): walking it again would never end
     asked: list[str] = []
 
@@ -71,7 +73,7 @@ def test_a_listing_that_names_its_parent_ends(dav: Callable[[Handler], str]) -> 
     assert len(asked) == 2
 
 
-def test_a_listing_with_entity_declarations_is_refused(dav: Callable[[Handler], str]) -> None:
+def test_a_listing_with_entity_declarations_is_refused(dav: Callable[..., str]) -> None:
     doctype = '<!DOCTYPE d [<!ENTITY a "/dav/packs">]>'
 
     def handler(request: Request) -> Response:
@@ -82,7 +84,7 @@ def test_a_listing_with_entity_declarations_is_refused(dav: Callable[[Handler], 
         list(store.list(""))
 
 
-def test_a_body_longer_than_asked_for_is_not_read_whole(dav: Callable[[Handler], str]) -> None:
+def test_a_body_longer_than_asked_for_is_not_read_whole(dav: Callable[..., str]) -> None:
     # a range answered 200 with an endless body, and an endless pack: the store stops reading
     sent = [0]
 
@@ -101,3 +103,17 @@ def test_a_body_longer_than_asked_for_is_not_read_whole(dav: Callable[[Handler],
     sent[0] = 0
     assert store.get_range("packs/p1", 10, 5) == b"xxxxx"
     assert sent[0] < (128 << 20)
+
+
+@pytest.mark.parametrize("marker", ["[" * 4000, "[1, 2]", '"fcrctl"'])
+def test_a_marker_nested_beyond_reason_or_not_an_object_is_bad_input(dav: Callable[..., str], marker: str) -> None:
+    store_url = dav(lambda request: Response(status=404), marker=marker)
+    with pytest.raises(BadInput, match="unreadable"):
+        WebDavStore.open(store_url)
+
+
+@pytest.mark.parametrize("marker", ["[" * 4000, "[1, 2]"])
+def test_a_directory_store_marker_nested_or_not_an_object_is_bad_input(tmp_path: Path, marker: str) -> None:
+    (tmp_path / MARKER).write_text(marker)
+    with pytest.raises(BadInput, match="unreadable"):
+        DirectoryStore.open(str(tmp_path))

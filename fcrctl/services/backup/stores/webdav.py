@@ -194,8 +194,10 @@ class WebDavStore:
                                f"give an empty or new collection") from None
             self._put_marker()
             return
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: nested beyond reason
             raise BadInput(f"{self.location}/{MARKER} is unreadable ({e}): is it an fcrctl backup store?") from e
+        if not isinstance(doc, dict):
+            raise BadInput(f"{self.location}/{MARKER} is unreadable (not a JSON object): is it an fcrctl backup store?")
         if doc.get("format") != FORMAT:
             raise BadInput(f"{self.location} is not an fcrctl backup store (format {doc.get('format')!r})")
         if doc.get("version") not in READABLE_VERSIONS:
