@@ -139,3 +139,16 @@ def test_a_manifest_describing_another_backup_is_refused(stored: tuple[Path, Pat
     result = run(repo, "download-backup", other, str(store))
     assert result.exit_code == ExitCode.CORRUPT, result.stderr
     assert not (repo / "backups" / bid).exists() and not (repo / "backups" / other).exists()
+
+
+@pytest.mark.parametrize("line", [0, 1])
+def test_a_manifest_line_nested_beyond_reason_is_damage(stored: tuple[Path, Path, str], tmp_path: Path,
+                                                        line: int) -> None:
+    # small, but deep enough to exhaust the JSON parser's recursion: damage (exit 8), not a crash (exit 1)
+    repo, store, bid = stored
+    key = store / "manifests" / f"{bid}.jsonl.zst"
+    reader = zstandard.ZstdDecompressor().stream_reader(key.read_bytes(), read_across_frames=True)
+    raw = reader.read().decode().splitlines()
+    raw[line] = "[" * 50_000 + "]" * 50_000
+    key.write_bytes(zstandard.ZstdCompressor().compress(("\n".join(raw) + "\n").encode()))
+    _all_refused(repo, store, bid, tmp_path)
