@@ -22,7 +22,7 @@ authorization, so what the CLI says is what the server does. Fedora's rules, fol
   below it; every method on ``fcr:acl`` needs Control. Writes into a direct or indirect
   container also need Write on its membership resource. MOVE (Fedora 6 has none) needs what a
   DELETE of the source and a PUT creating the destination need; COPY Read on the source and
-  the PUT.
+  the PUT; both Control at the destination when they carry an ACL there.
 """
 
 from __future__ import annotations
@@ -387,10 +387,26 @@ class Policy:
             if not (self._membership_ok(repo, user, req.path, cached)
                     and self._membership_ok(repo, user, paths.parent(req.path), cached)):
                 return False
-            return method == "DELETE" or self._may_create(repo, user, req.destination, cached)
+            return method == "DELETE" or (self._may_create(repo, user, req.destination, cached)
+                                          and self._acls_may_go(repo, user, req.path, req.destination, cached))
         if method == "COPY":
-            return has(READ) and self._may_create(repo, user, req.destination, cached)
+            return (has(READ) and self._may_create(repo, user, req.destination, cached)
+                    and self._acls_may_go(repo, user, req.path, req.destination, cached))
         return False
+
+    def _acls_may_go(self, repo: Repository, user: str | None, source: str, destination: str | None,
+                     cached: bool) -> bool:
+        """A MOVE or COPY carries the ACLs in the source's tree along: placing them at the
+        destination is writing an ACL there, which needs Control there (Write is not enough)."""
+        if destination is None:
+            return False
+        try:
+            tree = [source, *(child.path for child in repo.children(source, recursive=True))]
+        except (NotFound, Gone):
+            tree = [source]
+        if not any(self.own(repo, path, cached=cached) for path in tree):
+            return True
+        return self.allowed(repo, user, Request("PUT", destination, acl=True), cached=cached)
 
     def methods(self, repo: Repository, user: str | None, path: str, *, destination: str | None = None,
                 cached: bool = False) -> dict[str, bool]:

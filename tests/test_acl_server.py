@@ -26,7 +26,7 @@ SPARQL = {"Content-Type": "application/sparql-update"}
 MODES = ("Read", "Write", "Append", "Control")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "MOVE", "COPY", "ACL")
 # WebAC as Fedora 6 applies it to an existing container /box, for an agent holding exactly one
-# mode there (inherited by /box/child through acl:default); /dest grants the owner Write.
+# mode there (inherited by /box/child through acl:default); /dest grants the owner Write and Control.
 NEEDS = {
     "GET": {"Read"}, "HEAD": {"Read"}, "POST": {"Write", "Append"}, "PUT": {"Write"},
     "PATCH": {"Write", "Append"},  # an INSERT DATA: Append suffices
@@ -72,8 +72,9 @@ def reset(server: ServerHandle, mode: str) -> None:
         assert requests.put(url + path, auth=ADMIN).status_code == 201
     put = requests.put(url + "/box/fcr:acl", data=acl_body(url + "/box", "alice", mode), headers=TURTLE, auth=ADMIN)
     assert put.status_code == 201, put.text
-    dest = requests.put(url + "/dest/fcr:acl", data=acl_body(url + "/dest", "alice", "Write"), headers=TURTLE,
-                        auth=ADMIN)
+    # Control too: a MOVE/COPY of /box carries its ACL to /dest/box (test_copy_or_move_cannot_place_an_acl...)
+    dest = requests.put(url + "/dest/fcr:acl", data=acl_body(url + "/dest", "alice", "Write", "Control"),
+                        headers=TURTLE, auth=ADMIN)
     assert dest.status_code == 201
 
 
@@ -362,3 +363,95 @@ def test_bad_requests_on_fcr_acl_change_nothing(server: ServerHandle, tmp_path: 
     bad.write_text("<#a> acl:mode")
     result = CliRunner().invoke(app, ["--repo", str(tmp_path / "r"), "serve", "--root-acl", str(bad), "--port", "0"])
     assert result.exit_code == 2 and "malformed Turtle" in result.stderr
+def test_the_html_view_shows_no_more_of_a_child_than_ldp_contains(server: ServerHandle) -> None:
+    # the child's URL is in ldp:contains for whoever reads the container; its file name and size
+    # are in its description, which this user may not read
+    url = server.url
+    assert requests.put(url + "/box", auth=ADMIN).status_code == 201
+    put = requests.put(url + "/box/fcr:acl", data=acl_body(url + "/box", "alice", "Read", default=False),
+                       headers=TURTLE, auth=ADMIN)
+    assert put.status_code == 201
+    assert requests.put(url + "/box/report", data=b"x" * 12345, auth=ADMIN, headers={
+        "Content-Type": "application/pdf", "Content-Disposition": 'attachment; filename="layoffs-2027.pdf"'},
+    ).status_code == 201
+    assert requests.get(url + "/box/report/fcr:metadata", auth=OWNER).status_code == 403
+    page = requests.get(url + "/box", headers={"Accept": "text/html"}, auth=OWNER)
+    assert page.status_code == 200 and "/box/report" in page.text
+    assert "layoffs" not in page.text and "12345" not in page.text
+    assert "layoffs-2027.pdf" in requests.get(url + "/box", headers={"Accept": "text/html"}, auth=ADMIN).text
+
+
+@responses.activate
+@pytest.mark.parametrize("elsewhere", ["http://attacker.test/steal", "http://169.254.169.254/latest/meta-data/",
+                                       "file:///etc/passwd", "http://fedora4.test/restricted/fcr:acl"])
+def test_an_acl_link_off_the_repository_is_never_followed(elsewhere: str) -> None:
+    # the session carries the user's credentials: a server naming another host as a resource's
+    # ACL must not get them sent there (nor make fcrctl fetch, or PUT an ACL to, what it names)
+    from rdflib import Graph
+
+    from fcrctl.errors import CorruptData
+    from fcrctl.repository import open_repository
+
+    _fedora4_root(responses.mock)
+    responses.replace(responses.HEAD, FEDORA4 + "/a", headers={
+        "Link": f'<http://www.w3.org/ns/ldp#BasicContainer>;rel="type", <{elsewhere}>;rel="acl"'})
+    if elsewhere.startswith("http"):
+        for method in (responses.GET, responses.PUT, responses.PATCH, responses.DELETE, responses.HEAD):
+            responses.add(method, elsewhere, body="<#a> <http://www.w3.org/ns/auth/acl#mode> <x:y> .",
+                          headers={"Content-Type": "text/turtle"})
+    repo = open_repository(FEDORA4)
+    try:
+        for call in (lambda: repo.get_acl("/a"), lambda: repo.put_acl("/a", Graph()),
+                     lambda: repo.delete_acl("/a")):
+            with pytest.raises(CorruptData, match="not under"):  # noqa: PT012
+                call()
+    finally:
+        repo.close()
+    assert not [c for c in responses.calls if not c.request.url.startswith(FEDORA4 + "/")]
+
+
+@responses.activate
+def test_a_describedby_link_off_the_repository_is_never_followed() -> None:
+    from fcrctl.errors import CorruptData
+    from fcrctl.repository import open_repository
+
+    _fedora4_root(responses.mock)
+    responses.replace(responses.HEAD, FEDORA4 + "/a", headers={
+        "Link": '<http://www.w3.org/ns/ldp#NonRDFSource>;rel="type", <http://attacker.test/desc>;rel="describedby"',
+        "Last-Modified": "Mon, 30 Nov 2020 04:42:18 GMT", "ETag": 'W/"abc"', "Content-Type": "text/plain"})
+    for method in (responses.GET, responses.PATCH, responses.HEAD):
+        responses.add(method, "http://attacker.test/desc", body="", headers={"Content-Type": "text/turtle"})
+    repo = open_repository(FEDORA4)
+    try:
+        with pytest.raises(CorruptData, match="not under"):
+            repo.get_rdf("/a")
+        with pytest.raises(CorruptData, match="not under"):
+            repo.patch("/a", "INSERT DATA { <> <http://purl.org/dc/elements/1.1/title> \"x\" }")
+    finally:
+        repo.close()
+    assert not [c for c in responses.calls if "attacker" in c.request.url]
+
+
+@pytest.mark.parametrize("method", ["COPY", "MOVE"])
+def test_copy_or_move_cannot_place_an_acl_where_the_user_has_no_control(server: ServerHandle, method: str) -> None:
+    # alice controls /mine but only writes /box: carrying /mine's ACL (or one below it) into /box
+    # would be creating an ACL there, which needs Control there
+    url = server.url
+    for path in ("/box", "/mine", "/mine/sub"):
+        assert requests.put(url + path, auth=ADMIN).status_code == 201
+    assert requests.put(url + "/box/fcr:acl", data=acl_body(url + "/box", "alice", "Read", "Write"),
+                        headers=TURTLE, auth=ADMIN).status_code == 201
+    assert requests.put(url + "/mine/fcr:acl", data=acl_body(url + "/mine", "alice", "Read", "Write", "Control"),
+                        headers=TURTLE, auth=ADMIN).status_code == 201
+    assert requests.put(url + "/mine/sub/fcr:acl", data=acl_body(url + "/mine/sub", "alice", "Read", "Write"),
+                        headers=TURTLE, auth=OWNER).status_code == 201
+    for source in ("/mine", "/mine/sub"):
+        moved = requests.request(method, url + source, headers={"Destination": url + "/box/x"}, auth=OWNER)
+        assert moved.status_code == 403, moved.text
+        assert requests.head(url + "/box/x", auth=ADMIN).status_code == 404
+    plain = requests.put(url + "/mine/plain", auth=OWNER)  # no ACL of its own: copying it is a plain create
+    assert plain.status_code == 201
+    assert requests.request(method, url + "/mine/plain", headers={"Destination": url + "/box/y"},
+                            auth=OWNER).status_code == 201
+    admin = requests.request(method, url + "/mine", headers={"Destination": url + "/box/z"}, auth=ADMIN)
+    assert admin.status_code == 201

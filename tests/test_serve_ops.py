@@ -204,3 +204,9 @@ def test_html_view_in_a_real_browser(tmp_path: Path) -> None:
                              capture_output=True, text=True).stdout
         assert "<title>/shelf</title>" in dom and "pwned" not in dom.split("<body")[0]
         assert f'href="{server.url}/shelf/book"' in dom and "download" in dom
+
+
+@pytest.mark.parametrize("name", ["pass", "pwd", "passphrase", "jwt", "bearer", "%70assword", "Pass%57ord"])
+def test_redacted_query_knows_short_and_encoded_secret_names(name: str) -> None:
+    # a client's own ?pass=... is still a password; %70assword is the server's "password"
+    assert redacted_query(f"page=2&{name}=s3cret") == f"page=2&{name}=REDACTED"

@@ -580,3 +580,23 @@ def test_tombstones_without_resume(exported: Path, tmp_path: Path) -> None:
     assert json.loads(skipped.stdout)["skipped"] == 6
     assert run(target, "import", str(exported), "--overwrite-tombstones", "--verify").exit_code == 0
     assert run(target, "info", "/col/item:1/page~1.txt").exit_code == 0
+@pytest.mark.parametrize("rel", ["rest/col/item%3A1/page%7E1.txt/fcr%3Aversions/*.binary",
+                                 "rest/col/item%3A1/page%7E1.txt/fcr%3Ametadata/fcr%3Aversions/*.ttl",
+                                 "rest/col/fcr%3Aversions/*.ttl"])
+def test_symlink_out_of_a_versions_directory_is_refused(source_repo: Path, empty_target: Path, tmp_path: Path,
+                                                        rel: str) -> None:
+    # fcr%3Aversions/ is read beside its resource, not walked with the export: its files need the same check
+    out = tmp_path / "out"
+    assert run(source_repo, "export", "/", str(out)).exit_code == 0
+    outside = tmp_path / "secret"
+    outside.write_text('<http://localhost:8080/rest/col> <http://purl.org/dc/elements/1.1/title> "TOP SECRET" .')
+    version = next(out.glob(rel))
+    version.unlink()
+    os.symlink(outside, version)
+    refused(empty_target, out, "link outside the export")
+
+
+def test_headers_nested_beyond_reason_are_bad_input(exported: Path, empty_target: Path) -> None:
+    # under the size bound, but deep enough to exhaust the JSON parser's recursion
+    (exported / "rest/col.ttl.headers").write_text('{"Link": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    refused(empty_target, exported, "col.ttl.headers", "JSON")

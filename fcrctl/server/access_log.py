@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 from fcrctl.errors import BadInput
 
 FORMATS = ("clf", "json")
 USER_KEY = "fcrctl.user"  # set in the WSGI environ by the app once it authenticated the request
-_SECRET_PARAM = re.compile(r"(token|passw|secret|key|sig|auth|credential|session)", re.IGNORECASE)
+_SECRET_PARAM = re.compile(r"(token|pass|pwd|secret|key|sig|auth|credential|session|jwt|bearer)", re.IGNORECASE)
 _UNPRINTABLE = re.compile(r'[\x00-\x1f\x7f"\\]')
 
 
@@ -46,7 +46,8 @@ def redacted_query(query: str) -> str:
     parts = []
     for pair in query.split("&"):
         name, sep, _ = pair.partition("=")
-        parts.append(f"{name}=REDACTED" if sep and _SECRET_PARAM.search(name) else pair)
+        secret = sep and _SECRET_PARAM.search(unquote_plus(name))  # the name as the server reads it
+        parts.append(f"{name}=REDACTED" if secret else pair)
     return "&".join(parts)
 
 

@@ -78,9 +78,14 @@ def _render(ctx: Context, info: ResourceInfo, graph: Graph, url: str) -> str:
         if p != contains
     )
     children = []
+    # a child's file name and size come from its description, which an ACL'd user may not read;
+    # ldp:contains (its URL) is all a reader of the container is owed (admins and auth-less serve see all)
+    details = ctx.user is None or ctx.admin
     for child in itertools.islice(ctx.repo.children(info.path), MAX_CHILDREN):
         child_url = ctx.url(child.path)
-        if child.is_binary:
+        if child.is_binary and not details:
+            children.append(f"<li>{_link(child_url, child.name, download=True)}</li>")
+        elif child.is_binary:
             name = child.filename or child.name
             size = f" ({child.size} bytes)" if child.size is not None else ""
             meta = _link(ctx.url(child.path, "fcr:metadata"), "description")

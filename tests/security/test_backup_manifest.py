@@ -169,3 +169,14 @@ def test_a_manifest_changed_between_its_check_and_its_use_is_refused(stored: tup
     result = run(repo, "download-backup", bid, str(store))
     assert result.exit_code == ExitCode.CORRUPT and "changed while it was read" in result.stderr, result.stderr
     assert len(reads) == 2 and _outside(tmp_path) == before_outside
+@pytest.mark.parametrize("line", [0, 1])
+def test_a_manifest_line_nested_beyond_reason_is_damage(stored: tuple[Path, Path, str], tmp_path: Path,
+                                                        line: int) -> None:
+    # small, but deep enough to exhaust the JSON parser's recursion: damage (exit 8), not a crash (exit 1)
+    repo, store, bid = stored
+    key = store / "manifests" / f"{bid}.jsonl.zst"
+    reader = zstandard.ZstdDecompressor().stream_reader(key.read_bytes(), read_across_frames=True)
+    raw = reader.read().decode().splitlines()
+    raw[line] = "[" * 50_000 + "]" * 50_000
+    key.write_bytes(zstandard.ZstdCompressor().compress(("\n".join(raw) + "\n").encode()))
+    _all_refused(repo, store, bid, tmp_path)

@@ -39,7 +39,7 @@ class HttpAclsMixin:
         """The resource's ACL URL from its ``rel="acl"`` link; None when the server has no WebAC."""
         url = self._url(path)  # type: ignore[attr-defined]
         head = self._head(url, path)  # type: ignore[attr-defined]
-        return head.link("acl")
+        return self._own_link(head, "acl", url, path)  # type: ignore[attr-defined, no-any-return]
 
     def get_acl(self, path: str, *, prefs: RdfPrefs = RdfPrefs()) -> Graph:
         path = paths.normalize(path)

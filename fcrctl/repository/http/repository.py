@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urljoin
 
 import requests
 
@@ -402,9 +402,22 @@ class HttpRepository(HttpAclsMixin):
                 info.external_url, info.external_handling = head.location, "redirect"
         return info, children
 
+    def _own_link(self, head: wire.Headers, rel: str, url: str, path: str) -> str | None:
+        """The ``rel`` link of a response, only when it is under this repository: the session
+        sends the user's credentials with every request, so a link naming another host (or
+        file:) is refused rather than followed."""
+        found = head.link(rel)
+        if found is None:
+            return None
+        target = urljoin(url, found)
+        if target != self.base_uri and not target.startswith(self.base_uri + "/"):
+            raise CorruptData(f"{self.location} links {target} as rel=\"{rel}\" of {path}, which is not under "
+                              f"{self.base_uri}: not followed (credentials go only to the repository)", path=path)
+        return target
+
     def _describedby(self, head: wire.Headers, path: str, version: str | None) -> str:
         """The description of a binary (or of one version of it)."""
-        linked = head.link("describedby")
+        linked = self._own_link(head, "describedby", self._url(path), path)
         if version is None:
             return linked or self._url(path) + "/fcr:metadata"
         if linked and "fcr:versions" in linked:
@@ -780,7 +793,7 @@ class HttpRepository(HttpAclsMixin):
         head = self._head(url, path)
         target = url
         if head.model == NON_RDF_SOURCE:
-            target = head.link("describedby") or url + "/fcr:metadata"
+            target = self._own_link(head, "describedby", url, path) or url + "/fcr:metadata"
         headers = wire.condition_headers(conditions)
         headers["Content-Type"] = SPARQL_UPDATE
         if lenient:

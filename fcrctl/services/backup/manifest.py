@@ -611,7 +611,7 @@ def _copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any]
             head = zstandard.ZstdDecompressor().decompressobj()
             other = BackupInfo.from_json(json.loads(head.decompress(data))["backup"])
             body = head.unused_data  # the object lines' frame, as stored
-        except (FcrctlError, zstandard.ZstdError, ValueError, KeyError, TypeError):
+        except (FcrctlError, zstandard.ZstdError, ValueError, KeyError, TypeError, RecursionError):
             continue
         if other.repository != info.repository:
             continue
@@ -644,7 +644,7 @@ def _checked_end(body: bytes) -> dict[str, Any] | None:
                 end = json.loads(line)
             else:
                 lines.update(line)
-    except (zstandard.ZstdError, ValueError):
+    except (zstandard.ZstdError, ValueError, RecursionError):
         return None
     if end is None or end.get("linesSha256") != lines.hexdigest():
         return None
@@ -687,7 +687,7 @@ def read_manifest(store: BackupStore, backup_id: str,
     except StopIteration:
         raw.close()
         raise CorruptData(f"manifest of {backup_id} is empty: the upload did not finish; upload it again") from None
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: a line nested beyond reason
         raw.close()
         raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
     if not isinstance(head, dict) or head.get("format") != FORMAT:
@@ -714,7 +714,7 @@ def read_manifest(store: BackupStore, backup_id: str,
             for line in lines:
                 try:
                     doc = json.loads(line)
-                except ValueError as e:
+                except (ValueError, RecursionError) as e:
                     raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
                 if isinstance(doc, dict) and doc.get("end"):
                     if doc.get("linesSha256") != hashed.hexdigest():

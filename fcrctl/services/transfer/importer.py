@@ -237,7 +237,17 @@ class Importer:
             stack.extend(reversed(subdirs))
 
     # -- reading one resource -----------------------------------------------------------------------
+    def _own(self, file: Path) -> None:
+        """Refuse a file (or its headers) that is a link out of the export. The walk checks what it
+        lists, but versions, descriptions and ACLs are read beside their resource, outside the walk."""
+        for candidate in (file, layout.headers_file(file)):
+            if candidate.is_symlink() and not layout.inside(self.root, candidate):
+                raise BadInput(f"{candidate} is a link outside the export: refusing it")
+        if not layout.inside(self.root, file):
+            raise BadInput(f"{file} lies outside the export (a linked directory above it): refusing it")
+
     def _parse(self, file: Path, *, url: str) -> Graph:
+        self._own(file)
         ext = os.path.splitext(file.name)[1]
         mime = layout.EXT_MEDIA.get(ext)
         if mime is None:
@@ -293,6 +303,7 @@ class Importer:
                       desc_override: Path | None = None) -> State:
         from fcrctl.repository.http.wire import filename_of
 
+        self._own(file)
         headers = layout.read_headers(file)
         desc_file = desc_override or desc
         raw = self._parse(desc_file, url=url) if desc_file is not None else rdf.new_graph()

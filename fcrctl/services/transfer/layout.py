@@ -91,7 +91,7 @@ def read_headers(file: Path) -> dict[str, list[str]]:
         raise BadInput(f"{sidecar}: {size} bytes is too big for a headers file (at most {MAX_HEADERS_BYTES})")
     try:
         data = json.loads(sidecar.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested beyond reason
         raise BadInput(f"{sidecar}: not a JSON headers file ({exc})") from None
     if not isinstance(data, dict) or not all(
         isinstance(v, list) and all(isinstance(x, str) for x in v) for v in data.values()

@@ -110,8 +110,10 @@ class AzureStore:
                                f"give an empty or new prefix") from None
             self._put_marker()
             return
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: nested beyond reason
             raise BadInput(f"{self.location}/{MARKER} is unreadable ({e}): is it an fcrctl backup store?") from e
+        if not isinstance(doc, dict):
+            raise BadInput(f"{self.location}/{MARKER} is unreadable (not a JSON object): is it an fcrctl backup store?")
         if doc.get("format") != FORMAT:
             raise BadInput(f"{self.location} is not an fcrctl backup store (format {doc.get('format')!r})")
         if doc.get("version") not in READABLE_VERSIONS:
@@ -186,7 +188,7 @@ class AzureStore:
 
     def _whole(self, key: str) -> bytes:
         with self.get(key) as fh:
-            return fh.read()
+            return fh.read(PackCache.MAX_PACK + 1)  # the cache's bound: a hostile store cannot fill memory
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:

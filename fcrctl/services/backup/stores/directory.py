@@ -77,8 +77,10 @@ class DirectoryStore:
         if marker.exists():
             try:
                 doc = json.loads(marker.read_text("utf-8"))
-            except (OSError, ValueError) as e:
+            except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested beyond reason
                 raise BadInput(f"{marker} is unreadable ({e}): is {root} an fcrctl backup store?") from e
+            if not isinstance(doc, dict):
+                raise BadInput(f"{marker} is unreadable (not a JSON object): is {root} an fcrctl backup store?")
             if doc.get("format") != FORMAT:
                 raise BadInput(f"{root} is not an fcrctl backup store (format {doc.get('format')!r})")
             if doc.get("version") not in READABLE_VERSIONS:

@@ -49,7 +49,7 @@ def _live_others(store: BackupStore, own: str, now: float) -> list[tuple[str, di
             expires = float(doc["expires"])
         except FcrctlError:
             continue  # released meanwhile
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             doc, expires = {}, 0.0  # unreadable: a foreign or broken object, not a lease anyone holds
         if expires > now:
             out.append((key, doc))

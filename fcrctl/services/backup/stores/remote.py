@@ -193,11 +193,12 @@ class PackCache:
         finally:
             with self._lock:
                 self._loading.pop(key).set()
-        if len(data) <= self.MAX_PACK:
-            with self._lock:
-                self._packs[key] = data
-                while len(self._packs) > self._slots:
-                    self._packs.popitem(last=False)
+        if len(data) > self.MAX_PACK:
+            return None  # fetch reads at most MAX_PACK + 1 bytes: a bigger pack (or an endless answer) goes by range
+        with self._lock:
+            self._packs[key] = data
+            while len(self._packs) > self._slots:
+                self._packs.popitem(last=False)
         return data
 
     def forget(self, key: str) -> None:

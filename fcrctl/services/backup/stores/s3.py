@@ -95,8 +95,10 @@ class S3Store:
                                f"give an empty or new prefix") from None
             self._put_marker()
             return
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: nested beyond reason
             raise BadInput(f"{self.location}/{MARKER} is unreadable ({e}): is it an fcrctl backup store?") from e
+        if not isinstance(doc, dict):
+            raise BadInput(f"{self.location}/{MARKER} is unreadable (not a JSON object): is it an fcrctl backup store?")
         if doc.get("format") != FORMAT:
             raise BadInput(f"{self.location} is not an fcrctl backup store (format {doc.get('format')!r})")
         if doc.get("version") not in READABLE_VERSIONS:
@@ -192,7 +194,7 @@ class S3Store:
 
     def _whole(self, key: str) -> bytes:
         with self.get(key) as fh:
-            return fh.read()
+            return fh.read(PackCache.MAX_PACK + 1)  # the cache's bound: a hostile store cannot fill memory
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
@@ -203,7 +205,7 @@ class S3Store:
                 raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
             return whole[offset:offset + length]
         with self._get_raw(check_key(key), Range=f"bytes={offset}-{offset + length - 1}") as fh:
-            data = fh.read()
+            data = fh.read(length + 1)  # a server ignoring the range cannot fill memory
         if len(data) != length:
             raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
         return data

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit
 
+import defusedxml.ElementTree as defused_et
+from defusedxml import DefusedXmlException
+
 from fcrctl.errors import AuthError, BadInput, FcrctlError, NotFound, Unavailable, Unsupported
 from fcrctl.services.backup.stores import leases
 from fcrctl.services.backup.stores.base import FORMAT, READABLE_VERSIONS, VERSION, StoreCapabilities
@@ -175,8 +178,10 @@ class WebDavStore:
                                f"give an empty or new collection") from None
             self._put_marker()
             return
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: nested beyond reason
             raise BadInput(f"{self.location}/{MARKER} is unreadable ({e}): is it an fcrctl backup store?") from e
+        if not isinstance(doc, dict):
+            raise BadInput(f"{self.location}/{MARKER} is unreadable (not a JSON object): is it an fcrctl backup store?")
         if doc.get("format") != FORMAT:
             raise BadInput(f"{self.location} is not an fcrctl backup store (format {doc.get('format')!r})")
         if doc.get("version") not in READABLE_VERSIONS:
@@ -249,7 +254,7 @@ class WebDavStore:
 
     def _whole(self, key: str) -> bytes:
         with self.get(key) as fh:
-            return fh.read()
+            return fh.read(PackCache.MAX_PACK + 1)  # the cache's bound: a hostile store cannot fill memory
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
@@ -259,9 +264,13 @@ class WebDavStore:
             if offset + length > len(whole):
                 raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
             return whole[offset:offset + length]
-        resp = self._request("GET", check_key(key), ok=(200, 206),
+        resp = self._request("GET", check_key(key), ok=(200, 206), stream=True,
                              headers={"Range": f"bytes={offset}-{offset + length - 1}"})
-        data = resp.content if resp.status_code == 206 else resp.content[offset:offset + length]
+        try:  # never more than asked for, whatever the server sends (200: the whole value, or endless)
+            data = resp.raw.read(length if resp.status_code == 206 else offset + length, decode_content=True)
+        finally:
+            resp.close()
+        data = data if resp.status_code == 206 else data[offset:offset + length]
         if len(data) != length:
             raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
         return data
@@ -288,12 +297,16 @@ class WebDavStore:
             return  # no such collection: nothing under it
 
     def _walk(self, collection: str) -> Iterator[tuple[str, int]]:
-        stack = [collection]
+        stack, seen = [collection], {collection}
         while stack:
             current = stack.pop()
             for rel, is_dir, size in self._propfind(current):
                 if is_dir:
-                    if rel != current and not (rel == "tmp" and not current):
+                    # only collections below this one, each once: a listing naming its parent (or
+                    # itself under another spelling) would otherwise be walked for ever
+                    below = rel.startswith(current + "/") if current else bool(rel)
+                    if below and rel not in seen and not (rel == "tmp" and not current):
+                        seen.add(rel)
                         stack.append(rel)
                 elif rel:
                     yield rel, size
@@ -309,8 +322,10 @@ class WebDavStore:
         if len(data) > PROPFIND_MAX:
             raise Unavailable(f"the WebDAV store {self.location} answered a listing over {PROPFIND_MAX} bytes")
         try:
-            root = ET.fromstring(data)
-        except ET.ParseError as e:
+            # a listing never needs a DTD: refusing one refuses entity expansion (billion laughs) and
+            # external entities whatever the expat underneath
+            root = defused_et.fromstring(data, forbid_dtd=True)
+        except (ET.ParseError, DefusedXmlException) as e:
             raise Unavailable(f"the WebDAV store {self.location} answered an unreadable listing ({e})") from None
         base = self._path + "/"
         for response in root.iter(f"{_DAV}response"):
