@@ -132,3 +132,25 @@ def test_a_missing_version_over_http_names_the_version_not_the_resource(tmp_path
             assert result.stderr.strip().endswith(
                 "/moby has no version '" + ask[-1] + "' (by id, label or memento): "
                 "list them with `fcrctl versions list /moby`"), result.stderr
+
+
+def test_fedora4_reports_and_stores_only_given_labels(tmp_path: Path) -> None:
+    import requests
+    from rdflib import Graph, URIRef
+
+    from fcrctl import rdf
+
+    repo = tmp_path / "served"
+    open_repository(str(repo), create=True).close()
+    with start_server(repo, dialect="fedora4") as handle:
+        b = Backend("fedora4", ["--repo", handle.url, "--api", "fedora4"], tmp_path)
+        b.put("one", create=True)
+        b.run("versions", "create", "/moby")  # the client must send a Slug: it invents one
+        b.run("versions", "create", "/moby", "--label", "rev")
+        listing = Graph().parse(data=requests.get(handle.url + "/moby/fcr:versions", timeout=10).content,
+                                format="turtle")
+        labels = sorted(str(o) for o in listing.objects(None, URIRef(rdf.FEDORA + "hasVersionLabel")))
+        assert labels == ["rev"]  # the unlabelled versions are named by their URL (id) alone
+        assert len(set(listing.objects(None, URIRef(rdf.FEDORA + "hasVersion")))) == 3
+    with open_repository(str(repo)) as local:
+        assert [v.label for v in local.versions("/moby")] == [None, None, "rev"]
