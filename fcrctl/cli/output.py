@@ -235,14 +235,16 @@ class Printer:
         if self.json_mode:
             self.json([v.to_json() for v in versions])
             return
-        rows = [(v.id, v.created.isoformat(), v.memento, v.label or "") for v in versions]
-        self.table(rows, header=("version", "created", "memento", "label"))
+        # the memento and label name a version alike on every backend; ids are the backend's own
+        # (v3 locally, a URL segment over HTTP) and stay in --json
+        rows = [(v.memento, v.created.isoformat(timespec="seconds"), v.label or "") for v in versions]
+        self.table(rows, header=("version", "created", "label"))
 
     def version(self, version: Version) -> None:
         if self.json_mode:
             self.json(version.to_json())
         else:
-            self.line(version.id)
+            self.line(version.memento)  # names it on every backend; the id is the backend's own
 
     # -- bytes -----------------------------------------------------------------------
     def data(self, chunks: Iterable[bytes] | BinaryIO, *, output: Path | None, total: int | None = None) -> int:

@@ -14,7 +14,7 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="List, creat
 
 @app.command("list")
 def list_(ctx: typer.Context, path: PathArg, json_out: JsonOpt = False) -> None:
-    """List a resource's versions (id, date, label)."""
+    """List a resource's versions (memento, date, label; --json adds the backend's id)."""
     cli = Cli.of(ctx, json=json_out)
     cli.out.versions(cli.repo.versions(paths.split_metadata(path)[0]))
 
@@ -28,7 +28,7 @@ def create(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Record the current state as a new version; prints its id."""
+    """Record the current state as a new version; prints its memento (YYYYMMDDHHMMSS), which names it on any backend."""
     cli = Cli.of(ctx, json=json_out)
     if label is not None:
         cli.require("label_versions", "labelling versions")

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from fcrctl import rdf
 from fcrctl.errors import BadInput, Conflict, Gone, NotFound, Unsupported
 from fcrctl.repository.base import FixityResult, ResourceInfo, Version
+from fcrctl.repository.version_names import given_label
 from fcrctl.server import fedora4, handlers, memento
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
@@ -63,7 +64,8 @@ def list_versions(ctx: Context) -> Response:
     for version in versions:
         node = URIRef(ctx.url(info.path, "fcr:versions", _version_name(version)))
         graph.add((subject, URIRef(fedora + "hasVersion"), node))
-        graph.add((node, URIRef(fedora + "hasVersionLabel"), Literal(_version_name(version))))
+        if version.label is not None:  # an unlabelled version is named by its id in the URL only
+            graph.add((node, URIRef(fedora + "hasVersionLabel"), Literal(version.label)))
         graph.add((node, URIRef(fedora + "created"), rdf._datetime_literal(version.created)))
     body = b"" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
     resp = Response(body, content_type=mime)
@@ -80,7 +82,7 @@ def create_version(ctx: Context) -> Response:
     ctx.repo.info(path)
     label = (ctx.request.headers.get("Slug") or "").strip() or None
     if ctx.config.dialect == "fedora4":
-        label = fedora4.check_label(label)
+        label = given_label(fedora4.check_label(label))  # an fcrctl client's invented label is none
     if label is not None and any(label == v.label for v in ctx.repo.versions(path)):
         raise Conflict(f"version label {label!r} is already used by a version of {path}: choose another")
     version = ctx.repo.create_version(path, label=label)

@@ -54,6 +54,7 @@ from fcrctl.repository.http import wire
 from fcrctl.repository.http.acls import HttpAclsMixin
 from fcrctl.repository.http.errors import check, error_for, transport_error
 from fcrctl.repository.http.session import QuickHead, make_session, pool_stats, timeout_of
+from fcrctl.repository.version_names import find_version, given_label, invented_label, no_such_version
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -226,6 +227,17 @@ class HttpRepository(HttpAclsMixin):
             url += "/fcr:versions/" + quote(self._version_segment(version), safe="")
         return url
 
+    def _named_version(self, path: str, version: str | None) -> str | None:
+        """The listed id of the version a user named by label, id or memento (as the local backend
+        resolves them), so every server answers alike and a missing version says so."""
+        if version is None:
+            return None
+        listed = self.versions(path)
+        found = find_version(listed, self._version_segment(version)) or find_version(listed, version)
+        if found is None:
+            raise no_such_version(path, version)
+        return found.id
+
     def _version_segment(self, version: str) -> str:
         """A version id as listed, or (Memento servers) an ISO datetime -> YYYYMMDDHHMMSS."""
         if self.dialect.versions != "memento" or MEMENTO_ID.match(version):
@@ -329,7 +341,7 @@ class HttpRepository(HttpAclsMixin):
     # -- reading -------------------------------------------------------------------
     def info(self, path: str, *, version: str | None = None) -> ResourceInfo:
         path = paths.normalize(path)
-        return self._describe(path, version)[0]
+        return self._describe(path, self._named_version(path, version))[0]
 
     def _describe(
         self, path: str, version: str | None = None, *, container: bool = False
@@ -431,6 +443,7 @@ class HttpRepository(HttpAclsMixin):
         from rdflib import Graph, URIRef
 
         path = paths.normalize(path)
+        version = self._named_version(path, version)
         url = self._url(path, version)
         head = self._head(url, path)
         target = url
@@ -451,7 +464,8 @@ class HttpRepository(HttpAclsMixin):
         self, path: str, *, version: str | None = None, byte_range: tuple[int, int | None] | None = None
     ) -> BinaryContent:
         path = paths.normalize(path)
-        info = self.info(path, version=version)
+        version = self._named_version(path, version)
+        info = self._describe(path, version)[0]
         if not info.is_binary:
             raise BadInput(f"{path} is a container, not a binary: use `fcrctl get` for its RDF", path=path)
         headers: dict[str, str] = {"Accept": "*/*", "Accept-Encoding": "identity"}
@@ -885,7 +899,7 @@ class HttpRepository(HttpAclsMixin):
         if label and not self.capabilities.label_versions:
             raise Unsupported(f"{self.dialect.name} versions (Memento) have no labels: omit --label", path=path)
         if self.dialect.versions == "labels" and not label:
-            label = "v" + datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")  # Fedora 4 requires a Slug
+            label = invented_label()  # Fedora 4 requires a Slug
         headers = {"Slug": label} if label else {}
         response = self._send("POST", url, path=path, headers=headers, what=f"new version of {path}")
         location = response.headers.get("Location") or ""
@@ -904,6 +918,7 @@ class HttpRepository(HttpAclsMixin):
 
     def revert(self, path: str, version: str) -> ResourceInfo:
         path = paths.normalize(path)
+        version = self._named_version(path, version) or version
         if self.dialect.versions == "labels":
             self._send("PATCH", self._url(path, version), path=path, what=f"version {version} of {path}")
             return self.info(path)
@@ -931,6 +946,7 @@ class HttpRepository(HttpAclsMixin):
             raise Unsupported(
                 f"{self.dialect.name} servers keep every version (Memento): versions cannot be deleted", path=path
             )
+        version = self._named_version(path, version) or version
         self._send("DELETE", self._url(path, version), path=path, what=f"version {version} of {path}")
 
     # -- fixity --------------------------------------------------------------------
@@ -1157,7 +1173,7 @@ def _labelled_versions(graph: Graph) -> list[Version]:
         label = facts.text(FEDORA + "hasVersionLabel")
         created = facts.datetime(FEDORA + "created") or datetime.fromtimestamp(0, UTC)
         segment = unquote(str(version_url).rstrip("/").rsplit("/", 1)[-1])
-        out.append(Version(id=segment, created=created, label=label))
+        out.append(Version(id=segment, created=created, label=given_label(label)))
     return sorted(out, key=lambda v: (v.created, v.id))
 
 

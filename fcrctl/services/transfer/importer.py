@@ -411,7 +411,9 @@ class Importer:
         graph = self._parse(timemap, url=url + "/fcr:versions")
         out: dict[str, datetime] = {}
         for version in graph.objects(None, _uri(rdf.FEDORA + "hasVersion")):
-            label = _first(graph, version, rdf.FEDORA + "hasVersionLabel")
+            # an unlabelled version (fcrctl serve) is named by its URL only
+            segment = urllib.parse.unquote(str(version).rstrip("/").rsplit("/", 1)[-1])
+            label = _first(graph, version, rdf.FEDORA + "hasVersionLabel") or segment
             created = _first(graph, version, rdf.FEDORA + "created")
             if label and created:
                 with contextlib.suppress(ValueError):
