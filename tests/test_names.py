@@ -88,6 +88,20 @@ def test_names_stored_before_the_rule_are_served_and_listed(repo_dir: Path, monk
         assert backup.exit_code == 0, backup.stderr
 
 
+def test_serve_keeps_the_bytes_of_a_filename_star_that_is_not_utf8(repo_dir: Path) -> None:
+    import requests
+
+    with server_fixture.start_server(repo_dir) as handle:
+        sent = requests.put(handle.url + "/f", data=b"x", headers={
+            "Content-Type": "text/plain", "Content-Disposition": "attachment; filename*=UTF-8''caf%E9.txt"})
+        assert sent.status_code == 201, sent.text
+        assert json.loads(run(handle.url, "--json", "info", "/f").stdout)["filename"] == "caf%E9.txt"
+        plain = requests.put(handle.url + "/g", data=b"x", headers={
+            "Content-Type": "text/plain", "Content-Disposition": "attachment; filename*=UTF-8''caf%C3%A9.txt"})
+        assert plain.status_code == 201
+        assert json.loads(run(handle.url, "--json", "info", "/g").stdout)["filename"] == "café.txt"
+
+
 def test_a_path_that_is_not_utf8_is_bad_input(repo_dir: Path) -> None:
     result = run(str(repo_dir), "create", "/" + LATIN1)
     assert result.exit_code == ExitCode.BAD_INPUT

@@ -187,7 +187,24 @@ def filename_from_disposition(header: str | None) -> str | None:
         return None
     _, options = parse_options_header(header)
     name = options.get("filename")
+    if name and "\ufffd" in name:  # werkzeug decodes filename* lossily: keep the bytes, as names.py says
+        name = _extended_filename(header) or name
     return name or None
+
+
+def _extended_filename(header: str) -> str | None:
+    """An RFC 8187 ``filename*`` whose bytes are not all UTF-8, with those bytes as %XX."""
+    from email.message import Message
+    from email.utils import collapse_rfc2231_value
+
+    from fcrctl.names import utf8_name
+
+    message = Message()
+    message["Content-Disposition"] = header
+    raw = message.get_param("filename", header="content-disposition")
+    if not isinstance(raw, tuple):
+        return None
+    return utf8_name(collapse_rfc2231_value(raw, errors="surrogateescape"))
 
 
 def content_disposition(info: ResourceInfo) -> str:
