@@ -40,6 +40,7 @@ def complete(words: str, **env: str) -> list[str]:
         ("fcrctl create /x --container-type ", ["basic", "direct", "indirect"]),
         ("fcrctl create /x --external u --handling r", ["redirect"]),
         ("fcrctl get /x --omit s", ["server-managed"]),
+        ("fcrctl export / out --format ", ["turtle", "ntriples", "jsonld", "rdfxml"]),
     ],
 )
 def test_option_values_complete(words: str, offered: list[str]) -> None:

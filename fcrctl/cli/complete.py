@@ -18,6 +18,7 @@ RDF_FORMATS = ("turtle", "ntriples", "rdfxml", "jsonld", "n3")
 API_DIALECTS = ("fedora4", "fedora5", "fedora6")
 OMIT_VALUES = ("containment", "membership", "server-managed")
 INCLUDE_VALUES = ("inbound", "children")
+EXPORT_FORMATS = ("turtle", "ntriples", "jsonld", "rdfxml")  # export --format
 
 
 def _starting(values: Iterable[str], incomplete: str) -> list[str]:
@@ -26,6 +27,10 @@ def _starting(values: Iterable[str], incomplete: str) -> list[str]:
 
 def rdf_formats(incomplete: str) -> list[str]:
     return _starting(RDF_FORMATS, incomplete)
+
+
+def export_formats(incomplete: str) -> list[str]:
+    return _starting(EXPORT_FORMATS, incomplete)
 
 
 def api_dialects(incomplete: str) -> list[str]:

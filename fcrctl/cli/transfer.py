@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from fcrctl.cli import complete
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import JsonOpt, PathArg
 from fcrctl.errors import PartialFailure
@@ -24,7 +25,8 @@ def export(
     versions: Annotated[bool, typer.Option("--versions/--no-versions", help="Export versions (fcr:versions).")] = True,
     acls: Annotated[bool, typer.Option("--acls/--no-acls", help="Export ACLs (fcr:acl).")] = True,
     rdf_format: Annotated[
-        str, typer.Option("--format", help="RDF serialisation: turtle, ntriples, jsonld or rdfxml.")
+        str, typer.Option("--format", help="RDF serialisation: turtle, ntriples, jsonld or rdfxml.",
+                          autocompletion=complete.export_formats)
     ] = "turtle",
     predicates: Annotated[
         str | None,
