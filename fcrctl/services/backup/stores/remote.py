@@ -4,12 +4,13 @@ file, the credentials file, and the lease lock (see :mod:`leases`)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from fcrctl.errors import BadInput, FcrctlError, NotFound
+from fcrctl.errors import BadInput, FcrctlError, NotFound, Unsupported
 
 MARKER = "fcrctl-backup-store.json"
 MAX_SMALL = 8 << 20  # values up to this size are sent in one request; larger ones in parts
@@ -23,6 +24,45 @@ def retries() -> int:
         return max(0, int(os.environ.get("FCRCTL_STORE_RETRIES", "6")))
     except ValueError:
         raise BadInput("FCRCTL_STORE_RETRIES must be a whole number") from None
+
+
+def marker_body() -> bytes:
+    from fcrctl.services.backup.stores.base import FORMAT, VERSION
+
+    return (json.dumps({"format": FORMAT, "version": VERSION}) + "\n").encode()
+
+
+def check_marker(location: str, read: Callable[[], bytes], is_empty: Callable[[], bool],
+                 put_marker: Callable[[], None], *, create: bool) -> None:
+    """The store-format marker every kind keeps at its root: read and judged (a foreign or newer
+    store is refused), or written into an empty store when ``create``. ``read`` raises NotFound
+    when there is none (MissingContainer, a NotFound, when the bucket itself is missing)."""
+    from fcrctl.services.backup.stores.base import FORMAT, READABLE_VERSIONS, VERSION
+
+    try:
+        doc = json.loads(read())
+    except MissingContainer:
+        raise
+    except NotFound:
+        if not create:
+            raise NotFound(f"{location} is not an fcrctl backup store (no {MARKER}): upload a backup "
+                           f"to create one") from None
+        if not is_empty():
+            raise BadInput(f"{location} is not empty and not an fcrctl backup store: "
+                           f"give an empty or new prefix") from None
+        put_marker()
+        return
+    except (ValueError, RecursionError) as e:  # RecursionError: nested beyond reason
+        raise BadInput(f"{location}/{MARKER} is unreadable ({e}): is it an fcrctl backup store?") from e
+    if not isinstance(doc, dict):
+        raise BadInput(f"{location}/{MARKER} is unreadable (not a JSON object): is it an fcrctl backup store?")
+    if doc.get("format") != FORMAT:
+        raise BadInput(f"{location} is not an fcrctl backup store (format {doc.get('format')!r})")
+    if doc.get("version") not in READABLE_VERSIONS:
+        raise Unsupported(f"backup store {location} has format version {doc.get('version')}; this fcrctl "
+                          f"reads versions {', '.join(map(str, READABLE_VERSIONS))}: use the release that wrote it")
+    if create and doc.get("version") != VERSION:
+        put_marker()
 
 
 def check_key(key: str) -> str:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from fcrctl.errors import AuthError, BadInput, FcrctlError, NotFound, Unavailable, Unsupported
 from fcrctl.services.backup.stores import leases
-from fcrctl.services.backup.stores.base import FORMAT, READABLE_VERSIONS, VERSION, StoreCapabilities
+from fcrctl.services.backup.stores.base import StoreCapabilities
 from fcrctl.services.backup.stores.remote import (
     MARKER,
     MAX_SMALL,
@@ -29,6 +28,8 @@ from fcrctl.services.backup.stores.remote import (
     MissingContainer,
     PackCache,
     check_key,
+    check_marker,
+    marker_body,
     not_found,
     read_head,
     split_url,
@@ -81,35 +82,15 @@ class S3Store:
 
     # -- the store format marker -----------------------------------------------------------------
     def _check(self, create: bool) -> None:
-        try:
+        def read() -> bytes:
             with self._get_raw(MARKER) as fh:
-                doc = json.loads(fh.read(4096))
-        except MissingContainer:
-            raise
-        except NotFound:
-            if not create:
-                raise NotFound(f"{self.location} is not an fcrctl backup store (no {MARKER}): upload a backup "
-                               f"to create one") from None
-            if next(self.list(""), None) is not None:
-                raise BadInput(f"{self.location} is not empty and not an fcrctl backup store: "
-                               f"give an empty or new prefix") from None
-            self._put_marker()
-            return
-        except (ValueError, RecursionError) as e:  # RecursionError: nested beyond reason
-            raise BadInput(f"{self.location}/{MARKER} is unreadable ({e}): is it an fcrctl backup store?") from e
-        if not isinstance(doc, dict):
-            raise BadInput(f"{self.location}/{MARKER} is unreadable (not a JSON object): is it an fcrctl backup store?")
-        if doc.get("format") != FORMAT:
-            raise BadInput(f"{self.location} is not an fcrctl backup store (format {doc.get('format')!r})")
-        if doc.get("version") not in READABLE_VERSIONS:
-            raise Unsupported(f"backup store {self.location} has format version {doc.get('version')}; this fcrctl "
-                              f"reads versions {', '.join(map(str, READABLE_VERSIONS))}: use the release that wrote it")
-        if create and doc.get("version") != VERSION:
-            self._put_marker()
+                return fh.read(4096)
+
+        check_marker(self.location, read, lambda: next(self.list(""), None) is None, self._put_marker, create=create)
 
     def _put_marker(self) -> None:
-        body = (json.dumps({"format": FORMAT, "version": VERSION}) + "\n").encode()
-        self._call(self._client.put_object, MARKER, Bucket=self._bucket, Key=self._prefix + MARKER, Body=body)
+        self._call(self._client.put_object, MARKER, Bucket=self._bucket, Key=self._prefix + MARKER,
+                   Body=marker_body())
 
     # -- errors ------------------------------------------------------------------------------------
     def _error(self, e: Exception, key: str) -> FcrctlError:

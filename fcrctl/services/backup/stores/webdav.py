@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import io
 import ipaddress
-import json
 import os
 import uuid
 import xml.etree.ElementTree as ET
@@ -27,15 +26,17 @@ from urllib.parse import quote, unquote, urlsplit
 import defusedxml.ElementTree as defused_et
 from defusedxml import DefusedXmlException
 
-from fcrctl.errors import AuthError, BadInput, FcrctlError, NotFound, Unavailable, Unsupported
+from fcrctl.errors import AuthError, BadInput, FcrctlError, NotFound, Unavailable
 from fcrctl.services.backup.stores import leases
-from fcrctl.services.backup.stores.base import FORMAT, READABLE_VERSIONS, VERSION, StoreCapabilities
+from fcrctl.services.backup.stores.base import StoreCapabilities
 from fcrctl.services.backup.stores.remote import (
     MARKER,
     ErrorMappingStream,
     IteratorReader,
     PackCache,
     check_key,
+    check_marker,
+    marker_body,
     not_found,
     read_credentials_file,
     read_head,
@@ -161,38 +162,21 @@ class WebDavStore:
         return Unavailable(f"the WebDAV store {self.location} answered {status} to {method} {key or '/'}")
 
     def _check(self, create: bool) -> None:
-        try:
+        def read() -> bytes:
             with self.get(MARKER, _checked=False) as fh:
-                doc = json.loads(fh.read(4096))
-        except NotFound:
-            if not create:
-                raise NotFound(f"{self.location} is not an fcrctl backup store (no {MARKER}): upload a backup "
-                               f"to create one") from None
+                return fh.read(4096)
+
+        def is_empty() -> bool:
             try:
-                existing = next(self.list(""), None)
-            except NotFound:
-                existing = None
+                return next(self.list(""), None) is None
+            except NotFound:  # no collection yet: make it
                 self._mkcol("")
-            if existing is not None:
-                raise BadInput(f"{self.location} is not empty and not an fcrctl backup store: "
-                               f"give an empty or new collection") from None
-            self._put_marker()
-            return
-        except (ValueError, RecursionError) as e:  # RecursionError: nested beyond reason
-            raise BadInput(f"{self.location}/{MARKER} is unreadable ({e}): is it an fcrctl backup store?") from e
-        if not isinstance(doc, dict):
-            raise BadInput(f"{self.location}/{MARKER} is unreadable (not a JSON object): is it an fcrctl backup store?")
-        if doc.get("format") != FORMAT:
-            raise BadInput(f"{self.location} is not an fcrctl backup store (format {doc.get('format')!r})")
-        if doc.get("version") not in READABLE_VERSIONS:
-            raise Unsupported(f"backup store {self.location} has format version {doc.get('version')}; this fcrctl "
-                              f"reads versions {', '.join(map(str, READABLE_VERSIONS))}: use the release that wrote it")
-        if create and doc.get("version") != VERSION:
-            self._put_marker()
+                return True
+
+        check_marker(self.location, read, is_empty, self._put_marker, create=create)
 
     def _put_marker(self) -> None:
-        body = (json.dumps({"format": FORMAT, "version": VERSION}) + "\n").encode()
-        self._put_at(MARKER, iter([body]))
+        self._put_at(MARKER, iter([marker_body()]))
 
     def _mkcol(self, path: str) -> None:
         """The collection ``path`` (relative to the store; "" the store itself) and its parents."""
