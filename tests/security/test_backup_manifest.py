@@ -180,3 +180,26 @@ def test_a_manifest_line_nested_beyond_reason_is_damage(stored: tuple[Path, Path
     raw[line] = "[" * 50_000 + "]" * 50_000
     key.write_bytes(zstandard.ZstdCompressor().compress(("\n".join(raw) + "\n").encode()))
     _all_refused(repo, store, bid, tmp_path)
+
+
+def test_a_previous_manifest_whose_header_would_inflate_hugely_is_not_inflated(tmp_path: Path) -> None:
+    """Looking for a manifest to copy reads other backups' header frames: a store's frame that
+    says (or would turn out) to be 256 MiB is passed over, not decompressed."""
+    import tracemalloc
+
+    from fcrctl.services.backup import manifest
+    from fcrctl.services.backup.snapshot import BackupInfo
+    from fcrctl.services.backup.stores.directory import DirectoryStore
+
+    store = DirectoryStore.open(str(tmp_path / "store"), create=True)
+    bomb = zstandard.ZstdCompressor(level=1).compress(b"\0" * (256 << 20))  # ~8 KB on disk
+    store.put("manifests/9999-12-31T00.00.00Z_x.jsonl.zst", iter([bomb]))
+    info = BackupInfo(id="2026-12-05T00.00.00Z_a", datetime="2026-12-05T00:00:00+00:00", label="a",
+                      repository="/r", extra={"stateDigest": "d" * 64})
+    tracemalloc.start()
+    try:
+        copied = manifest._copy_unchanged(store, info, {}, manifest.TransferReport(id=info.id, store="s"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert copied is False and peak < (32 << 20), peak

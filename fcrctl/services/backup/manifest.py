@@ -57,6 +57,7 @@ from fcrctl.services.pool import BoundedPool
 FORMAT = "fcrctl-backup-manifest"
 VERSION = 1
 INLINE_MAX = 512  # sidecars, namaste files: cheaper inline than as blobs
+HEADER_FRAME_MAX = 1 << 20  # a manifest's header frame (one backup's JSON) is a few KB
 LEVEL = 3
 SMALL_BATCH = 256 << 10  # small files handed to an upload worker at once
 
@@ -608,6 +609,9 @@ def _copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any]
         try:
             with store.get(f"manifests/{name}") as raw:
                 data = raw.read()
+            size = zstandard.get_frame_parameters(data).content_size
+            if size == zstandard.CONTENTSIZE_UNKNOWN or size > HEADER_FRAME_MAX:
+                continue  # not a header frame we wrote: a store's data never decides how much to inflate
             head = zstandard.ZstdDecompressor().decompressobj()
             other = BackupInfo.from_json(json.loads(head.decompress(data))["backup"])
             body = head.unused_data  # the object lines' frame, as stored
