@@ -455,3 +455,19 @@ def test_copy_or_move_cannot_place_an_acl_where_the_user_has_no_control(server: 
                             auth=OWNER).status_code == 201
     admin = requests.request(method, url + "/mine", headers={"Destination": url + "/box/z"}, auth=ADMIN)
     assert admin.status_code == 201
+
+
+@responses.activate
+def test_access_roles_nested_beyond_reason_are_refused_cleanly() -> None:
+    from fcrctl.errors import BadInput
+    from fcrctl.repository import open_repository
+
+    _fedora4_root(responses.mock)
+    responses.add(responses.GET, FEDORA4 + "/a/fcr:accessroles", body="[" * 100_000 + "]" * 100_000,
+                  headers={"Content-Type": "application/json"})
+    repo = open_repository(FEDORA4)
+    try:
+        with pytest.raises(BadInput, match="not JSON"):
+            repo.get_acl("/a")
+    finally:
+        repo.close()

@@ -119,7 +119,7 @@ class HttpAclsMixin:
             raise BadInput(f"the access roles of {path} are over {MAX_ROLES_BYTES} bytes", path=path)
         try:
             data = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested beyond reason
             raise BadInput(f"the server's access roles of {path} are not JSON", path=path) from None
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
             raise BadInput(f"the server's access roles of {path} are not a principal -> roles map", path=path)

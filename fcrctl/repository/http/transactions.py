@@ -66,7 +66,7 @@ def _body(response: requests.Response) -> dict | list | None:
         return None
     try:
         return json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested beyond reason: no body to read
         return None
 
 
