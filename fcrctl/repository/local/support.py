@@ -110,13 +110,13 @@ def to_version(vid: str, entry: dict) -> Version:
 
 
 def check_label(label: str, inventory: dict, path: str) -> None:
-    """A label names one version wherever a version is named, beside its id and memento: so it must
-    look like neither, and be the only one of its kind on the resource."""
+    """A label names one version wherever a version is named, beside its id and memento: so it is
+    the only one of its kind on the resource, and not shaped like a memento. It may look like an
+    id ("v1", as Fedora 4 users label versions): a label is then looked up before the ids."""
     if not label.strip() or len(label) > MAX_LABEL or any(ord(c) < 0x20 or ord(c) == 0x7F for c in label):
         raise BadInput(f"version label {label!r}: use 1 to {MAX_LABEL} printable characters", path=path)
-    if re.fullmatch(r"v\d{1,9}|\d{14}", label):
-        raise BadInput(f"version label {label!r} looks like a version id or memento (v3, 20261205162415): "
-                       "choose another", path=path)
+    if re.fullmatch(r"\d{14}", label):
+        raise BadInput(f"version label {label!r} looks like a memento (YYYYMMDDHHMMSS): choose another", path=path)
     for vid in version_ids(inventory):
         if label_of(inventory["versions"][vid]) == label:
             raise Conflict(f"{path} already has a version labelled {label!r} ({vid}): choose another label",
@@ -124,13 +124,13 @@ def check_label(label: str, inventory: dict, path: str) -> None:
 
 
 def resolve_version(inventory: dict, version: str, path: str) -> str:
-    """A version named by its id (v3), its label, or a memento datetime (YYYYMMDDHHMMSS: the last
+    """A version named by its label, its id (v3), or a memento datetime (YYYYMMDDHHMMSS: the last
     version made at or before that second, as a Memento TimeGate answers)."""
-    if version in inventory["versions"]:
-        return version
     for vid in version_ids(inventory):
         if label_of(inventory["versions"][vid]) == version:
             return vid
+    if version in inventory["versions"]:
+        return version
     if re.fullmatch(r"\d{14}", version):
         at = datetime.strptime(version, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         chosen = None
