@@ -142,6 +142,8 @@ def test_empty_tx_list_is_a_sentence(target: str) -> None:
     assert result.exit_code == 0
     assert result.stdout == "" and result.stderr == "fcrctl: no open transactions\n"
     assert json.loads(run(target, "--json", "tx", "list").stdout) == []
+    backups = run(target, "list-backups")
+    assert backups.exit_code == 0 and backups.stdout == "" and "no backups yet" in backups.stderr
 
 
 def test_add_user_says_what_it_did_and_refuses_to_replace_without_force(tmp_path: Path) -> None:
