@@ -43,6 +43,11 @@ def is_utf8(text: str) -> bool:
     return True
 
 
+def utf8_bytes_name(raw: bytes) -> str:
+    """A name that arrived as bytes (percent-decoded from a URI or header): %XX for what is not UTF-8."""
+    return raw.decode("utf-8", "fcrctl-percent")
+
+
 def utf8_name(name: str) -> str:
     """``name`` with every byte that is not UTF-8 written as %XX (unchanged when it is UTF-8)."""
     if is_utf8(name):

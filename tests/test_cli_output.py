@@ -96,6 +96,14 @@ def test_quiet_backup_prints_the_id_only_and_quiet_works_after_the_command(targe
     assert backup_id in listed.stdout
 
 
+def test_verbose_works_before_and_after_the_command(target: str) -> None:
+    for args in (["-v", "ls", "/"], ["ls", "/", "-v"], ["versions", "list", "/", "-v"]):
+        result = run(target, *args)
+        assert result.exit_code == 0, (args, result.stderr)
+        assert f"fcrctl: repository: {target}" in result.stderr, args
+    assert "repository:" not in run(target, "ls", "/").stderr
+
+
 def test_json_works_before_and_after_the_command(target: str) -> None:
     for args in (["--json", "ls", "/"], ["ls", "/", "--json"], ["ls", "--json", "-q", "/"]):
         result = run(target, *args)
@@ -142,6 +150,8 @@ def test_empty_tx_list_is_a_sentence(target: str) -> None:
     assert result.exit_code == 0
     assert result.stdout == "" and result.stderr == "fcrctl: no open transactions\n"
     assert json.loads(run(target, "--json", "tx", "list").stdout) == []
+    backups = run(target, "list-backups")
+    assert backups.exit_code == 0 and backups.stdout == "" and "no backups yet" in backups.stderr
 
 
 def test_add_user_says_what_it_did_and_refuses_to_replace_without_force(tmp_path: Path) -> None:

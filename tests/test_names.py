@@ -115,3 +115,12 @@ def test_a_repository_directory_that_is_not_utf8_is_bad_input(tmp_path: Path) ->
     assert "r%E9po" in init.stderr and not where.exists()
     used = run(str(where), "ls")
     assert used.exit_code == ExitCode.BAD_INPUT and "not UTF-8" in used.stderr
+
+
+def test_the_http_client_reads_filenames_by_the_same_rule() -> None:
+    from fcrctl.repository.http.wire import content_disposition, filename_of
+
+    assert filename_of("attachment; filename=x; filename*=UTF-8''caf%E9.txt") == "caf%E9.txt"
+    assert filename_of("attachment; filename=x; filename*=UTF-8''caf%C3%A9.txt") == "café.txt"
+    assert filename_of('attachment; filename="plain.txt"') == "plain.txt"
+    assert filename_of(content_disposition(LATIN1)) == "caf%E9.txt"  # what it sends, it reads back

@@ -91,6 +91,15 @@ def test_a_label_like_an_id_names_its_own_version(repo: str, tmp_path: Path) -> 
     assert "two" in got.stdout and "one" not in got.stdout and "three" not in got.stdout
 
 
+def test_a_label_shaped_like_an_id_names_its_version_as_in_fedora_4(repo: str, tmp_path: Path) -> None:
+    put(repo, tmp_path, "one", create=True)  # v1
+    put(repo, tmp_path, "two")  # v2
+    assert run(repo, "versions", "create", "/moby", "--label", "v1").exit_code == 0  # v3, labelled v1
+    put(repo, tmp_path, "three")
+    assert "two" in run(repo, "versions", "get", "/moby", "v1").stdout
+    assert "two" in run(repo, "versions", "get", "/moby", "v2").stdout  # v2 is still its id
+
+
 def test_explicit_versions_own_their_memento(repo: str) -> None:
     local = open_repository(repo)
     try:

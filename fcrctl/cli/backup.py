@@ -204,7 +204,8 @@ def list_backups(
         return
     rows = [(b.id, b.datetime[:19] + "Z", b.label, str(b.resources), human_size(b.bytes),
              "no" if b.potentially_inconsistent else "yes") for b in backups]
-    cli.out.table(rows, ("id", "datetime", "label", "resources", "size", "consistent"))
+    cli.out.table(rows, ("id", "datetime", "label", "resources", "size", "consistent"),
+                  empty="no backups yet (take one with: fcrctl backup)")
 
 
 def _confirm(cli: Cli, yes: bool, what: str) -> None:

@@ -49,16 +49,21 @@ def _leaves(group: Any) -> list[Any]:
 
 
 def _accept_output_options(command: Any) -> None:
-    """Global output options work after the command too (``fcrctl list-backups -q``): a hidden
-    copy of -q on every command (each already has its own --json) sets the same switch."""
+    """Global output options work after the command too (``fcrctl list-backups -q``): hidden
+    copies of -q and -v on every command (each already has its own --json) set the same switches."""
     from typer.core import TyperOption
 
-    if any("-q" in p.opts or "--quiet" in p.opts for p in command.params):
-        return
-    command.params.append(
-        TyperOption(param_decls=["--quiet", "-q"], is_flag=True, default=False, hidden=True, expose_value=False,
-                    callback=_late_quiet)
-    )
+    taken = {opt for p in command.params for opt in p.opts}
+    if not taken & {"-q", "--quiet"}:
+        command.params.append(
+            TyperOption(param_decls=["--quiet", "-q"], is_flag=True, default=False, hidden=True, expose_value=False,
+                        callback=_late_quiet)
+        )
+    if not taken & {"-v", "--verbose"}:
+        command.params.append(
+            TyperOption(param_decls=["--verbose", "-v"], count=True, default=0, hidden=True, expose_value=False,
+                        callback=_late_verbose)
+        )
 
 
 def _late_quiet(ctx: Any, param: Any, value: bool) -> None:
@@ -66,6 +71,13 @@ def _late_quiet(ctx: Any, param: Any, value: bool) -> None:
     if cli is not None:
         cli.settings.quiet = cli.out.quiet = True
         configure_logging(quiet=True, verbose=cli.settings.verbose)
+
+
+def _late_verbose(ctx: Any, param: Any, value: int) -> None:
+    cli = ctx.find_object(Cli) if value else None
+    if cli is not None:
+        cli.settings.verbose = cli.out.verbose = cli.settings.verbose + value
+        configure_logging(quiet=cli.settings.quiet, verbose=cli.settings.verbose)
 
 
 def guard(ctx: typer.Context, call: Callable[[], Any]) -> Any:

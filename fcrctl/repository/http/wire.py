@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import BinaryIO
+from urllib.parse import unquote_to_bytes
 
 from requests.structures import CaseInsensitiveDict
 from requests.utils import parse_header_links
 
-from fcrctl.names import utf8_name
+from fcrctl.names import utf8_bytes_name, utf8_name
 from fcrctl.repository.base import (
     BASIC_CONTAINER,
     DIRECT_CONTAINER,
@@ -128,6 +129,9 @@ def filename_of(disposition: str) -> str | None:
     """The filename, preferring RFC 6266's UTF-8 ``filename*`` over the ASCII fallback."""
     from werkzeug.http import parse_options_header
 
+    star = re.search(r"filename\*\s*=\s*UTF-8''([^;\s]+)", disposition, re.IGNORECASE)
+    if star:  # the names.py rule: bytes that are not UTF-8 become %XX (werkzeug would make them U+FFFD)
+        return utf8_bytes_name(unquote_to_bytes(star[1])) or None
     return parse_options_header(disposition)[1].get("filename") or None
 
 
