@@ -36,6 +36,7 @@ from fcrctl.services.backup.stores.remote import (
     read_head,
     retries,
     split_url,
+    truncated,
 )
 
 _NAMES = ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN")
@@ -124,7 +125,7 @@ class AzureStore:
                 return AuthError(f"Azure at {self._endpoint} refused access to container {self._name} ({status}): "
                                  f"check the credentials and their permissions")
             if status == 416:
-                return NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
+                return truncated(key, self.location)
             return Unavailable(f"Azure at {self._endpoint}: {key}: {status} {getattr(e, 'error_code', '') or ''}")
         if isinstance(e, ax.ServiceRequestError | ax.ServiceResponseError):
             return Unavailable(f"cannot reach the Azure blob endpoint {self._endpoint}: is it running and the "
@@ -174,15 +175,13 @@ class AzureStore:
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
             return b""
-        whole = self._packs.get(check_key(key))
-        if whole is not None:
-            if offset + length > len(whole):
-                raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
-            return whole[offset:offset + length]
+        cached = self._packs.slice(check_key(key), offset, length, self.location)
+        if cached is not None:
+            return cached
         name = self._prefix + check_key(key)
         data = self._call(lambda: self._container.download_blob(name, offset=offset, length=length).readall(), key)
         if len(data) != length:
-            raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
+            raise truncated(key, self.location)
         return bytes(data)
 
     def exists(self, key: str) -> bool:

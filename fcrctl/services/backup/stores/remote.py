@@ -241,6 +241,19 @@ class PackCache:
                 self._packs.popitem(last=False)
         return data
 
+    def slice(self, key: str, offset: int, length: int, location: str) -> bytes | None:
+        """``length`` bytes at ``offset`` of pack ``key`` from the cache (None: read it by range)."""
+        whole = self.get(key)
+        if whole is None:
+            return None
+        if offset + length > len(whole):
+            raise truncated(key, location)
+        return whole[offset:offset + length]
+
     def forget(self, key: str) -> None:
         with self._lock:
             self._packs.pop(key, None)
+
+
+def truncated(key: str, location: str) -> NotFound:
+    return NotFound(f"{key} in backup store {location} is shorter than its index says (truncated)")

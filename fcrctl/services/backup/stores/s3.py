@@ -33,6 +33,7 @@ from fcrctl.services.backup.stores.remote import (
     not_found,
     read_head,
     split_url,
+    truncated,
 )
 
 _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken", "InvalidToken",
@@ -109,7 +110,7 @@ class S3Store:
                 return AuthError(f"S3 at {self._endpoint} refused the credentials for bucket {self._bucket} ({code}): "
                                  f"check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or --aws-profile")
             if code == "InvalidRange":
-                return NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
+                return truncated(key, self.location)
             message = f"S3 at {self._endpoint}: {key}: {code or status}: {err.get('Message', '')}"
             return Unavailable(message.rstrip(": "))
         if isinstance(e, bx.NoCredentialsError | bx.PartialCredentialsError):
@@ -180,15 +181,13 @@ class S3Store:
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
             return b""
-        whole = self._packs.get(check_key(key))
-        if whole is not None:
-            if offset + length > len(whole):
-                raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
-            return whole[offset:offset + length]
+        cached = self._packs.slice(check_key(key), offset, length, self.location)
+        if cached is not None:
+            return cached
         with self._get_raw(check_key(key), Range=f"bytes={offset}-{offset + length - 1}") as fh:
             data = fh.read(length + 1)  # a server ignoring the range cannot fill memory
         if len(data) != length:
-            raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
+            raise truncated(key, self.location)
         return data
 
     def exists(self, key: str) -> bool:

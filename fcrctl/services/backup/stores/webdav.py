@@ -41,6 +41,7 @@ from fcrctl.services.backup.stores.remote import (
     read_credentials_file,
     read_head,
     retries,
+    truncated,
 )
 
 PROPFIND_MAX = 64 << 20  # bytes of one PROPFIND answer we parse
@@ -156,7 +157,7 @@ class WebDavStore:
         if status == 404:
             return not_found(key or "the store collection", self.location)
         if status == 416:
-            return NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
+            return truncated(key, self.location)
         if status == 507:
             return Unavailable(f"the WebDAV store {self.location} is out of space (507 for {key})")
         return Unavailable(f"the WebDAV store {self.location} answered {status} to {method} {key or '/'}")
@@ -243,11 +244,9 @@ class WebDavStore:
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
             return b""
-        whole = self._packs.get(check_key(key))
-        if whole is not None:
-            if offset + length > len(whole):
-                raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
-            return whole[offset:offset + length]
+        cached = self._packs.slice(check_key(key), offset, length, self.location)
+        if cached is not None:
+            return cached
         resp = self._request("GET", check_key(key), ok=(200, 206), stream=True,
                              headers={"Range": f"bytes={offset}-{offset + length - 1}"})
         try:  # never more than asked for, whatever the server sends (200: the whole value, or endless)
@@ -256,7 +255,7 @@ class WebDavStore:
             resp.close()
         data = data if resp.status_code == 206 else data[offset:offset + length]
         if len(data) != length:
-            raise NotFound(f"{key} in backup store {self.location} is shorter than its index says (truncated)")
+            raise truncated(key, self.location)
         return data
 
     def exists(self, key: str) -> bool:
