@@ -52,7 +52,7 @@ class AzureStore:
         self._prefix = f"{prefix}/" if prefix else ""
         self._endpoint = endpoint
         self._lock_wait = lock_wait
-        self._packs = PackCache(self._whole)
+        self._packs = PackCache(self.get)
         self.location = f"azure://{name}/{prefix}".rstrip("/")
 
     @classmethod
@@ -167,10 +167,6 @@ class AzureStore:
         downloader = self._call(lambda: self._container.download_blob(name), key)
         stream = ErrorMappingStream(IteratorReader(downloader.chunks()), lambda e: self._error(e, key), lambda: None)
         return io.BufferedReader(stream, 1 << 20)  # type: ignore[return-value]
-
-    def _whole(self, key: str) -> bytes:
-        with self.get(key) as fh:
-            return fh.read(PackCache.MAX_PACK + 1)  # the cache's bound: a hostile store cannot fill memory
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:

@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fcrctl.errors import BadInput, FcrctlError, NotFound, Unsupported
 
@@ -201,11 +201,11 @@ class PackCache:
 
     MAX_PACK = 32 << 20
 
-    def __init__(self, fetch: Callable[[str], bytes], slots: int = 6) -> None:
+    def __init__(self, open_value: Callable[[str], BinaryIO], slots: int = 6) -> None:
         import collections
         import threading
 
-        self._fetch = fetch
+        self._open = open_value
         self._slots = slots
         self._packs: collections.OrderedDict[str, bytes] = collections.OrderedDict()
         self._lock = threading.Lock()
@@ -229,12 +229,13 @@ class PackCache:
                     break
             waiting.wait()  # another thread is fetching it
         try:
-            data = self._fetch(key)
+            with self._open(key) as fh:
+                data = fh.read(self.MAX_PACK + 1)  # the bound: a hostile store cannot fill memory
         finally:
             with self._lock:
                 self._loading.pop(key).set()
         if len(data) > self.MAX_PACK:
-            return None  # fetch reads at most MAX_PACK + 1 bytes: a bigger pack (or an endless answer) goes by range
+            return None  # at most MAX_PACK + 1 bytes were read: a bigger pack (or an endless answer) goes by range
         with self._lock:
             self._packs[key] = data
             while len(self._packs) > self._slots:

@@ -52,7 +52,7 @@ class S3Store:
         self._endpoint = endpoint
         self._storage_class = storage_class
         self._lock_wait = lock_wait
-        self._packs = PackCache(self._whole)
+        self._packs = PackCache(self.get)
         self.location = f"s3://{bucket}/{prefix}".rstrip("/")
 
     @classmethod
@@ -173,10 +173,6 @@ class S3Store:
 
     def get(self, key: str) -> BinaryIO:
         return io.BufferedReader(self._get_raw(check_key(key)), 1 << 20)  # type: ignore[arg-type,return-value]
-
-    def _whole(self, key: str) -> bytes:
-        with self.get(key) as fh:
-            return fh.read(PackCache.MAX_PACK + 1)  # the cache's bound: a hostile store cannot fill memory
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:

@@ -91,7 +91,7 @@ class WebDavStore:
         self._timeout = timeout
         self._made: set[str] = set()
         self._lock_wait = lock_wait
-        self._packs = PackCache(self._whole)
+        self._packs = PackCache(self.get)
         self.location = shown
 
     @classmethod
@@ -236,10 +236,6 @@ class WebDavStore:
 
     def _read_error(self, e: Exception, key: str) -> FcrctlError:
         return Unavailable(f"the WebDAV store {self.location}: reading {key} failed ({type(e).__name__})")
-
-    def _whole(self, key: str) -> bytes:
-        with self.get(key) as fh:
-            return fh.read(PackCache.MAX_PACK + 1)  # the cache's bound: a hostile store cannot fill memory
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
