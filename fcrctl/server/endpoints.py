@@ -11,7 +11,7 @@ from fcrctl import rdf
 from fcrctl.errors import BadInput, Conflict, Gone, NotFound, Unsupported
 from fcrctl.repository.base import FixityResult, ResourceInfo, Version
 from fcrctl.repository.version_names import given_label
-from fcrctl.server import fedora4, handlers, memento
+from fcrctl.server import binaries, fedora4, memento
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
 from fcrctl.server.context import Context, NotAcceptable
@@ -123,7 +123,7 @@ def get_version(ctx: Context) -> Response:
     version = resolve_version(ctx)
     info = ctx.repo.info(ctx.target.path, version=version.id)
     if info.is_binary:
-        resp = handlers._get_binary(ctx, info, version=version.id)
+        resp = binaries.get_binary(ctx, info, version=version.id)
         resp.headers["Memento-Datetime"] = _http_date(version)
         if ctx.config.dialect == "fedora6":
             memento.memento_headers(resp, ctx)
