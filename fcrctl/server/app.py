@@ -85,7 +85,7 @@ class FedoraApp:
         from fcrctl.server import acl_endpoints
 
         self.policy = acl_endpoints.register(self)  # fcr:acl; WebAC for auth-file users (serve may replace it)
-        # transactions.register sets this: it runs a request inside its transaction (tx:ID / Atomic-ID)
+        # make_app sets this from transactions.register: it runs a request inside its transaction (tx:ID / Atomic-ID)
         self.tx_binder: Callable[[Context], Context] | None = None
         self._base_urls: dict[tuple[object, ...], str] = {}
 
@@ -200,5 +200,5 @@ def make_app(
     if repo.capabilities.transactions:
         from fcrctl.server import transactions
 
-        transactions.register(app)
+        app.tx_binder = transactions.register(app.route)
     return app
