@@ -66,7 +66,7 @@ def list_versions(ctx: Context) -> Response:
         graph.add((subject, URIRef(fedora + "hasVersion"), node))
         if version.label is not None:  # an unlabelled version is named by its id in the URL only
             graph.add((node, URIRef(fedora + "hasVersionLabel"), Literal(version.label)))
-        graph.add((node, URIRef(fedora + "created"), rdf._datetime_literal(version.created)))
+        graph.add((node, URIRef(fedora + "created"), rdf.datetime_literal(version.created)))
     body = b"" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
     resp = Response(body, content_type=mime)
     resp.vary.add("Accept")
