@@ -84,7 +84,7 @@ class FedoraApp:
         server_side.register(self)  # fcr:backup / fcr:restore (the handlers check the backend)
         from fcrctl.server import acl_endpoints
 
-        self.policy = acl_endpoints.register(self)  # fcr:acl; WebAC for auth-file users (serve may replace it)
+        self.policy = acl_endpoints.register(self.route)  # fcr:acl; WebAC for auth-file users (serve may replace it)
         # make_app sets this from transactions.register: it runs a request inside its transaction (tx:ID / Atomic-ID)
         self.tx_binder: Callable[[Context], Context] | None = None
         self._base_urls: dict[tuple[object, ...], str] = {}
