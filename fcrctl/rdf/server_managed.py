@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -119,11 +119,12 @@ def server_triples(info: ResourceInfo, subject_id: str) -> list[Triple]:
     return out
 
 
-def containment_triples(subject_id: str, child_ids: Iterable[str]) -> list[Triple]:
+def containment_triples(subject_id: str, child_ids: Iterable[str]) -> Iterator[Triple]:
+    """``ldp:contains`` triples, made as the ids come (a listing of a million children streams)."""
     from rdflib import URIRef
 
     s, contains = URIRef(subject_id), _constant(LDP + "contains")
-    return [(s, contains, URIRef(child)) for child in child_ids]
+    return ((s, contains, URIRef(child)) for child in child_ids)
 
 
 _DIGEST_URN_NAMES = {"sha512": "sha-512", "sha256": "sha-256", "sha1": "sha1", "md5": "md5"}

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from fcrctl import paths, rdf
 from fcrctl.errors import NotFound
 from fcrctl.repository.base import RdfPrefs, ResourceInfo
-from fcrctl.server import html_view
+from fcrctl.server import html_view, listings
 from fcrctl.server import responses as r
 from fcrctl.server.binaries import get_binary
 from fcrctl.server.context import Context, NotAcceptable, NotModified
@@ -60,13 +60,19 @@ def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: st
     content: Graph | Iterable[Triple] | None = None
     stream = False
     if ctx.request.method != "HEAD":
+        # Not inside a transaction: its view may be committed or closed while the body is
+        # still being written.
+        outside_tx = ctx.target.tx is None and not ctx.request.headers.get("Atomic-ID")
         if rdf.resolve_format(mime) == r.NTRIPLES:  # listings: written as read, no graph built
             content = served_triples(ctx, info, prefs=prefs, version=version)
-            # Not inside a transaction: its view may be committed or closed while the body is
-            # still being written.
-            stream = ctx.target.tx is None and not ctx.request.headers.get("Atomic-ID")
-        else:
+            stream = outside_tx
+        elif listings.streams(mime) and outside_tx:  # Turtle, N3: written in chunks as read
+            content, stream = served_triples(ctx, info, prefs=prefs, version=version), True
+        elif listings.streams(mime):
             content = served_graph(ctx, info, prefs=prefs, version=version)
+        else:  # JSON-LD, RDF/XML: whole, so bounded
+            triples = served_triples(ctx, info, prefs=prefs, version=version)
+            content = listings.bounded_graph(triples, mime, info.path)
     return r.rdf_response(ctx, content, mime, info, applied=applied, description=description, stream=stream)
 
 
