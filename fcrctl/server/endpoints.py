@@ -111,10 +111,13 @@ def resolve_version(ctx: Context) -> Version:
     label = ctx.target.label
     versions = ctx.repo.versions(ctx.target.path)
     # labels first: a label may look like another version's id ("v1")
-    for field in ("label", "id", "memento"):
-        for version in versions:  # a memento second names the first version made in it
+    for field in ("label", "id"):
+        for version in versions:
             if getattr(version, field) == label:
                 return version
+    for version in reversed(versions):  # a memento second names the last version made in it, as in Fedora 6
+        if version.memento == label:
+            return version
     listing = ctx.url(ctx.target.path, "fcr:versions")
     raise NotFound(f"{ctx.target.path} has no version {label!r}: list them at {listing}")
 
