@@ -20,7 +20,8 @@ API (stable; other modules build on it):
   check_user_triples(graph, subject_id, lenient=) -> Graph; Conflict on server-managed triples
   apply_update(graph, update, base=) -> new Graph; BadInput on invalid SPARQL
   server_triples(info, subject_id)   -> triples the server generates for a resource
-  containment_triples(subject_id, child_ids) -> ldp:contains triples
+  containment_triples(subject_id, child_ids) -> ldp:contains triples, made as the ids come
+  datetime_literal(value)      -> xsd:dateTime literal as Fedora writes it (UTC as Z)
   parse_prefer(header) -> (RdfPrefs, applied-string or None);  prefer_header(prefs) -> str
   referenced_ids(graph)        -> internal ids that the graph's objects point at
 """

@@ -1,4 +1,4 @@
-"""Bodies of big RDF resources (listings): Turtle and N3 written in chunks as the triples are read, the rest bounded
+"""Big RDF bodies (listings): Turtle and N3 written in chunks as their triples are read, JSON-LD bounded
 
 A container of 100,000 children is 100,000 ``ldp:contains`` triples (13 times that with its
 children embedded). N-Triples goes out row by row (Context.ntriples_chunks); Turtle and N3 go
