@@ -5,10 +5,12 @@ which is how every Turtle listing was written before it streamed).
     .venv/bin/python bench/serve_listing.py                  # a container of 100,000 children
     .venv/bin/python bench/serve_listing.py --children 20000
     .venv/bin/python bench/serve_listing.py --smoke          # 300 children, for CI
+    .venv/bin/python bench/serve_listing.py --repo PATH      # a repository with /c built before (kept)
 
 Each figure is one request to a fresh server process (so its peak RSS is that request's);
-``idle`` is a server that answered only a GET of the root (as each measured one did first). The repository is built with bench/scale.py's
-writer (flat container /c, 1% binaries) in BENCH_DIR or a temporary directory.
+``idle`` is a server that answered only a GET of the root (as each measured one did first).
+The repository is built with bench/scale.py's writer (flat container /c, 1% binaries) in
+BENCH_DIR or a temporary directory.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import requests  # noqa: E402
 from scale import build  # noqa: E402
 
+from fcrctl.repository import open_repository  # noqa: E402
 from tests.server_fixture import start_server  # noqa: E402
 
 TARGET_FIRST_BYTE = 0.2  # seconds (issue 14)
@@ -74,12 +77,18 @@ def main() -> None:
     parser.add_argument("--children", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--smoke", action="store_true", help="300 children, for CI")
+    parser.add_argument("--repo", type=Path, help="measure this repository's /c (built before; kept)")
     args = parser.parse_args()
     children = 300 if args.smoke else args.children
     work = Path(tempfile.mkdtemp(prefix="fcrctl-serve-listing-", dir=os.environ.get("BENCH_DIR")))
     try:
-        repo = work / "repo"
-        built = build(repo, children, 2 if args.smoke else args.workers)
+        if args.repo is not None:
+            repo, built = args.repo, 0.0
+            with open_repository(str(repo)) as opened:
+                children = sum(1 for _ in opened.children("/c"))
+        else:
+            repo = work / "repo"
+            built = build(repo, children, 2 if args.smoke else args.workers)
         print(f"serve GET of a container of {children} children (built in {built:.1f} s)")
         print(f"  {'body':<34} {'first byte':>10} {'total':>8} {'server RSS':>11} {'bytes':>12}")
         print(f"  {'idle server':<34} {'':>10} {'':>8} {idle_rss(repo):>8.0f} MB")
