@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from fcrctl.cli import output
+from fcrctl.cli import output, progress
 from fcrctl.cli.main import app
 from fcrctl.cli.output import Printer
 from fcrctl.errors import ExitCode
@@ -191,7 +191,7 @@ def test_create_and_get_show_progress_on_a_terminal(both: str, tmp_path: Path, t
 
 def test_progress_reader_follows_rewinds(tmp_path: Path) -> None:
     seen: list[int] = []
-    reader = output._ProgressReader(io.BytesIO(b"abcdef"), seen.append)
+    reader = progress.ProgressReader(io.BytesIO(b"abcdef"), seen.append)
     assert reader.read(4) == b"abcd"
     reader.seek(0)
     assert reader.read() == b"abcdef"

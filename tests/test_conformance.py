@@ -461,3 +461,28 @@ def test_allow_headers_as_fedora4(f4: ServerHandle, http: requests.Session) -> N
     assert http.options(url).headers["Allow"] == "MOVE,COPY,DELETE,POST,HEAD,GET,PUT,PATCH,OPTIONS"
     assert http.options(binary).headers["Allow"] == "DELETE,HEAD,GET,PUT,OPTIONS"
     assert http.options(binary + "/fcr:metadata").headers["Allow"] == "HEAD,GET,DELETE,PUT,PATCH,OPTIONS"
+
+
+def test_a_memento_second_names_the_last_version_made_in_it(f6: ServerHandle, http: requests.Session) -> None:
+    """Every write is a version; several in one second share a memento URL, which names the last
+    of them (Fedora 6's resolveVersionNumber matches the most recent), as `fcrctl versions get`
+    does locally: the TimeMap lists it once and the TimeGate and the memento give its state."""
+    url = fresh(f6)
+    for attempt in range(5):
+        path = f"{url}-{attempt}"
+        for title in ("one", "two", "three"):
+            http.put(path, data=f'<> <{DC_TITLE}> "{title}" .', headers=LENIENT)
+        versions = f6.repo.versions("/" + path.rsplit("/", 1)[1])  # type: ignore[union-attr]
+        if len({v.memento for v in versions}) == 1:
+            break
+    else:
+        pytest.skip("the machine is too slow to make three versions in one second")
+    memento = versions[-1].memento
+    timemap = graph_of(http.get(path + "/fcr:versions"), path + "/fcr:versions")
+    assert list(timemap.objects(None, URIRef(LDP + "contains"))) == [URIRef(f"{path}/fcr:versions/{memento}")]
+    got = http.get(f"{path}/fcr:versions/{memento}", headers={"Accept": "text/turtle"})
+    assert got.status_code == 200
+    assert set(graph_of(got, path).objects(URIRef(path), URIRef(DC_TITLE))) == {Literal("three")}
+    when = got.headers["Memento-Datetime"]
+    gate = http.get(path, headers={"Accept-Datetime": when}, allow_redirects=False)
+    assert gate.status_code == 302 and gate.headers["Location"] == f"{path}/fcr:versions/{memento}"

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from fcrctl.server.access_log import redacted_query
+from fcrctl.server.access_log import redacted_path, redacted_query
 from fcrctl.server.auth import add_user
 from tests.server_fixture import start_server
 
@@ -66,6 +66,28 @@ def test_redacted_query_keeps_harmless_parameters() -> None:
     query = "checksum=urn:sha1:ab&api_key=k&password=p"
     assert redacted_query(query) == "checksum=urn:sha1:ab&api_key=REDACTED&password=REDACTED"
     assert redacted_query("") == ""
+
+
+def test_path_parameters_with_secret_names_are_redacted() -> None:
+    assert redacted_path("/rest/a;password=hunter2") == "/rest/a;password=REDACTED"
+    assert redacted_path("/rest/a;v=1;api_key=k;x=2/b") == "/rest/a;v=1;api_key=REDACTED;x=2/b"
+    assert redacted_path("/rest/a;token=to/ken;page=2") == "/rest/a;token=REDACTED;page=2"  # %2F decoded: kept out
+    assert redacted_path("/rest/a;v=1/b;c") == "/rest/a;v=1/b;c"
+
+
+@pytest.mark.parametrize("fmt", ["clf", "json"])
+def test_access_log_redacts_path_parameters(tmp_path: Path, fmt: str) -> None:
+    log = tmp_path / "access.log"
+    args = ("--access-log", str(log), "--access-log-format", fmt)
+    with start_server(tmp_path / "repo", subprocess=True, process_args=args) as server:
+        for path in (f"/x;password={PASSWORD}", f"/y;Session=a%2F{TOKEN}/z", f"/w;pwd={PASSWORD}?secret={TOKEN}"):
+            requests.get(server.url + path, timeout=10)
+        time.sleep(0.3)  # lines are written as responses end
+    text = log.read_text()
+    assert len(text.splitlines()) == 3, text
+    assert PASSWORD not in text and TOKEN not in text
+    assert "/x;password=REDACTED" in text and "/y;Session=REDACTED" in text
+    assert "/w;pwd=REDACTED?secret=REDACTED" in text
 
 
 def test_access_log_to_an_unwritable_place_is_one_line(tmp_path: Path) -> None:

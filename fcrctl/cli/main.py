@@ -18,7 +18,8 @@ from fcrctl.cli import transfer as transfer_cmd
 from fcrctl.cli import transfers as transfers_cmd
 from fcrctl.cli import tx as tx_cmd
 from fcrctl.cli.context import Cli, Settings, load_profile
-from fcrctl.cli.output import Printer, configure_logging
+from fcrctl.cli.logs import configure_logging
+from fcrctl.cli.output import Printer
 from fcrctl.errors import ExitCode, FcrctlError, from_os_error
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what other Unix tools report when the reader goes away

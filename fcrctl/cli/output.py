@@ -16,6 +16,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
+from fcrctl.cli.progress import ProgressReader, remaining
 from fcrctl.errors import BadInput, FcrctlError
 from fcrctl.repository.base import (
     BASIC_CONTAINER,
@@ -306,47 +307,12 @@ class Printer:
         if stream is None:
             yield
             return
-        with self.progress(_remaining(stream)) as advance:
-            spec.content = _ProgressReader(stream, advance)
+        with self.progress(remaining(stream)) as advance:
+            spec.content = ProgressReader(stream, advance)
             try:
                 yield
             finally:
                 spec.content = stream
-
-
-class _ProgressReader:
-    """A binary stream that reports how far it has been read (backends may rewind it: hashing first)."""
-
-    def __init__(self, stream: BinaryIO, advance: Any) -> None:
-        self._stream = stream
-        self._advance = advance
-        self._position = 0
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._stream.read(size)
-        self._moved(self._position + len(chunk))
-        return chunk
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        position = self._stream.seek(offset, whence)
-        self._moved(position)
-        return position
-
-    def _moved(self, position: int) -> None:
-        self._advance(position - self._position)
-        self._position = position
-
-    def __getattr__(self, name: str) -> Any:  # tell, seekable, fileno, name, close...
-        return getattr(self._stream, name)
-
-
-def _remaining(stream: BinaryIO) -> int | None:
-    try:
-        if not stream.seekable():
-            return None
-        return os.fstat(stream.fileno()).st_size - stream.tell()
-    except (AttributeError, OSError, ValueError):
-        return None
 
 
 def _utf8(text: str) -> str:
@@ -377,31 +343,3 @@ def _binary_stdout(stream: IO[str]) -> BinaryIO:
 def _unlink_quietly(name: str) -> None:
     with suppress(OSError):
         os.unlink(name)
-
-
-def configure_logging(*, quiet: bool, verbose: int) -> None:
-    """Route the library's log records (``fcrctl.*`` loggers) to stderr as ``fcrctl: ...`` lines.
-
-    -q shows errors only, the default adds warnings, -v info, -vv debug.
-    """
-    import logging
-
-    class StderrHandler(logging.Handler):
-        """Writes to whatever ``sys.stderr`` is at the time (tests swap it per invocation)."""
-
-        def emit(self, record: logging.LogRecord) -> None:
-            try:
-                label = "warning: " if record.levelno == logging.WARNING else ""
-                label = "error: " if record.levelno >= logging.ERROR else label
-                sys.stderr.write(f"fcrctl: {label}{record.getMessage()}\n")
-            except Exception:  # a log line must never fail the command
-                self.handleError(record)
-
-    logger = logging.getLogger("fcrctl")
-    if not any(h.get_name() == "fcrctl-cli" for h in logger.handlers):
-        handler = StderrHandler()
-        handler.set_name("fcrctl-cli")
-        logger.addHandler(handler)
-        logger.propagate = False
-    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
-    logger.setLevel(logging.ERROR if quiet else levels[min(verbose, 2)])

@@ -4,7 +4,8 @@
 
 Never logged: passwords and tokens. The user is the one the server authenticated (never what an
 Authorization header claims), no header is logged, and query parameters whose names carry
-secrets (token, password, key, signature...) are written as ``REDACTED``. A line is written
+secrets (token, password, key, signature...) are written as ``REDACTED``, and so are path
+parameters (``/a;password=...``) with such names. A line is written
 when the response has been sent (or the client went away), with the bytes that went out.
 """
 
@@ -51,6 +52,18 @@ def redacted_query(query: str) -> str:
     return "&".join(parts)
 
 
+_PATH_PARAM = re.compile(r";([^;=/]*)=([^;]*)")
+
+
+def redacted_path(path: str) -> str:
+    """The decoded path with the values of secret-looking path parameters (``;password=...``)
+    replaced: each up to the next ``;`` (not ``/``: a value's ``%2F`` is a ``/`` once decoded)."""
+    if ";" not in path:
+        return path
+    return _PATH_PARAM.sub(lambda m: f";{m.group(1)}=REDACTED" if _SECRET_PARAM.search(m.group(1)) else m.group(0),
+                           path)
+
+
 def _clean(text: str) -> str:
     """No line breaks or quotes from the client reach the log (log injection)."""
     return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
@@ -77,7 +90,7 @@ class AccessLog:
         return _Counted(body, lambda sent: self._write(environ, status[0], sent, time.monotonic() - started))
 
     def _write(self, environ: dict[str, Any], status: str, sent: int, seconds: float) -> None:
-        path = quote(environ.get("PATH_INFO", ""), safe="/:@!$&'()*+,;=~-._")
+        path = quote(redacted_path(environ.get("PATH_INFO", "")), safe="/:@!$&'()*+,;=~-._")
         query = redacted_query(environ.get("QUERY_STRING", ""))
         target = _clean(environ.get("SCRIPT_NAME", "") + path + (f"?{query}" if query else ""))
         method = _clean(environ.get("REQUEST_METHOD", "-"))

@@ -5,7 +5,7 @@ resource links its ACL URL (``rel="acl"``, responses.py) whether or not it has o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from werkzeug.wrappers import Response
 
@@ -15,16 +15,13 @@ from fcrctl.server import responses as r
 from fcrctl.server import routing as rt
 from fcrctl.server.context import Context, NotAcceptable, UnsupportedMediaType
 
-if TYPE_CHECKING:
-    from fcrctl.server.app import FedoraApp
-
 LDP_RDF_SOURCE = "http://www.w3.org/ns/ldp#RDFSource"
 
 
-def register(app: FedoraApp) -> acl.Policy:
-    """Route fcr:acl; returns the default policy (only admins may do anything) for the app."""
+def register(route: Callable[[str, str, Callable[[Context], Response]], None]) -> acl.Policy:
+    """Route fcr:acl through ``route`` (the app's); returns the default policy (only admins may do anything)."""
     for method, handler in (("GET", get), ("HEAD", get), ("PUT", put), ("PATCH", patch), ("DELETE", delete)):
-        app.route(rt.ACL, method, handler)
+        route(rt.ACL, method, handler)
     return acl.Policy()
 
 

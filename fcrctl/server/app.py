@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from fcrctl.errors import BadInput, FcrctlError, ReadOnly, Unsupported
 from fcrctl.repository.base import Repository
-from fcrctl.server import authz, endpoints, handlers
+from fcrctl.server import authz, endpoints, reads, writes
 from fcrctl.server import responses as r
 from fcrctl.server import routing as rt
 from fcrctl.server.auth import BasicAuth
@@ -34,23 +34,23 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE", "MOVE", "COPY"})
 def _default_routes() -> dict[str, dict[str, Handler]]:
     return {
         rt.RESOURCE: {
-            "GET": handlers.get,
-            "HEAD": handlers.get,
-            "OPTIONS": handlers.options,
-            "POST": handlers.post,
-            "PUT": handlers.put,
-            "PATCH": handlers.patch,
-            "DELETE": handlers.delete,
-            "MOVE": handlers.move,
-            "COPY": handlers.copy,
+            "GET": reads.get,
+            "HEAD": reads.get,
+            "OPTIONS": reads.options,
+            "POST": writes.post,
+            "PUT": writes.put,
+            "PATCH": writes.patch,
+            "DELETE": writes.delete,
+            "MOVE": writes.move,
+            "COPY": writes.copy,
         },
         rt.METADATA: {
-            "GET": handlers.get_metadata,
-            "HEAD": handlers.get_metadata,
-            "OPTIONS": handlers.options,
-            "PUT": handlers.put_metadata,
-            "PATCH": handlers.patch_metadata,
-            "DELETE": handlers.delete_metadata,
+            "GET": reads.get_metadata,
+            "HEAD": reads.get_metadata,
+            "OPTIONS": reads.options,
+            "PUT": writes.put_metadata,
+            "PATCH": writes.patch_metadata,
+            "DELETE": writes.delete_metadata,
         },
         rt.VERSIONS: {
             "GET": endpoints.list_versions,
@@ -84,8 +84,8 @@ class FedoraApp:
         server_side.register(self)  # fcr:backup / fcr:restore (the handlers check the backend)
         from fcrctl.server import acl_endpoints
 
-        self.policy = acl_endpoints.register(self)  # fcr:acl; WebAC for auth-file users (serve may replace it)
-        # transactions.register sets this: it runs a request inside its transaction (tx:ID / Atomic-ID)
+        self.policy = acl_endpoints.register(self.route)  # fcr:acl; WebAC for auth-file users (serve may replace it)
+        # make_app sets this from transactions.register: it runs a request inside its transaction (tx:ID / Atomic-ID)
         self.tx_binder: Callable[[Context], Context] | None = None
         self._base_urls: dict[tuple[object, ...], str] = {}
 
@@ -200,5 +200,5 @@ def make_app(
     if repo.capabilities.transactions:
         from fcrctl.server import transactions
 
-        transactions.register(app)
+        app.tx_binder = transactions.register(app.route)
     return app

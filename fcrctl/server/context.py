@@ -151,12 +151,17 @@ class Context:
     def _external_rows(self, triples: Iterable[Triple]) -> Iterator[str] | None:
         """N-Triples rows of ``triples`` with internal ids renamed to this server's URLs (None
         when rdflib no longer has the row writer)."""
-        from rdflib import URIRef
-
         try:
             from rdflib.plugins.serializers.nt import _nt_row
         except ImportError:
             return None
+        return (_nt_row(triple) for triple in self.external_triples(triples))
+
+    def external_triples(self, triples: Iterable[Triple]) -> Iterator[Triple]:
+        """``triples`` with internal ids renamed to this server's URLs, as ``to_external`` renames
+        a graph's, one by one (the renamings of the last few thousand nodes are remembered)."""
+        from rdflib import URIRef
+
         internal = paths.ROOT_ID
         base = self.base_url.rstrip("/")
         renamed: dict[object, URIRef] = {}
@@ -173,11 +178,12 @@ class Context:
                     found = URIRef(base + "/" if rest in ("", "/") else base + rdf.encode_path(rest))
                 else:
                     found = URIRef(base + "/") if value == base else node
-                if len(renamed) < 100_000:
-                    renamed[node] = found
+                if len(renamed) >= 10_000:  # bounded: a listing names each child once
+                    renamed.clear()
+                renamed[node] = found
             return found
 
-        return (_nt_row((external(s), p, external(o))) for s, p, o in triples)
+        return ((external(s), p, external(o)) for s, p, o in triples)
 
     # -- bodies -----------------------------------------------------------------------
     def read_body(self) -> bytes:

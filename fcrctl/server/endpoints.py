@@ -11,7 +11,7 @@ from fcrctl import rdf
 from fcrctl.errors import BadInput, Conflict, Gone, NotFound, Unsupported
 from fcrctl.repository.base import FixityResult, ResourceInfo, Version
 from fcrctl.repository.version_names import given_label
-from fcrctl.server import fedora4, handlers, memento
+from fcrctl.server import binaries, fedora4, memento
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
 from fcrctl.server.context import Context, NotAcceptable
@@ -66,7 +66,7 @@ def list_versions(ctx: Context) -> Response:
         graph.add((subject, URIRef(fedora + "hasVersion"), node))
         if version.label is not None:  # an unlabelled version is named by its id in the URL only
             graph.add((node, URIRef(fedora + "hasVersionLabel"), Literal(version.label)))
-        graph.add((node, URIRef(fedora + "created"), rdf._datetime_literal(version.created)))
+        graph.add((node, URIRef(fedora + "created"), rdf.datetime_literal(version.created)))
     body = b"" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
     resp = Response(body, content_type=mime)
     resp.vary.add("Accept")
@@ -111,10 +111,13 @@ def resolve_version(ctx: Context) -> Version:
     label = ctx.target.label
     versions = ctx.repo.versions(ctx.target.path)
     # labels first: a label may look like another version's id ("v1")
-    for field in ("label", "id", "memento"):
-        for version in versions:  # a memento second names the first version made in it
+    for field in ("label", "id"):
+        for version in versions:
             if getattr(version, field) == label:
                 return version
+    for version in reversed(versions):  # a memento second names the last version made in it, as in Fedora 6
+        if version.memento == label:
+            return version
     listing = ctx.url(ctx.target.path, "fcr:versions")
     raise NotFound(f"{ctx.target.path} has no version {label!r}: list them at {listing}")
 
@@ -123,7 +126,7 @@ def get_version(ctx: Context) -> Response:
     version = resolve_version(ctx)
     info = ctx.repo.info(ctx.target.path, version=version.id)
     if info.is_binary:
-        resp = handlers._get_binary(ctx, info, version=version.id)
+        resp = binaries.get_binary(ctx, info, version=version.id)
         resp.headers["Memento-Datetime"] = _http_date(version)
         if ctx.config.dialect == "fedora6":
             memento.memento_headers(resp, ctx)

@@ -34,12 +34,10 @@ READ_ONLY = "GET,HEAD,OPTIONS"
 
 
 def _by_memento(versions: list[Version]) -> dict[str, Version]:
-    """One version per memento second: the first made in it (``create`` makes sure a memento
-    made by POST is the first of its second, so later writes in that second do not change it)."""
-    out: dict[str, Version] = {}
-    for version in versions:
-        out.setdefault(version.memento, version)
-    return out
+    """One version per memento second: the last made in it, as Fedora 6 reads a memento
+    (``resolveVersionNumber`` matches the most recent OCFL version of that second) and as the
+    local backend resolves one; ``versions`` run oldest first."""
+    return {version.memento: version for version in versions}
 
 
 def timemap(ctx: Context) -> Response:

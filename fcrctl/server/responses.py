@@ -201,8 +201,8 @@ def rdf_response(
     status: int = 200,
     stream: bool = False,
 ) -> Response:
-    """``graph``: None for HEAD; any iterable of triples for N-Triples, else a Graph.
-    ``stream``: write N-Triples while the triples are read (no Content-Length)."""
+    """``graph``: None for HEAD; any iterable of triples for N-Triples or with ``stream``, else a Graph.
+    ``stream``: write the body while the triples are read (no Content-Length; N-Triples, Turtle, N3)."""
     from fcrctl.server import fedora4
 
     # Fedora 4.7 and 6 name the charset of Turtle (their default type); clients compare the header
@@ -216,6 +216,11 @@ def rdf_response(
         if rdf.resolve_format(mime) == NTRIPLES:  # what listings use: the cheap path
             triples = fedora4.typed_triples(graph) if typed else graph
             body = ctx.ntriples_chunks(triples) if stream else ctx.external_ntriples(triples)
+        elif stream:  # Turtle, N3 (listings.streams): chunks written by rdflib as the triples are read
+            from fcrctl.server import listings
+
+            external = ctx.external_triples(graph)
+            body = listings.turtle_chunks(fedora4.typed_triples(external) if typed else external, mime, fedora4=typed)
         else:
             external = ctx.to_external(cast("Graph", graph))
             body = fedora4.serialize(external, mime) if typed else rdf.serialize(external, mime)

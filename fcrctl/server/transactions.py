@@ -19,7 +19,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from werkzeug.http import http_date
@@ -30,8 +31,7 @@ from fcrctl.repository.base import TransactionInfo
 from fcrctl.server import routing as rt
 from fcrctl.server.context import Context
 
-if TYPE_CHECKING:
-    from fcrctl.server.app import FedoraApp
+Route = Callable[[str, str, Callable[[Context], Response]], None]
 
 ATOMIC_ID = "Atomic-ID"
 
@@ -86,18 +86,20 @@ class Views:
             view.close()
 
 
-def register(app: FedoraApp) -> None:
+def register(route: Route) -> Callable[[Context], Context]:
+    """Add the transaction endpoints through ``route`` (the app's); returns the binder that runs a
+    request inside the transaction it names (tx:ID prefix or Atomic-ID header)."""
     views = Views()
-    app.tx_binder = lambda ctx: _bind(ctx, views)
-    app.route(rt.TX, "POST", lambda ctx: _begin_or_refresh(ctx, views))
-    app.route(rt.TX, "GET", lambda ctx: _status_or_list(ctx, views))
-    app.route(rt.TX_COMMIT, "POST", lambda ctx: _close(ctx, views, commit=True))
-    app.route(rt.TX_ROLLBACK, "POST", lambda ctx: _close(ctx, views, commit=False))
-    app.route(rt.TX_ID, "GET", lambda ctx: _status(ctx, views))
-    app.route(rt.TX_ID, "HEAD", lambda ctx: _status(ctx, views))
-    app.route(rt.TX_ID, "POST", lambda ctx: _refresh(ctx, views))
-    app.route(rt.TX_ID, "PUT", lambda ctx: _close(ctx, views, commit=True))
-    app.route(rt.TX_ID, "DELETE", lambda ctx: _close(ctx, views, commit=False))
+    route(rt.TX, "POST", lambda ctx: _begin_or_refresh(ctx, views))
+    route(rt.TX, "GET", lambda ctx: _status_or_list(ctx, views))
+    route(rt.TX_COMMIT, "POST", lambda ctx: _close(ctx, views, commit=True))
+    route(rt.TX_ROLLBACK, "POST", lambda ctx: _close(ctx, views, commit=False))
+    route(rt.TX_ID, "GET", lambda ctx: _status(ctx, views))
+    route(rt.TX_ID, "HEAD", lambda ctx: _status(ctx, views))
+    route(rt.TX_ID, "POST", lambda ctx: _refresh(ctx, views))
+    route(rt.TX_ID, "PUT", lambda ctx: _close(ctx, views, commit=True))
+    route(rt.TX_ID, "DELETE", lambda ctx: _close(ctx, views, commit=False))
+    return lambda ctx: _bind(ctx, views)
 
 
 def atomic_id(value: str, base_url: str) -> str:

@@ -1,175 +1,36 @@
-"""Web Access Control as Fedora 6's WebAC module computes it: the effective ACL of a resource,
-each agent's modes there, and whether a request may proceed.
+"""WebAC evaluation: the Policy that finds a resource's effective ACL and decides whether a request may proceed
 
-One :class:`Policy` decides for both ``fcrctl acl effective`` and ``fcrctl serve``'s per-request
-authorization, so what the CLI says is what the server does. Fedora's rules, followed here:
-
-- The effective ACL is the resource's own ACL when it has at least one ``acl:Authorization``;
-  else the nearest ancestor's whose authorizations carry ``acl:default`` (only those count);
-  else the root default (``serve --root-acl``; without one nobody but admins may do anything).
-- An authorization applies when its ``acl:accessTo`` names the resource or the ACL-bearing
-  ancestor (with the root default: any ancestor), or its ``acl:accessToClass`` names an
-  ``rdf:type`` of either. A resource that does not exist yet (PUT to create it) is judged by
-  its nearest existing ancestor's effective ACL, all of whose authorizations count.
-- Agents: ``acl:agent`` values as written (a literal ``"alice"`` or a URI; a URI under the user
-  base URI also counts as the bare name), members (``vcard:hasMember``) of ``acl:agentGroup``
-  resources typed ``vcard:Group``, ``acl:agentClass foaf:Agent`` (everyone) and
-  ``acl:AuthenticatedAgent`` (every signed-in user). Modes are exact: Write does not imply
-  Append, nor Control Read.
-- Methods: GET/HEAD/OPTIONS need Read (and Read on every child when embedding them), PUT Write
-  (Append on the parent's rules to create), POST Write or Append (not to a binary), PATCH Write
-  or Append with an update that deletes nothing, DELETE Write on the resource and everything
-  below it; every method on ``fcr:acl`` needs Control. Writes into a direct or indirect
-  container also need Write on its membership resource. MOVE (Fedora 6 has none) needs what a
-  DELETE of the source and a PUT creating the destination need; COPY Read on the source and
-  the PUT; both Control at the destination when they carry an ACL there.
+Fedora's rules it follows are listed in the package's docstring (fcrctl/acl/__init__.py).
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from fcrctl import paths
-from fcrctl.errors import BadInput, Conflict, Gone, NotFound
+from fcrctl.acl.graphs import acl_id_of, authorizations, update_deletes
+from fcrctl.acl.model import (
+    APPEND,
+    AUTHENTICATED,
+    AUTHENTICATED_AGENT,
+    CACHE_SECONDS,
+    CONTROL,
+    EVERYONE,
+    FOAF_AGENT,
+    METHODS,
+    READ,
+    VCARD,
+    WRITE,
+    Authorization,
+    Effective,
+    Request,
+    agent_modes,
+)
+from fcrctl.errors import BadInput, Gone, NotFound
 from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP, RdfPrefs, Repository
-
-if TYPE_CHECKING:
-    from rdflib import Graph
-
-ACL = "http://www.w3.org/ns/auth/acl#"
-READ, WRITE, APPEND, CONTROL = ACL + "Read", ACL + "Write", ACL + "Append", ACL + "Control"
-MODES = {"read": READ, "write": WRITE, "append": APPEND, "control": CONTROL}
-MODE_NAMES = {uri: name for name, uri in MODES.items()}
-AUTHORIZATION = ACL + "Authorization"
-FOAF_AGENT = "http://xmlns.com/foaf/0.1/Agent"
-AUTHENTICATED_AGENT = ACL + "AuthenticatedAgent"
-WEBAC_ACL = "http://fedora.info/definitions/v4/webac#Acl"
-VCARD = "http://www.w3.org/2006/vcard/ns#"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-ACL_SUFFIX = "fcr:acl"
-EVERYONE = "foaf:Agent"  # how agent classes are shown
-AUTHENTICATED = "acl:AuthenticatedAgent"
-# what `acl effective` reports per method (PATCH: an update with a DELETE; PATCH:insert: without)
-METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "PATCH:insert", "DELETE", "MOVE", "COPY")
-CACHE_SECONDS = 2.0  # ACLs changed by other processes (the CLI) take effect within this
-
-
-@dataclass(frozen=True)
-class Authorization:
-    """One ``acl:Authorization`` (values as strings: URIs, or literals' lexical forms)."""
-
-    id: str
-    modes: frozenset[str] = frozenset()
-    agents: frozenset[str] = frozenset()
-    agent_classes: frozenset[str] = frozenset()
-    agent_groups: frozenset[str] = frozenset()
-    access_to: frozenset[str] = frozenset()
-    access_to_class: frozenset[str] = frozenset()
-    default: frozenset[str] = frozenset()
-
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"id": self.id, "modes": sorted(MODE_NAMES.get(m, m) for m in self.modes)}
-        for key in ("agents", "agent_classes", "agent_groups", "access_to", "access_to_class", "default"):
-            values = getattr(self, key)
-            if values:
-                out[key] = sorted(values)
-        return out
-
-
-def authorizations(graph: Graph, *, user_base_uri: str | None = None, typed: bool = True) -> list[Authorization]:
-    """The authorizations of an ACL graph. ``typed``: only subjects typed ``acl:Authorization``
-    (as Fedora reads stored ACLs); the root default file counts every subject with acl: triples."""
-    from rdflib import Literal, URIRef
-
-    subjects = {s for s, o in graph.subject_objects(URIRef(RDF_TYPE)) if str(o) == AUTHORIZATION}
-    found: dict[object, dict[str, set[str]]] = {}
-    for s, p, o in graph:
-        pred = str(p)
-        if not pred.startswith(ACL) or (typed and s not in subjects):
-            continue
-        if not isinstance(o, URIRef | Literal):
-            continue
-        values = found.setdefault(s, {}).setdefault(pred[len(ACL):], set())
-        value = str(o)
-        values.add(value)
-        if pred == ACL + "agent" and isinstance(o, URIRef) and user_base_uri and value.startswith(user_base_uri):
-            values.add(value[len(user_base_uri):])
-    out = []
-    for s, d in found.items():
-        out.append(Authorization(
-            str(s), frozenset(d.get("mode", ())), frozenset(d.get("agent", ())), frozenset(d.get("agentClass", ())),
-            frozenset(d.get("agentGroup", ())), frozenset(d.get("accessTo", ())),
-            frozenset(d.get("accessToClass", ())), frozenset(d.get("default", ()))))
-    return sorted(out, key=lambda a: a.id)
-
-
-def check_acl(graph: Graph, path: str) -> Graph:
-    """An ACL graph as Fedora stores it for the resource at ``path``: refused (Conflict, as
-    Fedora's constraint) when an authorization has both acl:accessTo and acl:accessToClass; one
-    with neither gets acl:accessTo the resource. Returns the graph (changed in place)."""
-    from rdflib import URIRef
-
-    acl_id = acl_id_of(path)
-    to, to_class = URIRef(ACL + "accessTo"), URIRef(ACL + "accessToClass")
-    for s in {s for s in graph.subjects() if str(s).startswith(acl_id + "#")}:
-        has_to = (s, to, None) in graph
-        has_class = (s, to_class, None) in graph
-        if has_to and has_class:
-            raise Conflict(f"authorization {str(s)[len(acl_id):]} of the ACL of {path} has both acl:accessTo and "
-                           "acl:accessToClass: Fedora allows one of them per authorization; split it in two",
-                           path=path)
-        if not has_to and not has_class:
-            graph.add((s, to, URIRef(paths.to_id(path))))
-    return graph
-
-
-def acl_id_of(path: str) -> str:
-    return paths.to_id(path) + "/" + ACL_SUFFIX
-
-
-_DELETE_CLAUSE = re.compile(r"\bDELETE\b", re.IGNORECASE)
-
-
-def update_deletes(update: str) -> bool:
-    """Whether a SPARQL Update removes triples (Fedora lets Append agents run the others).
-
-    A DELETE keyword outside strings and IRIs: empty DELETE {} clauses count too, which Fedora
-    (looking at the parsed quads) would let through; refusing them costs nobody anything."""
-    stripped = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|<[^<>\s]*>|#[^\n]*', " ", update)
-    return bool(_DELETE_CLAUSE.search(stripped))
-
-
-@dataclass(frozen=True)
-class Effective:
-    """Which ACL governs a resource: ``path`` of the ACL-bearing resource (None: the root default)."""
-
-    path: str | None
-    authorizations: tuple[Authorization, ...]
-    inherited: bool = False
-
-    def to_json(self) -> dict[str, object]:
-        source = "default" if self.path is None else ("inherited" if self.inherited else "own")
-        acl = None if self.path is None else ("" if self.path == "/" else self.path) + "/" + ACL_SUFFIX
-        return {"acl": acl, "from": source, "authorizations": [a.to_json() for a in self.authorizations]}
-
-
-@dataclass
-class Request:
-    """What an authorization decision needs to know about a request."""
-
-    method: str
-    path: str
-    acl: bool = False  # the request is on PATH/fcr:acl
-    update: str | None = None  # PATCH body (SPARQL Update), when known
-    embed: bool = False  # GET asking for the children's triples (PreferContainedDescriptions)
-    destination: str | None = None  # MOVE / COPY
-    version_write: bool = False  # POST on fcr:versions (a version is created): Fedora's POST rule
-    membership: str | None = None  # PUT/POST creating a direct/indirect container: its membership resource
 
 
 @dataclass
@@ -452,14 +313,6 @@ class Policy:
         except BadInput:
             return True  # outside the repository: nothing of ours to protect
         return WRITE in self.modes(repo, member_path, user, exists=_node(repo, member_path).exists, cached=cached)
-
-
-def agent_modes(roles: dict[str, set[str]], user: str | None) -> set[str]:
-    """An agent's modes from a roles map: its own, the signed-in users', everyone's."""
-    out = set(roles.get(EVERYONE, ()))
-    if user is not None:
-        out |= roles.get(user, set()) | roles.get(AUTHENTICATED, set())
-    return out
 
 
 def _node(repo: Repository, path: str) -> _Node:

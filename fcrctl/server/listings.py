@@ -1,0 +1,88 @@
+"""Big RDF bodies (listings): Turtle and N3 written in chunks as their triples are read, JSON-LD bounded
+
+A container of 100,000 children is 100,000 ``ldp:contains`` triples (13 times that with its
+children embedded). N-Triples goes out row by row (Context.ntriples_chunks); Turtle and N3 go
+out in chunks of a few thousand triples, each written by rdflib (chunk_writers.py), prefixes
+declared once. JSON-LD and RDF/XML have no streaming form in rdflib: their graph is built
+whole, up to MAX_WHOLE_TRIPLES, and a bigger one is refused (406) with the types that stream.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from fcrctl import rdf
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+    from fcrctl.rdf import Triple
+
+STREAMED_FORMATS = frozenset({"nt", "turtle", "n3"})  # rdflib format names
+CHUNK_TRIPLES = 2000
+MAX_WHOLE_TRIPLES = 100_000  # JSON-LD / RDF/XML of this many triples: ~15 s and ~0.5 GB in rdflib
+
+
+def streams(mime: str) -> bool:
+    """Whether a body of this RDF media type can be written while its triples are read."""
+    return rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)] in STREAMED_FORMATS
+
+
+def turtle_chunks(triples: Iterable[Triple], mime: str, *, fedora4: bool = False,
+                  per_chunk: int | None = None) -> Iterator[bytes]:
+    """One Turtle (or N3) document in chunks of ``per_chunk`` triples, each written by rdflib;
+    a prefix a chunk declares as an earlier one did is left out (rdflib declares those it uses)."""
+    from fcrctl.server.chunk_writers import WRITERS
+
+    writer = WRITERS[(rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)], fedora4)]
+    per_chunk = per_chunk or CHUNK_TRIPLES
+    declared: set[bytes] = set()
+    graph, count, written = _chunk_graph(), 0, False
+    for triple in triples:
+        graph.add(triple)
+        count += 1
+        if count >= per_chunk:
+            yield _written(graph, writer, declared)
+            graph, count, written = _chunk_graph(), 0, True
+    if count or not written:
+        yield _written(graph, writer, declared)
+
+
+def _chunk_graph() -> Graph:
+    graph = rdf.new_graph()
+    for prefix, namespace in rdf.PREFIXES.items():
+        graph.bind(prefix, namespace)
+    return graph
+
+
+def _written(graph: Graph, writer: type, declared: set[bytes]) -> bytes:
+    out = io.BytesIO()
+    writer(graph).serialize(out, encoding="utf-8")
+    head, sep, body = out.getvalue().partition(b"\n\n")
+    lines = head.split(b"\n")
+    if not all(line.startswith((b"@prefix ", b"PREFIX ")) for line in lines):
+        return out.getvalue()  # no prefix block (nothing to declare)
+    fresh = [line for line in lines if line not in declared]
+    declared.update(fresh)
+    return b"".join(line + b"\n" for line in fresh) + sep[1:] + body
+
+
+def bounded_graph(triples: Iterable[Triple], mime: str, path: str) -> Graph:
+    """The triples as one graph for a media type written only whole; NotSerializable (406) past
+    MAX_WHOLE_TRIPLES, before the memory it would take is spent."""
+    from rdflib import Graph
+
+    if isinstance(triples, Graph):
+        return triples
+    graph = rdf.new_graph()
+    for count, triple in enumerate(triples, 1):
+        if count > MAX_WHOLE_TRIPLES:
+            raise rdf.NotSerializable(
+                f"{path} has more than {MAX_WHOLE_TRIPLES} triples, which {mime} can only be written whole: ask for "
+                'text/turtle or application/n-triples (streamed), or send Prefer: return=representation; '
+                'omit="http://www.w3.org/ns/ldp#PreferContainment"'
+            )
+        graph.add(triple)
+    return graph

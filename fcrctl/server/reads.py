@@ -1,0 +1,124 @@
+"""GET, HEAD and OPTIONS of a resource and of a binary's description (fcr:metadata), as RDF or an HTML page
+
+Binaries' bytes go out through ``binaries.py``. Each handler takes a Context and returns a Response.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Response
+
+from fcrctl import paths, rdf
+from fcrctl.errors import NotFound
+from fcrctl.repository.base import RdfPrefs, ResourceInfo
+from fcrctl.server import html_view, listings
+from fcrctl.server import responses as r
+from fcrctl.server.binaries import get_binary
+from fcrctl.server.context import Context, NotAcceptable, NotModified
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+    from fcrctl.rdf import Triple
+
+def get(ctx: Context) -> Response:
+    if ctx.config.dialect == "fedora6":
+        from fcrctl.server import memento
+
+        when = ctx.request.headers.get("Accept-Datetime")
+        if when:
+            return memento.timegate(ctx, when)
+    info = ctx.repo.info(ctx.target.path)
+    resp = get_binary(ctx, info) if info.is_binary else _get_rdf(ctx, info, description=False)
+    if ctx.config.dialect == "fedora6":
+        resp.vary.add("Accept-Datetime")  # this URL is its own TimeGate
+    return resp
+
+
+def get_metadata(ctx: Context) -> Response:
+    info = binary_info(ctx)
+    return _get_rdf(ctx, info, description=info.is_binary)
+
+
+def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: str | None = None) -> Response:
+    if not description and version is None and html_view.wants_html(ctx.request.headers.get("Accept")):
+        return html_view.page(ctx, info, served_graph(ctx, info, prefs=RdfPrefs(containment=False)))
+    mime = rdf.negotiate(ctx.request.headers.get("Accept"))
+    if mime is None:
+        raise NotAcceptable(
+            f"no RDF media type in Accept: {ctx.request.headers.get('Accept')}: "
+            f"use one of {', '.join(rdf.RDF_MEDIA_TYPES)}"
+        )
+    try:
+        ctx.check_preconditions(info, weak=True)
+    except NotModified as nm:
+        return r.not_modified(ctx, nm.info, nm.weak)
+    prefs, applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"))
+    content: Graph | Iterable[Triple] | None = None
+    stream = False
+    if ctx.request.method != "HEAD":
+        # Not inside a transaction: its view may be committed or closed while the body is
+        # still being written.
+        outside_tx = ctx.target.tx is None and not ctx.request.headers.get("Atomic-ID")
+        if rdf.resolve_format(mime) == r.NTRIPLES:  # listings: written as read, no graph built
+            content = served_triples(ctx, info, prefs=prefs, version=version)
+            stream = outside_tx
+        elif listings.streams(mime) and outside_tx:  # Turtle, N3: written in chunks as read
+            content, stream = served_triples(ctx, info, prefs=prefs, version=version), True
+        elif listings.streams(mime):
+            content = served_graph(ctx, info, prefs=prefs, version=version)
+        else:  # JSON-LD, RDF/XML: whole, so bounded
+            triples = served_triples(ctx, info, prefs=prefs, version=version)
+            content = listings.bounded_graph(triples, mime, info.path)
+    return r.rdf_response(ctx, content, mime, info, applied=applied, description=description, stream=stream)
+
+
+def served_graph(ctx: Context, info: ResourceInfo, *, prefs: object = None, version: str | None = None) -> Graph:
+    """The triples GET returns (internal ids), including the ones the server itself adds."""
+    kwargs = {"prefs": prefs} if prefs is not None else {}
+    graph = ctx.repo.get_rdf(info.path, version=version, **kwargs)  # type: ignore[arg-type]
+    for triple in _server_extras(ctx, info, version):
+        graph.add(triple)
+    return graph
+
+
+def served_triples(
+    ctx: Context, info: ResourceInfo, *, prefs: object = None, version: str | None = None
+) -> Iterable[Triple]:
+    """``served_graph``'s triples, streamed from repositories that can (duplicates possible)."""
+    kwargs = {"prefs": prefs} if prefs is not None else {}
+    stream = getattr(ctx.repo, "rdf_triples", None)
+    if stream is None:
+        return served_graph(ctx, info, prefs=prefs, version=version)
+    return itertools.chain(stream(info.path, version=version, **kwargs), _server_extras(ctx, info, version))
+
+
+def _server_extras(ctx: Context, info: ResourceInfo, version: str | None) -> list[Triple]:
+    from rdflib import URIRef
+
+    if info.path == "/" and ctx.config.dialect != "fedora6" and version is None:
+        # Fedora 4/5 advertise the transaction endpoint as a triple on the root
+        provider = URIRef(rdf.FEDORA + "hasTransactionProvider")
+        return [(URIRef(paths.ROOT_ID), provider, URIRef(paths.ROOT_ID + "/fcr:tx"))]
+    return []
+
+
+def options(ctx: Context) -> Response:
+    info = binary_info(ctx) if ctx.target.endpoint == "metadata" else ctx.repo.info(ctx.target.path)
+    description = ctx.target.endpoint == "metadata" and info.is_binary
+    resp = Response(status=200)
+    r.resource_headers(resp, ctx, info, description=description)
+    return resp
+
+
+def binary_info(ctx: Context) -> ResourceInfo:
+    """The binary whose fcr:metadata is asked for; in the fedora4 dialect a container too, as
+    4.7 takes ``CONTAINER/fcr:metadata`` for the container itself (clients ask it of anything)."""
+    info = ctx.repo.info(ctx.target.path)
+    if not info.is_binary and ctx.config.dialect != "fedora4":
+        raise NotFound(f"{ctx.target.path} is a container: only binaries have fcr:metadata")
+    return info
+
