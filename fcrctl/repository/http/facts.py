@@ -55,23 +55,28 @@ class Facts:
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-Triples = dict[str, dict[str, list[Any]]]  # subject -> predicate -> objects (rdflib terms)
+About = list[dict[str, list[str]]]  # what a listing says of one resource: per spelling, predicate -> objects
 
 
 class IndexFacts(Facts):
-    """Facts over a listing's {subject: {predicate: [objects]}} index instead of a Graph."""
+    """Facts over what a listing says of one resource (listing_triples.ListingTriples.about)."""
 
-    def __init__(self, triples: Triples, subjects: list[str]) -> None:
-        self._found = [triples[s] for s in subjects if s in triples]
+    def __init__(self, about: About) -> None:
+        self._found = about
 
     def all(self, predicate: str) -> list[str]:
-        return [str(o) for found in self._found for o in found.get(predicate, ())]
+        return [o for found in self._found for o in found.get(predicate, ())]
 
 
-def embedded_info(triples: Triples, path: str, url: str) -> ResourceInfo | None:
-    """A child's info from its embedded triples; None when the server did not embed them."""
+def spellings(url: str) -> list[str]:
+    """The subjects a server may write for the resource at ``url``."""
     plain = unquote(url)  # servers write IRIs, where non-ASCII characters stay as they are
-    facts = IndexFacts(triples, list(dict.fromkeys([url, url + "/", plain, plain + "/"])))
+    return list(dict.fromkeys([url, url + "/", plain, plain + "/"]))
+
+
+def embedded_info(about: About, path: str) -> ResourceInfo | None:
+    """A child's info from its embedded triples; None when the server did not embed them."""
+    facts = IndexFacts(about)
     created = facts.datetime(FEDORA + "created")
     if created is None:
         return None

@@ -1,24 +1,29 @@
-"""Listing a container over HTTP: one GET with the children's triples embedded, parsed as it arrives"""
+"""Listing a container over HTTP: one GET with the children's triples embedded, parsed as it arrives
+
+A listing's triples go from rdflib's N-Triples parser (ntriples.py) into a ListingTriples
+(listing_triples.py), which holds them in memory up to a size and spills them to a temporary
+SQLite file beyond: a container of a million children costs the client flat memory. Children
+are then yielded in path order, CHUNK at a time, the few the server did not describe asked for
+one by one in parallel.
+"""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
-from typing import Any
-
-import requests
 
 from fcrctl import paths, rdf
-from fcrctl.errors import CorruptData, Gone, NotFound
-from fcrctl.repository.base import LDP, NON_RDF_SOURCE, RdfPrefs, ResourceInfo
-from fcrctl.repository.http import wire
-from fcrctl.repository.http.errors import transport_error
-from fcrctl.repository.http.facts import Triples, embedded_info
+from fcrctl.errors import Gone, NotFound
+from fcrctl.repository.base import NON_RDF_SOURCE, RdfPrefs, ResourceInfo
+from fcrctl.repository.http import ntriples, wire
+from fcrctl.repository.http.facts import embedded_info, spellings
+from fcrctl.repository.http.listing_triples import ListingTriples
 from fcrctl.repository.http.remote import Remote
 
 LISTING_ACCEPT = "application/n-triples, text/turtle;q=0.9"
-LISTING_BLOCK = 1 << 16  # bytes of a listing parsed at a time while the rest arrives
+CHUNK = 512  # children described (and, when not embedded, asked for in parallel) at a time
 
-Describe = Callable[[str], tuple[ResourceInfo, list[str]]]  # a path's info and children, asked one by one
+Describe = Callable[[str], ResourceInfo]  # a path's info, asked for on its own
 
 
 class Listings:
@@ -40,77 +45,55 @@ class Listings:
         costs no request per child; children the server did not describe are asked for one by one."""
         remote = self._remote
         url = remote.url(path)
+
+        def child_path(url: str) -> str | None:
+            found = remote.path_of(url)
+            return found if found is not None and paths.parent(found) == path else None
+
+        with self._fetch(url, path) as triples:
+            kids = triples.children([url, url + "/"], child_path)
+            while chunk := list(itertools.islice(kids, CHUNK)):
+                infos = {kid: embedded_info(triples.about(spellings(remote.url(kid))), kid) for kid in chunk}
+                for described in remote.pool_map(self._describe_or_none, [k for k, i in infos.items() if i is None]):
+                    if described is not None:
+                        infos[described.path] = described
+                for kid in chunk:
+                    info = infos.get(kid)
+                    if info is None:
+                        continue  # deleted (tombstone) or gone meanwhile
+                    yield info
+                    if recursive and not info.is_binary:
+                        yield from self._listing(kid, recursive)
+
+    def _fetch(self, url: str, path: str) -> ListingTriples:
+        """The listing's triples, read to the end (empty when the container went meanwhile).
+
+        N-Triples, what servers send for LISTING_ACCEPT, is parsed while it arrives; another
+        format is read whole (within the bound of Remote.parse_graph) and parsed into a Graph first.
+        """
+        remote = self._remote
         prefs = RdfPrefs(containment=True, membership=False, embed_children=True)
         headers = {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
+        triples = ListingTriples()
         try:
             response = remote.send("GET", url, path=path, headers=headers, stream=True)
         except (NotFound, Gone):
-            return  # removed between the parent's listing and now
-        with response:
-            triples = self._listing_triples(response, url, path)
-        contains = LDP + "contains"
-        own = {**triples.get(url, {}), **triples.get(url + "/", {})}
-        found = {remote.path_of(str(o)) for o in own.get(contains, ())}
-        kids = sorted(p for p in found if p is not None and paths.parent(p) == path)
-        infos = {kid: embedded_info(triples, kid, remote.url(kid)) for kid in kids}
-        for described in remote.pool_map(self._describe_or_none, [k for k, i in infos.items() if i is None]):
-            if described is not None:
-                infos[described[0].path] = described[0]
-        for kid in kids:
-            info = infos.get(kid)
-            if info is None:
-                continue  # deleted (tombstone) or gone meanwhile
-            yield info
-            if recursive and not info.is_binary:
-                yield from self._listing(kid, recursive)
-
-    def _listing_triples(self, response: requests.Response, url: str, path: str) -> Triples:
-        """A listing's triples as {subject: {predicate: [objects]}} (URL form).
-
-        N-Triples, what servers send for LISTING_ACCEPT, is parsed while it arrives (whole lines
-        at a time: N-Triples has one triple per line), straight from rdflib's parser into that
-        index: building an rdflib Graph and querying it per child cost a listing of 2,000
-        binaries ~1 s of CPU. Other formats are read whole and parsed into a Graph first.
-        """
-        from rdflib.plugins.parsers.ntriples import W3CNTriplesParser
-
-        remote = self._remote
-        triples: Triples = {}
-        mime = rdf.mime_of(wire.parse_headers(response.headers).content_type)
-        if mime != "application/n-triples":
-            graph, _ = remote.parse_graph(response, url, path)
-            for s, p, o in graph:
-                triples.setdefault(str(s), {}).setdefault(str(p), []).append(o)
-            return triples
-
-        class Sink:
-            def triple(self, s: Any, p: Any, o: Any) -> None:
-                triples.setdefault(str(s), {}).setdefault(str(p), []).append(o)
-
-        parser = W3CNTriplesParser(sink=Sink())  # one parser: blank node labels span the document
-        pending: list[bytes] = []  # the start of a line not yet complete
+            return triples  # removed between the parent's listing and now
         try:
-            for block in response.iter_content(LISTING_BLOCK):
-                end = block.rfind(b"\n") + 1
-                if not end:
-                    pending.append(block)
-                    continue
-                parser.parsestring(b"".join([*pending, block[:end]]))  # type: ignore[arg-type]
-                pending = [block[end:]]
-            rest = b"".join(pending)
-            if rest.strip():
-                parser.parsestring(rest)  # type: ignore[arg-type]
-        except requests.RequestException as exc:  # the connection broke while the listing arrived
-            raise transport_error(exc, url, timeout=remote.timeout[1]) from None
-        except Exception as exc:  # rdflib's parser raises several unrelated types
-            raise CorruptData(
-                f"server response for {path}: malformed N-Triples ({type(exc).__name__}: {str(exc)[:200]}) "
-                f"(sent by {remote.location})",
-                path=path,
-            ) from None
+            with response:
+                if rdf.mime_of(wire.parse_headers(response.headers).content_type) == "application/n-triples":
+                    ntriples.parse_response(response, triples, url=url, path=path, location=remote.location,
+                                            read_timeout=remote.timeout[1])
+                else:
+                    graph, _ = remote.parse_graph(response, url, path)
+                    for s, p, o in graph:
+                        triples.triple(s, p, o)
+        except BaseException:
+            triples.close()
+            raise
         return triples
 
-    def _describe_or_none(self, path: str) -> tuple[ResourceInfo, list[str]] | None:
+    def _describe_or_none(self, path: str) -> ResourceInfo | None:
         try:
             return self._describe(path)
         except (NotFound, Gone):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, BinaryIO
-from urllib.parse import unquote
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, CorruptData
-from fcrctl.repository.base import LDP, NON_RDF_SOURCE, BinaryContent, RdfPrefs, ResourceInfo
-from fcrctl.repository.http import wire
-from fcrctl.repository.http.facts import EBUCORE, FEDORA, MEMENTO_ID, PREMIS, Facts, to_int
+from fcrctl.repository.base import NON_RDF_SOURCE, BinaryContent, RdfPrefs, ResourceInfo
+from fcrctl.repository.http import ntriples, wire
+from fcrctl.repository.http.facts import EBUCORE, FEDORA, MEMENTO_ID, PREMIS, Facts, plain_strings, spellings, to_int
+from fcrctl.repository.http.listing_triples import CONTAINS
 from fcrctl.repository.http.listings import LISTING_ACCEPT
 from fcrctl.repository.http.remote import Remote
 from fcrctl.repository.http.streams import ResponseStream, Window
@@ -29,23 +30,19 @@ class Reads:
 
     def info(self, path: str, *, version: str | None = None) -> ResourceInfo:
         path = paths.normalize(path)
-        return self.describe(path, self._versions.named(path, version))[0]
+        return self.describe(path, self._versions.named(path, version))
 
-    def describe(
-        self, path: str, version: str | None = None, *, container: bool = False
-    ) -> tuple[ResourceInfo, list[str]]:
+    def describe(self, path: str, version: str | None = None, *, container: bool = False) -> ResourceInfo:
         """HEAD plus the RDF that carries created/createdBy (the description for a binary).
-        ``container``: the caller knows it is one (it just wrote it), so one GET gives both.
-
-        Returns the info and, for a container, its children's paths (sorted)."""
+        ``container``: the caller knows it is one (it just wrote it), so one GET gives both."""
         from rdflib import URIRef
 
         remote = self._remote
         url = remote.url(path, version)
-        children: list[str] = []
-        listing = RdfPrefs(containment=True, membership=False)
+        subjects = [URIRef(u) for u in {*spellings(url), *spellings(remote.url(path))}]
+        has_children = False
         if container:
-            graph, head = remote.get_graph(url, path, prefs=listing, accept=LISTING_ACCEPT)
+            graph, head, has_children = self._own_triples(url, path, subjects)
         else:
             # No Want-Digest here: the server would re-hash the whole binary; the stored digests
             # come with the description below.
@@ -54,15 +51,8 @@ class Reads:
         if model == NON_RDF_SOURCE:
             desc_url = self.describedby(head, path, version)
             graph, _ = remote.get_graph(desc_url, path, prefs=RdfPrefs(containment=False, membership=False))
-        else:
-            if not container:
-                graph, _ = remote.get_graph(url, path, prefs=listing, accept=LISTING_ACCEPT)
-            contains = URIRef(LDP + "contains")
-            found = {remote.path_of(str(o)) for o in graph.objects(None, contains)}
-            children = sorted(p for p in found if p is not None and paths.parent(p) == path)
-        spellings = {url, remote.url(path), url + "/", remote.url(path) + "/"}
-        # servers write IRIs, where non-ASCII characters stay as they are (our URLs are encoded)
-        subjects = [URIRef(u) for u in spellings | {unquote(u) for u in spellings}]
+        elif not container:
+            graph, _, has_children = self._own_triples(url, path, subjects)
         facts = Facts(graph, subjects)
         modified = head.last_modified or facts.datetime(FEDORA + "lastModified")
         created = facts.datetime(FEDORA + "created") or modified
@@ -78,7 +68,7 @@ class Reads:
             created_by=facts.text(FEDORA + "createdBy"),
             modified_by=facts.text(FEDORA + "lastModifiedBy"),
             archival_group=head.archival_group,
-            has_children=bool(children),
+            has_children=has_children,
         )
         if model == NON_RDF_SOURCE:
             # The full Content-Type (parameters included) is the binary's stored MIME type.
@@ -101,7 +91,27 @@ class Reads:
             elif head.location and not head.location.startswith(remote.base_uri + "/"):
                 # Fedora answers a redirect binary's HEAD with 307 and its URL, and no link to say so
                 info.external_url, info.external_handling = head.location, "redirect"
-        return info, children
+        return info
+
+    def _own_triples(self, url: str, path: str, subjects: list[Any]) -> tuple[Graph, wire.Headers, bool]:
+        """A container's own triples and whether it has children, its containment streamed past
+        rather than kept: a container of a million children lists them all in its RDF."""
+        from rdflib import URIRef
+
+        remote = self._remote
+        prefs = RdfPrefs(containment=True, membership=False)
+        headers = {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
+        response = remote.send("GET", url, path=path, headers=headers, stream=True)
+        with response:
+            head = wire.parse_headers(response.headers)
+            if rdf.mime_of(head.content_type) != "application/n-triples":
+                graph, _ = remote.parse_graph(response, url, path)
+                found = (remote.path_of(str(o)) for o in graph.objects(None, URIRef(CONTAINS)))
+                return graph, head, any(p is not None and paths.parent(p) == path for p in found)
+            sink = _OwnTriples(set(subjects), lambda o: paths.parent(remote.path_of(str(o)) or "/") == path)
+            ntriples.parse_response(response, sink, url=url, path=path, location=remote.location,
+                                    read_timeout=remote.timeout[1])
+        return plain_strings(sink.graph), head, sink.has_children
 
     def describedby(self, head: wire.Headers, path: str, version: str | None) -> str:
         """The description of a binary (or of one version of it)."""
@@ -144,7 +154,7 @@ class Reads:
         remote = self._remote
         path = paths.normalize(path)
         version = self._versions.named(path, version)
-        info = self.describe(path, version)[0]
+        info = self.describe(path, version)
         if not info.is_binary:
             raise BadInput(f"{path} is a container, not a binary: use `fcrctl get` for its RDF", path=path)
         headers: dict[str, str] = {"Accept": "*/*", "Accept-Encoding": "identity"}
@@ -170,3 +180,21 @@ class Reads:
         if end is None and total is not None and byte_range is not None:
             end = total - 1
         return BinaryContent(info=info, stream=stream, start=start, end=end, length=length)
+
+
+class _OwnTriples:
+    """The sink keeping a resource's own triples (as a Graph) but its containment, noting only whether
+    it contains a child."""
+
+    def __init__(self, subjects: set[Any], is_child: Callable[[Any], bool]) -> None:
+        self.graph = rdf.new_graph()
+        self.has_children = False
+        self._subjects = subjects
+        self._is_child = is_child
+
+    def triple(self, s: Any, p: Any, o: Any) -> None:
+        if str(p) == CONTAINS:  # a container's children: noted, not kept (there may be a million)
+            if not self.has_children and self._is_child(o):
+                self.has_children = True
+        elif s in self._subjects:
+            self.graph.add((s, p, o))

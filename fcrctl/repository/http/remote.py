@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 RDF_ACCEPT = "application/n-triples, text/turtle;q=0.9, application/ld+json;q=0.5, application/rdf+xml;q=0.5"
 LENIENT = 'handling=lenient; received="minimal"'  # Prefer: the body leaves out server-managed triples
 PARALLEL = 8  # concurrent HEAD+GET pairs when listing children
+MAX_RDF_BODY = 256 << 20  # one resource's RDF, read whole (listings are streamed instead: ntriples.py)
 
 
 class Remote:
@@ -67,30 +68,30 @@ class Remote:
         prefs = RdfPrefs(containment=False, membership=False)
         headers = {"Accept": RDF_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
         try:
-            response = self.session.get(url, headers=headers, timeout=self.timeout)
+            response = self.session.get(url, headers=headers, timeout=self.timeout, stream=True)
         except requests.RequestException as exc:
             raise transport_error(exc, url, timeout=self.timeout[1]) from None
-        if response.status_code in (404, 405):
-            raise NotARepository(
-                f"not a Fedora repository: {self.location} (HTTP {response.status_code}): "
-                "check the REST base path (often /rest or /fcrepo/rest)"
-            )
-        if response.status_code == 403:
-            # signed in, but the root's ACL does not let this user read it: resources below may
-            # still be theirs, so open anyway (dialect from --api, else the default)
-            response.close()
-            return dialects.detect({}, api=api)
-        check(response, secrets=self.secrets, what=self.location)
-        head = wire.parse_headers(response.headers)
-        mime = rdf.mime_of(head.content_type)
-        if not rdf.is_rdf_mime(mime) and mime not in ("application/x-turtle", "text/plain"):
-            raise NotARepository(
-                f"not a Fedora repository: {self.location} answered with {mime or 'no content type'}, "
-                "not RDF: check the URL (the REST base, e.g. http://host:8080/rest)"
-            )
+        with response:  # streamed: a root's RDF is read within MAX_RDF_BODY, and the connection freed
+            if response.status_code in (404, 405):
+                raise NotARepository(
+                    f"not a Fedora repository: {self.location} (HTTP {response.status_code}): "
+                    "check the REST base path (often /rest or /fcrepo/rest)"
+                )
+            if response.status_code == 403:
+                # signed in, but the root's ACL does not let this user read it: resources below may
+                # still be theirs, so open anyway (dialect from --api, else the default)
+                return dialects.detect({}, api=api)
+            check(response, secrets=self.secrets, what=self.location)
+            head = wire.parse_headers(response.headers)
+            mime = rdf.mime_of(head.content_type)
+            if not rdf.is_rdf_mime(mime) and mime not in ("application/x-turtle", "text/plain"):
+                raise NotARepository(
+                    f"not a Fedora repository: {self.location} answered with {mime or 'no content type'}, "
+                    "not RDF: check the URL (the REST base, e.g. http://host:8080/rest)"
+                )
+            body = self.read_body(response, url, "/")
         try:
-            rdf.parse(response.content, mime or "text/turtle", base=url, source=f"root of {self.location}",
-                      storable=False)
+            rdf.parse(body, mime or "text/turtle", base=url, source=f"root of {self.location}", storable=False)
         except BadInput:
             raise NotARepository(f"not a Fedora repository: {self.location} sent malformed RDF for its root") from None
         link_rels = {rel: [link["url"] for link in links] for rel, links in head.links.items()}
@@ -230,21 +231,43 @@ class Remote:
     ) -> tuple[Graph, wire.Headers]:
         """GET an RDF representation, parsed in URL form."""
         headers = {"Accept": accept, "Prefer": rdf.prefer_header(prefs)}
-        response = self.send("GET", url, path=path, headers=headers, what=what)
-        return self.parse_graph(response, url, path)
+        with self.send("GET", url, path=path, headers=headers, what=what, stream=True) as response:
+            return self.parse_graph(response, url, path)
 
-    def parse_graph(self, response: requests.Response, url: str, path: str) -> tuple[Graph, wire.Headers]:
+    def parse_graph(
+        self, response: requests.Response, url: str, path: str, body: bytes | None = None
+    ) -> tuple[Graph, wire.Headers]:
+        """The response's RDF (``body``, when the caller has read it already), in URL form."""
         head = wire.parse_headers(response.headers)
         mime = rdf.mime_of(head.content_type) or "text/turtle"
         if not rdf.is_rdf_mime(mime) and mime not in ("application/x-turtle", "text/plain"):
             raise CorruptData(
                 f"{self.location} answered {path} with {mime}, not RDF: is it a Fedora server?", path=path
             )
+        if body is None:
+            body = self.read_body(response, url, path)
         try:
-            graph = rdf.parse(response.content, mime, base=url, source=f"server response for {path}", storable=False)
+            graph = rdf.parse(body, mime, base=url, source=f"server response for {path}", storable=False)
         except BadInput as exc:
             raise CorruptData(f"{exc.message} (sent by {self.location})", path=path) from None
         return plain_strings(graph), head
+
+    def read_body(self, response: requests.Response, url: str, path: str) -> bytes:
+        """A whole response body, refused (CorruptData) past MAX_RDF_BODY bytes rather than held."""
+        limit = MAX_RDF_BODY
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    response.close()
+                    raise CorruptData(f"server response for {path} is over {limit} bytes: refused "
+                                      f"(sent by {self.location})", path=path)
+                chunks.append(chunk)
+        except requests.RequestException as exc:  # the connection broke while the body arrived
+            raise transport_error(exc, url, timeout=self.timeout[1]) from None
+        return b"".join(chunks)
 
     def pool_map(self, fn: Any, items: list[str]) -> Iterator[Any]:
         if len(items) <= 1:

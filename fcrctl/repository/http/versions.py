@@ -52,16 +52,18 @@ class Versions:
         url = remote.url(path) + "/fcr:versions"
         accept = ("application/link-format, " if remote.dialect.versions == "memento" else "") + RDF_ACCEPT
         what = f"versions of {path}"
-        response = remote.send("GET", url, path=path, headers={"Accept": accept}, what=what)
+        with remote.send("GET", url, path=path, headers={"Accept": accept}, what=what, stream=True) as response:
+            body = remote.read_body(response, url, path)  # a resource's every version: bounded all the same
         if rdf.mime_of(response.headers.get("Content-Type")) == "application/link-format":
             found: dict[str, Version] = {}
-            for link in wire.parse_links(" ".join(response.text.split())).get("memento", []):
+            text = body.decode(response.encoding or "utf-8", "replace")
+            for link in wire.parse_links(" ".join(text.split())).get("memento", []):
                 segment = link["url"].rstrip("/").rsplit("/", 1)[-1]
                 if MEMENTO_ID.match(segment):
                     when = wire.parse_http_date(link.get("datetime", "")) or _memento_time(segment)
                     found[segment] = Version(id=segment, created=when)
             return sorted(found.values(), key=lambda v: (v.created, v.id))
-        graph, _ = remote.parse_graph(response, url, path)
+        graph, _ = remote.parse_graph(response, url, path, body)
         if any(True for _ in graph.objects(None, URIRef(FEDORA + "hasVersion"))):
             return _labelled_versions(graph)
         mementos = {}

@@ -64,7 +64,7 @@ class Writes:
         if spec.is_binary and spec.graph is not None and len(spec.graph):
             # a binary's description triples go to its fcr:metadata, as the local backend stores them
             return self.replace_description(path, spec.graph, lenient=spec.lenient)
-        return self._reads.describe(path, container=not spec.is_binary)[0]
+        return self._reads.describe(path, container=not spec.is_binary)
 
     def _exists(self, path: str) -> str:
         try:
@@ -105,7 +105,7 @@ class Writes:
         new_path = self._remote.path_of(location) if location else None
         if new_path is None:
             raise CorruptData(f"{self._remote.location} created a child of {parent} but did not say where", path=parent)
-        return self._reads.describe(new_path, container=not spec.is_binary)[0]
+        return self._reads.describe(new_path, container=not spec.is_binary)
 
     def replace(
         self, path: str, spec: ResourceSpec, *, conditions: Conditions = Conditions()
@@ -117,7 +117,7 @@ class Writes:
             # unless told the client received a minimal representation
             headers["Prefer"] = LENIENT
         response = self._put(path, spec, headers)
-        return self._reads.describe(path, container=not spec.is_binary)[0], response.status_code == 201
+        return self._reads.describe(path, container=not spec.is_binary), response.status_code == 201
 
     def _put(
         self, path: str, spec: ResourceSpec, headers: dict[str, str], created_only: bool = False
