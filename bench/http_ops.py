@@ -55,7 +55,7 @@ def peak_rss_mb(pid: int | None = None) -> float:
 class Counter:
     def __init__(self, repo: HttpRepository) -> None:
         self.requests = 0
-        for session in (repo._session, repo._streaming_session()):
+        for session in (repo._remote.session, repo._remote.streaming_session()):
             session.hooks["response"].append(self._count)
 
     def _count(self, response: object, *args: object, **kwargs: object) -> None:

@@ -232,7 +232,7 @@ def test_remote_fixity_survives_a_kept_alive_connection_the_server_dropped(fille
             opened = repo.connection_stats()["new_connections"]
             assert repo.fixity(info).outcome == "SUCCESS"
             assert repo.connection_stats()["new_connections"] == opened  # kept alive
-            idle = [conn for conns in repo._quick_head._idle.values() for conn in conns]
+            idle = [conn for conns in repo._remote.quick_head._idle.values() for conn in conns]
             assert idle
             for conn in idle:
                 conn.sock.shutdown(socket.SHUT_RDWR)  # as a server's idle timeout leaves it
@@ -240,7 +240,7 @@ def test_remote_fixity_survives_a_kept_alive_connection_the_server_dropped(fille
             assert (result.outcome, result.actual) == ("SUCCESS", info.digests["sha512"])
         finally:
             repo.close()
-        assert not repo._quick_head._idle  # closed with the repository
+        assert not repo._remote.quick_head._idle  # closed with the repository
 
 
 def test_default_jobs_keep_a_remote_server_busy(filled: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -194,7 +194,7 @@ def test_401_without_credentials_then_success_with_them(rsps: responses.Requests
     assert SECRET not in str(failed.value)
     repo = HttpRepository.open(f"http://alice:{SECRET}@fedora.test:8080/rest", retries=0)
     assert repo.location == BASE and repo.base_uri == BASE
-    assert SECRET not in repr(repo) and SECRET not in repr(repo._session.auth)
+    assert SECRET not in repr(repo) and SECRET not in repr(repo._remote.session.auth)
 
 
 def test_wrong_password_is_an_auth_error_and_never_echoed(rsps: responses.RequestsMock, tmp_path: Path) -> None:

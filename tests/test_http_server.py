@@ -200,7 +200,7 @@ def test_listing_from_turtle_matches_the_n_triples_fast_path(
     served: HttpRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Listings parse N-Triples into an index, other formats through a Graph: same infos."""
-    from fcrctl.repository.http import repository as module
+    from fcrctl.repository.http import listings as module
 
     served.create("/l/sub", ResourceSpec(), parents=True)
     served.create("/l/é-b.bin", ResourceSpec(content=io.BytesIO(b"x" * 100), mime_type="text/plain"))

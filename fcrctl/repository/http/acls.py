@@ -1,4 +1,6 @@
-"""ACLs over HTTP: Fedora 5/6 Web Access Control at the URL a resource links as ``rel="acl"``
+"""ACLs over HTTP: Fedora 5/6 WebAC at a resource's rel="acl" link, else Fedora 4's fcr:accessroles
+
+Fedora 5/6 Web Access Control lives at the URL a resource links as ``rel="acl"``
 (``PATH/fcr:acl``); Fedora 4's ``fcr:accessroles`` (principal -> admin/writer/reader roles, JSON)
 mapped onto WebAC authorizations where the server offers no ``acl`` link; else Unsupported.
 
@@ -19,9 +21,13 @@ from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, NotFound, Unsupported
 from fcrctl.repository.base import Conditions, RdfPrefs, ResourceInfo
 from fcrctl.repository.http import wire
+from fcrctl.repository.http.remote import Remote
+from fcrctl.repository.http.writes import external_update
 
 if TYPE_CHECKING:
     from rdflib import Graph
+
+    from fcrctl.repository.http.reads import Reads
 
 ACCESS_ROLES = "fcr:accessroles"
 ROLE_MODES = {
@@ -32,22 +38,26 @@ ROLE_MODES = {
 MAX_ROLES_BYTES = 4 * 1024 * 1024
 
 
-class HttpAclsMixin:
-    """get_acl / put_acl / patch_acl / delete_acl for HttpRepository (which provides _send & co)."""
+class HttpAcls:
+    """get_acl / put_acl / patch_acl / delete_acl, sent through the repository's Remote."""
+
+    def __init__(self, remote: Remote, reads: Reads) -> None:
+        self._remote = remote
+        self._reads = reads
 
     def _acl_url(self, path: str) -> str | None:
         """The resource's ACL URL from its ``rel="acl"`` link; None when the server has no WebAC."""
-        url = self._url(path)  # type: ignore[attr-defined]
-        head = self._head(url, path)  # type: ignore[attr-defined]
-        return self._own_link(head, "acl", url, path)  # type: ignore[attr-defined, no-any-return]
+        url = self._remote.url(path)
+        head = self._remote.head(url, path)
+        return self._remote.own_link(head, "acl", url, path)
 
     def get_acl(self, path: str, *, prefs: RdfPrefs = RdfPrefs()) -> Graph:
         path = paths.normalize(path)
         acl_url = self._acl_url(path)
         if acl_url is None:
             return self._roles_graph(path)
-        graph, _ = self._get_graph(acl_url, path, prefs=prefs, what=f"the ACL of {path}")  # type: ignore[attr-defined]
-        return rdf.to_internal(graph, self.base_uri)  # type: ignore[attr-defined]
+        graph, _ = self._remote.get_graph(acl_url, path, prefs=prefs, what=f"the ACL of {path}")
+        return rdf.to_internal(graph, self._remote.base_uri)
 
     def put_acl(self, path: str, graph: Graph, *,
                 conditions: Conditions = Conditions()) -> tuple[ResourceInfo, bool]:
@@ -58,8 +68,8 @@ class HttpAclsMixin:
             return self._roles_info(path), created
         headers = wire.condition_headers(conditions)
         headers["Content-Type"] = "text/turtle"
-        body = rdf.serialize(rdf.to_external(graph, self.base_uri), "text/turtle")  # type: ignore[attr-defined]
-        response = self._send("PUT", acl_url, path=path, headers=headers, data=body,  # type: ignore[attr-defined]
+        body = rdf.serialize(rdf.to_external(graph, self._remote.base_uri), "text/turtle")
+        response = self._remote.send("PUT", acl_url, path=path, headers=headers, data=body,
                               what=f"the ACL of {path}")
         return self._acl_info(acl_url, path), response.status_code == 201
 
@@ -73,8 +83,8 @@ class HttpAclsMixin:
             return self._roles_info(path)
         headers = wire.condition_headers(conditions)
         headers["Content-Type"] = "application/sparql-update"
-        body = self._external_update(update).encode("utf-8")  # type: ignore[attr-defined]
-        self._send("PATCH", acl_url, path=path, headers=headers, data=body,  # type: ignore[attr-defined]
+        body = external_update(update, self._remote.base_uri).encode("utf-8")
+        self._remote.send("PATCH", acl_url, path=path, headers=headers, data=body,
                    what=f"the ACL of {path}")
         return self._acl_info(acl_url, path)
 
@@ -83,18 +93,18 @@ class HttpAclsMixin:
         acl_url = self._acl_url(path)
         if acl_url is None:
             self._roles_graph(path)  # NotFound when there are none, as for WebAC
-            acl_url = self._url(path) + "/" + ACCESS_ROLES  # type: ignore[attr-defined]
-        self._send("DELETE", acl_url, path=path, what=f"the ACL of {path}")  # type: ignore[attr-defined]
+            acl_url = self._remote.url(path) + "/" + ACCESS_ROLES
+        self._remote.send("DELETE", acl_url, path=path, what=f"the ACL of {path}")
 
     def _acl_info(self, acl_url: str, path: str) -> ResourceInfo:
-        head = self._head(acl_url, path)  # type: ignore[attr-defined]
+        head = self._remote.head(acl_url, path)
         when = head.last_modified or datetime.now(UTC)
         return ResourceInfo(path=("" if path == "/" else path) + "/" + webac.ACL_SUFFIX, model=webac.WEBAC_ACL,
                             etag=head.etag, created=when, modified=when)
 
     # -- Fedora 4: fcr:accessroles -----------------------------------------------------------
     def _roles_url(self, path: str) -> str:
-        return self._url(path) + "/" + ACCESS_ROLES  # type: ignore[attr-defined]
+        return self._remote.url(path) + "/" + ACCESS_ROLES
 
     def _roles_info(self, path: str) -> ResourceInfo:
         now = datetime.now(UTC)
@@ -103,13 +113,13 @@ class HttpAclsMixin:
 
     def _roles(self, path: str) -> dict[str, list[str]] | None:
         """The resource's own role assignments; None when it has none (204)."""
-        response = self._send("GET", self._roles_url(path), path=path, ok=(404, 405, 501),  # type: ignore[attr-defined]
+        response = self._remote.send("GET", self._roles_url(path), path=path, ok=(404, 405, 501),
                               headers={"Accept": "application/json"}, what=f"the access roles of {path}")
         if response.status_code in (404, 405, 501):
             response.close()
             if response.status_code == 404:
-                self.info(path)  # type: ignore[attr-defined]  # the resource itself missing: NotFound
-            where = self.location  # type: ignore[attr-defined]
+                self._reads.info(path)  # the resource itself missing: NotFound
+            where = self._remote.location
             raise Unsupported(f"{where} has neither WebAC (no rel=\"acl\" link on {path}) nor Fedora 4 "
                               "access roles (fcr:accessroles): this server does not support access control",
                               path=path)
@@ -134,7 +144,7 @@ class HttpAclsMixin:
     def _post_roles(self, path: str, graph: Graph) -> bool:
         roles = graph_to_roles(path, graph)
         created = self._roles(path) is None
-        self._send("POST", self._roles_url(path), path=path,  # type: ignore[attr-defined]
+        self._remote.send("POST", self._roles_url(path), path=path,
                    headers={"Content-Type": "application/json"}, data=json.dumps(roles).encode("utf-8"),
                    what=f"the access roles of {path}")
         return created

@@ -1,4 +1,6 @@
-"""Transactions of HttpRepository, in the server's style (dialect.transactions):
+"""Transactions over HTTP in the server's style: Fedora 4/5 ``tx:ID`` URLs or Fedora 6 ``Atomic-ID``
+
+Which style is dialect.transactions:
 
 ``url`` (Fedora 4/5): ``POST fcr:tx`` -> ``Location: {base}/tx:ID``; inside it every URL is
 ``{base}/tx:ID/path``, so a view simply uses that as its base: rdf.to_external/to_internal then
@@ -7,53 +9,114 @@ response bodies (serve also accepts normal-space URIs in bodies inside tx:ID). K
 tx:ID/fcr:tx``, commit/rollback ``POST tx:ID/fcr:tx/fcr:commit|fcr:rollback``.
 
 ``atomic`` (Fedora 6): ``POST fcr:tx`` -> ``Location: {base}/fcr:tx/ID``; a view sends
-``Atomic-ID: {that URL}`` on every request (HttpRepository._send adds ``_tx_headers``). GET/POST
+``Atomic-ID: {that URL}`` on every request (Remote.send adds ``tx_headers``). GET/POST
 the URL for status/refresh (``Atomic-Expires``), PUT commits (409 conflict), DELETE rolls back.
 A closed or unknown transaction answers 410 (or 404 on some servers): TransactionGone.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 import requests
 
 from fcrctl.errors import BadInput, Gone, NotFound, TransactionGone, Unsupported
 from fcrctl.repository.base import TransactionInfo, check_tx_id
 from fcrctl.repository.http import wire
-
-if TYPE_CHECKING:
-    from fcrctl.repository.http.repository import HttpRepository
+from fcrctl.repository.http.remote import Remote
 
 ATOMIC_ID = "Atomic-ID"
 
 
-def _atomic(repo: HttpRepository) -> bool:
-    return repo.dialect.transactions == "atomic"
+class Transactions:
+    """begin / status / keepalive / commit / rollback / list, and the Remote a transaction's view uses."""
 
+    def __init__(self, remote: Remote) -> None:
+        self._remote = remote
 
-def _root(repo: HttpRepository) -> str:
-    return getattr(repo, "_plain_base", None) or repo.base_uri
+    def _atomic(self) -> bool:
+        return self._remote.dialect.transactions == "atomic"
 
+    def tx_url(self, tx_id: str) -> str:
+        """The transaction's own URL (Fedora 6: also the Atomic-ID value)."""
+        base = self._remote.plain_base
+        return f"{base}/fcr:tx/{tx_id}" if self._atomic() else f"{base}/tx:{tx_id}/fcr:tx"
 
-def tx_url(repo: HttpRepository, tx_id: str) -> str:
-    """The transaction's own URL (Fedora 6: also the Atomic-ID value)."""
-    base = _root(repo)
-    return f"{base}/fcr:tx/{tx_id}" if _atomic(repo) else f"{base}/tx:{tx_id}/fcr:tx"
+    def _request(self, method: str, url: str, tx_id: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self._remote.send(method, url, what=f"transaction {tx_id}", **kwargs)
+        except (Gone, NotFound) as err:
+            if isinstance(err, TransactionGone):
+                raise
+            raise TransactionGone(
+                f"transaction {tx_id} is gone at {self._remote.location} (unknown there, expired, committed or "
+                "rolled back): begin a new one with `fcrctl tx begin`"
+            ) from None
 
+    def begin(self, timeout: float | None) -> TransactionInfo:
+        if timeout is not None and not timeout > 0:
+            raise BadInput(f"transaction timeout {timeout:g} s: give a positive number of seconds")
+        url = self._remote.plain_base + "/fcr:tx"
+        if timeout is not None:
+            url += f"?timeout={timeout:g}"  # fcrctl serve honours it; Fedora keeps its own
+        response = self._remote.send("POST", url, what="begin transaction")
+        location = response.headers.get("Location")
+        if not location:
+            raise Unsupported(f"{self._remote.location} answered POST fcr:tx without a Location: no transactions there")
+        return TransactionInfo(_id_from_location(location), "open", _expires(response), [])
 
-def _request(repo: HttpRepository, method: str, url: str, tx_id: str, **kwargs: Any) -> requests.Response:
-    try:
-        return repo._send(method, url, what=f"transaction {tx_id}", **kwargs)  # noqa: SLF001 - same backend
-    except (Gone, NotFound) as err:
-        if isinstance(err, TransactionGone):
-            raise
-        raise TransactionGone(
-            f"transaction {tx_id} is gone at {repo.location} (unknown there, expired, committed or rolled back): "
-            "begin a new one with `fcrctl tx begin`"
-        ) from None
+    def status(self, tx_id: str) -> TransactionInfo:
+        tx_id = check_tx_id(tx_id)
+        response = self._request("GET", self.tx_url(tx_id), tx_id, ok=(404, 405))
+        if response.status_code in (404, 405) and not self._atomic():
+            # Fedora 4/5 have no status endpoint: the root inside the transaction answers while it is open
+            response = self._request("GET", f"{self._remote.plain_base}/tx:{tx_id}/", tx_id)
+        elif response.status_code in (404, 405):
+            raise TransactionGone(
+                f"transaction {tx_id} is unknown at {self._remote.location}: begin one with `fcrctl tx begin`"
+            )
+        body = _body(response)
+        changed = body.get("changed") if isinstance(body, dict) else None
+        return TransactionInfo(tx_id, "open", _expires(response), changed)
+
+    def keepalive(self, tx_id: str) -> TransactionInfo:
+        tx_id = check_tx_id(tx_id)
+        response = self._request("POST", self.tx_url(tx_id), tx_id)
+        return TransactionInfo(tx_id, "open", _expires(response))
+
+    def commit(self, tx_id: str) -> TransactionInfo:
+        return self._finish(tx_id, "PUT", "/fcr:commit", "committed")
+
+    def rollback(self, tx_id: str) -> TransactionInfo:
+        return self._finish(tx_id, "DELETE", "/fcr:rollback", "rolled_back")
+
+    def _finish(self, tx_id: str, atomic_method: str, url_suffix: str, outcome: str) -> TransactionInfo:
+        """Commit or roll back: Fedora 6 by the method on the transaction's URL, 4/5 by POST to a sub-URL."""
+        tx_id = check_tx_id(tx_id)
+        if self._atomic():
+            self._request(atomic_method, self.tx_url(tx_id), tx_id)
+        else:
+            self._request("POST", self.tx_url(tx_id) + url_suffix, tx_id)
+        return TransactionInfo(tx_id, outcome)
+
+    def listing(self) -> list[TransactionInfo]:
+        url = self._remote.plain_base + "/fcr:tx"
+        response = self._remote.send("GET", url, what="transaction list", ok=(404, 405, 501))
+        body = _body(response)
+        if response.status_code >= 400 or not isinstance(body, list):
+            raise Unsupported(f"{self._remote.location} does not list its transactions (only fcrctl serve does)")
+        return [TransactionInfo(t["id"], t.get("status", "open"), _iso(t.get("expires")))
+                for t in body if isinstance(t, dict) and "id" in t]
+
+    def view(self, tx_id: str, *, owns_main: bool) -> Remote:
+        """A copy of the Remote whose every request runs inside the transaction."""
+        tx_id = check_tx_id(tx_id)
+        self.status(tx_id)  # TransactionGone now rather than at the first write
+        if self._atomic():
+            return self._remote.inside(tx_headers={ATOMIC_ID: self.tx_url(tx_id)}, owns_session=owns_main)
+        return self._remote.inside(base_uri=f"{self._remote.plain_base}/tx:{tx_id}", owns_session=owns_main)
 
 
 def _expires(response: requests.Response) -> Any:
@@ -77,86 +140,8 @@ def _id_from_location(location: str) -> str:
     return check_tx_id(tail)
 
 
-def begin(repo: HttpRepository, timeout: float | None) -> TransactionInfo:
-    if timeout is not None and not timeout > 0:
-        raise BadInput(f"transaction timeout {timeout:g} s: give a positive number of seconds")
-    url = _root(repo) + "/fcr:tx"
-    if timeout is not None:
-        url += f"?timeout={timeout:g}"  # fcrctl serve honours it; Fedora keeps its own
-    response = repo._send("POST", url, what="begin transaction")  # noqa: SLF001
-    location = response.headers.get("Location")
-    if not location:
-        raise Unsupported(f"{repo.location} answered POST fcr:tx without a Location: no transactions there")
-    return TransactionInfo(_id_from_location(location), "open", _expires(response), [])
-
-
-def status(repo: HttpRepository, tx_id: str) -> TransactionInfo:
-    tx_id = check_tx_id(tx_id)
-    response = _request(repo, "GET", tx_url(repo, tx_id), tx_id, ok=(404, 405))
-    if response.status_code in (404, 405) and not _atomic(repo):
-        # Fedora 4/5 have no status endpoint: the root inside the transaction answers while it is open
-        response = _request(repo, "GET", f"{_root(repo)}/tx:{tx_id}/", tx_id)
-    elif response.status_code in (404, 405):
-        raise TransactionGone(f"transaction {tx_id} is unknown at {repo.location}: begin one with `fcrctl tx begin`")
-    body = _body(response)
-    changed = body.get("changed") if isinstance(body, dict) else None
-    return TransactionInfo(tx_id, "open", _expires(response), changed)
-
-
-def keepalive(repo: HttpRepository, tx_id: str) -> TransactionInfo:
-    tx_id = check_tx_id(tx_id)
-    response = _request(repo, "POST", tx_url(repo, tx_id), tx_id)
-    return TransactionInfo(tx_id, "open", _expires(response))
-
-
-def commit(repo: HttpRepository, tx_id: str) -> TransactionInfo:
-    tx_id = check_tx_id(tx_id)
-    if _atomic(repo):
-        _request(repo, "PUT", tx_url(repo, tx_id), tx_id)
-    else:
-        _request(repo, "POST", tx_url(repo, tx_id) + "/fcr:commit", tx_id)
-    return TransactionInfo(tx_id, "committed")
-
-
-def rollback(repo: HttpRepository, tx_id: str) -> TransactionInfo:
-    tx_id = check_tx_id(tx_id)
-    if _atomic(repo):
-        _request(repo, "DELETE", tx_url(repo, tx_id), tx_id)
-    else:
-        _request(repo, "POST", tx_url(repo, tx_id) + "/fcr:rollback", tx_id)
-    return TransactionInfo(tx_id, "rolled_back")
-
-
-def listing(repo: HttpRepository) -> list[TransactionInfo]:
-    response = repo._send("GET", _root(repo) + "/fcr:tx", what="transaction list", ok=(404, 405, 501))  # noqa: SLF001
-    body = _body(response)
-    if response.status_code >= 400 or not isinstance(body, list):
-        raise Unsupported(f"{repo.location} does not list its transactions (only fcrctl serve does)")
-    return [TransactionInfo(t["id"], t.get("status", "open"), _iso(t.get("expires")))
-            for t in body if isinstance(t, dict) and "id" in t]
-
-
 def _iso(value: Any) -> Any:
-    from datetime import datetime
-
     try:
         return datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         return None
-
-
-def view(repo: HttpRepository, tx_id: str, *, owns_main: bool) -> HttpRepository:
-    """A copy of ``repo`` whose every request runs inside the transaction."""
-    tx_id = check_tx_id(tx_id)
-    status(repo, tx_id)  # TransactionGone now rather than at the first write
-    inside = copy.copy(repo)
-    inside.transaction_id = tx_id  # type: ignore[attr-defined]
-    inside._plain_base = _root(repo)  # type: ignore[attr-defined]  # noqa: SLF001
-    if _atomic(repo):
-        inside._tx_headers = {ATOMIC_ID: tx_url(repo, tx_id)}  # noqa: SLF001
-    else:
-        inside.base_uri = f"{_root(repo)}/tx:{tx_id}"
-    if not owns_main:
-        inside.close = lambda: None  # type: ignore[method-assign]  # the session belongs to repo
-    return inside
-
