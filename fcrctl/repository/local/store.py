@@ -21,7 +21,7 @@ from fcrctl import forked, paths, rdf
 from fcrctl.errors import BadInput, CorruptData, FcrctlError, from_os_error
 from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP, NON_RDF_SOURCE
 from fcrctl.repository.local import headers as hdr
-from fcrctl.repository.local import ocfl
+from fcrctl.repository.local import ocfl, ocfl_write
 from fcrctl.repository.local.index import Index, ObjectEntries, Row
 from fcrctl.repository.local.retention import Retention
 
@@ -65,6 +65,9 @@ class Change:
     known_graphs: dict[str, object] = field(default_factory=dict)  # resource path -> Graph
 
 
+_Prepared = list[tuple[Change, ocfl_write.PreparedVersion | None]]
+
+
 class Store:
     def __init__(self, storage_root: Path, tmp: Path, index: Index, user: str = "fcrctl",
                  retention: Retention | None = None) -> None:
@@ -94,14 +97,14 @@ class Store:
         """Apply changes with the crash-safe protocol; the caller holds the writer lock."""
         ids = [c.object_id for c in changes]
         self.index.mark_pending(ids)
-        prepared: list[tuple[Change, ocfl.PreparedVersion | None]] = []
+        prepared: _Prepared = []
         entries: list[ObjectEntries] | None = None
         dirs: set[str] = set()
         # many new objects link one namaste file instead of each creating its own
         namaste = self.tmp / f"namaste-{uuid.uuid4().hex}" if len(changes) >= PARALLEL_FROM else None
         try:
             if namaste is not None:
-                ocfl.write_object_namaste(namaste)
+                ocfl_write.write_object_namaste(namaste)
             prepared = self._prepare(changes, namaste)
             # one syncfs makes the intent (sqlite WAL), the staged files and new dirs durable; a
             # big commit computes its index entries meanwhile (the sync waits on the disk)
@@ -119,7 +122,7 @@ class Store:
                 if p is None:
                     self._purge(change.object_id, generation)
                 else:
-                    ocfl.install_version(p, dirs)
+                    ocfl_write.install_version(p, dirs)
             if ocfl.HAVE_SYNCFS and len(dirs) > 1:
                 ocfl.sync_tree(self.root)  # one syncfs for all the renames, not ~10 ms per directory
             else:
@@ -143,7 +146,7 @@ class Store:
         removed = [change.object_id for change, p in prepared if p is None]
         self.index.apply(entries, removed, clear_pending=ids)
 
-    def _entries(self, prepared: list[tuple[Change, ocfl.PreparedVersion | None]], *,
+    def _entries(self, prepared: _Prepared, *,
                  staged: bool = False) -> list[ObjectEntries]:
         """Index entries of prepared versions; ``staged``: read from tmp/, before the installs."""
         out: list[ObjectEntries] = []
@@ -155,7 +158,7 @@ class Store:
                                         read_from=_staged_reader(p) if staged else None))
         return out
 
-    def _sync_tmp_computing(self, prepared: list[tuple[Change, ocfl.PreparedVersion | None]]) -> list[ObjectEntries]:
+    def _sync_tmp_computing(self, prepared: _Prepared) -> list[ObjectEntries]:
         """sync_tree(tmp) on a thread while the entries are computed here (nothing is installed
         yet, so an unusable object stops the commit before anything changed)."""
         failed: list[BaseException] = []
@@ -176,25 +179,25 @@ class Store:
             raise failed[0]
         return entries
 
-    def _prepare(self, changes: list[Change], namaste: Path | None) -> list[tuple[Change, ocfl.PreparedVersion | None]]:
+    def _prepare(self, changes: list[Change], namaste: Path | None) -> _Prepared:
         """Build every new version under tmp/. Many objects are built on threads: most of the time
         goes to inode allocations (mkdir, create), which wait on the disk, not the CPU."""
 
         root = os.fspath(self.root)
         tuple_dirs: set[str] = set()  # known to exist
 
-        def one(change: Change) -> ocfl.PreparedVersion | None:
+        def one(change: Change) -> ocfl_write.PreparedVersion | None:
             if change.purge:
                 return None
-            p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state,
+            p = ocfl_write.prepare_version(self.root, self.tmp, change.object_id, change.state,
                                      message=change.message, user=self.user, namaste=namaste, created=self.created)
             if p.new_object:
                 # create tuple dirs now so the one sync that follows covers them too
-                ocfl.ensure_dirs_below(root, os.path.dirname(ocfl.object_rel(change.object_id)), tuple_dirs)
+                ocfl_write.ensure_dirs_below(root, os.path.dirname(ocfl.object_rel(change.object_id)), tuple_dirs)
             return p
 
         if len(changes) < PARALLEL_FROM:
-            out: list[tuple[Change, ocfl.PreparedVersion | None]] = []
+            out: _Prepared = []
             try:
                 for change in changes:
                     out.append((change, one(change)))
@@ -396,7 +399,7 @@ class Store:
         """A dead writer left work behind: pending marks or a multi-object journal."""
         return bool(self.index.pending()) or self.journal_exists()
 
-    def _write_journal(self, prepared: list[tuple[Change, ocfl.PreparedVersion | None]]) -> None:
+    def _write_journal(self, prepared: _Prepared) -> None:
         entries = []
         for change, p in prepared:
             entry: dict = {"object_id": change.object_id, "purge": p is None}
@@ -439,7 +442,7 @@ class Store:
             elif obj.exists() and not (obj / entry["version"]).exists():
                 os.rename(staged, obj / entry["version"])
                 ocfl.fsync_dir(obj)
-            ocfl.recover_object(obj)  # points the root inventory at the new head
+            ocfl_write.recover_object(obj)  # points the root inventory at the new head
         journal.unlink()
 
     def _purge(self, object_id: str, generation: list[Path]) -> None:
@@ -459,7 +462,7 @@ class Store:
         self._roll_forward()
         for object_id in object_ids:
             obj = self.object_dir(object_id)
-            exists = ocfl.recover_object(obj)
+            exists = ocfl_write.recover_object(obj)
             if exists:
                 self.index_object_dir(obj)
             else:
@@ -483,7 +486,7 @@ class Store:
                         found, "" if found == 1 else "s", size, self.tmp)
 
 
-def _staged_reader(p: ocfl.PreparedVersion):  # type: ignore[no-untyped-def]
+def _staged_reader(p: ocfl_write.PreparedVersion):  # type: ignore[no-untyped-def]
     """manifest path -> file, for a version still under tmp/ (older versions are in place)."""
     head = p.inventory["head"] + "/"
 
