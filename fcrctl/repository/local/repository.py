@@ -52,7 +52,9 @@ from fcrctl.repository.base import (
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.acls import AclsMixin, drop_acl_files
-from fcrctl.repository.local.index import JOURNAL_KEY, Index, IndexCorrupt, PinnedIndex, Row
+from fcrctl.repository.local.index import JOURNAL_KEY, Index, Row
+from fcrctl.repository.local.index_copies import PinnedIndex
+from fcrctl.repository.local.index_sql import IndexCorrupt
 from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.repository.local.store import Change, Store, headers_json, read_graph
