@@ -11,8 +11,8 @@ import pytest
 from fcrctl import forked
 from fcrctl.repository import open_repository
 from fcrctl.repository.base import ResourceSpec
+from fcrctl.repository.local import reindex as local_reindex
 from fcrctl.repository.local import repository as local_repository
-from fcrctl.repository.local import store as local_store
 
 TABLES = ("resources", "membership", "refs", "invalid", "acls")
 
@@ -48,7 +48,7 @@ def test_forked_reindex_builds_the_serial_index(tmp_path: Path, monkeypatch: pyt
         monkeypatch.setattr(local_repository, "REINDEX_PROCESSES", 2)
         monkeypatch.setattr(forked, "pool", counted)
         # pytest-xdist runs tests beside its own threads, for which reindex would stay serial
-        monkeypatch.setattr(local_store.threading, "active_count", lambda: 1)
+        monkeypatch.setattr(local_reindex.threading, "active_count", lambda: 1)
         forked_count = repo.reindex()
         parallel = _dump(repo)
     finally:

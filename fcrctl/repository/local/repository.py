@@ -52,12 +52,13 @@ from fcrctl.repository.base import (
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.acls import AclsMixin, drop_acl_files
+from fcrctl.repository.local.entries import headers_json, read_graph
 from fcrctl.repository.local.index import JOURNAL_KEY, Index, Row
 from fcrctl.repository.local.index_copies import PinnedIndex
 from fcrctl.repository.local.index_sql import IndexCorrupt
 from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.retention import RETAINED, Retention
-from fcrctl.repository.local.store import Change, Store, headers_json, read_graph
+from fcrctl.repository.local.store import Change, Store
 from fcrctl.repository.local.support import (
     LimitedReader,
     cache_index_path,
