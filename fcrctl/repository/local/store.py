@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fcrctl.errors import CorruptData, from_os_error
 from fcrctl.repository.local import ocfl, ocfl_write, reindex
@@ -191,21 +192,10 @@ class Store:
         return [(change, f.result()) for change, f in zip(changes, futures, strict=True)]
 
     # -- indexing -------------------------------------------------------------------------------
-    def entries(
-        self,
-        object_id: str,
-        object_rel: str,
-        inventory: dict,
-        known_headers: dict[str, dict] | None = None,
-        known_graphs: dict[str, object] | None = None,
-        known_data: dict[str, bytes] | None = None,
-        content_prefix: str | None = None,
-        read_from=None,  # type: ignore[no-untyped-def]
-    ) -> ObjectEntries:
-        """Index entries for an object's head state (see entries.object_entries), its content
-        files found by :meth:`file`."""
-        return object_entries(self.file, object_id, object_rel, inventory, known_headers, known_graphs, known_data,
-                              content_prefix, read_from)
+    def entries(self, object_id: str, object_rel: str, inventory: dict, *known: Any, **options: Any) -> ObjectEntries:
+        """Index entries for an object's head state (see entries.object_entries for ``known``
+        and ``options``), its content files found by :meth:`file`."""
+        return object_entries(self.file, object_id, object_rel, inventory, *known, **options)
 
     def file(self, rel: str) -> Path:
         """The file behind a content path recorded in the index."""
