@@ -23,8 +23,6 @@ from fcrctl.repository.local.check_hashing import Hashing
 from fcrctl.repository.local.check_object import Resource, check_object, path_of
 from fcrctl.repository.local.index import Index
 
-_OBJECT_NAMASTE = "0=ocfl_object_"
-
 
 def check_storage_root(
     root: Path,
@@ -136,7 +134,7 @@ _VIEW_CHUNK = 64  # objects
 
 def _check_chunk(chunk: tuple[str, list[str]], read_data: bool, hash_threads: int) -> _Chunk:
     root, tops = chunk
-    objects = (found for top in tops for found in _object_dirs(f"{root}/{top}", top))
+    objects = (found for top in tops for found in ocfl.object_dirs(f"{root}/{top}", top))
     return _check_many(((obj, rel, entries, None) for obj, rel, entries in objects), read_data, hash_threads)
 
 
@@ -179,26 +177,6 @@ def _check_many(objects: Iterator[tuple[str, str, dict[str, bool], str | None]],
     # hashes finish in any order: sorting makes the report the same from run to run
     problems.sort(key=lambda p: (p.where, p.message))
     return problems, resources, count
-
-
-def _object_dirs(top: str, top_rel: str) -> Iterator[tuple[str, str, dict[str, bool]]]:
-    """(object dir, its path relative to the root, its entries: name -> is a directory) for
-    every directory under ``top`` (itself included) holding an object declaration, in a stable
-    order. One listing per directory: the object's own listing also serves the namaste,
-    version and stray-directory checks."""
-    stack = [(top, top_rel)]
-    while stack:
-        path, rel = stack.pop()
-        try:
-            with os.scandir(path) as it:
-                entries = {e.name: e.is_dir() for e in it}
-        except OSError:
-            continue
-        if any(name.startswith(_OBJECT_NAMASTE) for name in entries):
-            yield path, rel, entries
-            continue
-        for name in sorted((name for name, is_dir in entries.items() if is_dir), reverse=True):
-            stack.append((f"{path}/{name}", f"{rel}/{name}"))
 
 
 def _check_index(index: Index, resources: dict[str, Resource]) -> Iterator[Problem]:

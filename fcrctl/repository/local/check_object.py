@@ -43,19 +43,6 @@ def path_of(resource_id: str) -> str:
     return resource_id[len("info:fedora") :] or "/"
 
 
-def _read(path: str) -> tuple[bytes, os.stat_result]:
-    """A small file's bytes and its stat, with no buffered file object around them."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        st = os.fstat(fd)
-        chunks = [os.read(fd, st.st_size + 1)]
-        while chunks[-1]:  # the file may have grown since fstat
-            chunks.append(os.read(fd, 1 << 16))
-        return b"".join(chunks), st
-    finally:
-        os.close(fd)
-
-
 def check_object(
     obj: str, rel: str, entries: dict[str, bool], resources: dict[str, Resource], hashing: Hashing | None,
     head: str | None = None,
@@ -89,12 +76,12 @@ def _read_inventory(obj: str) -> tuple[bytes, os.stat_result, dict, str | None]:
     Same rules and messages as ocfl.read_inventory, reading the file once."""
     inv_path = f"{obj}/{_INVENTORY}"
     try:
-        data, stat = _read(inv_path)
+        data, stat = ocfl.read_small(inv_path)
     except OSError as e:
         raise _Corrupt(f"cannot read {inv_path}: {e.strerror}") from e
     sidecar_error = None
     try:
-        recorded = _read(f"{obj}/{_SIDECAR}")[0].decode("utf-8").split()[0].lower()
+        recorded = ocfl.read_small(f"{obj}/{_SIDECAR}")[0].decode("utf-8").split()[0].lower()
     except (OSError, IndexError, UnicodeDecodeError):
         sidecar_error = f"missing or empty inventory sidecar in {obj}"
     else:
@@ -147,7 +134,7 @@ def _check_head_inventory(path: str, data: bytes, stat: os.stat_result, head: st
         # bytes, so only a separate file (Fedora writes two) needs reading and comparing
         if (head_stat.st_ino, head_stat.st_dev) == (stat.st_ino, stat.st_dev):
             return
-        same = _read(path)[0] == data
+        same = ocfl.read_small(path)[0] == data
     except OSError:
         yield Problem(where, f"inventory of {head} is missing")
         return
@@ -180,7 +167,7 @@ def _check_headers(
         if not (logical.startswith(".fcrepo/") and logical.endswith(".json")):
             continue
         try:
-            raw = _read(f"{obj}/{rel}")[0]
+            raw = ocfl.read_small(f"{obj}/{rel}")[0]
             if read_data:
                 hashed[rel] = hashlib.sha512(raw).hexdigest()
             headers = json.loads(raw)
@@ -223,7 +210,7 @@ def _unreadable_rdf(file: str) -> str | None:
     from fcrctl.errors import BadInput
 
     try:
-        rdf.check_storable(rdf.read_ntriples(_read(file)[0]), "stored N-Triples")
+        rdf.check_storable(rdf.read_ntriples(ocfl.read_small(file)[0]), "stored N-Triples")
     except OSError as exc:
         return f"unreadable: {exc.strerror}"
     except BadInput as exc:
@@ -243,7 +230,7 @@ def _check_acl(obj: str, headers: dict, files: dict[str, str], digests: dict[str
         yield Problem(path_of(rid), f"ACL headers name content {content} that the inventory does not hold")
         return
     try:
-        data = _read(f"{obj}/{files[content]}")[0]
+        data = ocfl.read_small(f"{obj}/{files[content]}")[0]
     except OSError as exc:
         yield Problem(path_of(rid), f"ACL content {content} is unreadable: {exc.strerror or exc}")
         return

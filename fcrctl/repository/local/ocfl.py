@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ SIDECAR = "inventory.json.sha512"
 ROOT_NAMASTE = "0=ocfl_1.1"
 OBJECT_NAMASTE = "0=ocfl_object_1.1"
 OBJECT_NAMASTE_DATA = b"ocfl_object_1.1\n"
+OBJECT_NAMASTE_PREFIX = "0=ocfl_object_"  # any 1.x
 INVENTORY_TYPE = "https://ocfl.io/1.1/spec/#inventory"
 LAYOUT_NAME = "0004-hashed-n-tuple-storage-layout"
 LAYOUT_CONFIG = {
@@ -138,15 +140,17 @@ def inventory_bytes(inventory: dict) -> tuple[bytes, bytes]:
     return data, f"{digest} {INVENTORY}\n".encode()
 
 
-def read_inventory(obj_dir: Path, *, check_sidecar: bool = True) -> dict:
+def read_inventory(obj_dir: Path | str, *, check_sidecar: bool = True) -> dict:
     """Parse an inventory; CorruptData when it is missing, unparseable or fails its sidecar."""
+    # plain strings and os calls: a reindex or check reads one inventory per object (millions)
+    inv = f"{obj_dir}/{INVENTORY}"
     try:
-        data = (obj_dir / INVENTORY).read_bytes()
+        data = read_small(inv)[0]
     except OSError as e:
-        raise CorruptData(f"cannot read {obj_dir / INVENTORY}: {e.strerror}") from e
+        raise CorruptData(f"cannot read {inv}: {e.strerror}") from e
     if check_sidecar:
         try:
-            recorded = (obj_dir / SIDECAR).read_text("utf-8").split()[0].lower()
+            recorded = read_small(f"{obj_dir}/{SIDECAR}")[0].decode("utf-8").split()[0].lower()
         except (OSError, IndexError) as e:
             raise CorruptData(f"missing or empty inventory sidecar in {obj_dir}") from e
         actual = hashlib.sha512(data).hexdigest()
@@ -157,11 +161,24 @@ def read_inventory(obj_dir: Path, *, check_sidecar: bool = True) -> dict:
     try:
         inventory = json.loads(data)
     except ValueError as e:
-        raise CorruptData(f"inventory {obj_dir / INVENTORY} is not valid JSON: {e}") from e
+        raise CorruptData(f"inventory {inv} is not valid JSON: {e}") from e
     for key in ("id", "head", "manifest", "versions"):
         if key not in inventory:
-            raise CorruptData(f"inventory {obj_dir / INVENTORY} lacks {key!r}")
+            raise CorruptData(f"inventory {inv} lacks {key!r}")
     return inventory
+
+
+def read_small(path: str | Path) -> tuple[bytes, os.stat_result]:
+    """A small file's bytes and its stat, with no buffered file object around them."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        chunks = [os.read(fd, st.st_size + 1)]
+        while chunks[-1]:  # the file may have grown since fstat
+            chunks.append(os.read(fd, 1 << 16))
+        return b"".join(chunks), st
+    finally:
+        os.close(fd)
 
 
 def version_number(version: str) -> int:
@@ -240,6 +257,26 @@ def iter_object_dirs(storage_root: Path):
         if any(f.startswith("0=ocfl_object_") for f in files):
             dirs[:] = []
             yield Path(dirpath)
+
+
+def object_dirs(top: str, top_rel: str) -> Iterator[tuple[str, str, dict[str, bool]]]:
+    """(object dir, its path relative to the root, its entries: name -> is a directory) for
+    every directory under ``top`` (itself included) holding an object declaration, in a stable
+    order. One listing per directory: the object's own listing also serves the namaste,
+    version and stray-directory checks."""
+    stack = [(top, top_rel)]
+    while stack:
+        path, rel = stack.pop()
+        try:
+            with os.scandir(path) as it:
+                entries = {e.name: e.is_dir() for e in it}
+        except OSError:
+            continue
+        if any(name.startswith(OBJECT_NAMASTE_PREFIX) for name in entries):
+            yield path, rel, entries
+            continue
+        for name in sorted((name for name, is_dir in entries.items() if is_dir), reverse=True):
+            stack.append((f"{path}/{name}", f"{rel}/{name}"))
 
 
 def remove_tree(path: Path, tmp: Path) -> None:
