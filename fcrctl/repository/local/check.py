@@ -13,7 +13,6 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from itertools import repeat
 from pathlib import Path
 
 from fcrctl import forked
@@ -111,7 +110,7 @@ def _check_objects(worker: Callable[..., _Chunk], chunks: list, big: bool, read_
     pool: ProcessPoolExecutor | None = None
     try:
         pool = forked.pool(processes)
-        for result in pool.map(worker, chunks, repeat(read_data), repeat(2)):
+        for result in forked.ordered(pool, worker, chunks, read_data, 2, ahead=processes * 4):
             yield result
             done += 1
     except (BrokenProcessPool, OSError):  # a worker died (or none could start): finish here
@@ -181,8 +180,8 @@ def _check_many(objects: Iterator[tuple[str, str, dict[str, bool], str | None]],
 
 def _check_index(index: Index, resources: dict[str, Resource]) -> Iterator[Problem]:
     indexed: dict[str, tuple[bool, str | None]] = {}
-    for row in index.all_rows():
-        indexed[row.path] = (row.deleted, row.headers.get("stateToken"))
+    for path, deleted, token in index.states():
+        indexed[path] = (deleted, token)
     stale = 0
     for rid, res in resources.items():
         found = indexed.pop(path_of(rid), None)

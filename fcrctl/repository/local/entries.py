@@ -34,8 +34,8 @@ def object_entries(
     ``known_*`` save re-reading what the caller just wrote (headers by logical path, graphs
     by resource path, content bytes by logical path). Content files are recorded as
     ``<content_prefix>/<manifest path>`` (default: the object's own directory); ``read_from``
-    (manifest path -> file) reads files that are not in place yet; ``file`` gives the file behind
-    a content path otherwise."""
+    (manifest path -> file, a Path or a string) reads files that are not in place yet or
+    spares a reindex the Paths; ``file`` gives the file behind a content path otherwise."""
     known_headers = known_headers or {}
     known_graphs = known_graphs or {}
     known_data = known_data or {}
@@ -133,9 +133,9 @@ def _graph_entries(out: ObjectEntries, path: str, rid: str, model: str, graph) -
         out.membership.append((path, model, resource_path, has_member, is_member_of, inserted))
 
 
-def _read_json(path: Path, object_id: str, logical: str) -> dict:
+def _read_json(path: Path | str, object_id: str, logical: str) -> dict:
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(ocfl.read_small(path)[0])
     except FileNotFoundError as e:
         raise CorruptData(f"object {object_id}: headers file {logical} is listed in the inventory but missing") from e
     except (OSError, ValueError) as e:
@@ -145,14 +145,14 @@ def _read_json(path: Path, object_id: str, logical: str) -> dict:
     return data
 
 
-def _graph_if_needed(source: Path | bytes, model: str):
+def _graph_if_needed(source: Path | str | bytes, model: str):
     """The graph, when it can hold index entries: membership config or a reference to a
     resource (an ``info:fedora`` object). Parsing is most of a reindex, so skip the rest."""
     if isinstance(source, bytes):
         data = source
     else:
         try:
-            data = source.read_bytes()
+            data = ocfl.read_small(source)[0]
         except OSError as e:
             raise CorruptData(f"cannot read {source}: {e.strerror}") from e
     if model in (DIRECT_CONTAINER, INDIRECT_CONTAINER) or b"> <info:fedora" in data:
@@ -162,7 +162,7 @@ def _graph_if_needed(source: Path | bytes, model: str):
 
 def read_graph(path: Path):
     try:
-        data = path.read_bytes()
+        data = ocfl.read_small(path)[0]
     except OSError as e:
         raise CorruptData(f"cannot read {path}: {e.strerror}") from e
     return _stored_graph(data)

@@ -174,10 +174,12 @@ class Index:
                 return
             last = rows[-1][10]
 
-    def all_rows(self) -> Iterator[Row]:
-        """Every indexed resource, tombstones included (for `fcrctl check`)."""
-        for r in self.conn.execute("SELECT * FROM resources"):
-            yield _row(r)
+    def states(self) -> Iterator[tuple[str, bool, str | None]]:
+        """(path, deleted, stateToken) of every indexed resource, tombstones included (for
+        `fcrctl check`: SQLite picks the token out, no headers are parsed here)."""
+        for path, deleted, token in self.conn.execute(
+                "SELECT path, deleted, json_extract(headers, '$.stateToken') FROM resources"):
+            yield path, bool(deleted), token
 
     def memberships_for(self, resource: str) -> list[tuple]:
         return self.conn.execute(
@@ -293,8 +295,7 @@ class Index:
                     self.conn.execute("DELETE FROM invalid WHERE object_id=?", (object_id,))
                 else:
                     self._forget(object_id)
-            for e in entries:
-                self._insert(e)
+            self._insert(entries)
             if clear_pending:
                 self.conn.executemany("DELETE FROM pending WHERE object_id=?", [(o,) for o in clear_pending])
 
@@ -303,7 +304,20 @@ class Index:
             self.conn.execute(f"DELETE FROM {table} WHERE object_id=?", (object_id,))
         self.conn.execute("DELETE FROM invalid WHERE object_id=?", (object_id,))
 
-    def _insert(self, e: ObjectEntries) -> None:
+    def add(self, entries: list[ObjectEntries]) -> None:
+        """apply() for many objects read by a reindex, one statement per table for all: only
+        the few objects indexed already (an id found in two directories) are forgotten first."""
+        with self.transaction():
+            ids = [e.object_id for e in entries]
+            marks = ",".join("?" * len(ids))
+            for (object_id,) in self.conn.execute(
+                    f"SELECT object_id FROM resources WHERE object_id IN ({marks}) UNION "
+                    f"SELECT object_id FROM acls WHERE object_id IN ({marks}) UNION "
+                    f"SELECT object_id FROM invalid WHERE object_id IN ({marks})", ids * 3).fetchall():
+                self._forget(object_id)
+            self._insert(entries)
+
+    def _insert(self, entries: list[ObjectEntries]) -> None:
         self.conn.executemany(
             "INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
@@ -312,24 +326,18 @@ class Index:
                     r.content_file, json.dumps(r.desc_headers) if r.desc_headers else None, r.desc_file,
                     sort_key(r.path),
                 )
-                for r in e.rows
+                for e in entries for r in e.rows
             ],
         )
-        if e.membership:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO membership VALUES (?,?,?,?,?,?,?)",
-                [(m[0], e.object_id, m[1], m[2], m[3], m[4], m[5]) for m in e.membership],
-            )
-        if e.refs:
-            self.conn.executemany(
-                "INSERT INTO refs VALUES (?,?,?,?)", [(s, e.object_id, p, t) for s, p, t in e.refs]
-            )
-
-        if e.acls:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO acls VALUES (?,?,?,?)",
-                [(path, e.object_id, json.dumps(h), content) for path, h, content in e.acls],
-            )
+        membership = [(m[0], e.object_id, m[1], m[2], m[3], m[4], m[5]) for e in entries for m in e.membership]
+        if membership:
+            self.conn.executemany("INSERT OR REPLACE INTO membership VALUES (?,?,?,?,?,?,?)", membership)
+        refs = [(s, e.object_id, p, t) for e in entries for s, p, t in e.refs]
+        if refs:
+            self.conn.executemany("INSERT INTO refs VALUES (?,?,?,?)", refs)
+        acls = [(path, e.object_id, json.dumps(h), content) for e in entries for path, h, content in e.acls]
+        if acls:
+            self.conn.executemany("INSERT OR REPLACE INTO acls VALUES (?,?,?,?)", acls)
 
     def mark_invalid(self, object_rel: str, object_id: str | None, reason: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO invalid VALUES (?,?,?)", (object_rel, object_id, reason))

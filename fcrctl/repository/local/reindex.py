@@ -1,4 +1,9 @@
-"""Rebuilding the index from the storage root: each object directory read, big roots by forked workers"""
+"""Rebuilding the index from the storage root: each object directory read, big roots by forked workers
+
+A reindex reads every object of a repository (millions): the walk works on plain strings and os
+calls (pathlib costs more than the syscalls here), forked workers read and parse while this
+process only writes, and the index takes their entries a batch of objects per statement.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +21,11 @@ from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.index import Index, ObjectEntries
 
 log = logging.getLogger("fcrctl.local")
-Entries = Callable[[str, str, dict], ObjectEntries]  # (object id, object dir relative to the root, inventory)
+Entries = Callable[..., ObjectEntries]  # Store.entries: (object id, object dir relative to the root, inventory)
+
+_CHUNK = 32  # top-level directories a worker reads at a time: with the 0004 layout ~32-100s of objects
+_MIN_TOPS_FOR_PROCESSES = 64  # below this the reindex takes less than starting workers
+BATCH = 500  # objects whose entries the index takes in one statement per table
 
 
 @dataclass
@@ -29,16 +38,19 @@ class ReadObject:
     reason: str | None
 
 
-_FORKED: tuple[Path, Entries] | None = None
+_FORKED: tuple[str, Entries] | None = None
 
 
 def _read_tops_forked(tops: list[str]) -> list[ReadObject]:
     assert _FORKED is not None
     root, entries = _FORKED
-    out: list[ReadObject] = []
+    return list(_read_tops(root, entries, tops))
+
+
+def _read_tops(root: str, entries: Entries, tops: list[str]) -> Iterator[ReadObject]:
     for top in tops:
-        out.extend(read_object_dir(root, entries, obj_dir) for obj_dir in ocfl.iter_object_dirs(root / top))
-    return out
+        for obj, rel, _listing in ocfl.object_dirs(f"{root}/{top}", top):
+            yield _read(root, entries, obj, rel)
 
 
 def index_object_dir(root: Path, index: Index, entries: Entries, obj_dir: Path) -> int:
@@ -49,14 +61,23 @@ def index_object_dir(root: Path, index: Index, entries: Entries, obj_dir: Path) 
 def read_object_dir(root: Path, entries: Entries, obj_dir: Path) -> ReadObject:
     """An object directory's index entries, or why it is invalid (no index access: forked
     reindex workers call this)."""
-    rel = obj_dir.relative_to(root).as_posix()
+    return _read(os.fspath(root), entries, os.fspath(obj_dir), obj_dir.relative_to(root).as_posix())
+
+
+def _read(root: str, entries: Entries, obj: str, rel: str) -> ReadObject:
     object_id: str | None = None
     try:
-        inventory = ocfl.read_inventory(obj_dir)
+        inventory = ocfl.read_inventory(obj)
         object_id = inventory["id"]
-        found = entries(object_id, rel, inventory)
+        read: set[str] = set()  # files read whole (or the object is invalid): no stat needed
+
+        def read_from(content: str) -> str:
+            read.add(f"{rel}/{content}")
+            return f"{obj}/{content}"
+
+        found = entries(object_id, rel, inventory, read_from=read_from)
         for row in found.rows:
-            if row.content_file and not (root / row.content_file).exists():
+            if row.content_file and row.content_file not in read and not os.path.exists(f"{root}/{row.content_file}"):
                 raise CorruptData(f"object {object_id}: content file {row.content_file} is missing")
     except (FcrctlError, OSError, KeyError, ValueError) as e:
         return ReadObject(rel, object_id, None, getattr(e, "message", None) or str(e))
@@ -78,28 +99,44 @@ def apply_read(index: Index, read: ReadObject) -> int:
 def reindex_all(root: Path, index: Index, entries: Entries, processes: int = 1,
                 progress: Callable[[int], None] | None = None) -> int:
     """Index every object directory (the caller clears the index, in one transaction). A
-    big root is read by forked workers, each walking its share of the top directories;
+    big root is read by forked workers, each reading its share of the top directories;
     this process only writes their entries to the index."""
-    tops = sorted(e.name for e in os.scandir(os.fspath(root))
-                  if e.is_dir(follow_symlinks=False) and e.name != "extensions")
-    if (processes < 2 or len(tops) < 64 or "fork" not in multiprocessing.get_all_start_methods()
+    where = os.fspath(root)
+    with os.scandir(where) as it:
+        tops = sorted(e.name for e in it if e.is_dir(follow_symlinks=False) and e.name != "extensions")
+    chunks = [tops[i:i + _CHUNK] for i in range(0, len(tops), _CHUNK)]
+    if (processes < 2 or len(tops) < _MIN_TOPS_FOR_PROCESSES or "fork" not in multiprocessing.get_all_start_methods()
             or threading.active_count() > 1):  # forking a threaded process (the server) can deadlock
-        count = 0
-        for obj_dir in ocfl.iter_object_dirs(root):
-            count += index_object_dir(root, index, entries, obj_dir)
-            if progress is not None:
-                progress(1)
-        return count
+        return _write(index, (list(_read_tops(where, entries, chunk)) for chunk in chunks), progress)
     global _FORKED
-    _FORKED = (root, entries)  # inherited by the workers, not pickled to each
-    count = 0
+    _FORKED = (where, entries)  # inherited by the workers, not pickled to each
     try:
-        chunks = [tops[i:i + 8] for i in range(0, len(tops), 8)]
         with forked.pool(processes) as pool:
-            for part in pool.map(_read_tops_forked, chunks):
-                count += sum(apply_read(index, read) for read in part)
-                if progress is not None:
-                    progress(len(part))
+            return _write(index, forked.ordered(pool, _read_tops_forked, chunks, ahead=processes * 4), progress)
     finally:
         _FORKED = None
+
+
+def _write(index: Index, parts: Iterable[list[ReadObject]], progress: Callable[[int], None] | None) -> int:
+    """Index what was read, in batches of objects; an invalid object (or an id met twice in one
+    batch) writes what came before it first, so the index ends as if each object was applied in turn."""
+    count = 0
+    batch: list[ObjectEntries] = []
+    ids: set[str] = set()
+    for part in parts:
+        for read in part:
+            if read.entries is None or read.entries.object_id in ids or len(batch) >= BATCH:
+                if batch:
+                    index.add(batch)
+                batch, ids = [], set()
+            if read.entries is None:
+                count += apply_read(index, read)
+                continue
+            batch.append(read.entries)
+            ids.add(read.entries.object_id)
+            count += len(read.entries.rows)
+        if progress is not None:
+            progress(len(part))
+    if batch:
+        index.add(batch)
     return count
