@@ -128,3 +128,21 @@ def test_batched_reindex_indexes_as_one_object_at_a_time(tmp_path: Path, monkeyp
     assert batched == single
     assert len(batched["invalid"]) == 1 and len(batched["refs"]) >= 29
 
+
+
+def test_reindex_and_check_inside_a_transaction_say_so(tmp_path: Path) -> None:
+    """Both commands refuse to run inside a transaction with their own message (reindex failed
+    with a TypeError once its progress bar came)."""
+    from typer.testing import CliRunner
+
+    from fcrctl.cli.main import app
+
+    repo = open_repository(str(tmp_path / "r"), create=True)
+    try:
+        tx = repo.begin_transaction().id  # type: ignore[attr-defined]
+    finally:
+        repo.close()
+    for command in ("reindex", "check"):
+        result = CliRunner().invoke(app, ["--repo", str(tmp_path / "r"), "--tx", tx, command])
+        assert result.exit_code == 9, result.output
+        assert f"{command} works on the repository, not inside a transaction" in result.output

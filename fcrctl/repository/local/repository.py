@@ -514,11 +514,13 @@ class LocalRepository(AclsMixin, TransactionsMixin):
                                 detail=f"external content at {current.external_url} is not stored here")
         return verify_file(current, st.content, self._root / st.row.object_rel, algorithm)
 
-    def check(self, *, read_data: bool = False) -> Iterator[Problem]:
-        """Validate the whole storage root, and the index against it (see local/check.py)."""
+    def check(self, *, read_data: bool = False, progress: Callable[[int], None] | None = None) -> Iterator[Problem]:
+        """Validate the whole storage root, and the index against it (see local/check.py);
+        ``progress(1)`` after every object checked."""
         from fcrctl.repository.local.check import check_storage_root
 
-        yield from check_storage_root(self._root, self._index, read_data=read_data)
+        yield from check_storage_root(self._root, self._index, read_data=read_data,
+                                      on_object=None if progress is None else lambda: progress(1))
 
     def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
         path = paths.normalize(path)

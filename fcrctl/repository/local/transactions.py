@@ -419,10 +419,10 @@ def _view_class() -> type:
             if self._owns_main:
                 self._main.close()
 
-        def reindex(self, *, _locked: bool = True) -> int:
+        def reindex(self, *, _locked: bool = True, progress: Any = None) -> int:
             raise Unsupported("reindex works on the repository, not inside a transaction: run it without --tx")
 
-        def check(self, *, read_data: bool = False) -> Iterator[Any]:
+        def check(self, *, read_data: bool = False, progress: Any = None) -> Iterator[Any]:
             raise Unsupported("check works on the repository, not inside a transaction: run it without --tx")
 
         # transaction calls go to the repository itself
