@@ -10,7 +10,8 @@ Each repository is one flat container /c of N children (1% of them binaries), bu
 the repository's own writer in-process: transactions of a few hundred creates, committed by
 forked workers in parallel (each commit is one Store.commit under the writer lock). Per size:
 build; snapshot (total and writer-lock time); a snapshot after 100 changes; an unchanged
-snapshot; `ls /c` (first line, total, peak RSS); `reindex` and `check` (objects/s); `fixity
+snapshot; `ls /c` (first line, total, peak RSS); `reindex` and `check` (objects/s, wall and per
+CPU-second, beside a floor: `find | xargs cat` of every root inventory in the same minute); `fixity
 --since` after 100 changes; `info` latency. The baseline beside each figure is the same
 operation at the smallest size: a cost that grows with change, not size, has exponent ~0.
 """
@@ -135,6 +136,18 @@ def fcrctl(where: Path, *args: str, first_line: bool = False) -> tuple[float, fl
     return elapsed, first if first is not None else elapsed, usage.ru_maxrss // 1024, out
 
 
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and the children it waited for) of one command."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd[-2:])} failed: {err[-1000:]}")
+    return elapsed, max(usage.ru_utime + usage.ru_stime, 1e-3)
+
+
 def measure(work: Path, count: int, workers: int) -> dict[str, float]:
     where = work / f"repo-{count}"
     shutil.rmtree(where, ignore_errors=True)
@@ -154,10 +167,15 @@ def measure(work: Path, count: int, workers: int) -> dict[str, float]:
     got["snapshot after 100 changes in-process"] = json.loads(out)["seconds"]
     secs, first, rss, _ = fcrctl(where, "ls", "/c", first_line=True)
     got["ls first line"], got["ls total"], got["ls RSS MB"] = first, secs, rss
-    secs, _, _, _ = fcrctl(where, "reindex")
-    got["reindex"], got["reindex objects/s"] = secs, objects / secs
-    secs, _, _, _ = fcrctl(where, "check")
-    got["check"], got["check objects/s"] = secs, objects / secs
+    # reindex and check beside a floor measured in the same minute (the machine may be shared):
+    # reading every root inventory with find | xargs cat, which both do and more
+    secs, cpu = timed(["sh", "-c", f"find '{where}/ocfl-root' -name inventory.json -not -path '*/v[0-9]*/*' -print0"
+                                   " | xargs -0 cat > /dev/null"])
+    got["floor: cat inventories objects/s"], got["floor: cat inventories objects/cpu-s"] = objects / secs, objects / cpu
+    secs, cpu = timed([*FCRCTL, "--repo", str(where), "reindex"])
+    got["reindex"], got["reindex objects/s"], got["reindex objects/cpu-s"] = secs, objects / secs, objects / cpu
+    secs, cpu = timed([*FCRCTL, "--repo", str(where), "check"])
+    got["check"], got["check objects/s"], got["check objects/cpu-s"] = secs, objects / secs, objects / cpu
     since = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     time.sleep(1.1)
     change(where, count, min(100, count // 8), 3, "two", binaries=True)

@@ -159,3 +159,26 @@ def test_malformed_inventory_is_a_problem_not_a_crash(repo_dir: Path) -> None:
     found = problems(check(repo_dir))
     assert ("/col/sub", "inventory of v1 differs from the root inventory") in found
     assert any(where == "/col/sub" and "inventory is malformed" in msg for where, msg in found), found
+
+
+def test_check_shows_a_bar_with_an_eta_on_a_terminal_only(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fcrctl.cli import admin, output
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(app, ["--repo", str(repo_dir), "check", *args])
+
+    plain = run()  # piped (CliRunner's stderr is no terminal): no bar
+    assert plain.exit_code == 0 and "objects/s" not in plain.stderr
+    monkeypatch.setattr(output, "_isatty", lambda stream: True)
+    monkeypatch.setattr(admin, "BAR_DELAY", 0)
+    for args in ((), ("--read-data",)):
+        result = run(*args)
+        assert result.exit_code == 0 and "no problems found" in result.stdout
+        assert "/4 [" in result.stderr and "objects/s" in result.stderr  # count of the total, rate, ETA
+    seen: list[int] = []
+    repo = open_repository(str(repo_dir))
+    try:
+        assert list(repo.check(progress=seen.append)) == []  # type: ignore[call-arg]
+        assert sum(seen) == repo.object_count() == 4  # type: ignore[attr-defined]
+    finally:
+        repo.close()

@@ -134,10 +134,10 @@ def test_lock_of_a_dead_writer_does_not_block(tmp_path: Path) -> None:
 CRASHING_DELETE = textwrap.dedent(
     """
     import os, sys
-    from fcrctl.repository.local import LocalRepository, ocfl, store
+    from fcrctl.repository.local import LocalRepository, ocfl_write, store
     repo = LocalRepository.open(sys.argv[1])
     where = sys.argv[2]
-    real_install = ocfl.install_version
+    real_install = ocfl_write.install_version
     calls = []
 
     def install(prepared, dirs):
@@ -149,7 +149,7 @@ CRASHING_DELETE = textwrap.dedent(
     def journal(self, prepared):
         os._exit(137)
 
-    store.ocfl.install_version = install
+    store.ocfl_write.install_version = install
     if where == "before-journal":
         store.Store._write_journal = journal
     repo.delete("/tree")

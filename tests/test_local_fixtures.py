@@ -15,7 +15,7 @@ from rdflib import URIRef
 from fcrctl.errors import Gone, NotFound, ReadOnly
 from fcrctl.repository import open_repository
 from fcrctl.repository.base import BASIC_CONTAINER, NON_RDF_SOURCE, RdfPrefs, ResourceSpec
-from fcrctl.repository.local import LocalRepository, ocfl
+from fcrctl.repository.local import LocalRepository, ocfl, ocfl_write
 from tests.ocfl_check import assert_valid_ocfl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fedora6-ocfl"
@@ -48,8 +48,9 @@ def build_repository(where: Path, *object_trees: Path) -> Path:
 
 def _write_object(storage: Path, tmp: Path, object_id: str, states: list[dict[str, bytes]]) -> None:
     for state in states:
-        prepared = ocfl.prepare_version(storage, tmp, object_id, {k: ocfl.NewFile(data=v) for k, v in state.items()})
-        ocfl.install_version(prepared, set())
+        prepared = ocfl_write.prepare_version(storage, tmp, object_id,
+                                              {k: ocfl.NewFile(data=v) for k, v in state.items()})
+        ocfl_write.install_version(prepared, set())
 
 
 def test_fedora_storage_root_with_invalid_objects(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

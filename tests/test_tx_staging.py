@@ -12,7 +12,7 @@ import pytest
 
 from fcrctl.errors import CorruptData, Gone, NotFound
 from fcrctl.repository.base import ResourceSpec
-from fcrctl.repository.local import LocalRepository, ocfl
+from fcrctl.repository.local import LocalRepository, ocfl, ocfl_write
 from fcrctl.repository.local.index import Index, ObjectEntries, Row
 from fcrctl.repository.local.store import PARALLEL_FROM
 from fcrctl.repository.local.transactions import TxDir
@@ -236,9 +236,9 @@ def test_tuple_directories_made_once_per_commit(tmp_path: Path) -> None:
     (tmp_path / "abc").mkdir()
     (tmp_path / "abc" / "keep").write_text("x")
     known: set[str] = set()
-    ocfl.ensure_dirs_below(str(tmp_path), "abc/def/ghi", known)
-    ocfl.ensure_dirs_below(str(tmp_path), "abc/def/jkl", known)  # abc/def is known: only jkl is made
+    ocfl_write.ensure_dirs_below(str(tmp_path), "abc/def/ghi", known)
+    ocfl_write.ensure_dirs_below(str(tmp_path), "abc/def/jkl", known)  # abc/def is known: only jkl is made
     assert (tmp_path / "abc" / "def" / "ghi").is_dir() and (tmp_path / "abc" / "def" / "jkl").is_dir()
     assert (tmp_path / "abc" / "keep").read_text() == "x"
     assert known == {f"{tmp_path}/abc", f"{tmp_path}/abc/def", f"{tmp_path}/abc/def/ghi", f"{tmp_path}/abc/def/jkl"}
-    ocfl.ensure_dirs_below(str(tmp_path), "abc/def/ghi", set())  # all there already: nothing to do, no error
+    ocfl_write.ensure_dirs_below(str(tmp_path), "abc/def/ghi", set())  # all there already: nothing to do, no error

@@ -49,7 +49,7 @@ def reindex(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     repo = cli.require("reindex", "reindex")
     expected = getattr(repo, "object_count", None)
     if callable(expected):  # a local repository: a bar with an ETA for people watching a terminal
-        with _objects_bar(cli, expected()) as advance:
+        with objects_bar(cli, expected()) as advance:
             count = repo.reindex(progress=advance)  # type: ignore[call-arg]
     else:
         count = repo.reindex()
@@ -61,11 +61,11 @@ def reindex(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         cli.out.line(f"reindexed {count} resources{where}")
 
 
-BAR_DELAY = 0.5  # seconds before a bar appears: a quick reindex shows none
+BAR_DELAY = 0.5  # seconds before a bar appears: a quick reindex or check shows none
 
 
 @contextlib.contextmanager
-def _objects_bar(cli: Cli, total: int) -> Iterator[Callable[[int], object]]:
+def objects_bar(cli: Cli, total: int) -> Iterator[Callable[[int], object]]:
     """``advance(n)`` of a tqdm bar (count, rate, ETA) on stderr, only on a terminal."""
     from fcrctl.cli.output import _isatty
 

@@ -20,7 +20,14 @@ def check(
     """Validate every OCFL object, the headers, containment and the index; report every problem."""
     cli = Cli.of(ctx, json=json_out)
     repo = cli.require("check", "`fcrctl check`")
-    problems = list(repo.check(read_data=read_data))
+    expected = getattr(repo, "object_count", None)
+    if callable(expected):  # a local repository: a bar with an ETA for people watching a terminal
+        from fcrctl.cli.admin import objects_bar
+
+        with objects_bar(cli, expected()) as advance:
+            problems = list(repo.check(read_data=read_data, progress=advance))  # type: ignore[call-arg]
+    else:
+        problems = list(repo.check(read_data=read_data))
     if cli.out.json_mode:
         cli.out.json({"problems": [p.to_json() for p in problems], "read_data": read_data})
     elif problems:

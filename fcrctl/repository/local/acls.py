@@ -15,7 +15,8 @@ from fcrctl.rdf import new_graph
 from fcrctl.repository.base import NON_RDF_SOURCE, Conditions, RdfPrefs, ResourceInfo
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
-from fcrctl.repository.local.store import Change, headers_json, read_graph
+from fcrctl.repository.local.entries import headers_json, read_graph
+from fcrctl.repository.local.store import Change
 from fcrctl.repository.local.support import normalize_etag
 
 if TYPE_CHECKING:

@@ -1,4 +1,6 @@
-"""The SQLite index: a rebuildable cache of what the OCFL storage root holds.
+"""The SQLite index: a rebuildable cache of what the OCFL storage root holds, its reads and writes
+
+Its schema and connection are in index_sql.py, its copies (pinned, backed up) in index_copies.py.
 
 Tables: resources (one row per resource, tombstones included), membership (direct/indirect
 container configs), refs (triples whose object is a repository resource, for inbound reads),
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import threading
 import uuid
@@ -22,38 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fcrctl.errors import CorruptData, FcrctlError, Locked, NoSpace, ReadOnly
+from fcrctl.errors import FcrctlError, ReadOnly
+from fcrctl.repository.local.index_copies import PinnedIndex, backup_to
+from fcrctl.repository.local.index_sql import DATA_TABLES, SCHEMA, SCHEMA_VERSION, Conn, open_error
 from fcrctl.repository.local.ocfl import object_rel
 
-SCHEMA_VERSION = "4"
-_DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending", "acls")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS resources (
-    path TEXT PRIMARY KEY, parent TEXT, object_id TEXT NOT NULL, object_rel TEXT NOT NULL,
-    model TEXT, deleted INTEGER NOT NULL DEFAULT 0, headers TEXT NOT NULL,
-    content_file TEXT, desc_headers TEXT, desc_file TEXT,
-    sort_key TEXT NOT NULL  -- path with '/' as \x01: sorts each subtree right after its root
-);
-CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent, sort_key);
-CREATE UNIQUE INDEX IF NOT EXISTS resources_sort ON resources(sort_key);
-CREATE INDEX IF NOT EXISTS resources_object ON resources(object_id);
-CREATE TABLE IF NOT EXISTS membership (
-    container TEXT PRIMARY KEY, object_id TEXT NOT NULL, model TEXT, resource TEXT,
-    has_member TEXT, is_member_of TEXT, inserted TEXT
-);
-CREATE INDEX IF NOT EXISTS membership_resource ON membership(resource);
-CREATE TABLE IF NOT EXISTS refs (subject TEXT NOT NULL, object_id TEXT NOT NULL, predicate TEXT, target TEXT);
-CREATE INDEX IF NOT EXISTS refs_target ON refs(target);
-CREATE INDEX IF NOT EXISTS refs_object ON refs(object_id);
-CREATE TABLE IF NOT EXISTS pending (object_id TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS invalid (object_rel TEXT PRIMARY KEY, object_id TEXT, reason TEXT);
-CREATE TABLE IF NOT EXISTS acls (path TEXT PRIMARY KEY, object_id TEXT NOT NULL, headers TEXT NOT NULL,
-    content_file TEXT);
-CREATE INDEX IF NOT EXISTS acls_object ON acls(object_id);
-CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, object_rel TEXT NOT NULL);
-"""
 JOURNAL_KEY = "journal"  # meta: this journal's identity; a new one whenever its history is cut off
 # without snapshots to trim it the journal would grow forever: past this many entries its oldest
 # half is dropped (a snapshot older than that then scans), looked at every JOURNAL_CHECK entries
@@ -104,7 +78,7 @@ class Index:
             )
         if found != SCHEMA_VERSION:
             # only then: a write on every open would change the file (and its backup copies) for nothing
-            self.conn.executescript(_SCHEMA)
+            self.conn.executescript(SCHEMA)
             self.set_meta("schema", SCHEMA_VERSION)
 
     def _schema_version(self) -> str | None:
@@ -114,10 +88,10 @@ class Index:
             return None
 
     @property
-    def conn(self) -> _Conn:
+    def conn(self) -> Conn:
         wrapped = getattr(self._local, "wrapped", None)  # made once per thread: used ~20 times a write
         if wrapped is None:
-            wrapped = self._local.wrapped = _Conn(self._connection(), self.path)
+            wrapped = self._local.wrapped = Conn(self._connection(), self.path)
         return wrapped
 
     def _connection(self) -> sqlite3.Connection:
@@ -200,10 +174,12 @@ class Index:
                 return
             last = rows[-1][10]
 
-    def all_rows(self) -> Iterator[Row]:
-        """Every indexed resource, tombstones included (for `fcrctl check`)."""
-        for r in self.conn.execute("SELECT * FROM resources"):
-            yield _row(r)
+    def states(self) -> Iterator[tuple[str, bool, str | None]]:
+        """(path, deleted, stateToken) of every indexed resource, tombstones included (for
+        `fcrctl check`: SQLite picks the token out, no headers are parsed here)."""
+        for path, deleted, token in self.conn.execute(
+                "SELECT path, deleted, json_extract(headers, '$.stateToken') FROM resources"):
+            yield path, bool(deleted), token
 
     def memberships_for(self, resource: str) -> list[tuple]:
         return self.conn.execute(
@@ -319,8 +295,7 @@ class Index:
                     self.conn.execute("DELETE FROM invalid WHERE object_id=?", (object_id,))
                 else:
                     self._forget(object_id)
-            for e in entries:
-                self._insert(e)
+            self._insert(entries)
             if clear_pending:
                 self.conn.executemany("DELETE FROM pending WHERE object_id=?", [(o,) for o in clear_pending])
 
@@ -329,7 +304,20 @@ class Index:
             self.conn.execute(f"DELETE FROM {table} WHERE object_id=?", (object_id,))
         self.conn.execute("DELETE FROM invalid WHERE object_id=?", (object_id,))
 
-    def _insert(self, e: ObjectEntries) -> None:
+    def add(self, entries: list[ObjectEntries]) -> None:
+        """apply() for many objects read by a reindex, one statement per table for all: only
+        the few objects indexed already (an id found in two directories) are forgotten first."""
+        with self.transaction():
+            ids = [e.object_id for e in entries]
+            marks = ",".join("?" * len(ids))
+            for (object_id,) in self.conn.execute(
+                    f"SELECT object_id FROM resources WHERE object_id IN ({marks}) UNION "
+                    f"SELECT object_id FROM acls WHERE object_id IN ({marks}) UNION "
+                    f"SELECT object_id FROM invalid WHERE object_id IN ({marks})", ids * 3).fetchall():
+                self._forget(object_id)
+            self._insert(entries)
+
+    def _insert(self, entries: list[ObjectEntries]) -> None:
         self.conn.executemany(
             "INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
@@ -338,46 +326,31 @@ class Index:
                     r.content_file, json.dumps(r.desc_headers) if r.desc_headers else None, r.desc_file,
                     sort_key(r.path),
                 )
-                for r in e.rows
+                for e in entries for r in e.rows
             ],
         )
-        if e.membership:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO membership VALUES (?,?,?,?,?,?,?)",
-                [(m[0], e.object_id, m[1], m[2], m[3], m[4], m[5]) for m in e.membership],
-            )
-        if e.refs:
-            self.conn.executemany(
-                "INSERT INTO refs VALUES (?,?,?,?)", [(s, e.object_id, p, t) for s, p, t in e.refs]
-            )
-
-        if e.acls:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO acls VALUES (?,?,?,?)",
-                [(path, e.object_id, json.dumps(h), content) for path, h, content in e.acls],
-            )
+        membership = [(m[0], e.object_id, m[1], m[2], m[3], m[4], m[5]) for e in entries for m in e.membership]
+        if membership:
+            self.conn.executemany("INSERT OR REPLACE INTO membership VALUES (?,?,?,?,?,?,?)", membership)
+        refs = [(s, e.object_id, p, t) for e in entries for s, p, t in e.refs]
+        if refs:
+            self.conn.executemany("INSERT INTO refs VALUES (?,?,?,?)", refs)
+        acls = [(path, e.object_id, json.dumps(h), content) for e in entries for path, h, content in e.acls]
+        if acls:
+            self.conn.executemany("INSERT OR REPLACE INTO acls VALUES (?,?,?,?)", acls)
 
     def mark_invalid(self, object_rel: str, object_id: str | None, reason: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO invalid VALUES (?,?,?)", (object_rel, object_id, reason))
 
     def clear_all(self) -> None:
         with self.transaction():
-            for table in _DATA_TABLES:
+            for table in DATA_TABLES:
                 self.conn.execute(f"DELETE FROM {table}")
             self.new_journal()  # a reindex: whatever changed the root outside fcrctl is not journaled
 
     def copy_to(self, target: Path) -> None:
         """A consistent copy of the whole database (SQLite's online backup), synced to disk."""
-        try:
-            dest = sqlite3.connect(target)
-            try:
-                self._connection().backup(dest)
-            finally:
-                dest.close()
-            with open(target, "rb") as fh:
-                os.fsync(fh.fileno())
-        except (sqlite3.Error, OSError) as e:
-            raise CorruptData(f"cannot copy the index to {target}: {e}") from e
+        backup_to(self._connection(), target)
 
     def pin(self) -> PinnedIndex:
         """The index as of now, readable (and copyable) later while writers go on."""
@@ -396,7 +369,7 @@ class Index:
             if row is None or row[0] != SCHEMA_VERSION:
                 return None
             with self.transaction():
-                for table in _DATA_TABLES:
+                for table in DATA_TABLES:
                     self.conn.execute(f"DELETE FROM main.{table}")
                     self.conn.execute(f"INSERT INTO main.{table} SELECT * FROM snap.{table}")
                 self.new_journal()  # the root was swapped: the journal describes the old one
@@ -407,114 +380,6 @@ class Index:
         finally:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("DETACH DATABASE snap")
-
-
-class PinnedIndex:
-    """A read transaction on a connection of its own: WAL keeps showing it the index as of its
-    first read, so a snapshot pins the index under the writer lock (O(1)) and copies it after
-    releasing the lock, instead of holding writers back for a copy of the whole file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self._conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-            self._conn.execute("BEGIN")
-            self._conn.execute("SELECT count(*) FROM meta").fetchone()  # the read snapshot starts here
-        except sqlite3.Error as e:
-            raise open_error(path, e) from e
-
-    def resource_count(self) -> int:
-        return self._conn.execute("SELECT count(*) FROM resources WHERE deleted=0").fetchone()[0]
-
-    def copy_to(self, target: Path) -> None:
-        """A copy of the pinned state (SQLite's online backup reads through this transaction)."""
-        try:
-            dest = sqlite3.connect(target)
-            try:
-                self._conn.backup(dest)
-            finally:
-                dest.close()
-            with open(target, "rb") as fh:
-                os.fsync(fh.fileno())
-        except (sqlite3.Error, OSError) as e:
-            raise CorruptData(f"cannot copy the index to {target}: {e}") from e
-
-    def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.close()
-
-    def __enter__(self) -> PinnedIndex:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class IndexCorrupt(CorruptData):
-    """The index file is not a readable SQLite database: it is a cache, so it can be rebuilt."""
-
-
-def open_error(path: Path, e: sqlite3.Error) -> FcrctlError:
-    """What a failure to open (or write) the index means. SQLite says "disk I/O error" when it
-    cannot create its WAL files on a full disk: advising to delete a healthy index would be wrong."""
-    where = path.parent
-    with contextlib.suppress(OSError):
-        st = os.statvfs(where)
-        if st.f_bavail * st.f_frsize < 1024 * 1024 or "full" in str(e):
-            return NoSpace(f"cannot use index {path}: the disk holding it is full ({e}): free some space and "
-                           "run the command again (the index is intact)")
-        if not os.access(where, os.W_OK) or "readonly" in str(e).replace(" ", ""):
-            return ReadOnly(f"cannot use index {path}: its directory is read-only ({e})")
-    if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
-        return IndexCorrupt(f"index {path} is corrupt ({e}): run `fcrctl reindex` to rebuild it")
-    return CorruptData(f"cannot open index {path}: {e}: check the file's permissions and the disk")
-
-
-class _Conn:
-    """A connection whose sqlite3 errors become fcrctl errors (they never leave this module)."""
-
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._conn = conn
-        self._path = path
-
-    def _fail(self, e: sqlite3.Error) -> FcrctlError:
-        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-            return Locked(f"the index {self._path} stayed locked by another process: retry later")
-        if isinstance(e, sqlite3.OperationalError):  # disk full, read-only, I/O: the index may be fine
-            found = open_error(self._path, e)
-            if type(found) is not CorruptData:
-                return found
-        return CorruptData(f"index {self._path} failed: {e}; run `fcrctl reindex` to rebuild it")
-
-    def execute(self, sql: str, args: tuple | list = ()) -> sqlite3.Cursor:
-        try:
-            return self._conn.execute(sql, args)
-        except sqlite3.Error as e:
-            raise self._fail(e) from e
-
-    def executemany(self, sql: str, rows: list) -> sqlite3.Cursor:
-        try:
-            return self._conn.executemany(sql, rows)
-        except sqlite3.Error as e:
-            raise self._fail(e) from e
-
-    def executescript(self, sql: str) -> sqlite3.Cursor:
-        try:
-            return self._conn.executescript(sql)
-        except sqlite3.Error as e:
-            raise self._fail(e) from e
-
-    def __enter__(self) -> _Conn:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if exc_type is None:
-                self._conn.commit()
-            else:
-                self._conn.rollback()
-        except sqlite3.Error as e:
-            raise self._fail(e) from e
 
 
 def sort_key(path: str) -> str:

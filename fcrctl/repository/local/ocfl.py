@@ -1,10 +1,8 @@
-"""OCFL 1.1 storage root and objects, as Fedora 6 lays them out (0004 hashed n-tuple layout).
+"""OCFL 1.1 as Fedora 6 lays it out: storage root and 0004 layout, inventories, durable writes
 
-Writes never modify a file in place: a new object or version directory is built under the
-repository's ``tmp/`` (same filesystem), made durable, then renamed into place; the root
-inventory and its sidecar are replaced by rename. :func:`recover_object` repairs whatever a
-crash between those renames left behind, so a repository is always either at the old or the
-new state of each object.
+The names here are the format (what an inventory holds, where an object lives) and the
+durability primitives every writer uses (fsync, syncfs, write-then-rename); building and
+installing new versions is in ocfl_write.py.
 """
 
 from __future__ import annotations
@@ -15,8 +13,8 @@ import hashlib
 import json
 import os
 import shutil
-import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +26,7 @@ SIDECAR = "inventory.json.sha512"
 ROOT_NAMASTE = "0=ocfl_1.1"
 OBJECT_NAMASTE = "0=ocfl_object_1.1"
 OBJECT_NAMASTE_DATA = b"ocfl_object_1.1\n"
+OBJECT_NAMASTE_PREFIX = "0=ocfl_object_"  # any 1.x
 INVENTORY_TYPE = "https://ocfl.io/1.1/spec/#inventory"
 LAYOUT_NAME = "0004-hashed-n-tuple-storage-layout"
 LAYOUT_CONFIG = {
@@ -141,15 +140,17 @@ def inventory_bytes(inventory: dict) -> tuple[bytes, bytes]:
     return data, f"{digest} {INVENTORY}\n".encode()
 
 
-def read_inventory(obj_dir: Path, *, check_sidecar: bool = True) -> dict:
+def read_inventory(obj_dir: Path | str, *, check_sidecar: bool = True) -> dict:
     """Parse an inventory; CorruptData when it is missing, unparseable or fails its sidecar."""
+    # plain strings and os calls: a reindex or check reads one inventory per object (millions)
+    inv = f"{obj_dir}/{INVENTORY}"
     try:
-        data = (obj_dir / INVENTORY).read_bytes()
+        data = read_small(inv)[0]
     except OSError as e:
-        raise CorruptData(f"cannot read {obj_dir / INVENTORY}: {e.strerror}") from e
+        raise CorruptData(f"cannot read {inv}: {e.strerror}") from e
     if check_sidecar:
         try:
-            recorded = (obj_dir / SIDECAR).read_text("utf-8").split()[0].lower()
+            recorded = read_small(f"{obj_dir}/{SIDECAR}")[0].decode("utf-8").split()[0].lower()
         except (OSError, IndexError) as e:
             raise CorruptData(f"missing or empty inventory sidecar in {obj_dir}") from e
         actual = hashlib.sha512(data).hexdigest()
@@ -160,11 +161,24 @@ def read_inventory(obj_dir: Path, *, check_sidecar: bool = True) -> dict:
     try:
         inventory = json.loads(data)
     except ValueError as e:
-        raise CorruptData(f"inventory {obj_dir / INVENTORY} is not valid JSON: {e}") from e
+        raise CorruptData(f"inventory {inv} is not valid JSON: {e}") from e
     for key in ("id", "head", "manifest", "versions"):
         if key not in inventory:
-            raise CorruptData(f"inventory {obj_dir / INVENTORY} lacks {key!r}")
+            raise CorruptData(f"inventory {inv} lacks {key!r}")
     return inventory
+
+
+def read_small(path: str | Path) -> tuple[bytes, os.stat_result]:
+    """A small file's bytes and its stat, with no buffered file object around them."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        chunks = [os.read(fd, st.st_size + 1)]
+        while chunks[-1]:  # the file may have grown since fstat
+            chunks.append(os.read(fd, 1 << 16))
+        return b"".join(chunks), st
+    finally:
+        os.close(fd)
 
 
 def version_number(version: str) -> int:
@@ -192,7 +206,7 @@ def state_digests(inventory: dict, version: str | None = None) -> dict[str, str]
     return {logical: d for d, logicals in inventory["versions"][version]["state"].items() for logical in logicals}
 
 
-# -- writing ------------------------------------------------------------------------------------
+# -- content and version messages ---------------------------------------------------------------
 
 
 @dataclass
@@ -215,20 +229,6 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-@dataclass
-class PreparedVersion:
-    """A version built in tmp/, ready to be renamed into the storage root."""
-
-    obj_dir: Path
-    staged: Path  # tmp dir: a whole object (new) or a vN dir (existing object)
-    new_object: bool
-    inventory: dict
-    inv_data: bytes
-    sidecar: bytes
-    root_inv_tmp: Path | None = None
-    root_sidecar_tmp: Path | None = None
-
-
 # Version messages fcrctl writes for `versions create` (the rest, e.g. Fedora's "Authored by
 # Fedora 6", reverts, transactions, say what made the version). A memento names a second, so an
 # explicit version gets a second of its own: no version of its object shares it, before or after.
@@ -240,228 +240,11 @@ def is_explicit(message: str | None) -> bool:
     return message is not None and (message == VERSION_MESSAGE or message.startswith(LABEL_PREFIX))
 
 
-def _wait_out_second(created: str | None) -> None:
-    if not created:
-        return
-    try:
-        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    except ValueError:
-        return
-    wait = then.replace(microsecond=0).timestamp() + 1.001 - time.time()
-    if 0 < wait <= 1.001:  # never for a clock that went backwards
-        time.sleep(wait)
-
-
-def prepare_version(
-    storage_root: Path,
-    tmp: Path,
-    object_id: str,
-    state: dict[str, str | NewFile],
-    *,
-    message: str | None = None,
-    user: tuple[str, str] | None = None,
-    created: str | None = None,
-    namaste: Path | None = None,
-) -> PreparedVersion:
-    """Build the next version of ``object_id`` whose state is ``state`` (logical path -> an
-    existing digest or a NewFile) under ``tmp``. Content already in the manifest is reused.
-    ``namaste``: a file written by :func:`write_object_namaste` that a new object links to
-    instead of writing its own (inode allocations are what new objects cost)."""
-    obj_dir = storage_root / object_rel(object_id)
-    new_object = not (obj_dir / INVENTORY).exists()
-    if new_object:
-        inventory: dict = {
-            "id": object_id,
-            "type": INVENTORY_TYPE,
-            "digestAlgorithm": "sha512",
-            "head": "v0",
-            "contentDirectory": "content",
-            "manifest": {},
-            "versions": {},
-        }
-    else:
-        inventory = read_inventory(obj_dir)
-    content_dir = inventory.get("contentDirectory", "content")
-    version = f"v{version_number(inventory['head']) + 1}"
-    # plain strings and os calls: this runs once per object of a commit (10,000s for a big
-    # transaction), where pathlib and buffered file objects cost as much as the syscalls
-    stage = os.path.join(tmp, uuid.uuid4().hex)
-    vdir = os.path.join(stage, version) if new_object else stage
-    if new_object:
-        os.mkdir(stage)
-    os.mkdir(vdir)
-    made: set[str] = {vdir}
-    manifest: dict[str, list[str]] = {d: list(p) for d, p in inventory["manifest"].items()}
-    new_state: dict[str, list[str]] = {}
-    for logical, value in sorted(state.items()):
-        if isinstance(value, str):
-            digest = value
-            if digest not in manifest:
-                raise CorruptData(f"object {object_id}: digest {digest[:16]}… is not in its manifest")
-        else:
-            digest = value.sha512()
-            if digest not in manifest:
-                content_path = f"{version}/{content_dir}/{logical}"
-                target = os.path.join(vdir, content_dir, logical)
-                _make_dirs(os.path.dirname(target), made)
-                if value.data is not None:
-                    _write_file(target, value.data)
-                else:
-                    assert value.source is not None
-                    os.replace(value.source, target)
-                manifest[digest] = [content_path]
-            elif value.source is not None:
-                value.source.unlink(missing_ok=True)
-        new_state.setdefault(digest, []).append(logical)
-    previous = None if new_object else inventory["versions"].get(inventory["head"])
-    if created is None and previous is not None and (is_explicit(message) or is_explicit(previous.get("message"))):
-        _wait_out_second(previous.get("created"))
-    entry: dict = {"created": created or now_iso(), "state": new_state}
-    if message:
-        entry["message"] = message
-    if user:
-        entry["user"] = {"name": user[0], "address": user[1]}
-    inventory = dict(inventory)
-    inventory["type"] = inventory.get("type") or INVENTORY_TYPE
-    inventory["head"] = version
-    inventory["manifest"] = manifest
-    inventory["versions"] = {**inventory["versions"], version: entry}
-    inv_data, sidecar = inventory_bytes(inventory)
-    _write_file(os.path.join(vdir, INVENTORY), inv_data)
-    _write_file(os.path.join(vdir, SIDECAR), sidecar)
-    prepared = PreparedVersion(obj_dir, Path(stage), new_object, inventory, inv_data, sidecar)
-    if new_object:
-        if namaste is not None:
-            os.link(namaste, os.path.join(stage, OBJECT_NAMASTE))
-        else:
-            _write_file(os.path.join(stage, OBJECT_NAMASTE), OBJECT_NAMASTE_DATA)
-        # the root copies are links to the version's (identical by OCFL; never modified in place)
-        os.link(os.path.join(vdir, INVENTORY), os.path.join(stage, INVENTORY))
-        os.link(os.path.join(vdir, SIDECAR), os.path.join(stage, SIDECAR))
-    else:
-        prepared.root_inv_tmp = tmp / f"{uuid.uuid4().hex}.inv"
-        prepared.root_sidecar_tmp = tmp / f"{uuid.uuid4().hex}.sidecar"
-        _write_file(str(prepared.root_inv_tmp), inv_data)
-        _write_file(str(prepared.root_sidecar_tmp), sidecar)
-    return prepared
-
-
-def write_object_namaste(path: Path) -> None:
-    """The content of every object's ``0=ocfl_object_1.1`` (see prepare_version's ``namaste``)."""
-    _write_file(str(path), OBJECT_NAMASTE_DATA)
-
-
-def _write_file(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-
-
-def _make_dirs(path: str, made: set[str]) -> None:
-    """mkdir -p below a directory in ``made``, remembering what exists (mkdir calls dominate
-    small writes)."""
-    if path in made:
-        return
-    _make_dirs(os.path.dirname(path), made)
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(path)
-    made.add(path)
-
-
 def ensure_dir(path: Path | str) -> None:
     if not os.path.isdir(path):
         # top-down (a stat per missing level, then one mkdir each), not Path.mkdir's bottom-up
         # retries: failed mkdirs cost nearly as much as real ones here (~0.2 ms)
         os.makedirs(path, exist_ok=True)
-
-
-def ensure_dirs_below(root: str, rel: str, known: set[str]) -> None:
-    """mkdir -p ``root/rel``, level by level from ``root``. ``known`` holds directories known to
-    exist (shared by the threads of one commit: its objects share tuple directories); below a
-    directory made here, nothing can exist yet, so no stat is needed before the mkdir."""
-    path = root
-    made_above = False
-    for part in rel.split("/"):
-        path = f"{path}/{part}"
-        if path in known:
-            continue
-        if made_above or not os.path.isdir(path):
-            try:
-                os.mkdir(path)
-                made_above = True
-            except FileExistsError:  # another thread of the commit made it meanwhile
-                made_above = False
-        known.add(path)
-
-
-def install_version(prepared: PreparedVersion, dirs_to_sync: set[str]) -> None:
-    """Rename a prepared version into place (after the caller made tmp/ durable); the
-    directories whose entries changed are added to ``dirs_to_sync`` (strings: hashing Paths
-    costs more than the rename, for 10,000s of objects).
-
-    Order matters for recovery: the vN directory (with its own complete inventory) lands
-    first, then the sidecar and inventory at the object root are replaced."""
-    obj_dir = prepared.obj_dir
-    if prepared.new_object:
-        # tuple directories were created before the caller's sync_tree (see Store.commit), so
-        # only the rename itself has to be made durable
-        parent = os.path.dirname(obj_dir)
-        ensure_dir(parent)
-        os.rename(prepared.staged, obj_dir)
-        dirs_to_sync.add(parent)
-    else:
-        os.rename(prepared.staged, obj_dir / prepared.inventory["head"])
-        assert prepared.root_inv_tmp is not None and prepared.root_sidecar_tmp is not None
-        os.replace(prepared.root_inv_tmp, obj_dir / INVENTORY)
-        os.replace(prepared.root_sidecar_tmp, obj_dir / SIDECAR)
-        dirs_to_sync.add(os.fspath(obj_dir))
-
-
-def recover_object(obj_dir: Path) -> bool:
-    """Repair one object after a crash. Returns True if the object (still) exists.
-
-    A vN directory newer than the root inventory is rolled forward when its own inventory
-    is complete (sidecar matches), else deleted. A root inventory whose sidecar disagrees
-    is replaced by the newest complete version inventory."""
-    if not obj_dir.exists():
-        return False
-    if not (obj_dir / OBJECT_NAMASTE).exists() and not any(obj_dir.glob("0=ocfl_object_*")):
-        shutil.rmtree(obj_dir, ignore_errors=True)
-        return False
-    versions = sorted(
-        (p for p in obj_dir.iterdir() if p.is_dir() and p.name.startswith("v") and p.name[1:].isdigit()),
-        key=lambda p: version_number(p.name),
-    )
-    newest_complete: Path | None = None
-    for vdir in reversed(versions):
-        try:
-            inv = read_inventory(vdir)
-        except CorruptData:
-            shutil.rmtree(vdir)  # a partial version that never became visible
-            continue
-        if inv.get("head") != vdir.name:
-            shutil.rmtree(vdir)
-            continue
-        newest_complete = vdir
-        break
-    if newest_complete is None:
-        return True
-    try:
-        root_inv = read_inventory(obj_dir)
-        up_to_date = root_inv["head"] == newest_complete.name
-    except CorruptData:
-        up_to_date = False
-    if not up_to_date:
-        for name in (INVENTORY, SIDECAR):
-            tmp = obj_dir / f".{name}.{uuid.uuid4().hex}.tmp"
-            shutil.copyfile(newest_complete / name, tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, obj_dir / name)
-        fsync_dir(obj_dir)
-    return True
 
 
 def iter_object_dirs(storage_root: Path):
@@ -474,6 +257,26 @@ def iter_object_dirs(storage_root: Path):
         if any(f.startswith("0=ocfl_object_") for f in files):
             dirs[:] = []
             yield Path(dirpath)
+
+
+def object_dirs(top: str, top_rel: str) -> Iterator[tuple[str, str, dict[str, bool]]]:
+    """(object dir, its path relative to the root, its entries: name -> is a directory) for
+    every directory under ``top`` (itself included) holding an object declaration, in a stable
+    order. One listing per directory: the object's own listing also serves the namaste,
+    version and stray-directory checks."""
+    stack = [(top, top_rel)]
+    while stack:
+        path, rel = stack.pop()
+        try:
+            with os.scandir(path) as it:
+                entries = {e.name: e.is_dir() for e in it}
+        except OSError:
+            continue
+        if any(name.startswith(OBJECT_NAMASTE_PREFIX) for name in entries):
+            yield path, rel, entries
+            continue
+        for name in sorted((name for name, is_dir in entries.items() if is_dir), reverse=True):
+            stack.append((f"{path}/{name}", f"{rel}/{name}"))
 
 
 def remove_tree(path: Path, tmp: Path) -> None:

@@ -52,10 +52,13 @@ from fcrctl.repository.base import (
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.acls import AclsMixin, drop_acl_files
-from fcrctl.repository.local.index import JOURNAL_KEY, Index, IndexCorrupt, PinnedIndex, Row
+from fcrctl.repository.local.entries import headers_json, read_graph
+from fcrctl.repository.local.index import JOURNAL_KEY, Index, Row
+from fcrctl.repository.local.index_copies import PinnedIndex
+from fcrctl.repository.local.index_sql import IndexCorrupt
 from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.retention import RETAINED, Retention
-from fcrctl.repository.local.store import Change, Store, headers_json, read_graph
+from fcrctl.repository.local.store import Change, Store
 from fcrctl.repository.local.support import (
     LimitedReader,
     cache_index_path,
@@ -511,11 +514,13 @@ class LocalRepository(AclsMixin, TransactionsMixin):
                                 detail=f"external content at {current.external_url} is not stored here")
         return verify_file(current, st.content, self._root / st.row.object_rel, algorithm)
 
-    def check(self, *, read_data: bool = False) -> Iterator[Problem]:
-        """Validate the whole storage root, and the index against it (see local/check.py)."""
+    def check(self, *, read_data: bool = False, progress: Callable[[int], None] | None = None) -> Iterator[Problem]:
+        """Validate the whole storage root, and the index against it (see local/check.py);
+        ``progress(1)`` after every object checked."""
         from fcrctl.repository.local.check import check_storage_root
 
-        yield from check_storage_root(self._root, self._index, read_data=read_data)
+        yield from check_storage_root(self._root, self._index, read_data=read_data,
+                                      on_object=None if progress is None else lambda: progress(1))
 
     def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
         path = paths.normalize(path)

@@ -1,13 +1,13 @@
-"""Storage-root plumbing shared by LocalRepository: committing object versions with the
-write protocol (intent -> build in tmp -> sync -> rename -> index), indexing objects,
-and per-object crash recovery."""
+"""Committing object versions (intent -> build in tmp -> sync -> rename -> index) and crash recovery
+
+The Store is the storage root's writer for LocalRepository: an object's index entries are
+computed by entries.py, and a whole root is re-read by reindex.py."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import threading
@@ -16,41 +16,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from fcrctl import forked, paths, rdf
-from fcrctl.errors import BadInput, CorruptData, FcrctlError, from_os_error
-from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP, NON_RDF_SOURCE
-from fcrctl.repository.local import headers as hdr
-from fcrctl.repository.local import ocfl
-from fcrctl.repository.local.index import Index, ObjectEntries, Row
+from fcrctl.errors import CorruptData, from_os_error
+from fcrctl.repository.local import ocfl, ocfl_write, reindex
+from fcrctl.repository.local.entries import object_entries
+from fcrctl.repository.local.index import Index, ObjectEntries
 from fcrctl.repository.local.retention import Retention
 
 log = logging.getLogger("fcrctl.local")
 JOURNAL = "journal.json"
 PARALLEL_FROM = 16  # objects in one commit from which they are built on threads
 WORKERS = int(os.environ.get("FCRCTL_COMMIT_WORKERS", "4"))
-
-
-@dataclass
-class ReadObject:
-    """What reading one object directory gave: its entries, or why it is invalid."""
-
-    rel: str
-    object_id: str | None
-    entries: ObjectEntries | None
-    reason: str | None
-
-
-_FORKED: Store | None = None
-
-
-def _read_tops_forked(tops: list[str]) -> list[ReadObject]:
-    store = _FORKED
-    assert store is not None
-    out: list[ReadObject] = []
-    for top in tops:
-        out.extend(store.read_object_dir(obj_dir) for obj_dir in ocfl.iter_object_dirs(store.root / top))
-    return out
 
 
 @dataclass
@@ -63,6 +40,9 @@ class Change:
     purge: bool = False
     known_headers: dict[str, dict] = field(default_factory=dict)  # logical -> headers (saves re-reading)
     known_graphs: dict[str, object] = field(default_factory=dict)  # resource path -> Graph
+
+
+_Prepared = list[tuple[Change, ocfl_write.PreparedVersion | None]]
 
 
 class Store:
@@ -94,14 +74,14 @@ class Store:
         """Apply changes with the crash-safe protocol; the caller holds the writer lock."""
         ids = [c.object_id for c in changes]
         self.index.mark_pending(ids)
-        prepared: list[tuple[Change, ocfl.PreparedVersion | None]] = []
+        prepared: _Prepared = []
         entries: list[ObjectEntries] | None = None
         dirs: set[str] = set()
         # many new objects link one namaste file instead of each creating its own
         namaste = self.tmp / f"namaste-{uuid.uuid4().hex}" if len(changes) >= PARALLEL_FROM else None
         try:
             if namaste is not None:
-                ocfl.write_object_namaste(namaste)
+                ocfl_write.write_object_namaste(namaste)
             prepared = self._prepare(changes, namaste)
             # one syncfs makes the intent (sqlite WAL), the staged files and new dirs durable; a
             # big commit computes its index entries meanwhile (the sync waits on the disk)
@@ -119,7 +99,7 @@ class Store:
                 if p is None:
                     self._purge(change.object_id, generation)
                 else:
-                    ocfl.install_version(p, dirs)
+                    ocfl_write.install_version(p, dirs)
             if ocfl.HAVE_SYNCFS and len(dirs) > 1:
                 ocfl.sync_tree(self.root)  # one syncfs for all the renames, not ~10 ms per directory
             else:
@@ -143,7 +123,7 @@ class Store:
         removed = [change.object_id for change, p in prepared if p is None]
         self.index.apply(entries, removed, clear_pending=ids)
 
-    def _entries(self, prepared: list[tuple[Change, ocfl.PreparedVersion | None]], *,
+    def _entries(self, prepared: _Prepared, *,
                  staged: bool = False) -> list[ObjectEntries]:
         """Index entries of prepared versions; ``staged``: read from tmp/, before the installs."""
         out: list[ObjectEntries] = []
@@ -155,7 +135,7 @@ class Store:
                                         read_from=_staged_reader(p) if staged else None))
         return out
 
-    def _sync_tmp_computing(self, prepared: list[tuple[Change, ocfl.PreparedVersion | None]]) -> list[ObjectEntries]:
+    def _sync_tmp_computing(self, prepared: _Prepared) -> list[ObjectEntries]:
         """sync_tree(tmp) on a thread while the entries are computed here (nothing is installed
         yet, so an unusable object stops the commit before anything changed)."""
         failed: list[BaseException] = []
@@ -176,25 +156,25 @@ class Store:
             raise failed[0]
         return entries
 
-    def _prepare(self, changes: list[Change], namaste: Path | None) -> list[tuple[Change, ocfl.PreparedVersion | None]]:
+    def _prepare(self, changes: list[Change], namaste: Path | None) -> _Prepared:
         """Build every new version under tmp/. Many objects are built on threads: most of the time
         goes to inode allocations (mkdir, create), which wait on the disk, not the CPU."""
 
         root = os.fspath(self.root)
         tuple_dirs: set[str] = set()  # known to exist
 
-        def one(change: Change) -> ocfl.PreparedVersion | None:
+        def one(change: Change) -> ocfl_write.PreparedVersion | None:
             if change.purge:
                 return None
-            p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state,
+            p = ocfl_write.prepare_version(self.root, self.tmp, change.object_id, change.state,
                                      message=change.message, user=self.user, namaste=namaste, created=self.created)
             if p.new_object:
                 # create tuple dirs now so the one sync that follows covers them too
-                ocfl.ensure_dirs_below(root, os.path.dirname(ocfl.object_rel(change.object_id)), tuple_dirs)
+                ocfl_write.ensure_dirs_below(root, os.path.dirname(ocfl.object_rel(change.object_id)), tuple_dirs)
             return p
 
         if len(changes) < PARALLEL_FROM:
-            out: list[tuple[Change, ocfl.PreparedVersion | None]] = []
+            out: _Prepared = []
             try:
                 for change in changes:
                     out.append((change, one(change)))
@@ -212,181 +192,23 @@ class Store:
         return [(change, f.result()) for change, f in zip(changes, futures, strict=True)]
 
     # -- indexing -------------------------------------------------------------------------------
-    def entries(
-        self,
-        object_id: str,
-        object_rel: str,
-        inventory: dict,
-        known_headers: dict[str, dict] | None = None,
-        known_graphs: dict[str, object] | None = None,
-        known_data: dict[str, bytes] | None = None,
-        content_prefix: str | None = None,
-        read_from=None,  # type: ignore[no-untyped-def]
-    ) -> ObjectEntries:
-        """Index entries for an object's head state. CorruptData if the object is unusable.
-
-        ``known_*`` save re-reading what the caller just wrote (headers by logical path, graphs
-        by resource path, content bytes by logical path). Content files are recorded as
-        ``<content_prefix>/<manifest path>`` (default: the object's own directory); ``read_from``
-        (manifest path -> file) reads files that are not in place yet."""
-        known_headers = known_headers or {}
-        known_graphs = known_graphs or {}
-        known_data = known_data or {}
-        files = ocfl.state_files(inventory)
-        prefix = object_rel if content_prefix is None else content_prefix
-        if read_from is None:
-            def read_from(content: str) -> Path:
-                return self.file(f"{prefix}/{content}")
-        all_headers: dict[str, dict] = {}
-        for logical, content in files.items():
-            if not (logical.startswith(".fcrepo/") and logical.endswith(".json")):
-                continue
-            h = known_headers.get(logical)
-            if h is None:
-                h = _read_json(read_from(content), object_id, logical)
-            all_headers[logical] = h
-        if not all_headers:
-            raise CorruptData(f"object {object_id} has no .fcrepo headers in its head version")
-        descs = {h["id"]: h for h in all_headers.values() if hdr.is_description(h)}
-        out = ObjectEntries(object_id)
-        for h in all_headers.values():
-            if hdr.is_acl(h):
-                if not h.get("deleted") and isinstance(h.get("id"), str):
-                    out.acls.append((paths.from_id(h["id"][: -len("/fcr:acl")]), h,
-                                     self._content_file(prefix, files, h, object_id)))
-                continue
-            if hdr.is_description(h):
-                continue
-            rid = h.get("id")
-            if not isinstance(rid, str):
-                raise CorruptData(f"object {object_id}: headers without an id")
-            path = paths.from_id(rid)
-            parent = None if path == "/" else paths.parent(path)
-            deleted = bool(h.get("deleted"))
-            content_file = self._content_file(prefix, files, h, object_id)
-            desc = descs.get(rid + "/" + paths.METADATA)
-            desc_file = self._content_file(prefix, files, desc, object_id) if desc else None
-            row = Row(path, parent, object_id, object_rel, h.get("interactionModel", ""), deleted, h,
-                      content_file, desc, desc_file)
-            out.rows.append(row)
-            if deleted:
-                continue
-            rdf_file, rdf_headers = (desc_file, desc) if row.model == NON_RDF_SOURCE else (content_file, h)
-            graph = known_graphs.get(path)
-            if graph is None and rdf_file is not None:
-                data = known_data.get((rdf_headers or {}).get("contentPath") or "")
-                graph = _graph_if_needed(read_from(rdf_file[len(prefix) + 1:]) if data is None else data, row.model)
-            if graph is not None:
-                self._graph_entries(out, path, rid, row.model, graph)
-        return out
+    def entries(self, object_id: str, object_rel: str, inventory: dict, *known: Any, **options: Any) -> ObjectEntries:
+        """Index entries for an object's head state (see entries.object_entries for ``known``
+        and ``options``), its content files found by :meth:`file`."""
+        return object_entries(self.file, object_id, object_rel, inventory, *known, **options)
 
     def file(self, rel: str) -> Path:
         """The file behind a content path recorded in the index."""
         return self.root / rel
 
-    def _content_file(self, prefix: str, files: dict[str, str], h: dict | None, object_id: str) -> str | None:
-        if h is None or h.get("deleted"):
-            return None
-        logical = h.get("contentPath")
-        if not logical:
-            return None
-        content = files.get(logical)
-        if content is None:
-            if h.get("externalHandling"):
-                return None
-            raise CorruptData(f"object {object_id}: {logical} (contentPath of {h.get('id')}) is not in its state")
-        return f"{prefix}/{content}"
-
-    @staticmethod
-    def _graph_entries(out: ObjectEntries, path: str, rid: str, model: str, graph) -> None:
-        from rdflib import URIRef
-
-        for s, p, o in graph:
-            if isinstance(o, URIRef):
-                target = str(o).split("#", 1)[0]
-                if target == paths.ROOT_ID or target.startswith(paths.ROOT_ID + "/"):
-                    try:
-                        out.refs.append((paths.from_id(str(s).split("#", 1)[0]) if str(s).startswith(
-                            paths.ROOT_ID) else path, str(p), paths.from_id(target)))
-                    except BadInput:
-                        continue
-        if model in (DIRECT_CONTAINER, INDIRECT_CONTAINER):
-            s = URIRef(rid)
-
-            def one(pred: str) -> str | None:
-                value = graph.value(s, URIRef(LDP + pred))
-                return str(value) if value is not None else None
-
-            resource = one("membershipResource") or rid
-            try:
-                resource_path = paths.from_id(resource)
-            except BadInput:
-                resource_path = resource
-            has_member = one("hasMemberRelation")
-            is_member_of = one("isMemberOfRelation")
-            if has_member is None and is_member_of is None:
-                has_member = LDP + "member"
-            inserted = one("insertedContentRelation") if model == INDIRECT_CONTAINER else None
-            out.membership.append((path, model, resource_path, has_member, is_member_of, inserted))
 
     def index_object_dir(self, obj_dir: Path) -> int:
         """(Re)index one object directory; invalid objects are recorded, not raised."""
-        return self.apply_read(self.read_object_dir(obj_dir))
-
-    def read_object_dir(self, obj_dir: Path) -> ReadObject:
-        """An object directory's index entries, or why it is invalid (no index access: forked
-        reindex workers call this)."""
-        rel = obj_dir.relative_to(self.root).as_posix()
-        object_id: str | None = None
-        try:
-            inventory = ocfl.read_inventory(obj_dir)
-            object_id = inventory["id"]
-            entries = self.entries(object_id, rel, inventory)
-            for row in entries.rows:
-                if row.content_file and not (self.root / row.content_file).exists():
-                    raise CorruptData(f"object {object_id}: content file {row.content_file} is missing")
-        except (FcrctlError, OSError, KeyError, ValueError) as e:
-            return ReadObject(rel, object_id, None, getattr(e, "message", None) or str(e))
-        return ReadObject(rel, object_id, entries, None)
-
-    def apply_read(self, read: ReadObject) -> int:
-        if read.entries is None:
-            log.warning("skipping invalid OCFL object %s (%s): %s", read.rel, read.object_id or "unknown id",
-                        read.reason)
-            if read.object_id is not None:
-                self.index.apply([], [read.object_id])
-            self.index.mark_invalid(read.rel, read.object_id, read.reason or "")
-            return 0
-        self.index.apply([read.entries])
-        return len(read.entries.rows)
+        return reindex.index_object_dir(self.root, self.index, self.entries, obj_dir)
 
     def reindex_all(self, processes: int = 1, progress: Callable[[int], None] | None = None) -> int:
-        """Index every object directory (the caller clears the index, in one transaction). A
-        big root is read by forked workers, each walking its share of the top directories;
-        this process only writes their entries to the index."""
-        root = os.fspath(self.root)
-        tops = sorted(e.name for e in os.scandir(root) if e.is_dir(follow_symlinks=False) and e.name != "extensions")
-        if (processes < 2 or len(tops) < 64 or "fork" not in multiprocessing.get_all_start_methods()
-                or threading.active_count() > 1):  # forking a threaded process (the server) can deadlock
-            count = 0
-            for obj_dir in ocfl.iter_object_dirs(self.root):
-                count += self.index_object_dir(obj_dir)
-                if progress is not None:
-                    progress(1)
-            return count
-        global _FORKED
-        _FORKED = self  # inherited by the workers, not pickled to each
-        count = 0
-        try:
-            chunks = [tops[i:i + 8] for i in range(0, len(tops), 8)]
-            with forked.pool(processes) as pool:
-                for part in pool.map(_read_tops_forked, chunks):
-                    count += sum(self.apply_read(read) for read in part)
-                    if progress is not None:
-                        progress(len(part))
-        finally:
-            _FORKED = None
-        return count
+        """Index every object directory (see reindex.reindex_all)."""
+        return reindex.reindex_all(self.root, self.index, self.entries, processes, progress)
 
     # -- recovery -----------------------------------------------------------------------------
     def journal_exists(self) -> bool:
@@ -396,7 +218,7 @@ class Store:
         """A dead writer left work behind: pending marks or a multi-object journal."""
         return bool(self.index.pending()) or self.journal_exists()
 
-    def _write_journal(self, prepared: list[tuple[Change, ocfl.PreparedVersion | None]]) -> None:
+    def _write_journal(self, prepared: _Prepared) -> None:
         entries = []
         for change, p in prepared:
             entry: dict = {"object_id": change.object_id, "purge": p is None}
@@ -439,7 +261,7 @@ class Store:
             elif obj.exists() and not (obj / entry["version"]).exists():
                 os.rename(staged, obj / entry["version"])
                 ocfl.fsync_dir(obj)
-            ocfl.recover_object(obj)  # points the root inventory at the new head
+            ocfl_write.recover_object(obj)  # points the root inventory at the new head
         journal.unlink()
 
     def _purge(self, object_id: str, generation: list[Path]) -> None:
@@ -459,7 +281,7 @@ class Store:
         self._roll_forward()
         for object_id in object_ids:
             obj = self.object_dir(object_id)
-            exists = ocfl.recover_object(obj)
+            exists = ocfl_write.recover_object(obj)
             if exists:
                 self.index_object_dir(obj)
             else:
@@ -483,7 +305,7 @@ class Store:
                         found, "" if found == 1 else "s", size, self.tmp)
 
 
-def _staged_reader(p: ocfl.PreparedVersion):  # type: ignore[no-untyped-def]
+def _staged_reader(p: ocfl_write.PreparedVersion):  # type: ignore[no-untyped-def]
     """manifest path -> file, for a version still under tmp/ (older versions are in place)."""
     head = p.inventory["head"] + "/"
 
@@ -522,18 +344,6 @@ def _remove_empty_parents(obj: Path, root: Path) -> None:
         parent = parent.parent
 
 
-def _read_json(path: Path, object_id: str, logical: str) -> dict:
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError as e:
-        raise CorruptData(f"object {object_id}: headers file {logical} is listed in the inventory but missing") from e
-    except (OSError, ValueError) as e:
-        raise CorruptData(f"object {object_id}: headers file {logical} is unreadable: {e}") from e
-    if not isinstance(data, dict):
-        raise CorruptData(f"object {object_id}: headers file {logical} is not a JSON object")
-    return data
-
-
 def known_content(change: Change) -> tuple[dict[str, dict], dict[str, bytes]]:
     """Headers and content a change carries in memory, so indexing it reads no file back."""
     headers = dict(change.known_headers)
@@ -547,44 +357,6 @@ def known_content(change: Change) -> tuple[dict[str, dict], dict[str, bytes]]:
                     if isinstance(parsed, dict):
                         headers[logical] = parsed
     return headers, data
-
-
-def _graph_if_needed(source: Path | bytes, model: str):
-    """The graph, when it can hold index entries: membership config or a reference to a
-    resource (an ``info:fedora`` object). Parsing is most of a reindex, so skip the rest."""
-    if isinstance(source, bytes):
-        data = source
-    else:
-        try:
-            data = source.read_bytes()
-        except OSError as e:
-            raise CorruptData(f"cannot read {source}: {e.strerror}") from e
-    if model in (DIRECT_CONTAINER, INDIRECT_CONTAINER) or b"> <info:fedora" in data:
-        return _stored_graph(data)
-    return None
-
-
-def read_graph(path: Path):
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise CorruptData(f"cannot read {path}: {e.strerror}") from e
-    return _stored_graph(data)
-
-
-def _stored_graph(data: bytes):
-    """Stored N-Triples that do not parse are corrupt data, not a bad request: nothing a client
-    sends now can fix them (``fcrctl check --read-data`` lists them). The file is not named: a
-    server would show its own paths to clients."""
-    try:
-        return rdf.read_ntriples(data)
-    except BadInput as e:
-        raise CorruptData(f"stored triples cannot be read ({e.message[:120]}): "
-                          "`fcrctl check --read-data` lists the resources affected") from e
-
-
-def headers_json(h: dict) -> bytes:
-    return json.dumps(h, separators=(",", ":")).encode("utf-8")  # compact, as Fedora 6 writes them
 
 
 def exists_dir(path: Path) -> bool:

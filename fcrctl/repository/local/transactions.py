@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from fcrctl import paths
 from fcrctl.errors import BadInput, Conflict, CorruptData, TransactionGone, Unsupported
 from fcrctl.repository.base import DEFAULT_TX_TIMEOUT, TransactionInfo, check_tx_id
-from fcrctl.repository.local import ocfl
+from fcrctl.repository.local import ocfl, ocfl_write
 from fcrctl.repository.local.index import Index
 from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.staging import BLOB, SCHEMA, Staging, Touched, record_inventory
@@ -348,9 +348,9 @@ class TxStore(Store):
 
     def _stage_version(self, change: Change) -> Any:
         """A new version of the staged copy of an object that exists in ocfl-root."""
-        p = ocfl.prepare_version(self.root, self.tmp, change.object_id, change.state,
+        p = ocfl_write.prepare_version(self.root, self.tmp, change.object_id, change.state,
                                  message=change.message, user=self.user)
-        ocfl.install_version(p, set())
+        ocfl_write.install_version(p, set())
         known_headers, known_data = known_content(change)
         return self.entries(change.object_id, ocfl.object_rel(change.object_id), p.inventory, known_headers,
                             change.known_graphs, known_data)
@@ -419,10 +419,10 @@ def _view_class() -> type:
             if self._owns_main:
                 self._main.close()
 
-        def reindex(self, *, _locked: bool = True) -> int:
+        def reindex(self, *, _locked: bool = True, progress: Any = None) -> int:
             raise Unsupported("reindex works on the repository, not inside a transaction: run it without --tx")
 
-        def check(self, *, read_data: bool = False) -> Iterator[Any]:
+        def check(self, *, read_data: bool = False, progress: Any = None) -> Iterator[Any]:
             raise Unsupported("check works on the repository, not inside a transaction: run it without --tx")
 
         # transaction calls go to the repository itself

@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 from fcrctl import __version__
 from fcrctl.errors import BadInput, Conflict, CorruptData, Locked, NotFound, Unsupported
 from fcrctl.repository.base import Repository
-from fcrctl.repository.local.index import PinnedIndex
+from fcrctl.repository.local.index_copies import PinnedIndex
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.services.backup import rootstate, tree
 

@@ -1,0 +1,110 @@
+"""The index's SQLite layer: its schema, and a connection whose sqlite3 errors become fcrctl errors"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+
+from fcrctl.errors import CorruptData, FcrctlError, Locked, NoSpace, ReadOnly
+
+SCHEMA_VERSION = "4"
+
+
+DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending", "acls")
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS resources (
+    path TEXT PRIMARY KEY, parent TEXT, object_id TEXT NOT NULL, object_rel TEXT NOT NULL,
+    model TEXT, deleted INTEGER NOT NULL DEFAULT 0, headers TEXT NOT NULL,
+    content_file TEXT, desc_headers TEXT, desc_file TEXT,
+    sort_key TEXT NOT NULL  -- path with '/' as \x01: sorts each subtree right after its root
+);
+CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent, sort_key);
+CREATE UNIQUE INDEX IF NOT EXISTS resources_sort ON resources(sort_key);
+CREATE INDEX IF NOT EXISTS resources_object ON resources(object_id);
+CREATE TABLE IF NOT EXISTS membership (
+    container TEXT PRIMARY KEY, object_id TEXT NOT NULL, model TEXT, resource TEXT,
+    has_member TEXT, is_member_of TEXT, inserted TEXT
+);
+CREATE INDEX IF NOT EXISTS membership_resource ON membership(resource);
+CREATE TABLE IF NOT EXISTS refs (subject TEXT NOT NULL, object_id TEXT NOT NULL, predicate TEXT, target TEXT);
+CREATE INDEX IF NOT EXISTS refs_target ON refs(target);
+CREATE INDEX IF NOT EXISTS refs_object ON refs(object_id);
+CREATE TABLE IF NOT EXISTS pending (object_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS invalid (object_rel TEXT PRIMARY KEY, object_id TEXT, reason TEXT);
+CREATE TABLE IF NOT EXISTS acls (path TEXT PRIMARY KEY, object_id TEXT NOT NULL, headers TEXT NOT NULL,
+    content_file TEXT);
+CREATE INDEX IF NOT EXISTS acls_object ON acls(object_id);
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, object_rel TEXT NOT NULL);
+"""
+
+
+class IndexCorrupt(CorruptData):
+    """The index file is not a readable SQLite database: it is a cache, so it can be rebuilt."""
+
+
+def open_error(path: Path, e: sqlite3.Error) -> FcrctlError:
+    """What a failure to open (or write) the index means. SQLite says "disk I/O error" when it
+    cannot create its WAL files on a full disk: advising to delete a healthy index would be wrong."""
+    where = path.parent
+    with contextlib.suppress(OSError):
+        st = os.statvfs(where)
+        if st.f_bavail * st.f_frsize < 1024 * 1024 or "full" in str(e):
+            return NoSpace(f"cannot use index {path}: the disk holding it is full ({e}): free some space and "
+                           "run the command again (the index is intact)")
+        if not os.access(where, os.W_OK) or "readonly" in str(e).replace(" ", ""):
+            return ReadOnly(f"cannot use index {path}: its directory is read-only ({e})")
+    if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
+        return IndexCorrupt(f"index {path} is corrupt ({e}): run `fcrctl reindex` to rebuild it")
+    return CorruptData(f"cannot open index {path}: {e}: check the file's permissions and the disk")
+
+
+class Conn:
+    """A connection whose sqlite3 errors become fcrctl errors (they never leave this module)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._path = path
+
+    def _fail(self, e: sqlite3.Error) -> FcrctlError:
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+            return Locked(f"the index {self._path} stayed locked by another process: retry later")
+        if isinstance(e, sqlite3.OperationalError):  # disk full, read-only, I/O: the index may be fine
+            found = open_error(self._path, e)
+            if type(found) is not CorruptData:
+                return found
+        return CorruptData(f"index {self._path} failed: {e}; run `fcrctl reindex` to rebuild it")
+
+    def execute(self, sql: str, args: tuple | list = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, args)
+        except sqlite3.Error as e:
+            raise self._fail(e) from e
+
+    def executemany(self, sql: str, rows: list) -> sqlite3.Cursor:
+        try:
+            return self._conn.executemany(sql, rows)
+        except sqlite3.Error as e:
+            raise self._fail(e) from e
+
+    def executescript(self, sql: str) -> sqlite3.Cursor:
+        try:
+            return self._conn.executescript(sql)
+        except sqlite3.Error as e:
+            raise self._fail(e) from e
+
+    def __enter__(self) -> Conn:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self._conn.commit()
+            else:
+                self._conn.rollback()
+        except sqlite3.Error as e:
+            raise self._fail(e) from e
