@@ -80,17 +80,17 @@ def test_big_binaries_round_trip_and_a_flipped_bit_in_a_raw_blob_is_refused(tmp_
 
 
 def test_a_short_first_read_is_not_taken_for_damage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fcrctl.services.backup import manifest
+    from fcrctl.services.backup.manifest import fds
 
     repo_dir = tmp_path / "repo"
     make_repo(repo_dir)
     bid = ok_json(repo_dir, "backup")["id"]
-    real = manifest._read_head
+    real = fds.read_head
 
     def short(file: str, n: int, dir_fd: int | None = None) -> bytes:  # content files come back cut short
         return real(file, n, dir_fd)[:100 if n > 1000 else n]
 
-    monkeypatch.setattr(manifest, "_read_head", short)
+    monkeypatch.setattr(fds, "read_head", short)
     cut = ok_json(repo_dir, "upload-backup", bid, str(tmp_path / "store"))
     monkeypatch.undo()
     whole = ok_json(repo_dir, "upload-backup", bid, str(tmp_path / "store2"))

@@ -241,13 +241,13 @@ def test_restore_survives_a_purge_that_moves_an_object_while_it_is_linked(
     then raises StateMoved and the restore fails with "backup lacks object ...: run
     verify-backup" although verify-backup says the backup is fine: locate again instead."""
     from fcrctl.repository.local.retention import Retention
-    from fcrctl.services.backup import rootstate
+    from fcrctl.services.backup.rootstate import linking
 
     bid = ok_json(repo_dir, "backup")["id"]
     run(repo_dir, "delete", "/other")
     obj = _obj_dir(repo_dir, "/other")
     rel = obj.relative_to(repo_dir / "ocfl-root").as_posix()
-    real = rootstate._link_files
+    real = linking._link_files
     moved: list[bool] = []
 
     def purge_meanwhile(src, dst, pairs, made, anchor):  # type: ignore[no-untyped-def]
@@ -257,7 +257,7 @@ def test_restore_survives_a_purge_that_moves_an_object_while_it_is_linked(
             retention.keep(obj, rel, retention.new_generation(), repo_dir / "tmp")
         return real(src, dst, pairs, made, anchor)
 
-    monkeypatch.setattr(rootstate, "_link_files", purge_meanwhile)
+    monkeypatch.setattr(linking, "_link_files", purge_meanwhile)
     result = run(repo_dir, "restore", bid, "--yes")
     assert moved
     assert result.exit_code == 0, result.stderr
@@ -267,10 +267,12 @@ KILL_DURING_FORKED_SCAN = """
 import os, signal, sys
 from pathlib import Path
 from fcrctl.repository import open_repository
-from fcrctl.services.backup import rootstate, snapshot
-rootstate._MIN_TOPS_FOR_PROCESSES = 1
-snapshot.SCAN_PROCESSES = 2
-real = rootstate._scan_tops_forked
+from fcrctl.services.backup import snapshot
+from fcrctl.services.backup.rootstate import scanning
+from fcrctl.services.backup.snapshot import recording
+scanning._MIN_TOPS_FOR_PROCESSES = 1
+recording.SCAN_PROCESSES = 2
+real = scanning._scan_tops_forked
 def dying(base, tops):
     parent = os.getppid()
     with open(f"/proc/{parent}/task/{parent}/children") as fh:
@@ -280,7 +282,7 @@ def dying(base, tops):
             pass
     os.kill(os.getppid(), signal.SIGKILL)  # the backup is killed while its workers scan
     return real(base, tops)
-rootstate._scan_tops_forked = dying
+scanning._scan_tops_forked = dying
 repo = open_repository(sys.argv[1])
 snapshot.take(repo, snapshot.BackupHome(Path(sys.argv[1]) / "backups"))
 """

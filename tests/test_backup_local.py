@@ -167,10 +167,11 @@ import os, signal, sys
 from pathlib import Path
 from fcrctl.repository import open_repository
 from fcrctl.services.backup import rootstate, snapshot, tree
+from fcrctl.services.backup.snapshot import recording
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 if sys.argv[2] == "locked":
-    snapshot.copy_own = die  # holding the writer lock, the index copied
+    recording.copy_own = die  # holding the writer lock, the index copied
 else:
     rootstate.RootState.save = die  # after the lock, the state recorded
 repo = open_repository(sys.argv[1])
@@ -358,13 +359,14 @@ def test_snapshot_linking_copies_across_filesystems(repo_dir: Path, tmp_path: Pa
     import errno as errno_
 
     from fcrctl.services.backup import rootstate
+    from fcrctl.services.backup.rootstate import linking
 
     def cross_device(a: str, b: str) -> None:
         raise OSError(errno_.EXDEV, "Invalid cross-device link")
 
     live = repo_dir / "ocfl-root"
     state = rootstate.scan(live)
-    monkeypatch.setattr(rootstate.os, "link", cross_device)
+    monkeypatch.setattr(linking.os, "link", cross_device)
     count = rootstate.link(rootstate.Sources(live), tmp_path / "copy", state)
     assert digests(tmp_path / "copy") == digests(live) and count.files > 0
     some = next((tmp_path / "copy").rglob("inventory.json"))

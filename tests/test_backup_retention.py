@@ -151,10 +151,11 @@ def test_a_purge_copies_into_a_generation_on_another_filesystem(repo_dir: Path,
 def test_a_scan_is_the_same_forked_or_not_and_reuses_only_unchanged_objects(
         repo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from fcrctl.services.backup import rootstate
+    from fcrctl.services.backup.rootstate import scanning
 
     live = repo_dir / "ocfl-root"
     plain = rootstate.scan(live)
-    monkeypatch.setattr(rootstate, "_MIN_TOPS_FOR_PROCESSES", 1)
+    monkeypatch.setattr(scanning, "_MIN_TOPS_FOR_PROCESSES", 1)
     forked = rootstate.scan(live, processes=2)
     assert forked.objects == plain.objects and forked.objects
     assert all(o.files > 0 and o.bytes > 0 for o in plain.objects.values())

@@ -187,7 +187,8 @@ def test_a_previous_manifest_whose_header_would_inflate_hugely_is_not_inflated(t
     says (or would turn out) to be 256 MiB is passed over, not decompressed."""
     import tracemalloc
 
-    from fcrctl.services.backup import manifest
+    from fcrctl.services.backup.manifest import writer
+    from fcrctl.services.backup.manifest.format import TransferReport
     from fcrctl.services.backup.snapshot import BackupInfo
     from fcrctl.services.backup.stores.directory import DirectoryStore
 
@@ -198,7 +199,7 @@ def test_a_previous_manifest_whose_header_would_inflate_hugely_is_not_inflated(t
                       repository="/r", extra={"stateDigest": "d" * 64})
     tracemalloc.start()
     try:
-        copied = manifest._copy_unchanged(store, info, {}, manifest.TransferReport(id=info.id, store="s"))
+        copied = writer.copy_unchanged(store, info, {}, TransferReport(id=info.id, store="s"))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -22,7 +22,9 @@ from fcrctl import paths
 from fcrctl.errors import CorruptData
 from fcrctl.repository.local import ocfl
 from fcrctl.services.backup import rootstate, tree
-from fcrctl.services.backup.snapshot import SCAN_PROCESSES, TREE, BackupHome, Snapshottable
+from fcrctl.services.backup.rootstate.linking import link_object
+from fcrctl.services.backup.snapshot import TREE, BackupHome, Snapshottable
+from fcrctl.services.backup.snapshot.recording import SCAN_PROCESSES
 
 PENDING = ".partial-restore-pending.json"
 
@@ -71,7 +73,7 @@ def restore_objects(repo: Snapshottable, home: BackupHome, backup_id: str, path:
         made: set[str] = {str(staged)}
         for o in chosen:  # hard links from where the snapshot reads each object
             try:
-                rootstate._link_object(sources, str(staged), o, made)
+                link_object(sources, str(staged), o, made)
             except rootstate.StateMoved as e:
                 raise CorruptData(f"backup {backup_id} lacks object {e}: run `fcrctl verify-backup {backup_id}`; "
                                   f"nothing was restored") from None

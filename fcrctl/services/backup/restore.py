@@ -33,15 +33,14 @@ from fcrctl.services.backup import rootstate, tree
 from fcrctl.services.backup.snapshot import (
     EPOCH_KEY,
     INDEX,
-    SCAN_PROCESSES,
     TREE,
     BackupHome,
     BackupInfo,
     Snapshottable,
-    copy_own,
     unique_id,
     write_meta,
 )
+from fcrctl.services.backup.snapshot.recording import SCAN_PROCESSES, copy_own
 
 SIDE_PREFIX = ".restore-"
 FAILSAFE = "failsafe"  # in the side directory: the fail-safe snapshot, staged before the swap

@@ -39,7 +39,8 @@ class SpaceReport:
 
 def referenced(store: BackupStore) -> set[str]:
     """Every digest some manifest of the store names (its files and its index blob)."""
-    from fcrctl.services.backup.manifest import iter_entries, list_store, read_manifest
+    from fcrctl.services.backup.manifest.downloads import iter_entries
+    from fcrctl.services.backup.manifest.reading import list_store, read_manifest
     from fcrctl.services.backup.snapshot import INDEX_KEY
 
     keep: set[str] = set()

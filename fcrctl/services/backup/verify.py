@@ -12,16 +12,11 @@ from typing import Any, BinaryIO, cast
 from fcrctl.errors import CorruptData, FcrctlError, NotFound
 from fcrctl.repository.base import Problem
 from fcrctl.services.backup import rootstate
-from fcrctl.services.backup.manifest import (
-    Discard,
-    Entry,
-    TransferReport,
-    _run_entries,
-    blob_exists,
-    check_manifest,
-    read_blob,
-)
-from fcrctl.services.backup.manifest import read_manifest as _read_manifest
+from fcrctl.services.backup.manifest.downloads import _run_entries, blob_exists, read_blob
+from fcrctl.services.backup.manifest.fds import Discard
+from fcrctl.services.backup.manifest.format import Entry, TransferReport
+from fcrctl.services.backup.manifest.reading import check_manifest
+from fcrctl.services.backup.manifest.reading import read_manifest as _read_manifest
 from fcrctl.services.backup.snapshot import TREE, BackupHome, BackupInfo
 from fcrctl.services.backup.space import measure
 from fcrctl.services.backup.stores.base import BackupStore

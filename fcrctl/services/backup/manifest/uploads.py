@@ -1,0 +1,257 @@
+"""Sending a snapshot to a store: only the blobs it lacks, the objects it has unchanged reused"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+from fcrctl.errors import CorruptData
+from fcrctl.services.backup import frames, packs, rootstate
+from fcrctl.services.backup.manifest import fds
+from fcrctl.services.backup.manifest.deletes import store_lock
+from fcrctl.services.backup.manifest.describe import describe_object, in_object, recorded_state, walk_state, walk_tree
+from fcrctl.services.backup.manifest.format import (
+    FORMAT,
+    SMALL_BATCH,
+    VERSION,
+    ObjectFiles,
+    Progress,
+    TransferReport,
+    blob_key,
+    manifest_key,
+)
+from fcrctl.services.backup.manifest.writer import ManifestWriter, copy_unchanged, previous_objects, reuse
+from fcrctl.services.backup.snapshot import (
+    EPOCH_KEY,
+    INDEX,
+    INDEX_KEY,
+    TREE,
+    BackupHome,
+)
+from fcrctl.services.backup.stores.base import BackupStore
+from fcrctl.services.pool import BoundedPool
+
+
+# -- upload --------------------------------------------------------------------------------------
+def upload(
+    home: BackupHome,
+    backup_id: str,
+    store: BackupStore,
+    *,
+    jobs: int = 4,
+    progress: Progress | None = None,
+    read_data: bool = False,
+) -> TransferReport:
+    """Send snapshot ``backup_id`` to ``store``; only blobs the store lacks are written. Files
+    whose blobs are reused are compared with what fcrctl last read of them (reread.py; every
+    one read with ``read_data``) before the manifest is written: CorruptData if one is damaged."""
+    with store_lock(store, exclusive=False):  # what it finds in the store stays there
+        return _upload(home, backup_id, store, jobs, progress, read_data)
+
+
+def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
+            progress: Progress | None, read_data: bool = False) -> TransferReport:
+    import time
+
+    from fcrctl.services.backup import reread
+
+    started = time.monotonic()
+    info = home.get(backup_id)
+    root = home.path(backup_id) / TREE
+    report = TransferReport(info.id, store.location)
+    clean = getattr(store, "clean", None)
+    if callable(clean):
+        clean()
+    has_state = (home.path(backup_id) / rootstate.STATE_FILE).exists()
+    index_digest = _send_index(store, home.path(backup_id) / INDEX, report, info.extra.get(INDEX_KEY))
+    if index_digest is not None:
+        info.extra[INDEX_KEY] = index_digest
+    header = {"format": FORMAT, "version": VERSION,
+              "backup": {k: v for k, v in info.to_json().items() if k != EPOCH_KEY}}  # local to this home
+    sent: set[str] = set()  # digests read and verified on their way into the store
+
+    def check_reused() -> None:
+        checked = reread.check_snapshot(home, info, read_data=read_data, sent=sent)
+        report.bytes_read += checked.bytes_read
+
+    if has_state and copy_unchanged(store, info, header, report, check_reused):
+        report.seconds = time.monotonic() - started
+        return report
+    lock = threading.Lock()  # the report's counters: big blobs are counted on the workers
+    seen: set[str] = set()
+
+    # Skip-cache: an object whose root inventory (its sha512) equals the one in the store's
+    # previous manifest of this repository is unchanged (OCFL never modifies in place), so its
+    # line is reused without reading the object or looking up its blobs.
+    previous = previous_objects(store, info)
+    state = recorded_state(home.path(backup_id))  # only now: the unchanged case needs just its digest
+    recorded = state.objects if state is not None else {}
+    sources = home.sources_of(info) if state is not None else None
+    known_cache: list[set[str]] = []
+
+    def known() -> set[str]:
+        # one listing instead of a lookup per blob (a stat, or an S3 HEAD, each), and only if needed
+        if not known_cache:
+            found = {key.rsplit("/", 1)[-1] for key in store.list("blobs/")}
+            found.update(packs.read_index(store))
+            known_cache.append(found)
+        return known_cache[0]
+
+    def wrote(n: int) -> None:
+        with lock:
+            report.bytes_written += n
+
+    packer = packs.Packer(store, wrote)
+
+    def send_big(file: str, head: bytes, digest: str, where: str) -> None:
+        """On a worker: the rest of the file read, hashed and compressed chunk by chunk."""
+        counter = [0]
+        fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.lseek(fd, len(head), os.SEEK_SET)
+            chunks = frames.encode(fd, head, digest, lambda: _mismatch(where, Path(file)), counter)
+            written = store.put(blob_key(digest), chunks)
+        finally:
+            os.close(fd)
+        with lock:
+            report.blobs_sent += 1
+            report.bytes_read += counter[0]
+            report.bytes_written += written
+        if progress is not None:
+            progress(counter[0])
+
+    small: list[tuple[str, bytes, str, str]] = []  # read on this thread, packed on a worker
+    small_size = [0]
+
+    def pack_small(batch: list[tuple[str, bytes, str, str]]) -> None:
+        """On a worker: small files hashed and compressed into the packs (C calls; the reading,
+        which is Python per file, stays on the walking thread)."""
+        cctx = frames.compressor()
+        read = packed = 0
+        for digest, data, where, file in batch:
+            if hashlib.sha512(data).hexdigest() != digest:
+                if fds.sha512_file(file) == digest:  # the read came back short: not the whole file
+                    send_big(file, b"", digest, where)
+                    continue
+                raise _mismatch(where, Path(file))
+            packer.add(digest, cctx.compress(data))
+            read += len(data)
+            packed += 1
+        with lock:
+            report.blobs_sent += packed
+            report.bytes_read += read
+        if progress is not None:
+            progress(read)
+
+    def send_small(pool: BoundedPool[None], at_least: int = SMALL_BATCH) -> None:
+        if small and small_size[0] >= at_least:
+            pool.submit(pack_small, small.copy())
+            small.clear()
+            small_size[0] = 0
+
+    def send(file: str, digest: str, where: str, pool: BoundedPool[None], dir_fd: int | None, rel: str,
+             data: bytes | None = None) -> None:
+        """On this thread: a file is read (small ones whole, big ones their first bytes); its
+        hashing and compression go to the workers, small files a batch at a time."""
+        if digest in known():
+            report.blobs_reused += 1
+            return
+        sent.add(digest)
+        head = data if data is not None else fds.read_head(rel, packs.PACKED_MAX + 1, dir_fd)
+        if len(head) > packs.PACKED_MAX:
+            pool.submit(send_big, file, head[:packs.PACKED_MAX + 1], digest, where)
+            return
+        small.append((digest, head, where, file))
+        small_size[0] += len(head) + 1024  # a file's overhead counts too
+        send_small(pool)
+
+    def handle(found: str | ObjectFiles, pool: BoundedPool[None]) -> ObjectFiles:
+        """One object: described from its inventory, its new blobs sent."""
+        base = str(root)
+        if not isinstance(found, str):
+            for e in found.files:
+                if e.digest is not None and e.digest not in seen:
+                    seen.add(e.digest)
+                    send(f"{base}/{e.rel}", e.digest, found.where, pool, None, f"{base}/{e.rel}")
+            return found
+        hint = recorded.get(found)
+        reused = reuse(previous, root, found, hint)
+        if reused is not None:
+            for e in reused.files:
+                if e.digest is not None and e.digest not in seen:
+                    seen.add(e.digest)
+                    report.blobs_reused += 1
+            return reused
+        obj_dir, head, inventory = f"{base}/{found}", None, None
+        if hint is not None and sources is not None:  # where the object is now, as it was recorded
+            located = sources.locate(hint)
+            if located is None:
+                raise CorruptData(f"backup {info.id} lacks object {found}: run `fcrctl verify-backup {info.id}`")
+            obj_dir, inventory = located
+            head = hint.head
+        # the object's files are opened relative to its directory: one path walk per object
+        at = os.open(obj_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            read: dict[str, bytes] = {}
+            obj = describe_object(root, obj_dir, found, hint.namaste if hint else None, dir_fd=at, read=read,
+                                   head=head, inventory_bytes=inventory)
+            cut = len(found) + 1
+            for e in obj.files:
+                if e.digest is not None and e.digest not in seen:
+                    seen.add(e.digest)
+                    name = in_object(e.rel[cut:], head)
+                    send(f"{obj_dir}/{name}", e.digest, obj.where, pool, at, name, read.get(e.rel))
+        finally:
+            os.close(at)
+        return obj
+
+    manifest = ManifestWriter(header)
+    # local stores are bound by CPU (hashing, compressing): more workers than cores only contend
+    workers = min(jobs, os.cpu_count() or 1) if store.capabilities.local else jobs
+    with BoundedPool[None](workers, workers * 4, name="fcrctl-upload") as pool:
+        for found in (walk_tree(root) if state is None else walk_state(root, state)):
+            obj = handle(found, pool)
+            report.objects += 1 if obj.object_rel else 0
+            report.files += len(obj.files)
+            manifest.add(obj)
+        send_small(pool, 0)
+    packer.close()
+    body = manifest.finish(report.objects, report.files)
+    flush = getattr(store, "flush", None)
+    if callable(flush):
+        flush()  # blobs durable before the manifest names them
+    check_reused()  # before the manifest: a damaged file fails a reused blob as it fails a sent one
+    store.put(manifest_key(info.id), iter([body]))
+    if callable(flush):
+        flush()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _send_index(store: BackupStore, index: Path, report: TransferReport, recorded: object = None) -> str | None:
+    """The snapshot's index copy as one more blob (restores load it instead of rebuilding).
+    Its digest as the snapshot recorded it, if it did (a sent blob is still verified)."""
+    if not index.exists():
+        return None
+    digest = recorded if isinstance(recorded, str) and len(recorded) == 128 else fds.sha512_file(index)
+    if store.exists(blob_key(digest)):
+        report.blobs_reused += 1
+        return digest
+    counter = [0]
+    fd = os.open(index, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = frames.encode(fd, b"", digest, lambda: _mismatch("index", index), counter)
+        report.bytes_written += store.put(blob_key(digest), chunks)
+    finally:
+        os.close(fd)
+    report.blobs_sent += 1
+    report.bytes_read += counter[0]
+    return digest
+
+
+
+def _mismatch(where: str, file: Path) -> CorruptData:
+    return CorruptData(f"{where}: {file.name} does not match its sha512 in the inventory; "
+                       f"the local backup is damaged (run `fcrctl verify-backup --read-data`)", path=where)

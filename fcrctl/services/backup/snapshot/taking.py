@@ -1,0 +1,110 @@
+"""Taking a local snapshot: recorded, then its state, index copy and metadata installed"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fcrctl.errors import Conflict, Unsupported
+from fcrctl.repository.base import Repository
+from fcrctl.services.backup import rootstate, tree
+from fcrctl.services.backup.snapshot.home import BackupHome, Snapshottable
+from fcrctl.services.backup.snapshot.info import (
+    AS_FOUND_KEY,
+    EPOCH_KEY,
+    INDEX,
+    INDEX_KEY,
+    JOURNAL_KEY,
+    TREE,
+    BackupInfo,
+    make_id,
+    unique_id,
+)
+from fcrctl.services.backup.snapshot.recording import record
+
+
+def take(
+    repo: Repository,
+    home: BackupHome,
+    *,
+    label: str | None = None,
+    lock_timeout: float = 120.0,
+    allow_inconsistent: bool = False,
+    kind: str = "snapshot",
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    unique: bool = False,
+    full_scan: bool = False,
+) -> BackupInfo:
+    """Snapshot a local repository: its state recorded under the writer lock. Its files stay
+    where they are (OCFL versions never change); purges and restores keep them for it.
+    ``unique``: fcrctl names this backup (a fail-safe), so a taken id gets a counter instead
+    of failing (the label keeps its name: retention groups by it). ``full_scan``: look at every
+    object even when the change journal could name the changed ones."""
+    if not isinstance(repo, Snapshottable):
+        raise Unsupported(f"{repo.location} cannot be snapshotted by linking (use a remote crawl backup)")
+    started = time.monotonic()
+    when = now()
+    home.root.mkdir(parents=True, exist_ok=True)
+    if unique and label is not None:
+        backup_id, label = unique_id(home.root, label, when)
+    else:
+        backup_id, label = make_id(label, when)
+    if (home.root / backup_id).exists():
+        raise Conflict(f"backup {backup_id} already exists: use another --label or wait a second")
+    with tree.home_lock(home.root, exclusive=False), tree.staging_dir(home.root) as staged:
+        floor = max((b.epoch for b in home.list() if b.epoch is not None), default=0)
+        taken = record(repo, home.retention, staged, lock_timeout, allow_inconsistent, home, floor, full_scan)
+        extra: dict[str, Any] = {}
+        if taken.reuse is not None:
+            # nothing changed: the newest snapshot's state and index copy are this one's (both
+            # are never written again), so its cost does not grow with the repository
+            prev = home.path(taken.reuse.id)
+            for name in (rootstate.STATE_FILE, INDEX):
+                _link_or_copy(prev / name, staged / name)
+            extra[INDEX_KEY] = taken.reuse.extra[INDEX_KEY]
+            with open(prev / rootstate.STATE_FILE, encoding="utf-8") as fh:
+                own_before = rootstate.RootState(root_files=json.loads(fh.readline())["root"])
+            files = taken.reuse.files
+            size = taken.reuse.bytes - own_before.size(str(prev / TREE))[1] + own_before.size(str(staged / TREE))[1]
+            digest = str(taken.reuse.extra.get("stateDigest"))
+            extra[AS_FOUND_KEY] = 0
+            extra["reusedFrom"] = taken.reuse.id
+        else:
+            assert taken.state is not None
+            taken.state.save(staged / rootstate.STATE_FILE)
+            if (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
+                with open(staged / INDEX, "rb") as fh:
+                    extra[INDEX_KEY] = hashlib.file_digest(fh, "sha512").hexdigest()
+            files, size = taken.state.size(str(staged / TREE))
+            digest = taken.state.digest()
+            extra[AS_FOUND_KEY] = sum(1 for o in taken.state.objects.values() if o.head is None)
+        if taken.journal is not None:
+            extra[JOURNAL_KEY] = taken.journal
+        extra["scan"] = taken.scan
+        info = BackupInfo(
+            id=backup_id, datetime=when.astimezone(UTC).isoformat(), label=label,
+            resources=taken.resources, files=files, bytes=size, repository=repo.location,
+            potentially_inconsistent=taken.inconsistent, kind=kind,
+            extra={"lockHeldSeconds": round(taken.held, 3), "seconds": round(time.monotonic() - started, 3),
+                   "stateDigest": digest, EPOCH_KEY: taken.epoch, **extra},
+        )
+        return home.install(staged, info)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def iter_ids(home: BackupHome) -> Iterator[str]:
+    for info in home.list():
+        yield info.id
