@@ -14,6 +14,7 @@ objects cost more here than the syscalls themselves.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -56,11 +57,13 @@ def check_storage_root(
     read_data: bool = False,
     on_object: Callable[[], None] | None = None,
     processes: int | None = None,
+    servable: bool = True,
 ) -> Iterator[Problem]:
     """Yield every problem found under ``root`` (and between it and ``index``).
 
     ``processes``: worker processes for the per-object checks (default: one per core, up to
-    4, when the root is big enough to repay them; 0 checks in this process)."""
+    4, when the root is big enough to repay them; 0 checks in this process). ``servable``: see
+    :func:`check_object_views`."""
     try:
         with os.scandir(root) as it:
             tops = sorted(e.name for e in it if e.is_dir() and e.name != "extensions")
@@ -71,7 +74,8 @@ def check_storage_root(
     chunks = [(str(root), tops[i : i + _CHUNK]) for i in range(0, len(tops), _CHUNK)]
     big = len(tops) >= _MIN_TOPS_FOR_PROCESSES
     resources: dict[str, _Resource] = {}
-    yield from _check_all(_check_chunk, chunks, big, read_data, on_object, processes, resources)
+    worker = _check_chunk if servable else functools.partial(_check_chunk, servable=False)
+    yield from _check_all(worker, chunks, big, read_data, on_object, processes, resources)
     if index is not None:
         yield from _check_index(index, resources)
 
@@ -85,13 +89,16 @@ def check_object_views(
     read_data: bool = False,
     on_object: Callable[[], None] | None = None,
     processes: int | None = None,
+    servable: bool = True,
 ) -> Iterator[Problem]:
     """As :func:`check_storage_root`, for objects that are elsewhere (a snapshot's objects in
     the live root): each checked as of the version given, as if its root inventory were that
-    version's and later versions did not exist."""
+    version's and later versions did not exist. ``servable=False``: stored RDF is hashed but not
+    parsed (a backup holds what was recorded; whether it can be served is the repository's check)."""
     chunks = [views[i : i + _VIEW_CHUNK] for i in range(0, len(views), _VIEW_CHUNK)]
     big = len(views) >= _MIN_OBJECTS_FOR_PROCESSES
-    yield from _check_all(_check_view_chunk, chunks, big, read_data, on_object, processes, {})
+    worker = _check_view_chunk if servable else functools.partial(_check_view_chunk, servable=False)
+    yield from _check_all(worker, chunks, big, read_data, on_object, processes, {})
 
 
 def _check_all(worker: Callable[..., _Chunk], chunks: list, big: bool, read_data: bool,
@@ -157,13 +164,14 @@ _MIN_OBJECTS_FOR_PROCESSES = 300  # the same, counted in objects (when checking 
 _VIEW_CHUNK = 64  # objects
 
 
-def _check_chunk(chunk: tuple[str, list[str]], read_data: bool, hash_threads: int) -> _Chunk:
+def _check_chunk(chunk: tuple[str, list[str]], read_data: bool, hash_threads: int, servable: bool = True) -> _Chunk:
     root, tops = chunk
     objects = (found for top in tops for found in _object_dirs(f"{root}/{top}", top))
-    return _check_many(((obj, rel, entries, None) for obj, rel, entries in objects), read_data, hash_threads)
+    return _check_many(((obj, rel, entries, None) for obj, rel, entries in objects), read_data, hash_threads,
+                       servable)
 
 
-def _check_view_chunk(views: list[View], read_data: bool, hash_threads: int) -> _Chunk:
+def _check_view_chunk(views: list[View], read_data: bool, hash_threads: int, servable: bool = True) -> _Chunk:
     def listed() -> Iterator[tuple[str, str, dict[str, bool], str | None]]:
         for obj, rel, head in views:
             try:
@@ -177,11 +185,11 @@ def _check_view_chunk(views: list[View], read_data: bool, hash_threads: int) -> 
                            if not (is_dir and name[:1] == "v" and name[1:].isdigit() and int(name[1:]) > last)}
             yield obj, rel, entries, head
 
-    return _check_many(listed(), read_data, hash_threads)
+    return _check_many(listed(), read_data, hash_threads, servable)
 
 
 def _check_many(objects: Iterator[tuple[str, str, dict[str, bool], str | None]], read_data: bool,
-                hash_threads: int) -> _Chunk:
+                hash_threads: int, servable: bool = True) -> _Chunk:
     problems: list[Problem] = []
     resources: dict[str, _Resource] = {}
     count = 0
@@ -190,7 +198,7 @@ def _check_many(objects: Iterator[tuple[str, str, dict[str, bool], str | None]],
     hashing = _Hashing(hash_threads) if read_data else None
     try:
         for obj, rel, entries, head in objects:
-            problems.extend(_check_object(obj, rel, entries, resources, hashing, head))
+            problems.extend(_check_object(obj, rel, entries, resources, hashing, head, servable))
             if hashing is not None:
                 problems.extend(hashing.drain(block=False))
             count += 1
@@ -243,7 +251,7 @@ def _read(path: str) -> tuple[bytes, os.stat_result]:
 
 def _check_object(
     obj: str, rel: str, entries: dict[str, bool], resources: dict[str, _Resource], hashing: _Hashing | None,
-    head: str | None = None,
+    head: str | None = None, servable: bool = True,
 ) -> Iterator[Problem]:
     where = rel
     if not any(name.startswith("0=ocfl_object_1.") for name in entries):
@@ -262,7 +270,8 @@ def _check_object(
             yield Problem(where, f"object is stored at {rel}, not where its id hashes to")
         yield from _check_versions(obj, entries, inventory, data, stat, where)
         header_problems: list[Problem] = []
-        hashed = _check_headers(obj, inventory, where, resources, trusted, hashing is not None, header_problems)
+        hashed = _check_headers(obj, inventory, where, resources, trusted, hashing is not None, header_problems,
+                                servable)
         yield from _check_files(obj, inventory, where, hashing, hashed)
         yield from header_problems
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -348,6 +357,7 @@ def _check_headers(
     trusted: bool,
     read_data: bool,
     problems: list[Problem],
+    servable: bool = True,
 ) -> dict[str, str]:
     """Check the head version's headers JSON into ``problems``; returns {content path: sha512}
     of the headers files it read and (with read_data) hashed, so they are not read again."""
@@ -375,7 +385,7 @@ def _check_headers(
         if not isinstance(headers, dict) or "id" not in headers or "interactionModel" not in headers:
             problems.append(Problem(where, f"headers {logical} lack id or interactionModel"))
             continue
-        if read_data and not headers.get("deleted") and headers.get("contentPath") in files \
+        if read_data and servable and not headers.get("deleted") and headers.get("contentPath") in files \
                 and not headers["interactionModel"].endswith("#NonRDFSource"):
             unreadable = _unreadable_rdf(f"{obj}/{files[headers['contentPath']]}")
             if unreadable:
