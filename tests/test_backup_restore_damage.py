@@ -197,20 +197,31 @@ def test_backup_to_an_existing_store_notices_a_file_damaged_since(repo_dir: Path
     assert [b["label"] for b in ok_json(repo_dir, "list-backups", "--from", str(store))] == ["one"]
 
 
+def _pretend_unchanged(repo_dir: Path, file: Path) -> None:
+    """Record ``file``'s present stat as the one fcrctl last read it with (.read-stats.sqlite)."""
+    import sqlite3
+
+    st = os.stat(file)
+    db = sqlite3.connect(repo_dir / "backups" / ".read-stats.sqlite")
+    try:
+        for rel, files in db.execute("SELECT rel, files FROM objects").fetchall():
+            docs = json.loads(files)
+            for f in docs:
+                if os.path.samefile(f[0], file):
+                    f[1:] = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+            db.execute("UPDATE objects SET files = ? WHERE rel = ?", (json.dumps(docs), rel))
+        db.commit()
+    finally:
+        db.close()
+
+
 def test_read_data_rereads_what_looks_unchanged(repo_dir: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
     ok_json(repo_dir, "backup", "--label", "one", "--to", str(store))
     file = _content_file(repo_dir)
     _damage(file)
     # damage that kept the file's stat (as fcrctl last saw it): only reading the bytes finds it
-    stats = repo_dir / "backups" / ".read-stats.jsonl"
-    st = os.stat(file)
-    lines = [json.loads(x) for x in stats.read_text().splitlines()]
-    for doc in lines:
-        for f in doc["f"]:
-            if os.path.samefile(f[0], file):
-                f[1:] = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-    stats.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    _pretend_unchanged(repo_dir, file)
     assert run(repo_dir, "backup", "--label", "two", "--to", str(store)).exit_code == 0
     result = run(repo_dir, "backup", "--label", "three", "--to", str(store), "--read-data")
     assert result.exit_code == ExitCode.CORRUPT and "/top/sub/b0" in result.stderr, result.stderr

@@ -25,8 +25,9 @@ StorageClassOpt = Annotated[str | None, typer.Option(
 
 def store_options(cli: Any, endpoint_url: str | None, aws_profile: str | None, store_credentials: str | None,
                   header_file: str | None, storage_class: str | None = None) -> dict[str, Any]:
-    """What open_store takes, with the global TLS options (--ca-bundle, --insecure)."""
+    """What open_store takes, with the global TLS options (--ca-bundle, --insecure) and where a
+    store says what the user must know (--insecure against https://)."""
     s = cli.settings
     return {"endpoint_url": endpoint_url, "aws_profile": aws_profile, "credentials_file": store_credentials,
             "header_file": header_file, "storage_class": storage_class,
-            "ca_bundle": s.ca_bundle, "insecure": s.insecure, "timeout": s.timeout}
+            "ca_bundle": s.ca_bundle, "insecure": s.insecure, "timeout": s.timeout, "warn": cli.out.warn}

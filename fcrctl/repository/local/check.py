@@ -8,6 +8,7 @@ of them.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ def check_storage_root(
     read_data: bool = False,
     on_object: Callable[[], None] | None = None,
     processes: int | None = None,
+    servable: bool = True,
 ) -> Iterator[Problem]:
     """Yield every problem found under ``root`` (and between it and ``index``).
 
@@ -45,7 +47,8 @@ def check_storage_root(
     chunks = [(str(root), tops[i : i + _CHUNK]) for i in range(0, len(tops), _CHUNK)]
     big = len(tops) >= _MIN_TOPS_FOR_PROCESSES
     resources: dict[str, Resource] = {}
-    yield from _check_all(_check_chunk, chunks, big, read_data, on_object, processes, resources)
+    worker = _check_chunk if servable else functools.partial(_check_chunk, servable=False)
+    yield from _check_all(worker, chunks, big, read_data, on_object, processes, resources)
     if index is not None:
         yield from _check_index(index, resources)
 
@@ -59,13 +62,16 @@ def check_object_views(
     read_data: bool = False,
     on_object: Callable[[], None] | None = None,
     processes: int | None = None,
+    servable: bool = True,
 ) -> Iterator[Problem]:
     """As :func:`check_storage_root`, for objects that are elsewhere (a snapshot's objects in
     the live root): each checked as of the version given, as if its root inventory were that
-    version's and later versions did not exist."""
+    version's and later versions did not exist. ``servable=False``: stored RDF is hashed but not
+    parsed (a backup holds what was recorded; whether it can be served is the repository's check)."""
     chunks = [views[i : i + _VIEW_CHUNK] for i in range(0, len(views), _VIEW_CHUNK)]
     big = len(views) >= _MIN_OBJECTS_FOR_PROCESSES
-    yield from _check_all(_check_view_chunk, chunks, big, read_data, on_object, processes, {})
+    worker = _check_view_chunk if servable else functools.partial(_check_view_chunk, servable=False)
+    yield from _check_all(worker, chunks, big, read_data, on_object, processes, {})
 
 
 def _check_all(worker: Callable[..., _Chunk], chunks: list, big: bool, read_data: bool,
@@ -131,13 +137,14 @@ _MIN_OBJECTS_FOR_PROCESSES = 300  # the same, counted in objects (when checking 
 _VIEW_CHUNK = 64  # objects
 
 
-def _check_chunk(chunk: tuple[str, list[str]], read_data: bool, hash_threads: int) -> _Chunk:
+def _check_chunk(chunk: tuple[str, list[str]], read_data: bool, hash_threads: int, servable: bool = True) -> _Chunk:
     root, tops = chunk
     objects = (found for top in tops for found in ocfl.object_dirs(f"{root}/{top}", top))
-    return _check_many(((obj, rel, entries, None) for obj, rel, entries in objects), read_data, hash_threads)
+    return _check_many(((obj, rel, entries, None) for obj, rel, entries in objects), read_data, hash_threads,
+                       servable)
 
 
-def _check_view_chunk(views: list[View], read_data: bool, hash_threads: int) -> _Chunk:
+def _check_view_chunk(views: list[View], read_data: bool, hash_threads: int, servable: bool = True) -> _Chunk:
     def listed() -> Iterator[tuple[str, str, dict[str, bool], str | None]]:
         for obj, rel, head in views:
             try:
@@ -151,11 +158,11 @@ def _check_view_chunk(views: list[View], read_data: bool, hash_threads: int) -> 
                            if not (is_dir and name[:1] == "v" and name[1:].isdigit() and int(name[1:]) > last)}
             yield obj, rel, entries, head
 
-    return _check_many(listed(), read_data, hash_threads)
+    return _check_many(listed(), read_data, hash_threads, servable)
 
 
 def _check_many(objects: Iterator[tuple[str, str, dict[str, bool], str | None]], read_data: bool,
-                hash_threads: int) -> _Chunk:
+                hash_threads: int, servable: bool = True) -> _Chunk:
     problems: list[Problem] = []
     resources: dict[str, Resource] = {}
     count = 0
@@ -164,7 +171,7 @@ def _check_many(objects: Iterator[tuple[str, str, dict[str, bool], str | None]],
     hashing = Hashing(hash_threads) if read_data else None
     try:
         for obj, rel, entries, head in objects:
-            problems.extend(check_object(obj, rel, entries, resources, hashing, head))
+            problems.extend(check_object(obj, rel, entries, resources, hashing, head, servable))
             if hashing is not None:
                 problems.extend(hashing.drain(block=False))
             count += 1

@@ -45,7 +45,7 @@ def path_of(resource_id: str) -> str:
 
 def check_object(
     obj: str, rel: str, entries: dict[str, bool], resources: dict[str, Resource], hashing: Hashing | None,
-    head: str | None = None,
+    head: str | None = None, servable: bool = True,
 ) -> Iterator[Problem]:
     where = rel
     if not any(name.startswith("0=ocfl_object_1.") for name in entries):
@@ -64,7 +64,8 @@ def check_object(
             yield Problem(where, f"object is stored at {rel}, not where its id hashes to")
         yield from _check_versions(obj, entries, inventory, data, stat, where)
         header_problems: list[Problem] = []
-        hashed = _check_headers(obj, inventory, where, resources, trusted, hashing is not None, header_problems)
+        hashed = _check_headers(obj, inventory, where, resources, trusted, hashing is not None, header_problems,
+                                servable)
         yield from _check_files(obj, inventory, where, hashing, hashed)
         yield from header_problems
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -150,6 +151,7 @@ def _check_headers(
     trusted: bool,
     read_data: bool,
     problems: list[Problem],
+    servable: bool = True,
 ) -> dict[str, str]:
     """Check the head version's headers JSON into ``problems``; returns {content path: sha512}
     of the headers files it read and (with read_data) hashed, so they are not read again."""
@@ -177,7 +179,7 @@ def _check_headers(
         if not isinstance(headers, dict) or "id" not in headers or "interactionModel" not in headers:
             problems.append(Problem(where, f"headers {logical} lack id or interactionModel"))
             continue
-        if read_data and not headers.get("deleted") and headers.get("contentPath") in files \
+        if read_data and servable and not headers.get("deleted") and headers.get("contentPath") in files \
                 and not headers["interactionModel"].endswith("#NonRDFSource"):
             unreadable = _unreadable_rdf(f"{obj}/{files[headers['contentPath']]}")
             if unreadable:

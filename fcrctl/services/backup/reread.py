@@ -2,15 +2,23 @@
 
 A blob the store lacks is read, hashed and checked against its inventory as it is sent. A blob
 the store has costs nothing to send, and would otherwise never be read: a content file damaged
-in place since it was first uploaded would go on being "backed up" as sound. So after every
-upload each content file of the snapshot is compared, as restic does, with what fcrctl saw
-when it last read it in full: inode, size, mtime and ctime. A file that differs, or that
-fcrctl never read, is read and hashed against its inventory (exit 8 naming the resources if
-it does not match). ``read_data``: every file is read and hashed, whatever it looks like.
+in place since it was first uploaded would go on being "backed up" as sound. So after an upload
+content files of the snapshot are compared, as restic does, with what fcrctl saw when it last
+read them in full: inode, size, mtime and ctime. A file that differs, or that fcrctl never read,
+is read and hashed against its inventory (exit 8 naming the resources if it does not match).
 
-The stats live in ``<home>/.read-stats.jsonl`` (one line per object: its recorded inventory
-digest and each content file's path and stat). An object whose recorded inventory is the one
-the line names costs a stat per content file: nothing is located, parsed or read. What this
+What it costs is what changed, not the size of the repository (issue 14):
+
+- Every object whose recorded line differs from the state checked last time (the previous
+  ``objects.jsonl``, kept as a hard link ``.read-stats.state``: an unchanged snapshot links the
+  same file, so nothing is even compared) is checked whole, as are objects that failed before.
+- Beyond those, ``SWEEP_FILES`` content files of unchanged objects are re-stat'ed per upload,
+  those checked longest ago first, so in-place damage to a file nothing changed is found within
+  ``files / SWEEP_FILES`` uploads (at once below that size); ``fixity`` and ``--read-data``
+  (every file read and hashed, whatever it looks like) find it at once at any size.
+
+The stats live in ``<home>/.read-stats.sqlite``, one row per object (its inventory digest and
+each content file's path and stat), read and written only for the objects looked at. What this
 does not catch: damage that keeps a file's inode, size, mtime and ctime (ctime cannot be set
 back short of changing the clock); ``--read-data`` and ``verify-backup --read-data`` do.
 """
@@ -20,7 +28,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +38,26 @@ from fcrctl.errors import CorruptData
 from fcrctl.services.backup import frames, rootstate
 from fcrctl.services.backup.snapshot import BackupHome, BackupInfo
 
-STATS = ".read-stats.jsonl"
+STATS = ".read-stats.sqlite"
+BASE = ".read-stats.state"  # a hard link to the objects.jsonl the stats were last brought up to
+OLD_STATS = ".read-stats.jsonl"  # the one-file form of earlier releases (read whole each time)
+SWEEP_FILES = 25_000  # content files of unchanged objects re-stat'ed per upload (~0.1 s)
 Stat = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
+Files = list[tuple[str, Stat]]
+_BAD = -1  # the "checked" run of an object that failed: looked at again every time until it passes
+_STALE = -2  # during a whole check: a row not written again by its end is of an object gone
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (rel TEXT PRIMARY KEY, id TEXT NOT NULL, head TEXT NOT NULL,
+    digest TEXT NOT NULL, files TEXT NOT NULL, checked INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_checked ON objects (checked);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
 
 
 @dataclass
 class Checked:
-    objects: int = 0
+    objects: int = 0  # objects looked at (changed, failed before, or swept)
+    files_statted: int = 0
     files_read: int = 0
     bytes_read: int = 0
 
@@ -48,86 +70,261 @@ def _stat(path: str) -> Stat | None:
     return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
-def _load(file: Path) -> dict[str, tuple[str, list[tuple[str, Stat]]]]:
-    out: dict[str, tuple[str, list[tuple[str, Stat]]]] = {}
-    with contextlib.suppress(OSError), open(file, encoding="utf-8") as fh:
-        for line in fh:
+class _Stats:
+    """The stats database: rows by object, the run counter, and which state they describe."""
+
+    def __init__(self, file: Path) -> None:
+        self.db = self._open(file)
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
+        self.run = int(row[0]) + 1 if row else 1
+        base = self.db.execute("SELECT value FROM meta WHERE key = 'base'").fetchone()
+        self.base_inode = int(base[0]) if base else None
+
+    @staticmethod
+    def _open(file: Path) -> sqlite3.Connection:
+        for attempt in range(2):
+            db = sqlite3.connect(file, timeout=60, isolation_level=None)
             try:
-                doc = json.loads(line)
-                out[str(doc["o"])] = (str(doc["d"]), [(str(f[0]), (int(f[1]), int(f[2]), int(f[3]), int(f[4])))
-                                                      for f in doc["f"]])
-            except (ValueError, KeyError, TypeError, IndexError):
-                continue  # a damaged line: that object is read again
-    return out
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+                db.execute("SELECT rel, id, head, digest, files, checked FROM objects LIMIT 1").fetchall()
+                return db
+            except sqlite3.DatabaseError:  # damaged: it is a cache, everything is checked again
+                db.close()
+                if attempt:
+                    raise
+                for suffix in ("", "-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f"{file}{suffix}")
+        raise AssertionError("unreachable")
+
+    def get(self, rel: str) -> tuple[str, Files] | None:
+        row = self.db.execute("SELECT digest, files FROM objects WHERE rel = ?", (rel,)).fetchone()
+        files = None if row is None else _files(row[1])
+        return None if row is None or files is None else (row[0], files)
+
+    def oldest(self) -> Iterator[tuple[rootstate.ObjectState, Files | None, int]]:
+        """Rows, those that failed first, then those checked longest ago."""
+        for rel, oid, head, digest, files, checked in self.db.execute(
+                "SELECT rel, id, head, digest, files, checked FROM objects ORDER BY checked"):
+            yield rootstate.ObjectState(rel, oid, head, digest), _files(files), checked
+
+    def put(self, rows: list[tuple[str, str, str, str, str, int]]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def close(self) -> None:
+        self.db.close()
 
 
-def _save(file: Path, stats: dict[str, tuple[str, list[tuple[str, Stat]]]]) -> None:
-    from fcrctl.repository.local import ocfl
+def _files(text: str) -> Files | None:
+    try:
+        return [(str(f[0]), (int(f[1]), int(f[2]), int(f[3]), int(f[4]))) for f in json.loads(text)]
+    except (ValueError, TypeError, IndexError):
+        return None  # a damaged row: its files are read again
 
-    lines = (json.dumps({"o": rel, "d": d, "f": [[p, *st] for p, st in files]}, separators=(",", ":")) + "\n"
-             for rel, (d, files) in sorted(stats.items()))
-    ocfl.write_durable(file, "".join(lines).encode("utf-8"))
+
+def _row(o: rootstate.ObjectState, files: Files, checked: int) -> tuple[str, str, str, str, str, int]:
+    return (o.rel, o.id, o.head or "", o.digest, json.dumps([[p, *st] for p, st in files], separators=(",", ":")),
+            checked)
+
+
+def _objects(state_file: Path) -> Iterator[rootstate.ObjectState]:
+    """A recorded state's objects, one line at a time (never the whole state in memory)."""
+    try:
+        with open(state_file, encoding="utf-8") as fh:
+            fh.readline()  # the root's own files
+            for line in fh:
+                yield rootstate.ObjectState.from_json(json.loads(line))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CorruptData(f"{state_file} is unreadable ({e}): the backup is damaged") from e
+
+
+def _changes(old: Path, new: Path) -> tuple[list[rootstate.ObjectState], list[str]]:
+    """(objects whose line in ``new`` is not in ``old``, objects of ``old`` gone from ``new``).
+    Both files list objects sorted by directory, one line each, and an object's line is the
+    same bytes while it is unchanged: equal lines are skipped without being parsed."""
+    changed: list[rootstate.ObjectState] = []
+    removed: list[str] = []
+
+    def parse(line: bytes) -> rootstate.ObjectState:
+        return rootstate.ObjectState.from_json(json.loads(line))
+
+    try:
+        with open(old, "rb") as a, open(new, "rb") as b:
+            a.readline()
+            b.readline()
+            la, lb = a.readline(), b.readline()
+            while la or lb:
+                if la == lb:
+                    la, lb = a.readline(), b.readline()
+                    continue
+                ra = parse(la).rel if la else None
+                ob = parse(lb) if lb else None
+                if ob is None or (ra is not None and ra < ob.rel):
+                    removed.append(str(ra))
+                    la = a.readline()
+                elif ra is None or ob.rel < ra:
+                    changed.append(ob)
+                    lb = b.readline()
+                else:
+                    changed.append(ob)
+                    la, lb = a.readline(), b.readline()
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CorruptData(f"{new} is unreadable ({e}): the backup is damaged") from e
+    return changed, removed
 
 
 def check_snapshot(home: BackupHome, info: BackupInfo, *, read_data: bool = False,
                    sent: Iterable[str] = ()) -> Checked:
-    """Compare every content file of snapshot ``info`` with what fcrctl last read of it, reading
-    and hashing those that differ (all with ``read_data``). ``sent``: digests this upload read
-    and verified already (their files are not read again). CorruptData if any file does not
-    hold its recorded digest. A snapshot without a recorded state (crawled, downloaded) owns
-    its files: nothing to compare (verify-backup --read-data reads them)."""
+    """Compare content files of snapshot ``info`` with what fcrctl last read of them (those of
+    objects changed since the last check, those that failed then, and a sweep of the rest),
+    reading and hashing those that differ (every file of every object with ``read_data``).
+    ``sent``: digests this upload read and verified already (their files are not read again).
+    CorruptData if any file does not hold its recorded digest. A snapshot without a recorded
+    state (crawled, downloaded) owns its files: nothing to compare (verify-backup --read-data
+    reads them)."""
     where = home.path(info.id)
-    if not (where / rootstate.STATE_FILE).exists() or info.epoch is None:
+    state_file = where / rootstate.STATE_FILE
+    if not state_file.exists() or info.epoch is None:
         return Checked()
-    state = rootstate.RootState.load(where / rootstate.STATE_FILE)
+    with contextlib.suppress(OSError):
+        (home.root / OLD_STATS).unlink(missing_ok=True)
+    stats = _Stats(home.root / STATS)
+    try:
+        return _check(home, info, stats, state_file, read_data, set(sent) if not read_data else set())
+    finally:
+        stats.close()
+
+
+def _check(home: BackupHome, info: BackupInfo, stats: _Stats, state_file: Path, read_data: bool,
+           verified: set[str]) -> Checked:
+    base = home.root / BASE
+    base_stat = _stat(str(base))
+    whole = read_data or base_stat is None or stats.base_inode != base_stat[0]
+    if whole:  # no state to compare with (or --read-data): every object, streamed
+        changed: Iterable[rootstate.ObjectState] = _objects(state_file)
+        removed: list[str] = []
+    elif os.path.samestat(os.stat(base), os.stat(state_file)):  # an unchanged snapshot links the same state
+        changed, removed = [], []
+    else:
+        changed, removed = _changes(base, state_file)
     sources = home.sources_of(info)
-    stats_file = home.root / STATS
-    known = {} if read_data else _load(stats_file)
-    verified = set(sent) if not read_data else set()
-    fresh: dict[str, tuple[str, list[tuple[str, Stat]]]] = {}
     done = Checked()
     bad: list[str] = []
-    for rel in sorted(state.objects):
-        o = state.objects[rel]
-        if o.head is None:
-            continue  # copied into the snapshot as found: it has no recorded digests
-        done.objects += 1
-        cached = known.get(rel)
-        if cached is not None and cached[0] == o.digest and all(_stat(p) == st for p, st in cached[1]):
-            fresh[rel] = cached
-            continue
-        located = sources.locate(o)
-        if located is None:
-            raise CorruptData(f"backup {info.id} lacks object {rel}: run `fcrctl verify-backup {info.id}`")
-        obj_dir, inventory = located
-        before = {p: st for p, st in cached[1]} if cached is not None else {}
-        files: list[tuple[str, Stat]] = []
-        ok = True
-        for content, digest in _content(inventory, rel):
-            path = f"{obj_dir}/{content}"
-            st = _stat(path)
-            if st is None:
-                ok = False
-                continue
-            if digest not in verified and before.get(path) != st:
-                done.files_read += 1
-                done.bytes_read += st[1]
-                if _sha512(path) != digest:
-                    ok = False
-                    continue
-            files.append((path, st))
-        if ok:
-            fresh[rel] = (o.digest, files)
+    looked: set[str] = set()
+    rows: list[tuple[str, str, str, str, str, int]] = []
+    db = stats.db
+    db.execute("BEGIN IMMEDIATE")  # one writer at a time: a second upload waits, then sees these rows
+    try:
+        if whole:  # every object of the state is written again below; the rest goes at the end
+            db.execute("UPDATE objects SET checked = ?", (_STALE,))
+        db.executemany("DELETE FROM objects WHERE rel = ?", ((rel,) for rel in removed))
+
+        def settle(o: rootstate.ObjectState, cached: tuple[str, Files] | None) -> None:
+            files = _object(o, cached, sources, info, verified, read_data, done)
+            if files is None:
+                bad.append(paths.from_id(o.id) if o.id.startswith(paths.ROOT_ID) else o.rel)
+            rows.append(_row(o, files or [], _BAD if files is None else stats.run))
+            if len(rows) >= 1000:
+                stats.put(rows)
+                rows.clear()
+
+        for o in changed:
+            if o.head is None:
+                continue  # copied into the snapshot as found: it has no recorded digests
+            looked.add(o.rel)
+            settle(o, None if read_data else stats.get(o.rel))
+        stats.put(rows)
+        rows.clear()
+        if whole:
+            db.execute("DELETE FROM objects WHERE checked = ?", (_STALE,))
         else:
-            bad.append(paths.from_id(o.id) if o.id.startswith(paths.ROOT_ID) else rel)
+            _sweep(stats, looked, settle, done)
+        stats.put(rows)
+        inode = os.stat(state_file).st_ino
+        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [("run", str(stats.run)), ("base", str(inode))])
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
     if bad:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise CorruptData(f"content of {shown} no longer matches its inventory (damaged in place since it was "
                           f"recorded): backup {info.id} is not sound; restore those resources from an earlier "
                           f"backup (`fcrctl restore ID --from STORE --path PATH`)", path=bad[0])
-    if fresh != known:
-        _save(stats_file, fresh)
+    if whole or base_stat is None or base_stat[0] != os.stat(state_file).st_ino:
+        _link_base(state_file, base)
     return done
+
+
+def _sweep(stats: _Stats, looked: set[str],
+           settle: Callable[[rootstate.ObjectState, tuple[str, Files] | None], None], done: Checked) -> None:
+    """Objects that failed before, then unchanged ones checked longest ago, up to SWEEP_FILES files."""
+    taken: list[tuple[rootstate.ObjectState, Files | None, int]] = []
+    budget = SWEEP_FILES
+    for o, files, checked in stats.oldest():
+        if o.rel in looked:
+            continue
+        if checked != _BAD:
+            if budget <= 0:
+                break
+            budget -= len(files or ())
+        taken.append((o, files, checked))
+    for o, files, checked in taken:  # (not while the listing is open: rows change)
+        if checked == _BAD or files is None:
+            settle(o, None)  # read again whole
+        elif all(_stat(p) == st for p, st in files):
+            done.objects += 1
+            done.files_statted += len(files)
+            stats.db.execute("UPDATE objects SET checked = ? WHERE rel = ?", (stats.run, o.rel))
+        else:
+            settle(o, (o.digest, files))
+
+
+def _object(o: rootstate.ObjectState, cached: tuple[str, Files] | None, sources: rootstate.Sources,
+            info: BackupInfo, verified: set[str], read_data: bool, done: Checked) -> Files | None:
+    """One object's content files compared (read where they differ); None if one is damaged."""
+    done.objects += 1
+    if cached is not None and cached[0] == o.digest and not read_data:
+        done.files_statted += len(cached[1])
+        if all(_stat(p) == st for p, st in cached[1]):
+            return cached[1]
+    located = sources.locate(o)
+    if located is None:
+        raise CorruptData(f"backup {info.id} lacks object {o.rel}: run `fcrctl verify-backup {info.id}`")
+    obj_dir, inventory = located
+    before = dict(cached[1]) if cached is not None and not read_data else {}
+    files: Files = []
+    ok = True
+    for content, digest in _content(inventory, o.rel):
+        path = f"{obj_dir}/{content}"
+        st = _stat(path)
+        done.files_statted += 1
+        if st is None:
+            ok = False
+            continue
+        if digest not in verified and before.get(path) != st:
+            done.files_read += 1
+            done.bytes_read += st[1]
+            if _sha512(path) != digest:
+                ok = False
+                continue
+        files.append((path, st))
+    return files if ok else None
+
+
+def _link_base(state_file: Path, base: Path) -> None:
+    """Point ``BASE`` at the state just checked (atomically; a copy across filesystems)."""
+    import shutil
+
+    tmp = base.with_name(f"{base.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        os.link(state_file, tmp)
+    except OSError:
+        shutil.copyfile(state_file, tmp)
+    os.replace(tmp, base)
 
 
 def _content(inventory: bytes, rel: str) -> list[tuple[str, str]]:

@@ -232,10 +232,10 @@ def check_content(root: Path | None, views: list[tuple[str, str, str | None]] | 
     from fcrctl.repository.local.check import check_object_views, check_storage_root
 
     if views is not None:
-        found = check_object_views(views, read_data=True)
+        found = check_object_views(views, read_data=True, servable=False)
     else:
         assert root is not None
-        found = check_storage_root(root, None, read_data=True)
+        found = check_storage_root(root, None, read_data=True, servable=False)
     return [p for p in found if p.message.startswith(_CONTENT_PROBLEMS)]
 
 

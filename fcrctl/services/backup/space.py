@@ -6,7 +6,8 @@ After a delete (or prune) removes manifests, :func:`collect`, holding the store 
 - repacks packs of which more than ``max_unused`` percent is unused: their used frames are copied
   (as stored, no recompression) into new packs whose indexes are written, then the old index
   and pack are deleted, so every named blob is in some indexed pack at every instant;
-- deletes packs that no index names (left by an upload killed between a pack and its index).
+- deletes packs that no index names (left by an upload killed between a pack and its index);
+- removes partial writes killed uploads left (the store's ``clean``: tmp/ files, multipart uploads).
 A blob packed twice (two uploads that raced) counts as used in one pack, unused in the other.
 """
 
@@ -107,6 +108,9 @@ def measure(store: BackupStore, keep: set[str] | None = None) -> SpaceReport:
 def collect(store: BackupStore, keep: set[str], max_unused: float = DEFAULT_MAX_UNUSED) -> SpaceReport:
     """Free what ``keep`` does not name; the caller holds the store exclusively."""
     report = SpaceReport()
+    clean = getattr(store, "clean", None)
+    if callable(clean):
+        clean()  # partial writes killed uploads left (tmp/ files, multipart uploads)
     loose, used, unused = _plan(store, keep)
     for key, n in loose:
         store.delete(key)

@@ -70,7 +70,8 @@ def verify_local(home: BackupHome, backup_id: str, *, read_data: bool = False,
             progress()
 
     if info.epoch is None:  # the snapshot holds its whole tree
-        report.problems.extend(check_storage_root(root, None, read_data=read_data, on_object=on_object))
+        report.problems.extend(check_storage_root(root, None, read_data=read_data, on_object=on_object,
+                                                  servable=False))
     else:
         report.problems.extend(_check_recorded(home, info, read_data, on_object))
     # the snapshot recorded its size: a second walk with a stat per file costs as much as hashing
@@ -102,7 +103,7 @@ def _check_recorded(home: BackupHome, info: BackupInfo, read_data: bool,
                                          f"(inventory sha512 {o.digest[:16]}…)"))
             continue
         views.append((found[0], rel, o.head))
-    problems.extend(check_object_views(views, read_data=read_data, on_object=on_object))
+    problems.extend(check_object_views(views, read_data=read_data, on_object=on_object, servable=False))
     return problems
 
 

@@ -225,7 +225,7 @@ class AzureStore:
         except AzureError as e:
             raise self._error(e, key) from None
 
-    def lock(self, *, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+    def lock(self, *, exclusive: bool) -> contextlib.AbstractContextManager[str]:
         return leases.lease(self, exclusive=exclusive, wait=self._lock_wait)
 
     def close(self) -> None:

@@ -9,7 +9,10 @@ Blob, WebDAV are strongly consistent), so of two racing processes at least one s
 a delete never runs while an upload that counts on finding a blob is running.
 
 A lease holds ``expires`` (its holder's clock + TTL) and is re-put every TTL/3 while held; a
-lease past its expiry is a crashed holder's and is ignored (and removed by deletes).
+lease past its expiry is a crashed holder's and is ignored (and removed by deletes). Partial
+writes a store keeps (WebDAV tmp/ files, named for their writer's lease; S3 multipart uploads,
+which name no writer) are a killed writer's when their lease is not live (:func:`live_ids`), or
+when no other lease is (:func:`others_live`); the next upload or prune removes them once stale.
 """
 
 from __future__ import annotations
@@ -31,11 +34,30 @@ from fcrctl.services.backup.stores.base import BackupStore
 PREFIX = "locks/"
 TTL = 300.0  # seconds a lease lives without being refreshed
 DEFAULT_WAIT = 900.0  # seconds a process waits for others' leases to go
+STALE_AGE = TTL  # a partial write of no live lease, untouched this long, is a killed writer's
+LEGACY_AGE = 86_400.0  # a partial write that names no lease (an older fcrctl's): stale after a day
 
 
 def _doc(exclusive: bool, now: float) -> bytes:
     return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "exclusive": exclusive,
                        "created": now, "expires": now + TTL}).encode()
+
+
+def lease_id(key: str) -> str:
+    """The id of lease ``locks/<id>.<kind>.json`` (what a holder's partial writes are named by)."""
+    return key[len(PREFIX):].split(".", 1)[0]
+
+
+def live_ids(store: BackupStore, own: str | None) -> set[str]:
+    """Ids of every live lease, ``own`` (a key) included."""
+    now = time.time()
+    found = {lease_id(k) for k, _ in _live_others(store, own or "", now)}
+    return found | ({lease_id(own)} if own else set())
+
+
+def others_live(store: BackupStore, own: str | None) -> bool:
+    """Whether a live lease other than ``own`` (a key) is held."""
+    return bool(_live_others(store, own or "", time.time()))
 
 
 def _live_others(store: BackupStore, own: str, now: float) -> list[tuple[str, dict[str, Any]]]:
@@ -57,7 +79,8 @@ def _live_others(store: BackupStore, own: str, now: float) -> list[tuple[str, di
 
 
 @contextlib.contextmanager
-def lease(store: BackupStore, *, exclusive: bool, wait: float = DEFAULT_WAIT) -> Iterator[None]:
+def lease(store: BackupStore, *, exclusive: bool, wait: float = DEFAULT_WAIT) -> Iterator[str]:
+    """Hold a lease while the block runs; yields its key."""
     key = f"{PREFIX}{uuid.uuid4().hex}.{'exclusive' if exclusive else 'shared'}.json"
     deadline = time.monotonic() + wait
     delay = 0.2
@@ -89,7 +112,7 @@ def lease(store: BackupStore, *, exclusive: bool, wait: float = DEFAULT_WAIT) ->
     try:
         if exclusive:
             _remove_expired(store, key)
-        yield
+        yield key
     finally:
         stop.set()
         refresher.join(5)

@@ -6,7 +6,8 @@ Credentials and region come from the standard AWS chain (environment, ``~/.aws/c
 ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` (which boto3 reads itself). Retries with backoff
 on throttling and 5xx are botocore's (standard mode). Values up to 8 MiB are one PutObject;
 larger ones go in parts (s3transfer's multipart upload, completed only once every part is in,
-so a key is whole or absent). boto3 sends a checksum with each request and S3 checks it.
+so a key is whole or absent). boto3 sends a checksum with each request and S3 checks it. A
+multipart upload a killed process left is aborted by the next upload or prune (:meth:`S3Store.clean`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
@@ -52,6 +54,7 @@ class S3Store:
         self._endpoint = endpoint
         self._storage_class = storage_class
         self._lock_wait = lock_wait
+        self._lease: str | None = None  # the key of the lease this store object holds
         self._packs = PackCache(self.get)
         self.location = f"s3://{bucket}/{prefix}".rstrip("/")
 
@@ -216,8 +219,34 @@ class S3Store:
         self._packs.forget(key)
         self._call(self._client.delete_object, key, Bucket=self._bucket, Key=self._prefix + check_key(key))
 
-    def lock(self, *, exclusive: bool) -> contextlib.AbstractContextManager[None]:
-        return leases.lease(self, exclusive=exclusive, wait=self._lock_wait)
+    @contextlib.contextmanager
+    def lock(self, *, exclusive: bool) -> Iterator[None]:
+        with leases.lease(self, exclusive=exclusive, wait=self._lock_wait) as key:
+            self._lease = key
+            try:
+                yield
+            finally:
+                self._lease = None
+
+    def clean(self) -> None:
+        """Abort the multipart uploads under the prefix that killed processes left, begun more
+        than STALE_AGE ago, when no other process holds a live lease (S3 does not say whose an
+        upload is, and every writer holds its lease while its uploads run). Best effort: a store
+        that refuses the listing keeps them (a lifecycle rule can expire them)."""
+        import botocore.exceptions as bx
+
+        try:
+            if leases.others_live(self, self._lease):
+                return  # any of them may be that writer's: a later run, alone, removes the stale ones
+            cutoff = time.time() - leases.STALE_AGE
+            paginator = self._client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix):
+                for upload in page.get("Uploads", ()):
+                    if upload["Initiated"].timestamp() < cutoff:
+                        self._client.abort_multipart_upload(Bucket=self._bucket, Key=upload["Key"],
+                                                            UploadId=upload["UploadId"])
+        except (FcrctlError, bx.ClientError, bx.BotoCoreError, KeyError, AttributeError):
+            return
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

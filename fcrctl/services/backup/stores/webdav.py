@@ -1,8 +1,9 @@
 """WebDavStore: a backup store on a WebDAV server (Nextcloud, Apache mod_dav, nginx dav, rclone
 serve webdav...), ``https://host/path`` (``http://`` only on loopback), through requests.
 
-Keys map to URLs under the store's collection. A value is PUT to ``tmp/`` and MOVEd into place
-(Overwrite: T), so a key is whole or absent; collections are made with MKCOL as needed; listing
+Keys map to URLs under the store's collection. A value is PUT to ``tmp/<lease>.<uuid>.part``
+and MOVEd into place (Overwrite: T), so a key is whole or absent (the next upload or prune
+removes what a killed process left there: :meth:`WebDavStore.clean`); collections are made with MKCOL as needed; listing
 is PROPFIND Depth 1 per collection (a few hundred requests for a whole store, never one per blob).
 Credentials: FCRCTL_STORE_USER / FCRCTL_STORE_PASSWORD from the environment or the
 ``--store-credentials`` file (HTTP Basic), and/or headers from ``--header-file`` (e.g. a bearer
@@ -16,9 +17,10 @@ import contextlib
 import io
 import ipaddress
 import os
+import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit
@@ -47,8 +49,17 @@ from fcrctl.services.backup.stores.remote import (
 PROPFIND_MAX = 64 << 20  # bytes of one PROPFIND answer we parse
 HEADER_FILE_MAX = 64 << 10
 _PROPFIND_BODY = b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/>' \
-                 b'<d:getcontentlength/></d:prop></d:propfind>'
+                 b'<d:getcontentlength/><d:getlastmodified/></d:prop></d:propfind>'
 _DAV = "{DAV:}"
+
+
+def _http_date(text: str | None) -> float | None:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(text).timestamp() if text else None
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _loopback(host: str) -> bool:
@@ -91,13 +102,15 @@ class WebDavStore:
         self._timeout = timeout
         self._made: set[str] = set()
         self._lock_wait = lock_wait
+        self._lease: str | None = None  # the key of the lease this store object holds
         self._packs = PackCache(self.get)
         self.location = shown
 
     @classmethod
     def open(cls, url: str, *, create: bool = False, credentials_file: str | None = None,
              header_file: str | None = None, ca_bundle: str | None = None, insecure: bool = False,
-             timeout: float | None = None, lock_wait: float | None = None, **_: Any) -> WebDavStore:
+             timeout: float | None = None, lock_wait: float | None = None,
+             warn: Callable[[str], None] | None = None, **_: Any) -> WebDavStore:
         import requests
         from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry
@@ -118,6 +131,13 @@ class WebDavStore:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.verify = ca_bundle or not insecure
+        if session.verify is False and parts.scheme == "https":
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # ours once, not one per request
+            if warn is not None:
+                warn(f"--insecure: TLS certificates of the backup store {url.rstrip('/')} are not verified; others on "
+                     f"the network can read and change what is stored")
         user, password = env.get("FCRCTL_STORE_USER"), env.get("FCRCTL_STORE_PASSWORD")
         if user:
             session.auth = (user, password or "")
@@ -208,7 +228,8 @@ class WebDavStore:
                 counted[0] += len(chunk)
                 yield chunk
 
-        tmp = f"tmp/{uuid.uuid4().hex}.part"
+        owner = leases.lease_id(self._lease) if self._lease else "x"  # whose it is: clean() spares live ones
+        tmp = f"tmp/{owner}.{uuid.uuid4().hex}.part"
         self._mkcol("tmp")
         try:
             # a value in one request can be retried; a larger one streams once (a rerun resumes)
@@ -279,7 +300,7 @@ class WebDavStore:
         stack, seen = [collection], {collection}
         while stack:
             current = stack.pop()
-            for rel, is_dir, size in self._propfind(current):
+            for rel, is_dir, size, _modified in self._propfind(current):
                 if is_dir:
                     # only collections below this one, each once: a listing naming its parent (or
                     # itself under another spelling) would otherwise be walked for ever
@@ -290,7 +311,8 @@ class WebDavStore:
                 elif rel:
                     yield rel, size
 
-    def _propfind(self, collection: str) -> Iterator[tuple[str, bool, int]]:
+    def _propfind(self, collection: str) -> Iterator[tuple[str, bool, int, float | None]]:
+        """(path relative to the store, is a collection, size, last modified) of each member."""
         key = f"{collection}/" if collection else ""
         resp = self._request("PROPFIND", key, ok=(207,), data=_PROPFIND_BODY, stream=True,
                              headers={"Depth": "1", "Content-Type": "application/xml"})
@@ -315,15 +337,42 @@ class WebDavStore:
             rel = path[len(base):].strip("/") if path.startswith(base) else ""
             is_dir = response.find(f".//{_DAV}resourcetype/{_DAV}collection") is not None
             length = response.findtext(f".//{_DAV}getcontentlength") or "0"
-            yield rel, is_dir, int(length) if length.isdigit() else 0
+            yield rel, is_dir, int(length) if length.isdigit() else 0, _http_date(
+                response.findtext(f".//{_DAV}getlastmodified"))
 
     def delete(self, key: str) -> None:
         self._packs.forget(key)
         with contextlib.suppress(NotFound):
             self._request("DELETE", check_key(key), ok=(200, 204))
 
-    def lock(self, *, exclusive: bool) -> contextlib.AbstractContextManager[None]:
-        return leases.lease(self, exclusive=exclusive, wait=self._lock_wait)
+    @contextlib.contextmanager
+    def lock(self, *, exclusive: bool) -> Iterator[None]:
+        with leases.lease(self, exclusive=exclusive, wait=self._lock_wait) as key:
+            self._lease = key
+            try:
+                yield
+            finally:
+                self._lease = None
+
+    def clean(self) -> None:
+        """Remove from ``tmp/`` the partial writes of killed processes: named for a lease that is
+        not live (or for none) and untouched for STALE_AGE; an older fcrctl's ``<uuid>.part``
+        after LEGACY_AGE. A live writer's (its lease live) are never touched. Best effort."""
+        try:
+            live = leases.live_ids(self, self._lease)
+            now = time.time()
+            for rel, is_dir, _size, modified in list(self._propfind("tmp")):
+                name = rel.rpartition("/")[2]
+                if is_dir or not rel.startswith("tmp/") or not name.endswith(".part") or modified is None:
+                    continue
+                parts = name.split(".")
+                owner = parts[0] if len(parts) == 3 else None
+                if owner in live or now - modified < (leases.STALE_AGE if owner else leases.LEGACY_AGE):
+                    continue
+                with contextlib.suppress(FcrctlError):
+                    self._request("DELETE", f"tmp/{name}", ok=(200, 204, 404))
+        except FcrctlError:
+            return
 
     def close(self) -> None:
         self._session.close()

@@ -1,0 +1,112 @@
+"""How the store operations' costs grow with repository size (issue 14): upload after 100 changes,
+unchanged upload, verify-backup (no --read-data) of an unchanged snapshot, locally and in the store,
+and prune-backups, at two or more sizes built by bench/scale.py's builder.
+
+    .venv/bin/python bench/store_scale.py                        # 10k and 100k objects (BENCH_DIR)
+    .venv/bin/python bench/store_scale.py --sizes 10000 30000
+    .venv/bin/python bench/store_scale.py --smoke                # tiny sizes for CI
+
+Each operation is its own `fcrctl` process (wall and CPU seconds). The baseline beside each figure
+is the same operation at the smallest size; the growth exponent k fits cost ~ size**k between the
+smallest and the largest (0: costs what changed; 1: a walk of everything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from scale import build, change  # noqa: E402
+
+
+def fcrctl(repo: Path, *args: str) -> tuple[float, float, dict]:
+    """(wall seconds, CPU seconds, JSON output) of one `fcrctl --json` process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "fcrctl", "--repo", str(repo), "--json", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"fcrctl {' '.join(args)} failed ({proc.returncode}): {err.decode()[-800:]}")
+    cpu = _cpu_of_children()
+    return elapsed, cpu, json.loads(out) if out.strip() else {}
+
+
+_last = [0.0]
+
+
+def _cpu_of_children() -> float:
+    t = os.times()
+    total = t.children_user + t.children_system
+    spent, _last[0] = total - _last[0], total
+    return spent
+
+
+def measure(work: Path, size: int) -> dict[str, tuple[float, float]]:
+    repo, store = work / f"repo-{size}", work / f"store-{size}"
+    build(repo, size, 2)
+    _cpu_of_children()
+    got: dict[str, tuple[float, float]] = {}
+    first = fcrctl(repo, "backup", "--label", "one", "--to", str(store))[2]["id"]
+    change(repo, size, min(100, size // 8), 0, "one")
+    changed = fcrctl(repo, "backup", "--label", "two")[2]["id"]
+    wall, cpu, _ = fcrctl(repo, "upload-backup", changed, str(store))
+    got["upload after 100 changes"] = (wall, cpu)
+    unchanged = fcrctl(repo, "backup", "--label", "three")[2]["id"]
+    wall, cpu, out = fcrctl(repo, "upload-backup", unchanged, str(store))
+    assert out["manifest_copied"], out
+    got["unchanged upload"] = (wall, cpu)
+    wall, cpu, out = fcrctl(repo, "verify-backup", unchanged)
+    assert out["ok"], out
+    got["verify-backup (local, unchanged)"] = (wall, cpu)
+    wall, cpu, out = fcrctl(repo, "verify-backup", unchanged, "--from", str(store))
+    assert out["ok"], out
+    got["verify-backup --from (unchanged)"] = (wall, cpu)
+    wall, cpu, out = fcrctl(repo, "prune-backups", "--keep-last", "2", "--group-by", "none", "--from", str(store))
+    assert out["remove"] == [first], out
+    got["prune-backups --from (1 of 3)"] = (wall, cpu)
+    shutil.rmtree(repo, ignore_errors=True)
+    shutil.rmtree(store, ignore_errors=True)
+    return got
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    sizes = [200, 800] if args.smoke else sorted(args.sizes)
+    work = Path(tempfile.mkdtemp(prefix="fcrctl-bench-store-scale-", dir=os.environ.get("BENCH_DIR")))
+    try:
+        results = {}
+        for size in sizes:
+            results[size] = measure(work, size)
+            print(f"measured {size} objects", flush=True)
+        small, big = sizes[0], sizes[-1]
+        print(f"{'operation':<36}" + "".join(f" {f'{s} wall s':>13} {'CPU s':>6}" for s in sizes) + "  growth k")
+        for name in results[small]:
+            row = f"{name:<36}"
+            for s in sizes:
+                wall, cpu = results[s][name]
+                row += f" {wall:>13.2f} {cpu:>6.2f}"
+            a, b = results[small][name][1], results[big][name][1]  # CPU: steadier than wall on a shared machine
+            k = math.log(b / a) / math.log(big / small) if a > 0 and b > 0 and big > small else float("nan")
+            print(f"{row}  {k:>7.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""What an upload re-reads of files whose blobs the store has costs what changed (issue 14):
+objects changed since the last check, objects that failed then, and a bounded sweep of the rest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fcrctl.errors import CorruptData
+from fcrctl.services.backup import reread
+from fcrctl.services.backup.snapshot import BackupHome
+from tests.backup_helpers import make_repo, ok_json, run
+
+ORIGINAL = ("binary 0 " * 50).encode()
+
+
+@pytest.fixture
+def repo_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    make_repo(path, binaries=6)
+    return path
+
+
+def _check(repo_dir: Path, backup_id: str) -> reread.Checked:
+    home = BackupHome(repo_dir / "backups")
+    return reread.check_snapshot(home, home.get(backup_id))
+
+
+def _damage(repo_dir: Path) -> None:
+    hits = [p for p in (repo_dir / "ocfl-root").rglob("*") if p.is_file() and p.read_bytes() == ORIGINAL]
+    assert len(hits) == 1
+    with open(hits[0], "r+b") as fh:
+        fh.seek(10)
+        fh.write(b"XXXX")
+
+
+def test_an_unchanged_snapshot_looks_only_at_the_sweep(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    whole = _check(repo_dir, first)
+    assert whole.objects >= 9 and whole.files_read >= 9  # never read before: every object read
+    monkeypatch.setattr(reread, "SWEEP_FILES", 0)
+    second = ok_json(repo_dir, "backup", "--label", "two")["id"]
+    assert _check(repo_dir, second) == reread.Checked()  # the same state: nothing to look at
+    run(repo_dir, "create", "/top/new")
+    third = ok_json(repo_dir, "backup", "--label", "three")["id"]
+    changed = _check(repo_dir, third)
+    assert 1 <= changed.objects <= 3, changed  # /top/new and its parent, not the other objects
+    monkeypatch.setattr(reread, "SWEEP_FILES", 4)
+    swept = _check(repo_dir, third)
+    assert swept.objects and swept.files_statted <= 6 and swept.files_read == 0, swept
+
+
+def test_the_sweep_finds_damage_to_an_unchanged_file_within_a_cycle(repo_dir: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    _check(repo_dir, bid)
+    _damage(repo_dir)
+    monkeypatch.setattr(reread, "SWEEP_FILES", 2)
+    found = 0
+    for _ in range(12):  # ~20 content files, 2 a time: each is looked at within 10 checks
+        try:
+            _check(repo_dir, bid)
+        except CorruptData as e:
+            assert "/top/sub/b0" in e.message
+            found += 1
+    assert found >= 2  # found, and then looked at every time (whatever the budget) until it passes
+    monkeypatch.setattr(reread, "SWEEP_FILES", 0)
+    with pytest.raises(CorruptData):
+        _check(repo_dir, bid)
+
+
+def test_stats_lost_or_out_of_step_mean_a_whole_check(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    home = repo_dir / "backups"
+    (home / reread.OLD_STATS).write_text("{}\n")  # an earlier release's file goes
+    assert _check(repo_dir, bid).files_read
+    assert not (home / reread.OLD_STATS).exists()
+    monkeypatch.setattr(reread, "SWEEP_FILES", 0)
+    run(repo_dir, "create", "/top/new")
+    bid2 = ok_json(repo_dir, "backup", "--label", "two")["id"]
+    os.unlink(home / reread.BASE)  # as a crash between the rows and the state they describe
+    redone = _check(repo_dir, bid2)
+    assert redone.objects >= 9 and redone.files_read <= 4  # every object compared; only the new files read
+    (home / reread.STATS).write_bytes(b"not a database" * 100)
+    assert _check(repo_dir, bid2).files_read >= 9  # a damaged database is a cache: everything read again
+
+
+def test_an_object_that_failed_is_looked_at_until_it_passes(repo_dir: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reread, "SWEEP_FILES", 0)
+    store = tmp_path / "store"
+    ok_json(repo_dir, "backup", "--label", "one", "--to", str(store))
+    _damage(repo_dir)
+    run(repo_dir, "create", "/elsewhere")
+    # the damaged object did not change: only a full read (or the sweep, off here) can see it
+    assert run(repo_dir, "backup", "--label", "two", "--to", str(store)).exit_code == 0
+    result = run(repo_dir, "backup", "--label", "three", "--to", str(store), "--read-data")
+    assert result.exit_code == 8 and "/top/sub/b0" in result.stderr
+    run(repo_dir, "create", "/elsewhere2")
+    again = run(repo_dir, "backup", "--label", "four", "--to", str(store))
+    assert again.exit_code == 8 and "/top/sub/b0" in again.stderr, again.stderr
+
+
+def test_verify_and_restore_hash_stored_rdf_without_parsing_it(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify-backup --read-data and a restore's content check hash every file; whether stored RDF
+    can be served is `check --read-data`'s question (parsing it cost verify a third of its speed)."""
+    from fcrctl.repository.local import check_object as check
+
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    parsed: list[str] = []
+    real = check._unreadable_rdf
+    monkeypatch.setattr(check, "_unreadable_rdf", lambda file: parsed.append(file) or real(file))
+    report = ok_json(repo_dir, "verify-backup", bid, "--read-data")
+    assert report["ok"] and report["bytes"] > 0
+    ok_json(repo_dir, "restore", bid, "--yes")
+    assert parsed == []
+    assert run(repo_dir, "check", "--read-data").exit_code == 0 and parsed  # the repository's check still parses
