@@ -58,7 +58,7 @@ class Prepared:
 
 
 class ResourceReader:
-    """Reads a resource's files under ``tree``; ``checking``: only look for errors (pass 1)."""
+    """Reads a resource's files under ``tree``; ``checking``: only look for errors (--dry-run)."""
 
     def __init__(self, tree: ExportTree, source: Source, *, binaries: bool, versions: bool, acls: bool) -> None:
         self.tree = tree
@@ -181,10 +181,16 @@ class ResourceReader:
         return State(spec, *_dates(raw, url), *_users(raw, url), size=size)
 
     def _user_triples(self, raw: Graph, path: str) -> Graph:
-        if self.checking:  # pass 1 only looks for errors, and rewriting ids finds none
+        if self.checking:  # a dry run only looks for errors, and rewriting ids finds none
             return raw
-        graph = self._internal(raw)
-        return rdf.check_user_triples(graph, subject_id=paths.to_id(path), lenient=True)
+        # server-managed triples are dropped before the ids are rewritten (which changes no
+        # predicate, and no object into a server-managed type): one small graph is built, not
+        # three copies of the whole file's
+        user = rdf.new_graph()
+        for s, p, o in raw:
+            if not rdf.is_server_managed(str(p), str(o)):
+                user.add((s, p, o))
+        return self._internal(user)
 
     def _versions(self, entry: Entry, owner_dir: Path, url: str) -> list[tuple[datetime, State]]:
         """Mementos under ``fcr%3Aversions/``, each read as its resource is, about the resource."""

@@ -1,11 +1,11 @@
 """Importing an export tree (fcrepo-import-export's layout) into any Repository: the passes and their report
 
-Three passes over the tree, each streaming (one directory listing and one resource in memory at a
-time):
+Three passes, each streaming (one directory listing and one resource in memory at a time):
 1. check: every file is named, encoded, typed and parsed as the format says, before anything is
-   written, so bad input leaves the repository exactly as it was;
-2. write: resources in tree order (a container before its children), each from its own files;
-3. (``verify``) compare what the repository now holds with the source.
+   written, so bad input leaves the repository exactly as it was; what it read goes to a spool
+   (import_spool.py) on disk, so no file is parsed twice;
+2. write: resources in tree order (a container before its children), replayed from the spool;
+3. (``verify``) compare what the repository now holds with the spool.
 
 The walk is import_tree.py, reading one resource import_read.py (its versions import_versions.py),
 writing it import_write.py, comparing it afterwards import_verify.py.
@@ -22,8 +22,9 @@ from typing import Any
 from fcrctl import paths
 from fcrctl.errors import BadInput, FcrctlError, PartialFailure
 from fcrctl.repository.base import Repository
-from fcrctl.services.transfer.import_read import ResourceReader
-from fcrctl.services.transfer.import_tree import Entry, ExportTree
+from fcrctl.services.transfer.import_read import Prepared, ResourceReader
+from fcrctl.services.transfer.import_spool import Spool
+from fcrctl.services.transfer.import_tree import ExportTree
 from fcrctl.services.transfer.import_verify import difference
 from fcrctl.services.transfer.import_write import Writer
 from fcrctl.services.transfer.report import Report
@@ -62,38 +63,40 @@ class Importer:
 
     def run(self, transaction: bool = False) -> Report:
         self.tree.detect_base(self.reader.parse)
-        self.reader.checking = True
-        for entry in self.tree.entries():  # pass 1: nothing is written unless all of it reads
-            if entry is not None:
-                self.reader.prepare(entry)
+        self.reader.checking = self.options.dry_run
+        with Spool() as spool:
+            for entry in self.tree.entries():  # pass 1: nothing is written unless all of it reads
                 if self.options.dry_run:
-                    self.report.done(entry.kind)
-        self.reader.checking = False
-        if self.options.dry_run:
-            return self.report.finish()
-        if transaction:
-            self._in_transaction()
-        else:
-            self._write_all(self.repo)
-        if self.writer.histories_not_carried:
-            self.report.note(f"{self.writer.histories_not_carried} resources have versions in the export that this "
-                             "repository cannot take with their dates: their current state was imported")
-        if self.options.verify:
-            self._verify_all()
+                    if entry is not None:
+                        self.reader.prepare(entry)
+                        self.report.done(entry.kind)
+                    continue
+                spool.add(None if entry is None else self.reader.prepare(entry))
+            if self.options.dry_run:
+                return self.report.finish()
+            if transaction:
+                self._in_transaction(spool)
+            else:
+                self._write_all(self.repo, spool)
+            if self.writer.histories_not_carried:
+                self.report.note(f"{self.writer.histories_not_carried} resources have versions in the export that "
+                                 "this repository cannot take with their dates: their current state was imported")
+            if self.options.verify:
+                self._verify_all(spool)
         return self.report.finish()
 
-    def _write_all(self, repo: Repository) -> None:
+    def _write_all(self, repo: Repository, spool: Spool) -> None:
         pending: list[Future[None]] = []
         pool = ThreadPoolExecutor(self.options.jobs) if self.options.jobs > 1 else None
         try:
-            for entry in self.tree.entries():
-                if entry is None:  # a directory's files are done before its subdirectories start
+            for prepared in spool.replay():
+                if prepared is None:  # a directory's files are done before its subdirectories start
                     _drain(pending)
                     continue
                 if pool is None:
-                    self._one(entry, repo)
+                    self._one(prepared, repo)
                 else:
-                    pending.append(pool.submit(self._one, entry, repo))
+                    pending.append(pool.submit(self._one, prepared, repo))
                     if len(pending) >= self.options.jobs * 4:
                         _drain(pending)
             _drain(pending)
@@ -101,21 +104,21 @@ class Importer:
             if pool is not None:
                 pool.shutdown(wait=True)
 
-    def _one(self, entry: Entry, repo: Repository) -> None:
+    def _one(self, prepared: Prepared, repo: Repository) -> None:
         try:
-            self.writer.write(self.reader.prepare(entry), repo)
+            self.writer.write(prepared, repo)
         except FcrctlError as exc:
-            self.report.fail(entry.path, exc.message)
-        self.on_item(entry.path)
+            self.report.fail(prepared.entry.path, exc.message)
+        self.on_item(prepared.entry.path)
 
-    def _in_transaction(self) -> None:
+    def _in_transaction(self, spool: Spool) -> None:
         if not self.repo.capabilities.transactions:
             raise BadInput(f"--tx: {self.repo.location} has no transactions")
         repo: Any = self.repo
         tx = repo.begin_transaction()
         view = repo.in_transaction(tx.id)
         try:
-            self._write_all(view)
+            self._write_all(view, spool)
         except BaseException:
             with contextlib.suppress(FcrctlError):
                 repo.rollback_transaction(tx.id)
@@ -127,15 +130,15 @@ class Importer:
             return
         repo.commit_transaction(tx.id)
 
-    def _verify_all(self) -> None:
+    def _verify_all(self, spool: Spool) -> None:
         differences = 0
-        for entry in self.tree.entries():
-            if entry is None:
+        for prepared in spool.replay():
+            if prepared is None:
                 continue
-            problem = difference(self.repo, self.reader.prepare(entry))
+            problem = difference(self.repo, prepared)
             if problem:
                 differences += 1
-                self.report.fail(entry.path, f"verify: {problem}")
+                self.report.fail(prepared.entry.path, f"verify: {problem}")
         self.report.note(f"verify: {differences} differences between the repository and the export")
 
 
