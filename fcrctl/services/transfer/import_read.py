@@ -14,14 +14,14 @@ import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput
 from fcrctl.repository.base import BASIC_CONTAINER, CONTAINER_MODELS, LDP, NON_RDF_SOURCE, ResourceSpec
 from fcrctl.services.transfer import layout
 from fcrctl.services.transfer.import_tree import Entry, ExportTree, description, with_rdf_ext
-from fcrctl.services.transfer.import_versions import first, mementos, parse_date, rebase
+from fcrctl.services.transfer.import_versions import mementos, parse_date, rebase
 from fcrctl.services.transfer.source import Source
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ PAIRTREE = rdf.FEDORA + "Pairtree"
 # rel="type" values a sidecar may carry besides the interaction model
 _KNOWN_LDP = {LDP + n for n in ("Resource", "RDFSource", "Container", "NonRDFSource")} | set(CONTAINER_MODELS)
 MAX_RDF_BYTES = 256 << 20  # one resource's RDF; larger files are refused rather than parsed
+_RDF_TYPE = rdf.RDF_NS + "type"
 BINARY_FACTS = {rdf.EBUCORE + "hasMimeType", rdf.EBUCORE + "filename"}
 
 
@@ -69,17 +70,18 @@ class ResourceReader:
         self.acls = acls
         self.checking = False
 
-    def _own(self, file: Path) -> None:
+    def _own(self, file: Path, *, listed: bool = False) -> None:
         """Refuse a file (or its headers) that is a link out of the export. The walk checks what it
-        lists, but versions, descriptions and ACLs are read beside their resource, outside the walk."""
+        lists (``listed``: so only the headers beside it are left), but versions, descriptions and
+        ACLs are read beside their resource, outside the walk."""
         for candidate in (file, layout.headers_file(file)):
             if candidate.is_symlink() and not layout.inside(self.root, candidate):
                 raise BadInput(f"{candidate} is a link outside the export: refusing it")
-        if not layout.inside(self.root, file):
+        if not listed and not layout.inside(self.root, file):
             raise BadInput(f"{file} lies outside the export (a linked directory above it): refusing it")
 
-    def parse(self, file: Path, *, url: str) -> Graph:
-        self._own(file)
+    def parse(self, file: Path, *, url: str, listed: bool = False) -> Graph:
+        self._own(file, listed=listed)
         ext = os.path.splitext(file.name)[1]
         mime = layout.EXT_MEDIA.get(ext)
         if mime is None:
@@ -106,8 +108,8 @@ class ResourceReader:
         url = tree.old_base + urllib.parse.quote(entry.url_path[len(tree.base_path):] or "/")
         owner_dir = entry.file.with_name(os.path.splitext(entry.file.name)[0])
         if entry.kind == "container":
-            state, raw = self._container_state(entry.file, entry, url)
-            if _has_type(raw, url, PAIRTREE):
+            state, facts = self._container_state(entry.file, entry, url)
+            if PAIRTREE in facts.types(url):
                 return Prepared(entry, None, skip_reason="pairtree node (Fedora 4 storage detail)")
             prepared = Prepared(entry, state)
         else:
@@ -122,40 +124,41 @@ class ResourceReader:
                 prepared.acl = self._internal(self.parse(acl_file, url=url + "/fcr:acl"))
         return prepared
 
-    def _container_state(self, file: Path, entry: Entry, url: str) -> tuple[State, Graph]:
-        raw = self.parse(file, url=url)
+    def _container_state(self, file: Path, entry: Entry, url: str) -> tuple[State, Facts]:
+        raw = self.parse(file, url=url, listed=file == entry.file)
+        facts = Facts(raw)
         headers = layout.read_headers(file)
-        model, archival_group = _model(headers, raw, url, file)
+        model, archival_group = _model(headers, facts, url, file)
         if model == NON_RDF_SOURCE:
             raise BadInput(f"{file}: its headers say it is a binary (NonRDFSource), but it has no .binary file")
         graph = self._user_triples(raw, entry.path)
         spec = ResourceSpec(graph=graph, model=model, archival_group=archival_group, lenient=True)
-        return State(spec, *_dates(raw, url), *_users(raw, url)), raw
+        return State(spec, *_dates(facts, url), *_users(facts, url)), facts
 
     def _binary_state(self, file: Path, desc: Path | None, entry: Entry, url: str,
                       desc_override: Path | None = None) -> State:
         from fcrctl.repository.http.wire import filename_of
 
-        self._own(file)
+        self._own(file, listed=file == entry.file)
         headers = layout.read_headers(file)
         desc_file = desc_override or desc
         raw = self.parse(desc_file, url=url) if desc_file is not None else rdf.new_graph()
+        facts = Facts(raw)
         types = layout.link_types(headers)
         unknown = [t for t in types if t.startswith(LDP) and t not in _KNOWN_LDP]
         if unknown:
             raise BadInput(f"{layout.headers_file(file)}: unknown interaction model <{unknown[0]}>")
         if any(t in CONTAINER_MODELS for t in types):
             raise BadInput(f"{layout.headers_file(file)}: a container's model on a .binary file")
-        subject = _uri(url)
-        mime = layout.header(headers, "Content-Type") or first(raw, subject, rdf.EBUCORE + "hasMimeType")
+        mime = layout.header(headers, "Content-Type") or facts.first(url, rdf.EBUCORE + "hasMimeType")
         filename = None
         disposition = layout.header(headers, "Content-Disposition")
         if disposition:
             filename = filename_of(disposition)
-        filename = filename or first(raw, subject, rdf.EBUCORE + "filename") or None
+        filename = filename or facts.first(url, rdf.EBUCORE + "filename") or None
         digests: dict[str, str] = {}
-        for obj in raw.objects(subject, _uri(rdf.PREMIS + "hasMessageDigest")):
-            parsed = rdf.parse_digest_urn(str(obj))
+        for obj in facts.all(url, rdf.PREMIS + "hasMessageDigest"):
+            parsed = rdf.parse_digest_urn(obj)
             if parsed:
                 digests[parsed[0]] = parsed[1]
         graph = without(self._user_triples(raw, entry.path), BINARY_FACTS)  # carried as mime_type/filename
@@ -177,8 +180,8 @@ class ResourceReader:
             digests.update(self.source.digests.get(rel, {}))
             spec.digests = digests
             size = file.stat().st_size
-            return State(spec, *_dates(raw, url), *_users(raw, url), size=size, content_file=file)
-        return State(spec, *_dates(raw, url), *_users(raw, url), size=size)
+            return State(spec, *_dates(facts, url), *_users(facts, url), size=size, content_file=file)
+        return State(spec, *_dates(facts, url), *_users(facts, url), size=size)
 
     def _user_triples(self, raw: Graph, path: str) -> Graph:
         if self.checking:  # a dry run only looks for errors, and rewriting ids finds none
@@ -214,12 +217,6 @@ class ResourceReader:
         return out
 
 
-def _uri(value: str) -> Any:
-    from rdflib import URIRef
-
-    return URIRef(value)
-
-
 def without(graph: Graph, predicates: set[str]) -> Graph:
     """``graph`` less the triples with these predicates (itself when it has none)."""
     if not any(str(p) in predicates for p in graph.predicates()):
@@ -231,18 +228,35 @@ def without(graph: Graph, predicates: set[str]) -> Graph:
     return out
 
 
-def _has_type(graph: Graph, url: str, type_uri: str) -> bool:
-    return any(str(o) == type_uri for s, o in graph.subject_objects(_uri(rdf.RDF_NS + "type"))
-               if str(s).rstrip("/") == url.rstrip("/"))
+class Facts:
+    """A parsed file's objects by (subject, predicate), as strings, gathered in one pass: looking
+    each fact up in the graph cost more than parsing the file."""
+
+    def __init__(self, raw: Graph) -> None:
+        self._by: dict[tuple[str, str], list[str]] = {}
+        for s, p, o in raw:
+            self._by.setdefault((str(s), str(p)), []).append(str(o))
+
+    def all(self, subject: str, predicate: str) -> list[str]:
+        return self._by.get((subject, predicate), [])
+
+    def first(self, subject: str, predicate: str) -> str | None:
+        found = self._by.get((subject, predicate))
+        return found[0] if found else None
+
+    def types(self, url: str) -> list[str]:
+        """rdf:type values of ``url`` (with or without its trailing slash)."""
+        url = url.rstrip("/")
+        return [o for (s, p), objects in self._by.items() if p == _RDF_TYPE and s.rstrip("/") == url
+                for o in objects]
 
 
-def _model(headers: dict[str, list[str]], raw: Graph, url: str, file: Path) -> tuple[str, bool]:
+def _model(headers: dict[str, list[str]], facts: Facts, url: str, file: Path) -> tuple[str, bool]:
     """(interaction model, archival group) from the sidecar's rel="type" links, else the RDF's types."""
     types = layout.link_types(headers)
     source = layout.headers_file(file)
     if not types:
-        types = [str(o) for s, o in raw.subject_objects(_uri(rdf.RDF_NS + "type"))
-                 if str(s).rstrip("/") == url.rstrip("/")]
+        types = facts.types(url)
         source = file
     unknown = [t for t in types if t.startswith(LDP) and t not in _KNOWN_LDP]
     if unknown:
@@ -254,7 +268,7 @@ def _model(headers: dict[str, list[str]], raw: Graph, url: str, file: Path) -> t
     return model or BASIC_CONTAINER, ARCHIVAL_GROUP in types
 
 
-def _dates(raw: Graph, url: str) -> tuple[datetime | None, datetime | None]:
+def _dates(facts: Facts, url: str) -> tuple[datetime | None, datetime | None]:
     """fedora:created / fedora:lastModified of the resource (a memento's file may name the memento's
     URL, as Fedora 4 writes them, or the resource's, as Fedora 6 and fcrctl do)."""
     candidates = [url, url.rstrip("/") + "/", url.rstrip("/")]
@@ -262,19 +276,17 @@ def _dates(raw: Graph, url: str) -> tuple[datetime | None, datetime | None]:
         owner = url.split("/fcr:versions/", 1)[0]
         candidates += [owner, owner + "/"]
     for candidate in candidates:
-        subject = _uri(candidate)
-        modified = first(raw, subject, rdf.FEDORA + "lastModified")
+        modified = facts.first(candidate, rdf.FEDORA + "lastModified")
         if modified is not None:
-            return parse_date(first(raw, subject, rdf.FEDORA + "created")), parse_date(modified)
+            return parse_date(facts.first(candidate, rdf.FEDORA + "created")), parse_date(modified)
     return None, None
 
 
-def _users(raw: Graph, url: str) -> tuple[str | None, str | None]:
+def _users(facts: Facts, url: str) -> tuple[str | None, str | None]:
     """fedora:createdBy / fedora:lastModifiedBy, which Fedora's migration keeps in the headers."""
     for candidate in (url, url.rstrip("/") + "/", url.rstrip("/"), url.split("/fcr:versions/", 1)[0]):
-        subject = _uri(candidate)
-        created_by = first(raw, subject, rdf.FEDORA + "createdBy")
-        modified_by = first(raw, subject, rdf.FEDORA + "lastModifiedBy")
+        created_by = facts.first(candidate, rdf.FEDORA + "createdBy")
+        modified_by = facts.first(candidate, rdf.FEDORA + "lastModifiedBy")
         if created_by or modified_by:
             return created_by, modified_by
     return None, None
