@@ -30,6 +30,11 @@ class Spool:
         _Pickler(self._file).dump(item)  # each record stands alone (its own memo): nothing accumulates
         self.count += item is not None
 
+    def add_packed(self, record: bytes) -> None:
+        """A record ``pack`` made (in a worker process)."""
+        self._file.write(record)
+        self.count += 1
+
     def replay(self) -> Iterator[Prepared | None]:
         """Everything added, in order (as often as asked)."""
         self._file.flush()
@@ -50,6 +55,12 @@ class Spool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def pack(item: Prepared) -> bytes:
+    out = io.BytesIO()
+    _Pickler(out).dump(item)
+    return out.getvalue()
 
 
 class _Pickler(pickle.Pickler):

@@ -14,6 +14,7 @@ writing it import_write.py, comparing it afterwards import_verify.py.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -23,8 +24,8 @@ from fcrctl import paths
 from fcrctl.errors import BadInput, FcrctlError, PartialFailure
 from fcrctl.repository.base import Repository
 from fcrctl.services.transfer.import_read import Prepared, ResourceReader
-from fcrctl.services.transfer.import_spool import Spool
-from fcrctl.services.transfer.import_tree import ExportTree
+from fcrctl.services.transfer.import_spool import Spool, pack
+from fcrctl.services.transfer.import_tree import Entry, ExportTree
 from fcrctl.services.transfer.import_verify import difference
 from fcrctl.services.transfer.import_write import Writer
 from fcrctl.services.transfer.report import Report
@@ -65,13 +66,7 @@ class Importer:
         self.tree.detect_base(self.reader.parse)
         self.reader.checking = self.options.dry_run
         with Spool() as spool:
-            for entry in self.tree.entries():  # pass 1: nothing is written unless all of it reads
-                if self.options.dry_run:
-                    if entry is not None:
-                        self.reader.prepare(entry)
-                        self.report.done(entry.kind)
-                    continue
-                spool.add(None if entry is None else self.reader.prepare(entry))
+            self._check(spool)  # pass 1: nothing is written unless all of it reads
             if self.options.dry_run:
                 return self.report.finish()
             if transaction:
@@ -84,6 +79,46 @@ class Importer:
             if self.options.verify:
                 self._verify_all(spool)
         return self.report.finish()
+
+    def _check(self, spool: Spool) -> None:
+        """Read every resource into the spool (a dry run only counts them), on --jobs processes."""
+        workers = min(self.options.jobs, os.cpu_count() or 1)
+        if workers < 2:
+            for entry in self.tree.entries():
+                if entry is not None and self.options.dry_run:
+                    self.reader.prepare(entry)
+                    self.report.done(entry.kind)
+                elif not self.options.dry_run:
+                    spool.add(None if entry is None else self.reader.prepare(entry))
+            return
+        from fcrctl import forked
+
+        global _READER
+        _READER = self.reader  # what the forked workers read with
+        window: list[Entry | None] = []
+
+        def drain() -> None:
+            items = [entry for entry in window if entry is not None]
+            packed = iter(pool.map(_prepare, items, chunksize=max(1, len(items) // (4 * workers))))
+            for entry in window:
+                if entry is None:
+                    if not self.options.dry_run:
+                        spool.add(None)
+                    continue
+                record = next(packed)
+                if self.options.dry_run:
+                    self.report.done(entry.kind)
+                else:
+                    spool.add_packed(record)
+            window.clear()
+
+        with forked.pool(workers) as pool:
+            for entry in self.tree.entries():
+                window.append(entry)
+                if len(window) >= WINDOW:
+                    drain()
+            drain()
+        _READER = None
 
     def _write_all(self, repo: Repository, spool: Spool) -> None:
         pending: list[Future[None]] = []
@@ -140,6 +175,16 @@ class Importer:
                 differences += 1
                 self.report.fail(prepared.entry.path, f"verify: {problem}")
         self.report.note(f"verify: {differences} differences between the repository and the export")
+
+
+_READER: ResourceReader | None = None
+WINDOW = 512  # entries handed to the --jobs workers at a time (memory stays flat)
+
+
+def _prepare(entry: Entry) -> bytes:
+    """In a forked worker: one resource read and packed for the spool."""
+    assert _READER is not None
+    return pack(_READER.prepare(entry))
 
 
 def _drain(pending: list[Future[None]]) -> None:
