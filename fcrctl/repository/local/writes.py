@@ -89,6 +89,16 @@ class Writes:
 
     def commit_new(self, path: str, spec: ResourceSpec, *, raw_graph: bool = False,
                    parent_row: Row | None = None) -> ResourceInfo:
+        change = self.new_change(path, spec, raw_graph=raw_graph, parent_row=parent_row)
+        self.store.commit([change])
+        # the headers just stored (what info() would read back from the index); a resource that
+        # did not exist has no children
+        return hdr.to_info(change.known_headers[hdr.headers_path(change.object_id, paths.to_id(path))],
+                           has_children=False)
+
+    def new_change(self, path: str, spec: ResourceSpec, *, raw_graph: bool = False,
+                   parent_row: Row | None = None) -> Change:
+        """The change that creates ``path`` (its object's next state), not yet committed."""
         rid = paths.to_id(path)
         object_id = self.resources.object_for(path, archival_group=spec.archival_group, parent_row=parent_row)
         now = self.clock.now()
@@ -99,10 +109,7 @@ class Writes:
             base["createdBy"] = self.clock.by[0] or self.user
         change = Change(object_id, state=dict(self.store.head_state(object_id)) if object_id != rid else {})
         self.files.put_resource(change, path, spec, base, now, raw_graph=raw_graph)
-        self.store.commit([change])
-        # the headers just stored (what info() would read back from the index); a resource that
-        # did not exist has no children
-        return hdr.to_info(change.known_headers[hdr.headers_path(object_id, rid)], has_children=False)
+        return change
 
     def replace(self, path: str, spec: ResourceSpec, *,
                 conditions: Conditions = Conditions()) -> tuple[ResourceInfo, bool]:
