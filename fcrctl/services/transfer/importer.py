@@ -32,6 +32,7 @@ from fcrctl.services.transfer.report import Report
 from fcrctl.services.transfer.source import Source
 
 BATCH = 1000  # resources per durable commit locally: what a crash may cost (--resume redoes it)
+BATCH_BYTES = 256 << 20  # ...and binary bytes: big binaries are committed a few at a time
 
 
 
@@ -149,11 +150,13 @@ class Importer:
         """Locally: many resources per durable commit (a crash keeps or loses each batch whole, and
         --resume finishes), in tree order; what a batch cannot take is written the ordinary way."""
         pending: dict[str, tuple[str, int]] = {}  # staged, not yet committed: path -> (kind, bytes)
+        staged_bytes = 0
 
         def commit() -> None:
+            nonlocal staged_bytes
+            staged_bytes = 0
             try:
-                if pending:
-                    batch.commit()
+                batch.commit()  # with nothing staged, it only lets go of the writer lock
             except FcrctlError as exc:
                 for path in pending:
                     self.report.fail(path, exc.message)
@@ -185,7 +188,8 @@ class Importer:
                 if outcome == "staged":
                     assert prepared.current is not None
                     pending[entry.path] = (entry.kind, prepared.current.size)
-                    if len(pending) >= BATCH:
+                    staged_bytes += prepared.current.size
+                    if len(pending) >= BATCH or staged_bytes >= BATCH_BYTES:
                         commit()
                 elif outcome == "skipped":
                     self.on_item(entry.path)
