@@ -174,3 +174,14 @@ def test_batched_objects_equal_those_written_one_commit_each(exported: Path, tmp
     assert run(single, "import", str(exported)).exit_code == 0
     assert len(_objects(batched)) == 7
     assert _objects(batched) == _objects(single)
+
+
+def test_dates_of_a_resource_whose_name_needs_encoding_are_kept(source_repo: Path, exported: Path,  # noqa: F811
+                                                                  tmp_path: Path) -> None:
+    """Its file is item%3A1.ttl, its triples name .../item:1: the export's dates still apply."""
+    target = tmp_path / "repo"
+    assert run(target, "import", str(exported)).exit_code == 0
+    with LocalRepository.open(str(source_repo)) as source, LocalRepository.open(str(target)) as imported:
+        for path in ("/col/item:1", "/col/item:1/page~1.txt"):
+            assert imported.info(path).modified == source.info(path).modified
+            assert imported.info(path).created == source.info(path).created

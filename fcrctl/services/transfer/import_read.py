@@ -230,23 +230,24 @@ def without(graph: Graph, predicates: set[str]) -> Graph:
 
 class Facts:
     """A parsed file's objects by (subject, predicate), as strings, gathered in one pass: looking
-    each fact up in the graph cost more than parsing the file."""
+    each fact up in the graph cost more than parsing the file. Subjects are compared decoded: a
+    file names ``.../item:1`` where the URL built from its file name says ``.../item%3A1``."""
 
     def __init__(self, raw: Graph) -> None:
         self._by: dict[tuple[str, str], list[str]] = {}
         for s, p, o in raw:
-            self._by.setdefault((str(s), str(p)), []).append(str(o))
+            self._by.setdefault((urllib.parse.unquote(str(s)), str(p)), []).append(str(o))
 
     def all(self, subject: str, predicate: str) -> list[str]:
-        return self._by.get((subject, predicate), [])
+        return self._by.get((urllib.parse.unquote(subject), predicate), [])
 
     def first(self, subject: str, predicate: str) -> str | None:
-        found = self._by.get((subject, predicate))
+        found = self._by.get((urllib.parse.unquote(subject), predicate))
         return found[0] if found else None
 
     def types(self, url: str) -> list[str]:
         """rdf:type values of ``url`` (with or without its trailing slash)."""
-        url = url.rstrip("/")
+        url = urllib.parse.unquote(url).rstrip("/")
         return [o for (s, p), objects in self._by.items() if p == _RDF_TYPE and s.rstrip("/") == url
                 for o in objects]
 
