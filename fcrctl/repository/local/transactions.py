@@ -39,6 +39,7 @@ from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.staging import SCHEMA, Staging, Touched
 from fcrctl.repository.local.store import Change
 from fcrctl.repository.local.txdir import (
+    CLOSED,
     CLOSED_KEEP,
     ORPHAN_GRACE,
     TX_ID,
@@ -396,5 +397,28 @@ class Transactions:
             status = tx.status(meta)
             if status == "expired" and meta["status"] == "open":
                 self._expire(tx)
-            elif status != "open" and now - float(meta.get("closed", now)) > CLOSED_KEEP:
-                shutil.rmtree(tx.dir, ignore_errors=True)
+            elif os.path.exists(tx.closed_path):
+                tx.drop()  # closed, but a crash kept its directory
+            elif "closed" in meta:  # a record kept in place by an older fcrctl: moved under closed/
+                if now - float(meta["closed"]) <= CLOSED_KEEP:
+                    with contextlib.suppress(OSError):
+                        tx.closed_path.parent.mkdir(exist_ok=True)
+                        os.rename(tx.meta_path, tx.closed_path)
+                shutil.rmtree(tx.dir, ignore_errors=True)  # its staged data went at close: a few files
+        self._prune_closed(now)
+
+    def _prune_closed(self, now: float) -> None:
+        """Drop closed records older than a day; looked at once an hour (one stat per open)."""
+        closed = self.staging / CLOSED
+        marker = closed / ".pruned"
+        try:
+            if now - os.stat(marker).st_mtime < 3600:
+                return
+        except FileNotFoundError:
+            if not closed.is_dir():
+                return
+        with contextlib.suppress(OSError):
+            marker.touch()
+            for entry in os.scandir(closed):
+                if entry.name.endswith(".json") and now - entry.stat().st_mtime > CLOSED_KEEP:
+                    os.unlink(entry.path)
