@@ -63,7 +63,7 @@ class Change:
     purge: bool = False
     known_headers: dict[str, dict] = field(default_factory=dict)  # logical -> headers (saves re-reading)
     known_graphs: dict[str, object] = field(default_factory=dict)  # resource path -> Graph
-    created: str | None = None  # its version's date, when it differs from the others' in one commit (import)
+    created: str | None = None  # this version's date (else the store's ``created``, else now)
 
 
 class Store:
