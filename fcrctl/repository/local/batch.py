@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fcrctl import paths
-from fcrctl.errors import Conflict, Gone
+from fcrctl.errors import Conflict
 from fcrctl.repository.base import NON_RDF_SOURCE, ResourceSpec
 from fcrctl.repository.local import ocfl
 
@@ -53,12 +53,7 @@ class WriteBatch:
         index = self.writes.index
         if path == "/" or path in self._paths:
             return False
-        existing = index.get(path)
-        if existing is not None:
-            if existing.deleted:
-                raise Gone(f"{path} was deleted (a tombstone remains): `fcrctl purge {path}` reuses the path",
-                           path=path)
-            raise Conflict(f"{path} already exists: replace it with `fcrctl put {path} --file FILE`", path=path)
+        self.writes.refuse_taken(path)
         parent = paths.parent(path) or "/"
         prow = None if parent in self._paths else index.get(parent)
         if prow is None or prow.deleted:

@@ -48,12 +48,7 @@ class Writes:
     def _create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
         if path == "/":
             raise Conflict("the root container / always exists", path=path)
-        existing = self.index.get(path)
-        if existing is not None:
-            if existing.deleted:
-                raise Gone(f"{path} was deleted (a tombstone remains): `fcrctl purge {path}` reuses the path",
-                           path=path)
-            raise Conflict(f"{path} already exists: replace it with `fcrctl put {path} --file FILE`", path=path)
+        self.refuse_taken(path)
         parent = paths.parent(path) or "/"
         prow = self.index.get(parent)
         if prow is None:
@@ -68,6 +63,15 @@ class Writes:
         if prow.model == NON_RDF_SOURCE:
             raise Conflict(f"cannot create children of a binary ({parent})", path=path)
         return self.commit_new(path, spec, parent_row=prow)
+
+    def refuse_taken(self, path: str) -> None:
+        """Gone (a tombstone) or Conflict when something is at ``path`` already."""
+        existing = self.index.get(path)
+        if existing is not None:
+            if existing.deleted:
+                raise Gone(f"{path} was deleted (a tombstone remains): `fcrctl purge {path}` reuses the path",
+                           path=path)
+            raise Conflict(f"{path} already exists: replace it with `fcrctl put {path} --file FILE`", path=path)
 
     def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
         parent = paths.normalize(parent)
