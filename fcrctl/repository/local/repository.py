@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
     from fcrctl.rdf import Triple
     from fcrctl.repository.base import Repository
+    from fcrctl.repository.local.batch import WriteBatch
     from fcrctl.repository.local.txdir import TxDir
 
 log = logging.getLogger("fcrctl.local")
@@ -319,6 +320,12 @@ class LocalRepository:
 
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
         return self._writes.create(path, spec, parents=parents)
+
+    def batch(self) -> WriteBatch:
+        """Many new resources in one durable, crash-atomic commit (``fcrctl import``): see batch.py."""
+        from fcrctl.repository.local.batch import WriteBatch
+
+        return WriteBatch(self._writes, self._writing)
 
     def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
         return self._writes.create_child(parent, spec, slug=slug)

@@ -8,6 +8,10 @@ slow disks): their content goes to ``blobs`` (small content inline, spooled uplo
 ``blobs/<sha512>`` beside it) and the OCFL object is built once, at commit. Objects that exist
 in ``ocfl-root`` are still staged as OCFL copies under ``root/`` (see transactions.py).
 
+``history`` keeps what a commit must not fold into one version: once an object has a dated write
+(``LocalRepository.dated``, as `fcrctl import` writes a source's versions), each of its staged
+versions, with its date: a new object's every state, an existing object's staged version ids.
+
 The index rows of a staged new object name their content files ``@blob/<sha512>``; readers
 get a real file through :meth:`Staging.blob_path`, which writes inline content out on first use.
 Rows, touched records and blobs of one write change in one SQLite transaction, so another
@@ -34,8 +38,23 @@ CREATE TABLE IF NOT EXISTS touched (
 );
 CREATE INDEX IF NOT EXISTS touched_rel ON touched(object_rel);
 CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, object_id TEXT NOT NULL, version TEXT, state TEXT, created TEXT,
+    message TEXT
+);
+CREATE INDEX IF NOT EXISTS history_object ON history(object_id);
 """
 BLOB = "@blob"  # content_file prefix in the index rows of staged new objects
+
+
+@dataclass
+class Staged:
+    """One staged version kept apart for the commit (see ``history``)."""
+
+    version: str | None  # its id in the staged copy of an existing object
+    state: dict[str, str] | None  # a new object's state (logical -> sha512)
+    created: str | None  # its date; None: the commit's
+    message: str | None
 
 
 @dataclass
@@ -92,6 +111,25 @@ class Staging:
             (t.object_id, ocfl.object_rel(t.object_id), t.base, int(t.purge),
              json.dumps(t.state) if t.state is not None else None, t.created, t.message),
         )
+
+    # -- versions kept apart -------------------------------------------------------------------
+    def history(self, object_id: str) -> list[Staged]:
+        rows = self.index.conn.execute(
+            "SELECT version, state, created, message FROM history WHERE object_id=? ORDER BY seq", (object_id,))
+        return [Staged(r[0], json.loads(r[1]) if r[1] else None, r[2], r[3]) for r in rows.fetchall()]
+
+    def has_history(self, object_id: str) -> bool:
+        return self.index.conn.execute("SELECT 1 FROM history WHERE object_id=? LIMIT 1",
+                                       (object_id,)).fetchone() is not None
+
+    def add_history(self, object_id: str, staged: Staged) -> None:
+        self.index.conn.execute(
+            "INSERT INTO history (object_id, version, state, created, message) VALUES (?,?,?,?,?)",
+            (object_id, staged.version, json.dumps(staged.state) if staged.state is not None else None,
+             staged.created, staged.message))
+
+    def drop_history(self, object_id: str) -> None:
+        self.index.conn.execute("DELETE FROM history WHERE object_id=?", (object_id,))
 
     # -- blobs ------------------------------------------------------------------------------------
     def add(self, value: ocfl.NewFile) -> str:

@@ -40,6 +40,7 @@ class Change:
     purge: bool = False
     known_headers: dict[str, dict] = field(default_factory=dict)  # logical -> headers (saves re-reading)
     known_graphs: dict[str, object] = field(default_factory=dict)  # resource path -> Graph
+    created: str | None = None  # this version's date (else the store's ``created``, else now)
 
 
 _Prepared = list[tuple[Change, ocfl_write.PreparedVersion | None]]
@@ -167,7 +168,8 @@ class Store:
             if change.purge:
                 return None
             p = ocfl_write.prepare_version(self.root, self.tmp, change.object_id, change.state,
-                                     message=change.message, user=self.user, namaste=namaste, created=self.created)
+                                           message=change.message, user=self.user, namaste=namaste,
+                                           created=change.created or self.created)
             if p.new_object:
                 # create tuple dirs now so the one sync that follows covers them too
                 ocfl_write.ensure_dirs_below(root, os.path.dirname(ocfl.object_rel(change.object_id)), tuple_dirs)

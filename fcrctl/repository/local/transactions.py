@@ -1,4 +1,4 @@
-"""Local transactions: begun, listed, committed (every staged object in one Store.commit), rolled back
+"""Local transactions: begun, listed, committed (staged objects applied together by Store.commit), rolled back
 
 A transaction's writes go through its view (txview.py) into its staging directory (txdir.py,
 txstore.py); this component, held by LocalRepository, handles the transaction calls themselves.
@@ -10,6 +10,11 @@ journals multi-object changes and rolls them forward after a crash; the expected
 written to ``tx.json`` first, so a commit cut off by a crash is later judged applied or not.
 New objects are built there for the first time. Staged data is made durable by that commit's
 sync, not per write (a crash loses an open transaction's staging, which the client must redo).
+
+Dated writes (``LocalRepository.dated``: `fcrctl import --tx` writing a source's versions) are
+not folded: each becomes its own version with its date (staging.py keeps them apart). Such a
+commit applies in rounds, the k-th kept version of every object in round k, each round one
+Store.commit; a commit cut off between rounds is rolled forward, never left half done.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +39,7 @@ from fcrctl.repository.local.lock import WriterLock
 from fcrctl.repository.local.staging import SCHEMA, Staging, Touched
 from fcrctl.repository.local.store import Change
 from fcrctl.repository.local.txdir import (
+    CLOSED,
     CLOSED_KEEP,
     ORPHAN_GRACE,
     TX_ID,
@@ -50,6 +57,19 @@ if TYPE_CHECKING:
     from fcrctl.repository.local.store import Store
 
 log = logging.getLogger("fcrctl.local")
+
+
+@dataclass
+class _Step:
+    """One version a commit makes of one object: a purge, a new object's staged state, or a
+    version of an existing object's staged copy (``version``; None: its head)."""
+
+    object_id: str
+    purge: bool = False
+    state: dict[str, str] | None = None
+    version: str | None = None
+    created: str | None = None  # its date; None: the commit's
+    message: str | None = None
 
 
 class Transactions:
@@ -161,13 +181,13 @@ class Transactions:
                 staging = Staging(tx.dir, tx_index)
                 touched = list(staging.all())
                 self._check_conflicts(tx, touched)
-                changes, expected = self._changes(tx, staging, touched)
+                steps, expected = self._plan(tx, staging, touched)
+                rounds = self._rounds(tx, staging, list(steps.values()))  # lost staged content fails here
                 meta = tx.meta()
                 meta.update(status="committing", expected=expected)
                 tx.write_meta(meta)
                 crash_point("before-apply")
-                if changes:
-                    self.store.commit(changes)
+                self._apply(rounds)
                 crash_point("after-apply")
             finally:
                 tx_index.close()
@@ -192,49 +212,79 @@ class Transactions:
                 "applied: roll it back (`fcrctl tx rollback`) and redo the work"
             )
 
-    def _changes(self, tx: TxDir, staging: Staging,
-                 touched: list[Touched]) -> tuple[list[Change], dict[str, str | None]]:
-        root = self.root
-        tmp = self.tmp
-        changes: list[Change] = []
+    def _plan(self, tx: TxDir, staging: Staging,
+              touched: list[Touched]) -> tuple[dict[str, list[_Step]], dict[str, str | None]]:
+        """The versions to commit per object, and the heads they leave: one version per object
+        (its staged head), except the versions a dated write made, each committed as its own."""
+        steps: dict[str, list[_Step]] = {}
         expected: dict[str, str | None] = {}
         message = f"transaction {tx.id}"
         for t in touched:
             oid = t.object_id
             if t.purge:
                 if t.base is not None:
-                    changes.append(Change(oid, purge=True))
+                    steps[oid] = [_Step(oid, purge=True)]
                     expected[oid] = None
                 continue
+            apart = staging.history(oid)
             if t.is_new:
                 assert t.state is not None
                 # built for the first time, in ocfl-root's tmp/, by Store.commit
-                state: dict[str, str | ocfl.NewFile] = {
-                    logical: staging.new_file(digest, tmp) for logical, digest in t.state.items()}
-                changes.append(Change(oid, state=state, message=message))
-                expected[oid] = "v1"
+                steps[oid] = ([_Step(oid, state=h.state, created=h.created, message=h.message) for h in apart]
+                              or [_Step(oid, state=t.state, message=message)])
+                expected[oid] = f"v{len(steps[oid])}"
                 continue
             if t.base is None:
                 raise CorruptData(f"transaction {tx.id}: object {oid} is touched but not staged: roll it back")
-            staged = tx.dir / "root" / ocfl.object_rel(oid)
-            inventory = ocfl.read_inventory(staged)
-            manifest = ocfl.manifest_paths(inventory)
-            have = set(ocfl.read_inventory(root / ocfl.object_rel(oid))["manifest"])
-            state = {}
-            for logical, digest in ocfl.state_digests(inventory).items():
-                if digest in have:
-                    state[logical] = digest
-                else:
-                    # a link, so the staged copy stays whole if this commit fails before applying
-                    link = tmp / f"tx-{uuid.uuid4().hex}"
-                    os.link(staged / manifest[digest], link)
-                    state[logical] = ocfl.NewFile(source=link, digest=digest)
-            changes.append(Change(oid, state=state, message=message))
-            expected[oid] = f"v{ocfl.version_number(t.base) + 1}"
-        return changes, expected
+            if apart:
+                versions = ocfl.read_inventory(tx.dir / "root" / ocfl.object_rel(oid))["versions"]
+                dated = {h.version: h.created for h in apart}
+                base = ocfl.version_number(t.base)
+                steps[oid] = [_Step(oid, version=vid, created=dated.get(vid), message=versions[vid].get("message"))
+                              for vid in sorted(versions, key=ocfl.version_number) if ocfl.version_number(vid) > base]
+            else:
+                steps[oid] = [_Step(oid, message=message)]
+            expected[oid] = f"v{ocfl.version_number(t.base) + len(steps[oid])}"
+        return steps, expected
+
+    def _rounds(self, tx: TxDir, staging: Staging, steps: list[list[_Step]]) -> list[list[Change]]:
+        """The changes to commit together: the k-th version of every object in round k (one
+        round in all unless dated writes kept versions apart)."""
+        return [[self._change(tx, staging, s[k]) for s in steps if k < len(s)]
+                for k in range(max(map(len, steps), default=0))]
+
+    def _apply(self, rounds: list[list[Change]]) -> None:
+        for k, changes in enumerate(rounds):
+            if k:
+                crash_point("between-versions")
+            self.store.commit(changes)
+
+    def _change(self, tx: TxDir, staging: Staging, step: _Step) -> Change:
+        oid = step.object_id
+        if step.purge:
+            return Change(oid, purge=True)
+        state: dict[str, str | ocfl.NewFile]
+        if step.state is not None:
+            state = {logical: staging.new_file(digest, self.tmp) for logical, digest in step.state.items()}
+            return Change(oid, state=state, message=step.message, created=step.created)
+        staged = tx.dir / "root" / ocfl.object_rel(oid)
+        inventory = ocfl.read_inventory(staged)
+        manifest = ocfl.manifest_paths(inventory)
+        have = set(ocfl.read_inventory(self.root / ocfl.object_rel(oid))["manifest"])
+        state = {}
+        for logical, digest in ocfl.state_digests(inventory, step.version).items():
+            if digest in have:
+                state[logical] = digest
+            else:
+                # a link, so the staged copy stays whole if this commit fails before applying
+                link = self.tmp / f"tx-{uuid.uuid4().hex}"
+                os.link(staged / manifest[digest], link)
+                state[logical] = ocfl.NewFile(source=link, digest=digest)
+        return Change(oid, state=state, message=step.message, created=step.created)
 
     def _resolve(self, tx: TxDir) -> dict:
-        """A commit was cut off: after the repository's own recovery, it either applied or not."""
+        """A commit was cut off: after the repository's own recovery, it applied, or not at all,
+        or some of its versions (dated writes kept apart): those are rolled forward."""
         with self.writing():  # repairs the repository first
             meta = tx.meta()
             if meta["status"] != "committing":
@@ -244,10 +294,42 @@ class Transactions:
             applied = all(object_head(root / ocfl.object_rel(oid)) == head for oid, head in expected.items())
             if applied:
                 tx.close("committed")
+            elif self._roll_forward(tx):
+                log.warning("transaction %s: its commit was interrupted after some versions; rolled forward", tx.id)
+                tx.close("committed")
             else:
                 log.warning("transaction %s: its commit was interrupted before applying; rolled back", tx.id)
                 tx.close("rolled_back", note="commit interrupted before it applied")
             return tx.meta()
+
+    def _roll_forward(self, tx: TxDir) -> bool:
+        """Commit the versions a cut-off commit did not get to; False when it got to none."""
+        try:
+            tx_index = open_tx_index(tx)
+        except CorruptData:
+            return False  # no staging to roll forward from: judged as before, by the heads alone
+        try:
+            staging = Staging(tx.dir, tx_index)
+            touched = list(staging.all())
+            steps, _ = self._plan(tx, staging, touched)
+            rest: list[list[_Step]] = []
+            for t in touched:
+                todo = steps.get(t.object_id)
+                if not todo:
+                    continue
+                head = object_head(self.root / ocfl.object_rel(t.object_id))
+                if todo[0].purge:
+                    done = int(head is None)
+                else:
+                    at = 0 if head in (None, "?") else ocfl.version_number(head)
+                    done = max(0, at - (ocfl.version_number(t.base) if t.base is not None else 0))
+                rest.append(todo[done:])
+            if sum(map(len, rest)) == sum(map(len, steps.values())):
+                return False  # nothing was applied
+            self._apply(self._rounds(tx, staging, rest))
+            return True
+        finally:
+            tx_index.close()
 
     def rollback_transaction(self, tx_id: str) -> TransactionInfo:
         tx = self._txdir(tx_id)
@@ -315,5 +397,28 @@ class Transactions:
             status = tx.status(meta)
             if status == "expired" and meta["status"] == "open":
                 self._expire(tx)
-            elif status != "open" and now - float(meta.get("closed", now)) > CLOSED_KEEP:
-                shutil.rmtree(tx.dir, ignore_errors=True)
+            elif os.path.exists(tx.closed_path):
+                tx.drop()  # closed, but a crash kept its directory
+            elif "closed" in meta:  # a record kept in place by an older fcrctl: moved under closed/
+                if now - float(meta["closed"]) <= CLOSED_KEEP:
+                    with contextlib.suppress(OSError):
+                        tx.closed_path.parent.mkdir(exist_ok=True)
+                        os.rename(tx.meta_path, tx.closed_path)
+                shutil.rmtree(tx.dir, ignore_errors=True)  # its staged data went at close: a few files
+        self._prune_closed(now)
+
+    def _prune_closed(self, now: float) -> None:
+        """Drop closed records older than a day; looked at once an hour (one stat per open)."""
+        closed = self.staging / CLOSED
+        marker = closed / ".pruned"
+        try:
+            if now - os.stat(marker).st_mtime < 3600:
+                return
+        except FileNotFoundError:
+            if not closed.is_dir():
+                return
+        with contextlib.suppress(OSError):
+            marker.touch()
+            for entry in os.scandir(closed):
+                if entry.name.endswith(".json") and now - entry.stat().st_mtime > CLOSED_KEEP:
+                    os.unlink(entry.path)

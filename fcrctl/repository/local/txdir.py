@@ -15,6 +15,10 @@ A transaction directory holds:
                   the committed object here (files are immutable, so links are safe copies), later
                   writes add versions to the copy. Untouched objects are read from ``ocfl-root/``.
 ``tmp/``          uploads being spooled.
+
+Closing a transaction writes its final record to ``REPO/staging/closed/<id>.json`` (kept a day, to
+answer "already committed") and moves its directory away in one rename: opening the repository
+then scans only the transactions still open, however many were committed that day.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from fcrctl.repository.local.lock import WriterLock
 TX_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ORPHAN_GRACE = 60.0  # a staging dir without tx.json younger than this may be a begin in progress
 CLOSED_KEEP = 24 * 3600.0  # closed transactions answer "already committed" for a day
+CLOSED = "closed"  # staging/closed/<id>.json: records of closed transactions
 CRASH_ENV = "FCRCTL_TEST_CRASH_AT"  # tests: kill -9 this process at a named point of commit
 
 
@@ -61,18 +66,21 @@ class TxDir:
         self.id = tx_id
         self.dir = staging / tx_id
         self.meta_path = self.dir / "tx.json"
+        self.closed_path = staging / CLOSED / f"{tx_id}.json"
         self._meta: tuple[tuple[int, int, int], dict] | None = None
         self._touched = 0.0  # when this process last set ``alive`` (time.time())
 
     # -- state ------------------------------------------------------------------------------
     def meta(self) -> dict:
         try:
+            # the closed record wins: a crash may leave the directory of a closed transaction behind
+            path = self.closed_path if os.path.exists(self.closed_path) else self.meta_path
             # tx.json is only ever replaced by rename: the same inode and mtime mean the same content
-            st = os.stat(self.meta_path)
+            st = os.stat(path)
             key = (st.st_ino, st.st_mtime_ns, st.st_size)
             if self._meta is not None and self._meta[0] == key:
                 return dict(self._meta[1])
-            data = json.loads(self.meta_path.read_text("utf-8"))
+            data = json.loads(path.read_text("utf-8"))
             self._meta = (key, data)
             data = dict(data)
         except FileNotFoundError:
@@ -128,11 +136,17 @@ class TxDir:
         now = time.time()
         if timeout is not None and now - self._touched < min(1.0, timeout / 100):
             return
-        os.utime(self.dir / "alive")
+        try:
+            os.utime(self.dir / "alive")
+        except FileNotFoundError:
+            self.require_open()  # closed meanwhile: say so
+            raise
         self._touched = now
 
     @contextlib.contextmanager
     def locked(self, timeout: float) -> Iterator[WriterLock]:
+        if not self.dir.is_dir():
+            self.require_open()  # closed: its lock went with its directory
         lock = WriterLock(self.dir / "lock", timeout)
         try:
             with lock.held():
@@ -141,26 +155,25 @@ class TxDir:
             lock.close()
 
     def close(self, status: str, **extra: Any) -> None:
-        """Record the final status, then drop the staged data (tx.json stays as the record)."""
+        """Record the final status under closed/, then drop the transaction's directory."""
         meta = self.meta()
         meta.update(status=status, closed=time.time(), **extra)
         meta.pop("expected", None)
-        self.write_meta(meta)
-        trash: list[str] = []
-        for name in ("root", "tmp", "blobs", "index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "touched.jsonl"):
-            target = self.dir / name
-            if target.is_dir():
-                trash.append(_to_trash(target))
-            else:
-                target.unlink(missing_ok=True)
-        _delete_later(trash)
+        self.closed_path.parent.mkdir(exist_ok=True)
+        ocfl.write_durable(self.closed_path, json.dumps(meta).encode())
+        self.drop()
+
+    def drop(self) -> None:
+        """Remove the directory (its record is under closed/)."""
+        if self.dir.is_dir():
+            _delete_later([_to_trash(self.dir)])
 
 
 def _to_trash(path: Path) -> str:
     """Move a staged tree out of the way in one rename (deleting it costs ~0.2 ms per entry on
     slow disks: seconds for a big transaction). It goes to the repository's tmp/, which is never
     taken for a transaction and is emptied on the next open or write recovery if we do not get to it."""
-    trash = path.parent.parent.parent / "tmp" / f"trash-{uuid.uuid4().hex}"
+    trash = path.parent.parent / "tmp" / f"trash-{uuid.uuid4().hex}"
     try:
         os.rename(path, trash)
     except OSError:

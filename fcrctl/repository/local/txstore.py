@@ -10,7 +10,7 @@ from typing import Any
 from fcrctl.errors import Conflict, CorruptData
 from fcrctl.repository.local import ocfl, ocfl_write
 from fcrctl.repository.local.index import Index
-from fcrctl.repository.local.staging import BLOB, Staging, Touched, record_inventory
+from fcrctl.repository.local.staging import BLOB, Staged, Staging, Touched, record_inventory
 from fcrctl.repository.local.store import Change, Store, known_content
 from fcrctl.repository.local.txdir import TxDir, object_head
 
@@ -106,6 +106,7 @@ class TxStore(Store):
                             shutil.rmtree(self.root / ocfl.object_rel(change.object_id), ignore_errors=True)
                         touched.purge, touched.state = True, None
                         self.staging.put(touched)
+                        self.staging.drop_history(change.object_id)
                         removed.append(change.object_id)
                     elif touched.base is None:
                         entries.append(self._stage_new(change, touched))
@@ -127,9 +128,11 @@ class TxStore(Store):
                 state[logical] = value
             else:
                 state[logical] = self.staging.add(value)
+        previous = Staged(None, touched.state, None, touched.message) if touched.state is not None else None
         touched.purge, touched.state = False, state
-        touched.created, touched.message = ocfl.now_iso(), change.message
+        touched.created, touched.message = self.created or ocfl.now_iso(), change.message
         self.staging.put(touched)
+        self._keep_apart(change.object_id, Staged(None, state, self.created, change.message), previous)
         known_headers, known_data = known_content(change)
         return self.entries(change.object_id, ocfl.object_rel(change.object_id),
                             record_inventory(touched, self.user, lambda d: d), known_headers,
@@ -138,11 +141,23 @@ class TxStore(Store):
     def _stage_version(self, change: Change) -> Any:
         """A new version of the staged copy of an object that exists in ocfl-root."""
         p = ocfl_write.prepare_version(self.root, self.tmp, change.object_id, change.state,
-                                 message=change.message, user=self.user)
+                                       message=change.message, user=self.user, created=self.created)
         ocfl_write.install_version(p, set())
+        if self.created is not None:  # the commit replays the staged copy's versions (their ids suffice)
+            self.staging.add_history(change.object_id, Staged(p.inventory["head"], None, self.created, change.message))
         known_headers, known_data = known_content(change)
         return self.entries(change.object_id, ocfl.object_rel(change.object_id), p.inventory, known_headers,
                             change.known_graphs, known_data)
+
+    def _keep_apart(self, object_id: str, staged: Staged, previous: Staged | None) -> None:
+        """A new object's staged state joins its history when dated (``self.created``), or when
+        an earlier write was: a dated write must not be folded into the commit's one version."""
+        kept = self.staging.has_history(object_id)
+        if self.created is None and not kept:
+            return
+        if previous is not None and not kept:
+            self.staging.add_history(object_id, previous)  # the undated state it follows
+        self.staging.add_history(object_id, staged)
 
     def needs_recovery(self) -> bool:
         # staging never marks objects pending (Store.commit, which does, is not used here) nor

@@ -49,12 +49,7 @@ class Writes:
     def _create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
         if path == "/":
             raise Conflict("the root container / always exists", path=path)
-        existing = self.index.get(path)
-        if existing is not None:
-            if existing.deleted:
-                raise Gone(f"{path} was deleted (a tombstone remains): `fcrctl purge {path}` reuses the path",
-                           path=path)
-            raise Conflict(f"{path} already exists: replace it with `fcrctl put {path} --file FILE`", path=path)
+        self.refuse_taken(path)
         parent = paths.parent(path) or "/"
         prow = self.index.get(parent)
         if prow is None:
@@ -69,6 +64,15 @@ class Writes:
         if prow.model == NON_RDF_SOURCE:
             raise Conflict(f"cannot create children of a binary ({parent})", path=path)
         return self.commit_new(path, spec, parent_row=prow)
+
+    def refuse_taken(self, path: str) -> None:
+        """Gone (a tombstone) or Conflict when something is at ``path`` already."""
+        existing = self.index.get(path)
+        if existing is not None:
+            if existing.deleted:
+                raise Gone(f"{path} was deleted (a tombstone remains): `fcrctl purge {path}` reuses the path",
+                           path=path)
+            raise Conflict(f"{path} already exists: replace it with `fcrctl put {path} --file FILE`", path=path)
 
     def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
         parent = paths.normalize(parent)
@@ -90,6 +94,16 @@ class Writes:
 
     def commit_new(self, path: str, spec: ResourceSpec, *, raw_graph: bool = False,
                    parent_row: Row | None = None) -> ResourceInfo:
+        change = self.new_change(path, spec, raw_graph=raw_graph, parent_row=parent_row)
+        self.store.commit([change])
+        # the headers just stored (what info() would read back from the index); a resource that
+        # did not exist has no children
+        return hdr.to_info(change.known_headers[hdr.headers_path(change.object_id, paths.to_id(path))],
+                           has_children=False)
+
+    def new_change(self, path: str, spec: ResourceSpec, *, raw_graph: bool = False,
+                   parent_row: Row | None = None) -> Change:
+        """The change that creates ``path`` (its object's next state), not yet committed."""
         rid = paths.to_id(path)
         object_id = self.resources.object_for(path, archival_group=spec.archival_group, parent_row=parent_row)
         now = self.clock.now()
@@ -100,10 +114,7 @@ class Writes:
             base["createdBy"] = self.clock.by[0] or self.user
         change = Change(object_id, state=dict(self.store.head_state(object_id)) if object_id != rid else {})
         self.files.put_resource(change, path, spec, base, now, raw_graph=raw_graph)
-        self.store.commit([change])
-        # the headers just stored (what info() would read back from the index); a resource that
-        # did not exist has no children
-        return hdr.to_info(change.known_headers[hdr.headers_path(object_id, rid)], has_children=False)
+        return change
 
     def replace(self, path: str, spec: ResourceSpec, *,
                 conditions: Conditions = Conditions()) -> tuple[ResourceInfo, bool]:

@@ -1,0 +1,136 @@
+"""Exported versions (mementos) on import: finding them with their dates, and which to write
+
+Fedora 5/6 name a memento by its date (YYYYMMDDHHMMSS), Fedora 4 by its label, whose date is
+then in the TimeMap (``fcr%3Aversions.<ext>``). What is written follows fcrepo-upgrade-utils:
+every memento in order, then the current state when it differs from the newest memento.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fcrctl import paths, rdf
+from fcrctl.errors import BadInput
+from fcrctl.services.transfer import layout
+from fcrctl.services.transfer.import_tree import with_rdf_ext
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+    from fcrctl.services.transfer.import_read import Prepared, State
+
+_MEMENTO = re.compile(r"\d{14}")
+
+
+def mementos(owner_dir: Path, url: str, parse: Callable[..., Graph]) -> Iterator[tuple[Path, str, str, datetime]]:
+    """(file, stem, extension, date) of each memento file under ``fcr%3Aversions/``."""
+    vdir = owner_dir / layout.VERSIONS
+    if not vdir.is_dir():
+        return
+    labels = _fedora4_version_dates(owner_dir, url, parse)
+    for name in sorted(os.listdir(vdir)):
+        full = vdir / name
+        if full.is_dir() or name.endswith(layout.HEADERS_EXT):
+            continue
+        stem, ext = os.path.splitext(name)
+        when = _memento_date(stem) or labels.get(stem)
+        if when is None:
+            raise BadInput(f"{full}: a version named neither by its date (YYYYMMDDHHMMSS) nor in "
+                           f"{layout.VERSIONS} TimeMap")
+        yield full, stem, ext, when
+
+
+def rebase(graph: Graph | None, memento_url: str, url: str, old_base: str, dest: str) -> Graph | None:
+    """A memento's triples are about the memento's URL; a version is about the resource."""
+    if graph is None:
+        return None
+    entry_id = rdf.to_internal(_graph_of(url), old_base)
+    memento_id = rdf.to_internal(_graph_of(memento_url), old_base)
+    old, new = str(next(iter(memento_id))[0]), str(next(iter(entry_id))[0])
+    if dest != "/":
+        old, new = old.replace(paths.ROOT_ID, paths.to_id(dest), 1), new.replace(paths.ROOT_ID,
+                                                                                paths.to_id(dest), 1)
+    from rdflib import URIRef
+
+    out = rdf.new_graph()
+    for s, p, o in graph:
+        out.add((URIRef(new) if str(s) == old else s, p, URIRef(new) if str(o) == old else o))
+    return out
+
+
+def states(prepared: Prepared, dated: bool) -> list[tuple[State, datetime | None]]:
+    """The versions to write, as fcrepo-upgrade-utils writes them: every memento, then the
+    current state when its last-modified date differs from the newest memento's."""
+    assert prepared.current is not None
+    if not prepared.versions or not dated:
+        return [(prepared.current, prepared.current.modified)]
+    out: list[tuple[State, datetime | None]] = [(state, when) for when, state in prepared.versions]
+    newest = prepared.versions[-1][1].modified
+    if newest is None or prepared.current.modified is None or newest != prepared.current.modified:
+        out.append((prepared.current, prepared.current.modified))
+    return out
+
+
+def _fedora4_version_dates(owner_dir: Path, url: str, parse: Callable[..., Graph]) -> dict[str, datetime]:
+    from rdflib import URIRef
+
+    timemap = with_rdf_ext(owner_dir / layout.VERSIONS)
+    if timemap is None:
+        return {}
+    graph = parse(timemap, url=url + "/fcr:versions")
+    out: dict[str, datetime] = {}
+    for version in graph.objects(None, URIRef(rdf.FEDORA + "hasVersion")):
+        # an unlabelled version (fcrctl serve) is named by its URL only
+        segment = urllib.parse.unquote(str(version).rstrip("/").rsplit("/", 1)[-1])
+        label = first(graph, version, rdf.FEDORA + "hasVersionLabel") or segment
+        created = first(graph, version, rdf.FEDORA + "created")
+        if label and created:
+            with contextlib.suppress(ValueError):
+                out[label] = utc(datetime.fromisoformat(created))
+    return out
+
+
+def first(graph: Graph, subject: object, predicate: str) -> str | None:
+    """The first object of (subject, predicate), as a string."""
+    from rdflib import URIRef
+
+    for obj in graph.objects(subject, URIRef(predicate)):  # type: ignore[arg-type]
+        return str(obj)
+    return None
+
+
+def _graph_of(url: str) -> Graph:
+    from rdflib import URIRef
+
+    graph = rdf.new_graph()
+    graph.add((URIRef(url), URIRef(rdf.RDF_NS + "type"), URIRef(rdf.LDP + "Resource")))
+    return graph
+
+
+def parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return utc(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _memento_date(stem: str) -> datetime | None:
+    if not _MEMENTO.fullmatch(stem):
+        return None
+    try:
+        return datetime.strptime(stem, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -1,0 +1,164 @@
+"""Writing prepared resources on import: create/replace with the export's dates, tombstones, ACLs"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fcrctl.errors import Conflict, Gone, NotFound
+from fcrctl.repository.base import Repository
+from fcrctl.services.transfer import acl
+from fcrctl.services.transfer.import_read import Prepared, State
+from fcrctl.services.transfer.import_tree import Entry
+from fcrctl.services.transfer.import_versions import states
+from fcrctl.services.transfer.report import Report
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+
+class Writer:
+    """Writes one prepared resource at a time (from several threads with --jobs) into a repository."""
+
+    def __init__(self, main: Repository, report: Report, *, resume: bool, skip_tombstones: bool,
+                 overwrite_tombstones: bool) -> None:
+        self.main = main  # the repository imported into (``repo`` below may be a transaction's view of it)
+        self.report = report
+        self.resume = resume
+        self.skip_tombstones = skip_tombstones
+        self.overwrite_tombstones = overwrite_tombstones
+        self.histories_not_carried = 0
+        self._lock = threading.Lock()
+
+    def write(self, prepared: Prepared, repo: Repository) -> None:
+        entry = prepared.entry
+        if prepared.current is None:
+            self.report.skip(entry.path, prepared.skip_reason or "left out")
+            return
+        # Without --resume, a resource in the way fails its create anyway: asking first would cost
+        # every resource a lookup (two requests over HTTP) to tell only tombstones apart.
+        ask_first = self.resume or entry.path == "/"
+        if ask_first and not self._make_room(entry.path, repo):
+            return
+        dated = is_dated(repo)
+        for number, (state, when) in enumerate(states(prepared, is_dated(self.main))):
+            when = when if dated else None
+            try:
+                self._write_state(repo, entry, state, when, first=number == 0)
+            except Gone:
+                if number > 0 or ask_first:
+                    raise
+                if not self._make_room(entry.path, repo):  # says what to do with the tombstone
+                    return
+                self._write_state(repo, entry, state, when, first=True)  # the tombstone was purged
+        if prepared.versions and not dated:
+            with self._lock:
+                self.histories_not_carried += 1
+        for _ in prepared.versions if dated else ():
+            self.report.done("version")
+        if prepared.acl is not None:
+            self._write_acl(repo, entry.path, prepared.acl)
+        self.report.done(entry.kind, prepared.current.size)
+
+    def batchable(self, prepared: Prepared) -> bool:
+        """Whether ``stage`` may take it: one state, no ACL (those write several times over)."""
+        return (prepared.current is not None and prepared.entry.path != "/" and prepared.acl is None
+                and not (prepared.versions and is_dated(self.main)))
+
+    def stage(self, prepared: Prepared, batch: Any) -> str:
+        """Add a batchable resource to a local repository's write batch (``LocalRepository.batch``):
+        "staged" (the caller counts it once the batch is committed), "skipped" (already there, with
+        --resume), or "refused": the batch cannot take it, so the caller commits the batch and
+        writes it the ordinary way."""
+        entry, state = prepared.entry, prepared.current
+        assert state is not None
+        if self.resume and not self._make_room(entry.path, self.main):
+            return "skipped"
+        modified = state.modified
+        dates: dict[str, Any] = {}
+        if modified is not None:  # as _dating: the state's dates, and its last-modified as the version's
+            dates = {"created": state.created or modified, "modified": modified, "version": modified,
+                     "created_by": state.created_by, "modified_by": state.modified_by}
+        spec = state.spec
+        handle = open(state.content_file, "rb") if state.content_file is not None else None  # noqa: SIM115
+        try:
+            if handle is not None:
+                spec = dataclasses.replace(spec, content=handle)
+            try:
+                return "staged" if batch.create(entry.path, spec, **dates) else "refused"
+            except Gone:
+                return "refused"  # a tombstone: the ordinary write says what to do with it
+        finally:
+            if handle is not None:
+                handle.close()
+
+    def _make_room(self, path: str, repo: Repository) -> bool:
+        """False when the resource is to be left alone (resume, tombstone skipped)."""
+        if path == "/":
+            return True
+        try:
+            repo.info(path)
+        except NotFound:
+            return True
+        except Gone:
+            if self.overwrite_tombstones:
+                repo.purge(path)
+                return True
+            if self.skip_tombstones:
+                self.report.skip(path, "a tombstone is there (--skip-tombstones)")
+                return False
+            raise Gone(f"{path} was deleted and a tombstone remains: use --overwrite-tombstones or "
+                       "--skip-tombstones", path=path) from None
+        if self.resume:
+            self.report.skip(path, "already imported (--resume)")
+            return False
+        raise Conflict(f"{path} already exists: import into an empty place, or --resume", path=path)
+
+    def _write_state(self, repo: Repository, entry: Entry, state: State, when: datetime | None,
+                     *, first: bool) -> None:
+        spec = state.spec
+        handle = None
+        if state.content_file is not None:
+            handle = open(state.content_file, "rb")  # noqa: SIM115 (closed below)
+        try:
+            if handle is not None:
+                spec = dataclasses.replace(spec, content=handle)
+            with _dating(repo, state, when):
+                if entry.path == "/" or not first:
+                    repo.replace(entry.path, spec)
+                else:
+                    repo.create(entry.path, spec, parents=True)
+        finally:
+            if handle is not None:
+                handle.close()
+
+    def _write_acl(self, repo: Repository, path: str, graph: Graph) -> None:
+        # The one hook for ACLs on import (see acl.py).
+        if not acl.supported(repo):
+            self.report.skip(path + "/fcr:acl", "ACLs are not supported by this repository yet")
+            return
+        acl.write(repo, path, graph)
+        self.report.done("acl")
+
+
+def is_dated(repo: Repository) -> bool:
+    """Whether the repository keeps the export's dates (and so its versions)."""
+    return bool(getattr(repo.capabilities, "dated_writes", False))
+
+
+@contextlib.contextmanager
+def _dating(repo: Repository, state: State, version: datetime | None) -> Iterator[None]:
+    """Writes inside carry the export's dates and users, where the backend can keep them: the
+    resource's created/last-modified in its headers, the memento's date as its version's."""
+    modified = state.modified or version
+    if modified is None or version is None or not is_dated(repo):
+        yield
+        return
+    dated: Any = getattr(repo, "dated")  # noqa: B009 (present when capabilities.dated_writes)
+    with dated(state.created or modified, modified, version=version, created_by=state.created_by,
+               modified_by=state.modified_by):
+        yield
