@@ -33,10 +33,11 @@ def streams(mime: str) -> bool:
 def turtle_chunks(triples: Iterable[Triple], mime: str, *, fedora4: bool = False,
                   per_chunk: int | None = None) -> Iterator[bytes]:
     """One Turtle (or N3) document in chunks of ``per_chunk`` triples, each written by rdflib;
-    a prefix a chunk declares as an earlier one did is left out (rdflib declares those it uses)."""
+    a prefix a chunk declares as an earlier one did is left out (rdflib declares those it uses).
+    A body of one chunk is written as rdflib writes a whole graph (blank nodes nested in place)."""
     from fcrctl.server.chunk_writers import WRITERS
 
-    writer = WRITERS[(rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)], fedora4)]
+    writer, whole = WRITERS[(rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)], fedora4)]
     per_chunk = per_chunk or CHUNK_TRIPLES
     declared: set[bytes] = set()
     graph, count, written = _chunk_graph(), 0, False
@@ -47,7 +48,7 @@ def turtle_chunks(triples: Iterable[Triple], mime: str, *, fedora4: bool = False
             yield _written(graph, writer, declared)
             graph, count, written = _chunk_graph(), 0, True
     if count or not written:
-        yield _written(graph, writer, declared)
+        yield _written(graph, writer if written else whole, declared)
 
 
 def _chunk_graph() -> Graph:
