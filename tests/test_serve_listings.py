@@ -185,3 +185,24 @@ def test_json_ld_above_the_bound_is_refused_with_the_types_that_stream(
             assert "text/turtle" in refused.text and "PreferContainment" in refused.text
             assert _get(url, accept, OMIT_CONTAINMENT).status_code == 200  # the container alone is small
         assert _get(url, "text/turtle").status_code == 200
+
+
+def test_turtle_chunks_join_into_the_graph_whatever_the_cut() -> None:
+    """Cut after every n triples, through nested blank nodes: the chunks parse as the graph; a
+    body of one chunk is byte for byte what serialising the whole graph gives."""
+    from rdflib import BNode, Literal, URIRef
+
+    graph = Graph()
+    for i in range(20):
+        child, part, more = URIRef(f"http://x/c/{i}"), BNode(), BNode()
+        graph.add((URIRef("http://x/c"), _contains(), child))
+        graph.add((child, URIRef("http://example.org/part"), part))
+        graph.add((part, URIRef("http://example.org/name"), Literal(f"n{i}")))
+        graph.add((part, URIRef("http://example.org/more"), more))
+        graph.add((more, URIRef("http://example.org/n"), Literal(i)))
+    assert b"".join(listings.turtle_chunks(list(graph), "text/turtle")) == rdf.serialize(graph, "text/turtle")
+    for per_chunk in (1, 3, 7, 100):
+        for mime, fmt in (("text/turtle", "turtle"), ("text/n3", "n3")):
+            body = b"".join(listings.turtle_chunks(list(graph), mime, per_chunk=per_chunk))
+            assert isomorphic(Graph().parse(data=body, format=fmt), graph), (per_chunk, mime)
+    assert Graph().parse(data=b"".join(listings.turtle_chunks([], "text/turtle")), format="turtle").__len__() == 0

@@ -43,4 +43,10 @@ class Fedora4N3(_Labelled, fedora4_writers.N3):
     pass
 
 
-WRITERS = {("turtle", False): Turtle, ("n3", False): N3, ("turtle", True): Fedora4Turtle, ("n3", True): Fedora4N3}
+# (rdflib format, Fedora 4's literals) -> (the chunk writer, the writer of a body that is one chunk)
+WRITERS = {
+    ("turtle", False): (Turtle, TurtleSerializer),
+    ("n3", False): (N3, N3Serializer),
+    ("turtle", True): (Fedora4Turtle, fedora4_writers.Turtle),
+    ("n3", True): (Fedora4N3, fedora4_writers.N3),
+}

@@ -10,6 +10,7 @@ whole, up to MAX_WHOLE_TRIPLES, and a bigger one is refused (406) with the types
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 STREAMED_FORMATS = frozenset({"nt", "turtle", "n3"})  # rdflib format names
 CHUNK_TRIPLES = 2000
+FIRST_CHUNK_TRIPLES = 100  # rdflib writes ~30,000 triples/s: the first chunk of a long body is small
 MAX_WHOLE_TRIPLES = 100_000  # JSON-LD / RDF/XML of this many triples: ~15 s and ~0.5 GB in rdflib
 
 
@@ -33,27 +35,39 @@ def streams(mime: str) -> bool:
 def turtle_chunks(triples: Iterable[Triple], mime: str, *, fedora4: bool = False,
                   per_chunk: int | None = None) -> Iterator[bytes]:
     """One Turtle (or N3) document in chunks of ``per_chunk`` triples, each written by rdflib;
-    a prefix a chunk declares as an earlier one did is left out (rdflib declares those it uses)."""
+    a prefix a chunk declares as an earlier one did is left out (rdflib declares those it uses).
+    A body of one chunk is written as rdflib writes a whole graph (blank nodes nested in place);
+    a longer one starts with a small chunk, so its first bytes leave at once."""
     from fcrctl.server.chunk_writers import WRITERS
 
-    writer = WRITERS[(rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)], fedora4)]
+    writer, whole = WRITERS[(rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)], fedora4)]
     per_chunk = per_chunk or CHUNK_TRIPLES
     declared: set[bytes] = set()
-    graph, count, written = _chunk_graph(), 0, False
-    for triple in triples:
+    source = iter(triples)
+    buffered = list(itertools.islice(source, per_chunk))
+    if len(buffered) < per_chunk:
+        yield _written(_chunk_graph(buffered), whole, declared)
+        return
+    first = max(1, min(FIRST_CHUNK_TRIPLES, per_chunk // 2))
+    yield _written(_chunk_graph(buffered[:first]), writer, declared)
+    graph = _chunk_graph(buffered[first:])
+    count = len(graph)
+    for triple in source:
         graph.add(triple)
         count += 1
         if count >= per_chunk:
             yield _written(graph, writer, declared)
-            graph, count, written = _chunk_graph(), 0, True
-    if count or not written:
+            graph, count = _chunk_graph(), 0
+    if count:
         yield _written(graph, writer, declared)
 
 
-def _chunk_graph() -> Graph:
+def _chunk_graph(triples: Iterable[Triple] = ()) -> Graph:
     graph = rdf.new_graph()
     for prefix, namespace in rdf.PREFIXES.items():
         graph.bind(prefix, namespace)
+    for triple in triples:
+        graph.add(triple)
     return graph
 
 

@@ -205,7 +205,7 @@ def test_check_reports_stored_triples_that_cannot_be_served(tmp_path: Path, monk
     body = tmp_path / "f.n3"
     body.write_text("@prefix : <http://x/> . { :a :b :c } => { :d :e :f } .")
     with monkeypatch.context() as older:  # as a version without the write-time refusal stored it
-        older.setattr(rdf, "check_storable", lambda graph, source="": None)
+        older.setattr(rdf.parsing, "check_storable", lambda graph, source="": None)
         assert cli("--repo", repo, "create", "/formula", "--file", str(body)).exit_code == 0
     assert cli("--repo", repo, "create", "/fine").exit_code == 0
     got = cli("--repo", repo, "get", "/formula")
