@@ -41,7 +41,7 @@ from fcrctl.services.backup.snapshot import BackupHome, BackupInfo
 STATS = ".read-stats.sqlite"
 BASE = ".read-stats.state"  # a hard link to the objects.jsonl the stats were last brought up to
 OLD_STATS = ".read-stats.jsonl"  # the one-file form of earlier releases (read whole each time)
-SWEEP_FILES = 25_000  # content files of unchanged objects re-stat'ed per upload (~0.1 s)
+SWEEP_FILES = 8_192  # content files of unchanged objects re-stat'ed per upload (~0.15 CPU s)
 Stat = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
 Files = list[tuple[str, Stat]]
 _BAD = -1  # the "checked" run of an object that failed: looked at again every time until it passes
@@ -270,15 +270,17 @@ def _sweep(stats: _Stats, looked: set[str],
                 break
             budget -= len(files or ())
         taken.append((o, files, checked))
+    unchanged: list[tuple[int, str]] = []
     for o, files, checked in taken:  # (not while the listing is open: rows change)
         if checked == _BAD or files is None:
             settle(o, None)  # read again whole
         elif all(_stat(p) == st for p, st in files):
             done.objects += 1
             done.files_statted += len(files)
-            stats.db.execute("UPDATE objects SET checked = ? WHERE rel = ?", (stats.run, o.rel))
+            unchanged.append((stats.run, o.rel))
         else:
             settle(o, (o.digest, files))
+    stats.db.executemany("UPDATE objects SET checked = ? WHERE rel = ?", unchanged)
 
 
 def _object(o: rootstate.ObjectState, cached: tuple[str, Files] | None, sources: rootstate.Sources,
