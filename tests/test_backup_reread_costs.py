@@ -117,3 +117,22 @@ def test_verify_and_restore_hash_stored_rdf_without_parsing_it(repo_dir: Path, m
     ok_json(repo_dir, "restore", bid, "--yes")
     assert parsed == []
     assert run(repo_dir, "check", "--read-data").exit_code == 0 and parsed  # the repository's check still parses
+
+
+def test_a_comparison_kept_waiting_by_another_says_so(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from fcrctl.errors import Locked
+
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    _check(repo_dir, bid)
+    monkeypatch.setattr(reread, "BUSY_WAIT", 0.2)
+    other = sqlite3.connect(repo_dir / "backups" / reread.STATS, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")  # another upload comparing its files
+        with pytest.raises(Locked, match="another upload"):
+            _check(repo_dir, bid)
+    finally:
+        other.close()
+    assert _check(repo_dir, bid).objects >= 0  # nothing was taken for damage and thrown away
+    assert (repo_dir / "backups" / reread.STATS).exists()

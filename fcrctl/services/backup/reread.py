@@ -34,14 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fcrctl import paths
-from fcrctl.errors import CorruptData
+from fcrctl.errors import CorruptData, Locked
 from fcrctl.services.backup import frames, rootstate
 from fcrctl.services.backup.snapshot import BackupHome, BackupInfo
 
 STATS = ".read-stats.sqlite"
 BASE = ".read-stats.state"  # a hard link to the objects.jsonl the stats were last brought up to
 OLD_STATS = ".read-stats.jsonl"  # the one-file form of earlier releases (read whole each time)
-SWEEP_FILES = 25_000  # content files of unchanged objects re-stat'ed per upload (~0.1 s)
+SWEEP_FILES = 8_192  # content files of unchanged objects re-stat'ed per upload (~0.15 CPU s)
+BUSY_WAIT = 600.0  # seconds an upload waits for another one's comparison (one writer at a time)
 Stat = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
 Files = list[tuple[str, Stat]]
 _BAD = -1  # the "checked" run of an object that failed: looked at again every time until it passes
@@ -83,16 +84,16 @@ class _Stats:
     @staticmethod
     def _open(file: Path) -> sqlite3.Connection:
         for attempt in range(2):
-            db = sqlite3.connect(file, timeout=60, isolation_level=None)
+            db = sqlite3.connect(file, timeout=BUSY_WAIT, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(_SCHEMA)
                 db.execute("SELECT rel, id, head, digest, files, checked FROM objects LIMIT 1").fetchall()
                 return db
-            except sqlite3.DatabaseError:  # damaged: it is a cache, everything is checked again
+            except sqlite3.DatabaseError as e:  # damaged: it is a cache, everything is checked again
                 db.close()
-                if attempt:
-                    raise
+                if attempt or "locked" in str(e) or "busy" in str(e):
+                    raise  # another upload holds it: never taken for damage
                 for suffix in ("", "-wal", "-shm"):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(f"{file}{suffix}")
@@ -189,11 +190,15 @@ def check_snapshot(home: BackupHome, info: BackupInfo, *, read_data: bool = Fals
         return Checked()
     with contextlib.suppress(OSError):
         (home.root / OLD_STATS).unlink(missing_ok=True)
-    stats = _Stats(home.root / STATS)
     try:
-        return _check(home, info, stats, state_file, read_data, set(sent) if not read_data else set())
-    finally:
-        stats.close()
+        stats = _Stats(home.root / STATS)
+        try:
+            return _check(home, info, stats, state_file, read_data, set(sent) if not read_data else set())
+        finally:
+            stats.close()
+    except sqlite3.OperationalError as e:  # another upload of this repository holds it past the timeout
+        raise Locked(f"{home.root / STATS} is busy ({e}): another upload from this repository is comparing its "
+                     f"files; try again when it is done") from None
 
 
 def _check(home: BackupHome, info: BackupInfo, stats: _Stats, state_file: Path, read_data: bool,
@@ -270,15 +275,17 @@ def _sweep(stats: _Stats, looked: set[str],
                 break
             budget -= len(files or ())
         taken.append((o, files, checked))
+    unchanged: list[tuple[int, str]] = []
     for o, files, checked in taken:  # (not while the listing is open: rows change)
         if checked == _BAD or files is None:
             settle(o, None)  # read again whole
         elif all(_stat(p) == st for p, st in files):
             done.objects += 1
             done.files_statted += len(files)
-            stats.db.execute("UPDATE objects SET checked = ? WHERE rel = ?", (stats.run, o.rel))
+            unchanged.append((stats.run, o.rel))
         else:
             settle(o, (o.digest, files))
+    stats.db.executemany("UPDATE objects SET checked = ? WHERE rel = ?", unchanged)
 
 
 def _object(o: rootstate.ObjectState, cached: tuple[str, Files] | None, sources: rootstate.Sources,
