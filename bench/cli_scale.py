@@ -71,25 +71,30 @@ def run(where: Path, args: list[str], first_line: bool) -> tuple[float, float]:
                             stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     wall = None
-    if first_line:
-        proc.stdout.readline()
+    if first_line:  # the rest of the listing is not waited for: its CPU is then the first line's
+        if not proc.stdout.readline():
+            raise SystemExit(f"fcrctl {' '.join(args)} printed nothing on {where}")
         wall = time.perf_counter() - started
+        proc.kill()
     for _ in iter(lambda: proc.stdout.read(1 << 16), b""):  # type: ignore[union-attr]
         pass
     _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    if os.waitstatus_to_exitcode(status) != 0 and not first_line:
         raise SystemExit(f"fcrctl {' '.join(args)} failed on {where}")
     return wall if wall is not None else time.perf_counter() - started, usage.ru_utime + usage.ru_stime
 
 
-def measure(where: Path, count: int, runs: int) -> dict[str, tuple[float, float]]:
-    """name -> (median wall, median CPU), the commands interleaved run by run."""
-    samples: dict[str, list[tuple[float, float]]] = {}
+def measure(repos: list[tuple[Path, int]], runs: int) -> list[dict[str, tuple[float, float]]]:
+    """Per repository: name -> (median wall, median CPU). Commands and repositories alternate run
+    by run, so a machine whose load drifts weighs on both sizes alike."""
+    samples: list[dict[str, list[tuple[float, float]]]] = [{} for _ in repos]
     for _ in range(runs):
-        for name, (args, first_line) in commands(count).items():
-            samples.setdefault(name, []).append(run(where, args, first_line))
-    return {name: (statistics.median(w for w, _ in got), statistics.median(c for _, c in got))
-            for name, got in samples.items()}
+        for name in commands(0):
+            for (where, count), got in zip(repos, samples, strict=True):
+                args, first_line = commands(count)[name]
+                got.setdefault(name, []).append(run(where, args, first_line))
+    return [{name: (statistics.median(w for w, _ in got), statistics.median(c for _, c in got))
+             for name, got in per.items()} for per in samples]
 
 
 def main() -> None:
@@ -105,13 +110,13 @@ def main() -> None:
     runs = 1 if args.smoke else args.runs
     work = Path(tempfile.mkdtemp(prefix="fcrctl-bench-cli-scale-", dir=os.environ.get("BENCH_DIR")))
     try:
-        results = []
+        repos = []
         for i, n in enumerate((small, big)):
             where = args.reuse[i] if args.reuse else work / f"repo-{n}"
             if not args.reuse:
                 prepare(where, n, 2 if args.smoke else args.workers)
-            results.append(measure(where, n, runs))
-        report(small, big, runs, results)
+            repos.append((where, n))
+        report(small, big, runs, measure(repos, runs))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
