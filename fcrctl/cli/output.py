@@ -230,6 +230,8 @@ class Printer:
                 self.line(f"{model_short(item.model):<9} {size:>12}  {stamp}  {item.path}")
             else:
                 self.line(item.path)
+            if count == 1:  # a pipe buffers 8 KB (~800 paths): the reader sees the first at once
+                self.stdout.flush()
         return count
 
     def versions(self, versions: list[Version]) -> None:

@@ -46,7 +46,7 @@ from fcrctl.repository.local.resources import Resources
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.repository.local.store import Store
 from fcrctl.repository.local.support import cache_index_path
-from fcrctl.repository.local.transactions import Transactions
+from fcrctl.repository.local.txdir import CLOSED
 from fcrctl.repository.local.versions import Versions
 from fcrctl.repository.local.writes import Writes
 
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from fcrctl.rdf import Triple
     from fcrctl.repository.base import Repository
     from fcrctl.repository.local.batch import WriteBatch
+    from fcrctl.repository.local.transactions import Transactions
     from fcrctl.repository.local.txdir import TxDir
 
 log = logging.getLogger("fcrctl.local")
@@ -96,8 +97,7 @@ class LocalRepository:
         self._thread_lock = threading.RLock()
         store = Store(storage_root, self._tmp, self._index, user or "fcrctl", retention)
         self._wire(store, Resources(storage_root, self._index, store))
-        self._transactions = Transactions(location, storage_root, self._tmp, self._index, store, self._writing,
-                                          self._lock, writable, self._open_view)
+        self._transactions: Transactions | None = None  # made on first use: reads never import it
         if fresh or self._index.get_meta("built") is None:
             self.reindex(_locked=False)
         elif writable and self._lock is not None and self._needs_cleanup() and self._lock.try_acquire():
@@ -107,7 +107,7 @@ class LocalRepository:
                 self._store.clean_tmp()
             finally:
                 self._lock.release()
-        if writable and storage_root == location / "ocfl-root":
+        if writable and storage_root == location / "ocfl-root" and self._staged_transactions():
             self.sweep_transactions()  # expired or orphaned transaction staging (transactions.py)
 
     def _wire(self, store: Store, resources: Resources) -> None:
@@ -123,6 +123,22 @@ class LocalRepository:
         self._writes = Writes(resources, files, self._clock, self._writing, self._user)
         self._moves = Moves(resources, files, self._acls, self._clock, self._writing)
         self._versions = Versions(resources, self._clock, self._writing)
+
+    def _txs(self) -> Transactions:
+        if self._transactions is None:
+            from fcrctl.repository.local.transactions import Transactions
+
+            self._transactions = Transactions(self._dir, self._root, self._tmp, self._index, self._store,
+                                              self._writing, self._lock, self._writable, self._open_view)
+        return self._transactions
+
+    def _staged_transactions(self) -> bool:
+        """Whether staging/ holds anything but closed records (one scandir: what the sweep is for)."""
+        try:
+            with os.scandir(self._dir / "staging") as entries:
+                return any(entry.name != CLOSED for entry in entries)
+        except OSError:
+            return False
 
     def _open_view(self, tx: TxDir, owns_main: bool) -> Repository:
         from fcrctl.repository.local.txview import TxView
@@ -383,29 +399,29 @@ class LocalRepository:
 
     # -- transactions (transactions.py) ------------------------------------------------------------
     def begin_transaction(self, *, timeout: float | None = None) -> TransactionInfo:
-        return self._transactions.begin_transaction(timeout=timeout)
+        return self._txs().begin_transaction(timeout=timeout)
 
     def transaction_status(self, tx_id: str) -> TransactionInfo:
-        return self._transactions.transaction_status(tx_id)
+        return self._txs().transaction_status(tx_id)
 
     def keepalive_transaction(self, tx_id: str) -> TransactionInfo:
-        return self._transactions.keepalive_transaction(tx_id)
+        return self._txs().keepalive_transaction(tx_id)
 
     def commit_transaction(self, tx_id: str) -> TransactionInfo:
-        return self._transactions.commit_transaction(tx_id)
+        return self._txs().commit_transaction(tx_id)
 
     def rollback_transaction(self, tx_id: str) -> TransactionInfo:
-        return self._transactions.rollback_transaction(tx_id)
+        return self._txs().rollback_transaction(tx_id)
 
     def transactions(self) -> list[TransactionInfo]:
-        return self._transactions.transactions()
+        return self._txs().transactions()
 
     def in_transaction(self, tx_id: str, *, owns_main: bool = False) -> Any:
-        return self._transactions.in_transaction(tx_id, owns_main=owns_main)
+        return self._txs().in_transaction(tx_id, owns_main=owns_main)
 
     def sweep_transactions(self) -> None:
         """Drop expired transactions' staging, orphans of crashed begins, and old closed records."""
-        self._transactions.sweep_transactions()
+        self._txs().sweep_transactions()
 
     # -- maintenance --------------------------------------------------------------------------------
     def object_count(self) -> int:

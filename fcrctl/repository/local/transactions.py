@@ -42,10 +42,12 @@ from fcrctl.repository.local.txdir import (
     CLOSED,
     CLOSED_KEEP,
     ORPHAN_GRACE,
+    TRASH,
     TX_ID,
     TxDir,
     check_id,
     crash_point,
+    delete_later,
     object_head,
     open_tx_index,
     refuse_old_staging,
@@ -406,6 +408,8 @@ class Transactions:
                         os.rename(tx.meta_path, tx.closed_path)
                 shutil.rmtree(tx.dir, ignore_errors=True)  # its staged data went at close: a few files
         self._prune_closed(now)
+        with contextlib.suppress(OSError), os.scandir(self.staging) as entries:
+            delete_later([entry.path for entry in entries if entry.name.startswith(TRASH)])  # left by exits
 
     def _prune_closed(self, now: float) -> None:
         """Drop closed records older than a day; looked at once an hour (one stat per open)."""

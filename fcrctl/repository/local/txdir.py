@@ -47,6 +47,7 @@ TX_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 ORPHAN_GRACE = 60.0  # a staging dir without tx.json younger than this may be a begin in progress
 CLOSED_KEEP = 24 * 3600.0  # closed transactions answer "already committed" for a day
 CLOSED = "closed"  # staging/closed/<id>.json: records of closed transactions
+TRASH = ".trash-"  # staging/.trash-*: directories of closed transactions being deleted
 CRASH_ENV = "FCRCTL_TEST_CRASH_AT"  # tests: kill -9 this process at a named point of commit
 
 
@@ -166,22 +167,22 @@ class TxDir:
     def drop(self) -> None:
         """Remove the directory (its record is under closed/)."""
         if self.dir.is_dir():
-            _delete_later([_to_trash(self.dir)])
+            delete_later([_to_trash(self.dir)])
 
 
 def _to_trash(path: Path) -> str:
-    """Move a staged tree out of the way in one rename (deleting it costs ~0.2 ms per entry on
-    slow disks: seconds for a big transaction). It goes to the repository's tmp/, which is never
-    taken for a transaction and is emptied on the next open or write recovery if we do not get to it."""
-    trash = path.parent.parent / "tmp" / f"trash-{uuid.uuid4().hex}"
+    """Move a transaction's directory out of the way in one rename (deleting it costs ~0.2 ms per
+    entry on slow disks: seconds for a big transaction), to ``staging/.trash-*``: the next open's
+    sweep deletes what a process that exited first did not get to."""
+    trash = path.parent / f"{TRASH}{uuid.uuid4().hex}"
     try:
         os.rename(path, trash)
     except OSError:
-        return str(path)  # no tmp/ (or another filesystem): delete in place
+        return str(path)  # delete in place
     return str(trash)
 
 
-def _delete_later(trees: list[str]) -> None:
+def delete_later(trees: list[str]) -> None:
     """Delete trees in a background thread: nothing reads them; a process that exits first
     leaves them to tmp/'s cleanup."""
     if not trees:

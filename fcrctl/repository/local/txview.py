@@ -62,7 +62,7 @@ class TxView(LocalRepository):
         self._main_root = main._root  # noqa: SLF001
         store = TxStore(tx, self._index, self._main_root, self._main_index, main._user or "fcrctl")  # noqa: SLF001
         self._wire(store, TxResources(self._root, self._index, store, main._resources))  # noqa: SLF001
-        self._transactions = main._transactions  # noqa: SLF001 - transaction calls go to the repository itself
+        self._transactions = main._txs()  # noqa: SLF001 - transaction calls go to the repository itself
         # staging need not survive an OS crash (an open transaction is lost then anyway); each
         # staged write saves the WAL checkpoints' fsyncs (~0.1 ms a write on average)
         self._index.conn.execute("PRAGMA synchronous=OFF")
