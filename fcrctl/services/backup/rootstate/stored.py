@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -106,6 +106,7 @@ class DeltaState:
         self._files = files
         self._bytes = size
         self._as_found = as_found
+        self._looked_up: dict[str, ObjectState | None] = {}  # base entries read (the base never changes)
         self.objects = _Objects(self)
 
     # -- opening ---------------------------------------------------------------------------------
@@ -150,8 +151,24 @@ class DeltaState:
     def _from_base(self, rel: str) -> ObjectState | None:
         if self._base is None:
             return None
-        row = self._base.execute("SELECT doc FROM objects WHERE rel=?", (rel,)).fetchone()
-        return ObjectState.from_json(json.loads(row[0])) if row is not None else None
+        if rel not in self._looked_up:
+            row = self._base.execute("SELECT doc FROM objects WHERE rel=?", (rel,)).fetchone()
+            self._looked_up[rel] = ObjectState.from_json(json.loads(row[0])) if row is not None else None
+        return self._looked_up[rel]
+
+    def prefetch(self, rels: Iterable[str]) -> None:
+        """Read the base entries of ``rels`` now (before the writer lock is taken: under it only
+        objects changed meanwhile are read from the base)."""
+        if self._base is None:
+            return
+        wanted = sorted(rel for rel in set(rels) if rel not in self._looked_up and rel not in self._delta)
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            found = dict(self._base.execute(
+                f"SELECT rel, doc FROM objects WHERE rel IN ({','.join('?' * len(part))})", part).fetchall())
+            for rel in part:
+                doc = found.get(rel)
+                self._looked_up[rel] = ObjectState.from_json(json.loads(doc)) if doc is not None else None
 
     def put(self, rel: str, o: ObjectState) -> None:
         self._forget(self.lookup(rel))

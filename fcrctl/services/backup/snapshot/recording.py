@@ -96,7 +96,10 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
     scanned = newest is None
     if newest is not None:
         # unchanged since (as far as a look without the lock tells): its state may be reused whole
-        state = None if repo.changed_since(newest[1]) == set() else _load_state(home, newest[0])
+        so_far = repo.changed_since(newest[1])
+        state = None if so_far == set() else _load_state(home, newest[0])
+        if state is not None and so_far:
+            state.prefetch(so_far)  # the base read here, not under the lock
         journaled = (state, newest[1], newest[2])
     else:
         start = None
