@@ -5,6 +5,8 @@ the fitted cost at 1M objects printed beside the target (issue 14).
     .venv/bin/python bench/scale.py                       # 10k, 100k, 300k (BENCH_DIR or a temp dir)
     .venv/bin/python bench/scale.py --sizes 10000 100000  # the sizes to measure
     .venv/bin/python bench/scale.py --smoke               # tiny sizes for CI
+    .venv/bin/python bench/scale.py --only snapshot       # build and the snapshot rows only
+    .venv/bin/python bench/scale.py --keep DIR            # build once into DIR, later runs reuse it
 
 Each repository is one flat container /c of N children (1% of them binaries), built through
 the repository's own writer in-process: transactions of a few hundred creates, committed by
@@ -50,6 +52,7 @@ TARGETS: dict[str, tuple[float, str]] = {
     "unchanged snapshot lock": (0.2, "s"),
     "snapshot after 100 changes": (1.0, "s"),
     "snapshot after 100 changes lock": (0.2, "s"),
+    "snapshot after 100 changes in-process": (1.0, "s"),
     "ls first line": (0.2, "s"),
     "reindex objects/s": (5000, "/s"),
     "check objects/s": (5000, "/s"),
@@ -148,16 +151,23 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return elapsed, max(usage.ru_utime + usage.ru_stime, 1e-3)
 
 
-def measure(work: Path, count: int, workers: int) -> dict[str, float]:
+def measure(work: Path, count: int, workers: int, only: str | None = None, keep: bool = False) -> dict[str, float]:
+    """``keep``: reuse the repository an earlier run built (its snapshots deleted), and keep it:
+    two versions of fcrctl measured on the same objects without building twice."""
     where = work / f"repo-{count}"
-    shutil.rmtree(where, ignore_errors=True)
-    got: dict[str, float] = {"build": build(where, count, workers)}
+    got: dict[str, float] = {}
+    if keep and (where / "ocfl-root").is_dir():
+        shutil.rmtree(where / "backups", ignore_errors=True)
+    else:
+        shutil.rmtree(where, ignore_errors=True)
+        got["build"] = build(where, count, workers)
+        got["build objects/s"] = (count + 2) / got["build"]
     objects = count + 2
-    got["build objects/s"] = objects / got["build"]
     # the CLI's own start (the baseline every per-command figure includes)
     got["CLI start (fcrctl --version)"] = fcrctl(where, "--version")[0]
     secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "first")
     got["snapshot"], got["snapshot lock"] = secs, json.loads(out)["lockHeldSeconds"]
+    got["snapshot in-process"] = json.loads(out)["seconds"]
     secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "unchanged")
     got["unchanged snapshot"], got["unchanged snapshot lock"] = secs, json.loads(out)["lockHeldSeconds"]
     got["unchanged snapshot in-process"] = json.loads(out)["seconds"]
@@ -165,6 +175,11 @@ def measure(work: Path, count: int, workers: int) -> dict[str, float]:
     secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "changed")
     got["snapshot after 100 changes"], got["snapshot after 100 changes lock"] = secs, json.loads(out)["lockHeldSeconds"]
     got["snapshot after 100 changes in-process"] = json.loads(out)["seconds"]
+    if only == "snapshot":
+        print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
+        if not keep:
+            shutil.rmtree(where, ignore_errors=True)
+        return got
     secs, first, rss, _ = fcrctl(where, "ls", "/c", first_line=True)
     got["ls first line"], got["ls total"], got["ls RSS MB"] = first, secs, rss
     # reindex and check beside a floor measured in the same minute (the machine may be shared):
@@ -183,7 +198,8 @@ def measure(work: Path, count: int, workers: int) -> dict[str, float]:
     samples = [fcrctl(where, "info", f"/c/x{i}")[0] for i in (1, count // 2, count - 1)]
     got["info"] = sorted(samples)[1]
     print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
-    shutil.rmtree(where, ignore_errors=True)  # minutes at 100k: the figures are out first
+    if not keep:
+        shutil.rmtree(where, ignore_errors=True)  # minutes at 100k: the figures are out first
     return got
 
 
@@ -200,9 +216,9 @@ def fit(sizes: list[int], values: list[float]) -> tuple[float, float]:
 
 
 def report(sizes: list[int], results: list[dict[str, float]]) -> None:
-    ops = list(results[0])
+    ops = [op for op in results[0] if all(op in r for r in results)]  # (a kept repository has no build row)
     head = "".join(f"{s:>12,}" for s in sizes)
-    print(f"{'operation':34}{head}{'exponent':>10}{'fit @1M':>12}   target @1M")
+    print(f"{'operation':40}{head}{'exponent':>10}{'fit @1M':>12}   target @1M")
     for op in ops:
         values = [r[op] for r in results]
         b, at_1m = fit(sizes, values)
@@ -216,7 +232,8 @@ def report(sizes: list[int], results: list[dict[str, float]]) -> None:
             bound = f">= {limit:g} objects/s" if unit == "/s" else f"< {limit:g} {unit}"
             verdict = f"{bound}: {'met' if ok else 'NOT met'}"
         cells = "".join(f"{v:>12.3f}" if v < 1000 else f"{v:>12,.0f}" for v in values)
-        print(f"{op:34}{cells}{b:>10.2f}{at_1m:>12.3f}   {verdict}")
+        fitted = f"{at_1m:>12.3f}" if at_1m < 1e6 else f"{at_1m:>12.3g}"
+        print(f"{op:40}{cells}{b:>10.2f}{fitted}   {verdict}")
 
 
 def main() -> None:
@@ -224,22 +241,27 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
     parser.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--only", choices=["snapshot"], help="measure only these rows (after the build)")
+    parser.add_argument("--keep", type=Path, help="build the repositories here once and keep them (with --only)")
     args = parser.parse_args()
     sizes = [40, 120] if args.smoke else sorted(args.sizes)
     base = os.environ.get("BENCH_DIR")
-    work = Path(tempfile.mkdtemp(prefix="fcrctl-bench-scale-", dir=base))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="fcrctl-bench-scale-", dir=base))
     try:
         results = []
         for n in sizes:
             try:
-                results.append(measure(work, n, 2 if args.smoke else args.workers))
+                results.append(measure(work, n, 2 if args.smoke else args.workers, args.only, args.keep is not None))
             except BaseException:
                 traceback.print_exc()  # now, not after deleting the repository (minutes at 100k)
                 sys.stderr.flush()
                 raise
         report(sizes, results)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ and restores."""
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 import subprocess
 import sys
@@ -29,7 +30,12 @@ def repo_dir(tmp_path: Path) -> Path:
 
 
 def _state_file(repo_dir: Path, backup_id: str) -> bytes:
-    return (repo_dir / "backups" / backup_id / rootstate.STATE_FILE).read_bytes()
+    """The recorded state whole, as the lines of a state saved without a base: a journaled
+    snapshot saves only what changed over its base (rootstate/stored.py), a full scan a new base."""
+    state = rootstate.RootState.load(repo_dir / "backups" / backup_id / rootstate.STATE_FILE)
+    lines = [json.dumps(sorted(state.root_files))]
+    lines += [json.dumps(state.objects[rel].to_json(), sort_keys=True) for rel in sorted(state.objects)]
+    return "\n".join(lines).encode()
 
 
 def _journal_equals_full_scan(repo_dir: Path, tag: str, *, expect: str = "journal") -> dict:
@@ -215,3 +221,106 @@ def test_an_object_without_inventory_is_still_copied_by_a_journal_snapshot(repo_
     # nothing journaled, but an object copied as found is never taken from an older snapshot
     again = _journal_equals_full_scan(repo_dir, "odd-again")
     assert "reusedFrom" not in again
+
+
+# -- the state as a base plus what changed (issue 14) ---------------------------------------------
+def _index_rows(repo_dir: Path) -> list[tuple]:
+    with sqlite3.connect(repo_dir / "index.sqlite") as db:
+        return sorted(db.execute("SELECT * FROM resources").fetchall(), key=repr)
+
+
+def test_a_journal_snapshot_saves_only_what_changed_over_the_base_it_links(repo_dir: Path) -> None:
+    """Neither the state nor the index is copied whole: the base and the index as of it are
+    hard links to the first snapshot's, objects.jsonl holds only the changed objects."""
+    from fcrctl.services.backup.snapshot import INDEX, INDEX_BASE
+
+    first = ok_json(repo_dir, "backup", "--label", "first")
+    backups = repo_dir / "backups"
+    whole = len(rootstate.RootState.load(backups / first["id"] / rootstate.STATE_FILE).objects)
+    _write(repo_dir, 40)
+    assert run(repo_dir, "delete", "/other").exit_code == 0
+    assert run(repo_dir, "purge", "/other").exit_code == 0
+    second = ok_json(repo_dir, "backup", "--label", "second")
+    assert second["scan"] == "journal" and "indexSha512" not in second
+    one, two = backups / first["id"], backups / second["id"]
+    assert (two / rootstate.BASE_FILE).stat().st_ino == (one / rootstate.BASE_FILE).stat().st_ino
+    assert (two / INDEX_BASE).stat().st_ino == (one / INDEX).stat().st_ino and not (two / INDEX).exists()
+    lines = (two / rootstate.STATE_FILE).read_text().splitlines()[1:]
+    assert 0 < len(lines) < whole and any('"gone":true' in line for line in lines)
+    # deleting the snapshot that made the base leaves the one linking it whole
+    assert run(repo_dir, "delete-backup", first["id"]).exit_code == 0
+    _journal_equals_full_scan(repo_dir, "base-deleted")
+
+
+def test_a_restore_of_a_journal_snapshot_indexes_what_changed_since_its_base(repo_dir: Path) -> None:
+    """Its index copy is the base's: the restore loads it, then re-indexes the objects changed
+    since (and forgets those gone), ending where a reindex of the restored root ends."""
+    ok_json(repo_dir, "backup", "--label", "first")
+    _write(repo_dir, 41)
+    assert run(repo_dir, "delete", "/other").exit_code == 0
+    assert run(repo_dir, "purge", "/other").exit_code == 0
+    second = ok_json(repo_dir, "backup", "--label", "second")
+    assert "indexSha512" not in second
+    _write(repo_dir, 42)  # moves on after the snapshot
+    ok_json(repo_dir, "restore", second["id"], "--yes")
+    restored = _index_rows(repo_dir)
+    assert run(repo_dir, "get", "/new41").exit_code == 0 and run(repo_dir, "get", "/new42").exit_code != 0
+    assert run(repo_dir, "get", "/other").exit_code != 0
+    assert b"changed 41" in run(repo_dir, "get", "/top/sub/b0").stdout_bytes
+    assert run(repo_dir, "reindex").exit_code == 0
+    assert _index_rows(repo_dir) == restored
+    assert ok_json(repo_dir, "verify-backup", second["id"])["ok"]
+
+
+def test_changes_past_an_eighth_of_the_base_make_a_new_base(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fcrctl.services.backup.rootstate import stored
+    from fcrctl.services.backup.snapshot import INDEX
+
+    ok_json(repo_dir, "backup", "--label", "first")
+    monkeypatch.setattr(stored, "COMPACT_MIN", 0)
+    _write(repo_dir, 43)
+    repo = open_repository(str(repo_dir))
+    try:
+        second = take(repo, BackupHome(repo_dir / "backups"), label="second")
+    finally:
+        repo.close()
+    two = repo_dir / "backups" / second.id
+    assert second.extra["scan"] == "journal" and "indexSha512" in second.extra and (two / INDEX).is_file()
+    assert (two / rootstate.STATE_FILE).read_text().count("\n") == 1  # the header: everything is in the base
+    monkeypatch.undo()
+    _write(repo_dir, 44)
+    _journal_equals_full_scan(repo_dir, "new-base")
+
+
+def test_a_state_whose_base_is_not_its_own_is_damage(repo_dir: Path) -> None:
+    from fcrctl.errors import CorruptData, ExitCode
+
+    first = ok_json(repo_dir, "backup", "--label", "first")
+    path = repo_dir / "backups" / first["id"] / rootstate.STATE_FILE
+    header, rest = path.read_text().split("\n", 1)
+    path.write_text(json.dumps({**json.loads(header), "base": "../../index.sqlite"}) + "\n" + rest)
+    with pytest.raises(CorruptData, match="damaged"):
+        rootstate.RootState.load(path)
+    _write(repo_dir, 45)
+    result = run(repo_dir, "backup", "--label", "second")  # the snapshot it would build on is damaged: said so
+    assert result.exit_code == ExitCode.CORRUPT and "is damaged" in result.stderr
+    assert [b["id"] for b in ok_json(repo_dir, "list-backups")] == [first["id"]]
+
+
+def test_the_state_digest_adds_and_removes_objects_in_any_order() -> None:
+    from fcrctl.services.backup.rootstate import digest
+
+    lines = [digest.object_line(f"o{i}", "v1", f"{i:0128x}") for i in range(50)]
+    forward = backward = digest.ZERO
+    for line in lines:
+        forward = digest.add(forward, digest.vector(line))
+    for line in reversed(lines):
+        backward = digest.add(backward, digest.vector(line))
+    assert forward == backward and digest.from_hex(digest.to_hex(forward)) == forward
+    less = forward
+    for line in lines[10:]:
+        less = digest.sub(less, digest.vector(line))
+    only = digest.ZERO
+    for line in lines[:10]:
+        only = digest.add(only, digest.vector(line))
+    assert less == only and digest.state_digest(less, ["a"]) != digest.state_digest(less, ["b"])

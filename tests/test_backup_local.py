@@ -173,7 +173,7 @@ def die(*args, **kwargs):
 if sys.argv[2] == "locked":
     recording.copy_own = die  # holding the writer lock, the index copied
 else:
-    rootstate.RootState.save = die  # after the lock, the state recorded
+    rootstate.DeltaState.save = die  # after the lock, the state recorded
 repo = open_repository(sys.argv[1])
 snapshot.take(repo, snapshot.BackupHome(Path(sys.argv[1]) / "backups"), label="doomed")
 """

@@ -169,6 +169,7 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
     try:
         restored = side / TREE
         index_copy = side / "restored-index.sqlite"
+        stale: tuple[list[str], list[str]] | None = None  # re-indexed over a base's index copy
         if downloaded is not None:
             os.rename(source, restored)
             with contextlib.suppress(FileNotFoundError):
@@ -180,8 +181,7 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
             tree.remove_tree(where)
         else:
             home.link(info, restored)
-            with contextlib.suppress(FileNotFoundError):
-                shutil.copyfile(where / INDEX, index_copy)
+            stale = home.copy_index(info, index_copy)
             refuse_damaged(check_content(restored), info.id)
         # the live tree, for the fail-safe (settled under the lock): what the newest snapshot
         # recorded is reused for every object unchanged since, the rest read on forked workers
@@ -201,6 +201,8 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
                 if after_swap is not None:
                     after_swap()
                 count = repo.load_index(index_copy) if index_copy.exists() else None
+                if count is not None and stale is not None and (stale[0] or stale[1]):
+                    repo.reindex_objects(stale[1], stale[0])  # type: ignore[attr-defined]
                 if count is None:
                     count = repo.reindex()
             except BaseException:

@@ -19,14 +19,15 @@ A snapshot is taken in steps so that the writer lock is held only for a stat per
 With the repository's change journal (index.py), step 1 is skipped and step 2 looks only at
 the objects journaled since the newest snapshot (``settle_changed``); see snapshot/recording.py.
 
-The state is saved beside the snapshot (``objects.jsonl``): uploads read each object's
-inventory digest from it instead of walking the tree.
+The state is saved beside the snapshot (``objects.jsonl``, as a base plus the changes since it:
+stored.py): uploads read each object's inventory digest from it instead of walking the tree.
 """
 
 from fcrctl.services.backup.rootstate.linking import LinkCount, copy_tree, link, object_files
 from fcrctl.services.backup.rootstate.scanning import root_files, scan, settle, settle_changed
 from fcrctl.services.backup.rootstate.sources import Sources
 from fcrctl.services.backup.rootstate.state import STATE_FILE, Damaged, ObjectState, RootState, Stamp, StateMoved
+from fcrctl.services.backup.rootstate.stored import BASE_FILE, DeltaState
 
-__all__ = ["STATE_FILE", "Damaged", "LinkCount", "ObjectState", "RootState", "Sources", "Stamp", "StateMoved",
-           "copy_tree", "link", "object_files", "root_files", "scan", "settle", "settle_changed"]
+__all__ = ["BASE_FILE", "STATE_FILE", "Damaged", "DeltaState", "LinkCount", "ObjectState", "RootState", "Sources",
+           "Stamp", "StateMoved", "copy_tree", "link", "object_files", "root_files", "scan", "settle", "settle_changed"]

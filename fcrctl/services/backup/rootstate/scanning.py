@@ -16,6 +16,7 @@ from fcrctl import forked
 from fcrctl.services.backup import tree
 from fcrctl.services.backup.rootstate.linking import object_files
 from fcrctl.services.backup.rootstate.state import ObjectState, RootState, Stamp, StateMoved
+from fcrctl.services.backup.rootstate.stored import DeltaState
 
 
 # -- step 1 and 2: recording ---------------------------------------------------------------------
@@ -176,9 +177,10 @@ def settle(root: Path, state: RootState, indexed: Iterable[str]) -> int:
     return reread
 
 
-def settle_changed(root: Path, state: RootState, changed: Iterable[str]) -> int:
+def settle_changed(root: Path, state: RootState | DeltaState, changed: Iterable[str]) -> int:
     """Step 2 when the change journal names what changed since ``state`` was recorded (writer
-    lock held): only those objects are looked at, so the cost is that of the changes."""
+    lock held): only those objects are looked at, so the cost is that of the changes (a
+    :class:`DeltaState` looks up only those in its base)."""
     base = str(root)
     reread = 0
     for rel in changed:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -61,14 +60,18 @@ class RootState:
         return files, size
 
     def digest(self) -> str:
-        """Identifies the state: equal digests, equal object inventories and root file names."""
-        h = hashlib.sha256()
-        for rel in sorted(self.objects):
-            o = self.objects[rel]
-            h.update(f"{rel}\t{o.head}\t{o.digest}\n".encode())
-        for rel in sorted(self.root_files):
-            h.update(f"root\t{rel}\n".encode())
-        return h.hexdigest()
+        """Identifies the state: equal digests, equal object inventories and root file names
+        (digest.py: the one a :class:`~.stored.DeltaState` keeps up to date change by change)."""
+        from fcrctl.services.backup.rootstate import digest
+
+        total = digest.ZERO
+        for o in self.objects.values():
+            total = digest.add(total, digest.vector(digest.object_line(o.rel, o.head, o.digest)))
+        return digest.state_digest(total, self.root_files)
+
+    def as_found(self) -> set[str]:
+        """Objects recorded without a readable inventory (copied as they are)."""
+        return {o.rel for o in self.objects.values() if o.head is None}
 
     def save(self, path: Path) -> None:
         with open(path, "w", encoding="utf-8") as fh:
@@ -80,10 +83,16 @@ class RootState:
 
     @classmethod
     def load(cls, path: Path) -> RootState:
+        """The whole state a snapshot recorded, whether saved whole or as a base and a delta (stored.py)."""
         state = cls()
         try:
             with open(path, encoding="utf-8") as fh:
-                state.root_files = list(json.loads(fh.readline())["root"])
+                header = json.loads(fh.readline())
+                if isinstance(header, dict) and "base" in header:
+                    from fcrctl.services.backup.rootstate import stored
+
+                    return stored.DeltaState.open(path.parent).whole()
+                state.root_files = list(header["root"])
                 for line in fh:
                     o = ObjectState.from_json(json.loads(line))
                     state.objects[o.rel] = o

@@ -16,7 +16,17 @@ from fcrctl.repository.base import Repository
 from fcrctl.repository.local.index_copies import PinnedIndex
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.services.backup import rootstate, tree
-from fcrctl.services.backup.snapshot.info import ID_RE, JOURNAL_KEY, LINKED, META, TREE, BackupInfo, check_id
+from fcrctl.services.backup.snapshot.info import (
+    ID_RE,
+    INDEX,
+    INDEX_BASE,
+    JOURNAL_KEY,
+    LINKED,
+    META,
+    TREE,
+    BackupInfo,
+    check_id,
+)
 
 
 @runtime_checkable
@@ -111,6 +121,26 @@ class BackupHome:
             tree.remove_tree(target)
             raise CorruptData(f"backup {info.id} lacks object {e}: run `fcrctl verify-backup {info.id}`; "
                               f"nothing was changed") from None
+
+    def copy_index(self, info: BackupInfo, target: Path) -> tuple[list[str], list[str]] | None:
+        """The snapshot's index copied to ``target`` for a restore to load, and what to re-index
+        after loading it: ([], []) for an exact copy; for the index of its state's base, (object
+        directories changed since, ids of objects gone since). None without an index copy."""
+        import shutil
+
+        where = self.path(info.id)
+        if (where / INDEX).is_file():
+            shutil.copyfile(where / INDEX, target)
+            return [], []
+        if not (where / INDEX_BASE).is_file():
+            return None
+        state = rootstate.DeltaState.open(where)
+        try:
+            stale = state.changes()
+        finally:
+            state.close()
+        shutil.copyfile(where / INDEX_BASE, target)
+        return stale
 
     def full_tree(self, info: BackupInfo) -> Path:
         """A complete storage root of the snapshot, for readers that open it as a repository.

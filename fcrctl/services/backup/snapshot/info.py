@@ -16,6 +16,7 @@ META = "backup.json"
 TREE = "ocfl-root"
 LINKED = "linked-root"  # a complete tree linked on demand for a snapshot that reads the live root
 INDEX = "index.sqlite"  # the repository's index at the snapshot's instant (absent when inconsistent)
+INDEX_BASE = "index.base.sqlite"  # instead of INDEX: the index at the state's base instant (stale for its delta)
 INDEX_KEY = "indexSha512"  # in backup.json and manifests: the sha512 of that index copy (its blob)
 EPOCH_KEY = "liveEpoch"  # in backup.json of a snapshot that reads its objects from the live root
 JOURNAL_KEY = "journal"  # in backup.json: [journal identity, position, storage root inode] at the instant

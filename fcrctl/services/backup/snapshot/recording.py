@@ -16,7 +16,7 @@ from fcrctl.repository.base import Repository
 from fcrctl.repository.local.retention import Retention
 from fcrctl.services.backup import rootstate
 from fcrctl.services.backup.snapshot.home import BackupHome, Snapshottable
-from fcrctl.services.backup.snapshot.info import AS_FOUND_KEY, INDEX, INDEX_KEY, TREE, BackupInfo
+from fcrctl.services.backup.snapshot.info import AS_FOUND_KEY, INDEX, INDEX_BASE, INDEX_KEY, TREE, BackupInfo
 
 
 # -- taking a local snapshot ----------------------------------------------------------------------
@@ -32,7 +32,7 @@ SCAN_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 @dataclass
 class _Recorded:
-    state: rootstate.RootState | None  # None: the same as ``reuse``'s
+    state: rootstate.RootState | rootstate.DeltaState | None  # None: the same as ``reuse``'s
     epoch: int
     resources: int
     held: float
@@ -40,10 +40,26 @@ class _Recorded:
     journal: list[object] | None = None  # [identity, position, root inode] when recorded under the lock
     scan: str = "full"  # or "journal": only the objects it named were looked at
     reuse: BackupInfo | None = None  # nothing changed since this snapshot: its state and index copy serve
+    index_base: Path | None = None  # linked as INDEX_BASE: the index at the state's base instant (no copy)
 
 
-def _load_state(home: BackupHome, info: BackupInfo) -> rootstate.RootState:
-    return rootstate.RootState.load(home.path(info.id) / rootstate.STATE_FILE)
+def _load_state(home: BackupHome, info: BackupInfo) -> rootstate.DeltaState:
+    """The snapshot's state opened for changes: its base is read only where the journal points."""
+    return rootstate.DeltaState.open(home.path(info.id))
+
+
+def _whole(state: rootstate.RootState | rootstate.DeltaState) -> rootstate.RootState:
+    return state.whole() if isinstance(state, rootstate.DeltaState) else state
+
+
+def _index_base(home: BackupHome, info: BackupInfo) -> Path | None:
+    """The index as of the snapshot's state base: its exact copy if it made that base, else
+    the base copy it links; None without one (the next snapshot then copies the index)."""
+    where = home.path(info.id)
+    for name in ((INDEX, INDEX_BASE) if INDEX_KEY in info.extra else (INDEX_BASE,)):
+        if (where / name).is_file():
+            return where / name
+    return None
 
 
 def _reusable(home: BackupHome, info: BackupInfo, root: Path) -> list[str] | None:
@@ -51,7 +67,7 @@ def _reusable(home: BackupHome, info: BackupInfo, root: Path) -> list[str] | Non
     journaled since): the same root files, no object copied as found (no journal covers those),
     its state and index copy readable. Else None."""
     where = home.path(info.id)
-    if info.extra.get(AS_FOUND_KEY) != 0 or not (where / INDEX).is_file() or INDEX_KEY not in info.extra:
+    if info.extra.get(AS_FOUND_KEY) != 0 or _index_base(home, info) is None:
         return None
     try:
         with open(where / rootstate.STATE_FILE, encoding="utf-8") as fh:
@@ -75,12 +91,15 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
     newest = None if full_scan else home.newest_journaled()
     if newest is not None and (newest[2] != os.stat(live).st_ino or repo.changed_since(newest[1]) is None):
         newest = None  # a look without the lock: asked again under it
-    journaled: tuple[rootstate.RootState | None, tuple[str, int], int] | None = None
+    journaled: tuple[rootstate.RootState | rootstate.DeltaState | None, tuple[str, int], int] | None = None
     held = 0.0
     scanned = newest is None
     if newest is not None:
         # unchanged since (as far as a look without the lock tells): its state may be reused whole
-        state = None if repo.changed_since(newest[1]) == set() else _load_state(home, newest[0])
+        so_far = repo.changed_since(newest[1])
+        state = None if so_far == set() else _load_state(home, newest[0])
+        if state is not None and so_far:
+            state.prefetch(so_far)  # the base read here, not under the lock
         journaled = (state, newest[1], newest[2])
     else:
         start = None
@@ -99,7 +118,7 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
         if start is not None:
             journaled = (state, start[0], start[1])
     # objects copied as found, listed here without the lock (under it only changed ones are looked at)
-    as_found_before = {o.rel for o in state.objects.values() if o.head is None} if state is not None else set()
+    as_found_before = state.as_found() if state is not None else set()
     as_found: set[str] | None = None
     try:
         with contextlib.ExitStack() as stack, repo.exclusive(timeout=lock_timeout) as root:
@@ -120,7 +139,7 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
                                      reuse=newest[0])  # type: ignore[index]
                 if state is None:  # written to since the look without the lock
                     state = _load_state(home, newest[0])  # type: ignore[index]
-                    as_found_before = {o.rel for o in state.objects.values() if o.head is None}
+                    as_found_before = state.as_found()
                 rootstate.settle_changed(root, state, changed)
                 as_found = {rel for rel in as_found_before | changed
                             if rel in state.objects and state.objects[rel].head is None}
@@ -128,12 +147,17 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
                 how = "full"
                 as_found = None
                 if not scanned:  # the journal was cut off meanwhile (a reindex): look at all
-                    state = rootstate.scan(root, state or _load_state(home, newest[0]),  # type: ignore[index]
+                    state = rootstate.scan(root, _whole(state or _load_state(home, newest[0])),  # type: ignore[index]
                                            processes=SCAN_PROCESSES)
+                state = _whole(state)
                 rootstate.settle(root, state, repo.indexed_objects())
             position = repo.journal_position()
-            # the index as of this instant, copied after the lock is released: a restore loads
-            # it instead of rebuilding (~1 ms/object)
+            # the index as of this instant, copied after the lock is released when the state gets
+            # a new base (a restore loads it instead of rebuilding, ~1 ms/object); else the index
+            # of the state's base is linked, and a restore re-indexes what changed since
+            index_base = None
+            if isinstance(state, rootstate.DeltaState) and not state.needs_base and newest is not None:
+                index_base = _index_base(home, newest[0])
             pinned = repo.pin_index()
             stack.callback(pinned.close)
             # never below an epoch a snapshot recorded (the counter lost with .retained/): new
@@ -149,20 +173,24 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
         repo.trim_journal(position)
         with pinned:
             resources = pinned.resource_count()
-            pinned.copy_to(staged / INDEX)
-        return _Recorded(state, epoch, resources, held, False, mark, how)
+            if index_base is None:
+                pinned.copy_to(staged / INDEX)
+        return _Recorded(state, epoch, resources, held, False, mark, how, index_base=index_base)
     except Locked:
         if not allow_inconsistent:
             raise
     if not scanned:  # the journal is read only under the lock
-        state = rootstate.scan(live, state or _load_state(home, newest[0]), processes=SCAN_PROCESSES)  # type: ignore[index]
+        state = rootstate.scan(live, _whole(state or _load_state(home, newest[0])),  # type: ignore[index]
+                               processes=SCAN_PROCESSES)
     # ArangoDB's allowInconsistent: no lock, so the recorded state may be torn; objects purged
     # since the scan began are in generations after epoch_before (the one filling included)
+    state = _whole(state)  # type: ignore[arg-type]
     copy_own(live, staged / TREE, state)
     return _Recorded(state, epoch_before, repo.resource_count(), 0.0, True)
 
 
-def copy_own(root: Path, own: Path, state: rootstate.RootState, as_found: Iterable[str] | None = None) -> None:
+def copy_own(root: Path, own: Path, state: rootstate.RootState | rootstate.DeltaState,
+             as_found: Iterable[str] | None = None) -> None:
     """What the live root cannot be trusted to keep: the root's own files (tiny) and objects
     without a readable inventory (no immutable versions to come back to; ``as_found``: their
     directories, when the caller knows them without going through every object)."""
@@ -171,6 +199,6 @@ def copy_own(root: Path, own: Path, state: rootstate.RootState, as_found: Iterab
         (own / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, own / rel)
     if as_found is None:
-        as_found = [o.rel for o in state.objects.values() if o.head is None]
+        as_found = state.as_found()
     for rel in as_found:
         rootstate.copy_tree(root / rel, own / rel)

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from fcrctl.errors import Conflict, Unsupported
 from fcrctl.repository.base import Repository
 from fcrctl.services.backup import rootstate, tree
+from fcrctl.services.backup.rootstate.stored import link_or_copy
 from fcrctl.services.backup.snapshot.home import BackupHome, Snapshottable
 from fcrctl.services.backup.snapshot.info import (
     AS_FOUND_KEY,
     EPOCH_KEY,
     INDEX,
+    INDEX_BASE,
     INDEX_KEY,
     JOURNAL_KEY,
     TREE,
@@ -66,9 +65,11 @@ def take(
             # nothing changed: the newest snapshot's state and index copy are this one's (both
             # are never written again), so its cost does not grow with the repository
             prev = home.path(taken.reuse.id)
-            for name in (rootstate.STATE_FILE, INDEX):
-                _link_or_copy(prev / name, staged / name)
-            extra[INDEX_KEY] = taken.reuse.extra[INDEX_KEY]
+            for name in (rootstate.STATE_FILE, rootstate.BASE_FILE, INDEX, INDEX_BASE):
+                if name == rootstate.STATE_FILE or (prev / name).is_file():
+                    link_or_copy(prev / name, staged / name)
+            if (staged / INDEX).is_file() and INDEX_KEY in taken.reuse.extra:
+                extra[INDEX_KEY] = taken.reuse.extra[INDEX_KEY]
             with open(prev / rootstate.STATE_FILE, encoding="utf-8") as fh:
                 own_before = rootstate.RootState(root_files=json.loads(fh.readline())["root"])
             files = taken.reuse.files
@@ -78,13 +79,22 @@ def take(
             extra["reusedFrom"] = taken.reuse.id
         else:
             assert taken.state is not None
-            taken.state.save(staged / rootstate.STATE_FILE)
-            if (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
+            state = taken.state
+            if not isinstance(state, rootstate.DeltaState):  # a scan's: the digest is computed whole, once
+                state = rootstate.DeltaState.of(state)
+            try:
+                # a new base whenever the index was copied whole: the next snapshot's index base
+                state.save(staged, new_base=taken.index_base is None)
+                files, size = state.size(str(staged / TREE))
+                digest = state.digest()
+                extra[AS_FOUND_KEY] = len(state.as_found())
+            finally:
+                state.close()
+            if taken.index_base is not None:
+                link_or_copy(taken.index_base, staged / INDEX_BASE)
+            elif (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
                 with open(staged / INDEX, "rb") as fh:
                     extra[INDEX_KEY] = hashlib.file_digest(fh, "sha512").hexdigest()
-            files, size = taken.state.size(str(staged / TREE))
-            digest = taken.state.digest()
-            extra[AS_FOUND_KEY] = sum(1 for o in taken.state.objects.values() if o.head is None)
         if taken.journal is not None:
             extra[JOURNAL_KEY] = taken.journal
         extra["scan"] = taken.scan
@@ -96,13 +106,6 @@ def take(
                    "stateDigest": digest, EPOCH_KEY: taken.epoch, **extra},
         )
         return home.install(staged, info)
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
 
 
 def iter_ids(home: BackupHome) -> Iterator[str]:
