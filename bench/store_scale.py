@@ -93,7 +93,8 @@ def main() -> None:
         results = {}
         for size in sizes:
             results[size] = measure(work, size)
-            print(f"measured {size} objects", flush=True)
+            print(f"{size} objects: " + ", ".join(f"{name} {wall:.2f} s ({cpu:.2f} CPU s)"
+                                                  for name, (wall, cpu) in results[size].items()), flush=True)
         small, big = sizes[0], sizes[-1]
         print(f"{'operation':<36}" + "".join(f" {f'{s} wall s':>13} {'CPU s':>6}" for s in sizes) + "  growth k")
         for name in results[small]:

@@ -136,3 +136,15 @@ def test_a_comparison_kept_waiting_by_another_says_so(repo_dir: Path, monkeypatc
         other.close()
     assert _check(repo_dir, bid).objects >= 0  # nothing was taken for damage and thrown away
     assert (repo_dir / "backups" / reread.STATS).exists()
+
+
+def test_an_object_that_failed_is_not_trusted_by_a_later_whole_check(repo_dir: Path) -> None:
+    home = BackupHome(repo_dir / "backups")
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    _check(repo_dir, bid)
+    _damage(repo_dir)
+    with pytest.raises(CorruptData):
+        reread.check_snapshot(home, home.get(bid), read_data=True)
+    os.unlink(home.root / reread.BASE)  # every object is compared again, its row used where it is sound
+    with pytest.raises(CorruptData, match="/top/sub/b0"):
+        _check(repo_dir, bid)

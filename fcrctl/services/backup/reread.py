@@ -118,15 +118,17 @@ class _Stats:
 
 
 def _files(text: str) -> Files | None:
+    """A row's files; None for an object that failed, or a damaged row: its files are read again."""
     try:
         return [(str(f[0]), (int(f[1]), int(f[2]), int(f[3]), int(f[4]))) for f in json.loads(text)]
     except (ValueError, TypeError, IndexError):
-        return None  # a damaged row: its files are read again
+        return None
 
 
-def _row(o: rootstate.ObjectState, files: Files, checked: int) -> tuple[str, str, str, str, str, int]:
-    return (o.rel, o.id, o.head or "", o.digest, json.dumps([[p, *st] for p, st in files], separators=(",", ":")),
-            checked)
+def _row(o: rootstate.ObjectState, files: Files | None, checked: int) -> tuple[str, str, str, str, str, int]:
+    """A row; ``files`` None: the object failed, and nothing of it is trusted next time."""
+    text = "null" if files is None else json.dumps([[p, *st] for p, st in files], separators=(",", ":"))
+    return o.rel, o.id, o.head or "", o.digest, text, checked
 
 
 def _objects(state_file: Path) -> Iterator[rootstate.ObjectState]:
@@ -229,7 +231,7 @@ def _check(home: BackupHome, info: BackupInfo, stats: _Stats, state_file: Path, 
             files = _object(o, cached, sources, info, verified, read_data, done)
             if files is None:
                 bad.append(paths.from_id(o.id) if o.id.startswith(paths.ROOT_ID) else o.rel)
-            rows.append(_row(o, files or [], _BAD if files is None else stats.run))
+            rows.append(_row(o, files, _BAD if files is None else stats.run))
             if len(rows) >= 1000:
                 stats.put(rows)
                 rows.clear()
@@ -246,8 +248,9 @@ def _check(home: BackupHome, info: BackupInfo, stats: _Stats, state_file: Path, 
         else:
             _sweep(stats, looked, settle, done)
         stats.put(rows)
-        inode = os.stat(state_file).st_ino
-        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [("run", str(stats.run)), ("base", str(inode))])
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('run', ?)", (str(stats.run),))
+        if not bad:  # the rows now describe this state (after a failure, the next check starts from the last)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('base', ?)", (str(os.stat(state_file).st_ino),))
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
