@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fcrctl.errors import CorruptData
+from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.ocfl import (
     INVENTORY,
     INVENTORY_TYPE,
@@ -29,7 +30,6 @@ from fcrctl.repository.local.ocfl import (
     fsync_dir,
     inventory_bytes,
     is_explicit,
-    now_iso,
     object_rel,
     read_inventory,
     version_number,
@@ -126,7 +126,7 @@ def prepare_version(
     previous = None if new_object else inventory["versions"].get(inventory["head"])
     if created is None and previous is not None and (is_explicit(message) or is_explicit(previous.get("message"))):
         _wait_out_second(previous.get("created"))
-    entry: dict = {"created": created or now_iso(), "state": new_state}
+    entry: dict = {"created": created or ocfl.now_iso(), "state": new_state}
     if message:
         entry["message"] = message
     if user:
