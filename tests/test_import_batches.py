@@ -52,12 +52,12 @@ CRASHING_IMPORT = textwrap.dedent(
     """
     import json, os, sys
     from fcrctl.cli.main import app
-    from fcrctl.repository.local import ocfl, store
+    from fcrctl.repository.local import ocfl_write, store
     from fcrctl.services.transfer import importer
 
     target, source, where, log = sys.argv[1:5]
     importer.BATCH = 25
-    real_commit, real_install = store.Store.commit, ocfl.install_version
+    real_commit, real_install = store.Store.commit, ocfl_write.install_version
     commits, installs = [], []
 
     def commit(self, changes):
@@ -76,7 +76,7 @@ CRASHING_IMPORT = textwrap.dedent(
         return real_install(prepared, dirs)
 
     store.Store.commit = commit
-    store.ocfl.install_version = install
+    store.ocfl_write.install_version = install
     app(["--repo", target, "import", source], standalone_mode=False)
     """
 )
