@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from fcrctl import paths, rdf
 from fcrctl.errors import FcrctlError, Gone
 from fcrctl.repository.base import LDP, NON_RDF_DESCRIPTION, RdfPrefs, Repository, ResourceInfo, Version
-from fcrctl.services.transfer import acl, layout
+from fcrctl.services.transfer import acl, layout, ntlines
 from fcrctl.services.transfer.report import Report
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ CONTAINS = LDP + "contains"
 MEMENTO_TYPE = "http://mementoweb.org/ns#Memento"
 TIMEMAP_TYPE = "http://mementoweb.org/ns#TimeMap"
 _CHUNK = 1 << 20
+_CACHED = 4096  # directories and names remembered; more are forgotten, so memory stays flat
 
 
 @dataclass
@@ -58,19 +59,56 @@ class Exporter:
         self.on_item = on_item or (lambda path: None)
         self.extra_predicates = [p for p in options.predicates if p != CONTAINS]
         self.streamed = self.mime in ("text/turtle", "application/n-triples")
+        # a backend that hands out a resource's stored N-Triples (local) skips rdflib (ntlines.py)
+        self._stored: Callable[[str], bytes] | None = getattr(repo, "stored_ntriples", None) if self.streamed \
+            else None
+        self._submit: Callable[..., None] = _call
+        self._open: set[str] = set()  # containers whose files are still being written (see _tree)
+        self._dirs: set[Path] = set()  # directories known to exist
+        self._names: dict[str, str] = {}  # a container's path -> its file name (see _name)
+        self._plain_base = "?" not in self.base_url and "#" not in self.base_url
 
     # -- naming ------------------------------------------------------------------------------
     def url(self, path: str) -> str:
         return self.base_url + ("/" if path == "/" else path)
 
     def file(self, path: str, ext: str, *suffix: str) -> Path:
-        from urllib.parse import urlsplit
-
-        url_path = urlsplit(self.url(path)).path
-        name = layout.encode_url_path(url_path)
+        name = self._name(path)
         for part in suffix:
             name += "/" + part
         return self.dest / (name + ext)
+
+    def _name(self, path: str) -> str:
+        """``encode_url_path`` of the resource's URL path, its parent's part looked up (each
+        resource's name encoded whole cost as much as writing its files)."""
+        from urllib.parse import unquote, urlsplit
+
+        if "?" in path or "#" in path or not self._plain_base:  # urlsplit would cut the URL there
+            return layout.encode_url_path(urlsplit(self.url(path)).path)
+        parent, _, last = path.rpartition("/")
+        head = self._names.get(parent)
+        if head is None:
+            head = layout.encode_url_path(urlsplit(self.url(parent or "/")).path)
+            if len(self._names) >= _CACHED:
+                self._names.clear()
+            self._names[parent] = head
+        tail = layout.encode_segment(unquote(last)) if last else ""
+        return f"{head}/{tail}" if head and tail else head or tail
+
+    def _write(self, target: Path, data: bytes | Iterator[bytes]) -> None:
+        self._mkdir(target.parent)
+        layout.write_atomic(target, data, parents=False)
+
+    def _write_headers(self, target: Path, headers: dict[str, list[str]]) -> None:
+        self._mkdir(target.parent)
+        layout.write_headers(target, headers, parents=False)
+
+    def _mkdir(self, directory: Path) -> None:
+        if directory not in self._dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+            if len(self._dirs) >= _CACHED:  # forgotten directories are only made again (exist_ok)
+                self._dirs.clear()
+            self._dirs.add(directory)
 
     # -- the walk ------------------------------------------------------------------------------
     def run(self, root: str) -> Report:
@@ -78,39 +116,89 @@ class Exporter:
 
         self.dest.mkdir(parents=True, exist_ok=True)
         with BoundedPool(self.options.jobs, self.options.jobs * 4, name="fcrctl-export") as pool:
-            for info in self._walk(root):
-                if self.options.jobs > 1:
-                    pool.submit(self._export_one, info)
-                else:
-                    self._export_one(info)
+            if self.options.jobs > 1:
+                self._submit = pool.submit
+            self._tree(root)
         return self.report.finish()
 
-    def _walk(self, root: str) -> Iterator[ResourceInfo]:
+    def _tree(self, root: str) -> None:
+        """Export ``root`` and (when recursive) everything below it, depth first. Each level holds
+        one open listing and its container's file, still open, which gets an ``ldp:contains`` line
+        per child as the listing is walked: memory grows with depth, not with size, and each
+        container is listed once (its file and the walk share the listing)."""
         try:
             top = self.repo.info(root)
         except Gone as exc:
             self.report.fail(root, exc.message)
             return
-        yield top
-        if not self.options.recursive or top.is_binary:
+        if top.is_binary:
+            self._submit(self._binary_one, top)
             return
-        # depth first with one open listing per level: memory grows with depth, not with size
-        stack = [iter(self.repo.children(root))]
-        while stack:
-            child = next(stack[-1], None)
-            if child is None:
-                stack.pop()
-                continue
-            yield child
-            if not child.is_binary:  # has_children is not reliable on every backend's listing
-                stack.append(iter(self.repo.children(child.path)))
-
-    def _export_one(self, info: ResourceInfo) -> None:
+        stack = [self._enter(top)]
         try:
-            if info.is_binary:
-                self._binary(info)
-            else:
-                self._container(info)
+            while stack:
+                path, children, listing = stack[-1]
+                child = self._next(path, children, listing)
+                if child is None:
+                    stack.pop()
+                    self._open.discard(path)
+                    if listing is not None:
+                        listing.commit()
+                    continue
+                if listing is not None:
+                    listing.contains(self.url(child.path))
+                if not self.options.recursive:
+                    continue
+                if child.is_binary:
+                    self._submit(self._binary_one, child)
+                else:
+                    stack.append(self._enter(child))
+        finally:
+            for path, _, listing in stack:  # interrupted: no half-listed container file is left
+                self._open.discard(path)
+                if listing is not None:
+                    listing.discard()
+
+    def _enter(self, info: ResourceInfo) -> tuple[str, Iterator[ResourceInfo], _Listing | None]:
+        listing = None
+        try:
+            listing = self._container(info)
+        except FcrctlError as exc:
+            self.report.fail(info.path, exc.message)
+            self.on_item(info.path)
+        if not self.options.recursive and listing is None:
+            return info.path, iter(()), None
+        self._open.add(info.path)
+        try:
+            return info.path, iter(self.repo.children(info.path)), listing
+        except FcrctlError as exc:
+            self.report.fail(info.path, exc.message)
+            if listing is not None:
+                listing.discard()
+            return info.path, iter(()), None
+
+    def _next(self, path: str, children: Iterator[ResourceInfo], listing: _Listing | None) -> ResourceInfo | None:
+        try:
+            return next(children, None)
+        except FcrctlError as exc:  # the container went away while it was listed
+            self.report.fail(path, exc.message)
+            if listing is not None:
+                listing.discard()
+            return None
+
+    def _binary_one(self, info: ResourceInfo) -> None:
+        try:
+            self._binary(info)
+            if self.options.acls:
+                self._acl(info.path)
+        except FcrctlError as exc:
+            self.report.fail(info.path, exc.message)
+        self.on_item(info.path)
+
+    def _extras(self, info: ResourceInfo, versions: bool) -> None:
+        try:
+            if versions and self.options.versions and info.path != "/":
+                self._versions(info)
             if self.options.acls:
                 self._acl(info.path)
         except FcrctlError as exc:
@@ -118,21 +206,32 @@ class Exporter:
         self.on_item(info.path)
 
     # -- one resource ---------------------------------------------------------------------------
-    def _container(self, info: ResourceInfo) -> None:
+    def _container(self, info: ResourceInfo) -> _Listing | None:
+        """Write the container's file and headers; when its ``ldp:contains`` lines are streamed,
+        its file is returned still open for them (see ``_tree``)."""
         path = info.path
         target = self.file(path, self.ext)
         if self.options.resume and target.exists():
             self.report.skip(path, "already exported")
-            return
-        graph = self._graph(path, containment=not self.streamed)
-        chunks = self._rdf_chunks(graph, path if self.streamed else None)
-        layout.write_atomic(target, chunks)
-        layout.write_headers(target, self._container_headers(info))
+            self._submit(self._extras, info, False)
+            return None
+        head, graph = self._rdf(info, containment=not self.streamed)
+        self._mkdir(target.parent)
+        out = layout.AtomicFile(target, parents=False)
+        try:
+            out.write(head)
+            self._write_headers(target, self._container_headers(info))
+        except BaseException:
+            out.discard()
+            raise
         self.report.done("container")
-        if self.extra_predicates:
+        if graph is not None and self.extra_predicates:
             self._follow(graph)
-        if self.options.versions and path != "/":
-            self._versions(info)
+        self._submit(self._extras, info, True)
+        if not self.streamed:
+            out.commit()
+            return None
+        return _Listing(out, rdf.id_to_url(paths.to_id(path), self.base_url))
 
     def _binary(self, info: ResourceInfo) -> None:
         path = info.path
@@ -148,14 +247,13 @@ class Exporter:
             return
         size = 0
         if external:
-            layout.write_atomic(target, b"")
+            self._write(target, b"")
         else:
             with self.repo.open_binary(path) as content:
                 size = _write_stream(target, content.stream)
-        layout.write_headers(target, self._binary_headers(info))
-        graph = self._graph(path, containment=False)
-        layout.write_atomic(desc, self._rdf_chunks(graph, None))
-        layout.write_headers(desc, self._description_headers(info))
+        self._write_headers(target, self._binary_headers(info))
+        self._write(desc, self._rdf(info, containment=False)[0])
+        self._write_headers(desc, self._description_headers(info))
         self.report.done("external" if external else "binary", size)
         if self.options.versions:
             self._versions(info)
@@ -245,20 +343,16 @@ class Exporter:
             return rdf.write_ntriples(graph)
         return rdf.serialize(graph, self.mime)
 
-    def _rdf_chunks(self, graph: Graph, stream_children_of: str | None) -> Iterator[bytes]:
-        yield self._serialize(graph)
-        if stream_children_of is None:
-            return
-        # appended statements: full IRIs, valid in both Turtle and N-Triples after the document
-        subject = f"<{rdf.id_to_url(paths.to_id(stream_children_of), self.base_url)}> <{CONTAINS}> "
-        batch: list[str] = []
-        for child in self.repo.children(stream_children_of):
-            batch.append(f"{subject}<{self.url(child.path)}> .\n")
-            if len(batch) >= 1000:
-                yield "".join(batch).encode("utf-8")
-                batch.clear()
-        if batch:
-            yield "".join(batch).encode("utf-8")
+    def _rdf(self, info: ResourceInfo, *, containment: bool) -> tuple[bytes, Graph | None]:
+        """The head state's triples as written (a binary's: its description's), and the graph when
+        one was built: from the repository's stored N-Triples as text where it offers them and
+        no graph is needed (see ntlines.py), else through rdflib."""
+        if self._stored is not None and not containment and not self.extra_predicates:
+            lines = ntlines.export_lines(self._stored(info.path), info, self.base_url)
+            if lines is not None:
+                return "".join(line + "\n" for line in lines).encode("utf-8"), None
+        graph = self._graph(info.path, containment=containment)
+        return self._serialize(graph), graph
 
     def _follow(self, graph: Graph) -> None:
         """Resources named by the extra --predicates are exported too (once: their file then exists)."""
@@ -273,9 +367,8 @@ class Exporter:
                 with contextlib.suppress(FcrctlError):
                     info = self.repo.info(path)
                     done = self.file(path, layout.BINARY_EXT if info.is_binary else self.ext)
-                    if not done.exists():
-                        for found in self._walk(path):
-                            self._export_one(found)
+                    if not done.exists() and path not in self._open:
+                        self._tree(path)
 
     # -- headers ------------------------------------------------------------------------------------
     def _common(self, info: ResourceInfo) -> dict[str, list[str]]:
@@ -317,6 +410,29 @@ class Exporter:
         return {**self._common(info), "Content-Type": [self.mime], "Link": links}
 
 
+class _Listing:
+    """A container's file left open while its children are walked: one ``ldp:contains`` line
+    each (full IRIs, valid in both Turtle and N-Triples after the document)."""
+
+    def __init__(self, out: layout.AtomicFile, subject_url: str) -> None:
+        self._out: layout.AtomicFile | None = out
+        self._prefix = f"<{subject_url}> <{CONTAINS}> <"
+
+    def contains(self, url: str) -> None:
+        if self._out is not None:
+            self._out.write(f"{self._prefix}{url}> .\n".encode())
+
+    def commit(self) -> None:
+        if self._out is not None:
+            self._out.commit()
+            self._out = None
+
+    def discard(self) -> None:
+        if self._out is not None:
+            self._out.discard()
+            self._out = None
+
+
 def _write_stream(target: Path, stream: object) -> int:
     size = 0
 
@@ -329,6 +445,10 @@ def _write_stream(target: Path, stream: object) -> int:
 
     layout.write_atomic(target, chunks())
     return size
+
+
+def _call(fn: Callable[..., None], *args: object) -> None:
+    fn(*args)
 
 
 def export(repo: Repository, root: str, dest: Path, options: ExportOptions,
