@@ -287,6 +287,7 @@ class Importer:
             acl_file = _with_rdf_ext(owner_dir / layout.ACL)
             if acl_file is not None:
                 prepared.acl = self._internal(self._parse(acl_file, url=url + "/fcr:acl"))
+            acl.from_fedora4(self, prepared, url)  # Fedora 4.7's WebAC resources become fcr:acl (acl.py)
         return prepared
 
     def _container_state(self, file: Path, entry: Entry, url: str) -> tuple[State, Graph]:
