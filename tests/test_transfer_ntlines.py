@@ -1,6 +1,7 @@
-"""Export's text path (services/transfer/ntlines.py) writes byte for byte what its rdflib path
-writes: stored N-Triples parsed, server-managed triples dropped, the server's added, ids rewritten
-to URLs, serialised and sorted. Every line it does not handle sends the resource to rdflib."""
+"""Export's text paths write byte for byte what rdflib and json wrote: ntlines.py what its rdflib
+path writes (stored N-Triples parsed, server-managed triples dropped, the server's added, ids
+rewritten to URLs, serialised and sorted; a line it does not handle sends the resource to rdflib),
+and layout.headers_json what json.dumps(indent=1, sort_keys=True) writes."""
 
 from __future__ import annotations
 
@@ -87,3 +88,15 @@ def test_server_lines_are_rdf_server_triples(info: ResourceInfo) -> None:
     expected = rdf.write_ntriples(rdf.to_external(graph, BASES[0]))
     lines = sorted(ntlines.server_lines(info, ntlines._Rewriter(BASES[0])))
     assert "".join(line + "\n" for line in lines).encode("utf-8") == expected
+
+
+@pytest.mark.parametrize("headers", [
+    {}, {"Link": []}, {"ETag": ['W/"AB"'], "Content-Type": ["text/turtle"], "Link": ["<a>;rel=\"type\"", "<b>"]},
+    {"Content-Disposition": ["attachment; filename=\"é \\\\ \u2028\U0001F600\""], "a": ["\x00\t\n"], "B": ["x"]},
+])
+def test_headers_json_is_what_json_dumps_writes(headers: dict[str, list[str]]) -> None:
+    import json
+
+    from fcrctl.services.transfer import layout
+
+    assert layout.headers_json(headers) == json.dumps(headers, indent=1, sort_keys=True).encode("utf-8")

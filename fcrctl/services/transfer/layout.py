@@ -78,7 +78,21 @@ def headers_file(file: Path) -> Path:
 
 
 def write_headers(file: Path, headers: dict[str, list[str]], *, parents: bool = True) -> None:
-    write_atomic(headers_file(file), json.dumps(headers, indent=1, sort_keys=True).encode("utf-8"), parents=parents)
+    write_atomic(headers_file(file), headers_json(headers), parents=parents)
+
+
+def headers_json(headers: dict[str, list[str]]) -> bytes:
+    """``json.dumps(headers, indent=1, sort_keys=True)``, byte for byte, for a map of lists of
+    strings: with ``indent`` json leaves its C encoder for a Python one that cost a tenth of a
+    resource's export; each string still goes through json's (C) string encoder."""
+    if not headers:
+        return b"{}"
+    parts = []
+    for key in sorted(headers):
+        values = headers[key]
+        body = "[\n  " + ",\n  ".join(map(json.dumps, values)) + "\n ]" if values else "[]"
+        parts.append(f" {json.dumps(key)}: {body}")
+    return ("{\n" + ",\n".join(parts) + "\n}").encode("utf-8")
 
 
 def read_headers(file: Path) -> dict[str, list[str]]:
