@@ -10,6 +10,7 @@ in a graph.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,8 @@ class Exporter:
             else None
         self._submit: Callable[..., None] = _call
         self._open: set[str] = set()  # containers whose files are still being written (see _tree)
-        self._dirs: set[Path] = set()  # directories known to exist
+        self._dirs: set[str] = set()  # directories known to exist
+        self._dest = os.fspath(dest)
         self._names: dict[str, str] = {}  # a container's path -> its file name (see _name)
         self._plain_base = "?" not in self.base_url and "#" not in self.base_url
 
@@ -73,10 +75,14 @@ class Exporter:
         return self.base_url + ("/" if path == "/" else path)
 
     def file(self, path: str, ext: str, *suffix: str) -> Path:
+        return Path(self._target(path, ext, *suffix))
+
+    def _target(self, path: str, ext: str, *suffix: str) -> str:
+        """``file`` as a string, for the files written once per resource."""
         name = self._name(path)
         for part in suffix:
             name += "/" + part
-        return self.dest / (name + ext)
+        return f"{self._dest}/{name}{ext}"
 
     def _name(self, path: str) -> str:
         """``encode_url_path`` of the resource's URL path, its parent's part looked up (each
@@ -95,17 +101,19 @@ class Exporter:
         tail = layout.encode_segment(unquote(last)) if last else ""
         return f"{head}/{tail}" if head and tail else head or tail
 
-    def _write(self, target: Path, data: bytes | Iterator[bytes]) -> None:
-        self._mkdir(target.parent)
+    def _write(self, target: str | Path, data: bytes | Iterator[bytes]) -> None:
+        target = os.fspath(target)
+        self._mkdir(os.path.dirname(target))
         layout.write_atomic(target, data, parents=False)
 
-    def _write_headers(self, target: Path, headers: dict[str, list[str]]) -> None:
-        self._mkdir(target.parent)
+    def _write_headers(self, target: str | Path, headers: dict[str, list[str]]) -> None:
+        target = os.fspath(target)
+        self._mkdir(os.path.dirname(target))
         layout.write_headers(target, headers, parents=False)
 
-    def _mkdir(self, directory: Path) -> None:
+    def _mkdir(self, directory: str) -> None:
         if directory not in self._dirs:
-            directory.mkdir(parents=True, exist_ok=True)
+            os.makedirs(directory, exist_ok=True)
             if len(self._dirs) >= _CACHED:  # forgotten directories are only made again (exist_ok)
                 self._dirs.clear()
             self._dirs.add(directory)
@@ -210,13 +218,13 @@ class Exporter:
         """Write the container's file and headers; when its ``ldp:contains`` lines are streamed,
         its file is returned still open for them (see ``_tree``)."""
         path = info.path
-        target = self.file(path, self.ext)
-        if self.options.resume and target.exists():
+        target = self._target(path, self.ext)
+        if self.options.resume and os.path.exists(target):
             self.report.skip(path, "already exported")
             self._submit(self._extras, info, False)
             return None
         head, graph = self._rdf(info, containment=not self.streamed)
-        self._mkdir(target.parent)
+        self._mkdir(os.path.dirname(target))
         out = layout.AtomicFile(target, parents=False)
         try:
             out.write(head)
@@ -461,8 +469,6 @@ def export(repo: Repository, root: str, dest: Path, options: ExportOptions,
 
 def _sync(dest: Path) -> None:
     # One sync for the whole tree instead of one fsync per file (an export writes many small files).
-    import os
-
     with contextlib.suppress(AttributeError, OSError):
         fd = os.open(dest, os.O_RDONLY)
         try:

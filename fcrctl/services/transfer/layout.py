@@ -77,8 +77,8 @@ def headers_file(file: Path) -> Path:
     return file.with_name(file.name + HEADERS_EXT)
 
 
-def write_headers(file: Path, headers: dict[str, list[str]], *, parents: bool = True) -> None:
-    write_atomic(headers_file(file), headers_json(headers), parents=parents)
+def write_headers(file: str | Path, headers: dict[str, list[str]], *, parents: bool = True) -> None:
+    write_atomic(os.fspath(file) + HEADERS_EXT, headers_json(headers), parents=parents)
 
 
 def headers_json(headers: dict[str, list[str]]) -> bytes:
@@ -141,7 +141,7 @@ def link_header(url: str, rel: str) -> str:
     return f'<{url}>;rel="{rel}"'
 
 
-def write_atomic(path: Path, data: bytes | Iterable[bytes], *, parents: bool = True) -> None:
+def write_atomic(path: str | Path, data: bytes | Iterable[bytes], *, parents: bool = True) -> None:
     """Write through a temp file renamed into place, so a killed export leaves no half file behind.
 
     No fsync per file: an export is re-runnable (``--resume``) and the caller syncs once at the end.
@@ -163,11 +163,13 @@ class AtomicFile:
     """A file written under a temp name and renamed to ``path`` by ``commit`` (see write_atomic),
     for a file written piece by piece while other files are written (a container's listing)."""
 
-    def __init__(self, path: Path, *, parents: bool = True) -> None:
+    def __init__(self, path: str | Path, *, parents: bool = True) -> None:
+        # names built as strings: an export writes two files a resource, and pathlib's objects cost more
+        self.path = os.fspath(path)
+        head, name = os.path.split(self.path)
         if parents:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+            os.makedirs(head, exist_ok=True)
+        self.tmp = os.path.join(head, f".{name}.{os.getpid()}.part")
         self._out = open(self.tmp, "wb")  # noqa: SIM115 - closed by commit or discard
         self.write = self._out.write
 
