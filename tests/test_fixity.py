@@ -269,7 +269,7 @@ def test_a_listing_cut_off_midway_fails_the_run_instead_of_checking_fewer(
     """Listings stream: a server that fails after sending part of one must not look like a
     smaller repository. The run stops with a transport error naming the server."""
     from fcrctl.errors import Unavailable
-    from fcrctl.repository.local import LocalRepository
+    from fcrctl.repository.local.resources import Resources
     from fcrctl.services import fixity as service
 
     repo = open_repository(str(tmp_path / "repo"), create=True)
@@ -277,10 +277,10 @@ def test_a_listing_cut_off_midway_fails_the_run_instead_of_checking_fewer(
     for i in range(100):  # ~1,400 rows: the failure comes after the first chunk of 1,000 went out
         repo.create(f"/many/b{i:04d}", ResourceSpec(content=io.BytesIO(b"%d" % i), binary=True))
     repo.close()
-    original = LocalRepository._row_state
+    original = Resources.row_state
     seen: list[str] = []
 
-    def failing(self: LocalRepository, row: object) -> object:
+    def failing(self: Resources, row: object) -> object:
         seen.append(row.path)  # type: ignore[attr-defined]
         if len(seen) == 95:
             raise RuntimeError("disk gone")
@@ -289,7 +289,7 @@ def test_a_listing_cut_off_midway_fails_the_run_instead_of_checking_fewer(
     with start_server(tmp_path / "repo", dialect="fedora6") as handle:
         remote = open_repository(handle.url)
         try:
-            monkeypatch.setattr(LocalRepository, "_row_state", failing)
+            monkeypatch.setattr(Resources, "row_state", failing)
             with pytest.raises(Unavailable, match="127.0.0.1") as failed:
                 service.run(remote, "/many", recursive=True, jobs=2)
             assert len(seen) == 95 and "\n" not in failed.value.message

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-import fcrctl.repository.local.repository as local_module
+import fcrctl.repository.local.files as local_module
 from fcrctl.cli.main import app
 from fcrctl.errors import ExitCode
 from fcrctl.names import utf8_name

@@ -15,7 +15,7 @@ from fcrctl.repository.base import ResourceSpec
 from fcrctl.repository.local import LocalRepository, ocfl
 from fcrctl.repository.local.index import Index, ObjectEntries, Row
 from fcrctl.repository.local.store import PARALLEL_FROM
-from fcrctl.repository.local.transactions import TxDir
+from fcrctl.repository.local.txdir import TxDir
 from tests.contract.helpers import binary, container, titles
 from tests.ocfl_check import assert_valid_ocfl
 

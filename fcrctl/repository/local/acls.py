@@ -1,11 +1,14 @@
-"""ACLs of the local repository, stored exactly as Fedora 6 stores them: in the resource's OCFL
-object, ``.fcrepo/fcr-root~fcr-acl.json`` (headers) beside ``fcr-container~fcr-acl.nt`` (or
+"""ACLs of the local repository, stored as Fedora 6 stores them: files of the resource's OCFL object
+
+In the object, ``.fcrepo/fcr-root~fcr-acl.json`` (headers) beside ``fcr-container~fcr-acl.nt`` (or
 ``NAME~fcr-acl.nt`` for a binary). The index's ``acls`` table points at them, so a check
 costs one query and no inventory read. Being files of the object, ACLs go wherever the object
 goes: versions (their history is the object's), snapshots, restores."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fcrctl import acl as webac
@@ -22,22 +25,32 @@ if TYPE_CHECKING:
     from rdflib import Graph
 
     from fcrctl.repository.local.index import Row
+    from fcrctl.repository.local.resources import Resources
 
 
-class AclsMixin:
-    """get_acl / put_acl / patch_acl / delete_acl for LocalRepository (which provides the rest)."""
+class Acls:
+    """get_acl / put_acl / patch_acl / delete_acl of the local repository; ``writing()`` is the
+    host's writer-lock context."""
+
+    def __init__(self, resources: Resources, writing: Callable[[], contextlib.AbstractContextManager[None]],
+                 user: str | None) -> None:
+        self.resources = resources
+        self.index = resources.index
+        self.store = resources.store
+        self.writing = writing
+        self.user = user
 
     def get_acl(self, path: str, *, prefs: RdfPrefs = RdfPrefs()) -> Graph:
         path = paths.normalize(path)
-        found = self._index.acl(path)  # type: ignore[attr-defined]  # only live resources have ACL rows
+        found = self.index.acl(path)  # only live resources have ACL rows
         if found is None:
             # access checks ask this of nearly every path: two one-column look-ups, no row read
-            if self._index.deleted(path) is not False:  # type: ignore[attr-defined]
-                self._row(path)  # type: ignore[attr-defined]  # NotFound / Gone for the resource itself
+            if self.index.deleted(path) is not False:
+                self.resources.row(path)  # NotFound / Gone for the resource itself
             raise NotFound(f"{path} has no ACL of its own: `fcrctl acl effective {path}` shows the one that "
                            "governs it", path=path)
         h, content = found
-        f = self._abs(content)  # type: ignore[attr-defined]
+        f = self.resources.abs(content)
         graph = read_graph(f) if f is not None and h.get("contentSize") != 0 else new_graph()
         if prefs.server_managed:
             from rdflib import RDF, URIRef
@@ -49,39 +62,39 @@ class AclsMixin:
                 conditions: Conditions = Conditions()) -> tuple[ResourceInfo, bool]:
         path = paths.normalize(path)
         graph = _stored_form(graph, path)
-        with self._writing():  # type: ignore[attr-defined]
-            row = self._row(path)  # type: ignore[attr-defined]
-            existing = self._index.acl(path)  # type: ignore[attr-defined]
+        with self.writing():
+            row = self.resources.row(path)
+            existing = self.index.acl(path)
             _check(existing[0] if existing else None, conditions, path)
-            change = Change(row.object_id, state=dict(self._store.head_state(row.object_id)))  # type: ignore[attr-defined]
-            h = self._put_acl_files(change, row, graph, existing[0] if existing else None)
-            self._store.commit([change])  # type: ignore[attr-defined]
+            change = Change(row.object_id, state=dict(self.store.head_state(row.object_id)))
+            h = self.put_acl_files(change, row, graph, existing[0] if existing else None)
+            self.store.commit([change])
         return acl_info(h, path), existing is None
 
     def patch_acl(self, path: str, update: str, *, conditions: Conditions = Conditions()) -> ResourceInfo:
         path = paths.normalize(path)
-        with self._writing():  # type: ignore[attr-defined]
+        with self.writing():
             current = self.get_acl(path, prefs=RdfPrefs(server_managed=False))
-            row = self._row(path)  # type: ignore[attr-defined]
-            existing = self._index.acl(path)  # type: ignore[attr-defined]
+            row = self.resources.row(path)
+            existing = self.index.acl(path)
             _check(existing[0], conditions, path)
             graph = _stored_form(rdf.apply_update(current, update, base=webac.acl_id_of(path)), path)
-            change = Change(row.object_id, state=dict(self._store.head_state(row.object_id)))  # type: ignore[attr-defined]
-            h = self._put_acl_files(change, row, graph, existing[0])
-            self._store.commit([change])  # type: ignore[attr-defined]
+            change = Change(row.object_id, state=dict(self.store.head_state(row.object_id)))
+            h = self.put_acl_files(change, row, graph, existing[0])
+            self.store.commit([change])
         return acl_info(h, path)
 
     def delete_acl(self, path: str) -> None:
         path = paths.normalize(path)
-        with self._writing():  # type: ignore[attr-defined]
-            row = self._row(path)  # type: ignore[attr-defined]
-            if self._index.acl(path) is None:  # type: ignore[attr-defined]
+        with self.writing():
+            row = self.resources.row(path)
+            if self.index.acl(path) is None:
                 raise NotFound(f"{path} has no ACL of its own to delete", path=path)
-            state = dict(self._store.head_state(row.object_id))  # type: ignore[attr-defined]
+            state = dict(self.store.head_state(row.object_id))
             drop_acl_files(state, row)
-            self._store.commit([Change(row.object_id, state=state)])  # type: ignore[attr-defined]
+            self.store.commit([Change(row.object_id, state=state)])
 
-    def _put_acl_files(self, change: Change, row: Row, graph: Graph, old: dict | None) -> dict:
+    def put_acl_files(self, change: Change, row: Row, graph: Graph, old: dict | None) -> dict:
         """Add the ACL's content and headers to ``change.state`` (Fedora 6's layout); its headers."""
         rid = paths.to_id(row.path)
         oid = row.object_id
@@ -94,7 +107,7 @@ class AclsMixin:
              "createdDate": (old or {}).get("createdDate", now), "lastModifiedDate": now,
              "mementoCreatedDate": now, "archivalGroup": False, "objectRoot": False, "deleted": False,
              "contentPath": content, "headersVersion": hdr.HEADERS_VERSION}
-        user = getattr(self, "_user", None)
+        user = self.user
         if user:
             h["createdBy"] = (old or {}).get("createdBy", user)
             h["lastModifiedBy"] = user

@@ -9,13 +9,29 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fcrctl.errors import CorruptData
+from fcrctl.errors import BadInput, CorruptData
 from fcrctl.repository.base import FixityResult, ResourceInfo
 from fcrctl.repository.local import ocfl
 
+if TYPE_CHECKING:
+    from fcrctl.repository.local.resources import Resources
+
 _BUFFER = 1 << 20
 _STRENGTH = ("sha512", "sha256", "sha1", "md5")
+
+
+def verify_resource(resources: Resources, info: ResourceInfo, algorithm: str | None) -> FixityResult:
+    """Hash the content file where it lies; compare with the headers and the OCFL inventory."""
+    st = resources.state(info.path)
+    if not st.binary:
+        raise BadInput(f"{info.path} is a container: fixity applies to binaries", path=info.path)
+    current = resources.info(st.headers, info.path)
+    if st.content is None:
+        return FixityResult(path=info.path, outcome="UNVERIFIABLE", algorithm=algorithm or "sha512",
+                            detail=f"external content at {current.external_url} is not stored here")
+    return verify_file(current, st.content, resources.root / st.row.object_rel, algorithm)
 
 
 def verify_file(
