@@ -6,6 +6,7 @@ and layout.headers_json what json.dumps(indent=1, sort_keys=True) writes."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,34 @@ def test_headers_json_is_what_json_dumps_writes(headers: dict[str, list[str]]) -
     from fcrctl.services.transfer import layout
 
     assert layout.headers_json(headers) == json.dumps(headers, indent=1, sort_keys=True).encode("utf-8")
+
+
+def tree_bytes(tree: Path) -> dict[str, bytes]:
+    return {p.relative_to(tree).as_posix(): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("fmt", ["turtle", "ntriples"])
+def test_local_export_takes_the_text_path_and_writes_the_same_tree(tmp_path: Path, monkeypatch, fmt: str) -> None:
+    from fcrctl.repository import open_repository
+    from fcrctl.services.transfer.export import ExportOptions, export
+    from tests.test_transfer import seed
+
+    seed(tmp_path / "repo")
+    used: list[str] = []
+    real = ntlines.export_lines
+
+    def counting(stored: bytes, info: ResourceInfo, base: str) -> list[str] | None:
+        used.append(info.path)
+        return real(stored, info, base)
+
+    monkeypatch.setattr(ntlines, "export_lines", counting)
+    repo = open_repository(str(tmp_path / "repo"))
+    try:
+        text = export(repo, "/", tmp_path / "text", ExportOptions(format=fmt))
+        assert "/col/item:1" in used and "/col/item:1/page~1.txt" in used  # containers and descriptions
+        repo.stored_ntriples = None  # type: ignore[attr-defined]  # the backend offers no text: rdflib's path
+        graph = export(repo, "/", tmp_path / "graph", ExportOptions(format=fmt))
+    finally:
+        repo.close()
+    assert text.failed_count == graph.failed_count == 0 and text.counts == graph.counts
+    assert tree_bytes(tmp_path / "text") == tree_bytes(tmp_path / "graph")

@@ -283,6 +283,9 @@ class LocalRepository:
     def rdf_triples(self, path: str, *, prefs: RdfPrefs = RdfPrefs(), version: str | None = None) -> Iterator[Triple]:
         return self._reads.rdf_triples(path, prefs=prefs, version=version)
 
+    def stored_ntriples(self, path: str) -> bytes:
+        return self._reads.stored_ntriples(path)
+
     def open_binary(self, path: str, *, version: str | None = None,
                     byte_range: tuple[int, int | None] | None = None) -> BinaryContent:
         return self._reads.open_binary(path, version=version, byte_range=byte_range)
