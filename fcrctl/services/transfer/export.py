@@ -69,6 +69,8 @@ class Exporter:
         self._dest = os.fspath(dest)
         self._names: dict[str, str] = {}  # a container's path -> its file name (see _name)
         self._plain_base = "?" not in self.base_url and "#" not in self.base_url
+        # where a listing says exactly which children have children, leaves (most) are not listed
+        self._exact_children = bool(getattr(repo.capabilities, "exact_has_children", False))
 
     # -- naming ------------------------------------------------------------------------------
     def url(self, path: str) -> str:
@@ -174,7 +176,9 @@ class Exporter:
         except FcrctlError as exc:
             self.report.fail(info.path, exc.message)
             self.on_item(info.path)
-        if not self.options.recursive and listing is None:
+        if (not self.options.recursive and listing is None) or (not info.has_children and self._exact_children):
+            if listing is not None:
+                listing.commit()
             return info.path, iter(()), None
         self._open.add(info.path)
         try:
