@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/transfer.py                      # 100,000 resources + 500 MB, beside 10,000
     .venv/bin/python bench/transfer.py --resources 20000 --mb 100 --no-serve
+    .venv/bin/python bench/transfer.py --no-import          # export only (local and over serve)
     BENCH_DIR=/big/disk .venv/bin/python bench/transfer.py --keep   # reuse the built sources next time
     .venv/bin/python bench/transfer.py --smoke              # a tiny run for CI
 
@@ -141,7 +142,7 @@ def peak_rss_mb(pid: int | None) -> int | None:
     return kb // 1024 if kb is not None else None
 
 
-def measure(count: int, megabytes: int, work: Path, serve: bool, keep: bool) -> list[Row]:
+def measure(count: int, megabytes: int, work: Path, runs: set[str], keep: bool) -> list[Row]:
     from tests.server_fixture import start_server
 
     source, rows = source_repository(work, count, megabytes), []
@@ -157,20 +158,22 @@ def measure(count: int, megabytes: int, work: Path, serve: bool, keep: bool) -> 
     rows.append(baseline("  tar|zstd storage", n, nbytes,
                          f"tar -cf - -C '{source}' ocfl-root | zstd -q -1 -T1 -c > '{work}/storage.tar.zst'"))
     (work / "storage.tar.zst").unlink(missing_ok=True)
-    target = work / f"target-{count}"
-    shutil.rmtree(target, ignore_errors=True)
-    open_repository(str(target), create=True).close()
-    rows.append(fcrctl("import local", str(target), "import", str(out)))
-    shutil.rmtree(target, ignore_errors=True)
-    rows.append(baseline("  cp -r export", n, nbytes, f"cp -r '{out}' '{copy}'"))
-    shutil.rmtree(copy, ignore_errors=True)
-    if serve:
+    if "import" in runs:
+        target = work / f"target-{count}"
+        shutil.rmtree(target, ignore_errors=True)
+        open_repository(str(target), create=True).close()
+        rows.append(fcrctl("import local", str(target), "import", str(out)))
+        shutil.rmtree(target, ignore_errors=True)
+        rows.append(baseline("  cp -r export", n, nbytes, f"cp -r '{out}' '{copy}'"))
+        shutil.rmtree(copy, ignore_errors=True)
+    if "serve" in runs:
         with start_server(source, subprocess=True) as served:
             out2 = work / f"export-serve-{count}"
             rows.append(fcrctl("export over serve", served.url, "export", "/", str(out2), "--no-versions",
                                "--jobs", "4"))
             rows[-1].server_rss = peak_rss_mb(served.pid)
             shutil.rmtree(out2, ignore_errors=True)
+    if "serve" in runs and "import" in runs:
         served_repo = work / f"served-{count}"
         shutil.rmtree(served_repo, ignore_errors=True)
         with start_server(served_repo, subprocess=True) as served:
@@ -188,6 +191,7 @@ def main() -> None:
     parser.add_argument("--resources", type=int, default=100_000)
     parser.add_argument("--mb", type=int, default=500, help="megabytes of binaries (1 MB each)")
     parser.add_argument("--no-serve", action="store_true", help="local runs only")
+    parser.add_argument("--no-import", action="store_true", help="export runs only (with --no-serve: local export)")
     parser.add_argument("--keep", action="store_true", help="keep the built sources in BENCH_DIR for the next run")
     parser.add_argument("--smoke", action="store_true", help="a tiny run (CI)")
     args = parser.parse_args()
@@ -198,11 +202,12 @@ def main() -> None:
     work = Path(base) / "bench-transfer" if args.keep and base else Path(
         tempfile.mkdtemp(prefix="fcrctl-bench-transfer-", dir=base))
     work.mkdir(parents=True, exist_ok=True)
+    runs = {"export"} | (set() if args.no_import else {"import"}) | (set() if args.no_serve else {"serve"})
     try:
-        big = measure(count, megabytes, work, not args.no_serve, args.keep)
+        big = measure(count, megabytes, work, runs, args.keep)
         # the smoke run spares the baseline's server runs (each starts a server process)
         small = {row.name: row for row in measure(max(10, count // 10), max(1, megabytes // 10), work,
-                                                  not args.no_serve and not args.smoke, args.keep)}
+                                                  runs - {"serve"} if args.smoke else runs, args.keep)}
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
