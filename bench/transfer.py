@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from fcrctl.repository import open_repository  # noqa: E402
 from fcrctl.repository.base import ResourceSpec  # noqa: E402
 
+TX_RESOURCES = 20_000
 RUN = """
 import resource, subprocess, sys
 done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
@@ -71,27 +72,41 @@ class Row:
 
 
 def build(where: Path, count: int, megabytes: int) -> None:
-    """``count`` resources in one transaction (staged, then applied at once: the fast path)."""
+    """``count`` resources in transactions (staged, then applied at once: the fast path) of at most
+    TX_RESOURCES: one commit links one namaste file into every new object, and ext4 allows 65,000
+    links to a file (a 100,000-resource commit failed with EMLINK)."""
     from rdflib import Graph, Literal, URIRef
 
     repo = open_repository(str(where), create=True)
-    tx = repo.begin_transaction()  # type: ignore[attr-defined]
-    view = repo.in_transaction(tx.id)  # type: ignore[attr-defined]
     binaries = max(1, megabytes)  # 1 MB each
     block = os.urandom(1 << 20)
-    view.create("/data", ResourceSpec())
+    tx, view, staged = None, None, 0
+
+    def create(path: str, spec: ResourceSpec) -> None:
+        nonlocal tx, view, staged
+        if tx is None:
+            tx = repo.begin_transaction()  # type: ignore[attr-defined]
+            view = repo.in_transaction(tx.id)  # type: ignore[attr-defined]
+        view.create(path, spec)
+        staged += 1
+        if staged >= TX_RESOURCES:
+            repo.commit_transaction(tx.id)  # type: ignore[attr-defined]
+            tx, staged = None, 0
+
+    create("/data", ResourceSpec())
     for i in range(count - binaries):
         parent = f"/data/p{i // 100}"
         if i % 100 == 0:
-            view.create(parent, ResourceSpec())
+            create(parent, ResourceSpec())
         graph = Graph()
         graph.add((URIRef(f"info:fedora{parent}/r{i}"), URIRef("http://purl.org/dc/elements/1.1/title"),
                    Literal(f"resource {i}")))
-        view.create(f"{parent}/r{i}", ResourceSpec(graph=graph))
+        create(f"{parent}/r{i}", ResourceSpec(graph=graph))
     for i in range(binaries if megabytes else 0):
         data = i.to_bytes(8, "big") + block[8:]
-        view.create(f"/data/b{i}", ResourceSpec(content=io.BytesIO(data), binary=True, mime_type="image/tiff"))
-    repo.commit_transaction(tx.id)  # type: ignore[attr-defined]
+        create(f"/data/b{i}", ResourceSpec(content=io.BytesIO(data), binary=True, mime_type="image/tiff"))
+    if tx is not None:
+        repo.commit_transaction(tx.id)  # type: ignore[attr-defined]
     repo.close()
 
 
@@ -109,27 +124,27 @@ def source_repository(work: Path, count: int, megabytes: int) -> Path:
 
 def fcrctl(name: str, repo: str, *args: str) -> Row:
     """One fcrctl run in its own process: its --json report, wall and CPU time, peak RSS."""
-    cmd = [sys.executable, "-c", RUN, sys.executable, "-m", "fcrctl", "--repo", repo, "--json", *args]
-    started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"fcrctl {' '.join(args)} failed: {done.stderr[-1500:]}")
-    rss_kb, cpu = done.stderr.strip().splitlines()[-1].split()
-    report = json.loads(done.stdout)
-    return Row(name, report["resources"], report["bytes"], seconds, float(cpu), int(rss_kb) // 1024)
+    out, seconds, cpu, rss = timed([sys.executable, "-m", "fcrctl", "--repo", repo, "--json", *args],
+                                   f"fcrctl {' '.join(args)}")
+    report = json.loads(out)
+    return Row(name, report["resources"], report["bytes"], seconds, cpu, rss)
 
 
 def baseline(name: str, resources: int, nbytes: int, shell: str) -> Row:
     """A shell pipeline over the same files, timed the same way (its children's CPU and RSS)."""
-    cmd = [sys.executable, "-c", RUN, "sh", "-c", shell]
+    _, seconds, cpu, rss = timed(["sh", "-c", shell], f"baseline {shell!r}")
+    return Row(name, resources, nbytes, seconds, cpu, rss)
+
+
+def timed(cmd: list[str], what: str) -> tuple[str, float, float, int]:
+    """(stdout, wall seconds, CPU seconds, peak RSS in MB) of ``cmd`` and its children."""
     started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", RUN, *cmd], capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        raise SystemExit(f"baseline {shell!r} failed: {done.stderr[-1500:]}")
+        raise SystemExit(f"{what} failed: {done.stderr[-1500:]}")
     rss_kb, cpu = done.stderr.strip().splitlines()[-1].split()
-    return Row(name, resources, nbytes, seconds, float(cpu), int(rss_kb) // 1024)
+    return done.stdout, seconds, float(cpu), int(rss_kb) // 1024
 
 
 def peak_rss_mb(pid: int | None) -> int | None:

@@ -104,7 +104,7 @@ def _converted(importer: Importing, link: str, url: str) -> Graph:
     stem = importer.root / layout.encode_url_path(urllib.parse.urlsplit(acl_url).path) if acl_url else None
     # a link elsewhere (another host, ../ segments) names nothing in the export: nothing outside it is read
     inside = stem is not None and layout.inside(importer.root, stem)
-    found = _rdf_file(stem) if stem is not None and inside else None
+    found = layout.rdf_file(stem) if stem is not None and inside else None
     if stem is None or found is None:
         raise BadInput(f"{url}: its acl:accessControl names {link}, which is not in the export: export the ACL "
                        "too, or import with --no-acls")
@@ -138,14 +138,6 @@ def _export_url(importer: Importing, link: str) -> str | None:
     if link != dest_id and not link.startswith(dest_id + "/"):
         return None
     return importer.old_base + rdf.encode_path(link[len(dest_id):])
-
-
-def _rdf_file(stem: Path) -> Path | None:
-    for ext in layout.EXT_MEDIA:
-        candidate = stem.with_name(stem.name + ext)
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def _authorization_files(directory: Path) -> list[Path]:

@@ -3,8 +3,9 @@
 Works on any Repository, so the same code exports a local repository and a remote one. The walk
 streams: children are listed as they come and each resource is written as soon as it is read, so
 memory stays flat however big the repository; for Turtle and N-Triples a container's
-``ldp:contains`` triples are streamed into its file from the listing instead of being collected
-in a graph.
+``ldp:contains`` triples are streamed into its file from the listing (the same listing the walk
+descends by) instead of being collected in a graph, and where the backend hands out its stored
+N-Triples (local) a resource's file is written from them as text (ntlines.py), not through rdflib.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import TYPE_CHECKING
 
 from fcrctl import paths, rdf
 from fcrctl.errors import FcrctlError, Gone
-from fcrctl.repository.base import LDP, NON_RDF_DESCRIPTION, RdfPrefs, Repository, ResourceInfo, Version
-from fcrctl.services.transfer import acl, layout, ntlines
+from fcrctl.repository.base import LDP, RdfPrefs, Repository, ResourceInfo, Version
+from fcrctl.services.transfer import acl, layout, ntlines, sidecars
 from fcrctl.services.transfer.report import Report
+from fcrctl.services.transfer.tree import ExportTree
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -30,7 +32,6 @@ CONTAINS = LDP + "contains"
 MEMENTO_TYPE = "http://mementoweb.org/ns#Memento"
 TIMEMAP_TYPE = "http://mementoweb.org/ns#TimeMap"
 _CHUNK = 1 << 20
-_CACHED = 4096  # directories and names remembered; more are forgotten, so memory stays flat
 
 
 @dataclass
@@ -65,60 +66,12 @@ class Exporter:
             else None
         self._submit: Callable[..., None] = _call
         self._open: set[str] = set()  # containers whose files are still being written (see _tree)
-        self._dirs: set[str] = set()  # directories known to exist
-        self._dest = os.fspath(dest)
-        self._names: dict[str, str] = {}  # a container's path -> its file name (see _name)
-        self._plain_base = "?" not in self.base_url and "#" not in self.base_url
+        self.tree = ExportTree(dest, self.base_url)
         # where a listing says exactly which children have children, leaves (most) are not listed
         self._exact_children = bool(getattr(repo.capabilities, "exact_has_children", False))
 
-    # -- naming ------------------------------------------------------------------------------
     def url(self, path: str) -> str:
-        return self.base_url + ("/" if path == "/" else path)
-
-    def file(self, path: str, ext: str, *suffix: str) -> Path:
-        return Path(self._target(path, ext, *suffix))
-
-    def _target(self, path: str, ext: str, *suffix: str) -> str:
-        """``file`` as a string, for the files written once per resource."""
-        name = self._name(path)
-        for part in suffix:
-            name += "/" + part
-        return f"{self._dest}/{name}{ext}"
-
-    def _name(self, path: str) -> str:
-        """``encode_url_path`` of the resource's URL path, its parent's part looked up (each
-        resource's name encoded whole cost as much as writing its files)."""
-        from urllib.parse import unquote, urlsplit
-
-        if "?" in path or "#" in path or not self._plain_base:  # urlsplit would cut the URL there
-            return layout.encode_url_path(urlsplit(self.url(path)).path)
-        parent, _, last = path.rpartition("/")
-        head = self._names.get(parent)
-        if head is None:
-            head = layout.encode_url_path(urlsplit(self.url(parent or "/")).path)
-            if len(self._names) >= _CACHED:
-                self._names.clear()
-            self._names[parent] = head
-        tail = layout.encode_segment(unquote(last)) if last else ""
-        return f"{head}/{tail}" if head and tail else head or tail
-
-    def _write(self, target: str | Path, data: bytes | Iterator[bytes]) -> None:
-        target = os.fspath(target)
-        self._mkdir(os.path.dirname(target))
-        layout.write_atomic(target, data, parents=False)
-
-    def _write_headers(self, target: str | Path, headers: dict[str, list[str]]) -> None:
-        target = os.fspath(target)
-        self._mkdir(os.path.dirname(target))
-        layout.write_headers(target, headers, parents=False)
-
-    def _mkdir(self, directory: str) -> None:
-        if directory not in self._dirs:
-            os.makedirs(directory, exist_ok=True)
-            if len(self._dirs) >= _CACHED:  # forgotten directories are only made again (exist_ok)
-                self._dirs.clear()
-            self._dirs.add(directory)
+        return self.tree.url(path)
 
     # -- the walk ------------------------------------------------------------------------------
     def run(self, root: str) -> Report:
@@ -200,12 +153,12 @@ class Exporter:
 
     def _binary_one(self, info: ResourceInfo) -> None:
         try:
-            self._binary(info)
-            if self.options.acls:
-                self._acl(info.path)
+            self._binary(info)  # with its versions
         except FcrctlError as exc:
             self.report.fail(info.path, exc.message)
-        self.on_item(info.path)
+            self.on_item(info.path)
+            return
+        self._extras(info, False)
 
     def _extras(self, info: ResourceInfo, versions: bool) -> None:
         try:
@@ -222,17 +175,16 @@ class Exporter:
         """Write the container's file and headers; when its ``ldp:contains`` lines are streamed,
         its file is returned still open for them (see ``_tree``)."""
         path = info.path
-        target = self._target(path, self.ext)
+        target = self.tree.target(path, self.ext)
         if self.options.resume and os.path.exists(target):
             self.report.skip(path, "already exported")
             self._submit(self._extras, info, False)
             return None
         head, graph = self._rdf(info, containment=not self.streamed)
-        self._mkdir(os.path.dirname(target))
-        out = layout.AtomicFile(target, parents=False)
+        out = self.tree.open(target)
         try:
             out.write(head)
-            self._write_headers(target, self._container_headers(info))
+            self.tree.write_headers(target, sidecars.container(info, self.mime))
         except BaseException:
             out.discard()
             raise
@@ -249,8 +201,8 @@ class Exporter:
         path = info.path
         info = self.repo.info(path)  # a listing's entry may not say where external content lives
         external = info.external_url is not None and info.external_handling in ("redirect", "proxy")
-        target = self.file(path, layout.EXTERNAL_EXT if external else layout.BINARY_EXT)
-        desc = self.file(path, self.ext, layout.METADATA)
+        target = self.tree.file(path, layout.EXTERNAL_EXT if external else layout.BINARY_EXT)
+        desc = self.tree.file(path, self.ext, layout.METADATA)
         if self.options.resume and target.exists() and desc.exists():
             self.report.skip(path, "already exported")
             return
@@ -259,13 +211,13 @@ class Exporter:
             return
         size = 0
         if external:
-            self._write(target, b"")
+            self.tree.write(target, b"")
         else:
             with self.repo.open_binary(path) as content:
                 size = _write_stream(target, content.stream)
-        self._write_headers(target, self._binary_headers(info))
-        self._write(desc, self._rdf(info, containment=False)[0])
-        self._write_headers(desc, self._description_headers(info))
+        self.tree.write_headers(target, sidecars.binary(info, self.url(info.path)))
+        self.tree.write(desc, self._rdf(info, containment=False)[0])
+        self.tree.write_headers(desc, sidecars.description(info, self.mime, self.url(info.path)))
         self.report.done("external" if external else "binary", size)
         if self.options.versions:
             self._versions(info)
@@ -277,7 +229,7 @@ class Exporter:
         graph = acl.read(self.repo, path)
         if graph is None:
             return
-        target = self.file(path, self.ext, layout.ACL)
+        target = self.tree.file(path, self.ext, layout.ACL)
         acl_url = self.url(path).rstrip("/") + "/fcr:acl"
         layout.write_atomic(target, self._serialize(graph))
         layout.write_headers(target, {"Link": [layout.link_header(LDP + "RDFSource", "type"),
@@ -300,7 +252,7 @@ class Exporter:
             timemap.add((URIRef(self._memento_url(path, version)), URIRef(rdf.MEMENTO + "mementoDatetime"),
                          Literal(version.created.isoformat().replace("+00:00", "Z"),
                                  datatype=URIRef(rdf.XSD + "dateTime"))))
-        target = self.file(path, self.ext, layout.VERSIONS)
+        target = self.tree.file(path, self.ext, layout.VERSIONS)
         layout.write_atomic(target, rdf.serialize(timemap, self.mime))
         layout.write_headers(target, {"Link": [layout.link_header(TIMEMAP_TYPE, "type")],
                                       "Content-Type": [self.mime]})
@@ -322,24 +274,24 @@ class Exporter:
             return
         graph = self._graph(path, containment=False, version=version.id)
         if vinfo.is_binary:
-            data_file = self.file(path, layout.BINARY_EXT, layout.VERSIONS, version.memento)
+            data_file = self.tree.file(path, layout.BINARY_EXT, layout.VERSIONS, version.memento)
             size = 0
             if vinfo.external_url is None or vinfo.external_handling == "copy":
                 with self.repo.open_binary(path, version=version.id) as content:
                     size = _write_stream(data_file, content.stream)
             else:
-                data_file = self.file(path, layout.EXTERNAL_EXT, layout.VERSIONS, version.memento)
+                data_file = self.tree.file(path, layout.EXTERNAL_EXT, layout.VERSIONS, version.memento)
                 layout.write_atomic(data_file, b"")
-            layout.write_headers(data_file, {**self._binary_headers(vinfo), **stamp})
-            desc = self.file(path, self.ext, layout.METADATA, layout.VERSIONS, version.memento)
+            layout.write_headers(data_file, {**sidecars.binary(vinfo, self.url(vinfo.path)), **stamp})
+            desc = self.tree.file(path, self.ext, layout.METADATA, layout.VERSIONS, version.memento)
             layout.write_atomic(desc, self._serialize(graph))
-            layout.write_headers(desc, {**self._description_headers(vinfo), **stamp})
+            layout.write_headers(desc, {**sidecars.description(vinfo, self.mime, self.url(vinfo.path)), **stamp})
             self.report.done("version", size)
             return
         else:
-            target = self.file(path, self.ext, layout.VERSIONS, version.memento)
+            target = self.tree.file(path, self.ext, layout.VERSIONS, version.memento)
             layout.write_atomic(target, self._serialize(graph))
-            layout.write_headers(target, {**self._container_headers(vinfo), **stamp})
+            layout.write_headers(target, {**sidecars.container(vinfo, self.mime), **stamp})
         self.report.done("version")
 
     # -- RDF ----------------------------------------------------------------------------------------
@@ -378,48 +330,9 @@ class Exporter:
                 path = paths.from_id(rid)
                 with contextlib.suppress(FcrctlError):
                     info = self.repo.info(path)
-                    done = self.file(path, layout.BINARY_EXT if info.is_binary else self.ext)
+                    done = self.tree.file(path, layout.BINARY_EXT if info.is_binary else self.ext)
                     if not done.exists() and path not in self._open:
                         self._tree(path)
-
-    # -- headers ------------------------------------------------------------------------------------
-    def _common(self, info: ResourceInfo) -> dict[str, list[str]]:
-        from fcrctl.repository.http.wire import http_date
-
-        return {"ETag": [f'W/"{info.etag}"' if info.etag and not info.etag.startswith(("W/", '"')) else info.etag],
-                "Last-Modified": [http_date(info.modified)]}
-
-    def _container_headers(self, info: ResourceInfo) -> dict[str, list[str]]:
-        links = [layout.link_header(LDP + "Resource", "type"), layout.link_header(LDP + "RDFSource", "type"),
-                 layout.link_header(LDP + "Container", "type"), layout.link_header(info.model, "type")]
-        return {**self._common(info), "Content-Type": [self.mime], "Link": links}
-
-    def _binary_headers(self, info: ResourceInfo) -> dict[str, list[str]]:
-        from fcrctl.repository.http.wire import content_disposition
-
-        url = self.url(info.path)
-        links = [layout.link_header(LDP + "Resource", "type"), layout.link_header(LDP + "NonRDFSource", "type"),
-                 layout.link_header(url + "/fcr:metadata", "describedby")]
-        out = {**self._common(info), "Link": links, "Content-Type": [info.mime_type or "application/octet-stream"]}
-        if info.filename:
-            out["Content-Disposition"] = [content_disposition(info.filename)]
-        if info.size is not None and info.size >= 0:
-            out["Content-Length"] = [str(info.size)]
-        if info.digests:
-            from fcrctl.repository.http.dialect import WIRE_DIGESTS
-
-            out["Digest"] = [", ".join(f"{WIRE_DIGESTS[a]}={h}" for a, h in sorted(info.digests.items())
-                                       if a in WIRE_DIGESTS)]
-        if info.external_url is not None and info.external_handling in ("redirect", "proxy"):
-            out["Content-Location"] = [info.external_url]
-            if info.external_handling == "redirect":
-                out["Location"] = [info.external_url]
-        return out
-
-    def _description_headers(self, info: ResourceInfo) -> dict[str, list[str]]:
-        links = [layout.link_header(LDP + "RDFSource", "type"), layout.link_header(NON_RDF_DESCRIPTION, "type"),
-                 layout.link_header(self.url(info.path), "describes")]
-        return {**self._common(info), "Content-Type": [self.mime], "Link": links}
 
 
 class _Listing:

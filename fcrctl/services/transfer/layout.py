@@ -73,6 +73,15 @@ def resource_file(dest: Path, url_path: str, ext: str) -> Path:
     return dest / (encode_url_path(url_path) + ext)
 
 
+def rdf_file(stem: Path) -> Path | None:
+    """``stem`` with whichever RDF extension it has in the export (None: none)."""
+    for ext in EXT_MEDIA:
+        candidate = stem.with_name(stem.name + ext)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def headers_file(file: Path) -> Path:
     return file.with_name(file.name + HEADERS_EXT)
 
