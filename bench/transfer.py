@@ -57,6 +57,9 @@ class Row:
         self.name, self.resources, self.bytes = name, resources, nbytes
         self.seconds, self.cpu, self.rss = seconds, cpu, rss_mb
         self.server_rss: int | None = None  # the served repository's process, for runs through serve
+        # as it is measured: a 100,000-resource run takes long enough that a partial table helps
+        print(f"# {name.strip()}: {resources} resources, {seconds:.1f} s, {cpu:.1f} s CPU, {rss_mb} MB peak RSS",
+              file=sys.stderr, flush=True)
 
     @property
     def rate(self) -> float:
