@@ -185,7 +185,9 @@ def test_import_fedora_475_export(tmp_path: Path) -> None:
     result = run(target, "--json", "import", str(FIXTURES / "4.7.5-export"))
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["counts"]["container"] == 5 and report["counts"]["binary"] == 1
+    # the root and container1; the Fedora 4 ACL container and its two authorizations become
+    # container1's fcr:acl (tests/test_transfer_acl.py)
+    assert report["counts"]["container"] == 2 and report["counts"]["binary"] == 1 and report["counts"]["acl"] == 1
     repo = open_repository(str(target))
     try:
         graph = repo.get_rdf("/container1", prefs=RdfPrefs(server_managed=False, containment=False))
@@ -444,7 +446,9 @@ def test_symlink_out_of_an_export_is_refused(exported: Path, empty_target: Path,
 
 def test_fedora4_versions_become_dated_ocfl_versions(tmp_path: Path) -> None:
     target = tmp_path / "repo"
-    result = run(target, "--json", "import", str(FIXTURES / "4.7.5-export"))
+    # --no-acls: container1's converted Fedora 4 ACL is written after its versions, as an OCFL version
+    # of its own (fcrepo-upgrade-utils puts it into the first); this test is about the versions rule
+    result = run(target, "--json", "import", str(FIXTURES / "4.7.5-export"), "--no-acls")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["counts"]["version"] == 4
     repo = open_repository(str(target))

@@ -78,7 +78,10 @@ def test_import_with_tx_gives_the_versions_and_dates_of_an_import_without(tmp_pa
     runner = CliRunner()
     for target, extra in ((plain, []), (in_tx, ["--tx"])):
         assert runner.invoke(app, ["init", str(target)]).exit_code == 0
-        result = runner.invoke(app, ["--repo", str(target), "import", str(FIXTURES / "4.7.5-export"), *extra])
+        # --no-acls: a converted Fedora 4 ACL is written as a version of its own at import time (see
+        # test_transfer_acl.py), which would make the two runs differ by the clock, not by --tx
+        result = runner.invoke(app, ["--repo", str(target), "import", str(FIXTURES / "4.7.5-export"), "--no-acls",
+                                     *extra])
         assert result.exit_code == 0, result.output
     with LocalRepository.open(str(plain)) as a, LocalRepository.open(str(in_tx)) as b:
         for path in ("/container1", "/container1/testbinary"):

@@ -51,6 +51,7 @@ class Capabilities:
     check: bool = False  # whole-repository structural validation (`fcrctl check`)
     acls: bool = False  # get_acl/put_acl/patch_acl/delete_acl (Web Access Control at PATH/fcr:acl)
     dated_writes: bool = False  # `with repo.dated(created, modified):` writes carry those dates (import)
+    exact_has_children: bool = False  # ResourceInfo.has_children is exact: a leaf need not be listed (export)
 
 
 @dataclass

@@ -49,6 +49,19 @@ class Reads:
         st = self.resources.state(path, version)
         return self._triples(path, st, prefs)
 
+    def stored_ntriples(self, path: str) -> bytes:
+        """The head state's user triples as stored (a binary's: its description's): N-Triples with
+        ``info:fedora`` ids, server-managed triples not yet dropped. For writers that want text, not
+        a graph (export, see services/transfer/ntlines.py): parsing is most of a small resource's cost."""
+        path, _ = paths.split_metadata(path)
+        f = self.resources.user_file(self.resources.state(path))
+        if f is None:
+            return b""
+        try:
+            return f.read_bytes()
+        except OSError as e:
+            raise CorruptData(f"stored triples of {path} are unreadable ({e.strerror}): run `fcrctl check`") from e
+
     def _triples(self, path: str, st: State, prefs: RdfPrefs, *, user_triples: bool = True) -> Iterator[Triple]:
         rid = paths.to_id(path)
         if user_triples:

@@ -77,6 +77,7 @@ class LocalRepository:
         self.capabilities = Capabilities(
             writable=writable, delete_versions=False, label_versions=True, transactions=writable, reindex=True,
             external_content=True, archival_groups=True, check=True, acls=True, dated_writes=writable,
+            exact_has_children=True,
         )
         self._tmp = location / "tmp"
         index_path.parent.mkdir(parents=True, exist_ok=True)
@@ -301,6 +302,9 @@ class LocalRepository:
 
     def rdf_triples(self, path: str, *, prefs: RdfPrefs = RdfPrefs(), version: str | None = None) -> Iterator[Triple]:
         return self._reads.rdf_triples(path, prefs=prefs, version=version)
+
+    def stored_ntriples(self, path: str) -> bytes:
+        return self._reads.stored_ntriples(path)
 
     def open_binary(self, path: str, *, version: str | None = None,
                     byte_range: tuple[int, int | None] | None = None) -> BinaryContent:

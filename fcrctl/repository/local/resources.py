@@ -88,10 +88,17 @@ class Resources:
 
     def user_graph(self, st: State) -> Graph:
         """Stored user triples (description triples for a binary), server-managed ones dropped."""
-        f, h = (st.desc, st.desc_headers) if st.binary else (st.content, st.headers)
-        if f is None or (h is not None and h.get("contentSize") == 0):  # nothing to read (most descriptions)
+        f = self.user_file(st)
+        if f is None:
             return new_graph()
         return rdf.check_user_triples(read_graph(f), subject_id=st.headers["id"], lenient=True)
+
+    def user_file(self, st: State) -> Path | None:
+        """The file of a state's user triples (a binary's description's); None: nothing to read."""
+        f, h = (st.desc, st.desc_headers) if st.binary else (st.content, st.headers)
+        if f is None or (h is not None and h.get("contentSize") == 0):  # nothing to read (most descriptions)
+            return None
+        return f
 
     def row_state(self, row: Row) -> State:
         """The head state of a row already read (``state`` without the query)."""

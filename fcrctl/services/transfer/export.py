@@ -3,13 +3,15 @@
 Works on any Repository, so the same code exports a local repository and a remote one. The walk
 streams: children are listed as they come and each resource is written as soon as it is read, so
 memory stays flat however big the repository; for Turtle and N-Triples a container's
-``ldp:contains`` triples are streamed into its file from the listing instead of being collected
-in a graph.
+``ldp:contains`` triples are streamed into its file from the listing (the same listing the walk
+descends by) instead of being collected in a graph, and where the backend hands out its stored
+N-Triples (local) a resource's file is written from them as text (ntlines.py), not through rdflib.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +19,10 @@ from typing import TYPE_CHECKING
 
 from fcrctl import paths, rdf
 from fcrctl.errors import FcrctlError, Gone
-from fcrctl.repository.base import LDP, NON_RDF_DESCRIPTION, RdfPrefs, Repository, ResourceInfo, Version
-from fcrctl.services.transfer import acl, layout
+from fcrctl.repository.base import LDP, RdfPrefs, Repository, ResourceInfo, Version
+from fcrctl.services.transfer import acl, layout, ntlines, sidecars
 from fcrctl.services.transfer.report import Report
+from fcrctl.services.transfer.tree import ExportTree
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -58,19 +61,17 @@ class Exporter:
         self.on_item = on_item or (lambda path: None)
         self.extra_predicates = [p for p in options.predicates if p != CONTAINS]
         self.streamed = self.mime in ("text/turtle", "application/n-triples")
+        # a backend that hands out a resource's stored N-Triples (local) skips rdflib (ntlines.py)
+        self._stored: Callable[[str], bytes] | None = getattr(repo, "stored_ntriples", None) if self.streamed \
+            else None
+        self._submit: Callable[..., None] = _call
+        self._open: set[str] = set()  # containers whose files are still being written (see _tree)
+        self.tree = ExportTree(dest, self.base_url)
+        # where a listing says exactly which children have children, leaves (most) are not listed
+        self._exact_children = bool(getattr(repo.capabilities, "exact_has_children", False))
 
-    # -- naming ------------------------------------------------------------------------------
     def url(self, path: str) -> str:
-        return self.base_url + ("/" if path == "/" else path)
-
-    def file(self, path: str, ext: str, *suffix: str) -> Path:
-        from urllib.parse import urlsplit
-
-        url_path = urlsplit(self.url(path)).path
-        name = layout.encode_url_path(url_path)
-        for part in suffix:
-            name += "/" + part
-        return self.dest / (name + ext)
+        return self.tree.url(path)
 
     # -- the walk ------------------------------------------------------------------------------
     def run(self, root: str) -> Report:
@@ -78,39 +79,91 @@ class Exporter:
 
         self.dest.mkdir(parents=True, exist_ok=True)
         with BoundedPool(self.options.jobs, self.options.jobs * 4, name="fcrctl-export") as pool:
-            for info in self._walk(root):
-                if self.options.jobs > 1:
-                    pool.submit(self._export_one, info)
-                else:
-                    self._export_one(info)
+            if self.options.jobs > 1:
+                self._submit = pool.submit
+            self._tree(root)
         return self.report.finish()
 
-    def _walk(self, root: str) -> Iterator[ResourceInfo]:
+    def _tree(self, root: str) -> None:
+        """Export ``root`` and (when recursive) everything below it, depth first. Each level holds
+        one open listing and its container's file, still open, which gets an ``ldp:contains`` line
+        per child as the listing is walked: memory grows with depth, not with size, and each
+        container is listed once (its file and the walk share the listing)."""
         try:
             top = self.repo.info(root)
         except Gone as exc:
             self.report.fail(root, exc.message)
             return
-        yield top
-        if not self.options.recursive or top.is_binary:
+        if top.is_binary:
+            self._submit(self._binary_one, top)
             return
-        # depth first with one open listing per level: memory grows with depth, not with size
-        stack = [iter(self.repo.children(root))]
-        while stack:
-            child = next(stack[-1], None)
-            if child is None:
-                stack.pop()
-                continue
-            yield child
-            if not child.is_binary:  # has_children is not reliable on every backend's listing
-                stack.append(iter(self.repo.children(child.path)))
-
-    def _export_one(self, info: ResourceInfo) -> None:
+        stack = [self._enter(top)]
         try:
-            if info.is_binary:
-                self._binary(info)
-            else:
-                self._container(info)
+            while stack:
+                path, children, listing = stack[-1]
+                child = self._next(path, children, listing)
+                if child is None:
+                    stack.pop()
+                    self._open.discard(path)
+                    if listing is not None:
+                        listing.commit()
+                    continue
+                if listing is not None:
+                    listing.contains(self.url(child.path))
+                if not self.options.recursive:
+                    continue
+                if child.is_binary:
+                    self._submit(self._binary_one, child)
+                else:
+                    stack.append(self._enter(child))
+        finally:
+            for path, _, listing in stack:  # interrupted: no half-listed container file is left
+                self._open.discard(path)
+                if listing is not None:
+                    listing.discard()
+
+    def _enter(self, info: ResourceInfo) -> tuple[str, Iterator[ResourceInfo], _Listing | None]:
+        listing = None
+        try:
+            listing = self._container(info)
+        except FcrctlError as exc:
+            self.report.fail(info.path, exc.message)
+            self.on_item(info.path)
+        if (not self.options.recursive and listing is None) or (not info.has_children and self._exact_children):
+            if listing is not None:
+                listing.commit()
+            return info.path, iter(()), None
+        self._open.add(info.path)
+        try:
+            return info.path, iter(self.repo.children(info.path)), listing
+        except FcrctlError as exc:
+            self.report.fail(info.path, exc.message)
+            if listing is not None:
+                listing.discard()
+            return info.path, iter(()), None
+
+    def _next(self, path: str, children: Iterator[ResourceInfo], listing: _Listing | None) -> ResourceInfo | None:
+        try:
+            return next(children, None)
+        except FcrctlError as exc:  # the container went away while it was listed
+            self.report.fail(path, exc.message)
+            if listing is not None:
+                listing.discard()
+            return None
+
+    def _binary_one(self, info: ResourceInfo) -> None:
+        try:
+            self._binary(info)  # with its versions
+        except FcrctlError as exc:
+            self.report.fail(info.path, exc.message)
+            self.on_item(info.path)
+            return
+        self._extras(info, False)
+
+    def _extras(self, info: ResourceInfo, versions: bool) -> None:
+        try:
+            if versions and self.options.versions and info.path != "/":
+                self._versions(info)
             if self.options.acls:
                 self._acl(info.path)
         except FcrctlError as exc:
@@ -118,28 +171,38 @@ class Exporter:
         self.on_item(info.path)
 
     # -- one resource ---------------------------------------------------------------------------
-    def _container(self, info: ResourceInfo) -> None:
+    def _container(self, info: ResourceInfo) -> _Listing | None:
+        """Write the container's file and headers; when its ``ldp:contains`` lines are streamed,
+        its file is returned still open for them (see ``_tree``)."""
         path = info.path
-        target = self.file(path, self.ext)
-        if self.options.resume and target.exists():
+        target = self.tree.target(path, self.ext)
+        if self.options.resume and os.path.exists(target):
             self.report.skip(path, "already exported")
-            return
-        graph = self._graph(path, containment=not self.streamed)
-        chunks = self._rdf_chunks(graph, path if self.streamed else None)
-        layout.write_atomic(target, chunks)
-        layout.write_headers(target, self._container_headers(info))
+            self._submit(self._extras, info, False)
+            return None
+        head, graph = self._rdf(info, containment=not self.streamed)
+        out = self.tree.open(target)
+        try:
+            out.write(head)
+            self.tree.write_headers(target, sidecars.container(info, self.mime))
+        except BaseException:
+            out.discard()
+            raise
         self.report.done("container")
-        if self.extra_predicates:
+        if graph is not None and self.extra_predicates:
             self._follow(graph)
-        if self.options.versions and path != "/":
-            self._versions(info)
+        self._submit(self._extras, info, True)
+        if not self.streamed:
+            out.commit()
+            return None
+        return _Listing(out, rdf.id_to_url(paths.to_id(path), self.base_url))
 
     def _binary(self, info: ResourceInfo) -> None:
         path = info.path
         info = self.repo.info(path)  # a listing's entry may not say where external content lives
         external = info.external_url is not None and info.external_handling in ("redirect", "proxy")
-        target = self.file(path, layout.EXTERNAL_EXT if external else layout.BINARY_EXT)
-        desc = self.file(path, self.ext, layout.METADATA)
+        target = self.tree.file(path, layout.EXTERNAL_EXT if external else layout.BINARY_EXT)
+        desc = self.tree.file(path, self.ext, layout.METADATA)
         if self.options.resume and target.exists() and desc.exists():
             self.report.skip(path, "already exported")
             return
@@ -148,14 +211,13 @@ class Exporter:
             return
         size = 0
         if external:
-            layout.write_atomic(target, b"")
+            self.tree.write(target, b"")
         else:
             with self.repo.open_binary(path) as content:
                 size = _write_stream(target, content.stream)
-        layout.write_headers(target, self._binary_headers(info))
-        graph = self._graph(path, containment=False)
-        layout.write_atomic(desc, self._rdf_chunks(graph, None))
-        layout.write_headers(desc, self._description_headers(info))
+        self.tree.write_headers(target, sidecars.binary(info, self.url(info.path)))
+        self.tree.write(desc, self._rdf(info, containment=False)[0])
+        self.tree.write_headers(desc, sidecars.description(info, self.mime, self.url(info.path)))
         self.report.done("external" if external else "binary", size)
         if self.options.versions:
             self._versions(info)
@@ -167,7 +229,7 @@ class Exporter:
         graph = acl.read(self.repo, path)
         if graph is None:
             return
-        target = self.file(path, self.ext, layout.ACL)
+        target = self.tree.file(path, self.ext, layout.ACL)
         acl_url = self.url(path).rstrip("/") + "/fcr:acl"
         layout.write_atomic(target, self._serialize(graph))
         layout.write_headers(target, {"Link": [layout.link_header(LDP + "RDFSource", "type"),
@@ -190,7 +252,7 @@ class Exporter:
             timemap.add((URIRef(self._memento_url(path, version)), URIRef(rdf.MEMENTO + "mementoDatetime"),
                          Literal(version.created.isoformat().replace("+00:00", "Z"),
                                  datatype=URIRef(rdf.XSD + "dateTime"))))
-        target = self.file(path, self.ext, layout.VERSIONS)
+        target = self.tree.file(path, self.ext, layout.VERSIONS)
         layout.write_atomic(target, rdf.serialize(timemap, self.mime))
         layout.write_headers(target, {"Link": [layout.link_header(TIMEMAP_TYPE, "type")],
                                       "Content-Type": [self.mime]})
@@ -212,24 +274,24 @@ class Exporter:
             return
         graph = self._graph(path, containment=False, version=version.id)
         if vinfo.is_binary:
-            data_file = self.file(path, layout.BINARY_EXT, layout.VERSIONS, version.memento)
+            data_file = self.tree.file(path, layout.BINARY_EXT, layout.VERSIONS, version.memento)
             size = 0
             if vinfo.external_url is None or vinfo.external_handling == "copy":
                 with self.repo.open_binary(path, version=version.id) as content:
                     size = _write_stream(data_file, content.stream)
             else:
-                data_file = self.file(path, layout.EXTERNAL_EXT, layout.VERSIONS, version.memento)
+                data_file = self.tree.file(path, layout.EXTERNAL_EXT, layout.VERSIONS, version.memento)
                 layout.write_atomic(data_file, b"")
-            layout.write_headers(data_file, {**self._binary_headers(vinfo), **stamp})
-            desc = self.file(path, self.ext, layout.METADATA, layout.VERSIONS, version.memento)
+            layout.write_headers(data_file, {**sidecars.binary(vinfo, self.url(vinfo.path)), **stamp})
+            desc = self.tree.file(path, self.ext, layout.METADATA, layout.VERSIONS, version.memento)
             layout.write_atomic(desc, self._serialize(graph))
-            layout.write_headers(desc, {**self._description_headers(vinfo), **stamp})
+            layout.write_headers(desc, {**sidecars.description(vinfo, self.mime, self.url(vinfo.path)), **stamp})
             self.report.done("version", size)
             return
         else:
-            target = self.file(path, self.ext, layout.VERSIONS, version.memento)
+            target = self.tree.file(path, self.ext, layout.VERSIONS, version.memento)
             layout.write_atomic(target, self._serialize(graph))
-            layout.write_headers(target, {**self._container_headers(vinfo), **stamp})
+            layout.write_headers(target, {**sidecars.container(vinfo, self.mime), **stamp})
         self.report.done("version")
 
     # -- RDF ----------------------------------------------------------------------------------------
@@ -245,20 +307,16 @@ class Exporter:
             return rdf.write_ntriples(graph)
         return rdf.serialize(graph, self.mime)
 
-    def _rdf_chunks(self, graph: Graph, stream_children_of: str | None) -> Iterator[bytes]:
-        yield self._serialize(graph)
-        if stream_children_of is None:
-            return
-        # appended statements: full IRIs, valid in both Turtle and N-Triples after the document
-        subject = f"<{rdf.id_to_url(paths.to_id(stream_children_of), self.base_url)}> <{CONTAINS}> "
-        batch: list[str] = []
-        for child in self.repo.children(stream_children_of):
-            batch.append(f"{subject}<{self.url(child.path)}> .\n")
-            if len(batch) >= 1000:
-                yield "".join(batch).encode("utf-8")
-                batch.clear()
-        if batch:
-            yield "".join(batch).encode("utf-8")
+    def _rdf(self, info: ResourceInfo, *, containment: bool) -> tuple[bytes, Graph | None]:
+        """The head state's triples as written (a binary's: its description's), and the graph when
+        one was built: from the repository's stored N-Triples as text where it offers them and
+        no graph is needed (see ntlines.py), else through rdflib."""
+        if self._stored is not None and not containment and not self.extra_predicates:
+            lines = ntlines.export_lines(self._stored(info.path), info, self.base_url)
+            if lines is not None:
+                return "".join(line + "\n" for line in lines).encode("utf-8"), None
+        graph = self._graph(info.path, containment=containment)
+        return self._serialize(graph), graph
 
     def _follow(self, graph: Graph) -> None:
         """Resources named by the extra --predicates are exported too (once: their file then exists)."""
@@ -272,49 +330,32 @@ class Exporter:
                 path = paths.from_id(rid)
                 with contextlib.suppress(FcrctlError):
                     info = self.repo.info(path)
-                    done = self.file(path, layout.BINARY_EXT if info.is_binary else self.ext)
-                    if not done.exists():
-                        for found in self._walk(path):
-                            self._export_one(found)
+                    done = self.tree.file(path, layout.BINARY_EXT if info.is_binary else self.ext)
+                    if not done.exists() and path not in self._open:
+                        self._tree(path)
 
-    # -- headers ------------------------------------------------------------------------------------
-    def _common(self, info: ResourceInfo) -> dict[str, list[str]]:
-        from fcrctl.repository.http.wire import http_date
 
-        return {"ETag": [f'W/"{info.etag}"' if info.etag and not info.etag.startswith(("W/", '"')) else info.etag],
-                "Last-Modified": [http_date(info.modified)]}
+class _Listing:
+    """A container's file left open while its children are walked: one ``ldp:contains`` line
+    each (full IRIs, valid in both Turtle and N-Triples after the document)."""
 
-    def _container_headers(self, info: ResourceInfo) -> dict[str, list[str]]:
-        links = [layout.link_header(LDP + "Resource", "type"), layout.link_header(LDP + "RDFSource", "type"),
-                 layout.link_header(LDP + "Container", "type"), layout.link_header(info.model, "type")]
-        return {**self._common(info), "Content-Type": [self.mime], "Link": links}
+    def __init__(self, out: layout.AtomicFile, subject_url: str) -> None:
+        self._out: layout.AtomicFile | None = out
+        self._prefix = f"<{subject_url}> <{CONTAINS}> <"
 
-    def _binary_headers(self, info: ResourceInfo) -> dict[str, list[str]]:
-        from fcrctl.repository.http.wire import content_disposition
+    def contains(self, url: str) -> None:
+        if self._out is not None:
+            self._out.write(f"{self._prefix}{url}> .\n".encode())
 
-        url = self.url(info.path)
-        links = [layout.link_header(LDP + "Resource", "type"), layout.link_header(LDP + "NonRDFSource", "type"),
-                 layout.link_header(url + "/fcr:metadata", "describedby")]
-        out = {**self._common(info), "Link": links, "Content-Type": [info.mime_type or "application/octet-stream"]}
-        if info.filename:
-            out["Content-Disposition"] = [content_disposition(info.filename)]
-        if info.size is not None and info.size >= 0:
-            out["Content-Length"] = [str(info.size)]
-        if info.digests:
-            from fcrctl.repository.http.dialect import WIRE_DIGESTS
+    def commit(self) -> None:
+        if self._out is not None:
+            self._out.commit()
+            self._out = None
 
-            out["Digest"] = [", ".join(f"{WIRE_DIGESTS[a]}={h}" for a, h in sorted(info.digests.items())
-                                       if a in WIRE_DIGESTS)]
-        if info.external_url is not None and info.external_handling in ("redirect", "proxy"):
-            out["Content-Location"] = [info.external_url]
-            if info.external_handling == "redirect":
-                out["Location"] = [info.external_url]
-        return out
-
-    def _description_headers(self, info: ResourceInfo) -> dict[str, list[str]]:
-        links = [layout.link_header(LDP + "RDFSource", "type"), layout.link_header(NON_RDF_DESCRIPTION, "type"),
-                 layout.link_header(self.url(info.path), "describes")]
-        return {**self._common(info), "Content-Type": [self.mime], "Link": links}
+    def discard(self) -> None:
+        if self._out is not None:
+            self._out.discard()
+            self._out = None
 
 
 def _write_stream(target: Path, stream: object) -> int:
@@ -331,6 +372,10 @@ def _write_stream(target: Path, stream: object) -> int:
     return size
 
 
+def _call(fn: Callable[..., None], *args: object) -> None:
+    fn(*args)
+
+
 def export(repo: Repository, root: str, dest: Path, options: ExportOptions,
            on_item: Callable[[str], None] | None = None) -> Report:
     """Export ``root`` (and, unless not recursive, everything below it) into ``dest``."""
@@ -341,8 +386,6 @@ def export(repo: Repository, root: str, dest: Path, options: ExportOptions,
 
 def _sync(dest: Path) -> None:
     # One sync for the whole tree instead of one fsync per file (an export writes many small files).
-    import os
-
     with contextlib.suppress(AttributeError, OSError):
         fd = os.open(dest, os.O_RDONLY)
         try:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput
 from fcrctl.repository.base import BASIC_CONTAINER, CONTAINER_MODELS, LDP, NON_RDF_SOURCE, ResourceSpec
-from fcrctl.services.transfer import layout
+from fcrctl.services.transfer import acl, layout
 from fcrctl.services.transfer.import_tree import Entry, ExportTree, description, with_rdf_ext
 from fcrctl.services.transfer.import_versions import mementos, parse_date, rebase
 from fcrctl.services.transfer.source import Source
@@ -122,6 +122,7 @@ class ResourceReader:
             acl_file = with_rdf_ext(owner_dir / layout.ACL)
             if acl_file is not None:
                 prepared.acl = self._internal(self.parse(acl_file, url=url + "/fcr:acl"))
+            acl.from_fedora4(self, prepared, url)  # Fedora 4.7's WebAC resources become fcr:acl (acl.py)
         return prepared
 
     def _container_state(self, file: Path, entry: Entry, url: str) -> tuple[State, Facts]:
