@@ -1,5 +1,8 @@
 """Backup commands: backup, list-backups, restore, delete-backup, verify-backup, prune-backups,
-upload-backup, download-backup. Each parses, calls one service, renders."""
+upload-backup, download-backup. Each parses, calls one service, renders.
+
+Long because typer wants every command's options spelled in its own signature (eight commands).
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The face: opening, the writer lock, and the index calls snapshots and restores make; every
 Repository call is delegated to the component that holds its concern (reads, listings, writes,
-moves, versions, ACLs, transactions). Over 400 lines because it lists every Repository method.
+moves, versions, ACLs, transactions). Long because it lists every Repository method.
 """
 
 from __future__ import annotations

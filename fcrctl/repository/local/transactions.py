@@ -11,6 +11,8 @@ written to ``tx.json`` first, so a commit cut off by a crash is later judged app
 New objects are built there for the first time. Staged data is made durable by that commit's
 sync, not per write (a crash loses an open transaction's staging, which the client must redo).
 
+Long because begin, commit (with its rounds of dated versions) and rollback keep one set of crash rules.
+
 Dated writes (``LocalRepository.dated``: `fcrctl import --tx` writing a source's versions) are
 not folded: each becomes its own version with its date (staging.py keeps them apart). Such a
 commit applies in rounds, the k-th kept version of every object in round k, each round one
