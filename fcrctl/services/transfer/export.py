@@ -21,8 +21,8 @@ from fcrctl import paths, rdf
 from fcrctl.errors import FcrctlError, Gone
 from fcrctl.repository.base import LDP, RdfPrefs, Repository, ResourceInfo, Version
 from fcrctl.services.transfer import acl, layout, ntlines, sidecars
+from fcrctl.services.transfer.export_files import ExportFiles
 from fcrctl.services.transfer.report import Report
-from fcrctl.services.transfer.tree import ExportTree
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -66,7 +66,7 @@ class Exporter:
             else None
         self._submit: Callable[..., None] = _call
         self._open: set[str] = set()  # containers whose files are still being written (see _tree)
-        self.tree = ExportTree(dest, self.base_url)
+        self.tree = ExportFiles(dest, self.base_url)
         # where a listing says exactly which children have children, leaves (most) are not listed
         self._exact_children = bool(getattr(repo.capabilities, "exact_has_children", False))
 

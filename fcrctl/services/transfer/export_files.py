@@ -18,7 +18,7 @@ from fcrctl.services.transfer import layout
 _CACHED = 4096  # directories and names remembered; more are forgotten, so memory stays flat
 
 
-class ExportTree:
+class ExportFiles:
     """The export directory ``dest`` of resources whose URLs start with ``base_url``."""
 
     def __init__(self, dest: Path, base_url: str) -> None:
