@@ -9,6 +9,7 @@ a repository is always either at the old or the new state of each object.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import time
@@ -141,9 +142,7 @@ def prepare_version(
     _write_file(os.path.join(vdir, SIDECAR), sidecar)
     prepared = PreparedVersion(obj_dir, Path(stage), new_object, inventory, inv_data, sidecar)
     if new_object:
-        if namaste is not None:
-            os.link(namaste, os.path.join(stage, OBJECT_NAMASTE))
-        else:
+        if namaste is None or not _linked(namaste, os.path.join(stage, OBJECT_NAMASTE)):
             _write_file(os.path.join(stage, OBJECT_NAMASTE), OBJECT_NAMASTE_DATA)
         # the root copies are links to the version's (identical by OCFL; never modified in place)
         os.link(os.path.join(vdir, INVENTORY), os.path.join(stage, INVENTORY))
@@ -154,6 +153,18 @@ def prepare_version(
         _write_file(str(prepared.root_inv_tmp), inv_data)
         _write_file(str(prepared.root_sidecar_tmp), sidecar)
     return prepared
+
+
+def _linked(source: Path, target: str) -> bool:
+    """Link ``target`` to ``source``; False when the file system has no more links to give it
+    (ext4 allows 65,000 a file: a commit of more new objects than that writes the rest)."""
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EMLINK:
+            raise
+        return False
+    return True
 
 
 def write_object_namaste(path: Path) -> None:
