@@ -148,3 +148,43 @@ def test_an_object_that_failed_is_not_trusted_by_a_later_whole_check(repo_dir: P
     os.unlink(home.root / reread.BASE)  # every object is compared again, its row used where it is sound
     with pytest.raises(CorruptData, match="/top/sub/b0"):
         _check(repo_dir, bid)
+
+
+def _base_inode(repo_dir: Path, backup_id: str) -> int:
+    from fcrctl.services.backup.rootstate import BASE_FILE
+
+    return os.stat(repo_dir / "backups" / backup_id / BASE_FILE).st_ino
+
+
+def test_states_stored_as_a_delta_over_a_base_are_compared_as_states(repo_dir: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """objects.jsonl is a header plus the objects changed since objects.base.sqlite (rootstate/stored.py):
+    the check compares the states (the two deltas on one base, the whole states across a new base),
+    never the two files' lines as if each were the whole state."""
+    from fcrctl.services.backup.rootstate import stored
+
+    monkeypatch.setattr(reread, "SWEEP_FILES", 0)
+    first = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    assert _check(repo_dir, first).objects >= 9  # a new base, an empty delta: every object
+    run(repo_dir, "create", "/top/new")
+    second = ok_json(repo_dir, "backup", "--label", "two")["id"]
+    assert 1 <= _check(repo_dir, second).objects <= 3
+    run(repo_dir, "create", "/top/new2")
+    third = ok_json(repo_dir, "backup", "--label", "three")["id"]
+    assert _base_inode(repo_dir, third) == _base_inode(repo_dir, first)
+    assert 1 <= _check(repo_dir, third).objects <= 3  # /top/new, in both deltas, unchanged: not looked at
+    run(repo_dir, "delete", "/top/new")
+    run(repo_dir, "purge", "/top/new")
+    fourth = ok_json(repo_dir, "backup", "--label", "four")["id"]  # a "gone" line in its delta
+    assert _check(repo_dir, fourth).objects <= 3
+    monkeypatch.setattr(stored, "COMPACT_MIN", 0)  # the next snapshot writes a new base
+    run(repo_dir, "create", "/top/new3")
+    fifth = ok_json(repo_dir, "backup", "--label", "five")["id"]
+    assert _base_inode(repo_dir, fifth) != _base_inode(repo_dir, fourth)
+    assert 1 <= _check(repo_dir, fifth).objects <= 3  # across bases: still only what changed
+    _damage(repo_dir)
+    run(repo_dir, "create", "/top/new4")
+    sixth = ok_json(repo_dir, "backup", "--label", "six")["id"]
+    os.unlink(repo_dir / "backups" / reread.BASE_OBJECTS)  # the checked state's base lost: every object again
+    with pytest.raises(CorruptData, match="/top/sub/b0"):
+        _check(repo_dir, sixth)

@@ -10,8 +10,10 @@ is read and hashed against its inventory (exit 8 naming the resources if it does
 What it costs is what changed, not the size of the repository (issue 14):
 
 - Every object whose recorded line differs from the state checked last time (the previous
-  ``objects.jsonl``, kept as a hard link ``.read-stats.state``: an unchanged snapshot links the
-  same file, so nothing is even compared) is checked whole, as are objects that failed before.
+  ``objects.jsonl``, kept as a hard link ``.read-stats.state``, and the base it is a delta over,
+  ``.read-stats.base.sqlite``: rootstate/stored.py) is checked whole, as are objects that failed
+  before. An unchanged snapshot links the same file, so nothing is even compared; on the same
+  base only the two deltas are compared; a new base is compared whole, once per base.
 - Beyond those, ``SWEEP_FILES`` content files of unchanged objects are re-stat'ed per upload,
   those checked longest ago first, so in-place damage to a file nothing changed is found within
   ``files / SWEEP_FILES`` uploads (at once below that size); ``fixity`` and ``--read-data``
@@ -36,10 +38,12 @@ from pathlib import Path
 from fcrctl import paths
 from fcrctl.errors import CorruptData, Locked
 from fcrctl.services.backup import frames, rootstate
+from fcrctl.services.backup.rootstate import stored
 from fcrctl.services.backup.snapshot import BackupHome, BackupInfo
 
 STATS = ".read-stats.sqlite"
 BASE = ".read-stats.state"  # a hard link to the objects.jsonl the stats were last brought up to
+BASE_OBJECTS = ".read-stats.base.sqlite"  # a hard link to the objects.base.sqlite that state is a delta over
 OLD_STATS = ".read-stats.jsonl"  # the one-file form of earlier releases (read whole each time)
 SWEEP_FILES = 8_192  # content files of unchanged objects re-stat'ed per upload (~0.15 CPU s)
 BUSY_WAIT = 600.0  # seconds an upload waits for another one's comparison (one writer at a time)
@@ -80,6 +84,8 @@ class _Stats:
         self.run = int(row[0]) + 1 if row else 1
         base = self.db.execute("SELECT value FROM meta WHERE key = 'base'").fetchone()
         self.base_inode = int(base[0]) if base else None
+        objects = self.db.execute("SELECT value FROM meta WHERE key = 'objectsBase'").fetchone()
+        self.objects_inode = int(objects[0]) if objects and objects[0] else None
 
     @staticmethod
     def _open(file: Path) -> sqlite3.Connection:
@@ -131,49 +137,122 @@ def _row(o: rootstate.ObjectState, files: Files | None, checked: int) -> tuple[s
     return o.rel, o.id, o.head or "", o.digest, text, checked
 
 
-def _objects(state_file: Path) -> Iterator[rootstate.ObjectState]:
+class _State:
+    """A recorded state's file and, when it is a delta over a base (stored.py), that base opened."""
+
+    def __init__(self, state_file: Path, base_file: Path) -> None:
+        self.file = state_file
+        self.base_file: Path | None = None
+        self.base: sqlite3.Connection | None = None
+        try:
+            header = stored.read_header(state_file)
+            if "base" in header and "lthash" in header:  # else a whole state (older, or a fail-safe)
+                self.base_file = base_file
+                self.base = stored.open_base(base_file)
+        except (OSError, ValueError, KeyError, TypeError, sqlite3.Error) as e:
+            raise CorruptData(f"{state_file} is unreadable ({e}): the backup is damaged") from e
+
+    def file_lines(self) -> Iterator[bytes]:
+        """The lines after the header: the whole state, or the delta over the base."""
+        with open(self.file, "rb") as fh:
+            fh.readline()
+            for line in fh:
+                yield line.rstrip(b"\n")
+
+    def lines(self) -> Iterator[bytes]:
+        """Every object's line sorted by directory: the base's rows merged with the delta."""
+        if self.base is None:
+            yield from self.file_lines()
+            return
+        delta = ((_rel(line), line) for line in self.file_lines())
+        pending = next(delta, None)
+        for rel, doc in self.base.execute("SELECT rel, doc FROM objects ORDER BY rel"):
+            while pending is not None and pending[0] < rel:
+                if not _gone(pending[1]):
+                    yield pending[1]
+                pending = next(delta, None)
+            if pending is not None and pending[0] == rel:
+                if not _gone(pending[1]):
+                    yield pending[1]
+                pending = next(delta, None)
+                continue
+            yield doc.encode()
+        while pending is not None:
+            if not _gone(pending[1]):
+                yield pending[1]
+            pending = next(delta, None)
+
+    def in_base(self, rel: str) -> bytes | None:
+        assert self.base is not None
+        row = self.base.execute("SELECT doc FROM objects WHERE rel = ?", (rel,)).fetchone()
+        return None if row is None else row[0].encode()
+
+    def close(self) -> None:
+        if self.base is not None:
+            self.base.close()
+
+
+def _rel(line: bytes) -> str:
+    return str(json.loads(line)["o"])
+
+
+def _gone(line: bytes | None) -> bool:
+    """A delta's ``{"o": rel, "gone": true}`` (or no line at all): the object is not in the state."""
+    return line is None or (b'"gone"' in line and bool(json.loads(line).get("gone")))
+
+
+def _objects(state: _State) -> Iterator[rootstate.ObjectState]:
     """A recorded state's objects, one line at a time (never the whole state in memory)."""
     try:
-        with open(state_file, encoding="utf-8") as fh:
-            fh.readline()  # the root's own files
-            for line in fh:
-                yield rootstate.ObjectState.from_json(json.loads(line))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CorruptData(f"{state_file} is unreadable ({e}): the backup is damaged") from e
+        for line in state.lines():
+            yield rootstate.ObjectState.from_json(json.loads(line))
+    except (OSError, ValueError, KeyError, TypeError, sqlite3.Error) as e:
+        raise CorruptData(f"{state.file} is unreadable ({e}): the backup is damaged") from e
 
 
-def _changes(old: Path, new: Path) -> tuple[list[rootstate.ObjectState], list[str]]:
+def _changes(old: _State, new: _State) -> tuple[list[rootstate.ObjectState], list[str]]:
     """(objects whose line in ``new`` is not in ``old``, objects of ``old`` gone from ``new``).
-    Both files list objects sorted by directory, one line each, and an object's line is the
-    same bytes while it is unchanged: equal lines are skipped without being parsed."""
+    Both states list objects sorted by directory, one line each, and an object's line is the
+    same bytes while it is unchanged: equal lines are skipped without being parsed. On one
+    base only the deltas are walked (an object in one of them only is looked up in the base);
+    on different bases the whole states are."""
+    same_base = (old.base_file is not None and new.base_file is not None
+                 and os.path.samestat(os.stat(old.base_file), os.stat(new.base_file)))
     changed: list[rootstate.ObjectState] = []
     removed: list[str] = []
 
-    def parse(line: bytes) -> rootstate.ObjectState:
-        return rootstate.ObjectState.from_json(json.loads(line))
+    def settle(rel: str, before: bytes | None, after: bytes | None) -> None:
+        if _gone(after):
+            if not _gone(before):
+                removed.append(rel)
+        elif before != after:
+            changed.append(rootstate.ObjectState.from_json(json.loads(after)))  # type: ignore[arg-type]
 
     try:
-        with open(old, "rb") as a, open(new, "rb") as b:
-            a.readline()
-            b.readline()
-            la, lb = a.readline(), b.readline()
-            while la or lb:
-                if la == lb:
-                    la, lb = a.readline(), b.readline()
-                    continue
-                ra = parse(la).rel if la else None
-                ob = parse(lb) if lb else None
-                if ob is None or (ra is not None and ra < ob.rel):
-                    removed.append(str(ra))
-                    la = a.readline()
-                elif ra is None or ob.rel < ra:
-                    changed.append(ob)
-                    lb = b.readline()
-                else:
-                    changed.append(ob)
-                    la, lb = a.readline(), b.readline()
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CorruptData(f"{new} is unreadable ({e}): the backup is damaged") from e
+        if same_base:
+            a, b = old.file_lines(), new.file_lines()
+            missing_a, missing_b = old.in_base, new.in_base
+        else:
+            a, b = old.lines(), new.lines()
+            missing_a = missing_b = lambda rel: None  # noqa: E731 - not in a whole state
+        la, lb = next(a, None), next(b, None)
+        while la is not None or lb is not None:
+            if la == lb:
+                la, lb = next(a, None), next(b, None)
+                continue
+            ra = _rel(la) if la is not None else None
+            rb = _rel(lb) if lb is not None else None
+            if rb is None or (ra is not None and ra < rb):
+                settle(str(ra), la, missing_b(str(ra)))
+                la = next(a, None)
+            elif ra is None or rb < ra:
+                settle(rb, missing_a(rb), lb)
+                lb = next(b, None)
+            else:
+                settle(ra, la, lb)
+                la, lb = next(a, None), next(b, None)
+    except (OSError, ValueError, KeyError, TypeError, sqlite3.Error) as e:
+        raise CorruptData(f"{new.file} is unreadable ({e}): the backup is damaged") from e
     return changed, removed
 
 
@@ -192,29 +271,54 @@ def check_snapshot(home: BackupHome, info: BackupInfo, *, read_data: bool = Fals
         return Checked()
     with contextlib.suppress(OSError):
         (home.root / OLD_STATS).unlink(missing_ok=True)
+    state = _State(state_file, where / rootstate.BASE_FILE)
     try:
         stats = _Stats(home.root / STATS)
         try:
-            return _check(home, info, stats, state_file, read_data, set(sent) if not read_data else set())
+            return _check(home, info, stats, state, read_data, set(sent) if not read_data else set())
         finally:
             stats.close()
+            state.close()
     except sqlite3.OperationalError as e:  # another upload of this repository holds it past the timeout
         raise Locked(f"{home.root / STATS} is busy ({e}): another upload from this repository is comparing its "
                      f"files; try again when it is done") from None
 
 
-def _check(home: BackupHome, info: BackupInfo, stats: _Stats, state_file: Path, read_data: bool,
+def _last_checked(base: Path, objects_base: Path, stats: _Stats) -> _State | None:
+    """The state the rows describe, None if it cannot be read as the rows say (its base link
+    lost or out of step with them: a crash between the rows and the links)."""
+    try:
+        old = _State(base, objects_base)
+    except CorruptData:
+        return None
+    found = _stat(str(objects_base)) if old.base_file is not None else None
+    if old.base_file is not None and (found is None or found[0] != stats.objects_inode):
+        old.close()
+        return None
+    return old
+
+
+def _check(home: BackupHome, info: BackupInfo, stats: _Stats, state: _State, read_data: bool,
            verified: set[str]) -> Checked:
+    state_file = state.file
     base = home.root / BASE
+    objects_base = home.root / BASE_OBJECTS
     base_stat = _stat(str(base))
     whole = read_data or base_stat is None or stats.base_inode != base_stat[0]
+    changed: Iterable[rootstate.ObjectState] = []
+    removed: list[str] = []
+    if not whole and not os.path.samestat(os.stat(base), os.stat(state_file)):  # (unchanged: the same state linked)
+        old = _last_checked(base, objects_base, stats)
+        if old is None:
+            whole = True
+        else:
+            try:
+                changed, removed = _changes(old, state)
+            finally:
+                old.close()
     if whole:  # no state to compare with (or --read-data): every object, streamed
-        changed: Iterable[rootstate.ObjectState] = _objects(state_file)
-        removed: list[str] = []
-    elif os.path.samestat(os.stat(base), os.stat(state_file)):  # an unchanged snapshot links the same state
-        changed, removed = [], []
-    else:
-        changed, removed = _changes(base, state_file)
+        changed = _objects(state)
+        removed = []
     sources = home.sources_of(info)
     done = Checked()
     bad: list[str] = []
@@ -251,6 +355,8 @@ def _check(home: BackupHome, info: BackupInfo, stats: _Stats, state_file: Path, 
         db.execute("INSERT OR REPLACE INTO meta VALUES ('run', ?)", (str(stats.run),))
         if not bad:  # the rows now describe this state (after a failure, the next check starts from the last)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('base', ?)", (str(os.stat(state_file).st_ino),))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('objectsBase', ?)",
+                       (str(os.stat(state.base_file).st_ino) if state.base_file is not None else "",))
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
@@ -261,7 +367,13 @@ def _check(home: BackupHome, info: BackupInfo, stats: _Stats, state_file: Path, 
                           f"recorded): backup {info.id} is not sound; restore those resources from an earlier "
                           f"backup (`fcrctl restore ID --from STORE --path PATH`)", path=bad[0])
     if whole or base_stat is None or base_stat[0] != os.stat(state_file).st_ino:
+        # the base first: a crash before the state is linked leaves a state the rows do not describe
+        if state.base_file is not None:
+            _link_base(state.base_file, objects_base)
         _link_base(state_file, base)
+        if state.base_file is None:
+            with contextlib.suppress(OSError):
+                objects_base.unlink(missing_ok=True)
     return done
 
 
@@ -324,7 +436,7 @@ def _object(o: rootstate.ObjectState, cached: tuple[str, Files] | None, sources:
 
 
 def _link_base(state_file: Path, base: Path) -> None:
-    """Point ``BASE`` at the state just checked (atomically; a copy across filesystems)."""
+    """Point ``base`` (BASE, BASE_OBJECTS) at the file just checked (atomically; a copy across filesystems)."""
     import shutil
 
     tmp = base.with_name(f"{base.name}.{os.getpid()}.tmp")
