@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,7 +121,9 @@ def test_cron_backup_runs_from_its_crontab_line_under_crons_environment(tmp_path
     bare = subprocess.run(["env", "-i", *(f"{k}={v}" for k, v in _cron_env(tmp_path).items()), "sh", "-c", command],
                           capture_output=True, text=True, timeout=60)
     assert bare.returncode == 127 and "add its directory to PATH in the crontab" in bare.stderr
-    # or FCRCTL names the program
+    # or FCRCTL names the program (a second later: a backup id is its label and its second, and the
+    # first run may well have finished within the same second)
+    time.sleep(1.1)
     named = _cron_env(tmp_path, FCRCTL=str(scripts / "fcrctl"))
     done = subprocess.run(["env", "-i", *(f"{k}={v}" for k, v in named.items()), "sh", "-c", command],
                           capture_output=True, text=True, timeout=300)
