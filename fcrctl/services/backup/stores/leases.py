@@ -120,6 +120,18 @@ def lease(store: BackupStore, *, exclusive: bool, wait: float = DEFAULT_WAIT) ->
             store.delete(key)
 
 
+@contextlib.contextmanager
+def recorded(store: Any, *, exclusive: bool, wait: float = DEFAULT_WAIT) -> Iterator[None]:
+    """:func:`lease`, its key kept as ``store._lease`` while held: a store that cleans up after
+    killed writers (``clean``) must know which lease is its own, to spare what it is writing."""
+    with lease(store, exclusive=exclusive, wait=wait) as key:
+        store._lease = key  # noqa: SLF001 - the store's own field, set for it here
+        try:
+            yield
+        finally:
+            store._lease = None  # noqa: SLF001
+
+
 def _remove_expired(store: BackupStore, own: str) -> None:
     """Leases of crashed holders (held exclusively: nobody else is running)."""
     live = {k for k, _ in _live_others(store, own, time.time())}

@@ -219,14 +219,8 @@ class S3Store:
         self._packs.forget(key)
         self._call(self._client.delete_object, key, Bucket=self._bucket, Key=self._prefix + check_key(key))
 
-    @contextlib.contextmanager
-    def lock(self, *, exclusive: bool) -> Iterator[None]:
-        with leases.lease(self, exclusive=exclusive, wait=self._lock_wait) as key:
-            self._lease = key
-            try:
-                yield
-            finally:
-                self._lease = None
+    def lock(self, *, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+        return leases.recorded(self, exclusive=exclusive, wait=self._lock_wait)
 
     def clean(self) -> None:
         """Abort the multipart uploads under the prefix that killed processes left, begun more

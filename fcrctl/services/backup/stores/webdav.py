@@ -345,14 +345,8 @@ class WebDavStore:
         with contextlib.suppress(NotFound):
             self._request("DELETE", check_key(key), ok=(200, 204))
 
-    @contextlib.contextmanager
-    def lock(self, *, exclusive: bool) -> Iterator[None]:
-        with leases.lease(self, exclusive=exclusive, wait=self._lock_wait) as key:
-            self._lease = key
-            try:
-                yield
-            finally:
-                self._lease = None
+    def lock(self, *, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+        return leases.recorded(self, exclusive=exclusive, wait=self._lock_wait)
 
     def clean(self) -> None:
         """Remove from ``tmp/`` the partial writes of killed processes: named for a lease that is
