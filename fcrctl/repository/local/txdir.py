@@ -184,7 +184,7 @@ def _to_trash(path: Path) -> str:
 
 def delete_later(trees: list[str]) -> None:
     """Delete trees in a background thread: nothing reads them; a process that exits first
-    leaves them to tmp/'s cleanup."""
+    leaves them to the next open's sweep of ``staging/.trash-*``."""
     if not trees:
         return
 
