@@ -37,7 +37,8 @@ from pathlib import Path
 
 from fcrctl import paths
 from fcrctl.errors import CorruptData, Locked
-from fcrctl.services.backup import frames, rootstate
+from fcrctl.services.backup import rootstate
+from fcrctl.services.backup.manifest.fds import sha512_file
 from fcrctl.services.backup.reread_states import State, changes, objects
 from fcrctl.services.backup.snapshot import BackupHome, BackupInfo
 
@@ -309,7 +310,7 @@ def _object(o: rootstate.ObjectState, cached: tuple[str, Files] | None, sources:
         if digest not in verified and before.get(path) != st:
             done.files_read += 1
             done.bytes_read += st[1]
-            if _sha512(path) != digest:
+            if sha512_file(path) != digest:
                 ok = False
                 continue
         files.append((path, st))
@@ -339,16 +340,3 @@ def _content(inventory: bytes, rel: str) -> list[tuple[str, str]]:
         return [(p, str(d).lower()) for d, ps in doc["manifest"].items() for p in ps]
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise CorruptData(f"object {rel}: unreadable inventory ({e}); run `fcrctl verify-backup`") from e
-
-
-def _sha512(path: str) -> str:
-    import hashlib
-
-    h = hashlib.sha512()
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        while chunk := os.read(fd, frames.CHUNK):
-            h.update(chunk)
-    finally:
-        os.close(fd)
-    return h.hexdigest()
