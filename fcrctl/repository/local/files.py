@@ -25,7 +25,7 @@ from fcrctl.repository.base import (
 )
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
-from fcrctl.repository.local.acls import drop_acl_files
+from fcrctl.repository.local.acls import drop_acl_files, put_migrated_acl
 from fcrctl.repository.local.entries import headers_json
 from fcrctl.repository.local.store import Change
 from fcrctl.repository.local.support import container_model, expected_digests
@@ -51,7 +51,9 @@ class ResourceFiles:
 
     def put_resource(self, change: Change, path: str, spec: ResourceSpec, base: dict, now: str, *,
                      raw_graph: bool = False, desc_graph: Graph | None = None) -> None:
-        """Add a resource's files (headers, content, description) to ``change.state``."""
+        """Add a resource's files (headers, content, description) to ``change.state``; inside
+        ``dated(acl=(path, ...))``, its ACL's too (Fedora's migration writes an ACL in its resource's
+        first version)."""
         rid = paths.to_id(path)
         oid = change.object_id
         h = dict(base)
@@ -83,6 +85,9 @@ class ResourceFiles:
         hlogical = hdr.headers_path(oid, rid)
         change.state[hlogical] = ocfl.NewFile(data=headers_json(h))
         change.known_headers[hlogical] = h
+        carried = self.clock.acl
+        if carried is not None and carried[0] == path:  # dated(acl=...): its ACL goes in this version
+            put_migrated_acl(change, path, h["interactionModel"], carried[1])
 
     def put_binary(self, change: Change, path: str, spec: ResourceSpec, h: dict, now: str,
                    desc_graph: Graph | None) -> None:
