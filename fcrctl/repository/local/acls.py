@@ -17,6 +17,7 @@ from fcrctl import acl as webac
 from fcrctl import paths, rdf
 from fcrctl.errors import NotFound, PreconditionFailed
 from fcrctl.rdf import new_graph
+from fcrctl.rdf.server_managed import datetime_literal
 from fcrctl.repository.base import NON_RDF_SOURCE, Conditions, RdfPrefs, ResourceInfo
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
@@ -56,9 +57,17 @@ class Acls:
         f = self.resources.abs(content)
         graph = read_graph(f) if f is not None and h.get("contentSize") != 0 else new_graph()
         if prefs.server_managed:
-            from rdflib import RDF, URIRef
+            from rdflib import RDF, Literal, URIRef
 
-            graph.add((URIRef(webac.acl_id_of(path)), RDF.type, URIRef(webac.WEBAC_ACL)))
+            node = URIRef(webac.acl_id_of(path))
+            graph.add((node, RDF.type, URIRef(webac.WEBAC_ACL)))
+            # its dates and users, as Fedora gives them (and an export carries them to the next import)
+            for name, key in (("created", "createdDate"), ("lastModified", "lastModifiedDate")):
+                if h.get(key):
+                    graph.add((node, URIRef(rdf.FEDORA + name), datetime_literal(hdr.parse_time(h[key]))))
+            for name in ("createdBy", "lastModifiedBy"):
+                if h.get(name):
+                    graph.add((node, URIRef(rdf.FEDORA + name), Literal(h[name])))
         return graph
 
     def put_acl(self, path: str, graph: Graph, *,
