@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -74,7 +74,7 @@ def instant(value: str) -> datetime:
 
 
 def upgrade_utils_md5(value: str) -> str:
-    millis = round(instant(value).timestamp() * 1000)
+    millis = (instant(value) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)  # Java's toEpochMilli
     return hashlib.md5(str(millis).encode(), usedforsecurity=False).hexdigest().upper()
 
 
@@ -151,3 +151,37 @@ def test_an_exported_fedora4_acl_keeps_the_acl_resources_dates(tmp_path: Path) -
     assert instant(str(created)) == instant("2020-11-30T04:37:48.795Z")
     assert instant(str(modified)) == instant("2020-11-30T04:42:18.614Z")
     assert str(graph.value(node, URIRef(rdf.FEDORA + "createdBy"))) == "bypassAdmin"
+
+
+@pytest.mark.parametrize(("created", "modified", "kept"), [
+    ("2020-11-30T04:37:48.795Z", "2019-01-01T00:00:00Z", "created"),  # modified before created
+    ("yesterday", "2020-11-30T04:42:18.614Z", "none"),  # not a date: now, and then modified precedes it
+    (None, None, "none"),  # no dates at all
+])
+def test_acl_dates_that_cannot_stand_are_the_import_time(tmp_path: Path, created: str | None, modified: str | None,
+                                                          kept: str) -> None:
+    """As the Java tool dates them (ResourceMigrator.createCommonHeaders): a missing or unreadable
+    created date is now, and so is a last-modified date that is missing or precedes created."""
+    import shutil
+
+    export = tmp_path / "export"
+    shutil.copytree(FIXTURES / "4.7.5-export", export)
+    acl_file = export / "rest" / "acl.ttl"
+    lines = [line for line in acl_file.read_text().splitlines()
+             if "fedora:created " not in line and "fedora:lastModified " not in line]
+    dated = [f'fedora:{name} "{value}"^^<http://www.w3.org/2001/XMLSchema#dateTime> ;'
+             for name, value in (("created", created), ("lastModified", modified)) if value is not None]
+    at = next(n for n, line in enumerate(lines) if "fedora:createdBy" in line) + 1
+    acl_file.write_text("\n".join(lines[:at] + dated + lines[at:]) + "\n")
+    before = datetime.now(UTC)
+    repo = imported(tmp_path, export)
+    after = datetime.now(UTC)
+    present, headers, _ = acl_layout(repo, "info:fedora/container1", CONTAINER_ACL)
+    assert present == [True, True]  # still in the first version
+    if kept == "created":
+        assert instant(headers["createdDate"]) == instant(created or "")
+    else:
+        assert before <= instant(headers["createdDate"]) <= after
+    assert before <= instant(headers["lastModifiedDate"]) <= after
+    assert headers["mementoCreatedDate"] == headers["lastModifiedDate"]
+    assert headers["stateToken"] == upgrade_utils_md5(headers["lastModifiedDate"])
