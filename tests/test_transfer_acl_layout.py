@@ -185,3 +185,19 @@ def test_acl_dates_that_cannot_stand_are_the_import_time(tmp_path: Path, created
     assert before <= instant(headers["lastModifiedDate"]) <= after
     assert headers["mementoCreatedDate"] == headers["lastModifiedDate"]
     assert headers["stateToken"] == upgrade_utils_md5(headers["lastModifiedDate"])
+
+
+def test_a_resource_without_dates_still_takes_its_acl_in_its_one_version(tmp_path: Path) -> None:
+    """The Java tool dates an undated resource now, and writes its ACL in that same version."""
+    import shutil
+
+    export = tmp_path / "export"
+    shutil.copytree(FIXTURES / "4.7.5-export-ntriples", export)
+    file = export / "rest" / "container1.nt"
+    file.chmod(0o644)
+    file.write_text("".join(line + "\n" for line in file.read_text().splitlines()
+                            if "#lastModified>" not in line and "#created>" not in line))
+    repo = imported(tmp_path, export)
+    present, headers, _ = acl_layout(repo, "info:fedora/container1", CONTAINER_ACL)
+    assert present == [True]
+    assert instant(headers["lastModifiedDate"]) == instant("2020-11-30T04:42:18.614Z")

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fcrctl.errors import Conflict, Gone, NotFound
@@ -163,6 +163,8 @@ def _dating(repo: Repository, state: State, version: datetime | None,
     resource's created/last-modified in its headers, the memento's date as its version's, and
     ``acl`` (path, ACL) in the same version (then True)."""
     modified = state.modified or version
+    if modified is None and acl is not None and is_dated(repo):  # undated: now, as the Java tool's default
+        modified = version = datetime.now(UTC)  # and the ACL still goes into this version
     if modified is None or version is None or not is_dated(repo):
         yield False
         return
