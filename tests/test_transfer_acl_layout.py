@@ -201,3 +201,27 @@ def test_a_resource_without_dates_still_takes_its_acl_in_its_one_version(tmp_pat
     present, headers, _ = acl_layout(repo, "info:fedora/container1", CONTAINER_ACL)
     assert present == [True]
     assert instant(headers["lastModifiedDate"]) == instant("2020-11-30T04:42:18.614Z")
+
+
+def test_an_acl_fedora_refuses_leaves_its_resource_unwritten(tmp_path: Path) -> None:
+    """An authorization with both acl:accessTo and acl:accessToClass (Fedora 6 refuses it): the
+    resource and its ACL are one version, so neither is written; the rest of the export is."""
+    import shutil
+
+    from fcrctl.errors import ExitCode
+
+    export = tmp_path / "export"
+    shutil.copytree(FIXTURES / "4.7.5-export-ntriples", export)
+    auth = export / "rest" / "acl" / "authZ1.nt"
+    auth.chmod(0o644)
+    auth.write_text(auth.read_text() + "<http://localhost:8080/rest/acl/authZ1> "
+                    "<http://www.w3.org/ns/auth/acl#accessToClass> <http://example.org/Thing> .\n")
+    target = tmp_path / "repo"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", str(target)]).exit_code == 0
+    result = runner.invoke(app, ["--repo", str(target), "--json", "import", str(export)])
+    assert result.exit_code == ExitCode.PARTIAL, result.output
+    failed = json.loads(result.stdout)["failed_items"]
+    assert [item["path"] for item in failed] == ["/container1"]
+    assert "accessToClass" in failed[0]["reason"]
+    assert not (target / "ocfl-root" / ocfl.object_rel("info:fedora/container1")).exists()
