@@ -225,3 +225,22 @@ def test_an_acl_fedora_refuses_leaves_its_resource_unwritten(tmp_path: Path) -> 
     assert [item["path"] for item in failed] == ["/container1"]
     assert "accessToClass" in failed[0]["reason"]
     assert not (target / "ocfl-root" / ocfl.object_rel("info:fedora/container1")).exists()
+
+
+def test_an_acl_read_and_put_back_stores_no_dates_as_its_own(tmp_path: Path) -> None:
+    """`acl get` shows the ACL's dates and users (as Fedora does); putting that back stores the same
+    triples as before, not those dates as triples of the ACL's own."""
+    repo = imported(tmp_path, FIXTURES / "sample" / "bag")
+    runner = CliRunner()
+    shown = runner.invoke(app, ["--repo", str(repo), "acl", "get", "/image0"])
+    assert shown.exit_code == 0, shown.output
+    assert "2020-09-11T18:03:03.109" in shown.stdout and "bypassAdmin" in shown.stdout
+    _, _, before = acl_layout(repo, "info:fedora/image0", BINARY_ACL)
+    file = tmp_path / "acl.ttl"
+    file.write_text(shown.stdout)
+    result = runner.invoke(app, ["--repo", str(repo), "acl", "set", "/image0", "--file", str(file)])
+    assert result.exit_code == 0, result.output
+    inventory = ocfl.read_inventory(repo / "ocfl-root" / ocfl.object_rel("info:fedora/image0"))
+    head = ocfl.state_digests(inventory)
+    assert Graph().parse(data=object_file(repo, "info:fedora/image0", head[BINARY_ACL[1]]).decode(), format="nt") \
+        .isomorphic(Graph().parse(data=before.decode(), format="nt"))

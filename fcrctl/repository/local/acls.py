@@ -193,14 +193,19 @@ def acl_info(h: dict, path: str) -> ResourceInfo:
     return info
 
 
+_GIVEN = frozenset(rdf.FEDORA + name for name in ("created", "lastModified", "createdBy", "lastModifiedBy"))
+
+
 def _stored_form(graph: Graph, path: str) -> Graph:
-    """The triples to store: server-managed type triples of the ACL dropped, Fedora's constraint checked."""
+    """The triples to store: what get_acl adds of the ACL's own (its server-managed types, dates and
+    users: an ACL read and put back stays as it was) dropped, Fedora's constraint checked."""
     from rdflib import RDF, URIRef
 
     out = new_graph()
     acl_node = URIRef(webac.acl_id_of(path))
     for s, p, o in graph:
-        if s == acl_node and p == RDF.type and str(o) in (webac.WEBAC_ACL, rdf.FEDORA + "Resource"):
+        if s == acl_node and (p == RDF.type and str(o) in (webac.WEBAC_ACL, rdf.FEDORA + "Resource")
+                              or str(p) in _GIVEN):
             continue
         out.add((s, p, o))
     return webac.check_acl(out, path)
