@@ -197,9 +197,66 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
     got["fixity --since after 100 changes"], _, _, _ = fcrctl(where, "fixity", "-R", "/", "--since", since)
     samples = [fcrctl(where, "info", f"/c/x{i}")[0] for i in (1, count // 2, count - 1)]
     got["info"] = sorted(samples)[1]
+    got.update(backup_job_rows(where, count))
     print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
     if not keep:
         shutil.rmtree(where, ignore_errors=True)  # minutes at 100k: the figures are out first
+    return got
+
+
+def _job(where: Path, *args: str) -> tuple[float, float, dict]:
+    """(wall seconds, CPU seconds, JSON output) of one `fcrctl --json` process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([*FCRCTL, "--repo", str(where), "--json", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"fcrctl {' '.join(args)} failed: {err.decode()[-1000:]}")
+    return elapsed, _children_cpu(), json.loads(out) if out.strip() else {}
+
+
+_cpu_seen = [0.0]
+
+
+def _children_cpu() -> float:
+    t = os.times()
+    total = t.children_user + t.children_system
+    spent, _cpu_seen[0] = total - _cpu_seen[0], total
+    return spent
+
+
+def backup_job_rows(where: Path, count: int) -> dict[str, float]:
+    """The nightly backup jobs (issue 14): uploads, verify-backup and prune-backups, each wall and
+    CPU seconds. Changed: after 100 changed objects. A store is a directory beside the repository."""
+    store = where.parent / f"store-{count}"
+    shutil.rmtree(store, ignore_errors=True)
+    got: dict[str, float] = {}
+    _children_cpu()
+
+    def row(name: str, *args: str) -> dict:
+        wall, cpu, out = _job(where, *args)
+        got[name], got[f"{name} CPU s"] = wall, cpu
+        return out
+
+    first = row("first upload", "backup", "--label", "up1", "--to", str(store))["id"]
+    unchanged = _job(where, "backup", "--label", "up2")[2]["id"]
+    assert row("unchanged upload", "upload-backup", unchanged, str(store))["manifest_copied"]
+    change(where, count, min(100, count // 8), 5, "three")
+    changed = _job(where, "backup", "--label", "up3")[2]["id"]
+    row("upload after 100 changes", "upload-backup", changed, str(store))
+    row("verify (whole, no record)", "verify-backup", changed)
+    again = _job(where, "backup", "--label", "up4")[2]["id"]
+    assert row("verify unchanged", "verify-backup", again)["ok"]
+    change(where, count, min(100, count // 8), 11, "four")
+    later = _job(where, "backup", "--label", "up5")[2]["id"]
+    assert row("verify after 100 changes", "verify-backup", later)["ok"]
+    assert row("verify --from store unchanged", "verify-backup", unchanged, "--from", str(store))["ok"]
+    out = row("prune --from store (1 of 3)", "prune-backups", "--keep-last", "2", "--group-by", "none",
+              "--from", str(store))
+    assert out["remove"] == [first], out
+    row("prune local (all but 1)", "prune-backups", "--keep-last", "1", "--group-by", "none")
+    shutil.rmtree(store, ignore_errors=True)
     return got
 
 
