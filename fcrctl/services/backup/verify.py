@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, cast
 
 from fcrctl.errors import CorruptData, FcrctlError, NotFound
 from fcrctl.repository.base import Problem
-from fcrctl.services.backup import rootstate, verified
+from fcrctl.services.backup import packs, rootstate, verified
 from fcrctl.services.backup.manifest.downloads import _run_entries, blob_exists, read_blob
 from fcrctl.services.backup.manifest.fds import Discard
 from fcrctl.services.backup.manifest.format import Entry, TransferReport
@@ -255,6 +255,15 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
     report = VerifyReport(info.id, store.location, read_data)
     lock = threading.Lock()
     seen: set[str] = set()
+    present: list[set[str]] = []  # what the store holds, listed once (not a lookup per blob)
+
+    def stored(digest: str) -> bool:
+        with lock:
+            if not present:
+                packed = {k.rsplit("/", 1)[-1] for k in store.list("packs/")}
+                present.append({k.rsplit("/", 1)[-1] for k in store.list("blobs/")})
+                present[0].update(d for d, at in packs.read_index(store).items() if at.pack in packed)
+        return digest in present[0]
 
     def check(e: Entry, where: str) -> None:
         if e.digest is None:
@@ -270,7 +279,7 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
                     report.bytes += n
                 if progress is not None:
                     progress(n)
-            elif not blob_exists(store, e.digest):
+            elif not stored(e.digest) and not blob_exists(store, e.digest):  # (or stored since the listing)
                 raise NotFound(f"blob of {e.rel} is missing")
         except FcrctlError as err:
             with lock:
