@@ -252,6 +252,7 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
                  progress: Callable[[int], None] | None = None) -> VerifyReport:
     started = time.monotonic()
     info, objects = _read_manifest(store, backup_id)
+    objects.close()  # its header only: the lines are read once checked (check_manifest)
     report = VerifyReport(info.id, store.location, read_data)
     lock = threading.Lock()
     seen: set[str] = set()
@@ -287,12 +288,21 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
 
     counts = TransferReport(info.id, store.location)
     try:
-        check_manifest(store, backup_id)  # the placement of its objects, and its linesSha256
-        _run_entries(objects, check, jobs, counts)
+        checked = check_manifest(store, backup_id)  # the placement of its objects, and its linesSha256
+        _, objects = _read_manifest(store, backup_id, checked)  # the same lines, not validated twice
+        try:
+            if read_data:
+                _run_entries(objects, check, jobs, counts)
+            else:  # a set lookup a file: a worker task each would cost more than the check
+                for obj in objects:
+                    counts.objects += 1 if obj.object_rel else 0
+                    counts.files += len(obj.files)
+                    for e in obj.files:
+                        check(e, obj.where)
+        finally:
+            objects.close()
     except FcrctlError as err:  # a damaged manifest: report it with the rest
         report.problems.append(Problem("manifest", err.message))
-    finally:
-        objects.close()
     report.objects, report.files = counts.objects, counts.files
     try:
         space = measure(store)
