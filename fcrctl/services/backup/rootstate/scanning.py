@@ -177,12 +177,32 @@ def settle(root: Path, state: RootState, indexed: Iterable[str]) -> int:
     return reread
 
 
-def settle_changed(root: Path, state: RootState | DeltaState, changed: Iterable[str]) -> int:
+def read_changed(root: Path, state: RootState | DeltaState, changed: Iterable[str]) -> dict[str, ObjectState]:
+    """The objects the journal named, read before the writer lock is taken (stat, then read, as
+    a scan does): under the lock ``settle_changed`` then only stats each one's inventory and
+    reads again those replaced meanwhile, instead of reading every changed inventory and
+    stat-ing every file of every version while writers wait."""
+    base = str(root)
+    out: dict[str, ObjectState] = {}
+    for rel in changed:
+        stamp = _stat_inventory(base, rel)
+        old = state.objects.get(rel)
+        if stamp is not None and (old is None or old.stamp != stamp):
+            o = read_object(base, rel, stamp)
+            if o.head is not None:  # one found without a readable inventory is looked at again under the lock
+                out[rel] = o
+    return out
+
+
+def settle_changed(root: Path, state: RootState | DeltaState, changed: Iterable[str],
+                   read: dict[str, ObjectState] | None = None) -> int:
     """Step 2 when the change journal names what changed since ``state`` was recorded (writer
     lock held): only those objects are looked at, so the cost is that of the changes (a
-    :class:`DeltaState` looks up only those in its base)."""
+    :class:`DeltaState` looks up only those in its base). ``read``: what ``read_changed``
+    found before the lock, taken where the inventory's stat has not changed since."""
     base = str(root)
     reread = 0
+    read = read or {}
     for rel in changed:
         stamp = _stat_inventory(base, rel)
         old = state.objects.get(rel)
@@ -195,6 +215,10 @@ def settle_changed(root: Path, state: RootState | DeltaState, changed: Iterable[
                 state.objects.pop(rel, None)
             continue
         if old is None or old.stamp != stamp:
+            ready = read.get(rel)
+            if ready is not None and ready.stamp == stamp:
+                state.objects[rel] = ready
+                continue
             state.objects[rel] = read_object(base, rel, stamp)
             reread += 1
     state.root_files = _root_files(base)

@@ -92,6 +92,7 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
     if newest is not None and (newest[2] != os.stat(live).st_ino or repo.changed_since(newest[1]) is None):
         newest = None  # a look without the lock: asked again under it
     journaled: tuple[rootstate.RootState | rootstate.DeltaState | None, tuple[str, int], int] | None = None
+    read: dict[str, rootstate.ObjectState] = {}  # changed objects read before the lock
     held = 0.0
     scanned = newest is None
     if newest is not None:
@@ -100,6 +101,7 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
         state = None if so_far == set() else _load_state(home, newest[0])
         if state is not None and so_far:
             state.prefetch(so_far)  # the base read here, not under the lock
+            read = rootstate.read_changed(live, state, so_far)  # and the changed objects
         journaled = (state, newest[1], newest[2])
     else:
         start = None
@@ -140,7 +142,7 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
                 if state is None:  # written to since the look without the lock
                     state = _load_state(home, newest[0])  # type: ignore[index]
                     as_found_before = state.as_found()
-                rootstate.settle_changed(root, state, changed)
+                rootstate.settle_changed(root, state, changed, read)
                 as_found = {rel for rel in as_found_before | changed
                             if rel in state.objects and state.objects[rel].head is None}
             else:
