@@ -39,10 +39,10 @@ class SpaceReport:
 
 
 def referenced(store: BackupStore) -> set[str]:
-    """Every digest some manifest of the store names (its files and its index blob)."""
+    """Every digest some manifest of the store names (its files and its index blobs)."""
     from fcrctl.services.backup.manifest.downloads import iter_entries
     from fcrctl.services.backup.manifest.reading import list_store, read_manifest
-    from fcrctl.services.backup.snapshot import INDEX_KEY
+    from fcrctl.services.backup.snapshot import INDEX_BLOBS
 
     keep: set[str] = set()
     for other in list_store(store):
@@ -50,8 +50,7 @@ def referenced(store: BackupStore) -> set[str]:
         for e, _where in iter_entries(objs):
             if e.digest:
                 keep.add(e.digest)
-        if other.extra.get(INDEX_KEY):
-            keep.add(str(other.extra[INDEX_KEY]))
+        keep.update(str(other.extra[key]) for key, _ in INDEX_BLOBS if other.extra.get(key))
     return keep
 
 

@@ -16,6 +16,7 @@ from fcrctl.repository.base import Repository
 from fcrctl.repository.local.retention import Retention
 from fcrctl.services.backup import rootstate
 from fcrctl.services.backup.snapshot.home import BackupHome, Snapshottable
+from fcrctl.services.backup.snapshot.index_delta import INDEX_BASE_KEY
 from fcrctl.services.backup.snapshot.info import AS_FOUND_KEY, INDEX, INDEX_BASE, INDEX_KEY, TREE, BackupInfo
 
 
@@ -40,7 +41,8 @@ class _Recorded:
     journal: list[object] | None = None  # [identity, position, root inode] when recorded under the lock
     scan: str = "full"  # or "journal": only the objects it named were looked at
     reuse: BackupInfo | None = None  # nothing changed since this snapshot: its state and index copy serve
-    index_base: Path | None = None  # linked as INDEX_BASE: the index at the state's base instant (no copy)
+    index_base: tuple[Path, str | None] | None = None  # linked as INDEX_BASE (the index at the state's
+    # base instant, no copy), with its sha512 if recorded
 
 
 def _load_state(home: BackupHome, info: BackupInfo) -> rootstate.DeltaState:
@@ -52,13 +54,15 @@ def _whole(state: rootstate.RootState | rootstate.DeltaState) -> rootstate.RootS
     return state.whole() if isinstance(state, rootstate.DeltaState) else state
 
 
-def _index_base(home: BackupHome, info: BackupInfo) -> Path | None:
-    """The index as of the snapshot's state base: its exact copy if it made that base, else
-    the base copy it links; None without one (the next snapshot then copies the index)."""
+def _index_base(home: BackupHome, info: BackupInfo) -> tuple[Path, str | None] | None:
+    """The index as of the snapshot's state base, and its sha512 if recorded: its exact copy if
+    it made that base, else the base copy it links; None without one (the next snapshot then
+    copies the index)."""
     where = home.path(info.id)
-    for name in ((INDEX, INDEX_BASE) if INDEX_KEY in info.extra else (INDEX_BASE,)):
-        if (where / name).is_file():
-            return where / name
+    for name, key in ((INDEX, INDEX_KEY), (INDEX_BASE, INDEX_BASE_KEY)):
+        if (name == INDEX_BASE or INDEX_KEY in info.extra) and (where / name).is_file():
+            recorded = info.extra.get(key)
+            return where / name, recorded if isinstance(recorded, str) else None
     return None
 
 

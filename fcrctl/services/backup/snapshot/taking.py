@@ -13,7 +13,9 @@ from fcrctl.errors import Conflict, Unsupported
 from fcrctl.repository.base import Repository
 from fcrctl.services.backup import rootstate, tree
 from fcrctl.services.backup.rootstate.stored import link_or_copy
+from fcrctl.services.backup.snapshot import index_delta
 from fcrctl.services.backup.snapshot.home import BackupHome, Snapshottable
+from fcrctl.services.backup.snapshot.index_delta import INDEX_BASE_KEY, INDEX_BLOBS, INDEX_DELTA, INDEX_DELTA_KEY
 from fcrctl.services.backup.snapshot.info import (
     AS_FOUND_KEY,
     EPOCH_KEY,
@@ -65,11 +67,12 @@ def take(
             # nothing changed: the newest snapshot's state and index copy are this one's (both
             # are never written again), so its cost does not grow with the repository
             prev = home.path(taken.reuse.id)
-            for name in (rootstate.STATE_FILE, rootstate.BASE_FILE, INDEX, INDEX_BASE):
+            for name in (rootstate.STATE_FILE, rootstate.BASE_FILE, INDEX, INDEX_BASE, INDEX_DELTA):
                 if name == rootstate.STATE_FILE or (prev / name).is_file():
                     link_or_copy(prev / name, staged / name)
-            if (staged / INDEX).is_file() and INDEX_KEY in taken.reuse.extra:
-                extra[INDEX_KEY] = taken.reuse.extra[INDEX_KEY]
+            for key, name in INDEX_BLOBS:
+                if (staged / name).is_file() and key in taken.reuse.extra:
+                    extra[key] = taken.reuse.extra[key]
             with open(prev / rootstate.STATE_FILE, encoding="utf-8") as fh:
                 own_before = rootstate.RootState(root_files=json.loads(fh.readline())["root"])
             files = taken.reuse.files
@@ -88,10 +91,14 @@ def take(
                 files, size = state.size(str(staged / TREE))
                 digest = state.digest()
                 extra[AS_FOUND_KEY] = len(state.as_found())
+                if taken.index_base is not None:  # what a restore re-indexes over the base's index
+                    extra[INDEX_DELTA_KEY] = index_delta.write(staged / INDEX_DELTA, *state.changes())
             finally:
                 state.close()
             if taken.index_base is not None:
-                link_or_copy(taken.index_base, staged / INDEX_BASE)
+                link_or_copy(taken.index_base[0], staged / INDEX_BASE)
+                if taken.index_base[1] is not None:
+                    extra[INDEX_BASE_KEY] = taken.index_base[1]
             elif (staged / INDEX).exists():  # hashed here, outside the lock: uploads need not read it again
                 with open(staged / INDEX, "rb") as fh:
                     extra[INDEX_KEY] = hashlib.file_digest(fh, "sha512").hexdigest()
