@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fcrctl import forked
 from fcrctl.services.backup import tree
+from fcrctl.services.backup.rootstate import digest
 from fcrctl.services.backup.rootstate.linking import object_files
 from fcrctl.services.backup.rootstate.state import ObjectState, RootState, Stamp, StateMoved
 from fcrctl.services.backup.rootstate.stored import DeltaState
@@ -115,17 +116,21 @@ def scan(root: Path, previous: RootState | None = None, *, processes: int = 1) -
     known = previous.objects if previous is not None else {}
     if (processes < 2 or len(tops) < _MIN_TOPS_FOR_PROCESSES or "fork" not in mp.get_all_start_methods()
             or threading.active_count() > 1):  # forking a threaded process (the server) can deadlock
-        found = _scan_tops(base, tops, known)
+        found, total = _scan_tops(base, tops, known)
     else:
         global _KNOWN
         _KNOWN = known  # inherited by the forked workers, not pickled to each
         try:
             chunks = [tops[i::processes * 4] for i in range(processes * 4)]
+            found, total = [], digest.ZERO
             with forked.pool(processes) as pool:
-                found = [o for part in pool.map(_scan_tops_forked, repeat(base), chunks) for o in part]
+                for part, part_total in pool.map(_scan_tops_forked, repeat(base), chunks):
+                    found.extend(part)
+                    total = digest.add(total, part_total)
         finally:
             _KNOWN = {}
     state.objects = {o.rel: o for o in found}
+    state.lthash = total if len(state.objects) == len(found) else None  # (None: an object seen twice, moved)
     return state
 
 
@@ -133,11 +138,18 @@ _MIN_TOPS_FOR_PROCESSES = 64  # below this the walk takes less than starting wor
 _KNOWN: dict[str, ObjectState] = {}
 
 
-def _scan_tops_forked(base: str, tops: list[str]) -> list[ObjectState]:
+def _scan_tops_forked(base: str, tops: list[str]) -> tuple[list[ObjectState], int]:
     return _scan_tops(base, tops, _KNOWN)
 
 
-def _scan_tops(base: str, tops: list[str], known: dict[str, ObjectState]) -> list[ObjectState]:
+def _scan_tops(base: str, tops: list[str], known: dict[str, ObjectState]) -> tuple[list[ObjectState], int]:
+    """The objects under ``tops`` and the sum of their digest vectors (digest.py: computed on
+    the workers, in parallel, rather than after the scan object by object)."""
+    found = _walk_tops(base, tops, known)
+    return found, digest.sum_lines(digest.object_line(o.rel, o.head, o.digest) for o in found)
+
+
+def _walk_tops(base: str, tops: list[str], known: dict[str, ObjectState]) -> list[ObjectState]:
     out: list[ObjectState] = []
     stack = list(reversed(tops))
     while stack:
@@ -162,6 +174,7 @@ def settle(root: Path, state: RootState, indexed: Iterable[str]) -> int:
     read again."""
     base = str(root)
     reread = 0
+    state.lthash = None  # the scan's sum no longer holds once objects change: computed again
     for rel in set(indexed) | set(state.objects):
         stamp = _stat_inventory(base, rel)
         old = state.objects.get(rel)
@@ -203,6 +216,8 @@ def settle_changed(root: Path, state: RootState | DeltaState, changed: Iterable[
     base = str(root)
     reread = 0
     read = read or {}
+    if isinstance(state, RootState):
+        state.lthash = None  # the scan's sum no longer holds once objects change: computed again
     for rel in changed:
         stamp = _stat_inventory(base, rel)
         old = state.objects.get(rel)

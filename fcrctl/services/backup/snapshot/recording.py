@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from fcrctl.errors import Locked
 from fcrctl.repository.base import Repository
+from fcrctl.repository.local.index_copies import PinnedIndex
 from fcrctl.repository.local.retention import Retention
 from fcrctl.services.backup import rootstate
 from fcrctl.services.backup.snapshot.home import BackupHome, Snapshottable
@@ -32,7 +35,7 @@ SCAN_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
-class _Recorded:
+class Recorded:
     state: rootstate.RootState | rootstate.DeltaState | None  # None: the same as ``reuse``'s
     epoch: int
     resources: int
@@ -43,6 +46,44 @@ class _Recorded:
     reuse: BackupInfo | None = None  # nothing changed since this snapshot: its state and index copy serve
     index_base: tuple[Path, str | None] | None = None  # linked as INDEX_BASE (the index at the state's
     # base instant, no copy), with its sha512 if recorded
+    index_copy: IndexCopy | None = None  # counting the resources (and copying the index) meanwhile
+
+
+class IndexCopy:
+    """The pinned index counted and, when the state gets a new base, copied and hashed on a
+    thread of its own (SQLite's backup and sha512 let go of the GIL) while the base is written."""
+
+    def __init__(self, pinned: PinnedIndex, target: Path | None) -> None:
+        self._pinned = pinned
+        self._target = target
+        self._result: tuple[int, str | None] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="fcrctl-index-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with self._pinned:
+                resources = self._pinned.resource_count()
+                digest = None
+                if self._target is not None:
+                    self._pinned.copy_to(self._target)
+                    with open(self._target, "rb") as fh:  # hashed here: uploads need not read it again
+                        digest = hashlib.file_digest(fh, "sha512").hexdigest()
+            self._result = (resources, digest)
+        except BaseException as e:  # noqa: BLE001 - raised again by result(), on the caller's thread
+            self._error = e
+
+    def result(self) -> tuple[int, str | None]:
+        """(live resources, the index copy's sha512 if it was copied)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def wait(self) -> None:
+        self._thread.join()
 
 
 def _load_state(home: BackupHome, info: BackupInfo) -> rootstate.DeltaState:
@@ -83,7 +124,7 @@ def _reusable(home: BackupHome, info: BackupInfo, root: Path) -> list[str] | Non
 
 
 def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout: float,
-            allow_inconsistent: bool, home: BackupHome, floor: int, full_scan: bool) -> _Recorded:
+            allow_inconsistent: bool, home: BackupHome, floor: int, full_scan: bool) -> Recorded:
     """The root's state and the index as of one instant under the writer lock: only the objects
     the change journal names since the newest snapshot are looked at, or, when the journal
     cannot tell (reindex, restore, trimmed, or no such snapshot), a stat per object."""
@@ -122,6 +163,8 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
                     raise
         state = rootstate.scan(live, None if full_scan else home.newest_state(), processes=SCAN_PROCESSES)
         if start is not None:
+            # its digest the scan's sum, kept up to date change by change under the lock
+            state = rootstate.DeltaState.of(state)
             journaled = (state, start[0], start[1])
     # objects copied as found, listed here without the lock (under it only changed ones are looked at)
     as_found_before = state.as_found() if state is not None else set()
@@ -141,7 +184,7 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
                     held += time.monotonic() - t0
                     mark0: list[object] = [position[0], position[1], os.stat(root).st_ino]
                     stack.callback(repo.trim_journal, position)  # after the lock: see below
-                    return _Recorded(None, epoch, newest[0].resources, held, False, mark0, how,  # type: ignore[index]
+                    return Recorded(None, epoch, newest[0].resources, held, False, mark0, how,  # type: ignore[index]
                                      reuse=newest[0])  # type: ignore[index]
                 if state is None:  # written to since the look without the lock
                     state = _load_state(home, newest[0])  # type: ignore[index]
@@ -177,11 +220,8 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
         # entries up to here are in this snapshot's state: the journal keeps only what follows
         # (deleted after the lock: as many rows as writes since the last snapshot)
         repo.trim_journal(position)
-        with pinned:
-            resources = pinned.resource_count()
-            if index_base is None:
-                pinned.copy_to(staged / INDEX)
-        return _Recorded(state, epoch, resources, held, False, mark, how, index_base=index_base)
+        copying = IndexCopy(pinned, staged / INDEX if index_base is None else None)
+        return Recorded(state, epoch, 0, held, False, mark, how, index_base=index_base, index_copy=copying)
     except Locked:
         if not allow_inconsistent:
             raise
@@ -192,7 +232,7 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
     # since the scan began are in generations after epoch_before (the one filling included)
     state = _whole(state)  # type: ignore[arg-type]
     copy_own(live, staged / TREE, state)
-    return _Recorded(state, epoch_before, repo.resource_count(), 0.0, True)
+    return Recorded(state, epoch_before, repo.resource_count(), 0.0, True)
 
 
 def copy_own(root: Path, own: Path, state: rootstate.RootState | rootstate.DeltaState,
