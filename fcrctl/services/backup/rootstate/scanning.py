@@ -53,7 +53,7 @@ def read_object(root: str, rel: str, stamp: Stamp, names: Iterable[str] | None =
     o = ObjectState(rel, str(inventory.get("id", "")), head, hashlib.sha512(data).hexdigest(),
                     f"inventory.json.{algorithm}", namaste, stamp)
     with contextlib.suppress(StateMoved):  # a malformed inventory: no files to count
-        o.files, o.bytes = _count(obj, o, object_files(o, data))
+        o.files, o.bytes = _count(obj, o, object_files(o, data, inventory), names)
     return o
 
 
@@ -65,15 +65,23 @@ def _holds_root_inventory(head_inventory: str, data: bytes, stamp: Stamp) -> boo
         return fh.read() == data  # written twice (Fedora): compared
 
 
-def _count(obj: str, o: ObjectState, pairs: list[tuple[str, str]]) -> tuple[int, int]:
+def _count(obj: str, o: ObjectState, pairs: list[tuple[str, str]], names: Iterable[str] | None = None
+           ) -> tuple[int, int]:
+    """(files, bytes) the snapshot holds of the object: one lstat per source file (the head's
+    inventory and sidecar are the root ones too: stat'ed once, counted twice)."""
     files = size = 0
+    sizes: dict[str, int | None] = {}
     for src, _dst in pairs:
-        try:
-            size += os.lstat(f"{obj}/{src}").st_size
-        except (FileNotFoundError, NotADirectoryError):
-            continue  # the snapshot holds what is there; verify reports the rest
-        files += 1
-    if os.path.isdir(f"{obj}/extensions"):
+        if src not in sizes:
+            try:
+                sizes[src] = os.lstat(f"{obj}/{src}").st_size
+            except (FileNotFoundError, NotADirectoryError):
+                sizes[src] = None  # the snapshot holds what is there; verify reports the rest
+        n = sizes[src]
+        if n is not None:
+            size += n
+            files += 1
+    if ("extensions" in names) if names is not None else os.path.isdir(f"{obj}/extensions"):
         more = tree.tree_size(Path(f"{obj}/extensions"))
         files, size = files + more[0], size + more[1]
     return files, size
