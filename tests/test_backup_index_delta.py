@@ -125,3 +125,18 @@ def test_a_damaged_delta_refuses_the_restore_and_changes_nothing(repo_dir: Path,
     result = run(repo_dir, "restore", second["id"], "--yes")
     assert result.exit_code == ExitCode.CORRUPT and INDEX_DELTA in result.stderr
     assert _index(repo_dir) == before and run(repo_dir, "get", "/new44").exit_code == 0
+
+
+def test_a_delta_snapshot_counts_resources_from_its_base_and_the_changed_objects(repo_dir: Path) -> None:
+    """Counted over the changed objects only (not the whole index), the count is the index's:
+    after creates, a replace, a tombstone (delete) and a purge, and on a later delta snapshot."""
+    first, second = _delta_snapshot(repo_dir)
+    with open_repository(str(repo_dir)) as repo:
+        assert second["resources"] == repo.resource_count()
+    assert second["indexBaseResources"] == first["resources"]
+    assert run(repo_dir, "delete", "/new41").exit_code == 0  # a tombstone: no longer counted
+    _change(repo_dir, 45)
+    third = ok_json(repo_dir, "backup", "--label", "third")
+    assert third["scan"] == "journal" and third["indexBaseResources"] == first["resources"]
+    with open_repository(str(repo_dir)) as repo:
+        assert third["resources"] == repo.resource_count()

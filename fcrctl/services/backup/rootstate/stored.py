@@ -220,6 +220,19 @@ class DeltaState:
                     gone.append(old.id)
         return changed, gone
 
+    def changed_ids(self) -> set[str]:
+        """Ids of the objects changed since the base, as they are now and as the base has them
+        (what a count of resources over the base's index looks at again)."""
+        ids: set[str] = set()
+        for rel, o in self._delta.items():
+            if o is not None:
+                ids.add(o.id)
+            old = self._from_base(rel)
+            if old is not None:
+                ids.add(old.id)
+        ids.discard("")
+        return ids
+
     @property
     def needs_base(self) -> bool:
         """Whether the next save writes a new base (and the snapshot a new index copy)."""

@@ -23,6 +23,7 @@ from fcrctl.services.backup.snapshot.info import INDEX, INDEX_BASE, INDEX_KEY
 INDEX_DELTA = "index.delta.jsonl"
 INDEX_BASE_KEY = "indexBaseSha512"  # in backup.json and manifests: the sha512 of the base index copy (its blob)
 INDEX_DELTA_KEY = "indexDeltaSha512"  # and of the delta file
+BASE_RESOURCES_KEY = "indexBaseResources"  # in backup.json: live resources in the base's index (counts go from it)
 # (backup.json key, file in the snapshot): the index copies a store keeps as blobs beside the
 # objects, each written back by a download (a base index is the same blob for every snapshot on it)
 INDEX_BLOBS = ((INDEX_KEY, INDEX), (INDEX_BASE_KEY, INDEX_BASE), (INDEX_DELTA_KEY, INDEX_DELTA))

@@ -7,11 +7,13 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from fcrctl.errors import Locked
 from fcrctl.repository.base import Repository
@@ -19,7 +21,7 @@ from fcrctl.repository.local.index_copies import PinnedIndex
 from fcrctl.repository.local.retention import Retention
 from fcrctl.services.backup import rootstate
 from fcrctl.services.backup.snapshot.home import BackupHome, Snapshottable
-from fcrctl.services.backup.snapshot.index_delta import INDEX_BASE_KEY
+from fcrctl.services.backup.snapshot.index_delta import BASE_RESOURCES_KEY, INDEX_BASE_KEY
 from fcrctl.services.backup.snapshot.info import AS_FOUND_KEY, INDEX, INDEX_BASE, INDEX_KEY, TREE, BackupInfo
 
 
@@ -47,15 +49,18 @@ class Recorded:
     index_base: tuple[Path, str | None] | None = None  # linked as INDEX_BASE (the index at the state's
     # base instant, no copy), with its sha512 if recorded
     index_copy: IndexCopy | None = None  # counting the resources (and copying the index) meanwhile
+    base_resources: int | None = None  # live resources in the index at the state's base instant
 
 
 class IndexCopy:
     """The pinned index counted and, when the state gets a new base, copied and hashed on a
     thread of its own (SQLite's backup and sha512 let go of the GIL) while the base is written."""
 
-    def __init__(self, pinned: PinnedIndex, target: Path | None) -> None:
+    def __init__(self, pinned: PinnedIndex, target: Path | None,
+                 over_base: tuple[int, Path, list[str]] | None = None) -> None:
         self._pinned = pinned
         self._target = target
+        self._over_base = over_base
         self._result: tuple[int, str | None] | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="fcrctl-index-copy", daemon=True)
@@ -64,7 +69,12 @@ class IndexCopy:
     def _run(self) -> None:
         try:
             with self._pinned:
-                resources = self._pinned.resource_count()
+                if self._over_base is not None:  # O(changes): only the changed objects' rows counted
+                    base_count, base_index, ids = self._over_base
+                    resources = base_count - _live(_open_index(base_index), ids, close=True) + \
+                        _live(self._pinned._conn, ids)  # noqa: SLF001 - the pinned read transaction
+                else:
+                    resources = self._pinned.resource_count()
                 digest = None
                 if self._target is not None:
                     self._pinned.copy_to(self._target)
@@ -84,6 +94,33 @@ class IndexCopy:
 
     def wait(self) -> None:
         self._thread.join()
+
+
+def _open_index(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
+
+
+def _live(conn: sqlite3.Connection, ids: list[str], *, close: bool = False) -> int:
+    """Live resources (tombstones excluded) of the objects ``ids`` in an index (by its object index)."""
+    try:
+        total = 0
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            total += conn.execute(f"SELECT count(*) FROM resources WHERE deleted=0 AND object_id IN "
+                                  f"({','.join('?' * len(part))})", part).fetchone()[0]
+        return total
+    finally:
+        if close:
+            conn.close()
+
+
+def _base_resources(info: BackupInfo, index_base: tuple[Path, str | None]) -> int | None:
+    """Live resources in the index of the state's base: the count of the snapshot that copied
+    it, or the one it passed on; None when unknown (snapshots from before this was recorded)."""
+    if index_base[0].name == INDEX:
+        return info.resources
+    recorded = info.extra.get(BASE_RESOURCES_KEY)
+    return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else None
 
 
 def _load_state(home: BackupHome, info: BackupInfo) -> rootstate.DeltaState:
@@ -220,8 +257,14 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
         # entries up to here are in this snapshot's state: the journal keeps only what follows
         # (deleted after the lock: as many rows as writes since the last snapshot)
         repo.trim_journal(position)
-        copying = IndexCopy(pinned, staged / INDEX if index_base is None else None)
-        return Recorded(state, epoch, 0, held, False, mark, how, index_base=index_base, index_copy=copying)
+        over_base = None
+        base_resources = _base_resources(newest[0], index_base) if index_base is not None and newest else None
+        if base_resources is not None:
+            assert isinstance(state, rootstate.DeltaState) and index_base is not None
+            over_base = (base_resources, index_base[0], sorted(state.changed_ids()))
+        copying = IndexCopy(pinned, staged / INDEX if index_base is None else None, over_base)
+        return Recorded(state, epoch, 0, held, False, mark, how, index_base=index_base, index_copy=copying,
+                        base_resources=base_resources)
     except Locked:
         if not allow_inconsistent:
             raise

@@ -15,7 +15,13 @@ from fcrctl.services.backup import rootstate, tree
 from fcrctl.services.backup.rootstate.stored import link_or_copy
 from fcrctl.services.backup.snapshot import index_delta
 from fcrctl.services.backup.snapshot.home import BackupHome, Snapshottable
-from fcrctl.services.backup.snapshot.index_delta import INDEX_BASE_KEY, INDEX_BLOBS, INDEX_DELTA, INDEX_DELTA_KEY
+from fcrctl.services.backup.snapshot.index_delta import (
+    BASE_RESOURCES_KEY,
+    INDEX_BASE_KEY,
+    INDEX_BLOBS,
+    INDEX_DELTA,
+    INDEX_DELTA_KEY,
+)
 from fcrctl.services.backup.snapshot.info import (
     AS_FOUND_KEY,
     EPOCH_KEY,
@@ -84,6 +90,8 @@ def _install(repo: Repository, home: BackupHome, staged: Path, taken: Recorded, 
         for key, name in INDEX_BLOBS:
             if (staged / name).is_file() and key in taken.reuse.extra:
                 extra[key] = taken.reuse.extra[key]
+        if BASE_RESOURCES_KEY in taken.reuse.extra:
+            extra[BASE_RESOURCES_KEY] = taken.reuse.extra[BASE_RESOURCES_KEY]
         with open(prev / rootstate.STATE_FILE, encoding="utf-8") as fh:
             own_before = rootstate.RootState(root_files=json.loads(fh.readline())["root"])
         files = taken.reuse.files
@@ -110,6 +118,8 @@ def _install(repo: Repository, home: BackupHome, staged: Path, taken: Recorded, 
             link_or_copy(taken.index_base[0], staged / INDEX_BASE)
             if taken.index_base[1] is not None:
                 extra[INDEX_BASE_KEY] = taken.index_base[1]
+            if taken.base_resources is not None:
+                extra[BASE_RESOURCES_KEY] = taken.base_resources
         if taken.index_copy is not None:
             resources, index_digest = taken.index_copy.result()
             if index_digest is not None:
