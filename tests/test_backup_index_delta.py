@@ -140,3 +140,17 @@ def test_a_delta_snapshot_counts_resources_from_its_base_and_the_changed_objects
     assert third["scan"] == "journal" and third["indexBaseResources"] == first["resources"]
     with open_repository(str(repo_dir)) as repo:
         assert third["resources"] == repo.resource_count()
+
+
+def test_a_downloaded_base_index_without_its_delta_is_not_trusted(repo_dir: Path, tmp_path: Path) -> None:
+    """A store copy uploaded before the delta file existed carries the base index alone: the
+    restore rebuilds the index whole rather than load an index that misses the changes."""
+    _, second = _delta_snapshot(repo_dir)
+    store = tmp_path / "store"
+    ok_json(repo_dir, "upload-backup", second["id"], str(store))
+    ok_json(repo_dir, "delete-backup", second["id"])
+    ok_json(repo_dir, "download-backup", second["id"], str(store))
+    (repo_dir / "backups" / second["id"] / INDEX_DELTA).unlink()
+    restored = ok_json(repo_dir, "restore", second["id"], "--yes")
+    assert restored["reindexedObjects"] is None
+    assert run(repo_dir, "get", "/new41").exit_code == 0 and run(repo_dir, "get", "/other").exit_code != 0

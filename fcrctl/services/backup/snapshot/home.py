@@ -137,6 +137,8 @@ class BackupHome:
             return None
         if (where / index_delta.INDEX_DELTA).is_file():  # (downloaded snapshots have no state to derive it from)
             stale = index_delta.read(where / index_delta.INDEX_DELTA, info.id)
+        elif not (where / rootstate.STATE_FILE).is_file():
+            return None  # downloaded without its delta (uploaded before it was written): reindexed whole
         else:  # taken before the delta file was written
             state = rootstate.DeltaState.open(where)
             try:
