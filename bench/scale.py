@@ -11,11 +11,13 @@ the fitted cost at 1M objects printed beside the target (issue 14).
 Each repository is one flat container /c of N children (1% of them binaries), built through
 the repository's own writer in-process: transactions of a few hundred creates, committed by
 forked workers in parallel (each commit is one Store.commit under the writer lock). Per size:
-build; snapshot (total and writer-lock time); a snapshot after 100 changes; an unchanged
-snapshot; `ls /c` (first line, total, peak RSS); `reindex` and `check` (objects/s, wall and per
-CPU-second, beside a floor: `find | xargs cat` of every root inventory in the same minute); `fixity
---since` after 100 changes; `info` latency. The baseline beside each figure is the same
-operation at the smallest size: a cost that grows with change, not size, has exponent ~0.
+build; snapshot (total and writer-lock time, objects per second and per CPU-second of the
+process and its forked scan workers, beside the floor below); a snapshot after 100 changes
+(and its CPU seconds); an unchanged snapshot; `ls /c` (first line, total, peak RSS); `reindex`
+and `check` (objects/s, wall and per CPU-second, beside a floor: `find | xargs cat` of every
+root inventory in the same minute); `fixity --since` after 100 changes; `info` latency. The
+baseline beside each figure is the same operation at the smallest size: a cost that grows with
+change, not size, has exponent ~0.
 """
 
 from __future__ import annotations
@@ -139,6 +141,28 @@ def fcrctl(where: Path, *args: str, first_line: bool = False) -> tuple[float, fl
     return elapsed, first if first is not None else elapsed, usage.ru_maxrss // 1024, out
 
 
+def fcrctl_cpu(where: Path, *args: str) -> tuple[float, float, str]:
+    """(seconds, CPU seconds of the process and its forked workers, stdout) of one `fcrctl`."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([*FCRCTL, "--repo", str(where), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read().decode()  # (not communicate(): it reaps the process, and its CPU times with it)
+    err = proc.stderr.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"fcrctl {' '.join(args)} failed: {err[-1000:]}")
+    return elapsed, max(usage.ru_utime + usage.ru_stime, 1e-3), out
+
+
+def floor(where: Path, objects: int) -> tuple[float, float]:
+    """(objects/s, objects per CPU-second) of reading every root inventory with find | xargs cat:
+    what any per-object walk (a first snapshot, reindex, check) does and more."""
+    secs, cpu = timed(["sh", "-c", f"find '{where}/ocfl-root' -name inventory.json -not -path '*/v[0-9]*/*' -print0"
+                                   " | xargs -0 cat > /dev/null"])
+    return objects / secs, objects / cpu
+
+
 def timed(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the process and the children it waited for) of one command."""
     started = time.perf_counter()
@@ -165,16 +189,20 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
     objects = count + 2
     # the CLI's own start (the baseline every per-command figure includes)
     got["CLI start (fcrctl --version)"] = fcrctl(where, "--version")[0]
-    secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "first")
+    if only == "snapshot":  # the first snapshot's baseline, in the same minute (the full run measures it below)
+        got["floor: cat inventories objects/s"], got["floor: cat inventories objects/cpu-s"] = floor(where, objects)
+    secs, cpu, out = fcrctl_cpu(where, "--json", "backup", "--label", "first")
     got["snapshot"], got["snapshot lock"] = secs, json.loads(out)["lockHeldSeconds"]
     got["snapshot in-process"] = json.loads(out)["seconds"]
+    got["snapshot objects/s"], got["snapshot objects/cpu-s"] = objects / secs, objects / cpu
     secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "unchanged")
     got["unchanged snapshot"], got["unchanged snapshot lock"] = secs, json.loads(out)["lockHeldSeconds"]
     got["unchanged snapshot in-process"] = json.loads(out)["seconds"]
     change(where, count, min(100, count // 8), 0, "one")
-    secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "changed")
+    secs, cpu, out = fcrctl_cpu(where, "--json", "backup", "--label", "changed")
     got["snapshot after 100 changes"], got["snapshot after 100 changes lock"] = secs, json.loads(out)["lockHeldSeconds"]
     got["snapshot after 100 changes in-process"] = json.loads(out)["seconds"]
+    got["snapshot after 100 changes cpu-s"] = cpu
     if only == "snapshot":
         print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
         if not keep:

@@ -15,7 +15,7 @@ from fcrctl.repository.base import ResourceSpec
 from fcrctl.services.backup import space
 from fcrctl.services.backup.manifest.downloads import iter_entries
 from fcrctl.services.backup.manifest.reading import list_store, read_manifest
-from fcrctl.services.backup.snapshot import INDEX_KEY
+from fcrctl.services.backup.snapshot import INDEX_BLOBS
 from fcrctl.services.backup.stores import open_store
 from tests.backup_helpers import make_repo, ok_json, run
 
@@ -40,8 +40,7 @@ def _parsed(store_path: Path) -> set[str]:
     for info in list_store(store):
         _, objects = read_manifest(store, info.id)
         keep.update(e.digest for e, _ in iter_entries(objects) if e.digest)
-        if info.extra.get(INDEX_KEY):
-            keep.add(str(info.extra[INDEX_KEY]))
+        keep.update(str(info.extra[key]) for key, _ in INDEX_BLOBS if info.extra.get(key))
     return keep
 
 

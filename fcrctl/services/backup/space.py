@@ -43,7 +43,7 @@ class SpaceReport:
 
 
 def referenced(store: BackupStore) -> set[str]:
-    """Every digest some manifest of the store names (its files and its index blob).
+    """Every digest some manifest of the store names (its files and its index blobs).
 
     What a delete must keep, so a superset is safe and a subset is not: each manifest is scanned
     for quoted sha512s in C (zstd, a regex) rather than parsed a line at a time in Python, which
@@ -51,13 +51,12 @@ def referenced(store: BackupStore) -> set[str]:
     against their ``linesSha256``: a damaged or truncated manifest stops the delete (CorruptData)
     as a parsed one would."""
     from fcrctl.services.backup.manifest.reading import list_store
-    from fcrctl.services.backup.snapshot import INDEX_KEY
+    from fcrctl.services.backup.snapshot import INDEX_BLOBS
 
     keep: set[str] = set()
     for other in list_store(store):
         _scan(store, other.id, keep)
-        if other.extra.get(INDEX_KEY):
-            keep.add(str(other.extra[INDEX_KEY]))
+        keep.update(str(other.extra[key]) for key, _ in INDEX_BLOBS if other.extra.get(key))
     return keep
 
 

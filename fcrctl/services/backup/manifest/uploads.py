@@ -32,8 +32,7 @@ from fcrctl.services.backup.manifest.format import (
 from fcrctl.services.backup.manifest.writer import ManifestWriter, copy_unchanged, previous_objects, reuse
 from fcrctl.services.backup.snapshot import (
     EPOCH_KEY,
-    INDEX,
-    INDEX_KEY,
+    INDEX_BLOBS,
     TREE,
     BackupHome,
 )
@@ -72,9 +71,10 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     if callable(clean):
         clean()
     has_state = (home.path(backup_id) / rootstate.STATE_FILE).exists()
-    index_digest = _send_index(store, home.path(backup_id) / INDEX, report, info.extra.get(INDEX_KEY))
-    if index_digest is not None:
-        info.extra[INDEX_KEY] = index_digest
+    for key, name in INDEX_BLOBS:  # the index copy, or the base's (a blob sent once) and the delta over it
+        index_digest = _send_index(store, home.path(backup_id) / name, report, info.extra.get(key))
+        if index_digest is not None:
+            info.extra[key] = index_digest
     header = {"format": FORMAT, "version": VERSION,
               "backup": {k: v for k, v in info.to_json().items() if k != EPOCH_KEY}}  # local to this home
     sent: set[str] = set()  # digests read and verified on their way into the store
