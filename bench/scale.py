@@ -11,11 +11,13 @@ the fitted cost at 1M objects printed beside the target (issue 14).
 Each repository is one flat container /c of N children (1% of them binaries), built through
 the repository's own writer in-process: transactions of a few hundred creates, committed by
 forked workers in parallel (each commit is one Store.commit under the writer lock). Per size:
-build; snapshot (total and writer-lock time); a snapshot after 100 changes; an unchanged
-snapshot; `ls /c` (first line, total, peak RSS); `reindex` and `check` (objects/s, wall and per
-CPU-second, beside a floor: `find | xargs cat` of every root inventory in the same minute); `fixity
---since` after 100 changes; `info` latency. The baseline beside each figure is the same
-operation at the smallest size: a cost that grows with change, not size, has exponent ~0.
+build; snapshot (total and writer-lock time, objects per second and per CPU-second of the
+process and its forked scan workers, beside the floor below); a snapshot after 100 changes
+(and its CPU seconds); an unchanged snapshot; `ls /c` (first line, total, peak RSS); `reindex`
+and `check` (objects/s, wall and per CPU-second, beside a floor: `find | xargs cat` of every
+root inventory in the same minute); `fixity --since` after 100 changes; `info` latency. The
+baseline beside each figure is the same operation at the smallest size: a cost that grows with
+change, not size, has exponent ~0.
 """
 
 from __future__ import annotations
@@ -139,6 +141,28 @@ def fcrctl(where: Path, *args: str, first_line: bool = False) -> tuple[float, fl
     return elapsed, first if first is not None else elapsed, usage.ru_maxrss // 1024, out
 
 
+def fcrctl_cpu(where: Path, *args: str) -> tuple[float, float, str]:
+    """(seconds, CPU seconds of the process and its forked workers, stdout) of one `fcrctl`."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([*FCRCTL, "--repo", str(where), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read().decode()  # (not communicate(): it reaps the process, and its CPU times with it)
+    err = proc.stderr.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"fcrctl {' '.join(args)} failed: {err[-1000:]}")
+    return elapsed, max(usage.ru_utime + usage.ru_stime, 1e-3), out
+
+
+def floor(where: Path, objects: int) -> tuple[float, float]:
+    """(objects/s, objects per CPU-second) of reading every root inventory with find | xargs cat:
+    what any per-object walk (a first snapshot, reindex, check) does and more."""
+    secs, cpu = timed(["sh", "-c", f"find '{where}/ocfl-root' -name inventory.json -not -path '*/v[0-9]*/*' -print0"
+                                   " | xargs -0 cat > /dev/null"])
+    return objects / secs, objects / cpu
+
+
 def timed(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the process and the children it waited for) of one command."""
     started = time.perf_counter()
@@ -165,16 +189,20 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
     objects = count + 2
     # the CLI's own start (the baseline every per-command figure includes)
     got["CLI start (fcrctl --version)"] = fcrctl(where, "--version")[0]
-    secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "first")
+    if only == "snapshot":  # the first snapshot's baseline, in the same minute (the full run measures it below)
+        got["floor: cat inventories objects/s"], got["floor: cat inventories objects/cpu-s"] = floor(where, objects)
+    secs, cpu, out = fcrctl_cpu(where, "--json", "backup", "--label", "first")
     got["snapshot"], got["snapshot lock"] = secs, json.loads(out)["lockHeldSeconds"]
     got["snapshot in-process"] = json.loads(out)["seconds"]
+    got["snapshot objects/s"], got["snapshot objects/cpu-s"] = objects / secs, objects / cpu
     secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "unchanged")
     got["unchanged snapshot"], got["unchanged snapshot lock"] = secs, json.loads(out)["lockHeldSeconds"]
     got["unchanged snapshot in-process"] = json.loads(out)["seconds"]
     change(where, count, min(100, count // 8), 0, "one")
-    secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "changed")
+    secs, cpu, out = fcrctl_cpu(where, "--json", "backup", "--label", "changed")
     got["snapshot after 100 changes"], got["snapshot after 100 changes lock"] = secs, json.loads(out)["lockHeldSeconds"]
     got["snapshot after 100 changes in-process"] = json.loads(out)["seconds"]
+    got["snapshot after 100 changes cpu-s"] = cpu
     if only == "snapshot":
         print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
         if not keep:
@@ -197,9 +225,66 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
     got["fixity --since after 100 changes"], _, _, _ = fcrctl(where, "fixity", "-R", "/", "--since", since)
     samples = [fcrctl(where, "info", f"/c/x{i}")[0] for i in (1, count // 2, count - 1)]
     got["info"] = sorted(samples)[1]
+    got.update(backup_job_rows(where, count))
     print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
     if not keep:
         shutil.rmtree(where, ignore_errors=True)  # minutes at 100k: the figures are out first
+    return got
+
+
+def _job(where: Path, *args: str) -> tuple[float, float, dict]:
+    """(wall seconds, CPU seconds, JSON output) of one `fcrctl --json` process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([*FCRCTL, "--repo", str(where), "--json", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"fcrctl {' '.join(args)} failed: {err.decode()[-1000:]}")
+    return elapsed, _children_cpu(), json.loads(out) if out.strip() else {}
+
+
+_cpu_seen = [0.0]
+
+
+def _children_cpu() -> float:
+    t = os.times()
+    total = t.children_user + t.children_system
+    spent, _cpu_seen[0] = total - _cpu_seen[0], total
+    return spent
+
+
+def backup_job_rows(where: Path, count: int) -> dict[str, float]:
+    """The nightly backup jobs (issue 14): uploads, verify-backup and prune-backups, each wall and
+    CPU seconds. Changed: after 100 changed objects. A store is a directory beside the repository."""
+    store = where.parent / f"store-{count}"
+    shutil.rmtree(store, ignore_errors=True)
+    got: dict[str, float] = {}
+    _children_cpu()
+
+    def row(name: str, *args: str) -> dict:
+        wall, cpu, out = _job(where, *args)
+        got[name], got[f"{name} CPU s"] = wall, cpu
+        return out
+
+    first = row("first upload", "backup", "--label", "up1", "--to", str(store))["id"]
+    unchanged = _job(where, "backup", "--label", "up2")[2]["id"]
+    assert row("unchanged upload", "upload-backup", unchanged, str(store))["manifest_copied"]
+    change(where, count, min(100, count // 8), 5, "three")
+    changed = _job(where, "backup", "--label", "up3")[2]["id"]
+    row("upload after 100 changes", "upload-backup", changed, str(store))
+    row("verify (whole, no record)", "verify-backup", changed)
+    again = _job(where, "backup", "--label", "up4")[2]["id"]
+    assert row("verify unchanged", "verify-backup", again)["ok"]
+    change(where, count, min(100, count // 8), 11, "four")
+    later = _job(where, "backup", "--label", "up5")[2]["id"]
+    assert row("verify after 100 changes", "verify-backup", later)["ok"]
+    assert row("verify --from store unchanged", "verify-backup", unchanged, "--from", str(store))["ok"]
+    out = row("prune --from store (1 of 3)", "prune-backups", "--keep-last", "2", "--group-by", "none",
+              "--from", str(store))
+    assert out["remove"] == [first], out
+    row("prune local (all but 1)", "prune-backups", "--keep-last", "1", "--group-by", "none")
+    shutil.rmtree(store, ignore_errors=True)
     return got
 
 

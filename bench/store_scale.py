@@ -5,8 +5,11 @@ and prune-backups, at two or more sizes built by bench/scale.py's builder.
     .venv/bin/python bench/store_scale.py                        # 10k and 100k objects (BENCH_DIR)
     .venv/bin/python bench/store_scale.py --sizes 10000 30000
     .venv/bin/python bench/store_scale.py --smoke                # tiny sizes for CI
+    .venv/bin/python bench/store_scale.py --baseline /work/main  # each size run by that checkout's fcrctl too
 
-Each operation is its own `fcrctl` process (wall and CPU seconds). The baseline beside each figure
+Each operation is its own `fcrctl` process (wall and CPU seconds). With ``--baseline DIR`` every
+size is measured by that checkout's fcrctl first, then by this one's, on repositories built alike,
+in the same minutes (a shared machine's load hits both). The baseline beside each figure
 is the same operation at the smallest size; the growth exponent k fits cost ~ size**k between the
 smallest and the largest (0: costs what changed; 1: a walk of everything).
 """
@@ -30,12 +33,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from scale import build, change  # noqa: E402
 
+TREE = [ROOT]  # the checkout whose fcrctl runs (python -m fcrctl from its directory)
+# every checkout's bytecode cached alike, outside the checkouts (one may have a __pycache__, one not)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
 
 def fcrctl(repo: Path, *args: str) -> tuple[float, float, dict]:
     """(wall seconds, CPU seconds, JSON output) of one `fcrctl --json` process."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "fcrctl", "--repo", str(repo), "--json", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "fcrctl", "--repo", str(repo), "--json", *args], cwd=TREE[0],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     out, err = proc.communicate()
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
@@ -68,6 +75,9 @@ def measure(work: Path, size: int) -> dict[str, tuple[float, float]]:
     wall, cpu, out = fcrctl(repo, "upload-backup", unchanged, str(store))
     assert out["manifest_copied"], out
     got["unchanged upload"] = (wall, cpu)
+    wall, cpu, out = fcrctl(repo, "verify-backup", changed)
+    assert out["ok"], out
+    got["verify-backup (local, first)"] = (wall, cpu)
     wall, cpu, out = fcrctl(repo, "verify-backup", unchanged)
     assert out["ok"], out
     got["verify-backup (local, unchanged)"] = (wall, cpu)
@@ -82,29 +92,43 @@ def measure(work: Path, size: int) -> dict[str, tuple[float, float]]:
     return got
 
 
+def table(sizes: list[int], results: dict[int, dict[str, tuple[float, float]]]) -> None:
+    small, big = sizes[0], sizes[-1]
+    print(f"{'operation':<36}" + "".join(f" {f'{s} wall s':>13} {'CPU s':>6}" for s in sizes) + "  growth k")
+    for name in results[small]:
+        row = f"{name:<36}"
+        for s in sizes:
+            wall, cpu = results[s][name]
+            row += f" {wall:>13.2f} {cpu:>6.2f}"
+        a, b = results[small][name][1], results[big][name][1]  # CPU: steadier than wall on a shared machine
+        k = math.log(b / a) / math.log(big / small) if a > 0 and b > 0 and big > small else float("nan")
+        print(f"{row}  {k:>7.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--baseline", type=Path, help="another checkout (e.g. main) measured beside this one")
     args = parser.parse_args()
     sizes = [200, 800] if args.smoke else sorted(args.sizes)
+    trees = ([("baseline", args.baseline.resolve())] if args.baseline else []) + [("this", ROOT)]
     work = Path(tempfile.mkdtemp(prefix="fcrctl-bench-store-scale-", dir=os.environ.get("BENCH_DIR")))
+    ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     try:
-        results = {}
+        results: dict[str, dict[int, dict[str, tuple[float, float]]]] = {name: {} for name, _ in trees}
         for size in sizes:
-            results[size] = measure(work, size)
-            print(f"{size} objects: " + ", ".join(f"{name} {wall:.2f} s ({cpu:.2f} CPU s)"
-                                                  for name, (wall, cpu) in results[size].items()), flush=True)
-        small, big = sizes[0], sizes[-1]
-        print(f"{'operation':<36}" + "".join(f" {f'{s} wall s':>13} {'CPU s':>6}" for s in sizes) + "  growth k")
-        for name in results[small]:
-            row = f"{name:<36}"
-            for s in sizes:
-                wall, cpu = results[s][name]
-                row += f" {wall:>13.2f} {cpu:>6.2f}"
-            a, b = results[small][name][1], results[big][name][1]  # CPU: steadier than wall on a shared machine
-            k = math.log(b / a) / math.log(big / small) if a > 0 and b > 0 and big > small else float("nan")
-            print(f"{row}  {k:>7.2f}")
+            for name, tree in trees:
+                TREE[0] = tree
+                subprocess.run([sys.executable, "-m", "fcrctl", "--version"], cwd=tree, env=ENV, check=True,
+                               capture_output=True)  # its bytecode cached before anything is timed
+                _cpu_of_children()
+                results[name][size] = got = measure(work, size)
+                print(f"{name} {size} objects: " + ", ".join(f"{op} {wall:.2f} s ({cpu:.2f} CPU s)"
+                                                             for op, (wall, cpu) in got.items()), flush=True)
+        for name, tree in trees:
+            print(f"\n{name} ({tree}):")
+            table(sizes, results[name])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

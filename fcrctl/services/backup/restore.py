@@ -33,6 +33,8 @@ from fcrctl.services.backup import rootstate, tree
 from fcrctl.services.backup.snapshot import (
     EPOCH_KEY,
     INDEX,
+    INDEX_BASE,
+    INDEX_DELTA,
     TREE,
     BackupHome,
     BackupInfo,
@@ -40,6 +42,7 @@ from fcrctl.services.backup.snapshot import (
     unique_id,
     write_meta,
 )
+from fcrctl.services.backup.snapshot.index_delta import read as read_delta
 from fcrctl.services.backup.snapshot.recording import SCAN_PROCESSES, copy_own
 
 SIDE_PREFIX = ".restore-"
@@ -55,10 +58,12 @@ class RestoreResult:
     path: str = "/"
     seconds: float = 0.0
     lock_held_seconds: float = 0.0
+    reindexed: int | None = 0  # objects re-indexed over the snapshot's index copy (None: all, no copy)
 
     def to_json(self) -> dict[str, Any]:
         return {"restored": self.id, "previous": self.failsafe, "resources": self.resources, "path": self.path,
-                "seconds": round(self.seconds, 3), "lockHeldSeconds": round(self.lock_held_seconds, 3)}
+                "seconds": round(self.seconds, 3), "lockHeldSeconds": round(self.lock_held_seconds, 3),
+                "reindexedObjects": self.reindexed}
 
 
 def open_transactions(repo: Repository) -> int:
@@ -170,15 +175,12 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
         restored = side / TREE
         index_copy = side / "restored-index.sqlite"
         stale: tuple[list[str], list[str]] | None = None  # re-indexed over a base's index copy
-        if downloaded is not None:
+        reindexed: int | None = 0
+        if downloaded is not None or consume:
             os.rename(source, restored)
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(where / INDEX, index_copy)
-        elif consume:
-            os.rename(source, restored)
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(where / INDEX, index_copy)
-            tree.remove_tree(where)
+            stale = _take_index(where, index_copy, info.id)
+            if consume:
+                tree.remove_tree(where)
         else:
             home.link(info, restored)
             stale = home.copy_index(info, index_copy)
@@ -202,9 +204,14 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
                     after_swap()
                 count = repo.load_index(index_copy) if index_copy.exists() else None
                 if count is not None and stale is not None and (stale[0] or stale[1]):
-                    repo.reindex_objects(stale[1], stale[0])  # type: ignore[attr-defined]
+                    # only objects the restored tree holds (a delta names nothing else unless damaged)
+                    changed = [rel for rel in stale[0] if os.path.isdir(live / rel)]
+                    repo.reindex_objects(stale[1], changed)  # type: ignore[attr-defined]
+                    reindexed = len(changed)
+                    count = repo.resource_count()
                 if count is None:
                     count = repo.reindex()
+                    reindexed = None
             except BaseException:
                 _swap(live, restored)  # swap back: the restored tree is at `restored` again
                 repo.reindex()
@@ -224,7 +231,22 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
         with contextlib.suppress(OSError):
             os.unlink(side.with_name(side.name + ".lock"))
         os.close(side_lock)
-    return RestoreResult(info.id, failsafe.id, count, seconds=time.monotonic() - started, lock_held_seconds=held)
+    return RestoreResult(info.id, failsafe.id, count, seconds=time.monotonic() - started, lock_held_seconds=held,
+                         reindexed=reindexed)
+
+
+def _take_index(where: Path, target: Path, backup_id: str) -> tuple[list[str], list[str]] | None:
+    """Move a downloaded snapshot's index copy to ``target`` for the restore to load: the exact
+    copy (nothing to re-index after it), or the index of its state's base with the objects to
+    re-index after loading it (index_delta.py). None when it has neither: a whole reindex."""
+    if (where / INDEX).is_file():
+        os.rename(where / INDEX, target)
+        return [], []
+    if (where / INDEX_BASE).is_file() and (where / INDEX_DELTA).is_file():
+        stale = read_delta(where / INDEX_DELTA, backup_id)
+        os.rename(where / INDEX_BASE, target)
+        return stale
+    return None
 
 
 def check_content(root: Path | None, views: list[tuple[str, str, str | None]] | None = None) -> list[Problem]:

@@ -131,9 +131,9 @@ def header(doc: dict[str, Any], backup_id: str) -> None:
     """The manifest's metadata names the backup asked for, and a well-formed index blob."""
     if doc.get("id") != backup_id:
         raise damaged(backup_id, f"it describes backup {doc.get('id')!r}")
-    index = doc.get("indexSha512")
-    if index is not None:
-        digest(index, backup_id, "the index copy")
+    for key in ("indexSha512", "indexBaseSha512", "indexDeltaSha512"):  # snapshot.INDEX_BLOBS
+        if doc.get(key) is not None:
+            digest(doc[key], backup_id, "the index copy")
 
 
 def check_object(at: int, where: str, rel: str, files: list[tuple[str, str | None, str | None]],

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -11,12 +13,13 @@ from typing import Any, BinaryIO, cast
 
 from fcrctl.errors import CorruptData, FcrctlError, NotFound
 from fcrctl.repository.base import Problem
-from fcrctl.services.backup import rootstate
+from fcrctl.services.backup import packs, rootstate, verified
 from fcrctl.services.backup.manifest.downloads import _run_entries, blob_exists, read_blob
 from fcrctl.services.backup.manifest.fds import Discard
 from fcrctl.services.backup.manifest.format import Entry, TransferReport
 from fcrctl.services.backup.manifest.reading import check_manifest
 from fcrctl.services.backup.manifest.reading import read_manifest as _read_manifest
+from fcrctl.services.backup.reread_states import State
 from fcrctl.services.backup.snapshot import TREE, BackupHome, BackupInfo
 from fcrctl.services.backup.space import measure
 from fcrctl.services.backup.stores.base import BackupStore
@@ -34,6 +37,7 @@ class VerifyReport:
     seconds: float = 0.0
     unreferenced_blobs: int | None = None  # a store's: stored, named by no backup (prune frees them)
     unreferenced_bytes: int | None = None
+    checked: int | None = None  # objects checked, when only those changed since the last verify were (verified.py)
 
     @property
     def ok(self) -> bool:
@@ -47,6 +51,7 @@ class VerifyReport:
         return {"id": self.id, "where": self.where, "readData": self.read_data, "ok": self.ok,
                 "objects": self.objects, "files": self.files, "bytes": self.bytes, "seconds": round(self.seconds, 3),
                 "problems": [p.to_json() for p in self.problems],
+                **({"checkedObjects": self.checked} if self.checked is not None else {}),
                 **({"unreferencedBlobs": self.unreferenced_blobs, "unreferencedBytes": self.unreferenced_bytes}
                    if self.unreferenced_bytes is not None else {})}
 
@@ -72,14 +77,151 @@ def verify_local(home: BackupHome, backup_id: str, *, read_data: bool = False,
     if info.epoch is None:  # the snapshot holds its whole tree
         report.problems.extend(check_storage_root(root, None, read_data=read_data, on_object=on_object,
                                                   servable=False))
-    else:
+    elif read_data or not _check_changed(home, info, report):
         report.problems.extend(_check_recorded(home, info, read_data, on_object))
+        _remember(home, info, report)
     # the snapshot recorded its size: a second walk with a stat per file costs as much as hashing
     files, size = (info.files, info.bytes) if info.files else tree.tree_size(root)
     report.files = files
     report.bytes = size if read_data else 0
     report.seconds = time.monotonic() - started
     return report
+
+
+def _generations(home: BackupHome) -> list[str]:
+    return [str(n) for n in home.retention.generations()]
+
+
+def _remember(home: BackupHome, info: BackupInfo, report: VerifyReport, cursor: str = "") -> None:
+    """After a verify of every object: its state is what the next one compares with (verified.py)."""
+    if report.problems:
+        verified.forget(home.root)
+        return
+    where = home.path(info.id)
+    try:
+        state = State(where / rootstate.STATE_FILE, where / rootstate.BASE_FILE)
+    except CorruptData:
+        return
+    try:
+        verified.save(home.root, state, _generations(home), cursor)
+    except OSError:  # a record is an economy: without one the next verify checks everything
+        verified.forget(home.root)
+    finally:
+        state.close()
+
+
+def _check_changed(home: BackupHome, info: BackupInfo, report: VerifyReport) -> bool:
+    """Check only the objects changed since the last snapshot verified sound, their parents, and
+    a sweep of the rest (verified.py). False when there is no usable record: check everything."""
+    where = home.path(info.id)
+    generations = _generations(home)
+    record = verified.load(home.root, generations)
+    if record is None:
+        return False
+    try:
+        new = State(where / rootstate.STATE_FILE, where / rootstate.BASE_FILE)
+    except CorruptData:
+        record.close()
+        return False
+    try:
+        changed = verified.changed_since(record, new)
+        swept, cursor = verified.sweep(new, record.cursor, {o.rel for o in changed})
+        lookup = rootstate.DeltaState.open(where)
+        try:
+            problems, checked = _check_objects(home.sources_of(info), [*changed, *swept], lookup)
+        finally:
+            lookup.close()
+        report.problems.extend(problems)
+        report.checked = checked
+        report.objects = verified.count(new)
+        if report.problems:
+            verified.forget(home.root)
+        else:
+            verified.save(home.root, new, generations, cursor)
+        return True
+    except (CorruptData, OSError, sqlite3.Error):
+        return False
+    finally:
+        new.close()
+        record.close()
+
+
+def _check_objects(sources: rootstate.Sources, objects: list[rootstate.ObjectState],
+                   lookup: rootstate.DeltaState) -> tuple[list[Problem], int]:
+    """Some objects of a state checked as :func:`_check_recorded` checks all of them, and the
+    objects holding their parents, so each parent's existence is checked as a whole walk would."""
+    from fcrctl.repository.local.check_object import Resource, path_of
+
+    resources: dict[str, Resource] = {}
+    problems: list[Problem] = []
+    done: set[str] = set()
+
+    def check(batch: list[rootstate.ObjectState]) -> None:
+        for o in batch:
+            done.add(o.rel)
+            found = sources.locate(o)
+            if found is None:
+                problems.append(_gone(o))
+                continue
+            problems.extend(_check_view(found[0], o.rel, o.head, resources))
+
+    check(objects)
+    mine = dict(resources)  # the parents' own parents were checked when they were
+    holders: dict[str, rootstate.ObjectState] = {}
+    for res in mine.values():
+        if res.parent is None or res.deleted or res.parent in resources:
+            continue
+        holder = _holder(res.parent, lookup)
+        if holder is not None and holder.rel not in done:
+            holders[holder.rel] = holder
+    check(list(holders.values()))
+    for rid, res in sorted(mine.items()):
+        if res.parent is None or res.deleted:
+            continue
+        parent = resources.get(res.parent)
+        if parent is None:
+            problems.append(Problem(path_of(rid), f"parent {path_of(res.parent)} does not exist"))
+        elif parent.deleted:
+            problems.append(Problem(path_of(rid), f"parent {path_of(res.parent)} is deleted but this resource is not"))
+    return problems, len(done)
+
+
+def _check_view(obj: str, rel: str, head: str | None, resources: dict) -> list[Problem]:
+    """One object checked as of ``head`` (later versions are not part of the snapshot)."""
+    from fcrctl.repository.local import ocfl
+    from fcrctl.repository.local.check_object import check_object
+
+    try:
+        with os.scandir(obj) as it:
+            entries = {e.name: e.is_dir() for e in it}
+    except OSError:
+        entries = {}
+    if head is not None:
+        last = ocfl.version_number(head)
+        entries = {name: is_dir for name, is_dir in entries.items()
+                   if not (is_dir and name[:1] == "v" and name[1:].isdigit() and int(name[1:]) > last)}
+    return sorted(check_object(obj, rel, entries, resources, None, head, False), key=lambda p: (p.where, p.message))
+
+
+def _holder(resource_id: str, lookup: rootstate.DeltaState) -> rootstate.ObjectState | None:
+    """The recorded object holding a resource: its own, or that of the archival group above it."""
+    from fcrctl import paths
+    from fcrctl.repository.local import ocfl
+
+    candidate = resource_id
+    while candidate.startswith(paths.ROOT_ID):
+        o = lookup.objects.get(ocfl.object_rel(candidate))
+        if o is not None and o.id == candidate:
+            return o
+        if "/" not in candidate[len(paths.ROOT_ID):]:
+            break
+        candidate = candidate.rsplit("/", 1)[0]
+    return None
+
+
+def _gone(o: rootstate.ObjectState) -> Problem:
+    return Problem(o.rel, f"object is gone: no copy of its recorded version {o.head} is left "
+                          f"(inventory sha512 {o.digest[:16]}…)")
 
 
 def _check_recorded(home: BackupHome, info: BackupInfo, read_data: bool,
@@ -99,8 +241,7 @@ def _check_recorded(home: BackupHome, info: BackupInfo, read_data: bool,
         o = state.objects[rel]
         found = sources.locate(o)
         if found is None:
-            problems.append(Problem(rel, f"object is gone: no copy of its recorded version {o.head} is left "
-                                         f"(inventory sha512 {o.digest[:16]}…)"))
+            problems.append(_gone(o))
             continue
         views.append((found[0], rel, o.head))
     problems.extend(check_object_views(views, read_data=read_data, on_object=on_object, servable=False))
@@ -111,9 +252,19 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
                  progress: Callable[[int], None] | None = None) -> VerifyReport:
     started = time.monotonic()
     info, objects = _read_manifest(store, backup_id)
+    objects.close()  # its header only: the lines are read once checked (check_manifest)
     report = VerifyReport(info.id, store.location, read_data)
     lock = threading.Lock()
     seen: set[str] = set()
+    present: list[set[str]] = []  # what the store holds, listed once (not a lookup per blob)
+
+    def stored(digest: str) -> bool:
+        with lock:
+            if not present:
+                packed = {k.rsplit("/", 1)[-1] for k in store.list("packs/")}
+                present.append({k.rsplit("/", 1)[-1] for k in store.list("blobs/")})
+                present[0].update(d for d, at in packs.read_index(store).items() if at.pack in packed)
+        return digest in present[0]
 
     def check(e: Entry, where: str) -> None:
         if e.digest is None:
@@ -129,7 +280,7 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
                     report.bytes += n
                 if progress is not None:
                     progress(n)
-            elif not blob_exists(store, e.digest):
+            elif not stored(e.digest) and not blob_exists(store, e.digest):  # (or stored since the listing)
                 raise NotFound(f"blob of {e.rel} is missing")
         except FcrctlError as err:
             with lock:
@@ -137,12 +288,21 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
 
     counts = TransferReport(info.id, store.location)
     try:
-        check_manifest(store, backup_id)  # the placement of its objects, and its linesSha256
-        _run_entries(objects, check, jobs, counts)
+        checked = check_manifest(store, backup_id)  # the placement of its objects, and its linesSha256
+        _, objects = _read_manifest(store, backup_id, checked)  # the same lines, not validated twice
+        try:
+            if read_data:
+                _run_entries(objects, check, jobs, counts)
+            else:  # a set lookup a file: a worker task each would cost more than the check
+                for obj in objects:
+                    counts.objects += 1 if obj.object_rel else 0
+                    counts.files += len(obj.files)
+                    for e in obj.files:
+                        check(e, obj.where)
+        finally:
+            objects.close()
     except FcrctlError as err:  # a damaged manifest: report it with the rest
         report.problems.append(Problem("manifest", err.message))
-    finally:
-        objects.close()
     report.objects, report.files = counts.objects, counts.files
     try:
         space = measure(store)

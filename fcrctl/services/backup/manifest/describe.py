@@ -31,9 +31,14 @@ def recorded_state(snapshot: Path) -> rootstate.RootState | None:
 def walk_state(root: Path, state: rootstate.RootState) -> Iterator[str | ObjectFiles]:
     """As :func:`walk_tree`, from the recorded state: no directory is listed."""
     yield from sorted(state.objects)
+    yield root_line(root, state.root_files)
+
+
+def root_line(root: Path, root_files: list[str]) -> ObjectFiles:
+    """The storage root's own files (namaste, layout, extensions/): the last line of a manifest."""
     top = ObjectFiles("", None)
-    top.files = [_hashed_entry(root / rel, rel) for rel in sorted(state.root_files)]
-    yield top
+    top.files = [_hashed_entry(root / rel, rel) for rel in sorted(root_files)]
+    return top
 
 
 def walk_tree(root: Path) -> Iterator[str | ObjectFiles]:

@@ -17,8 +17,7 @@ from fcrctl.services.backup.manifest.format import Entry, ObjectFiles, Progress,
 from fcrctl.services.backup.manifest.reading import check_manifest, read_manifest
 from fcrctl.services.backup.snapshot import (
     EPOCH_KEY,
-    INDEX,
-    INDEX_KEY,
+    INDEX_BLOBS,
     TREE,
     BackupHome,
     BackupInfo,
@@ -189,11 +188,12 @@ def download_into(
                 pool.submit(fetch_all, batch)
     finally:
         os.close(root_fd)
-    index_digest = info.extra.pop(INDEX_KEY, None)
     info.extra.pop(EPOCH_KEY, None)  # the downloaded tree is whole: nothing is read from a live root
-    if index_digest:
-        with open(staged / INDEX, "wb") as fh:
-            read_blob(store, str(index_digest), fh, "index")
+    for key, name in INDEX_BLOBS:  # the index copy, or the base's and the delta over it
+        index_digest = info.extra.pop(key, None)
+        if index_digest:
+            with open(staged / name, "wb") as fh:
+                read_blob(store, str(index_digest), fh, name)
     report.seconds = time.monotonic() - started
     return info, report
 

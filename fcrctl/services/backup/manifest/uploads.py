@@ -9,9 +9,16 @@ from pathlib import Path
 
 from fcrctl.errors import CorruptData
 from fcrctl.services.backup import frames, packs, rootstate
-from fcrctl.services.backup.manifest import fds
+from fcrctl.services.backup.manifest import fds, merge
 from fcrctl.services.backup.manifest.deletes import store_lock
-from fcrctl.services.backup.manifest.describe import describe_object, in_object, recorded_state, walk_state, walk_tree
+from fcrctl.services.backup.manifest.describe import (
+    describe_object,
+    in_object,
+    recorded_state,
+    root_line,
+    walk_state,
+    walk_tree,
+)
 from fcrctl.services.backup.manifest.format import (
     FORMAT,
     SMALL_BATCH,
@@ -25,8 +32,7 @@ from fcrctl.services.backup.manifest.format import (
 from fcrctl.services.backup.manifest.writer import ManifestWriter, copy_unchanged, previous_objects, reuse
 from fcrctl.services.backup.snapshot import (
     EPOCH_KEY,
-    INDEX,
-    INDEX_KEY,
+    INDEX_BLOBS,
     TREE,
     BackupHome,
 )
@@ -65,9 +71,10 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     if callable(clean):
         clean()
     has_state = (home.path(backup_id) / rootstate.STATE_FILE).exists()
-    index_digest = _send_index(store, home.path(backup_id) / INDEX, report, info.extra.get(INDEX_KEY))
-    if index_digest is not None:
-        info.extra[INDEX_KEY] = index_digest
+    for key, name in INDEX_BLOBS:  # the index copy, or the base's (a blob sent once) and the delta over it
+        index_digest = _send_index(store, home.path(backup_id) / name, report, info.extra.get(key))
+        if index_digest is not None:
+            info.extra[key] = index_digest
     header = {"format": FORMAT, "version": VERSION,
               "backup": {k: v for k, v in info.to_json().items() if k != EPOCH_KEY}}  # local to this home
     sent: set[str] = set()  # digests read and verified on their way into the store
@@ -85,10 +92,23 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     # Skip-cache: an object whose root inventory (its sha512) equals the one in the store's
     # previous manifest of this repository is unchanged (OCFL never modifies in place), so its
     # line is reused without reading the object or looking up its blobs.
-    previous = previous_objects(store, info)
-    state = recorded_state(home.path(backup_id))  # only now: the unchanged case needs just its digest
-    recorded = state.objects if state is not None else {}
-    sources = home.sources_of(info) if state is not None else None
+    # a changed upload: the previous manifest's lines copied but for the changed objects' (merge.py)
+    merging = merge.plan(home, info, store) if has_state else None
+    previous: dict[str, tuple[str, ObjectFiles]] = {}
+    state: rootstate.RootState | None = None
+    recorded: dict[str, rootstate.ObjectState] = merging.changed if merging is not None else {}
+    sources = home.sources_of(info) if merging is not None else None
+
+    def whole() -> None:
+        """Every object looked at: each reused from the previous manifest if its inventory is unchanged."""
+        nonlocal previous, state, recorded, sources
+        previous = previous_objects(store, info)
+        state = recorded_state(home.path(backup_id))  # only now: the unchanged case needs just its digest
+        recorded = state.objects if state is not None else {}
+        sources = home.sources_of(info) if state is not None else None
+
+    if merging is None:
+        whole()
     known_cache: list[set[str]] = []
 
     def known() -> set[str]:
@@ -211,11 +231,21 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     # local stores are bound by CPU (hashing, compressing): more workers than cores only contend
     workers = min(jobs, os.cpu_count() or 1) if store.capabilities.local else jobs
     with BoundedPool[None](workers, workers * 4, name="fcrctl-upload") as pool:
-        for found in (walk_tree(root) if state is None else walk_state(root, state)):
-            obj = handle(found, pool)
-            report.objects += 1 if obj.object_rel else 0
-            report.files += len(obj.files)
-            manifest.add(obj)
+        if merging is not None:
+            try:
+                top = handle(root_line(root, merge.root_files(home.path(backup_id))), pool)
+                merge.write(store, merging, manifest, report, lambda rel: handle(rel, pool), top)
+            except merge.NoMerge:  # what was sent stays sent: the whole walk finds it in the store
+                merging = None
+                manifest = ManifestWriter(header)
+                report.objects = report.files = 0
+                whole()
+        if merging is None:
+            for found in (walk_tree(root) if state is None else walk_state(root, state)):
+                obj = handle(found, pool)
+                report.objects += 1 if obj.object_rel else 0
+                report.files += len(obj.files)
+                manifest.add(obj)
         send_small(pool, 0)
     packer.close()
     body = manifest.finish(report.objects, report.files)

@@ -52,6 +52,14 @@ class ManifestWriter:
         if self._size >= self.BATCH:
             self._drain()
 
+    def add_line(self, data: bytes) -> None:
+        """A line as another manifest holds it (checked against that one's linesSha256: merge.py)."""
+        self._lines.update(data)
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= self.BATCH:
+            self._drain()
+
     def _drain(self) -> None:
         self._writer.write(b"".join(self._pending))
         self._pending.clear()

@@ -24,10 +24,11 @@ stored.py): uploads read each object's inventory digest from it instead of walki
 """
 
 from fcrctl.services.backup.rootstate.linking import LinkCount, copy_tree, link, object_files
-from fcrctl.services.backup.rootstate.scanning import root_files, scan, settle, settle_changed
+from fcrctl.services.backup.rootstate.scanning import read_changed, root_files, scan, settle, settle_changed
 from fcrctl.services.backup.rootstate.sources import Sources
 from fcrctl.services.backup.rootstate.state import STATE_FILE, Damaged, ObjectState, RootState, Stamp, StateMoved
 from fcrctl.services.backup.rootstate.stored import BASE_FILE, DeltaState
 
 __all__ = ["BASE_FILE", "STATE_FILE", "Damaged", "DeltaState", "LinkCount", "ObjectState", "RootState", "Sources",
-           "Stamp", "StateMoved", "copy_tree", "link", "object_files", "root_files", "scan", "settle", "settle_changed"]
+           "Stamp", "StateMoved", "copy_tree", "link", "object_files", "read_changed", "root_files", "scan", "settle",
+           "settle_changed"]

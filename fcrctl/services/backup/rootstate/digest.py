@@ -29,6 +29,39 @@ def vector(line: bytes) -> int:
     return int.from_bytes(slots, "little")
 
 
+_HALF = int.from_bytes(b"\xff\xff\x00\x00" * (LANES // 2), "little")  # every other lane of a digest read whole
+_PENDING_MAX = 1 << 15  # sums in a 32-bit window stay below 2^32 for this many 16-bit lanes added
+
+
+def sum_lines(lines: Iterable[bytes]) -> int:
+    """The sum of many lines' vectors (a scan's whole state): each digest read as one int and
+    split into its even and odd lanes by a mask, each lane then in a 32-bit window whose spare
+    bits take the carries; masked once per ``_PENDING_MAX`` lines. The same value as adding
+    ``vector(line)`` one by one, at a third less work a line."""
+    total, even, odd, pending = ZERO, 0, 0, 0
+    for line in lines:
+        lanes = int.from_bytes(hashlib.shake_256(line).digest(2 * LANES), "little")
+        even += lanes & _HALF
+        odd += (lanes >> 16) & _HALF
+        pending += 1
+        if pending == _PENDING_MAX:
+            total = add(total, _interleave(even, odd))
+            even, odd, pending = 0, 0, 0
+    return add(total, _interleave(even, odd)) if pending else total
+
+
+def _interleave(even: int, odd: int) -> int:
+    """Even and odd lanes (each in 32-bit windows, sums mod 2^16 once masked) as one vector."""
+    e = (even & _HALF).to_bytes(2 * LANES, "little")
+    o = (odd & _HALF).to_bytes(2 * LANES, "little")
+    slots = bytearray(_SLOT * LANES)
+    slots[0::8] = e[0::4]
+    slots[1::8] = e[1::4]
+    slots[4::8] = o[0::4]
+    slots[5::8] = o[1::4]
+    return int.from_bytes(slots, "little")
+
+
 def add(total: int, v: int) -> int:
     return (total + v) & MASK
 

@@ -80,11 +80,13 @@ def _link_located(sources: Sources, dst: str, o: ObjectState, made: set[str]) ->
     return files, size
 
 
-def object_files(o: ObjectState, data: bytes) -> list[tuple[str, str]]:
+def object_files(o: ObjectState, data: bytes, inventory: dict | None = None) -> list[tuple[str, str]]:
     """(file in the source object directory, its name in the snapshot) for every file of the
-    object at its recorded head: ``v{head}``'s inventory and sidecar double as the root ones."""
+    object at its recorded head: ``v{head}``'s inventory and sidecar double as the root ones.
+    ``inventory``: ``data`` parsed already."""
     try:
-        inventory = json.loads(data)
+        if inventory is None:
+            inventory = json.loads(data)
         versions = list(inventory["versions"])
         content = [p for paths in inventory["manifest"].values() for p in paths]
     except (ValueError, KeyError, TypeError, AttributeError):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fcrctl import forked
 from fcrctl.services.backup import tree
+from fcrctl.services.backup.rootstate import digest
 from fcrctl.services.backup.rootstate.linking import object_files
 from fcrctl.services.backup.rootstate.state import ObjectState, RootState, Stamp, StateMoved
 from fcrctl.services.backup.rootstate.stored import DeltaState
@@ -52,7 +53,7 @@ def read_object(root: str, rel: str, stamp: Stamp, names: Iterable[str] | None =
     o = ObjectState(rel, str(inventory.get("id", "")), head, hashlib.sha512(data).hexdigest(),
                     f"inventory.json.{algorithm}", namaste, stamp)
     with contextlib.suppress(StateMoved):  # a malformed inventory: no files to count
-        o.files, o.bytes = _count(obj, o, object_files(o, data))
+        o.files, o.bytes = _count(obj, o, object_files(o, data, inventory), names)
     return o
 
 
@@ -64,15 +65,23 @@ def _holds_root_inventory(head_inventory: str, data: bytes, stamp: Stamp) -> boo
         return fh.read() == data  # written twice (Fedora): compared
 
 
-def _count(obj: str, o: ObjectState, pairs: list[tuple[str, str]]) -> tuple[int, int]:
+def _count(obj: str, o: ObjectState, pairs: list[tuple[str, str]], names: Iterable[str] | None = None
+           ) -> tuple[int, int]:
+    """(files, bytes) the snapshot holds of the object: one lstat per source file (the head's
+    inventory and sidecar are the root ones too: stat'ed once, counted twice)."""
     files = size = 0
+    sizes: dict[str, int | None] = {}
     for src, _dst in pairs:
-        try:
-            size += os.lstat(f"{obj}/{src}").st_size
-        except (FileNotFoundError, NotADirectoryError):
-            continue  # the snapshot holds what is there; verify reports the rest
-        files += 1
-    if os.path.isdir(f"{obj}/extensions"):
+        if src not in sizes:
+            try:
+                sizes[src] = os.lstat(f"{obj}/{src}").st_size
+            except (FileNotFoundError, NotADirectoryError):
+                sizes[src] = None  # the snapshot holds what is there; verify reports the rest
+        n = sizes[src]
+        if n is not None:
+            size += n
+            files += 1
+    if ("extensions" in names) if names is not None else os.path.isdir(f"{obj}/extensions"):
         more = tree.tree_size(Path(f"{obj}/extensions"))
         files, size = files + more[0], size + more[1]
     return files, size
@@ -115,17 +124,21 @@ def scan(root: Path, previous: RootState | None = None, *, processes: int = 1) -
     known = previous.objects if previous is not None else {}
     if (processes < 2 or len(tops) < _MIN_TOPS_FOR_PROCESSES or "fork" not in mp.get_all_start_methods()
             or threading.active_count() > 1):  # forking a threaded process (the server) can deadlock
-        found = _scan_tops(base, tops, known)
+        found, total = _scan_tops(base, tops, known)
     else:
         global _KNOWN
         _KNOWN = known  # inherited by the forked workers, not pickled to each
         try:
             chunks = [tops[i::processes * 4] for i in range(processes * 4)]
+            found, total = [], digest.ZERO
             with forked.pool(processes) as pool:
-                found = [o for part in pool.map(_scan_tops_forked, repeat(base), chunks) for o in part]
+                for part, part_total in pool.map(_scan_tops_forked, repeat(base), chunks):
+                    found.extend(part)
+                    total = digest.add(total, part_total)
         finally:
             _KNOWN = {}
     state.objects = {o.rel: o for o in found}
+    state.lthash = total if len(state.objects) == len(found) else None  # (None: an object seen twice, moved)
     return state
 
 
@@ -133,11 +146,18 @@ _MIN_TOPS_FOR_PROCESSES = 64  # below this the walk takes less than starting wor
 _KNOWN: dict[str, ObjectState] = {}
 
 
-def _scan_tops_forked(base: str, tops: list[str]) -> list[ObjectState]:
+def _scan_tops_forked(base: str, tops: list[str]) -> tuple[list[ObjectState], int]:
     return _scan_tops(base, tops, _KNOWN)
 
 
-def _scan_tops(base: str, tops: list[str], known: dict[str, ObjectState]) -> list[ObjectState]:
+def _scan_tops(base: str, tops: list[str], known: dict[str, ObjectState]) -> tuple[list[ObjectState], int]:
+    """The objects under ``tops`` and the sum of their digest vectors (digest.py: computed on
+    the workers, in parallel, rather than after the scan object by object)."""
+    found = _walk_tops(base, tops, known)
+    return found, digest.sum_lines(digest.object_line(o.rel, o.head, o.digest) for o in found)
+
+
+def _walk_tops(base: str, tops: list[str], known: dict[str, ObjectState]) -> list[ObjectState]:
     out: list[ObjectState] = []
     stack = list(reversed(tops))
     while stack:
@@ -162,6 +182,7 @@ def settle(root: Path, state: RootState, indexed: Iterable[str]) -> int:
     read again."""
     base = str(root)
     reread = 0
+    state.lthash = None  # the scan's sum no longer holds once objects change: computed again
     for rel in set(indexed) | set(state.objects):
         stamp = _stat_inventory(base, rel)
         old = state.objects.get(rel)
@@ -177,12 +198,34 @@ def settle(root: Path, state: RootState, indexed: Iterable[str]) -> int:
     return reread
 
 
-def settle_changed(root: Path, state: RootState | DeltaState, changed: Iterable[str]) -> int:
+def read_changed(root: Path, state: RootState | DeltaState, changed: Iterable[str]) -> dict[str, ObjectState]:
+    """The objects the journal named, read before the writer lock is taken (stat, then read, as
+    a scan does): under the lock ``settle_changed`` then only stats each one's inventory and
+    reads again those replaced meanwhile, instead of reading every changed inventory and
+    stat-ing every file of every version while writers wait."""
+    base = str(root)
+    out: dict[str, ObjectState] = {}
+    for rel in changed:
+        stamp = _stat_inventory(base, rel)
+        old = state.objects.get(rel)
+        if stamp is not None and (old is None or old.stamp != stamp):
+            o = read_object(base, rel, stamp)
+            if o.head is not None:  # one found without a readable inventory is looked at again under the lock
+                out[rel] = o
+    return out
+
+
+def settle_changed(root: Path, state: RootState | DeltaState, changed: Iterable[str],
+                   read: dict[str, ObjectState] | None = None) -> int:
     """Step 2 when the change journal names what changed since ``state`` was recorded (writer
     lock held): only those objects are looked at, so the cost is that of the changes (a
-    :class:`DeltaState` looks up only those in its base)."""
+    :class:`DeltaState` looks up only those in its base). ``read``: what ``read_changed``
+    found before the lock, taken where the inventory's stat has not changed since."""
     base = str(root)
     reread = 0
+    read = read or {}
+    if isinstance(state, RootState):
+        state.lthash = None  # the scan's sum no longer holds once objects change: computed again
     for rel in changed:
         stamp = _stat_inventory(base, rel)
         old = state.objects.get(rel)
@@ -195,6 +238,10 @@ def settle_changed(root: Path, state: RootState | DeltaState, changed: Iterable[
                 state.objects.pop(rel, None)
             continue
         if old is None or old.stamp != stamp:
+            ready = read.get(rel)
+            if ready is not None and ready.stamp == stamp:
+                state.objects[rel] = ready
+                continue
             state.objects[rel] = read_object(base, rel, stamp)
             reread += 1
     state.root_files = _root_files(base)

@@ -10,6 +10,7 @@ from pathlib import Path
 from fcrctl.errors import CorruptData
 
 STATE_FILE = "objects.jsonl"
+_quote = json.encoder.encode_basestring_ascii  # (C) how json.dumps writes a str
 Stamp = tuple[int, int, int, int]
 
 
@@ -38,6 +39,16 @@ class ObjectState:
                 "sidecar": self.sidecar, "namaste": self.namaste, "st": list(self.stamp),
                 "n": self.files, "b": self.bytes}
 
+    def line(self) -> str:
+        """``to_json()`` as ``json.dumps(..., separators=(",", ":"))`` writes it, without building
+        the dict and walking it (a new base writes one per object)."""
+        st = self.stamp
+        head = "null" if self.head is None else _quote(self.head)
+        return (f'{{"o":{_quote(self.rel)},"id":{_quote(self.id)},"head":{head},"sha512":{_quote(self.digest)},'
+                f'"sidecar":{_quote(self.sidecar)},"namaste":{_quote(self.namaste)},'
+                f'"st":[{int(st[0])},{int(st[1])},{int(st[2])},{int(st[3])}],"n":{int(self.files)},'
+                f'"b":{int(self.bytes)}}}')
+
     @classmethod
     def from_json(cls, doc: dict) -> ObjectState:
         stamp = doc.get("st")
@@ -50,6 +61,7 @@ class ObjectState:
 class RootState:
     objects: dict[str, ObjectState] = field(default_factory=dict)
     root_files: list[str] = field(default_factory=list)  # outside objects: namaste, layout, extensions/
+    lthash: int | None = None  # the sum of the objects' digest vectors, when a scan computed it with them
 
     def size(self, own: str | None) -> tuple[int, int]:
         """(files, bytes) of the recorded state, the root's own files read from ``own``."""
@@ -77,7 +89,7 @@ class RootState:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(json.dumps({"root": sorted(self.root_files)}) + "\n")
             for rel in sorted(self.objects):
-                fh.write(json.dumps(self.objects[rel].to_json(), separators=(",", ":")) + "\n")
+                fh.write(self.objects[rel].line() + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 

@@ -40,7 +40,7 @@ def contribution(o: ObjectState) -> int:
 
 
 def _line(o: ObjectState) -> str:
-    return json.dumps(o.to_json(), separators=(",", ":"))
+    return o.line()
 
 
 def _gone(rel: str) -> str:
@@ -134,9 +134,9 @@ class DeltaState:
     @classmethod
     def of(cls, state: RootState) -> DeltaState:
         """A whole state in memory, with no base yet (its next save writes one)."""
-        total = 0
-        for o in state.objects.values():
-            total = digest.add(total, contribution(o))
+        total = state.lthash
+        if total is None:
+            total = digest.sum_lines(digest.object_line(o.rel, o.head, o.digest) for o in state.objects.values())
         files = sum(o.files for o in state.objects.values())
         size = sum(o.bytes for o in state.objects.values())
         as_found = {o.rel for o in state.objects.values() if o.head is None}
@@ -219,6 +219,19 @@ class DeltaState:
                 if old is not None and old.id:
                     gone.append(old.id)
         return changed, gone
+
+    def changed_ids(self) -> set[str]:
+        """Ids of the objects changed since the base, as they are now and as the base has them
+        (what a count of resources over the base's index looks at again)."""
+        ids: set[str] = set()
+        for rel, o in self._delta.items():
+            if o is not None:
+                ids.add(o.id)
+            old = self._from_base(rel)
+            if old is not None:
+                ids.add(old.id)
+        ids.discard("")
+        return ids
 
     @property
     def needs_base(self) -> bool:

@@ -14,6 +14,7 @@ by the next run.
 """
 
 from fcrctl.services.backup.snapshot.home import BackupHome, Snapshottable, home_for, write_meta
+from fcrctl.services.backup.snapshot.index_delta import INDEX_BASE_KEY, INDEX_BLOBS, INDEX_DELTA, INDEX_DELTA_KEY
 from fcrctl.services.backup.snapshot.info import (
     AS_FOUND_KEY,
     EPOCH_KEY,
@@ -33,6 +34,7 @@ from fcrctl.services.backup.snapshot.info import (
 from fcrctl.services.backup.snapshot.recording import copy_own, count_resources
 from fcrctl.services.backup.snapshot.taking import iter_ids, take
 
-__all__ = ["AS_FOUND_KEY", "EPOCH_KEY", "INDEX", "INDEX_BASE", "INDEX_KEY", "JOURNAL_KEY", "LINKED", "META", "TREE",
+__all__ = ["AS_FOUND_KEY", "EPOCH_KEY", "INDEX", "INDEX_BASE", "INDEX_BASE_KEY", "INDEX_BLOBS", "INDEX_DELTA",
+           "INDEX_DELTA_KEY", "INDEX_KEY", "JOURNAL_KEY", "LINKED", "META", "TREE",
            "BackupHome", "BackupInfo", "Snapshottable", "check_id", "check_label", "copy_own", "count_resources",
            "home_for", "iter_ids", "make_id", "take", "unique_id", "write_meta"]

@@ -16,6 +16,7 @@ from fcrctl.repository.base import Repository
 from fcrctl.repository.local.index_copies import PinnedIndex
 from fcrctl.repository.local.retention import RETAINED, Retention
 from fcrctl.services.backup import rootstate, tree
+from fcrctl.services.backup.snapshot import index_delta
 from fcrctl.services.backup.snapshot.info import (
     ID_RE,
     INDEX,
@@ -134,11 +135,16 @@ class BackupHome:
             return [], []
         if not (where / INDEX_BASE).is_file():
             return None
-        state = rootstate.DeltaState.open(where)
-        try:
-            stale = state.changes()
-        finally:
-            state.close()
+        if (where / index_delta.INDEX_DELTA).is_file():  # (downloaded snapshots have no state to derive it from)
+            stale = index_delta.read(where / index_delta.INDEX_DELTA, info.id)
+        elif not (where / rootstate.STATE_FILE).is_file():
+            return None  # downloaded without its delta (uploaded before it was written): reindexed whole
+        else:  # taken before the delta file was written
+            state = rootstate.DeltaState.open(where)
+            try:
+                stale = state.changes()
+            finally:
+                state.close()
         shutil.copyfile(where / INDEX_BASE, target)
         return stale
 

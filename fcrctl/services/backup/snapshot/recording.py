@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
+import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from fcrctl.errors import Locked
 from fcrctl.repository.base import Repository
+from fcrctl.repository.local.index_copies import PinnedIndex
 from fcrctl.repository.local.retention import Retention
 from fcrctl.services.backup import rootstate
 from fcrctl.services.backup.snapshot.home import BackupHome, Snapshottable
+from fcrctl.services.backup.snapshot.index_delta import BASE_RESOURCES_KEY, INDEX_BASE_KEY
 from fcrctl.services.backup.snapshot.info import AS_FOUND_KEY, INDEX, INDEX_BASE, INDEX_KEY, TREE, BackupInfo
 
 
@@ -31,7 +37,7 @@ SCAN_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
-class _Recorded:
+class Recorded:
     state: rootstate.RootState | rootstate.DeltaState | None  # None: the same as ``reuse``'s
     epoch: int
     resources: int
@@ -40,7 +46,81 @@ class _Recorded:
     journal: list[object] | None = None  # [identity, position, root inode] when recorded under the lock
     scan: str = "full"  # or "journal": only the objects it named were looked at
     reuse: BackupInfo | None = None  # nothing changed since this snapshot: its state and index copy serve
-    index_base: Path | None = None  # linked as INDEX_BASE: the index at the state's base instant (no copy)
+    index_base: tuple[Path, str | None] | None = None  # linked as INDEX_BASE (the index at the state's
+    # base instant, no copy), with its sha512 if recorded
+    index_copy: IndexCopy | None = None  # counting the resources (and copying the index) meanwhile
+    base_resources: int | None = None  # live resources in the index at the state's base instant
+
+
+class IndexCopy:
+    """The pinned index counted and, when the state gets a new base, copied and hashed on a
+    thread of its own (SQLite's backup and sha512 let go of the GIL) while the base is written."""
+
+    def __init__(self, pinned: PinnedIndex, target: Path | None,
+                 over_base: tuple[int, Path, list[str]] | None = None) -> None:
+        self._pinned = pinned
+        self._target = target
+        self._over_base = over_base
+        self._result: tuple[int, str | None] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="fcrctl-index-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with self._pinned:
+                if self._over_base is not None:  # O(changes): only the changed objects' rows counted
+                    base_count, base_index, ids = self._over_base
+                    resources = base_count - _live(_open_index(base_index), ids, close=True) + \
+                        _live(self._pinned._conn, ids)  # noqa: SLF001 - the pinned read transaction
+                else:
+                    resources = self._pinned.resource_count()
+                digest = None
+                if self._target is not None:
+                    self._pinned.copy_to(self._target)
+                    with open(self._target, "rb") as fh:  # hashed here: uploads need not read it again
+                        digest = hashlib.file_digest(fh, "sha512").hexdigest()
+            self._result = (resources, digest)
+        except BaseException as e:  # noqa: BLE001 - raised again by result(), on the caller's thread
+            self._error = e
+
+    def result(self) -> tuple[int, str | None]:
+        """(live resources, the index copy's sha512 if it was copied)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def wait(self) -> None:
+        self._thread.join()
+
+
+def _open_index(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
+
+
+def _live(conn: sqlite3.Connection, ids: list[str], *, close: bool = False) -> int:
+    """Live resources (tombstones excluded) of the objects ``ids`` in an index (by its object index)."""
+    try:
+        total = 0
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            total += conn.execute(f"SELECT count(*) FROM resources WHERE deleted=0 AND object_id IN "
+                                  f"({','.join('?' * len(part))})", part).fetchone()[0]
+        return total
+    finally:
+        if close:
+            conn.close()
+
+
+def _base_resources(info: BackupInfo, index_base: tuple[Path, str | None]) -> int | None:
+    """Live resources in the index of the state's base: the count of the snapshot that copied
+    it, or the one it passed on; None when unknown (snapshots from before this was recorded)."""
+    if index_base[0].name == INDEX:
+        return info.resources
+    recorded = info.extra.get(BASE_RESOURCES_KEY)
+    return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else None
 
 
 def _load_state(home: BackupHome, info: BackupInfo) -> rootstate.DeltaState:
@@ -52,13 +132,15 @@ def _whole(state: rootstate.RootState | rootstate.DeltaState) -> rootstate.RootS
     return state.whole() if isinstance(state, rootstate.DeltaState) else state
 
 
-def _index_base(home: BackupHome, info: BackupInfo) -> Path | None:
-    """The index as of the snapshot's state base: its exact copy if it made that base, else
-    the base copy it links; None without one (the next snapshot then copies the index)."""
+def _index_base(home: BackupHome, info: BackupInfo) -> tuple[Path, str | None] | None:
+    """The index as of the snapshot's state base, and its sha512 if recorded: its exact copy if
+    it made that base, else the base copy it links; None without one (the next snapshot then
+    copies the index)."""
     where = home.path(info.id)
-    for name in ((INDEX, INDEX_BASE) if INDEX_KEY in info.extra else (INDEX_BASE,)):
-        if (where / name).is_file():
-            return where / name
+    for name, key in ((INDEX, INDEX_KEY), (INDEX_BASE, INDEX_BASE_KEY)):
+        if (name == INDEX_BASE or INDEX_KEY in info.extra) and (where / name).is_file():
+            recorded = info.extra.get(key)
+            return where / name, recorded if isinstance(recorded, str) else None
     return None
 
 
@@ -79,7 +161,7 @@ def _reusable(home: BackupHome, info: BackupInfo, root: Path) -> list[str] | Non
 
 
 def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout: float,
-            allow_inconsistent: bool, home: BackupHome, floor: int, full_scan: bool) -> _Recorded:
+            allow_inconsistent: bool, home: BackupHome, floor: int, full_scan: bool) -> Recorded:
     """The root's state and the index as of one instant under the writer lock: only the objects
     the change journal names since the newest snapshot are looked at, or, when the journal
     cannot tell (reindex, restore, trimmed, or no such snapshot), a stat per object."""
@@ -92,6 +174,7 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
     if newest is not None and (newest[2] != os.stat(live).st_ino or repo.changed_since(newest[1]) is None):
         newest = None  # a look without the lock: asked again under it
     journaled: tuple[rootstate.RootState | rootstate.DeltaState | None, tuple[str, int], int] | None = None
+    read: dict[str, rootstate.ObjectState] = {}  # changed objects read before the lock
     held = 0.0
     scanned = newest is None
     if newest is not None:
@@ -100,6 +183,7 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
         state = None if so_far == set() else _load_state(home, newest[0])
         if state is not None and so_far:
             state.prefetch(so_far)  # the base read here, not under the lock
+            read = rootstate.read_changed(live, state, so_far)  # and the changed objects
         journaled = (state, newest[1], newest[2])
     else:
         start = None
@@ -116,6 +200,8 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
                     raise
         state = rootstate.scan(live, None if full_scan else home.newest_state(), processes=SCAN_PROCESSES)
         if start is not None:
+            # its digest the scan's sum, kept up to date change by change under the lock
+            state = rootstate.DeltaState.of(state)
             journaled = (state, start[0], start[1])
     # objects copied as found, listed here without the lock (under it only changed ones are looked at)
     as_found_before = state.as_found() if state is not None else set()
@@ -135,12 +221,12 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
                     held += time.monotonic() - t0
                     mark0: list[object] = [position[0], position[1], os.stat(root).st_ino]
                     stack.callback(repo.trim_journal, position)  # after the lock: see below
-                    return _Recorded(None, epoch, newest[0].resources, held, False, mark0, how,  # type: ignore[index]
+                    return Recorded(None, epoch, newest[0].resources, held, False, mark0, how,  # type: ignore[index]
                                      reuse=newest[0])  # type: ignore[index]
                 if state is None:  # written to since the look without the lock
                     state = _load_state(home, newest[0])  # type: ignore[index]
                     as_found_before = state.as_found()
-                rootstate.settle_changed(root, state, changed)
+                rootstate.settle_changed(root, state, changed, read)
                 as_found = {rel for rel in as_found_before | changed
                             if rel in state.objects and state.objects[rel].head is None}
             else:
@@ -171,11 +257,14 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
         # entries up to here are in this snapshot's state: the journal keeps only what follows
         # (deleted after the lock: as many rows as writes since the last snapshot)
         repo.trim_journal(position)
-        with pinned:
-            resources = pinned.resource_count()
-            if index_base is None:
-                pinned.copy_to(staged / INDEX)
-        return _Recorded(state, epoch, resources, held, False, mark, how, index_base=index_base)
+        over_base = None
+        base_resources = _base_resources(newest[0], index_base) if index_base is not None and newest else None
+        if base_resources is not None:
+            assert isinstance(state, rootstate.DeltaState) and index_base is not None
+            over_base = (base_resources, index_base[0], sorted(state.changed_ids()))
+        copying = IndexCopy(pinned, staged / INDEX if index_base is None else None, over_base)
+        return Recorded(state, epoch, 0, held, False, mark, how, index_base=index_base, index_copy=copying,
+                        base_resources=base_resources)
     except Locked:
         if not allow_inconsistent:
             raise
@@ -186,7 +275,7 @@ def record(repo: Snapshottable, retention: Retention, staged: Path, lock_timeout
     # since the scan began are in generations after epoch_before (the one filling included)
     state = _whole(state)  # type: ignore[arg-type]
     copy_own(live, staged / TREE, state)
-    return _Recorded(state, epoch_before, repo.resource_count(), 0.0, True)
+    return Recorded(state, epoch_before, repo.resource_count(), 0.0, True)
 
 
 def copy_own(root: Path, own: Path, state: rootstate.RootState | rootstate.DeltaState,

@@ -1,0 +1,90 @@
+"""A changed upload copies the previous manifest's lines and describes only the changed objects
+(manifest/merge.py): the same manifest a full walk writes, and a full walk whenever it cannot."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from fcrctl.repository import open_repository
+from fcrctl.repository.base import ResourceSpec
+from fcrctl.services.backup.manifest import uploads
+from tests.backup_helpers import make_repo, ok_json
+
+
+@pytest.fixture
+def repo_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    make_repo(path)
+    return path
+
+
+def _change(repo_dir: Path) -> None:
+    repo = open_repository(str(repo_dir))
+    try:
+        repo.replace("/top/sub/b1", ResourceSpec(content=io.BytesIO(b"changed " * 40), mime_type="text/plain"))
+        repo.create("/top/zz", ResourceSpec())
+        repo.delete("/other")
+        repo.purge("/other")
+    finally:
+        repo.close()
+
+
+def _lines(store: Path, backup_id: str) -> list[bytes]:
+    data = (store / "manifests" / f"{backup_id}.jsonl.zst").read_bytes()
+    return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True).read().split(b"\n")[1:]
+
+
+def _walks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the full walks (each parses the whole previous manifest)."""
+    calls: list[int] = []
+    real = uploads.previous_objects
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(uploads, "previous_objects", counted)
+    return calls
+
+
+def test_a_changed_upload_merges_and_writes_what_a_full_walk_writes(repo_dir: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    store, fresh = tmp_path / "store", tmp_path / "fresh"
+    ok_json(repo_dir, "backup", "--to", str(store))
+    _change(repo_dir)
+    walks = _walks(monkeypatch)
+    second = ok_json(repo_dir, "backup", "--to", str(store))
+    assert walks == []  # merged: the previous manifest was not parsed
+    assert second["upload"]["objects"] == 7 and second["upload"]["blobs_sent"] > 0
+    alone = ok_json(repo_dir, "upload-backup", second["id"], str(fresh))  # nothing to merge with: a full walk
+    assert walks == [1]
+    assert _lines(store, second["id"]) == _lines(fresh, second["id"])
+    assert (alone["objects"], alone["files"]) == (second["upload"]["objects"], second["upload"]["files"])
+    assert ok_json(repo_dir, "verify-backup", second["id"], "--from", str(store), "--read-data")["ok"]
+
+
+@pytest.mark.parametrize("why", ["damaged", "pruned here"])
+def test_no_merge_without_a_sound_previous_manifest_and_its_snapshot(repo_dir: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch, why: str) -> None:
+    store, fresh = tmp_path / "store", tmp_path / "fresh"
+    first = ok_json(repo_dir, "backup", "--to", str(store))["id"]
+    if why == "damaged":  # a line changed, its linesSha256 not: the copy would carry the damage
+        key = store / "manifests" / f"{first}.jsonl.zst"
+        head, *rest = _lines(store, first)[:-1]
+        text = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(key.read_bytes()), read_across_frames=True).read()
+        header = text.split(b"\n", 1)[0]
+        body = b"\n".join([head.replace(b'"id":"info:fedora', b'"id":"info:fedoRA'), *rest]) + b"\n"
+        key.write_bytes(zstandard.ZstdCompressor().compress(header + b"\n" + body))
+    else:
+        ok_json(repo_dir, "delete-backup", first)
+    _change(repo_dir)
+    walks = _walks(monkeypatch)
+    second = ok_json(repo_dir, "backup", "--to", str(store))["id"]
+    assert walks == [1]
+    ok_json(repo_dir, "upload-backup", second, str(fresh))
+    assert _lines(store, second) == _lines(fresh, second)
+    assert ok_json(repo_dir, "verify-backup", second, "--from", str(store), "--read-data")["ok"]
