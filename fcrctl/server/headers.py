@@ -115,6 +115,25 @@ def interaction_model(links: list[dict[str, str]]) -> str | None:
     return None
 
 
+# rel="type" links Fedora 6 takes beside the interaction models (FedoraLdp.checkInteractionModel):
+# ArchivalGroup (not kept here: the local repository has no archival groups) and OriginalResource
+# (every resource is versioned anyway)
+FEDORA6_OTHER_TYPES = frozenset(
+    {"http://fedora.info/definitions/v4/repository#ArchivalGroup", MEMENTO + "OriginalResource"}
+)
+
+
+def check_fedora6_types(links: list[dict[str, str]]) -> None:
+    """Fedora 6 refuses (400) a rel="type" it cannot create: ldp:RDFSource, ldp:Container, ldp:Resource..."""
+    for item in links:
+        url = item.get("url", "")
+        if item.get("rel") == "type" and url not in MODELS_BY_URI and url not in FEDORA6_OTHER_TYPES:
+            raise BadInput(
+                f"invalid interaction model {url}: use ldp:BasicContainer, ldp:DirectContainer, "
+                "ldp:IndirectContainer or ldp:NonRDFSource"
+            )
+
+
 def external_content(links: list[dict[str, str]]) -> dict[str, str] | None:
     found = [item for item in links if item.get("rel") == EXTERNAL_CONTENT_REL]
     if len(found) > 1:

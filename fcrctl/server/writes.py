@@ -29,6 +29,8 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
     req = ctx.request
     url = ctx.url(path)
     links = h.parse_links(req.headers.getlist("Link"))
+    if ctx.config.dialect == "fedora6":
+        h.check_fedora6_types(links)
     model = h.interaction_model(links)
     external = h.external_content(links)
     mime = rdf.mime_of(req.content_type)
