@@ -58,6 +58,23 @@ def allow(response: requests.Response) -> set[str]:
     return {m.strip() for m in response.headers.get("Allow", "").split(",")}
 
 
+def assert_constrained_by(http: requests.Session, response: requests.Response, name: str | None = None) -> None:
+    """AbstractTest.confirmPresenceOfConstrainedByLink: a rel=ldp#constrainedBy Link that GETs 200 (Fedora's
+    CONTEXT/static/constraints/NAME.rdf, an OWL ontology in RDF/XML)."""
+    found = links(response, f"{LDP}constrainedBy")
+    assert len(found) == 1, response.headers.get("Link")
+    if name is not None:
+        assert found[0].endswith(f"/static/constraints/{name}.rdf")
+    document = http.get(found[0])
+    assert document.status_code == 200 and document.headers["Content-Type"].startswith("application/rdf+xml")
+    graph = Graph().parse(data=document.content, format="xml")
+    assert (
+        URIRef(found[0]),
+        URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+        URIRef("http://www.w3.org/2002/07/owl#Ontology"),
+    ) in graph
+
+
 def basic_container(http: requests.Session, parent: str, body: str = BASIC_BODY, slug: str | None = None) -> str:
     headers = {"Content-Type": "text/turtle", "Link": BASIC, "Slug": slug or f"c{uuid.uuid4().hex[:10]}"}
     response = http.post(parent, data=body, headers=headers)
@@ -232,6 +249,7 @@ def test_link_type_that_is_no_interaction_model_is_400(f6: ServerHandle, http: r
     link = f'<{rel_type}>; rel="type"'
     response = http.post(f6.root, headers={"Link": link, "Slug": f"r{uuid.uuid4().hex[:8]}"})
     assert response.status_code == 400 and "interaction model" in response.text
+    assert_constrained_by(http, response, "CannotCreateResourceException")
     url = basic_container(http, f6.root)
     assert http.put(url, data=b"", headers={"Link": link, **LENIENT}).status_code == 400
     assert http.put(f"{url}/new", headers={"Link": link}).status_code == 400
@@ -269,14 +287,16 @@ def test_put_updates_triples(f6: ServerHandle, http: requests.Session) -> None:
 
 
 def test_put_changing_containment_is_409_naming_it(f6: ServerHandle, http: requests.Session) -> None:
-    """3.6.1-B, 3.6.1-C (HttpPut.httpPutUpdateDisallowedTriples, ...Response): a PUT whose ldp:contains
-    names another child: 4xx, 409 with a body naming the contains triple."""
+    """3.6.1-B, 3.6.1-C, 3.6.1-D (HttpPut.httpPutUpdateDisallowedTriples, ...Response, ...ConstrainedByHeader):
+    a PUT whose ldp:contains names another child: 4xx, 409 with a body naming the contains triple and a
+    constrainedBy Link."""
     url = basic_container(http, f6.root)
     basic_container(http, url, slug="containedFolderSlug")
     body = http.get(url).text.replace("containedFolderSlug", "conflicting-contained-resource")
     response = http.put(url, data=body.encode(), headers={"Content-Type": "text/turtle"})
     assert response.status_code == 409
     assert "contains" in response.text
+    assert_constrained_by(http, response, "ServerManagedPropertyException")
 
 
 def test_put_replaces_binary_content(f6: ServerHandle, http: requests.Session) -> None:
@@ -368,23 +388,30 @@ INSERT  {
 
 
 def test_patch_of_server_managed_triple_is_409_with_a_body(f6: ServerHandle, http: requests.Session) -> None:
-    """3.7-C, 3.7-D (HttpPatch.serverManagedPropertiesModification, statementNotPersistedResponseBody):
-    the suite's constraint-error-generator (an ldp:contains insert) is refused 4xx, with a body."""
+    """3.7-C, 3.7-D, 3.7-E (HttpPatch.serverManagedPropertiesModification, statementNotPersistedResponseBody,
+    statementNotPersistedConstrainedBy): the suite's constraint-error-generator is refused 4xx, with a body
+    and a constrainedBy Link, and nothing of it is kept."""
     url = basic_container(http, f6.root)
     response = http.patch(url, data=CONSTRAINT_ERROR, headers={"Content-Type": SPARQL})
     assert 400 <= response.status_code < 500 and response.text.strip()
     assert "a literal" not in http.get(url).text
+    assert_constrained_by(http, response)
 
 
 def test_patch_of_containment_and_type_is_409(f6: ServerHandle, http: requests.Session) -> None:
-    """3.7.1, 3.7.2 (HttpPatch.disallowPatchContainmentTriples, disallowChangeResourceType)."""
+    """3.7.1, 3.7.2 (HttpPatch.disallowPatchContainmentTriples, disallowChangeResourceType), with the
+    constraint documents Fedora 6 links (ServerManagedPropertyException, ServerManagedTypeException)."""
     url = basic_container(http, f6.root)
     basic_container(http, url)
     contains = f'PREFIX ldp: <{LDP}>\n INSERT {{   \n  <> ldp:contains "some-url" .\n}}\n WHERE {{ }}'
-    assert http.patch(url, data=contains, headers={"Content-Type": SPARQL}).status_code == 409
+    response = http.patch(url, data=contains, headers={"Content-Type": SPARQL})
+    assert response.status_code == 409
+    assert_constrained_by(http, response, "ServerManagedPropertyException")
     retype = "PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> PREFIX ldp: <http://www.w3.org/ns/ldp#>"
     retype += " INSERT { <> rdf:type ldp:NonRDFSource .} WHERE { }"
-    assert http.patch(url, data=retype, headers={"Content-Type": SPARQL}).status_code == 409
+    response = http.patch(url, data=retype, headers={"Content-Type": SPARQL})
+    assert response.status_code == 409
+    assert_constrained_by(http, response, "ServerManagedTypeException")
 
 
 # -- HttpDelete ---------------------------------------------------------------------------------
@@ -418,3 +445,42 @@ def test_ldpnr_body_with_rdf_source_link_is_4xx(f6: ServerHandle, http: requests
     response = binary(http, f6.root, "TestString", Link=RDF_SOURCE, Slug=slug)
     assert response.status_code == 400, response.status_code
     assert http.get(f6.root + slug).status_code == 404
+
+
+# -- ExternalBinaryContent ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("handling", [None, "unsupported"])
+def test_external_content_without_a_known_handling(
+    f6: ServerHandle, http: requests.Session, handling: str | None
+) -> None:
+    """3.9-E-2, 3.9-E-3 (ExternalBinaryContent.externalBinaryContentHandlingStatus,
+    unsupportedBinaryContentHandlingAttribute): an ExternalContent Link with no handling or an unknown
+    one: 4xx, linking a constrainedBy document (Fedora 6: ExternalMessageBodyException), nothing made."""
+    assert http.options(f6.root).headers["Accept-External-Content-Handling"] == "copy,redirect,proxy"
+    link = '<http://example.org/file.txt>; rel="http://fedora.info/definitions/fcrepo#ExternalContent"'
+    if handling:
+        link += f'; handling="{handling}"'
+    slug = f"e{uuid.uuid4().hex[:10]}"
+    response = http.post(f6.root, headers={"Link": link, "Slug": slug})
+    assert response.status_code == 400
+    assert_constrained_by(http, response, "ExternalMessageBodyException")
+    assert http.get(f6.root + slug).status_code == 404
+
+
+def test_external_content_redirect(f6: ServerHandle, http: requests.Session) -> None:
+    """3.9-A-2, 3.9-B-2, 3.9.3-B-1, 3.9.3-B-2, 3.9-G-1 in part (ExternalBinaryContent.*Redirect*): POST and
+    PUT with handling=redirect make an LDP-NR whose GET and HEAD redirect (302 or 307) to the URL, with its
+    describedby description and type NonRDFSource."""
+    link = '<http://example.org/file.txt>; rel="http://fedora.info/definitions/fcrepo#ExternalContent"'
+    link += '; handling="redirect"; type="text/plain"'
+    posted = http.post(f6.root, headers={"Link": link, "Slug": f"e{uuid.uuid4().hex[:10]}"})
+    put = http.put(f"{f6.url}/e{uuid.uuid4().hex[:10]}", headers={"Link": link})
+    for response in (posted, put):
+        assert response.status_code == 201, response.text
+        url = response.headers["Location"]
+        for method in ("GET", "HEAD"):
+            got = http.request(method, url, allow_redirects=False)
+            assert got.status_code in (302, 307)
+            assert got.headers["Location"] == "http://example.org/file.txt"
+            assert f"{LDP}NonRDFSource" in links(got, "type") and links(got, "describedby")

@@ -39,6 +39,7 @@ class ExternalRefused(BadInput):
     """External content the server will not read or fetch for a client (400, as Fedora)."""
 
     kind = "external_refused"
+    constraint = "ExternalMessageBodyException"  # the document a 400 links (constraints.py), as Fedora 6
 
 
 class ExternalForbidden(FcrctlError):

@@ -22,6 +22,7 @@ from fcrctl.repository.base import (
     NON_RDF_SOURCE,
     ResourceInfo,
 )
+from fcrctl.server.constraints import ExternalContentRefused, InvalidInteractionModel
 
 LDP_RESOURCE = LDP + "Resource"
 RDF_SOURCE = LDP + "RDFSource"
@@ -128,7 +129,7 @@ def check_fedora6_types(links: list[dict[str, str]]) -> None:
     for item in links:
         url = item.get("url", "")
         if item.get("rel") == "type" and url not in MODELS_BY_URI and url not in FEDORA6_OTHER_TYPES:
-            raise BadInput(
+            raise InvalidInteractionModel(
                 f"invalid interaction model {url}: use ldp:BasicContainer, ldp:DirectContainer, "
                 "ldp:IndirectContainer or ldp:NonRDFSource"
             )
@@ -137,13 +138,14 @@ def check_fedora6_types(links: list[dict[str, str]]) -> None:
 def external_content(links: list[dict[str, str]]) -> dict[str, str] | None:
     found = [item for item in links if item.get("rel") == EXTERNAL_CONTENT_REL]
     if len(found) > 1:
-        raise BadInput("more than one ExternalContent link: give exactly one")
+        raise ExternalContentRefused("more than one ExternalContent link: give exactly one")
     if not found:
         return None
     item = found[0]
     handling = item.get("handling", "").lower()
     if handling not in ("copy", "redirect", "proxy"):
-        raise BadInput(f'ExternalContent link needs handling="copy|redirect|proxy", got {handling or "none"!r}')
+        got = handling or "none"
+        raise ExternalContentRefused(f'ExternalContent link needs handling="copy|redirect|proxy", got {got!r}')
     return {"url": item["url"], "handling": handling, "type": item.get("type", "")}
 
 

@@ -202,7 +202,7 @@ def put(ctx: Context) -> Response:
     elif spec.graph is not None and not spec.lenient:
         spec.graph = _without_unchanged_server_triples(ctx, existing, spec.graph)
     info, was_created = ctx.repo.replace(path, spec, conditions=ctx.conditions(existing))
-    return created(ctx, info) if was_created else r.no_content(info)
+    return created(ctx, info) if was_created else r.update_links(r.no_content(info), ctx, info)
 
 
 def _fedora4_replace(ctx: Context, existing: ResourceInfo, spec: ResourceSpec) -> None:
@@ -248,7 +248,7 @@ def put_metadata(ctx: Context) -> Response:
     if not lenient:
         graph = _without_unchanged_server_triples(ctx, info, graph)
     new = ctx.repo.replace_description(info.path, graph, conditions=ctx.conditions(info), lenient=lenient)
-    return r.no_content(new)
+    return r.update_links(r.no_content(new), ctx, new, description=True)
 
 
 def patch(ctx: Context) -> Response:
@@ -279,7 +279,7 @@ def _patch(ctx: Context, info: ResourceInfo) -> Response:
     update = ctx.sparql_update(relative_to=info.path)
     lenient = h.prefers_lenient(ctx.request.headers.get("Prefer"))
     new = ctx.repo.patch(info.path, update, conditions=ctx.conditions(info), lenient=lenient)
-    return r.no_content(new)
+    return r.update_links(r.no_content(new), ctx, new, description=new.is_binary)
 
 
 # -- deleting, moving, copying ---------------------------------------------------------------------
