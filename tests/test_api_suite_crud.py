@@ -484,3 +484,178 @@ def test_external_content_redirect(f6: ServerHandle, http: requests.Session) -> 
             assert got.status_code in (302, 307)
             assert got.headers["Location"] == "http://example.org/file.txt"
             assert f"{LDP}NonRDFSource" in links(got, "type") and links(got, "describedby")
+
+
+# -- Container ----------------------------------------------------------------------------------
+
+DCTERMS = "http://purl.org/dc/terms/"
+DIRECT = f'<{LDP}DirectContainer>; rel="type"'
+INDIRECT = f'<{LDP}IndirectContainer>; rel="type"'
+
+
+def container_of(http: requests.Session, parent: str, link: str, body: str = "") -> requests.Response:
+    headers = {"Content-Type": "text/turtle", "Link": link, "Slug": f"d{uuid.uuid4().hex[:10]}"}
+    return http.post(parent, data=body, headers=headers)
+
+
+def graph_at(http: requests.Session, url: str, prefer: str | None = None) -> Graph:
+    response = http.get(url, headers={"Prefer": prefer} if prefer else {})
+    assert response.status_code == 200
+    return Graph().parse(data=response.content, format="turtle", publicID=url)
+
+
+def test_containers_of_every_model(f6: ServerHandle, http: requests.Session) -> None:
+    """3.1.1-A-1, -A-2, -A-3 (Container.createLDPC, createLDPDirectContainer, createLDPIndirectContainer)."""
+    for link in (BASIC, DIRECT, INDIRECT):
+        response = container_of(http, f6.root, link)
+        assert response.status_code == 201
+        assert link.split(">")[0][1:] in links(http.head(response.headers["Location"]), "type")
+
+
+def test_containment_and_minimal_container_preferences(f6: ServerHandle, http: requests.Session) -> None:
+    """3.1.1-B, 3.1.1-D (Container.ldpcContainmentTriples, ldpcMinimalContainerTriples): omitting
+    PreferMembership and PreferMinimalContainer leaves ldp:contains without the title; omitting
+    PreferContainment and PreferMembership leaves the title without ldp:contains."""
+    url = basic_container(http, f6.root)
+    child = basic_container(http, url)
+    contains, title = URIRef(f"{LDP}contains"), URIRef(f"{DCTERMS}title")
+    only_containment = graph_at(
+        http, url, f'return=representation; omit="{LDP}PreferMembership {LDP}PreferMinimalContainer"'
+    )
+    assert (URIRef(url), contains, URIRef(child)) in only_containment
+    assert not list(only_containment.objects(URIRef(url), title))
+    minimal = graph_at(http, url, f'return=representation; omit="{LDP}PreferContainment {LDP}PreferMembership"')
+    assert not list(minimal.objects(URIRef(url), contains))
+    assert list(minimal.objects(URIRef(url), title))
+
+
+def test_ldp_contains_as_member_relation_is_refused(f6: ServerHandle, http: requests.Session) -> None:
+    """3.1.1-C (Container.ldpcMembershipTriples): a direct container whose hasMemberRelation is ldp:contains:
+    409 with a constrainedBy Link (Fedora 6: ServerManagedPropertyException), nothing made."""
+    base = basic_container(http, f6.root)
+    target = basic_container(http, base)
+    body = (
+        f"@prefix ldp: <{LDP}> .@prefix dcterms: <{DCTERMS}> .<> dcterms:title 'A Direct Container' ; "
+        f"ldp:membershipResource <{target}> ; ldp:hasMemberRelation ldp:contains ."
+    )
+    response = container_of(http, base, DIRECT, body)
+    assert response.status_code == 409, response.text
+    assert_constrained_by(http, response, "ServerManagedPropertyException")
+    assert graph_at(http, base).value(URIRef(base), URIRef(f"{LDP}contains")) == URIRef(target)
+
+
+def test_direct_container_membership_and_preferences(f6: ServerHandle, http: requests.Session) -> None:
+    """3.1.1-C with dcterms:hasPart, 3.1.2-A, 3.1.2-G-1 (Container.ldpDirectContainerMustAllowMembershipConstantURI
+    ToBeSet, ...HasMemberRelationPredicateToBeSetOnCreate): the member triple shows on the membership resource,
+    with PreferMembership and without PreferContainment's triples."""
+    base = basic_container(http, f6.root)
+    target = basic_container(http, base)
+    body = (
+        f"@prefix ldp: <{LDP}> .@prefix dcterms: <{DCTERMS}> .<> dcterms:title 'A Direct Container' ; "
+        f"ldp:membershipResource <{target}> ; ldp:hasMemberRelation dcterms:hasPart ."
+    )
+    direct = container_of(http, base, DIRECT, body).headers["Location"]
+    member = basic_container(http, direct)
+    child = basic_container(http, target)
+    stored = graph_at(http, direct)
+    assert stored.value(URIRef(direct), URIRef(f"{LDP}membershipResource")) == URIRef(target)
+    assert stored.value(URIRef(direct), URIRef(f"{LDP}hasMemberRelation")) == URIRef(f"{DCTERMS}hasPart")
+    has_part = (URIRef(target), URIRef(f"{DCTERMS}hasPart"), URIRef(member))
+    contained = (URIRef(target), URIRef(f"{LDP}contains"), URIRef(child))
+    assert has_part in graph_at(http, target) and contained in graph_at(http, target)
+    membership = graph_at(http, target, f'return=representation; include="{LDP}PreferMembership"')
+    assert has_part in membership
+    containment = graph_at(http, target, f'return=representation; include="{LDP}PreferContainment"')
+    assert contained in containment
+
+
+@pytest.mark.parametrize("link", [DIRECT, INDIRECT])
+def test_membership_defaults(f6: ServerHandle, http: requests.Session, link: str) -> None:
+    """3.1.2-B, -C, -H, -I; 3.1.3-B, -C, -H, -I, -O, -P (Container.ld*ContainerMustSetLdpMembershipResourceByDefault,
+    ...ValueToLDPCByDefault, ...ShouldUseLdpMemberByDefault, ...ShouldUseLdpMemberSubjectByDefault): a direct or
+    indirect container created without them has ldp:membershipResource itself, ldp:hasMemberRelation ldp:member and
+    (indirect) ldp:insertedContentRelation ldp:MemberSubject, stored as Fedora 6 stores them; a direct one's
+    children are then its ldp:member."""
+    url = container_of(http, f6.root, link).headers["Location"]
+    stored = graph_at(http, url)
+    subject = URIRef(url)
+    assert stored.value(subject, URIRef(f"{LDP}membershipResource")) == subject
+    assert stored.value(subject, URIRef(f"{LDP}hasMemberRelation")) == URIRef(f"{LDP}member")
+    inserted = stored.value(subject, URIRef(f"{LDP}insertedContentRelation"))
+    assert inserted == (URIRef(f"{LDP}MemberSubject") if link == INDIRECT else None)
+    if link == DIRECT:
+        child = basic_container(http, url)
+        assert (subject, URIRef(f"{LDP}member"), URIRef(child)) in graph_at(http, url)
+    # a PUT replacing its triples keeps the defaults (ReplacePropertiesServiceImpl applies them too)
+    body = f"<> <{DCTERMS}title> 'replaced' ."
+    headers = {"Content-Type": "text/turtle", "Prefer": 'handling=lenient; received="minimal"'}
+    assert http.put(url, data=body, headers=headers).status_code == 204
+    assert graph_at(http, url).value(subject, URIRef(f"{LDP}hasMemberRelation")) == URIRef(f"{LDP}member")
+
+
+def test_membership_is_kept_when_given(f6: ServerHandle, http: requests.Session) -> None:
+    """3.1.2-G-2, 3.1.3-G, 3.1.3-N (Container.*IsMemberOfRelationPredicateToBeSetOnCreate,
+    ...InsertedContentRelationPredicateToBeSetOnCreate): a given isMemberOfRelation stands in for
+    hasMemberRelation (no ldp:member default added) and a given insertedContentRelation is kept."""
+    target = basic_container(http, f6.root)
+    body = (
+        f"<> <{LDP}membershipResource> <{target}> ; <{LDP}isMemberOfRelation> <{DCTERMS}isPartOf> ;"
+        f" <{LDP}insertedContentRelation> <{DCTERMS}relation> ."
+    )
+    url = container_of(http, f6.root, INDIRECT, body).headers["Location"]
+    stored = graph_at(http, url)
+    assert stored.value(URIRef(url), URIRef(f"{LDP}hasMemberRelation")) is None
+    assert stored.value(URIRef(url), URIRef(f"{LDP}isMemberOfRelation")) == URIRef(f"{DCTERMS}isPartOf")
+    assert stored.value(URIRef(url), URIRef(f"{LDP}insertedContentRelation")) == URIRef(f"{DCTERMS}relation")
+
+
+# -- WebACLinking -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_acl_link_on_creation_is_refused(f6: ServerHandle, http: requests.Session, method: str) -> None:
+    """5.4-A (skipped, a MAY), 5.4-B (WebACLinking.conflictIfNotSupportingAclLink): a creation with
+    Link rel="acl" naming another resource: 4xx with a constrainedBy Link (Fedora 6: 400,
+    RequestWithAclLinkHeaderException), nothing made; the ACL link of an existing resource is its fcr:acl."""
+    acl = basic_container(http, f6.root)
+    target = f"{f6.url}/n{uuid.uuid4().hex[:10]}"
+    headers = {"Link": f'<{acl}>; rel="acl"', "Content-Type": PLAIN}
+    if method == "POST":
+        response = http.post(f6.root, data="test body", headers={**headers, "Slug": target.rsplit("/", 1)[1]})
+    else:
+        response = http.put(target, data="test body", headers=headers)
+    assert response.status_code == 400
+    assert_constrained_by(http, response, "RequestWithAclLinkHeaderException")
+    assert http.get(target).status_code == 404
+    assert links(http.get(acl), "acl") == [f"{acl}/fcr:acl"]
+
+
+# -- conditional requests, 415, as Fedora 6 answers them (fcrepo FedoraLdpIT) ----------------------
+
+
+def test_if_match_takes_the_rdf_etag_weak_or_stripped(f6: ServerHandle, http: requests.Session) -> None:
+    """3.6.1-A's If-Match (sent only for strong ETags) and Fedora 6's FedoraLdpIT, which strips the W/ of an
+    RDF source's weak ETag to send it in If-Match: both forms match (204), another ETag 412, * matches."""
+    url = basic_container(http, f6.root)
+    update = 'INSERT { <> <http://purl.org/dc/terms/title> "b" } WHERE { }'
+    for strip in (False, True, False):
+        etag = http.get(url).headers["ETag"]
+        assert etag.startswith('W/"')
+        sent = etag[2:] if strip else etag
+        assert http.patch(url, data=update, headers={"Content-Type": SPARQL, "If-Match": sent}).status_code == 204
+    stale = http.patch(url, data=update, headers={"Content-Type": SPARQL, "If-Match": '"doesnt-match"'})
+    assert stale.status_code == 412
+    assert http.patch(url, data=update, headers={"Content-Type": SPARQL, "If-Match": "*"}).status_code == 204
+    etag = http.get(url).headers["ETag"]
+    assert http.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert http.put(url, data=b"", headers={"If-None-Match": "*", "Content-Type": "text/turtle"}).status_code == 412
+
+
+def test_put_of_bytes_onto_a_container_is_415(f6: ServerHandle, http: requests.Session) -> None:
+    """Fedora 6 parses a PUT onto an existing container as RDF: a Content-Type that is no RDF type is 415
+    (HttpRdfService.parseBodyAsModel), and the container is unchanged; a NonRDFSource Link is 409."""
+    url = basic_container(http, f6.root)
+    before = http.get(url).headers["ETag"]
+    assert http.put(url, data=b"bytes", headers={"Content-Type": "application/x-bogus"}).status_code == 415
+    assert http.put(url, data=b"bytes", headers={"Content-Type": "text/plain", "Link": NON_RDF}).status_code == 409
+    assert http.get(url).headers["ETag"] == before

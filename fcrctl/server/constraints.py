@@ -41,6 +41,10 @@ DOCUMENTS: dict[str, tuple[str, str]] = {
         "(those in Accept-External-Content-Handling), and a URL this server allows: file: under a directory "
         "its operator allowed, http(s): fetched only when its operator allowed fetching.",
     ),
+    "RequestWithAclLinkHeaderException": (
+        "ACL link refused",
+        "A resource's ACL is at its fcr:acl: a Link rel=\"acl\" naming another one cannot be given on creation.",
+    ),
     "CannotCreateMementoException": (
         "Cannot create memento",
         "A memento is made of the resource as it is now by a POST to its TimeMap: a Memento-Datetime "
@@ -51,6 +55,10 @@ DOCUMENTS: dict[str, tuple[str, str]] = {
 
 class ExternalContentRefused(BadInput):
     constraint = "ExternalMessageBodyException"
+
+
+class AclLinkRefused(BadInput):
+    constraint = "RequestWithAclLinkHeaderException"
 
 
 class InvalidInteractionModel(BadInput):

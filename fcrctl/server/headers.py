@@ -22,7 +22,7 @@ from fcrctl.repository.base import (
     NON_RDF_SOURCE,
     ResourceInfo,
 )
-from fcrctl.server.constraints import ExternalContentRefused, InvalidInteractionModel
+from fcrctl.server.constraints import AclLinkRefused, ExternalContentRefused, InvalidInteractionModel
 
 LDP_RESOURCE = LDP + "Resource"
 RDF_SOURCE = LDP + "RDFSource"
@@ -122,6 +122,12 @@ def interaction_model(links: list[dict[str, str]]) -> str | None:
 FEDORA6_OTHER_TYPES = frozenset(
     {"http://fedora.info/definitions/v4/repository#ArchivalGroup", MEMENTO + "OriginalResource"}
 )
+
+
+def check_no_acl_link(links: list[dict[str, str]]) -> None:
+    """Fedora 6 refuses (400) a creation naming its ACL (CreateResourceServiceImpl.checkAclLinkHeader)."""
+    if any(item.get("rel") == "acl" for item in links):
+        raise AclLinkRefused('a Link rel="acl" cannot be given: the new resource\'s ACL is its fcr:acl')
 
 
 def check_fedora6_types(links: list[dict[str, str]]) -> None:

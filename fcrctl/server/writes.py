@@ -13,7 +13,8 @@ from werkzeug.wrappers import Response
 
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, Conflict, Gone, NotFound, PreconditionFailed
-from fcrctl.repository.base import NON_RDF_SOURCE, ResourceInfo, ResourceSpec
+from fcrctl.rdf.server_managed import ServerManagedConflict
+from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, NON_RDF_SOURCE, ResourceInfo, ResourceSpec
 from fcrctl.server import fedora4
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
@@ -31,6 +32,8 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
     links = h.parse_links(req.headers.getlist("Link"))
     if ctx.config.dialect == "fedora6":
         h.check_fedora6_types(links)
+        if existing is None:
+            h.check_no_acl_link(links)
     model = h.interaction_model(links)
     external = h.external_content(links)
     mime = rdf.mime_of(req.content_type)
@@ -51,6 +54,17 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         and not req.headers.get("Content-Disposition", "").lower().startswith("attachment")
     ):
         raise UnsupportedMediaType("a body needs a Content-Type: an RDF type for a container, any other for a binary")
+    if (
+        ctx.config.dialect == "fedora6"
+        and existing is not None
+        and not existing.is_binary
+        and model is None
+        and external is None
+        and mime is not None
+        and not rdf.is_rdf_mime(mime)
+        and mime != h.SPARQL_UPDATE
+    ):  # Fedora 6 parses a container's PUT as RDF whatever it is sent (HttpRdfService.parseBodyAsModel)
+        raise UnsupportedMediaType(f"{mime} is no RDF type: {existing.path} is a container, send its RDF")
     if existing is not None and model is not None and (model == NON_RDF_SOURCE) != existing.is_binary:
         raise Conflict(
             f"{existing.path} is a {_kind(existing)}: it cannot become a {_kind_of_model(model)}; "
@@ -103,7 +117,34 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         graph = fedora4.untyped(graph)
         if existing is None and model is None:
             model = fedora4.model_from_body(ctx, graph, paths.to_id(path))
+    if ctx.config.dialect == "fedora6":
+        _membership_defaults(graph, paths.to_id(path), model or (existing.model if existing else None))
     return ResourceSpec(graph=graph, model=model, lenient=lenient)
+
+
+def _membership_defaults(graph: Graph, subject_id: str, model: str | None) -> None:
+    """Fedora 6 stores what a direct or indirect container leaves out (AbstractService.ensureValidDirectContainer):
+    ldp:membershipResource itself, ldp:hasMemberRelation ldp:member, ldp:insertedContentRelation ldp:MemberSubject;
+    and refuses a server-managed predicate as a relation (409)."""
+    from rdflib import URIRef
+
+    if model not in (DIRECT_CONTAINER, INDIRECT_CONTAINER):
+        return
+    subject = URIRef(subject_id)
+    ldp = rdf.LDP
+    for relation in ("hasMemberRelation", "isMemberOfRelation", "insertedContentRelation"):
+        for value in graph.objects(subject, URIRef(ldp + relation)):
+            if rdf.is_server_managed(str(value)):  # membership would then write server-managed triples
+                raise ServerManagedConflict(
+                    f"ldp:{relation} cannot be the server-managed {value.n3()}: choose a predicate of your own"
+                )
+    defaults = [(ldp + "membershipResource", (), subject), (ldp + "hasMemberRelation", (ldp + "isMemberOfRelation",),
+                URIRef(ldp + "member"))]
+    if model == INDIRECT_CONTAINER:
+        defaults.append((ldp + "insertedContentRelation", (), URIRef(ldp + "MemberSubject")))
+    for predicate, alternatives, value in defaults:
+        if not any((subject, URIRef(p), None) in graph for p in (predicate, *alternatives)):
+            graph.add((subject, URIRef(predicate), value))
 
 
 def _copied_spec(ctx: Context, external: dict[str, str], filename: str | None, digests: dict[str, str]) -> ResourceSpec:
