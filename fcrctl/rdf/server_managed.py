@@ -65,12 +65,17 @@ def check_user_triples(graph: Graph, *, subject_id: str, lenient: bool = False) 
     Relative IRIs (a graph built with ``URIRef("")`` for the resource itself) are resolved against
     ``subject_id`` (``<>`` and ``<#name>``), as the server resolves a request body against its URL;
     other relative IRIs are refused (BadInput): stored as N-Triples they could not be read back."""
+    from rdflib import URIRef
+
     managed = []
     relative = False
+    absolute = _ABSOLUTE
     for s, p, o in graph:
         if is_server_managed(str(p), str(o)):
             managed.append((s, p, o))
-        if _relative(s) or _relative(p) or _relative(o):
+        if not relative and (
+            (type(s) is URIRef and not absolute(s)) or not absolute(p) or (type(o) is URIRef and not absolute(o))
+        ):
             relative = True
     if relative:
         graph = _resolved(graph, subject_id)
