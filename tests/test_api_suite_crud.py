@@ -659,3 +659,51 @@ def test_put_of_bytes_onto_a_container_is_415(f6: ServerHandle, http: requests.S
     assert http.put(url, data=b"bytes", headers={"Content-Type": "application/x-bogus"}).status_code == 415
     assert http.put(url, data=b"bytes", headers={"Content-Type": "text/plain", "Link": NON_RDF}).status_code == 409
     assert http.get(url).headers["ETag"] == before
+
+
+# -- the same checks in the fedora4 dialect, and the constraint documents under other base paths -----------
+
+
+def test_fedora4_links_constraint_documents_too(tmp_path, http: requests.Session) -> None:  # type: ignore[no-untyped-def]
+    """Fedora 4.7's ConstraintExceptionMapper links the same documents: a PUT changing fedora:created is 409
+    with ServerManagedPropertyException's; its 201s carry no memento Links (4.7 has no mementos)."""
+    with start_server(tmp_path / "repo", dialect="fedora4") as f4:
+        url = f"{f4.url}/c"
+        created = http.put(url, data=b"", headers={"Content-Type": "text/turtle"})
+        assert created.status_code == 201 and not links(created, "timegate") and not links(created, "type")
+        xsd_datetime = "http://www.w3.org/2001/XMLSchema#dateTime"
+        created_by = "http://fedora.info/definitions/v4/repository#created"
+        changed = f'<> <{created_by}> "2001-01-01T00:00:00Z"^^<{xsd_datetime}> .'
+        response = http.put(url, data=changed, headers=LENIENT)
+        assert response.status_code == 409
+        assert_constrained_by(http, response, "ServerManagedPropertyException")
+        response = container_of(
+            http, f4.root, f'<{LDP}RDFSource>; rel="type"', "<> <http://purl.org/dc/terms/title> 'x' ."
+        )
+        assert response.status_code == 201  # the fedora6 dialect's 400 is Fedora 6's, not 4.7's
+
+
+@pytest.mark.parametrize(
+    ("base_path", "documents"), [("/fcrepo/rest", "/fcrepo/static/constraints/"), ("/", "/static/constraints/")]
+)
+def test_constraint_documents_beside_the_api(tmp_path, http: requests.Session, base_path: str, documents: str) -> None:  # type: ignore[no-untyped-def]
+    """The documents are served where Fedora serves them, beside the REST API (its base path's parent); under
+    a root base path only their exact names are taken, so a resource at static/... stays reachable; an unknown
+    name is the repository's (404 here)."""
+    with start_server(tmp_path / "repo", dialect="fedora6", base_path=base_path) as server:
+        root = server.url.rstrip("/") + "/"
+        response = http.post(root, headers={"Link": f'<{LDP}RDFSource>; rel="type"'})
+        found = links(response, f"{LDP}constrainedBy")
+        host = root.split("/", 3)[:3]
+        assert found == ["/".join(host) + documents + "CannotCreateResourceException.rdf"]
+        assert http.get(found[0]).status_code == 200
+        assert http.head(found[0]).status_code == 200 and http.head(found[0]).content == b""
+        assert http.get("/".join(host) + documents + "NoSuchException.rdf").status_code == 404
+        if base_path == "/":
+            assert (
+                http.put(
+                    root + "static/constraints/mine", data=b"", headers={"Content-Type": "text/turtle"}
+                ).status_code
+                == 201
+            )
+            assert http.get(root + "static/constraints/mine").status_code == 200
