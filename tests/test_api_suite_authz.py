@@ -1,0 +1,120 @@
+"""The Fedora API Test Suite's WebAC checks (fcrepo/Fedora-API-Test-Suite, src/main/java/org/fcrepo/spec/
+testsuite/authz/) that name ACL files of the suite, against a real ``fcrctl serve --dialect fedora6`` with an
+auth file: ``root`` (admin, the suite's rootControllerUser) and ``bob`` (its permissionlessUser, WebID
+``USERS + "bob"`` under ``--user-base-uri``). Each test names the suite's test id in its docstring; the ACL
+bodies are the suite's src/main/resources/acls/ files with their ${...} filled in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from fcrctl.acl.policy import Policy
+from fcrctl.server.auth import add_user
+from tests.server_fixture import ServerHandle, start_server
+
+PW = "pw-for-tests"
+ADMIN, USER = ("root", PW), ("bob", PW)
+USERS = "http://example.org/users/"
+WEBID = USERS + "bob"
+PREFIX = "@prefix acl: <http://www.w3.org/ns/auth/acl#> .\n"
+TURTLE = {"Content-Type": "text/turtle"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+    users = tmp_path_factory.mktemp("auth") / "users"
+    add_user(users, "root", PW, admin=True)
+    add_user(users, "bob", PW)
+    repo = tmp_path_factory.mktemp("suite-authz") / "repo"
+    with start_server(repo, auth_file=users, dialect="fedora6", policy=Policy(user_base_uri=USERS)) as handle:
+        yield handle
+
+
+def resource(server: ServerHandle) -> str:
+    """AbstractAuthzTest.createResource: a container the admin makes."""
+    response = requests.post(server.root, headers={**TURTLE, "Slug": f"r{uuid.uuid4().hex[:10]}"}, auth=ADMIN)
+    assert response.status_code == 201
+    return response.headers["Location"]
+
+
+def put_acl(url: str, body: str) -> None:
+    acl = acl_of(url)
+    response = requests.put(acl, data=(PREFIX + body).encode(), headers=TURTLE, auth=ADMIN)
+    assert response.status_code in (201, 204), response.text
+
+
+def acl_of(url: str) -> str:
+    links = requests.utils.parse_header_links(requests.head(url, auth=ADMIN).headers["Link"])
+    return next(i["url"] for i in links if i.get("rel") == "acl")
+
+
+def authorization(name: str, url: str, *modes: str, agent: str = f"<{WEBID}>", typed: bool = True) -> str:
+    kind = "a acl:Authorization ; " if typed else ""
+    mode_list = ", ".join(f"acl:{m}" for m in modes)
+    return f"<#{name}> {kind}acl:agent {agent} ; acl:mode {mode_list} ; acl:default <{url}> ; acl:accessTo <{url}> .\n"
+
+
+def test_acl_link_and_its_resource(server: ServerHandle) -> None:
+    """5.3-A, 5.3-B, 5.3-C (WebACLinkHeaders.*): the rel=acl Link is on the same host; GET of it is 404 until
+    an ACL is made there, then 200."""
+    url = resource(server)
+    acl = acl_of(url)
+    assert requests.utils.urlparse(acl).hostname == requests.utils.urlparse(url).hostname
+    assert requests.get(acl, auth=ADMIN).status_code == 404
+    put_acl(url, authorization("restricted", url, "Read"))
+    assert requests.get(acl, auth=ADMIN).status_code == 200
+
+
+def test_read_only_authorization(server: ServerHandle) -> None:
+    """5.2-A (WebACRepresentation.aclRdfInspected, the suite's user-read-only.ttl): an agent given Read GETs
+    200; a POST is 403."""
+    url = resource(server)
+    put_acl(url, authorization("restricted", url, "Read"))
+    assert requests.get(url, auth=USER).status_code == 200
+    assert requests.post(url, data=b"x", headers={"Content-Type": "text/plain"}, auth=USER).status_code == 403
+
+
+def test_only_authorizations_count(server: ServerHandle) -> None:
+    """5.2-B (WebACRepresentation.onlyAuthorizationStatementsUsed, acl-without-authorization-type-triple.ttl):
+    an untyped statement granting Write grants nothing, and a typed one whose agent predicate is
+    ``acl:acl:agent`` (a different IRI) names nobody: the admin GETs, the user's POST is 403."""
+    url = resource(server)
+    body = (
+        f"<#relevant> a acl:Authorization ; acl:acl:agent <{WEBID}> ; acl:mode acl:Read ; "
+        f"acl:default <{url}> ; acl:accessTo <{url}> .\n" + authorization("irrelevant", url, "Write", typed=False)
+    )
+    put_acl(url, body)
+    assert requests.get(url, auth=ADMIN).status_code == 200
+    assert requests.post(url, data=b"test-body", headers={"Content-Type": "text/plain"}, auth=USER).status_code == 403
+
+
+def test_modes_across_authorizations(server: ServerHandle) -> None:
+    """5.2-D (WebACRepresentation.aclExamined, user-read-write-in-multiple-authorizations.ttl): Read from one
+    authorization and Write from another: GET 200 and POST 201."""
+    url = resource(server)
+    put_acl(url, authorization("auth1", url, "Read") + authorization("auth2", url, "Write"))
+    assert requests.get(url, auth=USER).status_code == 200
+    posted = requests.post(url, data=b"test body", headers={"Content-Type": "text/plain"}, auth=USER)
+    assert posted.status_code == 201
+
+
+def test_no_authorization_grants_is_403(server: ServerHandle) -> None:
+    """5.2-E (WebACRepresentation.accessDenied, empty-acl.ttl): an ACL with an empty authorization: 403."""
+    url = resource(server)
+    put_acl(url, "<#restricted> a acl:Authorization .\n")
+    assert requests.get(url, auth=USER).status_code == 403
+
+
+def test_acl_is_an_rdf_source(server: ServerHandle) -> None:
+    """5.1 (WebACRdfSources.aclIsLDPRS): the ACL is an LDP-RS: GET as Turtle with type ldp:RDFSource."""
+    url = resource(server)
+    put_acl(url, authorization("restricted", url, "Read"))
+    got = requests.get(acl_of(url), headers={"Accept": "text/turtle"}, auth=ADMIN)
+    assert got.status_code == 200 and got.headers["Content-Type"].startswith("text/turtle")
+    types = [i["url"] for i in requests.utils.parse_header_links(got.headers["Link"]) if i.get("rel") == "type"]
+    assert "http://www.w3.org/ns/ldp#RDFSource" in types
