@@ -118,3 +118,47 @@ def test_acl_is_an_rdf_source(server: ServerHandle) -> None:
     assert got.status_code == 200 and got.headers["Content-Type"].startswith("text/turtle")
     types = [i["url"] for i in requests.utils.parse_header_links(got.headers["Link"]) if i.get("rel") == "type"]
     assert "http://www.w3.org/ns/ldp#RDFSource" in types
+
+
+def read_append(server: ServerHandle, url: str) -> None:
+    """The suite's user-read-append.ttl."""
+    put_acl(url, authorization("restricted", url, "Read", "Append"))
+
+
+def test_append_without_write_on_an_rdf_source(server: ServerHandle) -> None:
+    """5.7.1-A, 5.7.1-B, 5.7.1-C, 5.7.2 (WebACModes.appendNotWrite*): with Read and Append, DELETE, PUT and a
+    PATCH that deletes (DELETE/INSERT WHERE, DELETE DATA) are 403; a PUT creating a child 201; PATCHes that
+    only add 204; a POST 201."""
+    url = resource(server)
+    read_append(server, url)
+    plain = {"Content-Type": "text/plain"}
+    sparql = {"Content-Type": "application/sparql-update"}
+    dc = "prefix dc: <http://purl.org/dc/elements/1.1/> "
+    assert requests.delete(url, auth=USER).status_code == 403
+    assert requests.put(url, data=b"test", headers=plain, auth=USER).status_code == 403
+    deleting = (
+        dc + 'DELETE { <> dc:title ?o1 .} INSERT { <> dc:title "I made a change" .} WHERE { <> dc:title ?o1 .}',
+        dc + 'DELETE DATA { <> dc:title "Some title" .}',
+    )
+    for update in deleting:
+        assert requests.patch(url, data=update, headers=sparql, auth=USER).status_code == 403
+    assert requests.put(url + "/child1", data=b"test", headers=plain, auth=USER).status_code == 201
+    adding = (
+        dc + 'DELETE { } INSERT { <> dc:title "I made a change" .} WHERE { }',
+        dc + 'INSERT DATA { <> dc:title "I made a change" .}',
+    )
+    for update in adding:
+        assert requests.patch(url, data=update, headers=sparql, auth=USER).status_code == 204
+    assert requests.post(url, auth=USER).status_code == 201
+
+
+def test_append_without_write_on_a_binary(server: ServerHandle) -> None:
+    """5.7.3 (WebACModes.appendNotWriteLdpNr): with Read and Append on an LDP-NR, POST, PUT and DELETE of it
+    and of its description are 403."""
+    posted = requests.post(server.root, data=b"test image", headers={"Content-Type": "text/plain"}, auth=ADMIN)
+    url = posted.headers["Location"]
+    read_append(server, url)
+    description = f"{url}/fcr:metadata"
+    for target in (url, description):
+        for method in ("POST", "PUT", "DELETE"):
+            assert requests.request(method, target, auth=USER).status_code == 403, (method, target)
