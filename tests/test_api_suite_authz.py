@@ -162,3 +162,63 @@ def test_append_without_write_on_a_binary(server: ServerHandle) -> None:
     for target in (url, description):
         for method in ("POST", "PUT", "DELETE"):
             assert requests.request(method, target, auth=USER).status_code == 403, (method, target)
+
+
+def child(server: ServerHandle, parent: str, name: str) -> str:
+    response = requests.put(f"{parent}/{name}", headers=TURTLE, auth=ADMIN)
+    assert response.status_code == 201
+    return response.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    ("test_id", "who"),
+    [
+        ("5.0-A", f"acl:agent <{WEBID}>"),
+        ("5.0-B", f"acl:agent <http://example.com/anotheruser> ; acl:agent <{WEBID}>"),
+        ("5.0-D", "acl:agentClass <http://xmlns.com/foaf/0.1/Agent>"),
+        ("5.0-E", "acl:agentClass acl:AuthenticatedAgent"),
+    ],
+)
+def test_agents_and_agent_classes(server: ServerHandle, test_id: str, who: str) -> None:
+    """5.0-A, 5.0-B, 5.0-D, 5.0-E (WebACGeneral.agentSingle, agentDouble, agentClass, allAuthenticatedAgents):
+    Read given to the user's WebID (alone or among others), to foaf:Agent, to acl:AuthenticatedAgent: GET 200."""
+    url = resource(server)
+    put_acl(url, f"<#restricted> a acl:Authorization ; {who} ; acl:mode acl:Read ; acl:accessTo <{url}> .\n")
+    assert requests.get(url, auth=USER).status_code == 200, test_id
+
+
+@pytest.mark.parametrize("hash_uri", [False, True])
+def test_agent_groups(server: ServerHandle, hash_uri: bool) -> None:
+    """5.0-C-1, 5.0-C-2, 5.2-C (WebACGeneral.agentGroup*, WebACRepresentation.dereferencingGroups): a vcard:Group
+    listing the user (the document itself or a hash URI in it) named by acl:agentGroup: GET 200."""
+    container = resource(server)
+    group = f"{container}/agent-group"
+    if hash_uri:
+        listing = "<> a acl:GroupListing .\n<#group1> a <http://www.w3.org/2006/vcard/ns#Group> ; "
+    else:
+        listing = "<> a <http://www.w3.org/2006/vcard/ns#Group> ; "
+    listing += f"<http://www.w3.org/2006/vcard/ns#hasMember> <{WEBID}> .\n"
+    made = requests.put(group, data=(PREFIX + listing).encode(), headers=TURTLE, auth=ADMIN)
+    assert made.status_code == 201
+    url = child(server, container, "group-test")
+    named = group + ("#group1" if hash_uri else "")
+    put_acl(
+        url,
+        f"<#a> a acl:Authorization ; acl:accessTo <{url}> ; acl:mode acl:Read, acl:Write ; "
+        f"acl:agentGroup <{named}> .\n",
+    )
+    assert requests.get(url, auth=USER).status_code == 200
+
+
+def test_access_to_names_the_resource(server: ServerHandle) -> None:
+    """5.0-F (WebACGeneral.resourceSingle): an ACL on a parent giving Read accessTo one child (acl:default the
+    parent): that child 200, its sibling 403."""
+    parent = resource(server)
+    child1, child2 = child(server, parent, "child1"), child(server, parent, "child2")
+    put_acl(
+        parent,
+        f"<#restricted> a acl:Authorization ; acl:agent <{WEBID}> ; acl:mode acl:Read ; "
+        f"acl:default <{parent}> ; acl:accessTo <{child1}> .\n",
+    )
+    assert requests.get(child1, auth=USER).status_code == 200
+    assert requests.get(child2, auth=USER).status_code == 403
