@@ -222,3 +222,29 @@ def test_access_to_names_the_resource(server: ServerHandle) -> None:
     )
     assert requests.get(child1, auth=USER).status_code == 200
     assert requests.get(child2, auth=USER).status_code == 403
+
+
+def test_read_and_write_modes(server: ServerHandle) -> None:
+    """5.0-G-1, 5.0-G-2, 5.0-H, 5.0-I, 5.0-J, 5.0-K, 5.0-L, 5.0-M-1..4 (WebACModes.*): Read gives HEAD and GET
+    and nothing else (PUT of a child, POST, DELETE, PATCH 403); Read for another agent gives the user nothing;
+    Read and Write give PUT of a child 201, POST 201, PATCH 204, DELETE 204."""
+    plain = {"Content-Type": "text/plain"}
+    patch = 'PREFIX dcterms: <http://purl.org/dc/terms/> INSERT { <> dcterms:description "Patch Updated" .} WHERE { }'
+    sparql = {"Content-Type": "application/sparql-update"}
+    url = resource(server)
+    put_acl(url, authorization("restricted", url, "Read"))
+    assert requests.head(url, auth=USER).status_code == 200
+    assert requests.get(url, auth=USER).status_code == 200
+    assert requests.put(url + "/child1", data=b"test", headers=plain, auth=USER).status_code == 403
+    assert requests.post(url, data=b"test", auth=USER).status_code == 403
+    assert requests.delete(url, auth=USER).status_code == 403
+    assert requests.patch(url, data=patch, headers=sparql, auth=USER).status_code == 403
+    other = resource(server)
+    put_acl(other, authorization("restricted", other, "Read", agent=f"<not-{WEBID}>"))
+    assert requests.get(other, auth=USER).status_code == 403
+    writable = resource(server)
+    put_acl(writable, authorization("restricted", writable, "Read", "Write"))
+    assert requests.put(writable + "/child1", data=b"test", headers=plain, auth=USER).status_code == 201
+    assert requests.post(writable, data=b"test", headers=plain, auth=USER).status_code == 201
+    assert requests.patch(writable, data=patch, headers=sparql, auth=USER).status_code == 204
+    assert requests.delete(writable, auth=USER).status_code == 204
