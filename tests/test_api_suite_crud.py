@@ -707,3 +707,20 @@ def test_constraint_documents_beside_the_api(tmp_path, http: requests.Session, b
                 == 201
             )
             assert http.get(root + "static/constraints/mine").status_code == 200
+
+
+def test_binaries_take_no_children_nor_patch_as_fedora6(f6: ServerHandle, http: requests.Session) -> None:
+    """Fedora 6 on a binary: POST 409 with constrainedBy (CreateResourceServiceImpl.checkParent,
+    InteractionModelViolationException); PATCH 400 (FedoraLdp.updateSparql), its description takes PATCH;
+    a PUT asking a binary to become a container 409 with the same document."""
+    url = made_binary(http, f6.root)
+    posted = http.post(url, data=b"x", headers={"Content-Type": "text/plain"})
+    assert posted.status_code == 409
+    assert_constrained_by(http, posted, "InteractionModelViolationException")
+    update = 'INSERT { <> <http://purl.org/dc/terms/title> "t" } WHERE { }'
+    assert http.patch(url, data=update, headers={"Content-Type": SPARQL}).status_code == 400
+    assert http.patch(f"{url}/fcr:metadata", data=update, headers={"Content-Type": SPARQL}).status_code == 204
+    retyped = http.put(url, data=b"", headers={"Content-Type": "text/turtle", "Link": BASIC})
+    assert retyped.status_code == 409
+    assert_constrained_by(http, retyped, "InteractionModelViolationException")
+    assert http.get(url).text == "TestString."

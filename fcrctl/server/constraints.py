@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fcrctl.errors import BadInput
+from fcrctl.errors import BadInput, Conflict
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
@@ -41,6 +41,11 @@ DOCUMENTS: dict[str, tuple[str, str]] = {
         "(those in Accept-External-Content-Handling), and a URL this server allows: file: under a directory "
         "its operator allowed, http(s): fetched only when its operator allowed fetching.",
     ),
+    "InteractionModelViolationException": (
+        "Interaction model violation",
+        "A binary (ldp:NonRDFSource) has no children, and a resource keeps the interaction model it was created "
+        "with: delete it and create it again to change it.",
+    ),
     "RequestWithAclLinkHeaderException": (
         "ACL link refused",
         "A resource's ACL is at its fcr:acl: a Link rel=\"acl\" naming another one cannot be given on creation.",
@@ -55,6 +60,10 @@ DOCUMENTS: dict[str, tuple[str, str]] = {
 
 class ExternalContentRefused(BadInput):
     constraint = "ExternalMessageBodyException"
+
+
+class InteractionModelViolation(Conflict):
+    constraint = "InteractionModelViolationException"
 
 
 class AclLinkRefused(BadInput):

@@ -18,6 +18,7 @@ from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, NON_RDF
 from fcrctl.server import fedora4
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
+from fcrctl.server.constraints import InteractionModelViolation
 from fcrctl.server.context import Context, UnsupportedMediaType
 from fcrctl.server.reads import binary_info, served_graph
 
@@ -66,7 +67,7 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
     ):  # Fedora 6 parses a container's PUT as RDF whatever it is sent (HttpRdfService.parseBodyAsModel)
         raise UnsupportedMediaType(f"{mime} is no RDF type: {existing.path} is a container, send its RDF")
     if existing is not None and model is not None and (model == NON_RDF_SOURCE) != existing.is_binary:
-        raise Conflict(
+        raise InteractionModelViolation(
             f"{existing.path} is a {_kind(existing)}: it cannot become a {_kind_of_model(model)}; "
             "delete it and create it again"
         )
@@ -78,7 +79,7 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         or (mime is None and bool(req.content_length))  # bytes without a type: a binary, as Fedora
     )
     if existing is not None and binary != existing.is_binary:
-        raise Conflict(
+        raise InteractionModelViolation(
             f"{existing.path} is a {_kind(existing)}: it cannot become a {'binary' if binary else 'container'}; "
             "delete it and create it again (send Link: <ldp:NonRDFSource>; rel=type for RDF-typed binaries)"
         )
@@ -199,6 +200,8 @@ def post(ctx: Context) -> Response:
     parent = ctx.repo.info(ctx.target.path)
     if parent.is_binary and ctx.config.dialect == "fedora4":
         raise Conflict(f"{ctx.url(parent.path)} is a binary: it cannot have child resources")  # 4.7: 409
+    if parent.is_binary and ctx.config.dialect == "fedora6":  # CreateResourceServiceImpl.checkParent: 409
+        raise InteractionModelViolation(f"{ctx.url(parent.path)} is a binary: it cannot have child resources")
     if parent.is_binary:
         allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
         return r.method_not_allowed("POST", allow)
@@ -294,7 +297,7 @@ def put_metadata(ctx: Context) -> Response:
 
 def patch(ctx: Context) -> Response:
     info = ctx.repo.info(ctx.target.path)
-    if info.is_binary and ctx.config.dialect == "fedora4":  # 4.7: 400
+    if info.is_binary and ctx.config.dialect in ("fedora4", "fedora6"):  # 4.7 and 6 (updateSparql): 400
         raise BadInput(f"a binary takes no PATCH: PATCH its description at {ctx.url(info.path, 'fcr:metadata')}")
     if info.is_binary:
         allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
@@ -320,7 +323,7 @@ def _patch(ctx: Context, info: ResourceInfo) -> Response:
     update = ctx.sparql_update(relative_to=info.path)
     lenient = h.prefers_lenient(ctx.request.headers.get("Prefer"))
     new = ctx.repo.patch(info.path, update, conditions=ctx.conditions(info), lenient=lenient)
-    return r.update_links(r.no_content(new), ctx, new, description=new.is_binary)
+    return r.no_content(new)  # Fedora 6's PATCH answers with the cache headers only (updateSparql)
 
 
 # -- deleting, moving, copying ---------------------------------------------------------------------
