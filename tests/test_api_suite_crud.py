@@ -8,8 +8,10 @@ them: RestAssured gives a String body with no Content-Type ``text/plain; charset
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -724,3 +726,117 @@ def test_binaries_take_no_children_nor_patch_as_fedora6(f6: ServerHandle, http: 
     assert retyped.status_code == 409
     assert_constrained_by(http, retyped, "InteractionModelViolationException")
     assert http.get(url).text == "TestString."
+
+
+class _Origin(BaseHTTPRequestHandler):
+    """The suite's WireMock: /file.txt as text/plain, /notype with no Content-Type."""
+
+    BODIES = {"/file.txt": (b"binary content", "text/plain"), "/notype": (b"other content", None)}
+
+    def _answer(self, body: bool) -> None:
+        found = self.BODIES.get(self.path)
+        if found is None:
+            self.send_error(404)
+            return
+        data, mime = found
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        if mime:
+            self.send_header("Content-Type", mime)
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self._answer(True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(False)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def fetching(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerHandle, str]]:
+    """serve --allow-external-fetch with the origin allow-listed (a private address is refused otherwise)."""
+    origin = ThreadingHTTPServer(("127.0.0.1", 0), _Origin)
+    threading.Thread(target=origin.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{origin.server_address[1]}/"
+    where = tmp_path_factory.mktemp("suite-external")
+    (where / "allowed").write_text(base + "\n")
+    try:
+        with start_server(
+            where / "repo", dialect="fedora6", external_allowed=str(where / "allowed"), allow_external_fetch=True
+        ) as server:
+            yield server, base
+    finally:
+        origin.shutdown()
+
+
+def external(url: str, handling: str, mime: str | None = None) -> str:
+    link = f'<{url}>; rel="http://fedora.info/definitions/fcrepo#ExternalContent"; handling="{handling}"'
+    return link + (f'; type="{mime}"' if mime else "")
+
+
+@pytest.mark.parametrize("handling", ["copy", "proxy"])
+def test_external_content_fetched(fetching: tuple[ServerHandle, str], http: requests.Session, handling: str) -> None:
+    """3.9-A-1, 3.9-A-3, 3.9-B-1, 3.9-B-3, 3.9-C-1, 3.9-C-3, 3.9-G-1, 3.9.3-A-2 (ExternalBinaryContent.*): POST,
+    PUT to create and PUT to replace with handling=copy or proxy; GET gives the content as text/plain with a
+    Content-Length, type NonRDFSource, a describedby Link, and answers Want-Digest."""
+    server, origin = fetching
+    link = external(origin + "file.txt", handling)
+    posted = http.post(server.root, headers={"Link": link, "Slug": f"x{uuid.uuid4().hex[:10]}"})
+    put = http.put(f"{server.url}/x{uuid.uuid4().hex[:10]}", headers={"Link": link})
+    replaced = made_binary(http, server.root)
+    assert http.put(replaced, headers={"Link": link}).status_code == 204
+    for url in (posted.headers["Location"], put.headers["Location"], replaced):
+        got = http.get(url, headers={"Want-Digest": "md5;q=0.3,sha;q=1"})
+        assert got.status_code == 200 and got.content == b"binary content"
+        assert got.headers["Content-Type"].startswith("text/plain") and got.headers["Content-Length"] == "14"
+        assert f"{LDP}NonRDFSource" in links(got, "type") and links(got, "describedby")
+        assert "sha=" in got.headers["Digest"] or "md5=" in got.headers["Digest"]
+
+
+@pytest.mark.parametrize(
+    ("test_id", "path", "link_type", "content_type", "expected"),
+    [
+        ("3.9-F-1", "notype", "text/special", None, "text/special"),
+        ("3.9-F-2", "file.txt", None, None, "text/plain"),
+        ("3.9-F-5", "file.txt", "text/special", "text/plain", "text/special"),
+        ("3.9-F-6", "notype", "text/special", "text/plain", "text/special"),
+    ],
+)
+def test_external_content_media_type(
+    fetching: tuple[ServerHandle, str],
+    http: requests.Session,
+    test_id: str,
+    path: str,
+    link_type: str | None,
+    content_type: str | None,
+    expected: str,
+) -> None:
+    """3.9-F-1, -F-2, -F-5, -F-6 (ExternalBinaryContent.binaryContent*): the Link's type wins over the request's
+    Content-Type and the origin's; without either, the origin's; HEAD says it."""
+    server, origin = fetching
+    headers = {"Link": external(origin + path, "proxy", link_type), "Slug": f"m{uuid.uuid4().hex[:10]}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    response = http.post(server.root, headers=headers)
+    assert response.status_code == 201, (test_id, response.text)
+    assert http.head(response.headers["Location"]).headers["Content-Type"].startswith(expected), test_id
+
+
+def test_external_content_want_digest(fetching: tuple[ServerHandle, str], http: requests.Session) -> None:
+    """3.9.3-A-1, 3.9.3-A-2 (ExternalBinaryContent.binaryContentRedirectWantDigest, ...ProxyWantDigest): a GET
+    with Want-Digest of redirected and proxied content answers with the digest of the external bytes."""
+    import hashlib
+
+    server, origin = fetching
+    sha1 = hashlib.sha1(b"binary content").hexdigest()  # noqa: S324 (the algorithm asked for)
+    for handling in ("redirect", "proxy"):
+        link = external(origin + "file.txt", handling)
+        url = http.post(server.root, headers={"Link": link}).headers["Location"]
+        got = http.get(url, headers={"Want-Digest": "md5;q=0.3,sha;q=1"}, allow_redirects=False)
+        assert f"sha={sha1}" in got.headers["Digest"], handling
+        assert http.get(url, headers={"Want-Digest": "abc"}, allow_redirects=False).status_code == 400

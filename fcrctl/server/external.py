@@ -159,6 +159,13 @@ class ExternalPolicy:
             return resp, _chunks(resp)
         raise ExternalFetchFailed(f"external content {url}: more than {MAX_REDIRECTS} redirects")
 
+    def remote_type(self, url: str) -> str | None:
+        """The Content-Type the origin gives ``url``, from its headers only (the body is not read): Fedora 6
+        asks the origin when a proxied binary's Link names no type (ExternalContentHandler)."""
+        resp, _ = self.fetch_stream(url)
+        resp.close()
+        return resp.headers.get("Content-Type")
+
     def fetch_file(self, url: str) -> tuple[BinaryIO, str | None]:
         """``fetch_stream`` as a readable stream (for copy), and the remote Content-Type."""
         resp, _ = self.fetch_stream(url)

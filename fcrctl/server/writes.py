@@ -88,11 +88,15 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
             ctx.config.external.check(external["url"], external["handling"])
             if external["handling"] == "copy":
                 return _copied_spec(ctx, external, filename, digests)
+            mime_type = external["type"]
+            proxied = external["handling"] == "proxy" and urlsplit(external["url"]).scheme.lower() in ("http", "https")
+            if not mime_type and proxied and ctx.config.dialect == "fedora6":
+                mime_type = ctx.config.external.remote_type(external["url"])
             return ResourceSpec(
                 binary=True,
                 external_url=external["url"],
                 external_handling=external["handling"],
-                mime_type=external["type"] or req.content_type or None,
+                mime_type=mime_type or req.content_type or None,
                 filename=filename,
                 digests=digests,
             )
