@@ -51,6 +51,7 @@ from fcrctl.rdf.prefer import (
     PREFER_MEMBERSHIP,
     PREFER_MINIMAL_CONTAINER,
     PREFER_SERVER_MANAGED,
+    omits_own_triples,
     parse_prefer,
     prefer_header,
 )
@@ -91,5 +92,6 @@ __all__ = [
     "check_storable", "check_user_triples", "containment_triples", "datetime_literal", "decode_path", "digest_urn",
     "encode_path", "id_to_url", "is_rdf_mime", "is_server_managed", "mime_of", "negotiate", "new_graph",
     "parse", "parse_digest_urn", "parse_prefer", "prefer_header", "read_ntriples", "referenced_ids",
-    "resolve_format", "serialize", "server_triples", "to_external", "to_internal", "url_to_id", "write_ntriples",
+    "omits_own_triples", "resolve_format", "serialize", "server_triples", "to_external", "to_internal", "url_to_id",
+    "write_ntriples",
 ]

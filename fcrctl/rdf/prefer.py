@@ -50,6 +50,14 @@ def parse_prefer(header: str | None) -> tuple[RdfPrefs, str | None]:
     return prefs, applied
 
 
+def omits_own_triples(header: str | None) -> bool:
+    """``omit="ldp:PreferMinimalContainer"``: leave out the resource's own triples, user and server-managed,
+    keeping containment and membership (Fedora 6's LdpTriplePreferences.displayUserRdf/displayServerManaged)."""
+    if not header or not re.search(r"return\s*=\s*representation", header):
+        return False
+    return PREFER_MINIMAL_CONTAINER in _quoted(header, "omit")
+
+
 def _quoted(text: str, key: str) -> list[str]:
     match = re.search(key + r'\s*=\s*"([^"]*)"', text)
     return match.group(1).split() if match else []

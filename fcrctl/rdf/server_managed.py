@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from fcrctl.errors import Conflict
+from fcrctl.errors import BadInput, Conflict
 from fcrctl.paths import ROOT_ID
 from fcrctl.rdf.vocab import (
     _SERVER_MANAGED_PREDICATES,
@@ -32,22 +32,60 @@ if TYPE_CHECKING:
     from fcrctl.repository.base import ResourceInfo
 
 
+class ServerManagedConflict(Conflict):
+    """A triple only the server writes was sent; ``constraint`` names the document an HTTP answer links
+    (rel=ldp#constrainedBy), as Fedora names its exception."""
+
+    constraint = "ServerManagedPropertyException"
+
+
+class ServerManagedTypeConflict(ServerManagedConflict):
+    constraint = "ServerManagedTypeException"
+
+
 def is_server_managed(predicate: str, obj: str | None = None) -> bool:
     if predicate in _SERVER_MANAGED_PREDICATES or predicate.startswith((FEDORA, FCREPO)):
         return True
     return predicate == RDF_NS + "type" and obj is not None and obj.startswith(_SERVER_MANAGED_TYPE_NAMESPACES)
 
 
-def check_user_triples(graph: Graph, *, subject_id: str, lenient: bool = False) -> Graph:
-    """Refuse (Conflict) or, when ``lenient``, drop triples only the server may set."""
+# an absolute IRI starts with its scheme (RFC 3987); anything else is relative
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:").match
 
-    del subject_id  # every subject is checked: Fedora guards these predicates everywhere
-    managed = [(s, p, o) for s, p, o in graph if is_server_managed(str(p), str(o))]
+
+def _relative(term: Node) -> bool:
+    from rdflib import URIRef  # imported already: the graph is rdflib's
+
+    return isinstance(term, URIRef) and not _ABSOLUTE(term)
+
+
+def check_user_triples(graph: Graph, *, subject_id: str, lenient: bool = False) -> Graph:
+    """Refuse (Conflict) or, when ``lenient``, drop triples only the server may set.
+
+    Relative IRIs (a graph built with ``URIRef("")`` for the resource itself) are resolved against
+    ``subject_id`` (``<>`` and ``<#name>``), as the server resolves a request body against its URL;
+    other relative IRIs are refused (BadInput): stored as N-Triples they could not be read back."""
+    from rdflib import URIRef
+
+    managed = []
+    relative = False
+    absolute = _ABSOLUTE
+    for s, p, o in graph:
+        if is_server_managed(str(p), str(o)):
+            managed.append((s, p, o))
+        if not relative and (
+            (type(s) is URIRef and not absolute(s)) or not absolute(p) or (type(o) is URIRef and not absolute(o))
+        ):
+            relative = True
+    if relative:
+        graph = _resolved(graph, subject_id)
+        managed = [(s, p, o) for s, p, o in graph if is_server_managed(str(p), str(o))]
     if not managed:
         return graph  # nothing to drop: no copy (copying costs as much as building the graph)
     if not lenient:
         p, o = managed[0][1], managed[0][2]
-        raise Conflict(
+        kind = ServerManagedTypeConflict if str(p) == RDF_NS + "type" else ServerManagedConflict
+        raise kind(
             f"server-managed triple <{p}> {_short(o)} cannot be set: remove it, or use --lenient to ignore it"
         )
     drop = set(managed)
@@ -55,6 +93,25 @@ def check_user_triples(graph: Graph, *, subject_id: str, lenient: bool = False) 
     for triple in graph:
         if triple not in drop:
             out.add(triple)
+    return out
+
+
+def _resolved(graph: Graph, subject_id: str) -> Graph:
+    from rdflib import URIRef
+
+    def resolve(term: Node, *, predicate: bool = False) -> Node:
+        if not _relative(term):
+            return term
+        if not predicate and subject_id and (str(term) == "" or str(term).startswith("#")):
+            return URIRef(subject_id + str(term))
+        raise BadInput(
+            f"relative IRI <{term}> in the RDF: write it absolute, or use <> (URIRef('')) or <#name> "
+            "for the resource itself"
+        )
+
+    out = new_graph()
+    for s, p, o in graph:
+        out.add((resolve(s), resolve(p, predicate=True), resolve(o)))
     return out
 
 

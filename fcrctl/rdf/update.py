@@ -44,6 +44,31 @@ def apply_update(graph: Graph, update: str, *, base: str) -> Graph:
     return out
 
 
+def update_deletes(update: str) -> bool:
+    """Whether a SPARQL Update can remove triples, decided on its parsed algebra as Fedora's WebAC filter
+    does (an Append agent may run the others): DELETE DATA or DELETE WHERE with triples, a DELETE template
+    with any; an empty ``DELETE { }`` deletes nothing. An update that does not parse counts as deleting
+    (the handler refuses it anyway)."""
+    from rdflib.plugins.sparql.processor import prepareUpdate
+
+    try:
+        operations = prepareUpdate(update, base=_SYNTHETIC_BASE).algebra
+    except Exception:  # noqa: BLE001 - rdflib raises many kinds; the PATCH itself reports the syntax error
+        return True
+    for operation in operations:
+        if operation.name == "Modify":
+            clause = operation["delete"] if "delete" in operation else None  # noqa: SIM401 (CompValue.get differs)
+        elif operation.name in ("DeleteData", "DeleteWhere"):
+            clause = operation
+        elif operation.name == "InsertData":
+            continue
+        else:
+            return True  # LOAD, CLEAR, DROP...: refused by apply_update, never an append
+        if clause is not None and (clause["triples"] or any((clause["quads"] or {}).values())):
+            return True
+    return False
+
+
 def _guard_update(operations: list[Any], local: str) -> None:
     """Refuse what would make rdflib reach outside the resource, decided on the parsed algebra
     (the text can hide a keyword in an escape such as ``SERVI\\u0043E``): LOAD and the graph

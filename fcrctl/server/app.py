@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from fcrctl.errors import BadInput, FcrctlError, ReadOnly, Unsupported
 from fcrctl.repository.base import Repository
-from fcrctl.server import authz, endpoints, reads, writes
+from fcrctl.server import authz, constraints, endpoints, reads, writes
 from fcrctl.server import responses as r
 from fcrctl.server import routing as rt
 from fcrctl.server.auth import BasicAuth
@@ -132,7 +132,11 @@ class FedoraApp:
                 if self.auth is not None
                 else None
             )
-            target = rt.parse_target(rt.request_path(request.environ), self.config.base_path)
+            request_path = rt.request_path(request.environ)
+            document = constraints.document(request_path, self.config.base_path)
+            if document is not None and request.method in ("GET", "HEAD", "OPTIONS"):
+                return constraints.response(document, request, self.base_url(request), self.config.base_path)
+            target = rt.parse_target(request_path, self.config.base_path)
             ctx = Context(self.repo, request, target, self.config, self.base_url(request))
             if user is not None and self.auth is not None:
                 ctx.user, ctx.admin = user, self.auth.is_admin(user)

@@ -31,6 +31,7 @@ def get_binary(ctx: Context, info: ResourceInfo, *, version: str | None = None) 
         resp = Response(status=307)
         resp.headers["Location"] = info.external_url
         r.resource_headers(resp, ctx, info)
+        _external_digest(ctx, resp, info.external_url)
         return resp
     if info.external_handling == "proxy" and info.external_url:
         ctx.config.external.check_read(info.external_url)
@@ -121,7 +122,25 @@ def _proxied(ctx: Context, info: ResourceInfo) -> Response:
             resp.headers["Content-Length"] = remote.headers["Content-Length"]
     resp.automatically_set_content_length = False
     r.resource_headers(resp, ctx, info)
+    _external_digest(ctx, resp, info.external_url or "")
     return resp
+
+
+def _external_digest(ctx: Context, resp: Response, url: str) -> None:
+    """Answer Want-Digest for http(s) external content by reading it (Fedora 6 runs its fixity on the
+    external bytes too), when this server may fetch it; the bytes are hashed as they stream, never held."""
+    want = ctx.request.headers.get("Want-Digest")
+    if not want or not ctx.config.external.fetch or urlsplit(url).scheme.lower() not in ("http", "https"):
+        return
+    hashers = {a: hashlib.new(a) for a in h.parse_want_digest(want)}
+    remote, chunks = ctx.config.external.fetch_stream(url)
+    try:
+        for block in chunks:
+            for hasher in hashers.values():
+                hasher.update(block)
+    finally:
+        remote.close()
+    resp.headers["Digest"] = h.digest_header({a: hasher.hexdigest() for a, hasher in hashers.items()})
 
 
 def _body(ctx: Context, content: BinaryContent) -> Iterable[bytes]:

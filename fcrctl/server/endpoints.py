@@ -99,6 +99,8 @@ def versions_options(ctx: Context) -> Response:
         resolve_version(ctx)
         if ctx.config.dialect == "fedora6":
             return Response(status=200, headers={"Allow": memento.READ_ONLY})
+    elif ctx.config.dialect == "fedora6":
+        return memento.timemap_headers(Response(status=200), ctx, ctx.target.path)
     writable = ctx.repo.capabilities.writable
     if ctx.target.endpoint == "version":
         extra = ("PATCH", "DELETE") if ctx.repo.capabilities.delete_versions else ("PATCH",)

@@ -39,6 +39,7 @@ class ExternalRefused(BadInput):
     """External content the server will not read or fetch for a client (400, as Fedora)."""
 
     kind = "external_refused"
+    constraint = "ExternalMessageBodyException"  # the document a 400 links (constraints.py), as Fedora 6
 
 
 class ExternalForbidden(FcrctlError):
@@ -157,6 +158,13 @@ class ExternalPolicy:
                 raise ExternalFetchFailed(f"external content {url} answered {resp.status_code}")
             return resp, _chunks(resp)
         raise ExternalFetchFailed(f"external content {url}: more than {MAX_REDIRECTS} redirects")
+
+    def remote_type(self, url: str) -> str | None:
+        """The Content-Type the origin gives ``url``, from its headers only (the body is not read): Fedora 6
+        asks the origin when a proxied binary's Link names no type (ExternalContentHandler)."""
+        resp, _ = self.fetch_stream(url)
+        resp.close()
+        return resp.headers.get("Content-Type")
 
     def fetch_file(self, url: str) -> tuple[BinaryIO, str | None]:
         """``fetch_stream`` as a readable stream (for copy), and the remote Content-Type."""

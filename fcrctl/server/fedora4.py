@@ -18,7 +18,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from fcrctl import paths, rdf
-from fcrctl.errors import BadInput, Conflict, Gone, NotFound
+from fcrctl.errors import BadInput, Gone, NotFound
+from fcrctl.rdf.server_managed import ServerManagedConflict, ServerManagedTypeConflict
 from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ def check_carries_server_triples(current: Graph, body: Graph, subject_id: str) -
         if p == contains or not rdf.is_server_managed(str(p), str(o)):
             continue
         if (s, p, o) not in body:
-            raise Conflict(
+            raise ServerManagedConflict(
                 f"the body leaves out the server-managed triple <{p}> {o.n3()}: send the representation a GET "
                 f"returned, with your changes, or send {LENIENT} to replace only your own triples"
             )
@@ -173,7 +174,7 @@ def refuse_server_triples(graph: Graph) -> None:
     """409 for a server-managed triple the body would set or change (4.7 refuses it, lenient or not)."""
     for _, p, o in graph:
         if rdf.is_server_managed(str(p), str(o)):
-            raise Conflict(
+            raise (ServerManagedTypeConflict if str(p) == rdf.RDF_NS + "type" else ServerManagedConflict)(
                 f"the server-managed triple <{p}> {o.n3()} cannot be set or changed: leave it out, "
                 "or send it back as a GET returned it"
             )

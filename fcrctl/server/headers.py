@@ -22,6 +22,7 @@ from fcrctl.repository.base import (
     NON_RDF_SOURCE,
     ResourceInfo,
 )
+from fcrctl.server.constraints import AclLinkRefused, ExternalContentRefused, InvalidInteractionModel
 
 LDP_RESOURCE = LDP + "Resource"
 RDF_SOURCE = LDP + "RDFSource"
@@ -115,16 +116,42 @@ def interaction_model(links: list[dict[str, str]]) -> str | None:
     return None
 
 
+# rel="type" links Fedora 6 takes beside the interaction models (FedoraLdp.checkInteractionModel):
+# ArchivalGroup (not kept here: the local repository has no archival groups) and OriginalResource
+# (every resource is versioned anyway)
+FEDORA6_OTHER_TYPES = frozenset(
+    {"http://fedora.info/definitions/v4/repository#ArchivalGroup", MEMENTO + "OriginalResource"}
+)
+
+
+def check_no_acl_link(links: list[dict[str, str]]) -> None:
+    """Fedora 6 refuses (400) a creation naming its ACL (CreateResourceServiceImpl.checkAclLinkHeader)."""
+    if any(item.get("rel") == "acl" for item in links):
+        raise AclLinkRefused('a Link rel="acl" cannot be given: the new resource\'s ACL is its fcr:acl')
+
+
+def check_fedora6_types(links: list[dict[str, str]]) -> None:
+    """Fedora 6 refuses (400) a rel="type" it cannot create: ldp:RDFSource, ldp:Container, ldp:Resource..."""
+    for item in links:
+        url = item.get("url", "")
+        if item.get("rel") == "type" and url not in MODELS_BY_URI and url not in FEDORA6_OTHER_TYPES:
+            raise InvalidInteractionModel(
+                f"invalid interaction model {url}: use ldp:BasicContainer, ldp:DirectContainer, "
+                "ldp:IndirectContainer or ldp:NonRDFSource"
+            )
+
+
 def external_content(links: list[dict[str, str]]) -> dict[str, str] | None:
     found = [item for item in links if item.get("rel") == EXTERNAL_CONTENT_REL]
     if len(found) > 1:
-        raise BadInput("more than one ExternalContent link: give exactly one")
+        raise ExternalContentRefused("more than one ExternalContent link: give exactly one")
     if not found:
         return None
     item = found[0]
     handling = item.get("handling", "").lower()
     if handling not in ("copy", "redirect", "proxy"):
-        raise BadInput(f'ExternalContent link needs handling="copy|redirect|proxy", got {handling or "none"!r}')
+        got = handling or "none"
+        raise ExternalContentRefused(f'ExternalContent link needs handling="copy|redirect|proxy", got {got!r}')
     return {"url": item["url"], "handling": handling, "type": item.get("type", "")}
 
 

@@ -24,6 +24,7 @@ from fcrctl.errors import BadInput
 from fcrctl.repository.base import Version
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
+from fcrctl.server.constraints import MementoDatetimeRefused
 
 if TYPE_CHECKING:
     from fcrctl.server.context import Context
@@ -72,12 +73,27 @@ def timemap(ctx: Context) -> Response:
             graph.add((subject, contains, URIRef(ctx.url(info.path, "fcr:versions", version.memento))))
         body = "" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
         resp = Response(body, content_type=r.TURTLE_WITH_CHARSET if mime == "text/turtle" else mime)
+    timemap_headers(resp, ctx, info.path)
+    resp.vary.add("Accept")
+    return resp
+
+
+# Fedora 6's TimeMap is an LDP container (TimeMapImpl's types, as Link headers)
+TIMEMAP_TYPES = (h.LDP_RESOURCE, h.CONTAINER, h.RDF_SOURCE, h.MEMENTO + "TimeMap")
+
+
+def timemap_headers(resp: Response, ctx: Context, path: str) -> Response:
+    """The Links, Allow and Accept-Post of ``path``'s TimeMap, on its GET, HEAD and OPTIONS."""
+    original = ctx.url(path)
     resp.headers.add("Link", h.link(original, "original"))
     resp.headers.add("Link", h.link(original, "timegate"))
-    resp.headers.add("Link", h.link(timemap_url, "timemap"))
-    resp.headers.add("Link", h.link(h.MEMENTO + "TimeMap", "type"))
-    resp.headers["Allow"] = "GET,HEAD,OPTIONS,POST" if ctx.repo.capabilities.writable else READ_ONLY
-    resp.vary.add("Accept")
+    resp.headers.add("Link", h.link(ctx.url(path, "fcr:versions"), "timemap"))
+    for uri in TIMEMAP_TYPES:
+        resp.headers.add("Link", h.link(uri, "type"))
+    writable = ctx.repo.capabilities.writable
+    resp.headers["Allow"] = "GET,HEAD,OPTIONS,POST" if writable else READ_ONLY
+    if writable:
+        resp.headers["Accept-Post"] = h.accept_post(list(rdf.RDF_MEDIA_TYPES))
     return resp
 
 
@@ -91,7 +107,7 @@ def create(ctx: Context) -> Response:
     if ctx.request.headers.get("Slug") is not None:
         raise BadInput("Fedora 6 versions have no labels: POST to fcr:versions without a Slug header")
     if ctx.request.headers.get("Memento-Datetime") is not None:
-        raise BadInput("POST to fcr:versions takes no Memento-Datetime: a new memento is dated now")
+        raise MementoDatetimeRefused("POST to fcr:versions takes no Memento-Datetime: a new memento is dated now")
     ctx.repo.info(path)
     versions = ctx.repo.versions(path)
     if versions:

@@ -82,7 +82,17 @@ def served_graph(ctx: Context, info: ResourceInfo, *, prefs: object = None, vers
     graph = ctx.repo.get_rdf(info.path, version=version, **kwargs)  # type: ignore[arg-type]
     for triple in _server_extras(ctx, info, version):
         graph.add(triple)
+    if prefs is not None and rdf.omits_own_triples(ctx.request.headers.get("Prefer")):
+        for triple in _own_triples(ctx, info, version):
+            graph.remove(triple)
     return graph
+
+
+def _own_triples(ctx: Context, info: ResourceInfo, version: str | None) -> set[Triple]:
+    """The resource's user and server-managed triples: what ``omit=ldp:PreferMinimalContainer`` leaves out
+    (a read of the resource alone: bounded, unlike its containment)."""
+    own = ctx.repo.get_rdf(info.path, version=version, prefs=RdfPrefs(containment=False, membership=False))
+    return set(own) | set(_server_extras(ctx, info, version))
 
 
 def served_triples(
@@ -93,7 +103,11 @@ def served_triples(
     stream = getattr(ctx.repo, "rdf_triples", None)
     if stream is None:
         return served_graph(ctx, info, prefs=prefs, version=version)
-    return itertools.chain(stream(info.path, version=version, **kwargs), _server_extras(ctx, info, version))
+    triples = itertools.chain(stream(info.path, version=version, **kwargs), _server_extras(ctx, info, version))
+    if prefs is not None and rdf.omits_own_triples(ctx.request.headers.get("Prefer")):
+        own = _own_triples(ctx, info, version)
+        return (triple for triple in triples if triple not in own)
+    return triples
 
 
 def _server_extras(ctx: Context, info: ResourceInfo, version: str | None) -> list[Triple]:

@@ -106,6 +106,12 @@ def error(err: e.FcrctlError, ctx: c.Context | None, *, allow: str | None = None
         resp.headers["Retry-After"] = str(err.retry_after)
     if allow is not None:
         resp.headers["Allow"] = allow
+    constraint = getattr(err, "constraint", None)
+    if constraint is not None and ctx is not None:
+        from fcrctl.server import constraints
+
+        address = constraints.url(ctx.plain_base_url or ctx.base_url, ctx.config.base_path, constraint)
+        resp.headers.add("Link", h.link(address, constraints.CONSTRAINED_BY))
     if status >= 500:
         log.warning(
             "%s %s -> %d: %s", ctx.request.method if ctx else "?", ctx.request.path if ctx else "?", status, err.message
@@ -164,16 +170,10 @@ def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, desc
         methods = h.CONTAINER_METHODS
         if path == "/":
             methods = tuple(m for m in methods if m not in ("DELETE", "MOVE", "COPY"))
-    versioned_url = ctx.url(path)
-    add("Link", h.link(ctx.url(path, "fcr:acl"), "acl"))  # every resource, as Fedora 5/6
-    add("Link", h.link(ctx.url(path, "fcr:versions"), "timemap"))
-    if ctx.config.dialect == "fedora6":
-        add("Link", h.link(versioned_url, "timegate"))
-        add("Link", h.link(versioned_url, "original"))
-        for value in h.MEMENTO_TYPE_LINKS:
-            add("Link", value)
-        if path == "/" and not description:
-            add("Link", h.link(ctx.url("/", "fcr:tx"), h.TX_ENDPOINT_REL))
+    for value in _version_links(ctx, path):
+        add("Link", value)
+    if ctx.config.dialect == "fedora6" and path == "/" and not description:
+        add("Link", h.link(ctx.url("/", "fcr:tx"), h.TX_ENDPOINT_REL))
     add("Allow", h.allow(methods, writable=writable))
     if not info.is_binary or description:
         add("Accept-Patch", h.SPARQL_UPDATE)
@@ -188,6 +188,30 @@ def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, desc
     else:
         resp.vary.add("Prefer")
         resp.vary.add("Accept")
+
+
+def _version_links(ctx: c.Context, path: str) -> list[str]:
+    """acl and timemap links of every resource (as Fedora 5/6); Fedora 6 adds timegate, original and
+    the OriginalResource/TimeGate types (every resource is versioned)."""
+    values = [h.link(ctx.url(path, "fcr:acl"), "acl"), h.link(ctx.url(path, "fcr:versions"), "timemap")]
+    if ctx.config.dialect == "fedora6":
+        url = ctx.url(path)
+        values += [h.link(url, "timegate"), h.link(url, "original"), *h.MEMENTO_TYPE_LINKS]
+    return values
+
+
+def update_links(resp: Response, ctx: c.Context, info: ResourceInfo, *, description: bool = False) -> Response:
+    """Fedora 6 answers a create or an update with the resource's Links, as its GET has them
+    (ContentExposingResource.createUpdateResponse): clients read rel=timemap or the types from a 201 or 204."""
+    if ctx.config.dialect != "fedora6":
+        return resp
+    for value in h.type_links(info.model, description=description):
+        resp.headers.add("Link", value)
+    if description:
+        resp.headers.add("Link", h.link(ctx.url(info.path), "describes"))
+    for value in _version_links(ctx, info.path):
+        resp.headers.add("Link", value)
+    return resp
 
 
 def rdf_response(
@@ -252,7 +276,7 @@ def created(ctx: c.Context, info: ResourceInfo, *, body: bool = True) -> Respons
     resp.last_modified = info.modified
     if info.is_binary:
         resp.headers.add("Link", h.link(ctx.url(info.path, "fcr:metadata"), "describedby", anchor=url))
-    return resp
+    return update_links(resp, ctx, info)
 
 
 def no_content(info: ResourceInfo | None = None, **headers: str) -> Response:

@@ -13,10 +13,12 @@ from werkzeug.wrappers import Response
 
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, Conflict, Gone, NotFound, PreconditionFailed
-from fcrctl.repository.base import NON_RDF_SOURCE, ResourceInfo, ResourceSpec
+from fcrctl.rdf.server_managed import ServerManagedConflict
+from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, NON_RDF_SOURCE, ResourceInfo, ResourceSpec
 from fcrctl.server import fedora4
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
+from fcrctl.server.constraints import InteractionModelViolation
 from fcrctl.server.context import Context, UnsupportedMediaType
 from fcrctl.server.reads import binary_info, served_graph
 
@@ -29,6 +31,10 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
     req = ctx.request
     url = ctx.url(path)
     links = h.parse_links(req.headers.getlist("Link"))
+    if ctx.config.dialect == "fedora6":
+        h.check_fedora6_types(links)
+        if existing is None:
+            h.check_no_acl_link(links)
     model = h.interaction_model(links)
     external = h.external_content(links)
     mime = rdf.mime_of(req.content_type)
@@ -49,8 +55,19 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         and not req.headers.get("Content-Disposition", "").lower().startswith("attachment")
     ):
         raise UnsupportedMediaType("a body needs a Content-Type: an RDF type for a container, any other for a binary")
+    if (
+        ctx.config.dialect == "fedora6"
+        and existing is not None
+        and not existing.is_binary
+        and model is None
+        and external is None
+        and mime is not None
+        and not rdf.is_rdf_mime(mime)
+        and mime != h.SPARQL_UPDATE
+    ):  # Fedora 6 parses a container's PUT as RDF whatever it is sent (HttpRdfService.parseBodyAsModel)
+        raise UnsupportedMediaType(f"{mime} is no RDF type: {existing.path} is a container, send its RDF")
     if existing is not None and model is not None and (model == NON_RDF_SOURCE) != existing.is_binary:
-        raise Conflict(
+        raise InteractionModelViolation(
             f"{existing.path} is a {_kind(existing)}: it cannot become a {_kind_of_model(model)}; "
             "delete it and create it again"
         )
@@ -62,7 +79,7 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         or (mime is None and bool(req.content_length))  # bytes without a type: a binary, as Fedora
     )
     if existing is not None and binary != existing.is_binary:
-        raise Conflict(
+        raise InteractionModelViolation(
             f"{existing.path} is a {_kind(existing)}: it cannot become a {'binary' if binary else 'container'}; "
             "delete it and create it again (send Link: <ldp:NonRDFSource>; rel=type for RDF-typed binaries)"
         )
@@ -71,11 +88,15 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
             ctx.config.external.check(external["url"], external["handling"])
             if external["handling"] == "copy":
                 return _copied_spec(ctx, external, filename, digests)
+            mime_type = external["type"]
+            proxied = external["handling"] == "proxy" and urlsplit(external["url"]).scheme.lower() in ("http", "https")
+            if not mime_type and proxied and ctx.config.dialect == "fedora6":
+                mime_type = ctx.config.external.remote_type(external["url"])
             return ResourceSpec(
                 binary=True,
                 external_url=external["url"],
                 external_handling=external["handling"],
-                mime_type=external["type"] or req.content_type or None,
+                mime_type=mime_type or req.content_type or None,
                 filename=filename,
                 digests=digests,
             )
@@ -101,7 +122,34 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         graph = fedora4.untyped(graph)
         if existing is None and model is None:
             model = fedora4.model_from_body(ctx, graph, paths.to_id(path))
+    if ctx.config.dialect == "fedora6":
+        _membership_defaults(graph, paths.to_id(path), model or (existing.model if existing else None))
     return ResourceSpec(graph=graph, model=model, lenient=lenient)
+
+
+def _membership_defaults(graph: Graph, subject_id: str, model: str | None) -> None:
+    """Fedora 6 stores what a direct or indirect container leaves out (AbstractService.ensureValidDirectContainer):
+    ldp:membershipResource itself, ldp:hasMemberRelation ldp:member, ldp:insertedContentRelation ldp:MemberSubject;
+    and refuses a server-managed predicate as a relation (409)."""
+    from rdflib import URIRef
+
+    if model not in (DIRECT_CONTAINER, INDIRECT_CONTAINER):
+        return
+    subject = URIRef(subject_id)
+    ldp = rdf.LDP
+    for relation in ("hasMemberRelation", "isMemberOfRelation", "insertedContentRelation"):
+        for value in graph.objects(subject, URIRef(ldp + relation)):
+            if rdf.is_server_managed(str(value)):  # membership would then write server-managed triples
+                raise ServerManagedConflict(
+                    f"ldp:{relation} cannot be the server-managed {value.n3()}: choose a predicate of your own"
+                )
+    defaults = [(ldp + "membershipResource", (), subject), (ldp + "hasMemberRelation", (ldp + "isMemberOfRelation",),
+                URIRef(ldp + "member"))]
+    if model == INDIRECT_CONTAINER:
+        defaults.append((ldp + "insertedContentRelation", (), URIRef(ldp + "MemberSubject")))
+    for predicate, alternatives, value in defaults:
+        if not any((subject, URIRef(p), None) in graph for p in (predicate, *alternatives)):
+            graph.add((subject, URIRef(predicate), value))
 
 
 def _copied_spec(ctx: Context, external: dict[str, str], filename: str | None, digests: dict[str, str]) -> ResourceSpec:
@@ -156,6 +204,8 @@ def post(ctx: Context) -> Response:
     parent = ctx.repo.info(ctx.target.path)
     if parent.is_binary and ctx.config.dialect == "fedora4":
         raise Conflict(f"{ctx.url(parent.path)} is a binary: it cannot have child resources")  # 4.7: 409
+    if parent.is_binary and ctx.config.dialect == "fedora6":  # CreateResourceServiceImpl.checkParent: 409
+        raise InteractionModelViolation(f"{ctx.url(parent.path)} is a binary: it cannot have child resources")
     if parent.is_binary:
         allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
         return r.method_not_allowed("POST", allow)
@@ -200,7 +250,7 @@ def put(ctx: Context) -> Response:
     elif spec.graph is not None and not spec.lenient:
         spec.graph = _without_unchanged_server_triples(ctx, existing, spec.graph)
     info, was_created = ctx.repo.replace(path, spec, conditions=ctx.conditions(existing))
-    return created(ctx, info) if was_created else r.no_content(info)
+    return created(ctx, info) if was_created else r.update_links(r.no_content(info), ctx, info)
 
 
 def _fedora4_replace(ctx: Context, existing: ResourceInfo, spec: ResourceSpec) -> None:
@@ -246,12 +296,12 @@ def put_metadata(ctx: Context) -> Response:
     if not lenient:
         graph = _without_unchanged_server_triples(ctx, info, graph)
     new = ctx.repo.replace_description(info.path, graph, conditions=ctx.conditions(info), lenient=lenient)
-    return r.no_content(new)
+    return r.update_links(r.no_content(new), ctx, new, description=True)
 
 
 def patch(ctx: Context) -> Response:
     info = ctx.repo.info(ctx.target.path)
-    if info.is_binary and ctx.config.dialect == "fedora4":  # 4.7: 400
+    if info.is_binary and ctx.config.dialect in ("fedora4", "fedora6"):  # 4.7 and 6 (updateSparql): 400
         raise BadInput(f"a binary takes no PATCH: PATCH its description at {ctx.url(info.path, 'fcr:metadata')}")
     if info.is_binary:
         allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
@@ -277,7 +327,7 @@ def _patch(ctx: Context, info: ResourceInfo) -> Response:
     update = ctx.sparql_update(relative_to=info.path)
     lenient = h.prefers_lenient(ctx.request.headers.get("Prefer"))
     new = ctx.repo.patch(info.path, update, conditions=ctx.conditions(info), lenient=lenient)
-    return r.no_content(new)
+    return r.no_content(new)  # Fedora 6's PATCH answers with the cache headers only (updateSparql)
 
 
 # -- deleting, moving, copying ---------------------------------------------------------------------
