@@ -7,6 +7,7 @@ the fitted cost at 1M objects printed beside the target (issue 14).
     .venv/bin/python bench/scale.py --smoke               # tiny sizes for CI
     .venv/bin/python bench/scale.py --only snapshot       # build and the snapshot rows only
     .venv/bin/python bench/scale.py --keep DIR            # build once into DIR, later runs reuse it
+    .venv/bin/python bench/scale.py --only snapshot --baseline /work/main  # snapshot rows beside main's
 
 Each repository is one flat container /c of N children (1% of them binaries), built through
 the repository's own writer in-process: transactions of a few hundred creates, committed by
@@ -141,10 +142,23 @@ def fcrctl(where: Path, *args: str, first_line: bool = False) -> tuple[float, fl
     return elapsed, first if first is not None else elapsed, usage.ru_maxrss // 1024, out
 
 
-def fcrctl_cpu(where: Path, *args: str) -> tuple[float, float, str]:
-    """(seconds, CPU seconds of the process and its forked workers, stdout) of one `fcrctl`."""
+BASELINE: list[str] | None = None  # --baseline: another checkout's `fcrctl`
+
+
+def baseline_command(checkout: Path) -> list[str]:
+    """Another checkout's `fcrctl` on this venv's libraries: -S keeps this venv's editable
+    install (of this checkout) off the path; it is run from / so no current directory's fcrctl is
+    imported either."""
+    paths = [str(checkout.resolve()), *(p for p in sys.path if p.endswith("site-packages"))]
+    return ["env", f"PYTHONPATH={os.pathsep.join(paths)}", sys.executable, "-S", "-m", "fcrctl"]
+
+
+def fcrctl_cpu(where: Path, *args: str, cmd: list[str] | None = None) -> tuple[float, float, str]:
+    """(seconds, CPU seconds of the process and its forked workers, stdout) of one `fcrctl`
+    (``cmd``: another checkout's, baseline_command)."""
     started = time.perf_counter()
-    proc = subprocess.Popen([*FCRCTL, "--repo", str(where), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*(cmd or FCRCTL), "--repo", str(where), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd="/" if cmd else None)
     assert proc.stdout is not None and proc.stderr is not None
     out = proc.stdout.read().decode()  # (not communicate(): it reaps the process, and its CPU times with it)
     err = proc.stderr.read().decode()
@@ -203,6 +217,15 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
     got["snapshot after 100 changes"], got["snapshot after 100 changes lock"] = secs, json.loads(out)["lockHeldSeconds"]
     got["snapshot after 100 changes in-process"] = json.loads(out)["seconds"]
     got["snapshot after 100 changes cpu-s"] = cpu
+    if BASELINE is not None:  # the same rows by another checkout on the same objects, in the same minutes
+        shutil.rmtree(where / "backups", ignore_errors=True)
+        secs, cpu, out = fcrctl_cpu(where, "--json", "backup", "--label", "baseline-first", cmd=BASELINE)
+        got["baseline: snapshot"], got["baseline: snapshot objects/cpu-s"] = secs, objects / cpu
+        got["baseline: snapshot lock"] = json.loads(out).get("lockHeldSeconds", 0.0)
+        change(where, count, min(100, count // 8), 5, "baseline")
+        secs, cpu, out = fcrctl_cpu(where, "--json", "backup", "--label", "baseline-changed", cmd=BASELINE)
+        got["baseline: snapshot after 100 changes"], got["baseline: snapshot after 100 changes cpu-s"] = secs, cpu
+        got["baseline: snapshot after 100 changes lock"] = json.loads(out).get("lockHeldSeconds", 0.0)
     if only == "snapshot":
         print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
         if not keep:
@@ -328,7 +351,12 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--only", choices=["snapshot"], help="measure only these rows (after the build)")
     parser.add_argument("--keep", type=Path, help="build the repositories here once and keep them (with --only)")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="also take the snapshot rows with another checkout's fcrctl (e.g. main's), same objects")
     args = parser.parse_args()
+    if args.baseline is not None:
+        global BASELINE
+        BASELINE = baseline_command(args.baseline)
     sizes = [40, 120] if args.smoke else sorted(args.sizes)
     base = os.environ.get("BENCH_DIR")
     if args.keep is not None:
