@@ -288,6 +288,17 @@ def test_spilled_lookups_are_batched(big: Any, monkeypatch: pytest.MonkeyPatch, 
     assert single == [], "a spilled listing asked SQLite once per child"
 
 
+def test_spilled_lookups_search_the_triples_by_subject() -> None:
+    with ListingTriples(spill_at=0) as triples:
+        triples.triple("http://h/c", listing_triples.CONTAINS, "http://h/c/a")
+        list(triples.children(["http://h/c"], lambda url: url.rsplit("h", 1)[1]))
+        triples.about_each([["http://h/c/a"]])
+        db = triples._db
+        assert db is not None
+        plan = " / ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + listing_triples.ABOUT_EACH))
+    assert "SEARCH t USING INDEX" in plan and "SCAN t" not in plan, plan  # a scan per chunk: quadratic
+
+
 # -- servers that break their word, or trickle: a real socket, a body written by hand ----------------
 
 NT_C = "application/n-triples"

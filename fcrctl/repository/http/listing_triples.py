@@ -23,6 +23,8 @@ WANTED = frozenset({
 })
 SPILL_AT = 50_000  # triples (~5,000 children) kept as Python objects before spilling to SQLite
 BATCH = 10_000  # rows written to SQLite at a time
+# CROSS JOIN keeps SQLite's loops in this order: a lookup per resource asked, not a scan of t per chunk
+ABOUT_EACH = "SELECT asked.i, t.s, t.p, t.o FROM asked CROSS JOIN t ON t.s = asked.s ORDER BY asked.i, t.rowid"
 
 
 class ListingTriples:
@@ -110,8 +112,7 @@ class ListingTriples:
         db.executemany("INSERT OR IGNORE INTO asked VALUES (?, ?)",
                        ((s, i) for i, subjects in enumerate(resources) for s in subjects))
         found: list[dict[str, dict[str, list[str]]]] = [{} for _ in resources]
-        for i, s, p, o in db.execute("SELECT asked.i, t.s, t.p, t.o FROM asked JOIN t ON t.s = asked.s "
-                                     "ORDER BY asked.i, t.rowid"):
+        for i, s, p, o in db.execute(ABOUT_EACH):
             found[i].setdefault(s, {}).setdefault(p, []).append(o)
         return [[by[s] for s in subjects if s in by] for subjects, by in zip(resources, found, strict=True)]
 
