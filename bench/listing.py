@@ -6,7 +6,7 @@ Rows, each a fresh process (and, over HTTP, a fresh server), measured in the sam
 - local: the index;
 - HTTP grouped: serve says its N-Triples listing is grouped, the client lists each child as it arrives;
 - HTTP like Fedora: the client ignores that (as against a Fedora server): reads the listing whole,
-  spilling its triples to SQLite past SPILL_AT;
+  spilling its triples to SQLite past SPILL_AT; and the same holding them all in memory (no spill);
 - with --baseline TREE (e.g. /work/main): the same local and HTTP rows run from that tree's code
   (PYTHONPATH), client and server, side by side with ours.
 
@@ -44,6 +44,8 @@ TARGET_FIRST_LINE = 0.2  # seconds, at 1M children (issue 14)
 CLI = "import sys; from fcrctl.cli.main import run; sys.argv[0] = 'fcrctl'; run()"
 # The client as against a Fedora server: it never hears that a listing is grouped.
 FEDORA_LIKE = "from fcrctl.repository.http import listings; listings.GROUPED_HEADER = 'X-Not-Sent'; " + CLI
+# ...and keeps every triple of it in memory (no spill): what the spill costs
+IN_MEMORY = "from fcrctl.repository.http import listing_triples; listing_triples.SPILL_AT = 1 << 62; " + FEDORA_LIKE
 
 
 @dataclass
@@ -133,6 +135,7 @@ def measure(where: Path, count: int, baseline: Path | None) -> dict[str, Figures
         ("local (index)", CLI, ours, False),
         ("HTTP grouped (serve)", CLI, ours, True),
         ("HTTP like Fedora (spills)", FEDORA_LIKE, ours, True),
+        ("HTTP like Fedora, in memory", IN_MEMORY, ours, True),
     ]
     if baseline is not None:
         theirs = tree_env(baseline.resolve(), pycache)
