@@ -2,8 +2,7 @@
 
 Listings can be gigabytes (a million children, each with its triples embedded), so they are
 never read whole: each complete line goes to rdflib's W3CNTriplesParser, whose sink decides
-what to keep; lines whose predicate the reader does not want are skipped before rdflib sees
-them. A line over MAX_LINE or a body over MAX_BODY is refused, and so is a body that arrives
+what to keep. A line over MAX_LINE or a body over MAX_BODY is refused, and so is a body that arrives
 too slowly (ReadBudget: ``--timeout`` plus one second per MIN_RATE bytes received).
 """
 
@@ -152,32 +151,13 @@ def _arriving(response: requests.Response) -> Iterator[bytes]:
         raise requests.exceptions.SSLError(exc) from exc
 
 
-def _predicate(line: bytes) -> bytes | None:
-    """The predicate IRI of an N-Triples line, as written (``<...>``); None when it is not plainly
-    there (an escaped IRI, a malformed line: rdflib then parses the line and judges it)."""
-    line = line.lstrip(b" \t")
-    if line.startswith(b"<"):
-        end = line.find(b">") + 1
-    elif line.startswith(b"_:"):
-        end = min((i for i in (line.find(b" "), line.find(b"\t")) if i > 0), default=0)
-    else:
-        return None
-    if end <= 0:
-        return None
-    rest = line[end:].lstrip(b" \t")
-    close = rest.find(b">")
-    if not rest.startswith(b"<") or close < 0 or b"\\" in rest[:close]:
-        return None
-    return rest[:close + 1]
-
-
 def triples(response: requests.Response, *, url: str, path: str, location: str, read_timeout: float,
             wanted: Collection[str] | None = None) -> Iterator[Triple]:
     """Every triple of a streamed N-Triples response (only those with a ``wanted`` predicate, when
-    given) as the body arrives; its arrival bounded by a ReadBudget of ``read_timeout`` seconds."""
+    given: every line is parsed all the same, so a malformed one is refused) as the body arrives;
+    its arrival bounded by a ReadBudget of ``read_timeout`` seconds."""
     from rdflib.plugins.parsers.ntriples import W3CNTriplesParser
 
-    keep = None if wanted is None else {f"<{p}>".encode() for p in wanted}
     got: list[Triple] = []
 
     class _One:
@@ -188,14 +168,12 @@ def triples(response: requests.Response, *, url: str, path: str, location: str, 
     budget = ReadBudget(read_timeout, response.raw.shutdown)
     try:
         for line in _lines(budget.blocks(_arriving(response)), MAX_BODY):
-            if keep is not None:
-                predicate = _predicate(line)
-                if predicate is not None and predicate not in keep:
-                    continue
             parser.line = line.decode("utf-8")
             parser.parseline()
             if got:
-                yield got.pop()
+                triple = got.pop()
+                if wanted is None or str(triple[1]) in wanted:
+                    yield triple
     except (requests.RequestException, _Slow) as exc:  # the connection broke (or was cut) while the body arrived
         if budget.expired:
             raise Unavailable(
