@@ -158,7 +158,7 @@ class Listings:
         yield from self._resolved(pending)
 
     def _resolved(self, pending: list[tuple[str, ResourceInfo | None]]) -> Iterator[ResourceInfo]:
-        asked = {}
+        asked: dict[str, ResourceInfo] = {}
         unknown = [kid for kid, info in pending if info is None]
         for described in self._remote.pool_map(self._describe_or_none, unknown):
             if described is not None:
