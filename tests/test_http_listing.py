@@ -1,5 +1,7 @@
-"""Listings at scale over HTTP (issue 14): the client spills a big listing's triples to SQLite
-instead of holding them, lists the same children in the same order, and bounds what it reads."""
+"""Listings at scale over HTTP (issue 14): from a server that says its listing is grouped (fcrctl
+serve) the client yields each child as its group arrives; from any other (Fedora) it spills a big
+listing's triples to SQLite instead of holding them. Both list the same children in the same order,
+and bound what they read and how long they wait for it."""
 
 from __future__ import annotations
 
@@ -55,7 +57,14 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, HttpRep
         repo.close()
 
 
-def test_a_big_listing_spills_and_lists_what_the_index_lists(big: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def fedora_like(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client as against a real Fedora, which never says its listing is grouped."""
+    monkeypatch.setattr(listings, "GROUPED_HEADER", "X-Not-Sent-By-Fedora")
+
+
+def test_a_big_listing_spills_and_lists_what_the_index_lists(big: Any, monkeypatch: pytest.MonkeyPatch,
+                                                             fedora_like: None) -> None:
     _, repo, expected = big
     held: list[int] = []  # triples held as Python objects after each one arrives
     spills: list[bool] = []
@@ -86,7 +95,8 @@ def test_a_big_listing_spills_and_lists_what_the_index_lists(big: Any, monkeypat
     assert len(spilled) == CHILDREN + 2
 
 
-def test_spilled_and_in_memory_listings_agree_also_from_turtle(big: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spilled_and_in_memory_listings_agree_also_from_turtle(big: Any, monkeypatch: pytest.MonkeyPatch,
+                                                               fedora_like: None) -> None:
     _, repo, _ = big
     in_memory = key(repo.children("/c"))
     monkeypatch.setattr(listing_triples, "SPILL_AT", 10)
@@ -95,7 +105,7 @@ def test_spilled_and_in_memory_listings_agree_also_from_turtle(big: Any, monkeyp
     assert key(repo.children("/c")) == in_memory
 
 
-def test_spilling_keeps_the_client_s_memory_flat(big: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spilling_keeps_the_client_s_memory_flat(big: Any, monkeypatch: pytest.MonkeyPatch, fedora_like: None) -> None:
     _, repo, _ = big
     monkeypatch.setattr(listings, "CHUNK", 16)
     monkeypatch.setattr(listing_triples, "BATCH", 100)
@@ -138,13 +148,21 @@ def test_a_listing_line_over_the_bound_is_refused(big: Any, monkeypatch: pytest.
         list(repo.children("/c"))
 
 
-def test_a_listing_over_the_size_bound_is_refused_from_the_cli(big: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    handle, _, _ = big
+@pytest.mark.parametrize("grouped", [True, False])
+def test_a_listing_over_the_size_bound_is_refused_from_the_cli(big: Any, monkeypatch: pytest.MonkeyPatch,
+                                                               grouped: bool) -> None:
+    handle, _, expected = big
+    if not grouped:
+        monkeypatch.setattr(listings, "GROUPED_HEADER", "X-Not-Sent-By-Fedora")
     monkeypatch.setattr(ntriples, "MAX_BODY", 10_000)
     result = CliRunner().invoke(app, ["--repo", handle.url, "ls", "/c"])
     assert result.exit_code == ExitCode.CORRUPT, result.output
-    assert "over 10000 bytes: refused" in result.output
-    assert result.output.count("\n") <= 2  # one error line, nothing listed before it
+    assert "over 10000 bytes: refused" in result.stderr
+    listed = result.stdout.splitlines()
+    if grouped:  # what arrived within the bound was listed, in order
+        assert 0 < len(listed) < 30 and listed == [k[0] for k in direct(expected)][:len(listed)]
+    else:  # read whole first: nothing listed before the error
+        assert listed == []
 
 
 def test_an_rdf_body_over_its_bound_is_refused(big: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,7 +172,8 @@ def test_an_rdf_body_over_its_bound_is_refused(big: Any, monkeypatch: pytest.Mon
         repo.get_rdf("/c")
 
 
-def test_stopping_early_closes_the_spill(big: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_stopping_early_closes_the_spill(big: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                         fedora_like: None) -> None:
     _, repo, _ = big
     closed: list[bool] = []
     close = ListingTriples.close
@@ -169,3 +188,250 @@ def test_stopping_early_closes_the_spill(big: Any, monkeypatch: pytest.MonkeyPat
     assert next(listing).path.startswith("/c/")
     listing.close()  # type: ignore[attr-defined]
     assert closed == [True]
+
+
+# -- grouped listings (fcrctl serve says so): each child as its group arrives ----------------------
+
+
+def direct(expected: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return [k for k in expected if k[0].count("/") == 2]
+
+
+def test_a_grouped_listing_streams_what_the_index_lists(big: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, repo, expected = big
+    read: list[bytes] = []
+    real_lines = ntriples._lines
+
+    def counted(blocks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
+        for line in real_lines(blocks, max_bytes):
+            read.append(line)
+            yield line
+
+    def no_spill(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a grouped listing must not be read whole")
+
+    monkeypatch.setattr(ntriples, "_lines", counted)
+    monkeypatch.setattr(listings, "ListingTriples", no_spill)
+    listing = repo.children("/c")
+    first = next(listing)
+    assert len(read) < 40, f"{len(read)} lines read before the first child"  # its group, not the body
+    streamed = [key(iter([first])), key(listing)]
+    assert streamed[0] + streamed[1] == direct(expected)
+    assert len(read) > CHILDREN * 5
+
+
+def test_a_grouped_listing_holds_one_group(big: Any, monkeypatch: pytest.MonkeyPatch, fedora_like: None) -> None:
+    _, repo, _ = big
+
+    def peak() -> int:
+        tracemalloc.start()
+        try:
+            for _ in repo.children("/c"):
+                pass
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    monkeypatch.setattr(listing_triples, "SPILL_AT", 1 << 40)
+    held = peak()  # every triple of the listing in memory
+    monkeypatch.undo()
+    grouped = peak()
+    assert grouped < held * 0.5, f"grouped peak {grouped} B vs all in memory {held} B"
+
+
+def test_serve_says_only_an_n_triples_listing_is_grouped(big: Any) -> None:
+    import requests
+
+    handle, _, _ = big
+    embed = ('return=representation; include="http://www.w3.org/ns/ldp#PreferContainment '
+             'http://fedora.info/definitions/v4/repository#EmbedResources"')
+    nt = {"Accept": "application/n-triples", "Prefer": embed}
+    assert requests.get(handle.url + "/c", headers=nt, timeout=60).headers["Fcrctl-Listing"] == "grouped"
+    inbound = {**nt, "Prefer": embed[:-1] + ' http://fedora.info/definitions/v4/repository#InboundReferences"'}
+    for headers in ({**nt, "Accept": "text/turtle"}, {"Accept": "application/n-triples"}, inbound):
+        assert "Fcrctl-Listing" not in requests.get(handle.url + "/c", headers=headers, timeout=60).headers, headers
+
+
+def test_ls_through_the_cli_streams_grouped_and_spills_otherwise(big: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    handle, _, expected = big
+    want = "".join(k[0] + "\n" for k in direct(expected))
+    grouped = CliRunner().invoke(app, ["--repo", handle.url, "ls", "/c"])
+    assert grouped.exit_code == 0, grouped.output
+    assert grouped.stdout == want
+    spills: list[bool] = []
+    real_spill = ListingTriples._spill
+
+    def counting_spill(self: ListingTriples) -> None:
+        spills.append(True)
+        real_spill(self)
+
+    monkeypatch.setattr(ListingTriples, "_spill", counting_spill)
+    monkeypatch.setattr(listings, "GROUPED_HEADER", "X-Not-Sent-By-Fedora")
+    monkeypatch.setattr(listing_triples, "SPILL_AT", 200)
+    spilled = CliRunner().invoke(app, ["--repo", handle.url, "ls", "/c"])
+    assert spilled.exit_code == 0, spilled.output
+    assert spilled.stdout == want and spills == [True]
+
+
+def test_spilled_lookups_are_batched(big: Any, monkeypatch: pytest.MonkeyPatch, fedora_like: None) -> None:
+    _, repo, expected = big
+    about = ListingTriples.about
+    single: list[int] = []
+
+    def counting_about(self: ListingTriples, subjects: list[str]) -> Any:
+        single.append(1)
+        return about(self, subjects)
+
+    monkeypatch.setattr(ListingTriples, "about", counting_about)
+    monkeypatch.setattr(listing_triples, "SPILL_AT", 100)
+    assert key(repo.children("/c")) == direct(expected)
+    assert single == [], "a spilled listing asked SQLite once per child"
+
+
+def test_spilled_lookups_search_the_triples_by_subject() -> None:
+    with ListingTriples(spill_at=0) as triples:
+        triples.triple("http://h/c", listing_triples.CONTAINS, "http://h/c/a")
+        list(triples.children(["http://h/c"], lambda url: url.rsplit("h", 1)[1]))
+        triples.about_each([["http://h/c/a"]])
+        db = triples._db
+        assert db is not None
+        plan = " / ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + listing_triples.ABOUT_EACH))
+    assert "SEARCH t USING INDEX" in plan and "SCAN t" not in plan, plan  # a scan per chunk: quadratic
+
+
+# -- servers that break their word, or trickle: a real socket, a body written by hand ----------------
+
+NT_C = "application/n-triples"
+LDP = "http://www.w3.org/ns/ldp#"
+CREATED = "<http://fedora.info/definitions/v4/repository#created>"
+STAMP = '"2026-01-01T00:00:00Z"^^<http://www.w3.org/2001/XMLSchema#dateTime>'
+
+
+class FakeServer:
+    """A Fedora-like root and container /c on 127.0.0.1 whose listing body is ``body`` (a list of
+    (bytes, seconds to wait before sending them)), with ``headers`` added to its GET."""
+
+    def __init__(self, body: list[tuple[bytes, float]], headers: dict[str, str]) -> None:
+        import http.server
+        import threading
+        import time
+
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def _start(self, get: bool) -> None:
+                if self.path.rstrip("/") == "/rest":
+                    data = f"<{fake.base}/> a <{LDP}BasicContainer> .\n".encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/turtle")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Link", f'<{LDP}BasicContainer>;rel="type"')
+                    self.end_headers()
+                    if get:
+                        self.wfile.write(data)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", NT_C)
+                self.send_header("Link", f'<{LDP}BasicContainer>;rel="type"')
+                if not get:
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for data, wait in body:
+                        time.sleep(wait)
+                        self.wfile.write(data)
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the client hung up
+
+            def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+                self._start(False)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._start(True)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/rest"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def group(name: str) -> bytes:
+    return (f"<{{b}}/c> <{LDP}contains> <{{b}}/c/{name}> .\n<{{b}}/c/{name}> {CREATED} {STAMP} .\n").encode()
+
+
+@pytest.fixture
+def fake() -> Iterator[Any]:
+    servers: list[FakeServer] = []
+
+    def start(parts: list[tuple[bytes, float]], headers: dict[str, str] | None = None) -> FakeServer:
+        box: list[tuple[bytes, float]] = []
+        server = FakeServer(box, {"Fcrctl-Listing": "grouped"} if headers is None else headers)
+        box.extend((data.replace(b"{b}", server.base.encode()), wait) for data, wait in parts)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    (group("b") + group("a"), "/c/a came after /c/b"),
+    (group("a") + group("b") + f"<{{b}}/c/a> {CREATED} {STAMP} .\n".encode(), "about /c/a came in the group of /c/b"),
+])
+def test_a_server_that_breaks_its_grouping_is_corrupt_data(fake: Any, body: bytes, says: str) -> None:
+    server = fake([(body, 0.0)])
+    repo = HttpRepository.open(server.base, retries=0)
+    try:
+        with pytest.raises(CorruptData, match=says):
+            list(repo.children("/c"))
+    finally:
+        repo.close()
+
+
+def test_the_same_body_not_said_to_be_grouped_is_read_whole_and_sorted(fake: Any) -> None:
+    server = fake([(group("b") + group("a"), 0.0)], headers={})
+    repo = HttpRepository.open(server.base, retries=0)
+    try:
+        assert [i.path for i in repo.children("/c")] == ["/c/a", "/c/b"]
+    finally:
+        repo.close()
+
+
+def test_a_trickling_listing_is_cut_off_after_its_budget(fake: Any) -> None:
+    import time
+
+    # each byte within the 1 s per-read timeout, but ~0 bytes/s: without a budget it would take 60 s
+    server = fake([(group("a") + group("b"), 0.0), *[(b"#", 0.25) for _ in range(240)]])
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["--repo", server.base, "--timeout", "1", "ls", "/c"])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == ExitCode.UNAVAILABLE, result.output
+    assert "too slowly" in result.output and "raise --timeout" in result.output
+    assert result.stdout == "/c/a\n"  # the group that ended in time is listed, /c/b's had not
+    assert elapsed < 10, f"cut off after {elapsed:.1f} s"
+
+
+def test_a_listing_that_keeps_arriving_may_take_longer_than_timeout(fake: Any) -> None:
+    # 3 s in all at 64 KiB/s, with --timeout 1: progress, not a stall
+    filler = b"# " + b"x" * (16 << 10) + b"\n"
+    server = fake([(group("a"), 0.0), *[(filler, 0.25) for _ in range(12)], (group("b"), 0.0)])
+    repo = HttpRepository.open(server.base, retries=0, timeout=1)
+    try:
+        assert [i.path for i in repo.children("/c")] == ["/c/a", "/c/b"]
+    finally:
+        repo.close()

@@ -52,6 +52,7 @@ class Capabilities:
     acls: bool = False  # get_acl/put_acl/patch_acl/delete_acl (Web Access Control at PATH/fcr:acl)
     dated_writes: bool = False  # `with repo.dated(created, modified):` writes carry those dates (import)
     exact_has_children: bool = False  # ResourceInfo.has_children is exact: a leaf need not be listed (export)
+    grouped_listings: bool = False  # rdf_triples writes a listing's children grouped, in path order (docs/listings.md)
 
 
 @dataclass

@@ -1,10 +1,15 @@
-"""Big RDF bodies (listings): Turtle and N3 written in chunks as their triples are read, JSON-LD bounded
+"""Big RDF bodies (listings): Turtle and N3 written in chunks as their triples are read, JSON-LD bounded,
+streamed N-Triples listings advertised as grouped
 
 A container of 100,000 children is 100,000 ``ldp:contains`` triples (13 times that with its
 children embedded). N-Triples goes out row by row (Context.ntriples_chunks); Turtle and N3 go
 out in chunks of a few thousand triples, each written by rdflib (chunk_writers.py), prefixes
 declared once. JSON-LD and RDF/XML have no streaming form in rdflib: their graph is built
 whole, up to MAX_WHOLE_TRIPLES, and a bigger one is refused (406) with the types that stream.
+
+A streamed N-Triples listing whose repository writes each child's ``ldp:contains`` triple and
+then its embedded triples, children in path order, says so in the GROUPED header (docs/listings.md):
+a client can then show each child as soon as its group has arrived, instead of after the body.
 """
 
 from __future__ import annotations
@@ -18,13 +23,28 @@ from fcrctl import rdf
 
 if TYPE_CHECKING:
     from rdflib import Graph
+    from werkzeug.wrappers import Response
 
     from fcrctl.rdf import Triple
+    from fcrctl.repository.base import RdfPrefs, Repository
 
 STREAMED_FORMATS = frozenset({"nt", "turtle", "n3"})  # rdflib format names
 CHUNK_TRIPLES = 2000
 FIRST_CHUNK_TRIPLES = 100  # rdflib writes ~30,000 triples/s: the first chunk of a long body is small
 MAX_WHOLE_TRIPLES = 100_000  # JSON-LD / RDF/XML of this many triples: ~15 s and ~0.5 GB in rdflib
+
+
+# A response header (kept by proxies, never sent by Fedora): this N-Triples body is a grouped listing
+GROUPED_HEADER = "Fcrctl-Listing"
+GROUPED = "grouped"
+
+
+def advertise_grouping(resp: Response, repo: Repository, prefs: RdfPrefs, mime: str, *, streamed: bool) -> None:
+    """Sets GROUPED_HEADER on a streamed N-Triples body the repository writes grouped: containment
+    with children embedded, and no inbound references (their subjects may be children, anywhere)."""
+    if (streamed and rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)] == "nt" and repo.capabilities.grouped_listings
+            and prefs.containment and prefs.embed_children and not prefs.inbound):
+        resp.headers[GROUPED_HEADER] = GROUPED
 
 
 def streams(mime: str) -> bool:

@@ -73,7 +73,9 @@ def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: st
         else:  # JSON-LD, RDF/XML: whole, so bounded
             triples = served_triples(ctx, info, prefs=prefs, version=version)
             content = listings.bounded_graph(triples, mime, info.path)
-    return r.rdf_response(ctx, content, mime, info, applied=applied, description=description, stream=stream)
+    resp = r.rdf_response(ctx, content, mime, info, applied=applied, description=description, stream=stream)
+    listings.advertise_grouping(resp, ctx.repo, prefs, mime, streamed=stream)
+    return resp
 
 
 def served_graph(ctx: Context, info: ResourceInfo, *, prefs: object = None, version: str | None = None) -> Graph:

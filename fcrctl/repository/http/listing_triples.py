@@ -23,6 +23,8 @@ WANTED = frozenset({
 })
 SPILL_AT = 50_000  # triples (~5,000 children) kept as Python objects before spilling to SQLite
 BATCH = 10_000  # rows written to SQLite at a time
+# CROSS JOIN keeps SQLite's loops in this order: a lookup per resource asked, not a scan of t per chunk
+ABOUT_EACH = "SELECT asked.i, t.s, t.p, t.o FROM asked CROSS JOIN t ON t.s = asked.s ORDER BY asked.i, t.rowid"
 
 
 class ListingTriples:
@@ -99,6 +101,20 @@ class ListingTriples:
         for s, p, o in self._db.execute(f"SELECT s, p, o FROM t WHERE s IN ({marks}) ORDER BY rowid", subjects):  # noqa: S608
             found.setdefault(s, {}).setdefault(p, []).append(o)
         return [found[s] for s in subjects if s in found]
+
+    def about_each(self, resources: list[list[str]]) -> list[About]:
+        """``about`` of each resource (its spellings), in one query once spilled, not one per resource."""
+        if self._db is None:
+            return [self.about(subjects) for subjects in resources]
+        db = self._db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS asked (s TEXT PRIMARY KEY, i INTEGER NOT NULL) WITHOUT ROWID")
+        db.execute("DELETE FROM asked")
+        db.executemany("INSERT OR IGNORE INTO asked VALUES (?, ?)",
+                       ((s, i) for i, subjects in enumerate(resources) for s in subjects))
+        found: list[dict[str, dict[str, list[str]]]] = [{} for _ in resources]
+        for i, s, p, o in db.execute(ABOUT_EACH):
+            found[i].setdefault(s, {}).setdefault(p, []).append(o)
+        return [[by[s] for s in subjects if s in by] for subjects, by in zip(resources, found, strict=True)]
 
     def close(self) -> None:
         if self._db is not None:

@@ -1,10 +1,14 @@
 """Listing a container over HTTP: one GET with the children's triples embedded, parsed as it arrives
 
-A listing's triples go from rdflib's N-Triples parser (ntriples.py) into a ListingTriples
+A server that says its N-Triples listing is grouped (``Fcrctl-Listing: grouped``, which
+``fcrctl serve`` sends: docs/listings.md) gives each child's triples right after the
+``ldp:contains`` triple naming it, children in path order: each child is yielded as soon as its
+group has arrived, holding one group. Any other listing (Fedora promises no order) is read to the
+end first: its triples go from rdflib's N-Triples parser (ntriples.py) into a ListingTriples
 (listing_triples.py), which holds them in memory up to a size and spills them to a temporary
-SQLite file beyond: a container of a million children costs the client flat memory. Children
-are then yielded in path order, CHUNK at a time, the few the server did not describe asked for
-one by one in parallel.
+SQLite file beyond, so a container of a million children costs the client flat memory either
+way. Children are then yielded in path order, CHUNK at a time, the few the server did not describe
+asked for one by one in parallel.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 
+import requests
+
 from fcrctl import paths, rdf
-from fcrctl.errors import Gone, NotFound
+from fcrctl.errors import CorruptData, Gone, NotFound
 from fcrctl.repository.base import NON_RDF_SOURCE, RdfPrefs, ResourceInfo
 from fcrctl.repository.http import ntriples, wire
-from fcrctl.repository.http.facts import embedded_info, spellings
-from fcrctl.repository.http.listing_triples import ListingTriples
+from fcrctl.repository.http.facts import About, embedded_info, spellings
+from fcrctl.repository.http.listing_triples import CONTAINS, WANTED, ListingTriples
 from fcrctl.repository.http.remote import Remote
 
 LISTING_ACCEPT = "application/n-triples, text/turtle;q=0.9"
 CHUNK = 512  # children described (and, when not embedded, asked for in parallel) at a time
+GROUPED_HEADER = "Fcrctl-Listing"  # fcrctl.server.listings.GROUPED_HEADER (the client imports no server code)
+GROUPED = "grouped"
 
 Describe = Callable[[str], ResourceInfo]  # a path's info, asked for on its own
 
@@ -42,59 +50,134 @@ class Listings:
 
     def _listing(self, path: str, recursive: bool) -> Iterator[ResourceInfo]:
         """One GET per container, its children embedded (Fedora's EmbedResources), so a listing
-        costs no request per child; children the server did not describe are asked for one by one."""
+        costs no request per child; children the server did not describe are asked for one by one.
+        A recursive listing reads each body whole before going down (no connection held per level)."""
+        url = self._remote.url(path)
+        response = self._get(url, path)
+        if response is None:
+            return  # removed between the parent's listing and now
+        with response:
+            if not recursive and _grouped(response):
+                yield from self._described(self._groups(response, url, path))
+                return
+            triples = self._read(response, url, path)
+        with triples:
+            kids = triples.children([url, url + "/"], self._child_path(path))
+            described = self._described(
+                (kid, about) for chunk in iter(lambda: list(itertools.islice(kids, CHUNK)), [])
+                for kid, about in zip(chunk, triples.about_each([spellings(self._remote.url(k)) for k in chunk]),
+                                      strict=True))
+            for info in described:
+                yield info
+                if recursive and not info.is_binary:
+                    yield from self._listing(info.path, recursive)
+
+    def _child_path(self, path: str) -> Callable[[str], str | None]:
         remote = self._remote
-        url = remote.url(path)
 
         def child_path(url: str) -> str | None:
             found = remote.path_of(url)
             return found if found is not None and paths.parent(found) == path else None
 
-        with self._fetch(url, path) as triples:
-            kids = triples.children([url, url + "/"], child_path)
-            while chunk := list(itertools.islice(kids, CHUNK)):
-                infos = {kid: embedded_info(triples.about(spellings(remote.url(kid))), kid) for kid in chunk}
-                for described in remote.pool_map(self._describe_or_none, [k for k, i in infos.items() if i is None]):
-                    if described is not None:
-                        infos[described.path] = described
-                for kid in chunk:
-                    info = infos.get(kid)
-                    if info is None:
-                        continue  # deleted (tombstone) or gone meanwhile
-                    yield info
-                    if recursive and not info.is_binary:
-                        yield from self._listing(kid, recursive)
+        return child_path
 
-    def _fetch(self, url: str, path: str) -> ListingTriples:
-        """The listing's triples, read to the end (empty when the container went meanwhile).
-
-        N-Triples, what servers send for LISTING_ACCEPT, is parsed while it arrives; another
-        format is read whole (within the bound of Remote.parse_graph) and parsed into a Graph first.
-        """
-        remote = self._remote
+    def _get(self, url: str, path: str) -> requests.Response | None:
         prefs = RdfPrefs(containment=True, membership=False, embed_children=True)
         headers = {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
+        try:
+            return self._remote.send("GET", url, path=path, headers=headers, stream=True)
+        except (NotFound, Gone):
+            return None
+
+    def _read(self, response: requests.Response, url: str, path: str) -> ListingTriples:
+        """The listing's triples, read to the end. N-Triples, what servers send for LISTING_ACCEPT,
+        is parsed while it arrives; another format is read whole (within the bound of
+        Remote.parse_graph) and parsed into a Graph first."""
+        remote = self._remote
         triples = ListingTriples()
         try:
-            response = remote.send("GET", url, path=path, headers=headers, stream=True)
-        except (NotFound, Gone):
-            return triples  # removed between the parent's listing and now
-        try:
-            with response:
-                if rdf.mime_of(wire.parse_headers(response.headers).content_type) == "application/n-triples":
-                    ntriples.parse_response(response, triples, url=url, path=path, location=remote.location,
-                                            read_timeout=remote.timeout[1])
-                else:
-                    graph, _ = remote.parse_graph(response, url, path)
-                    for s, p, o in graph:
-                        triples.triple(s, p, o)
+            if _is_nt(response):
+                ntriples.parse_response(response, triples, url=url, path=path, location=remote.location,
+                                        read_timeout=remote.timeout[1], wanted=WANTED)
+            else:
+                graph, _ = remote.parse_graph(response, url, path)
+                for s, p, o in graph:
+                    triples.triple(s, p, o)
         except BaseException:
             triples.close()
             raise
         return triples
+
+    def _groups(self, response: requests.Response, url: str, path: str) -> Iterator[tuple[str, About]]:
+        """(child, what its group says of it) of a grouped listing, each as soon as its group ends.
+        A server that breaks its word (a child out of order, a child's triple outside its group)
+        is CorruptData: the children already yielded cannot be taken back."""
+        from rdflib import URIRef
+
+        remote = self._remote
+        child_path = self._child_path(path)
+        container = set(spellings(url))
+        kid: str | None = None
+        facts: dict[str, dict[str, list[str]]] = {}  # the current child's, per spelling of its URL
+
+        def broken(what: str) -> CorruptData:
+            return CorruptData(f"server response for {path}: {what}, though it said its listing was grouped "
+                               f"({GROUPED_HEADER}: {GROUPED}) (sent by {remote.location})", path=path)
+
+        for s, p, o in ntriples.triples(response, url=url, path=path, location=remote.location,
+                                        read_timeout=remote.timeout[1], wanted=WANTED):
+            subject = str(s)
+            if subject in facts:
+                facts[subject].setdefault(str(p), []).append(str(o))
+            elif subject in container:
+                if str(p) != CONTAINS or (child := child_path(str(o))) is None:
+                    continue
+                if kid is not None:
+                    if child <= kid:
+                        raise broken(f"{child} came after {kid}")
+                    yield kid, list(filter(None, facts.values()))
+                kid, facts = child, {spelled: {} for spelled in spellings(remote.url(child))}
+            elif isinstance(s, URIRef) and (about := child_path(subject)) is not None and about != kid:
+                raise broken(f"a triple about {about} came in the group of {kid or 'no child'}")
+        if kid is not None:
+            yield kid, list(filter(None, facts.values()))
+
+    def _described(self, groups: Iterator[tuple[str, About]]) -> Iterator[ResourceInfo]:
+        """Each child's info from its triples, in order; those the server did not describe (or
+        described without a creation date) are asked for, up to CHUNK at once, in parallel. Children
+        gone meanwhile (tombstones) are left out."""
+        pending: list[tuple[str, ResourceInfo | None]] = []
+        missing = 0
+        for kid, about in groups:
+            info = embedded_info(about, kid)
+            pending.append((kid, info))
+            missing += info is None
+            if missing == 0 or len(pending) >= CHUNK:
+                yield from self._resolved(pending)
+                pending, missing = [], 0
+        yield from self._resolved(pending)
+
+    def _resolved(self, pending: list[tuple[str, ResourceInfo | None]]) -> Iterator[ResourceInfo]:
+        asked: dict[str, ResourceInfo] = {}
+        unknown = [kid for kid, info in pending if info is None]
+        for described in self._remote.pool_map(self._describe_or_none, unknown):
+            if described is not None:
+                asked[described.path] = described
+        for kid, info in pending:
+            found = info or asked.get(kid)
+            if found is not None:
+                yield found
 
     def _describe_or_none(self, path: str) -> ResourceInfo | None:
         try:
             return self._describe(path)
         except (NotFound, Gone):
             return None
+
+
+def _grouped(response: requests.Response) -> bool:
+    return response.headers.get(GROUPED_HEADER, "").strip().lower() == GROUPED and _is_nt(response)
+
+
+def _is_nt(response: requests.Response) -> bool:
+    return rdf.mime_of(wire.parse_headers(response.headers).content_type) == "application/n-triples"

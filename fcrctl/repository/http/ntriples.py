@@ -2,80 +2,185 @@
 
 Listings can be gigabytes (a million children, each with its triples embedded), so they are
 never read whole: each complete line goes to rdflib's W3CNTriplesParser, whose sink decides
-what to keep. One whole line per read() also spares rdflib its quadratic rescans of a long
-line (see fcrctl.rdf._Lines). A line over MAX_LINE or a body over MAX_BODY is refused.
+what to keep. A line over MAX_LINE or a body over MAX_BODY is refused, and so is a body that arrives
+too slowly (ReadBudget: ``--timeout`` plus one second per MIN_RATE bytes received).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
 from typing import Any, Protocol
 
 import requests
 
-from fcrctl.errors import CorruptData
-from fcrctl.repository.http.errors import transport_error
+from fcrctl.errors import CorruptData, Unavailable
+from fcrctl.repository.http.errors import host_port, transport_error
 
 BLOCK = 1 << 16  # bytes read from the connection at a time
 MAX_LINE = 16 << 20  # one triple: a literal of a few MB is plausible, an endless line is not
 MAX_BODY = 64 << 30  # a listing of ~10M children with their triples; beyond that, no honest server
+MIN_RATE = 16 << 10  # bytes/s a listing earns its waiting time at (~13 children/s with their triples)
+
+Triple = tuple[Any, Any, Any]
 
 
 class Sink(Protocol):
     def triple(self, s: Any, p: Any, o: Any) -> None: ...
 
 
-class _Lines:
-    """A response body as rdflib's parser reads it: one decoded line per read(), bounded."""
+class ReadBudget:
+    """The time a body may keep its reader waiting: ``seconds``, plus one second per MIN_RATE bytes
+    received. Only time spent waiting for the connection counts (not the caller's, between reads),
+    so a listing that keeps arriving may take hours, and a server that trickles a byte now and then
+    (each read within the per-read timeout) is cut off. A read that outlives the budget is ended
+    by ``stop`` (the socket shut down) from a timer thread, armed only when the budget may run out."""
 
-    encoding = "utf-8"  # tells rdflib this is already a character stream
+    def __init__(self, seconds: float, stop: Callable[[], None], min_rate: int = MIN_RATE) -> None:
+        self.seconds = seconds
+        self.min_rate = min_rate
+        self.received = 0
+        self.waited = 0.0  # seconds spent in reads that ended
+        self.expired = False
+        self._stop = stop
+        self._reading_since: float | None = None
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
 
-    def __init__(self, blocks: Iterator[bytes], max_bytes: int) -> None:
-        self._lines = self._split(blocks, max_bytes)
+    def _left(self, now: float) -> float:
+        running = now - self._reading_since if self._reading_since is not None else 0.0
+        return self.seconds + self.received / self.min_rate - self.waited - running
 
-    def read(self, size: int = -1) -> str:
-        del size
-        for line in self._lines:
-            return line.decode("utf-8") + "\n"
-        return ""
+    def blocks(self, source: Iterator[bytes]) -> Iterator[bytes]:
+        try:
+            while True:
+                with self._lock:
+                    now = time.monotonic()
+                    if self._left(now) <= 0:
+                        self.expired = True
+                        raise _Slow
+                    self._reading_since = now
+                    if self._timer is None:
+                        self._arm(self._left(now))
+                try:
+                    block = next(source, None)
+                finally:
+                    with self._lock:
+                        self.waited += time.monotonic() - (self._reading_since or 0.0)
+                        self._reading_since = None
+                if self.expired:
+                    raise _Slow
+                if block is None:
+                    return
+                self.received += len(block)
+                yield block
+        finally:
+            with self._lock:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
 
-    @staticmethod
-    def _split(blocks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
-        parts: list[bytes] = []  # the start of a line not yet complete
-        started = total = 0
-        for block in blocks:
-            total += len(block)
-            if total > max_bytes:
-                raise _TooBig(f"over {max_bytes} bytes")
-            block = block.replace(b"\r", b"\n")  # lines end in CR, LF or CRLF; empty lines are skipped
-            cut = block.rfind(b"\n")
-            if cut < 0:
-                parts.append(block)
-                started += len(block)
-                if started > MAX_LINE:
-                    raise _TooBig(f"a line over {MAX_LINE} bytes")
-                continue
-            lines = b"".join([*parts, block[:cut]]).split(b"\n")
-            parts, started = [block[cut + 1:]], len(block) - cut - 1
-            yield from (line for line in lines if line.strip())
-        rest = b"".join(parts)
-        if rest.strip():
-            yield rest
+    def _arm(self, seconds: float) -> None:
+        self._timer = threading.Timer(max(seconds, 0.001), self._check)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _check(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._reading_since is None:
+                return  # between reads: the next read arms a timer for what is left
+            left = self._left(time.monotonic())
+            if left > 0:
+                self._arm(left)
+                return
+            self.expired = True
+        self._stop()
+
+
+class _Slow(Exception):
+    pass
+
+
+def _lines(blocks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
+    """A response body's lines, each whole (rdflib rescans a line it gets in parts), bounded."""
+    parts: list[bytes] = []  # the start of a line not yet complete
+    started = total = 0
+    for block in blocks:
+        total += len(block)
+        if total > max_bytes:
+            raise _TooBig(f"over {max_bytes} bytes")
+        block = block.replace(b"\r", b"\n")  # lines end in CR, LF or CRLF; empty lines are skipped
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            parts.append(block)
+            started += len(block)
+            if started > MAX_LINE:
+                raise _TooBig(f"a line over {MAX_LINE} bytes")
+            continue
+        lines = b"".join([*parts, block[:cut]]).split(b"\n")
+        parts, started = [block[cut + 1:]], len(block) - cut - 1
+        yield from (line for line in lines if line.strip())
+    rest = b"".join(parts)
+    if rest.strip():
+        yield rest
 
 
 class _TooBig(Exception):
     pass
 
 
-def parse_response(response: requests.Response, sink: Sink, *, url: str, path: str, location: str,
-                   read_timeout: float) -> None:
-    """Feed every triple of a streamed N-Triples response to ``sink`` as the body arrives."""
+def _arriving(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: each block what one read of the connection gave (at most BLOCK),
+    decoded (requests' iter_content waits for BLOCK bytes of a body that is not chunked). Errors
+    are requests' own, as iter_content raises them."""
+    from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
+
+    raw = response.raw
+    try:
+        while block := raw.read1(BLOCK, decode_content=True):
+            yield block
+    except ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    except SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+
+
+def triples(response: requests.Response, *, url: str, path: str, location: str, read_timeout: float,
+            wanted: Collection[str] | None = None) -> Iterator[Triple]:
+    """Every triple of a streamed N-Triples response (only those with a ``wanted`` predicate, when
+    given: every line is parsed all the same, so a malformed one is refused) as the body arrives;
+    its arrival bounded by a ReadBudget of ``read_timeout`` seconds."""
     from rdflib.plugins.parsers.ntriples import W3CNTriplesParser
 
-    parser = W3CNTriplesParser(sink=sink)  # one parser: blank node labels span the document
+    got: list[Triple] = []
+
+    class _One:
+        def triple(self, s: Any, p: Any, o: Any) -> None:
+            got.append((s, p, o))
+
+    parser = W3CNTriplesParser(sink=_One())  # one parser: blank node labels span the document
+    budget = ReadBudget(read_timeout, response.raw.shutdown)
     try:
-        parser.parse(_Lines(response.iter_content(BLOCK), MAX_BODY))  # type: ignore[arg-type]
-    except requests.RequestException as exc:  # the connection broke while the body arrived
+        for line in _lines(budget.blocks(_arriving(response)), MAX_BODY):
+            parser.line = line.decode("utf-8")
+            parser.parseline()
+            if got:
+                triple = got.pop()
+                if wanted is None or str(triple[1]) in wanted:
+                    yield triple
+    except (requests.RequestException, _Slow) as exc:  # the connection broke (or was cut) while the body arrived
+        if budget.expired:
+            raise Unavailable(
+                f"{host_port(url)} sent the listing of {path} too slowly ({budget.received} bytes in "
+                f"{budget.waited:.0f} s of waiting; a listing may take --timeout ({read_timeout:g} s) plus 1 s "
+                f"per {MIN_RATE >> 10} KiB): check the server, or raise --timeout", path=path) from None
+        assert isinstance(exc, requests.RequestException)
         raise transport_error(exc, url, timeout=read_timeout) from None
     except _TooBig as exc:
         raise CorruptData(f"server response for {path} is {exc}: refused (sent by {location})", path=path) from None
@@ -87,3 +192,11 @@ def parse_response(response: requests.Response, sink: Sink, *, url: str, path: s
             f"(sent by {location})",
             path=path,
         ) from None
+
+
+def parse_response(response: requests.Response, sink: Sink, *, url: str, path: str, location: str,
+                   read_timeout: float, wanted: Collection[str] | None = None) -> None:
+    """Feed every triple of a streamed N-Triples response to ``sink`` as the body arrives."""
+    for s, p, o in triples(response, url=url, path=path, location=location, read_timeout=read_timeout,
+                           wanted=wanted):
+        sink.triple(s, p, o)

@@ -44,10 +44,13 @@ class Listings:
                 for row in self.index.modified_since(path, NON_RDF_SOURCE, second))
 
     def triples(self, path: str, rid: str, prefs: RdfPrefs) -> Iterator[Triple]:
-        """A container's triples about its children, as ``prefs`` ask for them."""
+        """A container's triples about its children, as ``prefs`` ask for them. Containment with
+        embedded children comes grouped (docs/listings.md): each child's ``ldp:contains`` triple
+        then its own triples, children in path order, after the container's other triples."""
         from rdflib import URIRef
 
-        if prefs.containment:
+        grouped = prefs.containment and prefs.embed_children
+        if prefs.containment and not grouped:
             yield from rdf.containment_triples(rid, (paths.to_id(r.path) for r in self.index.children(path)))
         if prefs.membership:
             graph = new_graph()
@@ -59,6 +62,8 @@ class Listings:
                     yield URIRef(paths.to_id(subject)), URIRef(predicate), URIRef(rid)
         if prefs.embed_children:
             for child in self.index.children(path):
+                if grouped:
+                    yield from rdf.containment_triples(rid, (paths.to_id(child.path),))
                 child_state = self.resources.row_state(child)
                 with contextlib.suppress(NotFound, Gone, CorruptData):
                     yield from self.resources.user_graph(child_state)
