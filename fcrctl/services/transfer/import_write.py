@@ -89,7 +89,7 @@ class Writer:
             if handle is not None:
                 spec = dataclasses.replace(spec, content=handle)
             try:
-                return "staged" if batch.create(entry.path, spec, **dates) else "refused"
+                return "staged" if batch.create(entry.path, spec, ntriples=state.ntriples, **dates) else "refused"
             except Gone:
                 return "refused"  # a tombstone: the ordinary write says what to do with it
         finally:
@@ -121,6 +121,8 @@ class Writer:
     def _write_state(self, repo: Repository, entry: Entry, state: State, when: datetime | None,
                      *, first: bool) -> None:
         spec = state.spec
+        if spec.graph is None and state.ntriples is not None:
+            spec = dataclasses.replace(spec, graph=state.graph())
         handle = None
         if state.content_file is not None:
             handle = open(state.content_file, "rb")  # noqa: SIM115 (closed below)
