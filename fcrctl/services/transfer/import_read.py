@@ -135,10 +135,10 @@ class ResourceReader:
             if not self.binaries:
                 return Prepared(entry, None, skip_reason="binary left out (--no-binaries)")
             prepared = Prepared(entry, self._binary_state(entry.file, description(owner_dir), entry, url))
-        if self.versions:
+        if self.versions and entry.has_dir:  # versions and ACLs are files in the folder named for it
             prepared.versions = self._versions(entry, owner_dir, url)
         if self.acls:
-            acl_file = with_rdf_ext(owner_dir / layout.ACL)
+            acl_file = with_rdf_ext(owner_dir / layout.ACL) if entry.has_dir else None
             if acl_file is not None:
                 prepared.acl = self._internal(self.parse(acl_file, url=url + "/fcr:acl"))
             acl.from_fedora4(self, prepared, url)  # Fedora 4.7's WebAC resources become fcr:acl (acl.py)
