@@ -447,9 +447,7 @@ def test_symlink_out_of_an_export_is_refused(exported: Path, empty_target: Path,
 
 def test_fedora4_versions_become_dated_ocfl_versions(tmp_path: Path) -> None:
     target = tmp_path / "repo"
-    # --no-acls: container1's converted Fedora 4 ACL is written after its versions, as an OCFL version
-    # of its own (fcrepo-upgrade-utils puts it into the first); this test is about the versions rule
-    result = run(target, "--json", "import", str(FIXTURES / "4.7.5-export"), "--no-acls")
+    result = run(target, "--json", "import", str(FIXTURES / "4.7.5-export"))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["counts"]["version"] == 4
     repo = open_repository(str(target))

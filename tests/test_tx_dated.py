@@ -16,6 +16,7 @@ from fcrctl.cli.main import app
 from fcrctl.repository.local import LocalRepository
 from tests.contract.helpers import DC_TITLE, binary, container
 from tests.ocfl_check import assert_valid_ocfl
+from tests.test_transfer_acl_layout import CONTAINER_ACL, acl_layout
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import-export"
 DAYS = [datetime(2021, 1, d, 10, 0, 0, tzinfo=UTC) for d in (1, 2, 3)]
@@ -78,16 +79,16 @@ def test_import_with_tx_gives_the_versions_and_dates_of_an_import_without(tmp_pa
     runner = CliRunner()
     for target, extra in ((plain, []), (in_tx, ["--tx"])):
         assert runner.invoke(app, ["init", str(target)]).exit_code == 0
-        # --no-acls: a converted Fedora 4 ACL is written as a version of its own at import time (see
-        # test_transfer_acl.py), which would make the two runs differ by the clock, not by --tx
-        result = runner.invoke(app, ["--repo", str(target), "import", str(FIXTURES / "4.7.5-export"), "--no-acls",
-                                     *extra])
+        result = runner.invoke(app, ["--repo", str(target), "import", str(FIXTURES / "4.7.5-export"), *extra])
         assert result.exit_code == 0, result.output
     with LocalRepository.open(str(plain)) as a, LocalRepository.open(str(in_tx)) as b:
         for path in ("/container1", "/container1/testbinary"):
             assert [v.memento for v in b.versions(path)] == [v.memento for v in a.versions(path)], path
             assert [v.created for v in b.versions(path)] == [v.created for v in a.versions(path)], path
         assert len(a.versions("/container1")) == 2
+    # container1's converted Fedora 4 ACL: in its first version in both, the same headers and content
+    layouts = [acl_layout(repo, "info:fedora/container1", CONTAINER_ACL) for repo in (plain, in_tx)]
+    assert layouts[0][0] == [True, True] and layouts[1] == layouts[0]
 
 
 CRASHER = """

@@ -8,24 +8,27 @@ goes: versions (their history is the object's), snapshots, restores."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from fcrctl import acl as webac
 from fcrctl import paths, rdf
 from fcrctl.errors import NotFound, PreconditionFailed
 from fcrctl.rdf import new_graph
+from fcrctl.rdf.server_managed import datetime_literal
 from fcrctl.repository.base import NON_RDF_SOURCE, Conditions, RdfPrefs, ResourceInfo
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
 from fcrctl.repository.local.entries import headers_json, read_graph
+from fcrctl.repository.local.index import Row
 from fcrctl.repository.local.store import Change
 from fcrctl.repository.local.support import normalize_etag
 
 if TYPE_CHECKING:
     from rdflib import Graph
 
-    from fcrctl.repository.local.index import Row
     from fcrctl.repository.local.resources import Resources
 
 
@@ -54,9 +57,17 @@ class Acls:
         f = self.resources.abs(content)
         graph = read_graph(f) if f is not None and h.get("contentSize") != 0 else new_graph()
         if prefs.server_managed:
-            from rdflib import RDF, URIRef
+            from rdflib import RDF, Literal, URIRef
 
-            graph.add((URIRef(webac.acl_id_of(path)), RDF.type, URIRef(webac.WEBAC_ACL)))
+            node = URIRef(webac.acl_id_of(path))
+            graph.add((node, RDF.type, URIRef(webac.WEBAC_ACL)))
+            # its dates and users, as Fedora gives them (and an export carries them to the next import)
+            for name, key in (("created", "createdDate"), ("lastModified", "lastModifiedDate")):
+                if h.get(key):
+                    graph.add((node, URIRef(rdf.FEDORA + name), datetime_literal(hdr.parse_time(h[key]))))
+            for name in ("createdBy", "lastModifiedBy"):
+                if h.get(name):
+                    graph.add((node, URIRef(rdf.FEDORA + name), Literal(h[name])))
         return graph
 
     def put_acl(self, path: str, graph: Graph, *,
@@ -97,28 +108,76 @@ class Acls:
 
     def put_acl_files(self, change: Change, row: Row, graph: Graph, old: dict | None) -> dict:
         """Add the ACL's content and headers to ``change.state`` (Fedora 6's layout); its headers."""
-        rid = paths.to_id(row.path)
-        oid = row.object_id
-        data = rdf.write_ntriples(graph)
-        content = hdr.acl_content_path(oid, rid, binary=row.model == NON_RDF_SOURCE)
-        nf = ocfl.NewFile(data=data)
         now = ocfl.now_iso()
-        h = {"id": rid + "/" + webac.ACL_SUFFIX, "parent": rid, "stateToken": hdr.new_state_token(),
-             "interactionModel": hdr.ACL_MODEL, "contentSize": len(data), "digests": [f"urn:sha-512:{nf.sha512()}"],
-             "createdDate": (old or {}).get("createdDate", now), "lastModifiedDate": now,
-             "mementoCreatedDate": now, "archivalGroup": False, "objectRoot": False, "deleted": False,
-             "contentPath": content, "headersVersion": hdr.HEADERS_VERSION}
-        user = self.user
-        if user:
-            h["createdBy"] = (old or {}).get("createdBy", user)
-            h["lastModifiedBy"] = user
-        if oid != rid:
-            h["archivalGroupId"] = oid
-        change.state[content] = nf
-        hl = hdr.acl_headers_path(oid, rid)
-        change.state[hl] = ocfl.NewFile(data=headers_json(h))
-        change.known_headers[hl] = h
-        return h
+        stamp = {"createdDate": (old or {}).get("createdDate", now), "lastModifiedDate": now,
+                 "stateToken": hdr.new_state_token()}
+        if self.user:
+            stamp.update(createdBy=(old or {}).get("createdBy", self.user), lastModifiedBy=self.user)
+        return _put_files(change, row, graph, stamp)
+
+
+def put_migrated_acl(change: Change, path: str, model: str, graph: Graph) -> dict:
+    """Add an exported ACL (``fcr:acl`` as Fedora 4.7/5 gave it, server-managed triples included)
+    to ``change``, the change writing ``path``'s first version, as fcrepo-upgrade-utils' migration
+    stores one (ResourceMigrator.migrateAcl): in that version, its created / last-modified dates
+    and users from its own fedora: triples (now when it has none, or when last-modified precedes
+    created), its memento date its last-modified, its state token the MD5 of that in epoch
+    milliseconds; the server-managed triples are dropped from its content. Its headers."""
+    from rdflib import URIRef
+
+    def first(name: str) -> str | None:
+        found = sorted(str(o) for o in graph.objects(None, URIRef(rdf.FEDORA + name)))
+        return found[0] if found else None
+
+    now = hdr.parse_time(ocfl.now_iso())
+    created = _instant(first("created")) or now
+    modified = _instant(first("lastModified"))
+    if modified is None or modified < created:
+        modified = now
+    token = hashlib.md5(str(_epoch_millis(modified)).encode(), usedforsecurity=False).hexdigest().upper()
+    stamp = {"createdDate": hdr.format_time(created), "lastModifiedDate": hdr.format_time(modified),
+             "stateToken": token, "createdBy": first("createdBy"), "lastModifiedBy": first("lastModifiedBy")}
+    row = Row(path, paths.parent(path), change.object_id, "", model, False, {})
+    kept = rdf.check_user_triples(graph, subject_id="", lenient=True)
+    return _put_files(change, row, _stored_form(kept, path), stamp)
+
+
+def _put_files(change: Change, row: Row, graph: Graph, stamp: dict) -> dict:
+    """The ACL's content and headers into ``change.state`` (Fedora 6's layout), dated by ``stamp``
+    (createdDate, lastModifiedDate, stateToken, and the users when known); its headers."""
+    rid = paths.to_id(row.path)
+    oid = row.object_id
+    data = rdf.write_ntriples(graph)
+    content = hdr.acl_content_path(oid, rid, binary=row.model == NON_RDF_SOURCE)
+    nf = ocfl.NewFile(data=data)
+    h = {"id": rid + "/" + webac.ACL_SUFFIX, "parent": rid, "stateToken": stamp["stateToken"],
+         "interactionModel": hdr.ACL_MODEL, "contentSize": len(data), "digests": [f"urn:sha-512:{nf.sha512()}"],
+         "createdDate": stamp["createdDate"], "lastModifiedDate": stamp["lastModifiedDate"],
+         "mementoCreatedDate": stamp["lastModifiedDate"], "archivalGroup": False, "objectRoot": False,
+         "deleted": False, "contentPath": content, "headersVersion": hdr.HEADERS_VERSION}
+    for key in ("createdBy", "lastModifiedBy"):
+        if stamp.get(key):
+            h[key] = stamp[key]
+    if oid != rid:
+        h["archivalGroupId"] = oid
+    change.state[content] = nf
+    hl = hdr.acl_headers_path(oid, rid)
+    change.state[hl] = ocfl.NewFile(data=headers_json(h))
+    change.known_headers[hl] = h
+    return h
+
+
+def _instant(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return hdr.parse_time(value)
+    except ValueError:
+        return None
+
+
+def _epoch_millis(value: datetime) -> int:
+    return (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 def drop_acl_files(state: dict, row: Row) -> None:
@@ -134,14 +193,19 @@ def acl_info(h: dict, path: str) -> ResourceInfo:
     return info
 
 
+_GIVEN = frozenset(rdf.FEDORA + name for name in ("created", "lastModified", "createdBy", "lastModifiedBy"))
+
+
 def _stored_form(graph: Graph, path: str) -> Graph:
-    """The triples to store: server-managed type triples of the ACL dropped, Fedora's constraint checked."""
+    """The triples to store: what get_acl adds of the ACL's own (its server-managed types, dates and
+    users: an ACL read and put back stays as it was) dropped, Fedora's constraint checked."""
     from rdflib import RDF, URIRef
 
     out = new_graph()
     acl_node = URIRef(webac.acl_id_of(path))
     for s, p, o in graph:
-        if s == acl_node and p == RDF.type and str(o) in (webac.WEBAC_ACL, rdf.FEDORA + "Resource"):
+        if s == acl_node and (p == RDF.type and str(o) in (webac.WEBAC_ACL, rdf.FEDORA + "Resource")
+                              or str(p) in _GIVEN):
             continue
         out.add((s, p, o))
     return webac.check_acl(out, path)

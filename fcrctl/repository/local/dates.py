@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from fcrctl.repository.local import ocfl
 
 if TYPE_CHECKING:
+    from rdflib import Graph
+
     from fcrctl.repository.local.store import Store
 
 
@@ -21,6 +23,7 @@ class Clock:
         self.store = store
         self.dated: tuple[str, str] | None = None  # (created, modified) while inside dated()
         self.by: tuple[str | None, str | None] = (None, None)  # (createdBy, lastModifiedBy) likewise
+        self.acl: tuple[str, Graph] | None = None  # (path, its exported ACL) while inside dated(acl=...)
         self._lock = threading.Lock()
 
     def now(self) -> str:
@@ -28,19 +31,23 @@ class Clock:
 
     @contextlib.contextmanager
     def dated_block(self, created: datetime, modified: datetime, *, version: datetime | None = None,
-                    created_by: str | None = None, modified_by: str | None = None) -> Iterator[None]:
+                    created_by: str | None = None, modified_by: str | None = None,
+                    acl: tuple[str, Graph] | None = None) -> Iterator[None]:
         """Writes inside carry these dates (and users) in their headers, and ``version`` (default:
         ``modified``) as their OCFL version's date, as Fedora's migration tool keeps a source's
-        (``fcrctl import``). One block at a time."""
+        (``fcrctl import``); ``acl`` (path, graph): the write of that path carries its ACL in the
+        same version (see ResourceFiles.put_resource). One block at a time."""
         with self._lock:
             self.dated = (iso(created), iso(modified))
             self.by = (created_by, modified_by)
+            self.acl = acl
             self.store.created = iso(version or modified)
             try:
                 yield
             finally:
                 self.dated = None
                 self.by = (None, None)
+                self.acl = None
                 self.store.created = None
 
 

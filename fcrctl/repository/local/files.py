@@ -25,7 +25,7 @@ from fcrctl.repository.base import (
 )
 from fcrctl.repository.local import headers as hdr
 from fcrctl.repository.local import ocfl
-from fcrctl.repository.local.acls import drop_acl_files
+from fcrctl.repository.local.acls import drop_acl_files, put_migrated_acl
 from fcrctl.repository.local.entries import headers_json
 from fcrctl.repository.local.store import Change
 from fcrctl.repository.local.support import container_model, expected_digests
@@ -51,10 +51,12 @@ class ResourceFiles:
 
     def put_resource(self, change: Change, path: str, spec: ResourceSpec, base: dict, now: str, *,
                      raw_graph: bool = False, desc_graph: Graph | None = None, ntriples: bytes | None = None) -> None:
-        """Add a resource's files (headers, content, description) to ``change.state``. ``ntriples``: the
-        user triples (a container's, a binary's description) as stored already - sorted distinct
-        N-Triples lines, ids internal, no server-managed triple - as import reads them without a graph
-        (services/transfer/import_lines.py); indexing parses them only if they can hold entries."""
+        """Add a resource's files (headers, content, description) to ``change.state``; inside
+        ``dated(acl=(path, ...))``, its ACL's too (Fedora's migration writes an ACL in its resource's
+        first version). ``ntriples``: the user triples (a container's, a binary's description) as
+        stored already - sorted distinct N-Triples lines, ids internal, no server-managed triple - as
+        import reads them without a graph (services/transfer/import_lines.py); indexing parses them
+        only if they can hold entries."""
         rid = paths.to_id(path)
         oid = change.object_id
         h = dict(base)
@@ -91,6 +93,9 @@ class ResourceFiles:
         hlogical = hdr.headers_path(oid, rid)
         change.state[hlogical] = ocfl.NewFile(data=headers_json(h))
         change.known_headers[hlogical] = h
+        carried = self.clock.acl
+        if carried is not None and carried[0] == path:  # dated(acl=...): its ACL goes in this version
+            put_migrated_acl(change, path, h["interactionModel"], carried[1])
 
     def put_binary(self, change: Change, path: str, spec: ResourceSpec, h: dict, now: str,
                    desc_graph: Graph | None, desc_ntriples: bytes | None = None) -> None:

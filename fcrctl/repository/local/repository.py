@@ -333,10 +333,14 @@ class LocalRepository:
 
     # -- writing -----------------------------------------------------------------------------------
     def dated(self, created: datetime, modified: datetime, *, version: datetime | None = None,
-              created_by: str | None = None, modified_by: str | None = None) -> contextlib.AbstractContextManager[None]:
-        """Writes inside carry these dates and users (``fcrctl import``): see dates.py."""
+              created_by: str | None = None, modified_by: str | None = None,
+              acl: tuple[str, Graph] | None = None) -> contextlib.AbstractContextManager[None]:
+        """Writes inside carry these dates and users (``fcrctl import``): see dates.py. ``acl``:
+        (path, its ACL as exported, with its fedora: dates): the write of that path inside stores
+        the ACL in the same OCFL version, as Fedora's migration does (acls.put_migrated_acl)."""
         return self._clock.dated_block(created, modified, version=version, created_by=created_by,
-                                       modified_by=modified_by)
+                                       modified_by=modified_by,
+                                       acl=None if acl is None else (paths.normalize(acl[0]), acl[1]))
 
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
         return self._writes.create(path, spec, parents=parents)

@@ -12,7 +12,12 @@ whose output its F6 migration then stores): the ACL and authorization resources 
 not imported; a resource with ``acl:accessControl <A>`` loses that triple (in every version)
 and gets an ``fcr:acl`` holding each authorization found in A's export directory, the N-th file
 (in name order) as ``<resource>/fcr:acl#authN`` with its ``rdf:type acl:Authorization`` and its
-``acl:`` triples; server-managed triples are dropped, as the F6 migration drops them.
+``acl:`` triples, and A's types, dates and users on ``<resource>/fcr:acl``.
+
+Written as fcrepo-upgrade-utils' Fedora 6 migration writes an ``fcr:acl`` (ResourceMigrator):
+in the OCFL version that first writes its resource, dated by the ACL's own fedora:created /
+lastModified / createdBy / lastModifiedBy (in its headers; the server-managed triples are
+dropped from its content). Locally that is one ``dated(acl=...)`` write (import_write.py).
 """
 
 from __future__ import annotations
@@ -55,7 +60,10 @@ def read(repo: Repository, path: str) -> Graph | None:
 
 
 def write(repo: Repository, path: str, graph: Graph) -> None:
-    repo.put_acl(path, graph)
+    """``graph`` (an ACL as exported) as ``path``'s ACL, less what only the server may set: its
+    dates and users, and the types Fedora gives every ACL (a backend that keeps the export's dates
+    takes the ACL with the resource's first version instead: LocalRepository.dated)."""
+    repo.put_acl(path, rdf.check_user_triples(graph, subject_id="", lenient=True))
 
 
 class Importing(Protocol):
@@ -111,9 +119,8 @@ def _converted(importer: Importing, link: str, url: str) -> Graph:
     acl_node = URIRef(url.rstrip("/") + "/fcr:acl")
     out = rdf.new_graph()
     for _, p, o in importer.parse(found, url=acl_url).triples((None, None, None)):
-        if str(p) in _ACL_LEVEL and not (str(p) == RDF_TYPE and str(o) == WEBAC_ACL) \
-                and not rdf.is_server_managed(str(p), str(o)):
-            out.add((acl_node, p, o))
+        if str(p) in _ACL_LEVEL and not (str(p) == RDF_TYPE and str(o) == WEBAC_ACL):
+            out.add((acl_node, p, o))  # its dates and users date the fcr:acl, as the Java tool keeps them
     for number, file in enumerate(_authorization_files(stem)):
         auth = rdf.new_graph()
         node = URIRef(f"{acl_node}#auth{number}")

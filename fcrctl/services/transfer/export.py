@@ -231,7 +231,7 @@ class Exporter:
             return
         target = self.tree.file(path, self.ext, layout.ACL)
         acl_url = self.url(path).rstrip("/") + "/fcr:acl"
-        layout.write_atomic(target, self._serialize(graph))
+        layout.write_atomic(target, self._serialize(rdf.to_external(graph, self.base_url)))
         layout.write_headers(target, {"Link": [layout.link_header(LDP + "RDFSource", "type"),
                                                layout.link_header(LDP + "BasicContainer", "type")],
                                       "Content-Type": [self.mime], "Content-Location": [acl_url]})

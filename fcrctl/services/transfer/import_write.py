@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fcrctl.errors import Conflict, Gone, NotFound
@@ -45,22 +45,26 @@ class Writer:
         if ask_first and not self._make_room(entry.path, repo):
             return
         dated = is_dated(repo)
+        carried = False  # whether the ACL went into the first version, where Fedora's migration puts it
         for number, (state, when) in enumerate(states(prepared, is_dated(self.main))):
             when = when if dated else None
+            with_acl = prepared.acl if number == 0 else None
             try:
-                self._write_state(repo, entry, state, when, first=number == 0)
+                carried |= self._write_state(repo, entry, state, when, first=number == 0, acl=with_acl)
             except Gone:
                 if number > 0 or ask_first:
                     raise
                 if not self._make_room(entry.path, repo):  # says what to do with the tombstone
                     return
-                self._write_state(repo, entry, state, when, first=True)  # the tombstone was purged
+                carried = self._write_state(repo, entry, state, when, first=True, acl=with_acl)  # purged
         if prepared.versions and not dated:
             with self._lock:
                 self.histories_not_carried += 1
         for _ in prepared.versions if dated else ():
             self.report.done("version")
-        if prepared.acl is not None:
+        if carried:
+            self.report.done("acl")
+        elif prepared.acl is not None:
             self._write_acl(repo, entry.path, prepared.acl)
         self.report.done(entry.kind, prepared.current.size)
 
@@ -119,7 +123,8 @@ class Writer:
         raise Conflict(f"{path} already exists: import into an empty place, or --resume", path=path)
 
     def _write_state(self, repo: Repository, entry: Entry, state: State, when: datetime | None,
-                     *, first: bool) -> None:
+                     *, first: bool, acl: Graph | None = None) -> bool:
+        """Whether ``acl`` (the resource's) went into the same version."""
         spec = state.spec
         if spec.graph is None and state.ntriples is not None:
             spec = dataclasses.replace(spec, graph=state.graph())
@@ -129,11 +134,12 @@ class Writer:
         try:
             if handle is not None:
                 spec = dataclasses.replace(spec, content=handle)
-            with _dating(repo, state, when):
+            with _dating(repo, state, when, None if acl is None else (entry.path, acl)) as carried:
                 if entry.path == "/" or not first:
                     repo.replace(entry.path, spec)
                 else:
                     repo.create(entry.path, spec, parents=True)
+            return carried
         finally:
             if handle is not None:
                 handle.close()
@@ -153,14 +159,18 @@ def is_dated(repo: Repository) -> bool:
 
 
 @contextlib.contextmanager
-def _dating(repo: Repository, state: State, version: datetime | None) -> Iterator[None]:
+def _dating(repo: Repository, state: State, version: datetime | None,
+            acl: tuple[str, Graph] | None = None) -> Iterator[bool]:
     """Writes inside carry the export's dates and users, where the backend can keep them: the
-    resource's created/last-modified in its headers, the memento's date as its version's."""
+    resource's created/last-modified in its headers, the memento's date as its version's, and
+    ``acl`` (path, ACL) in the same version (then True)."""
     modified = state.modified or version
+    if modified is None and acl is not None and is_dated(repo):  # undated: now, as the Java tool's default
+        modified = version = datetime.now(UTC)  # and the ACL still goes into this version
     if modified is None or version is None or not is_dated(repo):
-        yield
+        yield False
         return
     dated: Any = getattr(repo, "dated")  # noqa: B009 (present when capabilities.dated_writes)
     with dated(state.created or modified, modified, version=version, created_by=state.created_by,
-               modified_by=state.modified_by):
-        yield
+               modified_by=state.modified_by, **({} if acl is None else {"acl": acl})):
+        yield acl is not None

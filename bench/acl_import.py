@@ -1,0 +1,127 @@
+"""Local `fcrctl import` of resources that carry ACLs: CPU per resource and OCFL versions per resource.
+
+    .venv/bin/python bench/acl_import.py                          # 500 resources, 3 rounds
+    .venv/bin/python bench/acl_import.py --src /work/main         # beside another checkout, same minute
+    .venv/bin/python bench/acl_import.py --smoke                  # a tiny run for CI
+
+The source is written here as fcrepo-import-export writes a Fedora 5 export: N containers, each
+with one memento and an ``fcr%3Aacl.ttl`` holding one authorization and the ACL's server-managed
+dates. Each import is its own `fcrctl` process into an empty repository; its CPU seconds (user +
+system, from the child's rusage: a loaded machine slows the wall clock, not these) are printed per
+1,000 resources, with the OCFL versions each container's object holds and whether its ACL is in
+the first (issue 17's rule: fcrepo-upgrade-utils writes the ACL in the resource's first version,
+so one memento equal to the current state gives one version, ACL included). With ``--src`` the
+other checkout's fcrctl imports the same source, alternating with this one each round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BASE = "http://localhost:8080/rest"
+DATE = "2020-09-11T18:03:03.109Z"
+
+
+def write_export(out: Path, count: int) -> None:
+    """``count`` containers under rest/c, each with one memento (equal to its current state) and an ACL."""
+    rest = out / "rest"
+    (rest / "c").mkdir(parents=True)
+    (rest / "c.ttl").write_text(f'<{BASE}/c> <http://purl.org/dc/elements/1.1/title> "parent" .\n'
+                                f'<{BASE}/c> <http://fedora.info/definitions/v4/repository#lastModified> '
+                                f'"{DATE}"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n')
+    root = f"<{BASE}/> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    (out / "rest.ttl").write_text(f"{root} <http://www.w3.org/ns/ldp#BasicContainer> .\n"
+                                  f"{root} <http://fedora.info/definitions/v4/repository#RepositoryRoot> .\n")
+    fedora = "http://fedora.info/definitions/v4/repository#"
+    acl = "http://www.w3.org/ns/auth/acl#"
+    for n in range(count):
+        url = f"{BASE}/c/r{n}"
+        state = (f'<{url}> <http://purl.org/dc/elements/1.1/title> "resource {n}" .\n'
+                 f'<{url}> <{fedora}created> "{DATE}"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n'
+                 f'<{url}> <{fedora}lastModified> "{DATE}"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n')
+        (rest / "c" / f"r{n}.ttl").write_text(state)
+        own = rest / "c" / f"r{n}"
+        (own / "fcr%3Aversions").mkdir(parents=True)
+        (own / "fcr%3Aversions" / "20200911180303.ttl").write_text(state)
+        (own / "fcr%3Aacl.ttl").write_text(
+            f'<{url}/fcr:acl> <{fedora}created> "{DATE}"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n'
+            f'<{url}/fcr:acl> <{fedora}lastModified> "{DATE}"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n'
+            f'<{url}/fcr:acl> <{fedora}createdBy> "bypassAdmin" .\n'
+            f'<{url}/fcr:acl#a> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{acl}Authorization> .\n'
+            f'<{url}/fcr:acl#a> <{acl}accessTo> <{url}> .\n'
+            f'<{url}/fcr:acl#a> <{acl}agent> "user{n}" .\n'
+            f'<{url}/fcr:acl#a> <{acl}mode> <{acl}Read> .\n')
+
+
+def run_import(src: Path, export: Path, work: Path) -> float:
+    """CPU seconds of one `fcrctl init` + `fcrctl import` pair's import, in a fresh repository."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    repo = work / "repo"
+    subprocess.run([sys.executable, "-m", "fcrctl", "init", str(repo)], env=env, check=True, capture_output=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run([sys.executable, "-m", "fcrctl", "--repo", str(repo), "--json", "import", str(export)],
+                            env=env, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(f"import with {src} failed: {result.stderr[-1000:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def layout(repo: Path, count: int) -> tuple[float, float]:
+    """(mean OCFL versions per resource, share of resources whose ACL is in their first version)."""
+    from fcrctl.repository.local import ocfl
+
+    versions, first = [], 0
+    for n in range(count):
+        inventory = ocfl.read_inventory(repo / "ocfl-root" / ocfl.object_rel(f"info:fedora/c/r{n}"))
+        versions.append(len(inventory["versions"]))
+        state = ocfl.state_digests(inventory, "v1")
+        first += any(name.endswith("~fcr-acl.json") for name in state)
+    return statistics.mean(versions), first / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny data, for CI")
+    parser.add_argument("--resources", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--src", type=Path, action="append", default=[],
+                        help="also run another checkout's fcrctl (a baseline), alternating with this one")
+    args = parser.parse_args()
+    count, rounds = (20, 1) if args.smoke else (args.resources, args.rounds)
+    checkouts = [ROOT, *(path.resolve() for path in args.src)]
+    with tempfile.TemporaryDirectory(prefix="fcrctl-acl-bench-") as tmp:
+        export = Path(tmp) / "export"
+        write_export(export, count)
+        cpu: dict[Path, list[float]] = {src: [] for src in checkouts}
+        shape: dict[Path, tuple[float, float]] = {}
+        for r in range(rounds):
+            for i, src in enumerate(checkouts):
+                work = Path(tmp) / f"run-{r}-{i}"
+                work.mkdir()
+                cpu[src].append(run_import(src, export, work))
+                shape[src] = layout(work / "repo", count)
+        rows = [{"checkout": str(src), "resources": count + 2, "rounds": rounds,
+                 "cpu_s_per_1000": round(1000 * statistics.median(cpu[src]) / (count + 2), 2),
+                 "ocfl_versions_per_resource": round(shape[src][0], 2),
+                 "acl_in_first_version": round(shape[src][1], 2)} for src in checkouts]
+    print(f"{'checkout':<40} {'resources':>9} {'CPU s/1000 (median)':>20} {'versions/res':>13} {'ACL in v1':>10}")
+    for row in rows:
+        print(f"{row['checkout'][-40:]:<40} {row['resources']:>9} {row['cpu_s_per_1000']:>20} "
+              f"{row['ocfl_versions_per_resource']:>13} {row['acl_in_first_version']:>10}")
+    print(json.dumps(rows), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
