@@ -1,4 +1,4 @@
-"""Local `fcrctl import` of many small resources: batched commits beside one commit per resource.
+"""Local `fcrctl import` of many small resources: ours beside the paths it replaced, in the same run.
 
     .venv/bin/python bench/import_batches.py                     # 2,000 and 10,000 resources
     .venv/bin/python bench/import_batches.py --resources 5000 --mb 10
@@ -6,11 +6,13 @@
 
 The source is bench/transfer.py's (small containers, 100 per parent, plus 1 MB binaries),
 exported once with `fcrctl export --no-versions`. Each import is its own `fcrctl` process into
-an empty repository, so its peak RSS is its own. The baseline, measured in the same run, is the
-write path without batches (each resource its own durable OCFL commit, as before issue 17);
-"ours" is the batched path, reading on 1 and on 2 processes (--jobs). Printed: resources/s,
-CPU seconds per 1,000 resources (what a loaded machine cannot hide) and peak RSS. Target
-(issue 17): >= 1,000 resources/s on 2 cores.
+an empty repository, so its peak RSS is its own. The baselines, measured in the same run: the
+write path without batches (each resource its own durable OCFL commit, as before issue 17), and
+the batched path reading every file into an rdflib graph (import_lines.py's text path off, as
+before it). "ours" reads files as text and writes in batches, reading on 1 and on 2 processes
+(--jobs; 2 is the default). Printed: resources/s, CPU seconds per 1,000 resources (the import's
+process and its workers: what a loaded machine cannot hide) and peak RSS (the largest of them).
+Target (issue 17): >= 1,000 resources/s on 2 cores.
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ from transfer import build  # noqa: E402 (bench/transfer.py: the shared source g
 
 from fcrctl.repository import open_repository  # noqa: E402
 
-# the child: runs fcrctl (without batches for the baseline), then reports its own CPU and peak RSS
+# the child: runs fcrctl (without batches, or without the text path, for the baselines), then
+# reports its own CPU and peak RSS
 RUN = """
 import resource, sys
-batched = sys.argv[1] == "batched"
-if not batched:
+if sys.argv[1] in ("single", "graph"):
+    from fcrctl.services.transfer import import_lines
+    import_lines.read = lambda data, old_base, dest: None  # every file through rdflib's graph
+if sys.argv[1] == "single":
     from fcrctl.repository.local.repository import LocalRepository
     del LocalRepository.batch  # the importer then writes one commit per resource
 from fcrctl.cli.main import app
@@ -50,10 +55,11 @@ finally:
 """
 
 
-def fcrctl_import(source: Path, target: Path, batched: bool, jobs: int) -> tuple[float, float, int, int]:
-    """(seconds, CPU seconds, peak RSS MB, resources) of one import into an empty repository."""
+def fcrctl_import(source: Path, target: Path, mode: str, jobs: int) -> tuple[float, float, int, int]:
+    """(seconds, CPU seconds, peak RSS MB, resources) of one import into an empty repository;
+    ``mode``: ours, graph (rdflib reads every file) or single (that, and one commit each)."""
     open_repository(str(target), create=True).close()
-    cmd = [sys.executable, "-c", RUN, "batched" if batched else "single", "--repo", str(target), "--json",
+    cmd = [sys.executable, "-c", RUN, mode, "--repo", str(target), "--json",
            "import", str(source), "--jobs", str(jobs)]
     started = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -72,10 +78,10 @@ def measure(count: int, megabytes: int, work: Path) -> list[tuple[str, float, fl
     if done.returncode != 0:
         raise SystemExit(f"export failed: {done.stderr[-1500:]}")
     rows = []
-    for name, batched, jobs in (("baseline (1 commit each)", False, 1), ("ours --jobs 1", True, 1),
-                                ("ours --jobs 2", True, 2)):
+    for name, mode, jobs in (("baseline (1 commit each)", "single", 1), ("baseline (rdflib graphs)", "graph", 1),
+                             ("ours --jobs 1", "ours", 1), ("ours --jobs 2 (default)", "ours", 2)):
         target = work / f"target-{count}-{len(rows)}"
-        seconds, cpu, rss, resources = fcrctl_import(out, target, batched, jobs)
+        seconds, cpu, rss, resources = fcrctl_import(out, target, mode, jobs)
         rows.append((name, resources / seconds, cpu * 1000 / resources, rss))
     return rows
 

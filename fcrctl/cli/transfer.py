@@ -13,6 +13,8 @@ from fcrctl.cli.options import JsonOpt, PathArg
 from fcrctl.errors import PartialFailure
 
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Resources handled in parallel.")]
+ImportJobsOpt = Annotated[int, typer.Option(
+    "--jobs", "-j", min=1, help="Resources read (on up to one process per core) and, over HTTP, written in parallel.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Finish an interrupted run: skip what is already done.")]
 
 
@@ -100,7 +102,7 @@ def import_(
     binaries: Annotated[bool, typer.Option("--binaries/--no-binaries", help="Import binaries.")] = True,
     versions: Annotated[bool, typer.Option("--versions/--no-versions", help="Import versions.")] = True,
     acls: Annotated[bool, typer.Option("--acls/--no-acls", help="Import ACLs.")] = True,
-    jobs: JobsOpt = 1,
+    jobs: ImportJobsOpt = 2,
     resume: ResumeOpt = False,
     json_out: JsonOpt = False,
 ) -> None:

@@ -42,9 +42,10 @@ class WriteBatch:
 
     def create(self, path: str, spec: ResourceSpec, *, created: datetime | None = None,
                modified: datetime | None = None, version: datetime | None = None, created_by: str | None = None,
-               modified_by: str | None = None) -> bool:
-        """Stage a new resource (with these dates and users, as ``dated`` gives them); False when this
-        batch cannot take it. Errors (Conflict, Gone...) are the ordinary create's, nothing staged."""
+               modified_by: str | None = None, ntriples: bytes | None = None) -> bool:
+        """Stage a new resource (with these dates and users, as ``dated`` gives them; ``ntriples``: its
+        user triples as stored, see ResourceFiles.put_resource); False when this batch cannot take it.
+        Errors (Conflict, Gone...) are the ordinary create's, nothing staged."""
         path = paths.normalize(path)
         if self._held is None:
             held = contextlib.ExitStack()
@@ -67,7 +68,7 @@ class WriteBatch:
         dating = clock.dated_block(created or modified, modified, version=version, created_by=created_by,
                                    modified_by=modified_by) if modified is not None else contextlib.nullcontext()
         with dating:
-            change = self.writes.new_change(path, spec, parent_row=prow)
+            change = self.writes.new_change(path, spec, parent_row=prow, ntriples=ntriples)
             change.created = self.writes.store.created  # this resource's version date
         self._changes.append(change)
         self._paths.add(path)

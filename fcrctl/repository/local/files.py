@@ -50,10 +50,13 @@ class ResourceFiles:
         self.user = user
 
     def put_resource(self, change: Change, path: str, spec: ResourceSpec, base: dict, now: str, *,
-                     raw_graph: bool = False, desc_graph: Graph | None = None) -> None:
+                     raw_graph: bool = False, desc_graph: Graph | None = None, ntriples: bytes | None = None) -> None:
         """Add a resource's files (headers, content, description) to ``change.state``; inside
         ``dated(acl=(path, ...))``, its ACL's too (Fedora's migration writes an ACL in its resource's
-        first version)."""
+        first version). ``ntriples``: the user triples (a container's, a binary's description) as
+        stored already - sorted distinct N-Triples lines, ids internal, no server-managed triple - as
+        import reads them without a graph (services/transfer/import_lines.py); indexing parses them
+        only if they can hold entries."""
         rid = paths.to_id(path)
         oid = change.object_id
         h = dict(base)
@@ -68,19 +71,24 @@ class ResourceFiles:
         if oid != rid:
             h["archivalGroupId"] = oid
         if spec.is_binary:
-            self.put_binary(change, path, spec, h, now, desc_graph)
+            self.put_binary(change, path, spec, h, now, desc_graph, ntriples)
         else:
             model = container_model(spec.model)
-            graph = spec.graph if spec.graph is not None else new_graph()
-            if not raw_graph:
-                graph = rdf.check_user_triples(graph, subject_id=rid, lenient=spec.lenient)
-            data = rdf.write_ntriples(graph)
+            graph = None
+            if ntriples is not None:
+                data = ntriples
+            else:
+                graph = spec.graph if spec.graph is not None else new_graph()
+                if not raw_graph:
+                    graph = rdf.check_user_triples(graph, subject_id=rid, lenient=spec.lenient)
+                data = rdf.write_ntriples(graph)
             logical = hdr.container_content_path(oid, rid)
             nf = ocfl.NewFile(data=data)
             h.update({"interactionModel": model, "contentSize": len(data),
                       "digests": [f"urn:sha-512:{nf.sha512()}"], "contentPath": logical})
             change.state[logical] = nf
-            change.known_graphs[path] = graph
+            if graph is not None:
+                change.known_graphs[path] = graph
         h["headersVersion"] = hdr.HEADERS_VERSION
         hlogical = hdr.headers_path(oid, rid)
         change.state[hlogical] = ocfl.NewFile(data=headers_json(h))
@@ -90,7 +98,7 @@ class ResourceFiles:
             put_migrated_acl(change, path, h["interactionModel"], carried[1])
 
     def put_binary(self, change: Change, path: str, spec: ResourceSpec, h: dict, now: str,
-                   desc_graph: Graph | None) -> None:
+                   desc_graph: Graph | None, desc_ntriples: bytes | None = None) -> None:
         rid = paths.to_id(path)
         oid = change.object_id
         logical = hdr.binary_content_path(oid, rid)
@@ -144,19 +152,27 @@ class ResourceFiles:
             h["contentPath"] = logical
             change.state[logical] = ocfl.NewFile(source=tmpfile, digest=digests["sha512"])
         # the description (fcr:metadata) lives beside the binary
+        if desc_ntriples is not None and desc_graph is None:
+            self.put_description(change, path, None, h.get("createdDate", now), now, data=desc_ntriples)
+            return
         graph = desc_graph if desc_graph is not None else (spec.graph if spec.graph is not None else new_graph())
         graph = rdf.check_user_triples(graph, subject_id=rid, lenient=spec.lenient)
         self.put_description(change, path, graph, h.get("createdDate", now), now)
 
-    def put_description(self, change: Change, path: str, graph: Graph, created: str, now: str) -> None:
-        """Write a binary's description triples and their headers (``.fcrepo/...~fcr-desc.json``)."""
+    def put_description(self, change: Change, path: str, graph: Graph | None, created: str, now: str, *,
+                        data: bytes | None = None) -> None:
+        """Write a binary's description triples (``graph``, or ``data`` stored as they are: see
+        put_resource) and their headers (``.fcrepo/...~fcr-desc.json``)."""
         rid = paths.to_id(path)
         oid = change.object_id
-        data = rdf.write_ntriples(graph)
+        if data is None:
+            assert graph is not None
+            data = rdf.write_ntriples(graph)
         dlogical = hdr.desc_content_path(oid, rid)
         dnf = ocfl.NewFile(data=data)
         change.state[dlogical] = dnf
-        change.known_graphs[path] = graph
+        if graph is not None:
+            change.known_graphs[path] = graph
         dh = {"id": rid + "/" + paths.METADATA, "parent": rid, "stateToken": hdr.new_state_token(),
               "interactionModel": NON_RDF_DESCRIPTION, "contentSize": len(data),
               "digests": [f"urn:sha-512:{dnf.sha512()}"], "createdDate": created,

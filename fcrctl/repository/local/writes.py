@@ -102,8 +102,9 @@ class Writes:
                            has_children=False)
 
     def new_change(self, path: str, spec: ResourceSpec, *, raw_graph: bool = False,
-                   parent_row: Row | None = None) -> Change:
-        """The change that creates ``path`` (its object's next state), not yet committed."""
+                   parent_row: Row | None = None, ntriples: bytes | None = None) -> Change:
+        """The change that creates ``path`` (its object's next state), not yet committed; ``ntriples``:
+        its user triples already as stored (see ResourceFiles.put_resource), instead of ``spec.graph``."""
         rid = paths.to_id(path)
         object_id = self.resources.object_for(path, archival_group=spec.archival_group, parent_row=parent_row)
         now = self.clock.now()
@@ -113,7 +114,7 @@ class Writes:
         if self.clock.by[0] or self.user:
             base["createdBy"] = self.clock.by[0] or self.user
         change = Change(object_id, state=dict(self.store.head_state(object_id)) if object_id != rid else {})
-        self.files.put_resource(change, path, spec, base, now, raw_graph=raw_graph)
+        self.files.put_resource(change, path, spec, base, now, raw_graph=raw_graph, ntriples=ntriples)
         return change
 
     def replace(self, path: str, spec: ResourceSpec, *,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput
 from fcrctl.repository.base import BASIC_CONTAINER, CONTAINER_MODELS, LDP, NON_RDF_SOURCE, ResourceSpec
-from fcrctl.services.transfer import acl, layout
+from fcrctl.services.transfer import acl, import_lines, layout
 from fcrctl.services.transfer.import_tree import Entry, ExportTree, description, with_rdf_ext
 from fcrctl.services.transfer.import_versions import mementos, parse_date, rebase
 from fcrctl.services.transfer.source import Source
@@ -33,7 +33,7 @@ PAIRTREE = rdf.FEDORA + "Pairtree"
 _KNOWN_LDP = {LDP + n for n in ("Resource", "RDFSource", "Container", "NonRDFSource")} | set(CONTAINER_MODELS)
 MAX_RDF_BYTES = 256 << 20  # one resource's RDF; larger files are refused rather than parsed
 _RDF_TYPE = rdf.RDF_NS + "type"
-BINARY_FACTS = {rdf.EBUCORE + "hasMimeType", rdf.EBUCORE + "filename"}
+BINARY_FACTS = frozenset({rdf.EBUCORE + "hasMimeType", rdf.EBUCORE + "filename"})
 
 
 @dataclass
@@ -47,6 +47,14 @@ class State:
     modified_by: str | None = None
     size: int = 0
     content_file: Path | None = None  # a binary's bytes
+    # the user triples as stored N-Triples (import_lines.py), when spec.graph was not needed
+    ntriples: bytes | None = None
+
+    def graph(self) -> Graph | None:
+        """The user triples as a graph (parsed from ``ntriples`` when read without one)."""
+        if self.spec.graph is None and self.ntriples is not None:
+            return rdf.read_ntriples(self.ntriples)
+        return self.spec.graph
 
 
 @dataclass
@@ -81,6 +89,13 @@ class ResourceReader:
             raise BadInput(f"{file} lies outside the export (a linked directory above it): refusing it")
 
     def parse(self, file: Path, *, url: str, listed: bool = False) -> Graph:
+        found = self._read(file, url=url, listed=listed, lines=False)
+        assert not isinstance(found, import_lines.Lines)
+        return found
+
+    def _read(self, file: Path, *, url: str, listed: bool = False, lines: bool = True) -> Graph | import_lines.Lines:
+        """The file's triples: as text (import_lines.py) when it is one triple per line in the common
+        form and ``lines``, else as an rdflib graph."""
         self._own(file, listed=listed)
         ext = os.path.splitext(file.name)[1]
         mime = layout.EXT_MEDIA.get(ext)
@@ -90,6 +105,10 @@ class ResourceReader:
         if size > MAX_RDF_BYTES:
             raise BadInput(f"{file}: {size} bytes of RDF is more than one resource may hold ({MAX_RDF_BYTES})")
         data = file.read_bytes()
+        if lines and mime in ("text/turtle", "application/n-triples") and data[:1] == b"<":
+            found = import_lines.read(data, self.tree.old_base, self.tree.dest)
+            if found is not None:
+                return found
         if mime == "text/turtle" and data[:1] == b"<":
             # Turtle written one triple per line (as fcrctl writes it) is N-Triples, whose parser
             # is several times faster; anything else goes to the Turtle parser
@@ -116,34 +135,34 @@ class ResourceReader:
             if not self.binaries:
                 return Prepared(entry, None, skip_reason="binary left out (--no-binaries)")
             prepared = Prepared(entry, self._binary_state(entry.file, description(owner_dir), entry, url))
-        if self.versions:
+        if self.versions and entry.has_dir:  # versions and ACLs are files in the folder named for it
             prepared.versions = self._versions(entry, owner_dir, url)
         if self.acls:
-            acl_file = with_rdf_ext(owner_dir / layout.ACL)
+            acl_file = with_rdf_ext(owner_dir / layout.ACL) if entry.has_dir else None
             if acl_file is not None:
                 prepared.acl = self._internal(self.parse(acl_file, url=url + "/fcr:acl"))
             acl.from_fedora4(self, prepared, url)  # Fedora 4.7's WebAC resources become fcr:acl (acl.py)
         return prepared
 
-    def _container_state(self, file: Path, entry: Entry, url: str) -> tuple[State, Facts]:
-        raw = self.parse(file, url=url, listed=file == entry.file)
+    def _container_state(self, file: Path, entry: Entry, url: str, *, lines: bool = True) -> tuple[State, Facts]:
+        raw = self._read(file, url=url, listed=file == entry.file, lines=lines)
         facts = Facts(raw)
         headers = layout.read_headers(file)
         model, archival_group = _model(headers, facts, url, file)
         if model == NON_RDF_SOURCE:
             raise BadInput(f"{file}: its headers say it is a binary (NonRDFSource), but it has no .binary file")
-        graph = self._user_triples(raw, entry.path)
+        graph, ntriples = self._user_triples(raw, entry.path)
         spec = ResourceSpec(graph=graph, model=model, archival_group=archival_group, lenient=True)
-        return State(spec, *_dates(facts, url), *_users(facts, url)), facts
+        return State(spec, *_dates(facts, url), *_users(facts, url), ntriples=ntriples), facts
 
     def _binary_state(self, file: Path, desc: Path | None, entry: Entry, url: str,
-                      desc_override: Path | None = None) -> State:
+                      desc_override: Path | None = None, *, lines: bool = True) -> State:
         from fcrctl.repository.http.wire import filename_of
 
         self._own(file, listed=file == entry.file)
         headers = layout.read_headers(file)
         desc_file = desc_override or desc
-        raw = self.parse(desc_file, url=url) if desc_file is not None else rdf.new_graph()
+        raw = self._read(desc_file, url=url, lines=lines) if desc_file is not None else rdf.new_graph()
         facts = Facts(raw)
         types = layout.link_types(headers)
         unknown = [t for t in types if t.startswith(LDP) and t not in _KNOWN_LDP]
@@ -162,7 +181,7 @@ class ResourceReader:
             parsed = rdf.parse_digest_urn(obj)
             if parsed:
                 digests[parsed[0]] = parsed[1]
-        graph = without(self._user_triples(raw, entry.path), BINARY_FACTS)  # carried as mime_type/filename
+        graph, ntriples = self._user_triples(raw, entry.path, drop=BINARY_FACTS)  # carried as mime_type/filename
         spec = ResourceSpec(binary=True, graph=graph, mime_type=mime, filename=filename, lenient=True)
         size = 0
         if entry.kind == "external" or file.name.endswith(layout.EXTERNAL_EXT):
@@ -181,12 +200,21 @@ class ResourceReader:
             digests.update(self.source.digests.get(rel, {}))
             spec.digests = digests
             size = file.stat().st_size
-            return State(spec, *_dates(facts, url), *_users(facts, url), size=size, content_file=file)
-        return State(spec, *_dates(facts, url), *_users(facts, url), size=size)
+            return State(spec, *_dates(facts, url), *_users(facts, url), size=size, content_file=file,
+                         ntriples=ntriples)
+        return State(spec, *_dates(facts, url), *_users(facts, url), size=size, ntriples=ntriples)
 
-    def _user_triples(self, raw: Graph, path: str) -> Graph:
+    def _user_triples(self, raw: Graph | import_lines.Lines, path: str,
+                      drop: frozenset[str] = frozenset()) -> tuple[Graph | None, bytes | None]:
+        """(graph, None), or (None, stored N-Triples) for a file read as text: the user triples less
+        those with a predicate in ``drop``, ids internal."""
+        if isinstance(raw, import_lines.Lines):
+            return None, raw.data(drop)
         if self.checking:  # a dry run only looks for errors, and rewriting ids finds none
-            return raw
+            return raw, None
+        return without(self._user_graph(raw), drop), None
+
+    def _user_graph(self, raw: Graph) -> Graph:
         # server-managed triples are dropped before the ids are rewritten (which changes no
         # predicate, and no object into a server-managed type): one small graph is built, not
         # three copies of the whole file's
@@ -205,22 +233,22 @@ class ResourceReader:
             if entry.kind == "container":
                 if ext not in layout.EXT_MEDIA:
                     continue
-                state, _ = self._container_state(full, entry, vurl)
+                state, _ = self._container_state(full, entry, vurl, lines=False)  # rebased below
             else:
                 if ext not in (layout.BINARY_EXT, layout.EXTERNAL_EXT):
                     continue
                 desc = with_rdf_ext(owner_dir / layout.METADATA / layout.VERSIONS / stem) or \
                     with_rdf_ext(vdir / stem / layout.METADATA)
-                state = self._binary_state(full, desc, entry, vurl)
+                state = self._binary_state(full, desc, entry, vurl, lines=False)
             state.spec.graph = rebase(state.spec.graph, vurl, url, self.tree.old_base, self.tree.dest)
             out.append((when, state))
         out.sort(key=lambda item: item[0])
         return out
 
 
-def without(graph: Graph, predicates: set[str]) -> Graph:
+def without(graph: Graph, predicates: frozenset[str]) -> Graph:
     """``graph`` less the triples with these predicates (itself when it has none)."""
-    if not any(str(p) in predicates for p in graph.predicates()):
+    if not predicates or not any(str(p) in predicates for p in graph.predicates()):
         return graph
     out = rdf.new_graph()
     for triple in graph:
@@ -234,9 +262,10 @@ class Facts:
     each fact up in the graph cost more than parsing the file. Subjects are compared decoded: a
     file names ``.../item:1`` where the URL built from its file name says ``.../item%3A1``."""
 
-    def __init__(self, raw: Graph) -> None:
+    def __init__(self, raw: Graph | import_lines.Lines) -> None:
         self._by: dict[tuple[str, str], list[str]] = {}
-        for s, p, o in raw:
+        triples = raw.facts if isinstance(raw, import_lines.Lines) else raw
+        for s, p, o in triples:
             self._by.setdefault((urllib.parse.unquote(str(s)), str(p)), []).append(str(o))
 
     def all(self, subject: str, predicate: str) -> list[str]:

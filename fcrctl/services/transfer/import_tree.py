@@ -30,6 +30,7 @@ class Entry:
     file: Path  # the resource's own file (.ttl / .binary / .external)
     url_path: str  # its decoded URL path in the export (/rest/a/b)
     path: str = ""  # its repository path once mapped
+    has_dir: bool = True  # a folder named for it is beside it (its children, versions, ACL, description)
 
 
 class ExportTree:
@@ -123,19 +124,26 @@ class ExportTree:
         while stack:
             directory = stack.pop()
             try:
-                names = sorted(os.listdir(directory))
+                with os.scandir(directory) as listing:  # its entries know their type: no stat each
+                    found = sorted(listing, key=lambda e: e.name)
             except OSError as exc:
                 raise BadInput(f"cannot read {directory}: {exc.strerror}") from None
             subdirs: list[Path] = []
             owners: set[str] = set()
-            for name in names:
-                full = directory / name
-                if full.is_symlink() and not layout.inside(self.root, full):
-                    raise BadInput(f"{full} is a link outside the export: refusing it")
-                if full.is_dir():
+            files: list[str] = []
+            dir_names: set[str] = set()
+            for item in found:
+                name = item.name
+                if item.is_symlink() and not layout.inside(self.root, directory / name):
+                    raise BadInput(f"{directory / name} is a link outside the export: refusing it")
+                if item.is_dir():
+                    dir_names.add(name)
                     if not name.startswith(layout.FCR):
-                        subdirs.append(full)
-                    continue
+                        subdirs.append(directory / name)
+                else:
+                    files.append(name)
+            for name in files:
+                full = directory / name
                 if name.endswith(layout.HEADERS_EXT) or name.startswith((layout.FCR, "fcr_", ".")):
                     continue
                 stem, ext = os.path.splitext(name)
@@ -150,7 +158,7 @@ class ExportTree:
                     continue
                 owners.add(stem)
                 url_path = self._url_path(full, strip=ext)
-                yield Entry(kind, full, url_path, self.repo_path(url_path, full))
+                yield Entry(kind, full, url_path, self.repo_path(url_path, full), has_dir=stem in dir_names)
             for sub in subdirs:
                 if description(sub) is not None and sub.name not in owners:
                     raise BadInput(f"{description(sub)} describes a binary, but {sub.name}.binary (or "

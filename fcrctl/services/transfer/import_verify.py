@@ -25,7 +25,8 @@ def difference(repo: Repository, prepared: Prepared) -> str | None:
     have = rdf.check_user_triples(repo.get_rdf(entry.path, prefs=prefs), subject_id="", lenient=True)
     if state.spec.binary:
         have = without(have, BINARY_FACTS)
-    if state.spec.graph is not None and not isomorphic(have, state.spec.graph):
+    want = state.graph()
+    if want is not None and not isomorphic(have, want):
         return "triples differ from the export"
     for algorithm, expected in state.spec.digests.items():
         actual = info.digests.get(algorithm)

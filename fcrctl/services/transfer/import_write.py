@@ -93,7 +93,7 @@ class Writer:
             if handle is not None:
                 spec = dataclasses.replace(spec, content=handle)
             try:
-                return "staged" if batch.create(entry.path, spec, **dates) else "refused"
+                return "staged" if batch.create(entry.path, spec, ntriples=state.ntriples, **dates) else "refused"
             except Gone:
                 return "refused"  # a tombstone: the ordinary write says what to do with it
         finally:
@@ -126,6 +126,8 @@ class Writer:
                      *, first: bool, acl: Graph | None = None) -> bool:
         """Whether ``acl`` (the resource's) went into the same version."""
         spec = state.spec
+        if spec.graph is None and state.ntriples is not None:
+            spec = dataclasses.replace(spec, graph=state.graph())
         handle = None
         if state.content_file is not None:
             handle = open(state.content_file, "rb")  # noqa: SIM115 (closed below)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -102,30 +102,22 @@ class Importer:
 
         global _READER
         _READER = self.reader  # what the forked workers read with
-        window: list[Entry | None] = []
-
-        def drain() -> None:
-            items = [entry for entry in window if entry is not None]
-            packed = iter(pool.map(_prepare, items, chunksize=max(1, len(items) // (4 * workers))))
-            for entry in window:
-                if entry is None:
-                    if not self.options.dry_run:
-                        spool.add(None)
-                    continue
-                record = next(packed)
-                if self.options.dry_run:
-                    self.report.done(entry.kind)
-                else:
-                    spool.add_packed(record)
-            window.clear()
-
-        with forked.pool(workers) as pool:
-            for entry in self.tree.entries():
-                window.append(entry)
-                if len(window) >= WINDOW:
-                    drain()
-            drain()
-        _READER = None
+        try:
+            with forked.pool(workers) as pool:
+                # chunks in order, a few per worker ahead: the workers read while this process
+                # walks the tree and spools what they read, and memory stays flat
+                for results in forked.ordered(pool, _prepare, _chunks(self.tree.entries()), self.options.dry_run,
+                                              ahead=4 * workers):
+                    for result in results:
+                        if self.options.dry_run:
+                            if result is not None:
+                                self.report.done(result[0])
+                        elif result is None:
+                            spool.add(None)
+                        else:
+                            spool.add_packed(result[1])
+        finally:
+            _READER = None
 
     def _write_all(self, repo: Repository, spool: Spool) -> None:
         pending: list[Future[None]] = []
@@ -239,13 +231,25 @@ class Importer:
 
 
 _READER: ResourceReader | None = None
-WINDOW = 512  # entries handed to the --jobs workers at a time (memory stays flat)
+CHUNK = 64  # entries handed to a --jobs worker at a time
 
 
-def _prepare(entry: Entry) -> bytes:
-    """In a forked worker: one resource read and packed for the spool."""
+def _chunks(entries: Iterator[Entry | None]) -> Iterator[list[Entry | None]]:
+    chunk: list[Entry | None] = []
+    for entry in entries:
+        chunk.append(entry)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _prepare(chunk: list[Entry | None], dry_run: bool) -> list[tuple[str, bytes] | None]:
+    """In a forked worker: resources read and packed for the spool ((kind, record); None: a barrier)."""
     assert _READER is not None
-    return pack(_READER.prepare(entry))
+    return [None if entry is None else (entry.kind, b"" if dry_run else pack(_READER.prepare(entry)))
+            for entry in chunk]
 
 
 def _drain(pending: list[Future[None]]) -> None:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 _IRI = r"<([^\x00-\x20<>\"{}|^`\\]*)>"
 _PLAIN = r"\"((?:[^\"\\\r\n]|\\[\\\"nr])*)\""  # escapes rdflib writes back the same way
-_LINE = re.compile(
+LINE = re.compile(
     rf"{_IRI} {_IRI} (?:{_IRI}|{_PLAIN}(?:@([a-z]+(?:-[a-z0-9]+)*)|\^\^<([!#-;=?-\[\]_a-z~]*)>)?) \."
 )
 _UNESCAPE = {"\\\\": "\\", '\\"': '"', "\\n": "\n", "\\r": "\r"}
@@ -41,7 +41,7 @@ def export_lines(stored: bytes, info: ResourceInfo, base_url: str) -> list[str] 
     for line in text.splitlines():
         if not line:
             continue
-        match = _LINE.fullmatch(line)
+        match = LINE.fullmatch(line)
         if match is None:
             return None
         s, p, o_iri, lexical, lang, datatype = match.groups()
@@ -52,9 +52,9 @@ def export_lines(stored: bytes, info: ResourceInfo, base_url: str) -> list[str] 
                 continue
             obj = "<" + rewrite(o_iri) + ">"
         else:
-            if rdf.is_server_managed(p, _unescape(lexical) if p == _RDF_TYPE else None):
+            if rdf.is_server_managed(p, unescape(lexical) if p == _RDF_TYPE else None):
                 continue
-            obj = '"' + lexical + '"' if datatype is None and lang is None else _literal(lexical, lang, datatype)
+            obj = '"' + lexical + '"' if datatype is None and lang is None else literal_line(lexical, lang, datatype)
         out.add(f"<{rewrite(s)}> <{p}> {obj} .")
     out.update(server_lines(info, rewrite))
     return sorted(out)
@@ -109,15 +109,15 @@ class _Rewriter:
         return self.new + rdf.encode_path("" if rest == "/" else rest)
 
 
-def _unescape(lexical: str) -> str:
+def unescape(lexical: str) -> str:
     return re.sub(r"\\[\\\"nr]", lambda m: _UNESCAPE[m.group()], lexical) if "\\" in lexical else lexical
 
 
-def _literal(lexical: str, lang: str | None, datatype: str | None) -> str:
+def literal_line(lexical: str, lang: str | None, datatype: str | None) -> str:
     # rdflib normalises typed literals ("01"^^xsd:integer is written "1"): let it
     from rdflib import Literal, URIRef
 
-    return _quote_literal(Literal(_unescape(lexical), lang, URIRef(datatype) if datatype else None))
+    return _quote_literal(Literal(unescape(lexical), lang, URIRef(datatype) if datatype else None))
 
 
 def _quote(value: str) -> str:
