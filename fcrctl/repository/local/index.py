@@ -174,13 +174,6 @@ class Index:
                 return
             last = rows[-1][10]
 
-    def states(self) -> Iterator[tuple[str, bool, str | None]]:
-        """(path, deleted, stateToken) of every indexed resource, tombstones included (for
-        `fcrctl check`: SQLite picks the token out, no headers are parsed here)."""
-        for path, deleted, token in self.conn.execute(
-                "SELECT path, deleted, json_extract(headers, '$.stateToken') FROM resources"):
-            yield path, bool(deleted), token
-
     def memberships_for(self, resource: str) -> list[tuple]:
         return self.conn.execute(
             "SELECT container, model, resource, has_member, is_member_of, inserted FROM membership WHERE resource=?",
