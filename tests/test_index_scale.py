@@ -101,3 +101,33 @@ def test_an_index_of_the_previous_schema_gains_the_date_index_in_place(tmp_path:
         assert index.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'resources_binaries_modified'").fetchone()
     finally:
         index.close()
+
+
+def test_a_reindex_builds_its_deferred_indexes_again_and_a_failed_one_changes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from fcrctl.repository import open_repository
+    from fcrctl.repository.base import ResourceSpec
+
+    repo = open_repository(str(tmp_path / "r"), create=True)
+    try:
+        for i in range(4):
+            repo.create(f"/c/x{i}", ResourceSpec(content=io.BytesIO(b"x") if i else None), parents=True)
+        schema = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+        before = repo._index.conn.execute(schema).fetchall()  # type: ignore[attr-defined]
+        assert {"resources_parent", "resources_binaries_modified"} <= {name for name, _ in before}
+        assert repo.reindex() == 6
+        assert repo._index.conn.execute(schema).fetchall() == before  # type: ignore[attr-defined]
+
+        def fail(self: Index, entries: list[ObjectEntries]) -> None:
+            raise OSError("disk gone")
+
+        monkeypatch.setattr(Index, "add", fail)
+        with pytest.raises(OSError, match="disk gone"):
+            repo.reindex()
+        assert repo._index.conn.execute(schema).fetchall() == before  # type: ignore[attr-defined]
+        assert repo._index.count() == 6  # type: ignore[attr-defined]
+        assert [i.path for i in repo.children("/c")] == [f"/c/x{i}" for i in range(4)]
+    finally:
+        repo.close()

@@ -27,7 +27,9 @@ from fcrctl.errors import FcrctlError, ReadOnly
 from fcrctl.repository.base import NON_RDF_SOURCE
 from fcrctl.repository.local.index_copies import PinnedIndex, backup_to
 from fcrctl.repository.local.index_sql import (
+    BULK_CACHE_KIB,
     DATA_TABLES,
+    DEFERRED_INDEXES,
     MODIFIED,
     SCHEMA,
     SCHEMA_VERSION,
@@ -343,6 +345,27 @@ class Index:
         acls = [(path, e.object_id, json.dumps(h), content) for e in entries for path, h, content in e.acls]
         if acls:
             self.conn.executemany("INSERT OR REPLACE INTO acls VALUES (?,?,?,?)", acls)
+
+    @contextlib.contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Inside one transaction, for a reindex adding every row: the indexes no insert needs
+        are dropped and built again at the end (readers in other processes keep seeing the old
+        index, schema included, until the commit; a failure rolls the drop back too)."""
+        conn = self._connection()
+        with self.transaction():
+            found = dict(self.conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({})".format(
+                    ",".join("?" * len(DEFERRED_INDEXES))), DEFERRED_INDEXES).fetchall())
+            cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+            conn.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+            try:
+                for name in found:
+                    self.conn.execute(f"DROP INDEX {name}")
+                yield
+                for sql in found.values():
+                    self.conn.execute(sql)
+            finally:
+                conn.execute(f"PRAGMA cache_size={cache}")
 
     def mark_invalid(self, object_rel: str, object_id: str | None, reason: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO invalid VALUES (?,?,?)", (object_rel, object_id, reason))

@@ -23,6 +23,12 @@ MODIFIED = ("CASE WHEN json_extract(headers, '$.lastModifiedDate') GLOB "
 
 DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending", "acls")
 
+# indexes a reindex drops and builds again once every row is in (SQLite sorts them: one random
+# B-tree insert per row and index costs more, and more the bigger the index grows); the others
+# serve the reindex itself (an object id met twice is looked up, an invalid one forgotten)
+DEFERRED_INDEXES = ("resources_parent", "resources_binaries_modified", "membership_resource", "refs_target")
+BULK_CACHE_KIB = 64 * 1024  # a reindex's page cache: bounded, whatever the repository's size
+
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
