@@ -168,7 +168,7 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
         got["build objects/s"] = (count + 2) / got["build"]
     objects = count + 2
     # the CLI's own start (the baseline every per-command figure includes)
-    got["CLI start (fcrctl --version)"] = fcrctl(where, "--version")[0]
+    got["CLI start (fcrctl --version)"], got["CLI start CPU s"], _ = timed([*FCRCTL, "--version"])
     secs, _, _, out = fcrctl(where, "--json", "backup", "--label", "first")
     got["snapshot"], got["snapshot lock"] = secs, json.loads(out)["lockHeldSeconds"]
     got["snapshot in-process"] = json.loads(out)["seconds"]
@@ -198,15 +198,11 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
     since = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     time.sleep(1.1)
     change(where, count, min(100, count // 8), 3, "two", binaries=True)
-    got["fixity --since after 100 changes"], _, _, _ = fcrctl(where, "fixity", "-R", "/", "--since", since)
     # CPU seconds beside the wall ones: on a shared machine they show the growth wall times hide
-    got["fixity --since after 100 changes CPU s"] = timed([*FCRCTL, "--repo", str(where), "fixity", "-R", "/",
-                                                           "--since", since])[1]
-    samples = [fcrctl(where, "info", f"/c/x{i}")[0] for i in (1, count // 2, count - 1)]
-    got["info"] = sorted(samples)[1]
-    got["info CPU s"] = sorted(timed([*FCRCTL, "--repo", str(where), "info", f"/c/x{i}"])[1]
-                               for i in (1, count // 2, count - 1))[1]
-    got["CLI start CPU s"] = sorted(timed([*FCRCTL, "--version"])[1] for _ in range(3))[1]
+    got["fixity --since after 100 changes"], got["fixity --since after 100 changes CPU s"], _ = timed(
+        [*FCRCTL, "--repo", str(where), "fixity", "-R", "/", "--since", since])
+    samples = [timed([*FCRCTL, "--repo", str(where), "info", f"/c/x{i}"])[:2] for i in (1, count // 2, count - 1)]
+    got["info"], got["info CPU s"] = sorted(w for w, _ in samples)[1], sorted(c for _, c in samples)[1]
     print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
     if not keep:
         shutil.rmtree(where, ignore_errors=True)  # minutes at 100k: the figures are out first

@@ -17,7 +17,7 @@ from fcrctl.errors import CorruptData
 from fcrctl.repository.base import Problem
 from fcrctl.repository.local.check_object import Resource, path_of
 
-_CACHE_KIB = 32 * 1024  # the temporary database's page cache (and sorter memory): beyond it, disk
+_CACHE_KIB = 8 * 1024  # the temporary database's page cache (and sorter memory): beyond it, disk
 
 
 class FoundResources:

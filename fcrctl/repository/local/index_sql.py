@@ -27,7 +27,7 @@ DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending", "acls")
 # B-tree insert per row and index costs more, and more the bigger the index grows); the others
 # serve the reindex itself (an object id met twice is looked up, an invalid one forgotten)
 DEFERRED_INDEXES = ("resources_parent", "resources_binaries_modified", "membership_resource", "refs_target")
-BULK_CACHE_KIB = 64 * 1024  # a reindex's page cache: bounded, whatever the repository's size
+BULK_CACHE_KIB = 32 * 1024  # a reindex's page cache: bounded, whatever the repository's size
 
 
 SCHEMA = f"""
