@@ -9,6 +9,9 @@ change journal: every object a writer was about to change, in order, so a snapsh
 only those since the last one), invalid
 (objects that could not be read, reported to the user), acls (each resource's own ACL: the
 headers and content file of ``PATH/fcr:acl``, so access checks need no inventory read).
+
+Long because every read, write, journal entry and bulk load of the index goes through one
+class: they share its per-thread connections and its transactions (a reindex nests in one).
 """
 
 from __future__ import annotations
