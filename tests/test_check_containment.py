@@ -8,6 +8,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fcrctl.cli.main import app
@@ -71,3 +72,13 @@ def test_index_disagreements_are_counted(tmp_path: Path) -> None:
     assert [(p["where"], p["message"]) for p in json.loads(result.stdout)["problems"]] == [
         ("index", "the index disagrees with the OCFL root on 4 resources: run `fcrctl reindex`")]
 
+
+
+def test_a_full_temporary_directory_is_a_one_line_error() -> None:
+    from fcrctl.errors import NoSpace
+
+    with FoundResources() as store:
+        store._db.execute("PRAGMA max_page_count = 8")  # SQLite's own "database or disk is full"
+        with pytest.raises(NoSpace, match=r"free space in the temporary directory \(TMPDIR\)"):
+            for i in range(100):
+                store.add({f"info:fedora/x{i}-{k}": live("info:fedora") for k in range(100)})

@@ -9,11 +9,12 @@ that grows with the repository).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from fcrctl.errors import CorruptData
+from fcrctl.errors import CorruptData, FcrctlError, NoSpace
 from fcrctl.repository.base import Problem
 from fcrctl.repository.local.check_object import Resource, path_of
 
@@ -34,14 +35,14 @@ class FoundResources:
                              "deleted INTEGER NOT NULL, token TEXT, trusted INTEGER NOT NULL)")
             self._db.execute("BEGIN")
         except sqlite3.Error as e:
-            raise CorruptData(f"cannot make the temporary database `fcrctl check` works in: {e}: "
-                              "check the space in the temporary directory (TMPDIR)") from e
+            raise _failed(e) from e
         self._indexed = False
 
     def add(self, resources: dict[str, Resource]) -> None:
-        self._db.executemany("INSERT INTO found VALUES (?,?,?,?,?,?)",
-                             [(rid, path_of(rid), r.parent, int(r.deleted), r.state_token, int(r.trusted))
-                              for rid, r in resources.items()])
+        with _working():
+            self._db.executemany("INSERT INTO found VALUES (?,?,?,?,?,?)",
+                                 [(rid, path_of(rid), r.parent, int(r.deleted), r.state_token, int(r.trusted))
+                                  for rid, r in resources.items()])
 
     def _by_id(self) -> None:
         """The index the joins need, sorted once; then only the last row of each id kept."""
@@ -54,11 +55,13 @@ class FoundResources:
 
     def parent_problems(self) -> Iterator[Problem]:
         """Live resources whose parent is missing or deleted, by id."""
-        self._by_id()
-        for rid, parent, deleted in self._db.execute(
+        with _working():
+            self._by_id()
+            found = self._db.execute(
                 "SELECT f.rid, f.parent, p.deleted FROM found f LEFT JOIN found p ON p.rid = f.parent "
                 "WHERE f.parent IS NOT NULL AND f.deleted = 0 AND (p.rid IS NULL OR p.deleted != 0) "
-                "ORDER BY f.rid"):
+                "ORDER BY f.rid").fetchall()  # problems only: few, but read before any is yielded
+        for rid, parent, deleted in found:
             if deleted is None:
                 yield Problem(path_of(rid), f"parent {path_of(parent)} does not exist")
             else:
@@ -67,9 +70,10 @@ class FoundResources:
     def index_disagreements(self, index_file: Path) -> int:
         """Resources on which the index at ``index_file`` and the root disagree: indexed but not
         found, or found in a sound object (trusted) with another deleted flag or state token."""
-        self._by_id()
-        self._db.execute("CREATE TABLE indexed (path TEXT NOT NULL, deleted INTEGER NOT NULL, token TEXT)")
-        self._db.execute("COMMIT")  # ATTACH cannot run inside a transaction
+        with _working():
+            self._by_id()
+            self._db.execute("CREATE TABLE indexed (path TEXT NOT NULL, deleted INTEGER NOT NULL, token TEXT)")
+            self._db.execute("COMMIT")  # ATTACH cannot run inside a transaction
         try:
             self._db.execute("ATTACH DATABASE ? AS idx", (str(index_file),))
         except sqlite3.Error as e:
@@ -83,12 +87,13 @@ class FoundResources:
             raise CorruptData(f"cannot read the index {index_file}: {e}: run `fcrctl reindex`") from e
         finally:
             self._db.execute("DETACH DATABASE idx")
-        self._db.execute("CREATE INDEX indexed_path ON indexed(path, deleted, token)")
-        total = self._db.execute("SELECT count(*) FROM indexed").fetchone()[0]
-        matched, differ = self._db.execute(
-            "SELECT count(DISTINCT i.path), "
-            "coalesce(sum(f.trusted AND (i.path IS NULL OR i.deleted != f.deleted OR i.token IS NOT f.token)), 0) "
-            "FROM found f LEFT JOIN indexed i ON i.path = f.path").fetchone()
+        with _working():
+            self._db.execute("CREATE INDEX indexed_path ON indexed(path, deleted, token)")
+            total = self._db.execute("SELECT count(*) FROM indexed").fetchone()[0]
+            matched, differ = self._db.execute(
+                "SELECT count(DISTINCT i.path), coalesce(sum(f.trusted AND (i.path IS NULL OR "
+                "i.deleted != f.deleted OR i.token IS NOT f.token)), 0) "
+                "FROM found f LEFT JOIN indexed i ON i.path = f.path").fetchone()
         return differ + total - matched
 
     def close(self) -> None:
@@ -99,3 +104,18 @@ class FoundResources:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def _working() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise _failed(e) from e
+
+
+def _failed(e: sqlite3.Error) -> FcrctlError:
+    """The temporary database failed: on a full temporary directory, say so (the repository is untouched)."""
+    cls = NoSpace if isinstance(e, sqlite3.OperationalError) and "full" in str(e) else CorruptData
+    return cls(f"the temporary database `fcrctl check` works in failed ({e}): free space in the temporary "
+               "directory (TMPDIR) and run the check again; the repository was not changed")
