@@ -19,8 +19,9 @@ from pathlib import Path
 from fcrctl import forked
 from fcrctl.repository.base import Problem
 from fcrctl.repository.local import ocfl
+from fcrctl.repository.local.check_containment import FoundResources
 from fcrctl.repository.local.check_hashing import Hashing
-from fcrctl.repository.local.check_object import Resource, check_object, path_of
+from fcrctl.repository.local.check_object import Resource, check_object
 from fcrctl.repository.local.index import Index
 
 
@@ -46,11 +47,14 @@ def check_storage_root(
     # many chunks per worker keep them balanced, the tail short and progress steady
     chunks = [(str(root), tops[i : i + _CHUNK]) for i in range(0, len(tops), _CHUNK)]
     big = len(tops) >= _MIN_TOPS_FOR_PROCESSES
-    resources: dict[str, Resource] = {}
     worker = _check_chunk if servable else functools.partial(_check_chunk, servable=False)
-    yield from _check_all(worker, chunks, big, read_data, on_object, processes, resources)
-    if index is not None:
-        yield from _check_index(index, resources)
+    with FoundResources() as found:
+        yield from _check_all(worker, chunks, big, read_data, on_object, processes, found)
+        if index is not None:
+            stale = found.index_disagreements(index.path)
+            if stale:
+                yield Problem("index", f"the index disagrees with the OCFL root on {stale} resources: "
+                                       "run `fcrctl reindex`")
 
 
 View = tuple[str, str, str | None]  # (object directory, its path in the root checked, version to check it at)
@@ -71,27 +75,21 @@ def check_object_views(
     chunks = [views[i : i + _VIEW_CHUNK] for i in range(0, len(views), _VIEW_CHUNK)]
     big = len(views) >= _MIN_OBJECTS_FOR_PROCESSES
     worker = _check_view_chunk if servable else functools.partial(_check_view_chunk, servable=False)
-    yield from _check_all(worker, chunks, big, read_data, on_object, processes, {})
+    with FoundResources() as found:
+        yield from _check_all(worker, chunks, big, read_data, on_object, processes, found)
 
 
 def _check_all(worker: Callable[..., _Chunk], chunks: list, big: bool, read_data: bool,
                on_object: Callable[[], None] | None, processes: int | None,
-               resources: dict[str, Resource]) -> Iterator[Problem]:
-    """Every object's problems, then containment across them (``resources`` is filled in)."""
-    for problems, found, count in _check_objects(worker, chunks, big, read_data, processes):
+               found: FoundResources) -> Iterator[Problem]:
+    """Every object's problems, then containment across them (``found`` is filled in)."""
+    for problems, resources, count in _check_objects(worker, chunks, big, read_data, processes):
         yield from problems
-        resources.update(found)
+        found.add(resources)
         if on_object is not None:
             for _ in range(count):
                 on_object()
-    for rid, res in sorted(resources.items()):
-        if res.parent is None or res.deleted:
-            continue
-        parent = resources.get(res.parent)
-        if parent is None:
-            yield Problem(path_of(rid), f"parent {path_of(res.parent)} does not exist")
-        elif parent.deleted:
-            yield Problem(path_of(rid), f"parent {path_of(res.parent)} is deleted but this resource is not")
+    yield from found.parent_problems()
 
 
 _Chunk = tuple[list[Problem], dict[str, Resource], int]
@@ -183,19 +181,3 @@ def _check_many(objects: Iterator[tuple[str, str, dict[str, bool], str | None]],
     # hashes finish in any order: sorting makes the report the same from run to run
     problems.sort(key=lambda p: (p.where, p.message))
     return problems, resources, count
-
-
-def _check_index(index: Index, resources: dict[str, Resource]) -> Iterator[Problem]:
-    indexed: dict[str, tuple[bool, str | None]] = {}
-    for path, deleted, token in index.states():
-        indexed[path] = (deleted, token)
-    stale = 0
-    for rid, res in resources.items():
-        found = indexed.pop(path_of(rid), None)
-        if res.trusted and found != (res.deleted, res.state_token):
-            stale += 1
-    stale += len(indexed)
-    if stale:
-        yield Problem("index", f"the index disagrees with the OCFL root on {stale} resources: run `fcrctl reindex`")
-
-

@@ -9,6 +9,9 @@ change journal: every object a writer was about to change, in order, so a snapsh
 only those since the last one), invalid
 (objects that could not be read, reported to the user), acls (each resource's own ACL: the
 headers and content file of ``PATH/fcr:acl``, so access checks need no inventory read).
+
+Long because every read, write, journal entry and bulk load of the index goes through one
+class: they share its per-thread connections and its transactions (a reindex nests in one).
 """
 
 from __future__ import annotations
@@ -24,8 +27,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fcrctl.errors import FcrctlError, ReadOnly
+from fcrctl.repository.base import NON_RDF_SOURCE
 from fcrctl.repository.local.index_copies import PinnedIndex, backup_to
-from fcrctl.repository.local.index_sql import DATA_TABLES, SCHEMA, SCHEMA_VERSION, Conn, open_error
+from fcrctl.repository.local.index_sql import (
+    BULK_CACHE_KIB,
+    DATA_TABLES,
+    DEFERRED_INDEXES,
+    MODIFIED,
+    SCHEMA,
+    SCHEMA_VERSION,
+    UPGRADABLE,
+    Conn,
+    open_error,
+)
 from fcrctl.repository.local.ocfl import object_rel
 
 JOURNAL_KEY = "journal"  # meta: this journal's identity; a new one whenever its history is cut off
@@ -69,7 +83,7 @@ class Index:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         found = self._schema_version()
-        if found not in (None, SCHEMA_VERSION):
+        if found not in (None, SCHEMA_VERSION, *UPGRADABLE):
             # an index from another fcrctl version: it is only a cache, start afresh
             self.conn.executescript(
                 "DROP TABLE IF EXISTS resources; DROP TABLE IF EXISTS membership; DROP TABLE IF EXISTS refs;"
@@ -157,29 +171,25 @@ class Index:
             last = rows[-1][10]
 
     def modified_since(self, path: str, model: str, second: str, *, batch: int = 500) -> Iterator[Row]:
-        """Live rows of ``model`` below ``path`` whose lastModifiedDate is at or after ``second``
-        (``YYYY-MM-DDTHH:MM:SS``, UTC), filtered inside SQLite: the model first (a compare),
-        the date only for those. Dates not in UTC's Z form are kept for the caller to judge."""
+        """Live binaries below ``path`` whose lastModifiedDate is at or after ``second``
+        (``YYYY-MM-DDTHH:MM:SS``, UTC), in order of that date: read from an index of binaries by
+        date, so the cost is what changed since, not the repository's size. Dates not in UTC's
+        Z form are kept for the caller to judge. Only binaries are indexed by date."""
+        if model != NON_RDF_SOURCE:
+            raise ValueError(f"only binaries are indexed by date, not {model}")
         low = "" if path == "/" else sort_key(path)
-        sql = ("SELECT * FROM resources WHERE sort_key > ? AND sort_key < ? AND path != '/' AND model = ? "
-               "AND deleted=0 AND (substr(json_extract(headers, '$.lastModifiedDate'), 1, 19) >= ? "
-               "OR json_extract(headers, '$.lastModifiedDate') NOT LIKE '____-__-__T__:__:__%Z') "
-               "ORDER BY sort_key LIMIT ?")
-        last = low + "\x01"
+        # keyset pages over (date, sort_key): each starts with a range search of the index
+        sql = (f"SELECT *, {MODIFIED} FROM resources WHERE model = '{NON_RDF_SOURCE}' AND deleted = 0 "
+               f"AND {MODIFIED} >= ? AND ({MODIFIED}, sort_key) > (?, ?) "
+               f"AND +sort_key > ? AND +sort_key < ? AND path != '/' ORDER BY {MODIFIED}, sort_key LIMIT ?")
+        last = (second, "")
         while True:
-            rows = self.conn.execute(sql, (last, low + "\x02", model, second, batch)).fetchall()
+            rows = self.conn.execute(sql, (last[0], *last, low + "\x01", low + "\x02", batch)).fetchall()
             for r in rows:
                 yield _row(r)
             if len(rows) < batch:
                 return
-            last = rows[-1][10]
-
-    def states(self) -> Iterator[tuple[str, bool, str | None]]:
-        """(path, deleted, stateToken) of every indexed resource, tombstones included (for
-        `fcrctl check`: SQLite picks the token out, no headers are parsed here)."""
-        for path, deleted, token in self.conn.execute(
-                "SELECT path, deleted, json_extract(headers, '$.stateToken') FROM resources"):
-            yield path, bool(deleted), token
+            last = (rows[-1][11], rows[-1][10])
 
     def memberships_for(self, resource: str) -> list[tuple]:
         return self.conn.execute(
@@ -339,6 +349,27 @@ class Index:
         if acls:
             self.conn.executemany("INSERT OR REPLACE INTO acls VALUES (?,?,?,?)", acls)
 
+    @contextlib.contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Inside one transaction, for a reindex adding every row: the indexes no insert needs
+        are dropped and built again at the end (readers in other processes keep seeing the old
+        index, schema included, until the commit; a failure rolls the drop back too)."""
+        conn = self._connection()
+        with self.transaction():
+            found = dict(self.conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({})".format(
+                    ",".join("?" * len(DEFERRED_INDEXES))), DEFERRED_INDEXES).fetchall())
+            cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+            conn.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+            try:
+                for name in found:
+                    self.conn.execute(f"DROP INDEX {name}")
+                yield
+                for sql in found.values():
+                    self.conn.execute(sql)
+            finally:
+                conn.execute(f"PRAGMA cache_size={cache}")
+
     def mark_invalid(self, object_rel: str, object_id: str | None, reason: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO invalid VALUES (?,?,?)", (object_rel, object_id, reason))
 
@@ -366,7 +397,7 @@ class Index:
             return None
         try:
             row = conn.execute("SELECT value FROM snap.meta WHERE key='schema'").fetchone()
-            if row is None or row[0] != SCHEMA_VERSION:
+            if row is None or row[0] not in (SCHEMA_VERSION, *UPGRADABLE):
                 return None
             with self.transaction():
                 for table in DATA_TABLES:

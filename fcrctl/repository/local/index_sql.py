@@ -8,24 +8,41 @@ import sqlite3
 from pathlib import Path
 
 from fcrctl.errors import CorruptData, FcrctlError, Locked, NoSpace, ReadOnly
+from fcrctl.repository.base import NON_RDF_SOURCE
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
+UPGRADABLE = ("4",)  # earlier versions whose tables are these: running SCHEMA adds what they lack
+
+# a binary's lastModifiedDate to the second when in UTC's Z form, else '~' (after every date: such
+# rows are always picked, for the caller to judge); indexed for binaries, so `fixity --since`
+# reads what changed, not every row
+MODIFIED = ("CASE WHEN json_extract(headers, '$.lastModifiedDate') GLOB "
+            "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]*Z' "
+            "THEN substr(json_extract(headers, '$.lastModifiedDate'), 1, 19) ELSE '~' END")
 
 
 DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending", "acls")
 
+# indexes a reindex drops and builds again once every row is in (SQLite sorts them: one random
+# B-tree insert per row and index costs more, and more the bigger the index grows); the others
+# serve the reindex itself (an object id met twice is looked up, an invalid one forgotten)
+DEFERRED_INDEXES = ("resources_parent", "resources_binaries_modified", "membership_resource", "refs_target")
+BULK_CACHE_KIB = 32 * 1024  # a reindex's page cache: bounded, whatever the repository's size
 
-SCHEMA = """
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS resources (
     path TEXT PRIMARY KEY, parent TEXT, object_id TEXT NOT NULL, object_rel TEXT NOT NULL,
     model TEXT, deleted INTEGER NOT NULL DEFAULT 0, headers TEXT NOT NULL,
     content_file TEXT, desc_headers TEXT, desc_file TEXT,
-    sort_key TEXT NOT NULL  -- path with '/' as \x01: sorts each subtree right after its root
+    sort_key TEXT NOT NULL  -- path with '/' as \\x01: sorts each subtree right after its root
 );
 CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent, sort_key);
 CREATE UNIQUE INDEX IF NOT EXISTS resources_sort ON resources(sort_key);
 CREATE INDEX IF NOT EXISTS resources_object ON resources(object_id);
+CREATE INDEX IF NOT EXISTS resources_binaries_modified ON resources({MODIFIED}, sort_key)
+    WHERE model = '{NON_RDF_SOURCE}' AND deleted = 0;
 CREATE TABLE IF NOT EXISTS membership (
     container TEXT PRIMARY KEY, object_id TEXT NOT NULL, model TEXT, resource TEXT,
     has_member TEXT, is_member_of TEXT, inserted TEXT

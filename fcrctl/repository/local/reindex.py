@@ -101,7 +101,12 @@ def reindex_all(root: Path, index: Index, entries: Entries, processes: int = 1,
     """Index every object directory (the caller clears the index, in one transaction). A
     big root is read by forked workers, each reading its share of the top directories;
     this process only writes their entries to the index."""
-    where = os.fspath(root)
+    with index.bulk_load():
+        return _reindex_all(os.fspath(root), index, entries, processes, progress)
+
+
+def _reindex_all(where: str, index: Index, entries: Entries, processes: int,
+                 progress: Callable[[int], None] | None) -> int:
     with os.scandir(where) as it:
         tops = sorted(e.name for e in it if e.is_dir(follow_symlinks=False) and e.name != "extensions")
     chunks = [tops[i:i + _CHUNK] for i in range(0, len(tops), _CHUNK)]

@@ -1,0 +1,121 @@
+"""What `fcrctl check` tests across objects, on every resource it met kept in a temporary SQLite
+database: each live resource's parent exists and is live, and the index agrees with the root
+
+A repository of a million resources held in a dict is ~1 GB: here they go to a private temporary
+database (on disk past a bounded cache, deleted on close), appended as the walk meets them, and
+the tests are joins over indexes built once at the end (SQLite sorts them: no per-object cost
+that grows with the repository).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from fcrctl.errors import CorruptData, FcrctlError, NoSpace
+from fcrctl.repository.base import Problem
+from fcrctl.repository.local.check_object import Resource, path_of
+
+_CACHE_KIB = 8 * 1024  # the temporary database's page cache (and sorter memory): beyond it, disk
+
+
+class FoundResources:
+    """Every resource a check met; a later resource of the same id replaces an earlier one."""
+
+    def __init__(self) -> None:
+        try:
+            # "": a private temporary database, in memory up to its cache, then in a file SQLite
+            # deletes when the connection closes (however the process ends)
+            self._db = sqlite3.connect("", isolation_level=None)
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE", f"cache_size=-{_CACHE_KIB}"):
+                self._db.execute(f"PRAGMA {pragma}")
+            self._db.execute("CREATE TABLE found (rid TEXT NOT NULL, path TEXT NOT NULL, parent TEXT, "
+                             "deleted INTEGER NOT NULL, token TEXT, trusted INTEGER NOT NULL)")
+            self._db.execute("BEGIN")
+        except sqlite3.Error as e:
+            raise _failed(e) from e
+        self._indexed = False
+
+    def add(self, resources: dict[str, Resource]) -> None:
+        with _working():
+            self._db.executemany("INSERT INTO found VALUES (?,?,?,?,?,?)",
+                                 [(rid, path_of(rid), r.parent, int(r.deleted), r.state_token, int(r.trusted))
+                                  for rid, r in resources.items()])
+
+    def _by_id(self) -> None:
+        """The index the joins need, sorted once; then only the last row of each id kept."""
+        if self._indexed:
+            return
+        self._indexed = True
+        self._db.execute("CREATE INDEX found_rid ON found(rid, deleted)")
+        if self._db.execute("SELECT 1 FROM found GROUP BY rid HAVING count(*) > 1 LIMIT 1").fetchone():
+            self._db.execute("DELETE FROM found WHERE rowid NOT IN (SELECT max(rowid) FROM found GROUP BY rid)")
+
+    def parent_problems(self) -> Iterator[Problem]:
+        """Live resources whose parent is missing or deleted, by id."""
+        with _working():
+            self._by_id()
+            found = self._db.execute(
+                "SELECT f.rid, f.parent, p.deleted FROM found f LEFT JOIN found p ON p.rid = f.parent "
+                "WHERE f.parent IS NOT NULL AND f.deleted = 0 AND (p.rid IS NULL OR p.deleted != 0) "
+                "ORDER BY f.rid").fetchall()  # problems only: few, but read before any is yielded
+        for rid, parent, deleted in found:
+            if deleted is None:
+                yield Problem(path_of(rid), f"parent {path_of(parent)} does not exist")
+            else:
+                yield Problem(path_of(rid), f"parent {path_of(parent)} is deleted but this resource is not")
+
+    def index_disagreements(self, index_file: Path) -> int:
+        """Resources on which the index at ``index_file`` and the root disagree: indexed but not
+        found, or found in a sound object (trusted) with another deleted flag or state token."""
+        with _working():
+            self._by_id()
+            self._db.execute("CREATE TABLE indexed (path TEXT NOT NULL, deleted INTEGER NOT NULL, token TEXT)")
+            self._db.execute("COMMIT")  # ATTACH cannot run inside a transaction
+        try:
+            self._db.execute("ATTACH DATABASE ? AS idx", (str(index_file),))
+        except sqlite3.Error as e:
+            raise CorruptData(f"cannot read the index {index_file}: {e}: run `fcrctl reindex`") from e
+        try:
+            # one sequential read of the index (SQLite picks the tokens out); the joins then run
+            # on the temporary database's own sorted indexes, not on lookups into the index file
+            self._db.execute("INSERT INTO indexed SELECT path, deleted, json_extract(headers, '$.stateToken') "
+                             "FROM idx.resources")
+        except sqlite3.Error as e:
+            raise CorruptData(f"cannot read the index {index_file}: {e}: run `fcrctl reindex`") from e
+        finally:
+            self._db.execute("DETACH DATABASE idx")
+        with _working():
+            self._db.execute("CREATE INDEX indexed_path ON indexed(path, deleted, token)")
+            total = self._db.execute("SELECT count(*) FROM indexed").fetchone()[0]
+            matched, differ = self._db.execute(
+                "SELECT count(DISTINCT i.path), coalesce(sum(f.trusted AND (i.path IS NULL OR "
+                "i.deleted != f.deleted OR i.token IS NOT f.token)), 0) "
+                "FROM found f LEFT JOIN indexed i ON i.path = f.path").fetchone()
+        return differ + total - matched
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> FoundResources:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def _working() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise _failed(e) from e
+
+
+def _failed(e: sqlite3.Error) -> FcrctlError:
+    """The temporary database failed: on a full temporary directory, say so (the repository is untouched)."""
+    cls = NoSpace if isinstance(e, sqlite3.OperationalError) and "full" in str(e) else CorruptData
+    return cls(f"the temporary database `fcrctl check` works in failed ({e}): free space in the temporary "
+               "directory (TMPDIR) and run the check again; the repository was not changed")
