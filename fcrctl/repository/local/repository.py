@@ -433,8 +433,10 @@ class LocalRepository:
 
     # -- maintenance --------------------------------------------------------------------------------
     def object_count(self) -> int:
-        """Objects the index knows (a reindex's expected work, for its progress bar)."""
-        return self._index.conn.execute("SELECT count(DISTINCT object_rel) FROM resources").fetchone()[0]
+        """Objects the index knows (a reindex's expected work, for its progress bar). Counted by
+        object_id, which names one object directory as object_rel does but has an index: a scan
+        of every row was ~0.7 s at a million objects."""
+        return self._index.conn.execute("SELECT count(DISTINCT object_id) FROM resources").fetchone()[0]
 
     def reindex(self, *, _locked: bool = True, progress: Callable[[int], None] | None = None) -> int:
         """Rebuild the index from the storage root; ``progress(n)`` after every n objects read."""
