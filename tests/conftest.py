@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,40 @@ from fcrctl.repository import open_repository
 from fcrctl.repository.base import Repository
 
 HERE = Path(__file__).parent
+RETRY_WAIT_CAP = 0.05  # seconds: a test's store client retries as often as it would, without backing off for long
+
+
+def _cap_retry_waits() -> None:
+    """The store clients back off exponentially between retries (urllib3 for WebDAV, the Azure SDK,
+    botocore): 31 s for six refused connections. Tests that inject faults or name a dead endpoint
+    check *that* requests are retried and what is reported, not how long the waits are; each wait
+    is capped here, in the test processes only (a CLI run as a subprocess waits as it would)."""
+    from urllib3.util.retry import Retry
+
+    waits: list[tuple[type, str]] = [(Retry, "get_backoff_time")]
+    if importlib.util.find_spec("azure.storage.blob") is not None:
+        from azure.storage.blob import ExponentialRetry, LinearRetry
+
+        waits += [(ExponentialRetry, "get_backoff_time"), (LinearRetry, "get_backoff_time")]
+    if importlib.util.find_spec("botocore") is not None:
+        from botocore.retries.standard import ExponentialBackoff
+
+        waits.append((ExponentialBackoff, "delay_amount"))
+    for cls, name in waits:
+        wait = getattr(cls, name)
+        if not getattr(wait, "capped", False):
+            setattr(cls, name, _capped(wait))
+
+
+def _capped(wait: Callable[..., float]) -> Callable[..., float]:
+    def capped(*args: object, **kwargs: object) -> float:
+        return min(wait(*args, **kwargs), RETRY_WAIT_CAP)
+
+    capped.capped = True  # type: ignore[attr-defined]
+    return capped
+
+
+_cap_retry_waits()
 
 
 @pytest.fixture(autouse=True)
