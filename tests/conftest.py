@@ -133,3 +133,12 @@ def backend(repo: Repository) -> str:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"fcrctl backends under contract test: {', '.join(BACKENDS)}; cores: {os.cpu_count()}"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core. Much of a test's time is spent waiting (servers starting,
+    subprocess CLIs, fsync, deliberate timeouts), which a second worker per core fills with work;
+    FCRCTL_TEST_WORKERS overrides."""
+    if os.environ.get("FCRCTL_TEST_WORKERS"):
+        return int(os.environ["FCRCTL_TEST_WORKERS"])
+    return 2 * (os.cpu_count() or 1)
