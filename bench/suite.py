@@ -42,6 +42,7 @@ class Run:
     code: int = -1
     tail: str = ""
     records: list[dict[str, object]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
     def per_test(self) -> dict[str, tuple[float, float]]:
         totals: dict[str, tuple[float, float]] = {}
@@ -61,6 +62,9 @@ def baseline_tree(ref: str, into: Path) -> Path | None:
         return None
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
+    # compiled ahead, as this tree is: else its workers would pay for compiling every module
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(into / "fcrctl"), str(into / "tests")],
+                   capture_output=True, check=False)
     return into
 
 
@@ -79,7 +83,9 @@ def run_suite(run: Run, pytest_args: list[str], work: Path) -> None:
     run.wall = time.perf_counter() - start
     run.cpu = usage.ru_utime + usage.ru_stime
     run.code = proc.returncode
-    run.tail = log.read_text("utf-8", "replace").strip().splitlines()[-1:][0] if log.stat().st_size else ""
+    lines = log.read_text("utf-8", "replace").strip().splitlines()
+    run.tail = lines[-1] if lines else ""
+    run.failures = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
     if report.exists():
         run.records = json.loads(report.read_text())["records"]
 
@@ -95,6 +101,9 @@ def print_table(runs: list[Run], top: int) -> None:
         mine, base = runs
         print(f"CPU ratio this/baseline {mine.cpu / base.cpu:.2f}; wall ratio {mine.wall / base.wall:.2f}"
               f" (target: the suite idle < {TARGET_S:.0f} s on 2 cores, aim ~240 s)")
+    for run in runs:
+        for line in run.failures:
+            print(f"{run.label}: {line}")
     totals = runs[0].per_test()
     print(f"\nmost CPU in {runs[0].label} (CPU s, wall s):")
     for name, (cpu, wall) in sorted(totals.items(), key=lambda kv: -kv[1][0])[:top]:
