@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,40 @@ from fcrctl.repository import open_repository
 from fcrctl.repository.base import Repository
 
 HERE = Path(__file__).parent
+RETRY_WAIT_CAP = 0.05  # seconds: a test's store client retries as often as it would, without backing off for long
+
+
+def _cap_retry_waits() -> None:
+    """The store clients back off exponentially between retries (urllib3 for WebDAV, the Azure SDK,
+    botocore): 31 s for six refused connections. Tests that inject faults or name a dead endpoint
+    check *that* requests are retried and what is reported, not how long the waits are; each wait
+    is capped here, in the test processes only (a CLI run as a subprocess waits as it would)."""
+    from urllib3.util.retry import Retry
+
+    waits: list[tuple[type, str]] = [(Retry, "get_backoff_time")]
+    if importlib.util.find_spec("azure.storage.blob") is not None:
+        from azure.storage.blob import ExponentialRetry, LinearRetry
+
+        waits += [(ExponentialRetry, "get_backoff_time"), (LinearRetry, "get_backoff_time")]
+    if importlib.util.find_spec("botocore") is not None:
+        from botocore.retries.standard import ExponentialBackoff
+
+        waits.append((ExponentialBackoff, "delay_amount"))
+    for cls, name in waits:
+        wait = getattr(cls, name)
+        if not getattr(wait, "capped", False):
+            setattr(cls, name, _capped(wait))
+
+
+def _capped(wait: Callable[..., float]) -> Callable[..., float]:
+    def capped(*args: object, **kwargs: object) -> float:
+        return min(wait(*args, **kwargs), RETRY_WAIT_CAP)
+
+    capped.capped = True  # type: ignore[attr-defined]
+    return capped
+
+
+_cap_retry_waits()
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +133,12 @@ def backend(repo: Repository) -> str:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"fcrctl backends under contract test: {', '.join(BACKENDS)}; cores: {os.cpu_count()}"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core. Much of a test's time is spent waiting (servers starting,
+    subprocess CLIs, fsync, deliberate timeouts), which a second worker per core fills with work;
+    FCRCTL_TEST_WORKERS overrides."""
+    if os.environ.get("FCRCTL_TEST_WORKERS"):
+        return int(os.environ["FCRCTL_TEST_WORKERS"])
+    return 2 * (os.cpu_count() or 1)
