@@ -251,8 +251,8 @@ def _check(home: BackupHome, info: BackupInfo, stats: _Stats, state: State, read
     if whole or base_stat is None or base_stat[0] != os.stat(state_file).st_ino:
         # the base first: a crash before the state is linked leaves a state the rows do not describe
         if state.base_file is not None:
-            _link_base(state.base_file, objects_base)
-        _link_base(state_file, base)
+            link_atomically(state.base_file, objects_base)
+        link_atomically(state_file, base)
         if state.base_file is None:
             with contextlib.suppress(OSError):
                 objects_base.unlink(missing_ok=True)
@@ -317,8 +317,9 @@ def _object(o: rootstate.ObjectState, cached: tuple[str, Files] | None, sources:
     return files if ok else None
 
 
-def _link_base(state_file: Path, base: Path) -> None:
-    """Point ``base`` (BASE, BASE_OBJECTS) at the file just checked (atomically; a copy across filesystems)."""
+def link_atomically(state_file: Path, base: Path) -> None:
+    """Point ``base`` at ``state_file`` (a hard link, or a copy across filesystems), replacing it
+    atomically: the re-read check's and verify's records of the state they last checked."""
     import shutil
 
     tmp = base.with_name(f"{base.name}.{os.getpid()}.tmp")

@@ -31,12 +31,12 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from fcrctl.errors import CorruptData
 from fcrctl.services.backup import rootstate
+from fcrctl.services.backup.reread import link_atomically
 from fcrctl.services.backup.reread_states import State, changes, gone, rel_of
 
 RECORD = ".verified.json"
@@ -176,11 +176,11 @@ def count(new: State) -> int:
 def save(home: Path, new: State, generations: list[str], cursor: str) -> None:
     """Record ``new`` as verified sound: the links first, the .json (what makes them count) last."""
     if new.base_file is not None:
-        _link(new.base_file, home / BASE)
+        link_atomically(new.base_file, home / BASE)
     else:
         with contextlib.suppress(FileNotFoundError):
             (home / BASE).unlink()
-    _link(new.file, home / STATE)
+    link_atomically(new.file, home / STATE)
     doc = {"format": _FORMAT, "state": _id(home / STATE), "stateSha256": _sha256(home / STATE),
            "base": _id(home / BASE) if new.base_file is not None else None,
            "generations": sorted(generations), "cursor": cursor}
@@ -198,13 +198,3 @@ def forget(home: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         (home / RECORD).unlink()
 
-
-def _link(source: Path, target: Path) -> None:
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
