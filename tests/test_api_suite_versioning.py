@@ -15,6 +15,7 @@ import pytest
 import requests
 from rdflib import Graph
 
+from tests.api_suite import allow, links
 from tests.server_fixture import ServerHandle, start_server
 
 LDP = "http://www.w3.org/ns/ldp#"
@@ -34,16 +35,6 @@ def f6(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
         yield session
-
-
-def links(response: requests.Response, rel: str) -> list[str]:
-    return [
-        i["url"] for i in requests.utils.parse_header_links(response.headers.get("Link", "")) if i.get("rel") == rel
-    ]
-
-
-def allow(response: requests.Response) -> set[str]:
-    return {m.strip().upper() for m in response.headers.get("Allow", "").split(",")}
 
 
 def versioned(http: requests.Session, f6: ServerHandle) -> requests.Response:
