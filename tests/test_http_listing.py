@@ -63,6 +63,18 @@ def fedora_like(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(listings, "GROUPED_HEADER", "X-Not-Sent-By-Fedora")
 
 
+
+def peak_listing(repo: Any) -> int:
+    """Peak traced Python memory, in bytes, of listing /c to the end."""
+    tracemalloc.start()
+    try:
+        for _ in repo.children("/c"):
+            pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_big_listing_spills_and_lists_what_the_index_lists(big: Any, monkeypatch: pytest.MonkeyPatch,
                                                              fedora_like: None) -> None:
     _, repo, expected = big
@@ -112,13 +124,7 @@ def test_spilling_keeps_the_client_s_memory_flat(big: Any, monkeypatch: pytest.M
 
     def peak(spill_at: int) -> int:
         monkeypatch.setattr(listing_triples, "SPILL_AT", spill_at)
-        tracemalloc.start()
-        try:
-            for _ in repo.children("/c"):
-                pass
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        return peak_listing(repo)
 
     held, spilled = peak(1 << 40), peak(100)
     assert spilled < held * 0.6, f"spilled peak {spilled} B vs all in memory {held} B"
@@ -224,13 +230,7 @@ def test_a_grouped_listing_holds_one_group(big: Any, monkeypatch: pytest.MonkeyP
     _, repo, _ = big
 
     def peak() -> int:
-        tracemalloc.start()
-        try:
-            for _ in repo.children("/c"):
-                pass
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        return peak_listing(repo)
 
     monkeypatch.setattr(listing_triples, "SPILL_AT", 1 << 40)
     held = peak()  # every triple of the listing in memory
