@@ -16,8 +16,12 @@ if TYPE_CHECKING:
     from rdflib import Graph
 
 
-def parse(data: bytes | str, mime: str, *, base: str, source: str = "request body", storable: bool = True) -> Graph:
+def parse(data: bytes | str, mime: str, *, base: str, source: str = "request body", storable: bool = True,
+          jena_turtle: bool = False) -> Graph:
     """Parse an RDF document; ``<>`` means ``base`` (a URL or an internal id).
+
+    ``jena_turtle``: read Turtle as Fedora's Jena does (``@prefix``/``@base`` without their
+    closing ``.``, see jena_turtle.py); serve uses it for request bodies.
 
     Malformed input raises BadInput naming ``source`` and, where the parser tells, the line;
     so does, with ``storable``, a graph that could not be stored and served back (see
@@ -40,6 +44,10 @@ def parse(data: bytes | str, mime: str, *, base: str, source: str = "request bod
             _parse_ntriples(data, graph)
         elif fmt == "xml":
             _parse_rdfxml(data, graph, parse_base)
+        elif fmt == "turtle" and jena_turtle:
+            from fcrctl.rdf.jena_turtle import parse_turtle
+
+            parse_turtle(data, graph, parse_base)
         else:
             graph.parse(data=data, format=fmt, publicID=parse_base)
     except Exception as exc:  # rdflib's parsers raise many unrelated types

@@ -206,7 +206,8 @@ class Context:
         data = self.read_body()
         if not data.strip():
             return Graph()
-        graph = rdf.parse(data, mime, base=base, source="request body")
+        # every Fedora reads Turtle with Jena's non-strict parser; clients rely on it (jena_turtle.py)
+        graph = rdf.parse(data, mime, base=base, source="request body", jena_turtle=True)
         graph = rdf.to_internal(graph, self.base_url)
         # inside /tx:ID, bodies may name resources by their URLs outside the transaction too
         return rdf.to_internal(graph, self.plain_base_url) if self.plain_base_url else graph
