@@ -248,3 +248,101 @@ def test_read_and_write_modes(server: ServerHandle) -> None:
     assert requests.post(writable, data=b"test", headers=plain, auth=USER).status_code == 201
     assert requests.patch(writable, data=patch, headers=sparql, auth=USER).status_code == 204
     assert requests.delete(writable, auth=USER).status_code == 204
+
+
+def container(server: ServerHandle, parent: str, slug: str, body: str = "") -> str:
+    """AbstractTest.createBasicContainer: the admin POSTs a basic container (Link type) with a Turtle body."""
+    headers = {**TURTLE, "Slug": slug, "Link": '<http://www.w3.org/ns/ldp#BasicContainer>; rel="type"'}
+    response = requests.post(parent, data=body.encode(), headers=headers, auth=ADMIN)
+    assert response.status_code == 201, response.text
+    return response.headers["Location"]
+
+
+def test_acl_links_on_creation_are_refused_so_remote_acls_are_skipped(server: ServerHandle) -> None:
+    """5.5-A, 5.5-B, 5.5-C (WebACCrossDomain.*): the suite first asks whether a client may name an ACL with
+    Link rel="acl" (AbstractAuthzTest.isClientAclLinkingSupported: a PUT with it); Fedora 6 refuses that
+    (CreateResourceServiceImpl.checkAclLinkHeader), so the three skip. A PUT of a new resource naming a remote
+    ACL is 400 with constrainedBy; onto an existing container, the body without an RDF type is refused too."""
+    remote = '<http://example.org/my-acl>; rel="acl"'
+    new = requests.put(f"{server.url}/{uuid.uuid4().hex}", data=b"test body", headers={"Link": remote}, auth=ADMIN)
+    assert new.status_code == 400
+    assert any(i.get("rel") == "http://www.w3.org/ns/ldp#constrainedBy"
+               for i in requests.utils.parse_header_links(new.headers["Link"]))
+    existing = requests.put(resource(server), data=b"test body", headers={"Link": remote}, auth=ADMIN)
+    assert 400 <= existing.status_code < 500
+
+
+def test_remote_group_listings_are_taken_and_grant_nothing(server: ServerHandle) -> None:
+    """5.6-A, 5.6-B, 5.6-C (WebACCrossDomain.*GroupList*): an ACL naming a group listing on another host
+    (group-authorization.ttl) is stored, as Fedora 6 stores it (so the suite skips the three); its members are
+    never fetched (WebACRolesProvider.dereferenceAgentGroups ignores out-of-domain groups): the user gets 403."""
+    url = resource(server)
+    body = (
+        f"<#authorization> a acl:Authorization ; acl:accessTo <{url}> ; acl:mode acl:Read, acl:Write ; "
+        "acl:agentGroup <http://example.org/group-list> .\n"
+    )
+    stored = requests.put(acl_of(url), data=(PREFIX + body).encode(), headers=TURTLE, auth=ADMIN)
+    assert stored.status_code == 201
+    assert requests.get(url, auth=USER).status_code == 403
+
+
+@pytest.mark.parametrize("kind", ["container", "binary"])
+def test_access_to_class(server: ServerHandle, kind: str) -> None:
+    """5.8-A-1, 5.8-A-2, 5.8-B (WebACAccessToClass.*, user-read-only-access-to-class.ttl): Read to
+    acl:accessToClass foaf:Document (acl:default the parent) gives nothing to a child until a PATCH types it
+    foaf:Document (a binary through its description, whose types are the binary's): then GET 200. foaf:Image
+    is no foaf:Document without inference (Fedora infers nothing: the suite skips 5.8-B)."""
+    parent = resource(server)
+    put_acl(parent, f"<#restricted> a acl:Authorization ; acl:agent <{WEBID}> ; acl:mode acl:Read ; "
+                    f"acl:default <{parent}> ; acl:accessToClass <http://xmlns.com/foaf/0.1/Document> .\n")
+    if kind == "container":
+        url = container(server, parent, "child")
+        described = url
+    else:
+        posted = requests.post(parent, data=b"test body", headers={"Content-Type": "text/plain"}, auth=ADMIN)
+        url = posted.headers["Location"]
+        head = requests.head(url, auth=ADMIN)
+        described = next(i["url"] for i in requests.utils.parse_header_links(head.headers["Link"])
+                         if i.get("rel") == "describedby")
+    assert requests.get(url, auth=USER).status_code == 403
+    sparql = {"Content-Type": "application/sparql-update"}
+    image = ("PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> PREFIX foaf: <http://xmlns.com/foaf/0.1/> "
+             "INSERT { <> rdf:type foaf:Image } WHERE {}")
+    assert requests.patch(described, data=image, headers=sparql, auth=ADMIN).status_code == 204
+    assert requests.get(url, auth=USER).status_code == 403  # 5.8-B: no inference
+    document = image.replace("foaf:Image", "foaf:Document")
+    assert requests.patch(described, data=document, headers=sparql, auth=ADMIN).status_code == 204
+    assert requests.get(url, auth=USER).status_code == 200
+
+
+def test_inheritance_follows_containment(server: ServerHandle) -> None:
+    """5.9-A (WebACDefaultACLs.aclInheritanceMustUseLdpContainmentRelationships, user-read-write.ttl on the
+    grandparent, user-read-only-no-default.ttl on the child, none on the grandchild; the suite's body has an
+    @prefix without its dot): the user reads and POSTs to the grandparent, reads but may not POST to the child,
+    and reads and POSTs to the grandchild, whose ACL is the grandparent's (the child's has no acl:default)."""
+    body = '@prefix dc: <http://purl.org/dc/terms/> \n<> dc:title "Test".'
+    grandparent = resource(server)
+    put_acl(grandparent, f"<#restricted> a acl:Authorization ; acl:agent <{WEBID}> ; acl:mode acl:Read ; "
+                         f"acl:mode acl:Write ; acl:default <{grandparent}> ; acl:accessTo <{grandparent}> .\n")
+    child_url = container(server, grandparent, "child", body)
+    put_acl(child_url, f"<#restricted> a acl:Authorization ; acl:agent <{WEBID}> ; acl:mode acl:Read ; "
+                       f"acl:accessTo <{child_url}> .\n")
+    grandchild = container(server, child_url, "grandchild", body)
+    assert requests.get(grandparent, auth=USER).status_code == 200
+    assert requests.post(grandparent, data=body.encode(), headers=TURTLE, auth=USER).status_code == 201
+    assert requests.post(child_url, data=body.encode(), headers=TURTLE, auth=USER).status_code == 403
+    assert requests.get(child_url, auth=USER).status_code == 200
+    assert requests.get(grandchild, auth=USER).status_code == 200
+    assert requests.post(grandchild, data=body.encode(), headers=TURTLE, auth=USER).status_code == 201
+
+
+def test_the_root_acl_is_served_on_the_same_server(server: ServerHandle) -> None:
+    """5.9-B, 5.9-C (WebACDefaultACLs.serverSuppliedDefaultAcl, defaultAclOnSameServer): the root's rel="acl"
+    is on the root's host and port, and GETs 200 though no ACL was ever PUT there: Fedora 6 answers with the
+    default root ACL (FedoraAcl.getResource); serve with the one it enforces (``--root-acl``, else none:
+    an ACL granting nothing, as only admins may do anything then)."""
+    acl = acl_of(server.root)
+    root = requests.utils.urlparse(server.root)
+    assert (requests.utils.urlparse(acl).hostname, requests.utils.urlparse(acl).port) == (root.hostname, root.port)
+    got = requests.get(acl, headers={"Accept": "text/turtle"}, auth=ADMIN)
+    assert got.status_code == 200, got.text

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fcrctl import paths
 from fcrctl.acl.graphs import acl_id_of, authorizations, update_deletes
@@ -51,6 +52,7 @@ class Policy:
     user_base_uri: str | None = None
     cache_seconds: float = CACHE_SECONDS
     clock: Callable[[], float] = time.monotonic
+    root_graph: Any = None  # the root default as given (an rdflib Graph, ids info:fedora/...); None: none
     _cache: dict[str, tuple[float, tuple[Authorization, ...]]] = field(default_factory=dict)
     _roles: dict[str, tuple[float, Effective, dict[str, set[str]]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,7 +67,8 @@ class Policy:
         if data is None:
             return cls(user_base_uri=user_base_uri)
         graph = rdf.parse(data, fmt, base=acl_id_of("/"), source=source)
-        return cls(tuple(authorizations(graph, user_base_uri=user_base_uri, typed=False)), user_base_uri)
+        return cls(tuple(authorizations(graph, user_base_uri=user_base_uri, typed=False)), user_base_uri,
+                   root_graph=graph)
 
     def invalidate(self) -> None:
         with self._lock:

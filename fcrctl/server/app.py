@@ -138,6 +138,7 @@ class FedoraApp:
                 return constraints.response(document, request, self.base_url(request), self.config.base_path)
             target = rt.parse_target(request_path, self.config.base_path)
             ctx = Context(self.repo, request, target, self.config, self.base_url(request))
+            ctx.policy = self.policy
             if user is not None and self.auth is not None:
                 ctx.user, ctx.admin = user, self.auth.is_admin(user)
                 request.environ["fcrctl.user"] = user  # for the access log: who, never how

@@ -78,6 +78,7 @@ class Context:
     user: str | None = None  # the authenticated user; None when the server runs without auth
     admin: bool = False  # an auth-file user marked admin (bypasses access control, as fedoraAdmin)
     body: bytes | None = None  # the RDF / SPARQL body once read (access control may read it first)
+    policy: object = None  # the app's access-control Policy (fcrctl.acl), for fcr:acl's root default
 
     # -- URLs -----------------------------------------------------------------------
     def url(self, path: str, *suffix: str) -> str:
