@@ -346,3 +346,44 @@ def test_the_root_acl_is_served_on_the_same_server(server: ServerHandle) -> None
     assert (requests.utils.urlparse(acl).hostname, requests.utils.urlparse(acl).port) == (root.hostname, root.port)
     got = requests.get(acl, headers={"Accept": "text/turtle"}, auth=ADMIN)
     assert got.status_code == 200, got.text
+
+
+def test_append_and_control_modes(server: ServerHandle) -> None:
+    """5.0-N, 5.0-O, 5.0-P, 5.0-Q, 5.0-R, 5.0-S, 5.0-T, 5.0-U, 5.0-V (WebACModes.append*, control*): with Read
+    and Append a POST 201 and an INSERT-only PATCH 204, a DELETE-only PATCH 403; with Control alone the ACL
+    GETs 200, takes a PATCH (204) and a PUT (then everyone reads the resource), while the resource itself is
+    403 before; without Control (Read, or Read and Write) the ACL's GET, PATCH and a child's ACL PUT are 403."""
+    sparql = {"Content-Type": "application/sparql-update"}
+    url = resource(server)
+    read_append(server, url)
+    assert requests.post(url, data=b"test", auth=USER).status_code == 201
+    insert = 'PREFIX dcterms: <http://purl.org/dc/terms/> INSERT { <> dcterms:description "Patch Updated" .} WHERE { }'
+    assert requests.patch(url, data=insert, headers=sparql, auth=USER).status_code == 204
+    delete = "PREFIX acl: <http://www.w3.org/ns/auth/acl#> DELETE { <#restricted> acl:mode acl:Read .} WHERE { }"
+    assert requests.patch(url, data=delete, headers=sparql, auth=USER).status_code == 403
+
+    controlled = resource(server)
+    put_acl(controlled, authorization("restricted", controlled, "Control"))
+    acl = acl_of(controlled)
+    assert requests.get(acl, auth=USER).status_code == 200
+    add_read = "PREFIX acl: <http://www.w3.org/ns/auth/acl#> INSERT { <#restricted> acl:mode acl:Read .} WHERE { }"
+    assert requests.patch(acl, data=add_read, headers=sparql, auth=USER).status_code == 204
+    other = resource(server)
+    put_acl(other, authorization("restricted", other, "Control"))
+    assert requests.get(other, auth=USER).status_code == 403
+    open_access = (PREFIX + "@prefix foaf: <http://xmlns.com/foaf/0.1/> .\n <#openaccess> a acl:Authorization ; "
+                   f"acl:mode acl:Read ;\n acl:agentClass foaf:Agent ; \n acl:accessTo <{other}> .")
+    assert requests.put(acl_of(other), data=open_access.encode(), headers=TURTLE, auth=USER).status_code in (201, 204)
+    assert requests.get(other, auth=USER).status_code == 200
+
+    read_only = resource(server)
+    put_acl(read_only, authorization("restricted", read_only, "Read"))
+    assert requests.get(acl_of(read_only), auth=USER).status_code == 403
+    assert requests.patch(acl_of(read_only), data=add_read, headers=sparql, auth=USER).status_code == 403
+    writable = resource(server)
+    put_acl(writable, authorization("restricted", writable, "Read", "Write"))
+    made = requests.put(writable + "/child1", data=b"test", headers={"Content-Type": "text/plain"}, auth=USER)
+    assert made.status_code == 201
+    child_acl = acl_of(made.headers["Location"])
+    body = PREFIX + authorization("restricted", made.headers["Location"], "Read", "Write")
+    assert requests.put(child_acl, data=body.encode(), headers=TURTLE, auth=USER).status_code == 403
