@@ -94,13 +94,15 @@ def create_version(ctx: Context) -> Response:
 
 def versions_options(ctx: Context) -> Response:
     """OPTIONS of a TimeMap or a version: Fedora 6's mementos are read only (Allow: GET, HEAD, OPTIONS)."""
+    if ctx.config.dialect == "fedora6":  # a deleted resource's TimeMap and mementos too (Fedora 6.5)
+        if ctx.target.endpoint == "version":
+            resolve_version(ctx)
+            return Response(status=200, headers={"Allow": memento.READ_ONLY})
+        path, deleted = memento.original_of(ctx)
+        return memento.timemap_headers(Response(status=200), ctx, path, deleted=deleted)
     ctx.repo.info(ctx.target.path)
     if ctx.target.endpoint == "version":
         resolve_version(ctx)
-        if ctx.config.dialect == "fedora6":
-            return Response(status=200, headers={"Allow": memento.READ_ONLY})
-    elif ctx.config.dialect == "fedora6":
-        return memento.timemap_headers(Response(status=200), ctx, ctx.target.path)
     writable = ctx.repo.capabilities.writable
     if ctx.target.endpoint == "version":
         extra = ("PATCH", "DELETE") if ctx.repo.capabilities.delete_versions else ("PATCH",)
@@ -111,6 +113,8 @@ def versions_options(ctx: Context) -> Response:
 
 def resolve_version(ctx: Context) -> Version:
     label = ctx.target.label
+    if ctx.config.dialect != "fedora6":
+        ctx.repo.info(ctx.target.path)  # Fedora 4.7 and 5: a deleted resource's versions are gone with it (410)
     versions = ctx.repo.versions(ctx.target.path)
     # labels first: a label may look like another version's id ("v1")
     for field in ("label", "id"):

@@ -6,7 +6,9 @@
   (the latest at or before it, else the earliest), 406 with no mementos, 400 for a bad date;
 - ``PATH/fcr:versions/YYYYMMDDhhmmss`` is a memento: ``Memento-Datetime``, read only (405);
 - ``POST PATH/fcr:versions`` makes one: 201, ``Location`` the memento; a Slug is 400 (Fedora 6
-  has no labels).
+  has no labels);
+- a deleted resource keeps its TimeMap (read only: POST 410), its TimeGate and its mementos but the
+  last, its deletion (410), as Fedora 6.5 does; its 410 links the TimeMap (``rel="timemap"``).
 Read from fcrepo's ``FedoraVersioning``, ``FedoraLdp.getMemento`` and ``findMementoByDatetime``.
 """
 
@@ -20,7 +22,7 @@ from werkzeug.http import http_date, parse_date
 from werkzeug.wrappers import Response
 
 from fcrctl import rdf
-from fcrctl.errors import BadInput
+from fcrctl.errors import BadInput, Gone
 from fcrctl.repository.base import Version
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
@@ -41,13 +43,23 @@ def _by_memento(versions: list[Version]) -> dict[str, Version]:
     return {version.memento: version for version in versions}
 
 
+def original_of(ctx: Context) -> tuple[str, bool]:
+    """(path, deleted) of the resource whose TimeMap or TimeGate is asked for: a deleted one's too,
+    as Fedora 6.5 keeps a tombstone's TimeMap and mementos (``FedoraVersioning.getVersionList``);
+    NotFound when there is none."""
+    try:
+        return ctx.repo.info(ctx.target.path).path, False
+    except Gone:
+        return ctx.target.path, True
+
+
 def timemap(ctx: Context) -> Response:
     from rdflib import URIRef
 
-    info = ctx.repo.info(ctx.target.path)
-    mementos = sorted(_by_memento(ctx.repo.versions(info.path)).values(), key=lambda v: v.created)
-    original = ctx.url(info.path)
-    timemap_url = ctx.url(info.path, "fcr:versions")
+    path, deleted = original_of(ctx)
+    mementos = sorted(_by_memento(ctx.repo.versions(path)).values(), key=lambda v: v.created)
+    original = ctx.url(path)
+    timemap_url = ctx.url(path, "fcr:versions")
     accept = (ctx.request.headers.get("Accept") or "").strip()
     if accept.lower() == LINK_FORMAT:
         self_params = {"type": LINK_FORMAT}
@@ -55,7 +67,7 @@ def timemap(ctx: Context) -> Response:
             self_params |= {"from": http_date(mementos[0].created), "until": http_date(mementos[-1].created)}
         links = [h.link(original, "original"), h.link(original, "timegate"), _link(timemap_url, "self", self_params)]
         links += [
-            _link(ctx.url(info.path, "fcr:versions", v.memento), "memento", {"datetime": http_date(v.created)})
+            _link(ctx.url(path, "fcr:versions", v.memento), "memento", {"datetime": http_date(v.created)})
             for v in mementos
         ]
         body = "" if ctx.request.method == "HEAD" else ",\n".join(links) + "\n"
@@ -70,10 +82,10 @@ def timemap(ctx: Context) -> Response:
         graph = rdf.new_graph()
         subject, contains = URIRef(timemap_url), URIRef(rdf.LDP + "contains")
         for version in mementos:
-            graph.add((subject, contains, URIRef(ctx.url(info.path, "fcr:versions", version.memento))))
+            graph.add((subject, contains, URIRef(ctx.url(path, "fcr:versions", version.memento))))
         body = "" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
         resp = Response(body, content_type=r.TURTLE_WITH_CHARSET if mime == "text/turtle" else mime)
-    timemap_headers(resp, ctx, info.path)
+    timemap_headers(resp, ctx, path, deleted=deleted)
     resp.vary.add("Accept")
     return resp
 
@@ -82,15 +94,16 @@ def timemap(ctx: Context) -> Response:
 TIMEMAP_TYPES = (h.LDP_RESOURCE, h.CONTAINER, h.RDF_SOURCE, h.MEMENTO + "TimeMap")
 
 
-def timemap_headers(resp: Response, ctx: Context, path: str) -> Response:
-    """The Links, Allow and Accept-Post of ``path``'s TimeMap, on its GET, HEAD and OPTIONS."""
+def timemap_headers(resp: Response, ctx: Context, path: str, *, deleted: bool = False) -> Response:
+    """The Links, Allow and Accept-Post of ``path``'s TimeMap, on its GET, HEAD and OPTIONS (a
+    deleted resource's takes no POST: Fedora 6.5 answers 410)."""
     original = ctx.url(path)
     resp.headers.add("Link", h.link(original, "original"))
     resp.headers.add("Link", h.link(original, "timegate"))
     resp.headers.add("Link", h.link(ctx.url(path, "fcr:versions"), "timemap"))
     for uri in TIMEMAP_TYPES:
         resp.headers.add("Link", h.link(uri, "type"))
-    writable = ctx.repo.capabilities.writable
+    writable = ctx.repo.capabilities.writable and not deleted
     resp.headers["Allow"] = "GET,HEAD,OPTIONS,POST" if writable else READ_ONLY
     if writable:
         resp.headers["Accept-Post"] = h.accept_post(list(rdf.RDF_MEDIA_TYPES))
@@ -144,8 +157,7 @@ def timegate(ctx: Context, header: str) -> Response:
     if when is None:
         example = "Tue, 3 Jun 2008 11:05:30 GMT"
         raise BadInput(f"Accept-Datetime {header!r} is not an HTTP date: use RFC 1123, e.g. {example}")
-    path = ctx.target.path
-    ctx.repo.info(path)
+    path, _deleted = original_of(ctx)  # a tombstone is its own TimeGate too (Fedora 6.5.1)
     chosen = _select(list(_by_memento(ctx.repo.versions(path)).values()), when)
     if chosen is None:
         resp = r.text(406, f"{path} has no mementos yet: create one with POST {ctx.url(path, 'fcr:versions')}")

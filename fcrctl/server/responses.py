@@ -98,6 +98,9 @@ def error(err: e.FcrctlError, ctx: c.Context | None, *, allow: str | None = None
     if status == 410 and ctx is not None and not isinstance(err, e.TransactionGone):
         tombstone = ctx.url(_tombstone_of(ctx, err.path or ctx.target.path), "fcr:tombstone")
         resp.headers.add("Link", h.link(tombstone, "hasTombstone"))
+        if ctx.config.dialect == "fedora6" and err.path in (None, ctx.target.path):
+            # Fedora 6.5's TombstoneExceptionMapper: the deleted resource's TimeMap still answers
+            resp.headers.add("Link", h.link(ctx.url(ctx.target.path, "fcr:versions"), "timemap"))
     elif status == 401:
         resp.headers["WWW-Authenticate"] = 'Basic realm="fcrctl", charset="UTF-8"'
     elif status == 503:

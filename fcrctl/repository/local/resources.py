@@ -58,7 +58,9 @@ class Resources:
         return row
 
     def state(self, path: str, version: str | None = None) -> State:
-        row = self.row(path)
+        # a deleted resource's past versions stay readable (Fedora 6.5 serves a tombstone's mementos);
+        # its deletion's version is Gone below
+        row = self.row(path, allow_deleted=version is not None)
         if version is None:
             return self.row_state(row)
         inventory = self.store.inventory(row.object_rel)

@@ -40,7 +40,7 @@ class TxResources(Resources):
 
     def state(self, path: str, version: str | None = None) -> State:
         if version is not None:
-            row = self.row(path)
+            row = self.row(path, allow_deleted=True)
             if self.store.staging.by_rel(row.object_rel) is None:
                 return self.main.state(path, version)  # untouched here
         return super().state(path, version)

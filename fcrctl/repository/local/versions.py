@@ -38,8 +38,9 @@ class Versions:
         self.writing = writing
 
     def versions(self, path: str) -> list[Version]:
+        """Oldest first; a deleted resource's too, its deletion the last (as Fedora 6.5 lists a tombstone's TimeMap)."""
         path, _ = paths.split_metadata(path)
-        row = self.resources.row(path)
+        row = self.resources.row(path, allow_deleted=True)
         inventory = self.store.inventory(row.object_rel)
         return [to_version(vid, inventory["versions"][vid]) for vid in version_ids(inventory)]
 
