@@ -92,7 +92,7 @@ def test_a_child_of_a_deleted_container_keeps_its_timemap(f6: ServerHandle) -> N
 def test_older_dialects_keep_410(tmp_path: Path, dialect: str) -> None:
     with start_server(tmp_path / "repo", dialect=dialect) as handle:
         url = requests.post(handle.root).headers["Location"]
-        made = requests.post(url + "/fcr:versions", headers={"Slug": "one"})
+        made = requests.post(url + "/fcr:versions", headers={"Slug": "one"} if dialect == "fedora4" else {})
         assert made.status_code == 201
         assert requests.delete(url).status_code == 204
         gone = requests.get(url)

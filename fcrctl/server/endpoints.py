@@ -53,7 +53,7 @@ def _version_name(version: Version) -> str:
 def list_versions(ctx: Context) -> Response:
     from rdflib import Graph, Literal, URIRef
 
-    if ctx.config.dialect == "fedora6":
+    if ctx.config.dialect in memento.DIALECTS:
         return memento.timemap(ctx)
     mime = _negotiated(ctx)
     info = ctx.repo.info(ctx.target.path)
@@ -76,7 +76,7 @@ def list_versions(ctx: Context) -> Response:
 def create_version(ctx: Context) -> Response:
     """POST {path}/fcr:versions with Slug: LABEL -> 201, Location .../fcr:versions/LABEL, no body
     (Fedora 4.7: 400 without a label or with one it refuses, 409 when the label is taken)."""
-    if ctx.config.dialect == "fedora6":
+    if ctx.config.dialect in memento.DIALECTS:
         return memento.create(ctx)
     path = ctx.target.path
     ctx.repo.info(path)
@@ -94,7 +94,7 @@ def create_version(ctx: Context) -> Response:
 
 def versions_options(ctx: Context) -> Response:
     """OPTIONS of a TimeMap or a version: Fedora 6's mementos are read only (Allow: GET, HEAD, OPTIONS)."""
-    if ctx.config.dialect == "fedora6":  # a deleted resource's TimeMap and mementos too (Fedora 6.5)
+    if ctx.config.dialect in memento.DIALECTS:  # a deleted resource's TimeMap and mementos too (Fedora 6.5)
         if ctx.target.endpoint == "version":
             resolve_version(ctx)
             return Response(status=200, headers={"Allow": memento.READ_ONLY})
@@ -134,7 +134,7 @@ def get_version(ctx: Context) -> Response:
     if info.is_binary:
         resp = binaries.get_binary(ctx, info, version=version.id)
         resp.headers["Memento-Datetime"] = _http_date(version)
-        if ctx.config.dialect == "fedora6":
+        if ctx.config.dialect in memento.DIALECTS:
             memento.memento_headers(resp, ctx)
         return resp
     return _version_rdf(ctx, info, version, description=False)
@@ -153,7 +153,7 @@ def _version_rdf(ctx: Context, info: ResourceInfo, version: Version, *, descript
     graph = None if ctx.request.method == "HEAD" else ctx.repo.get_rdf(info.path, version=version.id)
     resp = r.rdf_response(ctx, graph, mime, info, applied=None, description=description)  # type: ignore[arg-type]
     resp.headers["Memento-Datetime"] = _http_date(version)
-    if ctx.config.dialect == "fedora6":
+    if ctx.config.dialect in memento.DIALECTS:
         memento.memento_headers(resp, ctx)
     return resp
 
@@ -166,7 +166,7 @@ def _http_date(version: Version) -> str:
 
 def revert_version(ctx: Context) -> Response:
     """PATCH {path}/fcr:versions/LABEL reverts the resource to that version (Fedora 4)."""
-    if ctx.config.dialect == "fedora6":
+    if ctx.config.dialect in memento.DIALECTS:
         return memento.read_only(ctx)
     version = resolve_version(ctx)
     info = ctx.repo.revert(ctx.target.path, version.id)
@@ -174,7 +174,8 @@ def revert_version(ctx: Context) -> Response:
 
 
 def delete_version(ctx: Context) -> Response:
-    if ctx.config.dialect == "fedora6":
+    # Fedora 5.1 deleted mementos; OCFL versions are immutable, so its dialect answers as Fedora 6 does
+    if ctx.config.dialect in memento.DIALECTS:
         return memento.read_only(ctx)
     version = resolve_version(ctx)
     versions = ctx.repo.versions(ctx.target.path)

@@ -122,6 +122,8 @@ def interaction_model(links: list[dict[str, str]]) -> str | None:
 FEDORA6_OTHER_TYPES = frozenset(
     {"http://fedora.info/definitions/v4/repository#ArchivalGroup", MEMENTO + "OriginalResource"}
 )
+# Fedora 5.1's FedoraLdp.checkInteractionModel skips only the versioning type (no archival groups in 5.x)
+FEDORA5_OTHER_TYPES = frozenset({MEMENTO + "OriginalResource"})
 
 
 def check_no_acl_link(links: list[dict[str, str]]) -> None:
@@ -130,11 +132,12 @@ def check_no_acl_link(links: list[dict[str, str]]) -> None:
         raise AclLinkRefused('a Link rel="acl" cannot be given: the new resource\'s ACL is its fcr:acl')
 
 
-def check_fedora6_types(links: list[dict[str, str]]) -> None:
-    """Fedora 6 refuses (400) a rel="type" it cannot create: ldp:RDFSource, ldp:Container, ldp:Resource..."""
+def check_fedora6_types(links: list[dict[str, str]], other: frozenset[str] = FEDORA6_OTHER_TYPES) -> None:
+    """Fedora 6 (and 5.1, with ``other`` FEDORA5_OTHER_TYPES) refuses (400) a rel="type" it cannot
+    create: ldp:RDFSource, ldp:Container, ldp:Resource..."""
     for item in links:
         url = item.get("url", "")
-        if item.get("rel") == "type" and url not in MODELS_BY_URI and url not in FEDORA6_OTHER_TYPES:
+        if item.get("rel") == "type" and url not in MODELS_BY_URI and url not in other:
             raise InvalidInteractionModel(
                 f"invalid interaction model {url}: use ldp:BasicContainer, ldp:DirectContainer, "
                 "ldp:IndirectContainer or ldp:NonRDFSource"

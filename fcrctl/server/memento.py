@@ -31,6 +31,8 @@ from fcrctl.server.constraints import MementoDatetimeRefused
 if TYPE_CHECKING:
     from fcrctl.server.context import Context
 
+# Fedora 5.x versions as Fedora 6 does: Memento (its FedoraVersioning; a Slug is 400 there too)
+DIALECTS = ("fedora5", "fedora6")
 LINK_FORMAT = "application/link-format"
 MEMENTO_TYPE = h.MEMENTO + "Memento"
 READ_ONLY = "GET,HEAD,OPTIONS"
@@ -50,6 +52,8 @@ def original_of(ctx: Context) -> tuple[str, bool]:
     try:
         return ctx.repo.info(ctx.target.path).path, False
     except Gone:
+        if ctx.config.dialect != "fedora6":
+            raise  # Fedora 5.x: gone with its resource
         return ctx.target.path, True
 
 
@@ -107,6 +111,8 @@ def timemap_headers(resp: Response, ctx: Context, path: str, *, deleted: bool = 
     resp.headers["Allow"] = "GET,HEAD,OPTIONS,POST" if writable else READ_ONLY
     if writable:
         resp.headers["Accept-Post"] = h.accept_post(list(rdf.RDF_MEDIA_TYPES))
+        if ctx.config.dialect == "fedora5":
+            resp.headers["Vary-Post"] = "Memento-Datetime"  # 5.1 took a dated memento in a POST's body
     return resp
 
 
@@ -120,6 +126,9 @@ def create(ctx: Context) -> Response:
     if ctx.request.headers.get("Slug") is not None:
         raise BadInput("Fedora 6 versions have no labels: POST to fcr:versions without a Slug header")
     if ctx.request.headers.get("Memento-Datetime") is not None:
+        if ctx.config.dialect == "fedora5":  # 5.1 wrote the body as a memento of that date; OCFL versions go forward
+            raise MementoDatetimeRefused("this server cannot write a memento dated in the past (its versions are "
+                                         "OCFL versions, made in order): POST without Memento-Datetime")
         raise MementoDatetimeRefused("POST to fcr:versions takes no Memento-Datetime: a new memento is dated now")
     ctx.repo.info(path)
     versions = ctx.repo.versions(path)

@@ -25,15 +25,15 @@ if TYPE_CHECKING:
     from fcrctl.rdf import Triple
 
 def get(ctx: Context) -> Response:
-    if ctx.config.dialect == "fedora6":
-        from fcrctl.server import memento
+    from fcrctl.server import memento
 
+    if ctx.config.dialect in memento.DIALECTS:
         when = ctx.request.headers.get("Accept-Datetime")
         if when:
             return memento.timegate(ctx, when)
     info = ctx.repo.info(ctx.target.path)
     resp = get_binary(ctx, info) if info.is_binary else _get_rdf(ctx, info, description=False)
-    if ctx.config.dialect == "fedora6":
+    if ctx.config.dialect in memento.DIALECTS:
         resp.vary.add("Accept-Datetime")  # this URL is its own TimeGate
     return resp
 

@@ -168,7 +168,8 @@ def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, desc
         methods = h.FEDORA4_DESCRIPTION_METHODS if fedora4 else h.DESCRIPTION_METHODS
     elif info.is_binary:
         add("Link", h.link(ctx.url(path, "fcr:metadata"), "describedby"))
-        methods = h.FEDORA4_BINARY_METHODS if fedora4 else h.BINARY_METHODS
+        # 4.7 and 5.1 list no MOVE or COPY for a binary (addLinkAndOptionsHttpHeaders)
+        methods = h.FEDORA4_BINARY_METHODS if ctx.config.dialect in ("fedora4", "fedora5") else h.BINARY_METHODS
     else:
         methods = h.CONTAINER_METHODS
         if path == "/":
@@ -194,10 +195,11 @@ def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, desc
 
 
 def _version_links(ctx: c.Context, path: str) -> list[str]:
-    """acl and timemap links of every resource (as Fedora 5/6); Fedora 6 adds timegate, original and
-    the OriginalResource/TimeGate types (every resource is versioned)."""
+    """acl and timemap links of every resource (as Fedora 5/6); Fedora 5 and 6 add timegate, original
+    and the OriginalResource/TimeGate types (every resource here is versioned; 5.1 links them on a
+    versioned resource, ``addResourceLinkHeaders``)."""
     values = [h.link(ctx.url(path, "fcr:acl"), "acl"), h.link(ctx.url(path, "fcr:versions"), "timemap")]
-    if ctx.config.dialect == "fedora6":
+    if ctx.config.dialect in ("fedora5", "fedora6"):
         url = ctx.url(path)
         values += [h.link(url, "timegate"), h.link(url, "original"), *h.MEMENTO_TYPE_LINKS]
     return values

@@ -35,6 +35,9 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         h.check_fedora6_types(links)
         if existing is None:
             h.check_no_acl_link(links)
+    elif ctx.config.dialect == "fedora5":  # 5.1's FedoraLdp checks both on every POST and PUT
+        h.check_fedora6_types(links, h.FEDORA5_OTHER_TYPES)
+        h.check_no_acl_link(links)
     model = h.interaction_model(links)
     external = h.external_content(links)
     mime = rdf.mime_of(req.content_type)
@@ -202,13 +205,10 @@ def _kind_of_model(model: str) -> str:
 
 def post(ctx: Context) -> Response:
     parent = ctx.repo.info(ctx.target.path)
-    if parent.is_binary and ctx.config.dialect == "fedora4":
-        raise Conflict(f"{ctx.url(parent.path)} is a binary: it cannot have child resources")  # 4.7: 409
     if parent.is_binary and ctx.config.dialect == "fedora6":  # CreateResourceServiceImpl.checkParent: 409
         raise InteractionModelViolation(f"{ctx.url(parent.path)} is a binary: it cannot have child resources")
-    if parent.is_binary:
-        allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
-        return r.method_not_allowed("POST", allow)
+    if parent.is_binary:  # 4.7 and 5.1 (FedoraLdp.createObject): 409
+        raise Conflict(f"{ctx.url(parent.path)} is a binary: it cannot have child resources")
     path = _new_child_path(ctx, ctx.target.path, ctx.request.headers.get("Slug"))
     spec = resource_spec(ctx, path, None)
     info = ctx.repo.create(path, spec)
@@ -301,11 +301,8 @@ def put_metadata(ctx: Context) -> Response:
 
 def patch(ctx: Context) -> Response:
     info = ctx.repo.info(ctx.target.path)
-    if info.is_binary and ctx.config.dialect in ("fedora4", "fedora6"):  # 4.7 and 6 (updateSparql): 400
+    if info.is_binary:  # 4.7, 5.1 and 6 (updateSparql): 400
         raise BadInput(f"a binary takes no PATCH: PATCH its description at {ctx.url(info.path, 'fcr:metadata')}")
-    if info.is_binary:
-        allow = h.allow(h.BINARY_METHODS, writable=ctx.repo.capabilities.writable)
-        return r.text(405, f"PATCH a binary's description at {ctx.url(info.path, 'fcr:metadata')}", Allow=allow)
     return _patch(ctx, info)
 
 
