@@ -124,3 +124,24 @@ def test_an_acl_link_is_refused_on_every_post_and_put(f5: ServerHandle) -> None:
     assert posted.status_code == 400 and links(posted, CONSTRAINED_BY)
     replaced = requests.put(container(f5), headers=acl)
     assert replaced.status_code == 400 and links(replaced, CONSTRAINED_BY)
+
+
+@pytest.mark.parametrize(("dialect", "kept"), [("fedora4", True), ("fedora5", False), ("fedora6", False)])
+def test_omitting_server_managed_omits_containment_after_4_7(tmp_path_factory: pytest.TempPathFactory,
+                                                             dialect: str, kept: bool) -> None:
+    """LdpPreferTag: containment triples are server-managed in 5.1 and 6, so ``omit`` of ServerManaged drops
+    ldp:contains there (4.7 kept it); an explicit ``include`` of PreferContainment brings it back, over
+    PreferMinimalContainer too (every version)."""
+    with start_server(tmp_path_factory.mktemp(dialect) / "repo", dialect=dialect) as handle:
+        parent = container(handle)
+        assert requests.put(parent + "/child").status_code == 201
+        contains = f"<{parent}> <{LDP}contains> <{parent}/child>"
+        nt = {"Accept": "application/n-triples"}
+        for managed in ("http://fedora.info/definitions/v4/repository#ServerManaged",
+                        "http://fedora.info/definitions/fcrepo#ServerManaged"):
+            omitted = requests.get(parent, headers={**nt, "Prefer": f'return=representation; omit="{managed}"'})
+            assert (contains in omitted.text) is kept
+            both = f'return=representation; include="{LDP}PreferContainment"; omit="{managed}"'
+            assert contains in requests.get(parent, headers={**nt, "Prefer": both}).text
+        minimal = f'return=representation; include="{LDP}PreferMinimalContainer {LDP}PreferContainment"'
+        assert contains in requests.get(parent, headers={**nt, "Prefer": minimal}).text

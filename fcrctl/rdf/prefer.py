@@ -20,8 +20,12 @@ PREFER_INBOUND = (FEDORA + "InboundReferences", FCREPO + "PreferInboundReference
 PREFER_EMBED = (FEDORA + "EmbedResources", "http://www.w3.org/ns/oa#PreferContainedDescriptions")
 
 
-def parse_prefer(header: str | None) -> tuple[RdfPrefs, str | None]:
-    """A Prefer header -> (read preferences, Preference-Applied value or None)."""
+def parse_prefer(header: str | None, *, dialect: str = "fedora4") -> tuple[RdfPrefs, str | None]:
+    """A Prefer header -> (read preferences, Preference-Applied value or None).
+
+    An explicit ``include`` of containment or membership wins over ``PreferMinimalContainer``
+    (every Fedora's LdpPreferTag). Containment triples are server-managed in Fedora 5.1 and 6, so
+    omitting ServerManaged omits them too (and, in 6, membership), unless included; 4.7 kept both."""
     from fcrctl.repository.base import RdfPrefs
 
     if not header:
@@ -35,10 +39,14 @@ def parse_prefer(header: str | None) -> tuple[RdfPrefs, str | None]:
     include = set(_quoted(text, "include"))
     omit = set(_quoted(text, "omit"))
     minimal_container = PREFER_MINIMAL_CONTAINER in include
+    no_managed = bool(omit.intersection(PREFER_SERVER_MANAGED))
     prefs = RdfPrefs(
-        containment=PREFER_CONTAINMENT not in omit and not minimal_container,
-        membership=PREFER_MEMBERSHIP not in omit and not minimal_container,
-        server_managed=not omit.intersection(PREFER_SERVER_MANAGED),
+        containment=PREFER_CONTAINMENT in include or (
+            PREFER_CONTAINMENT not in omit and not minimal_container
+            and not (no_managed and dialect in ("fedora5", "fedora6"))),
+        membership=PREFER_MEMBERSHIP in include or (
+            PREFER_MEMBERSHIP not in omit and not minimal_container and not (no_managed and dialect == "fedora6")),
+        server_managed=not no_managed,
         inbound=bool(include.intersection(PREFER_INBOUND)),
         embed_children=bool(include.intersection(PREFER_EMBED)),
     )

@@ -38,7 +38,7 @@ def get(ctx: Context) -> Response:
     mime = rdf.negotiate(ctx.request.headers.get("Accept"))
     if mime is None:
         raise NotAcceptable(f"no RDF media type in Accept: {ctx.request.headers.get('Accept')}")
-    prefs, _applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"))
+    prefs, _applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"), dialect=ctx.config.dialect)
     try:
         graph = ctx.repo.get_acl(ctx.target.path, prefs=prefs)
     except NotFound:

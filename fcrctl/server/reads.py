@@ -56,7 +56,7 @@ def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: st
         ctx.check_preconditions(info, weak=True)
     except NotModified as nm:
         return r.not_modified(ctx, nm.info, nm.weak)
-    prefs, applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"))
+    prefs, applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"), dialect=ctx.config.dialect)
     content: Graph | Iterable[Triple] | None = None
     stream = False
     if ctx.request.method != "HEAD":

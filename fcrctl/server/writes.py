@@ -183,7 +183,7 @@ def _copied_spec(ctx: Context, external: dict[str, str], filename: str | None, d
 def created(ctx: Context, info: ResourceInfo) -> Response:
     """201 as Fedora answers it: the URI as text/plain; nothing for ``Prefer: return=minimal``;
     the new container's RDF for ``return=representation``."""
-    prefs, applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"))
+    prefs, applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"), dialect=ctx.config.dialect)
     if applied == "return=minimal":
         return r.created(ctx, info, body=False)
     mime = rdf.negotiate(ctx.request.headers.get("Accept"))
