@@ -112,3 +112,17 @@ def test_every_command_is_listed_once_and_resolves(tmp_path: Path) -> None:
         command = root.get_command(ctx, name)
         assert command is not None and command.name == name
         assert command.help, f"{name} has no help text"
+
+
+@pytest.mark.parametrize("module", ["backup", "serve", "transfer"])
+def test_a_modules_register_names_the_commands_the_table_maps_to_it(module: str) -> None:
+    """backup.py, serve.py and transfer.py list their commands in register(app) (tests build small
+    apps from it): the table must map the same names to the same functions."""
+    import importlib
+
+    import typer
+
+    app = typer.Typer()
+    importlib.import_module(f"fcrctl.cli.{module}").register(app)
+    registered = {info.name: f"{module}:{info.callback.__name__}" for info in app.registered_commands}
+    assert registered == {name: spec for name, spec in COMMANDS.items() if spec.startswith(f"{module}:")}

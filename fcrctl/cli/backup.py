@@ -475,3 +475,14 @@ def download_backup(
         cli.out.json(report.to_json())
     else:
         cli.out.line(f"downloaded {report.id}: {report.files} files, {report.seconds:.1f} s")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backup")(backup)
+    app.command("list-backups")(list_backups)
+    app.command("restore")(restore)
+    app.command("delete-backup")(delete_backup)
+    app.command("verify-backup")(verify_backup)
+    app.command("prune-backups")(prune_backups)
+    app.command("upload-backup")(upload_backup)
+    app.command("download-backup")(download_backup)

@@ -202,3 +202,7 @@ def _backup_dir(where: Path | None) -> str | None:
     if not where.is_dir():
         raise BadInput(f"--backup-dir {where} is not a directory: create it first")
     return str(where.resolve())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

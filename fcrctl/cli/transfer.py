@@ -193,3 +193,8 @@ def _render(cli: Cli, report) -> None:  # type: ignore[no-untyped-def]
     if report.failed_count:
         first = report.failed[0]
         raise PartialFailure(f"{report.failed_count} resources failed (first: {first['path']}: {first['reason']})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+    app.command("import")(import_)
