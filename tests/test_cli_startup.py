@@ -126,3 +126,13 @@ def test_a_modules_register_names_the_commands_the_table_maps_to_it(module: str)
     importlib.import_module(f"fcrctl.cli.{module}").register(app)
     registered = {info.name: f"{module}:{info.callback.__name__}" for info in app.registered_commands}
     assert registered == {name: spec for name, spec in COMMANDS.items() if spec.startswith(f"{module}:")}
+
+
+def test_a_mistyped_command_is_answered_with_the_commands_it_resembles() -> None:
+    from typer.testing import CliRunner
+
+    from fcrctl.cli.main import app
+
+    result = CliRunner().invoke(app, ["lis"])
+    assert result.exit_code == 2
+    assert "No such command 'lis'. Did you mean 'ls'?" in result.output

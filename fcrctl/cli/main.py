@@ -39,6 +39,12 @@ class _Guarded(TyperGroup):
                 _accept_output_options(leaf)
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and args[0] not in COMMANDS:
+            for name in COMMANDS:  # a mistyped name: typer suggests from those built ("Did you mean 'ls'?")
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         # kept so that a usage error found before any command runs can still answer in JSON
         ctx.meta["fcrctl.json"] = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
