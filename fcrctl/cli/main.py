@@ -9,14 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from fcrctl import __version__
-from fcrctl.cli import acl as acl_cmd
-from fcrctl.cli import admin, check, complete, fixity, read, versions, write
-from fcrctl.cli import backup as backup_cmd
-from fcrctl.cli import config as config_cmd
-from fcrctl.cli import serve as serve_cmd
-from fcrctl.cli import transfer as transfer_cmd
-from fcrctl.cli import transfers as transfers_cmd
-from fcrctl.cli import tx as tx_cmd
+from fcrctl.cli import complete
 from fcrctl.cli.context import Cli, Settings, load_profile
 from fcrctl.cli.logs import configure_logging
 from fcrctl.cli.output import Printer
@@ -26,12 +19,31 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE, what other Unix tools report when the reader
 
 
 class _Guarded(TyperGroup):
-    """Runs every command inside :func:`guard`, so in-process callers (tests) see real exit codes."""
+    """Runs every command inside :func:`guard`, so in-process callers (tests) see real exit codes.
+
+    Commands named in :data:`COMMANDS` are built on first use: ``fcrctl ls`` imports and builds only
+    ``ls`` (start-up time, issue 14); ``--help`` and shell completion list, and so build, them all."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for command in _leaves(self):
             _accept_output_options(command)
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return [*COMMANDS, *(name for name in super().list_commands(ctx) if name not in COMMANDS)]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            command = self.commands[cmd_name] = _built(cmd_name)
+            for leaf in _leaves(command) if hasattr(command, "commands") else [command]:
+                _accept_output_options(leaf)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and args[0] not in COMMANDS:
+            for name in COMMANDS:  # a mistyped name: typer suggests from those built ("Did you mean 'ls'?")
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         # kept so that a usage error found before any command runs can still answer in JSON
@@ -40,6 +52,57 @@ class _Guarded(TyperGroup):
 
     def invoke(self, ctx: typer.Context) -> Any:
         return guard(ctx, lambda: super(_Guarded, self).invoke(ctx))
+
+
+# name -> "module:attribute" in fcrctl.cli, in the order --help lists them: a command function, or a
+# typer app of subcommands. A module is imported only when one of its commands runs.
+COMMANDS = {
+    "init": "admin:init",
+    "create": "write:create",
+    "get": "read:get",
+    "info": "read:info",
+    "ls": "read:ls",
+    "put": "write:put",
+    "patch": "write:patch",
+    "delete": "write:delete",
+    "purge": "write:purge",
+    "move": "write:move",
+    "copy": "write:copy",
+    "fixity": "fixity:fixity",
+    "check": "check:check",
+    "serve": "serve:serve",
+    "reindex": "admin:reindex",
+    "backup": "backup:backup",
+    "list-backups": "backup:list_backups",
+    "restore": "backup:restore",
+    "delete-backup": "backup:delete_backup",
+    "verify-backup": "backup:verify_backup",
+    "prune-backups": "backup:prune_backups",
+    "upload-backup": "backup:upload_backup",
+    "download-backup": "backup:download_backup",
+    "export": "transfer:export",
+    "import": "transfer:import_",
+    "versions": "versions:app",
+    "tx": "tx:app",
+    "acl": "acl:app",
+    "transfers": "transfers:app",
+    "config": "config:app",
+}
+
+
+def _built(name: str) -> Any:
+    """The click command for ``COMMANDS[name]``, built as ``app.command``/``app.add_typer`` would."""
+    from importlib import import_module
+
+    module, attribute = COMMANDS[name].split(":")
+    target = getattr(import_module(f"fcrctl.cli.{module}"), attribute)
+    holder = typer.Typer(rich_markup_mode=app.rich_markup_mode, pretty_exceptions_short=app.pretty_exceptions_short,
+                         add_completion=False)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_group(holder).commands[name]
 
 
 def _leaves(group: Any) -> list[Any]:
@@ -271,30 +334,6 @@ def main(
     settings.with_profile(load_profile(profile))
     cli.out.verbose = settings.verbose
     configure_logging(quiet=settings.quiet, verbose=settings.verbose)
-
-
-app.command("init")(admin.init)
-app.command("create")(write.create)
-app.command("get")(read.get)
-app.command("info")(read.info)
-app.command("ls")(read.ls)
-app.command("put")(write.put)
-app.command("patch")(write.patch)
-app.command("delete")(write.delete)
-app.command("purge")(write.purge)
-app.command("move")(write.move)
-app.command("copy")(write.copy)
-app.add_typer(versions.app, name="versions")
-app.add_typer(tx_cmd.app, name="tx")
-app.command("fixity")(fixity.fixity)
-app.command("check")(check.check)
-serve_cmd.register(app)
-app.command("reindex")(admin.reindex)
-backup_cmd.register(app)
-app.add_typer(acl_cmd.app, name="acl")
-transfer_cmd.register(app)
-app.add_typer(transfers_cmd.app, name="transfers")
-app.add_typer(config_cmd.app, name="config")
 
 
 def _terminated(signum: int, frame: object) -> None:

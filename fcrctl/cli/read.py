@@ -6,7 +6,6 @@ from typing import Annotated
 import typer
 
 from fcrctl import paths
-from fcrctl.cli import acl as acl_cmd
 from fcrctl.cli import complete, inputs
 from fcrctl.cli.context import Cli
 from fcrctl.cli.options import AcceptOpt, JsonOpt, OptionalPathArg, OutputOpt, PathArg, VersionOpt
@@ -44,6 +43,8 @@ def get(
     cli = Cli.of(ctx, json=json_out)
     acl_of, is_acl = paths.split_acl(path)
     if is_acl:
+        from fcrctl.cli import acl as acl_cmd
+
         return acl_cmd.show_acl(cli, acl_of, accept=accept, output=output)
     target, metadata = paths.split_metadata(path)
     show(

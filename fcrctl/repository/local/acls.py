@@ -13,8 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from fcrctl import acl as webac
-from fcrctl import paths, rdf
+from fcrctl import paths, rdf  # (fcrctl.acl where it is used: ~3 ms of every command's start-up)
 from fcrctl.errors import NotFound, PreconditionFailed
 from fcrctl.rdf import new_graph
 from fcrctl.rdf.server_managed import datetime_literal
@@ -59,6 +58,8 @@ class Acls:
         if prefs.server_managed:
             from rdflib import RDF, Literal, URIRef
 
+            from fcrctl import acl as webac
+
             node = URIRef(webac.acl_id_of(path))
             graph.add((node, RDF.type, URIRef(webac.WEBAC_ACL)))
             # its dates and users, as Fedora gives them (and an export carries them to the next import)
@@ -84,6 +85,8 @@ class Acls:
         return acl_info(h, path), existing is None
 
     def patch_acl(self, path: str, update: str, *, conditions: Conditions = Conditions()) -> ResourceInfo:
+        from fcrctl import acl as webac
+
         path = paths.normalize(path)
         with self.writing():
             current = self.get_acl(path, prefs=RdfPrefs(server_managed=False))
@@ -145,6 +148,8 @@ def put_migrated_acl(change: Change, path: str, model: str, graph: Graph) -> dic
 def _put_files(change: Change, row: Row, graph: Graph, stamp: dict) -> dict:
     """The ACL's content and headers into ``change.state`` (Fedora 6's layout), dated by ``stamp``
     (createdDate, lastModifiedDate, stateToken, and the users when known); its headers."""
+    from fcrctl import acl as webac
+
     rid = paths.to_id(row.path)
     oid = row.object_id
     data = rdf.write_ntriples(graph)
@@ -188,6 +193,8 @@ def drop_acl_files(state: dict, row: Row) -> None:
 
 
 def acl_info(h: dict, path: str) -> ResourceInfo:
+    from fcrctl import acl as webac
+
     info = hdr.to_info({**h, "id": paths.to_id(path)})
     info.path = ("" if path == "/" else path) + "/" + webac.ACL_SUFFIX
     return info
@@ -200,6 +207,8 @@ def _stored_form(graph: Graph, path: str) -> Graph:
     """The triples to store: what get_acl adds of the ACL's own (its server-managed types, dates and
     users: an ACL read and put back stays as it was) dropped, Fedora's constraint checked."""
     from rdflib import RDF, URIRef
+
+    from fcrctl import acl as webac
 
     out = new_graph()
     acl_node = URIRef(webac.acl_id_of(path))

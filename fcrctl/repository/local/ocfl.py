@@ -8,7 +8,7 @@ installing new versions is in ocfl_write.py.
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fcrctl.errors import CorruptData
 
@@ -38,12 +39,23 @@ LAYOUT_CONFIG = {
 }
 CHUNK = 1024 * 1024
 
-_libc: ctypes.CDLL | None
-try:
-    _libc = ctypes.CDLL("libc.so.6", use_errno=True)
-except OSError:  # not glibc: fall back to one fsync per file
-    _libc = None
-HAVE_SYNCFS = _libc is not None and hasattr(_libc, "syncfs")
+
+@functools.cache
+def _syncfs() -> Any:
+    """libc's syncfs, or None (not glibc: one fsync per file instead). Loaded on the first sync,
+    not at import: ctypes and libc cost every command ~2 ms of start-up, reads included."""
+    import ctypes
+
+    try:
+        return getattr(ctypes.CDLL("libc.so.6", use_errno=True), "syncfs", None)
+    except OSError:
+        return None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HAVE_SYNCFS":  # whether sync_tree is one syncfs (computed on first use, see _syncfs)
+        return _syncfs() is not None
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def object_rel(object_id: str) -> str:
@@ -83,11 +95,11 @@ def fsync_dir(path: Path | str) -> None:
 def sync_tree(path: Path) -> None:
     """Make every file written under ``path`` durable: one syncfs() (Linux) instead of an
     fsync per file, which is what makes small creates fast (an fsync costs ~1 ms)."""
-    if HAVE_SYNCFS:
-        assert _libc is not None
+    syncfs = _syncfs()
+    if syncfs is not None:
         fd = os.open(path, os.O_RDONLY)
         try:
-            if _libc.syncfs(fd) == 0:
+            if syncfs(fd) == 0:
                 return
         finally:
             os.close(fd)
