@@ -54,6 +54,14 @@ ODD = [  # the text path hands these to rdflib (or rdflib refuses them)
     "_:b1 <http://x/p> <http://x/o> .",
     "# a comment",
 ]
+EDGES = [  # dates that look like what isoformat() writes, and are not all it writes
+    f'<{B}/c/a> <{FEDORA}created> "2026-12-06T01:59:02.000000+00:00"^^<{XSD}dateTime> .',
+    f'<{B}/c/a> <{FEDORA}created> "2026-12-06T01:59:02-00:00"^^<{XSD}dateTime> .',
+    f'<{B}/c/a> <{FEDORA}created> "2026-13-06T01:59:02+00:00"^^<{XSD}dateTime> .',
+    f'<{B}/c/a> <{FEDORA}created> "2026-02-30T01:59:02.123456-05:00"^^<{XSD}dateTime> .',
+    f'<{B}/c/a> <{FEDORA}created> "2026-12-06T01:59:02.100000"^^<{XSD}dateTime> .',
+    f'<{B}/c/a> <{FEDORA}created> "0000-12-06T01:59:02"^^<{XSD}dateTime> .',
+]
 MALFORMED = [
     "<relative> <http://x/p> <http://x/o> .",
     "<http://x/s> <http://x/p> <relative> .",
@@ -89,7 +97,7 @@ def text_row(line: str, wanted: Any = None) -> tuple[str, str, str] | None:
     return None if row is None else tuple("_:" if t.startswith("_:") else t for t in row)  # type: ignore[return-value]
 
 
-@pytest.mark.parametrize("line", SERVED + ODD)
+@pytest.mark.parametrize("line", SERVED + ODD + EDGES)
 def test_each_line_reads_as_rdflib_reads_it(line: str) -> None:
     assert text_row(line) == rdflib_row(line)
 

@@ -259,6 +259,7 @@ _STRING = _XSD + "string"
 _DATETIME = _XSD + "dateTime"
 _INTEGERS = frozenset({_XSD + "long", _XSD + "integer", _XSD + "int"})
 _CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]*")  # what rdflib gives back as it is
+_ISOFORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?(?:[+-]\d\d:\d\d)?", re.ASCII)
 _PLAIN_DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)?", re.ASCII)
 
 
@@ -271,13 +272,16 @@ class TextLines:
     def __init__(self, wanted: Collection[str] | None = None) -> None:
         self._wanted = wanted
         self._rdflib: _RdflibLines | None = None
+        self._absolute: set[str] = set()  # IRIs seen absolute: a child's URL and the predicates recur
 
     def __call__(self, line: str) -> Row | None:
         match = LINE.fullmatch(line)
         if match is not None:
             s, p, o_iri, lexical, lang, datatype = match.groups()
-            if (_ABSOLUTE.match(s) and _ABSOLUTE.match(p) and (o_iri is None or _ABSOLUTE.match(o_iri))
-                    and (datatype is None or _ABSOLUTE.match(datatype))
+            seen = self._absolute
+            if ((s in seen or self._is_absolute(s)) and (p in seen or self._is_absolute(p))
+                    and (o_iri is None or o_iri in seen or self._is_absolute(o_iri))
+                    and (datatype is None or datatype in seen or self._is_absolute(datatype))
                     and (line.isascii() or not _WIDE_SPACE.search(line, 0, match.end(2 if o_iri is None else 3)))):
                 if self._wanted is not None and p not in self._wanted:
                     return None
@@ -287,6 +291,14 @@ class TextLines:
                 if value is not None:
                     return s, p, value
         return self._slow(line)
+
+    def _is_absolute(self, iri: str) -> bool:
+        if not _ABSOLUTE.match(iri):
+            return False
+        if len(self._absolute) >= 1024:  # bounded: a listing names each child once
+            self._absolute.clear()
+        self._absolute.add(iri)
+        return True
 
     def _slow(self, line: str) -> Row | None:
         if self._rdflib is None:
@@ -306,6 +318,8 @@ def _value(text: str, datatype: str | None) -> str | None:
     if datatype in _INTEGERS:
         return text if _CANONICAL_INTEGER.fullmatch(text) else None
     if datatype == _DATETIME and _PLAIN_DATETIME.fullmatch(text):
+        if _ISOFORMAT.fullmatch(text) and not text.endswith("-00:00") and ".000000" not in text:
+            return text  # what isoformat() writes (serve's dates), or what rdflib keeps as written if invalid
         try:
             return datetime.fromisoformat(text).isoformat()  # as rdflib normalises it
         except ValueError:  # (24:00, 30 February): rdflib keeps such a one as written
