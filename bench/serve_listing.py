@@ -192,6 +192,7 @@ def main() -> None:
     temporary = args.smoke or not os.environ.get("BENCH_DIR")
     work = Path(tempfile.mkdtemp(prefix="fcrctl-serve-listing-", dir=os.environ.get("BENCH_DIR"))) if temporary \
         else Path(os.environ["BENCH_DIR"])
+    os.chdir(work)  # `python -c` and `-m` put the working directory first on sys.path: a tree there would win
     try:
         pycache = work / "pycache"
         trees = [("ours", tree_env(ROOT, pycache))]
