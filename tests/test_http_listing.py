@@ -435,3 +435,45 @@ def test_a_listing_that_keeps_arriving_may_take_longer_than_timeout(fake: Any) -
         assert [i.path for i in repo.children("/c")] == ["/c/a", "/c/b"]
     finally:
         repo.close()
+
+
+def test_a_broken_grouping_exits_8_from_the_cli_after_the_children_in_order(fake: Any) -> None:
+    server = fake([(group("a") + group("c") + group("b"), 0.0)])
+    result = CliRunner().invoke(app, ["--repo", server.base, "ls", "/c"])
+    assert result.exit_code == ExitCode.CORRUPT == 8, result.output
+    assert "/c/b came after /c/c" in result.stderr
+    assert result.stdout == "/c/a\n"  # /c/c's group had not ended when /c/b broke the order
+
+
+FEDORA_GROUP = (  # as Fedora 4.7 / 6 write a child: typed strings, dates in Z with milliseconds
+    "<{b}/c> <" + LDP + "contains> <{b}/c/{n}> .\n"
+    "<{b}/c/{n}> " + CREATED + ' "2021-05-18T14:51:02.608Z"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n'
+    "<{b}/c/{n}> <http://fedora.info/definitions/v4/repository#lastModified> "
+    '"2021-05-19T01:02:03Z"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n'
+    "<{b}/c/{n}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <" + LDP + "NonRDFSource> .\n"
+    "<{b}/c/{n}> <http://www.loc.gov/premis/rdf/v1#hasSize> \"12\"^^<http://www.w3.org/2001/XMLSchema#long> .\n"
+    "<{b}/c/{n}> <http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#hasMimeType> "
+    '"text/plain"^^<http://www.w3.org/2001/XMLSchema#string> .\n'
+    "<{b}/c/{n}> <http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#filename> \"caf\\u00E9 \\\"1\\\".txt\" .\n"
+    "<{b}/c/{n}> <http://www.loc.gov/premis/rdf/v1#hasMessageDigest> <urn:sha1:{n}0000> .\n"
+    "_:x <http://example.org/p> <{b}/c/{n}> .\n"
+)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_fedora_s_forms_list_as_rdflib_reads_them(fake: Any, monkeypatch: pytest.MonkeyPatch, grouped: bool) -> None:
+    """Fedora's bodies (no grouping promise: read whole, spilled past SPILL_AT) and serve's alike:
+    the text reader gives each child the info rdflib's parser gave."""
+    body = "".join(FEDORA_GROUP.replace("{n}", n) for n in ("a", "b", "c")).encode()
+    server = fake([(body, 0.0)], headers={"Fcrctl-Listing": "grouped"} if grouped else {})
+    monkeypatch.setattr(listing_triples, "SPILL_AT", 5)
+    repo = HttpRepository.open(server.base, retries=0)
+    try:
+        text = [vars(i) for i in repo.children("/c")]
+        monkeypatch.setattr(ntriples.TextLines, "__call__", ntriples.TextLines._slow)  # every line to rdflib
+        assert [vars(i) for i in repo.children("/c")] == text
+    finally:
+        repo.close()
+    assert [i["path"] for i in text] == ["/c/a", "/c/b", "/c/c"]
+    assert text[0]["size"] == 12 and text[0]["mime_type"] == "text/plain" and text[0]["filename"] == 'café "1".txt'
+    assert text[0]["created"].isoformat() == "2021-05-18T14:51:02.608000+00:00"

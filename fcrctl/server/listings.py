@@ -10,6 +10,11 @@ whole, up to MAX_WHOLE_TRIPLES, and a bigger one is refused (406) with the types
 A streamed N-Triples listing whose repository writes each child's ``ldp:contains`` triple and
 then its embedded triples, children in path order, says so in the GROUPED header (docs/listings.md):
 a client can then show each child as soon as its group has arrived, instead of after the body.
+The commonest such body (what `fcrctl ls` asks for) is written as text from each child's stored
+N-Triples (services/transfer/ntlines.py, as export writes a resource), not through rdflib's terms
+and row writer, which cost most of a listing's server time; a child whose lines are not in the
+form that handles goes through rdflib as before. Its first chunk is small, so its first byte
+leaves at once.
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ if TYPE_CHECKING:
     from werkzeug.wrappers import Response
 
     from fcrctl.rdf import Triple
-    from fcrctl.repository.base import RdfPrefs, Repository
+    from fcrctl.repository.base import RdfPrefs, Repository, ResourceInfo
+    from fcrctl.server.context import Context
 
 STREAMED_FORMATS = frozenset({"nt", "turtle", "n3"})  # rdflib format names
 CHUNK_TRIPLES = 2000
 FIRST_CHUNK_TRIPLES = 100  # rdflib writes ~30,000 triples/s: the first chunk of a long body is small
 MAX_WHOLE_TRIPLES = 100_000  # JSON-LD / RDF/XML of this many triples: ~15 s and ~0.5 GB in rdflib
+CHUNK_ROWS = 1000  # N-Triples lines a chunk of a grouped body written as text
+FIRST_CHUNK_ROWS = 40  # its first chunk: two or three children, each shown once the next one's line arrives
 
 
 # A response header (kept by proxies, never sent by Fedora): this N-Triples body is a grouped listing
@@ -39,12 +47,77 @@ GROUPED_HEADER = "Fcrctl-Listing"
 GROUPED = "grouped"
 
 
-def advertise_grouping(resp: Response, repo: Repository, prefs: RdfPrefs, mime: str, *, streamed: bool) -> None:
+def advertise_grouping(resp: Response, repo: Repository, prefs: RdfPrefs, mime: str, *, streamed: bool) -> bool:
     """Sets GROUPED_HEADER on a streamed N-Triples body the repository writes grouped: containment
     with children embedded, and no inbound references (their subjects may be children, anywhere)."""
     if (streamed and rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)] == "nt" and repo.capabilities.grouped_listings
             and prefs.containment and prefs.embed_children and not prefs.inbound):
         resp.headers[GROUPED_HEADER] = GROUPED
+        return True
+    return False
+
+
+def grouped_listing(resp: Response, ctx: Context, info: ResourceInfo, prefs: RdfPrefs, mime: str, *,
+                    streamed: bool) -> None:
+    """advertise_grouping; and a grouped body with the server's own triples of each child (what
+    `ls` asks for) written as text (grouped_text) in place of the triples' body."""
+    from fcrctl.server import fedora4
+
+    if (advertise_grouping(resp, ctx.repo, prefs, mime, streamed=streamed) and prefs.server_managed
+            and hasattr(ctx.repo, "children_stored") and not rdf.omits_own_triples(ctx.request.headers.get("Prefer"))
+            and not (ctx.config.dialect == "fedora4" and fedora4.types_literals(mime))):
+        resp.response = grouped_text(ctx, info, prefs)
+
+
+def grouped_text(ctx: Context, info: ResourceInfo, prefs: RdfPrefs, rows: int = CHUNK_ROWS,
+                 first_rows: int = FIRST_CHUNK_ROWS) -> Iterator[bytes]:
+    """The grouped N-Triples body of ``info``'s listing (docs/listings.md): the container's own
+    triples, then each child's ``ldp:contains`` line and its lines, ``rows`` lines a chunk (the
+    first ``first_rows``). The same triples as Context.ntriples_chunks writes of the repository's
+    triples (tests compare them), a child's lines as export writes them (ntlines.export_lines)."""
+    import dataclasses
+
+    from fcrctl import paths
+    from fcrctl.repository.base import LDP
+    from fcrctl.server.reads import served_triples
+    from fcrctl.services.transfer.ntlines import export_lines
+
+    repo = ctx.repo
+    own = dataclasses.replace(prefs, containment=False, embed_children=False)
+    yield from ctx.ntriples_chunks(served_triples(ctx, info, prefs=own))
+    base = ctx.base_url.rstrip("/")
+    bare = f"<{base}>"  # the root as export writes it (serve writes it with its slash): such a child takes rdflib
+    contains = f"<{base}/> " if info.path == "/" else f"<{base}{rdf.encode_path(info.path)}> "
+    contains += f"<{LDP}contains> "
+    chunk: list[str] = []
+    limit = first_rows
+    for child, stored in repo.children_stored(info.path):  # type: ignore[attr-defined]
+        chunk.append(f"{contains}<{base}{rdf.encode_path(child.path)}> .\n")
+        lines = export_lines(stored, child, base) if stored is not None else None
+        if lines is not None and any(bare in line for line in lines):
+            lines = None
+        if lines is not None:
+            chunk.extend(line + "\n" for line in lines)
+            if len(chunk) < limit:
+                continue
+        yield "".join(chunk).encode("utf-8")
+        chunk, limit = [], rows
+        if lines is None:  # as Local Listings.triples embeds a child: its stored triples, the server's
+            yield from ctx.ntriples_chunks(_child_triples(repo, child, paths.to_id(child.path)))
+    if chunk:
+        yield "".join(chunk).encode("utf-8")
+
+
+def _child_triples(repo: Repository, child: ResourceInfo, rid: str) -> Iterator[Triple]:
+    """An embedded child's triples through rdflib: its user triples (none if unreadable) and the server's."""
+    from fcrctl.errors import CorruptData, Gone, NotFound
+    from fcrctl.repository.base import RdfPrefs
+
+    own = RdfPrefs(containment=False, membership=False)
+    try:
+        yield from list(repo.rdf_triples(child.path, prefs=own))  # type: ignore[attr-defined]
+    except (NotFound, Gone, CorruptData):
+        yield from rdf.server_triples(child, rid)
 
 
 def streams(mime: str) -> bool:

@@ -74,7 +74,7 @@ def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: st
             triples = served_triples(ctx, info, prefs=prefs, version=version)
             content = listings.bounded_graph(triples, mime, info.path)
     resp = r.rdf_response(ctx, content, mime, info, applied=applied, description=description, stream=stream)
-    listings.advertise_grouping(resp, ctx.repo, prefs, mime, streamed=stream)
+    listings.grouped_listing(resp, ctx, info, prefs, mime, streamed=stream)
     return resp
 
 

@@ -4,7 +4,7 @@ A server that says its N-Triples listing is grouped (``Fcrctl-Listing: grouped``
 ``fcrctl serve`` sends: docs/listings.md) gives each child's triples right after the
 ``ldp:contains`` triple naming it, children in path order: each child is yielded as soon as its
 group has arrived, holding one group. Any other listing (Fedora promises no order) is read to the
-end first: its triples go from rdflib's N-Triples parser (ntriples.py) into a ListingTriples
+end first: its triples go from the N-Triples reader (ntriples.py) into a ListingTriples
 (listing_triples.py), which holds them in memory up to a size and spills them to a temporary
 SQLite file beyond, so a container of a million children costs the client flat memory either
 way. Children are then yielded in path order, CHUNK at a time, the few the server did not describe
@@ -97,8 +97,9 @@ class Listings:
         triples = ListingTriples()
         try:
             if _is_nt(response):
-                ntriples.parse_response(response, triples, url=url, path=path, location=remote.location,
-                                        read_timeout=remote.timeout[1], wanted=WANTED)
+                for s, p, o in ntriples.rows(response, url=url, path=path, location=remote.location,
+                                             read_timeout=remote.timeout[1], wanted=WANTED):
+                    triples.triple(s, p, o)
             else:
                 graph, _ = remote.parse_graph(response, url, path)
                 for s, p, o in graph:
@@ -112,8 +113,6 @@ class Listings:
         """(child, what its group says of it) of a grouped listing, each as soon as its group ends.
         A server that breaks its word (a child out of order, a child's triple outside its group)
         is CorruptData: the children already yielded cannot be taken back."""
-        from rdflib import URIRef
-
         remote = self._remote
         child_path = self._child_path(path)
         container = set(spellings(url))
@@ -124,20 +123,19 @@ class Listings:
             return CorruptData(f"server response for {path}: {what}, though it said its listing was grouped "
                                f"({GROUPED_HEADER}: {GROUPED}) (sent by {remote.location})", path=path)
 
-        for s, p, o in ntriples.triples(response, url=url, path=path, location=remote.location,
-                                        read_timeout=remote.timeout[1], wanted=WANTED):
-            subject = str(s)
+        for subject, p, o in ntriples.rows(response, url=url, path=path, location=remote.location,
+                                           read_timeout=remote.timeout[1], wanted=WANTED):
             if subject in facts:
-                facts[subject].setdefault(str(p), []).append(str(o))
+                facts[subject].setdefault(p, []).append(o)
             elif subject in container:
-                if str(p) != CONTAINS or (child := child_path(str(o))) is None:
+                if p != CONTAINS or (child := child_path(o)) is None:
                     continue
                 if kid is not None:
                     if child <= kid:
                         raise broken(f"{child} came after {kid}")
                     yield kid, list(filter(None, facts.values()))
                 kid, facts = child, {spelled: {} for spelled in spellings(remote.url(child))}
-            elif isinstance(s, URIRef) and (about := child_path(subject)) is not None and about != kid:
+            elif not subject.startswith("_:") and (about := child_path(subject)) is not None and about != kid:
                 raise broken(f"a triple about {about} came in the group of {kid or 'no child'}")
         if kid is not None:
             yield kid, list(filter(None, facts.values()))

@@ -22,7 +22,7 @@ from fcrctl.errors import BadInput, CorruptData, NotARepository
 from fcrctl.repository.base import RdfPrefs
 from fcrctl.repository.http import auth as auth_module
 from fcrctl.repository.http import dialect as dialects
-from fcrctl.repository.http import wire
+from fcrctl.repository.http import ntriples, wire
 from fcrctl.repository.http.errors import check, error_for, transport_error
 from fcrctl.repository.http.facts import MEMENTO_ID, plain_strings
 from fcrctl.repository.http.session import QuickHead, make_session, pool_stats, timeout_of
@@ -91,7 +91,10 @@ class Remote:
                 )
             body = self.read_body(response, url, "/")
         try:
-            rdf.parse(body, mime or "text/turtle", base=url, source=f"root of {self.location}", storable=False)
+            if mime != "application/n-triples":
+                rdf.parse(body, mime or "text/turtle", base=url, source=f"root of {self.location}", storable=False)
+            elif not ntriples.readable(body):  # as the listing that follows reads it: no rdflib to import
+                raise BadInput("malformed N-Triples")
         except BadInput:
             raise NotARepository(f"not a Fedora repository: {self.location} sent malformed RDF for its root") from None
         link_rels = {rel: [link["url"] for link in links] for rel, links in head.links.items()}

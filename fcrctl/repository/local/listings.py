@@ -33,6 +33,23 @@ class Listings:
         info = self.resources.info
         return (info(row.headers, row.path) for row in self.index.children(path, recursive=recursive))
 
+    def children_stored(self, path: str) -> Iterator[tuple[ResourceInfo, bytes | None]]:
+        """``children`` with each one's stored user triples (as ``stored_ntriples`` reads them; None
+        when unreadable), from the same index rows: for a listing written as text (fcrctl serve's
+        grouped listings). Each info's ``has_children`` is False, not looked up (a query per child)."""
+        from fcrctl.repository.local import headers as hdr
+
+        path = paths.normalize(path)
+        self.resources.row(path)
+        resources = self.resources
+        for row in self.index.children(path):
+            stored = resources.user_file(resources.row_state(row))
+            try:
+                data = stored.read_bytes() if stored is not None else b""
+            except OSError:
+                data = None
+            yield hdr.to_info(row.headers, has_children=False), data
+
     def binaries_modified_since(self, path: str, since: datetime) -> Iterator[ResourceInfo]:
         """Binaries below ``path`` modified at or after ``since`` (a superset: callers compare
         exactly), picked by the index instead of parsing every resource's headers."""

@@ -316,6 +316,9 @@ class LocalRepository:
     def binaries_modified_since(self, path: str, since: datetime) -> Iterator[ResourceInfo]:
         return self._listings.binaries_modified_since(path, since)
 
+    def children_stored(self, path: str) -> Iterator[tuple[ResourceInfo, bytes | None]]:
+        return self._listings.children_stored(path)
+
     def fixity(self, info: ResourceInfo, *, algorithm: str | None = None, client_side: bool = False) -> FixityResult:
         """Hash the content file where it lies (the content is local: there is nothing to download)."""
         from fcrctl.repository.local.fixity import verify_resource
