@@ -8,13 +8,14 @@ every memento in order, then the current state when it differs from the newest m
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput
@@ -24,6 +25,7 @@ from fcrctl.services.transfer.import_tree import with_rdf_ext
 if TYPE_CHECKING:
     from rdflib import Graph
 
+    from fcrctl.repository.base import ResourceSpec
     from fcrctl.services.transfer.import_read import Prepared, State
 
 _MEMENTO = re.compile(r"\d{14}")
@@ -76,6 +78,44 @@ def states(prepared: Prepared, dated: bool) -> list[tuple[State, datetime | None
     if newest is None or prepared.current.modified is None or newest != prepared.current.modified:
         out.append((prepared.current, prepared.current.modified))
     return out
+
+
+def stage(batch: Any, prepared: Prepared, dated: bool) -> bool:
+    """Stage a resource in a local write batch (``LocalRepository.batch``) with every version
+    ``states`` gives and its ACL in the first, as Writer.write writes them one commit each; False
+    when the batch cannot take it. On an error nothing of it stays staged."""
+    path = prepared.entry.path
+    for number, (state, when) in enumerate(states(prepared, dated)):
+        dates = _dates(state, when if dated else None)
+        with _with_content(state) as spec:
+            if number == 0:
+                if not batch.create(path, spec, ntriples=state.ntriples, acl=prepared.acl, **dates):
+                    return False
+                continue
+            try:
+                batch.revise(path, spec, ntriples=state.ntriples, **dates)
+            except BaseException:
+                batch.drop(path)
+                raise
+    return True
+
+
+def _dates(state: State, when: datetime | None) -> dict[str, Any]:
+    """A state's dates and users as import_write's ``_dating`` gives them (none: undated, now)."""
+    modified = state.modified or when
+    if modified is None or when is None:
+        return {}
+    return {"created": state.created or modified, "modified": modified, "version": when,
+            "created_by": state.created_by, "modified_by": state.modified_by}
+
+
+@contextlib.contextmanager
+def _with_content(state: State) -> Iterator[ResourceSpec]:
+    if state.content_file is None:
+        yield state.spec
+        return
+    with open(state.content_file, "rb") as handle:
+        yield dataclasses.replace(state.spec, content=handle)
 
 
 def _fedora4_version_dates(owner_dir: Path, url: str, parse: Callable[..., Graph]) -> dict[str, datetime]:
