@@ -206,3 +206,18 @@ def test_kill_9_at_random_moments_of_a_versioned_import(versioned: Path, tmp_pat
     assert resumed.exit_code == 0, resumed.output
     assert len(_absent_or_whole(target)) == COUNT + 3
     assert ocfl.read_inventory(target / "ocfl-root" / ocfl.object_rel("info:fedora/data/p0/r3"))["head"] == "v4"
+
+
+def test_fedora_4_7_versions_are_dated_to_the_second_as_upgrade_utils_dates_them(tmp_path: Path) -> None:
+    """Its TimeMap gives each version's fedora:created in milliseconds; fcrepo-upgrade-utils names the
+    memento by that date's second (F47ToF5UpgradeManager) and dates the OCFL version by the name
+    (f6/ResourceMigrator.parseMemento)."""
+    target = tmp_path / "repo"
+    assert run(target, "import", str(FIXTURES / "4.7.5-export")).exit_code == 0
+    created = {}
+    for path in ("/container1", "/container1/testbinary"):
+        inv = ocfl.read_inventory(target / "ocfl-root" / ocfl.object_rel(paths.to_id(path)))
+        created[path] = [v["created"] for _, v in sorted(inv["versions"].items())]
+    # the TimeMaps' 05:35:26.679Z, 05:39:47.798Z, 05:37:17.293Z, 05:38:48.615Z
+    assert created == {"/container1": ["2020-10-15T05:35:26.000000Z", "2020-10-15T05:39:47.000000Z"],
+                       "/container1/testbinary": ["2020-10-15T05:37:17.000000Z", "2020-10-15T05:38:48.000000Z"]}

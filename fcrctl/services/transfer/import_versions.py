@@ -132,8 +132,10 @@ def _fedora4_version_dates(owner_dir: Path, url: str, parse: Callable[..., Graph
         label = first(graph, version, rdf.FEDORA + "hasVersionLabel") or segment
         created = first(graph, version, rdf.FEDORA + "created")
         if label and created:
+            # to the second, as fcrepo-upgrade-utils dates it: its 4.7 -> 5 step names the memento
+            # yyyyMMddHHmmss of this date, and its 5 -> 6 step dates the OCFL version by that name
             with contextlib.suppress(ValueError):
-                out[label] = utc(datetime.fromisoformat(created))
+                out[label] = utc(datetime.fromisoformat(created)).replace(microsecond=0)
     return out
 
 
