@@ -113,8 +113,9 @@ class ResourceReader:
             # Turtle written one triple per line (as fcrctl writes it) is N-Triples, whose parser
             # is several times faster; anything else goes to the Turtle parser
             with contextlib.suppress(BadInput):
-                return rdf.parse(data, "application/n-triples", base=url, source=str(file))
-        return rdf.parse(data, mime, base=url, source=str(file))
+                graph = rdf.parse(data, "application/n-triples", base=url, source=str(file))
+                return import_lines.refuse_dot_segments(graph, file)
+        return import_lines.refuse_dot_segments(rdf.parse(data, mime, base=url, source=str(file)), file)
 
     def _internal(self, graph: Graph) -> Graph:
         out = rdf.to_internal(graph, self.tree.old_base)
