@@ -117,8 +117,8 @@ def measure_versions(count: int, versions: int, work: Path, tree: Path | None,
     runs.append(("ours --jobs 2 (default)", "ours", None))
     best: dict[str, tuple[float, float, int]] = {}
     for round_ in range(rounds):
-        for name, mode, where in runs:
-            target = work / f"vtarget-{count}-{round_}-{len(best)}-{mode}"
+        for number, (name, mode, where) in enumerate(runs):
+            target = work / f"vtarget-{count}-{round_}-{number}"
             seconds, cpu, rss, _ = fcrctl_import(source, target, mode, 2, where)
             if name not in best or cpu < best[name][1]:
                 best[name] = (seconds, cpu, rss)
