@@ -42,17 +42,22 @@ def write(out: Path, count: int, versions: int = 3, *, binary_every: int = 25, a
         binary = binary_every and i % binary_every == 0
         expected += versions + changed
         for j, when in enumerate(dates):
-            stem = folder / "fcr%3Aversions" / when.strftime("%Y%m%d%H%M%S")
+            stamp = when.strftime("%Y%m%d%H%M%S")
+            stem = folder / "fcr%3Aversions" / stamp
+            # a memento's triples are about the resource, or (every 3rd, as Fedora 4 writes them) the memento
+            about = f"{url}/fcr:versions/{stamp}" if i % 3 == 1 else url
             if binary:
-                _binary(stem.with_suffix(".binary"), stem / "fcr%3Ametadata.ttl", url, created, when, f"{i} v{j}")
+                _binary(stem.with_suffix(".binary"), stem / "fcr%3Ametadata.ttl", about, created, when, f"{i} v{j}")
             else:
-                _container(stem.with_suffix(".ttl"), url, created, when, [(DC + "title", f"resource {i} v{j}")])
+                _container(stem.with_suffix(".ttl"), about, created, when,
+                           [(DC + "title", f"resource {i} v{j}"), (DC + "relation", f"<{about}>")])
         last = f"{i} v{versions - 1}" if not changed else f"{i} current"
         if binary:
             _binary(folder.with_suffix(".binary"), folder / "fcr%3Ametadata.ttl", url, created, modified, last)
         else:
             title = f"resource {i} v{versions - 1}" if not changed else f"resource {i} current"
-            _container(folder.with_suffix(".ttl"), url, created, modified, [(DC + "title", title)])
+            _container(folder.with_suffix(".ttl"), url, created, modified,
+                       [(DC + "title", title), (DC + "relation", f"<{url}>")])
         if acl_every and i % acl_every == 0:
             _acl(folder / "fcr%3Aacl.ttl", url, created)
     return expected

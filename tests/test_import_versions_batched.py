@@ -221,3 +221,28 @@ def test_fedora_4_7_versions_are_dated_to_the_second_as_upgrade_utils_dates_them
     # the TimeMaps' 05:35:26.679Z, 05:39:47.798Z, 05:37:17.293Z, 05:38:48.615Z
     assert created == {"/container1": ["2020-10-15T05:35:26.000000Z", "2020-10-15T05:39:47.000000Z"],
                        "/container1/testbinary": ["2020-10-15T05:37:17.000000Z", "2020-10-15T05:38:48.000000Z"]}
+
+
+@pytest.mark.parametrize("source", ["versioned", "4.7.5"])
+def test_mementos_read_as_text_give_the_objects_rdflib_gave(versioned: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    """Mementos one triple a line are read as text (import_lines.py) and rebased onto their resource
+    there: the same versions, byte for byte, as through rdflib's graphs."""
+    from fcrctl.services.transfer import import_lines
+
+    export = versioned if source == "versioned" else FIXTURES / "4.7.5-export"
+    monkeypatch.setattr("fcrctl.repository.local.ocfl.now_iso", lambda: "2020-02-02T02:02:02.000000Z")
+    real, texts = import_lines.read, []
+
+    def counting(data: bytes, old_base: str, dest: str) -> import_lines.Lines | None:
+        found = real(data, old_base, dest)
+        texts.append(found is not None)
+        return found
+
+    monkeypatch.setattr(import_lines, "read", counting)
+    assert run(tmp_path / "text", "import", str(export), "/into", "--jobs", "1").exit_code == 0
+    monkeypatch.setattr(import_lines, "read", lambda data, old_base, dest: None)
+    assert run(tmp_path / "graph", "import", str(export), "/into", "--jobs", "1").exit_code == 0
+    if source == "versioned":
+        assert sum(texts) >= COUNT * (VERSIONS + 1)  # the mementos too
+    assert _objects(tmp_path / "text") == _objects(tmp_path / "graph")

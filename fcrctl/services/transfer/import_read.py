@@ -234,14 +234,14 @@ class ResourceReader:
             if entry.kind == "container":
                 if ext not in layout.EXT_MEDIA:
                     continue
-                state, _ = self._container_state(full, entry, vurl, lines=False)  # rebased below
+                state, _ = self._container_state(full, entry, vurl)  # rebased below
             else:
                 if ext not in (layout.BINARY_EXT, layout.EXTERNAL_EXT):
                     continue
                 desc = with_rdf_ext(owner_dir / layout.METADATA / layout.VERSIONS / stem) or \
                     with_rdf_ext(vdir / stem / layout.METADATA)
-                state = self._binary_state(full, desc, entry, vurl, lines=False)
-            state.spec.graph = rebase(state.spec.graph, vurl, url, self.tree.old_base, self.tree.dest)
+                state = self._binary_state(full, desc, entry, vurl)
+            rebase(state, vurl, url, self.tree.old_base, self.tree.dest)
             out.append((when, state))
         out.sort(key=lambda item: item[0])
         return out

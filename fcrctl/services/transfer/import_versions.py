@@ -49,22 +49,41 @@ def mementos(owner_dir: Path, url: str, parse: Callable[..., Graph]) -> Iterator
         yield full, stem, ext, when
 
 
-def rebase(graph: Graph | None, memento_url: str, url: str, old_base: str, dest: str) -> Graph | None:
-    """A memento's triples are about the memento's URL; a version is about the resource."""
-    if graph is None:
-        return None
+def rebase(state: State, memento_url: str, url: str, old_base: str, dest: str) -> None:
+    """A memento's triples are about the memento's URL; a version is about the resource: ``state``'s
+    triples (its graph, or its stored N-Triples when read as text) are made so."""
     entry_id = rdf.to_internal(_graph_of(url), old_base)
     memento_id = rdf.to_internal(_graph_of(memento_url), old_base)
     old, new = str(next(iter(memento_id))[0]), str(next(iter(entry_id))[0])
     if dest != "/":
         old, new = old.replace(paths.ROOT_ID, paths.to_id(dest), 1), new.replace(paths.ROOT_ID,
                                                                                 paths.to_id(dest), 1)
+    if state.ntriples is not None:
+        state.ntriples = _rebased_lines(state.ntriples, old, new)
+    if state.spec.graph is None or old == new:
+        return
     from rdflib import URIRef
 
     out = rdf.new_graph()
-    for s, p, o in graph:
+    for s, p, o in state.spec.graph:
         out.add((URIRef(new) if str(s) == old else s, p, URIRef(new) if str(o) == old else o))
-    return out
+    state.spec.graph = out
+
+
+def _rebased_lines(data: bytes, old: str, new: str) -> bytes:
+    """Stored N-Triples (sorted distinct lines) with the IRI ``old`` as subject or object made ``new``,
+    still sorted and distinct: what ``rdf.write_ntriples`` writes of the graph ``rebase`` makes."""
+    old_term, new_term = f"<{old}>".encode(), f"<{new}>".encode()
+    if old == new or old_term not in data:
+        return data
+    lines = set()
+    for line in data.splitlines():
+        if line.startswith(old_term + b" "):
+            line = new_term + line[len(old_term):]
+        if line.endswith(b" " + old_term + b" ."):
+            line = line[:-len(old_term) - 2] + new_term + b" ."
+        lines.add(line)
+    return b"".join(line + b"\n" for line in sorted(lines))
 
 
 def states(prepared: Prepared, dated: bool) -> list[tuple[State, datetime | None]]:
