@@ -42,6 +42,8 @@ HANDLED = [
     f'{S} <{rdf.EBUCORE}hasMimeType> "text/plain" .\n{S} <{rdf.EBUCORE}filename> "a.txt" .\n'
     f'{S} <{rdf.PREMIS}hasMessageDigest> <urn:sha1:ab> .\n',
     f'{S} <http://p/x> "a" .\r\n{S} <http://p/x> "a" .\r\n\n',
+    # dot segments in objects are kept as written (subjects: see test_a_dot_segment_subject...)
+    f'{S} <http://p/x> <{BASE}/a/../../etc> .\n<{BASE}/a/b#..> <http://p/x> <{BASE}/a/%2E%2E> .\n',
 ]
 NOT_HANDLED = [
     f'{S} <http://p/x> "a\\u00e9" .\n',
@@ -121,3 +123,45 @@ def test_a_file_naming_ids_by_encoded_urls_keeps_them(tmp_path: Path) -> None:
     assert lines is not None
     assert lines.data() == b"<info:fedora/a/item:1> <http://p/x> <info:fedora/a/item:1> .\n"
     assert urllib.parse.unquote(lines.facts[0][0]).endswith("item:1")
+
+
+DOT_SUBJECTS = [f"{BASE}/a/b/../c", f"{BASE}/a/../../etc", f"{BASE}/a/%2E%2E/%2e%2e/etc", f"{BASE}/../x",
+                f"{BASE}/a/./b", f"{BASE}/a/b/.", f"{BASE}/a/.%2E"]
+
+
+@pytest.mark.parametrize("subject", DOT_SUBJECTS)
+def test_a_dot_segment_subject_is_left_to_the_graph_path_which_refuses_it(subject: str) -> None:
+    from fcrctl.errors import BadInput
+
+    data = f'<{subject}> <http://p/x> "a" .\n'.encode()
+    assert import_lines.read(data, BASE, "/") is None
+    with pytest.raises(BadInput, match="dot segment"):
+        import_lines.refuse_dot_segments(rdf.parse(data, "application/n-triples", base=BASE), Path("f.ttl"))
+
+
+@pytest.mark.parametrize("iri", [f"{BASE}/a/b#..", f"{BASE}/a/..b", f"{BASE}/a/b..", f"{BASE}/a/b?x=/..",
+                                 f"{BASE}/a/b/fcr:metadata"])
+def test_names_with_dots_that_are_not_dot_segments_are_kept(iri: str) -> None:
+    assert not import_lines.has_dot_segment(iri)
+
+
+@pytest.mark.parametrize("form", ["ntriples", "turtle"])
+@pytest.mark.parametrize("subject", [f"{BASE}/col/members/../../etc", f"{BASE}/col/%2E%2E/x"])
+def test_an_export_with_a_dot_segment_subject_is_refused_with_nothing_written(
+        exported: Path, tmp_path: Path, form: str, subject: str) -> None:  # noqa: F811
+    """One triple a line (the text path's form) or Turtle with a prefix (rdflib's): the same refusal."""
+    from fcrctl.errors import ExitCode
+    from tests.test_transfer import ocfl_files
+
+    target = tmp_path / "repo"
+    run(target, "init", str(target))
+    file = exported / "rest/col/members.ttl"
+    line = f'<{subject}> <http://purl.org/dc/elements/1.1/title> "elsewhere" .\n'
+    file.write_text(file.read_text() + line if form == "ntriples" else
+                    "@prefix dc: <http://purl.org/dc/elements/1.1/> .\n" + file.read_text() + line)
+    before = ocfl_files(target)
+    for jobs in ("1", "2"):
+        result = run(target, "import", str(exported), "--jobs", jobs)
+        assert result.exit_code == ExitCode.BAD_INPUT, result.output
+        assert "members.ttl" in result.output and "dot segment" in result.output
+        assert ocfl_files(target) == before

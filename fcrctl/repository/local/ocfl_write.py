@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -73,13 +74,18 @@ def prepare_version(
     user: tuple[str, str] | None = None,
     created: str | None = None,
     namaste: Path | None = None,
+    earlier: Sequence[tuple[dict[str, str | NewFile], str | None, str | None]] = (),
 ) -> PreparedVersion:
     """Build the next version of ``object_id`` whose state is ``state`` (logical path -> an
     existing digest or a NewFile) under ``tmp``. Content already in the manifest is reused.
     ``namaste``: a file written by :func:`write_object_namaste` that a new object links to
-    instead of writing its own (inode allocations are what new objects cost)."""
+    instead of writing its own (inode allocations are what new objects cost). ``earlier``: the
+    (state, message, created) of versions before this one, oldest first, for a NEW object only:
+    v1..vN are built in the one staged object, installed by one rename (an import's history)."""
     obj_dir = storage_root / object_rel(object_id)
     new_object = not (obj_dir / INVENTORY).exists()
+    if earlier and not new_object:
+        raise CorruptData(f"object {object_id} exists: earlier versions can only be written with a new object")
     if new_object:
         inventory: dict = {
             "id": object_id,
@@ -92,14 +98,41 @@ def prepare_version(
         }
     else:
         inventory = read_inventory(obj_dir)
-    content_dir = inventory.get("contentDirectory", "content")
-    version = f"v{version_number(inventory['head']) + 1}"
     # plain strings and os calls: this runs once per object of a commit (10,000s for a big
     # transaction), where pathlib and buffered file objects cost as much as the syscalls
     stage = os.path.join(tmp, uuid.uuid4().hex)
-    vdir = os.path.join(stage, version) if new_object else stage
     if new_object:
         os.mkdir(stage)
+    try:
+        for version_state, version_message, version_created in (*earlier, (state, message, created)):
+            inventory, inv_data, sidecar, vdir = _build_version(
+                stage, new_object, object_id, inventory, version_state, version_message, user, version_created)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    prepared = PreparedVersion(obj_dir, Path(stage), new_object, inventory, inv_data, sidecar)
+    if new_object:
+        if namaste is None or not _linked(namaste, os.path.join(stage, OBJECT_NAMASTE)):
+            _write_file(os.path.join(stage, OBJECT_NAMASTE), OBJECT_NAMASTE_DATA)
+        # the root copies are links to the version's (identical by OCFL; never modified in place)
+        os.link(os.path.join(vdir, INVENTORY), os.path.join(stage, INVENTORY))
+        os.link(os.path.join(vdir, SIDECAR), os.path.join(stage, SIDECAR))
+    else:
+        prepared.root_inv_tmp = tmp / f"{uuid.uuid4().hex}.inv"
+        prepared.root_sidecar_tmp = tmp / f"{uuid.uuid4().hex}.sidecar"
+        _write_file(str(prepared.root_inv_tmp), inv_data)
+        _write_file(str(prepared.root_sidecar_tmp), sidecar)
+    return prepared
+
+
+def _build_version(stage: str, new_object: bool, object_id: str, inventory: dict, state: dict[str, str | NewFile],
+                   message: str | None, user: tuple[str, str] | None,
+                   created: str | None) -> tuple[dict, bytes, bytes, str]:
+    """Write the version after ``inventory``'s head (its new content and its own inventory) into
+    ``stage`` (the object, when new; else the version dir itself): (inventory, its bytes, sidecar, dir)."""
+    content_dir = inventory.get("contentDirectory", "content")
+    version = f"v{version_number(inventory['head']) + 1}"
+    vdir = os.path.join(stage, version) if new_object else stage
     os.mkdir(vdir)
     made: set[str] = {vdir}
     manifest: dict[str, list[str]] = {d: list(p) for d, p in inventory["manifest"].items()}
@@ -124,7 +157,7 @@ def prepare_version(
             elif value.source is not None:
                 value.source.unlink(missing_ok=True)
         new_state.setdefault(digest, []).append(logical)
-    previous = None if new_object else inventory["versions"].get(inventory["head"])
+    previous = inventory["versions"].get(inventory["head"])
     if created is None and previous is not None and (is_explicit(message) or is_explicit(previous.get("message"))):
         _wait_out_second(previous.get("created"))
     entry: dict = {"created": created or ocfl.now_iso(), "state": new_state}
@@ -140,19 +173,7 @@ def prepare_version(
     inv_data, sidecar = inventory_bytes(inventory)
     _write_file(os.path.join(vdir, INVENTORY), inv_data)
     _write_file(os.path.join(vdir, SIDECAR), sidecar)
-    prepared = PreparedVersion(obj_dir, Path(stage), new_object, inventory, inv_data, sidecar)
-    if new_object:
-        if namaste is None or not _linked(namaste, os.path.join(stage, OBJECT_NAMASTE)):
-            _write_file(os.path.join(stage, OBJECT_NAMASTE), OBJECT_NAMASTE_DATA)
-        # the root copies are links to the version's (identical by OCFL; never modified in place)
-        os.link(os.path.join(vdir, INVENTORY), os.path.join(stage, INVENTORY))
-        os.link(os.path.join(vdir, SIDECAR), os.path.join(stage, SIDECAR))
-    else:
-        prepared.root_inv_tmp = tmp / f"{uuid.uuid4().hex}.inv"
-        prepared.root_sidecar_tmp = tmp / f"{uuid.uuid4().hex}.sidecar"
-        _write_file(str(prepared.root_inv_tmp), inv_data)
-        _write_file(str(prepared.root_sidecar_tmp), sidecar)
-    return prepared
+    return inventory, inv_data, sidecar, vdir
 
 
 def _linked(source: Path, target: str) -> bool:

@@ -40,6 +40,9 @@ class Change:
     known_headers: dict[str, dict] = field(default_factory=dict)  # logical -> headers (saves re-reading)
     known_graphs: dict[str, object] = field(default_factory=dict)  # resource path -> Graph
     created: str | None = None  # this version's date (else the store's ``created``, else now)
+    # versions of a NEW object before this one, oldest first (their state, message, created): the
+    # object is installed with all of them at once, so a crash leaves it absent or whole (import)
+    earlier: list[Change] = field(default_factory=list)
 
 
 _Prepared = list[tuple[Change, ocfl_write.PreparedVersion | None]]
@@ -168,7 +171,8 @@ class Store:
                 return None
             p = ocfl_write.prepare_version(self.root, self.tmp, change.object_id, change.state,
                                            message=change.message, user=self.user, namaste=namaste,
-                                           created=change.created or self.created)
+                                           created=change.created or self.created,
+                                           earlier=[(e.state, e.message, e.created) for e in change.earlier])
             if p.new_object:
                 # create tuple dirs now so the one sync that follows covers them too
                 ocfl_write.ensure_dirs_below(root, os.path.dirname(ocfl.object_rel(change.object_id)), tuple_dirs)

@@ -135,7 +135,7 @@ class Writes:
             if not was_binary and spec.model is not None and container_model(spec.model) != row.model:
                 raise Conflict(f"cannot change the interaction model of {path} from {row.model}", path=path)
             desc = None
-            if was_binary:
+            if was_binary and spec.graph is None:  # a binary's description is kept unless the spec gives one
                 st = self.resources.state(path)
                 desc = self.resources.user_graph(st)
             self._rewrite(row, lambda change, h, now: self.files.put_resource(
@@ -147,9 +147,13 @@ class Writes:
 
     def _rewrite(self, row: Row, put) -> None:  # type: ignore[no-untyped-def]
         """New version of the resource at ``row``: ``put(change, headers_base, now)`` adds its files."""
+        self.store.commit([self.revision(row, dict(self.store.head_state(row.object_id)), put)])
+
+    def revision(self, row: Row, state: dict, put) -> Change:  # type: ignore[no-untyped-def]
+        """The change ``_rewrite`` commits, from the object's head ``state`` (logical -> digest): a
+        write batch stages a resource's next version with it too (batch.py)."""
         rid = paths.to_id(row.path)
         oid = row.object_id
-        state = dict(self.store.head_state(oid))
         # drop the resource's old files; unchanged content is re-added by digest (dedupe)
         for logical in (hdr.container_content_path(oid, rid), hdr.binary_content_path(oid, rid),
                         hdr.desc_content_path(oid, rid), hdr.desc_headers_path(oid, rid)):
@@ -164,7 +168,7 @@ class Writes:
             change.known_headers[hdr.headers_path(oid, rid)]["archivalGroup"] = True
             change.state[hdr.headers_path(oid, rid)] = ocfl.NewFile(
                 data=headers_json(change.known_headers[hdr.headers_path(oid, rid)]))
-        self.store.commit([change])
+        return change
 
     def replace_description(self, path: str, graph: Graph, *, conditions: Conditions = Conditions(),
                             lenient: bool = False) -> ResourceInfo:

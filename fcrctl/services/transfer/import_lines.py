@@ -17,11 +17,16 @@ import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fcrctl import paths, rdf
+from fcrctl.errors import BadInput
 from fcrctl.rdf.ids import decode_path, encode_path
 from fcrctl.services.transfer.ntlines import LINE, literal_line, unescape
+
+if TYPE_CHECKING:
+    from rdflib import Graph
 
 _RDF_TYPE = rdf.RDF_NS + "type"
 _XSD_STRING = rdf.XSD + "string"
@@ -29,6 +34,7 @@ _XSD_DATETIME = rdf.XSD + "dateTime"
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _IRI_CHARS = re.compile(r"[^\x00-\x20<>\"{}|^`\\]*")
 _MISSING: Any = object()
+_DOT_SEGMENT = re.compile(r"/(?:\.|%2[eE]){1,2}(?=/|$)")
 _METADATA = re.compile(r"/fcr:metadata(?=$|#)")
 # triples the importer's graph hooks look at (Fedora 4 WebAC, acl.py): such files take the graph path
 _GRAPH_ONLY_PREDICATES = frozenset({"http://www.w3.org/ns/auth/acl#accessControl"})
@@ -67,8 +73,8 @@ def read(data: bytes, old_base: str, dest: str) -> Lines | None:
         if match is None:
             return None
         s, p, o_iri, lexical, lang, datatype = match.groups()
-        if not _ABSOLUTE.match(s) or not _ABSOLUTE.match(p) or p in _GRAPH_ONLY_PREDICATES:
-            return None
+        if not _ABSOLUTE.match(s) or not _ABSOLUTE.match(p) or p in _GRAPH_ONLY_PREDICATES or has_dot_segment(s):
+            return None  # (a dot segment: the graph path refuses the file, see refuse_dot_segments)
         if o_iri is not None:
             if not _ABSOLUTE.match(o_iri) or (p == _RDF_TYPE and o_iri in _GRAPH_ONLY_TYPES):
                 return None
@@ -97,6 +103,22 @@ def read(data: bytes, old_base: str, dest: str) -> Lines | None:
                 literal_line(lexical, None, datatype)
         user.add(f"<{new_s}> <{p}> {obj} .")
     return Lines(list(facts.values()), sorted(user))
+
+
+def has_dot_segment(iri: str) -> bool:
+    """Whether ``iri``'s path has a ``.`` or ``..`` segment, written plain or percent-encoded."""
+    return _DOT_SEGMENT.search(iri.split("#", 1)[0].split("?", 1)[0]) is not None
+
+
+def refuse_dot_segments(graph: Graph, file: Path) -> Graph:
+    """``graph``, or BadInput when a subject has a dot segment: it would name another resource than
+    the one the file is (``/a/b/../c`` is ``/a/c``, and ids have no dot segments), so neither path
+    stores it; the text path leaves such files to the graph path, which refuses them here."""
+    for subject in graph.subjects(unique=True):
+        if has_dot_segment(str(subject)):
+            raise BadInput(f"{file}: subject <{subject}> has a dot segment ('.' or '..'): a file's triples are "
+                           "about its resource (or its #fragments), named without dot segments")
+    return graph
 
 
 def _value(lexical: str, datatype: str | None) -> str | None:

@@ -113,8 +113,9 @@ class ResourceReader:
             # Turtle written one triple per line (as fcrctl writes it) is N-Triples, whose parser
             # is several times faster; anything else goes to the Turtle parser
             with contextlib.suppress(BadInput):
-                return rdf.parse(data, "application/n-triples", base=url, source=str(file))
-        return rdf.parse(data, mime, base=url, source=str(file))
+                graph = rdf.parse(data, "application/n-triples", base=url, source=str(file))
+                return import_lines.refuse_dot_segments(graph, file)
+        return import_lines.refuse_dot_segments(rdf.parse(data, mime, base=url, source=str(file)), file)
 
     def _internal(self, graph: Graph) -> Graph:
         out = rdf.to_internal(graph, self.tree.old_base)
@@ -233,14 +234,14 @@ class ResourceReader:
             if entry.kind == "container":
                 if ext not in layout.EXT_MEDIA:
                     continue
-                state, _ = self._container_state(full, entry, vurl, lines=False)  # rebased below
+                state, _ = self._container_state(full, entry, vurl)  # rebased below
             else:
                 if ext not in (layout.BINARY_EXT, layout.EXTERNAL_EXT):
                     continue
                 desc = with_rdf_ext(owner_dir / layout.METADATA / layout.VERSIONS / stem) or \
                     with_rdf_ext(vdir / stem / layout.METADATA)
-                state = self._binary_state(full, desc, entry, vurl, lines=False)
-            state.spec.graph = rebase(state.spec.graph, vurl, url, self.tree.old_base, self.tree.dest)
+                state = self._binary_state(full, desc, entry, vurl)
+            rebase(state, vurl, url, self.tree.old_base, self.tree.dest)
             out.append((when, state))
         out.sort(key=lambda item: item[0])
         return out

@@ -14,7 +14,7 @@ from fcrctl.repository.base import Repository
 from fcrctl.services.transfer import acl
 from fcrctl.services.transfer.import_read import Prepared, State
 from fcrctl.services.transfer.import_tree import Entry
-from fcrctl.services.transfer.import_versions import states
+from fcrctl.services.transfer.import_versions import stage, states
 from fcrctl.services.transfer.report import Report
 
 if TYPE_CHECKING:
@@ -69,36 +69,24 @@ class Writer:
         self.report.done(entry.kind, prepared.current.size)
 
     def batchable(self, prepared: Prepared) -> bool:
-        """Whether ``stage`` may take it: one state, no ACL (those write several times over)."""
-        return (prepared.current is not None and prepared.entry.path != "/" and prepared.acl is None
-                and not (prepared.versions and is_dated(self.main)))
+        """Whether ``stage`` may take it (not the root, which exists already)."""
+        return prepared.current is not None and prepared.entry.path != "/"
 
     def stage(self, prepared: Prepared, batch: Any) -> str:
         """Add a batchable resource to a local repository's write batch (``LocalRepository.batch``):
-        "staged" (the caller counts it once the batch is committed), "skipped" (already there, with
-        --resume), or "refused": the batch cannot take it, so the caller commits the batch and
-        writes it the ordinary way."""
-        entry, state = prepared.entry, prepared.current
-        assert state is not None
-        if self.resume and not self._make_room(entry.path, self.main):
+        "staged" (the caller counts it, and ``extras``, once the batch is committed), "skipped"
+        (already there, with --resume), or "refused": the batch cannot take it, so the caller
+        commits the batch and writes it the ordinary way."""
+        if self.resume and not self._make_room(prepared.entry.path, self.main):
             return "skipped"
-        modified = state.modified
-        dates: dict[str, Any] = {}
-        if modified is not None:  # as _dating: the state's dates, and its last-modified as the version's
-            dates = {"created": state.created or modified, "modified": modified, "version": modified,
-                     "created_by": state.created_by, "modified_by": state.modified_by}
-        spec = state.spec
-        handle = open(state.content_file, "rb") if state.content_file is not None else None  # noqa: SIM115
         try:
-            if handle is not None:
-                spec = dataclasses.replace(spec, content=handle)
-            try:
-                return "staged" if batch.create(entry.path, spec, ntriples=state.ntriples, **dates) else "refused"
-            except Gone:
-                return "refused"  # a tombstone: the ordinary write says what to do with it
-        finally:
-            if handle is not None:
-                handle.close()
+            return "staged" if stage(batch, prepared, is_dated(self.main)) else "refused"
+        except Gone:
+            return "refused"  # a tombstone: the ordinary write says what to do with it
+
+    def extras(self, prepared: Prepared) -> list[str]:
+        """What a staged resource counts besides itself once committed: its versions, its ACL."""
+        return ["version"] * len(prepared.versions) * is_dated(self.main) + ["acl"] * (prepared.acl is not None)
 
     def _make_room(self, path: str, repo: Repository) -> bool:
         """False when the resource is to be left alone (resume, tombstone skipped)."""

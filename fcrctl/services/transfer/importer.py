@@ -141,7 +141,7 @@ class Importer:
     def _write_batched(self, spool: Spool, batch: Any) -> None:
         """Locally: many resources per durable commit (a crash keeps or loses each batch whole, and
         --resume finishes), in tree order; what a batch cannot take is written the ordinary way."""
-        pending: dict[str, tuple[str, int]] = {}  # staged, not yet committed: path -> (kind, bytes)
+        pending: dict[str, tuple[str, int, list[str]]] = {}  # staged, not committed: path -> (kind, bytes, extras)
         staged_bytes = 0
 
         def commit() -> None:
@@ -154,8 +154,10 @@ class Importer:
                     self.report.fail(path, exc.message)
                     self.on_item(path)
             else:
-                for path, (kind, size) in pending.items():
+                for path, (kind, size, extras) in pending.items():
                     self.report.done(kind, size)
+                    for extra in extras:
+                        self.report.done(extra)
                     self.on_item(path)
             pending.clear()
 
@@ -179,7 +181,7 @@ class Importer:
                     continue
                 if outcome == "staged":
                     assert prepared.current is not None
-                    pending[entry.path] = (entry.kind, prepared.current.size)
+                    pending[entry.path] = (entry.kind, prepared.current.size, self.writer.extras(prepared))
                     staged_bytes += prepared.current.size
                     if len(pending) >= BATCH or staged_bytes >= BATCH_BYTES:
                         commit()
