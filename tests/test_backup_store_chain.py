@@ -127,7 +127,8 @@ def test_a_missing_or_damaged_base_restores_nothing(repo_dir: Path, tmp_path: Pa
         key.unlink()
     elif fault == "damaged":  # a line changed under its linesSha256
         text = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(key.read_bytes()), read_across_frames=True).read()
-        key.write_bytes(zstandard.ZstdCompressor().compress(text.replace(b'"id":"info:fedora', b'"id":"info:fedoRA', 1)))
+        text = text.replace(b'"id":"info:fedora', b'"id":"info:fedoRA', 1)
+        key.write_bytes(zstandard.ZstdCompressor().compress(text))
     else:  # another manifest under its name: not the base the delta was built on
         text = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(key.read_bytes()), read_across_frames=True).read()
         top, rest = text.split(b"\n", 1)

@@ -41,6 +41,7 @@ from fcrctl.services.backup.stores.base import BackupStore
 
 READ_DEPTH_MAX = 64  # a store's data never decides how many manifests a read opens
 _SHA256_HEX = 64
+_LINE_MAX = 64 << 20
 
 
 @dataclass
@@ -246,3 +247,35 @@ def merged(store: BackupStore, links: list[Link], *, keep_gone: bool = False,
     finally:
         for stream in streams:
             stream.close()
+
+
+def sound(store: BackupStore, link: Link) -> bool:
+    """Whether the manifest's own lines are whole and hash to the sha256 its header and end line
+    give: an upload checks the manifest it builds a delta on (a damaged one would make the new
+    backup unrestorable too). In blocks, in C: no line is split or parsed."""
+    hashed = hashlib.sha256()
+    try:
+        with store.get(manifest_key(link.id)) as raw:
+            reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+            pending = b""
+            header = True
+            while chunk := reader.read(1 << 20):
+                pending += chunk
+                if header:
+                    cut = pending.find(b"\n") + 1
+                    if cut <= 0:
+                        if len(pending) > HEADER_FRAME_MAX:
+                            return False
+                        continue
+                    pending, header = pending[cut:], False
+                cut = pending.rfind(b"\n", 0, len(pending) - 1) + 1  # the last whole line waits: it may be the end
+                hashed.update(pending[:cut])
+                pending = pending[cut:]
+                if len(pending) > _LINE_MAX:  # a store's data never decides how much is held
+                    return False
+        end = json.loads(pending) if pending.endswith(b"\n") and not header else None
+    except (CorruptData, NotFound, zstandard.ZstdError, ValueError, RecursionError, OSError):
+        return False
+    digest = hashed.hexdigest()
+    return isinstance(end, dict) and end.get("end") is True and end.get("linesSha256") == digest and (
+        link.version < 2 or link.lines_sha256 == digest)

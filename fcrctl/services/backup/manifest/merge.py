@@ -54,6 +54,15 @@ class Plan:
             return "full"
         return "rebase" if link.chain_field("depth") + 1 > DEPTH_MAX else "delta"
 
+    def checked_shape(self, store: BackupStore) -> str:
+        """:meth:`shape`, the previous manifest's own lines checked first when a delta is to
+        name it (a rebase reads the deltas it folds): a damaged one is merged with (which
+        fails, and every object is described) rather than built on."""
+        shape = self.shape()
+        if shape == "delta" and self.link is not None and not chain.sound(store, self.link):
+            return "full"
+        return shape
+
 
 DEPTH_MAX = 8  # a restore merges at most this many deltas onto a full manifest
 DELTA_FRACTION = 8  # a full manifest again when a chain's deltas hold more lines than an eighth of it

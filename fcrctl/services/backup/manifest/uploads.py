@@ -87,7 +87,7 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     # previous manifest when it can be a base (chain.py), else its lines copied with the changed
     # objects' replaced (merge.py)
     merging = merge.plan(home, info, store) if has_state else None
-    shape = merging.shape() if merging is not None else "full"
+    shape = merging.checked_shape(store) if merging is not None else "full"
     if shape == "full" and has_state and copy_unchanged(store, info, header, report, check_reused):
         report.seconds = time.monotonic() - started
         return report
