@@ -81,6 +81,9 @@ def measure(work: Path, size: int) -> dict[str, tuple[float, float]]:
     wall, cpu, out = fcrctl(repo, "verify-backup", unchanged)
     assert out["ok"], out
     got["verify-backup (local, unchanged)"] = (wall, cpu)
+    wall, cpu, out = fcrctl(repo, "verify-backup", changed, "--from", str(store))
+    assert out["ok"], out
+    got["verify-backup --from (whole, no record)"] = (wall, cpu)
     wall, cpu, out = fcrctl(repo, "verify-backup", unchanged, "--from", str(store))
     assert out["ok"], out
     got["verify-backup --from (unchanged)"] = (wall, cpu)
@@ -94,9 +97,9 @@ def measure(work: Path, size: int) -> dict[str, tuple[float, float]]:
 
 def table(sizes: list[int], results: dict[int, dict[str, tuple[float, float]]]) -> None:
     small, big = sizes[0], sizes[-1]
-    print(f"{'operation':<36}" + "".join(f" {f'{s} wall s':>13} {'CPU s':>6}" for s in sizes) + "  growth k")
+    print(f"{'operation':<42}" + "".join(f" {f'{s} wall s':>13} {'CPU s':>6}" for s in sizes) + "  growth k")
     for name in results[small]:
-        row = f"{name:<36}"
+        row = f"{name:<42}"
         for s in sizes:
             wall, cpu = results[s][name]
             row += f" {wall:>13.2f} {cpu:>6.2f}"
