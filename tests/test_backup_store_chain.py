@@ -18,6 +18,7 @@ from fcrctl.services.backup import manifest
 from fcrctl.services.backup.manifest import chain, merge
 from fcrctl.services.backup.stores import open_store
 from tests.backup_helpers import digests, make_repo, ok_json, run
+from tests.store_servers import STORE_KINDS, Servers, new_store_url, store_servers  # noqa: F401
 
 
 @pytest.fixture
@@ -170,3 +171,32 @@ def test_a_format_1_store_takes_delta_uploads(repo_dir: Path, tmp_path: Path) ->
         assert ok_json(repo_dir, "verify-backup", bid, "--from", str(store))["ok"]
     assert restored(repo_dir, ids[0], store, tmp_path / "r0") == restored(repo_dir, ids[0], tmp_path / ids[0],
                                                                         tmp_path / "f0")
+
+
+@pytest.fixture(params=STORE_KINDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path, store_servers: Servers,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> str:
+    return new_store_url(store_servers, request.param, tmp_path, monkeypatch)
+
+
+def test_chains_on_every_store_kind(repo_dir: Path, url: str, tmp_path: Path) -> None:
+    """Deltas, their verify record and a prune's fold on S3, Azure Blob and WebDAV as on a directory."""
+    ids = [ok_json(repo_dir, "backup", "--label", "a", "--to", url)["id"]]
+    for n in (1, 2):
+        change(repo_dir, n)
+        out = ok_json(repo_dir, "backup", "--label", "a", "--to", url)
+        assert out["upload"]["base"] == ids[-1]
+        ids.append(out["id"])
+    assert ok_json(repo_dir, "verify-backup", ids[1], "--from", url)["ok"]
+    assert "checkedObjects" in ok_json(repo_dir, "verify-backup", ids[2], "--from", url)
+    for bid in ids:
+        ok_json(repo_dir, "upload-backup", bid, str(tmp_path / "refs" / bid))
+    store = open_store(url)
+    out = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--from", url)
+    assert out["remove"] == ids[1::-1]
+    assert chain.resolve(store, ids[2])[0].base is None  # rewritten whole: its bases went
+    _, objects = manifest.read_manifest(store, ids[2])
+    assert [o.to_json() for o in objects] == resolved(tmp_path / "refs" / ids[2], ids[2])
+    assert ok_json(repo_dir, "verify-backup", ids[2], "--from", url, "--read-data")["ok"]
+    ok_json(repo_dir, "delete-backup", ids[2])
+    ok_json(repo_dir, "restore", ids[2], "--from", url, "--yes")
