@@ -1,6 +1,7 @@
 """How the store operations' costs grow with repository size (issue 14): upload after 100 changes,
-unchanged upload, verify-backup (no --read-data) of an unchanged snapshot, locally and in the store,
-and prune-backups, at two or more sizes built by bench/scale.py's builder.
+unchanged upload, verify-backup (no --read-data) of an unchanged snapshot, locally and in the store
+(after a whole verify --from, which records what it found sound), delete-backup of a delta and
+prune-backups of a chain's full manifest, at two or more sizes built by bench/scale.py's builder.
 
     .venv/bin/python bench/store_scale.py                        # 10k and 100k objects (BENCH_DIR)
     .venv/bin/python bench/store_scale.py --sizes 10000 30000
@@ -81,12 +82,19 @@ def measure(work: Path, size: int) -> dict[str, tuple[float, float]]:
     wall, cpu, out = fcrctl(repo, "verify-backup", unchanged)
     assert out["ok"], out
     got["verify-backup (local, unchanged)"] = (wall, cpu)
+    wall, cpu, out = fcrctl(repo, "verify-backup", changed, "--from", str(store))
+    assert out["ok"], out
+    got["verify-backup --from (whole, no record)"] = (wall, cpu)
     wall, cpu, out = fcrctl(repo, "verify-backup", unchanged, "--from", str(store))
     assert out["ok"], out
     got["verify-backup --from (unchanged)"] = (wall, cpu)
-    wall, cpu, out = fcrctl(repo, "prune-backups", "--keep-last", "2", "--group-by", "none", "--from", str(store))
+    # a delta removed: the one stored as changes to it is rewritten on its base (O(changes));
+    # then the full manifest removed: its successor is rewritten whole (O(objects), once a chain)
+    wall, cpu, out = fcrctl(repo, "delete-backup", changed, "--from", str(store))
+    got["delete-backup --from (a delta)"] = (wall, cpu)
+    wall, cpu, out = fcrctl(repo, "prune-backups", "--keep-last", "1", "--group-by", "none", "--from", str(store))
     assert out["remove"] == [first], out
-    got["prune-backups --from (1 of 3)"] = (wall, cpu)
+    got["prune-backups --from (1 of 2)"] = (wall, cpu)
     shutil.rmtree(repo, ignore_errors=True)
     shutil.rmtree(store, ignore_errors=True)
     return got
@@ -94,9 +102,9 @@ def measure(work: Path, size: int) -> dict[str, tuple[float, float]]:
 
 def table(sizes: list[int], results: dict[int, dict[str, tuple[float, float]]]) -> None:
     small, big = sizes[0], sizes[-1]
-    print(f"{'operation':<36}" + "".join(f" {f'{s} wall s':>13} {'CPU s':>6}" for s in sizes) + "  growth k")
+    print(f"{'operation':<42}" + "".join(f" {f'{s} wall s':>13} {'CPU s':>6}" for s in sizes) + "  growth k")
     for name in results[small]:
-        row = f"{name:<36}"
+        row = f"{name:<42}"
         for s in sizes:
             wall, cpu = results[s][name]
             row += f" {wall:>13.2f} {cpu:>6.2f}"

@@ -64,12 +64,14 @@ def _rewrite_body(store: Path, backup_id: str, change: bytes) -> None:
     key.write_bytes(zstandard.ZstdCompressor().compress(header + b"\n" + rest))
 
 
+@pytest.mark.parametrize("which", ["successor", "other"])
 @pytest.mark.parametrize("change", [b"cut", b"X"])
 def test_a_damaged_manifest_stops_prune_before_anything_is_deleted(stored: tuple[Path, Path, list[str]],
-                                                                   change: bytes) -> None:
+                                                                   change: bytes, which: str) -> None:
     repo_dir, store, ids = stored
-    ok_json(repo_dir, "backup", "--label", "c", "--to", str(store))
-    _rewrite_body(store, ids[1], change)
+    newest = ok_json(repo_dir, "backup", "--label", "c", "--to", str(store))["id"]
+    damaged = ids[1] if which == "successor" else newest
+    _rewrite_body(store, damaged, change)
     before = sorted(p for p in store.rglob("*") if p.is_file())
     with pytest.raises(CorruptData):
         space.referenced(open_store(str(store)))
@@ -77,4 +79,9 @@ def test_a_damaged_manifest_stops_prune_before_anything_is_deleted(stored: tuple
                  "--from", str(store))
     assert result.exit_code == ExitCode.CORRUPT, result.stdout + result.stderr
     after = sorted(p for p in store.rglob("*") if p.is_file())
-    assert [p for p in before if p not in after] == [store / "manifests" / f"{ids[0]}.jsonl.zst"]  # no blob
+    if which == "successor":
+        # stored as changes to the one pruned (format 2): it cannot be rewritten without it, so
+        # the prune stops before it deletes anything, manifests included
+        assert [p for p in before if p not in after] == []
+    else:  # the successor rewritten, the pruned manifest gone, then the mark stops: no blob
+        assert [p for p in before if p not in after] == [store / "manifests" / f"{ids[0]}.jsonl.zst"]

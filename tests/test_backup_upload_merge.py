@@ -11,7 +11,7 @@ import zstandard
 
 from fcrctl.repository import open_repository
 from fcrctl.repository.base import ResourceSpec
-from fcrctl.services.backup.manifest import uploads
+from fcrctl.services.backup.manifest import merge, uploads
 from tests.backup_helpers import make_repo, ok_json
 
 
@@ -56,6 +56,7 @@ def test_a_changed_upload_merges_and_writes_what_a_full_walk_writes(repo_dir: Pa
     store, fresh = tmp_path / "store", tmp_path / "fresh"
     ok_json(repo_dir, "backup", "--to", str(store))
     _change(repo_dir)
+    monkeypatch.setattr(merge, "DELTA_MIN", 0)  # the changes outgrow a delta: a whole manifest, merged
     walks = _walks(monkeypatch)
     second = ok_json(repo_dir, "backup", "--to", str(store))
     assert walks == []  # merged: the previous manifest was not parsed

@@ -46,6 +46,16 @@ LockTimeoutOpt = Annotated[
 ]
 
 
+def _record_home(cli: Cli) -> Any:
+    """The backups directory verify --from keeps its record in, if there is a repository."""
+    from fcrctl.errors import FcrctlError
+
+    try:
+        return _home(cli).root
+    except FcrctlError:
+        return None
+
+
 def _home(cli: Cli) -> Any:
     from fcrctl.services.backup.snapshot import BackupHome, home_for
 
@@ -365,7 +375,8 @@ def verify_backup(
     if source:
         with cli.out.progress(None) as advance:
             store = _store(source, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
-            report = verify.verify_store(store, backup_id, read_data=read_data, jobs=jobs, progress=advance)
+            report = verify.verify_store(store, backup_id, read_data=read_data, jobs=jobs, progress=advance,
+                                         home=_record_home(cli))
     else:
         report = verify.verify_local(_home(cli), backup_id, read_data=read_data)
     if cli.out.json_mode:

@@ -41,6 +41,10 @@ def _rewrite(store: Path, bid: str, change: Callable[[list[Line]], None], *, reh
     lines = [json.dumps(x, separators=(",", ":"), ensure_ascii=False) + "\n" for x in body]
     if rehash:
         end["linesSha256"] = hashlib.sha256("".join(lines).encode()).hexdigest()
+        doc = json.loads(head)
+        if "lines" in doc:  # format 2's header gives it too
+            doc["lines"]["sha256"] = end["linesSha256"]
+            head = json.dumps(doc)
     text = head + "\n" + "".join(lines) + json.dumps(end) + "\n"
     key.write_bytes(zstandard.ZstdCompressor().compress(text.encode()))
 
@@ -162,13 +166,13 @@ def test_a_manifest_changed_between_its_check_and_its_use_is_refused(stored: tup
         if name != key:
             return original(self, name)
         reads.append(name)
-        return io.BytesIO(sound if len(reads) == 1 else hostile)
+        return io.BytesIO(sound if len(reads) <= 2 else hostile)  # its header, then its lines, checked
 
     monkeypatch.setattr(DirectoryStore, "get", get)
     before_outside = _outside(tmp_path)
     result = run(repo, "download-backup", bid, str(store))
     assert result.exit_code == ExitCode.CORRUPT and "changed while it was read" in result.stderr, result.stderr
-    assert len(reads) == 2 and _outside(tmp_path) == before_outside
+    assert len(reads) == 4 and _outside(tmp_path) == before_outside
 @pytest.mark.parametrize("line", [0, 1])
 def test_a_manifest_line_nested_beyond_reason_is_damage(stored: tuple[Path, Path, str], tmp_path: Path,
                                                         line: int) -> None:

@@ -1,10 +1,11 @@
 """Snapshots in a backup store: content-addressed zstd blobs plus one manifest per backup.
 
-Store keys (format version 1, documented in docs/backup-store.md):
+Store keys (documented in docs/backup-store.md; manifests of format 2 may hold only the changes
+since a base manifest, resolved by every reader: chain.py):
   blobs/<sha512[:2]>/<sha512>        zstd frame of one file's bytes, keyed by the sha512 of
                                      the uncompressed bytes (the digest OCFL inventories hold)
   manifests/<id>.jsonl.zst           zstd-compressed JSON lines:
-     {"format": "fcrctl-backup-manifest", "version": 1, "backup": {...backup.json...}}
+     {"format": "fcrctl-backup-manifest", "version": 2, "backup": {...backup.json...}, "lines": ..., ...}
      {"o": "<object dir>", "id": "<object id>", "f": [[rel, sha512], [rel, null, "<inline text>"], ...]}
      ...
      {"end": true, "objects": N, "files": M}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from contextlib import AbstractContextManager
 
-from fcrctl.services.backup.manifest.format import manifest_key
-from fcrctl.services.backup.manifest.reading import read_manifest
+from fcrctl.errors import CorruptData, FcrctlError
+from fcrctl.services.backup.manifest import chain
+from fcrctl.services.backup.manifest.format import VERSION, manifest_key
+from fcrctl.services.backup.manifest.writer import ManifestWriter
 from fcrctl.services.backup.snapshot import (
     BackupInfo,
 )
@@ -32,12 +35,79 @@ def delete_from_store(store: BackupStore, *backup_ids: str, max_unused: float | 
 def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...], max_unused: float | None) -> list[BackupInfo]:
     from fcrctl.services.backup import space
 
-    deleted = []
-    for backup_id in backup_ids:
-        info, objects = read_manifest(store, backup_id)
-        objects.close()
-        deleted.append(info)
+    deleted = [BackupInfo.from_json(chain.read_head(store, backup_id).head["backup"]) for backup_id in backup_ids]
+    removing = set(backup_ids)
+    # a backup stored as changes to one that goes is rewritten first, so that it no longer needs
+    # it: every manifest that stays is whole at every step (a kill between any two leaves all
+    # of them restorable; the removed ones are deleted only once none is a base any more)
+    for successor in _successors(store, removing):
+        fold(store, successor, removing)
     for backup_id in backup_ids:
         store.delete(manifest_key(backup_id))
     space.collect(store, space.referenced(store), space.DEFAULT_MAX_UNUSED if max_unused is None else max_unused)
     return deleted
+
+
+def _successors(store: BackupStore, removing: set[str]) -> list[chain.Link]:
+    """The manifests that stay and are stored as changes to one that goes."""
+    out = []
+    for key in store.list("manifests/"):
+        name = key.rsplit("/", 1)[-1]
+        if not name.endswith(".jsonl.zst") or name[: -len(".jsonl.zst")] in removing:
+            continue
+        try:
+            link = chain.read_head(store, name[: -len(".jsonl.zst")])
+        except FcrctlError:
+            continue  # not a backup this can read: nothing of it is changed
+        if link.base is not None and link.base["id"] in removing:
+            out.append(link)
+    return sorted(out, key=lambda link: link.id)
+
+
+def fold(store: BackupStore, successor: chain.Link, removing: set[str]) -> None:
+    """Rewrite ``successor`` as the changes since its nearest base that stays (its lines merged
+    with those of the removed bases between: what they changed that it did not), or whole when
+    none stays. O(the merged deltas), but for a chain's full manifest going. Its old lines'
+    sha256 is kept in ``was``: manifests built on it name it."""
+    try:
+        links = chain.resolve(store, successor.id)
+    except CorruptData as e:
+        raise CorruptData(f"backup {successor.id} is stored as changes to a backup being deleted, and cannot be "
+                          f"rewritten without it: {e.message}; nothing was deleted") from None
+    cut = 1
+    while cut < len(links) and links[cut].id in removing:
+        cut += 1
+    kept = links[cut] if cut < len(links) else None
+    head = {"format": successor.head["format"], "version": VERSION, "backup": successor.head["backup"]}
+    was = successor.head.get("was")
+    head["was"] = [*(was if isinstance(was, list) else []), successor.lines_sha256]
+    writer = ManifestWriter(head)
+    objects = files = 0
+    for rel, gone, line in chain.merged(store, links[:cut], keep_gone=kept is not None):
+        writer.add_line(line)
+        if not gone:
+            objects += 1 if rel else 0
+            files += _files(line)
+    if kept is None:
+        writer.header["chain"] = {"depth": 0, "changed": 0, "full": writer.count}
+    else:
+        writer.header["base"] = {"id": kept.id, "linesSha256": kept.lines_sha256}
+        full = kept.chain_field("full") or int(kept.head.get("lines", {}).get("count", 0))
+        writer.header["chain"] = {"depth": kept.chain_field("depth") + 1,
+                                  "changed": kept.chain_field("changed") + writer.count, "full": full}
+    body = writer.finish(objects, files)
+    store.put(manifest_key(successor.id), iter([body]))
+    flush = getattr(store, "flush", None)
+    if callable(flush):
+        flush()  # durable before any manifest it needed goes
+
+
+_DIGEST_ENTRY = re.compile(rb'","[0-9a-f]{128}"\]')
+
+
+def _files(line: bytes) -> int:
+    """The file entries of a line as format.line writes it, counted without parsing it (a fold of a
+    chain's full manifest passes every line): a quote inside a JSON string is escaped, so these
+    byte patterns occur only where an entry's digest or inline text starts. Only the end line's
+    count depends on it."""
+    return len(_DIGEST_ENTRY.findall(line)) + line.count(b'",null,"')

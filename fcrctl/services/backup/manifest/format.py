@@ -13,7 +13,8 @@ from fcrctl import paths
 from fcrctl.services.backup import validate
 
 FORMAT = "fcrctl-backup-manifest"
-VERSION = 1
+VERSION = 2  # 2: a manifest may carry only the changes since a base (chain.py)
+READ_VERSIONS = (1, 2)
 INLINE_MAX = 512  # sidecars, namaste files: cheaper inline than as blobs
 HEADER_FRAME_MAX = 1 << 20  # a manifest's header frame (one backup's JSON) is a few KB
 LEVEL = 3
@@ -86,6 +87,7 @@ class TransferReport:
     bytes_read: int = 0
     bytes_written: int = 0
     manifest_copied: bool = False  # the state was unchanged: the previous manifest's objects were reused whole
+    base: str | None = None  # the manifest holds only the changes since this backup's (chain.py)
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:

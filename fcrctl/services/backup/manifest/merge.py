@@ -14,14 +14,15 @@ upload falls back to describing every object), as copy_unchanged does for a whol
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fcrctl.errors import CorruptData, FcrctlError
 from fcrctl.services.backup import rootstate
-from fcrctl.services.backup.manifest.format import ObjectFiles, TransferReport, manifest_key
-from fcrctl.services.backup.manifest.reading import _lines, read_manifest
+from fcrctl.services.backup.manifest import chain
+from fcrctl.services.backup.manifest.format import ObjectFiles, TransferReport, line, manifest_key
 from fcrctl.services.backup.manifest.writer import ManifestWriter
 from fcrctl.services.backup.reread_states import State, changes
 from fcrctl.services.backup.snapshot import BackupHome, BackupInfo
@@ -37,6 +38,35 @@ class Plan:
     previous: str  # the id of the store's previous manifest
     changed: dict[str, rootstate.ObjectState]  # objects to describe (and send), by directory
     removed: set[str]
+    link: chain.Link | None = None  # the previous manifest's header
+
+    def shape(self) -> str:
+        """What the new manifest is: ``delta`` (on the previous manifest), ``rebase`` (a delta on
+        the previous chain's full manifest, the chain's deltas folded in: its depth is bounded),
+        or ``full`` (the chain's changes outgrew a fraction of its full manifest, or the
+        previous manifest cannot be a base)."""
+        link = self.link
+        if link is None or not link.chained:
+            return "full"
+        full = link.chain_field("full") or int(link.head.get("lines", {}).get("count", 0))
+        grown = link.chain_field("changed") + len(self.changed) + len(self.removed) + 1  # + the root's line
+        if grown > max(full // DELTA_FRACTION, DELTA_MIN):
+            return "full"
+        return "rebase" if link.chain_field("depth") + 1 > DEPTH_MAX else "delta"
+
+    def checked_shape(self, store: BackupStore) -> str:
+        """:meth:`shape`, the previous manifest's own lines checked first when a delta is to
+        name it (a rebase reads the deltas it folds): a damaged one is merged with (which
+        fails, and every object is described) rather than built on."""
+        shape = self.shape()
+        if shape == "delta" and self.link is not None and not chain.sound(store, self.link):
+            return "full"
+        return shape
+
+
+DEPTH_MAX = 8  # a restore merges at most this many deltas onto a full manifest
+DELTA_FRACTION = 8  # a full manifest again when a chain's deltas hold more lines than an eighth of it
+DELTA_MIN = 1024  # (but not for fewer lines: a small repository's chain would be full every time)
 
 
 def plan(home: BackupHome, info: BackupInfo, store: BackupStore) -> Plan | None:
@@ -46,18 +76,27 @@ def plan(home: BackupHome, info: BackupInfo, store: BackupStore) -> Plan | None:
     if not (where / rootstate.STATE_FILE).exists():
         return None
     names = sorted((k.rsplit("/", 1)[-1] for k in store.list("manifests/")), reverse=True)
-    for name in names:  # ids start with their UTC timestamp: newest first
+    newest: tuple[str, BackupInfo, chain.Link] | None = None
+    for name in names:  # ids start with their UTC timestamp (to the second): newest first
+        if newest is not None and not name.startswith(newest[0]):
+            break  # of the same second, the latest datetime: ids after it are random
         if not name.endswith(".jsonl.zst") or name == manifest_key(info.id).rsplit("/", 1)[-1]:
             continue
         try:
-            other, objects = read_manifest(store, name[: -len(".jsonl.zst")])
-            objects.close()
+            link = chain.read_head(store, name[: -len(".jsonl.zst")])
         except FcrctlError:
             continue
+        other = BackupInfo.from_json(link.head["backup"])
         if other.repository != info.repository or other.kind != info.kind:
             continue
-        return _plan(home, info, other)
-    return None
+        if newest is None or (other.datetime, other.id) > (newest[1].datetime, newest[1].id):
+            newest = (name.split("_", 1)[0], other, link)
+    if newest is None:
+        return None
+    found = _plan(home, info, newest[1])
+    if found is not None:
+        found.link = newest[2]
+    return found
 
 
 def _plan(home: BackupHome, info: BackupInfo, other: BackupInfo) -> Plan | None:
@@ -103,74 +142,83 @@ def root_files(where: Path) -> list[str]:
         return [str(rel) for rel in json.loads(fh.readline())["root"]]
 
 
-def _rel(line: bytes) -> str:
-    """The object directory a manifest line starts with (as line() writes it), without parsing it."""
-    if line.startswith(b'{"o":"'):
-        end = line.find(b'"', 6)
-        if end > 0 and b"\\" not in line[6:end]:
-            return line[6:end].decode("utf-8")
-    try:
-        return str(json.loads(line)["o"])
-    except (ValueError, KeyError, TypeError, RecursionError) as e:
-        raise NoMerge(str(e)) from e
-
-
 def write(store: BackupStore, found: Plan, manifest: ManifestWriter, report: TransferReport,
-          describe: Callable[[str], ObjectFiles], top: ObjectFiles) -> None:
-    """Fill ``manifest``: the previous lines, the changed objects described, ``top`` (the root's
-    files) last. NoMerge if the previous manifest is not what it must be (nothing is stored yet)."""
-    import hashlib
-
-    todo = sorted(found.changed)
+          describe: Callable[[str], ObjectFiles], top: ObjectFiles, shape: str = "full") -> dict[str, Any]:
+    """Fill ``manifest``: the previous lines (none for a ``delta`` on the previous manifest; the
+    chain's deltas folded for a ``rebase``; the whole resolved chain for ``full``), the changed
+    objects described (and the removed ones as ``gone`` lines unless ``full``), ``top`` (the
+    root's files) last. Returns the new header's chain fields. NoMerge if the previous manifest
+    is not what it must be (nothing is stored yet)."""
+    todo = sorted(set(found.changed) | (set() if shape == "full" else found.removed))
     i = 0
-    hashed = hashlib.sha256()
     dropped_files = 0
+    copied_files = 0
     last = ""
-    end: dict | None = None
+    ends: list[dict[str, Any]] = []
+    links: list[chain.Link] = []
+    if shape != "delta":
+        try:
+            links = chain.resolve(store, found.previous)
+        except FcrctlError as e:
+            raise NoMerge(str(e)) from e
+    source = _nothing() if shape == "delta" else chain.merged(
+        store, links[:-1] if shape == "rebase" else links, keep_gone=shape == "rebase", ends=ends)
+    counted = shape == "full" and len(links) == 1  # the copied lines' files: the end line's total less the dropped
 
-    def emit(obj: ObjectFiles) -> None:
-        report.objects += 1 if obj.object_rel else 0
-        report.files += len(obj.files)
-        manifest.add(obj)
+    def emit(rel: str) -> None:
+        if rel in found.changed:
+            obj = describe(rel)
+            report.objects += 1
+            report.files += len(obj.files)
+            manifest.add(obj)
+        else:
+            manifest.add_line(line({"o": rel, "gone": True}))
 
-    raw = store.get(manifest_key(found.previous))
     try:
-        lines = _lines(raw, found.previous)
-        next(lines, None)  # its header
-        for line in lines:
-            if line.startswith(b'{"end":'):
-                end = json.loads(line)
-                break
-            hashed.update(line)
-            rel = _rel(line)
+        for rel, gone, raw in source:
             if not rel:  # the root's own files: written anew, last
-                dropped_files += _files(line)
+                dropped_files += _files(raw) if counted else 0
                 continue
             if rel <= last:
                 raise NoMerge(f"manifest of {found.previous} is not in directory order")
             last = rel
             while i < len(todo) and todo[i] < rel:
-                emit(describe(todo[i]))
+                emit(todo[i])
                 i += 1
             if rel in found.changed or rel in found.removed:
-                dropped_files += _files(line)
+                dropped_files += _files(raw) if counted else 0
                 if i < len(todo) and todo[i] == rel:
-                    emit(describe(rel))
+                    emit(rel)
                     i += 1
                 continue
-            report.objects += 1
-            manifest.add_line(line)
+            if not gone:
+                report.objects += 1
+                copied_files += 0 if counted else _files(raw)
+            manifest.add_line(raw)
     except (CorruptData, ValueError, RecursionError) as e:
         raise NoMerge(str(e)) from e
     finally:
-        raw.close()
-    if end is None or end.get("linesSha256") != hashed.hexdigest():
-        raise NoMerge(f"manifest of {found.previous} does not match its linesSha256")
+        source.close()
     for rel in todo[i:]:
-        emit(describe(rel))
-    emit(top)
-    # the copied lines' files: the previous total less the lines left out (counted as read)
-    report.files += int(end.get("files", 0)) - dropped_files
+        emit(rel)
+    report.files += copied_files
+    report.files += len(top.files)
+    manifest.add(top)
+    if counted:
+        report.files += int(ends[0].get("files", 0)) - dropped_files if ends else 0
+    if shape == "full":
+        return {"chain": {"depth": 0, "changed": 0, "full": manifest.count}}
+    base = found.link if shape == "delta" else links[-1]
+    assert base is not None
+    below = found.link.chain_field("changed") if shape == "delta" and found.link is not None else 0
+    report.base = base.id
+    return {"base": {"id": base.id, "linesSha256": base.lines_sha256},
+            "chain": {"depth": (base.chain_field("depth") + 1), "changed": below + manifest.count,
+                      "full": base.chain_field("full") or int(base.head.get("lines", {}).get("count", 0))}}
+
+
+def _nothing() -> Iterator[tuple[str, bool, bytes]]:
+    yield from ()
 
 
 def _files(line: bytes) -> int:

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Iterator
-from typing import BinaryIO
 
-import zstandard
-
-from fcrctl.errors import CorruptData, FcrctlError, NotFound, Unsupported
+from fcrctl.errors import CorruptData, FcrctlError
 from fcrctl.services.backup import validate
-from fcrctl.services.backup.manifest.format import FORMAT, VERSION, ObjectFiles, manifest_key
-from fcrctl.services.backup.snapshot import (
-    BackupInfo,
-    check_id,
-)
+from fcrctl.services.backup.manifest import chain
+from fcrctl.services.backup.manifest.format import ObjectFiles
+from fcrctl.services.backup.snapshot import BackupInfo
 from fcrctl.services.backup.stores.base import BackupStore
 
 
@@ -24,57 +18,24 @@ from fcrctl.services.backup.stores.base import BackupStore
 def read_manifest(store: BackupStore, backup_id: str,
                   checked: list[bytes] | None = None) -> tuple[BackupInfo, Iterator[ObjectFiles]]:
     """The backup's metadata and a stream of its objects, each line checked as it comes
-    (validate.py); CorruptData if truncated, damaged, or its lines do not hash to the
-    ``linesSha256`` its end line gives (raised at the end: readers that write call
-    :func:`check_manifest` first). ``checked``: what check_manifest returned; each line must
-    then be the one it checked (a store cannot change the manifest between the two reads),
-    and is not checked again."""
-    check_id(backup_id)
-    try:
-        raw = store.get(manifest_key(backup_id))
-    except NotFound:
-        raise NotFound(f"no backup {backup_id} in store {store.location} (its manifest is missing): "
-                       f"see `fcrctl list-backups --from {store.location}`") from None
-    lines = _lines(raw, backup_id)
-    try:
-        head = json.loads(next(lines))
-    except StopIteration:
-        raw.close()
-        raise CorruptData(f"manifest of {backup_id} is empty: the upload did not finish; upload it again") from None
-    except (ValueError, RecursionError) as e:  # RecursionError: a line nested beyond reason
-        raw.close()
-        raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
-    if not isinstance(head, dict) or head.get("format") != FORMAT:
-        raw.close()
-        raise CorruptData(f"manifest of {backup_id} is not an fcrctl backup manifest")
-    if head.get("version") != VERSION:
-        raw.close()
-        raise Unsupported(f"backup {backup_id} has manifest version {head.get('version')}; this fcrctl reads "
-                          f"version {VERSION}: use the fcrctl release that wrote it")
-    if not isinstance(head.get("backup"), dict):
-        raw.close()
-        raise validate.damaged(backup_id, "its header has no backup metadata")
-    try:
-        validate.header(head["backup"], backup_id)
-    except CorruptData:
-        raw.close()
-        raise
-    info = BackupInfo.from_json(head["backup"])
+    (validate.py); a manifest stored as changes to a base is merged with its chain as it streams
+    (chain.py). CorruptData if truncated, damaged, a link of its chain is missing or damaged, or
+    its lines do not hash to the ``linesSha256`` its end line gives (raised at the end: readers
+    that write call :func:`check_manifest` first). ``checked``: what check_manifest returned;
+    each line must then be the one it checked (a store cannot change the manifest between the
+    two reads), and is not checked again."""
+    links = chain.resolve(store, backup_id)
+    info = BackupInfo.from_json(links[0].head["backup"])
 
     def objects() -> Iterator[ObjectFiles]:
-        hashed = hashlib.sha256()
         n = 0
+        lines = chain.merged(store, links)
         try:
-            for line in lines:
+            for _rel, _gone, line in lines:
                 try:
                     doc = json.loads(line)
                 except (ValueError, RecursionError) as e:
                     raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
-                if isinstance(doc, dict) and doc.get("end"):
-                    if doc.get("linesSha256") != hashed.hexdigest():
-                        raise validate.damaged(backup_id, "its lines do not match their linesSha256")
-                    return
-                hashed.update(line)
                 if checked is None:
                     obj = ObjectFiles.from_json(doc, backup_id)
                     obj.line_id = hashlib.sha256(line).digest()[:_LINE_ID]
@@ -84,9 +45,10 @@ def read_manifest(store: BackupStore, backup_id: str,
                     raise validate.damaged(backup_id, "it changed while it was read")
                 n += 1
                 yield ObjectFiles._checked_before(doc)
-            raise CorruptData(f"manifest of {backup_id} is truncated: upload the backup again")
+            if checked is not None and n != len(checked):
+                raise validate.damaged(backup_id, "it changed while it was read")
         finally:
-            raw.close()
+            lines.close()
 
     return info, objects()
 
@@ -111,15 +73,7 @@ def check_manifest(store: BackupStore, backup_id: str) -> list[bytes]:
     return lines
 
 
-def _lines(raw: BinaryIO, backup_id: str) -> Iterator[bytes]:
-    reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
-    try:
-        for line in reader:
-            if not line.endswith(b"\n"):
-                raise CorruptData(f"manifest of {backup_id} is truncated: upload the backup again")
-            yield line
-    except zstandard.ZstdError as e:
-        raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
+_lines = chain.raw_lines
 
 
 def list_store(store: BackupStore) -> list[BackupInfo]:
@@ -129,11 +83,10 @@ def list_store(store: BackupStore) -> list[BackupInfo]:
         if not name.endswith(".jsonl.zst"):
             continue
         backup_id = name[: -len(".jsonl.zst")]
-        try:
-            info, objects = read_manifest(store, backup_id)
-            objects.close()
-        except (FcrctlError, StopIteration):
+        try:  # its header only: a backup whose base is damaged is listed (verify-backup says what is wrong)
+            link = chain.read_head(store, backup_id)
+        except FcrctlError:
             continue
-        out.append(info)
+        out.append(BackupInfo.from_json(link.head["backup"]))
     out.sort(key=lambda b: (b.datetime, b.id))
     return out

@@ -83,7 +83,12 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
         checked = reread.check_snapshot(home, info, read_data=read_data, sent=sent)
         report.bytes_read += checked.bytes_read
 
-    if has_state and copy_unchanged(store, info, header, report, check_reused):
+    # a changed (or unchanged) upload: only the changed objects described, as a delta on the
+    # previous manifest when it can be a base (chain.py), else its lines copied with the changed
+    # objects' replaced (merge.py)
+    merging = merge.plan(home, info, store) if has_state else None
+    shape = merging.checked_shape(store) if merging is not None else "full"
+    if shape == "full" and has_state and copy_unchanged(store, info, header, report, check_reused):
         report.seconds = time.monotonic() - started
         return report
     lock = threading.Lock()  # the report's counters: big blobs are counted on the workers
@@ -92,8 +97,6 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     # Skip-cache: an object whose root inventory (its sha512) equals the one in the store's
     # previous manifest of this repository is unchanged (OCFL never modifies in place), so its
     # line is reused without reading the object or looking up its blobs.
-    # a changed upload: the previous manifest's lines copied but for the changed objects' (merge.py)
-    merging = merge.plan(home, info, store) if has_state else None
     previous: dict[str, tuple[str, ObjectFiles]] = {}
     state: rootstate.RootState | None = None
     recorded: dict[str, rootstate.ObjectState] = merging.changed if merging is not None else {}
@@ -234,11 +237,14 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
         if merging is not None:
             try:
                 top = handle(root_line(root, merge.root_files(home.path(backup_id))), pool)
-                merge.write(store, merging, manifest, report, lambda rel: handle(rel, pool), top)
+                manifest.header.update(merge.write(store, merging, manifest, report, lambda rel: handle(rel, pool),
+                                                   top, shape))
+                report.manifest_copied = not merging.changed and not merging.removed
             except merge.NoMerge:  # what was sent stays sent: the whole walk finds it in the store
                 merging = None
                 manifest = ManifestWriter(header)
                 report.objects = report.files = 0
+                report.base = None
                 whole()
         if merging is None:
             for found in (walk_tree(root) if state is None else walk_state(root, state)):
@@ -246,6 +252,8 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
                 report.objects += 1 if obj.object_rel else 0
                 report.files += len(obj.files)
                 manifest.add(obj)
+            if state is not None:  # in directory order: it may be a base (chain.py)
+                manifest.header["chain"] = {"depth": 0, "changed": 0, "full": manifest.count}
         send_small(pool, 0)
     packer.close()
     body = manifest.finish(report.objects, report.files)

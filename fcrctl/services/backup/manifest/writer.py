@@ -35,17 +35,19 @@ class ManifestWriter:
     BATCH = 1 << 20
 
     def __init__(self, header: dict[str, Any]) -> None:
+        self.header = dict(header)  # written at the end, as a frame of its own: it carries the lines' sha256
+        # the object lines are a frame of their own: an unchanged state's next upload copies it
+        # as stored, without recompressing it (copy_unchanged)
         self._out = io.BytesIO()
-        # the header is a frame of its own: an unchanged state's next upload copies the second
-        # frame (the object lines) as stored, without recompressing it (copy_unchanged)
-        self._out.write(zstandard.ZstdCompressor(level=LEVEL).compress(line(header)))
         self._writer = zstandard.ZstdCompressor(level=LEVEL).stream_writer(self._out, closefd=False)
         self._pending: list[bytes] = []
         self._size = 0
         self._lines = hashlib.sha256()  # over the object lines: lets a later upload copy them safely
+        self.count = 0  # lines written
 
     def add(self, obj: ObjectFiles) -> None:
         data = line(obj.to_json())
+        self.count += 1
         self._lines.update(data)
         self._pending.append(data)
         self._size += len(data)
@@ -54,6 +56,7 @@ class ManifestWriter:
 
     def add_line(self, data: bytes) -> None:
         """A line as another manifest holds it (checked against that one's linesSha256: merge.py)."""
+        self.count += 1
         self._lines.update(data)
         self._pending.append(data)
         self._size += len(data)
@@ -66,11 +69,12 @@ class ManifestWriter:
         self._size = 0
 
     def finish(self, objects: int, files: int) -> bytes:
-        self._pending.append(line({"end": True, "objects": objects, "files": files,
-                                    "linesSha256": self._lines.hexdigest()}))
+        digest = self._lines.hexdigest()
+        self._pending.append(line({"end": True, "objects": objects, "files": files, "linesSha256": digest}))
         self._drain()
         self._writer.flush(zstandard.FLUSH_FRAME)
-        return self._out.getvalue()
+        self.header["lines"] = {"sha256": digest, "count": self.count}
+        return zstandard.ZstdCompressor(level=LEVEL).compress(line(self.header)) + self._out.getvalue()
 
 
 def previous_objects(store: BackupStore, info: BackupInfo) -> dict[str, tuple[str, ObjectFiles]]:
@@ -138,7 +142,8 @@ def copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any],
             if size == zstandard.CONTENTSIZE_UNKNOWN or size > HEADER_FRAME_MAX:
                 continue  # not a header frame we wrote: a store's data never decides how much to inflate
             head = zstandard.ZstdDecompressor().decompressobj()
-            other = BackupInfo.from_json(json.loads(head.decompress(data))["backup"])
+            doc = json.loads(head.decompress(data))
+            other = BackupInfo.from_json(doc["backup"])
             body = head.unused_data  # the object lines' frame, as stored
         except (FcrctlError, zstandard.ZstdError, ValueError, KeyError, TypeError, RecursionError):
             continue
@@ -151,6 +156,10 @@ def copy_unchanged(store: BackupStore, info: BackupInfo, header: dict[str, Any],
             return False
         report.objects, report.files = int(end.get("objects", 0)), int(end.get("files", 0))
         report.manifest_copied = True
+        # the same lines on the same base (format 2: chain.py); "was" is the copied manifest's own past
+        header = {**header, **{k: doc[k] for k in ("chain", "base") if k in doc and doc.get("version") == 2},
+                  "lines": {"sha256": end["linesSha256"], "count": end["count"]}}
+        report.base = header["base"]["id"] if "base" in header else None
         if report.blobs_sent:
             _flush(store)  # the index blob durable before the manifest names it
         before_manifest()
@@ -166,6 +175,7 @@ def _checked_end(body: bytes) -> dict[str, Any] | None:
     damaged manifest falls back to per-object reuse, which re-checks every object)."""
     lines = hashlib.sha256()
     end: dict[str, Any] | None = None
+    count = 0
     try:
         reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body)))
         for line in reader:
@@ -173,11 +183,12 @@ def _checked_end(body: bytes) -> dict[str, Any] | None:
                 end = json.loads(line)
             else:
                 lines.update(line)
+                count += 1
     except (zstandard.ZstdError, ValueError, RecursionError):
         return None
-    if end is None or end.get("linesSha256") != lines.hexdigest():
+    if not isinstance(end, dict) or end.get("linesSha256") != lines.hexdigest():
         return None
-    return end
+    return {**end, "count": count}
 
 
 def _flush(store: BackupStore) -> None:
