@@ -11,6 +11,7 @@ both sides' peak RSS, beside a floor measured in the same run against the same f
     .venv/bin/python bench/serve_listing.py --sizes 20000 --baseline /work/main
     .venv/bin/python bench/serve_listing.py --repo PATH            # a repository with /c built before (kept)
     .venv/bin/python bench/serve_listing.py --bodies               # also each body type's GET (Turtle, whole)
+    .venv/bin/python bench/serve_listing.py --synthetic            # the client alone, 100k and 1M generated children
     .venv/bin/python bench/serve_listing.py --smoke                # 300 children, for CI
 
 Each row is a fresh server process (so its peak RSS is that row's; ``idle`` is one that answered a
@@ -263,7 +264,7 @@ def synthetic(count: int, trees: list[tuple[str, dict[str, str]]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", help="children of /c, one repository each (100,000)")
     parser.add_argument("--big", action="store_true", help="1,000,000 children too")
     parser.add_argument("--smoke", action="store_true", help="300 children, for CI")
     parser.add_argument("--repo", type=Path, help="measure this repository's /c (built before; kept)")
@@ -283,13 +284,12 @@ def main() -> None:
         trees = [("ours", tree_env(ROOT, pycache))]
         if args.baseline is not None:
             trees.append((args.baseline.name or str(args.baseline), tree_env(args.baseline.resolve(), pycache)))
-        generated = args.synthetic if args.synthetic else ([100_000, 1_000_000] if args.big else [])
-        if args.smoke:
-            generated = [300]
+        everything = args.big or args.synthetic == []
+        generated = [300] if args.smoke else args.synthetic or ([100_000, 1_000_000] if everything else [])
         for count in generated:
             synthetic(count, trees)
-        if args.synthetic is not None and args.repo is None and not args.big and args.sizes == [100_000]:
-            return  # --synthetic alone
+        if args.synthetic is not None and args.sizes is None and args.repo is None and not args.big:
+            return  # --synthetic alone: no repository to build
         if args.repo is not None:
             from fcrctl.repository import open_repository
 
@@ -299,7 +299,7 @@ def main() -> None:
             if args.bodies:
                 bodies(args.repo, trees[0][1])
             return
-        sizes = [300] if args.smoke else sorted(set(args.sizes + ([1_000_000] if args.big else [])))
+        sizes = [300] if args.smoke else sorted(set((args.sizes or [100_000]) + ([1_000_000] if args.big else [])))
         runs = []
         for count in sizes:
             if not (work / f"listing-{count}" / ".bench-built").exists() and os.statvfs(work).f_favail < count * 14:
