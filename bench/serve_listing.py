@@ -11,6 +11,7 @@ both sides' peak RSS, beside a floor measured in the same run against the same f
     .venv/bin/python bench/serve_listing.py --sizes 20000 --baseline /work/main
     .venv/bin/python bench/serve_listing.py --repo PATH            # a repository with /c built before (kept)
     .venv/bin/python bench/serve_listing.py --bodies               # also each body type's GET (Turtle, whole)
+    .venv/bin/python bench/serve_listing.py --synthetic            # the client alone, 100k and 1M generated children
     .venv/bin/python bench/serve_listing.py --smoke                # 300 children, for CI
 
 Each row is a fresh server process (so its peak RSS is that row's; ``idle`` is one that answered a
@@ -179,15 +180,100 @@ def bodies(where: Path, env: dict[str, str]) -> None:
                   f"{'yes' if grouped else 'no'}", flush=True)
 
 
+LDP = "http://www.w3.org/ns/ldp#"
+FEDORA = "http://fedora.info/definitions/v4/repository#"
+CHILD = ("<{c}> <" + LDP + "contains> <{c}/x{i:07d}> .\n"
+         + "".join(f"<{{c}}/x{{i:07d}}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{t}> .\n"
+                   for t in (FEDORA + "Resource", LDP + "RDFSource", LDP + "Container", LDP + "BasicContainer",
+                             FEDORA + "Container"))
+         + "".join(f'<{{c}}/x{{i:07d}}> <{FEDORA}{p}> "2026-12-06T01:57:28.{{i:06d}}+00:00"'
+                   f"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n" for p in ("created", "lastModified")))
+
+
+@contextmanager
+def synthetic_server(count: int) -> Iterator[tuple[str, int]]:
+    """(REST base URL, its pid: this process) of a server whose /c lists ``count`` children grouped,
+    each as serve writes a container, generated as it is sent: the client at sizes no disk here holds."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *_: object) -> None:
+            pass
+
+        def _head(self, body: bool) -> None:
+            base = f"http://{self.headers['Host']}/rest"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/n-triples")
+            self.send_header("Link", f'<{LDP}BasicContainer>;rel="type"')
+            if self.path.rstrip("/") == "/rest":
+                data = f"<{base}/> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{LDP}BasicContainer> .\n"
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(data.encode())
+                return
+            if not body:
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_header("Fcrctl-Listing", "grouped")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            container = base + "/c"
+            try:
+                for start in range(0, count, 1000):
+                    self.wfile.write("".join(CHILD.format(c=container, i=i)
+                                             for i in range(start, min(start + 1000, count))).encode())
+            except OSError:
+                pass
+
+        def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+            self._head(False)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._head(True)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/rest", os.getpid()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def synthetic(count: int, trees: list[tuple[str, dict[str, str]]]) -> None:
+    """The client alone (`ls` of a generated grouped listing), beside curl reading the same body."""
+    print(f"`fcrctl ls /c` of a generated grouped listing of {count:,} children (the client alone; the "
+          f"generator shares this machine), load {os.getloadavg()[0]:.1f}")
+    print(f"  {'':<30}{'first':>9}{'CPU@first':>10}{'total':>10}{'/child':>10}{'CPU':>9}{'/child':>9}{'RSS':>8}")
+    with synthetic_server(count) as (url, _):
+        first, total, size = curl_get(url + "/c", LS_HEADERS)
+        show("curl GET (the generator)", {"first": first, "total": total, "bytes": size}, count)
+        for name, env in trees:
+            figures, lines = ls_process(url, CLI, env)
+            if lines != count:
+                raise SystemExit(f"ls /c listed {lines} children of {count}")
+            show("fcrctl ls" + ("" if name == "ours" else f" [{name}]"),
+                 {"first": figures.first, "first_cpu": figures.first_cpu, "total": figures.total, "cpu": figures.cpu,
+                  "rss": figures.rss}, count)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", help="children of /c, one repository each (100,000)")
     parser.add_argument("--big", action="store_true", help="1,000,000 children too")
     parser.add_argument("--smoke", action="store_true", help="300 children, for CI")
     parser.add_argument("--repo", type=Path, help="measure this repository's /c (built before; kept)")
     parser.add_argument("--baseline", type=Path, help="another tree (e.g. /work/main), run side by side")
     parser.add_argument("--bodies", action="store_true", help="each body type's GET of /c as well")
     parser.add_argument("--rebuild", action="store_true", help="build the repositories again")
+    parser.add_argument("--synthetic", type=int, nargs="*", metavar="N",
+                        help="also the client alone against a generated grouped listing of N children "
+                             "(default with --big: 100,000 and 1,000,000)")
     args = parser.parse_args()
     temporary = args.smoke or not os.environ.get("BENCH_DIR")
     work = Path(tempfile.mkdtemp(prefix="fcrctl-serve-listing-", dir=os.environ.get("BENCH_DIR"))) if temporary \
@@ -198,6 +284,12 @@ def main() -> None:
         trees = [("ours", tree_env(ROOT, pycache))]
         if args.baseline is not None:
             trees.append((args.baseline.name or str(args.baseline), tree_env(args.baseline.resolve(), pycache)))
+        everything = args.big or args.synthetic == []
+        generated = [300] if args.smoke else args.synthetic or ([100_000, 1_000_000] if everything else [])
+        for count in generated:
+            synthetic(count, trees)
+        if args.synthetic is not None and args.sizes is None and args.repo is None and not args.big:
+            return  # --synthetic alone: no repository to build
         if args.repo is not None:
             from fcrctl.repository import open_repository
 
@@ -207,9 +299,12 @@ def main() -> None:
             if args.bodies:
                 bodies(args.repo, trees[0][1])
             return
-        sizes = [300] if args.smoke else sorted(set(args.sizes + ([1_000_000] if args.big else [])))
+        sizes = [300] if args.smoke else sorted(set((args.sizes or [100_000]) + ([1_000_000] if args.big else [])))
         runs = []
         for count in sizes:
+            if not (work / f"listing-{count}" / ".bench-built").exists() and os.statvfs(work).f_favail < count * 14:
+                raise SystemExit(f"{count:,} children take ~{count * 12:,} inodes and {work} has "
+                                 f"{os.statvfs(work).f_favail:,} free: set BENCH_DIR to a roomier file system")
             where = built(work, count, args.rebuild)
             runs.append(measure(where, count, trees))
             if args.bodies:

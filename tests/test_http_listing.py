@@ -477,3 +477,16 @@ def test_fedora_s_forms_list_as_rdflib_reads_them(fake: Any, monkeypatch: pytest
     assert [i["path"] for i in text] == ["/c/a", "/c/b", "/c/c"]
     assert text[0]["size"] == 12 and text[0]["mime_type"] == "text/plain" and text[0]["filename"] == 'café "1".txt'
     assert text[0]["created"].isoformat() == "2021-05-18T14:51:02.608000+00:00"
+
+
+def test_a_listed_binary_s_digests_come_by_algorithm_whatever_order_they_were_sent_in(fake: Any) -> None:
+    digest = "<{b}/c/a> <http://www.loc.gov/premis/rdf/v1#hasMessageDigest> <urn:{alg}:0123abcd> .\n"
+    lines = "".join(digest.replace("{alg}", alg) for alg in ("sha-512", "sha1", "md5", "sha-256"))
+    binary = f"<{{b}}/c/a> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{LDP}NonRDFSource> .\n"
+    server = fake([(group("a") + (binary + lines).encode(), 0.0)])
+    repo = HttpRepository.open(server.base, retries=0)
+    try:
+        (listed,) = list(repo.children("/c"))
+    finally:
+        repo.close()
+    assert list(listed.digests) == ["md5", "sha1", "sha256", "sha512"]

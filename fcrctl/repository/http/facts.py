@@ -98,7 +98,9 @@ def embedded_info(about: About, path: str) -> ResourceInfo | None:
         info.mime_type = facts.text(EBUCORE + "hasMimeType")
         info.filename = facts.text(EBUCORE + "filename")
         info.size = to_int(facts.text(PREMIS + "hasSize"))
-        info.digests = dict(filter(None, (rdf.parse_digest_urn(u) for u in facts.all(PREMIS + "hasMessageDigest"))))
+        # by algorithm: the order servers write the digests in is no order at all (--json shows it)
+        digests = (rdf.parse_digest_urn(u) for u in facts.all(PREMIS + "hasMessageDigest"))
+        info.digests = dict(sorted(filter(None, digests)))
     return info
 
 
