@@ -59,6 +59,7 @@ class Row:
         self.name, self.resources, self.bytes = name, resources, nbytes
         self.seconds, self.cpu, self.rss = seconds, cpu, rss_mb
         self.server_rss: int | None = None  # the served repository's process, for runs through serve
+        self.server_cpu: float | None = None  # ...and the CPU seconds it spent on this run
         # as it is measured: a 100,000-resource run takes long enough that a partial table helps
         print(f"# {name.strip()}: {resources} resources, {seconds:.1f} s, {cpu:.1f} s CPU, {rss_mb} MB peak RSS",
               file=sys.stderr, flush=True)
@@ -162,6 +163,25 @@ def peak_rss_mb(pid: int | None) -> int | None:
     return kb // 1024 if kb is not None else None
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """A live process's CPU seconds so far (user + system, its threads included)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def served(name: str, server: object, *args: str) -> Row:
+    """An fcrctl run against a served repository, with the server's CPU and peak RSS beside it."""
+    pid = getattr(server, "pid", None)
+    before = cpu_seconds(pid)
+    row = fcrctl(name, getattr(server, "url"), *args)  # noqa: B009
+    row.server_cpu = cpu_seconds(pid) - before
+    row.server_rss = peak_rss_mb(pid)
+    return row
+
+
 def measure(count: int, megabytes: int, work: Path, runs: set[str], keep: bool) -> list[Row]:
     from tests.server_fixture import start_server
 
@@ -195,18 +215,15 @@ def measure(count: int, megabytes: int, work: Path, runs: set[str], keep: bool) 
         shutil.rmtree(copy, ignore_errors=True)
         shutil.rmtree(target, ignore_errors=True)
     if "serve" in runs:
-        with start_server(source, subprocess=True) as served:
+        with start_server(source, subprocess=True) as server:
             out2 = work / f"export-serve-{count}"
-            rows.append(fcrctl("export over serve", served.url, "export", "/", str(out2), "--no-versions",
-                               "--jobs", "4"))
-            rows[-1].server_rss = peak_rss_mb(served.pid)
+            rows.append(served("export over serve", server, "export", "/", str(out2), "--no-versions", "--jobs", "4"))
             shutil.rmtree(out2, ignore_errors=True)
     if "serve" in runs and "import" in runs:
         served_repo = work / f"served-{count}"
         shutil.rmtree(served_repo, ignore_errors=True)
-        with start_server(served_repo, subprocess=True) as served:
-            rows.append(fcrctl("import over serve", served.url, "import", str(out), "--jobs", "4"))
-            rows[-1].server_rss = peak_rss_mb(served.pid)
+        with start_server(served_repo, subprocess=True) as server:
+            rows.append(served("import over serve", server, "import", str(out), "--jobs", "4"))
         shutil.rmtree(served_repo, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     if not keep:
@@ -241,18 +258,25 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     print(f"N = {count:,} resources with {megabytes} MB of binaries; N/10 = {max(10, count // 10):,} with "
           f"{max(1, megabytes // 10)} MB; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'run':<20} {'res/s':>8} {'res/cpu-s':>10} {'MB/s':>7} {'RSS MB':>7} {'s':>7}   "
-          f"{'N/10 res/s':>10} {'res/cpu-s':>10} {'RSS MB':>7}  RSS N vs N/10  (RSS: fcrctl's; serve's after /)")
+    print(f"{'run':<20} {'res/s':>8} {'res/cpu-s':>10} {'MB/s':>7} {'RSS MB':>7} {'s':>7} {'ms CPU/res':>10}   "
+          f"{'N/10 res/s':>10} {'res/cpu-s':>10} {'RSS MB':>7} {'ms CPU/res':>10}  RSS N vs N/10  "
+          "(RSS, CPU: fcrctl's; serve's after /)")
     for row in big:
         base_row = small.get(row.name)
-        tail = (f"{base_row.rate:>10.0f} {base_row.cpu_rate:>10.0f} {_rss(base_row):>7}  "
+        tail = (f"{base_row.rate:>10.0f} {base_row.cpu_rate:>10.0f} {_rss(base_row):>7} {_cpu(base_row):>10}  "
                 f"{(row.rss - base_row.rss) / base_row.rss * 100:+.0f}%") if base_row else ""
         print(f"{row.name:<20} {row.rate:>8.0f} {row.cpu_rate:>10.0f} {row.mbs:>7.1f} {_rss(row):>7} "
-              f"{row.seconds:>7.1f}   {tail}")
+              f"{row.seconds:>7.1f} {_cpu(row):>10}   {tail}")
 
 
 def _rss(row: Row) -> str:
     return f"{row.rss}" if row.server_rss is None else f"{row.rss}/{row.server_rss}"
+
+
+def _cpu(row: Row) -> str:
+    """Milliseconds of CPU per resource: the steady figure on a loaded machine."""
+    each = f"{row.cpu * 1000 / max(1, row.resources):.2f}"
+    return each if row.server_cpu is None else f"{each}/{row.server_cpu * 1000 / max(1, row.resources):.2f}"
 
 
 if __name__ == "__main__":

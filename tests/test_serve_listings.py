@@ -62,6 +62,7 @@ def test_turtle_listing_streams_in_chunks_that_hold_the_graph(
     """Chunks of 7 triples split blank-node trees and the children's groups: joined, they are
     the graph N-Triples and JSON-LD (built whole) give, blank nodes included."""
     monkeypatch.setattr(listings, "CHUNK_TRIPLES", 7)
+    monkeypatch.setattr("fcrctl.server.keepalive.SMALL", 0)  # no read-ahead: this small listing streams
     with start_server(repo_path, dialect=dialect) as server:
         url = server.url + "/c"
         for prefer in (EMBED, None):

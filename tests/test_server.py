@@ -487,9 +487,12 @@ def test_n_triples_rows_equal_the_renamed_graph_serialised(tmp_path: Path) -> No
     assert b"<http://h/rest/> <http://example.org/p> <http://h/rest/a> .\n" in expected
 
 
-def test_n_triples_listing_is_streamed_and_holds_the_graph(server: ServerHandle, http: requests.Session) -> None:
+def test_n_triples_listing_is_streamed_and_holds_the_graph(server: ServerHandle, http: requests.Session,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A listing in N-Triples goes out while it is read (chunked, no Content-Length), in chunks
-    of rows; parsed, it is the graph the Turtle representation holds."""
+    of rows; parsed, it is the graph the Turtle representation holds. (Past keepalive.SMALL bytes:
+    a smaller body is sent whole with its length.)"""
+    monkeypatch.setattr("fcrctl.server.keepalive.SMALL", 1024)
     from fcrctl import rdf
     from fcrctl.server.context import Context
 

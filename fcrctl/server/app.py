@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from fcrctl.errors import BadInput, FcrctlError, ReadOnly, Unsupported
 from fcrctl.repository.base import Repository
-from fcrctl.server import authz, constraints, endpoints, reads, writes
+from fcrctl.server import authz, constraints, endpoints, keepalive, reads, writes
 from fcrctl.server import responses as r
 from fcrctl.server import routing as rt
 from fcrctl.server.auth import BasicAuth
@@ -159,7 +159,7 @@ class FedoraApp:
                 return r.method_not_allowed(request.method, allow)
             if request.method in WRITE_METHODS and not self.repo.capabilities.writable:
                 raise ReadOnly(f"{self.repo.location} is read-only: {request.method} is not allowed")
-            return handler(ctx)
+            return keepalive.sized(handler(ctx))  # a small body gets its length: the connection stays open
         except FcrctlError as err:
             allow = "GET,HEAD,OPTIONS" if isinstance(err, ReadOnly) else None
             return r.error(err, ctx, allow=allow)

@@ -23,6 +23,7 @@ from typing import Any
 from fcrctl import paths
 from fcrctl.errors import BadInput, FcrctlError, PartialFailure
 from fcrctl.repository.base import Repository
+from fcrctl.services.transfer.import_memory import fixed_mmap_threshold
 from fcrctl.services.transfer.import_read import Prepared, ResourceReader
 from fcrctl.services.transfer.import_spool import Spool, pack
 from fcrctl.services.transfer.import_tree import Entry, ExportTree
@@ -67,6 +68,7 @@ class Importer:
             self.report.note(warning)
 
     def run(self, transaction: bool = False) -> Report:
+        fixed_mmap_threshold()  # memory flat with the import's length (import_memory.py)
         self.tree.detect_base(self.reader.parse)
         self.reader.checking = self.options.dry_run
         with Spool() as spool:
