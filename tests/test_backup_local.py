@@ -372,3 +372,25 @@ def test_snapshot_linking_copies_across_filesystems(repo_dir: Path, tmp_path: Pa
     some = next((tmp_path / "copy").rglob("inventory.json"))
     assert os.stat(some).st_ino != os.stat(live / some.relative_to(tmp_path / "copy")).st_ino
     assert_valid_ocfl(tmp_path / "copy")
+
+
+def test_restore_syncs_the_restored_tree_before_it_takes_the_writer_lock(repo_dir: Path, monkeypatch) -> None:
+    """The writeback of a whole restored tree is waited for outside the writer lock (it held
+    writers back ~1.3 s on the 1 GB bench), and before the swap makes that tree live."""
+    from fcrctl.repository.local import ocfl
+    from fcrctl.services.backup import restore, snapshot
+
+    bid = ok_json(repo_dir, "backup")["id"]
+    run(repo_dir, "create", "/new")
+    events: list[str] = []
+    real_sync = ocfl.sync_tree
+    monkeypatch.setattr(ocfl, "sync_tree", lambda path: (events.append(f"sync {Path(path).name}"), real_sync(path)))
+    repo = open_repository(str(repo_dir))
+    real_exclusive = repo.exclusive
+    monkeypatch.setattr(repo, "exclusive", lambda **kw: (events.append("lock"), real_exclusive(**kw))[1])
+    try:
+        restore.restore(repo, snapshot.BackupHome(repo_dir / "backups"), bid)
+    finally:
+        repo.close()
+    assert "sync ocfl-root" in events and events.index("sync ocfl-root") < events.index("lock"), events
+    assert "/new" not in paths_in(repo_dir)

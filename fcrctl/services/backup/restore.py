@@ -188,6 +188,10 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
         # the live tree, for the fail-safe (settled under the lock): what the newest snapshot
         # recorded is reused for every object unchanged since, the rest read on forked workers
         state = rootstate.scan(live_root, home.newest_state(), processes=SCAN_PROCESSES)
+        # the restored tree on disk before the swap, not after it: its writeback (a whole
+        # download's bytes) was waited for under the writer lock, and a power cut between the
+        # swap and that sync could leave the marker pointing at files that never reached the disk
+        ocfl.sync_tree(restored)
         with repo.exclusive(timeout=lock_timeout) as live:
             t0 = time.monotonic()
             refuse_open_transactions(repo)  # checked again: one may have begun meanwhile
