@@ -45,7 +45,7 @@ def backend(name: str, tmp_path: Path) -> Iterator[Backend]:
         yield Backend(name, ["--repo", handle.url, "--api", name], tmp_path)
 
 
-@pytest.fixture(params=["local", "fedora4", "fedora6"])
+@pytest.fixture(params=["local", "fedora4", "fedora5", "fedora6"])
 def any_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     yield from backend(request.param, tmp_path)
 

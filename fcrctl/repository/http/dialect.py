@@ -1,5 +1,6 @@
-"""Which Fedora we are talking to: 4/5 (URL transactions, labelled versions) or 6 (Atomic-ID
-transactions, Memento versions). Detected from the root resource, overridable with ``--api``.
+"""Which Fedora we are talking to: 4 (URL transactions, labelled versions), 5 (URL transactions,
+Memento versions: 5.0 replaced 4's labels) or 6 (Atomic-ID transactions, Memento versions).
+Detected from the root resource, overridable with ``--api``.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def make(name: str) -> Dialect:
     if name == "fedora6":
         return Dialect(name, "memento", "atomic", True, ("sha512", "sha256", "sha1", "md5"))
     if name == "fedora5":
-        return Dialect(name, "labels", "url", True, ("sha256", "sha1", "md5"))
+        return Dialect(name, "memento", "url", True, ("sha256", "sha1", "md5"))
     return Dialect(name, "labels", "url", False, ("sha256", "sha1", "md5"))
 
 
