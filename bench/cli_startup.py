@@ -84,6 +84,17 @@ def run_once(argv: list[str], env: dict[str, str], *, first_line: bool = False) 
     return wall, usage.ru_utime + usage.ru_stime
 
 
+def fcrctl_command() -> list[str]:
+    """The installed console script when it belongs to this interpreter, else ``python -m fcrctl``
+    (bench/local_ops.py times its commands so)."""
+    script = Path(sys.executable).with_name("fcrctl")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "fcrctl"]
+
+
+def median_wall_time(argv: list[str], runs: int, env: dict[str, str]) -> float:
+    return statistics.median(run_once(argv, env)[0] for _ in range(runs))
+
+
 def tree_env(tree: Path, pycache: Path) -> dict[str, str]:
     """Processes running ``tree``'s code, its bytecode (and the libraries') compiled into ``pycache``."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("FCRCTL_")}

@@ -30,20 +30,24 @@ class _Guarded(TyperGroup):
             _accept_output_options(command)
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
+        self._build([name for name in COMMANDS if name not in self.commands])  # (whoever lists them shows them)
         return [*COMMANDS, *(name for name in super().list_commands(ctx) if name not in COMMANDS)]
 
     def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
-            command = self.commands[cmd_name] = _built(cmd_name)
-            for leaf in _leaves(command) if hasattr(command, "commands") else [command]:
-                _accept_output_options(leaf)
+            self._build([cmd_name])
         return super().get_command(ctx, cmd_name)
 
     def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
         if args and args[0] not in self.commands and args[0] not in COMMANDS:
-            for name in COMMANDS:  # a mistyped name: typer suggests from those built ("Did you mean 'ls'?")
-                self.get_command(ctx, name)
+            self.list_commands(ctx)  # a mistyped name: typer suggests from those built ("Did you mean 'ls'?")
         return super().resolve_command(ctx, args)
+
+    def _build(self, names: list[str]) -> None:
+        for name, command in _built(names).items():
+            self.commands[name] = command
+            for leaf in _leaves(command) if hasattr(command, "commands") else [command]:
+                _accept_output_options(leaf)
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         # kept so that a usage error found before any command runs can still answer in JSON
@@ -90,19 +94,23 @@ COMMANDS = {
 }
 
 
-def _built(name: str) -> Any:
-    """The click command for ``COMMANDS[name]``, built as ``app.command``/``app.add_typer`` would."""
+def _built(names: list[str]) -> dict[str, Any]:
+    """The click commands for ``COMMANDS[name]`` of each name, built as ``app.command`` and
+    ``app.add_typer`` would (in one group, as typer builds an app's)."""
     from importlib import import_module
 
-    module, attribute = COMMANDS[name].split(":")
-    target = getattr(import_module(f"fcrctl.cli.{module}"), attribute)
+    if not names:
+        return {}
     holder = typer.Typer(rich_markup_mode=app.rich_markup_mode, pretty_exceptions_short=app.pretty_exceptions_short,
                          add_completion=False)
-    if isinstance(target, typer.Typer):
-        holder.add_typer(target, name=name)
-    else:
-        holder.command(name)(target)
-    return typer.main.get_group(holder).commands[name]
+    for name in names:
+        module, attribute = COMMANDS[name].split(":")
+        target = getattr(import_module(f"fcrctl.cli.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            holder.add_typer(target, name=name)
+        else:
+            holder.command(name)(target)
+    return dict(typer.main.get_group(holder).commands)
 
 
 def _leaves(group: Any) -> list[Any]:
