@@ -106,7 +106,8 @@ class WriteBatch:
         change.known_headers = {**{k: v for k, v in previous.known_headers.items() if k in change.state},
                                 **change.known_headers}
         change.earlier = [*previous.earlier, previous]
-        previous.earlier = []
+        # an earlier version is only written, never indexed: what indexing reuses goes (memory per batch)
+        previous.earlier, previous.known_headers, previous.known_graphs = [], {}, {}
         self._changes[place] = change
 
     def drop(self, path: str) -> None:
