@@ -59,10 +59,15 @@ def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: st
     prefs, applied = rdf.parse_prefer(ctx.request.headers.get("Prefer"), dialect=ctx.config.dialect)
     content: Graph | Iterable[Triple] | None = None
     stream = False
-    if ctx.request.method != "HEAD":
-        # Not inside a transaction: its view may be committed or closed while the body is
-        # still being written.
-        outside_tx = ctx.target.tx is None and not ctx.request.headers.get("Atomic-ID")
+    head = ctx.request.method == "HEAD"
+    # Not inside a transaction: its view may be committed or closed while the body is still being written.
+    outside_tx = ctx.target.tx is None and not ctx.request.headers.get("Atomic-ID")
+    if head and outside_tx and listings.streams(mime):
+        # HEAD builds GET's streamed body so a small one gets GET's Content-Length (keepalive.py reads
+        # up to 16 KiB of it; werkzeug sends no body for HEAD): without a length waitress closes the
+        # connection, and clients HEAD before every GET.
+        content, stream = served_triples(ctx, info, prefs=prefs, version=version), True
+    elif not head:
         if rdf.resolve_format(mime) == r.NTRIPLES:  # listings: written as read, no graph built
             content = served_triples(ctx, info, prefs=prefs, version=version)
             stream = outside_tx

@@ -236,7 +236,7 @@ def rdf_response(
 
     # Fedora 4.7 and 6 name the charset of Turtle (their default type); clients compare the header
     content_type = TURTLE_WITH_CHARSET if mime == "text/turtle" else mime
-    if ctx.request.method == "HEAD" or graph is None:
+    if graph is None:
         resp = Response(status=status, content_type=content_type)
         resp.automatically_set_content_length = False  # the body was not built; do not claim 0
     else:
