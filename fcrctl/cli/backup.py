@@ -369,14 +369,14 @@ def verify_backup(
     json_out: JsonOpt = False,
 ) -> None:
     """Check a backup's structure and inventories (--read-data: every file's digest)."""
-    from fcrctl.services.backup import verify
+    from fcrctl.services.backup import verify, verify_stored
 
     cli = Cli.of(ctx, json=json_out)
     if source:
         with cli.out.progress(None) as advance:
             store = _store(source, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
-            report = verify.verify_store(store, backup_id, read_data=read_data, jobs=jobs, progress=advance,
-                                         home=_record_home(cli))
+            report = verify_stored.verify_store(store, backup_id, read_data=read_data, jobs=jobs,
+                                                progress=advance, home=_record_home(cli))
     else:
         report = verify.verify_local(_home(cli), backup_id, read_data=read_data)
     if cli.out.json_mode:

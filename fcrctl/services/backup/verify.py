@@ -5,25 +5,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any
 
-from fcrctl.errors import CorruptData, FcrctlError, NotFound
+from fcrctl.errors import CorruptData
 from fcrctl.repository.base import Problem
-from fcrctl.services.backup import packs, rootstate, verified
-from fcrctl.services.backup.manifest.downloads import _run_entries, blob_exists, read_blob
-from fcrctl.services.backup.manifest.fds import Discard
-from fcrctl.services.backup.manifest.format import Entry, TransferReport
-from fcrctl.services.backup.manifest.reading import check_manifest
-from fcrctl.services.backup.manifest.reading import read_manifest as _read_manifest
+from fcrctl.services.backup import rootstate, verified
 from fcrctl.services.backup.reread_states import State
 from fcrctl.services.backup.snapshot import TREE, BackupHome, BackupInfo
-from fcrctl.services.backup.space import measure
-from fcrctl.services.backup.stores.base import BackupStore
 
 
 @dataclass
@@ -247,174 +238,3 @@ def _check_recorded(home: BackupHome, info: BackupInfo, read_data: bool,
         views.append((found[0], rel, o.head))
     problems.extend(check_object_views(views, read_data=read_data, on_object=on_object, servable=False))
     return problems
-
-
-def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False, jobs: int = 4,
-                 progress: Callable[[int], None] | None = None, home: Path | None = None) -> VerifyReport:
-    """A stored backup: its manifest chain checked and every blob it names looked up (read and
-    re-hashed with ``read_data``). ``home``: the backups directory whose record of the last
-    sound verify of this store (manifest/verified.py) lets this one check only what changed."""
-    from fcrctl.services.backup.manifest import chain
-    from fcrctl.services.backup.manifest import verified as store_record
-
-    started = time.monotonic()
-    report = VerifyReport(chain.read_head(store, backup_id).id, store.location, read_data)
-    record = None if read_data else store_record.load(home, store.location)
-    links: list[chain.Link] = []
-    try:
-        links = chain.resolve(store, backup_id)
-    except FcrctlError as err:
-        report.problems.append(Problem("manifest", err.message))
-    if record is not None and links and all(link.chained for link in links) and \
-            any(record["links"].get(link.id) == link.lines_sha256 for link in links):
-        _verify_changed(store, backup_id, links, record, report)
-    elif links:
-        _verify_whole(store, backup_id, read_data, jobs, progress, report)
-    if report.ok and links:
-        store_record.save(home, store.location, {link.id: str(link.lines_sha256) for link in links if
-                                                 link.lines_sha256}, record["sweep"] if record else ["", 0])
-    elif home is not None:
-        store_record.forget(home, store.location)
-    report.seconds = time.monotonic() - started
-    return report
-
-
-def _blob_lookup(store: BackupStore) -> Callable[[str], bool]:
-    lock = threading.Lock()
-    present: list[set[str]] = []  # what the store holds, listed once (not a lookup per blob)
-
-    def stored(digest: str) -> bool:
-        with lock:
-            if not present:
-                packed = {k.rsplit("/", 1)[-1] for k in store.list("packs/")}
-                present.append({k.rsplit("/", 1)[-1] for k in store.list("blobs/")})
-                present[0].update(d for d, at in packs.read_index(store).items() if at.pack in packed)
-        return digest in present[0] or blob_exists(store, digest)  # (or stored since the listing)
-
-    return stored
-
-
-def _verify_whole(store: BackupStore, backup_id: str, read_data: bool, jobs: int,
-                  progress: Callable[[int], None] | None, report: VerifyReport) -> None:
-    lock = threading.Lock()
-    seen: set[str] = set()
-    stored = _blob_lookup(store)
-
-    def check(e: Entry, where: str) -> None:
-        if e.digest is None:
-            return
-        with lock:
-            if e.digest in seen:
-                return
-            seen.add(e.digest)
-        try:
-            if read_data:
-                n = read_blob(store, e.digest, cast(BinaryIO, Discard()), where)
-                with lock:
-                    report.bytes += n
-                if progress is not None:
-                    progress(n)
-            elif not stored(e.digest):
-                raise NotFound(f"blob of {e.rel} is missing")
-        except FcrctlError as err:
-            with lock:
-                report.problems.append(Problem(where, f"{e.rel}: {err.message.removeprefix(where + ': ')}"))
-
-    counts = TransferReport(report.id, store.location)
-    try:
-        checked = check_manifest(store, backup_id)  # the placement of its objects, and its linesSha256
-        _, objects = _read_manifest(store, backup_id, checked)  # the same lines, not validated twice
-        try:
-            if read_data:
-                _run_entries(objects, check, jobs, counts)
-            else:  # a set lookup a file: a worker task each would cost more than the check
-                for obj in objects:
-                    counts.objects += 1 if obj.object_rel else 0
-                    counts.files += len(obj.files)
-                    for e in obj.files:
-                        check(e, obj.where)
-        finally:
-            objects.close()
-    except FcrctlError as err:  # a damaged manifest: report it with the rest
-        report.problems.append(Problem("manifest", err.message))
-    report.objects, report.files = counts.objects, counts.files
-    try:
-        space = measure(store)
-        report.unreferenced_blobs, report.unreferenced_bytes = space.unreferenced_blobs, space.unreferenced_bytes
-    except FcrctlError:  # another backup's manifest is damaged: its own verify says so, not this one's
-        pass
-
-
-def _verify_changed(store: BackupStore, backup_id: str, links: list[Any], record: dict[str, Any],
-                    report: VerifyReport) -> None:
-    """Only what changed since the recorded sound verify: the links it did not check, whole; the
-    ones it did, hashed (their bytes unchanged) and a sweep of their blobs (manifest/verified.py)."""
-    import json
-
-    from fcrctl.services.backup import validate
-    from fcrctl.services.backup.manifest import chain
-    from fcrctl.services.backup.manifest import verified as store_record
-    from fcrctl.services.backup.manifest.format import ObjectFiles
-
-    stored = _blob_lookup(store)
-    seen: set[str] = set()
-    layout = validate.LayoutCheck()
-    checked = 0
-
-    def check_line(line: bytes, link_id: str, place: bool) -> None:
-        nonlocal checked
-        try:
-            obj = ObjectFiles.from_json(json.loads(line), backup_id)
-        except (ValueError, RecursionError) as e:
-            raise CorruptData(f"manifest of {link_id} is damaged ({e}): upload the backup again") from e
-        if place:
-            if obj.object_rel:
-                layout.object(obj.object_rel, obj.object_id)
-            else:
-                layout.root((e.rel, e.digest, e.inline) for e in obj.files)
-        checked += 1 if obj.object_rel else 0
-        report.files += len(obj.files)
-        for e in obj.files:
-            if e.digest is not None and e.digest not in seen:
-                seen.add(e.digest)
-                if not stored(e.digest):
-                    report.problems.append(Problem(obj.where, f"{e.rel}: blob of {e.rel} is missing"))
-
-    known = [link for link in links if record["links"].get(link.id) == link.lines_sha256]
-    fresh = [link for link in links if link not in known]
-    try:
-        for link in fresh:  # uploaded or folded since: every line
-            for _rel, gone, line in chain.link_lines(store, link, ordered=True):
-                if not gone:
-                    check_line(line, link.id, True)
-        layout.finish(backup_id)
-        known.sort(key=lambda link: link.id)
-        counts = [int(link.head["lines"].get("count", 0)) for link in known]
-        total = sum(counts)
-        at, line_no = record["sweep"]
-        start = 0
-        for link, n in zip(known, counts, strict=True):
-            if link.id == at:
-                start += min(line_no, n)
-                break
-            start += n
-        else:
-            start = 0
-        window = min(store_record.SWEEP_LINES, total)
-        offset = 0
-        for link, n in zip(known, counts, strict=True):  # hashed whole; the sweep's lines checked
-            for i, (_rel, gone, line) in enumerate(chain.link_lines(store, link, ordered=True)):
-                if not gone and (offset + i - start) % total < window:
-                    check_line(line, link.id, False)
-            offset += n
-        end = (start + window) % total if total else 0
-        record["sweep"] = ["", 0]
-        offset = 0
-        for link, n in zip(known, counts, strict=True):
-            if end < offset + n:
-                record["sweep"] = [link.id, end - offset]
-                break
-            offset += n
-    except FcrctlError as err:
-        report.problems.append(Problem("manifest", err.message))
-    report.objects = report.checked = checked
