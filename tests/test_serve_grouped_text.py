@@ -164,6 +164,8 @@ def test_a_listing_as_text_of_a_big_container_costs_flat_memory(tmp_path: Path) 
             response.close()
 
     peak(3000)  # warms what grows once (CPython's table of interned path parts), not per child
-    small, whole = peak(300), peak(3000)
+    # 1,000 children, not fewer: the server reads children 512 to a query, and serve sends the first
+    # 16 KiB (keepalive.py) before the body is iterated here, so a smaller listing never reaches the peak
+    small, whole = peak(1000), peak(3000)
     local.close()
-    assert whole < small * 1.5 + 200_000, f"{whole} B for 3,000 children, {small} B for 300"
+    assert whole < small * 1.5 + 200_000, f"{whole} B for 3,000 children, {small} B for 1,000"
