@@ -174,17 +174,6 @@ def across(sizes: list[int], runs: list[dict[str, dict[str, Samples]]]) -> None:
         print(f"  {name:<32}{cells}   {change:+.0%} ({'within' if abs(change) <= FLAT else 'NOT within'} 10%)")
 
 
-def built(work: Path, count: int, rebuild: bool) -> Path:
-    where = work / f"cli-{count}"
-    marker = where / ".bench-built"
-    if rebuild or not marker.exists():
-        shutil.rmtree(where, ignore_errors=True)
-        seconds = scale.build(where, count, workers=max(1, min(4, os.cpu_count() or 1)))
-        marker.write_text(str(count))
-        print(f"built /c with {count:,} children in {seconds:.1f} s ({where})", flush=True)
-    return where
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000])
@@ -203,7 +192,7 @@ def main() -> int:
             trees[f"baseline ({args.baseline.name})"] = tree_env(args.baseline.resolve(), pycache)
         results = []
         for count in sizes:
-            results.append(measure(built(work, count, args.rebuild), count, runs, trees))
+            results.append(measure(scale.built(work / f"cli-{count}", count, args.rebuild), count, runs, trees))
             report(count, runs, results[-1])
         if len(sizes) > 1:
             across(sizes, results)

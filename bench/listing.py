@@ -114,17 +114,6 @@ def over_serve(where: Path, code: str, env: dict[str, str]) -> tuple[Figures, in
         os.environ.update(saved)
 
 
-def built(work: Path, count: int, rebuild: bool) -> Path:
-    where = work / f"listing-{count}"
-    marker = where / ".bench-built"
-    if rebuild or not marker.exists():
-        shutil.rmtree(where, ignore_errors=True)
-        seconds = scale.build(where, count, workers=max(1, min(4, os.cpu_count() or 1)))
-        marker.write_text(str(count))
-        print(f"built /c with {count} children in {seconds:.1f} s ({where})", flush=True)
-    return where
-
-
 def tree_env(tree: Path, pycache: Path) -> dict[str, str]:
     """Processes running ``tree``'s code, compiled once into ``pycache`` (not into the tree): a tree
     without its bytecode would pay ~0.07 s of compiling per command, which is no part of a listing."""
@@ -194,7 +183,9 @@ def main() -> None:
         scratch = tempfile.mkdtemp(prefix="fcrctl-listing-")
     work = Path(scratch or os.environ["BENCH_DIR"])
     try:
-        runs = [measure(built(work, count, args.rebuild or args.smoke), count, args.baseline) for count in sizes]
+        rebuild = args.rebuild or args.smoke
+        runs = [measure(scale.built(work / f"listing-{count}", count, rebuild), count, args.baseline)
+                for count in sizes]
         if len(sizes) > 1:
             report(sizes, runs)
     finally:

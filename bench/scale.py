@@ -101,6 +101,17 @@ def build(where: Path, count: int, workers: int) -> float:
     return time.perf_counter() - started
 
 
+
+def built(where: Path, count: int, rebuild: bool) -> Path:
+    """``where`` holding /c with ``count`` children, built once and reused while its marker says so."""
+    marker = where / ".bench-built"
+    if rebuild or not marker.exists():
+        shutil.rmtree(where, ignore_errors=True)
+        seconds = build(where, count, workers=max(1, min(4, os.cpu_count() or 1)))
+        marker.write_text(str(count))
+        print(f"built /c with {count:,} children in {seconds:.1f} s ({where})", flush=True)
+    return where
+
 def change(where: Path, size: int, count: int, start: int, tag: str, *, binaries: bool = False) -> None:
     """``count`` changed objects: new versions of existing children's descriptions, or of the
     binaries' content (spread over all of them when there are fewer)."""
