@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import requests  # noqa: E402
-from listing import CLI, built, peak_rss_mb, proc_cpu, tree_env  # noqa: E402
+import scale  # noqa: E402
+from listing import CLI, peak_rss_mb, proc_cpu, tree_env  # noqa: E402
 from listing import ls as ls_process  # noqa: E402
 from scale import fit  # noqa: E402
 
@@ -305,7 +306,7 @@ def main() -> None:
             if not (work / f"listing-{count}" / ".bench-built").exists() and os.statvfs(work).f_favail < count * 14:
                 raise SystemExit(f"{count:,} children take ~{count * 12:,} inodes and {work} has "
                                  f"{os.statvfs(work).f_favail:,} free: set BENCH_DIR to a roomier file system")
-            where = built(work, count, args.rebuild)
+            where = scale.built(work / f"listing-{count}", count, args.rebuild)
             runs.append(measure(where, count, trees))
             if args.bodies:
                 bodies(where, trees[0][1])
