@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput
 from fcrctl.rdf.ids import decode_path, encode_path
-from fcrctl.services.transfer.ntlines import LINE, literal_line, unescape
+from fcrctl.services.transfer.ntlines import literal_line, matched, unescape
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -59,20 +59,13 @@ class Lines:
 
 def read(data: bytes, old_base: str, dest: str) -> Lines | None:
     """``data`` (one triple per line) read as text, or None: the caller parses it with rdflib."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    lines = matched(data)
+    if lines is None:
         return None
     to_id = _ToId(old_base, dest)
     facts: dict[tuple[str, ...], tuple[str, str, str]] = {}  # distinct terms, as in a graph
     user: set[str] = set()
-    for line in text.splitlines():
-        if not line:
-            continue
-        match = LINE.fullmatch(line)
-        if match is None:
-            return None
-        s, p, o_iri, lexical, lang, datatype = match.groups()
+    for s, p, o_iri, lexical, lang, datatype in lines:
         if not _ABSOLUTE.match(s) or not _ABSOLUTE.match(p) or p in _GRAPH_ONLY_PREDICATES or has_dot_segment(s):
             return None  # (a dot segment: the graph path refuses the file, see refuse_dot_segments)
         if o_iri is not None:

@@ -28,23 +28,36 @@ _UNESCAPE = {"\\\\": "\\", '\\"': '"', "\\n": "\n", "\\r": "\r"}
 _RDF_TYPE = rdf.RDF_NS + "type"
 
 
+Groups = tuple[str, str, str | None, str | None, str | None, str | None]  # s, p, IRI object, literal, lang, type
+
+
+def matched(data: bytes) -> list[Groups] | None:
+    """Each non-empty line of ``data`` as LINE's groups, or None when one is not in that form (or the
+    bytes are not UTF-8): the callers then read the whole file with rdflib."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    found: list[Groups] = []
+    for line in text.splitlines():
+        if line:
+            match = LINE.fullmatch(line)
+            if match is None:
+                return None
+            found.append(match.groups())  # type: ignore[arg-type]
+    return found
+
+
 def export_lines(stored: bytes, info: ResourceInfo, base_url: str) -> list[str] | None:
     """The sorted, distinct N-Triples lines ``rdf.write_ntriples`` writes for ``info``'s triples
     (stored user triples less the server-managed ones, plus the server's) once rewritten from
     ``info:fedora`` to ``base_url``; None when a stored line is not in the form handled here."""
-    try:
-        text = stored.decode("utf-8")
-    except UnicodeDecodeError:
+    lines = matched(stored)
+    if lines is None:
         return None
     rewrite = _Rewriter(base_url)
     out: set[str] = set()
-    for line in text.splitlines():
-        if not line:
-            continue
-        match = LINE.fullmatch(line)
-        if match is None:
-            return None
-        s, p, o_iri, lexical, lang, datatype = match.groups()
+    for s, p, o_iri, lexical, lang, datatype in lines:
         if o_iri is None and lexical is None:
             return None  # unreachable by the pattern; kept so a change to it cannot mislead
         if o_iri is not None:
