@@ -45,6 +45,10 @@ FIRST_CHUNK_ROWS = 40  # its first chunk: two or three children, each shown once
 # A response header (kept by proxies, never sent by Fedora): this N-Triples body is a grouped listing
 GROUPED_HEADER = "Fcrctl-Listing"
 GROUPED = "grouped"
+# ...and the container's own triples all come before its first ldp:contains triple (reads.served_triples
+# and the local repository write them first), so a client has them before the children (export)
+OWN_FIRST_HEADER = "Fcrctl-Listing-Own"
+OWN_FIRST = "first"
 
 
 def advertise_grouping(resp: Response, repo: Repository, prefs: RdfPrefs, mime: str, *, streamed: bool) -> bool:
@@ -53,6 +57,7 @@ def advertise_grouping(resp: Response, repo: Repository, prefs: RdfPrefs, mime: 
     if (streamed and rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)] == "nt" and repo.capabilities.grouped_listings
             and prefs.containment and prefs.embed_children and not prefs.inbound):
         resp.headers[GROUPED_HEADER] = GROUPED
+        resp.headers[OWN_FIRST_HEADER] = OWN_FIRST
         return True
     return False
 

@@ -110,7 +110,9 @@ def served_triples(
     stream = getattr(ctx.repo, "rdf_triples", None)
     if stream is None:
         return served_graph(ctx, info, prefs=prefs, version=version)
-    triples = itertools.chain(stream(info.path, version=version, **kwargs), _server_extras(ctx, info, version))
+    # the server's extras first: they are the container's own triples, which a grouped listing
+    # (docs/listings.md) sends before its children's
+    triples = itertools.chain(_server_extras(ctx, info, version), stream(info.path, version=version, **kwargs))
     if prefs is not None and rdf.omits_own_triples(ctx.request.headers.get("Prefer")):
         own = _own_triples(ctx, info, version)
         return (triple for triple in triples if triple not in own)

@@ -15,21 +15,27 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import requests
 
 from fcrctl import paths, rdf
-from fcrctl.errors import CorruptData, Gone, NotFound
+from fcrctl.errors import BadInput, CorruptData, Gone, NotFound
 from fcrctl.repository.base import NON_RDF_SOURCE, RdfPrefs, ResourceInfo
 from fcrctl.repository.http import ntriples, wire
-from fcrctl.repository.http.facts import About, embedded_info, spellings
+from fcrctl.repository.http.facts import About, embedded_info, plain_strings, spellings
 from fcrctl.repository.http.listing_triples import CONTAINS, WANTED, ListingTriples
 from fcrctl.repository.http.remote import Remote
+
+if TYPE_CHECKING:
+    from rdflib import Graph
 
 LISTING_ACCEPT = "application/n-triples, text/turtle;q=0.9"
 CHUNK = 512  # children described (and, when not embedded, asked for in parallel) at a time
 GROUPED_HEADER = "Fcrctl-Listing"  # fcrctl.server.listings.GROUPED_HEADER (the client imports no server code)
 GROUPED = "grouped"
+OWN_FIRST_HEADER = "Fcrctl-Listing-Own"  # fcrctl.server.listings.OWN_FIRST_HEADER: the container's triples first
+OWN_FIRST = "first"
 
 Describe = Callable[[str], ResourceInfo]  # a path's info, asked for on its own
 
@@ -40,6 +46,7 @@ class Listings:
     def __init__(self, remote: Remote, describe: Describe) -> None:
         self._remote = remote
         self._describe = describe
+        self._ungrouped = False  # the server sent a listing not grouped: open_container gives None
 
     def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
         path = paths.normalize(path)
@@ -58,7 +65,7 @@ class Listings:
             return  # removed between the parent's listing and now
         with response:
             if not recursive and _grouped(response):
-                yield from self._described(self._groups(response, url, path))
+                yield from self._described(self._groups(self._rows(response, url, path), url, path))
                 return
             triples = self._read(response, url, path)
         with triples:
@@ -71,6 +78,45 @@ class Listings:
                 yield info
                 if recursive and not info.is_binary:
                     yield from self._listing(info.path, recursive)
+
+    def open_container(self, path: str) -> OpenedContainer | None:
+        """A container read in one GET: its own triples' lines, then its children as they arrive
+        (export's walk: HEAD + GET of its RDF and HEAD + GET of its listing were 4 requests per
+        container). None when the server does not group its listings (docs/listings.md): the
+        caller then reads the two apart, as before (and this is not asked again)."""
+        if self._ungrouped:
+            return None
+        remote = self._remote
+        path = paths.normalize(path)
+        url = remote.url(path)
+        prefs = RdfPrefs(containment=True, membership=False, embed_children=True)
+        headers = {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
+        response = remote.send("GET", url, path=path, headers=headers, stream=True)
+        try:
+            if not _grouped(response) or response.headers.get(OWN_FIRST_HEADER, "").strip().lower() != OWN_FIRST:
+                self._ungrouped = True
+                response.close()
+                return None
+            lines = ntriples.body_lines(response, url=url, path=path, location=remote.location,
+                                        read_timeout=remote.timeout[1])
+            starts = tuple(f"<{spelled}> <{CONTAINS}> " for spelled in spellings(url))
+            own: list[str] = []
+            first = None
+            for line in lines:
+                if line.startswith(starts):  # serve writes its own triples first, then each child's group
+                    first = line
+                    break
+                own.append(line)
+        except BaseException:
+            response.close()
+            raise
+        if first is None:
+            response.close()  # a leaf: read to its end
+            return OpenedContainer(own, url, remote, wire.parse_headers(response.headers), iter(()), None)
+        rows = ntriples.parsed_lines(itertools.chain([first], lines), ntriples.TextLines(WANTED), path=path,
+                                     location=remote.location)
+        children = self._described(self._groups(rows, url, path, own_first=True))
+        return OpenedContainer(own, url, remote, wire.parse_headers(response.headers), children, response)
 
     def _child_path(self, path: str) -> Callable[[str], str | None]:
         remote = self._remote
@@ -109,7 +155,13 @@ class Listings:
             raise
         return triples
 
-    def _groups(self, response: requests.Response, url: str, path: str) -> Iterator[tuple[str, About]]:
+    def _rows(self, response: requests.Response, url: str, path: str) -> Iterator[ntriples.Row]:
+        remote = self._remote
+        return ntriples.rows(response, url=url, path=path, location=remote.location, read_timeout=remote.timeout[1],
+                             wanted=WANTED)
+
+    def _groups(self, rows: Iterator[ntriples.Row], url: str, path: str, *,
+                own_first: bool = False) -> Iterator[tuple[str, About]]:
         """(child, what its group says of it) of a grouped listing, each as soon as its group ends.
         A server that breaks its word (a child out of order, a child's triple outside its group)
         is CorruptData: the children already yielded cannot be taken back."""
@@ -123,11 +175,13 @@ class Listings:
             return CorruptData(f"server response for {path}: {what}, though it said its listing was grouped "
                                f"({GROUPED_HEADER}: {GROUPED}) (sent by {remote.location})", path=path)
 
-        for subject, p, o in ntriples.rows(response, url=url, path=path, location=remote.location,
-                                           read_timeout=remote.timeout[1], wanted=WANTED):
+        for subject, p, o in rows:
             if subject in facts:
                 facts[subject].setdefault(p, []).append(o)
             elif subject in container:
+                if p != CONTAINS and own_first:
+                    raise broken(f"a triple of {path} came after its children, though it said they come first "
+                                 f"({OWN_FIRST_HEADER}: {OWN_FIRST})")
                 if p != CONTAINS or (child := child_path(o)) is None:
                     continue
                 if kid is not None:
@@ -171,6 +225,48 @@ class Listings:
             return self._describe(path)
         except (NotFound, Gone):
             return None
+
+
+class OpenedContainer:
+    """open_container's answer: ``own``, the container's own triples as the server wrote them
+    (N-Triples lines, in URL form under ``base_uri``), its response's ``headers``, and its children,
+    iterated as their groups arrive. Close it when done with them (the connection goes back)."""
+
+    def __init__(self, own: list[str], url: str, remote: Remote, headers: wire.Headers,
+                 children: Iterator[ResourceInfo], response: requests.Response | None) -> None:
+        self.own = own
+        self.base_uri = remote.base_uri
+        self.headers = headers
+        self._url = url
+        self._remote = remote
+        self._children = children
+        self._response = response
+
+    def graph(self) -> Graph:
+        """``own`` as get_rdf gives a resource's triples (internal ids), through rdflib: for the lines
+        a caller's text reader does not handle."""
+        path = self._remote.path_of(self._url) or "/"
+        body = "".join(line + "\n" for line in self.own).encode("utf-8")
+        try:
+            graph = rdf.parse(body, "application/n-triples", base=self._url, source=f"server response for {path}",
+                              storable=False)
+        except BadInput as exc:
+            raise CorruptData(f"{exc.message} (sent by {self._remote.location})", path=path) from None
+        return rdf.to_internal(plain_strings(graph), self.base_uri)
+
+    def __iter__(self) -> Iterator[ResourceInfo]:
+        return self
+
+    def __next__(self) -> ResourceInfo:
+        return next(self._children)
+
+    def close(self) -> None:
+        close = getattr(self._children, "close", None)
+        if close is not None:
+            close()
+        if self._response is not None:
+            self._response.close()
+            self._response = None
 
 
 def _grouped(response: requests.Response) -> bool:

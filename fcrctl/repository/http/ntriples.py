@@ -13,7 +13,6 @@ too slowly (ReadBudget: ``--timeout`` plus one second per MIN_RATE bytes receive
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
@@ -43,69 +42,34 @@ class ReadBudget:
     """The time a body may keep its reader waiting: ``seconds``, plus one second per MIN_RATE bytes
     received. Only time spent waiting for the connection counts (not the caller's, between reads),
     so a listing that keeps arriving may take hours, and a server that trickles a byte now and then
-    (each read within the per-read timeout) is cut off. A read that outlives the budget is ended
-    by ``stop`` (the socket shut down) from a timer thread, armed only when the budget may run out."""
+    (each read within the per-read timeout) is cut off. The budget is checked as each block arrives:
+    a read that waits past it is ended by the socket's read timeout (``--timeout``, never more than
+    the budget), so the cut-off comes at most one read timeout late, with no thread or timer per
+    body (an export reads one body per container)."""
 
-    def __init__(self, seconds: float, stop: Callable[[], None], min_rate: int = MIN_RATE) -> None:
+    def __init__(self, seconds: float, min_rate: int = MIN_RATE) -> None:
         self.seconds = seconds
         self.min_rate = min_rate
         self.received = 0
-        self.waited = 0.0  # seconds spent in reads that ended
+        self.waited = 0.0  # seconds spent in reads
         self.expired = False
-        self._stop = stop
-        self._reading_since: float | None = None
-        self._timer: threading.Timer | None = None
-        self._lock = threading.Lock()
 
-    def _left(self, now: float) -> float:
-        running = now - self._reading_since if self._reading_since is not None else 0.0
-        return self.seconds + self.received / self.min_rate - self.waited - running
+    def _left(self) -> float:
+        return self.seconds + self.received / self.min_rate - self.waited
 
     def blocks(self, source: Iterator[bytes]) -> Iterator[bytes]:
-        try:
-            while True:
-                with self._lock:
-                    now = time.monotonic()
-                    if self._left(now) <= 0:
-                        self.expired = True
-                        raise _Slow
-                    self._reading_since = now
-                    if self._timer is None:
-                        self._arm(self._left(now))
-                try:
-                    block = next(source, None)
-                finally:
-                    with self._lock:
-                        self.waited += time.monotonic() - (self._reading_since or 0.0)
-                        self._reading_since = None
-                if self.expired:
-                    raise _Slow
-                if block is None:
-                    return
-                self.received += len(block)
-                yield block
-        finally:
-            with self._lock:
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
-
-    def _arm(self, seconds: float) -> None:
-        self._timer = threading.Timer(max(seconds, 0.001), self._check)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _check(self) -> None:
-        with self._lock:
-            self._timer = None
-            if self._reading_since is None:
-                return  # between reads: the next read arms a timer for what is left
-            left = self._left(time.monotonic())
-            if left > 0:
-                self._arm(left)
+        clock = time.monotonic
+        while True:
+            started = clock()
+            block = next(source, None)
+            self.waited += clock() - started
+            if block is None:
                 return
-            self.expired = True
-        self._stop()
+            self.received += len(block)
+            if self._left() <= 0:
+                self.expired = True
+                raise _Slow
+            yield block
 
 
 class _Slow(Exception):
@@ -203,12 +167,37 @@ def readable(data: bytes) -> bool:
 def _parsed(response: requests.Response, parse: Callable[[str], T | None], *, url: str, path: str, location: str,
             read_timeout: float) -> Iterator[T]:
     """What ``parse`` makes of each line of the body, as it arrives; errors as fcrctl's."""
-    budget = ReadBudget(read_timeout, response.raw.shutdown)
+    return parsed_lines(body_lines(response, url=url, path=path, location=location, read_timeout=read_timeout),
+                        parse, path=path, location=location)
+
+
+def parsed_lines(lines: Iterator[str], parse: Callable[[str], T | None], *, path: str, location: str) -> Iterator[T]:
+    """What ``parse`` makes of each of ``lines`` (body_lines'); a line it cannot read is CorruptData."""
+    for line in lines:
+        try:
+            found = parse(line)
+        except Exception as exc:  # rdflib's parser raises several unrelated types
+            raise CorruptData(
+                f"server response for {path}: malformed N-Triples ({type(exc).__name__}: {str(exc)[:200]}) "
+                f"(sent by {location})",
+                path=path,
+            ) from None
+        if found is not None:
+            yield found
+
+
+def body_lines(response: requests.Response, *, url: str, path: str, location: str,
+               read_timeout: float) -> Iterator[str]:
+    """The body's non-empty lines as they arrive (decoded, not parsed), within MAX_LINE, MAX_BODY and a
+    ReadBudget of ``read_timeout`` seconds; errors as fcrctl's."""
+    budget = ReadBudget(read_timeout)
     try:
         for line in _lines(budget.blocks(_arriving(response)), MAX_BODY):
-            found = parse(line.decode("utf-8"))
-            if found is not None:
-                yield found
+            try:
+                yield line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise CorruptData(f"server response for {path}: malformed N-Triples ({type(exc).__name__}: "
+                                  f"{str(exc)[:200]}) (sent by {location})", path=path) from None
     except (requests.RequestException, _Slow) as exc:  # the connection broke (or was cut) while the body arrived
         if budget.expired:
             raise Unavailable(
@@ -219,14 +208,6 @@ def _parsed(response: requests.Response, parse: Callable[[str], T | None], *, ur
         raise transport_error(exc, url, timeout=read_timeout) from None
     except _TooBig as exc:
         raise CorruptData(f"server response for {path} is {exc}: refused (sent by {location})", path=path) from None
-    except CorruptData:
-        raise
-    except Exception as exc:  # rdflib's parser raises several unrelated types
-        raise CorruptData(
-            f"server response for {path}: malformed N-Triples ({type(exc).__name__}: {str(exc)[:200]}) "
-            f"(sent by {location})",
-            path=path,
-        ) from None
 
 
 class _RdflibLines:

@@ -27,7 +27,7 @@ from fcrctl.repository.http import auth as auth_module
 from fcrctl.repository.http import dialect as dialects
 from fcrctl.repository.http.acls import HttpAcls
 from fcrctl.repository.http.fixity import Fixity
-from fcrctl.repository.http.listings import Listings
+from fcrctl.repository.http.listings import Listings, OpenedContainer
 from fcrctl.repository.http.reads import Reads
 from fcrctl.repository.http.remote import Remote
 from fcrctl.repository.http.transactions import Transactions
@@ -173,6 +173,10 @@ class HttpRepository:
 
     def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
         return self._listings.children(path, recursive=recursive)
+
+    def open_container(self, path: str) -> OpenedContainer | None:
+        """A container's own triples and its children in one GET, where the server groups listings (export)."""
+        return self._listings.open_container(path)
 
     # -- writing (writes.py) ---------------------------------------------------------
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING
 from fcrctl import paths, rdf
 from fcrctl.errors import FcrctlError, Gone
 from fcrctl.repository.base import LDP, RdfPrefs, Repository, ResourceInfo, Version
-from fcrctl.services.transfer import acl, layout, ntlines, sidecars
+from fcrctl.services.transfer import acl, layout, ntlines, served_lines, sidecars
 from fcrctl.services.transfer.export_files import ExportFiles
 from fcrctl.services.transfer.report import Report
 
 if TYPE_CHECKING:
     from rdflib import Graph
+
+    from fcrctl.repository.http.listings import OpenedContainer
 
 DEFAULT_BASE_URL = "http://localhost:8080/rest"  # what a local repository's ids are written as
 CONTAINS = LDP + "contains"
@@ -64,6 +66,9 @@ class Exporter:
         # a backend that hands out a resource's stored N-Triples (local) skips rdflib (ntlines.py)
         self._stored: Callable[[str], bytes] | None = getattr(repo, "stored_ntriples", None) if self.streamed \
             else None
+        # a backend that reads a container's triples and children in one request (HTTP, from serve)
+        self._opener: Callable[[str], OpenedContainer | None] | None = getattr(repo, "open_container", None) \
+            if self.streamed and not self.extra_predicates else None
         self._submit: Callable[..., None] = _call
         self._open: set[str] = set()  # containers whose files are still being written (see _tree)
         self.tree = ExportFiles(dest, self.base_url)
@@ -105,6 +110,7 @@ class Exporter:
                 if child is None:
                     stack.pop()
                     self._open.discard(path)
+                    _close(children)
                     if listing is not None:
                         listing.commit()
                     continue
@@ -117,23 +123,27 @@ class Exporter:
                 else:
                     stack.append(self._enter(child))
         finally:
-            for path, _, listing in stack:  # interrupted: no half-listed container file is left
+            for path, children, listing in stack:  # interrupted: no half-listed container file is left
                 self._open.discard(path)
+                _close(children)
                 if listing is not None:
                     listing.discard()
 
     def _enter(self, info: ResourceInfo) -> tuple[str, Iterator[ResourceInfo], _Listing | None]:
-        listing = None
+        listing = opened = None
         try:
-            listing = self._container(info)
+            listing, opened = self._container(info)
         except FcrctlError as exc:
             self.report.fail(info.path, exc.message)
             self.on_item(info.path)
         if (not self.options.recursive and listing is None) or (not info.has_children and self._exact_children):
             if listing is not None:
                 listing.commit()
+            _close(opened)
             return info.path, iter(()), None
         self._open.add(info.path)
+        if opened is not None:
+            return info.path, opened, listing
         try:
             return info.path, iter(self.repo.children(info.path)), listing
         except FcrctlError as exc:
@@ -171,16 +181,34 @@ class Exporter:
         self.on_item(info.path)
 
     # -- one resource ---------------------------------------------------------------------------
-    def _container(self, info: ResourceInfo) -> _Listing | None:
+    def _container(self, info: ResourceInfo) -> tuple[_Listing | None, OpenedContainer | None]:
         """Write the container's file and headers; when its ``ldp:contains`` lines are streamed,
-        its file is returned still open for them (see ``_tree``)."""
+        its file is returned still open for them (see ``_tree``), and, where the backend read the
+        container and its children in one request, that read, its children still to come."""
         path = info.path
         target = self.tree.target(path, self.ext)
         if self.options.resume and os.path.exists(target):
             self.report.skip(path, "already exported")
             self._submit(self._extras, info, False)
-            return None
-        head, graph = self._rdf(info, containment=not self.streamed)
+            return None, None
+        opened = self._opener(path) if self._opener is not None else None
+        try:
+            return self._container_file(info, target, opened), opened
+        except BaseException:
+            _close(opened)
+            raise
+
+    def _container_file(self, info: ResourceInfo, target: Path, opened: OpenedContainer | None) -> _Listing | None:
+        path = info.path
+        if opened is not None:
+            graph = None
+            lines = served_lines.export_lines(opened.own, opened.base_uri, self.base_url)
+            if lines is not None:
+                head = "".join(line + "\n" for line in lines).encode("utf-8")
+            else:
+                head = self._serialize(rdf.to_external(opened.graph(), self.base_url))
+        else:
+            head, graph = self._rdf(info, containment=not self.streamed)
         out = self.tree.open(target)
         try:
             out.write(head)
@@ -374,6 +402,13 @@ def _write_stream(target: Path, stream: object) -> int:
 
 def _call(fn: Callable[..., None], *args: object) -> None:
     fn(*args)
+
+
+def _close(children: object) -> None:
+    """Ends a listing left before its end (its connection goes back to the pool)."""
+    close = getattr(children, "close", None)
+    if close is not None:
+        close()
 
 
 def export(repo: Repository, root: str, dest: Path, options: ExportOptions,
