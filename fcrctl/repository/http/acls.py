@@ -13,6 +13,7 @@ groups, accessToClass, a mode set that is no role) is refused rather than half a
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ ROLE_MODES = {
     "admin": frozenset({webac.READ, webac.WRITE, webac.APPEND, webac.CONTROL}),
 }
 MAX_ROLES_BYTES = 4 * 1024 * 1024
+MAX_SEEN = 4096  # acl links kept for a get_acl to come: export's pool lags its walk by a few dozen at most
 
 
 class HttpAcls:
@@ -44,6 +46,17 @@ class HttpAcls:
     def __init__(self, remote: Remote, reads: Reads) -> None:
         self._remote = remote
         self._reads = reads
+        self._seen: dict[str, str | None] = {}  # path -> its acl link, from a GET just made (see seen)
+        self._lock = threading.Lock()  # export's workers read ACLs while its walk adds links
+
+    def seen(self, path: str, head: wire.Headers) -> None:
+        """Keeps the ``rel="acl"`` link of a response about ``path`` for its next get_acl, once
+        (export reads each container's ACL right after its GET: this spares a HEAD each)."""
+        link = self._remote.own_link(head, "acl", self._remote.url(path), path)
+        with self._lock:
+            if len(self._seen) >= MAX_SEEN:
+                self._seen.pop(next(iter(self._seen)))
+            self._seen[path] = link
 
     def _acl_url(self, path: str) -> str | None:
         """The resource's ACL URL from its ``rel="acl"`` link; None when the server has no WebAC."""
@@ -53,7 +66,11 @@ class HttpAcls:
 
     def get_acl(self, path: str, *, prefs: RdfPrefs = RdfPrefs()) -> Graph:
         path = paths.normalize(path)
-        acl_url = self._acl_url(path)
+        with self._lock:
+            known = path in self._seen
+            acl_url = self._seen.pop(path) if known else None
+        if not known:
+            acl_url = self._acl_url(path)
         if acl_url is None:
             return self._roles_graph(path)
         graph, _ = self._remote.get_graph(acl_url, path, prefs=prefs, what=f"the ACL of {path}")

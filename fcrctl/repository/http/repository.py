@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from fcrctl import paths
 from fcrctl.errors import Unsupported
 from fcrctl.repository.base import (
     BinaryContent,
@@ -176,7 +177,10 @@ class HttpRepository:
 
     def open_container(self, path: str) -> OpenedContainer | None:
         """A container's own triples and its children in one GET, where the server groups listings (export)."""
-        return self._listings.open_container(path)
+        opened = self._listings.open_container(path)
+        if opened is not None:
+            self._acls.seen(paths.normalize(path), opened.headers)
+        return opened
 
     # -- writing (writes.py) ---------------------------------------------------------
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
