@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fcrctl.cli.main import app
-from fcrctl.errors import CorruptData, ExitCode
+from fcrctl.errors import CorruptData, ExitCode, Unavailable
 from fcrctl.repository.base import ResourceInfo, ResourceSpec
 from fcrctl.repository.http import HttpRepository, listing_triples, listings, ntriples, remote
 from fcrctl.repository.http.listing_triples import ListingTriples
@@ -424,6 +424,26 @@ def test_a_trickling_listing_is_cut_off_after_its_budget(fake: Any) -> None:
     assert "too slowly" in result.output and "raise --timeout" in result.output
     assert result.stdout == "/c/a\n"  # the group that ended in time is listed, /c/b's had not
     assert elapsed < 10, f"cut off after {elapsed:.1f} s"
+
+
+def test_a_trickling_listing_is_cut_off_without_a_thread_or_timer(fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    # an export reads one listing per container: a timer thread each (10,100 at 10k resources) was the cost
+    def no_timer(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a listing's read budget started a timer thread")
+
+    monkeypatch.setattr(threading, "Timer", no_timer)
+    server = fake([(group("a") + group("b"), 0.0), *[(b"#", 0.25) for _ in range(240)]])
+    repo = HttpRepository.open(server.base, retries=0, timeout=1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(Unavailable, match="too slowly"):
+            list(repo.children("/c"))
+    finally:
+        repo.close()
+    assert time.monotonic() - started < 10
 
 
 def test_a_listing_that_keeps_arriving_may_take_longer_than_timeout(fake: Any) -> None:

@@ -17,6 +17,8 @@ from fcrctl import paths, rdf
 from fcrctl.services.transfer.ntlines import LINE, literal_line
 
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # rdflib's N-Triples parser takes no relative IRI
+# what Python's \s matches beyond ASCII (rdflib refuses it in an IRI; LINE refuses only ASCII space)
+_WIDE_SPACE = re.compile(r"[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _METADATA = re.compile(r"/fcr:metadata(?=$|#)")
 _XSD_STRING = rdf.XSD + "string"
 
@@ -29,12 +31,12 @@ def export_lines(served: Iterable[str], server_base: str, base_url: str) -> list
     rewrite = _Rewriter(server_base, base_url)
     out: set[str] = set()
     for line in served:
-        if not line.isascii():
-            return None  # rdflib refuses some non-ASCII spaces in IRIs: let it say so
         match = LINE.fullmatch(line)
         if match is None:
             return None
         s, p, o_iri, lexical, lang, datatype = match.groups()
+        if not line.isascii() and _WIDE_SPACE.search(line, 0, match.end(2 if o_iri is None else 3)):
+            return None  # rdflib refuses these spaces in an IRI: let it say so
         if not (_ABSOLUTE.match(s) and _ABSOLUTE.match(p)):
             return None
         s = rewrite(s)
