@@ -5,6 +5,7 @@
     .venv/bin/python bench/transfer.py --no-import          # export only (local and over serve)
     BENCH_DIR=/big/disk .venv/bin/python bench/transfer.py --keep   # reuse the built sources next time
     .venv/bin/python bench/transfer.py --smoke              # a tiny run for CI
+    .venv/bin/python bench/transfer.py --only export-serve --resources 10000 --mb 50 --baseline-tree /work/main
 
 The source repository holds N small containers (one triple each, 100 per parent container)
 plus binaries totalling MB megabytes. Each run is its own `fcrctl` process, so its peak RSS is
@@ -128,10 +129,11 @@ def source_repository(work: Path, count: int, megabytes: int) -> Path:
     return source
 
 
-def fcrctl(name: str, repo: str, *args: str) -> Row:
-    """One fcrctl run in its own process: its --json report, wall and CPU time, peak RSS."""
+def fcrctl(name: str, repo: str, *args: str, cwd: Path | None = None) -> Row:
+    """One fcrctl run in its own process: its --json report, wall and CPU time, peak RSS (``cwd``: the
+    source tree whose fcrctl runs, ``python -m`` imports from there first)."""
     out, seconds, cpu, rss = timed([sys.executable, "-m", "fcrctl", "--repo", repo, "--json", *args],
-                                   f"fcrctl {' '.join(args)}")
+                                   f"fcrctl {' '.join(args)}", cwd=cwd)
     report = json.loads(out)
     return Row(name, report["resources"], report["bytes"], seconds, cpu, rss)
 
@@ -142,10 +144,10 @@ def baseline(name: str, resources: int, nbytes: int, shell: str) -> Row:
     return Row(name, resources, nbytes, seconds, cpu, rss)
 
 
-def timed(cmd: list[str], what: str) -> tuple[str, float, float, int]:
+def timed(cmd: list[str], what: str, cwd: Path | None = None) -> tuple[str, float, float, int]:
     """(stdout, wall seconds, CPU seconds, peak RSS in MB) of ``cmd`` and its children."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", RUN, *cmd], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", RUN, *cmd], capture_output=True, text=True, cwd=cwd)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{what} failed: {done.stderr[-1500:]}")
@@ -172,20 +174,47 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def served(name: str, server: object, *args: str) -> Row:
+def served(name: str, server: object, *args: str, cwd: Path | None = None) -> Row:
     """An fcrctl run against a served repository, with the server's CPU and peak RSS beside it."""
     pid = getattr(server, "pid", None)
     before = cpu_seconds(pid)
-    row = fcrctl(name, getattr(server, "url"), *args)  # noqa: B009
+    row = fcrctl(name, getattr(server, "url"), *args, cwd=cwd)  # noqa: B009
     row.server_cpu = cpu_seconds(pid) - before
     row.server_rss = peak_rss_mb(pid)
     return row
 
 
-def measure(count: int, megabytes: int, work: Path, runs: set[str], keep: bool) -> list[Row]:
+def export_over_serve(source: Path, work: Path, count: int, baseline_tree: Path | None) -> list[Row]:
+    """The export-over-serve row, and with ``baseline_tree`` the same run of that tree's fcrctl (client
+    and server) right after it, so the pair sees the same load."""
+    from tests.server_fixture import start_server
+
+    rows = []
+    trees = [("export over serve", None), *([("  same, baseline tree", baseline_tree)] if baseline_tree else [])]
+    for name, tree in trees:
+        previous = os.getcwd()
+        if tree is not None:
+            os.chdir(tree)  # the server process is `python -m fcrctl.server.run`: from that tree
+        try:
+            with start_server(source, subprocess=True) as server:
+                out2 = work / f"export-serve-{count}"
+                rows.append(served(name, server, "export", "/", str(out2), "--no-versions", "--jobs", "4", cwd=tree))
+                shutil.rmtree(out2, ignore_errors=True)
+        finally:
+            os.chdir(previous)
+    return rows
+
+
+def measure(count: int, megabytes: int, work: Path, runs: set[str], keep: bool,
+            baseline_tree: Path | None = None) -> list[Row]:
     from tests.server_fixture import start_server
 
     source, rows = source_repository(work, count, megabytes), []
+    if runs == {"export-serve"}:  # --only export-serve
+        rows = export_over_serve(source, work, count, baseline_tree)
+        if not keep:
+            shutil.rmtree(source, ignore_errors=True)
+        return rows
     out = work / f"export-{count}"
     shutil.rmtree(out, ignore_errors=True)
     exported = fcrctl("export local", str(source), "export", "/", str(out), "--no-versions")
@@ -215,10 +244,7 @@ def measure(count: int, megabytes: int, work: Path, runs: set[str], keep: bool) 
         shutil.rmtree(copy, ignore_errors=True)
         shutil.rmtree(target, ignore_errors=True)
     if "serve" in runs:
-        with start_server(source, subprocess=True) as server:
-            out2 = work / f"export-serve-{count}"
-            rows.append(served("export over serve", server, "export", "/", str(out2), "--no-versions", "--jobs", "4"))
-            shutil.rmtree(out2, ignore_errors=True)
+        rows += export_over_serve(source, work, count, baseline_tree)
     if "serve" in runs and "import" in runs:
         served_repo = work / f"served-{count}"
         shutil.rmtree(served_repo, ignore_errors=True)
@@ -239,6 +265,9 @@ def main() -> None:
     parser.add_argument("--no-import", action="store_true", help="export runs only (with --no-serve: local export)")
     parser.add_argument("--keep", action="store_true", help="keep the built sources in BENCH_DIR for the next run")
     parser.add_argument("--smoke", action="store_true", help="a tiny run (CI)")
+    parser.add_argument("--only", choices=["export-serve"], help="one row only: export over serve")
+    parser.add_argument("--baseline-tree", type=Path,
+                        help="a source tree (e.g. /work/main) whose export over serve runs beside ours")
     args = parser.parse_args()
     count, megabytes = (100, 1) if args.smoke else (args.resources, args.mb)
     base = os.environ.get("BENCH_DIR")
@@ -248,11 +277,14 @@ def main() -> None:
         tempfile.mkdtemp(prefix="fcrctl-bench-transfer-", dir=base))
     work.mkdir(parents=True, exist_ok=True)
     runs = {"export"} | (set() if args.no_import else {"import"}) | (set() if args.no_serve else {"serve"})
+    if args.only:
+        runs = {args.only}
     try:
-        big = measure(count, megabytes, work, runs, args.keep)
+        big = measure(count, megabytes, work, runs, args.keep, args.baseline_tree)
         # the smoke run spares the baseline's server runs (each starts a server process)
+        small_runs = runs - {"serve"} if args.smoke else runs
         small = {row.name: row for row in measure(max(10, count // 10), max(1, megabytes // 10), work,
-                                                  runs - {"serve"} if args.smoke else runs, args.keep)}
+                                                  small_runs, args.keep, args.baseline_tree)} if small_runs else {}
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
