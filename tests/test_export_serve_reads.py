@@ -3,6 +3,7 @@ as text, and the same bytes as the path that reads a container's RDF and listing
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from pathlib import Path
@@ -176,3 +177,29 @@ def test_served_lines_are_written_as_rdflib_writes_them(line: int, base_url: str
         assert text is not None, lines[1]
     if text is not None:
         assert "".join(t + "\n" for t in text).encode() == through_rdflib(lines, server, base_url), lines[1]
+
+
+def test_quick_get_reuses_its_connection_and_leaves_errors_to_the_ordinary_path(source: Path) -> None:
+    from fcrctl.repository.http.session import QuickHead, make_session
+
+    session = make_session()
+    quick = QuickHead(session, (5.0, 5.0))
+    try:
+        with start_server(source) as served:
+            for _ in range(3):
+                response = quick.get(served.url + "/c", {"Accept": "application/n-triples"})
+                assert response is not None and response.status_code == 200
+                body = b"".join(iter(functools.partial(response.raw.read1, 1 << 16), b""))
+                response.close()
+                assert b"/c> <http://purl.org/dc/elements/1.1/title>" in body
+                assert response.headers["content-type"].startswith("application/n-triples")
+            assert quick.opened == 1  # each body read to its end: its connection was kept
+            assert quick.get(served.url + "/missing", {}) is None  # 404: the caller's requests path raises it
+            assert quick.get(served.url.replace("http:", "https:") + "/c", {}) is None  # TLS: requests' own pool
+            half = quick.get(served.url + "/c", {"Accept": "application/n-triples"})
+            assert half is not None
+            half.close()  # not read to its end: the connection is dropped, never handed out mid-body
+            assert quick.get(served.url + "/c", {}) is not None and quick.opened == 3
+    finally:
+        quick.close()
+        session.close()

@@ -26,6 +26,7 @@ from fcrctl.repository.http import ntriples, wire
 from fcrctl.repository.http.facts import About, embedded_info, plain_strings, spellings
 from fcrctl.repository.http.listing_triples import CONTAINS, WANTED, ListingTriples
 from fcrctl.repository.http.remote import Remote
+from fcrctl.repository.http.session import QuickResponse
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -91,7 +92,9 @@ class Listings:
         url = remote.url(path)
         prefs = RdfPrefs(containment=True, membership=False, embed_children=True)
         headers = {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
-        response = remote.send("GET", url, path=path, headers=headers, stream=True)
+        response = remote.quick_head.get(url, {**remote.tx_headers, **headers})  # see QuickHead.get
+        if response is None:  # an error, https, or the idle connection had closed: the ordinary way explains it
+            response = remote.send("GET", url, path=path, headers=headers, stream=True)
         try:
             if not _grouped(response) or response.headers.get(OWN_FIRST_HEADER, "").strip().lower() != OWN_FIRST:
                 self._ungrouped = True
@@ -233,7 +236,7 @@ class OpenedContainer:
     iterated as their groups arrive. Close it when done with them (the connection goes back)."""
 
     def __init__(self, own: list[str], url: str, remote: Remote, headers: wire.Headers,
-                 children: Iterator[ResourceInfo], response: requests.Response | None) -> None:
+                 children: Iterator[ResourceInfo], response: requests.Response | QuickResponse | None) -> None:
         self.own = own
         self.base_uri = remote.base_uri
         self.headers = headers
@@ -269,9 +272,9 @@ class OpenedContainer:
             self._response = None
 
 
-def _grouped(response: requests.Response) -> bool:
+def _grouped(response: requests.Response | QuickResponse) -> bool:
     return response.headers.get(GROUPED_HEADER, "").strip().lower() == GROUPED and _is_nt(response)
 
 
-def _is_nt(response: requests.Response) -> bool:
+def _is_nt(response: requests.Response | QuickResponse) -> bool:
     return rdf.mime_of(wire.parse_headers(response.headers).content_type) == "application/n-triples"

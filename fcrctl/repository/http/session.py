@@ -213,6 +213,47 @@ class QuickHead:
             return None
         return response.headers
 
+    def get(self, url: str, headers: dict[str, str]) -> QuickResponse | None:
+        """A GET over plain http as ``head`` sends a HEAD: the response of a 2xx answer whose body
+        is not content-encoded, to be read (``raw.read1``) and closed, else None (the caller sends
+        it the ordinary way). Export sends one per container: requests' own preparation and
+        urllib3's response machinery cost more than the rest of a small container's export."""
+        parts = urlsplit(url)
+        if parts.scheme != "http":
+            return None
+        key = (parts.scheme, parts.netloc, *(f"{k}: {v}" for k, v in headers.items()))
+        template = self._templates.get(key) or self._template(key, url, headers)
+        if template is None:
+            return None
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        with self._lock:
+            idle = self._idle.get(parts.netloc)
+            conn = idle.pop() if idle else None
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=self._connect_timeout)
+                with self._lock:
+                    self.opened += 1
+                conn.connect()
+                conn.sock.settimeout(self._read_timeout)
+            conn.request("GET", target, headers=template.headers)
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException):
+            if conn is not None:
+                conn.close()
+            return None
+        if not 200 <= response.status < 300 or response.getheader("Content-Encoding", "identity") != "identity":
+            conn.close()
+            return None
+        return QuickResponse(self, parts.netloc, conn, response)
+
+    def _put_back(self, netloc: str, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.setdefault(netloc, []).append(conn)
+                return
+        conn.close()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -235,6 +276,48 @@ class QuickHead:
                 template = _Template(pool, dict(prepared.headers), adapter.max_retries)
             self._templates[key] = template
             return template
+
+
+class QuickResponse:
+    """QuickHead.get's answer, read as the listing readers read a requests response: ``status_code``,
+    ``headers`` (case-insensitive, repeated headers joined as requests joins them), ``raw.read1``
+    (transport errors raised as requests' ConnectionError), ``close`` (the connection goes back to
+    the idle pool when the body was read to its end)."""
+
+    def __init__(self, owner: QuickHead, netloc: str, conn: http.client.HTTPConnection,
+                 response: http.client.HTTPResponse) -> None:
+        from requests.structures import CaseInsensitiveDict
+
+        self._owner, self._netloc, self._conn, self._response = owner, netloc, conn, response
+        self.status_code = response.status
+        message = response.msg
+        self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
+            {name: ", ".join(message.get_all(name) or ()) for name in dict.fromkeys(message.keys())})
+        self.raw = self
+
+    def read1(self, size: int, decode_content: bool = True) -> bytes:
+        try:
+            return self._response.read1(size)
+        except (OSError, http.client.HTTPException) as exc:
+            raise requests.exceptions.ConnectionError(exc) from exc
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        response = self._response
+        # read to its end: a chunked body closes itself there; a sized one is left at length 0
+        if (response.isclosed() or response.length == 0) and not response.will_close:
+            response.close()
+            self._owner._put_back(self._netloc, conn)
+        else:
+            conn.close()
+
+    def __enter__(self) -> QuickResponse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)
