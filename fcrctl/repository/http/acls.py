@@ -22,7 +22,7 @@ from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, NotFound, Unsupported
 from fcrctl.repository.base import Conditions, RdfPrefs, ResourceInfo
 from fcrctl.repository.http import wire
-from fcrctl.repository.http.remote import Remote
+from fcrctl.repository.http.remote import RDF_ACCEPT, Remote
 from fcrctl.repository.http.writes import external_update
 
 if TYPE_CHECKING:
@@ -73,8 +73,25 @@ class HttpAcls:
             acl_url = self._acl_url(path)
         if acl_url is None:
             return self._roles_graph(path)
-        graph, _ = self._remote.get_graph(acl_url, path, prefs=prefs, what=f"the ACL of {path}")
+        graph = self._quick_acl(acl_url, path, prefs) if known else None
+        if graph is None:
+            graph, _ = self._remote.get_graph(acl_url, path, prefs=prefs, what=f"the ACL of {path}")
         return rdf.to_internal(graph, self._remote.base_uri)
+
+    def _quick_acl(self, acl_url: str, path: str, prefs: RdfPrefs) -> Graph | None:
+        """Export's read of each resource's ACL (most have none: a 404) through QuickHead.get; None
+        when that path does not apply (the ordinary GET then explains any error)."""
+        remote = self._remote
+        headers = {**remote.tx_headers, "Accept": RDF_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
+        response = remote.quick_head.get(acl_url, headers, also=(404,))
+        if response is None:
+            return None
+        with response:
+            body = remote.read_body(response, acl_url, path)  # type: ignore[arg-type]
+            if response.status_code == 404:
+                raise NotFound(f"{path} has no ACL of its own", path=path)
+            graph, _ = remote.parse_graph(response, acl_url, path, body=body)  # type: ignore[arg-type]
+        return graph
 
     def put_acl(self, path: str, graph: Graph, *,
                 conditions: Conditions = Conditions()) -> tuple[ResourceInfo, bool]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -213,10 +213,10 @@ class QuickHead:
             return None
         return response.headers
 
-    def get(self, url: str, headers: dict[str, str]) -> QuickResponse | None:
+    def get(self, url: str, headers: dict[str, str], also: tuple[int, ...] = ()) -> QuickResponse | None:
         """A GET over plain http as ``head`` sends a HEAD: the response of a 2xx answer whose body
-        is not content-encoded, to be read (``raw.read1``) and closed, else None (the caller sends
-        it the ordinary way). Export sends one per container: requests' own preparation and
+        is not content-encoded (or of a status in ``also``), to be read (``raw.read1``) and closed,
+        else None (the caller sends it the ordinary way). Export sends one per container: requests' own preparation and
         urllib3's response machinery cost more than the rest of a small container's export."""
         parts = urlsplit(url)
         if parts.scheme != "http":
@@ -242,7 +242,8 @@ class QuickHead:
             if conn is not None:
                 conn.close()
             return None
-        if not 200 <= response.status < 300 or response.getheader("Content-Encoding", "identity") != "identity":
+        if ((not 200 <= response.status < 300 and response.status not in also)
+                or response.getheader("Content-Encoding", "identity") != "identity"):
             conn.close()
             return None
         return QuickResponse(self, parts.netloc, conn, response)
@@ -300,6 +301,10 @@ class QuickResponse:
             return self._response.read1(size)
         except (OSError, http.client.HTTPException) as exc:
             raise requests.exceptions.ConnectionError(exc) from exc
+
+    def iter_content(self, chunk_size: int) -> Iterator[bytes]:
+        while block := self.read1(chunk_size):
+            yield block
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
