@@ -291,9 +291,11 @@ class QuickResponse:
 
         self._owner, self._netloc, self._conn, self._response = owner, netloc, conn, response
         self.status_code = response.status
-        message = response.msg
-        self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
-            {name: ", ".join(message.get_all(name) or ()) for name in dict.fromkeys(message.keys())})
+        joined: dict[str, str] = {}
+        for name, value in response.msg.items():  # one pass (get_all per name scans them all)
+            key = name.lower()
+            joined[key] = f"{joined[key]}, {value}" if key in joined else value
+        self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(joined)
         self.raw = self
 
     def read1(self, size: int, decode_content: bool = True) -> bytes:
