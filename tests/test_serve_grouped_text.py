@@ -83,7 +83,7 @@ def rdflib_path(monkeypatch: pytest.MonkeyPatch) -> None:
                         listings.advertise_grouping(resp, ctx.repo, prefs, mime, streamed=streamed))
 
 
-@pytest.mark.parametrize("dialect", ["fedora6", "fedora5"])
+@pytest.mark.parametrize("dialect", ["fedora6", "fedora5", "fedora4"])
 @pytest.mark.parametrize(("url", "container", "children"), [("/rest/c", "/rest/c", 37), ("/rest/", "/rest/", 1)])
 def test_the_text_body_holds_the_rdflib_body_s_groups(repo: Any, dialect: str, url: str, container: str,
                                                       children: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +131,7 @@ def test_bodies_not_asked_as_ls_asks_keep_the_rdflib_path(repo: Any, monkeypatch
     monkeypatch.setattr(listings, "grouped_text", no_text)
     omit_server = LS_PREFER[:-1] + f' {rdf.FEDORA}ServerManaged"'
     minimal = f'return=representation; include="{rdf.FEDORA}EmbedResources"; omit="{rdf.LDP}PreferMinimalContainer"'
-    for dialect, prefer in (("fedora4", LS_PREFER), ("fedora6", omit_server), ("fedora6", minimal)):
+    for dialect, prefer in (("fedora6", omit_server), ("fedora6", minimal)):
         chunks, _ = body(repo, text=False, dialect=dialect, prefer=prefer)
         assert b"".join(chunks)
 

@@ -56,6 +56,19 @@ def _typed(node: Any) -> Any:
     return node
 
 
+_UTC = '+00:00"^^<' + XSD_DATETIME + "> ."
+
+
+def typed_line(line: str) -> str:
+    """``_typed`` on one N-Triples line as rdflib's row writer writes it: a simple literal (the only
+    object that ends in a bare quote) gets ``^^xsd:string``, a UTC dateTime its ``Z``."""
+    if line.endswith(_UTC):
+        return line[: -len(_UTC)] + 'Z"^^<' + XSD_DATETIME + "> ."
+    if line.endswith('" .'):
+        return line[:-2] + "^^<" + XSD_STRING + "> ."
+    return line
+
+
 def typed_triples(triples: Iterable[Triple]) -> Iterator[Triple]:
     return ((s, p, _typed(o)) for s, p, o in triples)
 

@@ -69,38 +69,53 @@ def grouped_listing(resp: Response, ctx: Context, info: ResourceInfo, prefs: Rdf
     from fcrctl.server import fedora4
 
     if (advertise_grouping(resp, ctx.repo, prefs, mime, streamed=streamed) and prefs.server_managed
-            and hasattr(ctx.repo, "children_stored") and not rdf.omits_own_triples(ctx.request.headers.get("Prefer"))
-            and not (ctx.config.dialect == "fedora4" and fedora4.types_literals(mime))):
-        resp.response = grouped_text(ctx, info, prefs)
+            and hasattr(ctx.repo, "children_stored") and not rdf.omits_own_triples(ctx.request.headers.get("Prefer"))):
+        typed = ctx.config.dialect == "fedora4" and fedora4.types_literals(mime)
+        resp.response = grouped_text(ctx, info, prefs, typed=typed)
 
 
 def grouped_text(ctx: Context, info: ResourceInfo, prefs: RdfPrefs, rows: int = CHUNK_ROWS,
-                 first_rows: int = FIRST_CHUNK_ROWS) -> Iterator[bytes]:
+                 first_rows: int = FIRST_CHUNK_ROWS, *, typed: bool = False) -> Iterator[bytes]:
     """The grouped N-Triples body of ``info``'s listing (docs/listings.md): the container's own
     triples, then each child's ``ldp:contains`` line and its lines, ``rows`` lines a chunk (the
     first ``first_rows``). The same triples as Context.ntriples_chunks writes of the repository's
-    triples (tests compare them), a child's lines as export writes them (ntlines.export_lines)."""
+    triples (tests compare them), a child's lines (and the container's own, where it is not the
+    root and has no membership triples) as export writes them (ntlines.export_lines); ``typed``:
+    simple literals typed as Fedora 4.7 writes them (fedora4.typed_line)."""
     import dataclasses
 
     from fcrctl import paths
     from fcrctl.repository.base import LDP
+    from fcrctl.server import fedora4
     from fcrctl.server.reads import served_triples
     from fcrctl.services.transfer.ntlines import export_lines
 
     repo = ctx.repo
-    own = dataclasses.replace(prefs, containment=False, embed_children=False)
-    yield from ctx.ntriples_chunks(served_triples(ctx, info, prefs=own))
     base = ctx.base_url.rstrip("/")
     bare = f"<{base}>"  # the root as export writes it (serve writes it with its slash): such a child takes rdflib
+
+    def text(stored: bytes, resource: ResourceInfo) -> list[str] | None:
+        lines = export_lines(stored, resource, base)
+        if lines is None or any(bare in line for line in lines):
+            return None
+        return [fedora4.typed_line(line) for line in lines] if typed else lines
+
+    own = dataclasses.replace(prefs, containment=False, embed_children=False)
+    own_lines = None
+    if info.path != "/" and not prefs.membership and hasattr(repo, "stored_ntriples"):
+        own_lines = text(repo.stored_ntriples(info.path), info)
+    if own_lines is not None:
+        yield "".join(line + "\n" for line in own_lines).encode("utf-8")
+    else:
+        triples = served_triples(ctx, info, prefs=own)
+        yield from ctx.ntriples_chunks(fedora4.typed_triples(triples) if typed else triples)
     contains = f"<{base}/> " if info.path == "/" else f"<{base}{rdf.encode_path(info.path)}> "
     contains += f"<{LDP}contains> "
     chunk: list[str] = []
     limit = first_rows
     for child, stored in repo.children_stored(info.path):  # type: ignore[attr-defined]
         chunk.append(f"{contains}<{base}{rdf.encode_path(child.path)}> .\n")
-        lines = export_lines(stored, child, base) if stored is not None else None
-        if lines is not None and any(bare in line for line in lines):
-            lines = None
+        lines = text(stored, child) if stored is not None else None
         if lines is not None:
             chunk.extend(line + "\n" for line in lines)
             if len(chunk) < limit:
@@ -108,7 +123,8 @@ def grouped_text(ctx: Context, info: ResourceInfo, prefs: RdfPrefs, rows: int = 
         yield "".join(chunk).encode("utf-8")
         chunk, limit = [], rows
         if lines is None:  # as Local Listings.triples embeds a child: its stored triples, the server's
-            yield from ctx.ntriples_chunks(_child_triples(repo, child, paths.to_id(child.path)))
+            triples = _child_triples(repo, child, paths.to_id(child.path))
+            yield from ctx.ntriples_chunks(fedora4.typed_triples(triples) if typed else triples)
     if chunk:
         yield "".join(chunk).encode("utf-8")
 
