@@ -79,6 +79,7 @@ def groups(data: bytes, container: str = "/rest/c") -> list[tuple[str, set[str]]
 @pytest.fixture
 def rdflib_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(listings, "grouped_text", None)
+    monkeypatch.setattr(listings, "writes_text", lambda ctx, prefs: False)
     monkeypatch.setattr(listings, "grouped_listing", lambda resp, ctx, info, prefs, mime, *, streamed:
                         listings.advertise_grouping(resp, ctx.repo, prefs, mime, streamed=streamed))
 
@@ -92,6 +93,7 @@ def test_the_text_body_holds_the_rdflib_body_s_groups(repo: Any, dialect: str, u
     ours = groups(b"".join(chunks), container)
     with monkeypatch.context() as m:
         m.setattr(listings, "grouped_text", None)
+        m.setattr(listings, "writes_text", lambda ctx, prefs: False)
         m.setattr(listings, "grouped_listing", lambda resp, ctx, info, prefs, mime, *, streamed:
                   listings.advertise_grouping(resp, ctx.repo, prefs, mime, streamed=streamed))
         theirs = groups(b"".join(body(repo, text=False, dialect=dialect, url=url)[0]), container)

@@ -51,11 +51,16 @@ OWN_FIRST_HEADER = "Fcrctl-Listing-Own"
 OWN_FIRST = "first"
 
 
+def advertises(repo: Repository, prefs: RdfPrefs, mime: str) -> bool:
+    """Whether a streamed body of this request is a grouped listing (advertise_grouping)."""
+    return (rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)] == "nt" and repo.capabilities.grouped_listings
+            and prefs.containment and prefs.embed_children and not prefs.inbound)
+
+
 def advertise_grouping(resp: Response, repo: Repository, prefs: RdfPrefs, mime: str, *, streamed: bool) -> bool:
     """Sets GROUPED_HEADER on a streamed N-Triples body the repository writes grouped: containment
     with children embedded, and no inbound references (their subjects may be children, anywhere)."""
-    if (streamed and rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)] == "nt" and repo.capabilities.grouped_listings
-            and prefs.containment and prefs.embed_children and not prefs.inbound):
+    if streamed and advertises(repo, prefs, mime):
         resp.headers[GROUPED_HEADER] = GROUPED
         resp.headers[OWN_FIRST_HEADER] = OWN_FIRST
         return True
@@ -68,10 +73,15 @@ def grouped_listing(resp: Response, ctx: Context, info: ResourceInfo, prefs: Rdf
     `ls` asks for) written as text (grouped_text) in place of the triples' body."""
     from fcrctl.server import fedora4
 
-    if (advertise_grouping(resp, ctx.repo, prefs, mime, streamed=streamed) and prefs.server_managed
-            and hasattr(ctx.repo, "children_stored") and not rdf.omits_own_triples(ctx.request.headers.get("Prefer"))):
+    if advertise_grouping(resp, ctx.repo, prefs, mime, streamed=streamed) and writes_text(ctx, prefs):
         typed = ctx.config.dialect == "fedora4" and fedora4.types_literals(mime)
         resp.response = grouped_text(ctx, info, prefs, typed=typed)
+
+
+def writes_text(ctx: Context, prefs: RdfPrefs) -> bool:
+    """Whether a grouped body (advertise_grouping) is written by grouped_text, not from the triples."""
+    return (prefs.server_managed and hasattr(ctx.repo, "children_stored")
+            and not rdf.omits_own_triples(ctx.request.headers.get("Prefer")))
 
 
 def grouped_text(ctx: Context, info: ResourceInfo, prefs: RdfPrefs, rows: int = CHUNK_ROWS,

@@ -69,8 +69,11 @@ def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: st
         content, stream = served_triples(ctx, info, prefs=prefs, version=version), True
     elif not head:
         if rdf.resolve_format(mime) == r.NTRIPLES:  # listings: written as read, no graph built
-            content = served_triples(ctx, info, prefs=prefs, version=version)
             stream = outside_tx
+            text = (stream and version is None and listings.advertises(ctx.repo, prefs, mime)
+                    and listings.writes_text(ctx, prefs))
+            # a grouped body written as text (grouped_listing) reads its triples itself
+            content = () if text else served_triples(ctx, info, prefs=prefs, version=version)
         elif listings.streams(mime) and outside_tx:  # Turtle, N3: written in chunks as read
             content, stream = served_triples(ctx, info, prefs=prefs, version=version), True
         elif listings.streams(mime):
