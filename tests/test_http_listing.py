@@ -403,6 +403,46 @@ def test_a_server_that_breaks_its_grouping_is_corrupt_data(fake: Any, body: byte
         repo.close()
 
 
+def test_a_container_read_in_one_get_gives_its_own_lines_then_its_children(fake: Any) -> None:
+    own = f"<{{b}}/c> <http://purl.org/dc/elements/1.1/title> \"c\" .\n<{{b}}/c> {CREATED} {STAMP} .\n".encode()
+    promised = {"Fcrctl-Listing": "grouped", "Fcrctl-Listing-Own": "first"}
+    server = fake([(own + group("a") + group("b"), 0.0)], headers=promised)
+    repo = HttpRepository.open(server.base, retries=0)
+    try:
+        opened = repo.open_container("/c")
+        assert opened is not None and len(opened.own) == 2 and opened.own[0].endswith('"c" .')
+        assert [i.path for i in opened] == ["/c/a", "/c/b"]
+        opened.close()
+    finally:
+        repo.close()
+
+
+def test_a_container_s_own_triple_after_its_children_breaks_the_promise(fake: Any) -> None:
+    late = f"<{{b}}/c> {CREATED} {STAMP} .\n".encode()
+    server = fake([(group("a") + late + group("b"), 0.0)],
+                  headers={"Fcrctl-Listing": "grouped", "Fcrctl-Listing-Own": "first"})
+    repo = HttpRepository.open(server.base, retries=0)
+    try:
+        opened = repo.open_container("/c")
+        assert opened is not None and opened.own == []
+        with pytest.raises(CorruptData, match="came after its children"):
+            list(opened)
+        opened.close()
+    finally:
+        repo.close()
+
+
+def test_a_grouped_listing_without_the_own_first_promise_is_not_read_in_one_get(fake: Any) -> None:
+    server = fake([(group("a"), 0.0)])  # Fcrctl-Listing: grouped alone (an older serve)
+    repo = HttpRepository.open(server.base, retries=0)
+    try:
+        assert repo.open_container("/c") is None
+        assert repo.open_container("/c") is None  # not asked again: no request made
+        assert [i.path for i in repo.children("/c")] == ["/c/a"]
+    finally:
+        repo.close()
+
+
 def test_the_same_body_not_said_to_be_grouped_is_read_whole_and_sorted(fake: Any) -> None:
     server = fake([(group("b") + group("a"), 0.0)], headers={})
     repo = HttpRepository.open(server.base, retries=0)
