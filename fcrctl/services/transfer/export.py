@@ -5,7 +5,10 @@ streams: children are listed as they come and each resource is written as soon a
 memory stays flat however big the repository; for Turtle and N-Triples a container's
 ``ldp:contains`` triples are streamed into its file from the listing (the same listing the walk
 descends by) instead of being collected in a graph, and where the backend hands out its stored
-N-Triples (local) a resource's file is written from them as text (ntlines.py), not through rdflib.
+N-Triples (local) a resource's file is written from them as text (ntlines.py), not through rdflib;
+over serve each container is read in one GET, its triples and children (served_lines.py).
+Long because the walk, its one-resource writers and the streamed listing share the Exporter's
+state (the open container files, the pool, the report): split, they would pass it all around.
 """
 
 from __future__ import annotations
