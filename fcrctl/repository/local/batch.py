@@ -43,6 +43,7 @@ class WriteBatch:
         self._changes: list[Change] = []
         self._paths: dict[str, int] = {}  # staged path -> its change's place in _changes
         self._held: contextlib.ExitStack | None = None
+        self.versions = 0  # OCFL versions staged (an object with its history counts each): what it holds
 
     def __len__(self) -> int:
         return len(self._changes)
@@ -78,6 +79,7 @@ class WriteBatch:
             change.created = self.writes.store.created  # this resource's version date
         self._paths[path] = len(self._changes)
         self._changes.append(change)
+        self.versions += 1
         return True
 
     def revise(self, path: str, spec: ResourceSpec, *, created: datetime | None = None,
@@ -109,6 +111,7 @@ class WriteBatch:
         # an earlier version is only written, never indexed: what indexing reuses goes (memory per batch)
         previous.earlier, previous.known_headers, previous.known_graphs = [], {}, {}
         self._changes[place] = change
+        self.versions += 1
 
     def drop(self, path: str) -> None:
         """Unstage ``path`` (and remove what it spooled): a resource whose later version failed."""
@@ -116,6 +119,7 @@ class WriteBatch:
         if place is None:
             return
         change = self._changes.pop(place)
+        self.versions -= 1 + len(change.earlier)
         _remove_spooled([change])
         self._paths = {p: i - (i > place) for p, i in self._paths.items()}
 
@@ -131,7 +135,7 @@ class WriteBatch:
 
     def commit(self) -> None:
         """Apply what is staged in one durable commit (all of it, or on an error none of it)."""
-        changes, self._changes, self._paths = self._changes, [], {}
+        changes, self._changes, self._paths, self.versions = self._changes, [], {}, 0
         try:
             if changes:
                 self.writes.store.commit(changes)
@@ -143,7 +147,7 @@ class WriteBatch:
 
     def discard(self) -> None:
         """Drop what is staged (binaries spooled under tmp/ with it)."""
-        changes, self._changes, self._paths = self._changes, [], {}
+        changes, self._changes, self._paths, self.versions = self._changes, [], {}, 0
         _remove_spooled(changes)
         self._release()
 
