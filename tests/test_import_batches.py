@@ -60,14 +60,14 @@ CRASHING_IMPORT = textwrap.dedent(
     real_commit, real_install = store.Store.commit, ocfl_write.install_version
     commits, installs = [], []
 
-    def commit(self, changes):
+    def commit(self, changes, **options):
         commits.append(1)
         if len(commits) == 3:  # the third batch: say what is in it, then die inside its commit
             with open(log, "w") as fh:
                 json.dump([c.object_id for c in changes], fh)
             if where == "before-journal":
                 store.Store._write_journal = lambda self, prepared: os._exit(137)
-        return real_commit(self, changes)
+        return real_commit(self, changes, **options)
 
     def install(prepared, dirs):
         installs.append(1)

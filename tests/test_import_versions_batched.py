@@ -62,9 +62,9 @@ def test_versioned_objects_batched_equal_those_written_one_commit_per_version(
     commits: list[int] = []
     real = Store.commit
 
-    def counting(self: Store, changes: list) -> None:  # type: ignore[type-arg]
+    def counting(self: Store, changes: list, **options: object) -> None:  # type: ignore[type-arg]
         commits.append(len(changes))
-        real(self, changes)
+        real(self, changes, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Store, "commit", counting)
     result = run(batched, "--json", "import", str(export), "--verify")
@@ -142,13 +142,13 @@ CRASHING = textwrap.dedent(
     real_commit, real_install = store.Store.commit, ocfl_write.install_version
     installs, cut = [], []
 
-    def commit(self, changes):
+    def commit(self, changes, **options):
         # the first batch of several objects that all have a history: logged, then cut off half way
         if at == "batch" and not os.path.exists(log) and len(changes) >= 4 and all(c.earlier for c in changes):
             with open(log, "w") as fh:
                 json.dump([c.object_id for c in changes], fh)
             cut.append(len(changes) // 2)
-        return real_commit(self, changes)
+        return real_commit(self, changes, **options)
 
     def install(prepared, dirs):
         if at != "batch" or cut:

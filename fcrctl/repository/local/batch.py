@@ -138,7 +138,8 @@ class WriteBatch:
         changes, self._changes, self._paths, self.versions = self._changes, [], {}, 0
         try:
             if changes:
-                self.writes.store.commit(changes)
+                # each a new object at a path the index had no row for (refuse_taken, under the lock)
+                self.writes.store.commit(changes, fresh={change.object_id for change in changes})
         except BaseException:
             _remove_spooled(changes)
             raise

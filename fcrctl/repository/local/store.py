@@ -73,8 +73,9 @@ class Store:
         return ocfl.state_digests(ocfl.read_inventory(obj))
 
     # -- writing ------------------------------------------------------------------------------
-    def commit(self, changes: list[Change]) -> None:
-        """Apply changes with the crash-safe protocol; the caller holds the writer lock."""
+    def commit(self, changes: list[Change], *, fresh: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        """Apply changes with the crash-safe protocol; the caller holds the writer lock. ``fresh``:
+        objects the caller knows the index holds no rows of (new resources), so none are deleted."""
         ids = [c.object_id for c in changes]
         self.index.mark_pending(ids)
         prepared: _Prepared = []
@@ -124,7 +125,7 @@ class Store:
         if entries is None:
             entries = self._entries(prepared)
         removed = [change.object_id for change, p in prepared if p is None]
-        self.index.apply(entries, removed, clear_pending=ids)
+        self.index.apply(entries, removed, clear_pending=ids, fresh=fresh)
 
     def _entries(self, prepared: _Prepared, *,
                  staged: bool = False) -> list[ObjectEntries]:
@@ -234,7 +235,7 @@ class Store:
             entries.append(entry)
         tmp = self.tmp / (JOURNAL + ".tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(entries, fh)
+            fh.write(json.dumps(entries))  # json.dump writes it in thousands of small pieces
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.tmp / JOURNAL)
