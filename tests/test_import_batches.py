@@ -185,3 +185,19 @@ def test_dates_of_a_resource_whose_name_needs_encoding_are_kept(source_repo: Pat
         for path in ("/col/item:1", "/col/item:1/page~1.txt"):
             assert imported.info(path).modified == source.info(path).modified
             assert imported.info(path).created == source.info(path).created
+
+
+def test_a_batch_reads_its_parent_again_once_it_let_go_of_the_lock(tmp_path: Path) -> None:
+    """Siblings share one read of their parent's row while the batch holds the writer lock; after a
+    commit another writer may have deleted the parent, and the next child is refused, not staged."""
+    repo = LocalRepository.open(str(tmp_path / "repo"), create=True)
+    try:
+        repo.create("/a", ResourceSpec())
+        batch = repo.batch()
+        assert batch.create("/a/x", ResourceSpec()) and batch.create("/a/y", ResourceSpec())
+        batch.commit()
+        repo.delete("/a")  # a tombstone, with its children
+        assert not batch.create("/a/z", ResourceSpec())  # under a tombstone: the ordinary write says why
+        batch.discard()
+    finally:
+        repo.close()

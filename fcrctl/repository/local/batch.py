@@ -44,6 +44,8 @@ class WriteBatch:
         self._paths: dict[str, int] = {}  # staged path -> its change's place in _changes
         self._held: contextlib.ExitStack | None = None
         self.versions = 0  # OCFL versions staged (an object with its history counts each): what it holds
+        # the last parent's row: siblings come together, and nothing changes it while the lock is held
+        self._parent: tuple[str, Row | None] | None = None
 
     def __len__(self) -> int:
         return len(self._changes)
@@ -61,12 +63,11 @@ class WriteBatch:
             held = contextlib.ExitStack()
             held.enter_context(self.writing())
             self._held = held
-        index = self.writes.index
         if path == "/" or path in self._paths:
             return False
         self.writes.refuse_taken(path)
         parent = paths.parent(path) or "/"
-        prow = None if parent in self._paths else index.get(parent)
+        prow = None if parent in self._paths else self._parent_row(parent)
         if prow is None or prow.deleted:
             return False
         if prow.model == NON_RDF_SOURCE:
@@ -81,6 +82,11 @@ class WriteBatch:
         self._changes.append(change)
         self.versions += 1
         return True
+
+    def _parent_row(self, parent: str) -> Row | None:
+        if self._parent is None or self._parent[0] != parent:
+            self._parent = (parent, self.writes.index.get(parent))
+        return self._parent[1]
 
     def revise(self, path: str, spec: ResourceSpec, *, created: datetime | None = None,
                modified: datetime | None = None, version: datetime | None = None, created_by: str | None = None,
@@ -153,6 +159,7 @@ class WriteBatch:
         self._release()
 
     def _release(self) -> None:
+        self._parent = None  # another writer may change it once the lock is let go
         if self._held is not None:
             held, self._held = self._held, None
             held.close()
