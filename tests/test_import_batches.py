@@ -201,3 +201,17 @@ def test_a_batch_reads_its_parent_again_once_it_let_go_of_the_lock(tmp_path: Pat
         batch.discard()
     finally:
         repo.close()
+
+
+@pytest.mark.parametrize("value", ["2020-10-15T05:35:26+02:00", "2020-10-15T05:35:26.000001", "0999-01-02T03:04:05Z",
+                                   "9999-12-31T23:59:59.999999Z"])
+def test_dates_are_written_as_strftime_wrote_them(value: str) -> None:
+    """The dates a dated write stamps (headers, inventories): isoformat's, as strftime wrote them
+    before, year < 1000 included (strftime does not pad it)."""
+    from datetime import UTC, datetime
+
+    from fcrctl.repository.local.dates import iso
+
+    when = datetime.fromisoformat(value)
+    utc = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    assert iso(when) == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
