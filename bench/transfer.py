@@ -18,8 +18,9 @@ the source's storage root and `tar | zstd` of it (reading as many files as expor
 as many or one stream); for import, `cp -r` of the export tree (the files an import reads), and
 `cp -r` of the storage root the import wrote, with and without `sync` (making the same
 directories and files with no parsing and no index: the floor; an import is durable on return,
-so it is judged against the synced copy). Versions are left out (--no-versions): a freshly built
-repository has one per resource, and they would double what is measured.
+so it is judged against the synced copy: the summary's last lines give its rate as a fraction of
+that). Versions are left out (--no-versions): a freshly built repository has one per resource, and
+they would double what is measured.
 """
 
 from __future__ import annotations
@@ -299,6 +300,18 @@ def main() -> None:
                 f"{(row.rss - base_row.rss) / base_row.rss * 100:+.0f}%") if base_row else ""
         print(f"{row.name:<20} {row.rate:>8.0f} {row.cpu_rate:>10.0f} {row.mbs:>7.1f} {_rss(row):>7} "
               f"{row.seconds:>7.1f} {_cpu(row):>10}   {tail}")
+    _floor_line(big, small)
+
+
+def _floor_line(big: list[Row], small: dict[str, Row]) -> None:
+    """The local import's rate as a fraction of its durable floor: the synced copy of the tree it wrote
+    (an import is durable on return, so that copy is what the disk allows for the same files)."""
+    rows = {row.name: row for row in big}
+    for label, runs in (("N", rows), ("N/10", small)):
+        ours, floor = runs.get("import local"), runs.get("  cp -r imported && sync")
+        if ours is not None and floor is not None and floor.rate:
+            print(f"import local at {label}: {ours.rate:.0f} res/s = {ours.rate / floor.rate:.0%} of the durable "
+                  f"floor (cp -r imported && sync: {floor.rate:.0f} res/s)")
 
 
 def _rss(row: Row) -> str:

@@ -60,14 +60,14 @@ CRASHING_IMPORT = textwrap.dedent(
     real_commit, real_install = store.Store.commit, ocfl_write.install_version
     commits, installs = [], []
 
-    def commit(self, changes):
+    def commit(self, changes, **options):
         commits.append(1)
         if len(commits) == 3:  # the third batch: say what is in it, then die inside its commit
             with open(log, "w") as fh:
                 json.dump([c.object_id for c in changes], fh)
             if where == "before-journal":
                 store.Store._write_journal = lambda self, prepared: os._exit(137)
-        return real_commit(self, changes)
+        return real_commit(self, changes, **options)
 
     def install(prepared, dirs):
         installs.append(1)
@@ -185,3 +185,33 @@ def test_dates_of_a_resource_whose_name_needs_encoding_are_kept(source_repo: Pat
         for path in ("/col/item:1", "/col/item:1/page~1.txt"):
             assert imported.info(path).modified == source.info(path).modified
             assert imported.info(path).created == source.info(path).created
+
+
+def test_a_batch_reads_its_parent_again_once_it_let_go_of_the_lock(tmp_path: Path) -> None:
+    """Siblings share one read of their parent's row while the batch holds the writer lock; after a
+    commit another writer may have deleted the parent, and the next child is refused, not staged."""
+    repo = LocalRepository.open(str(tmp_path / "repo"), create=True)
+    try:
+        repo.create("/a", ResourceSpec())
+        batch = repo.batch()
+        assert batch.create("/a/x", ResourceSpec()) and batch.create("/a/y", ResourceSpec())
+        batch.commit()
+        repo.delete("/a")  # a tombstone, with its children
+        assert not batch.create("/a/z", ResourceSpec())  # under a tombstone: the ordinary write says why
+        batch.discard()
+    finally:
+        repo.close()
+
+
+@pytest.mark.parametrize("value", ["2020-10-15T05:35:26+02:00", "2020-10-15T05:35:26.000001", "0999-01-02T03:04:05Z",
+                                   "9999-12-31T23:59:59.999999Z"])
+def test_dates_are_written_as_strftime_wrote_them(value: str) -> None:
+    """The dates a dated write stamps (headers, inventories): isoformat's, as strftime wrote them
+    before, year < 1000 included (strftime does not pad it)."""
+    from datetime import UTC, datetime
+
+    from fcrctl.repository.local.dates import iso
+
+    when = datetime.fromisoformat(value)
+    utc = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    assert iso(when) == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

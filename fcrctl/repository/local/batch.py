@@ -43,6 +43,9 @@ class WriteBatch:
         self._changes: list[Change] = []
         self._paths: dict[str, int] = {}  # staged path -> its change's place in _changes
         self._held: contextlib.ExitStack | None = None
+        self.versions = 0  # OCFL versions staged (an object with its history counts each): what it holds
+        # the last parent's row: siblings come together, and nothing changes it while the lock is held
+        self._parent: tuple[str, Row | None] | None = None
 
     def __len__(self) -> int:
         return len(self._changes)
@@ -60,12 +63,11 @@ class WriteBatch:
             held = contextlib.ExitStack()
             held.enter_context(self.writing())
             self._held = held
-        index = self.writes.index
         if path == "/" or path in self._paths:
             return False
         self.writes.refuse_taken(path)
         parent = paths.parent(path) or "/"
-        prow = None if parent in self._paths else index.get(parent)
+        prow = None if parent in self._paths else self._parent_row(parent)
         if prow is None or prow.deleted:
             return False
         if prow.model == NON_RDF_SOURCE:
@@ -78,7 +80,13 @@ class WriteBatch:
             change.created = self.writes.store.created  # this resource's version date
         self._paths[path] = len(self._changes)
         self._changes.append(change)
+        self.versions += 1
         return True
+
+    def _parent_row(self, parent: str) -> Row | None:
+        if self._parent is None or self._parent[0] != parent:
+            self._parent = (parent, self.writes.index.get(parent))
+        return self._parent[1]
 
     def revise(self, path: str, spec: ResourceSpec, *, created: datetime | None = None,
                modified: datetime | None = None, version: datetime | None = None, created_by: str | None = None,
@@ -109,6 +117,7 @@ class WriteBatch:
         # an earlier version is only written, never indexed: what indexing reuses goes (memory per batch)
         previous.earlier, previous.known_headers, previous.known_graphs = [], {}, {}
         self._changes[place] = change
+        self.versions += 1
 
     def drop(self, path: str) -> None:
         """Unstage ``path`` (and remove what it spooled): a resource whose later version failed."""
@@ -116,6 +125,7 @@ class WriteBatch:
         if place is None:
             return
         change = self._changes.pop(place)
+        self.versions -= 1 + len(change.earlier)
         _remove_spooled([change])
         self._paths = {p: i - (i > place) for p, i in self._paths.items()}
 
@@ -131,10 +141,11 @@ class WriteBatch:
 
     def commit(self) -> None:
         """Apply what is staged in one durable commit (all of it, or on an error none of it)."""
-        changes, self._changes, self._paths = self._changes, [], {}
+        changes, self._changes, self._paths, self.versions = self._changes, [], {}, 0
         try:
             if changes:
-                self.writes.store.commit(changes)
+                # each a new object at a path the index had no row for (refuse_taken, under the lock)
+                self.writes.store.commit(changes, fresh={change.object_id for change in changes})
         except BaseException:
             _remove_spooled(changes)
             raise
@@ -143,11 +154,12 @@ class WriteBatch:
 
     def discard(self) -> None:
         """Drop what is staged (binaries spooled under tmp/ with it)."""
-        changes, self._changes, self._paths = self._changes, [], {}
+        changes, self._changes, self._paths, self.versions = self._changes, [], {}, 0
         _remove_spooled(changes)
         self._release()
 
     def _release(self) -> None:
+        self._parent = None  # another writer may change it once the lock is let go
         if self._held is not None:
             held, self._held = self._held, None
             held.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import sys
 import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -65,9 +66,10 @@ def pack(item: Prepared) -> bytes:
 
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
-        from rdflib import Graph
-
-        if isinstance(obj, Graph):
+        # called for every object pickled (~17 a resource): without rdflib imported there is no
+        # Graph to find, and an import statement per call cost more than the pickling
+        graphs = sys.modules.get("rdflib.graph")
+        if graphs is not None and isinstance(obj, graphs.Graph):
             return _graph, (list(obj),)
         return NotImplemented
 

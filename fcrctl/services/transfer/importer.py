@@ -32,7 +32,9 @@ from fcrctl.services.transfer.import_write import Writer
 from fcrctl.services.transfer.report import Report
 from fcrctl.services.transfer.source import Source
 
-BATCH = 1000  # resources per durable commit locally: what a crash may cost (--resume redoes it)
+# OCFL versions per durable commit locally (a resource with its history counts each: what a batch
+# holds in memory is its versions): what a crash may cost (--resume redoes it)
+BATCH = 1000
 BATCH_BYTES = 256 << 20  # ...and binary bytes: big binaries are committed a few at a time
 
 
@@ -185,7 +187,7 @@ class Importer:
                     assert prepared.current is not None
                     pending[entry.path] = (entry.kind, prepared.current.size, self.writer.extras(prepared))
                     staged_bytes += prepared.current.size
-                    if len(pending) >= BATCH or staged_bytes >= BATCH_BYTES:
+                    if batch.versions >= BATCH or staged_bytes >= BATCH_BYTES:
                         commit()
                 elif outcome == "skipped":
                     self.on_item(entry.path)
