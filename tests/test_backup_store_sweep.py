@@ -15,7 +15,7 @@ import pytest
 
 from fcrctl.repository import open_repository
 from fcrctl.repository.base import ResourceSpec
-from fcrctl.services.backup import packs
+from fcrctl.services.backup import packcache, packs
 from fcrctl.services.backup.manifest import delete_from_store, list_store, read_manifest
 from fcrctl.services.backup.refcache import DIR, RefCache, Refs, prefix
 from fcrctl.services.backup.stores import open_store
@@ -161,8 +161,8 @@ def test_a_manifest_gone_without_this_cache_makes_it_doubtful(tmp_path: Path) ->
     # another machine (or an older fcrctl killed before its sweep) removed the newest manifest:
     # what only it named is no candidate of this cache's next delete
     (store / "manifests" / f"{ids[3]}.jsonl.zst").unlink()
-    _delete_checked(store, tmp_path / "oracle", [ids[1]], home, full=False)
-    assert _stored(store) == _stored(tmp_path / "oracle")  # so it marked every manifest
+    _delete_checked(store, tmp_path / "oracle", [ids[2]], home, full=False)  # a delta: by candidates, but
+    assert _stored(store) == _stored(tmp_path / "oracle")  # the cache is doubtful: it marked every manifest
 
 
 def test_a_prefix_shared_with_a_live_digest_keeps_the_blob() -> None:
@@ -174,13 +174,44 @@ def test_a_prefix_shared_with_a_live_digest_keeps_the_blob() -> None:
 
 
 def test_cli_prune_full_sweep_frees_what_killed_uploads_left(tmp_path: Path) -> None:
-    repo, store, ids = _store_with(tmp_path, 3)
+    repo, store, ids = _store_with(tmp_path, 4)
     ok_json(repo, "delete-backup", ids[0], "--from", str(store))  # builds the cache
     orphan = "f" * 128
     (store / "blobs" / "ff").mkdir(parents=True, exist_ok=True)
     (store / "blobs" / "ff" / orphan).write_bytes(b"left by a killed upload")
-    ok_json(repo, "delete-backup", ids[1], "--from", str(store))  # candidates only: the orphan stays
+    ok_json(repo, "delete-backup", ids[2], "--from", str(store))  # a delta: candidates only, the orphan stays
     assert (store / "blobs" / "ff" / orphan).exists()
-    out = ok_json(repo, "prune-backups", "--keep-last", "1", "--from", str(store), "--full-sweep")
+    out = ok_json(repo, "prune-backups", "--keep-last", "2", "--from", str(store), "--full-sweep")
     assert out["remove"] == []
     assert not (store / "blobs" / "ff" / orphan).exists()
+
+
+def test_the_pack_cache_follows_the_store_never_names_a_dropped_pack(tmp_path: Path) -> None:
+    """Uploads and verifies learn what the store's packs hold from a cache (packcache.py) that reads
+    only the indexes written since: one whose packs a delete (from another home) dropped must
+    not make an upload skip a blob the store no longer has."""
+    repo, store, ids = _store_with(tmp_path, 2)
+    home = repo / "backups"
+    s = open_store(str(store))
+    try:
+        cached = packcache.packed(s, home)
+        assert isinstance(cached, packcache.Packed)
+        held = packs.read_index(s)
+        assert held and all(cached.locate(d) == at for d, at in held.items())
+        cached.close()
+        delete_from_store(s, *ids, home=None)  # another machine: every pack dropped
+        assert not packs.read_index(s)
+        cached = packcache.packed(s, home)
+        assert isinstance(cached, packcache.Packed) and not any(d in cached for d in held)
+        cached.close()
+    finally:
+        s.close()
+    ok_json(repo, "upload-backup", ids[1], str(store))  # sends every blob again
+    assert ok_json(repo, "verify-backup", ids[1], "--from", str(store), "--read-data")["ok"]
+    (home / DIR).joinpath(RefCache.of(home, str(store)).root.name, packcache.FILE).write_bytes(b"not sqlite" * 100)
+    s = open_store(str(store))
+    try:
+        assert isinstance(packcache.packed(s, home), dict)  # unusable: every index read, as before
+    finally:
+        s.close()
+    assert ok_json(repo, "verify-backup", ids[1], "--from", str(store))["ok"]

@@ -37,6 +37,8 @@ def candidates(store: BackupStore, cache: RefCache | None, removing: list[Backup
         return None
     ids, digests = pending
     for info in removing:
+        if read_head(store, info.id).base is None:
+            return None  # a full manifest names every object: the mark costs no more, and frees more
         try:
             space._scan(store, info.id, digests)
         except FcrctlError:
