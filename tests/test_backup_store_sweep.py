@@ -158,10 +158,10 @@ def test_a_manifest_gone_without_this_cache_makes_it_doubtful(tmp_path: Path) ->
     repo, store, ids = _store_with(tmp_path, 4)
     home = repo / "backups"
     _delete_checked(store, tmp_path / "oracle", [ids[0]], home, full=False)  # the cache is built
-    # another machine (or an older fcrctl killed before its sweep) removed the newest manifest:
+    # another machine (or an older fcrctl killed before its sweep) removed a manifest:
     # what only it named is no candidate of this cache's next delete
-    (store / "manifests" / f"{ids[3]}.jsonl.zst").unlink()
-    _delete_checked(store, tmp_path / "oracle", [ids[2]], home, full=False)  # a delta: by candidates, but
+    (store / "manifests" / f"{ids[2]}.jsonl.zst").unlink()  # (a delta on the newest, ids[3], as ids[1] is)
+    _delete_checked(store, tmp_path / "oracle", [ids[1]], home, full=False)  # a delta: by candidates, but
     assert _stored(store) == _stored(tmp_path / "oracle")  # the cache is doubtful: it marked every manifest
 
 
@@ -215,3 +215,32 @@ def test_the_pack_cache_follows_the_store_never_names_a_dropped_pack(tmp_path: P
     finally:
         s.close()
     assert ok_json(repo, "verify-backup", ids[1], "--from", str(store))["ok"]
+
+
+def test_nightly_prunes_rewrite_a_whole_manifest_once_not_every_night(tmp_path: Path) -> None:
+    """Removing the chain's full manifest makes the newest backup built on it whole (rebase.py), so
+    the next nights' prunes remove deltas and rewrite nothing whole."""
+    repo, store, ids = _store_with(tmp_path, 5)
+    before = _resolved(store)
+    out = ok_json(repo, "prune-backups", "--keep-last", "4", "--group-by", "none", "--from", str(store))
+    assert out["remove"] == [ids[0]]
+    whole = (store / "manifests" / f"{ids[4]}.jsonl.zst").read_bytes()
+    assert "base" not in _head(store, ids[4])
+    assert all(_head(store, bid)["base"]["id"] == ids[4] for bid in ids[1:4])
+    for night, kept in ((1, 3), (2, 2)):
+        out = ok_json(repo, "prune-backups", "--keep-last", str(kept), "--group-by", "none", "--from", str(store))
+        assert out["remove"] == [ids[night]]
+        assert (store / "manifests" / f"{ids[4]}.jsonl.zst").read_bytes() == whole  # not rewritten
+    after = _resolved(store)
+    assert after == {bid: before[bid] for bid in ids[3:]}
+    s = open_store(str(store))
+    try:
+        assert all(verify_store(s, bid, read_data=True).ok for bid in after)
+    finally:
+        s.close()
+
+
+def _head(store: Path, bid: str) -> dict:
+    from tests.test_backup_store_chain import head
+
+    return head(store, bid)

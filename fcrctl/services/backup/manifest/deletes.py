@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from fcrctl.errors import CorruptData, FcrctlError
-from fcrctl.services.backup.manifest import chain
+from fcrctl.services.backup.manifest import chain, rebase
 from fcrctl.services.backup.manifest.format import VERSION, manifest_key
 from fcrctl.services.backup.manifest.writer import ManifestWriter
 from fcrctl.services.backup.snapshot import (
@@ -45,6 +45,10 @@ def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...], max_unus
     # a backup stored as changes to one that goes is rewritten first, so that it no longer needs
     # it: every manifest that stays is whole at every step (a kill between any two leaves all
     # of them restorable; the removed ones are deleted only once none is a base any more)
+    for backup_id in backup_ids:  # a chain's full manifest: its newest backup becomes the full one
+        link = chain.read_head(store, backup_id)
+        if link.base is None and link.chained:
+            rebase.onto_newest(store, backup_id, removing)
     for successor in _successors(store, removing):
         fold(store, successor, removing)
     cache = RefCache.of(home, store.location)
