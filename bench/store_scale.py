@@ -34,6 +34,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from scale import build, change  # noqa: E402
 
+KEPT = [14]  # backups a nightly prune keeps
+NIGHTS = 3  # nightly prunes measured
 TREE = [ROOT]  # the checkout whose fcrctl runs (python -m fcrctl from its directory)
 # every checkout's bytecode cached alike, outside the checkouts (one may have a __pycache__, one not)
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -95,6 +97,16 @@ def measure(work: Path, size: int) -> dict[str, tuple[float, float]]:
     wall, cpu, out = fcrctl(repo, "prune-backups", "--keep-last", "1", "--group-by", "none", "--from", str(store))
     assert out["remove"] == [first], out
     got["prune-backups --from (1 of 2)"] = (wall, cpu)
+    # a nightly prune: the store holds KEPT[0] backups, each after 100 changes, and the oldest goes.
+    # The first night removes the chain's full manifest; the next nights the oldest left
+    for night in range(KEPT[0] - 1 + NIGHTS):  # the store holds one backup: the unchanged one, now full
+        change(repo, size, min(100, size // 8), 1000 + night * 100, f"night{night}")
+        fcrctl(repo, "backup", "--label", f"night{night}", "--to", str(store))
+        if night >= KEPT[0] - 1:
+            wall, cpu, out = fcrctl(repo, "prune-backups", "--keep-last", str(KEPT[0]), "--group-by", "none",
+                                    "--from", str(store))
+            assert len(out["remove"]) == 1, out
+            got[f"nightly prune {night - KEPT[0] + 2} ({KEPT[0]} kept)"] = (wall, cpu)
     shutil.rmtree(repo, ignore_errors=True)
     shutil.rmtree(store, ignore_errors=True)
     return got
@@ -113,6 +125,27 @@ def table(sizes: list[int], results: dict[int, dict[str, tuple[float, float]]]) 
         print(f"{row}  {k:>7.2f}")
 
 
+def _k(a: float, b: float, small: int, big: int) -> float:
+    return math.log(b / a) / math.log(big / small) if a > 0 and b > 0 and big > small else float("nan")
+
+
+def side_by_side(sizes: list[int], base: dict[int, dict[str, tuple[float, float]]],
+                 this: dict[int, dict[str, tuple[float, float]]]) -> None:
+    """CPU seconds, the baseline's and this tree's, with the growth exponent of each (markdown)."""
+    small, big = sizes[0], sizes[-1]
+    cols = [f"baseline {s}" for s in sizes] + ["k"] + [f"this {s}" for s in sizes] + ["k"]
+    print("\nCPU seconds, side by side:\n\n| row | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
+    for name in this[small]:
+        cells = []
+        for got in (base, this):
+            if name not in got[small]:
+                cells += ["-"] * (len(sizes) + 1)
+                continue
+            cells += [f"{got[s][name][1]:.2f}" for s in sizes]
+            cells.append(f"{_k(got[small][name][1], got[big][name][1], small, big):.2f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
@@ -120,6 +153,8 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another checkout (e.g. main) measured beside this one")
     args = parser.parse_args()
     sizes = [200, 800] if args.smoke else sorted(args.sizes)
+    if args.smoke:
+        KEPT[0] = 3
     trees = ([("baseline", args.baseline.resolve())] if args.baseline else []) + [("this", ROOT)]
     work = Path(tempfile.mkdtemp(prefix="fcrctl-bench-store-scale-", dir=os.environ.get("BENCH_DIR")))
     ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
@@ -137,6 +172,8 @@ def main() -> None:
         for name, tree in trees:
             print(f"\n{name} ({tree}):")
             table(sizes, results[name])
+        if args.baseline:
+            side_by_side(sizes, results["baseline"], results["this"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -41,6 +41,9 @@ DEFAULT_MAX_UNUSED = 5.0  # restic's default: repack a pack once more than 5% of
 MaxUnusedOpt = Annotated[float, typer.Option(
     "--max-unused", min=0, max=100, metavar="PERCENT",
     help="Stores: repack packs of which more than PERCENT is no longer used by any backup.")]
+FullSweepOpt = Annotated[bool, typer.Option(
+    "--full-sweep", help="Stores: read every remaining manifest to find what is free, not only what the removed "
+                         "ones named (also frees what killed uploads left).")]
 LockTimeoutOpt = Annotated[
     float, typer.Option("--lock-timeout", min=0, help="Seconds to wait for the writer lock.", metavar="SECONDS")
 ]
@@ -343,6 +346,7 @@ def delete_backup(
     store_credentials: StoreCredentialsOpt = None,
     header_file: HeaderFileOpt = None,
     json_out: JsonOpt = False,
+    full_sweep: FullSweepOpt = False,
 ) -> None:
     """Delete a backup (from a store: its manifest and the blobs no other backup uses)."""
     from fcrctl.services.backup import manifest
@@ -350,7 +354,8 @@ def delete_backup(
     cli = Cli.of(ctx, json=json_out)
     if source:
         store = _store(source, store_options(cli, endpoint_url, aws_profile, store_credentials, header_file))
-        [info] = manifest.delete_from_store(store, backup_id, max_unused=max_unused)
+        [info] = manifest.delete_from_store(store, backup_id, max_unused=max_unused, home=_record_home(cli),
+                                            full_sweep=full_sweep)
     else:
         [info] = _home(cli).delete(backup_id)
     cli.out.done("deleted", info.id)
@@ -423,6 +428,7 @@ def prune_backups(
     store_credentials: StoreCredentialsOpt = None,
     header_file: HeaderFileOpt = None,
     json_out: JsonOpt = False,
+    full_sweep: FullSweepOpt = False,
 ) -> None:
     """Delete backups that no retention rule keeps (never the newest of a label)."""
     from fcrctl.services.backup import manifest, prune
@@ -434,9 +440,13 @@ def prune_backups(
     backups = manifest.list_store(store) if store else home.list()
     plan = prune.plan(backups, prune.Policy(keep_last, keep_daily, keep_weekly, keep_monthly), group_by=group_by,
                       label=label, failsafe=keep_failsafe)
-    if not dry_run and plan.remove:
+    if not dry_run and (plan.remove or (store and full_sweep)):
         ids = [b.id for b in plan.remove]
-        manifest.delete_from_store(store, *ids, max_unused=max_unused) if store else home.delete(*ids)
+        if store:
+            manifest.delete_from_store(store, *ids, max_unused=max_unused, home=_record_home(cli),
+                                       full_sweep=full_sweep)
+        else:
+            home.delete(*ids)
     if cli.out.json_mode:
         cli.out.json({**plan.to_json(), "dryRun": dry_run})
         return

@@ -91,6 +91,7 @@ class Packer:
         self._lock = threading.Lock()
         self._data = bytearray()
         self._blobs: list[tuple[str, int, int]] = []
+        self.written: list[tuple[str, list[tuple[str, int, int]], int]] = []  # (pack, its blobs, index size)
 
     def add(self, digest: str, frame: bytes) -> None:
         with self._lock:
@@ -113,6 +114,9 @@ class Packer:
         pack = hashlib.sha256(data).hexdigest()
         written = self._store.put(pack_key(pack), iter([data]))
         doc = {"pack": pack, "blobs": [list(b) for b in blobs]}
-        written += self._store.put(index_key(pack), iter([json.dumps(doc, separators=(",", ":")).encode()]))
+        index = json.dumps(doc, separators=(",", ":")).encode()
+        written += self._store.put(index_key(pack), iter([index]))
+        with self._lock:
+            self.written.append((pack, blobs, len(index)))
         if self._on_written is not None:
             self._on_written(written)

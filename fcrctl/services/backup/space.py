@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,20 +42,25 @@ class SpaceReport:
         return dict(self.__dict__)
 
 
-def referenced(store: BackupStore) -> set[str]:
+def referenced(store: BackupStore, each: Callable[[str, str, set[str]], None] | None = None) -> set[str]:
     """Every digest some manifest of the store names (its files and its index blobs).
 
     What a delete must keep, so a superset is safe and a subset is not: each manifest is scanned
     for quoted sha512s in C (zstd, a regex) rather than parsed a line at a time in Python, which
     cost prune and verify --from seconds per 100k objects per backup. Its lines are still hashed
     against their ``linesSha256``: a damaged or truncated manifest stops the delete (CorruptData)
-    as a parsed one would."""
+    as a parsed one would. ``each(backup_id, lines_sha256, digests)`` is told what each names."""
     from fcrctl.services.backup.manifest.reading import list_store
     from fcrctl.services.backup.snapshot import INDEX_BLOBS
 
     keep: set[str] = set()
     for other in list_store(store):
-        _scan(store, other.id, keep)
+        if each is None:
+            _scan(store, other.id, keep)
+        else:
+            own: set[str] = set()
+            each(other.id, _scan(store, other.id, own), own)
+            keep |= own
         keep.update(str(other.extra[key]) for key, _ in INDEX_BLOBS if other.extra.get(key))
     return keep
 
@@ -65,8 +70,9 @@ _SCAN_BLOCK = 1 << 20
 _LINE_MAX = 64 << 20
 
 
-def _scan(store: BackupStore, backup_id: str, into: set[str]) -> None:
-    """Add the sha512s manifest ``backup_id`` names to ``into``, its lines checked whole."""
+def _scan(store: BackupStore, backup_id: str, into: set[str]) -> str:
+    """Add the sha512s manifest ``backup_id`` names to ``into``, its lines checked whole; returns
+    their sha256."""
     from fcrctl.services.backup import validate
     from fcrctl.services.backup.manifest.format import manifest_key
 
@@ -99,6 +105,7 @@ def _scan(store: BackupStore, backup_id: str, into: set[str]) -> None:
         raise CorruptData(f"manifest of {backup_id} is truncated: upload the backup again")
     if end.get("linesSha256") != hashed.hexdigest():
         raise validate.damaged(backup_id, "its lines do not match their linesSha256")
+    return hashed.hexdigest()
 
 
 def _indexes(store: BackupStore) -> Iterator[tuple[str, list[tuple[str, int, int]]]]:
@@ -151,8 +158,10 @@ def measure(store: BackupStore, keep: set[str] | None = None) -> SpaceReport:
     return report
 
 
-def collect(store: BackupStore, keep: set[str], max_unused: float = DEFAULT_MAX_UNUSED) -> SpaceReport:
-    """Free what ``keep`` does not name; the caller holds the store exclusively."""
+def collect(store: BackupStore, keep: set[str], max_unused: float = DEFAULT_MAX_UNUSED,
+            partial: set[str] | None = None) -> SpaceReport:
+    """Free what ``keep`` does not name; the caller holds the store exclusively. ``partial`` gets
+    the packs left partly unused (below ``max_unused``)."""
     report = SpaceReport()
     clean = getattr(store, "clean", None)
     if callable(clean):
@@ -172,6 +181,8 @@ def collect(store: BackupStore, keep: set[str], max_unused: float = DEFAULT_MAX_
             report.bytes_freed += free
         elif free and free * 100 > max_unused * total:
             repack.append(pack)
+        elif free and partial is not None:
+            partial.add(pack)
     if repack:
         packer = packs.Packer(store)
         for pack in repack:

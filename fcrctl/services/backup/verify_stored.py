@@ -11,7 +11,7 @@ from typing import Any, BinaryIO, cast
 
 from fcrctl.errors import CorruptData, FcrctlError, NotFound
 from fcrctl.repository.base import Problem
-from fcrctl.services.backup import packs
+from fcrctl.services.backup import packcache
 from fcrctl.services.backup.manifest.downloads import _run_entries, blob_exists, read_blob
 from fcrctl.services.backup.manifest.fds import Discard
 from fcrctl.services.backup.manifest.format import Entry, TransferReport
@@ -40,9 +40,9 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
         report.problems.append(Problem("manifest", err.message))
     if record is not None and links and all(link.chained for link in links) and \
             any(record["links"].get(link.id) == link.lines_sha256 for link in links):
-        _verify_changed(store, backup_id, links, record, report)
+        _verify_changed(store, backup_id, links, record, report, home)
     elif links:
-        _verify_whole(store, backup_id, read_data, jobs, progress, report)
+        _verify_whole(store, backup_id, read_data, jobs, progress, report, home)
     if report.ok and links:
         store_record.save(home, store.location, {link.id: str(link.lines_sha256) for link in links if
                                                  link.lines_sha256}, record["sweep"] if record else ["", 0])
@@ -52,26 +52,30 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
     return report
 
 
-def _blob_lookup(store: BackupStore) -> Callable[[str], bool]:
+def _blob_lookup(store: BackupStore, home: Path | None) -> Callable[[str], bool]:
+    """What the store holds, listed once (not a lookup per blob); its packs' indexes through the
+    cache beside the backups (packcache.py), which reads only those written since it was last used."""
     lock = threading.Lock()
-    present: list[set[str]] = []  # what the store holds, listed once (not a lookup per blob)
+    present: list[tuple[set[str], set[str], Any]] = []
 
     def stored(digest: str) -> bool:
         with lock:
             if not present:
-                packed = {k.rsplit("/", 1)[-1] for k in store.list("packs/")}
-                present.append({k.rsplit("/", 1)[-1] for k in store.list("blobs/")})
-                present[0].update(d for d, at in packs.read_index(store).items() if at.pack in packed)
-        return digest in present[0] or blob_exists(store, digest)  # (or stored since the listing)
+                held = {k.rsplit("/", 1)[-1] for k in store.list("packs/")}
+                loose = {k.rsplit("/", 1)[-1] for k in store.list("blobs/")}
+                present.append((held, loose, packcache.packed(store, home)))
+            held, loose, packed = present[0]
+        at = None if digest in loose else packed.get(digest) if isinstance(packed, dict) else packed.locate(digest)
+        return digest in loose or (at is not None and at.pack in held) or blob_exists(store, digest)
 
     return stored
 
 
 def _verify_whole(store: BackupStore, backup_id: str, read_data: bool, jobs: int,
-                  progress: Callable[[int], None] | None, report: VerifyReport) -> None:
+                  progress: Callable[[int], None] | None, report: VerifyReport, home: Path | None) -> None:
     lock = threading.Lock()
     seen: set[str] = set()
-    stored = _blob_lookup(store)
+    stored = _blob_lookup(store, home)
 
     def check(e: Entry, where: str) -> None:
         if e.digest is None:
@@ -119,7 +123,7 @@ def _verify_whole(store: BackupStore, backup_id: str, read_data: bool, jobs: int
 
 
 def _verify_changed(store: BackupStore, backup_id: str, links: list[Any], record: dict[str, Any],
-                    report: VerifyReport) -> None:
+                    report: VerifyReport, home: Path | None) -> None:
     """Only what changed since the recorded sound verify: the links it did not check, whole; the
     ones it did, hashed (their bytes unchanged) and a sweep of their blobs (manifest/verified.py)."""
     import json
@@ -129,7 +133,7 @@ def _verify_changed(store: BackupStore, backup_id: str, links: list[Any], record
     from fcrctl.services.backup.manifest import verified as store_record
     from fcrctl.services.backup.manifest.format import ObjectFiles
 
-    stored = _blob_lookup(store)
+    stored = _blob_lookup(store, home)
     seen: set[str] = set()
     layout = validate.LayoutCheck()
     checked = 0
@@ -174,10 +178,13 @@ def _verify_changed(store: BackupStore, backup_id: str, links: list[Any], record
         else:
             start = 0
         window = min(store_record.SWEEP_LINES, total)
+        spans = [(start, min(start + window, total)), (0, max(0, start + window - total))]
         offset = 0
-        for link, n in zip(known, counts, strict=True):  # hashed whole; the sweep's lines checked
-            for i, (_rel, gone, line) in enumerate(chain.link_lines(store, link, ordered=True)):
-                if not gone and (offset + i - start) % total < window:
+        for link, n in zip(known, counts, strict=True):  # hashed whole, in C; the sweep's lines checked
+            ranges = [(max(lo, offset) - offset, min(hi, offset + n) - offset) for lo, hi in spans
+                      if max(lo, offset) < min(hi, offset + n)]
+            for line in chain.picked_lines(store, link, ranges):
+                if not chain.rel_of(line, link.id)[1]:
                     check_line(line, link.id, False)
             offset += n
         end = (start + window) % total if total else 0

@@ -279,3 +279,51 @@ def sound(store: BackupStore, link: Link) -> bool:
     digest = hashed.hexdigest()
     return isinstance(end, dict) and end.get("end") is True and end.get("linesSha256") == digest and (
         link.version < 2 or link.lines_sha256 == digest)
+
+
+def picked_lines(store: BackupStore, link: Link, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
+    """The link's own lines whose place (0 = the first after the header) is in one of ``ranges``
+    (half-open), its lines hashed whole in C-speed blocks, not split but where a wanted line is:
+    CorruptData at the end if they do not match its linesSha256 (end line and header). For a
+    link already checked whole with the same sha256 (verify's record): it costs its bytes, not its
+    lines."""
+    hashed = hashlib.sha256()
+    index = 0
+    pending = b""
+    with store.get(manifest_key(link.id)) as raw:
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        header = True
+        try:
+            while chunk := reader.read(1 << 20):
+                pending += chunk
+                if header:
+                    cut = pending.find(b"\n") + 1
+                    if cut <= 0:
+                        if len(pending) > HEADER_FRAME_MAX:
+                            raise validate.damaged(link.id, "its header is over a megabyte")
+                        continue
+                    pending, header = pending[cut:], False
+                cut = pending.rfind(b"\n", 0, len(pending) - 1) + 1  # the last whole line waits: it may be the end
+                block, pending = pending[:cut], pending[cut:]
+                if len(pending) > _LINE_MAX:  # a store's data never decides how much is held
+                    raise validate.damaged(link.id, f"it has a line over {_LINE_MAX} bytes")
+                hashed.update(block)
+                n = block.count(b"\n")
+                split: list[bytes] | None = None
+                for lo, hi in ranges:
+                    if lo < index + n and hi > index:
+                        split = block.split(b"\n") if split is None else split
+                        for i in range(max(lo, index), min(hi, index + n)):
+                            yield split[i - index] + b"\n"
+                index += n
+        except zstandard.ZstdError as e:
+            raise CorruptData(f"manifest of {link.id} is damaged ({e}): upload the backup again") from e
+    try:
+        end = json.loads(pending) if pending.endswith(b"\n") and index >= 0 else None
+    except (ValueError, RecursionError):
+        end = None
+    if not isinstance(end, dict) or not end.get("end"):
+        raise CorruptData(f"manifest of {link.id} is truncated: upload the backup again")
+    digest = hashed.hexdigest()
+    if end.get("linesSha256") != digest or (link.version >= 2 and link.lines_sha256 != digest):
+        raise validate.damaged(link.id, "its lines do not match their linesSha256")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import re
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from fcrctl.errors import CorruptData, FcrctlError
-from fcrctl.services.backup.manifest import chain
+from fcrctl.services.backup.manifest import chain, rebase
 from fcrctl.services.backup.manifest.format import VERSION, manifest_key
 from fcrctl.services.backup.manifest.writer import ManifestWriter
 from fcrctl.services.backup.snapshot import (
@@ -23,28 +24,38 @@ def store_lock(store: BackupStore, *, exclusive: bool) -> AbstractContextManager
 
 
 
-def delete_from_store(store: BackupStore, *backup_ids: str, max_unused: float | None = None) -> list[BackupInfo]:
+def delete_from_store(store: BackupStore, *backup_ids: str, max_unused: float | None = None,
+                      home: Path | None = None, full_sweep: bool = False) -> list[BackupInfo]:
     """Remove backups' manifests, then every blob no remaining manifest names, repacking packs
     more than ``max_unused`` percent unused (see space.py), waiting for uploads running
-    meanwhile: they may reuse blobs only a deleted manifest named. Several at once (a prune)
-    read the remaining manifests once, not once per backup."""
+    meanwhile: they may reuse blobs only a deleted manifest named. ``home``: the backups
+    directory holding the store's reference cache (sweep.py), with which only what the removed
+    manifests named is looked at; without one, or ``full_sweep``, every remaining manifest is read."""
     with store_lock(store, exclusive=True):
-        return _delete_from_store(store, backup_ids, max_unused)
+        return _delete_from_store(store, backup_ids, max_unused, home, full_sweep)
 
 
-def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...], max_unused: float | None) -> list[BackupInfo]:
-    from fcrctl.services.backup import space
+def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...], max_unused: float | None,
+                       home: Path | None, full_sweep: bool) -> list[BackupInfo]:
+    from fcrctl.services.backup import space, sweep
+    from fcrctl.services.backup.refcache import RefCache
 
     deleted = [BackupInfo.from_json(chain.read_head(store, backup_id).head["backup"]) for backup_id in backup_ids]
     removing = set(backup_ids)
     # a backup stored as changes to one that goes is rewritten first, so that it no longer needs
     # it: every manifest that stays is whole at every step (a kill between any two leaves all
     # of them restorable; the removed ones are deleted only once none is a base any more)
+    for backup_id in backup_ids:  # a chain's full manifest: its newest backup becomes the full one
+        link = chain.read_head(store, backup_id)
+        if link.base is None and link.chained:
+            rebase.onto_newest(store, backup_id, removing)
     for successor in _successors(store, removing):
         fold(store, successor, removing)
+    cache = RefCache.of(home, store.location)
+    found = sweep.candidates(store, cache, deleted, full_sweep)  # recorded before any manifest goes
     for backup_id in backup_ids:
         store.delete(manifest_key(backup_id))
-    space.collect(store, space.referenced(store), space.DEFAULT_MAX_UNUSED if max_unused is None else max_unused)
+    sweep.sweep(store, cache, found, space.DEFAULT_MAX_UNUSED if max_unused is None else max_unused)
     return deleted
 
 

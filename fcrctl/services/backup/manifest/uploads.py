@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Container
 from pathlib import Path
 
 from fcrctl.errors import CorruptData
-from fcrctl.services.backup import frames, packs, rootstate
+from fcrctl.services.backup import frames, packcache, packs, rootstate
 from fcrctl.services.backup.manifest import fds, merge
 from fcrctl.services.backup.manifest.deletes import store_lock
 from fcrctl.services.backup.manifest.describe import (
@@ -112,15 +113,16 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
 
     if merging is None:
         whole()
-    known_cache: list[set[str]] = []
+    known_cache: list[tuple[set[str], Container[str]]] = []
 
-    def known() -> set[str]:
-        # one listing instead of a lookup per blob (a stat, or an S3 HEAD, each), and only if needed
+    def known(digest: str) -> bool:
+        # one listing instead of a lookup per blob (a stat, or an S3 HEAD, each), and only if needed;
+        # the packs' indexes through the cache beside the backups: only those written since are read
         if not known_cache:
-            found = {key.rsplit("/", 1)[-1] for key in store.list("blobs/")}
-            found.update(packs.read_index(store))
-            known_cache.append(found)
-        return known_cache[0]
+            loose = {key.rsplit("/", 1)[-1] for key in store.list("blobs/")}
+            known_cache.append((loose, packcache.packed(store, home.root)))
+        loose, packed = known_cache[0]
+        return digest in loose or digest in packed
 
     def wrote(n: int) -> None:
         with lock:
@@ -178,7 +180,7 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
              data: bytes | None = None) -> None:
         """On this thread: a file is read (small ones whole, big ones their first bytes); its
         hashing and compression go to the workers, small files a batch at a time."""
-        if digest in known():
+        if known(digest):
             report.blobs_reused += 1
             return
         sent.add(digest)
@@ -264,6 +266,7 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     store.put(manifest_key(info.id), iter([body]))
     if callable(flush):
         flush()
+    packcache.note(store, home.root, packer.written)  # so the next upload need not read them back
     report.seconds = time.monotonic() - started
     return report
 
