@@ -17,10 +17,11 @@ UNIT_OBJECTS = 64  # objects per unit aimed at: results of a few hundred KB, and
 _SAMPLES = 4  # top-level directories counted to estimate the objects each holds
 
 
-def units(root: str, tops: list[str], objects: int = UNIT_OBJECTS) -> list[list[str]]:
+def units(root: str, tops: list[str], objects: int | None = None) -> list[list[str]]:
     """``tops`` as lists of directories (relative to ``root``) of about ``objects`` objects each:
     several tops to a unit in a small root, each top's subdirectories in units of their own when
     one top holds many more objects than that."""
+    objects = objects or UNIT_OBJECTS
     per_top = _objects_per_top(root, tops)
     if per_top <= 2 * objects:
         size = max(1, round(objects / per_top))
