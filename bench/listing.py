@@ -86,6 +86,7 @@ def ls(repo: str, code: str, env: dict[str, str]) -> tuple[Figures, int]:
     proc = subprocess.Popen([sys.executable, "-c", code, "--repo", repo, "ls", "/c"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
+    peak = scale.PeakRss(proc.pid)  # (not ru_maxrss: it starts at this process's peak, scale.PeakRss)
     line = proc.stdout.readline()
     first, first_cpu = time.perf_counter() - started, proc_cpu(proc.pid)
     lines = (1 if line else 0) + sum(chunk.count(b"\n") for chunk in iter(lambda: proc.stdout.read(1 << 16), b""))
@@ -94,7 +95,7 @@ def ls(repo: str, code: str, env: dict[str, str]) -> tuple[Figures, int]:
     total = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"ls /c from {repo} failed: {err[-1000:]}")
-    return Figures(first, first_cpu, total, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024), lines
+    return Figures(first, first_cpu, total, usage.ru_utime + usage.ru_stime, peak.mb()), lines
 
 
 def over_serve(where: Path, code: str, env: dict[str, str]) -> tuple[Figures, int]:

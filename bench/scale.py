@@ -33,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from datetime import UTC, datetime
@@ -136,6 +137,7 @@ def fcrctl(where: Path, *args: str, first_line: bool = False) -> tuple[float, fl
     started = time.perf_counter()
     proc = subprocess.Popen([*FCRCTL, "--repo", str(where), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
+    peak = PeakRss(proc.pid)
     first = None
     chunks: list[bytes] = []
     if first_line:
@@ -153,7 +155,7 @@ def fcrctl(where: Path, *args: str, first_line: bool = False) -> tuple[float, fl
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"fcrctl {' '.join(args)} failed: {err[-1000:]}")
-    return elapsed, first if first is not None else elapsed, usage.ru_maxrss // 1024, out
+    return elapsed, first if first is not None else elapsed, peak.mb(), out
 
 
 BASELINE: list[str] | None = None  # --baseline: another checkout's `fcrctl`
@@ -191,22 +193,68 @@ def floor(where: Path, objects: int) -> tuple[float, float]:
     return objects / secs, objects / cpu
 
 
+class PeakRss(threading.Thread):
+    """The largest peak RSS (VmHWM) of a process and its descendants (forked workers), polled from
+    /proc while it runs. Not its rusage's ru_maxrss: a child (v)forked from this process starts with
+    this process's peak (~45 MB after an in-process build), and keeps it through exec, so every row
+    read at least that: the reindex's 44 MB at 10k objects was this process's, not the reindex's."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak = pid, 0
+        with open("/proc/self/cmdline", "rb") as own:
+            self._own = own.read()  # a child not exec'd yet shows this process's cmdline and peak
+        self.start()
+
+    def run(self) -> None:
+        while self._poll():
+            time.sleep(0.02)
+
+    def _poll(self) -> bool:
+        stack, seen = [self.pid], False
+        while stack:
+            pid = stack.pop()
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read() == self._own:
+                        seen = seen or pid == self.pid
+                        continue
+                with open(f"/proc/{pid}/status") as f:
+                    hwm = next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), 0)
+                    self.peak = max(self.peak, hwm)
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        stack.extend(int(c) for c in f.read().split())
+                seen = seen or pid == self.pid
+            except (OSError, ValueError):
+                continue
+        return seen  # False once the process is gone (a zombie's status has no VmHWM: still polled)
+
+    def mb(self) -> int:
+        """The peak in MB; the process must have been waited for."""
+        self.join()
+        return self.peak // 1024
+
+
 def timed(cmd: list[str]) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds of the process and the children it waited for, peak RSS in MB
     of the largest of them) of one command."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = PeakRss(proc.pid)
     err = proc.stderr.read().decode() if proc.stderr else ""
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd[-2:])} failed: {err[-1000:]}")
-    return elapsed, max(usage.ru_utime + usage.ru_stime, 1e-3), usage.ru_maxrss // 1024
+    return elapsed, max(usage.ru_utime + usage.ru_stime, 1e-3), peak.mb()
 
 
-def measure(work: Path, count: int, workers: int, only: str | None = None, keep: bool = False) -> dict[str, float]:
+def measure(work: Path, count: int, workers: int, only: str | None = None, keep: bool = False,
+            samples: int = 5, store_rows: bool = True) -> dict[str, float]:
     """``keep``: reuse the repository an earlier run built (its snapshots deleted), and keep it:
-    two versions of fcrctl measured on the same objects without building twice."""
+    two versions of fcrctl measured on the same objects without building twice. ``samples``:
+    `ls | head -1` runs (their median) and `info` runs; ``store_rows``: the backup jobs' rows."""
     where = work / f"repo-{count}"
     got: dict[str, float] = {}
     if keep and (where / "ocfl-root").is_dir():
@@ -248,12 +296,13 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
         return got
     secs, first, rss, _ = fcrctl(where, "ls", "/c", first_line=True)
     got["ls total"], got["ls RSS MB"] = secs, rss
-    # the first line as under `| head -1` (the rest unread): median of 5, wall and the process's CPU
+    # the first line as under `| head -1` (the rest unread): the median's wall and the process's CPU
     from cli_startup import run_once
 
     firsts = [run_once([*FCRCTL, "--repo", str(where), "ls", "/c"], dict(os.environ), first_line=True)
-              for _ in range(5)]
-    got["ls first line"], got["ls first line CPU s"] = sorted(firsts)[2][0], sorted(c for _, c in firsts)[2]
+              for _ in range(samples)]
+    got["ls first line"], got["ls first line CPU s"] = sorted(firsts)[samples // 2][0], sorted(
+        c for _, c in firsts)[samples // 2]
     # reindex and check beside a floor measured in the same minute (the machine may be shared):
     # reading every root inventory with find | xargs cat, which both do and more
     got["floor: cat inventories objects/s"], got["floor: cat inventories objects/cpu-s"] = floor(where, objects)
@@ -267,9 +316,12 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
     # CPU seconds beside the wall ones: on a shared machine they show the growth wall times hide
     got["fixity --since after 100 changes"], got["fixity --since after 100 changes CPU s"], _ = timed(
         [*FCRCTL, "--repo", str(where), "fixity", "-R", "/", "--since", since])
-    samples = [timed([*FCRCTL, "--repo", str(where), "info", f"/c/x{i}"])[:2] for i in (1, count // 2, count - 1)]
-    got["info"], got["info CPU s"] = sorted(w for w, _ in samples)[1], sorted(c for _, c in samples)[1]
-    got.update(backup_job_rows(where, count))
+    infos = [timed([*FCRCTL, "--repo", str(where), "info", f"/c/x{i}"])[:2]
+             for i in (1, count // 2, count - 1)[:max(1, min(3, samples))]]
+    got["info"], got["info CPU s"] = sorted(w for w, _ in infos)[len(infos) // 2], sorted(
+        c for _, c in infos)[len(infos) // 2]
+    if store_rows:
+        got.update(backup_job_rows(where, count))
     print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
     if not keep:
         shutil.rmtree(where, ignore_errors=True)  # minutes at 100k: the figures are out first
@@ -379,6 +431,10 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
                         help="also take the snapshot rows with another checkout's fcrctl (e.g. main's), same objects")
     args = parser.parse_args()
+    # every fcrctl process below writes and reuses bytecode: with PYTHONDONTWRITEBYTECODE set (this
+    # machine's shells set it) a tree with stale .pyc files recompiles them in every process, which
+    # counted in each row's CPU seconds and peak RSS (~10 MB more for a reindex of 40 objects)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     if args.baseline is not None:
         global BASELINE
         BASELINE = baseline_command(args.baseline)
@@ -391,7 +447,11 @@ def main() -> None:
         results = []
         for n in sizes:
             try:
-                results.append(measure(work, n, 2 if args.smoke else args.workers, args.only, args.keep is not None))
+                # the smoke: one sample per row, the store rows at the smallest size only (bench/store_scale.py
+                # has them all): ~30 fcrctl processes fewer, half its CPU under pytest
+                results.append(measure(work, n, 2 if args.smoke else args.workers, args.only, args.keep is not None,
+                                       samples=1 if args.smoke else 5,
+                                       store_rows=not args.smoke or n == sizes[0]))
             except BaseException:
                 traceback.print_exc()  # now, not after deleting the repository (minutes at 100k)
                 sys.stderr.flush()

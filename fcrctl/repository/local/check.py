@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fcrctl import forked
 from fcrctl.repository.base import Problem
-from fcrctl.repository.local import ocfl
+from fcrctl.repository.local import ocfl, root_units
 from fcrctl.repository.local.check_containment import FoundResources
 from fcrctl.repository.local.check_hashing import Hashing
 from fcrctl.repository.local.check_object import Resource, check_object
@@ -45,7 +45,8 @@ def check_storage_root(
         tops = []
     # the same chunks whatever the number of processes: the same report, in the same order;
     # many chunks per worker keep them balanced, the tail short and progress steady
-    chunks = [(str(root), tops[i : i + _CHUNK]) for i in range(0, len(tops), _CHUNK)]
+    # (units of ~64 objects, root_units.py: a worker's result stays small at any size)
+    chunks = [(str(root), unit) for unit in root_units.units(str(root), tops)]
     big = len(tops) >= _MIN_TOPS_FOR_PROCESSES
     worker = _check_chunk if servable else functools.partial(_check_chunk, servable=False)
     with FoundResources() as found:
@@ -130,7 +131,6 @@ def _cpus() -> int:
 
 
 _MIN_TOPS_FOR_PROCESSES = 256  # below ~300 objects the whole check takes less than starting workers
-_CHUNK = 32  # top-level directories: with the 0004 layout ~32-100 objects
 _MIN_OBJECTS_FOR_PROCESSES = 300  # the same, counted in objects (when checking views)
 _VIEW_CHUNK = 64  # objects
 

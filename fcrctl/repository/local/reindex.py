@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fcrctl.errors import CorruptData, FcrctlError
-from fcrctl.repository.local import ocfl
+from fcrctl.repository.local import ocfl, root_units
 from fcrctl.repository.local.index import Index, ObjectEntries
 
 log = logging.getLogger("fcrctl.local")
 Entries = Callable[..., ObjectEntries]  # Store.entries: (object id, object dir relative to the root, inventory)
 
-_CHUNK = 32  # top-level directories a worker reads at a time: with the 0004 layout ~32-100s of objects
 _MIN_TOPS_FOR_PROCESSES = 64  # below this the reindex takes less than starting workers
 BATCH = 500  # objects whose entries the index takes in one statement per table
 
@@ -39,7 +38,7 @@ class ReadObject:
 _FORKED: tuple[str, Entries] | None = None
 
 
-def _read_tops_forked(tops: list[str]) -> list[ReadObject]:
+def _read_tops_forked(tops: list[str]) -> list[ReadObject]:  # (tops: directories of a unit, root_units.py)
     assert _FORKED is not None
     root, entries = _FORKED
     return list(_read_tops(root, entries, tops))
@@ -111,7 +110,8 @@ def _reindex_all(where: str, index: Index, entries: Entries, processes: int,
 
     with os.scandir(where) as it:
         tops = sorted(e.name for e in it if e.is_dir(follow_symlinks=False) and e.name != "extensions")
-    chunks = [tops[i:i + _CHUNK] for i in range(0, len(tops), _CHUNK)]
+    # units of ~64 objects: a worker's result, and those queued for this process, stay small at any size
+    chunks = root_units.units(where, tops)
     if (processes < 2 or len(tops) < _MIN_TOPS_FOR_PROCESSES or "fork" not in multiprocessing.get_all_start_methods()
             or threading.active_count() > 1):  # forking a threaded process (the server) can deadlock
         return _write(index, (list(_read_tops(where, entries, chunk)) for chunk in chunks), progress)
