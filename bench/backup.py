@@ -4,7 +4,7 @@
     .venv/bin/python bench/backup.py --smoke    # a tiny run for CI
     .venv/bin/python bench/backup.py --src /tmp/old-checkout   # the same steps with another checkout's fcrctl
 
-Measures, each as its own `fcrctl` process (wall time, CPU time and peak RSS): snapshot
+Measures, each as its own `fcrctl` process (wall time, CPU time, its system part and peak RSS): snapshot
 (and the writer-lock hold time it reports), first upload to a directory store, a second
 snapshot and its upload (nothing changed), restore from the store (download + verify + swap), and
 `verify-backup --read-data`; beside `tar -cf - ocfl-root | zstd -3`, `zstd -d | tar -x` (each
@@ -14,6 +14,11 @@ disk floor of verify (`cat` of the same files, cold and warm), and warm its hash
 (`sha512sum` of the same files) beside a warm verify. ``--src DIR`` runs another checkout's
 fcrctl on the same steps (a baseline; the steps always run the checkout named, never the one the
 working directory happens to hold).
+Creating files is kernel work, and on an ext4 without a journal (this machine's) it costs two to
+four times as much for up to five minutes after anyone deleted many files: each new inode skips
+the recently freed ones (recently_deleted() in the kernel's inode allocator: 35-40% of a restore's
+samples under `perf record` after a deletion). The restore and the untars pay it alike; run the
+bench when no tree has been deleted for five minutes, and compare their system time.
 Targets (issue 5, 2 cores): snapshot < 2 s with the lock < 1 s; first upload <= 1.2x tar|zstd;
 unchanged second upload < 0.5 s; restore <= 1.2x zstd -d|tar; verify >= 400 MB/s (issue 14); RSS < 100 MB.
 """
