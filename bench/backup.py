@@ -16,7 +16,7 @@ fcrctl on the same steps (a baseline; the steps always run the checkout named, n
 working directory happens to hold).
 Creating files is kernel work, and on an ext4 without a journal (this machine's) it costs two to
 four times as much for up to five minutes after anyone deleted many files: each new inode skips
-the recently freed ones (recently_deleted() in the kernel's inode allocator: 35-40% of a restore's
+the recently freed ones (recently_deleted() in the kernel's inode allocator: about 40% of a download's
 samples under `perf record` after a deletion). The restore and the untars pay it alike; run the
 bench when no tree has been deleted for five minutes, and compare their system time.
 Targets (issue 5, 2 cores): snapshot < 2 s with the lock < 1 s; first upload <= 1.2x tar|zstd;
