@@ -425,3 +425,23 @@ def test_a_restore_links_root_inventories_to_the_head_version_as_the_live_tree_d
     assert _linked_inventories(root) == (live_objects, live_objects)
     assert [p.read_text() for p in root.rglob("content/inventory.json")] == ["not an inventory"]
     assert run(repo_dir, "check", "--read-data").exit_code == 0
+
+
+def test_a_download_where_links_cannot_be_made_writes_the_inventories(
+        repo_dir: Path, uploaded: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filesystem without hard links: the restore writes each inventory as a file of its own."""
+    import os
+
+    from fcrctl.services.backup.stores.directory import DirectoryStore
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    bid, store = uploaded
+    monkeypatch.setattr(os, "link", no_links)
+    staged = repo_dir.parent / "staged"
+    staged.mkdir()
+    manifest.download_into(DirectoryStore(store), bid, staged, jobs=1)
+    objects, linked = _linked_inventories(staged / "ocfl-root")
+    assert objects > 0 and linked == 0
+    assert digests(staged / "ocfl-root") == digests(snapshot_tree(repo_dir, bid))

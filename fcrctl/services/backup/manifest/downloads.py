@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -188,11 +189,10 @@ def _write_object_at(store: BackupStore, root_fd: int, made: set[str], obj: Obje
                 if name == "inventory.json":
                     root_inventory = e.digest
                 same = first.get((e.digest, e.inline))
-                if same is not None:
-                    # the root inventory and its sidecar are the head version's, hard-linked (as
-                    # the repository's writer makes them, and tar brings them back): a link, not a
-                    # second file made, filled and hashed - a quarter of the bench tree's files
-                    os.link(same[0], name, src_dir_fd=at, dst_dir_fd=at, follow_symlinks=False)
+                # the root inventory and its sidecar are the head version's, hard-linked (as the
+                # repository's writer makes them, and tar brings them back): a link, not a second
+                # file made, filled and hashed - a quarter of the bench tree's files
+                if same is not None and _linked(at, same[0], name):
                     written += same[1]
                     if progress is not None:
                         progress(same[1])
@@ -203,7 +203,9 @@ def _write_object_at(store: BackupStore, root_fd: int, made: set[str], obj: Obje
                     n = fds.FdWriter(fd).write(e.inline.encode("utf-8"))
                 else:
                     assert e.digest is not None
-                    kept = inventories.setdefault(e.digest, []) if inventory else None
+                    kept = None
+                    if inventory and e.digest not in inventories:  # once: the same bytes again when unlinked
+                        kept = inventories[e.digest] = []
                     n = read_blob(store, e.digest, fds.FdWriter(fd, kept), obj.where)
                     if n > packs.PACKED_MAX:
                         tree.start_writeback(fd)
@@ -222,6 +224,18 @@ def _write_object_at(store: BackupStore, root_fd: int, made: set[str], obj: Obje
         if at != root_fd:
             os.close(at)
     return written
+
+
+def _linked(at: int, source: str, name: str) -> bool:
+    """Hard-link ``name`` to ``source`` (both in directory ``at``); False where links cannot be
+    made (a filesystem without them): the caller writes the file instead."""
+    try:
+        os.link(source, name, src_dir_fd=at, dst_dir_fd=at, follow_symlinks=False)
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.EXDEV):
+            raise
+        return False
+    return True
 
 
 def _write_threaded(store: BackupStore, backup_id: str, root: Path, objects: Iterator[ObjectFiles], jobs: int,
