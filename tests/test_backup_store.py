@@ -389,3 +389,59 @@ def test_prune_of_a_store_removes_several_backups_and_only_their_own_blobs(repo_
     digests = [hashlib.sha512(d).hexdigest() for d in data]
     assert digests[0] not in blobs and {digests[1], digests[2]} <= blobs
     assert ok_json(repo_dir, "verify-backup", ids[2], "--from", str(store), "--read-data")["ok"] is True
+
+
+def _linked_inventories(root: Path) -> tuple[int, int]:
+    """(objects, objects whose root inventory and sidecar are hard links of the head version's)"""
+    objects = linked = 0
+    for inventory in root.rglob("inventory.json"):
+        folder = inventory.parent
+        if folder.name.startswith("v") or not (folder / "v1").is_dir():
+            continue
+        objects += 1
+        head = json.loads(inventory.read_bytes())["head"]
+        linked += all((folder / name).stat().st_ino == (folder / head / name).stat().st_ino
+                      for name in ("inventory.json", "inventory.json.sha512"))
+    return objects, linked
+
+
+def test_a_restore_links_root_inventories_to_the_head_version_as_the_live_tree_does(
+        repo_dir: Path, uploaded: tuple[str, Path]) -> None:
+    """One file made per distinct inventory, as tar brings back the links the writer made: the
+    bench tree's 24,206 root inventories and sidecars were files created, filled and hashed
+    twice. A content file that happens to be called inventory.json is content, not linked."""
+    bid, store = uploaded
+    body = repo_dir.parent / "inventory.json"
+    body.write_text("not an inventory")
+    run(repo_dir, "create", "/top/inventory.json", "--binary", "--file", str(body))
+    live_objects, live_linked = _linked_inventories(repo_dir / "ocfl-root")
+    assert live_objects == live_linked > 0
+    ok_json(repo_dir, "restore", bid, "--from", str(store), "--yes")
+    root = repo_dir / "ocfl-root"
+    assert _linked_inventories(root) == (live_objects - 1, live_objects - 1)  # without the new object
+    run(repo_dir, "create", "/top/inventory.json", "--binary", "--file", str(body))
+    bid2 = ok_json(repo_dir, "backup", "--label", "t", "--to", str(store))["id"]
+    ok_json(repo_dir, "restore", bid2, "--from", str(store), "--yes")
+    assert _linked_inventories(root) == (live_objects, live_objects)
+    assert [p.read_text() for p in root.rglob("content/inventory.json")] == ["not an inventory"]
+    assert run(repo_dir, "check", "--read-data").exit_code == 0
+
+
+def test_a_download_where_links_cannot_be_made_writes_the_inventories(
+        repo_dir: Path, uploaded: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filesystem without hard links: the restore writes each inventory as a file of its own."""
+    import os
+
+    from fcrctl.services.backup.stores.directory import DirectoryStore
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    bid, store = uploaded
+    monkeypatch.setattr(os, "link", no_links)
+    staged = repo_dir.parent / "staged"
+    staged.mkdir()
+    manifest.download_into(DirectoryStore(store), bid, staged, jobs=1)
+    objects, linked = _linked_inventories(staged / "ocfl-root")
+    assert objects > 0 and linked == 0
+    assert digests(staged / "ocfl-root") == digests(snapshot_tree(repo_dir, bid))
