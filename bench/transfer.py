@@ -5,6 +5,7 @@
     .venv/bin/python bench/transfer.py --no-import          # export only (local and over serve)
     BENCH_DIR=/big/disk .venv/bin/python bench/transfer.py --keep   # reuse the built sources next time
     .venv/bin/python bench/transfer.py --smoke              # a tiny run for CI
+    .venv/bin/python bench/transfer.py --resources 10000 --mb 50 --only-import-serve   # that row alone
 
 The source repository holds N small containers (one triple each, 100 per parent container)
 plus binaries totalling MB megabytes. Each run is its own `fcrctl` process, so its peak RSS is
@@ -50,6 +51,28 @@ usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime, file=sys.stderr)
 sys.exit(done.returncode)
 """
+# fcrctl with its HTTP requests and TCP connections counted (urllib3 opens one per connect()),
+# written to the file FCRCTL_BENCH_COUNTS names as "requests connections" when it exits
+COUNTED = """
+import atexit, itertools, os, runpy, sys
+import requests.adapters, urllib3.connection
+requests_made, connections = itertools.count(), itertools.count()
+connect, send = urllib3.connection.HTTPConnection.connect, requests.adapters.HTTPAdapter.send
+def counted_connect(self):
+    next(connections)
+    return connect(self)
+def counted_send(self, *args, **kwargs):
+    next(requests_made)
+    return send(self, *args, **kwargs)
+urllib3.connection.HTTPConnection.connect = counted_connect
+requests.adapters.HTTPAdapter.send = counted_send
+def written():
+    with open(os.environ["FCRCTL_BENCH_COUNTS"], "w") as out:
+        out.write(f"{next(requests_made)} {next(connections)}")
+atexit.register(written)
+sys.argv[0] = "fcrctl"
+runpy.run_module("fcrctl", run_name="__main__", alter_sys=True)
+"""
 
 
 class Row:
@@ -60,6 +83,8 @@ class Row:
         self.seconds, self.cpu, self.rss = seconds, cpu, rss_mb
         self.server_rss: int | None = None  # the served repository's process, for runs through serve
         self.server_cpu: float | None = None  # ...and the CPU seconds it spent on this run
+        self.requests: int | None = None  # HTTP requests and TCP connections fcrctl made, where counted
+        self.connections: int | None = None
         # as it is measured: a 100,000-resource run takes long enough that a partial table helps
         print(f"# {name.strip()}: {resources} resources, {seconds:.1f} s, {cpu:.1f} s CPU, {rss_mb} MB peak RSS",
               file=sys.stderr, flush=True)
@@ -128,12 +153,18 @@ def source_repository(work: Path, count: int, megabytes: int) -> Path:
     return source
 
 
-def fcrctl(name: str, repo: str, *args: str) -> Row:
-    """One fcrctl run in its own process: its --json report, wall and CPU time, peak RSS."""
-    out, seconds, cpu, rss = timed([sys.executable, "-m", "fcrctl", "--repo", repo, "--json", *args],
-                                   f"fcrctl {' '.join(args)}")
+def fcrctl(name: str, repo: str, *args: str, counts: Path | None = None) -> Row:
+    """One fcrctl run in its own process: its --json report, wall and CPU time, peak RSS (and with
+    ``counts``, a file to write them to, its HTTP requests and TCP connections)."""
+    start = [sys.executable, "-m", "fcrctl"] if counts is None else [sys.executable, "-c", COUNTED]
+    out, seconds, cpu, rss = timed([*start, "--repo", repo, "--json", *args], f"fcrctl {' '.join(args)}",
+                                   env=None if counts is None else {**os.environ, "FCRCTL_BENCH_COUNTS": str(counts)})
     report = json.loads(out)
-    return Row(name, report["resources"], report["bytes"], seconds, cpu, rss)
+    row = Row(name, report["resources"], report["bytes"], seconds, cpu, rss)
+    if counts is not None:
+        row.requests, row.connections = (int(n) for n in counts.read_text().split())
+        counts.unlink()
+    return row
 
 
 def baseline(name: str, resources: int, nbytes: int, shell: str) -> Row:
@@ -142,10 +173,10 @@ def baseline(name: str, resources: int, nbytes: int, shell: str) -> Row:
     return Row(name, resources, nbytes, seconds, cpu, rss)
 
 
-def timed(cmd: list[str], what: str) -> tuple[str, float, float, int]:
+def timed(cmd: list[str], what: str, env: dict[str, str] | None = None) -> tuple[str, float, float, int]:
     """(stdout, wall seconds, CPU seconds, peak RSS in MB) of ``cmd`` and its children."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", RUN, *cmd], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", RUN, *cmd], capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{what} failed: {done.stderr[-1500:]}")
@@ -172,11 +203,11 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def served(name: str, server: object, *args: str) -> Row:
+def served(name: str, server: object, *args: str, counts: Path | None = None) -> Row:
     """An fcrctl run against a served repository, with the server's CPU and peak RSS beside it."""
     pid = getattr(server, "pid", None)
     before = cpu_seconds(pid)
-    row = fcrctl(name, getattr(server, "url"), *args)  # noqa: B009
+    row = fcrctl(name, getattr(server, "url"), *args, counts=counts)  # noqa: B009
     row.server_cpu = cpu_seconds(pid) - before
     row.server_rss = peak_rss_mb(pid)
     return row
@@ -189,15 +220,16 @@ def measure(count: int, megabytes: int, work: Path, runs: set[str], keep: bool) 
     out = work / f"export-{count}"
     shutil.rmtree(out, ignore_errors=True)
     exported = fcrctl("export local", str(source), "export", "/", str(out), "--no-versions")
-    rows.append(exported)
     n, nbytes = exported.resources, exported.bytes
     copy = work / f"copy-{count}"
-    shutil.rmtree(copy, ignore_errors=True)
-    rows.append(baseline("  cp -r storage", n, nbytes, f"cp -r '{source}/ocfl-root' '{copy}'"))
-    shutil.rmtree(copy, ignore_errors=True)
-    rows.append(baseline("  tar|zstd storage", n, nbytes,
-                         f"tar -cf - -C '{source}' ocfl-root | zstd -q -1 -T1 -c > '{work}/storage.tar.zst'"))
-    (work / "storage.tar.zst").unlink(missing_ok=True)
+    if "export" in runs:  # else the export is only the import's source
+        rows.append(exported)
+        shutil.rmtree(copy, ignore_errors=True)
+        rows.append(baseline("  cp -r storage", n, nbytes, f"cp -r '{source}/ocfl-root' '{copy}'"))
+        shutil.rmtree(copy, ignore_errors=True)
+        rows.append(baseline("  tar|zstd storage", n, nbytes,
+                             f"tar -cf - -C '{source}' ocfl-root | zstd -q -1 -T1 -c > '{work}/storage.tar.zst'"))
+        (work / "storage.tar.zst").unlink(missing_ok=True)
     if "import" in runs:
         target = work / f"target-{count}"
         shutil.rmtree(target, ignore_errors=True)
@@ -219,11 +251,12 @@ def measure(count: int, megabytes: int, work: Path, runs: set[str], keep: bool) 
             out2 = work / f"export-serve-{count}"
             rows.append(served("export over serve", server, "export", "/", str(out2), "--no-versions", "--jobs", "4"))
             shutil.rmtree(out2, ignore_errors=True)
-    if "serve" in runs and "import" in runs:
+    if "serve" in runs and "import" in runs or "import-serve" in runs:
         served_repo = work / f"served-{count}"
         shutil.rmtree(served_repo, ignore_errors=True)
         with start_server(served_repo, subprocess=True) as server:
-            rows.append(served("import over serve", server, "import", str(out), "--jobs", "4"))
+            rows.append(served("import over serve", server, "import", str(out), "--jobs", "4",
+                               counts=work / "import-serve.counts"))
         shutil.rmtree(served_repo, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     if not keep:
@@ -239,6 +272,8 @@ def main() -> None:
     parser.add_argument("--no-import", action="store_true", help="export runs only (with --no-serve: local export)")
     parser.add_argument("--keep", action="store_true", help="keep the built sources in BENCH_DIR for the next run")
     parser.add_argument("--smoke", action="store_true", help="a tiny run (CI)")
+    parser.add_argument("--only-import-serve", action="store_true",
+                        help="the import over serve row alone (with its requests and connections)")
     args = parser.parse_args()
     count, megabytes = (100, 1) if args.smoke else (args.resources, args.mb)
     base = os.environ.get("BENCH_DIR")
@@ -248,11 +283,14 @@ def main() -> None:
         tempfile.mkdtemp(prefix="fcrctl-bench-transfer-", dir=base))
     work.mkdir(parents=True, exist_ok=True)
     runs = {"export"} | (set() if args.no_import else {"import"}) | (set() if args.no_serve else {"serve"})
+    if args.only_import_serve:
+        runs = {"import-serve"}
     try:
         big = measure(count, megabytes, work, runs, args.keep)
         # the smoke run spares the baseline's server runs (each starts a server process)
         small = {row.name: row for row in measure(max(10, count // 10), max(1, megabytes // 10), work,
-                                                  runs - {"serve"} if args.smoke else runs, args.keep)}
+                                                  runs - {"serve", "import-serve"} if args.smoke else runs,
+                                                  args.keep)}
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -267,6 +305,14 @@ def main() -> None:
                 f"{(row.rss - base_row.rss) / base_row.rss * 100:+.0f}%") if base_row else ""
         print(f"{row.name:<20} {row.rate:>8.0f} {row.cpu_rate:>10.0f} {row.mbs:>7.1f} {_rss(row):>7} "
               f"{row.seconds:>7.1f} {_cpu(row):>10}   {tail}")
+    for row in big:  # what a run over serve costs in round trips (its cost per resource at any latency)
+        if row.requests is not None and row.connections is not None:
+            base_row = small.get(row.name)
+            print(f"{row.name}: {row.requests / max(1, row.resources):.2f} HTTP requests per resource, "
+                  f"{row.connections / max(1, row.requests):.3f} TCP connections per request"
+                  + (f" (N/10: {base_row.requests / max(1, base_row.resources):.2f}, "
+                     f"{base_row.connections / max(1, base_row.requests):.3f})"
+                     if base_row and base_row.requests and base_row.connections is not None else ""))
 
 
 def _rss(row: Row) -> str:

@@ -7,6 +7,7 @@ each such step says so where it happens.
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
     from fcrctl.repository.http.reads import Reads
 
 SPARQL_UPDATE = "application/sparql-update"
+N_TRIPLES = "application/n-triples"
+# Containers this client made (201 to an If-None-Match create) and what it then made in them, oldest
+# first: a child of one of these needs no HEAD for its parent nor for itself (see ``write_only``). Bounded:
+# a parent is always dropped before its children, and a dropped parent only costs its children the HEADs.
+MADE_LIMIT = 16384
 
 
 class Writes:
@@ -42,15 +48,47 @@ class Writes:
     def __init__(self, remote: Remote, reads: Reads) -> None:
         self._remote = remote
         self._reads = reads
+        self._made: dict[str, None] = {}  # see MADE_LIMIT
+        self._made_lock = threading.Lock()
 
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
         path = paths.normalize(path)
+        self._create(path, spec, parents=parents)
+        if spec.is_binary and spec.graph is not None and len(spec.graph):
+            return self._reads.info(path)  # the description was PUT after the binary
+        return self._reads.describe(path, container=not spec.is_binary)
+
+    def write_only(self, path: str, spec: ResourceSpec, *, new: bool, ntriples: bytes | None = None) -> None:
+        """``create`` (``new``) or ``replace`` for a bulk writer that reads nothing back (import): no
+        GET of what was written, and one request for a resource whose parent this client made
+        itself, since nothing but what this client put there can be in it (so there is nothing to
+        HEAD: not the parent, not the path). ``ntriples``: the user triples as stored N-Triples
+        lines (ids internal), sent as they are once rewritten to URLs, instead of ``spec.graph``."""
+        path = paths.normalize(path)
+        if not new:
+            headers: dict[str, str] = {}
+            if spec.lenient or (self._remote.dialect.name == "fedora4" and not spec.is_binary):
+                headers["Prefer"] = LENIENT  # see replace()
+            self._put(path, spec, headers, ntriples=ntriples)
+            return
+        parent = paths.parent(path)
+        with self._made_lock:
+            known = parent is not None and parent in self._made and path not in self._made
+        if known:
+            self._create(path, spec, parents=True, checked=True, ntriples=ntriples)
+        else:
+            self._create(path, spec, parents=True, ntriples=ntriples)
+
+    def _create(self, path: str, spec: ResourceSpec, *, parents: bool, checked: bool = False,
+                ntriples: bytes | None = None) -> None:
+        """``checked``: the parent is there and the path free as far as this client knows (``write_only``)."""
         if path == "/":
             raise Conflict("the root container always exists: create something under it", path=path)
-        self._ensure_parent(path, parents)
+        if not checked:
+            self._ensure_parent(path, parents)
         # Fedora 6 honours If-None-Match: * (412 when the path is taken); Fedora 4/5 ignore it and
         # would silently replace, so ask first there.
-        status = "missing" if self._remote.dialect.name == "fedora6" else self._exists(path)
+        status = "missing" if checked or self._remote.dialect.name == "fedora6" else self._exists(path)
         if status == "exists":
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
         if status == "gone":
@@ -58,13 +96,27 @@ class Writes:
                 f"{path} was deleted and a tombstone remains: purge it (fcrctl purge {path}) to reuse it", path=path
             )
         headers = {"If-None-Match": "*"}
-        response = self._put(path, spec, headers, created_only=True)
+        response = self._put(path, spec, headers, created_only=True, ntriples=ntriples)
         if response.status_code == 412:
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
+        self._remember(path, container=not spec.is_binary)
         if spec.is_binary and spec.graph is not None and len(spec.graph):
             # a binary's description triples go to its fcr:metadata, as the local backend stores them
-            return self.replace_description(path, spec.graph, lenient=spec.lenient)
-        return self._reads.describe(path, container=not spec.is_binary)
+            self._put_description(path, spec.graph, Conditions(), spec.lenient)
+
+    def _remember(self, path: str, *, container: bool) -> None:
+        """``path`` was just made by this client: a container is empty but for what it makes in it."""
+        with self._made_lock:
+            parent = paths.parent(path)
+            if container or (parent is not None and parent in self._made):
+                self._made[path] = None
+                while len(self._made) > MADE_LIMIT:
+                    del self._made[next(iter(self._made))]
+
+    def _forget(self) -> None:
+        """Something was deleted, purged, moved or copied: what ``_made`` says may no longer hold."""
+        with self._made_lock:
+            self._made.clear()
 
     def _exists(self, path: str) -> str:
         try:
@@ -90,6 +142,7 @@ class Writes:
             if self._exists(ancestor) == "missing":
                 url = self._remote.url(ancestor)
                 self._remote.send("PUT", url, path=ancestor, headers={"If-None-Match": "*"}, ok=(412,))
+        self._forget()  # made ancestors may have been made by someone else meanwhile: trust none
 
     def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
         parent = paths.normalize(parent)
@@ -120,10 +173,12 @@ class Writes:
         return self._reads.describe(path, container=not spec.is_binary), response.status_code == 201
 
     def _put(
-        self, path: str, spec: ResourceSpec, headers: dict[str, str], created_only: bool = False
+        self, path: str, spec: ResourceSpec, headers: dict[str, str], created_only: bool = False,
+        ntriples: bytes | None = None,
     ) -> requests.Response:
         ok = (412,) if created_only else ()
-        return self.write("PUT", self._remote.url(path), path, spec, headers, ok=ok, created_only=created_only)
+        return self.write("PUT", self._remote.url(path), path, spec, headers, ok=ok, created_only=created_only,
+                          ntriples=ntriples)
 
     def write(
         self,
@@ -135,8 +190,10 @@ class Writes:
         *,
         ok: tuple[int, ...] = (),
         created_only: bool = False,
+        ntriples: bytes | None = None,
     ) -> requests.Response:
-        """PUT or POST a resource described by ``spec`` (container RDF, binary stream, or external)."""
+        """PUT or POST a resource described by ``spec`` (container RDF, binary stream, or external);
+        ``ntriples``: a container's user triples as stored N-Triples, instead of ``spec.graph``."""
         links: list[str] = []
         body: Any = None
         reader: wire.HashingReader | None = None
@@ -168,6 +225,11 @@ class Writes:
                 local_only = [a for a in expected if a not in self._remote.dialect.digest_algorithms]
                 body, reader = self._binary_body(spec, path, expected, local_only)
         else:
+            lines = None if ntriples is None or spec.graph is not None else external_lines(
+                ntriples, self._remote.base_uri)
+            if ntriples is not None and spec.graph is None and lines is None:  # not in the form handled
+                spec = ResourceSpec(graph=rdf.read_ntriples(ntriples), model=spec.model,
+                                    archival_group=spec.archival_group, lenient=spec.lenient)
             model = spec.model
             graph = spec.graph
             if graph is not None and self._remote.dialect.name == "fedora4" and spec.lenient:
@@ -182,10 +244,18 @@ class Writes:
                     links.append(wire.link_header(model, "type"))
                 elif model != BASIC:  # Fedora 4.7 takes the model from an rdf:type in the body
                     subject = path if method == "PUT" else paths.join(path, headers["Slug"])
-                    graph = typed_as(graph, paths.to_id(subject), model)
+                    if lines is not None:
+                        typed = rdf.id_to_url(paths.to_id(subject), self._remote.base_uri)
+                        lines.append(f"<{typed}> <{rdf.RDF_NS}type> <{model}> .")
+                    else:
+                        graph = typed_as(graph, paths.to_id(subject), model)
             # Fedora 4.7 answers a PUT with no body onto an existing container 409: send empty Turtle
             replacing = self._remote.dialect.name == "fedora4" and method == "PUT" and not created_only
-            if (graph is not None and len(graph)) or replacing:
+            if lines is not None:
+                if lines or replacing:
+                    headers["Content-Type"] = N_TRIPLES
+                    body = "".join(line + "\n" for line in lines).encode("utf-8")
+            elif (graph is not None and len(graph)) or replacing:
                 graph = graph if graph is not None else rdf.new_graph()
                 headers["Content-Type"] = "text/turtle"
                 body = rdf.serialize(rdf.to_external(graph, self._remote.base_uri), "text/turtle")
@@ -247,6 +317,10 @@ class Writes:
         self, path: str, graph: Graph, *, conditions: Conditions = Conditions(), lenient: bool = False
     ) -> ResourceInfo:
         path = paths.normalize(path)
+        self._put_description(path, graph, conditions, lenient)
+        return self._reads.info(path)
+
+    def _put_description(self, path: str, graph: Graph, conditions: Conditions, lenient: bool) -> None:
         headers = wire.condition_headers(conditions)
         headers["Content-Type"] = "text/turtle"
         if lenient or self._remote.dialect.name == "fedora4":
@@ -255,7 +329,6 @@ class Writes:
             graph = rdf.check_user_triples(graph, subject_id=paths.to_id(path), lenient=True)
         body = rdf.serialize(rdf.to_external(graph, self._remote.base_uri), "text/turtle")
         self._remote.send("PUT", self._remote.url(path) + "/fcr:metadata", path=path, headers=headers, data=body)
-        return self._reads.info(path)
 
     def patch(
         self, path: str, update: str, *, conditions: Conditions = Conditions(), lenient: bool = False
@@ -278,10 +351,12 @@ class Writes:
         path = paths.normalize(path)
         if path == "/":
             raise BadInput("the root container cannot be deleted: delete its children instead", path=path)
+        self._forget()
         self._remote.send("DELETE", self._remote.url(path), path=path, headers=wire.condition_headers(conditions))
 
     def purge(self, path: str) -> None:
         path = paths.normalize(path)
+        self._forget()
         response = self._remote.send("DELETE", self._remote.url(path) + "/fcr:tombstone", path=path, ok=(404, 405))
         if response.status_code in (404, 405):
             if self._exists(path) == "exists":
@@ -297,6 +372,7 @@ class Writes:
     def _relocate(self, method: str, source: str, destination: str) -> ResourceInfo:
         source = paths.normalize(source)
         destination = paths.normalize(destination)
+        self._forget()
         if source == "/" or paths.is_within(destination, source):
             raise BadInput(f"cannot {method.lower()} {source} into {destination}: it is inside the source", path=source)
         if self._exists(source) != "exists":
@@ -322,6 +398,29 @@ def external_update(update: str, base_uri: str) -> str:
         return "<" + (base_uri + (rest if rest not in ("", "/") else "/")) + ">"
 
     return re.sub(r"<info:fedora(/[^>\s]*)?>", to_url, update)
+
+
+def external_lines(ntriples: bytes, base_uri: str) -> list[str] | None:
+    """Stored N-Triples (ids internal) as the lines to send, ids rewritten to URLs as
+    ``rdf.to_external`` does; None when a line is not in the form ``ntlines.LINE`` handles."""
+    from fcrctl.services.transfer.ntlines import LINE, _Rewriter  # the rewrite export makes of a line
+
+    try:
+        text = ntriples.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    rewrite = _Rewriter(base_uri)
+    out = []
+    for line in text.splitlines():
+        if not line:
+            continue
+        match = LINE.fullmatch(line)
+        if match is None:
+            return None
+        s, p, o_iri = match.group(1, 2, 3)
+        obj = f"<{rewrite(o_iri)}> ." if o_iri is not None else line[match.end(2) + 2:]
+        out.append(f"<{rewrite(s)}> <{p}> {obj}")
+    return out
 
 
 def typed_as(graph: Graph | None, subject_id: str, model: str) -> Graph:
