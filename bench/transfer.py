@@ -311,7 +311,10 @@ def main() -> None:
             print(f"{row.name}: {row.requests / max(1, row.resources):.2f} HTTP requests per resource, "
                   f"{row.connections / max(1, row.requests):.3f} TCP connections per request"
                   + (f" (N/10: {base_row.requests / max(1, base_row.resources):.2f}, "
-                     f"{base_row.connections / max(1, base_row.requests):.3f})"
+                     f"{base_row.connections / max(1, base_row.requests):.3f}); peak RSS at N vs N/10: "
+                     f"fcrctl {(row.rss - base_row.rss) / base_row.rss * 100:+.0f}%"
+                     + (f", serve {(row.server_rss - base_row.server_rss) / base_row.server_rss * 100:+.0f}%"
+                        if row.server_rss and base_row.server_rss else "")
                      if base_row and base_row.requests and base_row.connections is not None else ""))
 
 
