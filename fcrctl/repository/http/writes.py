@@ -7,7 +7,6 @@ each such step says so where it happens.
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,7 @@ from fcrctl.repository.http import dialect as dialects
 from fcrctl.repository.http import wire
 from fcrctl.repository.http.errors import error_for
 from fcrctl.repository.http.facts import BASIC
+from fcrctl.repository.http.made_here import MadeHere, external_lines
 from fcrctl.repository.http.remote import LENIENT, Remote
 
 if TYPE_CHECKING:
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 
 SPARQL_UPDATE = "application/sparql-update"
 N_TRIPLES = "application/n-triples"
-# Containers this client made (201 to an If-None-Match create) and what it then made in them, oldest
-# first: a child of one of these needs no HEAD for its parent nor for itself (see ``write_only``). Bounded:
-# a parent is always dropped before its children, and a dropped parent only costs its children the HEADs.
-MADE_LIMIT = 16384
 
 
 class Writes:
@@ -48,8 +44,7 @@ class Writes:
     def __init__(self, remote: Remote, reads: Reads) -> None:
         self._remote = remote
         self._reads = reads
-        self._made: dict[str, None] = {}  # see MADE_LIMIT
-        self._made_lock = threading.Lock()
+        self._made = MadeHere()
 
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
         path = paths.normalize(path)
@@ -71,13 +66,7 @@ class Writes:
                 headers["Prefer"] = LENIENT  # see replace()
             self._put(path, spec, headers, ntriples=ntriples)
             return
-        parent = paths.parent(path)
-        with self._made_lock:
-            known = parent is not None and parent in self._made and path not in self._made
-        if known:
-            self._create(path, spec, parents=True, checked=True, ntriples=ntriples)
-        else:
-            self._create(path, spec, parents=True, ntriples=ntriples)
+        self._create(path, spec, parents=True, checked=self._made.free_under_made(path), ntriples=ntriples)
 
     def _create(self, path: str, spec: ResourceSpec, *, parents: bool, checked: bool = False,
                 ntriples: bytes | None = None) -> None:
@@ -99,24 +88,10 @@ class Writes:
         response = self._put(path, spec, headers, created_only=True, ntriples=ntriples)
         if response.status_code == 412:
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
-        self._remember(path, container=not spec.is_binary)
+        self._made.remember(path, container=not spec.is_binary)
         if spec.is_binary and spec.graph is not None and len(spec.graph):
             # a binary's description triples go to its fcr:metadata, as the local backend stores them
             self._put_description(path, spec.graph, Conditions(), spec.lenient)
-
-    def _remember(self, path: str, *, container: bool) -> None:
-        """``path`` was just made by this client: a container is empty but for what it makes in it."""
-        with self._made_lock:
-            parent = paths.parent(path)
-            if container or (parent is not None and parent in self._made):
-                self._made[path] = None
-                while len(self._made) > MADE_LIMIT:
-                    del self._made[next(iter(self._made))]
-
-    def _forget(self) -> None:
-        """Something was deleted, purged, moved or copied: what ``_made`` says may no longer hold."""
-        with self._made_lock:
-            self._made.clear()
 
     def _exists(self, path: str) -> str:
         try:
@@ -142,7 +117,7 @@ class Writes:
             if self._exists(ancestor) == "missing":
                 url = self._remote.url(ancestor)
                 self._remote.send("PUT", url, path=ancestor, headers={"If-None-Match": "*"}, ok=(412,))
-        self._forget()  # made ancestors may have been made by someone else meanwhile: trust none
+        self._made.forget()  # made ancestors may have been made by someone else meanwhile: trust none
 
     def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
         parent = paths.normalize(parent)
@@ -351,12 +326,12 @@ class Writes:
         path = paths.normalize(path)
         if path == "/":
             raise BadInput("the root container cannot be deleted: delete its children instead", path=path)
-        self._forget()
+        self._made.forget()
         self._remote.send("DELETE", self._remote.url(path), path=path, headers=wire.condition_headers(conditions))
 
     def purge(self, path: str) -> None:
         path = paths.normalize(path)
-        self._forget()
+        self._made.forget()
         response = self._remote.send("DELETE", self._remote.url(path) + "/fcr:tombstone", path=path, ok=(404, 405))
         if response.status_code in (404, 405):
             if self._exists(path) == "exists":
@@ -372,7 +347,7 @@ class Writes:
     def _relocate(self, method: str, source: str, destination: str) -> ResourceInfo:
         source = paths.normalize(source)
         destination = paths.normalize(destination)
-        self._forget()
+        self._made.forget()
         if source == "/" or paths.is_within(destination, source):
             raise BadInput(f"cannot {method.lower()} {source} into {destination}: it is inside the source", path=source)
         if self._exists(source) != "exists":
@@ -398,29 +373,6 @@ def external_update(update: str, base_uri: str) -> str:
         return "<" + (base_uri + (rest if rest not in ("", "/") else "/")) + ">"
 
     return re.sub(r"<info:fedora(/[^>\s]*)?>", to_url, update)
-
-
-def external_lines(ntriples: bytes, base_uri: str) -> list[str] | None:
-    """Stored N-Triples (ids internal) as the lines to send, ids rewritten to URLs as
-    ``rdf.to_external`` does; None when a line is not in the form ``ntlines.LINE`` handles."""
-    from fcrctl.services.transfer.ntlines import LINE, _Rewriter  # the rewrite export makes of a line
-
-    try:
-        text = ntriples.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    rewrite = _Rewriter(base_uri)
-    out = []
-    for line in text.splitlines():
-        if not line:
-            continue
-        match = LINE.fullmatch(line)
-        if match is None:
-            return None
-        s, p, o_iri = match.group(1, 2, 3)
-        obj = f"<{rewrite(o_iri)}> ." if o_iri is not None else line[match.end(2) + 2:]
-        out.append(f"<{rewrite(s)}> <{p}> {obj}")
-    return out
 
 
 def typed_as(graph: Graph | None, subject_id: str, model: str) -> Graph:
