@@ -5,7 +5,7 @@
     .venv/bin/python bench/transfer.py --no-import          # export only (local and over serve)
     BENCH_DIR=/big/disk .venv/bin/python bench/transfer.py --keep   # reuse the built sources next time
     .venv/bin/python bench/transfer.py --smoke              # a tiny run for CI
-    .venv/bin/python bench/transfer.py --resources 10000 --mb 50 --only-import-serve   # that row alone
+    .venv/bin/python bench/transfer.py --only import-serve --resources 10000 --mb 50   # that row alone
 
 The source repository holds N small containers (one triple each, 100 per parent container)
 plus binaries totalling MB megabytes. Each run is its own `fcrctl` process, so its peak RSS is
@@ -272,8 +272,7 @@ def main() -> None:
     parser.add_argument("--no-import", action="store_true", help="export runs only (with --no-serve: local export)")
     parser.add_argument("--keep", action="store_true", help="keep the built sources in BENCH_DIR for the next run")
     parser.add_argument("--smoke", action="store_true", help="a tiny run (CI)")
-    parser.add_argument("--only-import-serve", action="store_true",
-                        help="the import over serve row alone (with its requests and connections)")
+    parser.add_argument("--only", choices=["import-serve"], help="one row only: import over serve")
     args = parser.parse_args()
     count, megabytes = (100, 1) if args.smoke else (args.resources, args.mb)
     base = os.environ.get("BENCH_DIR")
@@ -283,8 +282,8 @@ def main() -> None:
         tempfile.mkdtemp(prefix="fcrctl-bench-transfer-", dir=base))
     work.mkdir(parents=True, exist_ok=True)
     runs = {"export"} | (set() if args.no_import else {"import"}) | (set() if args.no_serve else {"serve"})
-    if args.only_import_serve:
-        runs = {"import-serve"}
+    if args.only:
+        runs = {args.only}
     try:
         big = measure(count, megabytes, work, runs, args.keep)
         # the smoke run spares the baseline's server runs (each starts a server process)
