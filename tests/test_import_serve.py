@@ -215,3 +215,24 @@ def test_a_created_answer_survives_kill_9_of_the_server(tmp_path: Path) -> None:
         assert list(repo.check()) == []
     finally:
         repo.close()
+
+
+def test_the_made_record_stays_useful_past_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An export writes a directory's files before its subdirectories: every parent is made long
+    before its children. A record dropping the oldest entries first lost those parents (a 30,000-resource
+    import over serve made 1.9 requests a resource): past its bound it must keep them."""
+    from fcrctl.repository.http import made_here
+
+    monkeypatch.setattr(made_here, "LIMIT", 50)
+    made = made_here.MadeHere()
+    made.remember("/data")
+    fast = 0
+    for k in range(30):  # the parents first, as the export's tree order writes them
+        fast += made.free_under_made(f"/data/p{k}")
+        made.remember(f"/data/p{k}")
+    for k in range(30):
+        for i in range(10):
+            fast += made.free_under_made(f"/data/p{k}/r{i}")
+            made.remember(f"/data/p{k}/r{i}")
+    assert fast == 30 + 30 * 10
+    assert not made.free_under_made("/data/p29")  # made here: a second create of it is not free

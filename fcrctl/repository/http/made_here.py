@@ -9,40 +9,54 @@ rewritten to URLs, without an rdflib graph parsed and serialised on the way.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 from fcrctl import paths
 
-# Bounded, oldest first: a parent is always dropped before its children, and a dropped parent only
-# costs its children the HEADs it saves
+# Bounded. In an export's order a directory's files (containers among them) are all written before
+# its subdirectories: a container waits, made and unused, until the import comes to its children.
+# So what goes first is the newest container not yet used as a parent (most likely a leaf), then the
+# least recently used parent; what is dropped only costs its creates the HEADs this saves.
 LIMIT = 16384
 
 
 class MadeHere:
-    """The containers this client made, and what it then made in them."""
+    """The containers this client made (with a child made in them since, or not yet)."""
 
     def __init__(self) -> None:
-        self._made: dict[str, None] = {}
+        self._unused: OrderedDict[str, None] = OrderedDict()
+        self._used: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
     def free_under_made(self, path: str) -> bool:
-        """Whether ``path``'s parent was made here and ``path`` was not: then ``path`` is free."""
+        """Whether ``path``'s parent was made here and ``path`` was not (as far as the record holds)."""
         parent = paths.parent(path)
         with self._lock:
-            return parent is not None and parent in self._made and path not in self._made
+            if parent is None or path in self._unused or path in self._used:
+                return False
+            if parent in self._unused:
+                del self._unused[parent]
+            elif parent not in self._used:
+                return False
+            self._used[parent] = None
+            self._used.move_to_end(parent)
+            return True
 
-    def remember(self, path: str, *, container: bool) -> None:
-        """``path`` was just made by this client: a container is empty but for what it makes in it."""
-        parent = paths.parent(path)
+    def remember(self, path: str) -> None:
+        """``path`` was just made by this client (a container: empty but for what it makes in it)."""
         with self._lock:
-            if container or (parent is not None and parent in self._made):
-                self._made[path] = None
-                while len(self._made) > LIMIT:
-                    del self._made[next(iter(self._made))]
+            self._unused[path] = None
+            while len(self._unused) + len(self._used) > LIMIT:
+                if self._unused:
+                    self._unused.popitem(last=True)
+                else:
+                    self._used.popitem(last=False)
 
     def forget(self) -> None:
         """Something was deleted, purged, moved or copied, or ancestors made: trust none of it."""
         with self._lock:
-            self._made.clear()
+            self._unused.clear()
+            self._used.clear()
 
 
 def external_lines(ntriples: bytes, base_uri: str) -> list[str] | None:

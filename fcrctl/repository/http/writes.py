@@ -58,7 +58,9 @@ class Writes:
         GET of what was written, and one request for a resource whose parent this client made
         itself, since nothing but what this client put there can be in it (so there is nothing to
         HEAD: not the parent, not the path). ``ntriples``: the user triples as stored N-Triples
-        lines (ids internal), sent as they are once rewritten to URLs, instead of ``spec.graph``."""
+        lines (ids internal), sent as they are once rewritten to URLs, instead of ``spec.graph``.
+        The caller creates each path once (an import's are distinct): the record of what this
+        client made is bounded, and a path dropped from it is not asked about again."""
         path = paths.normalize(path)
         if not new:
             headers: dict[str, str] = {}
@@ -88,7 +90,7 @@ class Writes:
         response = self._put(path, spec, headers, created_only=True, ntriples=ntriples)
         if response.status_code == 412:
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
-        self._made.remember(path, container=not spec.is_binary)
+        self._made.remember(path)
         if spec.is_binary and spec.graph is not None and len(spec.graph):
             # a binary's description triples go to its fcr:metadata, as the local backend stores them
             self._put_description(path, spec.graph, Conditions(), spec.lenient)
