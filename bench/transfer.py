@@ -6,6 +6,7 @@
     BENCH_DIR=/big/disk .venv/bin/python bench/transfer.py --keep   # reuse the built sources next time
     .venv/bin/python bench/transfer.py --smoke              # a tiny run for CI
     .venv/bin/python bench/transfer.py --only export-serve --resources 10000 --mb 50 --baseline-tree /work/main
+    .venv/bin/python bench/transfer.py --only import-serve --resources 10000 --mb 50   # that row alone
 
 The source repository holds N small containers (one triple each, 100 per parent container)
 plus binaries totalling MB megabytes. Each run is its own `fcrctl` process, so its peak RSS is
@@ -52,6 +53,28 @@ usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime, file=sys.stderr)
 sys.exit(done.returncode)
 """
+# fcrctl with its HTTP requests and TCP connections counted (urllib3 opens one per connect()),
+# written to the file FCRCTL_BENCH_COUNTS names as "requests connections" when it exits
+COUNTED = """
+import atexit, itertools, os, runpy, sys
+import requests.adapters, urllib3.connection
+requests_made, connections = itertools.count(), itertools.count()
+connect, send = urllib3.connection.HTTPConnection.connect, requests.adapters.HTTPAdapter.send
+def counted_connect(self):
+    next(connections)
+    return connect(self)
+def counted_send(self, *args, **kwargs):
+    next(requests_made)
+    return send(self, *args, **kwargs)
+urllib3.connection.HTTPConnection.connect = counted_connect
+requests.adapters.HTTPAdapter.send = counted_send
+def written():
+    with open(os.environ["FCRCTL_BENCH_COUNTS"], "w") as out:
+        out.write(f"{next(requests_made)} {next(connections)}")
+atexit.register(written)
+sys.argv[0] = "fcrctl"
+runpy.run_module("fcrctl", run_name="__main__", alter_sys=True)
+"""
 
 
 class Row:
@@ -62,6 +85,8 @@ class Row:
         self.seconds, self.cpu, self.rss = seconds, cpu, rss_mb
         self.server_rss: int | None = None  # the served repository's process, for runs through serve
         self.server_cpu: float | None = None  # ...and the CPU seconds it spent on this run
+        self.requests: int | None = None  # HTTP requests and TCP connections fcrctl made, where counted
+        self.connections: int | None = None
         # as it is measured: a 100,000-resource run takes long enough that a partial table helps
         print(f"# {name.strip()}: {resources} resources, {seconds:.1f} s, {cpu:.1f} s CPU, {rss_mb} MB peak RSS",
               file=sys.stderr, flush=True)
@@ -130,13 +155,19 @@ def source_repository(work: Path, count: int, megabytes: int) -> Path:
     return source
 
 
-def fcrctl(name: str, repo: str, *args: str, cwd: Path | None = None) -> Row:
+def fcrctl(name: str, repo: str, *args: str, cwd: Path | None = None, counts: Path | None = None) -> Row:
     """One fcrctl run in its own process: its --json report, wall and CPU time, peak RSS (``cwd``: the
-    source tree whose fcrctl runs, ``python -m`` imports from there first)."""
-    out, seconds, cpu, rss = timed([sys.executable, "-m", "fcrctl", "--repo", repo, "--json", *args],
-                                   f"fcrctl {' '.join(args)}", cwd=cwd)
+    source tree whose fcrctl runs, ``python -m`` imports from there first; with ``counts``, a file to
+    write them to, its HTTP requests and TCP connections)."""
+    start = [sys.executable, "-m", "fcrctl"] if counts is None else [sys.executable, "-c", COUNTED]
+    out, seconds, cpu, rss = timed([*start, "--repo", repo, "--json", *args], f"fcrctl {' '.join(args)}", cwd=cwd,
+                                   env=None if counts is None else {**os.environ, "FCRCTL_BENCH_COUNTS": str(counts)})
     report = json.loads(out)
-    return Row(name, report["resources"], report["bytes"], seconds, cpu, rss)
+    row = Row(name, report["resources"], report["bytes"], seconds, cpu, rss)
+    if counts is not None:
+        row.requests, row.connections = (int(n) for n in counts.read_text().split())
+        counts.unlink()
+    return row
 
 
 def baseline(name: str, resources: int, nbytes: int, shell: str) -> Row:
@@ -145,10 +176,11 @@ def baseline(name: str, resources: int, nbytes: int, shell: str) -> Row:
     return Row(name, resources, nbytes, seconds, cpu, rss)
 
 
-def timed(cmd: list[str], what: str, cwd: Path | None = None) -> tuple[str, float, float, int]:
+def timed(cmd: list[str], what: str, cwd: Path | None = None,
+          env: dict[str, str] | None = None) -> tuple[str, float, float, int]:
     """(stdout, wall seconds, CPU seconds, peak RSS in MB) of ``cmd`` and its children."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", RUN, *cmd], capture_output=True, text=True, cwd=cwd)
+    done = subprocess.run([sys.executable, "-c", RUN, *cmd], capture_output=True, text=True, cwd=cwd, env=env)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{what} failed: {done.stderr[-1500:]}")
@@ -175,11 +207,11 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def served(name: str, server: object, *args: str, cwd: Path | None = None) -> Row:
+def served(name: str, server: object, *args: str, cwd: Path | None = None, counts: Path | None = None) -> Row:
     """An fcrctl run against a served repository, with the server's CPU and peak RSS beside it."""
     pid = getattr(server, "pid", None)
     before = cpu_seconds(pid)
-    row = fcrctl(name, getattr(server, "url"), *args, cwd=cwd)  # noqa: B009
+    row = fcrctl(name, getattr(server, "url"), *args, cwd=cwd, counts=counts)  # noqa: B009
     row.server_cpu = cpu_seconds(pid) - before
     row.server_rss = peak_rss_mb(pid)
     return row
@@ -219,15 +251,16 @@ def measure(count: int, megabytes: int, work: Path, runs: set[str], keep: bool,
     out = work / f"export-{count}"
     shutil.rmtree(out, ignore_errors=True)
     exported = fcrctl("export local", str(source), "export", "/", str(out), "--no-versions")
-    rows.append(exported)
     n, nbytes = exported.resources, exported.bytes
     copy = work / f"copy-{count}"
-    shutil.rmtree(copy, ignore_errors=True)
-    rows.append(baseline("  cp -r storage", n, nbytes, f"cp -r '{source}/ocfl-root' '{copy}'"))
-    shutil.rmtree(copy, ignore_errors=True)
-    rows.append(baseline("  tar|zstd storage", n, nbytes,
-                         f"tar -cf - -C '{source}' ocfl-root | zstd -q -1 -T1 -c > '{work}/storage.tar.zst'"))
-    (work / "storage.tar.zst").unlink(missing_ok=True)
+    if "export" in runs:  # else the export is only the import's source
+        rows.append(exported)
+        shutil.rmtree(copy, ignore_errors=True)
+        rows.append(baseline("  cp -r storage", n, nbytes, f"cp -r '{source}/ocfl-root' '{copy}'"))
+        shutil.rmtree(copy, ignore_errors=True)
+        rows.append(baseline("  tar|zstd storage", n, nbytes,
+                             f"tar -cf - -C '{source}' ocfl-root | zstd -q -1 -T1 -c > '{work}/storage.tar.zst'"))
+        (work / "storage.tar.zst").unlink(missing_ok=True)
     if "import" in runs:
         target = work / f"target-{count}"
         shutil.rmtree(target, ignore_errors=True)
@@ -246,11 +279,12 @@ def measure(count: int, megabytes: int, work: Path, runs: set[str], keep: bool,
         shutil.rmtree(target, ignore_errors=True)
     if "serve" in runs:
         rows += export_over_serve(source, work, count, baseline_tree)
-    if "serve" in runs and "import" in runs:
+    if "serve" in runs and "import" in runs or "import-serve" in runs:
         served_repo = work / f"served-{count}"
         shutil.rmtree(served_repo, ignore_errors=True)
         with start_server(served_repo, subprocess=True) as server:
-            rows.append(served("import over serve", server, "import", str(out), "--jobs", "4"))
+            rows.append(served("import over serve", server, "import", str(out), "--jobs", "4",
+                               counts=work / "import-serve.counts"))
         shutil.rmtree(served_repo, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     if not keep:
@@ -266,7 +300,8 @@ def main() -> None:
     parser.add_argument("--no-import", action="store_true", help="export runs only (with --no-serve: local export)")
     parser.add_argument("--keep", action="store_true", help="keep the built sources in BENCH_DIR for the next run")
     parser.add_argument("--smoke", action="store_true", help="a tiny run (CI)")
-    parser.add_argument("--only", choices=["export-serve"], help="one row only: export over serve")
+    parser.add_argument("--only", choices=["export-serve", "import-serve"],
+                        help="one row only: export or import over serve")
     parser.add_argument("--baseline-tree", type=Path,
                         help="a source tree (e.g. /work/main) whose export over serve runs beside ours")
     args = parser.parse_args()
@@ -283,7 +318,7 @@ def main() -> None:
     try:
         big = measure(count, megabytes, work, runs, args.keep, args.baseline_tree)
         # the smoke run spares the baseline's server runs (each starts a server process)
-        small_runs = runs - {"serve"} if args.smoke else runs
+        small_runs = runs - {"serve", "import-serve"} if args.smoke else runs
         small = {row.name: row for row in measure(max(10, count // 10), max(1, megabytes // 10), work,
                                                   small_runs, args.keep, args.baseline_tree)} if small_runs else {}
     finally:
@@ -300,6 +335,17 @@ def main() -> None:
                 f"{(row.rss - base_row.rss) / base_row.rss * 100:+.0f}%") if base_row else ""
         print(f"{row.name:<20} {row.rate:>8.0f} {row.cpu_rate:>10.0f} {row.mbs:>7.1f} {_rss(row):>7} "
               f"{row.seconds:>7.1f} {_cpu(row):>10}   {tail}")
+    for row in big:  # what a run over serve costs in round trips (its cost per resource at any latency)
+        if row.requests is not None and row.connections is not None:
+            base_row = small.get(row.name)
+            print(f"{row.name}: {row.requests / max(1, row.resources):.2f} HTTP requests per resource, "
+                  f"{row.connections / max(1, row.requests):.3f} TCP connections per request"
+                  + (f" (N/10: {base_row.requests / max(1, base_row.resources):.2f}, "
+                     f"{base_row.connections / max(1, base_row.requests):.3f}); peak RSS at N vs N/10: "
+                     f"fcrctl {(row.rss - base_row.rss) / base_row.rss * 100:+.0f}%"
+                     + (f", serve {(row.server_rss - base_row.server_rss) / base_row.server_rss * 100:+.0f}%"
+                        if row.server_rss and base_row.server_rss else "")
+                     if base_row and base_row.requests and base_row.connections is not None else ""))
     _floor_line(big, small)
 
 

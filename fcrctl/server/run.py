@@ -109,7 +109,9 @@ def serve(
     ``policy``: the access-control Policy (fcrctl.acl) for auth-file users; default: admins only."""
     from fcrctl.server import shutdown
     from fcrctl.server.app import make_app
+    from fcrctl.services.transfer.import_memory import fixed_mmap_threshold
 
+    fixed_mmap_threshold()  # binary bodies are copied in 1 MiB chunks, as an import's (see import_memory.py)
     app: Any = make_app(
         repo, base_path=base_path, auth=auth, dialect=dialect, max_rdf_bytes=max_rdf_bytes,
         external_allowed=external_allowed, allow_external_fetch=allow_external_fetch, backup_dir=backup_dir,

@@ -15,7 +15,7 @@ from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, Conflict, Gone, NotFound, PreconditionFailed
 from fcrctl.rdf.server_managed import ServerManagedConflict
 from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, NON_RDF_SOURCE, ResourceInfo, ResourceSpec
-from fcrctl.server import fedora4
+from fcrctl.server import fedora4, group_commit
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
 from fcrctl.server.constraints import InteractionModelViolation
@@ -243,7 +243,7 @@ def put(ctx: Context) -> Response:
     if existing is None:
         if path == "/":
             raise Conflict("the root container always exists")
-        info = ctx.repo.create(path, spec, parents=True)
+        info = group_commit.create(ctx.repo, path, spec)  # durable on return, with the creates beside it
         return created(ctx, info)
     if ctx.config.dialect == "fedora4" and not existing.is_binary:
         _fedora4_replace(ctx, existing, spec)

@@ -189,6 +189,10 @@ class HttpRepository:
     def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
         return self._writes.create_child(parent, spec, slug=slug)
 
+    def write_only(self, path: str, spec: ResourceSpec, *, new: bool, ntriples: bytes | None = None) -> None:
+        """create (``new``) or replace, reading nothing back, in as few requests as can be (import)."""
+        self._writes.write_only(path, spec, new=new, ntriples=ntriples)
+
     def replace(
         self, path: str, spec: ResourceSpec, *, conditions: Conditions = Conditions()
     ) -> tuple[ResourceInfo, bool]:

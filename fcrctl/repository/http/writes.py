@@ -26,6 +26,7 @@ from fcrctl.repository.http import dialect as dialects
 from fcrctl.repository.http import wire
 from fcrctl.repository.http.errors import error_for
 from fcrctl.repository.http.facts import BASIC
+from fcrctl.repository.http.made_here import MadeHere, external_lines
 from fcrctl.repository.http.remote import LENIENT, Remote
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from fcrctl.repository.http.reads import Reads
 
 SPARQL_UPDATE = "application/sparql-update"
+N_TRIPLES = "application/n-triples"
 
 
 class Writes:
@@ -42,15 +44,42 @@ class Writes:
     def __init__(self, remote: Remote, reads: Reads) -> None:
         self._remote = remote
         self._reads = reads
+        self._made = MadeHere()
 
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
         path = paths.normalize(path)
+        self._create(path, spec, parents=parents)
+        if spec.is_binary and spec.graph is not None and len(spec.graph):
+            return self._reads.info(path)  # the description was PUT after the binary
+        return self._reads.describe(path, container=not spec.is_binary)
+
+    def write_only(self, path: str, spec: ResourceSpec, *, new: bool, ntriples: bytes | None = None) -> None:
+        """``create`` (``new``) or ``replace`` for a bulk writer that reads nothing back (import): no
+        GET of what was written, and one request for a resource whose parent this client made
+        itself, since nothing but what this client put there can be in it (so there is nothing to
+        HEAD: not the parent, not the path). ``ntriples``: the user triples as stored N-Triples
+        lines (ids internal), sent as they are once rewritten to URLs, instead of ``spec.graph``.
+        The caller creates each path once (an import's are distinct): the record of what this
+        client made is bounded, and a path dropped from it is not asked about again."""
+        path = paths.normalize(path)
+        if not new:
+            headers: dict[str, str] = {}
+            if spec.lenient or (self._remote.dialect.name == "fedora4" and not spec.is_binary):
+                headers["Prefer"] = LENIENT  # see replace()
+            self._put(path, spec, headers, ntriples=ntriples)
+            return
+        self._create(path, spec, parents=True, checked=self._made.free_under_made(path), ntriples=ntriples)
+
+    def _create(self, path: str, spec: ResourceSpec, *, parents: bool, checked: bool = False,
+                ntriples: bytes | None = None) -> None:
+        """``checked``: the parent is there and the path free as far as this client knows (``write_only``)."""
         if path == "/":
             raise Conflict("the root container always exists: create something under it", path=path)
-        self._ensure_parent(path, parents)
+        if not checked:
+            self._ensure_parent(path, parents)
         # Fedora 6 honours If-None-Match: * (412 when the path is taken); Fedora 4/5 ignore it and
         # would silently replace, so ask first there.
-        status = "missing" if self._remote.dialect.name == "fedora6" else self._exists(path)
+        status = "missing" if checked or self._remote.dialect.name == "fedora6" else self._exists(path)
         if status == "exists":
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
         if status == "gone":
@@ -58,13 +87,13 @@ class Writes:
                 f"{path} was deleted and a tombstone remains: purge it (fcrctl purge {path}) to reuse it", path=path
             )
         headers = {"If-None-Match": "*"}
-        response = self._put(path, spec, headers, created_only=True)
+        response = self._put(path, spec, headers, created_only=True, ntriples=ntriples)
         if response.status_code == 412:
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
+        self._made.remember(path)
         if spec.is_binary and spec.graph is not None and len(spec.graph):
             # a binary's description triples go to its fcr:metadata, as the local backend stores them
-            return self.replace_description(path, spec.graph, lenient=spec.lenient)
-        return self._reads.describe(path, container=not spec.is_binary)
+            self._put_description(path, spec.graph, Conditions(), spec.lenient)
 
     def _exists(self, path: str) -> str:
         try:
@@ -90,6 +119,7 @@ class Writes:
             if self._exists(ancestor) == "missing":
                 url = self._remote.url(ancestor)
                 self._remote.send("PUT", url, path=ancestor, headers={"If-None-Match": "*"}, ok=(412,))
+        self._made.forget()  # made ancestors may have been made by someone else meanwhile: trust none
 
     def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
         parent = paths.normalize(parent)
@@ -120,10 +150,12 @@ class Writes:
         return self._reads.describe(path, container=not spec.is_binary), response.status_code == 201
 
     def _put(
-        self, path: str, spec: ResourceSpec, headers: dict[str, str], created_only: bool = False
+        self, path: str, spec: ResourceSpec, headers: dict[str, str], created_only: bool = False,
+        ntriples: bytes | None = None,
     ) -> requests.Response:
         ok = (412,) if created_only else ()
-        return self.write("PUT", self._remote.url(path), path, spec, headers, ok=ok, created_only=created_only)
+        return self.write("PUT", self._remote.url(path), path, spec, headers, ok=ok, created_only=created_only,
+                          ntriples=ntriples)
 
     def write(
         self,
@@ -135,8 +167,10 @@ class Writes:
         *,
         ok: tuple[int, ...] = (),
         created_only: bool = False,
+        ntriples: bytes | None = None,
     ) -> requests.Response:
-        """PUT or POST a resource described by ``spec`` (container RDF, binary stream, or external)."""
+        """PUT or POST a resource described by ``spec`` (container RDF, binary stream, or external);
+        ``ntriples``: a container's user triples as stored N-Triples, instead of ``spec.graph``."""
         links: list[str] = []
         body: Any = None
         reader: wire.HashingReader | None = None
@@ -168,6 +202,11 @@ class Writes:
                 local_only = [a for a in expected if a not in self._remote.dialect.digest_algorithms]
                 body, reader = self._binary_body(spec, path, expected, local_only)
         else:
+            lines = None if ntriples is None or spec.graph is not None else external_lines(
+                ntriples, self._remote.base_uri)
+            if ntriples is not None and spec.graph is None and lines is None:  # not in the form handled
+                spec = ResourceSpec(graph=rdf.read_ntriples(ntriples), model=spec.model,
+                                    archival_group=spec.archival_group, lenient=spec.lenient)
             model = spec.model
             graph = spec.graph
             if graph is not None and self._remote.dialect.name == "fedora4" and spec.lenient:
@@ -182,10 +221,18 @@ class Writes:
                     links.append(wire.link_header(model, "type"))
                 elif model != BASIC:  # Fedora 4.7 takes the model from an rdf:type in the body
                     subject = path if method == "PUT" else paths.join(path, headers["Slug"])
-                    graph = typed_as(graph, paths.to_id(subject), model)
+                    if lines is not None:
+                        typed = rdf.id_to_url(paths.to_id(subject), self._remote.base_uri)
+                        lines.append(f"<{typed}> <{rdf.RDF_NS}type> <{model}> .")
+                    else:
+                        graph = typed_as(graph, paths.to_id(subject), model)
             # Fedora 4.7 answers a PUT with no body onto an existing container 409: send empty Turtle
             replacing = self._remote.dialect.name == "fedora4" and method == "PUT" and not created_only
-            if (graph is not None and len(graph)) or replacing:
+            if lines is not None:
+                if lines or replacing:
+                    headers["Content-Type"] = N_TRIPLES
+                    body = "".join(line + "\n" for line in lines).encode("utf-8")
+            elif (graph is not None and len(graph)) or replacing:
                 graph = graph if graph is not None else rdf.new_graph()
                 headers["Content-Type"] = "text/turtle"
                 body = rdf.serialize(rdf.to_external(graph, self._remote.base_uri), "text/turtle")
@@ -247,6 +294,10 @@ class Writes:
         self, path: str, graph: Graph, *, conditions: Conditions = Conditions(), lenient: bool = False
     ) -> ResourceInfo:
         path = paths.normalize(path)
+        self._put_description(path, graph, conditions, lenient)
+        return self._reads.info(path)
+
+    def _put_description(self, path: str, graph: Graph, conditions: Conditions, lenient: bool) -> None:
         headers = wire.condition_headers(conditions)
         headers["Content-Type"] = "text/turtle"
         if lenient or self._remote.dialect.name == "fedora4":
@@ -255,7 +306,6 @@ class Writes:
             graph = rdf.check_user_triples(graph, subject_id=paths.to_id(path), lenient=True)
         body = rdf.serialize(rdf.to_external(graph, self._remote.base_uri), "text/turtle")
         self._remote.send("PUT", self._remote.url(path) + "/fcr:metadata", path=path, headers=headers, data=body)
-        return self._reads.info(path)
 
     def patch(
         self, path: str, update: str, *, conditions: Conditions = Conditions(), lenient: bool = False
@@ -278,10 +328,12 @@ class Writes:
         path = paths.normalize(path)
         if path == "/":
             raise BadInput("the root container cannot be deleted: delete its children instead", path=path)
+        self._made.forget()
         self._remote.send("DELETE", self._remote.url(path), path=path, headers=wire.condition_headers(conditions))
 
     def purge(self, path: str) -> None:
         path = paths.normalize(path)
+        self._made.forget()
         response = self._remote.send("DELETE", self._remote.url(path) + "/fcr:tombstone", path=path, ok=(404, 405))
         if response.status_code in (404, 405):
             if self._exists(path) == "exists":
@@ -297,6 +349,7 @@ class Writes:
     def _relocate(self, method: str, source: str, destination: str) -> ResourceInfo:
         source = paths.normalize(source)
         destination = paths.normalize(destination)
+        self._made.forget()
         if source == "/" or paths.is_within(destination, source):
             raise BadInput(f"cannot {method.lower()} {source} into {destination}: it is inside the source", path=source)
         if self._exists(source) != "exists":

@@ -114,7 +114,10 @@ class Writer:
                      *, first: bool, acl: Graph | None = None) -> bool:
         """Whether ``acl`` (the resource's) went into the same version."""
         spec = state.spec
-        if spec.graph is None and state.ntriples is not None:
+        # a backend that can write without reading back (HTTP: one request a resource where it can)
+        write_only = getattr(repo, "write_only", None)
+        ntriples = state.ntriples if write_only is not None and not spec.is_binary else None  # sent as they are
+        if spec.graph is None and state.ntriples is not None and ntriples is None:
             spec = dataclasses.replace(spec, graph=state.graph())
         handle = None
         if state.content_file is not None:
@@ -123,7 +126,9 @@ class Writer:
             if handle is not None:
                 spec = dataclasses.replace(spec, content=handle)
             with _dating(repo, state, when, None if acl is None else (entry.path, acl)) as carried:
-                if entry.path == "/" or not first:
+                if write_only is not None:
+                    write_only(entry.path, spec, new=first and entry.path != "/", ntriples=ntriples)
+                elif entry.path == "/" or not first:
                     repo.replace(entry.path, spec)
                 else:
                     repo.create(entry.path, spec, parents=True)
