@@ -183,32 +183,19 @@ class QuickHead:
     def _plain_head(
         self, host: str, port: int, netloc: str, target: str, template: _Template
     ) -> Mapping[str, str] | None:
-        with self._lock:
-            idle = self._idle.get(netloc)
-            conn = idle.pop() if idle else None
+        sent = self._send("HEAD", host, port, netloc, target, template)
+        if sent is None:
+            return None
+        conn, response = sent
         try:
-            if conn is None:
-                conn = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
-                with self._lock:
-                    self.opened += 1
-                conn.connect()
-                conn.sock.settimeout(self._read_timeout)
-            conn.request("HEAD", target, headers=template.headers)
-            response = conn.getresponse()
             response.read()
         except (OSError, http.client.HTTPException):
-            if conn is not None:
-                conn.close()
+            conn.close()
             return None
         if response.will_close:
             conn.close()
         else:
-            with self._lock:
-                if not self._closed:
-                    self._idle.setdefault(netloc, []).append(conn)
-                    conn = None
-            if conn is not None:
-                conn.close()
+            self._put_back(netloc, conn)
         if not 200 <= response.status < 300:
             return None
         return response.headers
@@ -226,27 +213,36 @@ class QuickHead:
         if template is None:
             return None
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        with self._lock:
-            idle = self._idle.get(parts.netloc)
-            conn = idle.pop() if idle else None
-        try:
-            if conn is None:
-                conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=self._connect_timeout)
-                with self._lock:
-                    self.opened += 1
-                conn.connect()
-                conn.sock.settimeout(self._read_timeout)
-            conn.request("GET", target, headers=template.headers)
-            response = conn.getresponse()
-        except (OSError, http.client.HTTPException):
-            if conn is not None:
-                conn.close()
+        sent = self._send("GET", parts.hostname or "", parts.port or 80, parts.netloc, target, template)
+        if sent is None:
             return None
+        conn, response = sent
         if ((not 200 <= response.status < 300 and response.status not in also)
                 or response.getheader("Content-Encoding", "identity") != "identity"):
             conn.close()
             return None
         return QuickResponse(self, parts.netloc, conn, response)
+
+    def _send(self, method: str, host: str, port: int, netloc: str, target: str,
+              template: _Template) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse] | None:
+        """The request on a kept-alive connection (else a new one) and its response, body unread;
+        None on a transport failure (that connection closed)."""
+        with self._lock:
+            idle = self._idle.get(netloc)
+            conn = idle.pop() if idle else None
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
+                with self._lock:
+                    self.opened += 1
+                conn.connect()
+                conn.sock.settimeout(self._read_timeout)
+            conn.request(method, target, headers=template.headers)
+            return conn, conn.getresponse()
+        except (OSError, http.client.HTTPException):
+            if conn is not None:
+                conn.close()
+            return None
 
     def _put_back(self, netloc: str, conn: http.client.HTTPConnection) -> None:
         with self._lock:
