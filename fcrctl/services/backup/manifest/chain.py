@@ -255,30 +255,58 @@ def sound(store: BackupStore, link: Link) -> bool:
     backup unrestorable too). In blocks, in C: no line is split or parsed."""
     hashed = hashlib.sha256()
     try:
-        with store.get(manifest_key(link.id)) as raw:
-            reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-            pending = b""
-            header = True
-            while chunk := reader.read(1 << 20):
-                pending += chunk
-                if header:
-                    cut = pending.find(b"\n") + 1
-                    if cut <= 0:
-                        if len(pending) > HEADER_FRAME_MAX:
-                            return False
-                        continue
-                    pending, header = pending[cut:], False
-                cut = pending.rfind(b"\n", 0, len(pending) - 1) + 1  # the last whole line waits: it may be the end
-                hashed.update(pending[:cut])
-                pending = pending[cut:]
-                if len(pending) > _LINE_MAX:  # a store's data never decides how much is held
-                    return False
-        end = json.loads(pending) if pending.endswith(b"\n") and not header else None
-    except (CorruptData, NotFound, zstandard.ZstdError, ValueError, RecursionError, OSError):
+        blocks = _LineBlocks(store, link)
+        for block in blocks:
+            hashed.update(block)
+        end = _end(blocks.tail)
+    except (CorruptData, NotFound, OSError):
         return False
     digest = hashed.hexdigest()
     return isinstance(end, dict) and end.get("end") is True and end.get("linesSha256") == digest and (
         link.version < 2 or link.lines_sha256 == digest)
+
+
+class _LineBlocks:
+    """A link's lines after its header, in blocks of whole lines (C-speed: nothing split or parsed);
+    once spent, ``tail`` holds what followed the last newline but one: the end line when whole.
+    CorruptData for a header over a megabyte, a line over _LINE_MAX, or a damaged frame."""
+
+    def __init__(self, store: BackupStore, link: Link) -> None:
+        self._store, self._link = store, link
+        self.tail = b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        link = self._link
+        pending = b""
+        header = True
+        with self._store.get(manifest_key(link.id)) as raw:
+            reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+            try:
+                while chunk := reader.read(1 << 20):
+                    pending += chunk
+                    if header:
+                        cut = pending.find(b"\n") + 1
+                        if cut <= 0:
+                            if len(pending) > HEADER_FRAME_MAX:
+                                raise validate.damaged(link.id, "its header is over a megabyte")
+                            continue
+                        pending, header = pending[cut:], False
+                    cut = pending.rfind(b"\n", 0, len(pending) - 1) + 1  # the last whole line waits: it may be the end
+                    block, pending = pending[:cut], pending[cut:]
+                    if len(pending) > _LINE_MAX:  # a store's data never decides how much is held
+                        raise validate.damaged(link.id, f"it has a line over {_LINE_MAX} bytes")
+                    yield block
+            except zstandard.ZstdError as e:
+                raise CorruptData(f"manifest of {link.id} is damaged ({e}): upload the backup again") from e
+        self.tail = b"" if header else pending
+
+
+def _end(tail: bytes) -> Any:
+    """The end line's JSON, or None when it is not a whole line of JSON."""
+    try:
+        return json.loads(tail) if tail.endswith(b"\n") else None
+    except (ValueError, RecursionError):
+        return None
 
 
 def picked_lines(store: BackupStore, link: Link, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
@@ -289,39 +317,18 @@ def picked_lines(store: BackupStore, link: Link, ranges: list[tuple[int, int]]) 
     lines."""
     hashed = hashlib.sha256()
     index = 0
-    pending = b""
-    with store.get(manifest_key(link.id)) as raw:
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        header = True
-        try:
-            while chunk := reader.read(1 << 20):
-                pending += chunk
-                if header:
-                    cut = pending.find(b"\n") + 1
-                    if cut <= 0:
-                        if len(pending) > HEADER_FRAME_MAX:
-                            raise validate.damaged(link.id, "its header is over a megabyte")
-                        continue
-                    pending, header = pending[cut:], False
-                cut = pending.rfind(b"\n", 0, len(pending) - 1) + 1  # the last whole line waits: it may be the end
-                block, pending = pending[:cut], pending[cut:]
-                if len(pending) > _LINE_MAX:  # a store's data never decides how much is held
-                    raise validate.damaged(link.id, f"it has a line over {_LINE_MAX} bytes")
-                hashed.update(block)
-                n = block.count(b"\n")
-                split: list[bytes] | None = None
-                for lo, hi in ranges:
-                    if lo < index + n and hi > index:
-                        split = block.split(b"\n") if split is None else split
-                        for i in range(max(lo, index), min(hi, index + n)):
-                            yield split[i - index] + b"\n"
-                index += n
-        except zstandard.ZstdError as e:
-            raise CorruptData(f"manifest of {link.id} is damaged ({e}): upload the backup again") from e
-    try:
-        end = json.loads(pending) if pending.endswith(b"\n") and index >= 0 else None
-    except (ValueError, RecursionError):
-        end = None
+    blocks = _LineBlocks(store, link)
+    for block in blocks:
+        hashed.update(block)
+        n = block.count(b"\n")
+        split: list[bytes] | None = None
+        for lo, hi in ranges:
+            if lo < index + n and hi > index:
+                split = block.split(b"\n") if split is None else split
+                for i in range(max(lo, index), min(hi, index + n)):
+                    yield split[i - index] + b"\n"
+        index += n
+    end = _end(blocks.tail)
     if not isinstance(end, dict) or not end.get("end"):
         raise CorruptData(f"manifest of {link.id} is truncated: upload the backup again")
     digest = hashed.hexdigest()
