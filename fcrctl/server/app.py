@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from fcrctl.errors import BadInput, FcrctlError, ReadOnly, Unsupported
 from fcrctl.repository.base import Repository
-from fcrctl.server import authz, constraints, endpoints, keepalive, reads, writes
+from fcrctl.server import authz, constraints, endpoints, keepalive, reads, tombstones, writes
 from fcrctl.server import responses as r
 from fcrctl.server import routing as rt
 from fcrctl.server.auth import BasicAuth
@@ -67,7 +67,8 @@ def _default_routes() -> dict[str, dict[str, Handler]]:
         },
         rt.VERSION_METADATA: {"GET": endpoints.get_version_metadata, "HEAD": endpoints.get_version_metadata},
         rt.FIXITY: {"GET": endpoints.fixity, "HEAD": endpoints.fixity},
-        rt.TOMBSTONE: {"DELETE": endpoints.delete_tombstone},
+        rt.TOMBSTONE: {"DELETE": tombstones.delete, **dict.fromkeys(("GET", "HEAD", "PUT", "POST", "PATCH", "OPTIONS"),
+                                                                    tombstones.other)},
     }
 
 

@@ -33,7 +33,8 @@ DOCUMENTS: dict[str, tuple[str, str]] = {
     "CannotCreateResourceException": (
         "Cannot create resource",
         "The request named a Link rel=\"type\" that is no interaction model: use ldp:BasicContainer, "
-        "ldp:DirectContainer, ldp:IndirectContainer or ldp:NonRDFSource.",
+        "ldp:DirectContainer, ldp:IndirectContainer or ldp:NonRDFSource. Or it would create a resource below "
+        "a tombstone (a deleted resource): purge the tombstone first.",
     ),
     "ExternalMessageBodyException": (
         "External content refused",
@@ -71,6 +72,10 @@ class AclLinkRefused(BadInput):
 
 
 class InvalidInteractionModel(BadInput):
+    constraint = "CannotCreateResourceException"
+
+
+class CannotCreateBelowTombstone(BadInput):
     constraint = "CannotCreateResourceException"
 
 

@@ -1,4 +1,4 @@
-"""Fedora endpoints below a resource: fcr:tombstone, fcr:versions (Fedora 4 style), fcr:fixity, fcr:acl."""
+"""Fedora endpoints below a resource: fcr:versions (Fedora 4 style), fcr:fixity, fcr:acl (fcr:tombstone: tombstones)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from werkzeug.wrappers import Response
 
 from fcrctl import rdf
-from fcrctl.errors import BadInput, Conflict, Gone, NotFound, Unsupported
+from fcrctl.errors import BadInput, Conflict, NotFound, Unsupported
 from fcrctl.repository.base import FixityResult, ResourceInfo, Version
 from fcrctl.repository.version_names import given_label
 from fcrctl.server import binaries, fedora4, memento
@@ -20,20 +20,6 @@ if TYPE_CHECKING:
     from rdflib import Graph
 
 FIXITY_NAMES = {"sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512", "md5": "MD5"}
-
-
-# -- fcr:tombstone ----------------------------------------------------------------------------
-
-
-def delete_tombstone(ctx: Context) -> Response:
-    """DELETE {path}/fcr:tombstone purges the tombstone so the path can be reused."""
-    path = ctx.target.path
-    try:
-        ctx.repo.info(path)
-    except Gone:
-        ctx.repo.purge(path)
-        return r.no_content()
-    raise NotFound(f"there is no tombstone at {path}: the resource exists")
 
 
 # -- fcr:versions ------------------------------------------------------------------------------

@@ -93,14 +93,16 @@ def http_message(message: str) -> str:
 
 
 def error(err: e.FcrctlError, ctx: c.Context | None, *, allow: str | None = None) -> Response:
+    from fcrctl.server import tombstones
+
     status = status_of(err)
-    resp = text(status, http_message(err.message))
+    message = err.message
+    if status == 404 and ctx is not None and tombstones.hides(ctx, err):
+        status, message = 410, f"{ctx.target.path} is below a deleted resource (a tombstone)"
+    resp = text(status, http_message(message))
     if status == 410 and ctx is not None and not isinstance(err, e.TransactionGone):
-        tombstone = ctx.url(_tombstone_of(ctx, err.path or ctx.target.path), "fcr:tombstone")
-        resp.headers.add("Link", h.link(tombstone, "hasTombstone"))
-        if ctx.config.dialect == "fedora6" and err.path in (None, ctx.target.path):
-            # Fedora 6.5's TombstoneExceptionMapper: the deleted resource's TimeMap still answers
-            resp.headers.add("Link", h.link(ctx.url(ctx.target.path, "fcr:versions"), "timemap"))
+        for value in tombstones.links(ctx, err.path or ctx.target.path):
+            resp.headers.add("Link", value)
     elif status == 401:
         resp.headers["WWW-Authenticate"] = 'Basic realm="fcrctl", charset="UTF-8"'
     elif status == 503:
@@ -120,22 +122,6 @@ def error(err: e.FcrctlError, ctx: c.Context | None, *, allow: str | None = None
             "%s %s -> %d: %s", ctx.request.method if ctx else "?", ctx.request.path if ctx else "?", status, err.message
         )
     return resp
-
-
-def _tombstone_of(ctx: c.Context, path: str) -> str:
-    """The deleted resource whose tombstone covers ``path`` (itself or an ancestor), as Fedora links it."""
-    from fcrctl import paths
-
-    for candidate in [*paths.ancestors(path), path]:  # top down: the deleted one is the highest
-        if candidate == "/":
-            continue
-        try:
-            ctx.repo.info(candidate)
-        except e.Gone:
-            return candidate
-        except e.FcrctlError:
-            break
-    return path
 
 
 def method_not_allowed(method: str, allow: str) -> Response:

@@ -15,7 +15,7 @@ from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, Conflict, Gone, NotFound, PreconditionFailed
 from fcrctl.rdf.server_managed import ServerManagedConflict
 from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, NON_RDF_SOURCE, ResourceInfo, ResourceSpec
-from fcrctl.server import fedora4, group_commit
+from fcrctl.server import fedora4, group_commit, tombstones
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
 from fcrctl.server.constraints import InteractionModelViolation
@@ -243,7 +243,10 @@ def put(ctx: Context) -> Response:
     if existing is None:
         if path == "/":
             raise Conflict("the root container always exists")
-        info = group_commit.create(ctx.repo, path, spec)  # durable on return, with the creates beside it
+        try:
+            info = group_commit.create(ctx.repo, path, spec)  # durable on return, with the creates beside it
+        except Gone as err:  # the path was free: an ancestor is a tombstone
+            raise tombstones.refused_below(ctx, path, err) from None
         return created(ctx, info)
     if ctx.config.dialect == "fedora4" and not existing.is_binary:
         _fedora4_replace(ctx, existing, spec)

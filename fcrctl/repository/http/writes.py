@@ -334,10 +334,21 @@ class Writes:
     def purge(self, path: str) -> None:
         path = paths.normalize(path)
         self._made.forget()
-        response = self._remote.send("DELETE", self._remote.url(path) + "/fcr:tombstone", path=path, ok=(404, 405))
+        if self._remote.dialect.name != "fedora6" and self._exists(path) == "exists":
+            # Fedora 4.7 and 5.x delete whatever the path names on DELETE fcr:tombstone: a live resource too
+            raise Conflict(f"{path} is not deleted: delete it before purging its tombstone", path=path)
+        response = self._remote.send("DELETE", self._remote.url(path) + "/fcr:tombstone", path=path,
+                                     ok=(404, 405, 410))
+        if response.status_code == 410:  # 4.7 and 5.x keep one tombstone, at the deleted ancestor
+            raise Gone(f"{path} is below a deleted resource, whose tombstone is the one to purge: purge that "
+                       "ancestor", path=path)
         if response.status_code in (404, 405):
-            if self._exists(path) == "exists":
+            status = self._exists(path)
+            if status == "exists":
                 raise Conflict(f"{path} is not deleted: delete it before purging its tombstone", path=path)
+            if status == "gone":  # Fedora 6: a tombstone inside an archival group goes with the group's
+                raise Conflict(f"the server keeps the tombstone of {path} (inside an archival group?): purge the "
+                               "archival group it is in", path=path)
             raise NotFound(f"no tombstone at {path}: nothing to purge", path=path)
 
     def move(self, source: str, destination: str) -> ResourceInfo:
