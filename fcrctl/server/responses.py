@@ -169,7 +169,7 @@ def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, desc
         add("Accept-Patch", h.SPARQL_UPDATE)
     if not info.is_binary and not description:
         add("Accept-Post", h.accept_post(list(rdf.RDF_MEDIA_TYPES)))
-    if ctx.repo.capabilities.external_content and not description:
+    if ctx.repo.capabilities.external_content and not description and not fedora4:  # 5.0 brought the header
         add("Accept-External-Content-Handling", "copy,redirect,proxy")
     if info.is_binary and not description:
         add("Accept-Ranges", "bytes")

@@ -13,6 +13,7 @@ from fcrctl.repository.base import Capabilities
 API_NAMES = ("fedora4", "fedora5", "fedora6")
 TX_ENDPOINT_REL = "http://fedora.info/definitions/v4/transaction#endpoint"
 ARCHIVAL_GROUP = "http://fedora.info/definitions/v4/repository#ArchivalGroup"
+MEMENTO_TIMEGATE = "http://mementoweb.org/ns#TimeGate"
 
 # Wire names for Digest / Want-Digest (RFC 3230 registry as Fedora uses it) <-> ours.
 WIRE_DIGESTS = {"sha512": "sha-512", "sha256": "sha-256", "sha1": "sha", "md5": "md5"}
@@ -72,16 +73,19 @@ def make(name: str) -> Dialect:
     return Dialect(name, "labels", "url", False, ("sha256", "sha1", "md5"))
 
 
-def detect(link_rels: dict[str, list[str]], *, api: str | None = None) -> Dialect:
-    """Pick the dialect from the root's Link relations (or honour ``api``).
+def detect(link_rels: dict[str, list[str]], *, api: str | None = None, external_content: bool = False) -> Dialect:
+    """Pick the dialect from what the root answers (or honour ``api``).
 
-    Fedora 6 links its Atomic-ID transaction endpoint from the root; Fedora 4 and 5 advertise
-    ``fedora:hasTransactionProvider`` instead. A timemap link does not tell 5 from 4 (servers
-    emulating Fedora 4 link one too), so Fedora 5 is chosen only with ``api="fedora5"``.
-    Version listings are read adaptively either way (labelled list or Memento timemap).
+    Fedora 6 links its Atomic-ID transaction endpoint from the root; 4.7 and 5.x advertise
+    ``fedora:hasTransactionProvider`` instead. 5.x (``ContentExposingResource.addLinkAndOptionsHttpHeaders``)
+    sends ``Accept-External-Content-Handling`` (``external_content``) on every resource, which 4.7 never
+    does, and links a versioned resource's Memento TimeGate (``addResourceLinkHeaders``). A timemap or
+    acl link does not tell them apart: servers emulating Fedora 4 link both.
     """
     if api:
         return make(api.lower())
     if TX_ENDPOINT_REL in link_rels:
         return make("fedora6")
+    if external_content or "timegate" in link_rels or MEMENTO_TIMEGATE in link_rels.get("type", ()):
+        return make("fedora5")
     return make("fedora4")

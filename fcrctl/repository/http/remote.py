@@ -98,7 +98,8 @@ class Remote:
         except BadInput:
             raise NotARepository(f"not a Fedora repository: {self.location} sent malformed RDF for its root") from None
         link_rels = {rel: [link["url"] for link in links] for rel, links in head.links.items()}
-        return dialects.detect(link_rels, api=api)
+        external = bool(response.headers.get("Accept-External-Content-Handling"))
+        return dialects.detect(link_rels, api=api, external_content=external)
 
     def inside(self, *, base_uri: str | None = None, tx_headers: dict[str, str] | None = None,
                owns_session: bool) -> Remote:
