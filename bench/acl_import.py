@@ -3,6 +3,7 @@
     .venv/bin/python bench/acl_import.py                          # 500 resources, 3 rounds
     .venv/bin/python bench/acl_import.py --src /work/main         # beside another checkout, same minute
     .venv/bin/python bench/acl_import.py --smoke                  # a tiny run for CI
+    .venv/bin/python bench/acl_import.py --serve                  # also import over serve, each dialect
 
 The source is written here as fcrepo-import-export writes a Fedora 5 export: N containers, each
 with one memento and an ``fcr%3Aacl.ttl`` holding one authorization and the ACL's server-managed
@@ -12,6 +13,11 @@ system, from the child's rusage: a loaded machine slows the wall clock, not thes
 the first (issue 17's rule: fcrepo-upgrade-utils writes the ACL in the resource's first version,
 so one memento equal to the current state gives one version, ACL included). With ``--src`` the
 other checkout's fcrctl imports the same source, alternating with this one each round.
+
+With ``--serve`` each checkout also imports the source over HTTP into its own ``serve`` in each dialect,
+and the server's access log counts the requests: per resource, and those about the ACLs (its
+``fcr:acl`` requests and the HEADs of the protected resources) per ACL, with the import's CPU per
+resource. Fedora 5.1 and 6 link a resource's ACL from its PUT's answer: one PUT per ACL there.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -68,14 +75,52 @@ def run_import(src: Path, export: Path, work: Path) -> float:
     """CPU seconds of one `fcrctl init` + `fcrctl import` pair's import, in a fresh repository."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     repo = work / "repo"
-    subprocess.run([sys.executable, "-m", "fcrctl", "init", str(repo)], env=env, check=True, capture_output=True)
+    # cwd: ``-m`` puts the working directory first on sys.path, ahead of PYTHONPATH and this venv's checkout
+    subprocess.run([sys.executable, "-m", "fcrctl", "init", str(repo)], env=env, check=True, capture_output=True,
+                   cwd=src)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run([sys.executable, "-m", "fcrctl", "--repo", str(repo), "--json", "import", str(export)],
-                            env=env, capture_output=True, text=True)
+                            env=env, capture_output=True, text=True, cwd=src)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"import with {src} failed: {result.stderr[-1000:]}")
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def serve_import(src: Path, export: Path, work: Path, dialect: str, count: int) -> dict[str, float]:
+    """Import ``export`` over a ``serve`` of ``src`` (its own process, ``dialect``), counting the requests it
+    answers from its access log: per resource, and per ACL those about the ACLs."""
+    env = {**os.environ, "PYTHONPATH": str(src), "PYTHONUNBUFFERED": "1"}
+    log = work / f"access-{dialect}.log"
+    server = subprocess.Popen([sys.executable, "-m", "fcrctl.server.run", str(work / f"served-{dialect}"), "--port",
+                               "0", "--dialect", dialect, "--access-log", str(log)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=src)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        if not line.startswith("LISTENING "):
+            raise SystemExit(f"serve of {src} did not start: {line!r}")
+        url = line.split(" ", 1)[1].strip()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result = subprocess.run([sys.executable, "-m", "fcrctl", "--repo", url, "--json", "import", str(export)],
+                                env=env, capture_output=True, text=True, cwd=src)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if result.returncode != 0:
+            raise SystemExit(f"import over serve with {src} failed: {result.stderr[-1000:]}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    lines = log.read_text().splitlines()
+    protected = re.compile(r'"(\w+) \S*/c/r\d+(/fcr:acl)?[ ?]')
+    about_acls = 0
+    for entry in lines:
+        match = protected.search(entry)
+        if match and (match.group(2) or match.group(1) == "HEAD"):
+            about_acls += 1
+    resources = count + 2
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"requests_per_resource": len(lines) / resources, "acl_requests_per_acl": about_acls / count,
+            "client_cpu_ms_per_resource": 1000 * cpu / resources}
 
 
 def layout(repo: Path, count: int) -> tuple[float, float]:
@@ -98,6 +143,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--src", type=Path, action="append", default=[],
                         help="also run another checkout's fcrctl (a baseline), alternating with this one")
+    parser.add_argument("--serve", action="store_true",
+                        help="also import over serve in each dialect, counting requests per resource and ACL")
     args = parser.parse_args()
     count, rounds = (20, 1) if args.smoke else (args.resources, args.rounds)
     checkouts = [ROOT, *(path.resolve() for path in args.src)]
@@ -120,7 +167,25 @@ def main() -> None:
     for row in rows:
         print(f"{row['checkout'][-40:]:<40} {row['resources']:>9} {row['cpu_s_per_1000']:>20} "
               f"{row['ocfl_versions_per_resource']:>13} {row['acl_in_first_version']:>10}")
+    if args.serve or args.smoke:
+        print_serve_rows(checkouts, count, ("fedora6",) if args.smoke else ("fedora4", "fedora5", "fedora6"))
     print(json.dumps(rows), file=sys.stderr)
+
+
+def print_serve_rows(checkouts: list[Path], count: int, dialects: tuple[str, ...]) -> None:
+    """One import over serve per checkout and dialect, checkouts alternating within each dialect."""
+    print(f"\n{'over serve: checkout':<40} {'dialect':>8} {'requests/res':>13} {'ACL requests/ACL':>17} "
+          f"{'client CPU ms/res':>18}")
+    with tempfile.TemporaryDirectory(prefix="fcrctl-acl-serve-bench-") as tmp:
+        export = Path(tmp) / "export"
+        write_export(export, count)
+        for dialect in dialects:
+            for i, src in enumerate(checkouts):
+                work = Path(tmp) / f"{dialect}-{i}"
+                work.mkdir()
+                row = serve_import(src, export, work, dialect, count)
+                print(f"{str(src)[-40:]:<40} {dialect:>8} {row['requests_per_resource']:>13.2f} "
+                      f"{row['acl_requests_per_acl']:>17.2f} {row['client_cpu_ms_per_resource']:>18.2f}")
 
 
 if __name__ == "__main__":

@@ -90,11 +90,15 @@ def put(ctx: Context) -> Response:
         raise UnsupportedMediaType(message)
     graph = ctx.parse_rdf(mime, base=_acl_url(ctx))  # type: ignore[arg-type]  # BadInput (400) before any write
     info, created = ctx.repo.put_acl(path, graph)
+    # 5.1 and 6 (FedoraAcl) answer either with the ACL's ETag, Last-Modified and Location
     if created:
         resp = Response(_acl_url(ctx) + "\n", status=201, content_type="text/plain; charset=utf-8")
-        resp.headers["Location"] = h.uri(_acl_url(ctx))
-        return resp
-    return r.no_content(info)
+        resp.headers["ETag"] = h.etag(info, weak=True)
+        resp.last_modified = info.modified
+    else:
+        resp = r.no_content(info)
+    resp.headers["Location"] = h.uri(_acl_url(ctx))
+    return resp
 
 
 def patch(ctx: Context) -> Response:

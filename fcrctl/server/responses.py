@@ -192,12 +192,14 @@ def _version_links(ctx: c.Context, path: str) -> list[str]:
 
 
 def update_links(resp: Response, ctx: c.Context, info: ResourceInfo, *, description: bool = False) -> Response:
-    """Fedora 6 answers a create or an update with the resource's Links, as its GET has them
-    (ContentExposingResource.createUpdateResponse): clients read rel=timemap or the types from a 201 or 204."""
-    if ctx.config.dialect != "fedora6":
+    """Fedora 5.1 and 6 answer a create or an update with the resource's Links (6: as its GET has them, 5.1:
+    all but the LDP types; ContentExposingResource.createUpdateResponse): clients read rel=acl, rel=timemap
+    or the types from a 201 or 204."""
+    if ctx.config.dialect == "fedora4":
         return resp
-    for value in h.type_links(info.model, description=description):
-        resp.headers.add("Link", value)
+    if ctx.config.dialect == "fedora6":
+        for value in h.type_links(info.model, description=description):
+            resp.headers.add("Link", value)
     if description:
         resp.headers.add("Link", h.link(ctx.url(info.path), "describes"))
     for value in _version_links(ctx, info.path):

@@ -38,6 +38,7 @@ ROLE_MODES = {
 }
 MAX_ROLES_BYTES = 4 * 1024 * 1024
 MAX_SEEN = 4096  # acl links kept for a get_acl to come: export's pool lags its walk by a few dozen at most
+MAX_WRITTEN = 256  # Link headers of PUTs kept for a put_acl to come: an import writes the ACL right after
 
 
 class HttpAcls:
@@ -47,6 +48,7 @@ class HttpAcls:
         self._remote = remote
         self._reads = reads
         self._seen: dict[str, str | None] = {}  # path -> its acl link, from a GET just made (see seen)
+        self._written: dict[str, str] = {}  # path -> the Link header its PUT was answered with (see written)
         self._lock = threading.Lock()  # export's workers read ACLs while its walk adds links
 
     def seen(self, path: str, head: wire.Headers) -> None:
@@ -57,6 +59,25 @@ class HttpAcls:
             if len(self._seen) >= MAX_SEEN:
                 self._seen.pop(next(iter(self._seen)))
             self._seen[path] = link
+
+    def written(self, path: str, link_header: str | None) -> None:
+        """Keeps the Link header a PUT of ``path`` was answered with, for a put_acl to come (an import writes
+        a resource, then its ACL). Fedora 5.1 and 6 answer with the resource's ``rel="acl"``
+        (``ContentExposingResource.createUpdateResponse``); kept unparsed: most resources get no ACL."""
+        if not link_header or 'rel="acl"' not in link_header:
+            return  # 4.7 answers with no links: put_acl asks with a HEAD
+        with self._lock:
+            if len(self._written) >= MAX_WRITTEN:
+                self._written.pop(next(iter(self._written)))
+            self._written[path] = link_header
+
+    def _written_acl_url(self, path: str) -> str | None:
+        with self._lock:
+            link_header = self._written.pop(path, None)
+        if link_header is None:
+            return None
+        return self._remote.own_link(wire.Headers(links=wire.parse_links(link_header)), "acl",
+                                     self._remote.url(path), path)
 
     def _acl_url(self, path: str) -> str | None:
         """The resource's ACL URL from its ``rel="acl"`` link; None when the server has no WebAC."""
@@ -96,7 +117,7 @@ class HttpAcls:
     def put_acl(self, path: str, graph: Graph, *,
                 conditions: Conditions = Conditions()) -> tuple[ResourceInfo, bool]:
         path = paths.normalize(path)
-        acl_url = self._acl_url(path)
+        acl_url = self._written_acl_url(path) or self._acl_url(path)
         if acl_url is None:
             created = self._post_roles(path, graph)
             return self._roles_info(path), created
@@ -105,6 +126,10 @@ class HttpAcls:
         body = rdf.serialize(rdf.to_external(graph, self._remote.base_uri), "text/turtle")
         response = self._remote.send("PUT", acl_url, path=path, headers=headers, data=body,
                               what=f"the ACL of {path}")
+        # 5.1 and 6 answer with the ACL's ETag and Last-Modified (FedoraAcl: addCacheControlHeaders)
+        answered = wire.parse_headers(response.headers)
+        if answered.etag and answered.last_modified is not None:
+            return self._info_of(path, answered), response.status_code == 201
         return self._acl_info(acl_url, path), response.status_code == 201
 
     def patch_acl(self, path: str, update: str, *, conditions: Conditions = Conditions()) -> ResourceInfo:
@@ -131,7 +156,9 @@ class HttpAcls:
         self._remote.send("DELETE", acl_url, path=path, what=f"the ACL of {path}")
 
     def _acl_info(self, acl_url: str, path: str) -> ResourceInfo:
-        head = self._remote.head(acl_url, path)
+        return self._info_of(path, self._remote.head(acl_url, path))
+
+    def _info_of(self, path: str, head: wire.Headers) -> ResourceInfo:
         when = head.last_modified or datetime.now(UTC)
         return ResourceInfo(path=("" if path == "/" else path) + "/" + webac.ACL_SUFFIX, model=webac.WEBAC_ACL,
                             etag=head.etag, created=when, modified=when)

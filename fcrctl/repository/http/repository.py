@@ -64,6 +64,7 @@ class HttpRepository:
         self._writes = Writes(remote, self._reads)
         self._fixity = Fixity(remote, self._reads.open_binary, fixity_endpoint)
         self._acls = HttpAcls(remote, self._reads)
+        self._writes.written = self._acls.written
         self._transactions = Transactions(remote)
 
     @property

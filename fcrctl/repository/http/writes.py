@@ -30,6 +30,8 @@ from fcrctl.repository.http.made_here import MadeHere, external_lines
 from fcrctl.repository.http.remote import LENIENT, Remote
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rdflib import Graph
 
     from fcrctl.repository.http.reads import Reads
@@ -45,6 +47,8 @@ class Writes:
         self._remote = remote
         self._reads = reads
         self._made = MadeHere()
+        # told the Link header a PUT of a resource was answered with (HttpAcls.written: its rel="acl")
+        self.written: Callable[[str, str | None], None] | None = None
 
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
         path = paths.normalize(path)
@@ -250,6 +254,8 @@ class Writes:
                     f"{path}: {bad[0]} of the content is {actual[bad[0]]}, not {spec.digests[bad[0]].lower()}",
                     path=path,
                 )
+        if method == "PUT" and self.written is not None:
+            self.written(path, response.headers.get("Link"))
         return response
 
     def _binary_body(
