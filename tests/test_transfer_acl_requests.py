@@ -88,3 +88,19 @@ def test_an_imported_acl_costs_one_put_where_the_server_links_it(source: Path, t
                 assert (None, URIRef(ACL + "agent"), Literal("reader")) in got
         finally:
             repo.close()
+
+
+@pytest.mark.parametrize("dialect", ["fedora4", "fedora5", "fedora6"])
+def test_export_gets_only_the_acls_that_are_there(source: Path, tmp_path: Path, dialect: str,
+                                                  counted: list[tuple[str, str]]) -> None:
+    """serve says on a container's listing when it has no ACL of its own (Fcrctl-Own-Acl: none): the export's
+    ACL GET, a 404 for most resources, is left out for those; Fedora sends no such header, so against it each
+    container's ACL is still read."""
+    with start_server(source.parent / "repo", dialect=dialect) as served:
+        result = run(served.url, "export", "/", str(tmp_path / "out"), "--no-versions")
+        assert result.exit_code == 0, result.output
+    acl_gets = sorted(path for method, path in counted if method == "GET" and path.endswith("/fcr:acl"))
+    # the root's fcr:acl answers with the default root ACL: read as before
+    assert acl_gets == sorted(["/rest/fcr:acl", *(f"/rest/col/p{n}/fcr:acl" for n in range(PROTECTED))])
+    exported = {p.parent.name for p in (tmp_path / "out").rglob("fcr%3Aacl.*")}
+    assert exported - {"out", "rest"} == {f"p{n}" for n in range(PROTECTED)}

@@ -83,7 +83,28 @@ def _get_rdf(ctx: Context, info: ResourceInfo, *, description: bool, version: st
             content = listings.bounded_graph(triples, mime, info.path)
     resp = r.rdf_response(ctx, content, mime, info, applied=applied, description=description, stream=stream)
     listings.grouped_listing(resp, ctx, info, prefs, mime, streamed=stream)
+    if listings.OWN_FIRST_HEADER in resp.headers and version is None and not _has_own_acl(ctx, info.path):
+        # promised only where a GET of fcr:acl would 404 (the root's answers with the default: acl_endpoints)
+        resp.headers[NO_OWN_ACL_HEADER] = NO_OWN_ACL
     return resp
+
+
+# A response header (never sent by Fedora) on a grouped listing: the container has no ACL of its own, so a
+# client reading every container's ACL (export) need not GET its fcr:acl for the 404
+NO_OWN_ACL_HEADER = "Fcrctl-Own-Acl"
+NO_OWN_ACL = "none"
+
+
+def _has_own_acl(ctx: Context, path: str) -> bool:
+    """True also when the repository cannot say (no ACLs) and for the root, whose fcr:acl GET answers with the
+    default root ACL without one of its own: the header then promises nothing."""
+    if path == "/" or not getattr(ctx.repo.capabilities, "acls", False):
+        return True
+    try:
+        ctx.repo.get_acl(path)
+    except NotFound:
+        return False
+    return True
 
 
 def served_graph(ctx: Context, info: ResourceInfo, *, prefs: object = None, version: str | None = None) -> Graph:

@@ -38,6 +38,7 @@ ROLE_MODES = {
 }
 MAX_ROLES_BYTES = 4 * 1024 * 1024
 MAX_SEEN = 4096  # acl links kept for a get_acl to come: export's pool lags its walk by a few dozen at most
+NO_OWN_ACL = ""  # seen: the server said the resource has no ACL of its own (Fcrctl-Own-Acl: none)
 MAX_WRITTEN = 256  # Link headers of PUTs kept for a put_acl to come: an import writes the ACL right after
 
 
@@ -55,6 +56,8 @@ class HttpAcls:
         """Keeps the ``rel="acl"`` link of a response about ``path`` for its next get_acl, once
         (export reads each container's ACL right after its GET: this spares a HEAD each)."""
         link = self._remote.own_link(head, "acl", self._remote.url(path), path)
+        if link is not None and head.no_own_acl:  # serve says it has none: no GET for its 404
+            link = NO_OWN_ACL
         with self._lock:
             if len(self._seen) >= MAX_SEEN:
                 self._seen.pop(next(iter(self._seen)))
@@ -94,6 +97,8 @@ class HttpAcls:
             acl_url = self._acl_url(path)
         if acl_url is None:
             return self._roles_graph(path)
+        if acl_url == NO_OWN_ACL:
+            raise NotFound(f"{path} has no ACL of its own", path=path)
         graph = self._quick_acl(acl_url, path, prefs) if known else None
         if graph is None:
             graph, _ = self._remote.get_graph(acl_url, path, prefs=prefs, what=f"the ACL of {path}")

@@ -47,6 +47,7 @@ class Headers:
     filename: str | None = None
     digests: dict[str, str] = field(default_factory=dict)
     location: str | None = None
+    no_own_acl: bool = False  # serve's Fcrctl-Own-Acl: none (server/reads.py): the resource has no ACL of its own
 
     @property
     def types(self) -> set[str]:
@@ -108,6 +109,7 @@ def parse_headers(headers: Mapping[str, str] | CaseInsensitiveDict[str]) -> Head
         out.filename = filename_of(disposition)
     out.digests = parse_digest(headers.get("Digest"))
     out.location = headers.get("Location")
+    out.no_own_acl = headers.get("Fcrctl-Own-Acl") == "none"
     return out
 
 
