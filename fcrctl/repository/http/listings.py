@@ -50,20 +50,16 @@ class Listings:
         self._ungrouped = False  # the server sent a listing not grouped: open_container gives None
 
     def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
-        path = paths.normalize(path)
-        head = self._remote.head(self._remote.url(path), path)  # NotFound / Gone now, and is it a container at all?
-        if head.model == NON_RDF_SOURCE:
-            return
-        yield from self._listing(path, recursive)
+        yield from self._listing(paths.normalize(path), recursive, top=True)
 
-    def _listing(self, path: str, recursive: bool) -> Iterator[ResourceInfo]:
+    def _listing(self, path: str, recursive: bool, *, top: bool = False) -> Iterator[ResourceInfo]:
         """One GET per container, its children embedded (Fedora's EmbedResources), so a listing
         costs no request per child; children the server did not describe are asked for one by one.
         A recursive listing reads each body whole before going down (no connection held per level)."""
         url = self._remote.url(path)
-        response = self._get(url, path)
+        response = self._first_get(url, path) if top else self._get(url, path)
         if response is None:
-            return  # removed between the parent's listing and now
+            return  # a binary (nothing to list), or removed between the parent's listing and now
         with response:
             if not recursive and _grouped(response):
                 yield from self._described(self._groups(self._rows(response, url, path), url, path))
@@ -90,8 +86,7 @@ class Listings:
         remote = self._remote
         path = paths.normalize(path)
         url = remote.url(path)
-        prefs = RdfPrefs(containment=True, membership=False, embed_children=True)
-        headers = {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
+        headers = _listing_headers()
         response = remote.quick_head.get(url, {**remote.tx_headers, **headers})  # see QuickHead.get
         if response is None:  # an error, https, or the idle connection had closed: the ordinary way explains it
             response = remote.send("GET", url, path=path, headers=headers, stream=True)
@@ -131,12 +126,29 @@ class Listings:
         return child_path
 
     def _get(self, url: str, path: str) -> requests.Response | None:
-        prefs = RdfPrefs(containment=True, membership=False, embed_children=True)
-        headers = {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
         try:
-            return self._remote.send("GET", url, path=path, headers=headers, stream=True)
+            return self._remote.send("GET", url, path=path, headers=_listing_headers(), stream=True)
         except (NotFound, Gone):
             return None
+
+    def _first_get(self, url: str, path: str) -> requests.Response | None:
+        """The listing of the path `ls` names, None if it is a binary; NotFound / Gone raised. The GET
+        goes first, with no HEAD to ask what the path is (a request fewer before the first line, and
+        the server's HEAD of a big container builds the start of its body): a 2xx not of a binary is
+        the listing, a binary's bytes are closed unread. Anything else (a redirect, which is not followed
+        here as it may lead off this repository, a 406) is closed and asked about as before: HEAD, then GET."""
+        remote = self._remote
+        response = remote.send("GET", url, path=path, headers=_listing_headers(), stream=True, allow_redirects=False,
+                               ok=(406,))
+        if 200 <= response.status_code < 300:
+            if wire.parse_headers(response.headers).model != NON_RDF_SOURCE:
+                return response
+            response.close()
+            return None
+        response.close()
+        if remote.head(url, path).model == NON_RDF_SOURCE:
+            return None
+        return remote.send("GET", url, path=path, headers=_listing_headers(), stream=True)
 
     def _read(self, response: requests.Response, url: str, path: str) -> ListingTriples:
         """The listing's triples, read to the end. N-Triples, what servers send for LISTING_ACCEPT,
@@ -270,6 +282,12 @@ class OpenedContainer:
         if self._response is not None:
             self._response.close()
             self._response = None
+
+
+def _listing_headers() -> dict[str, str]:
+    """What a listing asks for: N-Triples, containment with the children's triples embedded."""
+    prefs = RdfPrefs(containment=True, membership=False, embed_children=True)
+    return {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
 
 
 def _grouped(response: requests.Response | QuickResponse) -> bool:
