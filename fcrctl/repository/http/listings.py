@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import requests
 
@@ -37,6 +38,9 @@ GROUPED_HEADER = "Fcrctl-Listing"  # fcrctl.server.listings.GROUPED_HEADER (the 
 GROUPED = "grouped"
 OWN_FIRST_HEADER = "Fcrctl-Listing-Own"  # fcrctl.server.listings.OWN_FIRST_HEADER: the container's triples first
 OWN_FIRST = "first"
+# fcrctl.server.listings.AFTER_HEADER: a request's page bound (a child's name, percent-encoded), which
+# serve's grouped listing starts after (and says so, sending it back); other servers ignore it
+AFTER_HEADER = "Fcrctl-Listing-After"
 
 Describe = Callable[[str], ResourceInfo]  # a path's info, asked for on its own
 
@@ -49,24 +53,34 @@ class Listings:
         self._describe = describe
         self._ungrouped = False  # the server sent a listing not grouped: open_container gives None
 
-    def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
-        yield from self._listing(paths.normalize(path), recursive, top=True)
+    def children(self, path: str, *, recursive: bool = False, after: str | None = None) -> Iterator[ResourceInfo]:
+        path = paths.normalize(path)
+        bound = paths.after_bound(path, after)
+        if bound is not None and recursive:
+            raise BadInput("--after pages one container's children: leave out --recursive", path=path)
+        yield from self._listing(path, recursive, top=True, after=bound)
 
-    def _listing(self, path: str, recursive: bool, *, top: bool = False) -> Iterator[ResourceInfo]:
+    def _listing(self, path: str, recursive: bool, *, top: bool = False,
+                 after: str | None = None) -> Iterator[ResourceInfo]:
         """One GET per container, its children embedded (Fedora's EmbedResources), so a listing
         costs no request per child; children the server did not describe are asked for one by one.
-        A recursive listing reads each body whole before going down (no connection held per level)."""
+        A recursive listing reads each body whole before going down (no connection held per level).
+        ``after``: only the children whose paths sort after it; a server that pages (AFTER_HEADER)
+        starts its listing there, any other one's is read from its start (and, from Fedora, whole)."""
         url = self._remote.url(path)
-        response = self._first_get(url, path) if top else self._get(url, path)
+        response = self._first_get(url, path, after) if top else self._get(url, path)
         if response is None:
             return  # a binary (nothing to list), or removed between the parent's listing and now
         with response:
             if not recursive and _grouped(response):
-                yield from self._described(self._groups(self._rows(response, url, path), url, path))
+                groups = self._groups(self._rows(response, url, path), url, path)
+                yield from self._described(groups if after is None else (g for g in groups if g[0] > after))
                 return
             triples = self._read(response, url, path)
         with triples:
             kids = triples.children([url, url + "/"], self._child_path(path))
+            if after is not None:
+                kids = (kid for kid in kids if kid > after)
             described = self._described(
                 (kid, about) for chunk in iter(lambda: list(itertools.islice(kids, CHUNK)), [])
                 for kid, about in zip(chunk, triples.about_each([spellings(self._remote.url(k)) for k in chunk]),
@@ -131,15 +145,17 @@ class Listings:
         except (NotFound, Gone):
             return None
 
-    def _first_get(self, url: str, path: str) -> requests.Response | None:
+    def _first_get(self, url: str, path: str, after: str | None = None) -> requests.Response | None:
         """The listing of the path `ls` names, None if it is a binary; NotFound / Gone raised. The GET
         goes first, with no HEAD to ask what the path is (a request fewer before the first line, and
         the server's HEAD of a big container builds the start of its body): a 2xx not of a binary is
         the listing, a binary's bytes are closed unread. Anything else (a redirect, which is not followed
         here as it may lead off this repository, a 406) is closed and asked about as before: HEAD, then GET."""
         remote = self._remote
-        response = remote.send("GET", url, path=path, headers=_listing_headers(), stream=True, allow_redirects=False,
-                               ok=(406,))
+        headers = _listing_headers()
+        if after is not None:
+            headers[AFTER_HEADER] = quote(after.rsplit("/", 1)[1], safe="")
+        response = remote.send("GET", url, path=path, headers=headers, stream=True, allow_redirects=False, ok=(406,))
         if 200 <= response.status_code < 300:
             if wire.parse_headers(response.headers).model != NON_RDF_SOURCE:
                 return response
@@ -148,7 +164,7 @@ class Listings:
         response.close()
         if remote.head(url, path).model == NON_RDF_SOURCE:
             return None
-        return remote.send("GET", url, path=path, headers=_listing_headers(), stream=True)
+        return remote.send("GET", url, path=path, headers=headers, stream=True)
 
     def _read(self, response: requests.Response, url: str, path: str) -> ListingTriples:
         """The listing's triples, read to the end. N-Triples, what servers send for LISTING_ACCEPT,
