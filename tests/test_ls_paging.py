@@ -146,3 +146,25 @@ def test_serve_refuses_a_page_bound_that_is_no_name(served: str, value: str) -> 
     with requests.get(served + "/c", headers=headers, timeout=30) as got:
         assert got.status_code == 400, got.text
         assert "Fcrctl-Listing-After" in got.text or "--after" in got.text
+
+
+def test_a_page_of_a_spilled_listing_closes_the_spill_when_it_ends(served: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """From Fedora the listing is read whole (spilled to SQLite past SPILL_AT): `--limit` ends it there,
+    and the spill's file goes with it (the command holds the listing no longer than its page)."""
+    from fcrctl.repository.http import listing_triples
+
+    closed: list[bool] = []
+    close = listing_triples.ListingTriples.close
+
+    def counting_close(self: listing_triples.ListingTriples) -> None:
+        closed.append(self.spilled)
+        close(self)
+
+    monkeypatch.setattr(listing_triples.ListingTriples, "close", counting_close)
+    monkeypatch.setattr(listing_triples, "SPILL_AT", 10)
+    monkeypatch.setattr(client_listings, "GROUPED_HEADER", "X-Not-Sent-By-Fedora")
+    result = CliRunner().invoke(app, ["--repo", served, "ls", "/c", "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == [f"/c/{name}" for name in NAMES[:2]]
+    assert closed == [True]
