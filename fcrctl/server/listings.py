@@ -190,7 +190,11 @@ def turtle_chunks(triples: Iterable[Triple], mime: str, *, fedora4: bool = False
     """One Turtle (or N3) document in chunks of ``per_chunk`` triples, each written by rdflib;
     a prefix a chunk declares as an earlier one did is left out (rdflib declares those it uses).
     A body of one chunk is written as rdflib writes a whole graph (blank nodes nested in place);
-    a longer one starts with a small chunk, so its first bytes leave at once."""
+    a longer one starts with a small chunk, so its first bytes leave at once, and each chunk after
+    it is twice the one before, up to ``per_chunk``: a reader of its first few KiB (a HEAD, which
+    keepalive.sized reads ahead for GET's Content-Length; `ls | head`) costs a few hundred triples
+    through rdflib, not ``per_chunk`` (a HEAD of a container of 2,000 children or more cost serve
+    ~0.15 s of CPU, and as much for each such container an `info` or an export HEADs)."""
     from fcrctl.server.chunk_writers import WRITERS
 
     writer, whole = WRITERS[(rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)], fedora4)]
@@ -203,14 +207,14 @@ def turtle_chunks(triples: Iterable[Triple], mime: str, *, fedora4: bool = False
         return
     first = max(1, min(FIRST_CHUNK_TRIPLES, per_chunk // 2))
     yield _written(_chunk_graph(buffered[:first]), writer, declared)
-    graph = _chunk_graph(buffered[first:])
-    count = len(graph)
-    for triple in source:
+    size = min(per_chunk, first * 2)
+    graph, count = _chunk_graph(), 0
+    for triple in itertools.chain(buffered[first:], source):
         graph.add(triple)
         count += 1
-        if count >= per_chunk:
+        if count >= size:
             yield _written(graph, writer, declared)
-            graph, count = _chunk_graph(), 0
+            graph, count, size = _chunk_graph(), 0, min(per_chunk, size * 2)
     if count:
         yield _written(graph, writer, declared)
 
