@@ -110,9 +110,7 @@ def ls(
     """List a container's children (streams; --json gives JSON lines; --limit and --after page them)."""
     cli = Cli.of(ctx, json=json_out)
     target = paths.normalize(path)
-    paths.after_bound(target, after)  # a bad NAME before any request
-    if after is not None and recursive:
-        raise BadInput("--after pages one container's children: leave out --recursive", path=target)
+    paths.after_bound(target, after, recursive=recursive)  # a bad NAME before any request
     repo = cli.repo
     children = repo.children(target, recursive=recursive, after=after)
     if limit is not None:

@@ -55,9 +55,7 @@ class Listings:
 
     def children(self, path: str, *, recursive: bool = False, after: str | None = None) -> Iterator[ResourceInfo]:
         path = paths.normalize(path)
-        bound = paths.after_bound(path, after)
-        if bound is not None and recursive:
-            raise BadInput("--after pages one container's children: leave out --recursive", path=path)
+        bound = paths.after_bound(path, after, recursive=recursive)
         yield from self._listing(path, recursive, top=True, after=bound)
 
     def _listing(self, path: str, recursive: bool, *, top: bool = False,

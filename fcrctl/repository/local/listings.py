@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from fcrctl import paths, rdf
-from fcrctl.errors import BadInput, CorruptData, Gone, NotFound
+from fcrctl.errors import CorruptData, Gone, NotFound
 from fcrctl.rdf import new_graph
 from fcrctl.repository.base import INDIRECT_CONTAINER, NON_RDF_SOURCE, RdfPrefs, ResourceInfo
 
@@ -29,12 +29,10 @@ class Listings:
 
     def children(self, path: str, *, recursive: bool = False, after: str | None = None) -> Iterator[ResourceInfo]:
         path = paths.normalize(path)
-        if after is not None and recursive:
-            raise BadInput("--after pages one container's children: leave out --recursive", path=path)
+        bound = paths.after_bound(path, after, recursive=recursive)
         self.resources.row(path)  # NotFound / Gone now, not at the first next()
         info = self.resources.info
-        return (info(row.headers, row.path)
-                for row in self.index.children(path, recursive=recursive, after=paths.after_bound(path, after)))
+        return (info(row.headers, row.path) for row in self.index.children(path, recursive=recursive, after=bound))
 
     def children_stored(self, path: str, *, after: str | None = None) -> Iterator[tuple[ResourceInfo, bytes | None]]:
         """``children`` with each one's stored user triples (as ``stored_ntriples`` reads them; None
