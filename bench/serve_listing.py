@@ -1,18 +1,22 @@
-"""`fcrctl ls` over `fcrctl serve` of a container of 100k (and, with --big, 1M) children (issue 14):
-time to first byte at the server, the client's first line (wall and CPU) and total, per child, and
-both sides' peak RSS, beside a floor measured in the same run against the same fresh server:
+"""`fcrctl ls` over `fcrctl serve` of a flat container of 10k, 30k and 100k children (issue 14), fitted
+to 1M: time to first byte at the server, the client's first line (wall and CPU) and total, per child,
+and both sides' peak RSS at each size, the growth exponent and the value fitted at 1M beside the
+targets (first line < 0.2 s, wall and CPU; memory flat), measured beside a floor in the same run
+against the same fresh server:
 
 - curl: first byte and total of the very GET `ls` sends (the server alone, nothing parsed);
 - CLI start: `fcrctl --version` (interpreter and CLI imports, which a first line includes);
+- the client alone at 1M children against a generated grouped listing (--synthetic: a served 1M
+  repository needs ~12M inodes, more than this machine's helpers may spend);
 - with --baseline TREE (e.g. /work/main): the same rows with server and client running that tree.
 
-    .venv/bin/python bench/serve_listing.py                        # 100,000 children
-    .venv/bin/python bench/serve_listing.py --big                  # and 1,000,000 (~12M inodes, ~1 h to build)
-    .venv/bin/python bench/serve_listing.py --sizes 20000 --baseline /work/main
+    BENCH_DIR=/work/bench-data/serve-ls .venv/bin/python bench/serve_listing.py   # 10k/30k/100k + 1M generated
+    .venv/bin/python bench/serve_listing.py --sizes 20000 --baseline /work/main --synthetic
+    .venv/bin/python bench/serve_listing.py --big                  # and 1,000,000 served (~12M inodes, ~1 h)
     .venv/bin/python bench/serve_listing.py --repo PATH            # a repository with /c built before (kept)
     .venv/bin/python bench/serve_listing.py --bodies               # also each body type's GET (Turtle, whole)
-    .venv/bin/python bench/serve_listing.py --synthetic            # the client alone, 100k and 1M generated children
-    .venv/bin/python bench/serve_listing.py --smoke                # 300 children, for CI
+    .venv/bin/python bench/serve_listing.py --synthetic 100000     # the client alone, N generated children
+    .venv/bin/python bench/serve_listing.py --smoke                # 100 and 300 children, for CI
 
 Each row is a fresh server process (so its peak RSS is that row's; ``idle`` is one that answered a
 GET of the root only). CPU seconds are what a loaded machine disturbs least: "CPU@first" is the
@@ -47,6 +51,7 @@ from scale import fit  # noqa: E402
 from tests.server_fixture import ServerHandle, start_server  # noqa: E402
 
 TARGET_FIRST = 0.2  # seconds to the first line (issue 14)
+PAGE_ROW = "ls --after (90%) --limit 100"
 EMBED = ('return=representation; include="http://www.w3.org/ns/ldp#PreferContainment '
          'http://fedora.info/definitions/v4/repository#EmbedResources"')  # what `fcrctl ls` asks for
 LS_HEADERS = {"Accept": "application/n-triples, text/turtle;q=0.9", "Prefer": EMBED}
@@ -94,8 +99,32 @@ def cli_start(env: dict[str, str]) -> tuple[float, float]:
     return time.perf_counter() - started, usage.ru_utime + usage.ru_stime
 
 
-def rows_for(where: Path, count: int, env: dict[str, str]) -> dict[str, Row]:
-    """The floor (curl), the CLI's start and `ls /c`, each against a fresh server of one tree."""
+PAGE = 100  # children of the page row: `ls /c --after NAME --limit PAGE`, NAME 90% of the way down
+
+
+def page(url: str, env: dict[str, str], count: int) -> Row:
+    """One `fcrctl ls /c --after NAME --limit PAGE` process, NAME the child 90% of the way down."""
+    after = f"x{count * 9 // 10}"
+    expected = min(PAGE, sum(1 for i in range(count) if f"x{i}" > after))  # (names sort as text: x10 < x9)
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", CLI, "--repo", url, "ls", "/c", "--after", after,
+                             "--limit", str(PAGE)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    peak = scale.PeakRss(proc.pid)
+    line = proc.stdout.readline()
+    first, first_cpu = time.perf_counter() - started, proc_cpu(proc.pid)
+    lines = (1 if line else 0) + proc.stdout.read().count(b"\n")
+    err = proc.stderr.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or lines != expected:
+        raise SystemExit(f"ls --after --limit {PAGE} listed {lines} children: {err[-1000:]}")
+    return {"first": first, "first_cpu": first_cpu, "total": time.perf_counter() - started,
+            "cpu": usage.ru_utime + usage.ru_stime, "rss": peak.mb()}
+
+
+def rows_for(where: Path, count: int, env: dict[str, str], *, paging: bool = True) -> dict[str, Row]:
+    """The floor (curl), the CLI's start, `ls /c` and (``paging``) a page of it deep down, each
+    against a fresh server of one tree."""
     out: dict[str, Row] = {}
     with served(where, env) as server:
         assert server.pid is not None
@@ -117,6 +146,12 @@ def rows_for(where: Path, count: int, env: dict[str, str]) -> dict[str, Row]:
         out["fcrctl ls"] = {"first": figures.first, "first_cpu": figures.first_cpu, "total": figures.total,
                             "cpu": figures.cpu, "rss": figures.rss, "server_cpu": proc_cpu(server.pid) - before,
                             "server_rss": peak_rss_mb(server.pid)}
+    if paging:
+        with served(where, env) as server:
+            assert server.pid is not None
+            before = proc_cpu(server.pid)
+            out[PAGE_ROW] = {**page(server.url, env, count), "server_cpu": proc_cpu(server.pid) - before,
+                             "server_rss": peak_rss_mb(server.pid)}
     return out
 
 
@@ -124,9 +159,9 @@ def show(label: str, row: Row, count: int) -> None:
     def cell(value: float | None, fmt: str, unit: str, width: int) -> str:
         return (format(value, fmt) + unit).rjust(width) if value is not None else " " * width
 
-    listed = "bytes" in row or "rss" in row  # a row that read the whole listing
+    listed = ("bytes" in row or "rss" in row) and label != PAGE_ROW  # a row that read the whole listing
     per_child = row["total"] / count * 1e6 if listed else None
-    cpu_per_child = row["cpu"] / count * 1e6 if "rss" in row else None
+    cpu_per_child = row["cpu"] / count * 1e6 if "rss" in row and label != PAGE_ROW else None
     print(f"  {label:<30}{cell(row.get('first'), '.3f', ' s', 9)}{cell(row.get('first_cpu'), '.3f', ' s', 10)}"
           f"{cell(row.get('total'), '.2f', ' s', 10)}{cell(per_child, '.0f', ' us', 10)}"
           f"{cell(row.get('cpu'), '.2f', ' s', 9)}{cell(cpu_per_child, '.0f', ' us', 9)}"
@@ -140,9 +175,11 @@ def measure(where: Path, count: int, trees: list[tuple[str, dict[str, str]]]) ->
     print(f"  {'':<30}{'first':>9}{'CPU@first':>10}{'total':>10}{'/child':>10}{'CPU':>9}{'/child':>9}"
           f"{'RSS':>8}{'server CPU':>11}{'srv RSS':>9}")
     results: dict[str, Row] = {}
-    measured = [(name, rows_for(where, count, env)) for name, env in trees]
+    measured = [(name, rows_for(where, count, env, paging=name == "ours")) for name, env in trees]  # (main: no --after)
     for label in measured[0][1]:  # each row beside the baseline's, measured minutes apart at most
         for name, rows in measured:
+            if label not in rows:
+                continue
             key = f"{label}{'' if name == 'ours' else f' [{name}]'}"
             results[key] = rows[label]
             show(key, rows[label], count)
@@ -263,18 +300,71 @@ def synthetic(count: int, trees: list[tuple[str, dict[str, str]]]) -> None:
                   "rss": figures.rss}, count)
 
 
+# (row, figure, unit, target): what the fit prints, each at 1M beside its target
+FITTED: list[tuple[str, str, str, str]] = [
+    ("fcrctl ls", "first", "s", "< 0.2 s"),
+    ("fcrctl ls", "first_cpu", "s", "< 0.2 s"),
+    ("fcrctl ls", "total", "s", "linear"),
+    ("fcrctl ls", "cpu", "s", "linear"),
+    ("fcrctl ls", "cpu_per_child", "us", "flat"),
+    ("fcrctl ls", "rss", "MB", "flat"),
+    ("fcrctl ls", "server_cpu", "s", "linear"),
+    ("fcrctl ls", "server_rss", "MB", "flat"),
+    ("curl GET (floor)", "first", "s", ""),
+    ("curl GET (floor)", "total", "s", "linear"),
+    ("curl GET (floor)", "server_rss", "MB", "flat"),
+    ("idle server", "server_rss", "MB", ""),
+    (PAGE_ROW, "first", "s", "< 0.2 s"),
+    (PAGE_ROW, "total", "s", "flat"),
+    (PAGE_ROW, "server_cpu", "s", "flat"),
+]
+
+
+def verdict(target: str, smallest: float, at_1m: float, exponent: float) -> str:
+    if target.startswith("< "):
+        limit = float(target.split()[1])
+        return f"{target}: {'met' if at_1m < limit else 'NOT met'}"
+    if target == "flat":
+        return f"flat (<= {smallest * 1.1:.3g}, smallest +10%): {'met' if at_1m <= smallest * 1.1 else 'NOT met'}"
+    if target == "linear":
+        return f"at most linear (exponent <= 1.1): {'yes' if exponent <= 1.1 else 'NO'}"
+    return ""
+
+
+def report(sizes: list[int], runs: list[dict[str, Row]], suffixes: list[str]) -> None:
+    """Each FITTED figure at every size, its growth exponent and its value fitted at 1M children."""
+    print(f"growth exponent and fitted value at 1M children, load {os.getloadavg()[0]:.1f}:")
+    print(f"  {'row':<42}" + "".join(f"{size:>11,}" for size in sizes) + f"{'exponent':>10}{'fit @1M':>11}   target")
+    for suffix in suffixes:
+        for label, key, unit, target in FITTED:
+            row = label + suffix
+            if not all(row in run and key in run[row] for run in runs):
+                continue
+            values = [run[row][key] for run in runs]
+            exponent, at_1m = fit(sizes, values)
+            print(f"  {row + ' ' + key + ' ' + unit:<42}" + "".join(f"{v:>11.3g}" for v in values)
+                  + f"{exponent:>10.2f}{at_1m:>11.3g}   {verdict(target, values[0], at_1m, exponent)}", flush=True)
+
+
+def per_child(rows: dict[str, Row], count: int) -> dict[str, Row]:
+    for label, row in rows.items():
+        if "cpu" in row and "rss" in row and label != PAGE_ROW:
+            row["cpu_per_child"] = row["cpu"] / count * 1e6
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", help="children of /c, one repository each (100,000)")
-    parser.add_argument("--big", action="store_true", help="1,000,000 children too")
-    parser.add_argument("--smoke", action="store_true", help="300 children, for CI")
+    parser.add_argument("--sizes", type=int, nargs="+", help="children of /c, one repository each (10k 30k 100k)")
+    parser.add_argument("--big", action="store_true", help="1,000,000 children served too (~12M inodes)")
+    parser.add_argument("--smoke", action="store_true", help="100 and 300 children, for CI")
     parser.add_argument("--repo", type=Path, help="measure this repository's /c (built before; kept)")
     parser.add_argument("--baseline", type=Path, help="another tree (e.g. /work/main), run side by side")
     parser.add_argument("--bodies", action="store_true", help="each body type's GET of /c as well")
     parser.add_argument("--rebuild", action="store_true", help="build the repositories again")
     parser.add_argument("--synthetic", type=int, nargs="*", metavar="N",
-                        help="also the client alone against a generated grouped listing of N children "
-                             "(default with --big: 100,000 and 1,000,000)")
+                        help="the client alone against a generated grouped listing of N children (default: "
+                             "1,000,000; alone, without --sizes: no repository is built)")
     args = parser.parse_args()
     temporary = args.smoke or not os.environ.get("BENCH_DIR")
     work = Path(tempfile.mkdtemp(prefix="fcrctl-serve-listing-", dir=os.environ.get("BENCH_DIR"))) if temporary \
@@ -285,11 +375,11 @@ def main() -> None:
         trees = [("ours", tree_env(ROOT, pycache))]
         if args.baseline is not None:
             trees.append((args.baseline.name or str(args.baseline), tree_env(args.baseline.resolve(), pycache)))
-        everything = args.big or args.synthetic == []
-        generated = [300] if args.smoke else args.synthetic or ([100_000, 1_000_000] if everything else [])
-        for count in generated:
-            synthetic(count, trees)
+        suffixes = ["" if name == "ours" else f" [{name}]" for name, _ in trees]
+        generated = [300] if args.smoke else args.synthetic or [1_000_000]
         if args.synthetic is not None and args.sizes is None and args.repo is None and not args.big:
+            for count in generated:
+                synthetic(count, trees)
             return  # --synthetic alone: no repository to build
         if args.repo is not None:
             from fcrctl.repository import open_repository
@@ -300,26 +390,23 @@ def main() -> None:
             if args.bodies:
                 bodies(args.repo, trees[0][1])
             return
-        sizes = [300] if args.smoke else sorted(set((args.sizes or [100_000]) + ([1_000_000] if args.big else [])))
+        sizes = [100, 300] if args.smoke else sorted(set((args.sizes or [10_000, 30_000, 100_000])
+                                                         + ([1_000_000] if args.big else [])))
         runs = []
         for count in sizes:
             if not (work / f"listing-{count}" / ".bench-built").exists() and os.statvfs(work).f_favail < count * 14:
                 raise SystemExit(f"{count:,} children take ~{count * 12:,} inodes and {work} has "
                                  f"{os.statvfs(work).f_favail:,} free: set BENCH_DIR to a roomier file system")
             where = scale.built(work / f"listing-{count}", count, args.rebuild)
-            runs.append(measure(where, count, trees))
+            runs.append(per_child(measure(where, count, trees), count))
             if args.bodies:
                 bodies(where, trees[0][1])
         if len(sizes) > 1:
-            print(f"growth exponent and fitted value at 1M children (sizes {', '.join(map(str, sizes))}):")
-            for label in ("fcrctl ls", "curl GET (floor)"):
-                cells = []
-                for key, unit in (("first", "s"), ("total", "s"), ("rss", " MB"), ("server_rss", " MB")):
-                    if key in runs[0][label]:
-                        exponent, at_1m = fit(sizes, [run[label][key] for run in runs])
-                        cells.append(f"{key} {at_1m:.3g}{unit} (^{exponent:.2f})")
-                print(f"  {label:<20} " + "  ".join(cells))
-        print(f"  target: first line < {TARGET_FIRST} s idle at 100k and 1M; both sides' memory flat (exponent ~0)")
+            report(sizes, runs, suffixes)
+        for count in generated:
+            synthetic(count, trees)
+        print(f"  target: first line < {TARGET_FIRST} s idle (wall, and the client's CPU) at 1M; both sides' memory "
+              "flat (exponent ~0)")
     finally:
         if temporary:
             shutil.rmtree(work, ignore_errors=True)

@@ -121,3 +121,17 @@ def from_id(fedora_id: str) -> str:
     if not fedora_id.startswith(ROOT_ID + "/"):
         raise BadInput(f"{fedora_id!r} is not a Fedora resource id (info:fedora/...)")
     return fedora_id[len(ROOT_ID) :]
+
+
+def after_bound(parent_path: str, name: str | None, *, recursive: bool = False) -> str | None:
+    """The path ``ls --after NAME`` pages from: ``parent_path``'s child ``NAME``, which need not
+    exist (children sort by name, in code points, and those after it are listed); None for None.
+    A page is one container's children: not of a ``recursive`` listing."""
+    if name is None:
+        return None
+    if recursive:
+        raise BadInput("--after pages one container's children: leave out --recursive", path=parent_path)
+    if "/" in name or name == "":
+        raise BadInput(f"--after takes the name of a child of {parent_path} (the last one a page listed), "
+                       f"not {name!r}: give its last path segment", path=parent_path)
+    return join(parent_path, name)

@@ -168,3 +168,22 @@ def test_a_listing_reads_a_small_first_page_before_its_first_child(tmp_path: Pat
         assert pages == [local_index.FIRST_PAGE, 500]
     finally:
         repository.close()
+
+
+# `ls` over HTTP needs requests (and what it imports), its own backend and the N-Triples line reader
+# it shares with export (services.transfer.ntlines); never rdflib (serve's listing is read as text),
+# the local backend, the server, another service, or another command.
+NOT_FOR_HTTP_LS = ("rdflib", "rich", "zstandard", "tqdm", "werkzeug", "waitress", "boto3", "botocore", "azure",
+                   "bagit", "multiprocessing", "ctypes", "fcrctl.server", "fcrctl.repository.local")
+
+
+def test_ls_over_http_imports_neither_rdflib_nor_the_local_backend(repo: Path, tmp_path: Path) -> None:
+    from tests.server_fixture import start_server
+
+    with start_server(repo, dialect="fedora6") as served:
+        modules = imported_by(tmp_path, "--repo", served.url, "ls", "/c")
+    assert READ_MODULE in modules and "fcrctl.repository.http.listings" in modules
+    assert offending(modules, NOT_FOR_HTTP_LS) == []
+    assert sorted(m for m in modules if m.startswith("fcrctl.services.")) == ["fcrctl.services.transfer",
+                                                                              "fcrctl.services.transfer.ntlines"]
+    assert offending(modules, OTHER_COMMANDS) == []

@@ -208,3 +208,29 @@ def test_turtle_chunks_join_into_the_graph_whatever_the_cut() -> None:
             body = b"".join(listings.turtle_chunks(list(graph), mime, per_chunk=per_chunk))
             assert isomorphic(Graph().parse(data=body, format=fmt), graph), (per_chunk, mime)
     assert Graph().parse(data=b"".join(listings.turtle_chunks([], "text/turtle")), format="turtle").__len__() == 0
+
+
+def test_a_head_of_a_long_turtle_listing_writes_what_its_read_ahead_needs(repo_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """HEAD reads GET's body ahead (keepalive.SMALL) for its Content-Length. Chunks doubling from the
+    first, a long listing's HEAD writes through rdflib only the triples those bytes need, not a whole
+    CHUNK_TRIPLES chunk (~0.15 s of serve's CPU for each HEAD of a container of 2,000 children or more)."""
+    monkeypatch.setattr(listings, "CHUNK_TRIPLES", 150)
+    monkeypatch.setattr(listings, "FIRST_CHUNK_TRIPLES", 5)
+    monkeypatch.setattr("fcrctl.server.keepalive.SMALL", 1024)
+    written: list[int] = []
+    real = listings._written
+
+    def counting(graph: Graph, writer: type, declared: set[bytes]) -> bytes:
+        written.append(len(graph))
+        return real(graph, writer, declared)
+
+    monkeypatch.setattr(listings, "_written", counting)
+    with start_server(repo_path, dialect="fedora6") as server:
+        head = _get(server.url + "/c", "text/turtle", EMBED, method="HEAD")
+        assert head.status_code == 200 and "Content-Length" not in head.headers  # too long to be read whole
+        assert 0 < sum(written) <= 5 + 10 + 20, written
+        written.clear()
+        got = Graph().parse(data=_get(server.url + "/c", "text/turtle", EMBED).content, format="turtle")
+    assert written[:4] == [5, 10, 20, 40] and max(written) == 150  # then whole chunks
+    assert len(got) == sum(written)

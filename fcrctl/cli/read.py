@@ -101,12 +101,23 @@ def ls(
     recursive: Annotated[bool, typer.Option("--recursive", "-R", help="List all descendants.")] = False,
     long: Annotated[bool, typer.Option("--long", "-l", help="Show model, size and modification time.")] = False,
     json_out: JsonOpt = False,
+    after: Annotated[str | None, typer.Option(
+        "--after", metavar="NAME", help="Only the children whose names sort after NAME (the last name of the page "
+        "before): the next page, sought in the index, not counted to.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, metavar="N", help="At most N children (a page).")
+                     ] = None,
 ) -> None:
-    """List a container's children (streams; --json gives JSON lines)."""
+    """List a container's children (streams; --json gives JSON lines; --limit and --after page them)."""
     cli = Cli.of(ctx, json=json_out)
     target = paths.normalize(path)
+    paths.after_bound(target, after, recursive=recursive)  # a bad NAME before any request
     repo = cli.repo
-    if cli.out.listing(repo.children(target, recursive=recursive), long=long) == 0:
+    children = repo.children(target, recursive=recursive, after=after)
+    if limit is not None:
+        import itertools
+
+        children = itertools.islice(children, limit)
+    if cli.out.listing(children, long=long) == 0 and after is None:
         info = repo.info(target)
         if info.is_binary:  # as `ls FILE` lists the file itself
             cli.out.listing(iter([info]), long=long)

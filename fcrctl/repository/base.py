@@ -242,8 +242,9 @@ class Repository(Protocol):
     ) -> BinaryContent:
         """Stream a binary's content (NotFound/BadInput if path is not a binary)."""
 
-    def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
-        """Direct children (or all descendants, depth first), tombstones excluded; streams."""
+    def children(self, path: str, *, recursive: bool = False, after: str | None = None) -> Iterator[ResourceInfo]:
+        """Direct children (or all descendants, depth first), tombstones excluded; streams. ``after``
+        (a name, not with ``recursive``): only the children whose names sort after it (paths.after_bound)."""
 
     # -- writing ---------------------------------------------------------------
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:

@@ -49,6 +49,9 @@ GROUPED = "grouped"
 # and the local repository write them first), so a client has them before the children (export)
 OWN_FIRST_HEADER = "Fcrctl-Listing-Own"
 OWN_FIRST = "first"
+# A request header: the listing is one page, the children after this one (its name, percent-encoded),
+# the index sought to it (`ls --after`); sent back on a body that starts there (clients skip otherwise)
+AFTER_HEADER = "Fcrctl-Listing-After"
 
 
 def advertises(repo: Repository, prefs: RdfPrefs, mime: str) -> bool:
@@ -63,6 +66,7 @@ def advertise_grouping(resp: Response, repo: Repository, prefs: RdfPrefs, mime: 
     if streamed and advertises(repo, prefs, mime):
         resp.headers[GROUPED_HEADER] = GROUPED
         resp.headers[OWN_FIRST_HEADER] = OWN_FIRST
+        resp.vary.add(AFTER_HEADER)  # a cache must not give a page for the whole listing, nor one page for another
         return True
     return False
 
@@ -75,7 +79,30 @@ def grouped_listing(resp: Response, ctx: Context, info: ResourceInfo, prefs: Rdf
 
     if advertise_grouping(resp, ctx.repo, prefs, mime, streamed=streamed) and writes_text(ctx, prefs):
         typed = ctx.config.dialect == "fedora4" and fedora4.types_literals(mime)
-        resp.response = grouped_text(ctx, info, prefs, typed=typed)
+        after = page_after(ctx, info)
+        if after is not None:
+            resp.headers[AFTER_HEADER] = ctx.request.headers[AFTER_HEADER]
+        resp.response = grouped_text(ctx, info, prefs, typed=typed, after=after)
+
+
+def page_after(ctx: Context, info: ResourceInfo) -> str | None:
+    """The child name AFTER_HEADER asks the listing to start after (None: from the first), checked
+    before the body starts (BadInput, 400, for one that is no child's name)."""
+    from urllib.parse import unquote
+
+    from fcrctl import paths
+
+    sent = ctx.request.headers.get(AFTER_HEADER)
+    if sent is None:
+        return None
+    from fcrctl.errors import BadInput
+
+    try:
+        name = unquote(sent.strip(), errors="strict")
+    except UnicodeDecodeError:
+        raise BadInput(f"{AFTER_HEADER}: {sent!r} is not a percent-encoded UTF-8 name", path=info.path) from None
+    paths.after_bound(info.path, name)
+    return name
 
 
 def writes_text(ctx: Context, prefs: RdfPrefs) -> bool:
@@ -85,13 +112,15 @@ def writes_text(ctx: Context, prefs: RdfPrefs) -> bool:
 
 
 def grouped_text(ctx: Context, info: ResourceInfo, prefs: RdfPrefs, rows: int = CHUNK_ROWS,
-                 first_rows: int = FIRST_CHUNK_ROWS, *, typed: bool = False) -> Iterator[bytes]:
+                 first_rows: int = FIRST_CHUNK_ROWS, *, typed: bool = False, after: str | None = None
+                 ) -> Iterator[bytes]:
     """The grouped N-Triples body of ``info``'s listing (docs/listings.md): the container's own
     triples, then each child's ``ldp:contains`` line and its lines, ``rows`` lines a chunk (the
     first ``first_rows``). The same triples as Context.ntriples_chunks writes of the repository's
     triples (tests compare them), a child's lines (and the container's own, where it is not the
     root and has no membership triples) as export writes them (ntlines.export_lines); ``typed``:
-    simple literals typed as Fedora 4.7 writes them (fedora4.typed_line)."""
+    simple literals typed as Fedora 4.7 writes them (fedora4.typed_line); ``after``: only the
+    children whose names sort after it (a page: the index seeks to it)."""
     import dataclasses
 
     from fcrctl import paths
@@ -123,7 +152,7 @@ def grouped_text(ctx: Context, info: ResourceInfo, prefs: RdfPrefs, rows: int = 
     contains += f"<{LDP}contains> "
     chunk: list[str] = []
     limit = first_rows
-    for child, stored in repo.children_stored(info.path):  # type: ignore[attr-defined]
+    for child, stored in repo.children_stored(info.path, after=after):  # type: ignore[attr-defined]
         chunk.append(f"{contains}<{base}{rdf.encode_path(child.path)}> .\n")
         lines = text(stored, child) if stored is not None else None
         if lines is not None:
@@ -161,7 +190,11 @@ def turtle_chunks(triples: Iterable[Triple], mime: str, *, fedora4: bool = False
     """One Turtle (or N3) document in chunks of ``per_chunk`` triples, each written by rdflib;
     a prefix a chunk declares as an earlier one did is left out (rdflib declares those it uses).
     A body of one chunk is written as rdflib writes a whole graph (blank nodes nested in place);
-    a longer one starts with a small chunk, so its first bytes leave at once."""
+    a longer one starts with a small chunk, so its first bytes leave at once, and each chunk after
+    it is twice the one before, up to ``per_chunk``: a reader of its first few KiB (a HEAD, which
+    keepalive.sized reads ahead for GET's Content-Length; `ls | head`) costs a few hundred triples
+    through rdflib, not ``per_chunk`` (a HEAD of a container of 2,000 children or more cost serve
+    ~0.15 s of CPU, and as much for each such container an `info` or an export HEADs)."""
     from fcrctl.server.chunk_writers import WRITERS
 
     writer, whole = WRITERS[(rdf.RDF_MEDIA_TYPES[rdf.resolve_format(mime)], fedora4)]
@@ -174,14 +207,14 @@ def turtle_chunks(triples: Iterable[Triple], mime: str, *, fedora4: bool = False
         return
     first = max(1, min(FIRST_CHUNK_TRIPLES, per_chunk // 2))
     yield _written(_chunk_graph(buffered[:first]), writer, declared)
-    graph = _chunk_graph(buffered[first:])
-    count = len(graph)
-    for triple in source:
+    size = min(per_chunk, first * 2)
+    graph, count = _chunk_graph(), 0
+    for triple in itertools.chain(buffered[first:], source):
         graph.add(triple)
         count += 1
-        if count >= per_chunk:
+        if count >= size:
             yield _written(graph, writer, declared)
-            graph, count = _chunk_graph(), 0
+            graph, count, size = _chunk_graph(), 0, min(per_chunk, size * 2)
     if count:
         yield _written(graph, writer, declared)
 

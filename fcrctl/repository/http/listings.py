@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import requests
 
@@ -37,6 +38,9 @@ GROUPED_HEADER = "Fcrctl-Listing"  # fcrctl.server.listings.GROUPED_HEADER (the 
 GROUPED = "grouped"
 OWN_FIRST_HEADER = "Fcrctl-Listing-Own"  # fcrctl.server.listings.OWN_FIRST_HEADER: the container's triples first
 OWN_FIRST = "first"
+# fcrctl.server.listings.AFTER_HEADER: a request's page bound (a child's name, percent-encoded), which
+# serve's grouped listing starts after (and says so, sending it back); other servers ignore it
+AFTER_HEADER = "Fcrctl-Listing-After"
 
 Describe = Callable[[str], ResourceInfo]  # a path's info, asked for on its own
 
@@ -49,28 +53,32 @@ class Listings:
         self._describe = describe
         self._ungrouped = False  # the server sent a listing not grouped: open_container gives None
 
-    def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
+    def children(self, path: str, *, recursive: bool = False, after: str | None = None) -> Iterator[ResourceInfo]:
         path = paths.normalize(path)
-        head = self._remote.head(self._remote.url(path), path)  # NotFound / Gone now, and is it a container at all?
-        if head.model == NON_RDF_SOURCE:
-            return
-        yield from self._listing(path, recursive)
+        bound = paths.after_bound(path, after, recursive=recursive)
+        yield from self._listing(path, recursive, top=True, after=bound)
 
-    def _listing(self, path: str, recursive: bool) -> Iterator[ResourceInfo]:
+    def _listing(self, path: str, recursive: bool, *, top: bool = False,
+                 after: str | None = None) -> Iterator[ResourceInfo]:
         """One GET per container, its children embedded (Fedora's EmbedResources), so a listing
         costs no request per child; children the server did not describe are asked for one by one.
-        A recursive listing reads each body whole before going down (no connection held per level)."""
+        A recursive listing reads each body whole before going down (no connection held per level).
+        ``after``: only the children whose paths sort after it; a server that pages (AFTER_HEADER)
+        starts its listing there, any other one's is read from its start (and, from Fedora, whole)."""
         url = self._remote.url(path)
-        response = self._get(url, path)
+        response = self._first_get(url, path, after) if top else self._get(url, path)
         if response is None:
-            return  # removed between the parent's listing and now
+            return  # a binary (nothing to list), or removed between the parent's listing and now
         with response:
             if not recursive and _grouped(response):
-                yield from self._described(self._groups(self._rows(response, url, path), url, path))
+                groups = self._groups(self._rows(response, url, path), url, path)
+                yield from self._described(groups if after is None else (g for g in groups if g[0] > after))
                 return
             triples = self._read(response, url, path)
         with triples:
             kids = triples.children([url, url + "/"], self._child_path(path))
+            if after is not None:
+                kids = (kid for kid in kids if kid > after)
             described = self._described(
                 (kid, about) for chunk in iter(lambda: list(itertools.islice(kids, CHUNK)), [])
                 for kid, about in zip(chunk, triples.about_each([spellings(self._remote.url(k)) for k in chunk]),
@@ -90,8 +98,7 @@ class Listings:
         remote = self._remote
         path = paths.normalize(path)
         url = remote.url(path)
-        prefs = RdfPrefs(containment=True, membership=False, embed_children=True)
-        headers = {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
+        headers = _listing_headers()
         response = remote.quick_head.get(url, {**remote.tx_headers, **headers})  # see QuickHead.get
         if response is None:  # an error, https, or the idle connection had closed: the ordinary way explains it
             response = remote.send("GET", url, path=path, headers=headers, stream=True)
@@ -131,12 +138,31 @@ class Listings:
         return child_path
 
     def _get(self, url: str, path: str) -> requests.Response | None:
-        prefs = RdfPrefs(containment=True, membership=False, embed_children=True)
-        headers = {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
         try:
-            return self._remote.send("GET", url, path=path, headers=headers, stream=True)
+            return self._remote.send("GET", url, path=path, headers=_listing_headers(), stream=True)
         except (NotFound, Gone):
             return None
+
+    def _first_get(self, url: str, path: str, after: str | None = None) -> requests.Response | None:
+        """The listing of the path `ls` names, None if it is a binary; NotFound / Gone raised. The GET
+        goes first, with no HEAD to ask what the path is (a request fewer before the first line, and
+        the server's HEAD of a big container builds the start of its body): a 2xx not of a binary is
+        the listing, a binary's bytes are closed unread. Anything else (a redirect, which is not followed
+        here as it may lead off this repository, a 406) is closed and asked about as before: HEAD, then GET."""
+        remote = self._remote
+        headers = _listing_headers()
+        if after is not None:
+            headers[AFTER_HEADER] = quote(after.rsplit("/", 1)[1], safe="")
+        response = remote.send("GET", url, path=path, headers=headers, stream=True, allow_redirects=False, ok=(406,))
+        if 200 <= response.status_code < 300:
+            if wire.parse_headers(response.headers).model != NON_RDF_SOURCE:
+                return response
+            response.close()
+            return None
+        response.close()
+        if remote.head(url, path).model == NON_RDF_SOURCE:
+            return None
+        return remote.send("GET", url, path=path, headers=headers, stream=True)
 
     def _read(self, response: requests.Response, url: str, path: str) -> ListingTriples:
         """The listing's triples, read to the end. N-Triples, what servers send for LISTING_ACCEPT,
@@ -270,6 +296,12 @@ class OpenedContainer:
         if self._response is not None:
             self._response.close()
             self._response = None
+
+
+def _listing_headers() -> dict[str, str]:
+    """What a listing asks for: N-Triples, containment with the children's triples embedded."""
+    prefs = RdfPrefs(containment=True, membership=False, embed_children=True)
+    return {"Accept": LISTING_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
 
 
 def _grouped(response: requests.Response | QuickResponse) -> bool:

@@ -173,8 +173,8 @@ class HttpRepository:
     ) -> BinaryContent:
         return self._reads.open_binary(path, version=version, byte_range=byte_range)
 
-    def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
-        return self._listings.children(path, recursive=recursive)
+    def children(self, path: str, *, recursive: bool = False, after: str | None = None) -> Iterator[ResourceInfo]:
+        return self._listings.children(path, recursive=recursive, after=after)
 
     def open_container(self, path: str) -> OpenedContainer | None:
         """A container's own triples and its children in one GET, where the server groups listings (export)."""

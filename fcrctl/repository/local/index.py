@@ -149,9 +149,10 @@ class Index:
         return r is not None
 
     def children(self, path: str, *, recursive: bool = False, include_deleted: bool = False,
-                 batch: int = 500) -> Iterator[Row]:
+                 batch: int = 500, after: str | None = None) -> Iterator[Row]:
         """Rows below ``path``, depth first, fetched in keyset-paginated batches so that huge
-        containers stream and callers may write while iterating."""
+        containers stream and callers may write while iterating; ``after`` (a path among the direct
+        children, there or not): only those that sort after it, the first page sought to it."""
         live = "" if include_deleted else " AND deleted=0"
         if recursive:
             low = "" if path == "/" else sort_key(path)
@@ -162,7 +163,7 @@ class Index:
         else:
             sql = f"SELECT * FROM resources WHERE sort_key > ? AND parent = ?{live} ORDER BY sort_key LIMIT ?"
             args = (path,)
-            last = ""
+            last = sort_key(after) if after is not None else ""
         size = min(batch, FIRST_PAGE)
         while True:
             rows = self.conn.execute(sql, (last, *args, size)).fetchall()

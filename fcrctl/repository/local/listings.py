@@ -27,13 +27,14 @@ class Listings:
         self.resources = resources
         self.index = resources.index
 
-    def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
+    def children(self, path: str, *, recursive: bool = False, after: str | None = None) -> Iterator[ResourceInfo]:
         path = paths.normalize(path)
+        bound = paths.after_bound(path, after, recursive=recursive)
         self.resources.row(path)  # NotFound / Gone now, not at the first next()
         info = self.resources.info
-        return (info(row.headers, row.path) for row in self.index.children(path, recursive=recursive))
+        return (info(row.headers, row.path) for row in self.index.children(path, recursive=recursive, after=bound))
 
-    def children_stored(self, path: str) -> Iterator[tuple[ResourceInfo, bytes | None]]:
+    def children_stored(self, path: str, *, after: str | None = None) -> Iterator[tuple[ResourceInfo, bytes | None]]:
         """``children`` with each one's stored user triples (as ``stored_ntriples`` reads them; None
         when unreadable), from the same index rows: for a listing written as text (fcrctl serve's
         grouped listings). Each info's ``has_children`` is False, not looked up (a query per child)."""
@@ -42,7 +43,7 @@ class Listings:
         path = paths.normalize(path)
         self.resources.row(path)
         resources = self.resources
-        for row in self.index.children(path):
+        for row in self.index.children(path, after=paths.after_bound(path, after)):
             stored = resources.user_file(resources.row_state(row))
             try:
                 data = stored.read_bytes() if stored is not None else b""

@@ -310,14 +310,14 @@ class LocalRepository:
                     byte_range: tuple[int, int | None] | None = None) -> BinaryContent:
         return self._reads.open_binary(path, version=version, byte_range=byte_range)
 
-    def children(self, path: str, *, recursive: bool = False) -> Iterator[ResourceInfo]:
-        return self._listings.children(path, recursive=recursive)
+    def children(self, path: str, *, recursive: bool = False, after: str | None = None) -> Iterator[ResourceInfo]:
+        return self._listings.children(path, recursive=recursive, after=after)
 
     def binaries_modified_since(self, path: str, since: datetime) -> Iterator[ResourceInfo]:
         return self._listings.binaries_modified_since(path, since)
 
-    def children_stored(self, path: str) -> Iterator[tuple[ResourceInfo, bytes | None]]:
-        return self._listings.children_stored(path)
+    def children_stored(self, path: str, *, after: str | None = None) -> Iterator[tuple[ResourceInfo, bytes | None]]:
+        return self._listings.children_stored(path, after=after)
 
     def fixity(self, info: ResourceInfo, *, algorithm: str | None = None, client_side: bool = False) -> FixityResult:
         """Hash the content file where it lies (the content is local: there is nothing to download)."""
