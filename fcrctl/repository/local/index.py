@@ -28,16 +28,17 @@ from pathlib import Path
 
 from fcrctl.errors import FcrctlError, ReadOnly
 from fcrctl.repository.base import NON_RDF_SOURCE
+from fcrctl.repository.local.index_bulk import BulkLoad, bulk_load
 from fcrctl.repository.local.index_copies import PinnedIndex, backup_to
 from fcrctl.repository.local.index_sql import (
-    BULK_CACHE_KIB,
     DATA_TABLES,
-    DEFERRED_INDEXES,
     MODIFIED,
+    PATH_INDEX,
     SCHEMA,
     SCHEMA_VERSION,
     UPGRADABLE,
     Conn,
+    keyed_by_table,
     open_error,
 )
 from fcrctl.repository.local.ocfl import object_rel
@@ -94,6 +95,8 @@ class Index:
         if found != SCHEMA_VERSION:
             # only then: a write on every open would change the file (and its backup copies) for nothing
             self.conn.executescript(SCHEMA)
+            if not keyed_by_table(self.table_sql("resources")):
+                self.conn.execute(PATH_INDEX)
             self.set_meta("schema", SCHEMA_VERSION)
 
     def _schema_version(self) -> str | None:
@@ -130,6 +133,11 @@ class Index:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+    def table_sql(self, table: str) -> str:
+        """The CREATE statement of a table of the index."""
+        return self.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                 (table,)).fetchone()[0]
 
     # -- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -316,10 +324,14 @@ class Index:
             self.conn.execute(f"DELETE FROM {table} WHERE object_id=?", (object_id,))
         self.conn.execute("DELETE FROM invalid WHERE object_id=?", (object_id,))
 
-    def add(self, entries: list[ObjectEntries]) -> None:
+    def add(self, entries: list[ObjectEntries], *, unseen: bool = False) -> None:
         """apply() for many objects read by a reindex, one statement per table for all: only
-        the few objects indexed already (an id found in two directories) are forgotten first."""
+        the few objects indexed already (an id found in two directories) are forgotten first;
+        ``unseen``: the caller knows none is (nothing is looked up)."""
         with self.transaction():
+            if unseen:
+                self._insert(entries)
+                return
             ids = [e.object_id for e in entries]
             marks = ",".join("?" * len(ids))
             for (object_id,) in self.conn.execute(
@@ -351,26 +363,9 @@ class Index:
         if acls:
             self.conn.executemany("INSERT OR REPLACE INTO acls VALUES (?,?,?,?)", acls)
 
-    @contextlib.contextmanager
-    def bulk_load(self) -> Iterator[None]:
-        """Inside one transaction, for a reindex adding every row: the indexes no insert needs
-        are dropped and built again at the end (readers in other processes keep seeing the old
-        index, schema included, until the commit; a failure rolls the drop back too)."""
-        conn = self._connection()
-        with self.transaction():
-            found = dict(self.conn.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({})".format(
-                    ",".join("?" * len(DEFERRED_INDEXES))), DEFERRED_INDEXES).fetchall())
-            cache = conn.execute("PRAGMA cache_size").fetchone()[0]
-            conn.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
-            try:
-                for name in found:
-                    self.conn.execute(f"DROP INDEX {name}")
-                yield
-                for sql in found.values():
-                    self.conn.execute(sql)
-            finally:
-                conn.execute(f"PRAGMA cache_size={cache}")
+    def bulk_load(self) -> contextlib.AbstractContextManager[BulkLoad]:
+        """One transaction in which a reindex adds every row to the emptied index (index_bulk.py)."""
+        return bulk_load(self)
 
     def mark_invalid(self, object_rel: str, object_id: str | None, reason: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO invalid VALUES (?,?,?)", (object_rel, object_id, reason))
