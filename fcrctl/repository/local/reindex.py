@@ -11,12 +11,12 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from fcrctl.errors import CorruptData, FcrctlError
 from fcrctl.repository.local import ocfl, root_units
-from fcrctl.repository.local.index import Index, ObjectEntries
+from fcrctl.repository.local.index import Index, ObjectEntries, Values, values_of
 from fcrctl.repository.local.index_bulk import BulkLoad
 
 log = logging.getLogger("fcrctl.local")
@@ -26,13 +26,13 @@ _MIN_TOPS_FOR_PROCESSES = 64  # below this the reindex takes less than starting 
 BATCH = 500  # objects whose entries the index takes in one statement per table
 
 
-@dataclass
-class ReadObject:
-    """What reading one object directory gave: its entries, or why it is invalid."""
+class ReadObject(NamedTuple):
+    """What reading one object directory gave: its entries, or why it is invalid (a tuple: it is
+    pickled for every object a forked reader reads)."""
 
     rel: str
     object_id: str | None
-    entries: ObjectEntries | None
+    entries: Values | None
     reason: str | None
     misplaced: bool = False  # not where its id hashes to: its id may be met in another directory too
 
@@ -80,7 +80,7 @@ def _read(root: str, entries: Entries, obj: str, rel: str) -> ReadObject:
                 raise CorruptData(f"object {object_id}: content file {row.content_file} is missing")
     except (FcrctlError, OSError, KeyError, ValueError) as e:
         return ReadObject(rel, object_id, None, getattr(e, "message", None) or str(e), _misplaced(object_id, rel))
-    return ReadObject(rel, object_id, found, None, _misplaced(object_id, rel))
+    return ReadObject(rel, object_id, values_of(found), None, _misplaced(object_id, rel))
 
 
 def _misplaced(object_id: object, rel: str) -> bool:
@@ -97,7 +97,7 @@ def apply_read(index: Index, read: ReadObject, *, unseen: bool = False) -> int:
         index.mark_invalid(read.rel, read.object_id, read.reason or "")
         return 0
     index.apply([read.entries])
-    return len(read.entries.rows)
+    return len(read.entries.resources)
 
 
 def reindex_all(root: Path, index: Index, entries: Entries, processes: int = 1,
@@ -138,7 +138,7 @@ def _write(index: Index, load: BulkLoad, parts: Iterable[list[ReadObject]],
     turn. Until an object is met that is not where its id hashes to, no id can have been met
     before: nothing is looked up (index_bulk.py)."""
     count = 0
-    batch: list[ObjectEntries] = []
+    batch: list[Values] = []
     ids: set[str] = set()
     for part in parts:
         for read in part:
@@ -154,7 +154,7 @@ def _write(index: Index, load: BulkLoad, parts: Iterable[list[ReadObject]],
                 continue
             batch.append(read.entries)
             ids.add(read.entries.object_id)
-            count += len(read.entries.rows)
+            count += len(read.entries.resources)
         if progress is not None:
             progress(len(part))
     if batch:
