@@ -8,6 +8,7 @@ the fitted cost at 1M objects printed beside the target (issue 14).
     .venv/bin/python bench/scale.py --only snapshot       # build and the snapshot rows only
     .venv/bin/python bench/scale.py --keep DIR            # build once into DIR, later runs reuse it
     .venv/bin/python bench/scale.py --only snapshot --baseline /work/main  # snapshot rows beside main's
+    .venv/bin/python bench/scale.py --only reindex --baseline /work/main --keep DIR  # reindex, check: pairs
 
 Each repository is one flat container /c of N children (1% of them binaries), built through
 the repository's own writer in-process: transactions of a few hundred creates, committed by
@@ -17,9 +18,11 @@ process and its forked scan workers, beside the floor below); a snapshot after 1
 (and its CPU seconds); an unchanged snapshot; `ls /c` (first line, total, peak RSS); `reindex`
 and `check` (objects/s, wall and per CPU-second, beside a floor: `find | xargs cat` of every
 root inventory in the same minute, and the peak RSS of each); `fixity --since` after 100
-changes; `info` latency (wall, and CPU seconds beside the CLI's own start: robust on a shared
-machine). The baseline beside each figure is the same operation at the smallest size: a cost
-that grows with change, not size, has exponent ~0.
+changes; `info` and `get` (RDF, binary) latency (wall, and CPU seconds beside the CLI's own
+start: robust on a shared machine); the nightly backup jobs (uploads, verify-backup,
+prune-backups). The baseline beside each figure is the same operation at the smallest size: a
+cost that grows with change, not size, has exponent ~0. Each row ends with its fitted value at 1M
+objects and its target there (issue 14), or says it has none (a whole walk, or a floor).
 """
 
 from __future__ import annotations
@@ -63,8 +66,20 @@ TARGETS: dict[str, tuple[float, str]] = {
     "check objects/s": (5000, "/s"),
     "info": (0.0, "s"),  # within 10% of the smallest size: checked on the fit, not a constant
 }
-FLAT = ("info", "info CPU s", "reindex RSS MB", "check RSS MB", "fixity --since after 100 changes",
-        "fixity --since after 100 changes CPU s", "ls first line CPU s")  # the fit at 1M within 10%
+# the fit at 1M within 10% of the smallest size: one resource's commands (the CLI's per-command
+# cost, issue 14), and memory
+FLAT = ("info", "info CPU s", "get (RDF)", "get (RDF) CPU s", "get (binary)", "get (binary) CPU s",
+        "ls first line CPU s", "ls RSS MB", "reindex RSS MB", "check RSS MB", "fixity --since after 100 changes",
+        "fixity --since after 100 changes CPU s")
+# objects per CPU-second of a whole walk: the cost per object flat, the fit at 1M at least 90% of the smallest's
+RATE_FLAT = ("reindex objects/cpu-s", "check objects/cpu-s", "snapshot objects/cpu-s")
+# costs of what changed, not of the size (issue 14): growth exponent below 0.1
+CHANGED = ("snapshot after 100 changes cpu-s", "unchanged upload", "unchanged upload CPU s", "upload after 100 changes",
+           "upload after 100 changes CPU s", "verify unchanged", "verify unchanged CPU s", "verify after 100 changes",
+           "verify after 100 changes CPU s", "verify --from store unchanged", "verify --from store unchanged CPU s",
+           "prune --from store (1 of 3)", "prune --from store (1 of 3) CPU s", "prune local (all but 1)",
+           "prune local (all but 1) CPU s", "CLI start (fcrctl --version)", "CLI start CPU s")
+CHANGED_EXPONENT = 0.1
 
 
 def _create_batch(where: str, start: int, stop: int) -> int:
@@ -236,11 +251,11 @@ class PeakRss(threading.Thread):
         return self.peak // 1024
 
 
-def timed(cmd: list[str]) -> tuple[float, float, int]:
+def timed(cmd: list[str], cwd: str | None = None) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds of the process and the children it waited for, peak RSS in MB
     of the largest of them) of one command."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     peak = PeakRss(proc.pid)
     err = proc.stderr.read().decode() if proc.stderr else ""
     _, status, usage = os.wait4(proc.pid, 0)
@@ -266,6 +281,9 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
     objects = count + 2
     # the CLI's own start (the baseline every per-command figure includes)
     got["CLI start (fcrctl --version)"], got["CLI start CPU s"], _ = timed([*FCRCTL, "--version"])
+    if only == "reindex":
+        got.update(walk_rows(where, objects, pairs=2 if BASELINE is not None else 1))
+        return _done(got, count, where, keep)
     if only == "snapshot":  # the first snapshot's baseline, in the same minute (the full run measures it below)
         got["floor: cat inventories objects/s"], got["floor: cat inventories objects/cpu-s"] = floor(where, objects)
     secs, cpu, out = fcrctl_cpu(where, "--json", "backup", "--label", "first")
@@ -290,10 +308,7 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
         got["baseline: snapshot after 100 changes"], got["baseline: snapshot after 100 changes cpu-s"] = secs, cpu
         got["baseline: snapshot after 100 changes lock"] = json.loads(out).get("lockHeldSeconds", 0.0)
     if only == "snapshot":
-        print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
-        if not keep:
-            shutil.rmtree(where, ignore_errors=True)
-        return got
+        return _done(got, count, where, keep)
     secs, first, rss, _ = fcrctl(where, "ls", "/c", first_line=True)
     got["ls total"], got["ls RSS MB"] = secs, rss
     # the first line as under `| head -1` (the rest unread): the median's wall and the process's CPU
@@ -303,28 +318,54 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
               for _ in range(samples)]
     got["ls first line"], got["ls first line CPU s"] = sorted(firsts)[samples // 2][0], sorted(
         c for _, c in firsts)[samples // 2]
-    # reindex and check beside a floor measured in the same minute (the machine may be shared):
-    # reading every root inventory with find | xargs cat, which both do and more
-    got["floor: cat inventories objects/s"], got["floor: cat inventories objects/cpu-s"] = floor(where, objects)
-    for op in ("reindex", "check"):
-        secs, cpu, rss = timed([*FCRCTL, "--repo", str(where), op])
-        got[op], got[f"{op} objects/s"], got[f"{op} objects/cpu-s"] = secs, objects / secs, objects / cpu
-        got[f"{op} RSS MB"] = rss  # the largest process's peak (forked workers included)
+    got.update(walk_rows(where, objects))
     since = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     time.sleep(1.1)
     change(where, count, min(100, count // 8), 3, "two", binaries=True)
     # CPU seconds beside the wall ones: on a shared machine they show the growth wall times hide
     got["fixity --since after 100 changes"], got["fixity --since after 100 changes CPU s"], _ = timed(
         [*FCRCTL, "--repo", str(where), "fixity", "-R", "/", "--since", since])
-    infos = [timed([*FCRCTL, "--repo", str(where), "info", f"/c/x{i}"])[:2]
-             for i in (1, count // 2, count - 1)[:max(1, min(3, samples))]]
-    got["info"], got["info CPU s"] = sorted(w for w, _ in infos)[len(infos) // 2], sorted(
-        c for _, c in infos)[len(infos) // 2]
+    # one resource's commands (index lookups: O(1) in the repository's size), each the median of
+    # runs spread over /c: wall, and CPU seconds beside the CLI's own start
+    picks = (1, count // 2, count - 1)[:max(1, min(3, samples))]
+    containers = [i | 1 for i in picks]  # odd: not one of the binaries (every 100th child)
+    binaries = [(i // 100) * 100 for i in picks]
+    for row, cmd, at in (("info", "info", picks), ("get (RDF)", "get", containers), ("get (binary)", "get", binaries)):
+        runs = [timed([*FCRCTL, "--repo", str(where), cmd, f"/c/x{i}"])[:2] for i in at]
+        got[row], got[f"{row} CPU s"] = sorted(w for w, _ in runs)[len(runs) // 2], sorted(
+            c for _, c in runs)[len(runs) // 2]
     if store_rows:
         got.update(backup_job_rows(where, count))
+    return _done(got, count, where, keep)
+
+
+def _done(got: dict[str, float], count: int, where: Path, keep: bool) -> dict[str, float]:
     print(f"# {count:,} objects measured: {json.dumps({k: round(v, 3) for k, v in got.items()})}", flush=True)
     if not keep:
         shutil.rmtree(where, ignore_errors=True)  # minutes at 100k: the figures are out first
+    return got
+
+
+def walk_rows(where: Path, objects: int, pairs: int = 1) -> dict[str, float]:
+    """`reindex` and `check`: objects/s, wall and per CPU-second (the process and its forked
+    workers), and peak RSS, beside a floor measured in the same minute (the machine may be shared):
+    reading every root inventory with find | xargs cat, which both do and more. With --baseline,
+    ``pairs`` runs of each by ours and the baseline's, alternated (the least CPU of each is kept)."""
+    got: dict[str, float] = {}
+    got["floor: cat inventories objects/s"], got["floor: cat inventories objects/cpu-s"] = floor(where, objects)
+    for op in ("reindex", "check"):
+        best: dict[str, tuple[float, float, int]] = {}
+        for _ in range(pairs):
+            for who, cmd in (("", FCRCTL), ("baseline: ", BASELINE)):
+                if cmd is None:
+                    continue
+                secs, cpu, rss = timed([*cmd, "--repo", str(where), op], cwd="/" if who else None)
+                if who not in best or cpu < best[who][1]:
+                    best[who] = (secs, cpu, rss)
+        for who, (secs, cpu, rss) in best.items():
+            got[f"{who}{op}"], got[f"{who}{op} objects/s"] = secs, objects / secs
+            got[f"{who}{op} objects/cpu-s"] = objects / cpu
+            got[f"{who}{op} RSS MB"] = rss  # the largest process's peak (forked workers included)
     return got
 
 
@@ -406,11 +447,18 @@ def report(sizes: list[int], results: list[dict[str, float]]) -> None:
     for op in ops:
         values = [r[op] for r in results]
         b, at_1m = fit(sizes, values)
-        target = TARGETS.get(op)
-        verdict = ""
-        if op in FLAT:
+        kind = op.removeprefix("baseline: ")
+        target = TARGETS.get(kind)
+        verdict = "(none: reads everything, or a floor)"
+        if kind in FLAT:
             verdict = (f"<= {values[0] * 1.1:.3f} (smallest +10%): "
                        f"{'met' if at_1m <= values[0] * 1.1 else 'NOT met'}")
+        elif kind in RATE_FLAT:
+            verdict = (f">= {values[0] * 0.9:,.0f} (smallest -10%: cost per object flat): "
+                       f"{'met' if at_1m >= values[0] * 0.9 else 'NOT met'}")
+        elif kind in CHANGED:
+            verdict = (f"exponent < {CHANGED_EXPONENT} (what changed, not size): "
+                       f"{'met' if b < CHANGED_EXPONENT else 'NOT met'}")
         elif target is not None:
             limit, unit = target
             ok = at_1m >= limit if unit == "/s" else at_1m < limit
@@ -426,10 +474,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
     parser.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
-    parser.add_argument("--only", choices=["snapshot"], help="measure only these rows (after the build)")
+    parser.add_argument("--only", choices=["snapshot", "reindex"],
+                        help="measure only these rows (after the build): the snapshots', or reindex's and check's")
     parser.add_argument("--keep", type=Path, help="build the repositories here once and keep them (with --only)")
     parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
-                        help="also take the snapshot rows with another checkout's fcrctl (e.g. main's), same objects")
+                        help="also take the snapshot rows (with --only reindex: reindex's and check's) with another "
+                             "checkout's fcrctl (e.g. main's), same objects")
     args = parser.parse_args()
     # every fcrctl process below writes and reuses bytecode: with PYTHONDONTWRITEBYTECODE set (this
     # machine's shells set it) a tree with stale .pyc files recompiles them in every process, which

@@ -82,3 +82,31 @@ def test_a_full_temporary_directory_is_a_one_line_error() -> None:
         with pytest.raises(NoSpace, match=r"free space in the temporary directory \(TMPDIR\)"):
             for i in range(100):
                 store.add({f"info:fedora/x{i}-{k}": live("info:fedora") for k in range(100)})
+
+
+def test_index_agreement_counts_each_path_once_and_trusts_only_sound_objects(tmp_path: Path) -> None:
+    """The comparison is one sorted merge of both sides by path: each case of the old per-resource
+    join gives the same count (unsound objects' resources are not held against the index)."""
+    from fcrctl.repository.local.index import Index, ObjectEntries, Row
+
+    indexed = {"/same": (False, "t1"), "/token": (False, "t1"), "/deleted": (False, "t1"), "/ghost": (False, "t1"),
+               "/none": (False, None), "/none-vs-token": (False, None), "/unsound": (False, "t1"),
+               "/empty-token": (False, "")}
+    index = Index(tmp_path / "index.sqlite")
+    with index.transaction():
+        index.add([ObjectEntries(f"info:fedora{p}", [Row(p, "/", f"info:fedora{p}", "rel", "m", deleted,
+                                                         {} if token is None else {"stateToken": token})])
+                   for p, (deleted, token) in indexed.items()])
+    index.close()
+    met = {"/same": Resource("info:fedora", False, "t1", True),
+           "/token": Resource("info:fedora", False, "t2", True),  # another state token: 1
+           "/deleted": Resource("info:fedora", True, "t1", True),  # deleted in the root only: 1
+           "/none": Resource("info:fedora", False, None, True),
+           "/none-vs-token": Resource("info:fedora", False, "N", True),  # a token where the index has none: 1
+           "/unsound": Resource("info:fedora", True, "t9", False),  # its object failed its checks: 0
+           "/empty-token": Resource("info:fedora", False, None, True),  # no token against an empty one: 1
+           "/unindexed": Resource("info:fedora", False, "t1", True),  # found, not indexed: 1
+           "/unindexed-unsound": Resource("info:fedora", False, "t1", False)}  # 0; /ghost indexed only: 1
+    with FoundResources() as store:
+        store.add({f"info:fedora{p}": r for p, r in met.items()})
+        assert store.index_disagreements(tmp_path / "index.sqlite") == 6

@@ -120,7 +120,7 @@ def test_a_reindex_builds_its_deferred_indexes_again_and_a_failed_one_changes_no
         assert repo.reindex() == 6
         assert repo._index.conn.execute(schema).fetchall() == before  # type: ignore[attr-defined]
 
-        def fail(self: Index, entries: list[ObjectEntries]) -> None:
+        def fail(self: Index, entries: list[ObjectEntries], **options: object) -> None:
             raise OSError("disk gone")
 
         monkeypatch.setattr(Index, "add", fail)

@@ -25,19 +25,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from fcrctl.errors import FcrctlError, ReadOnly
 from fcrctl.repository.base import NON_RDF_SOURCE
+from fcrctl.repository.local.index_bulk import BulkLoad, bulk_load
 from fcrctl.repository.local.index_copies import PinnedIndex, backup_to
 from fcrctl.repository.local.index_sql import (
-    BULK_CACHE_KIB,
     DATA_TABLES,
-    DEFERRED_INDEXES,
     MODIFIED,
+    PATH_INDEX,
     SCHEMA,
     SCHEMA_VERSION,
     UPGRADABLE,
     Conn,
+    keyed_by_table,
     open_error,
 )
 from fcrctl.repository.local.ocfl import object_rel
@@ -75,6 +77,30 @@ class ObjectEntries:
     acls: list[tuple[str, dict, str | None]] = field(default_factory=list)  # (resource path, headers, content file)
 
 
+class Values(NamedTuple):
+    """One object's entries as the index's rows: strings, not dicts (a reindex's forked readers
+    send these: pickled and unpickled ~10x cheaper than ObjectEntries, and the one process
+    writing the index has no JSON to make)."""
+
+    object_id: str
+    resources: list[tuple]
+    membership: list[tuple]
+    refs: list[tuple]
+    acls: list[tuple]
+
+
+def values_of(e: ObjectEntries | Values) -> Values:
+    if isinstance(e, Values):
+        return e
+    return Values(
+        e.object_id,
+        [(r.path, r.parent, r.object_id, r.object_rel, r.model, int(r.deleted), json.dumps(r.headers), r.content_file,
+          json.dumps(r.desc_headers) if r.desc_headers else None, r.desc_file, sort_key(r.path)) for r in e.rows],
+        [(m[0], e.object_id, m[1], m[2], m[3], m[4], m[5]) for m in e.membership],
+        [(s, e.object_id, p, t) for s, p, t in e.refs],
+        [(path, e.object_id, json.dumps(h), content) for path, h, content in e.acls])
+
+
 class Index:
     def __init__(self, db_path: Path, *, readonly: bool = False) -> None:
         self.path = db_path
@@ -94,6 +120,8 @@ class Index:
         if found != SCHEMA_VERSION:
             # only then: a write on every open would change the file (and its backup copies) for nothing
             self.conn.executescript(SCHEMA)
+            if not keyed_by_table(self.table_sql("resources")):
+                self.conn.execute(PATH_INDEX)
             self.set_meta("schema", SCHEMA_VERSION)
 
     def _schema_version(self) -> str | None:
@@ -130,6 +158,11 @@ class Index:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+    def table_sql(self, table: str) -> str:
+        """The CREATE statement of a table of the index."""
+        return self.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                 (table,)).fetchone()[0]
 
     # -- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -297,8 +330,8 @@ class Index:
             self.set_meta(JOURNAL_KEY + ".floor", "0")
         return token
 
-    def apply(self, entries: list[ObjectEntries], removed: list[str] = (), *, clear_pending: list[str] = (),
-              fresh: set[str] = frozenset()) -> None:
+    def apply(self, entries: list[ObjectEntries] | list[Values], removed: list[str] = (), *,
+              clear_pending: list[str] = (), fresh: set[str] = frozenset()) -> None:
         """Replace the rows of the given objects and clear their pending marks, atomically.
         ``fresh``: objects the caller found without resource rows (so without membership or refs
         rows either, which come with them): only an ``invalid`` mark of theirs may be left."""
@@ -317,10 +350,14 @@ class Index:
             self.conn.execute(f"DELETE FROM {table} WHERE object_id=?", (object_id,))
         self.conn.execute("DELETE FROM invalid WHERE object_id=?", (object_id,))
 
-    def add(self, entries: list[ObjectEntries]) -> None:
+    def add(self, entries: list[ObjectEntries] | list[Values], *, unseen: bool = False) -> None:
         """apply() for many objects read by a reindex, one statement per table for all: only
-        the few objects indexed already (an id found in two directories) are forgotten first."""
+        the few objects indexed already (an id found in two directories) are forgotten first;
+        ``unseen``: the caller knows none is (nothing is looked up)."""
         with self.transaction():
+            if unseen:
+                self._insert(entries)
+                return
             ids = [e.object_id for e in entries]
             marks = ",".join("?" * len(ids))
             for (object_id,) in self.conn.execute(
@@ -330,48 +367,18 @@ class Index:
                 self._forget(object_id)
             self._insert(entries)
 
-    def _insert(self, entries: list[ObjectEntries]) -> None:
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    r.path, r.parent, r.object_id, r.object_rel, r.model, int(r.deleted), json.dumps(r.headers),
-                    r.content_file, json.dumps(r.desc_headers) if r.desc_headers else None, r.desc_file,
-                    sort_key(r.path),
-                )
-                for e in entries for r in e.rows
-            ],
-        )
-        membership = [(m[0], e.object_id, m[1], m[2], m[3], m[4], m[5]) for e in entries for m in e.membership]
-        if membership:
-            self.conn.executemany("INSERT OR REPLACE INTO membership VALUES (?,?,?,?,?,?,?)", membership)
-        refs = [(s, e.object_id, p, t) for e in entries for s, p, t in e.refs]
-        if refs:
-            self.conn.executemany("INSERT INTO refs VALUES (?,?,?,?)", refs)
-        acls = [(path, e.object_id, json.dumps(h), content) for e in entries for path, h, content in e.acls]
-        if acls:
-            self.conn.executemany("INSERT OR REPLACE INTO acls VALUES (?,?,?,?)", acls)
+    def _insert(self, entries: list[ObjectEntries] | list[Values]) -> None:
+        values = [values_of(e) for e in entries]
+        self.conn.executemany("INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                              [row for v in values for row in v.resources])
+        for table, marks, replace in (("membership", 7, " OR REPLACE"), ("refs", 4, ""), ("acls", 4, " OR REPLACE")):
+            rows = [row for v in values for row in getattr(v, table)]
+            if rows:
+                self.conn.executemany(f"INSERT{replace} INTO {table} VALUES ({','.join('?' * marks)})", rows)
 
-    @contextlib.contextmanager
-    def bulk_load(self) -> Iterator[None]:
-        """Inside one transaction, for a reindex adding every row: the indexes no insert needs
-        are dropped and built again at the end (readers in other processes keep seeing the old
-        index, schema included, until the commit; a failure rolls the drop back too)."""
-        conn = self._connection()
-        with self.transaction():
-            found = dict(self.conn.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({})".format(
-                    ",".join("?" * len(DEFERRED_INDEXES))), DEFERRED_INDEXES).fetchall())
-            cache = conn.execute("PRAGMA cache_size").fetchone()[0]
-            conn.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
-            try:
-                for name in found:
-                    self.conn.execute(f"DROP INDEX {name}")
-                yield
-                for sql in found.values():
-                    self.conn.execute(sql)
-            finally:
-                conn.execute(f"PRAGMA cache_size={cache}")
+    def bulk_load(self) -> contextlib.AbstractContextManager[BulkLoad]:
+        """One transaction in which a reindex adds every row to the emptied index (index_bulk.py)."""
+        return bulk_load(self)
 
     def mark_invalid(self, object_rel: str, object_id: str | None, reason: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO invalid VALUES (?,?,?)", (object_rel, object_id, reason))

@@ -24,23 +24,41 @@ MODIFIED = ("CASE WHEN json_extract(headers, '$.lastModifiedDate') GLOB "
 DATA_TABLES = ("resources", "membership", "refs", "invalid", "pending", "acls")
 
 # indexes a reindex drops and builds again once every row is in (SQLite sorts them: one random
-# B-tree insert per row and index costs more, and more the bigger the index grows); the others
-# serve the reindex itself (an object id met twice is looked up, an invalid one forgotten)
+# B-tree insert per row and index costs more, and more the bigger the index grows past the page
+# cache: reindex's CPU per object grew ~13% per decade of objects while three of them were kept)
 DEFERRED_INDEXES = ("resources_parent", "resources_binaries_modified", "membership_resource", "refs_target")
+# ... and those a reindex needs only once an object is met that is not where its id hashes to
+# (so its id may be met twice: the index is then looked up by object id, and a path met twice
+# replaces the earlier row): built then, or at the end
+LOOKUP_INDEXES = ("resources_path", "resources_sort", "resources_object", "refs_object")
 # a reindex's page cache (and its sorter's memory, when the indexes are built again): SQLite's
 # default. 32 MB saved ~0.9 of ~30 CPU-s at 100k objects, but filled up only past ~30k objects, so a
 # reindex's memory grew with the repository (44 MB at 10k, 78 MB at 100k); with 1 MB it is flat
 BULK_CACHE_KIB = 1024
 
 
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS resources (
-    path TEXT PRIMARY KEY, parent TEXT, object_id TEXT NOT NULL, object_rel TEXT NOT NULL,
+# path is unique by an index of its own, not the table's PRIMARY KEY, so that a reindex can drop
+# it and build it once every row is in (an index of schema 4 or 5 made with the PRIMARY KEY reads
+# and writes alike; its reindex makes the table again in this form)
+RESOURCES = """CREATE TABLE IF NOT EXISTS resources (
+    path TEXT NOT NULL, parent TEXT, object_id TEXT NOT NULL, object_rel TEXT NOT NULL,
     model TEXT, deleted INTEGER NOT NULL DEFAULT 0, headers TEXT NOT NULL,
     content_file TEXT, desc_headers TEXT, desc_file TEXT,
     sort_key TEXT NOT NULL  -- path with '/' as \\x01: sorts each subtree right after its root
-);
+);"""
+
+# made with the schema when the table is of this form (made with the PRIMARY KEY, it would be a second such index)
+PATH_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS resources_path ON resources(path)"
+
+
+def keyed_by_table(sql: str) -> bool:
+    """Whether a resources table (its CREATE statement) is of the form unique by its PRIMARY KEY."""
+    return "PRIMARY KEY" in sql
+
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+{RESOURCES}
 CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent, sort_key);
 CREATE UNIQUE INDEX IF NOT EXISTS resources_sort ON resources(sort_key);
 CREATE INDEX IF NOT EXISTS resources_object ON resources(object_id);
@@ -104,6 +122,17 @@ class Conn:
             return self._conn.execute(sql, args)
         except sqlite3.Error as e:
             raise self._fail(e) from e
+
+    def execute_unless_conflict(self, sql: str) -> bool:
+        """execute(); False when the statement would break a UNIQUE constraint (it is undone, the
+        transaction goes on)."""
+        try:
+            self._conn.execute(sql)
+        except sqlite3.IntegrityError:
+            return False
+        except sqlite3.Error as e:
+            raise self._fail(e) from e
+        return True
 
     def executemany(self, sql: str, rows: list) -> sqlite3.Cursor:
         try:

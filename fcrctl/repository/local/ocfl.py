@@ -185,8 +185,11 @@ def read_small(path: str | Path) -> tuple[bytes, os.stat_result]:
     fd = os.open(path, os.O_RDONLY)
     try:
         st = os.fstat(fd)
-        chunks = [os.read(fd, st.st_size + 1)]
-        while chunks[-1]:  # the file may have grown since fstat
+        first = os.read(fd, st.st_size + 1)
+        if len(first) <= st.st_size:  # a short read of a regular file is its end: no read to see it
+            return first, st
+        chunks = [first]
+        while chunks[-1]:  # the file has grown since fstat
             chunks.append(os.read(fd, 1 << 16))
         return b"".join(chunks), st
     finally:
