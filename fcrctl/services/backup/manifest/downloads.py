@@ -8,12 +8,13 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import BinaryIO
 
 import zstandard
 
-from fcrctl.errors import BadInput, CorruptData
+from fcrctl.errors import BadInput, CorruptData, FcrctlError, from_os_error
 from fcrctl.services.backup import frames, packs, tree, validate
 from fcrctl.services.backup.manifest import chain, fds
 from fcrctl.services.backup.manifest.format import Entry, ObjectFiles, Progress, TransferReport, blob_key
@@ -194,7 +195,10 @@ def _write_object(store: BackupStore, root_fd: int, made: set[str], rel: str, wh
     the manifest gave it. Returns the bytes written."""
     try:
         return _write_object_at(store, root_fd, made, rel, where, files, backup_id, progress)
-    except OSError as e:  # a file where the manifest also put a directory, or the like
+    except OSError as e:  # a full disk, or else a file where the manifest also put a directory, or the like
+        known = from_os_error(e, f"{where}: writing the backup's files (nothing was restored)")
+        if known is not None:
+            raise known from e
         raise CorruptData(f"{where}: cannot write {e.filename or 'a file'} of the backup ({e.strerror}): "
                           f"the manifest of {backup_id} is damaged; nothing was restored", path=where) from e
 
@@ -315,6 +319,9 @@ def _write_forked(store: BackupStore, backup_id: str, root: Path, lines: Iterato
                 done((result[0], result[1], result[2]))
                 if progress is not None:
                     progress(result[2])
+    except BrokenProcessPool:
+        raise FcrctlError("a writer process of the download died (killed, or out of memory) before the backup's "
+                          "files were all written: nothing was restored; run the command again") from None
     finally:
         _FORKED = None
 
