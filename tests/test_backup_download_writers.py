@@ -134,3 +134,26 @@ def test_a_writer_killed_mid_download_stops_the_restore(stored: tuple[Path, Path
     monkeypatch.undo()
     ok_json(repo, "restore", bid, "--from", str(store), "--yes")
     assert "/after" not in run(repo, "ls", "/", "--json").stdout
+
+
+def test_the_restored_tree_is_synced_by_a_child_while_the_live_tree_is_scanned_and_the_child_is_reaped(
+        stored: tuple[Path, Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from fcrctl.repository.local import ocfl
+    from fcrctl.services.backup import restore
+
+    repo, store, bid = stored
+    started: list[int | None] = []
+    original = restore._start_sync
+
+    def recorded(path: Path) -> int | None:
+        started.append(original(path))
+        return started[-1]
+
+    monkeypatch.setattr(restore, "_start_sync", recorded)
+    ok_json(repo, "restore", bid, "--from", str(store), "--yes")
+    assert "/after" not in run(repo, "ls", "/", "--json").stdout
+    assert len(started) == 1
+    if ocfl.HAVE_SYNCFS:
+        assert started[0] is not None
+        with pytest.raises(ChildProcessError):  # waited for already: no zombie left
+            os.waitpid(started[0], os.WNOHANG)
