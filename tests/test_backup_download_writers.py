@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -153,7 +154,8 @@ def test_the_restored_tree_is_synced_by_a_child_while_the_live_tree_is_scanned_a
     ok_json(repo, "restore", bid, "--from", str(store), "--yes")
     assert "/after" not in run(repo, "ls", "/", "--json").stdout
     assert len(started) == 1
-    if ocfl.HAVE_SYNCFS:
+    if ocfl.HAVE_SYNCFS and threading.active_count() == 1:  # forked only where no other thread runs
         assert started[0] is not None
+    if started[0] is not None:
         with pytest.raises(ChildProcessError):  # waited for already: no zombie left
             os.waitpid(started[0], os.WNOHANG)
