@@ -145,10 +145,12 @@ def test_a_manifest_describing_another_backup_is_refused(stored: tuple[Path, Pat
     assert not (repo / "backups" / bid).exists() and not (repo / "backups" / other).exists()
 
 
-def test_a_manifest_changed_between_its_check_and_its_use_is_refused(stored: tuple[Path, Path, str], tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """A hostile store answers the checking read with a sound manifest and the writing read with
-    one naming a path outside the repository."""
+def test_a_manifest_is_read_once_so_the_lines_written_are_the_lines_checked(
+        stored: tuple[Path, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile store answers the header read with a sound manifest and every later read with
+    one naming a path outside the repository: the download reads the lines once, checks each
+    one before writing from it, and refuses (on that line, or on the lines' sha256 the header
+    gives, whichever the writers reach first)."""
     import io
 
     from fcrctl.services.backup.stores.directory import DirectoryStore
@@ -166,13 +168,16 @@ def test_a_manifest_changed_between_its_check_and_its_use_is_refused(stored: tup
         if name != key:
             return original(self, name)
         reads.append(name)
-        return io.BytesIO(sound if len(reads) <= 2 else hostile)  # its header, then its lines, checked
+        return io.BytesIO(sound if len(reads) <= 1 else hostile)  # its header, then its lines
 
     monkeypatch.setattr(DirectoryStore, "get", get)
     before_outside = _outside(tmp_path)
     result = run(repo, "download-backup", bid, str(store))
-    assert result.exit_code == ExitCode.CORRUPT and "changed while it was read" in result.stderr, result.stderr
-    assert len(reads) == 4 and _outside(tmp_path) == before_outside
+    assert result.exit_code == ExitCode.CORRUPT and "was tampered with" in result.stderr, result.stderr
+    assert len(reads) == 2 and _outside(tmp_path) == before_outside
+    assert not [p for p in (repo / "backups").iterdir() if p.name[:1].isdigit()]
+
+
 @pytest.mark.parametrize("line", [0, 1])
 def test_a_manifest_line_nested_beyond_reason_is_damage(stored: tuple[Path, Path, str], tmp_path: Path,
                                                         line: int) -> None:

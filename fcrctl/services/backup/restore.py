@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -185,9 +186,13 @@ def _restore(repo: Snapshottable, home: BackupHome, backup_id: str, started: flo
             home.link(info, restored)
             stale = home.copy_index(info, index_copy)
             refuse_damaged(check_content(restored), info.id)
-        # the live tree, for the fail-safe (settled under the lock): what the newest snapshot
-        # recorded is reused for every object unchanged since, the rest read on forked workers
-        state = rootstate.scan(live_root, home.newest_state(), processes=SCAN_PROCESSES)
+        syncing = _start_sync(restored)  # the disk writes the restored tree while the live one is scanned
+        try:
+            # the live tree, for the fail-safe (settled under the lock): what the newest snapshot
+            # recorded is reused for every object unchanged since, the rest read on forked workers
+            state = rootstate.scan(live_root, home.newest_state(), processes=SCAN_PROCESSES)
+        finally:
+            _reap(syncing)
         # the restored tree on disk before the swap, not after it: its writeback (a whole
         # download's bytes) was waited for under the writer lock, and a power cut between the
         # swap and that sync could leave the marker pointing at files that never reached the disk
@@ -280,6 +285,29 @@ def refuse_damaged(problems: list[Problem], backup_id: str) -> None:
         f"backup {backup_id} does not hold the content it recorded for {shown} (first: {problems[0].message}): "
         f"nothing was restored; restore from a store copy (restore {backup_id} --from STORE) or another backup",
         path=where[0])
+
+
+def _start_sync(path: Path) -> int | None:
+    """A forked child that syncs the filesystem holding ``path`` (syncfs) while this process goes
+    on: the live tree's scan is CPU work and the sync waits on the disk, so the two overlap. Only
+    a head start: the sync before the swap is still this process's own. None where there is no
+    syncfs or fork, or threads run (a fork copies only the calling thread)."""
+    if not hasattr(os, "fork") or not ocfl.HAVE_SYNCFS or threading.active_count() > 1:
+        return None
+    pid = os.fork()
+    if pid == 0:  # the child: no cleanup of the parent's state (locks, temp files), only the sync
+        try:
+            ocfl.sync_tree(path)
+        finally:
+            os._exit(0)
+    return pid
+
+
+def _reap(pid: int | None) -> None:
+    """Wait for the sync child (its exit status does not matter: the caller syncs again)."""
+    if pid is not None:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 def _sweep_sides(home: BackupHome) -> None:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import BinaryIO
 
 import zstandard
 
-from fcrctl.errors import BadInput, CorruptData
+from fcrctl.errors import BadInput, CorruptData, FcrctlError, from_os_error
 from fcrctl.services.backup import frames, packs, tree, validate
-from fcrctl.services.backup.manifest import fds
+from fcrctl.services.backup.manifest import chain, fds
 from fcrctl.services.backup.manifest.format import Entry, ObjectFiles, Progress, TransferReport, blob_key
-from fcrctl.services.backup.manifest.reading import check_manifest, read_manifest
 from fcrctl.services.backup.snapshot import (
     EPOCH_KEY,
     INDEX_BLOBS,
@@ -27,6 +28,8 @@ from fcrctl.services.backup.snapshot import (
 )
 from fcrctl.services.backup.stores.base import BackupStore
 from fcrctl.services.pool import BoundedPool
+
+Files = list[tuple[str, str | None, str | None]]  # (name relative to the object, digest, inline text)
 
 
 # -- download ---------------------------------------------------------------------------------------
@@ -102,26 +105,38 @@ def download_into(
     progress: Progress | None = None,
 ) -> tuple[BackupInfo, TransferReport]:
     """Snapshot ``backup_id`` from ``store`` written into the empty directory ``staged`` (its
-    ``ocfl-root/``, ``index.sqlite``; no ``backup.json``): the manifest checked whole first,
-    every blob verified as it is written, and every object's inventory compared with what the
-    manifest gave it."""
+    ``ocfl-root/``, ``index.sqlite``; no ``backup.json``): the manifest read once, each line
+    checked (validate.py) before anything is written from it, its lines' sha256 and the
+    placement of its objects checked at its end; every blob verified as it is written, and
+    every object's inventory compared with what the manifest gave it. Whatever fails, the
+    caller's ``staged`` (a staging directory) is all that was written: nothing is installed or
+    swapped in from it unless this returns."""
     import time
 
     started = time.monotonic()
-    checked = check_manifest(store, backup_id)
-    info, objects = read_manifest(store, backup_id, checked)
+    links = chain.resolve(store, backup_id)
+    info = BackupInfo.from_json(links[0].head["backup"])
     report = TransferReport(info.id, store.location)
     root = staged / TREE
     root.mkdir()
+    layout = validate.LayoutCheck()
 
     def done(objects_files_bytes: tuple[int, int, int]) -> None:
         report.objects += objects_files_bytes[0]
         report.files += objects_files_bytes[1]
 
-    if store.capabilities.local and min(jobs, os.cpu_count() or 1) > 1:
-        _write_forked(store, backup_id, root, objects, min(jobs, os.cpu_count() or 1), done, progress)
-    else:
-        _write_threaded(store, backup_id, root, objects, jobs, done, progress)
+    # read once, not checked whole first and read again: on the 1 GB bench tree the first read
+    # was 0.4-0.5 CPU s with the second core idle, and the second one's JSON, sha256 and pickling
+    # of every line cost the parent 0.9 CPU s beside the writers (0.6 now, with raw lines)
+    lines = chain.merged(store, links)
+    try:
+        if store.capabilities.local and min(jobs, os.cpu_count() or 1) > 1:
+            _write_forked(store, backup_id, root, lines, min(jobs, os.cpu_count() or 1), layout, done, progress)
+        else:
+            _write_threaded(store, backup_id, root, _checked_objects(lines, backup_id, layout), jobs, done, progress)
+    finally:
+        lines.close()
+    layout.finish(backup_id)
     info.extra.pop(EPOCH_KEY, None)  # the downloaded tree is whole: nothing is read from a live root
     for key, name in INDEX_BLOBS:  # the index copy, or the base's and the delta over it
         index_digest = info.extra.pop(key, None)
@@ -132,19 +147,40 @@ def download_into(
     return info, report
 
 
+def _parsed(line: bytes, backup_id: str) -> tuple[str, str | None, Files]:
+    """A manifest line checked (validate.py): (object dir, id, [(file relative to it, digest, inline)])."""
+    try:
+        doc = json.loads(line)
+    except (ValueError, RecursionError) as e:  # RecursionError: a line nested beyond reason
+        raise CorruptData(f"manifest of {backup_id} is damaged ({e}): upload the backup again") from e
+    return validate.object_line(doc, backup_id)
+
+
+def _checked_objects(lines: Iterator[tuple[str, bool, bytes]], backup_id: str,
+                     layout: validate.LayoutCheck) -> Iterator[tuple[str, str, Files]]:
+    """(object dir, where, files) of each line, checked as it comes."""
+    for _rel, _gone, line in lines:
+        rel, object_id, files = _parsed(line, backup_id)
+        if rel:
+            layout.object(rel, object_id)
+        else:
+            layout.root(files)
+        yield rel, ObjectFiles(rel, object_id).where, files
+
 
 # -- writing a snapshot's objects -------------------------------------------------------------------
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
 _INVENTORY = re.compile(r"(v\d+/)?inventory\.json(\.[a-z0-9-]+)?")  # an object's inventory or sidecar, not content
 _BATCH_FILES = 64  # ~64 files a task: a task per small object cost more in hand-offs
+_BATCH_BYTES = 10_000  # as many files, counted by manifest line bytes (~160 bytes a file)
 
 
-def _batches(objects: Iterator[ObjectFiles]) -> Iterator[list[ObjectFiles]]:
-    batch: list[ObjectFiles] = []
+def _batches(objects: Iterator[tuple[str, str, Files]]) -> Iterator[list[tuple[str, str, Files]]]:
+    batch: list[tuple[str, str, Files]] = []
     size = 0
     for obj in objects:
         batch.append(obj)
-        size += len(obj.files)
+        size += len(obj[2])
         if size >= _BATCH_FILES:
             yield batch
             batch, size = [], 0
@@ -152,43 +188,43 @@ def _batches(objects: Iterator[ObjectFiles]) -> Iterator[list[ObjectFiles]]:
         yield batch
 
 
-def _write_object(store: BackupStore, root_fd: int, made: set[str], obj: ObjectFiles, backup_id: str,
-                  progress: Progress | None) -> int:
+def _write_object(store: BackupStore, root_fd: int, made: set[str], rel: str, where: str, files: Files,
+                  backup_id: str, progress: Progress | None) -> int:
     """One object's files, created relative to its directory (one path walk per object, not
     per file), every blob verified as it is written; then its inventory checked against what
     the manifest gave it. Returns the bytes written."""
     try:
-        return _write_object_at(store, root_fd, made, obj, backup_id, progress)
-    except OSError as e:  # a file where the manifest also put a directory, or the like
-        raise CorruptData(f"{obj.where}: cannot write {e.filename or 'a file'} of the backup ({e.strerror}): "
-                          f"the manifest of {backup_id} is damaged; nothing was restored", path=obj.where) from e
+        return _write_object_at(store, root_fd, made, rel, where, files, backup_id, progress)
+    except OSError as e:  # a full disk, or else a file where the manifest also put a directory, or the like
+        known = from_os_error(e, f"{where}: writing the backup's files (nothing was restored)")
+        if known is not None:
+            raise known from e
+        raise CorruptData(f"{where}: cannot write {e.filename or 'a file'} of the backup ({e.strerror}): "
+                          f"the manifest of {backup_id} is damaged; nothing was restored", path=where) from e
 
 
-def _write_object_at(store: BackupStore, root_fd: int, made: set[str], obj: ObjectFiles, backup_id: str,
-                     progress: Progress | None) -> int:
-    rel = obj.object_rel
+def _write_object_at(store: BackupStore, root_fd: int, made: set[str], rel: str, where: str, files: Files,
+                     backup_id: str, progress: Progress | None) -> int:
     if rel:
         fds.mkdirs_at(root_fd, rel, made)
         at = os.open(rel, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=root_fd)
     else:
         at = root_fd
-    cut = len(rel) + 1 if rel else 0
     subdirs: set[str] = set()
     inventories: dict[str, list[bytes]] = {}  # inventories as written, by digest, for the check below
     first: dict[tuple[str | None, str | None], tuple[str, int]] = {}  # an inventory's content -> (file, size)
     root_inventory: str | None = None
     written = 0
     try:
-        for e in obj.files:
-            name = e.rel[cut:]
+        for name, digest, inline in files:
             parent = name.rpartition("/")[0]
             if parent and parent not in subdirs:
                 fds.mkdirs_at(at, parent, subdirs)
-            inventory = _INVENTORY.fullmatch(name) is not None
+            inventory = "inventory.json" in name and _INVENTORY.fullmatch(name) is not None
             if inventory:
                 if name == "inventory.json":
-                    root_inventory = e.digest
-                same = first.get((e.digest, e.inline))
+                    root_inventory = digest
+                same = first.get((digest, inline))
                 # the root inventory and its sidecar are the head version's, hard-linked (as the
                 # repository's writer makes them, and tar brings them back): a link, not a second
                 # file made, filled and hashed - a quarter of the bench tree's files
@@ -199,27 +235,25 @@ def _write_object_at(store: BackupStore, root_fd: int, made: set[str], obj: Obje
                     continue
             fd = os.open(name, _FLAGS, 0o666, dir_fd=at)
             try:
-                if e.inline is not None:
-                    n = fds.FdWriter(fd).write(e.inline.encode("utf-8"))
+                if inline is not None:
+                    n = fds.FdWriter(fd).write(inline.encode("utf-8"))
                 else:
-                    assert e.digest is not None
                     kept = None
-                    if inventory and e.digest not in inventories:  # once: the same bytes again when unlinked
-                        kept = inventories[e.digest] = []
-                    n = read_blob(store, e.digest, fds.FdWriter(fd, kept), obj.where)
+                    if inventory and digest not in inventories:  # once: the same bytes again when unlinked
+                        kept = inventories[digest] = []
+                    n = read_blob(store, digest, fds.FdWriter(fd, kept), where)
                     if n > packs.PACKED_MAX:
                         tree.start_writeback(fd)
             finally:
                 os.close(fd)
             if inventory:
-                first[(e.digest, e.inline)] = (name, n)
+                first[(digest, inline)] = (name, n)
             written += n
             if progress is not None:
                 progress(n)
         if rel:
             kept = inventories.get(root_inventory) if root_inventory else None
-            validate.check_object(at, obj.where, rel, [(e.rel[cut:], e.digest, e.inline) for e in obj.files],
-                                  backup_id, b"".join(kept) if kept else None)
+            validate.check_object(at, where, rel, files, backup_id, b"".join(kept) if kept else None)
     finally:
         if at != root_fd:
             os.close(at)
@@ -238,15 +272,15 @@ def _linked(at: int, source: str, name: str) -> bool:
     return True
 
 
-def _write_threaded(store: BackupStore, backup_id: str, root: Path, objects: Iterator[ObjectFiles], jobs: int,
-                    done: Callable[[tuple[int, int, int]], None], progress: Progress | None) -> None:
+def _write_threaded(store: BackupStore, backup_id: str, root: Path, objects: Iterator[tuple[str, str, Files]],
+                    jobs: int, done: Callable[[tuple[int, int, int]], None], progress: Progress | None) -> None:
     """On threads: a remote store's blobs are waited for, and ``jobs`` requests overlap."""
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     made: set[str] = set()  # directories under the root, each created once
 
-    def write_all(batch: list[ObjectFiles]) -> tuple[int, int, int]:
-        written = sum(_write_object(store, root_fd, made, obj, backup_id, progress) for obj in batch)
-        return sum(1 for obj in batch if obj.object_rel), sum(len(obj.files) for obj in batch), written
+    def write_all(batch: list[tuple[str, str, Files]]) -> tuple[int, int, int]:
+        written = sum(_write_object(store, root_fd, made, *obj, backup_id, progress) for obj in batch)
+        return sum(1 for obj in batch if obj[0]), sum(len(obj[2]) for obj in batch), written
 
     # creating files is the kernel's work (and the GIL's, between the calls): one thread per
     # core does it fastest, more only queue on the same locks
@@ -264,12 +298,13 @@ _FORKED: tuple[BackupStore, str, str] | None = None
 _forked_root: tuple[int, set[str]] | None = None  # a writer's own root descriptor and directories made
 
 
-def _write_forked(store: BackupStore, backup_id: str, root: Path, objects: Iterator[ObjectFiles], processes: int,
-                  done: Callable[[tuple[int, int, int]], None], progress: Progress | None) -> None:
+def _write_forked(store: BackupStore, backup_id: str, root: Path, lines: Iterator[tuple[str, bool, bytes]],
+                  processes: int, layout: validate.LayoutCheck, done: Callable[[tuple[int, int, int]], None],
+                  progress: Progress | None) -> None:
     """On forked processes, for a store on this machine: the work is creating files, hashing
     and decompressing, and threads spent it handing the GIL around between two system calls
-    per file (17 CPU s for the 1 GB bench tree idle). Each writer creates whole objects; the
-    parent only reads the manifest and hands out batches."""
+    per file (17 CPU s for the 1 GB bench tree idle). Each writer parses and checks its lines
+    and creates whole objects; the parent only reads the manifest's lines and hands them out."""
     global _FORKED
     from fcrctl import forked
 
@@ -277,35 +312,57 @@ def _write_forked(store: BackupStore, backup_id: str, root: Path, objects: Itera
     _FORKED = (store, str(root), backup_id)
     try:
         with forked.pool(processes) as pool:
-            for result in forked.ordered(pool, _write_batch, (_plain(b) for b in _batches(objects)),
-                                         ahead=processes * 4):
-                done(result)
+            for *result, misplaced in forked.ordered(pool, _write_lines, _line_batches(lines, backup_id, layout),
+                                                     ahead=processes * 4):
+                if misplaced is not None and layout.misplaced is None:
+                    layout.misplaced = misplaced
+                done((result[0], result[1], result[2]))
                 if progress is not None:
                     progress(result[2])
+    except BrokenProcessPool:
+        raise FcrctlError("a writer process of the download died (killed, or out of memory) before the backup's "
+                          "files were all written: nothing was restored; run the command again") from None
     finally:
         _FORKED = None
 
 
-def _plain(batch: list[ObjectFiles]) -> list[tuple[str, str | None, list[tuple[str, str | None, str | None]]]]:
-    """A batch as tuples (pickled to a writer: cheaper than dataclasses)."""
-    return [(o.object_rel, o.object_id, [(e.rel, e.digest, e.inline) for e in o.files]) for o in batch]
+def _line_batches(lines: Iterator[tuple[str, bool, bytes]], backup_id: str,
+                  layout: validate.LayoutCheck) -> Iterator[list[bytes]]:
+    """The manifest's lines in batches of about ``_BATCH_FILES`` files, as read (the writers parse
+    them); the storage root's own line is also read here, for the layout it declares."""
+    batch: list[bytes] = []
+    size = 0
+    for rel, _gone, line in lines:
+        if not rel:
+            layout.root(_parsed(line, backup_id)[2])
+        batch.append(line)
+        size += len(line)
+        if size >= _BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
-def _write_batch(batch: list[tuple[str, str | None, list[tuple[str, str | None, str | None]]]]) -> tuple[int, int, int]:
-    """In a forked writer: (objects, files, bytes) of the batch written."""
+def _write_lines(lines: list[bytes]) -> tuple[int, int, int, str | None]:
+    """In a forked writer: each line checked, then its object written; (objects, files, bytes,
+    the first object not where its id maps to) of the batch."""
     global _forked_root
     assert _FORKED is not None
     store, root, backup_id = _FORKED
     if _forked_root is None:
         _forked_root = (os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), set())
     root_fd, made = _forked_root
+    layout = validate.LayoutCheck()
     written = files = objects = 0
-    for rel, object_id, entries in batch:
-        obj = ObjectFiles(rel, object_id, [Entry(*e) for e in entries])
-        written += _write_object(store, root_fd, made, obj, backup_id, None)
+    for line in lines:
+        rel, object_id, entries = _parsed(line, backup_id)
+        layout.object(rel, object_id)
+        written += _write_object(store, root_fd, made, rel, ObjectFiles(rel, object_id).where, entries, backup_id,
+                                 None)
         objects += 1 if rel else 0
         files += len(entries)
-    return objects, files, written
+    return objects, files, written, layout.misplaced
 
 
 def _run_entries(objects: Iterator[ObjectFiles], fn: Callable[[Entry, str], None], jobs: int,

@@ -71,9 +71,12 @@ def mkdirs_at(at: int, path: str, made: set[str]) -> None:
     """``path`` and its missing parents, relative to directory ``at``; ``made`` remembers them."""
     if path in made:
         return
+    todo = [path]  # a loop, not a call per level: this runs for every directory a restore makes
     parent = path.rpartition("/")[0]
-    if parent:
-        mkdirs_at(at, parent, made)
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(path, dir_fd=at)
-    made.add(path)
+    while parent and parent not in made:
+        todo.append(parent)
+        parent = parent.rpartition("/")[0]
+    for folder in reversed(todo):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, dir_fd=at)
+        made.add(folder)

@@ -20,8 +20,9 @@ def read_manifest(store: BackupStore, backup_id: str,
     """The backup's metadata and a stream of its objects, each line checked as it comes
     (validate.py); a manifest stored as changes to a base is merged with its chain as it streams
     (chain.py). CorruptData if truncated, damaged, a link of its chain is missing or damaged, or
-    its lines do not hash to the ``linesSha256`` its end line gives (raised at the end: readers
-    that write call :func:`check_manifest` first). ``checked``: what check_manifest returned;
+    its lines do not hash to the ``linesSha256`` its end line gives (raised at the end: a reader
+    that writes calls :func:`check_manifest` first, or writes only into a staging directory it
+    drops on any error, as downloads.download_into does). ``checked``: what check_manifest returned;
     each line must then be the one it checked (a store cannot change the manifest between the
     two reads), and is not checked again."""
     links = chain.resolve(store, backup_id)
