@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fcrctl.errors import CorruptData
 from fcrctl.services.backup import frames, packcache, packs, rootstate
-from fcrctl.services.backup.manifest import fds, merge
+from fcrctl.services.backup.manifest import fds, merge, retired
 from fcrctl.services.backup.manifest.deletes import store_lock
 from fcrctl.services.backup.manifest.describe import (
     describe_object,
@@ -68,6 +68,11 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     info = home.get(backup_id)
     root = home.path(backup_id) / TREE
     report = TransferReport(info.id, store.location)
+    if (kept := retired.revive(store, info.id, info.extra.get("stateDigest"))) is not None:  # kept as a base
+        report.objects = max(0, int(kept.head.get("lines", {}).get("count", 1)) - 1)  # (less the root's line)
+        report.files, report.manifest_copied = info.files, True
+        report.seconds = time.monotonic() - started
+        return report
     clean = getattr(store, "clean", None)
     if callable(clean):
         clean()
