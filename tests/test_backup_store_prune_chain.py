@@ -100,10 +100,11 @@ def _killed_at_every_step(repo: Path, store: Path, refs: Path, ids: list[str], a
                           staying: list[str]) -> None:
     """Run ``fcrctl args`` killed at its first, second... store write until it finishes; after each
     kill every backup listed resolves to what a full upload of it holds and verifies reading every
-    blob, and no backup that the command keeps is hidden."""
+    blob, no backup that the command keeps is hidden, and none it removed comes back."""
     pristine = store.parent / "pristine"
     shutil.rmtree(pristine, ignore_errors=True)
     shutil.copytree(store, pristine)
+    was = {b["id"] for b in ok_json(repo, "list-backups", "--from", str(store))}
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for step in range(40):
         shutil.rmtree(store)
@@ -112,7 +113,7 @@ def _killed_at_every_step(repo: Path, store: Path, refs: Path, ids: list[str], a
                               capture_output=True, cwd=ROOT, env=env)
         sound(repo, store, refs, ids)
         listed = {b["id"] for b in ok_json(repo, "list-backups", "--from", str(store))}
-        assert set(staying) <= listed, (step, listed)
+        assert set(staying) <= listed <= was, (step, listed)
         if proc.returncode == 0:
             break
         assert proc.returncode == -9, proc.stderr.decode()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,22 @@ def test_a_store_an_older_fcrctl_wrote_to(chained: tuple[Path, Path, list[str]],
     assert found.retired == set(staying[:1])  # (the one it made whole is the newest's base: retired)
     assert len(retired_markers(store)) == len(found.retired)
     sound(repo, store, tmp_path / "refs", ids)
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_uploading_a_base_again_keeps_what_is_built_on_it(chained: tuple[Path, Path, list[str]],  # noqa: F811
+                                                          tmp_path: Path, which: int) -> None:
+    """An upload of a backup already in the store, that others are built on (the full manifest, or a
+    delta): it was written as a delta on the store's newest manifest, itself built on it, so every
+    backup of the chain became a cycle, unrestorable. Now it is written whole, naming its old lines."""
+    repo, store, ids = chained
+    shutil.copytree(store, tmp_path / "pristine-chain")
+    out = ok_json(repo, "upload-backup", ids[which], str(store))
+    assert out["base"] is None
+    assert chain.read_head(open_store(str(store)), ids[which]).head["was"][-1] == _head_sha(tmp_path, ids[which])
+    sound(repo, store, tmp_path / "refs", ids)
+
+
+def _head_sha(tmp_path: Path, backup_id: str) -> str:
+    """The lines' sha256 the chain's manifest of ``backup_id`` had (the fixture's copy of the store)."""
+    return str(chain.read_head(open_store(str(tmp_path / "pristine-chain")), backup_id).lines_sha256)

@@ -107,18 +107,31 @@ def retire(store: BackupStore, link: chain.Link) -> None:
         flush()
 
 
-def revive(store: BackupStore, backup_id: str, state_digest: object) -> chain.Link | None:
-    """An upload of a backup the store keeps retired: its manifest, a base of others, is not
-    rewritten (whatever is built on it names its lines), only its marker deleted; the backup is
-    listed again, its blobs all kept meanwhile. None when it is not retired there."""
+def stored(store: BackupStore, backup_id: str) -> chain.Link | None:
+    """The header of the manifest an earlier upload of ``backup_id`` left in the store, if it reads."""
     try:
-        link = chain.read_head(store, backup_id)
+        return chain.read_head(store, backup_id)
     except (CorruptData, NotFound, Unsupported):
         return None
-    if link.lines_sha256 is None or not store.exists(retired_key(backup_id, link.lines_sha256)):
-        return None
+
+
+def revive(store: BackupStore, link: chain.Link, state_digest: object) -> bool:
+    """An upload of a backup the store keeps retired: its manifest, a base of others, is not
+    rewritten (whatever is built on it names its lines), only its marker deleted; the backup is
+    listed again, its blobs all kept meanwhile. False when it is not retired there."""
+    if link.lines_sha256 is None or not store.exists(retired_key(link.id, link.lines_sha256)):
+        return False
     if link.head["backup"].get("stateDigest") != state_digest:
-        raise CorruptData(f"backup {backup_id} in store {store.location} is kept there as the base of other backups "
+        raise CorruptData(f"backup {link.id} in store {store.location} is kept there as the base of other backups "
                           f"but is not the backup of that id here (another state): nothing was uploaded")
-    store.delete(retired_key(backup_id, link.lines_sha256))
-    return link
+    store.delete(retired_key(link.id, link.lines_sha256))
+    return True
+
+
+def was(link: chain.Link, state_digest: object) -> list[str]:
+    """The ``was`` of a manifest written again for the same backup (same state) over ``link``: its
+    lines' sha256s, so the manifests built on it still name it."""
+    if link.head["backup"].get("stateDigest") != state_digest or not state_digest or link.lines_sha256 is None:
+        return []
+    before = link.head.get("was")
+    return [*(before if isinstance(before, list) else []), link.lines_sha256]

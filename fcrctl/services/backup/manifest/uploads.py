@@ -68,8 +68,12 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     info = home.get(backup_id)
     root = home.path(backup_id) / TREE
     report = TransferReport(info.id, store.location)
-    if (kept := retired.revive(store, info.id, info.extra.get("stateDigest"))) is not None:  # kept as a base
-        report.objects = max(0, int(kept.head.get("lines", {}).get("count", 1)) - 1)  # (less the root's line)
+    # uploaded before: other manifests may be built on it, and name its lines. A retired one is kept
+    # as it is; any other is written again whole (never on a manifest that may be built on it: a
+    # cycle), naming its old lines in "was" (the same backup: the same state)
+    before = retired.stored(store, info.id)
+    if before is not None and retired.revive(store, before, info.extra.get("stateDigest")):
+        report.objects = max(0, int(before.head.get("lines", {}).get("count", 1)) - 1)  # (less the root's line)
         report.files, report.manifest_copied = info.files, True
         report.seconds = time.monotonic() - started
         return report
@@ -92,9 +96,9 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     # a changed (or unchanged) upload: only the changed objects described, as a delta on the
     # previous manifest when it can be a base (chain.py), else its lines copied with the changed
     # objects' replaced (merge.py)
-    merging = merge.plan(home, info, store) if has_state else None
+    merging = merge.plan(home, info, store) if has_state and before is None else None
     shape = merging.checked_shape(store) if merging is not None else "full"
-    if shape == "full" and has_state and copy_unchanged(store, info, header, report, check_reused):
+    if shape == "full" and has_state and before is None and copy_unchanged(store, info, header, report, check_reused):
         report.seconds = time.monotonic() - started
         return report
     lock = threading.Lock()  # the report's counters: big blobs are counted on the workers
@@ -261,6 +265,8 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
                 manifest.add(obj)
             if state is not None:  # in directory order: it may be a base (chain.py)
                 manifest.header["chain"] = {"depth": 0, "changed": 0, "full": manifest.count}
+            if before is not None and (was := retired.was(before, info.extra.get("stateDigest"))):
+                manifest.header["was"] = was
         send_small(pool, 0)
     packer.close()
     body = manifest.finish(report.objects, report.files)
