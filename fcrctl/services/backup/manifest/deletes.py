@@ -52,7 +52,8 @@ def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...], max_unus
     # a removed delta's successor is rewritten first, on the nearest base that stays or is retired,
     # so that it no longer needs it: every manifest that stays is whole at every step (a kill
     # between any two leaves all of them restorable; the removed ones go once none is a base)
-    retiring = {backup_id for backup_id in removing if backup_id in needed and heads[backup_id].base is None}
+    retiring = {backup_id for backup_id in removing if backup_id in needed and heads[backup_id].base is None
+                and heads[backup_id].chained and heads[backup_id].lines_sha256}  # (else no base: fold says so)
     folding = removing - retiring
     for successor in _successors(heads, folding):
         fold(store, successor, folding)
