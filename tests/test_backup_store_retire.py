@@ -140,3 +140,15 @@ def test_uploading_a_base_again_keeps_what_is_built_on_it(chained: tuple[Path, P
 def _head_sha(tmp_path: Path, backup_id: str) -> str:
     """The lines' sha256 the chain's manifest of ``backup_id`` had (the fixture's copy of the store)."""
     return str(chain.read_head(open_store(str(tmp_path / "pristine-chain")), backup_id).lines_sha256)
+
+
+def test_an_upload_over_another_backup_of_that_id_changes_nothing(chained: tuple[Path, Path, list[str]],  # noqa: F811
+                                                                  ) -> None:
+    repo, store, ids = chained
+    _set_header(store, ids[0], backup={**chain.read_head(open_store(str(store)), ids[0]).head["backup"],
+                                       "stateDigest": "0" * 64})
+    before = _files(store)
+    result = run(repo, "upload-backup", ids[0], str(store))
+    assert result.exit_code == ExitCode.CORRUPT, result.stdout + result.stderr
+    assert "another state" in result.stderr
+    assert _files(store) == before

@@ -118,20 +118,19 @@ def stored(store: BackupStore, backup_id: str) -> chain.Link | None:
 def revive(store: BackupStore, link: chain.Link, state_digest: object) -> bool:
     """An upload of a backup the store keeps retired: its manifest, a base of others, is not
     rewritten (whatever is built on it names its lines), only its marker deleted; the backup is
-    listed again, its blobs all kept meanwhile. False when it is not retired there."""
+    listed again, its blobs all kept meanwhile. False when it is not retired there. CorruptData,
+    nothing changed, when the store's manifest of that id holds another state."""
+    if link.head["backup"].get("stateDigest") != state_digest:
+        raise CorruptData(f"backup {link.id} in store {store.location} is not the backup of that id here (another "
+                          f"state): other backups may be built on it; nothing was uploaded")
     if link.lines_sha256 is None or not store.exists(retired_key(link.id, link.lines_sha256)):
         return False
-    if link.head["backup"].get("stateDigest") != state_digest:
-        raise CorruptData(f"backup {link.id} in store {store.location} is kept there as the base of other backups "
-                          f"but is not the backup of that id here (another state): nothing was uploaded")
     store.delete(retired_key(link.id, link.lines_sha256))
     return True
 
 
-def was(link: chain.Link, state_digest: object) -> list[str]:
-    """The ``was`` of a manifest written again for the same backup (same state) over ``link``: its
-    lines' sha256s, so the manifests built on it still name it."""
-    if link.head["backup"].get("stateDigest") != state_digest or not state_digest or link.lines_sha256 is None:
-        return []
+def was(link: chain.Link) -> list[str]:
+    """The ``was`` of a manifest written again over ``link`` for the same backup (revive checked the
+    state): its lines' sha256s, so the manifests built on it still name it."""
     before = link.head.get("was")
-    return [*(before if isinstance(before, list) else []), link.lines_sha256]
+    return [*(before if isinstance(before, list) else []), *([link.lines_sha256] if link.lines_sha256 else [])]

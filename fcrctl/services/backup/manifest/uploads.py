@@ -265,7 +265,7 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
                 manifest.add(obj)
             if state is not None:  # in directory order: it may be a base (chain.py)
                 manifest.header["chain"] = {"depth": 0, "changed": 0, "full": manifest.count}
-            if before is not None and (was := retired.was(before, info.extra.get("stateDigest"))):
+            if before is not None and (was := retired.was(before)):
                 manifest.header["was"] = was
         send_small(pool, 0)
     packer.close()
