@@ -7,6 +7,7 @@ prune-backups of a chain's full manifest, at two or more sizes built by bench/sc
     .venv/bin/python bench/store_scale.py --sizes 10000 30000
     .venv/bin/python bench/store_scale.py --smoke                # tiny sizes for CI
     .venv/bin/python bench/store_scale.py --baseline /work/main  # each size run by that checkout's fcrctl too
+    BENCH_DIR=/big .venv/bin/python bench/store_scale.py --keep  # leave what was built (delete it later)
 
 Each operation is its own `fcrctl` process (wall and CPU seconds). With ``--baseline DIR`` every
 size is measured by that checkout's fcrctl first, then by this one's, on repositories built alike,
@@ -36,6 +37,7 @@ from scale import build, change  # noqa: E402
 
 KEPT = [14]  # backups a nightly prune keeps
 NIGHTS = 3  # nightly prunes measured
+KEEP = [False]  # --keep: leave what was built (a mass deletion slows this ext4's inode creation for minutes)
 TREE = [ROOT]  # the checkout whose fcrctl runs (python -m fcrctl from its directory)
 # every checkout's bytecode cached alike, outside the checkouts (one may have a __pycache__, one not)
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -64,8 +66,8 @@ def _cpu_of_children() -> float:
     return spent
 
 
-def measure(work: Path, size: int) -> dict[str, tuple[float, float]]:
-    repo, store = work / f"repo-{size}", work / f"store-{size}"
+def measure(work: Path, size: int, name: str = "this") -> dict[str, tuple[float, float]]:
+    repo, store = work / f"repo-{size}-{name}", work / f"store-{size}-{name}"
     build(repo, size, 2)
     _cpu_of_children()
     got: dict[str, tuple[float, float]] = {}
@@ -91,14 +93,16 @@ def measure(work: Path, size: int) -> dict[str, tuple[float, float]]:
     assert out["ok"], out
     got["verify-backup --from (unchanged)"] = (wall, cpu)
     # a delta removed: the one stored as changes to it is rewritten on its base (O(changes));
-    # then the full manifest removed: its successor is rewritten whole (O(objects), once a chain)
+    # then the full manifest removed: retired, the base of the one left (manifest/retired.py: O(1);
+    # before, that one was rewritten whole: O(objects))
     wall, cpu, out = fcrctl(repo, "delete-backup", changed, "--from", str(store))
     got["delete-backup --from (a delta)"] = (wall, cpu)
     wall, cpu, out = fcrctl(repo, "prune-backups", "--keep-last", "1", "--group-by", "none", "--from", str(store))
     assert out["remove"] == [first], out
     got["prune-backups --from (1 of 2)"] = (wall, cpu)
-    # a nightly prune: the store holds KEPT[0] backups, each after 100 changes, and the oldest goes.
-    # The first night removes the chain's full manifest; the next nights the oldest left
+    # a nightly prune: the store holds KEPT[0] backups, each after 100 changes, and the oldest goes:
+    # a delta folded onto the retired full manifest each night (before: the first night made the
+    # newest backup whole)
     for night in range(KEPT[0] - 1 + NIGHTS):  # the store holds one backup: the unchanged one, now full
         change(repo, size, min(100, size // 8), 1000 + night * 100, f"night{night}")
         fcrctl(repo, "backup", "--label", f"night{night}", "--to", str(store))
@@ -107,8 +111,9 @@ def measure(work: Path, size: int) -> dict[str, tuple[float, float]]:
                                     "--from", str(store))
             assert len(out["remove"]) == 1, out
             got[f"nightly prune {night - KEPT[0] + 2} ({KEPT[0]} kept)"] = (wall, cpu)
-    shutil.rmtree(repo, ignore_errors=True)
-    shutil.rmtree(store, ignore_errors=True)
+    if not KEEP[0]:
+        shutil.rmtree(repo, ignore_errors=True)
+        shutil.rmtree(store, ignore_errors=True)
     return got
 
 
@@ -151,7 +156,9 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--baseline", type=Path, help="another checkout (e.g. main) measured beside this one")
+    parser.add_argument("--keep", action="store_true", help="leave the repositories and stores built (in BENCH_DIR)")
     args = parser.parse_args()
+    KEEP[0] = args.keep
     sizes = [200, 800] if args.smoke else sorted(args.sizes)
     if args.smoke:
         KEPT[0] = 3
@@ -166,7 +173,7 @@ def main() -> None:
                 subprocess.run([sys.executable, "-m", "fcrctl", "--version"], cwd=tree, env=ENV, check=True,
                                capture_output=True)  # its bytecode cached before anything is timed
                 _cpu_of_children()
-                results[name][size] = got = measure(work, size)
+                results[name][size] = got = measure(work, size, name)
                 print(f"{name} {size} objects: " + ", ".join(f"{op} {wall:.2f} s ({cpu:.2f} CPU s)"
                                                              for op, (wall, cpu) in got.items()), flush=True)
         for name, tree in trees:
@@ -175,7 +182,10 @@ def main() -> None:
         if args.baseline:
             side_by_side(sizes, results["baseline"], results["this"])
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"\nleft in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from fcrctl.errors import ExitCode
 from fcrctl.repository import open_repository
 from fcrctl.repository.base import ResourceSpec
 from fcrctl.services.backup import manifest
@@ -194,9 +195,14 @@ def test_chains_on_every_store_kind(repo_dir: Path, url: str, tmp_path: Path) ->
     store = open_store(url)
     out = ok_json(repo_dir, "prune-backups", "--keep-last", "1", "--group-by", "none", "--from", url)
     assert out["remove"] == ids[1::-1]
-    assert chain.resolve(store, ids[2])[0].base is None  # rewritten whole: its bases went
+    # the full manifest retired (a marker), the delta between folded: the newest is built on it
+    assert [link.id for link in chain.resolve(store, ids[2])] == [ids[2], ids[0]]
+    assert [b["id"] for b in ok_json(repo_dir, "list-backups", "--from", url)] == [ids[2]]
+    assert run(repo_dir, "verify-backup", ids[0], "--from", url).exit_code == ExitCode.NOT_FOUND
     _, objects = manifest.read_manifest(store, ids[2])
     assert [o.to_json() for o in objects] == resolved(tmp_path / "refs" / ids[2], ids[2])
     assert ok_json(repo_dir, "verify-backup", ids[2], "--from", url, "--read-data")["ok"]
     ok_json(repo_dir, "delete-backup", ids[2])
     ok_json(repo_dir, "restore", ids[2], "--from", url, "--yes")
+    ok_json(repo_dir, "delete-backup", ids[2], "--from", url)  # the last built on it: the retired base goes
+    assert not list(store.list("manifests/")) and not list(store.list("blobs/")) and not list(store.list("packs/"))

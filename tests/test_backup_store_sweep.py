@@ -15,8 +15,10 @@ import pytest
 
 from fcrctl.repository import open_repository
 from fcrctl.repository.base import ResourceSpec
-from fcrctl.services.backup import packcache, packs
-from fcrctl.services.backup.manifest import delete_from_store, list_store, read_manifest
+from fcrctl.services.backup import packcache, packs, space
+from fcrctl.services.backup.manifest import delete_from_store, list_store, read_manifest, retired
+from fcrctl.services.backup.manifest.deletes import fold
+from fcrctl.services.backup.manifest.format import manifest_key
 from fcrctl.services.backup.refcache import DIR, RefCache, Refs, prefix
 from fcrctl.services.backup.stores import open_store
 from fcrctl.services.backup.verify_stored import verify_store
@@ -90,6 +92,28 @@ def _delete_checked(store: Path, oracle: Path, ids: list[str], home: Path | None
         for bid in after:
             report = verify_store(s, bid, read_data=True)
             assert report.ok, (bid, [p.message for p in report.problems])
+        # a retired manifest stays exactly as long as a backup is built on it; no marker outlives it
+        found = retired.survey(s)
+        assert found.retired == retired.bases(found.heads, found.live()) & set(found.heads) - found.live()
+        assert not found.stale
+    finally:
+        s.close()
+
+
+def _older_delete(store: Path, ids: list[str]) -> None:
+    """What an older fcrctl, which knows no retirement markers, does to delete ``ids`` (it lists
+    retired manifests as backups, so it may delete one): each backup stored as changes to one that
+    goes is rewritten on the nearest base that stays, or whole; the manifests go; every blob no
+    remaining manifest names is freed (the full mark)."""
+    s = open_store(str(store))
+    try:
+        removing = set(ids)
+        for link in retired.survey(s).heads.values():
+            if link.id not in removing and link.base is not None and link.base["id"] in removing:
+                fold(s, link, removing)
+        for bid in ids:
+            s.delete(manifest_key(bid))
+        space.collect(s, space.referenced(s))
     finally:
         s.close()
 
@@ -116,6 +140,17 @@ def test_random_deletes_never_free_a_live_blob(tmp_path: Path, seed: int) -> Non
         # mostly one machine's cache; sometimes another's (the first's then names a manifest it did
         # not delete: doubtful, a full mark), none, or the full sweep asked for
         home = homes[0] if rng.random() < 0.6 else rng.choice(homes)
+        if rng.random() < 0.15:  # an older fcrctl's delete, of backups or of a retired base
+            s = open_store(str(store))
+            every = sorted(retired.survey(s).heads)
+            s.close()
+            before = _resolved(store)
+            gone = rng.sample(every, rng.randint(1, min(2, len(every) - 1)))
+            _older_delete(store, gone)
+            assert _resolved(store) == {bid: objs for bid, objs in before.items() if bid not in gone}
+            shutil.rmtree(oracle)
+            shutil.copytree(store, oracle)  # (it swept by the full mark)
+            continue
         _delete_checked(store, oracle, ids, home, full=rng.random() < 0.1)
     # what stayed was restorable from the store, not from a home's copy
     last = listed[0]
@@ -140,28 +175,28 @@ def _store_with(tmp_path: Path, n: int) -> tuple[Path, Path, list[str]]:
 
 
 def test_a_damaged_or_lost_cache_is_rebuilt_never_trusted(tmp_path: Path) -> None:
-    repo, store, ids = _store_with(tmp_path, 3)
+    repo, store, ids = _store_with(tmp_path, 4)
     home = repo / "backups"
-    _delete_checked(store, tmp_path / "oracle", [ids[0]], home, full=False)  # no cache yet: the full mark
+    _delete_checked(store, tmp_path / "oracle", [ids[1]], home, full=False)  # no cache yet: the full mark
     cache = RefCache.of(home, str(store))
     assert cache is not None and cache.manifests()
     for name in cache.manifests():
         data = bytearray((cache.root / name).read_bytes())
         data[len(data) // 2] ^= 0xFF  # a flipped bit: the entry's checksum fails, it is rebuilt
         (cache.root / name).write_bytes(bytes(data))
-    _delete_checked(store, tmp_path / "oracle", [ids[1]], home, full=False)
-    shutil.rmtree(home / DIR)
     _delete_checked(store, tmp_path / "oracle", [ids[2]], home, full=False)
+    shutil.rmtree(home / DIR)
+    _delete_checked(store, tmp_path / "oracle", [ids[3]], home, full=False)
 
 
 def test_a_manifest_gone_without_this_cache_makes_it_doubtful(tmp_path: Path) -> None:
-    repo, store, ids = _store_with(tmp_path, 4)
+    repo, store, ids = _store_with(tmp_path, 5)
     home = repo / "backups"
-    _delete_checked(store, tmp_path / "oracle", [ids[0]], home, full=False)  # the cache is built
+    _delete_checked(store, tmp_path / "oracle", [ids[1]], home, full=False)  # the cache is built
     # another machine (or an older fcrctl killed before its sweep) removed a manifest:
     # what only it named is no candidate of this cache's next delete
-    (store / "manifests" / f"{ids[2]}.jsonl.zst").unlink()  # (a delta on the newest, ids[3], as ids[1] is)
-    _delete_checked(store, tmp_path / "oracle", [ids[1]], home, full=False)  # a delta: by candidates, but
+    (store / "manifests" / f"{ids[4]}.jsonl.zst").unlink()  # (the newest: none is built on it)
+    _delete_checked(store, tmp_path / "oracle", [ids[2]], home, full=False)  # a delta: by candidates, but
     assert _stored(store) == _stored(tmp_path / "oracle")  # the cache is doubtful: it marked every manifest
 
 
@@ -217,20 +252,22 @@ def test_the_pack_cache_follows_the_store_never_names_a_dropped_pack(tmp_path: P
     assert ok_json(repo, "verify-backup", ids[1], "--from", str(store))["ok"]
 
 
-def test_nightly_prunes_rewrite_a_whole_manifest_once_not_every_night(tmp_path: Path) -> None:
-    """Removing the chain's full manifest makes the newest backup built on it whole (rebase.py), so
-    the next nights' prunes remove deltas and rewrite nothing whole."""
+def test_nightly_prunes_rewrite_no_whole_manifest(tmp_path: Path) -> None:
+    """Removing the chain's full manifest retires it (retired.py): nothing is rewritten, and the next
+    nights' prunes fold the oldest delta's successor onto it (O(the deltas)), until the last backup
+    built on it goes, with it."""
     repo, store, ids = _store_with(tmp_path, 5)
     before = _resolved(store)
+    full = (store / "manifests" / f"{ids[0]}.jsonl.zst").read_bytes()
+    stored = {bid: (store / "manifests" / f"{bid}.jsonl.zst").read_bytes() for bid in ids}
     out = ok_json(repo, "prune-backups", "--keep-last", "4", "--group-by", "none", "--from", str(store))
     assert out["remove"] == [ids[0]]
-    whole = (store / "manifests" / f"{ids[4]}.jsonl.zst").read_bytes()
-    assert "base" not in _head(store, ids[4])
-    assert all(_head(store, bid)["base"]["id"] == ids[4] for bid in ids[1:4])
+    assert {bid: (store / "manifests" / f"{bid}.jsonl.zst").read_bytes() for bid in ids} == stored
     for night, kept in ((1, 3), (2, 2)):
         out = ok_json(repo, "prune-backups", "--keep-last", str(kept), "--group-by", "none", "--from", str(store))
         assert out["remove"] == [ids[night]]
-        assert (store / "manifests" / f"{ids[4]}.jsonl.zst").read_bytes() == whole  # not rewritten
+        assert (store / "manifests" / f"{ids[0]}.jsonl.zst").read_bytes() == full  # not rewritten
+        assert _head(store, ids[night + 1])["base"]["id"] == ids[0]  # its successor folded onto it
     after = _resolved(store)
     assert after == {bid: before[bid] for bid in ids[3:]}
     s = open_store(str(store))

@@ -43,7 +43,8 @@ class SpaceReport:
 
 
 def referenced(store: BackupStore, each: Callable[[str, str, set[str]], None] | None = None) -> set[str]:
-    """Every digest some manifest of the store names (its files and its index blobs).
+    """Every digest some manifest of the store names (its files and its index blobs), retired ones'
+    (manifest/retired.py) too.
 
     What a delete must keep, so a superset is safe and a subset is not: each manifest is scanned
     for quoted sha512s in C (zstd, a regex) rather than parsed a line at a time in Python, which
@@ -54,7 +55,7 @@ def referenced(store: BackupStore, each: Callable[[str, str, set[str]], None] | 
     from fcrctl.services.backup.snapshot import INDEX_BLOBS
 
     keep: set[str] = set()
-    for other in list_store(store):
+    for other in list_store(store, retired=True):  # a retired manifest is a base: what it names is used
         if each is None:
             _scan(store, other.id, keep)
         else:

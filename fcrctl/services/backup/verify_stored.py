@@ -31,7 +31,7 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
     from fcrctl.services.backup.manifest import verified as store_record
 
     started = time.monotonic()
-    report = VerifyReport(chain.read_head(store, backup_id).id, store.location, read_data)
+    report = VerifyReport(chain.read_backup(store, backup_id).id, store.location, read_data)
     record = None if read_data else store_record.load(home, store.location)
     links: list[chain.Link] = []
     try:

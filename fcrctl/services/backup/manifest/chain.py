@@ -9,7 +9,8 @@ one line per link, never a whole manifest): the newest link's line for an object
 ``gone`` line drops it. Each link's lines are hashed as they stream and must match its header's
 and end line's ``linesSha256``, and the base a successor names must carry the sha256 it names
 (or have carried it, ``was``: a prune that folds a removed base into its successor rewrites the
-successor's lines, so its successors' references stay good). A chain longer than
+successor's lines, so its successors' references stay good). A base may be a retired manifest:
+a deleted backup's, kept as the base of others (retired.py). A chain longer than
 :data:`READ_DEPTH_MAX`, a cycle, or a missing or damaged link is refused: CorruptData, exit 8.
 
 Header fields of format 2 (beside ``format``, ``version`` and ``backup``):
@@ -35,7 +36,13 @@ import zstandard
 
 from fcrctl.errors import CorruptData, NotFound, Unsupported
 from fcrctl.services.backup import validate
-from fcrctl.services.backup.manifest.format import FORMAT, HEADER_FRAME_MAX, READ_VERSIONS, manifest_key
+from fcrctl.services.backup.manifest.format import (
+    FORMAT,
+    HEADER_FRAME_MAX,
+    READ_VERSIONS,
+    manifest_key,
+    retired_key,
+)
 from fcrctl.services.backup.snapshot import check_id
 from fcrctl.services.backup.stores.base import BackupStore
 
@@ -75,13 +82,14 @@ class Link:
 
 
 def read_head(store: BackupStore, backup_id: str) -> Link:
-    """The manifest's header line, checked (format, version, the backup it names, its base)."""
+    """The manifest's header line, checked (format, version, the backup it names, its base), be it
+    a backup's or a retired one's (kept only as a base: retired.py); :func:`read_backup` for a
+    backup asked for by id."""
     check_id(backup_id)
     try:
         raw = store.get(manifest_key(backup_id))
     except NotFound:
-        raise NotFound(f"no backup {backup_id} in store {store.location} (its manifest is missing): "
-                       f"see `fcrctl list-backups --from {store.location}`") from None
+        raise _missing(store, backup_id) from None
     try:
         lines = raw_lines(raw, backup_id)
         try:
@@ -93,6 +101,20 @@ def read_head(store: BackupStore, backup_id: str) -> Link:
         return Link(backup_id, _header(first, backup_id))
     finally:
         raw.close()
+
+
+def read_backup(store: BackupStore, backup_id: str) -> Link:
+    """The header of backup ``backup_id``: NotFound, as for a missing manifest, when it was deleted
+    and its manifest is kept only as the base of others (retired.py)."""
+    link = read_head(store, backup_id)
+    if link.lines_sha256 is not None and store.exists(retired_key(backup_id, link.lines_sha256)):
+        raise _missing(store, backup_id)
+    return link
+
+
+def _missing(store: BackupStore, backup_id: str) -> NotFound:
+    return NotFound(f"no backup {backup_id} in store {store.location} (its manifest is missing): "
+                    f"see `fcrctl list-backups --from {store.location}`")
 
 
 def _header(first: bytes, backup_id: str) -> dict[str, Any]:
@@ -125,8 +147,9 @@ def _is_sha256(value: object) -> bool:
 
 
 def resolve(store: BackupStore, backup_id: str) -> list[Link]:
-    """The chain of ``backup_id``, newest first, down to its full manifest (headers only)."""
-    links = [read_head(store, backup_id)]
+    """The chain of backup ``backup_id``, newest first, down to its full manifest (headers only);
+    its bases may be retired manifests, the backup itself not (NotFound)."""
+    links = [read_backup(store, backup_id)]
     seen = {backup_id}
     while (base := links[-1].base) is not None:
         child = links[-1]

@@ -7,9 +7,9 @@ import re
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from fcrctl.errors import CorruptData, FcrctlError
-from fcrctl.services.backup.manifest import chain, rebase
-from fcrctl.services.backup.manifest.format import VERSION, manifest_key
+from fcrctl.errors import CorruptData
+from fcrctl.services.backup.manifest import chain, retired
+from fcrctl.services.backup.manifest.format import VERSION, manifest_key, retired_key
 from fcrctl.services.backup.manifest.writer import ManifestWriter
 from fcrctl.services.backup.snapshot import (
     BackupInfo,
@@ -26,7 +26,8 @@ def store_lock(store: BackupStore, *, exclusive: bool) -> AbstractContextManager
 
 def delete_from_store(store: BackupStore, *backup_ids: str, max_unused: float | None = None,
                       home: Path | None = None, full_sweep: bool = False) -> list[BackupInfo]:
-    """Remove backups' manifests, then every blob no remaining manifest names, repacking packs
+    """Remove backups' manifests (retire those of them that remaining backups are built on:
+    retired.py), then every blob no remaining manifest names, repacking packs
     more than ``max_unused`` percent unused (see space.py), waiting for uploads running
     meanwhile: they may reuse blobs only a deleted manifest named. ``home``: the backups
     directory holding the store's reference cache (sweep.py), with which only what the removed
@@ -40,46 +41,52 @@ def _delete_from_store(store: BackupStore, backup_ids: tuple[str, ...], max_unus
     from fcrctl.services.backup import space, sweep
     from fcrctl.services.backup.refcache import RefCache
 
-    deleted = [BackupInfo.from_json(chain.read_head(store, backup_id).head["backup"]) for backup_id in backup_ids]
-    removing = set(backup_ids)
-    # a backup stored as changes to one that goes is rewritten first, so that it no longer needs
-    # it: every manifest that stays is whole at every step (a kill between any two leaves all
-    # of them restorable; the removed ones are deleted only once none is a base any more)
-    for backup_id in backup_ids:  # a chain's full manifest: its newest backup becomes the full one
-        link = chain.read_head(store, backup_id)
-        if link.base is None and link.chained:
-            rebase.onto_newest(store, backup_id, removing)
-    for successor in _successors(store, removing):
-        fold(store, successor, removing)
-    cache = RefCache.of(home, store.location)
-    found = sweep.candidates(store, cache, deleted, full_sweep)  # recorded before any manifest goes
     for backup_id in backup_ids:
+        chain.read_backup(store, backup_id)  # NotFound for a missing or retired one: nothing is changed
+    found = retired.survey(store)
+    heads = found.heads
+    deleted = [BackupInfo.from_json(heads[backup_id].head["backup"]) for backup_id in backup_ids]
+    removing = set(backup_ids)
+    needed = found.needed(found.live() - removing)  # what the backups that stay are built on
+    # a chain's full manifest that a backup staying is built on is retired (one put), not removed;
+    # a removed delta's successor is rewritten first, on the nearest base that stays or is retired,
+    # so that it no longer needs it: every manifest that stays is whole at every step (a kill
+    # between any two leaves all of them restorable; the removed ones go once none is a base)
+    retiring = {backup_id for backup_id in removing if backup_id in needed and heads[backup_id].base is None
+                and heads[backup_id].chained and heads[backup_id].lines_sha256}  # (else no base: fold says so)
+    folding = removing - retiring
+    for successor in _successors(heads, folding):
+        fold(store, successor, folding)
+    for backup_id in sorted(retiring):
+        retired.retire(store, heads[backup_id])
+    dropping = sorted(found.retired - needed)  # retired, and the last backup built on it goes (or went)
+    gone = [backup_id for backup_id in backup_ids if backup_id not in retiring] + dropping
+    cache = RefCache.of(home, store.location)
+    freed = sweep.candidates(store, cache, [BackupInfo.from_json(heads[b].head["backup"]) for b in gone],
+                             full_sweep)  # recorded before any manifest goes
+    for backup_id in gone:
         store.delete(manifest_key(backup_id))
-    sweep.sweep(store, cache, found, space.DEFAULT_MAX_UNUSED if max_unused is None else max_unused)
+    for key in [retired_key(b, str(heads[b].lines_sha256)) for b in dropping] + found.stale:
+        store.delete(key)  # after its manifest: a kill between leaves a marker that retires nothing
+    if gone or full_sweep or (freed is not None and freed[0]):
+        sweep.sweep(store, cache, freed, space.DEFAULT_MAX_UNUSED if max_unused is None else max_unused)
+    elif callable(clean := getattr(store, "clean", None)):  # a retirement alone frees nothing but
+        clean()  # what killed uploads left half-written, as every prune does
     return deleted
 
 
-def _successors(store: BackupStore, removing: set[str]) -> list[chain.Link]:
+def _successors(heads: dict[str, chain.Link], removing: set[str]) -> list[chain.Link]:
     """The manifests that stay and are stored as changes to one that goes."""
-    out = []
-    for key in store.list("manifests/"):
-        name = key.rsplit("/", 1)[-1]
-        if not name.endswith(".jsonl.zst") or name[: -len(".jsonl.zst")] in removing:
-            continue
-        try:
-            link = chain.read_head(store, name[: -len(".jsonl.zst")])
-        except FcrctlError:
-            continue  # not a backup this can read: nothing of it is changed
-        if link.base is not None and link.base["id"] in removing:
-            out.append(link)
-    return sorted(out, key=lambda link: link.id)
+    return [link for backup_id, link in sorted(heads.items())
+            if backup_id not in removing and link.base is not None and link.base["id"] in removing]
 
 
 def fold(store: BackupStore, successor: chain.Link, removing: set[str]) -> None:
     """Rewrite ``successor`` as the changes since its nearest base that stays (its lines merged
     with those of the removed bases between: what they changed that it did not), or whole when
-    none stays. O(the merged deltas), but for a chain's full manifest going. Its old lines'
-    sha256 is kept in ``was``: manifests built on it name it."""
+    none stays (a delete retires a chain's full manifest while a backup is built on it: one
+    stays). O(the merged deltas). Its old lines' sha256
+    is kept in ``was``: manifests built on it name it."""
     try:
         links = chain.resolve(store, successor.id)
     except CorruptData as e:

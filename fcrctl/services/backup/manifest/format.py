@@ -31,6 +31,15 @@ def manifest_key(backup_id: str) -> str:
     return f"manifests/{backup_id}.jsonl.zst"
 
 
+RETIRED = ".retired"
+
+
+def retired_key(backup_id: str, lines_sha256: str) -> str:
+    """The marker that retires the manifest of ``backup_id`` whose lines hash to ``lines_sha256``
+    (retired.py): named, not filled, so one listing of manifests/ finds every one."""
+    return f"manifests/{backup_id}.{lines_sha256}{RETIRED}"
+
+
 @dataclass
 class Entry:
     """One file of a snapshot: by digest (a blob) or inline."""

@@ -77,16 +77,23 @@ def check_manifest(store: BackupStore, backup_id: str) -> list[bytes]:
 _lines = chain.raw_lines
 
 
-def list_store(store: BackupStore) -> list[BackupInfo]:
+def list_store(store: BackupStore, *, retired: bool = False) -> list[BackupInfo]:
+    """The store's backups, oldest first; ``retired``: with the manifests kept only as bases
+    (retired.py), which every sweep must count as used."""
+    from fcrctl.services.backup.manifest.retired import parse
+
     out = []
-    for key in store.list("manifests/"):
-        name = key.rsplit("/", 1)[-1]
+    names = [key.rsplit("/", 1)[-1] for key in store.list("manifests/")]
+    markers = set() if retired else {found for name in names if (found := parse(name)) is not None}
+    for name in names:
         if not name.endswith(".jsonl.zst"):
             continue
         backup_id = name[: -len(".jsonl.zst")]
         try:  # its header only: a backup whose base is damaged is listed (verify-backup says what is wrong)
             link = chain.read_head(store, backup_id)
         except FcrctlError:
+            continue
+        if (backup_id, link.lines_sha256) in markers:
             continue
         out.append(BackupInfo.from_json(link.head["backup"]))
     out.sort(key=lambda b: (b.datetime, b.id))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fcrctl.errors import CorruptData
 from fcrctl.services.backup import frames, packcache, packs, rootstate
-from fcrctl.services.backup.manifest import fds, merge
+from fcrctl.services.backup.manifest import fds, merge, retired
 from fcrctl.services.backup.manifest.deletes import store_lock
 from fcrctl.services.backup.manifest.describe import (
     describe_object,
@@ -68,6 +68,15 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     info = home.get(backup_id)
     root = home.path(backup_id) / TREE
     report = TransferReport(info.id, store.location)
+    # uploaded before: other manifests may be built on it, and name its lines. A retired one is kept
+    # as it is; any other is written again whole (never on a manifest that may be built on it: a
+    # cycle), naming its old lines in "was" (the same backup: the same state)
+    before = retired.stored(store, info.id)
+    if before is not None and retired.revive(store, before, info.extra.get("stateDigest")):
+        report.objects = max(0, int(before.head.get("lines", {}).get("count", 1)) - 1)  # (less the root's line)
+        report.files, report.manifest_copied = info.files, True
+        report.seconds = time.monotonic() - started
+        return report
     clean = getattr(store, "clean", None)
     if callable(clean):
         clean()
@@ -87,9 +96,9 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     # a changed (or unchanged) upload: only the changed objects described, as a delta on the
     # previous manifest when it can be a base (chain.py), else its lines copied with the changed
     # objects' replaced (merge.py)
-    merging = merge.plan(home, info, store) if has_state else None
+    merging = merge.plan(home, info, store) if has_state and before is None else None
     shape = merging.checked_shape(store) if merging is not None else "full"
-    if shape == "full" and has_state and copy_unchanged(store, info, header, report, check_reused):
+    if shape == "full" and has_state and before is None and copy_unchanged(store, info, header, report, check_reused):
         report.seconds = time.monotonic() - started
         return report
     lock = threading.Lock()  # the report's counters: big blobs are counted on the workers
@@ -256,6 +265,8 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
                 manifest.add(obj)
             if state is not None:  # in directory order: it may be a base (chain.py)
                 manifest.header["chain"] = {"depth": 0, "changed": 0, "full": manifest.count}
+            if before is not None and (was := retired.was(before)):
+                manifest.header["was"] = was
         send_small(pool, 0)
     packer.close()
     body = manifest.finish(report.objects, report.files)
