@@ -14,10 +14,11 @@ the first (issue 17's rule: fcrepo-upgrade-utils writes the ACL in the resource'
 so one memento equal to the current state gives one version, ACL included). With ``--src`` the
 other checkout's fcrctl imports the same source, alternating with this one each round.
 
-With ``--serve`` each checkout also imports the source over HTTP into its own ``serve`` in each dialect,
-and the server's access log counts the requests: per resource, and those about the ACLs (its
-``fcr:acl`` requests and the HEADs of the protected resources) per ACL, with the import's CPU per
-resource. Fedora 5.1 and 6 link a resource's ACL from its PUT's answer: one PUT per ACL there.
+With ``--serve`` each checkout also imports a source with an ACL on every 10th resource over HTTP into
+its own ``serve`` in each dialect and exports it back, and the server's access log counts the requests:
+per resource, those about the ACLs per ACL on import (its ``fcr:acl`` requests and the HEADs of the
+protected resources; Fedora 5.1 and 6 link a resource's ACL from its PUT's answer: one PUT per ACL
+there), and the ACL GETs per resource on export; with client and server CPU per resource.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,8 +42,9 @@ BASE = "http://localhost:8080/rest"
 DATE = "2020-09-11T18:03:03.109Z"
 
 
-def write_export(out: Path, count: int) -> None:
-    """``count`` containers under rest/c, each with one memento (equal to its current state) and an ACL."""
+def write_export(out: Path, count: int, acl_every: int = 1) -> None:
+    """``count`` containers under rest/c, each with one memento (equal to its current state), every
+    ``acl_every``-th with an ACL."""
     rest = out / "rest"
     (rest / "c").mkdir(parents=True)
     (rest / "c.ttl").write_text(f'<{BASE}/c> <http://purl.org/dc/elements/1.1/title> "parent" .\n'
@@ -61,6 +64,8 @@ def write_export(out: Path, count: int) -> None:
         own = rest / "c" / f"r{n}"
         (own / "fcr%3Aversions").mkdir(parents=True)
         (own / "fcr%3Aversions" / "20200911180303.ttl").write_text(state)
+        if n % acl_every:
+            continue
         (own / "fcr%3Aacl.ttl").write_text(
             f'<{url}/fcr:acl> <{fedora}created> "{DATE}"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n'
             f'<{url}/fcr:acl> <{fedora}lastModified> "{DATE}"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n'
@@ -87,40 +92,61 @@ def run_import(src: Path, export: Path, work: Path) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def serve_import(src: Path, export: Path, work: Path, dialect: str, count: int) -> dict[str, float]:
-    """Import ``export`` over a ``serve`` of ``src`` (its own process, ``dialect``), counting the requests it
-    answers from its access log: per resource, and per ACL those about the ACLs."""
+def serve_import(src: Path, export: Path, work: Path, dialect: str, count: int, acls: int) -> dict[str, float]:
+    """Import ``export`` over a ``serve`` of ``src`` (its own process, ``dialect``), then export it back, counting
+    the requests the server answers from its access log: per resource, and those about the ACLs (on import,
+    per ACL: its fcr:acl requests and the protected resource's HEADs; on export, fcr:acl GETs per resource);
+    client and server CPU per resource of each."""
     env = {**os.environ, "PYTHONPATH": str(src), "PYTHONUNBUFFERED": "1"}
     log = work / f"access-{dialect}.log"
     server = subprocess.Popen([sys.executable, "-m", "fcrctl.server.run", str(work / f"served-{dialect}"), "--port",
                                "0", "--dialect", dialect, "--access-log", str(log)],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=src)
+    resources = count + 2
+    out: dict[str, float] = {}
     try:
         assert server.stdout is not None
         line = server.stdout.readline()
         if not line.startswith("LISTENING "):
             raise SystemExit(f"serve of {src} did not start: {line!r}")
         url = line.split(" ", 1)[1].strip()
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result = subprocess.run([sys.executable, "-m", "fcrctl", "--repo", url, "--json", "import", str(export)],
-                                env=env, capture_output=True, text=True, cwd=src)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if result.returncode != 0:
-            raise SystemExit(f"import over serve with {src} failed: {result.stderr[-1000:]}")
+        for step, args in (("import", ["import", str(export)]),
+                           ("export", ["export", "/", str(work / f"out-{dialect}"), "--no-versions"])):
+            served_before, before = _cpu_of(server.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+            lines_before = len(log.read_text().splitlines()) if log.exists() else 0
+            result = subprocess.run([sys.executable, "-m", "fcrctl", "--repo", url, "--json", *args],
+                                    env=env, capture_output=True, text=True, cwd=src)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if result.returncode != 0:
+                raise SystemExit(f"{step} over serve with {src} failed: {result.stderr[-1000:]}")
+            time.sleep(0.2)  # the access log line is written once the last response is sent
+            lines = log.read_text().splitlines()[lines_before:]
+            out[f"{step}_requests_per_resource"] = len(lines) / resources
+            if step == "import":
+                out["import_acl_requests_per_acl"] = sum(_about_acl(entry) for entry in lines) / acls
+            else:
+                out["export_acl_gets_per_resource"] = sum('/fcr:acl ' in entry for entry in lines) / resources
+            client = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            out[f"{step}_client_cpu_ms"] = 1000 * client / resources
+            out[f"{step}_server_cpu_ms"] = 1000 * (_cpu_of(server.pid) - served_before) / resources
     finally:
         server.terminate()
         server.wait(timeout=30)
-    lines = log.read_text().splitlines()
-    protected = re.compile(r'"(\w+) \S*/c/r\d+(/fcr:acl)?[ ?]')
-    about_acls = 0
-    for entry in lines:
-        match = protected.search(entry)
-        if match and (match.group(2) or match.group(1) == "HEAD"):
-            about_acls += 1
-    resources = count + 2
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"requests_per_resource": len(lines) / resources, "acl_requests_per_acl": about_acls / count,
-            "client_cpu_ms_per_resource": 1000 * cpu / resources}
+    return out
+
+
+PROTECTED = re.compile(r'"(\w+) \S*/c/r\d+(/fcr:acl)?[ ?]')
+
+
+def _about_acl(entry: str) -> bool:
+    match = PROTECTED.search(entry)
+    return bool(match and (match.group(2) or match.group(1) == "HEAD"))
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a running process (from /proc: it is not reaped yet)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def layout(repo: Path, count: int) -> tuple[float, float]:
@@ -173,19 +199,26 @@ def main() -> None:
 
 
 def print_serve_rows(checkouts: list[Path], count: int, dialects: tuple[str, ...]) -> None:
-    """One import over serve per checkout and dialect, checkouts alternating within each dialect."""
-    print(f"\n{'over serve: checkout':<40} {'dialect':>8} {'requests/res':>13} {'ACL requests/ACL':>17} "
-          f"{'client CPU ms/res':>18}")
+    """One import and export over serve per checkout and dialect (an ACL on every 10th resource), checkouts
+    alternating within each dialect."""
+    acl_every = 10
+    acls = len(range(0, count, acl_every))
+    print(f"\nover serve, {count} resources, {acls} with an ACL; CPU ms per resource (client / server)")
+    print(f"{'checkout':<32} {'dialect':>8} {'import req/res':>15} {'req/ACL':>8} {'CPU':>12} "
+          f"{'export req/res':>15} {'ACL GET/res':>12} {'CPU':>12}")
     with tempfile.TemporaryDirectory(prefix="fcrctl-acl-serve-bench-") as tmp:
         export = Path(tmp) / "export"
-        write_export(export, count)
+        write_export(export, count, acl_every)
         for dialect in dialects:
             for i, src in enumerate(checkouts):
                 work = Path(tmp) / f"{dialect}-{i}"
                 work.mkdir()
-                row = serve_import(src, export, work, dialect, count)
-                print(f"{str(src)[-40:]:<40} {dialect:>8} {row['requests_per_resource']:>13.2f} "
-                      f"{row['acl_requests_per_acl']:>17.2f} {row['client_cpu_ms_per_resource']:>18.2f}")
+                row = serve_import(src, export, work, dialect, count, acls)
+                print(f"{str(src)[-32:]:<32} {dialect:>8} {row['import_requests_per_resource']:>15.2f} "
+                      f"{row['import_acl_requests_per_acl']:>8.2f} "
+                      f"{row['import_client_cpu_ms']:>5.2f} / {row['import_server_cpu_ms']:<4.2f} "
+                      f"{row['export_requests_per_resource']:>15.2f} {row['export_acl_gets_per_resource']:>12.2f} "
+                      f"{row['export_client_cpu_ms']:>5.2f} / {row['export_server_cpu_ms']:<4.2f}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -30,8 +31,6 @@ from fcrctl.repository.http.made_here import MadeHere, external_lines
 from fcrctl.repository.http.remote import LENIENT, Remote
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from rdflib import Graph
 
     from fcrctl.repository.http.reads import Reads
@@ -47,8 +46,7 @@ class Writes:
         self._remote = remote
         self._reads = reads
         self._made = MadeHere()
-        # told the Link header a PUT of a resource was answered with (HttpAcls.written: its rel="acl")
-        self.written: Callable[[str, str | None], None] | None = None
+        self.written: Callable[[str, str | None], None] | None = None  # HttpAcls.written: a PUT's Link header
 
     def create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
         path = paths.normalize(path)
@@ -340,21 +338,18 @@ class Writes:
     def purge(self, path: str) -> None:
         path = paths.normalize(path)
         self._made.forget()
-        if self._remote.dialect.name != "fedora6" and self._exists(path) == "exists":
-            # Fedora 4.7 and 5.x delete whatever the path names on DELETE fcr:tombstone: a live resource too
-            raise Conflict(f"{path} is not deleted: delete it before purging its tombstone", path=path)
-        response = self._remote.send("DELETE", self._remote.url(path) + "/fcr:tombstone", path=path,
-                                     ok=(404, 405, 410))
-        if response.status_code == 410:  # 4.7 and 5.x keep one tombstone, at the deleted ancestor
-            raise Gone(f"{path} is below a deleted resource, whose tombstone is the one to purge: purge that "
-                       "ancestor", path=path)
-        if response.status_code in (404, 405):
-            status = self._exists(path)
+        # 4.7 and 5.x delete whatever the path names on DELETE fcr:tombstone, a live resource too: ask there first
+        live = self._remote.dialect.name != "fedora6" and self._exists(path) == "exists"
+        response = None if live else self._remote.send("DELETE", self._remote.url(path) + "/fcr:tombstone",
+                                                       path=path, ok=(404, 405, 410))
+        if response is not None and response.status_code == 410:  # 4.7 and 5.x: one tombstone, the ancestor's
+            raise Gone(f"{path} is below a deleted resource: purge that ancestor's tombstone", path=path)
+        if response is None or response.status_code in (404, 405):
+            status = "exists" if live else self._exists(path)
             if status == "exists":
                 raise Conflict(f"{path} is not deleted: delete it before purging its tombstone", path=path)
             if status == "gone":  # Fedora 6: a tombstone inside an archival group goes with the group's
-                raise Conflict(f"the server keeps the tombstone of {path} (inside an archival group?): purge the "
-                               "archival group it is in", path=path)
+                raise Conflict(f"the server keeps {path}'s tombstone (in an archival group?): purge that", path=path)
             raise NotFound(f"no tombstone at {path}: nothing to purge", path=path)
 
     def move(self, source: str, destination: str) -> ResourceInfo:
