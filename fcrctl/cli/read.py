@@ -112,7 +112,8 @@ def ls(
     target = paths.normalize(path)
     paths.after_bound(target, after, recursive=recursive)  # a bad NAME before any request
     repo = cli.repo
-    children = repo.children(target, recursive=recursive, after=after)
+    # (after only when given: a Repository written before paging, such as a test's fake, lists as before)
+    children = repo.children(target, recursive=recursive, **({"after": after} if after is not None else {}))
     if limit is not None:
         import itertools
 
