@@ -29,6 +29,7 @@ class ServerHandle:
     url: str  # REST base URL, no trailing slash: http://127.0.0.1:PORT/rest
     repo: Repository | None = None  # the served repository (thread mode only)
     pid: int | None = None  # the server process (subprocess mode only)
+    server: Any = None  # waitress's server, whose active_channels are the open connections (thread mode only)
     _stop: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @property
@@ -107,7 +108,7 @@ def _start_thread(
         if owned and repo is not None:
             repo.close()
 
-    return ServerHandle(url=server_url(server, base_path), repo=repo, _stop=stop)
+    return ServerHandle(url=server_url(server, base_path), repo=repo, server=server, _stop=stop)
 
 
 def _run_quietly(server: Any) -> None:

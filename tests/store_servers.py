@@ -246,11 +246,21 @@ def new_store_url(servers: Servers, kind: str, tmp_path: Path, monkeypatch: pyte
 STORE_KINDS = ["directory", "s3", "azure", "webdav"]
 
 
+_shared: list[Servers] = []  # this test process's, made by the first module that asks
+
+
 @pytest.fixture(scope="session")
 def store_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    servers = Servers(tmp_path_factory.mktemp("store-servers"))
-    yield servers
-    servers.stop()
+    """One set of servers per test process. Each module imports this fixture, which makes it a
+    fixture of that module, and a session fixture per module started moto and Azurite again for
+    every module a worker ran (up to 4 of each in one worker, ~2 s of CPU a start), none stopped
+    before the session's end. The module that made them stops them, at the session's end."""
+    if _shared:
+        yield _shared[0]
+        return
+    _shared.append(Servers(tmp_path_factory.mktemp("store-servers")))
+    yield _shared[0]
+    _shared.pop().stop()
 
 
 class FaultProxy:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,17 +75,67 @@ def stalled_get(server: ServerHandle, path: str) -> socket.socket:
 
 def quick_get(server: ServerHandle) -> float:
     start = time.monotonic()
-    assert requests.get(server.url + "/", timeout=10).status_code == 200
+    assert requests.get(server.url + "/", timeout=30).status_code == 200
     return time.monotonic() - start
 
 
+def channels(server: ServerHandle, stalled: list[socket.socket]) -> list[Any]:
+    """The server's connections of the ``stalled`` clients (waitress's channels)."""
+    ours = {sock.getsockname() for sock in stalled}
+    return [channel for channel in list(server.server.active_channels.values()) if channel.addr in ours]
+
+
+def let_go(server: ServerHandle, stalled: list[socket.socket]) -> int:
+    """How many of the ``stalled`` connections no worker serves any more, their answer cut off (the
+    I/O loop closes each when its socket next takes a byte)."""
+    return sum(1 for channel in channels(server, stalled) if channel.will_close and not channel.requests)
+
+
+def left_to_the_loop(server: ServerHandle, stalled: list[socket.socket]) -> int:
+    """How many of the ``stalled`` connections are answered whole and left to the I/O loop to send."""
+    return sum(1 for c in channels(server, stalled) if c.total_outbufs_len and not c.requests and not c.will_close)
+
+
+def wait_until(done: Callable[[], bool], within: float) -> bool:
+    """Polls ``done`` up to ``within`` seconds: a deadline far beyond what the server needs even on a
+    loaded machine, so that only a server that never does it fails (no fixed sleep to outlast)."""
+    deadline = time.monotonic() + within
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def read_to_the_end(sock: socket.socket) -> int:
+    sock.settimeout(30)
+    received = 0
+    while block := sock.recv(1 << 20):
+        received += len(block)
+    return received
+
+
 def test_stalled_downloads_of_a_stored_binary_hold_no_worker(repo: Repository, dialect: str) -> None:
-    with start_server(repo=repo, dialect=dialect, threads=2) as server:
+    with start_server(repo=repo, dialect=dialect, threads=2) as server:  # send timeout 60 s: a held worker stays held
         stalled = [stalled_get(server, "/big") for _ in range(8)]
         try:
-            time.sleep(1.0)  # every one of them has been answered as far as its socket takes
-            assert quick_get(server) < 5.0
-            assert requests.head(server.url + "/big", timeout=10).status_code == 200
+            # every one was answered with its file, which the I/O loop sends as the socket takes it: no worker
+            # waits on any (were they sent by workers, all but one would be cut off, one worker held 60 s)
+            assert wait_until(lambda: left_to_the_loop(server, stalled) == len(stalled), within=30)
+            assert quick_get(server) < 30.0
+            assert requests.head(server.url + "/big", timeout=30).status_code == 200
+        finally:
+            for sock in stalled:
+                sock.close()
+
+
+def test_one_worker_is_always_left_for_short_requests(repo: Repository, dialect: str) -> None:
+    with start_server(repo=NotFiles(repo), dialect=dialect, threads=2) as server:  # type: ignore[arg-type]
+        stalled = [stalled_get(server, "/big") for _ in range(4)]
+        try:
+            # one worker waits on its slow client (60 s, the default send timeout); the others were let go
+            assert wait_until(lambda: let_go(server, stalled) == len(stalled) - 1, within=30)
+            assert quick_get(server) < 30.0  # were both workers waiting, it would wait the 60 s send timeout
         finally:
             for sock in stalled:
                 sock.close()
@@ -95,16 +145,13 @@ def test_other_streams_wait_on_a_client_only_so_long(repo: Repository, dialect: 
     with start_server(repo=NotFiles(repo), dialect=dialect, threads=2, send_timeout=1.0) as server:  # type: ignore[arg-type]
         stalled = [stalled_get(server, "/big") for _ in range(4)]
         try:
-            time.sleep(0.5)
-            assert quick_get(server) < 5.0  # one worker is always left for short requests
-            time.sleep(2.5)  # past the send timeout: every stalled connection was closed
+            assert quick_get(server) < 30.0  # one worker is always left for short requests
+            # the worker waiting on a client that reads nothing gives up after the 1 s send timeout: it
+            # must have before the client reads a byte, which would be progress
+            assert wait_until(lambda: let_go(server, stalled) == len(stalled), within=30)
             for sock in stalled:
-                sock.settimeout(10)
-                received = 0
-                while block := sock.recv(1 << 20):
-                    received += len(block)
-                assert received < BIG  # cut off, not served whole
-            assert quick_get(server) < 5.0
+                assert read_to_the_end(sock) < BIG  # cut off, not served whole
+            assert quick_get(server) < 30.0
         finally:
             for sock in stalled:
                 sock.close()
