@@ -146,3 +146,30 @@ def test_verify_takes_what_it_read_back_not_what_an_upload_wrote(repo_dir: Path,
     damage(store, first)
     out = verify(repo_dir, third, store)
     assert not out["ok"] and any(first in p["message"] for p in out["problems"]), out
+
+
+def test_a_recorded_manifests_lines_are_read_from_the_frame_that_holds_them(repo_dir: Path, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch of lines is a zstd frame of its own, and the upload records where each starts: a
+    verify's sweep window reads the frames that hold it, not the manifest from its start."""
+    from fcrctl.services.backup.manifest.writer import ManifestWriter
+
+    monkeypatch.setattr(ManifestWriter, "BATCH", 64)  # a frame every line or two
+    store = tmp_path / "store"
+    first = ok_json(repo_dir, "backup", "--to", str(store))["id"]
+    opened = _store(store)
+    link = chain.read_head(opened, first)
+    count = link.head["lines"]["count"]
+    every = list(chain.picked_lines(opened, link, [(0, count)]))  # type: ignore[arg-type]
+    home = repo_dir / "backups"
+    assert len(known._frames(opened, home, first)) > 3  # type: ignore[arg-type]
+    for ranges in ([(0, 1)], [(2, 4)], [(count - 1, count)], [(0, 1), (3, count)], [(1, count)]):
+        assert list(known.window(opened, home, link, ranges)) == [  # type: ignore[arg-type]
+            line for i, line in enumerate(every) if any(lo <= i < hi for lo, hi in ranges)]
+    read: list[tuple[int, int]] = []
+    get_range = opened.get_range  # type: ignore[attr-defined]
+    monkeypatch.setattr(opened, "get_range", lambda key, at, n: read.append((at, n)) or get_range(key, at, n))
+    monkeypatch.setattr(chain, "_LineBlocks", None)  # never from the start
+    assert list(known.window(opened, home, link, [(count - 1, count)])) == every[-1:]  # type: ignore[arg-type]
+    size = (store / "manifests" / f"{first}.jsonl.zst").stat().st_size
+    assert read and read[0][0] > size // 2 and read[0][0] + read[0][1] <= size  # its frames only

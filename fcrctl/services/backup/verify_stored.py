@@ -188,7 +188,7 @@ def _verify_changed(store: BackupStore, tee: known_sound.Tee, backup_id: str, li
             ranges = [(max(lo, offset) - offset, min(hi, offset + n) - offset) for lo, hi in spans
                       if max(lo, offset) < min(hi, offset + n)]
             same = known_sound.recorded(store, home, link, read=True)
-            lines = (known_sound.window(store, link, ranges) if same
+            lines = (known_sound.window(store, home, link, ranges) if same
                      else chain.picked_lines(tee, link, ranges))  # type: ignore[arg-type]
             for line in lines:
                 if not chain.rel_of(line, link.id)[1]:

@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS manifests (id TEXT PRIMARY KEY, lines TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS chunks (id TEXT NOT NULL, n INTEGER NOT NULL, sha256 BLOB NOT NULL,
     checked INTEGER NOT NULL, PRIMARY KEY (id, n)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS frames (id TEXT NOT NULL, line INTEGER NOT NULL, offset INTEGER NOT NULL,
+    PRIMARY KEY (id, line)) WITHOUT ROWID;
 """
 _ERRORS = (sqlite3.Error, OSError, ValueError)
 
@@ -104,9 +106,11 @@ def _open(store: BackupStore, home: Path | None, create: bool) -> sqlite3.Connec
 
 
 def note(store: BackupStore, home: Path | None, backup_id: str, lines_sha256: str | None,
-         size: int, chunks: list[bytes], *, read: bool) -> None:
+         size: int, chunks: list[bytes], *, read: bool, frames: list[tuple[int, int]] | None = None) -> None:
     """Record a manifest as sound: the bytes this home put (``read`` False), or read back from the
-    store and found to hash to its lines' sha256 (``read`` True). A failure only leaves it unrecorded."""
+    store and found to hash to its lines' sha256 (``read`` True). ``frames``: where each zstd frame
+    of its lines starts and the place of its first line (the writer's), kept for the same bytes
+    read back. A failure only leaves it unrecorded."""
     if not lines_sha256:
         return
     with contextlib.suppress(*_ERRORS, FcrctlError):
@@ -118,6 +122,12 @@ def note(store: BackupStore, home: Path | None, backup_id: str, lines_sha256: st
                 return
             db.execute("BEGIN IMMEDIATE")
             run = _run(db)
+            same = [bytes(d) for (d,) in db.execute("SELECT sha256 FROM chunks WHERE id = ? ORDER BY n",
+                                                    (backup_id,))] == chunks
+            if frames is not None or not same:
+                db.execute("DELETE FROM frames WHERE id = ?", (backup_id,))
+            db.executemany("INSERT INTO frames VALUES (?, ?, ?)", ((backup_id, first, offset)
+                                                                   for offset, first in frames or ()))
             db.execute("DELETE FROM chunks WHERE id = ?", (backup_id,))
             db.execute("INSERT OR REPLACE INTO manifests VALUES (?, ?, ?, ?)",
                        (backup_id, lines_sha256, size, int(read)))
@@ -186,6 +196,7 @@ def _stored_sizes(store: BackupStore, db: sqlite3.Connection) -> dict[str, int]:
     if gone:
         db.executemany("DELETE FROM manifests WHERE id = ?", ((b,) for b in gone))
         db.executemany("DELETE FROM chunks WHERE id = ?", ((b,) for b in gone))
+        db.executemany("DELETE FROM frames WHERE id = ?", ((b,) for b in gone))
     return out
 
 
@@ -254,13 +265,80 @@ class _Hashing:
         self.close()
 
 
-def window(store: BackupStore, link: chain.Link, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
+def window(store: BackupStore, home: Path | None, link: chain.Link,
+           ranges: list[tuple[int, int]]) -> Iterator[bytes]:
     """The link's own lines whose place is in one of ``ranges`` (half-open), for a link recorded
-    sound: not hashed, and not read past the last wanted line."""
-    last = max((hi for lo, hi in ranges if hi > lo), default=0)
-    index = 0
-    if last == 0:
+    sound: not hashed; read from the frame holding the first wanted line when the writer's frames
+    are recorded, else from its start, and never past the last wanted line."""
+    wanted = sorted((lo, hi) for lo, hi in ranges if hi > lo)
+    if not wanted:
         return
+    starts = _frames(store, home, link.id)
+    if not starts:
+        yield from _from_start(store, link, wanted)
+        return
+    key = manifest_key(link.id)
+    for lo, hi in wanted:
+        first, begin = max(((line, at) for line, at in starts if line <= lo), default=starts[0])
+        end = min((at for line, at in starts if line >= hi), default=None)
+        yield from _in_frames(store, key, link.id, begin, end, first, lo, hi)
+
+
+def _frames(store: BackupStore, home: Path | None, backup_id: str) -> list[tuple[int, int]]:
+    """(place of its first line, offset) of each recorded frame of the manifest's lines."""
+    try:
+        db = _open(store, home, create=False)
+    except _ERRORS:
+        return []
+    if db is None:
+        return []
+    try:
+        return [(int(a), int(b)) for a, b in db.execute(
+            "SELECT line, offset FROM frames WHERE id = ? ORDER BY line", (backup_id,))]
+    except _ERRORS:
+        return []
+    finally:
+        db.close()
+
+
+def _in_frames(store: BackupStore, key: str, backup_id: str, begin: int, end: int | None, first: int,
+               lo: int, hi: int) -> Iterator[bytes]:
+    """Lines lo..hi-1 from the frames stored at ``begin``..``end`` (None: to the end), the first
+    of them line ``first``; CorruptData if they are not whole zstd frames of whole lines."""
+    import io
+
+    import zstandard
+
+    from fcrctl.services.backup import validate
+
+    if end is None:
+        sized = getattr(store, "list_sizes", None)
+        end = dict(sized("manifests/")).get(key) if callable(sized) else None
+        if end is None:
+            raise validate.damaged(backup_id, "it is no longer listed")
+    data = store.get_range(key, begin, end - begin)
+    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
+    index, pending = first, b""
+    try:
+        while index < hi and (chunk := reader.read(1 << 20)):
+            pending += chunk
+            cut = pending.rfind(b"\n") + 1
+            block, pending = pending[:cut], pending[cut:]
+            if len(pending) > chain._LINE_MAX:  # noqa: SLF001 - a store's data never decides how much is held
+                raise validate.damaged(backup_id, "it has a line over the limit")
+            for line in block.split(b"\n")[:-1]:
+                if lo <= index < hi:
+                    yield line + b"\n"
+                index += 1
+    except zstandard.ZstdError as e:
+        raise validate.damaged(backup_id, f"a frame of its lines is damaged ({e})") from e
+    if index < hi:
+        raise validate.damaged(backup_id, "it has fewer lines than its frames say")
+
+
+def _from_start(store: BackupStore, link: chain.Link, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
+    last = max(hi for _, hi in ranges)
+    index = 0
     for block in chain._LineBlocks(store, link):  # noqa: SLF001 - the same whole-line blocks, unhashed
         n = block.count(b"\n")
         split: list[bytes] | None = None

@@ -269,7 +269,7 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
         flush()
     # what was put is recorded sound: the next upload builds on it without reading it back whole
     known_sound.note(store, home.root, info.id, manifest.header["lines"]["sha256"], *known_sound.chunk_hashes([body]),
-                     read=False)
+                     read=False, frames=manifest.frames)
     packcache.note(store, home.root, packer.written)  # so the next upload need not read them back
     report.seconds = time.monotonic() - started
     return report
