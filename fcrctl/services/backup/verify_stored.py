@@ -12,6 +12,7 @@ from typing import Any, BinaryIO, cast
 from fcrctl.errors import CorruptData, FcrctlError, NotFound
 from fcrctl.repository.base import Problem
 from fcrctl.services.backup import packcache
+from fcrctl.services.backup.manifest import known as known_sound
 from fcrctl.services.backup.manifest.downloads import _run_entries, blob_exists, read_blob
 from fcrctl.services.backup.manifest.fds import Discard
 from fcrctl.services.backup.manifest.format import Entry, TransferReport
@@ -38,12 +39,14 @@ def verify_store(store: BackupStore, backup_id: str, *, read_data: bool = False,
         links = chain.resolve(store, backup_id)
     except FcrctlError as err:
         report.problems.append(Problem("manifest", err.message))
+    tee = known_sound.Tee(store)  # the manifests read whole, recorded sound if no problem is found
     if record is not None and links and all(link.chained for link in links) and \
             any(record["links"].get(link.id) == link.lines_sha256 for link in links):
-        _verify_changed(store, backup_id, links, record, report, home)
+        _verify_changed(store, tee, backup_id, links, record, report, home)
     elif links:
-        _verify_whole(store, backup_id, read_data, jobs, progress, report, home)
+        _verify_whole(store, tee, backup_id, read_data, jobs, progress, report, home)
     if report.ok and links:
+        tee.note(home, links)
         store_record.save(home, store.location, {link.id: str(link.lines_sha256) for link in links if
                                                  link.lines_sha256}, record["sweep"] if record else ["", 0])
     elif home is not None:
@@ -71,7 +74,7 @@ def _blob_lookup(store: BackupStore, home: Path | None) -> Callable[[str], bool]
     return stored
 
 
-def _verify_whole(store: BackupStore, backup_id: str, read_data: bool, jobs: int,
+def _verify_whole(store: BackupStore, tee: known_sound.Tee, backup_id: str, read_data: bool, jobs: int,
                   progress: Callable[[int], None] | None, report: VerifyReport, home: Path | None) -> None:
     lock = threading.Lock()
     seen: set[str] = set()
@@ -99,7 +102,7 @@ def _verify_whole(store: BackupStore, backup_id: str, read_data: bool, jobs: int
 
     counts = TransferReport(report.id, store.location)
     try:
-        checked = check_manifest(store, backup_id)  # the placement of its objects, and its linesSha256
+        checked = check_manifest(tee, backup_id)  # type: ignore[arg-type]  # the placement of its objects, and its linesSha256
         _, objects = _read_manifest(store, backup_id, checked)  # the same lines, not validated twice
         try:
             if read_data:
@@ -122,10 +125,11 @@ def _verify_whole(store: BackupStore, backup_id: str, read_data: bool, jobs: int
         pass
 
 
-def _verify_changed(store: BackupStore, backup_id: str, links: list[Any], record: dict[str, Any],
+def _verify_changed(store: BackupStore, tee: known_sound.Tee, backup_id: str, links: list[Any], record: dict[str, Any],
                     report: VerifyReport, home: Path | None) -> None:
     """Only what changed since the recorded sound verify: the links it did not check, whole; the
-    ones it did, hashed (their bytes unchanged) and a sweep of their blobs (manifest/verified.py)."""
+    ones it did, hashed (their bytes unchanged; or, when this home read them back sound, their size
+    and a sweep of their stored bytes: known.py) and a sweep of their blobs (manifest/verified.py)."""
     import json
 
     from fcrctl.services.backup import validate
@@ -161,7 +165,7 @@ def _verify_changed(store: BackupStore, backup_id: str, links: list[Any], record
     fresh = [link for link in links if link not in known]
     try:
         for link in fresh:  # uploaded or folded since: every line
-            for _rel, gone, line in chain.link_lines(store, link, ordered=True):
+            for _rel, gone, line in chain.link_lines(tee, link, ordered=True):  # type: ignore[arg-type]
                 if not gone:
                     check_line(line, link.id, True)
         layout.finish(backup_id)
@@ -180,10 +184,13 @@ def _verify_changed(store: BackupStore, backup_id: str, links: list[Any], record
         window = min(store_record.SWEEP_LINES, total)
         spans = [(start, min(start + window, total)), (0, max(0, start + window - total))]
         offset = 0
-        for link, n in zip(known, counts, strict=True):  # hashed whole, in C; the sweep's lines checked
+        for link, n in zip(known, counts, strict=True):  # hashed whole in C (or as recorded); the sweep's lines checked
             ranges = [(max(lo, offset) - offset, min(hi, offset + n) - offset) for lo, hi in spans
                       if max(lo, offset) < min(hi, offset + n)]
-            for line in chain.picked_lines(store, link, ranges):
+            same = known_sound.recorded(store, home, link, read=True)
+            lines = (known_sound.window(store, home, link, ranges) if same
+                     else chain.picked_lines(tee, link, ranges))  # type: ignore[arg-type]
+            for line in lines:
                 if not chain.rel_of(line, link.id)[1]:
                     check_line(line, link.id, False)
             offset += n

@@ -21,7 +21,7 @@ from typing import Any
 
 from fcrctl.errors import CorruptData, FcrctlError
 from fcrctl.services.backup import rootstate
-from fcrctl.services.backup.manifest import chain
+from fcrctl.services.backup.manifest import chain, known
 from fcrctl.services.backup.manifest.format import ObjectFiles, TransferReport, line, manifest_key
 from fcrctl.services.backup.manifest.writer import ManifestWriter
 from fcrctl.services.backup.reread_states import State, changes
@@ -54,12 +54,13 @@ class Plan:
             return "full"
         return "rebase" if link.chain_field("depth") + 1 > DEPTH_MAX else "delta"
 
-    def checked_shape(self, store: BackupStore) -> str:
+    def checked_shape(self, store: BackupStore, home: Path | None = None) -> str:
         """:meth:`shape`, the previous manifest's own lines checked first when a delta is to
         name it (a rebase reads the deltas it folds): a damaged one is merged with (which
-        fails, and every object is described) rather than built on."""
+        fails, and every object is described) rather than built on. Not read whole when
+        ``home`` records it sound (known.py)."""
         shape = self.shape()
-        if shape == "delta" and self.link is not None and not chain.sound(store, self.link):
+        if shape == "delta" and self.link is not None and not known.sound(store, home, self.link):
             return "full"
         return shape
 

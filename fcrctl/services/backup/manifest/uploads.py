@@ -11,6 +11,7 @@ from pathlib import Path
 from fcrctl.errors import CorruptData
 from fcrctl.services.backup import frames, packcache, packs, rootstate
 from fcrctl.services.backup.manifest import fds, merge, retired
+from fcrctl.services.backup.manifest import known as known_sound
 from fcrctl.services.backup.manifest.deletes import store_lock
 from fcrctl.services.backup.manifest.describe import (
     describe_object,
@@ -97,7 +98,7 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     # previous manifest when it can be a base (chain.py), else its lines copied with the changed
     # objects' replaced (merge.py)
     merging = merge.plan(home, info, store) if has_state and before is None else None
-    shape = merging.checked_shape(store) if merging is not None else "full"
+    shape = merging.checked_shape(store, home.root) if merging is not None else "full"
     if shape == "full" and has_state and before is None and copy_unchanged(store, info, header, report, check_reused):
         report.seconds = time.monotonic() - started
         return report
@@ -277,6 +278,9 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     store.put(manifest_key(info.id), iter([body]))
     if callable(flush):
         flush()
+    # what was put is recorded sound: the next upload builds on it without reading it back whole
+    known_sound.note(store, home.root, info.id, manifest.header["lines"]["sha256"], *known_sound.chunk_hashes([body]),
+                     read=False, frames=manifest.frames)
     packcache.note(store, home.root, packer.written)  # so the next upload need not read them back
     report.seconds = time.monotonic() - started
     return report

@@ -44,6 +44,10 @@ class ManifestWriter:
         self._size = 0
         self._lines = hashlib.sha256()  # over the object lines: lets a later upload copy them safely
         self.count = 0  # lines written
+        # each batch is a zstd frame of its own, so a reader can start at any of them (known.py):
+        # (offset in the stored value, the place of its first line), set by finish
+        self.frames: list[tuple[int, int]] = []
+        self._drained = 0
 
     def add(self, obj: ObjectFiles) -> None:
         data = line(obj.to_json())
@@ -64,7 +68,10 @@ class ManifestWriter:
             self._drain()
 
     def _drain(self) -> None:
+        self.frames.append((self._out.tell(), self._drained))
         self._writer.write(b"".join(self._pending))
+        self._writer.flush(zstandard.FLUSH_FRAME)
+        self._drained += len(self._pending)
         self._pending.clear()
         self._size = 0
 
@@ -72,9 +79,10 @@ class ManifestWriter:
         digest = self._lines.hexdigest()
         self._pending.append(line({"end": True, "objects": objects, "files": files, "linesSha256": digest}))
         self._drain()
-        self._writer.flush(zstandard.FLUSH_FRAME)
         self.header["lines"] = {"sha256": digest, "count": self.count}
-        return zstandard.ZstdCompressor(level=LEVEL).compress(line(self.header)) + self._out.getvalue()
+        head = zstandard.ZstdCompressor(level=LEVEL).compress(line(self.header))
+        self.frames = [(len(head) + offset, first) for offset, first in self.frames]
+        return head + self._out.getvalue()
 
 
 def previous_objects(store: BackupStore, info: BackupInfo) -> dict[str, tuple[str, ObjectFiles]]:
@@ -177,7 +185,8 @@ def _checked_end(body: bytes) -> dict[str, Any] | None:
     end: dict[str, Any] | None = None
     count = 0
     try:
-        reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body)))
+        reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body),
+                                                                              read_across_frames=True))
         for line in reader:
             if line.startswith(b'{"end":'):
                 end = json.loads(line)
