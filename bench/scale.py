@@ -22,7 +22,8 @@ changes; `info` and `get` (RDF, binary) latency (wall, and CPU seconds beside th
 start: robust on a shared machine); the nightly backup jobs (uploads, verify-backup,
 prune-backups). The baseline beside each figure is the same operation at the smallest size: a
 cost that grows with change, not size, has exponent ~0. Each row ends with its fitted value at 1M
-objects and its target there (issue 14), or says it has none (a whole walk, or a floor).
+objects and its target there (issue 14), or says it has none (a whole-repository cost: build,
+first snapshot, whole verify; or a floor).
 """
 
 from __future__ import annotations
@@ -449,7 +450,7 @@ def report(sizes: list[int], results: list[dict[str, float]]) -> None:
         b, at_1m = fit(sizes, values)
         kind = op.removeprefix("baseline: ")
         target = TARGETS.get(kind)
-        verdict = "(none: reads everything, or a floor)"
+        verdict = "(none: a whole-repository cost, or a floor)"
         if kind in FLAT:
             verdict = (f"<= {values[0] * 1.1:.3f} (smallest +10%): "
                        f"{'met' if at_1m <= values[0] * 1.1 else 'NOT met'}")

@@ -50,3 +50,30 @@ def test_tops_of_few_objects_are_grouped(tmp_path: Path) -> None:
 
 def test_an_empty_root_has_no_units(tmp_path: Path) -> None:
     assert root_units.units(str(tmp_path), []) == []
+
+
+def test_a_walk_that_lists_no_declared_object_finds_what_a_listing_walk_finds(tmp_path: Path) -> None:
+    """reindex's walk stats an object's declaration instead of listing a directory named as the
+    0004 layout names objects: the same objects in the same order, whatever the names."""
+    root = tmp_path / "root"
+    hashed = "a" * 64
+    _object(root / "abc" / "def" / hashed)  # as the layout places it
+    (root / "abc" / "def" / ("b" * 64) / "inner" / ("c" * 64)).mkdir(parents=True)  # 64 characters, no declaration
+    _object(root / "abc" / "def" / ("b" * 64) / "inner" / ("c" * 64) / "deeper")  # ...an object below it
+    old = root / "abd" / ("d" * 64)
+    old.mkdir(parents=True)
+    (old / (ocfl.OBJECT_NAMASTE_PREFIX + "1.0")).write_text("ocfl_object_1.0\n")  # an OCFL 1.0 object
+    newer = root / "abe" / ("e" * 64)
+    newer.mkdir(parents=True)
+    (newer / (ocfl.OBJECT_NAMASTE_PREFIX + "1.2")).write_text("ocfl_object_1.2\n")  # found by its listing
+    (root / "abf" / ("f" * 64) / "v1").mkdir(parents=True)  # an inventory but no declaration: not an object
+    (root / "abf" / ("f" * 64) / "inventory.json").write_text("{}")
+    _object(root / "short")
+    for top in sorted(p.name for p in root.iterdir()):
+        listed = [(obj, rel) for obj, rel, _ in ocfl.object_dirs(f"{root}/{top}", top)]
+        stated = [(obj, rel) for obj, rel, _ in ocfl.object_dirs(f"{root}/{top}", top, listed=False)]
+        assert stated == listed, top
+    walked = [rel for top in sorted(p.name for p in root.iterdir())
+              for _, rel, _ in ocfl.object_dirs(f"{root}/{top}", top, listed=False)]
+    assert walked == [f"abc/def/{hashed}", f"abc/def/{'b' * 64}/inner/{'c' * 64}/deeper", f"abd/{'d' * 64}",
+                      f"abe/{'e' * 64}", "short"]

@@ -48,7 +48,7 @@ def _read_tops_forked(tops: list[str]) -> list[ReadObject]:  # (tops: directorie
 
 def _read_tops(root: str, entries: Entries, tops: list[str]) -> Iterator[ReadObject]:
     for top in tops:
-        for obj, rel, _listing in ocfl.object_dirs(f"{root}/{top}", top):
+        for obj, rel, _listing in ocfl.object_dirs(f"{root}/{top}", top, listed=False):
             yield _read(root, entries, obj, rel)
 
 
