@@ -28,7 +28,7 @@ import hashlib
 import heapq
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -332,17 +332,15 @@ def _end(tail: bytes) -> Any:
         return None
 
 
-def picked_lines(store: BackupStore, link: Link, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
-    """The link's own lines whose place (0 = the first after the header) is in one of ``ranges``
-    (half-open), its lines hashed whole in C-speed blocks, not split but where a wanted line is:
-    CorruptData at the end if they do not match its linesSha256 (end line and header). For a
-    link already checked whole with the same sha256 (verify's record): it costs its bytes, not its
-    lines."""
-    hashed = hashlib.sha256()
+def pick(blocks: Iterable[bytes], ranges: list[tuple[int, int]]) -> Iterator[bytes]:
+    """The lines of ``blocks`` (whole-line blocks, in order; place 0 = the first line) whose place is in
+    one of ``ranges`` (half-open), each block split only where a wanted line is; it stops reading
+    ``blocks`` once past the last range."""
+    last = max((hi for _, hi in ranges), default=0)
     index = 0
-    blocks = _LineBlocks(store, link)
+    if index >= last:
+        return
     for block in blocks:
-        hashed.update(block)
         n = block.count(b"\n")
         split: list[bytes] | None = None
         for lo, hi in ranges:
@@ -351,6 +349,28 @@ def picked_lines(store: BackupStore, link: Link, ranges: list[tuple[int, int]]) 
                 for i in range(max(lo, index), min(hi, index + n)):
                     yield split[i - index] + b"\n"
         index += n
+        if index >= last:
+            return
+
+
+def picked_lines(store: BackupStore, link: Link, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
+    """The link's own lines whose place (0 = the first after the header) is in one of ``ranges``
+    (half-open), its lines hashed whole in C-speed blocks, not split but where a wanted line is:
+    CorruptData at the end if they do not match its linesSha256 (end line and header). For a
+    link already checked whole with the same sha256 (verify's record): it costs its bytes, not its
+    lines."""
+    hashed = hashlib.sha256()
+    blocks = _LineBlocks(store, link)
+
+    def hashing() -> Iterator[bytes]:
+        for block in blocks:
+            hashed.update(block)
+            yield block
+
+    feed = hashing()
+    yield from pick(feed, ranges)
+    for _ in feed:  # the lines after the last one wanted are hashed all the same
+        pass
     end = _end(blocks.tail)
     if not isinstance(end, dict) or not end.get("end"):
         raise CorruptData(f"manifest of {link.id} is truncated: upload the backup again")

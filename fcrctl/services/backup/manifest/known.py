@@ -337,16 +337,4 @@ def _in_frames(store: BackupStore, key: str, backup_id: str, begin: int, end: in
 
 
 def _from_start(store: BackupStore, link: chain.Link, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
-    last = max(hi for _, hi in ranges)
-    index = 0
-    for block in chain._LineBlocks(store, link):  # noqa: SLF001 - the same whole-line blocks, unhashed
-        n = block.count(b"\n")
-        split: list[bytes] | None = None
-        for lo, hi in ranges:
-            if lo < index + n and hi > index:
-                split = block.split(b"\n") if split is None else split
-                for i in range(max(lo, index), min(hi, index + n)):
-                    yield split[i - index] + b"\n"
-        index += n
-        if index >= last:
-            return
+    return chain.pick(chain._LineBlocks(store, link), ranges)  # noqa: SLF001 - the same whole-line blocks, unhashed
