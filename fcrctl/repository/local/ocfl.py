@@ -186,10 +186,10 @@ def read_small(path: str | Path) -> tuple[bytes, os.stat_result]:
     try:
         st = os.fstat(fd)
         first = os.read(fd, st.st_size + 1)
-        if len(first) <= st.st_size:  # a short read of a regular file is its end: no read to see it
+        if len(first) == st.st_size:  # all fstat saw and no more: its end, without a read to see it
             return first, st
         chunks = [first]
-        while chunks[-1]:  # the file has grown since fstat
+        while chunks[-1]:  # the file has grown since fstat, or a filesystem read short (FUSE direct I/O)
             chunks.append(os.read(fd, 1 << 16))
         return b"".join(chunks), st
     finally:
