@@ -149,8 +149,13 @@ def test_fedora4_reports_and_stores_only_given_labels(tmp_path: Path) -> None:
         b.run("versions", "create", "/moby", "--label", "rev")
         listing = Graph().parse(data=requests.get(handle.url + "/moby/fcr:versions", timeout=10).content,
                                 format="turtle")
-        labels = sorted(str(o) for o in listing.objects(None, URIRef(rdf.FEDORA + "hasVersionLabel")))
-        assert labels == ["rev"]  # the unlabelled versions are named by their URL (id) alone
-        assert len(set(listing.objects(None, URIRef(rdf.FEDORA + "hasVersion")))) == 3
+        # 4.7 labels every listed version with its URL's last segment (clients read a label off each):
+        # an unlabelled one by its created time, in the shape the client invented and reads as no label
+        named = {str(v).rsplit("/", 1)[1]: str(listing.value(v, URIRef(rdf.FEDORA + "hasVersionLabel")))
+                 for v in listing.objects(None, URIRef(rdf.FEDORA + "hasVersion"))}
+        assert len(named) == 3 and all(segment == label for segment, label in named.items())
+        assert sorted(n if n == "rev" else re.sub(r"^v\d{20}$", "TIME", n) for n in named) == ["TIME", "TIME", "rev"]
+        assert [v["label"] for v in json.loads(b.run("--json", "versions", "list", "/moby").stdout)] == [
+            None, None, "rev"]
     with open_repository(str(repo)) as local:
         assert [v.label for v in local.versions("/moby")] == [None, None, "rev"]

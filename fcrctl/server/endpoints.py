@@ -32,10 +32,6 @@ def _negotiated(ctx: Context) -> str:
     return mime
 
 
-def _version_name(version: Version) -> str:
-    return version.label or version.id
-
-
 def list_versions(ctx: Context) -> Response:
     from rdflib import Graph, Literal, URIRef
 
@@ -44,16 +40,17 @@ def list_versions(ctx: Context) -> Response:
     mime = _negotiated(ctx)
     info = ctx.repo.info(ctx.target.path)
     versions = ctx.repo.versions(info.path)
+    names = fedora4.version_names(versions)
     graph = Graph()
     subject = URIRef(ctx.url(info.path))
     fedora = rdf.FEDORA
     for version in versions:
-        node = URIRef(ctx.url(info.path, "fcr:versions", _version_name(version)))
+        node = URIRef(ctx.url(info.path, "fcr:versions", names[version.id]))
         graph.add((subject, URIRef(fedora + "hasVersion"), node))
-        if version.label is not None:  # an unlabelled version is named by its id in the URL only
-            graph.add((node, URIRef(fedora + "hasVersionLabel"), Literal(version.label)))
+        graph.add((node, URIRef(fedora + "hasVersionLabel"), Literal(names[version.id])))
         graph.add((node, URIRef(fedora + "created"), rdf.datetime_literal(version.created)))
-    body = b"" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
+    write = fedora4.serialize if fedora4.types_literals(mime) else rdf.serialize
+    body = b"" if ctx.request.method == "HEAD" else write(graph, mime)
     resp = Response(body, content_type=mime)
     resp.vary.add("Accept")
     return resp
@@ -74,7 +71,8 @@ def create_version(ctx: Context) -> Response:
     version = ctx.repo.create_version(path, label=label)
     resp = Response(status=201)
     resp.headers.remove("Content-Type")
-    resp.headers["Location"] = h.uri(ctx.url(path, "fcr:versions", _version_name(version)))
+    name = fedora4.version_names(ctx.repo.versions(path))[version.id]
+    resp.headers["Location"] = h.uri(ctx.url(path, "fcr:versions", name))
     return resp
 
 
@@ -107,6 +105,11 @@ def resolve_version(ctx: Context) -> Version:
         for version in versions:
             if getattr(version, field) == label:
                 return version
+    if ctx.config.dialect == "fedora4":  # the name an unlabelled version is listed by
+        names = fedora4.version_names(versions)
+        for version in versions:
+            if names[version.id] == label:
+                return version
     for version in reversed(versions):  # a memento second names the last version made in it, as in Fedora 6
         if version.memento == label:
             return version
@@ -129,9 +132,9 @@ def get_version(ctx: Context) -> Response:
 def get_version_metadata(ctx: Context) -> Response:
     version = resolve_version(ctx)
     info = ctx.repo.info(ctx.target.path, version=version.id)
-    if not info.is_binary:
+    if not info.is_binary and ctx.config.dialect != "fedora4":  # 4.7: a container's version, as reads.binary_info
         raise NotFound(f"{ctx.target.path} is a container: only binaries have fcr:metadata")
-    return _version_rdf(ctx, info, version, description=True)
+    return _version_rdf(ctx, info, version, description=info.is_binary)
 
 
 def _version_rdf(ctx: Context, info: ResourceInfo, version: Version, *, description: bool) -> Response:

@@ -14,13 +14,14 @@ Each rule here was read from Fedora 4.7.5's HTTP layer (fcrepo4, tag fcrepo-4.7.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, Gone, NotFound
 from fcrctl.rdf.server_managed import ServerManagedConflict, ServerManagedTypeConflict
-from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP
+from fcrctl.repository.base import DIRECT_CONTAINER, INDIRECT_CONTAINER, LDP, Version
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -135,6 +136,27 @@ def check_label(label: str | None) -> str:
     if _NUMERIC_LABEL.match(label):
         raise BadInput(f"version label {label!r} must not be (or end in whitespace and) digits only: add a letter")
     return label
+
+
+def version_names(versions: Sequence[Version]) -> dict[str, str]:
+    """Each version's name in 4.7's fcr:versions, by id: its URL segment and its hasVersionLabel, which 4.7
+    writes from the version's one identifier (``VersionsRdfContext``), so clients (pyfc4) read a label off
+    every listed version. A given label names its version; any other is named by its created time in the
+    shape fcrctl's HTTP client invents for a version the user did not label (``v`` + 20 digits), which
+    that client reads back as no label, and which no id or short label a client gives can shadow (an
+    unlabelled version listed as ``v1`` was hidden by a version labelled ``v1``)."""
+    names: dict[str, str] = {}
+    taken = {v.label for v in versions if v.label}
+    for version in versions:
+        if version.label:
+            names[version.id] = version.label
+            continue
+        when = version.created.astimezone(UTC) if version.created.tzinfo else version.created
+        while (name := "v" + when.strftime("%Y%m%d%H%M%S%f")) in taken:  # made in one microsecond (or a second)
+            when += timedelta(microseconds=1)
+        taken.add(name)
+        names[version.id] = name
+    return names
 
 
 # -- creating and replacing ------------------------------------------------------------------------
