@@ -253,6 +253,11 @@ class Context:
             modified_since = h.to_seconds(info.modified) > req.if_modified_since
             if not modified_since:
                 raise NotModified(info, weak)
+        # Fedora 6 (ContentExposingResource) checks a PUT's or PATCH's X-If-State-Token after RFC 7232's headers
+        token = req.headers.get("X-If-State-Token")
+        stale = token is not None and info is not None and token != info.etag
+        if stale and req.method in ("PUT", "PATCH") and self.config.dialect == "fedora6":
+            raise PreconditionFailed(f"X-If-State-Token: the state token of {self.target.path} is now {info.etag}")  # type: ignore[union-attr]
 
     def conditions(self, info: ResourceInfo | None) -> Conditions:
         """Conditions for the repository to re-check atomically (the ETag the server just verified)."""

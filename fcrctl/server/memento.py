@@ -90,6 +90,8 @@ def timemap(ctx: Context) -> Response:
         body = "" if ctx.request.method == "HEAD" else rdf.serialize(graph, mime)
         resp = Response(body, content_type=r.TURTLE_WITH_CHARSET if mime == "text/turtle" else mime)
     timemap_headers(resp, ctx, path, deleted=deleted)
+    if ctx.config.dialect == "fedora6" and not deleted:  # Fedora 6's TimeMapImpl takes its original's state token
+        resp.headers["X-State-Token"] = ctx.repo.info(path).etag
     resp.vary.add("Accept")
     return resp
 

@@ -144,6 +144,8 @@ def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, desc
     add = resp.headers.add
     weak = description or not info.is_binary
     add("ETag", h.etag(info, weak=weak))
+    if ctx.config.dialect == "fedora6" and info.etag:  # Fedora 6 sends its state token (an X-If-State-Token's match)
+        add("X-State-Token", info.etag)
     resp.last_modified = info.modified
     for value in h.type_links(info.model, description=description):
         add("Link", value)
