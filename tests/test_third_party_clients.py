@@ -345,3 +345,54 @@ def test_suite_state_token_ignored_where_unsupported(served: ServerHandle) -> No
     put = requests.put(url, headers={"Content-Type": "text/turtle", IF_STATE: "random-token"}, data=got.text,
                        timeout=10)
     assert 200 <= put.status_code < 300, put.text
+
+
+# -- rdflib.js (npm), the Linked Data library of SolidOS / mashlib --------------------------------------------------
+
+NODE_PREFIX = pathlib.Path(__file__).resolve().parent.parent / ".ci-node"  # where .ci/run puts Azurite too
+
+
+def _rdflib_js() -> pathlib.Path:
+    """rdflib.js under .ci-node, installed there from npm by the first test that needs it (under the lock the
+    Azurite install takes: xdist workers start at once)."""
+    import fcntl
+    import shutil
+    import subprocess
+
+    installed = NODE_PREFIX / "node_modules" / "rdflib" / "package.json"
+    if installed.exists():
+        return NODE_PREFIX
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.skip("rdflib.js needs node and npm (apt-get install nodejs npm): not installed here")
+    NODE_PREFIX.mkdir(exist_ok=True)
+    with open(NODE_PREFIX / ".install-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not installed.exists():
+            done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(NODE_PREFIX), "rdflib@2"],
+                                  capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:
+                pytest.fail(f"npm install rdflib failed: {done.stderr[-2000:]}")
+    return NODE_PREFIX
+
+
+def test_rdflib_js_reads_patches_and_puts_back(served: ServerHandle) -> None:
+    """rdflib.js's Fetcher and UpdateManager: PUT a Turtle document, load it, find it editable (Accept-Patch),
+    PATCH it with the SPARQL Update it writes, PUT back what it loaded with a change, create a container by POST,
+    read ldp:contains, DELETE."""
+    import json
+    import shutil
+    import subprocess
+
+    prefix = _rdflib_js()
+    script = pathlib.Path(__file__).with_name("rdflib_js_client.cjs")
+    done = subprocess.run([shutil.which("node") or "node", str(script), str(prefix), served.url], capture_output=True,
+                          text=True, timeout=120)
+    steps = {line["step"]: line for line in map(json.loads, done.stdout.splitlines())}
+    failed = {name: s["error"] for name, s in steps.items() if not s["ok"]}
+    assert not failed and done.returncode == 0, (failed, done.stderr[-2000:])
+    got = {name: s["value"] for name, s in steps.items()}
+    assert got["webOperation PUT"] == 201 and got["load"] == ["one"] and got["editable"] == "SPARQL"
+    assert got["update"] == ["two"] and got["putBack"] == [204, ["kept"]]
+    assert got["createContainer"] == [201, served.url + "/js-box"]
+    assert got["contains"] == [served.url + "/js-box", served.url + "/js-doc"] and got["delete"] == 204
