@@ -398,3 +398,56 @@ def test_rdflib_js_reads_patches_and_puts_back(served: ServerHandle) -> None:
     assert got["update"] == ["two"] and got["putBack"] == [204, ["kept"]]
     assert got["createContainer"] == [201, served.url + "/js-box"]
     assert {served.url + "/js-box", served.url + "/js-doc"} <= set(got["contains"]) and got["delete"] == 204
+
+
+# -- the suite's membership updates (Container.java, MAYs serve allows): 3.1.2-D/E/J/K/L/M, 3.1.3-D/E/J/K/L/M/Q/R --
+
+MEMBERSHIP_UPDATES = [  # (ids, the suite's tests, the predicate, its first and second value)
+    ("3.1.2-D/E, 3.1.3-D/E", "ld*ContainerMayAllowLdpMembershipToBeUpdatedByPut/Patch", "membershipResource",
+     None, None),
+    ("3.1.2-J/K, 3.1.3-J/K", "ld*ContainerMayAllowLdpHasMemberRelation*ToBeUpdatedByPut/Patch", "hasMemberRelation",
+     "http://example.org/ldp/member1", "http://example.org/ldp/member2"),
+    ("3.1.2-L/M, 3.1.3-L/M", "ld*ContainerMayAllowLdpIsMemberRelation*ToBeUpdatedByPut/Patch", "isMemberOfRelation",
+     "http://example.org/ldp/isMemberOf1", "http://example.org/ldp/isMemberOf2"),
+    ("3.1.3-Q/R", "ldpIndirectContainerMayAllowLdpInsertedContentRelation*ToBeUpdatedByPut/Patch",
+     "insertedContentRelation", "http://www.w3.org/ns/ldp#MemberSubject", "http://example.org/ldp/MemberSubject"),
+]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+@pytest.mark.parametrize("kind", ["DirectContainer", "IndirectContainer"])
+@pytest.mark.parametrize(("ids", "java", "predicate", "first", "second"), MEMBERSHIP_UPDATES,
+                         ids=[row[2] for row in MEMBERSHIP_UPDATES])
+def test_suite_membership_updates(served: ServerHandle, ids: str, java: str, predicate: str, first: str | None,
+                                  second: str | None, kind: str, method: str) -> None:
+    """A membership triple of a direct or indirect container changed by a PUT of its GET's body with the value
+    replaced, or by a SPARQL DELETE/INSERT PATCH: the new value only, afterwards."""
+    if predicate == "insertedContentRelation" and kind == "DirectContainer":
+        pytest.skip("ldp:insertedContentRelation is an indirect container's")
+    ldp = "http://www.w3.org/ns/ldp#"
+    if first is None or second is None:  # the membership resource: two new containers (AbstractTest.doPost)
+        first, second = (requests.post(served.root, timeout=10).headers["Location"] for _ in range(2))
+    body = f'<> <{DCTERMS}title> "A {kind}" ; <{ldp}{predicate}> <{first}>'
+    if predicate != "membershipResource":
+        body += f" ; <{ldp}membershipResource> <{served.root}>"
+    if predicate != "hasMemberRelation" and predicate != "isMemberOfRelation":
+        body += f" ; <{ldp}hasMemberRelation> <{DCTERMS}hasPart>"
+    if kind == "IndirectContainer" and predicate != "insertedContentRelation":
+        body += f" ; <{ldp}insertedContentRelation> <{DCTERMS}isPartOf>"
+    headers = {"Link": f'<{ldp}{kind}>; rel="type"', "Content-Type": "text/turtle"}
+    created = requests.post(served.root, headers=headers, data=body + " .", timeout=10)
+    assert created.status_code == 201, created.text
+    url = created.headers["Location"]
+    if method == "PUT":
+        nt = "application/n-triples"  # the suite's Turtle, where no prefix can shorten the value it replaces
+        got = requests.get(url, headers={"Accept": nt}, timeout=10).text
+        assert f"<{first}>" in got
+        response = requests.put(url, headers={"Content-Type": nt}, data=got.replace(first, second), timeout=10)
+    else:
+        p = f"<{ldp}{predicate}>"
+        update = f"DELETE {{ <> {p} <{first}> }} INSERT {{ <> {p} <{second}> }} WHERE {{}}"
+        response = requests.patch(url, headers=SPARQL, data=update, timeout=10)
+    assert response.status_code == 204, (ids, java, response.text)
+    graph = Graph().parse(data=requests.get(url, headers={"Accept": "text/turtle"}, timeout=10).text,
+                          format="turtle", publicID=url)
+    assert set(graph.objects(URIRef(url), URIRef(ldp + predicate))) == {URIRef(second)}, (ids, java)
