@@ -7,8 +7,12 @@ own documented operations, in each dialect it speaks.
 - plastron-client (PyPI, UMD Libraries' Fedora client, maintained): every dialect; its transactions are Fedora
   4's (``POST /fcr:tx`` -> ``.../tx:ID``, paths below it), which Fedora 6 replaced, so those run on fedora4/5.
 - rdflib's own HTTP reading (``Graph.parse(url)``: its Accept headers, its choice of parser by Content-Type).
+- rdflib.js (npm): Fetcher and UpdateManager, every dialect (node and npm needed; installed on first use).
 
-The clients are in the ``test`` extra; a test skips (saying why) only where one cannot be imported.
+Then API Test Suite checks (fcrepo/Fedora-API-Test-Suite, crud/StateToken.java and crud/Container.java's
+membership updates) replayed as the suite sends them, each naming its Java test.
+
+The Python clients are in the ``test`` extra; a test skips (saying why) only where a client cannot be had.
 """
 
 from __future__ import annotations
