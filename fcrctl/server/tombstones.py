@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from fcrctl import paths
 from fcrctl.errors import FcrctlError, Gone, NotFound
+from fcrctl.repository.base import ResourceInfo
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
 from fcrctl.server import routing as rt
@@ -103,6 +104,17 @@ def in_archival_group(ctx: Context, path: str) -> bool:
         except NotFound:
             continue
     return False
+
+
+def deleted_state(ctx: Context, path: str) -> ResourceInfo:
+    """The deleted resource at ``path`` as it last was: its newest version in which it was live (in an
+    archival group, versions after its deletion can be the group's others')."""
+    for version in reversed(ctx.repo.versions(path)):
+        try:
+            return ctx.repo.info(path, version=version.id)
+        except (Gone, NotFound):
+            continue
+    raise Gone(f"{path} was deleted and no version of it is left to read", path=path)
 
 
 def delete(ctx: Context) -> Response:

@@ -26,20 +26,24 @@ if TYPE_CHECKING:
     from rdflib import Graph
 
 
-def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> ResourceSpec:
-    """What the request asks to store at ``path``, decided as Fedora does: Link headers, then Content-Type."""
+def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None, *, new: bool | None = None) -> ResourceSpec:
+    """What the request asks to store at ``path``, decided as Fedora does: Link headers, then Content-Type.
+    ``new``: whether it creates (default: when nothing exists); over a tombstone, ``existing`` is the
+    deleted resource, whose kind the request must keep."""
     req = ctx.request
+    new = existing is None if new is None else new
     url = ctx.url(path)
     links = h.parse_links(req.headers.getlist("Link"))
     if ctx.config.dialect == "fedora6":
         h.check_fedora6_types(links)
-        if existing is None:
+        if new:
             h.check_no_acl_link(links)
     elif ctx.config.dialect == "fedora5":  # 5.1's FedoraLdp checks both on every POST and PUT
         h.check_fedora6_types(links, h.FEDORA5_OTHER_TYPES)
         h.check_no_acl_link(links)
     model = h.interaction_model(links)
     external = h.external_content(links)
+    archival = ctx.config.dialect == "fedora6" and h.asks_archival_group(links)
     mime = rdf.mime_of(req.content_type)
     digests = {**h.parse_checksum_param(req.args.get("checksum")), **h.parse_digest(req.headers.get("Digest"))}
     filename = h.filename_from_disposition(req.headers.get("Content-Disposition"))
@@ -87,6 +91,8 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
             "delete it and create it again (send Link: <ldp:NonRDFSource>; rel=type for RDF-typed binaries)"
         )
     if binary:
+        if archival:  # FedoraLdp.ensureArchivalGroupHeaderNotPresentForBinaries: 400, no constraint document
+            raise BadInput(f"a binary cannot be an archival group: leave out Link: <{h.ARCHIVAL_GROUP}>; rel=\"type\"")
         if external is not None:
             ctx.config.external.check(external["url"], external["handling"])
             if external["handling"] == "copy":
@@ -126,8 +132,10 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         if existing is None and model is None:
             model = fedora4.model_from_body(ctx, graph, paths.to_id(path))
     if ctx.config.dialect == "fedora6":
-        _membership_defaults(graph, paths.to_id(path), model or (existing.model if existing else None))
-    return ResourceSpec(graph=graph, model=model, lenient=lenient)
+        _membership_defaults(graph, paths.to_id(path), model or (existing.model if existing and not new else None))
+    # Fedora 6 makes a container an archival group when it creates it; on a replace the type is ignored
+    # (ReplacePropertiesServiceImpl reads no Link), so a resource never gains or loses it
+    return ResourceSpec(graph=graph, model=model, lenient=lenient, archival_group=archival and new)
 
 
 def _membership_defaults(graph: Graph, subject_id: str, model: str | None) -> None:
@@ -238,6 +246,10 @@ def put(ctx: Context) -> Response:
         existing: ResourceInfo | None = ctx.repo.info(path)
     except NotFound:
         existing = None
+    except Gone as err:
+        if err.path not in (None, path) or not _overwrites(ctx):
+            raise
+        return _overwrite(ctx, path)
     ctx.check_preconditions(existing, weak=existing is None or not existing.is_binary)
     spec = resource_spec(ctx, path, existing)
     if existing is None:
@@ -254,6 +266,31 @@ def put(ctx: Context) -> Response:
         spec.graph = _without_unchanged_server_triples(ctx, existing, spec.graph)
     info, was_created = ctx.repo.replace(path, spec, conditions=ctx.conditions(existing))
     return created(ctx, info) if was_created else r.update_links(r.no_content(info), ctx, info)
+
+
+def _overwrites(ctx: Context) -> bool:
+    """Whether this PUT may write over a tombstone (Fedora 6.5's ``Overwrite-Tombstone: true``)."""
+    return (
+        ctx.config.dialect == "fedora6"
+        and ctx.repo.capabilities.overwrite_tombstones
+        and h.overwrite_tombstone(ctx.request.headers.get(h.OVERWRITE_TOMBSTONE))
+    )
+
+
+def _overwrite(ctx: Context, path: str) -> Response:
+    """PUT over a tombstone, as Fedora 6.5 (FedoraLdp.createOrReplaceObjectRdf): the request is checked against
+    the deleted resource (preconditions, its interaction model: 409), then creates it anew (201) after the
+    path's versions, which stay listed. The archival-group type must be what it was (409,
+    OverwriteRdfTombstonePersister); the parent must be live (400, as any create below a tombstone)."""
+    deleted = tombstones.deleted_state(ctx, path)
+    ctx.check_preconditions(deleted, weak=not deleted.is_binary)
+    spec = resource_spec(ctx, path, deleted, new=True)
+    spec.overwrite_tombstone = True
+    try:
+        info = ctx.repo.create(path, spec, parents=True)
+    except Gone as err:  # a deleted parent
+        raise tombstones.refused_below(ctx, path, err) from None
+    return created(ctx, info)
 
 
 def _fedora4_replace(ctx: Context, existing: ResourceInfo, spec: ResourceSpec) -> None:
