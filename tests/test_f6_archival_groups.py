@@ -156,3 +156,74 @@ def test_local_repository_refuses_what_fedora_refuses(tmp_path: Path) -> None:
         assert snapshot(repo) == before
     finally:
         repo.close()
+
+
+@pytest.fixture(params=["local", "http"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, LocalRepository]]:
+    """A repository path or a serve URL (fedora6) in front of it, and the repository to look into."""
+    repo = LocalRepository.open(str(tmp_path / "repo"), create=True)
+    try:
+        if request.param == "local":
+            yield str(tmp_path / "repo"), repo
+            return
+        with start_server(repo=repo, dialect="fedora6") as handle:
+            yield handle.url, repo
+    finally:
+        repo.close()
+
+
+def test_cli_creates_archival_groups_on_both_backends(target: tuple[str, LocalRepository], tmp_path: Path) -> None:
+    """``fcrctl create --archival-group`` (PATH or --in): a group whose members share its object; refused:
+    a binary (exit 2, before the repository is touched), a group in a group (exit 6, conflict)."""
+    from typer.testing import CliRunner
+
+    from fcrctl.cli.main import app
+    from fcrctl.errors import ExitCode
+
+    where, repo = target
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, ["--repo", where, *args])
+        return result.exit_code, result.stdout + result.stderr
+
+    assert run("create", "/works", "--archival-group")[0] == 0
+    code, out = run("create", "--in", "/", "--slug", "w2", "--archival-group")
+    assert code == 0 and "/w2" in out
+    assert run("create", "/works/page")[0] == 0
+    assert repo.info("/works").archival_group and repo.info("/w2").archival_group
+    assert repo.info("/works/page").group == "/works" and not repo.info("/works/page").archival_group
+    code, out = run("--json", "info", "/works")
+    assert code == 0 and '"archival_group": true' in out
+    code, out = run("info", "/works/page")
+    assert code == 0 and "member of /works" in out
+    from fcrctl.repository import open_repository
+
+    client = open_repository(where)
+    try:  # what the HTTP backend reads from serve's links, as the local one from its headers
+        assert client.info("/works/page").group == "/works" and client.info("/works").archival_group
+        assert client.info("/works").group is None
+    finally:
+        client.close()
+    data = tmp_path / "d.bin"
+    data.write_bytes(b"bytes")
+    before = snapshot(repo)
+    code, out = run("create", "/bin", "--file", str(data), "--archival-group")
+    assert code == ExitCode.BAD_INPUT and "binary cannot be an archival group" in out
+    code, out = run("create", "/works/inner", "--archival-group")
+    assert code == ExitCode.CONFLICT and "nested" in out
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("dialect", ["fedora4", "fedora5"])
+def test_cli_says_older_servers_have_no_archival_groups(tmp_path: Path, dialect: str) -> None:
+    from typer.testing import CliRunner
+
+    from fcrctl.cli.main import app
+    from fcrctl.errors import ExitCode
+
+    with start_server(tmp_path / "repo", dialect=dialect) as server:
+        result = CliRunner().invoke(app, ["--repo", server.url, "create", "/g", "--archival-group"])
+        assert result.exit_code == ExitCode.UNSUPPORTED, result.stdout
+        assert "no archival groups" in result.stderr
+        assert requests.get(server.url + "/g").status_code == 404

@@ -101,6 +101,8 @@ class ResourceInfo:
             out["digests"] = dict(self.digests)
         if self.archival_group:
             out["archival_group"] = True
+        if self.group:
+            out["group"] = self.group
         return out
 
 

@@ -70,6 +70,9 @@ class Reads:
             archival_group=head.archival_group,
             has_children=has_children,
         )
+        group = head.link("archival-group")  # Fedora 6 links a member to its archival group
+        if group:
+            info.group = remote.path_of(group)
         if model == NON_RDF_SOURCE:
             # The full Content-Type (parameters included) is the binary's stored MIME type.
             info.mime_type = head.content_type or facts.text(EBUCORE + "hasMimeType")
