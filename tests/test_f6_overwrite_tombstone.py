@@ -225,3 +225,31 @@ def test_import_overwrites_tombstones_keeping_their_history(tmp_path: Path, how:
     finally:
         if how != "local":
             repo.close()
+
+
+def test_local_overwrite_in_a_transaction_keeps_the_history(tmp_path: Path) -> None:
+    """The local backend's own API, inside a transaction: nothing shows before the commit, then the path's
+    versions go on (a group member's in its group's object); without the permission, Gone as before."""
+    from fcrctl.errors import Gone
+
+    repo = LocalRepository.open(str(tmp_path / "repo"), create=True)
+    try:
+        repo.create("/a", ResourceSpec())
+        repo.create("/g", ResourceSpec(archival_group=True))
+        repo.create("/g/m", ResourceSpec())
+        repo.delete("/a")
+        repo.delete("/g/m")
+        with pytest.raises(Gone):
+            repo.create("/a", ResourceSpec())
+        counts = (len(repo.versions("/a")), len(repo.versions("/g")))
+        tx = repo.begin_transaction()
+        view = repo.in_transaction(tx.id)
+        view.create("/a", ResourceSpec(overwrite_tombstone=True))
+        view.create("/g/m", ResourceSpec(overwrite_tombstone=True))
+        with pytest.raises(Gone):
+            repo.info("/a")
+        repo.commit_transaction(tx.id)
+        assert (len(repo.versions("/a")), len(repo.versions("/g"))) == (counts[0] + 1, counts[1] + 1)
+        assert repo.info("/g/m").group == "/g"
+    finally:
+        repo.close()
