@@ -158,9 +158,7 @@ class ResourceSpec:
     external_handling: str | None = None  # copy | redirect | proxy
     lenient: bool = False  # ignore server-managed triples instead of refusing them
     archival_group: bool = False
-    # a create may write over a tombstone at its path, keeping the path's versions (Fedora 6.5's
-    # Overwrite-Tombstone; capabilities.overwrite_tombstones): a permission, not a demand
-    overwrite_tombstone: bool = False
+    overwrite_tombstone: bool = False  # a create may write over a tombstone, after its versions (Fedora 6.5)
 
     @property
     def is_binary(self) -> bool:

@@ -247,9 +247,9 @@ def put(ctx: Context) -> Response:
     except NotFound:
         existing = None
     except Gone as err:
-        if err.path not in (None, path) or not _overwrites(ctx):
+        if err.path not in (None, path) or not tombstones.overwrites(ctx):
             raise
-        return _overwrite(ctx, path)
+        return tombstones.overwrite(ctx, path)
     ctx.check_preconditions(existing, weak=existing is None or not existing.is_binary)
     spec = resource_spec(ctx, path, existing)
     if existing is None:
@@ -266,31 +266,6 @@ def put(ctx: Context) -> Response:
         spec.graph = _without_unchanged_server_triples(ctx, existing, spec.graph)
     info, was_created = ctx.repo.replace(path, spec, conditions=ctx.conditions(existing))
     return created(ctx, info) if was_created else r.update_links(r.no_content(info), ctx, info)
-
-
-def _overwrites(ctx: Context) -> bool:
-    """Whether this PUT may write over a tombstone (Fedora 6.5's ``Overwrite-Tombstone: true``)."""
-    return (
-        ctx.config.dialect == "fedora6"
-        and ctx.repo.capabilities.overwrite_tombstones
-        and h.overwrite_tombstone(ctx.request.headers.get(h.OVERWRITE_TOMBSTONE))
-    )
-
-
-def _overwrite(ctx: Context, path: str) -> Response:
-    """PUT over a tombstone, as Fedora 6.5 (FedoraLdp.createOrReplaceObjectRdf): the request is checked against
-    the deleted resource (preconditions, its interaction model: 409), then creates it anew (201) after the
-    path's versions, which stay listed. The archival-group type must be what it was (409,
-    OverwriteRdfTombstonePersister); the parent must be live (400, as any create below a tombstone)."""
-    deleted = tombstones.deleted_state(ctx, path)
-    ctx.check_preconditions(deleted, weak=not deleted.is_binary)
-    spec = resource_spec(ctx, path, deleted, new=True)
-    spec.overwrite_tombstone = True
-    try:
-        info = ctx.repo.create(path, spec, parents=True)
-    except Gone as err:  # a deleted parent
-        raise tombstones.refused_below(ctx, path, err) from None
-    return created(ctx, info)
 
 
 def _fedora4_replace(ctx: Context, existing: ResourceInfo, spec: ResourceSpec) -> None:

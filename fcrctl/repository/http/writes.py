@@ -1,7 +1,7 @@
 """Writing over HTTP: create, replace (RDF, binary or external content), patch, delete, purge, move, copy
 
-Fedora 4.7 needs the most care (no If-None-Match, models typed in the body, lenient PUTs):
-each such step says so where it happens.
+Long because Fedora 4.7 needs the most care (no If-None-Match, models typed in the body, lenient
+PUTs): each such step says so where it happens.
 """
 
 from __future__ import annotations
@@ -89,12 +89,8 @@ class Writes:
             raise Gone(
                 f"{path} was deleted and a tombstone remains: purge it (fcrctl purge {path}) to reuse it", path=path
             )
-        headers = {"If-None-Match": "*"}
-        if spec.overwrite_tombstone and fedora6:
-            # Fedora 6.5 checks preconditions against the deleted resource (If-None-Match: * would be 412):
-            # the caller asks this only of a path it found deleted. A 410 says the server (before 6.5)
-            # does not take the header.
-            headers = {"Overwrite-Tombstone": "true"}
+        # over a tombstone (a path found deleted; 410 before 6.5): no If-None-Match (6.5 matches the deleted one)
+        headers = {"Overwrite-Tombstone": "true"} if spec.overwrite_tombstone and fedora6 else {"If-None-Match": "*"}
         response = self._put(path, spec, headers, created_only=True, ntriples=ntriples)
         if response.status_code == 412:
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
