@@ -67,10 +67,27 @@ def test_post_and_put_create_archival_groups_whose_members_share_its_object(f6: 
     before = len(f6.repo.versions("/ag-post"))
     assert requests.put(group + "/child", data="<> a <http://example.com/Bar> .", headers=TURTLE).status_code == 204
     assert len(f6.repo.versions("/ag-post")) == before + 1  # the member's change is a version of its group
-    assert f6.repo.versions("/ag-post/child") == f6.repo.versions("/ag-post")
     versioned = requests.post(group + "/child/fcr:versions")
     assert versioned.status_code == 201
     assert len(f6.repo.versions("/ag-post")) == before + 2
+    assert requests.get(versioned.headers["Location"]).status_code == 200
+
+
+def test_a_members_timemap_lists_the_versions_that_changed_it(f6: ServerHandle) -> None:
+    """FedoraVersioningIT.getTimeMapFromAgWithChildrenWithDifferentVersions: the group lists every version of its
+    object, a member those that changed it (Fedora lists a resource's own file history)."""
+    assert f6.repo is not None
+    repo = f6.repo
+    requests.put(f6.url + "/tm", headers={"Link": AG_LINK})
+    requests.put(f6.url + "/tm/child1", data=b"v2", headers={"Content-Type": "text/plain"})
+    requests.put(f6.url + "/tm/child2", data=b"v3", headers={"Content-Type": "text/plain"})
+    requests.put(f6.url + "/tm/child1", data=b"v4", headers={"Content-Type": "text/plain"})
+    group = [v.id for v in repo.versions("/tm")]
+    assert len(group) == 4
+    assert [v.id for v in repo.versions("/tm/child1")] == [group[1], group[3]]
+    assert [v.id for v in repo.versions("/tm/child2")] == [group[2]]
+    with repo.open_binary("/tm/child1", version=group[1]) as content:
+        assert content.stream.read() == b"v2"
 
 
 def test_refused_archival_groups_leave_the_repository_as_it_was(f6: ServerHandle) -> None:
@@ -149,6 +166,14 @@ def test_local_repository_refuses_what_fedora_refuses(tmp_path: Path) -> None:
         before = snapshot(repo)
         with pytest.raises(BadInput):
             repo.create("/b", ResourceSpec(content=io.BytesIO(b"x"), binary=True, archival_group=True))
+        with pytest.raises(BadInput):
+            repo.create_child("/", ResourceSpec(content=io.BytesIO(b"x"), binary=True, archival_group=True))
+        batch = repo.batch()
+        try:
+            with pytest.raises(BadInput):
+                batch.create("/b2", ResourceSpec(content=io.BytesIO(b"x"), binary=True, archival_group=True))
+        finally:
+            batch.discard()
         with pytest.raises(Conflict):
             repo.create("/g/in", ResourceSpec(archival_group=True))
         with pytest.raises(Conflict):

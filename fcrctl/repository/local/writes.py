@@ -50,8 +50,6 @@ class Writes:
         if path == "/":
             raise Conflict("the root container / always exists", path=path)
         tombstone = self.refuse_taken(path, overwrite=spec.overwrite_tombstone)
-        if spec.archival_group and spec.is_binary:
-            raise BadInput(f"{path}: a binary cannot be an archival group: only a container can", path=path)
         parent = paths.parent(path) or "/"
         prow = self.index.get(parent)
         if prow is None:
@@ -115,6 +113,8 @@ class Writes:
         """The change that creates ``path`` (its object's next state), not yet committed; ``ntriples``:
         its user triples already as stored (see ResourceFiles.put_resource), instead of ``spec.graph``."""
         rid = paths.to_id(path)
+        if spec.archival_group and spec.is_binary:
+            raise BadInput(f"{path}: a binary cannot be an archival group: only a container can", path=path)
         object_id = self.resources.object_for(path, archival_group=spec.archival_group, parent_row=parent_row)
         now = self.clock.now()
         dated = self.clock.dated
