@@ -16,7 +16,7 @@ import requests
 
 from fcrctl.errors import Conflict, Gone
 from fcrctl.repository import open_repository
-from fcrctl.repository.base import ResourceSpec
+from fcrctl.repository.base import FEDORA, ResourceSpec
 from tests.api_suite import allow, links
 from tests.server_fixture import ServerHandle, start_server
 
@@ -130,12 +130,10 @@ def test_other_methods_on_a_tombstone(served: Served) -> None:
 
 
 def test_fedora6_keeps_an_archival_groups_tombstones_together(tmp_path: Path) -> None:
-    """FedoraTombstonesIT.testArchiveGroupDisallowedMethods and testPurgingGrandchildren (serve takes no
-    ArchivalGroup type over HTTP: the group is made in the served repository)."""
+    """FedoraTombstonesIT.testArchiveGroupDisallowedMethods and testPurgingGrandchildren."""
     with start_server(tmp_path / "repo", dialect="fedora6") as server:
-        assert server.repo is not None
-        server.repo.create("/group", ResourceSpec(archival_group=True))
         group = server.url + "/group"
+        assert requests.put(group, headers={"Link": f'<{FEDORA}ArchivalGroup>; rel="type"'}).status_code == 201
         child = requests.post(group).headers["Location"]
         grandchild = requests.post(child).headers["Location"]
         assert requests.delete(child).status_code == 204

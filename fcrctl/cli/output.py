@@ -179,6 +179,8 @@ class Printer:
             rows.append(("external", f"{info.external_url} ({info.external_handling or 'proxy'})"))
         if info.archival_group:
             rows.append(("archival group", "yes"))
+        elif info.group:
+            rows.append(("archival group", f"member of {info.group}"))
         if info.is_binary:
             rows.append(("described by", f"{info.path.rstrip('/')}/fcr:metadata"))
         else:

@@ -94,7 +94,8 @@ def import_(
     transaction: Annotated[bool, typer.Option("--tx", help="All or nothing, in one transaction.")] = False,
     skip_tombstones: Annotated[bool, typer.Option("--skip-tombstones", help="Leave deleted paths alone.")] = False,
     overwrite_tombstones: Annotated[
-        bool, typer.Option("--overwrite-tombstones", help="Purge tombstones in the way and import there.")
+        bool, typer.Option("--overwrite-tombstones", help="Import over tombstones in the way: after their versions "
+                           "where the repository can (local, Fedora 6.5), else purged first.")
     ] = False,
     verify: Annotated[
         bool, typer.Option("--verify", help="Afterwards compare the repository with the source.")

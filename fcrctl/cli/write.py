@@ -21,7 +21,7 @@ from fcrctl.cli.options import (
     PathArg,
     SourceArg,
 )
-from fcrctl.errors import BadInput
+from fcrctl.errors import BadInput, Unsupported
 
 
 def create(
@@ -60,6 +60,10 @@ def create(
     lenient: LenientOpt = False,
     json_out: JsonOpt = False,
     max_rdf_bytes: MaxRdfBytesOpt = rdf.MAX_RDF_BYTES,
+    archival_group: Annotated[
+        bool, typer.Option("--archival-group", help="Make the new container an archival group (Fedora 6): one OCFL "
+                           "object holding all below it, versioned together.")
+    ] = False,
 ) -> None:
     """Create a container, or a binary from --file/--external; prints the new path."""
     cli = Cli.of(ctx, json=json_out)
@@ -87,7 +91,13 @@ def create(
         lenient=lenient,
         max_rdf_bytes=max_rdf_bytes,
     ) as spec, cli.out.uploading(spec):
+        if archival_group and spec.is_binary:
+            raise BadInput("--archival-group applies to containers: a binary cannot be an archival group")
+        spec.archival_group = archival_group
         repo = cli.writable()  # after the body is checked: bad input never creates the default repository
+        if archival_group and not repo.capabilities.archival_groups:
+            raise Unsupported(f"{repo.location} has no archival groups (Fedora 6 has): create it without "
+                              "--archival-group")
         if parent is not None:
             info = repo.create_child(where, spec, slug=slug)
         else:

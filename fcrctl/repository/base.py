@@ -53,6 +53,7 @@ class Capabilities:
     dated_writes: bool = False  # `with repo.dated(created, modified):` writes carry those dates (import)
     exact_has_children: bool = False  # ResourceInfo.has_children is exact: a leaf need not be listed (export)
     grouped_listings: bool = False  # rdf_triples writes a listing's children grouped, in path order (docs/listings.md)
+    overwrite_tombstones: bool = False  # ResourceSpec.overwrite_tombstone is honoured (else: Gone, purge first)
 
 
 @dataclass
@@ -74,6 +75,7 @@ class ResourceInfo:
     external_handling: str | None = None
     archival_group: bool = False
     has_children: bool = False
+    group: str | None = None  # a member of an archival group: the group's path
 
     @property
     def is_binary(self) -> bool:
@@ -99,6 +101,8 @@ class ResourceInfo:
             out["digests"] = dict(self.digests)
         if self.archival_group:
             out["archival_group"] = True
+        if self.group:
+            out["group"] = self.group
         return out
 
 
@@ -154,6 +158,7 @@ class ResourceSpec:
     external_handling: str | None = None  # copy | redirect | proxy
     lenient: bool = False  # ignore server-managed triples instead of refusing them
     archival_group: bool = False
+    overwrite_tombstone: bool = False  # a create may write over a tombstone, after its versions (Fedora 6.5)
 
     @property
     def is_binary(self) -> bool:

@@ -10,6 +10,7 @@ import base64
 import binascii
 import functools
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from werkzeug.http import parse_accept_header, parse_dict_header, parse_options_header
@@ -18,11 +19,15 @@ from fcrctl.errors import BadInput
 from fcrctl.repository.base import (
     BASIC_CONTAINER,
     CONTAINER_MODELS,
+    FEDORA,
     LDP,
     NON_RDF_SOURCE,
     ResourceInfo,
 )
 from fcrctl.server.constraints import AclLinkRefused, ExternalContentRefused, InvalidInteractionModel
+
+if TYPE_CHECKING:
+    from fcrctl.server.context import Context
 
 LDP_RESOURCE = LDP + "Resource"
 RDF_SOURCE = LDP + "RDFSource"
@@ -81,6 +86,17 @@ def type_links(model: str, *, description: bool = False) -> tuple[str, ...]:
     return tuple(link(uri, "type") for uri in types)
 
 
+def group_links(ctx: Context, info: ResourceInfo, description: bool = False) -> tuple[str, ...]:
+    """Fedora 6's archival-group links: an archival group's rel="type" fedora:ArchivalGroup (not in its RDF:
+    FedoraResourceImpl.getSystemTypes), and a member's (its description's too) rel="archival-group" link to
+    its group (ContentExposingResource.addArchiveGroupLinkHeader)."""
+    if ctx.config.dialect != "fedora6":
+        return ()
+    if info.archival_group and not description:
+        return (link(ARCHIVAL_GROUP, "type"),)
+    return (link(ctx.url(info.group), ARCHIVAL_GROUP_REL),) if info.group else ()
+
+
 MEMENTO_TYPE_LINKS = (link(MEMENTO + "OriginalResource", "type"), link(MEMENTO + "TimeGate", "type"))
 
 
@@ -116,14 +132,28 @@ def interaction_model(links: list[dict[str, str]]) -> str | None:
     return None
 
 
+ARCHIVAL_GROUP = FEDORA + "ArchivalGroup"
+ARCHIVAL_GROUP_REL = "archival-group"  # Fedora 6 links a member to its group (addArchiveGroupLinkHeader)
 # rel="type" links Fedora 6 takes beside the interaction models (FedoraLdp.checkInteractionModel):
-# ArchivalGroup (not kept here: the local repository has no archival groups) and OriginalResource
-# (every resource is versioned anyway)
-FEDORA6_OTHER_TYPES = frozenset(
-    {"http://fedora.info/definitions/v4/repository#ArchivalGroup", MEMENTO + "OriginalResource"}
-)
+# ArchivalGroup (a new container is made one) and OriginalResource (every resource is versioned anyway)
+FEDORA6_OTHER_TYPES = frozenset({ARCHIVAL_GROUP, MEMENTO + "OriginalResource"})
 # Fedora 5.1's FedoraLdp.checkInteractionModel skips only the versioning type (no archival groups in 5.x)
 FEDORA5_OTHER_TYPES = frozenset({MEMENTO + "OriginalResource"})
+
+
+def asks_archival_group(links: list[dict[str, str]]) -> bool:
+    """Whether the request names fedora:ArchivalGroup as a rel="type" (Fedora 6: a new container is made one)."""
+    return any(item.get("rel") == "type" and item.get("url") == ARCHIVAL_GROUP for item in links)
+
+
+OVERWRITE_TOMBSTONE = "Overwrite-Tombstone"
+
+
+def overwrite_tombstone(value: str | None) -> bool:
+    """Whether an ``Overwrite-Tombstone`` header lets a PUT write over the tombstone at its path (Fedora 6.5,
+    FedoraLdp.createOrReplaceObjectRdf): ``true`` in any case; any other value is false, as Java's
+    Boolean.parseBoolean reads it, and the tombstone answers 410 as without the header."""
+    return value is not None and value.strip().lower() == "true"
 
 
 def check_no_acl_link(links: list[dict[str, str]]) -> None:

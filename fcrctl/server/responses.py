@@ -147,7 +147,7 @@ def resource_headers(resp: Response, ctx: c.Context, info: ResourceInfo, *, desc
     if ctx.config.dialect == "fedora6" and info.etag:  # Fedora 6 sends its state token (an X-If-State-Token's match)
         add("X-State-Token", info.etag)
     resp.last_modified = info.modified
-    for value in h.type_links(info.model, description=description):
+    for value in h.type_links(info.model, description=description) + h.group_links(ctx, info, description):
         add("Link", value)
     writable = ctx.repo.capabilities.writable
     fedora4 = ctx.config.dialect == "fedora4"
@@ -200,7 +200,7 @@ def update_links(resp: Response, ctx: c.Context, info: ResourceInfo, *, descript
     if ctx.config.dialect == "fedora4":
         return resp
     if ctx.config.dialect == "fedora6":
-        for value in h.type_links(info.model, description=description):
+        for value in h.type_links(info.model, description=description) + h.group_links(ctx, info, description):
             resp.headers.add("Link", value)
     if description:
         resp.headers.add("Link", h.link(ctx.url(info.path), "describes"))

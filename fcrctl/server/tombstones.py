@@ -7,6 +7,8 @@ purges that resource and what is below it, 405 inside an archival group (``Fedor
 other methods are 405 with ``Allow: DELETE`` (empty inside an archival group), OPTIONS 200; a live resource has
 no tombstone (404). Nothing is created below a tombstone (``CreateResourceServiceImpl.checkParent``: 400).
 
+A PUT with ``Overwrite-Tombstone: true`` (Fedora 6.5) writes over a tombstone, after the path's versions.
+
 Fedora 4.7.5 and 5.1.1 remove a deleted container's subtree and leave one tombstone node at its path
 (``FedoraResourceImpl.delete``). The deleted resource's own 410 links it (``FedoraBaseResource.getResourceFromPath``);
 a path below it, whether something was there or not, answers 410 with no link: ``HttpResourceConverter.doForward``
@@ -24,6 +26,7 @@ from werkzeug.wrappers import Response
 
 from fcrctl import paths
 from fcrctl.errors import FcrctlError, Gone, NotFound
+from fcrctl.repository.base import ResourceInfo
 from fcrctl.server import headers as h
 from fcrctl.server import responses as r
 from fcrctl.server import routing as rt
@@ -103,6 +106,44 @@ def in_archival_group(ctx: Context, path: str) -> bool:
         except NotFound:
             continue
     return False
+
+
+def overwrites(ctx: Context) -> bool:
+    """Whether this PUT may write over a tombstone (Fedora 6.5's ``Overwrite-Tombstone: true``)."""
+    return (
+        ctx.config.dialect == "fedora6"
+        and ctx.repo.capabilities.overwrite_tombstones
+        and h.overwrite_tombstone(ctx.request.headers.get(h.OVERWRITE_TOMBSTONE))
+    )
+
+
+def overwrite(ctx: Context, path: str) -> Response:
+    """PUT over a tombstone, as Fedora 6.5 (FedoraLdp.createOrReplaceObjectRdf): the request is checked against
+    the deleted resource (preconditions, its interaction model: 409), then creates it anew (201) after the
+    path's versions, which stay listed. The archival-group type must be what it was (409,
+    OverwriteRdfTombstonePersister); the parent must be live (400, as any create below a tombstone)."""
+    from fcrctl.server.writes import created, resource_spec  # writes.put calls this
+
+    deleted = deleted_state(ctx, path)
+    ctx.check_preconditions(deleted, weak=not deleted.is_binary)
+    spec = resource_spec(ctx, path, deleted, new=True)
+    spec.overwrite_tombstone = True
+    try:
+        info = ctx.repo.create(path, spec, parents=True)
+    except Gone as err:  # a deleted parent
+        raise refused_below(ctx, path, err) from None
+    return created(ctx, info)
+
+
+def deleted_state(ctx: Context, path: str) -> ResourceInfo:
+    """The deleted resource at ``path`` as it last was: its newest version in which it was live (in an
+    archival group, versions after its deletion can be the group's others')."""
+    for version in reversed(ctx.repo.versions(path)):
+        try:
+            return ctx.repo.info(path, version=version.id)
+        except (Gone, NotFound):
+            continue
+    raise Gone(f"{path} was deleted and no version of it is left to read", path=path)
 
 
 def delete(ctx: Context) -> Response:

@@ -26,20 +26,24 @@ if TYPE_CHECKING:
     from rdflib import Graph
 
 
-def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> ResourceSpec:
-    """What the request asks to store at ``path``, decided as Fedora does: Link headers, then Content-Type."""
+def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None, *, new: bool | None = None) -> ResourceSpec:
+    """What the request asks to store at ``path``, decided as Fedora does: Link headers, then Content-Type.
+    ``new``: whether it creates (default: when nothing exists); over a tombstone, ``existing`` is the
+    deleted resource, whose kind the request must keep."""
     req = ctx.request
+    new = existing is None if new is None else new
     url = ctx.url(path)
     links = h.parse_links(req.headers.getlist("Link"))
     if ctx.config.dialect == "fedora6":
         h.check_fedora6_types(links)
-        if existing is None:
+        if new:
             h.check_no_acl_link(links)
     elif ctx.config.dialect == "fedora5":  # 5.1's FedoraLdp checks both on every POST and PUT
         h.check_fedora6_types(links, h.FEDORA5_OTHER_TYPES)
         h.check_no_acl_link(links)
     model = h.interaction_model(links)
     external = h.external_content(links)
+    archival = ctx.config.dialect == "fedora6" and h.asks_archival_group(links)
     mime = rdf.mime_of(req.content_type)
     digests = {**h.parse_checksum_param(req.args.get("checksum")), **h.parse_digest(req.headers.get("Digest"))}
     filename = h.filename_from_disposition(req.headers.get("Content-Disposition"))
@@ -87,6 +91,8 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
             "delete it and create it again (send Link: <ldp:NonRDFSource>; rel=type for RDF-typed binaries)"
         )
     if binary:
+        if archival:  # FedoraLdp.ensureArchivalGroupHeaderNotPresentForBinaries: 400, no constraint document
+            raise BadInput(f"a binary cannot be an archival group: leave out Link: <{h.ARCHIVAL_GROUP}>; rel=\"type\"")
         if external is not None:
             ctx.config.external.check(external["url"], external["handling"])
             if external["handling"] == "copy":
@@ -126,8 +132,10 @@ def resource_spec(ctx: Context, path: str, existing: ResourceInfo | None) -> Res
         if existing is None and model is None:
             model = fedora4.model_from_body(ctx, graph, paths.to_id(path))
     if ctx.config.dialect == "fedora6":
-        _membership_defaults(graph, paths.to_id(path), model or (existing.model if existing else None))
-    return ResourceSpec(graph=graph, model=model, lenient=lenient)
+        _membership_defaults(graph, paths.to_id(path), model or (existing.model if existing and not new else None))
+    # Fedora 6 makes a container an archival group when it creates it; on a replace the type is ignored
+    # (ReplacePropertiesServiceImpl reads no Link), so a resource never gains or loses it
+    return ResourceSpec(graph=graph, model=model, lenient=lenient, archival_group=archival and new)
 
 
 def _membership_defaults(graph: Graph, subject_id: str, model: str | None) -> None:
@@ -238,6 +246,10 @@ def put(ctx: Context) -> Response:
         existing: ResourceInfo | None = ctx.repo.info(path)
     except NotFound:
         existing = None
+    except Gone as err:
+        if err.path not in (None, path) or not tombstones.overwrites(ctx):
+            raise
+        return tombstones.overwrite(ctx, path)
     ctx.check_preconditions(existing, weak=existing is None or not existing.is_binary)
     spec = resource_spec(ctx, path, existing)
     if existing is None:

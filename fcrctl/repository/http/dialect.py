@@ -58,6 +58,8 @@ class Dialect:
             server_side_backup=False,
             external_content=True,
             archival_groups=self.name == "fedora6",
+            # Fedora 6.5's Overwrite-Tombstone; an older 6.x answers 410 as without it (callers then purge)
+            overwrite_tombstones=self.name == "fedora6",
             acls=True,  # WebAC where the server links rel="acl", else Fedora 4 fcr:accessroles (http/acls.py)
             dialect=self.name,
         )

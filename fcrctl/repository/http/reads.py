@@ -53,6 +53,14 @@ class Reads:
             graph, _ = remote.get_graph(desc_url, path, prefs=RdfPrefs(containment=False, membership=False))
         elif not container:
             graph, _, has_children = self._own_triples(url, path, subjects)
+        return self._to_info(path, head, graph, subjects, has_children)
+
+    def _to_info(self, path: str, head: wire.Headers, graph: Graph, subjects: list[Any],
+                 has_children: bool = False) -> ResourceInfo:
+        """ResourceInfo from a resource's headers (a HEAD's, or a GET's: the same) and its RDF (a binary's:
+        its description's), which carries created/createdBy."""
+        remote = self._remote
+        model = head.model
         facts = Facts(graph, subjects)
         modified = head.last_modified or facts.datetime(FEDORA + "lastModified")
         created = facts.datetime(FEDORA + "created") or modified
@@ -70,6 +78,9 @@ class Reads:
             archival_group=head.archival_group,
             has_children=has_children,
         )
+        group = head.link("archival-group")  # Fedora 6 links a member to its archival group
+        if group:
+            info.group = remote.path_of(group)
         if model == NON_RDF_SOURCE:
             # The full Content-Type (parameters included) is the binary's stored MIME type.
             info.mime_type = head.content_type or facts.text(EBUCORE + "hasMimeType")
@@ -127,8 +138,6 @@ class Reads:
         return remote.url(path, version) + "/fcr:metadata"
 
     def get_rdf(self, path: str, *, prefs: RdfPrefs = RdfPrefs(), version: str | None = None) -> Graph:
-        from rdflib import Graph, URIRef
-
         remote = self._remote
         path = paths.normalize(path)
         version = self._versions.named(path, version)
@@ -138,15 +147,66 @@ class Reads:
         if head.model == NON_RDF_SOURCE:
             target = self.describedby(head, path, version)
         graph, _ = remote.get_graph(target, path, prefs=prefs)
+        return self._internal(graph, path, version, (url, target))
+
+    def _internal(self, graph: Graph, path: str, version: str | None, urls: tuple[str, ...]) -> Graph:
+        """A graph read from ``urls`` with ids internal; a version's: labelled (Fedora 4) versions name their
+        triples by the version URL, shown as the resource's own triples."""
+        from rdflib import Graph, URIRef
+
         if version is not None:
-            # Labelled (Fedora 4) versions name their triples by the version URL: show them as
-            # the resource's own triples.
-            original = URIRef(remote.url(path))
+            original = URIRef(self._remote.url(path))
             renamed = Graph()
             for s, p, o in graph:
-                renamed.add((original if str(s) in (url, target) else s, p, o))
+                renamed.add((original if str(s) in urls else s, p, o))
             graph = renamed
-        return rdf.to_internal(graph, remote.base_uri)
+        return rdf.to_internal(graph, self._remote.base_uri)
+
+    def memento(self, path: str, version: str, *, binary: bool,
+                prefs: RdfPrefs) -> tuple[ResourceInfo, Graph, BinaryContent | None]:
+        """One version ``versions()`` listed, as export reads it, in the fewest requests (where ``info``,
+        ``get_rdf`` and ``open_binary`` each HEAD it and resolve the version first): a container's is one
+        GET, whose headers say what a HEAD says; a binary's (``binary``: the resource is one, and keeps its
+        kind through its versions) the GETs of its content, whose headers likewise, and of its
+        description. External content (redirect, proxy) is not read: its content is None."""
+        from rdflib import URIRef
+
+        remote = self._remote
+        path = paths.normalize(path)
+        url = remote.url(path, version)
+        subjects = [URIRef(u) for u in {*spellings(url), *spellings(remote.url(path))}]
+        if not binary:
+            graph, head = remote.get_graph(url, path, prefs=prefs)
+            if head.model == NON_RDF_SOURCE:
+                raise CorruptData(f"{remote.location} answered version {version} of the container {path} as a "
+                                  "binary", path=path)
+            return self._to_info(path, head, graph, subjects), self._internal(graph, path, version, (url,)), None
+        headers = {"Accept": "*/*", "Accept-Encoding": "identity"}
+        response = remote.send("GET", url, path=path, headers=headers, stream=True, allow_redirects=False)
+        location = response.headers.get("Location") or ""
+        if response.status_code >= 300 and location.startswith(remote.base_uri + "/"):
+            response.close()  # a redirect within the repository (not external content): read it the long way
+            info = self.describe(path, version)
+            graph = self.get_rdf(path, prefs=prefs, version=version)
+            return info, graph, None if info.external_url else self.open_binary(path, version=version)
+        try:
+            head = wire.parse_headers(response.headers)
+            if head.model != NON_RDF_SOURCE and response.status_code < 300:
+                raise CorruptData(f"{remote.location} answered version {version} of the binary {path} as a "
+                                  "container", path=path)
+            target = self.describedby(head, path, version)
+            graph, _ = remote.get_graph(target, path, prefs=prefs)
+            info = self._to_info(path, head, graph, subjects)
+        except BaseException:
+            response.close()
+            raise
+        if response.status_code >= 300 or info.external_url is not None:  # a redirect's or a proxy's: not read
+            response.close()
+            return info, self._internal(graph, path, version, (url, target)), None
+        response.raw.decode_content = True
+        content = BinaryContent(info=info, stream=ResponseStream(response, remote.location),
+                                length=to_int(response.headers.get("Content-Length"), info.size))
+        return info, self._internal(graph, path, version, (url, target)), content
 
     def open_binary(
         self, path: str, *, version: str | None = None, byte_range: tuple[int, int | None] | None = None

@@ -173,6 +173,11 @@ class HttpRepository:
     ) -> BinaryContent:
         return self._reads.open_binary(path, version=version, byte_range=byte_range)
 
+    def memento(self, path: str, version: str, *, binary: bool,
+                prefs: RdfPrefs) -> tuple[ResourceInfo, Graph, BinaryContent | None]:
+        """A listed version's info, RDF and content (export): see Reads.memento."""
+        return self._reads.memento(path, version, binary=binary, prefs=prefs)
+
     def children(self, path: str, *, recursive: bool = False, after: str | None = None) -> Iterator[ResourceInfo]:
         return self._listings.children(path, recursive=recursive, after=after)
 

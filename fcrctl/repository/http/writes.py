@@ -1,7 +1,7 @@
 """Writing over HTTP: create, replace (RDF, binary or external content), patch, delete, purge, move, copy
 
-Fedora 4.7 needs the most care (no If-None-Match, models typed in the body, lenient PUTs):
-each such step says so where it happens.
+Long because Fedora 4.7 needs the most care (no If-None-Match, models typed in the body, lenient
+PUTs): each such step says so where it happens.
 """
 
 from __future__ import annotations
@@ -81,14 +81,16 @@ class Writes:
             self._ensure_parent(path, parents)
         # Fedora 6 honours If-None-Match: * (412 when the path is taken); Fedora 4/5 ignore it and
         # would silently replace, so ask first there.
-        status = "missing" if checked or self._remote.dialect.name == "fedora6" else self._exists(path)
+        fedora6 = self._remote.dialect.name == "fedora6"
+        status = "missing" if checked or fedora6 else self._exists(path)
         if status == "exists":
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)
         if status == "gone":
             raise Gone(
                 f"{path} was deleted and a tombstone remains: purge it (fcrctl purge {path}) to reuse it", path=path
             )
-        headers = {"If-None-Match": "*"}
+        # over a tombstone (a path found deleted; 410 before 6.5): no If-None-Match (6.5 matches the deleted one)
+        headers = {"Overwrite-Tombstone": "true"} if spec.overwrite_tombstone and fedora6 else {"If-None-Match": "*"}
         response = self._put(path, spec, headers, created_only=True, ntriples=ntriples)
         if response.status_code == 412:
             raise Conflict(f"{path} already exists: use `fcrctl put` to replace it, or pick another path", path=path)

@@ -64,6 +64,7 @@ def to_info(headers: dict, *, has_children: bool = False) -> ResourceInfo:
         external_handling=headers.get("externalHandling"),
         archival_group=bool(headers.get("archivalGroup")),
         has_children=has_children,
+        group=paths.from_id(headers["archivalGroupId"]) if headers.get("archivalGroupId") else None,
     )
 
 

@@ -77,7 +77,7 @@ class LocalRepository:
         self.capabilities = Capabilities(
             writable=writable, delete_versions=False, label_versions=True, transactions=writable, reindex=True,
             external_content=True, archival_groups=True, check=True, acls=True, dated_writes=writable,
-            exact_has_children=True, grouped_listings=True,
+            exact_has_children=True, grouped_listings=True, overwrite_tombstones=True,
         )
         self._tmp = location / "tmp"
         index_path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from fcrctl.repository.local.store import Change
 from fcrctl.repository.local.support import (
     check_label,
     label_message,
+    label_of,
     read_headers,
     resolve_version,
     to_version,
@@ -38,11 +39,17 @@ class Versions:
         self.writing = writing
 
     def versions(self, path: str) -> list[Version]:
-        """Oldest first; a deleted resource's too, its deletion the last (as Fedora 6.5 lists a tombstone's TimeMap)."""
+        """Oldest first; a deleted resource's too, its deletion the last (as Fedora 6.5 lists a tombstone's TimeMap).
+        A member of an archival group lists the versions of its group that changed it (or carry a label), as
+        Fedora 6 lists a resource's own (its headers' change history); the group lists them all."""
         path, _ = paths.split_metadata(path)
         row = self.resources.row(path, allow_deleted=True)
         inventory = self.store.inventory(row.object_rel)
-        return [to_version(vid, inventory["versions"][vid]) for vid in version_ids(inventory)]
+        ids = version_ids(inventory)
+        rid = paths.to_id(path)
+        if row.object_id != rid:
+            ids = _changed(inventory, ids, hdr.headers_path(row.object_id, rid))
+        return [to_version(vid, inventory["versions"][vid]) for vid in ids]
 
     def create_version(self, path: str, *, label: str | None = None) -> Version:
         path, _ = paths.split_metadata(path)
@@ -53,6 +60,10 @@ class Versions:
                 check_label(label, inventory, path)
             state = self.store.head_state(row.object_id)
             self.store.commit([Change(row.object_id, state=dict(state), message=label_message(label))])
+            if row.object_id != paths.to_id(path) and label is None:
+                # a group's member the new version did not change: its TimeMap's last, as Fedora 6 answers
+                # (FedoraVersioning.addVersion)
+                return self.versions(path)[-1]
             inventory = self.store.inventory(row.object_rel)
             return to_version(inventory["head"], inventory["versions"][inventory["head"]])
 
@@ -78,3 +89,17 @@ class Versions:
 
     def delete_version(self, path: str, version: str) -> None:
         raise Unsupported("the local repository keeps OCFL versions immutable; versions cannot be deleted")
+
+
+def _changed(inventory: dict, ids: list[str], logical: str) -> list[str]:
+    """The versions among ``ids`` whose ``logical`` file differs from the one before (and labelled ones where it
+    exists: a label names a version made on purpose)."""
+    out: list[str] = []
+    previous = None
+    for vid in ids:
+        entry = inventory["versions"][vid]
+        digest = next((d for d, names in entry["state"].items() if logical in names), None)
+        if digest is not None and (digest != previous or label_of(entry) is not None):
+            out.append(vid)
+        previous = digest
+    return out

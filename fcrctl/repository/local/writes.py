@@ -49,7 +49,7 @@ class Writes:
     def _create(self, path: str, spec: ResourceSpec, *, parents: bool = False) -> ResourceInfo:
         if path == "/":
             raise Conflict("the root container / always exists", path=path)
-        self.refuse_taken(path)
+        tombstone = self.refuse_taken(path, overwrite=spec.overwrite_tombstone)
         parent = paths.parent(path) or "/"
         prow = self.index.get(parent)
         if prow is None:
@@ -63,16 +63,22 @@ class Writes:
             raise Gone(f"parent {parent} was deleted: `fcrctl purge {parent}` first", path=path)
         if prow.model == NON_RDF_SOURCE:
             raise Conflict(f"cannot create children of a binary ({parent})", path=path)
-        return self.commit_new(path, spec, parent_row=prow)
+        if tombstone is not None:
+            check_overwrite(tombstone, spec)
+        return self.commit_new(path, spec, parent_row=prow, over=tombstone is not None)
 
-    def refuse_taken(self, path: str) -> None:
-        """Gone (a tombstone) or Conflict when something is at ``path`` already."""
+    def refuse_taken(self, path: str, *, overwrite: bool = False) -> Row | None:
+        """Gone (a tombstone) or Conflict when something is at ``path`` already; with ``overwrite``, a
+        tombstone is returned instead (Fedora 6.5's Overwrite-Tombstone: the path's history is kept)."""
         existing = self.index.get(path)
         if existing is not None:
+            if existing.deleted and overwrite:
+                return existing
             if existing.deleted:
                 raise Gone(f"{path} was deleted (a tombstone remains): `fcrctl purge {path}` reuses the path",
                            path=path)
             raise Conflict(f"{path} already exists: replace it with `fcrctl put {path} --file FILE`", path=path)
+        return None
 
     def create_child(self, parent: str, spec: ResourceSpec, *, slug: str | None = None) -> ResourceInfo:
         parent = paths.normalize(parent)
@@ -93,8 +99,9 @@ class Writes:
                     return self.commit_new(candidate, spec)
 
     def commit_new(self, path: str, spec: ResourceSpec, *, raw_graph: bool = False,
-                   parent_row: Row | None = None) -> ResourceInfo:
-        change = self.new_change(path, spec, raw_graph=raw_graph, parent_row=parent_row)
+                   parent_row: Row | None = None, over: bool = False) -> ResourceInfo:
+        """``over``: a tombstone is at ``path`` (its object's versions are kept, the new state follows them)."""
+        change = self.new_change(path, spec, raw_graph=raw_graph, parent_row=parent_row, over=over)
         self.store.commit([change])
         # the headers just stored (what info() would read back from the index); a resource that
         # did not exist has no children
@@ -102,10 +109,12 @@ class Writes:
                            has_children=False)
 
     def new_change(self, path: str, spec: ResourceSpec, *, raw_graph: bool = False,
-                   parent_row: Row | None = None, ntriples: bytes | None = None) -> Change:
+                   parent_row: Row | None = None, ntriples: bytes | None = None, over: bool = False) -> Change:
         """The change that creates ``path`` (its object's next state), not yet committed; ``ntriples``:
         its user triples already as stored (see ResourceFiles.put_resource), instead of ``spec.graph``."""
         rid = paths.to_id(path)
+        if spec.archival_group and spec.is_binary:
+            raise BadInput(f"{path}: a binary cannot be an archival group: only a container can", path=path)
         object_id = self.resources.object_for(path, archival_group=spec.archival_group, parent_row=parent_row)
         now = self.clock.now()
         dated = self.clock.dated
@@ -113,7 +122,9 @@ class Writes:
                 "stateToken": hdr.new_state_token(), "createdDate": dated[0] if dated else now}
         if self.clock.by[0] or self.user:
             base["createdBy"] = self.clock.by[0] or self.user
-        change = Change(object_id, state=dict(self.store.head_state(object_id)) if object_id != rid else {})
+        # over a tombstone, its object's head (its own headers, and a group's members) is the base
+        keep = object_id != rid or over
+        change = Change(object_id, state=dict(self.store.head_state(object_id)) if keep else {})
         self.files.put_resource(change, path, spec, base, now, raw_graph=raw_graph, ntriples=ntriples)
         return change
 
@@ -122,11 +133,14 @@ class Writes:
         path = paths.normalize(path)
         with self.writing():
             row = self.index.get(path)
-            if row is None:
+            if row is None or (row.deleted and spec.overwrite_tombstone):
                 if conditions.if_match is not None:
                     raise PreconditionFailed(f"{path} does not exist, so If-Match cannot match", path=path)
                 return self._create(path, spec), True
             row = self.resources.row(path)
+            if spec.archival_group and not row.headers.get("archivalGroup"):
+                raise Conflict(f"{path} is not an archival group and cannot become one: a resource is made an "
+                               "archival group when it is created", path=path)
             check_conditions(row, conditions, path)
             was_binary = row.model == NON_RDF_SOURCE
             if spec.is_binary != was_binary:
@@ -288,3 +302,19 @@ class Writes:
                 if not change.purge:
                     change.state.pop(hdr.headers_path(r.object_id, rid), None)
             self.store.commit(list(changes.values()))
+
+
+def check_overwrite(tombstone: Row, spec: ResourceSpec) -> None:
+    """Conflict unless ``spec`` is what the deleted resource was: a binary or a container, an archival
+    group or not (Fedora 6.5: FedoraLdp's interaction model check, OverwriteRdfTombstonePersister)."""
+    path = tombstone.path
+    was_binary = tombstone.model == NON_RDF_SOURCE
+    if spec.is_binary != was_binary:
+        raise Conflict(f"{path} was a {'binary' if was_binary else 'container'}: only a "
+                       f"{'binary' if was_binary else 'container'} can be written over its tombstone "
+                       f"(or purge it: `fcrctl purge {path}`)", path=path)
+    was_group = bool(tombstone.headers.get("archivalGroup"))
+    if spec.archival_group != was_group:
+        raise Conflict(f"{path} was {'an' if was_group else 'not an'} archival group: what is written over its "
+                       f"tombstone must {'be one' if was_group else 'not be one'} "
+                       f"(or purge it: `fcrctl purge {path}`)", path=path)

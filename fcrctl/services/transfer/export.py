@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from fcrctl import paths, rdf
 from fcrctl.errors import FcrctlError, Gone
-from fcrctl.repository.base import LDP, RdfPrefs, Repository, ResourceInfo, Version
+from fcrctl.repository.base import LDP, BinaryContent, RdfPrefs, Repository, ResourceInfo, Version
 from fcrctl.services.transfer import acl, layout, ntlines, served_lines, sidecars
 from fcrctl.services.transfer.export_files import ExportFiles
 from fcrctl.services.transfer.report import Report
@@ -299,17 +299,35 @@ class Exporter:
         path = info.path
         stamp = {"Memento-Datetime": [http_date(version.created)],
                  "Link": [layout.link_header(MEMENTO_TYPE, "type")]}
+        read = getattr(self.repo, "memento", None)  # a backend that reads a version in fewer requests (HTTP)
+        content: BinaryContent | None = None
         try:
-            vinfo = self.repo.info(path, version=version.id)
+            if read is not None:
+                vinfo, graph, content = read(path, version.id, binary=info.is_binary,
+                                             prefs=RdfPrefs(containment=False, membership=False))
+                graph = rdf.to_external(graph, self.base_url)
+            else:
+                vinfo = self.repo.info(path, version=version.id)
         except FcrctlError:  # the resource did not exist in that version (an archival group's member)
             return
-        graph = self._graph(path, containment=False, version=version.id)
+        with contextlib.ExitStack() as held:
+            if content is not None:
+                held.enter_context(content)
+            if read is None:
+                graph = self._graph(path, containment=False, version=version.id)
+            self._write_memento(info, version, vinfo, graph, content, stamp)
+
+    def _write_memento(self, info: ResourceInfo, version: Version, vinfo: ResourceInfo, graph: Graph,
+                       content: BinaryContent | None, stamp: dict[str, list[str]]) -> None:
+        path = info.path
         if vinfo.is_binary:
             data_file = self.tree.file(path, layout.BINARY_EXT, layout.VERSIONS, version.memento)
             size = 0
-            if vinfo.external_url is None or vinfo.external_handling == "copy":
-                with self.repo.open_binary(path, version=version.id) as content:
-                    size = _write_stream(data_file, content.stream)
+            if content is not None:
+                size = _write_stream(data_file, content.stream)
+            elif vinfo.external_url is None or vinfo.external_handling == "copy":
+                with self.repo.open_binary(path, version=version.id) as opened:
+                    size = _write_stream(data_file, opened.stream)
             else:
                 data_file = self.tree.file(path, layout.EXTERNAL_EXT, layout.VERSIONS, version.memento)
                 layout.write_atomic(data_file, b"")

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from rdflib import Graph
 
 
+FREE, SKIP, OVER = "free", "skip", "over"  # what _make_room found to do with a path
+
+
 class Writer:
     """Writes one prepared resource at a time (from several threads with --jobs) into a repository."""
 
@@ -42,21 +45,27 @@ class Writer:
         # Without --resume, a resource in the way fails its create anyway: asking first would cost
         # every resource a lookup (two requests over HTTP) to tell only tombstones apart.
         ask_first = self.resume or entry.path == "/"
-        if ask_first and not self._make_room(entry.path, repo):
+        room = self._make_room(entry.path, repo) if ask_first else FREE
+        if room == SKIP:
             return
         dated = is_dated(repo)
         carried = False  # whether the ACL went into the first version, where Fedora's migration puts it
         for number, (state, when) in enumerate(states(prepared, is_dated(self.main))):
             when = when if dated else None
             with_acl = prepared.acl if number == 0 else None
+            first = number == 0
             try:
-                carried |= self._write_state(repo, entry, state, when, first=number == 0, acl=with_acl)
+                if first:
+                    carried |= self._create(repo, entry, state, when, with_acl, over=room == OVER)
+                else:
+                    carried |= self._write_state(repo, entry, state, when, first=False)
             except Gone:
-                if number > 0 or ask_first:
+                if not first or ask_first:
                     raise
-                if not self._make_room(entry.path, repo):  # says what to do with the tombstone
+                room = self._make_room(entry.path, repo)  # says what to do with the tombstone
+                if room == SKIP:
                     return
-                carried = self._write_state(repo, entry, state, when, first=True, acl=with_acl)  # purged
+                carried = self._create(repo, entry, state, when, with_acl, over=room == OVER)
         if prepared.versions and not dated:
             with self._lock:
                 self.histories_not_carried += 1
@@ -77,8 +86,12 @@ class Writer:
         "staged" (the caller counts it, and ``extras``, once the batch is committed), "skipped"
         (already there, with --resume), or "refused": the batch cannot take it, so the caller
         commits the batch and writes it the ordinary way."""
-        if self.resume and not self._make_room(prepared.entry.path, self.main):
-            return "skipped"
+        if self.resume:
+            room = self._make_room(prepared.entry.path, self.main)
+            if room == SKIP:
+                return "skipped"
+            if room == OVER:
+                return "refused"  # written over its tombstone the ordinary way
         try:
             return "staged" if stage(batch, prepared, is_dated(self.main)) else "refused"
         except Gone:
@@ -88,32 +101,48 @@ class Writer:
         """What a staged resource counts besides itself once committed: its versions, its ACL."""
         return ["version"] * len(prepared.versions) * is_dated(self.main) + ["acl"] * (prepared.acl is not None)
 
-    def _make_room(self, path: str, repo: Repository) -> bool:
-        """False when the resource is to be left alone (resume, tombstone skipped)."""
+    def _make_room(self, path: str, repo: Repository) -> str:
+        """FREE; SKIP when the resource is to be left alone (resume, tombstone skipped); OVER to write over
+        the tombstone there, keeping the path's history, where the repository can (Fedora 6.5's
+        Overwrite-Tombstone, the local repository); elsewhere --overwrite-tombstones purges it (FREE)."""
         if path == "/":
-            return True
+            return FREE
         try:
             repo.info(path)
         except NotFound:
-            return True
+            return FREE
         except Gone:
             if self.overwrite_tombstones:
+                if getattr(repo.capabilities, "overwrite_tombstones", False):
+                    return OVER
                 repo.purge(path)
-                return True
+                return FREE
             if self.skip_tombstones:
                 self.report.skip(path, "a tombstone is there (--skip-tombstones)")
-                return False
+                return SKIP
             raise Gone(f"{path} was deleted and a tombstone remains: use --overwrite-tombstones or "
                        "--skip-tombstones", path=path) from None
         if self.resume:
             self.report.skip(path, "already imported (--resume)")
-            return False
+            return SKIP
         raise Conflict(f"{path} already exists: import into an empty place, or --resume", path=path)
 
+    def _create(self, repo: Repository, entry: Entry, state: State, when: datetime | None, acl: Graph | None,
+                *, over: bool) -> bool:
+        """The first state's write; ``over``: over the tombstone at its path. A server that does not take
+        Overwrite-Tombstone (Fedora before 6.5) answers 410 as without it: the tombstone is purged then."""
+        if not over:
+            return self._write_state(repo, entry, state, when, first=True, acl=acl)
+        try:
+            return self._write_state(repo, entry, state, when, first=True, acl=acl, over=True)
+        except Gone:
+            repo.purge(entry.path)
+            return self._write_state(repo, entry, state, when, first=True, acl=acl)
+
     def _write_state(self, repo: Repository, entry: Entry, state: State, when: datetime | None,
-                     *, first: bool, acl: Graph | None = None) -> bool:
-        """Whether ``acl`` (the resource's) went into the same version."""
-        spec = state.spec
+                     *, first: bool, acl: Graph | None = None, over: bool = False) -> bool:
+        """Whether ``acl`` (the resource's) went into the same version. ``over``: create it over its tombstone."""
+        spec = dataclasses.replace(state.spec, overwrite_tombstone=True) if over else state.spec
         # a backend that can write without reading back (HTTP: one request a resource where it can)
         write_only = getattr(repo, "write_only", None)
         ntriples = state.ntriples if write_only is not None and not spec.is_binary else None  # sent as they are
