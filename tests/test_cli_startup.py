@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -353,3 +354,99 @@ def test_ls_of_a_server_that_does_not_answer_fails_once_within_the_timeout(tmp_p
     assert (code, stdout) == (ExitCode.UNAVAILABLE, "")
     assert f"no answer from 127.0.0.1:{port} within 1 s (connected, but the server did not respond)" in stderr
     assert offending(modules, REQUESTS) == [] and len(held) == 1 and took < 30
+
+
+class TlsFront:
+    """TLS in front of a plain server, as a reverse proxy puts it (serve speaks plain HTTP): each connection's
+    handshake with ``context``, then its bytes both ways to and from 127.0.0.1:``backend``."""
+
+    def __init__(self, context: Any) -> None:
+        import socket
+
+        self.context = context
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.backend = 0
+
+    def start(self, backend: int) -> None:
+        import threading
+
+        self.backend = backend
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import ssl
+        import threading
+
+        while True:
+            try:
+                conn = self.listener.accept()[0]
+            except OSError:
+                return  # closed
+            try:
+                client = self.context.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):  # the client refused our certificate
+                conn.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.backend))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(1 << 16):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture(scope="module")
+def tls_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """(https URL of serve behind TLS with a certificate of a CA made here, that CA's PEM file)."""
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    from tests.server_fixture import start_server
+
+    where = tmp_path_factory.mktemp("tls")
+    repository = open_repository(str(where / "repo"), create=True)
+    try:
+        repository.create("/c", ResourceSpec())
+        for name in ("a", "b"):
+            repository.create(f"/c/{name}", ResourceSpec())
+    finally:
+        repository.close()
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca.cert_pem.write_to_path(str(where / "ca.pem"))
+    front = TlsFront(context)
+    url = f"https://127.0.0.1:{front.port}/rest"
+    try:
+        with start_server(where / "repo", dialect="fedora6", public_url=url) as served:
+            front.start(int(served.url.rsplit(":", 1)[1].split("/")[0]))
+            yield url, where / "ca.pem"
+    finally:
+        front.close()
+
+
+def test_ls_over_https_verifies_the_server_as_requests_does(tls_served: tuple[str, Path], tmp_path: Path) -> None:
+    """With the CA's bundle: listed through http.client (stdlib ssl, verification on), no requests. Without it
+    (certifi's CAs, requests' default), the one line requests gives, either way: the handshake failed before
+    anything was sent, so the ordinary path sends it again, and explains."""
+    url, ca = tls_served
+    code, stdout, stderr = both_ways(tmp_path, ["--repo", url, "--ca-bundle", str(ca), "ls", "/c"])
+    assert (code, stdout.split(), stderr) == (0, ["/c/a", "/c/b"], "")
+    code, stdout, stderr = both_ways(tmp_path, ["--repo", url, "ls", "/c"], plain=False)
+    assert (code, stdout) == (ExitCode.UNAVAILABLE, "")
+    port = url.split(":")[2].split("/")[0]
+    assert stderr == (f"fcrctl: error: TLS verification failed for 127.0.0.1:{port}: use --ca-bundle FILE to trust "
+                      "the server's CA (or --insecure)\n")
