@@ -450,3 +450,12 @@ def test_ls_over_https_verifies_the_server_as_requests_does(tls_served: tuple[st
     port = url.split(":")[2].split("/")[0]
     assert stderr == (f"fcrctl: error: TLS verification failed for 127.0.0.1:{port}: use --ca-bundle FILE to trust "
                       "the server's CA (or --insecure)\n")
+
+
+def test_ls_over_https_without_verification_goes_through_requests_and_warns(tls_served: tuple[str, Path],
+                                                                             tmp_path: Path) -> None:
+    """--insecure: the http.client path verifies or does nothing, so requests sends it (and warns)."""
+    url, _ = tls_served
+    code, stdout, stderr, modules = run_probe(tmp_path, ["--repo", url, "--insecure", "ls", "/c"])
+    assert (code, stdout.split()) == (0, ["/c/a", "/c/b"])
+    assert "requests" in modules and "certificates are not verified" in stderr
