@@ -266,6 +266,7 @@ ALICE = {"FCRCTL_USER": "alice", "FCRCTL_PASSWORD": PASSWORD}
     (["ls", "/c", "--after", "b", "--limit", "2"], ["/c/c", "/c/d"]),
     (["ls", "/c", "--after", "e"], ["/c/f.txt"]),
     (["ls", "/c", "--limit", "1"], ["/c/a"]),
+    (["ls", "-R", "/c"], ["/c/a", "/c/b", "/c/c", "/c/d", "/c/e", "/c/f.txt"]),  # a GET per container
     (["ls", "/c/f.txt"], ["/c/f.txt"]),  # a binary lists itself
 ], ids=lambda v: " ".join(v) if isinstance(v, list) and v[0] == "ls" else "")
 def test_ls_over_http_lists_through_http_client_as_through_requests(guarded: str, tmp_path: Path, args: list[str],

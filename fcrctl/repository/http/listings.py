@@ -41,9 +41,10 @@ OWN_FIRST = "first"
 # fcrctl.server.listings.AFTER_HEADER: a request's page bound (a child's name, percent-encoded), which
 # serve's grouped listing starts after (and says so, sending it back); other servers ignore it
 AFTER_HEADER = "Fcrctl-Listing-After"
-# what the first GET of `ls`, sent through QuickHead, takes as its answer (requests would get the same: a
-# redirect is not followed, these errors are not retried); any other is sent again the ordinary way
-QUICK_ANSWERS = (301, 302, 303, 307, 308, 401, 403, 404, 406, 410)
+# what a listing's GET sent through QuickHead takes as its answer (requests would get the same: these errors
+# are not retried, and the first GET of `ls` follows no redirect); any other is sent again the ordinary way
+QUICK_ERRORS = (401, 403, 404, 410)
+QUICK_ANSWERS = (301, 302, 303, 307, 308, 406, *QUICK_ERRORS)
 
 Describe = Callable[[str], ResourceInfo]  # a path's info, asked for on its own
 
@@ -140,11 +141,28 @@ class Listings:
 
         return child_path
 
-    def _get(self, url: str, path: str) -> requests.Response | None:
+    def _get(self, url: str, path: str) -> requests.Response | QuickResponse | None:
+        """A descendant's listing (``ls -R``), None if it went meanwhile; through QuickHead as _first_get's."""
+        headers = _listing_headers()
         try:
-            return self._remote.send("GET", url, path=path, headers=_listing_headers(), stream=True)
+            response = self._quick_get(url, path, headers, QUICK_ERRORS)
+            if response is None:
+                response = self._remote.send("GET", url, path=path, headers=headers, stream=True)
         except (NotFound, Gone):
             return None
+        return response
+
+    def _quick_get(self, url: str, path: str, headers: dict[str, str],
+                   answers: tuple[int, ...]) -> QuickResponse | None:
+        """A GET through QuickHead (no requests imported: a third of a short `ls`): its response when 2xx or
+        in ``answers`` (an error among them raised as send raises it), else None (then sent the ordinary way:
+        a status requests retries, a failure to connect, a proxy in the environment)."""
+        remote = self._remote
+        response = remote.quick_head.get(url, {**remote.tx_headers, **headers}, also=answers)
+        if response is not None and response.status_code >= 400 and response.status_code != 406:
+            with response:
+                raise error_for(response, path=path, secrets=remote.secrets)  # type: ignore[arg-type]
+        return response
 
     def _first_get(self, url: str, path: str,
                    after: str | None = None) -> requests.Response | QuickResponse | None:
@@ -152,22 +170,15 @@ class Listings:
         goes first, with no HEAD to ask what the path is (a request fewer before the first line, and
         the server's HEAD of a big container builds the start of its body): a 2xx not of a binary is
         the listing, a binary's bytes are closed unread. Anything else (a redirect, which is not followed
-        here as it may lead off this repository, a 406) is closed and asked about as before: HEAD, then GET.
-        The GET goes through QuickHead (no requests imported: a third of a short `ls`), its errors
-        explained as send explains them; whatever that path leaves (a status requests retries, a failure
-        to connect, a proxy) goes the ordinary way."""
+        here as it may lead off this repository, a 406) is closed and asked about as before: HEAD, then GET."""
         remote = self._remote
         headers = _listing_headers()
         if after is not None:
             headers[AFTER_HEADER] = quote(after.rsplit("/", 1)[1], safe="")
-        response: requests.Response | QuickResponse | None
-        response = remote.quick_head.get(url, {**remote.tx_headers, **headers}, also=QUICK_ANSWERS)
+        response: requests.Response | QuickResponse | None = self._quick_get(url, path, headers, QUICK_ANSWERS)
         if response is None:
             response = remote.send("GET", url, path=path, headers=headers, stream=True, allow_redirects=False,
                                    ok=(406,))
-        elif response.status_code >= 400 and response.status_code != 406:  # as send raises it
-            with response:
-                raise error_for(response, path=path, secrets=remote.secrets)  # type: ignore[arg-type]
         if 200 <= response.status_code < 300:
             if wire.parse_headers(response.headers).model != NON_RDF_SOURCE:
                 return response
