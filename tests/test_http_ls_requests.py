@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from typer.testing import CliRunner
 
 from fcrctl.cli.main import app
@@ -47,16 +46,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Each request's method and path, as the client sends it."""
+    """Each request's method and path, as the served app gets it (through requests or http.client)."""
+    from fcrctl.server.app import FedoraApp
+
     seen: list[str] = []
-    send = requests.adapters.HTTPAdapter.send
+    dispatch = FedoraApp.dispatch
 
-    def counted(self: requests.adapters.HTTPAdapter, request: requests.PreparedRequest, *args: object,
-                **kwargs: object) -> requests.Response:
-        seen.append(f"{request.method} {requests.utils.urlparse(request.url).path}")
-        return send(self, request, *args, **kwargs)  # type: ignore[arg-type]
+    def counted(self: FedoraApp, request: Any) -> Any:
+        seen.append(f"{request.method} {request.script_root}{request.path}")
+        return dispatch(self, request)
 
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counted)
+    monkeypatch.setattr(FedoraApp, "dispatch", counted)
     return seen
 
 

@@ -8,43 +8,63 @@ Secrets never reach argv, reprs or messages: :attr:`AuthConfig.secrets` lists wh
 
 from __future__ import annotations
 
-import getpass
-import netrc
+import base64
 import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
-
-import requests
-from requests.auth import AuthBase, HTTPBasicAuth
 
 from fcrctl.errors import BadInput
 
+if TYPE_CHECKING:
+    import requests
 
-class BearerAuth(AuthBase):
+
+class HeaderAuth:
+    """An ``Authorization`` header, set by requests on each request (as its auth callables do) and
+    sent as it is by the http.client path (plain.py): one header, whichever way a request goes."""
+
+    def __init__(self, header: str) -> None:
+        self.header = header
+
+    def __call__(self, request: Any) -> Any:
+        request.headers["Authorization"] = self.header
+        return request
+
+
+class BearerAuth(HeaderAuth):
     """``Authorization: Bearer ...``; the token stays out of repr()."""
 
     def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
+        super().__init__(f"Bearer {token}")
 
     def __repr__(self) -> str:
         return "BearerAuth(***)"
 
 
-class BasicAuth(HTTPBasicAuth):
+class BasicAuth(HeaderAuth):
+    """``Authorization: Basic ...`` of a user and password encoded as requests' HTTPBasicAuth encodes
+    them (latin-1); one latin-1 cannot spell goes as UTF-8 (RFC 7617), where requests would fail."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username = username
+        pair = f"{username}:{password}"
+        try:
+            raw = pair.encode("latin1")
+        except UnicodeEncodeError:
+            raw = pair.encode("utf-8")
+        super().__init__("Basic " + base64.b64encode(raw).decode("ascii"))
+
     def __repr__(self) -> str:
         return f"BasicAuth(user={self.username!r}, password=***)"
 
 
 @dataclass
 class AuthConfig:
-    auth: AuthBase | None = None
+    auth: HeaderAuth | None = None
     verify: bool | str = True
     cert: str | tuple[str, str] | None = None
     secrets: list[str] = field(default_factory=list, repr=False)
@@ -83,6 +103,11 @@ def _read_secret_file(path: str | os.PathLike[str], what: str) -> str:
 
 
 def _netrc_lookup(host: str, netrc_path: str | None) -> tuple[str | None, str | None]:
+    path = netrc_path or os.path.join(os.path.expanduser("~"), ".netrc")  # (netrc's own default)
+    if not os.path.exists(path):
+        return None, None  # (netrc is not imported for nothing)
+    import netrc
+
     try:
         entries = netrc.netrc(netrc_path)
     except (OSError, netrc.NetrcParseError):
@@ -108,7 +133,7 @@ def resolve(
     env: Mapping[str, str] | None = None,
     netrc_path: str | None = None,
     interactive: bool | None = None,
-    prompt: Callable[[str], str] = getpass.getpass,
+    prompt: Callable[[str], str] | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> tuple[str, AuthConfig]:
     """Work out auth and TLS settings; returns (URL without userinfo, config)."""
@@ -142,6 +167,8 @@ def resolve(
                 raise BadInput(
                     f"no password for user {name!r}: set FCRCTL_PASSWORD, use --password-file, or add it to ~/.netrc"
                 )
+            if prompt is None:
+                from getpass import getpass as prompt
             password = prompt(f"Password for {name} at {host}: ")
         config.auth = BasicAuth(name, password)
         config.user = name

@@ -1,7 +1,8 @@
 """HTTP answers and transport failures -> fcrctl errors, in one place.
 
 Every request the HTTP backend makes goes through :func:`check` (status codes) or
-:func:`transport_error` (requests exceptions), so the mapping below is the whole contract.
+:func:`transport_error` (requests' exceptions, and PlainTransportError from the http.client path of
+plain.py, mapped to the same messages), so the mapping below is the whole contract.
 Messages never contain credentials: request URLs carry none (auth travels in headers), and
 server excerpts pass through :func:`redact` with the secrets the repository knows.
 """
@@ -10,11 +11,10 @@ from __future__ import annotations
 
 import http.client
 import re
+import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import requests
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from fcrctl.errors import (
     AuthError,
@@ -31,10 +31,25 @@ from fcrctl.errors import (
     Unsupported,
 )
 
+if TYPE_CHECKING:
+    import requests
+
 EXCERPT_CHARS = 200
-# the connection was made, then lost: reset, closed without an answer, cut off mid-body
-DROPPED = (ProtocolError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected,
-           http.client.IncompleteRead)
+# the connection was made, then lost: reset, closed without an answer, cut off mid-body (and urllib3's ProtocolError)
+PLAIN_DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected,
+                 http.client.IncompleteRead)
+
+
+class PlainTransportError(Exception):
+    """A transport failure of a request sent through http.client (plain.py), its cause the OSError or
+    HTTPException: transport_error gives it the message requests' exception of the same failure gets."""
+
+
+def transport_exceptions() -> tuple[type[BaseException], ...]:
+    """What a request or a body's read raises when the transport fails: PlainTransportError, and
+    requests' RequestException once requests is loaded (nothing can raise one before)."""
+    loaded = sys.modules.get("requests")
+    return (PlainTransportError,) if loaded is None else (PlainTransportError, loaded.RequestException)
 
 
 def host_port(url: str) -> str:
@@ -137,8 +152,14 @@ def error_for(
     return BadInput(f"{subject}: unexpected HTTP {status}{said}", path=path)
 
 
-def transport_error(exc: requests.RequestException, url: str, *, timeout: object = None) -> FcrctlError:
-    """A requests/urllib3 exception -> Unavailable (or AuthError) naming host and port."""
+def transport_error(exc: requests.RequestException | PlainTransportError, url: str, *,
+                    timeout: object = None) -> FcrctlError:
+    """A requests/urllib3 exception (or a PlainTransportError) -> Unavailable (or AuthError) naming host and port."""
+    if isinstance(exc, PlainTransportError):
+        return _plain_transport_error(exc, url, timeout)
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError
+
     where = host_port(url)
     if isinstance(exc, requests.exceptions.SSLError):
         return Unavailable(
@@ -155,7 +176,8 @@ def transport_error(exc: requests.RequestException, url: str, *, timeout: object
         return Unavailable(f"no answer from {where}{within} (connected, but the server did not respond): "
                            "check the server, or raise --timeout")
     if not connect_failed and (
-        isinstance(exc, requests.exceptions.ChunkedEncodingError) or any(isinstance(e, DROPPED) for e in chain)
+        isinstance(exc, requests.exceptions.ChunkedEncodingError)
+        or any(isinstance(e, (ProtocolError, *PLAIN_DROPPED)) for e in chain)
     ):
         return Unavailable(f"connection to {where} dropped before the exchange was complete ({_how(chain)}): "
                            "check the server (did it restart?), then retry")
@@ -164,6 +186,26 @@ def transport_error(exc: requests.RequestException, url: str, *, timeout: object
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return BadInput(f"invalid URL for {where}: {_reason(exc)}")
     return Unavailable(f"request to {where} failed: {_reason(exc)}")
+
+
+def _plain_transport_error(exc: PlainTransportError, url: str, timeout: object) -> FcrctlError:
+    """transport_error's messages for the same failures met through http.client."""
+    import ssl  # (http.client imported it already)
+
+    where = host_port(url)
+    chain = _chain(exc)
+    within = f" within {timeout:g} s" if isinstance(timeout, int | float) else ""
+    if any(isinstance(e, ssl.SSLError) for e in chain):
+        return Unavailable(
+            f"TLS verification failed for {where}: use --ca-bundle FILE to trust the server's CA (or --insecure)"
+        )
+    if any(isinstance(e, TimeoutError) for e in chain):
+        return Unavailable(f"no answer from {where}{within} (connected, but the server did not respond): "
+                           "check the server, or raise --timeout")
+    if any(isinstance(e, PLAIN_DROPPED) for e in chain):
+        return Unavailable(f"connection to {where} dropped before the exchange was complete ({_how(chain)}): "
+                           "check the server (did it restart?), then retry")
+    return Unavailable(f"cannot connect to {where}: {_reason(exc)}: is the server running and reachable?")
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -181,6 +223,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def _how(chain: list[BaseException]) -> str:
+    chunked = getattr(sys.modules.get("requests.exceptions"), "ChunkedEncodingError", ())  # (requests not loaded: none)
     for exc in chain:
         if isinstance(exc, http.client.RemoteDisconnected):
             return "the server closed it without answering"
@@ -188,7 +231,7 @@ def _how(chain: list[BaseException]) -> str:
             return "connection reset by peer"
         if isinstance(exc, BrokenPipeError):
             return "the server closed it while the request was being sent"
-        if isinstance(exc, http.client.IncompleteRead | requests.exceptions.ChunkedEncodingError):
+        if isinstance(exc, (http.client.IncompleteRead, chunked)):
             return "the answer was cut off"
     return "connection aborted"
 

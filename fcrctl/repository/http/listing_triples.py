@@ -8,12 +8,14 @@ with them, read back sorted. Only the predicates a listing reads are kept at all
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fcrctl.repository.base import LDP
 from fcrctl.repository.http.facts import EBUCORE, FEDORA, PREMIS, RDF_TYPE, About
+
+if TYPE_CHECKING:
+    import sqlite3
 
 CONTAINS = LDP + "contains"
 WANTED = frozenset({
@@ -56,6 +58,8 @@ class ListingTriples:
             self._spill()
 
     def _spill(self) -> None:
+        import sqlite3  # (only a listing this big needs it)
+
         db = sqlite3.connect("", check_same_thread=False)  # "": private, on disk past its cache, deleted on close
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")

@@ -16,13 +16,15 @@ import re
 import time
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
-
-import requests
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fcrctl.errors import CorruptData, Unavailable
-from fcrctl.repository.http.errors import host_port, transport_error
+from fcrctl.repository.http.errors import host_port, transport_error, transport_exceptions
+from fcrctl.repository.http.plain import QuickResponse
 from fcrctl.services.transfer.ntlines import LINE, unescape
+
+if TYPE_CHECKING:
+    import requests
 
 BLOCK = 1 << 16  # bytes read from the connection at a time
 MAX_LINE = 16 << 20  # one triple: a literal of a few MB is plausible, an endless line is not
@@ -104,10 +106,14 @@ class _TooBig(Exception):
     pass
 
 
-def _arriving(response: requests.Response) -> Iterator[bytes]:
+def _arriving(response: requests.Response | QuickResponse) -> Iterator[bytes]:
     """The body as it arrives: each block what one read of the connection gave (at most BLOCK),
     decoded (requests' iter_content waits for BLOCK bytes of a body that is not chunked). Errors
-    are requests' own, as iter_content raises them."""
+    are requests' own, as iter_content raises them (QuickResponse's: PlainTransportError)."""
+    if isinstance(response, QuickResponse):
+        yield from iter(lambda: response.read1(BLOCK), b"")
+        return
+    import requests
     from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 
     raw = response.raw
@@ -198,13 +204,12 @@ def body_lines(response: requests.Response, *, url: str, path: str, location: st
             except UnicodeDecodeError as exc:
                 raise CorruptData(f"server response for {path}: malformed N-Triples ({type(exc).__name__}: "
                                   f"{str(exc)[:200]}) (sent by {location})", path=path) from None
-    except (requests.RequestException, _Slow) as exc:  # the connection broke (or was cut) while the body arrived
+    except (*transport_exceptions(), _Slow) as exc:  # the connection broke (or was cut) while the body arrived
         if budget.expired:
             raise Unavailable(
                 f"{host_port(url)} sent the listing of {path} too slowly ({budget.received} bytes in "
                 f"{budget.waited:.0f} s of waiting; a listing may take --timeout ({read_timeout:g} s) plus 1 s "
                 f"per {MIN_RATE >> 10} KiB): check the server, or raise --timeout", path=path) from None
-        assert isinstance(exc, requests.RequestException)
         raise transport_error(exc, url, timeout=read_timeout) from None
     except _TooBig as exc:
         raise CorruptData(f"server response for {path} is {exc}: refused (sent by {location})", path=path) from None

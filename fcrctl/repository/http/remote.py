@@ -10,12 +10,9 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin
-
-import requests
 
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, CorruptData, NotARepository
@@ -23,11 +20,14 @@ from fcrctl.repository.base import RdfPrefs
 from fcrctl.repository.http import auth as auth_module
 from fcrctl.repository.http import dialect as dialects
 from fcrctl.repository.http import ntriples, wire
-from fcrctl.repository.http.errors import check, error_for, transport_error
+from fcrctl.repository.http.errors import check, error_for, transport_error, transport_exceptions
 from fcrctl.repository.http.facts import MEMENTO_ID, plain_strings
-from fcrctl.repository.http.session import QuickHead, make_session, pool_stats, timeout_of
+from fcrctl.repository.http.plain import QuickHead, QuickResponse, timeout_of
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
     from rdflib import Graph
 
 # N-Triples first: serialising it costs a server a tenth of Turtle (its prefixes), and we only parse.
@@ -52,11 +52,9 @@ class Remote:
         self.secrets = tuple(config.secrets)
         self.timeout = timeout_of(timeout)
         self._retries = retries
-        self.session = make_session(retries=retries)
-        config.apply(self.session)
-        self.quick_head = QuickHead(self.session, self.timeout)
-        self._upload_session: requests.Session | None = None
         self._lock = threading.Lock()
+        self._sessions: dict[str, requests.Session] = {}  # made when first used; shared with transaction views
+        self.quick_head = QuickHead(lambda: self.session, self.timeout, config)
         self._pool: ThreadPoolExecutor | None = None
         self.dialect = self._probe(api)
 
@@ -67,10 +65,13 @@ class Remote:
         url = self.base_uri + "/"
         prefs = RdfPrefs(containment=False, membership=False)
         headers = {"Accept": RDF_ACCEPT, "Prefer": rdf.prefer_header(prefs)}
-        try:
-            response = self.session.get(url, headers=headers, timeout=self.timeout, stream=True)
-        except requests.RequestException as exc:
-            raise transport_error(exc, url, timeout=self.timeout[1]) from None
+        response: requests.Response | QuickResponse | None = self.quick_head.get(url, headers,
+                                                                                  also=(401, 403, 404, 405))
+        if response is None:  # (any other answer, or a connection refused: requests retries and explains it)
+            try:
+                response = self.session.get(url, headers=headers, timeout=self.timeout, stream=True)
+            except transport_exceptions() as exc:
+                raise transport_error(exc, url, timeout=self.timeout[1]) from None
         with response:  # streamed: a root's RDF is read within MAX_RDF_BODY, and the connection freed
             if response.status_code in (404, 405):
                 raise NotARepository(
@@ -81,7 +82,7 @@ class Remote:
                 # signed in, but the root's ACL does not let this user read it: resources below may
                 # still be theirs, so open anyway (dialect from --api, else the default)
                 return dialects.detect({}, api=api)
-            check(response, secrets=self.secrets, what=self.location)
+            check(response, secrets=self.secrets, what=self.location)  # type: ignore[arg-type]
             head = wire.parse_headers(response.headers)
             mime = rdf.mime_of(head.content_type)
             if not rdf.is_rdf_mime(mime) and mime not in ("application/x-turtle", "text/plain"):
@@ -89,7 +90,7 @@ class Remote:
                     f"not a Fedora repository: {self.location} answered with {mime or 'no content type'}, "
                     "not RDF: check the URL (the REST base, e.g. http://host:8080/rest)"
                 )
-            body = self.read_body(response, url, "/")
+            body = self.read_body(response, url, "/")  # type: ignore[arg-type]
         try:
             if mime != "application/n-triples":
                 rdf.parse(body, mime or "text/turtle", base=url, source=f"root of {self.location}", storable=False)
@@ -112,6 +113,22 @@ class Remote:
         inside.owns_session = owns_session
         return inside
 
+    @property
+    def session(self) -> requests.Session:
+        """requests' session, made (and requests imported) when first used."""
+        found = self._sessions.get("main")
+        return found if found is not None else self._session("main", streaming_body=False)
+
+    def _session(self, name: str, *, streaming_body: bool) -> requests.Session:
+        from fcrctl.repository.http.session import make_session
+
+        with self._lock:
+            if name not in self._sessions:
+                session = make_session(retries=self._retries, streaming_body=streaming_body)
+                self._config.apply(session)
+                self._sessions[name] = session
+            return self._sessions[name]
+
     def close(self) -> None:
         if not self.owns_session:
             return  # a transaction's view: the session belongs to the repository it came from
@@ -119,17 +136,15 @@ class Remote:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         self.quick_head.close()
-        self.session.close()
-        if self._upload_session is not None:
-            self._upload_session.close()
+        for session in self._sessions.values():
+            session.close()
 
     def connection_stats(self) -> dict[str, int]:
         """TCP connections opened so far (keep-alive makes this small)."""
-        stats = pool_stats(self.session)
-        stats["new_connections"] += self.quick_head.opened
-        if self._upload_session is not None:
-            stats["new_connections"] += pool_stats(self._upload_session)["new_connections"]
-        return stats
+        from fcrctl.repository.http.session import pool_stats
+
+        return {"new_connections": self.quick_head.opened + sum(
+            pool_stats(session)["new_connections"] for session in self._sessions.values())}
 
     # -- URLs ----------------------------------------------------------------------
     def url(self, path: str, version: str | None = None) -> str:
@@ -197,7 +212,7 @@ class Remote:
                 allow_redirects=allow_redirects,
                 timeout=self.timeout,
             )
-        except requests.RequestException as exc:
+        except transport_exceptions() as exc:
             raise transport_error(exc, url, timeout=self.timeout[1]) from None
         if response.status_code < 400 or response.status_code in ok:
             return response
@@ -208,11 +223,8 @@ class Remote:
     def streaming_session(self) -> requests.Session:
         # One-shot upload bodies cannot be replayed, so they use a session whose retries stop
         # at connection failures (nothing sent yet).
-        with self._lock:
-            if self._upload_session is None:
-                self._upload_session = make_session(retries=self._retries, streaming_body=True)
-                self._config.apply(self._upload_session)
-            return self._upload_session
+        found = self._sessions.get("upload")
+        return found if found is not None else self._session("upload", streaming_body=True)
 
     def head(self, url: str, path: str) -> wire.Headers:
         headers: dict[str, str] = {}
@@ -269,7 +281,7 @@ class Remote:
                     raise CorruptData(f"server response for {path} is over {limit} bytes: refused "
                                       f"(sent by {self.location})", path=path)
                 chunks.append(chunk)
-        except requests.RequestException as exc:  # the connection broke while the body arrived
+        except transport_exceptions() as exc:  # the connection broke while the body arrived
             raise transport_error(exc, url, timeout=self.timeout[1]) from None
         return b"".join(chunks)
 
@@ -278,6 +290,8 @@ class Remote:
             return iter([fn(item) for item in items])
         with self._lock:
             if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
                 self._pool = ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="fcrctl-http")
             pool = self._pool
         return pool.map(fn, items)

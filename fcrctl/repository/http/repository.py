@@ -9,6 +9,7 @@ acls and transactions, each in the module named for it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fcrctl import paths
@@ -26,18 +27,19 @@ from fcrctl.repository.base import (
 )
 from fcrctl.repository.http import auth as auth_module
 from fcrctl.repository.http import dialect as dialects
-from fcrctl.repository.http.acls import HttpAcls
-from fcrctl.repository.http.fixity import Fixity
 from fcrctl.repository.http.listings import Listings, OpenedContainer
 from fcrctl.repository.http.reads import Reads
 from fcrctl.repository.http.remote import Remote
-from fcrctl.repository.http.transactions import Transactions
 from fcrctl.repository.http.versions import Versions
-from fcrctl.repository.http.writes import Writes
 
 if TYPE_CHECKING:
     import requests
     from rdflib import Graph
+
+    from fcrctl.repository.http.acls import HttpAcls
+    from fcrctl.repository.http.fixity import Fixity
+    from fcrctl.repository.http.transactions import Transactions
+    from fcrctl.repository.http.writes import Writes
 
 
 class HttpRepository:
@@ -61,11 +63,34 @@ class HttpRepository:
         self._versions = Versions(remote)
         self._reads = Reads(remote, self._versions)
         self._listings = Listings(remote, self._reads.describe)
-        self._writes = Writes(remote, self._reads)
-        self._fixity = Fixity(remote, self._reads.open_binary, fixity_endpoint)
-        self._acls = HttpAcls(remote, self._reads)
-        self._writes.written = self._acls.written
-        self._transactions = Transactions(remote)
+        self._fixity_endpoint = fixity_endpoint
+
+    # The other components are made (their modules imported) when first used: `ls` and `info` use none.
+    @cached_property
+    def _writes(self) -> Writes:
+        from fcrctl.repository.http.writes import Writes
+
+        writes = Writes(self._remote, self._reads)
+        writes.written = self._acls.written
+        return writes
+
+    @cached_property
+    def _fixity(self) -> Fixity:
+        from fcrctl.repository.http.fixity import Fixity
+
+        return Fixity(self._remote, self._reads.open_binary, self._fixity_endpoint)
+
+    @cached_property
+    def _acls(self) -> HttpAcls:
+        from fcrctl.repository.http.acls import HttpAcls
+
+        return HttpAcls(self._remote, self._reads)
+
+    @cached_property
+    def _transactions(self) -> Transactions:
+        from fcrctl.repository.http.transactions import Transactions
+
+        return Transactions(self._remote)
 
     @property
     def base_uri(self) -> str:

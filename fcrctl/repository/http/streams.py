@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
-from typing import Any, BinaryIO
-
-import requests
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fcrctl.errors import Unavailable
+
+if TYPE_CHECKING:
+    import requests
 
 
 class ResponseStream(io.RawIOBase):

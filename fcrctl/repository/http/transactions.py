@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from fcrctl.errors import BadInput, Gone, NotFound, TransactionGone, Unsupported
 from fcrctl.repository.base import TransactionInfo, check_tx_id
 from fcrctl.repository.http import wire
 from fcrctl.repository.http.remote import Remote
+
+if TYPE_CHECKING:
+    import requests
 
 ATOMIC_ID = "Atomic-ID"
 

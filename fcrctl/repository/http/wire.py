@@ -1,7 +1,8 @@
 """Reading and writing the Fedora-specific HTTP headers (Link, Digest, dates, filenames).
 
-Parsing is delegated to libraries (requests' Link parser, email's header and date parsers,
-werkzeug's header writer); this module only knows what Fedora puts in them.
+Parsing is delegated to libraries (email's header and date parsers, werkzeug's header writer);
+this module only knows what Fedora puts in them, and reads a Link header as requests'
+parse_header_links reads it (a test compares them: requests is not imported to read one).
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import BinaryIO
 from urllib.parse import unquote_to_bytes
-
-from requests.structures import CaseInsensitiveDict
-from requests.utils import parse_header_links
 
 from fcrctl.names import utf8_bytes_name, utf8_name
 from fcrctl.repository.base import (
@@ -77,11 +75,33 @@ class Headers:
         return any(t.startswith(LDP) for t in self.types)
 
 
+_LINK_QUOTES = " '\""
+
+
+def header_links(value: str) -> list[dict[str, str]]:
+    """A Link header's links, each ``{"url": ..., param: value}``, as requests.utils.parse_header_links
+    gives them (its every quirk kept: an ``ls`` over http imports no requests to read one)."""
+    links: list[dict[str, str]] = []
+    value = value.strip(_LINK_QUOTES)
+    if not value:
+        return links
+    for item in re.split(", *<", value):
+        url, _, params = item.partition(";")
+        link = {"url": url.strip("<> '\"")}
+        for param in params.split(";"):
+            key_value = param.split("=")
+            if len(key_value) != 2:
+                break
+            link[key_value[0].strip(_LINK_QUOTES)] = key_value[1].strip(_LINK_QUOTES)
+        links.append(link)
+    return links
+
+
 def parse_links(value: str | None) -> dict[str, list[dict[str, str]]]:
     out: dict[str, list[dict[str, str]]] = {}
     if not value:
         return out
-    for link in parse_header_links(value):
+    for link in header_links(value):
         url = link.get("url", "").strip().strip('"')
         link["url"] = url
         for rel in (link.get("rel") or "").split():
@@ -89,7 +109,7 @@ def parse_links(value: str | None) -> dict[str, list[dict[str, str]]]:
     return out
 
 
-def parse_headers(headers: Mapping[str, str] | CaseInsensitiveDict[str]) -> Headers:
+def parse_headers(headers: Mapping[str, str]) -> Headers:
     out = Headers(links=parse_links(headers.get("Link")))
     out.etag = headers.get("ETag") or ""
     modified = headers.get("Last-Modified")

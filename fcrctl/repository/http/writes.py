@@ -11,8 +11,6 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from fcrctl import paths, rdf
 from fcrctl.errors import BadInput, ChecksumMismatch, Conflict, CorruptData, FcrctlError, Gone, NotFound
 from fcrctl.repository.base import (
@@ -31,6 +29,7 @@ from fcrctl.repository.http.made_here import MadeHere, external_lines
 from fcrctl.repository.http.remote import LENIENT, Remote
 
 if TYPE_CHECKING:
+    import requests
     from rdflib import Graph
 
     from fcrctl.repository.http.reads import Reads
