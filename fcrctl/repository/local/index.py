@@ -41,6 +41,7 @@ from fcrctl.repository.local.index_sql import (
     Conn,
     keyed_by_table,
     open_error,
+    statements,
 )
 from fcrctl.repository.local.ocfl import object_rel
 
@@ -109,17 +110,23 @@ class Index:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        found = self._schema_version()
-        if found not in (None, SCHEMA_VERSION, *UPGRADABLE):
-            # an index from another fcrctl version: it is only a cache, start afresh
-            self.conn.executescript(
-                "DROP TABLE IF EXISTS resources; DROP TABLE IF EXISTS membership; DROP TABLE IF EXISTS refs;"
-                "DROP TABLE IF EXISTS pending; DROP TABLE IF EXISTS invalid; DROP TABLE IF EXISTS meta;"
-                "DROP TABLE IF EXISTS acls; DROP TABLE IF EXISTS changes;"
-            )
-        if found != SCHEMA_VERSION:
+        if self._schema_version() != SCHEMA_VERSION:
             # only then: a write on every open would change the file (and its backup copies) for nothing
-            self.conn.executescript(SCHEMA)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring the index to SCHEMA_VERSION in one transaction: killed midway, it is left as it
+        was (the next open migrates again); a migration by another process is seen inside it."""
+        with self.transaction():
+            found = self._schema_version()
+            if found == SCHEMA_VERSION:
+                return
+            if found not in (None, *UPGRADABLE):
+                # an index from another fcrctl version: it is only a cache, start afresh
+                for table in (*DATA_TABLES, "meta", "changes"):
+                    self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in statements(SCHEMA):
+                self.conn.execute(statement)
             if not keyed_by_table(self.table_sql("resources")):
                 self.conn.execute(PATH_INDEX)
             self.set_meta("schema", SCHEMA_VERSION)

@@ -10,8 +10,11 @@ from pathlib import Path
 from fcrctl.errors import CorruptData, FcrctlError, Locked, NoSpace, ReadOnly
 from fcrctl.repository.base import NON_RDF_SOURCE
 
-SCHEMA_VERSION = "5"
-UPGRADABLE = ("4",)  # earlier versions whose tables are these: running SCHEMA adds what they lack
+SCHEMA_VERSION = "6"
+# earlier versions whose tables are these: running SCHEMA adds what they lack (5 -> 6: membership
+# and invalid gained object_id indexes; every write of an object deleted its rows by object_id,
+# which scanned those tables)
+UPGRADABLE = ("4", "5")
 
 # a binary's lastModifiedDate to the second when in UTC's Z form, else '~' (after every date: such
 # rows are always picked, for the caller to judge); indexed for binaries, so `fixity --since`
@@ -30,7 +33,7 @@ DEFERRED_INDEXES = ("resources_parent", "resources_binaries_modified", "membersh
 # ... and those a reindex needs only once an object is met that is not where its id hashes to
 # (so its id may be met twice: the index is then looked up by object id, and a path met twice
 # replaces the earlier row): built then, or at the end
-LOOKUP_INDEXES = ("resources_path", "resources_sort", "resources_object", "refs_object")
+LOOKUP_INDEXES = ("resources_path", "resources_sort", "resources_object", "refs_object", "membership_object")
 # a reindex's page cache (and its sorter's memory, when the indexes are built again): SQLite's
 # default. 32 MB saved ~0.9 of ~30 CPU-s at 100k objects, but filled up only past ~30k objects, so a
 # reindex's memory grew with the repository (44 MB at 10k, 78 MB at 100k); with 1 MB it is flat
@@ -69,16 +72,29 @@ CREATE TABLE IF NOT EXISTS membership (
     has_member TEXT, is_member_of TEXT, inserted TEXT
 );
 CREATE INDEX IF NOT EXISTS membership_resource ON membership(resource);
+CREATE INDEX IF NOT EXISTS membership_object ON membership(object_id);
 CREATE TABLE IF NOT EXISTS refs (subject TEXT NOT NULL, object_id TEXT NOT NULL, predicate TEXT, target TEXT);
 CREATE INDEX IF NOT EXISTS refs_target ON refs(target);
 CREATE INDEX IF NOT EXISTS refs_object ON refs(object_id);
 CREATE TABLE IF NOT EXISTS pending (object_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS invalid (object_rel TEXT PRIMARY KEY, object_id TEXT, reason TEXT);
+CREATE INDEX IF NOT EXISTS invalid_object ON invalid(object_id);
 CREATE TABLE IF NOT EXISTS acls (path TEXT PRIMARY KEY, object_id TEXT NOT NULL, headers TEXT NOT NULL,
     content_file TEXT);
 CREATE INDEX IF NOT EXISTS acls_object ON acls(object_id);
 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, object_rel TEXT NOT NULL);
 """
+
+
+def statements(script: str) -> list[str]:
+    """A script's statements, one by one: run inside a transaction of ours (executescript commits first)."""
+    out, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    return out
 
 
 class IndexCorrupt(CorruptData):
