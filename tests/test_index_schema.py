@@ -1,6 +1,6 @@
 """The index's schema: every statement a one-resource read or write runs searches an index (none
-scans a table that grows with the repository), and an index of the previous schema gains the
-missing indexes on open, in one transaction that a kill leaves undone."""
+scans a table that grows with the repository), and an index written before those indexes were
+added gains them on open, in one transaction that a kill leaves undone."""
 
 from __future__ import annotations
 
@@ -21,15 +21,15 @@ from fcrctl import acl, rdf
 from fcrctl.repository.base import NON_RDF_SOURCE, ResourceSpec
 from fcrctl.repository.local import LocalRepository
 from fcrctl.repository.local.index import Index, ObjectEntries, Row
-from fcrctl.repository.local.index_sql import SCHEMA_VERSION
+from fcrctl.repository.local.index_sql import INDEXES_KEY, INDEXES_REVISION, SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTAINER = "http://www.w3.org/ns/ldp#BasicContainer"
 PCDM_HAS_MEMBER = "http://pcdm.org/models#hasMember"
 # the tables that grow with the repository: a SCAN of one is O(size) per statement
 GROWING = ("resources", "membership", "refs", "acls", "invalid", "changes")
-# the indexes schema 5 lacked
-NEW_IN_6 = ("membership_object", "invalid_object")
+# the indexes of revision 1 (index_sql.INDEXES_REVISION)
+ADDED = ("membership_object", "invalid_object")
 
 
 # -- query plans --------------------------------------------------------------------------------
@@ -177,17 +177,17 @@ def entries(i: int) -> ObjectEntries:
     return ObjectEntries(oid, [row], members, refs, acls)
 
 
-def schema_5(db: Path, count: int = 200) -> None:
-    """An index as fcrctl wrote it at schema 5: these rows, without the indexes 6 added."""
+def before_revision_1(db: Path, count: int = 200) -> None:
+    """An index as fcrctl wrote it before revision 1 of schema 5: these rows, without its indexes."""
     index = Index(db)
     with index.transaction():
         index.add([entries(i) for i in range(count)])
         index.mark_invalid("rel/bad", "info:fedora/bad", "unreadable")
     index.close()
     raw = sqlite3.connect(db)
-    for name in NEW_IN_6:
+    for name in ADDED:
         raw.execute(f"DROP INDEX {name}")
-    raw.execute("UPDATE meta SET value = '5' WHERE key = 'schema'")
+    raw.execute("DELETE FROM meta WHERE key = ?", (INDEXES_KEY,))
     raw.commit()
     raw.close()
 
@@ -208,23 +208,26 @@ def schema(db: Path) -> list[tuple[str, str]]:
         raw.close()
 
 
-def schema_version(db: Path) -> str:
+def versions(db: Path) -> dict[str, str]:
     raw = sqlite3.connect(db)
     try:
-        return raw.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
+        return dict(raw.execute("SELECT key, value FROM meta WHERE key IN ('schema', ?)", (INDEXES_KEY,)))
     finally:
         raw.close()
 
 
-def test_an_index_of_schema_5_gains_the_object_indexes_on_open(tmp_path: Path) -> None:
+def test_an_index_of_before_the_object_indexes_gains_them_on_open(tmp_path: Path) -> None:
     fresh = Index(tmp_path / "fresh.sqlite")
     fresh.close()
     db = tmp_path / "i.sqlite"
-    schema_5(db)
-    assert not {name for name, _ in schema(db)} & set(NEW_IN_6)
+    before_revision_1(db)
+    assert not {name for name, _ in schema(db)} & set(ADDED)
     index = Index(db)
     try:
-        assert index.get_meta("schema") == SCHEMA_VERSION == "6"
+        # still schema 5: an fcrctl of schema 5 opens it as its own (SQLite keeps the indexes it does
+        # not know of up to date), where any other version would make it rebuild the index
+        assert versions(db) == {"schema": SCHEMA_VERSION, INDEXES_KEY: INDEXES_REVISION} == {
+            "schema": "5", INDEXES_KEY: "1"}
         assert schema(db) == schema(tmp_path / "fresh.sqlite")
         reference = Index(tmp_path / "ref.sqlite")
         with reference.transaction():
@@ -260,21 +263,21 @@ KILL_DURING_MIGRATION = textwrap.dedent("""
 @pytest.mark.parametrize("killed_after", ["CREATE INDEX IF NOT EXISTS membership_object",
                                           "CREATE INDEX IF NOT EXISTS invalid_object",
                                           "INSERT OR REPLACE INTO meta"])
-def test_a_migration_killed_midway_leaves_schema_5_and_the_next_open_migrates(tmp_path: Path,
+def test_a_migration_killed_midway_is_undone_and_the_next_open_migrates(tmp_path: Path,
                                                                               killed_after: str) -> None:
     db = tmp_path / "i.sqlite"
-    schema_5(db)
+    before_revision_1(db)
     before = schema(db)
     proc = subprocess.run([sys.executable, "-c", KILL_DURING_MIGRATION, str(db), killed_after], cwd=ROOT,
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert schema_version(db) == "5"  # the killed transaction's pages in the WAL are not committed
+    assert versions(db) == {"schema": "5"}  # the killed transaction's pages in the WAL are not committed
     assert schema(db) == before
     index = Index(db)
     try:
-        assert index.get_meta("schema") == SCHEMA_VERSION
-        assert set(NEW_IN_6) <= {name for name, _ in schema(db)}
+        assert versions(db) == {"schema": SCHEMA_VERSION, INDEXES_KEY: INDEXES_REVISION}
+        assert set(ADDED) <= {name for name, _ in schema(db)}
         assert index.count() == 200
         assert index.memberships_for("/c/x7") == [("/c/x7/members", "direct", "/c/x7", PCDM_HAS_MEMBER, None, None)]
     finally:
@@ -285,7 +288,7 @@ def test_a_repository_reindexed_has_the_schema_of_a_fresh_one(tmp_path: Path) ->
     with LocalRepository.open(str(tmp_path / "repo"), create=True) as repo:
         samvera_like(repo)
         fresh = schema(tmp_path / "repo" / "index.sqlite")
-        assert set(NEW_IN_6) <= {name for name, _ in fresh}
+        assert set(ADDED) <= {name for name, _ in fresh}
         repo.reindex()
         assert schema(tmp_path / "repo" / "index.sqlite") == fresh
         assert [m[0] for m in repo._index.memberships_for("/c/w0")] == ["/c/w0/members"]  # type: ignore[attr-defined]

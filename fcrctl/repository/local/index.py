@@ -33,6 +33,8 @@ from fcrctl.repository.local.index_bulk import BulkLoad, bulk_load
 from fcrctl.repository.local.index_copies import PinnedIndex, backup_to
 from fcrctl.repository.local.index_sql import (
     DATA_TABLES,
+    INDEXES_KEY,
+    INDEXES_REVISION,
     MODIFIED,
     PATH_INDEX,
     SCHEMA,
@@ -110,18 +112,18 @@ class Index:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        if self._schema_version() != SCHEMA_VERSION:
+        if self._schema_version() != (SCHEMA_VERSION, INDEXES_REVISION):
             # only then: a write on every open would change the file (and its backup copies) for nothing
             self._migrate()
 
     def _migrate(self) -> None:
-        """Bring the index to SCHEMA_VERSION in one transaction: killed midway, it is left as it
+        """Bring the index to this schema in one transaction: killed midway, it is left as it
         was (the next open migrates again); a migration by another process is seen inside it."""
         with self.transaction():
-            found = self._schema_version()
-            if found == SCHEMA_VERSION:
+            found, revision = self._schema_version()
+            if (found, revision) == (SCHEMA_VERSION, INDEXES_REVISION):
                 return
-            if found not in (None, *UPGRADABLE):
+            if found not in (None, SCHEMA_VERSION, *UPGRADABLE):
                 # an index from another fcrctl version: it is only a cache, start afresh
                 for table in (*DATA_TABLES, "meta", "changes"):
                     self.conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -130,12 +132,16 @@ class Index:
             if not keyed_by_table(self.table_sql("resources")):
                 self.conn.execute(PATH_INDEX)
             self.set_meta("schema", SCHEMA_VERSION)
+            self.set_meta(INDEXES_KEY, INDEXES_REVISION)
 
-    def _schema_version(self) -> str | None:
+    def _schema_version(self) -> tuple[str | None, str | None]:
+        """(schema version, revision of its indexes); (None, None) without a readable meta table."""
         try:
-            return self.get_meta("schema")
+            found = dict(self.conn.execute("SELECT key, value FROM meta WHERE key IN ('schema', ?)",
+                                           (INDEXES_KEY,)).fetchall())
         except FcrctlError:
-            return None
+            return None, None
+        return found.get("schema"), found.get(INDEXES_KEY)
 
     @property
     def conn(self) -> Conn:

@@ -10,11 +10,14 @@ from pathlib import Path
 from fcrctl.errors import CorruptData, FcrctlError, Locked, NoSpace, ReadOnly
 from fcrctl.repository.base import NON_RDF_SOURCE
 
-SCHEMA_VERSION = "6"
-# earlier versions whose tables are these: running SCHEMA adds what they lack (5 -> 6: membership
-# and invalid gained object_id indexes; every write of an object deleted its rows by object_id,
-# which scanned those tables)
-UPGRADABLE = ("4", "5")
+SCHEMA_VERSION = "5"
+UPGRADABLE = ("4",)  # earlier versions whose tables are these: running SCHEMA adds what they lack
+# indexes added to schema 5 since (meta INDEXES_KEY): 1, object_id on membership and invalid, which
+# every write of an object deletes from by object_id (they were scanned). Not a new SCHEMA_VERSION:
+# an fcrctl of schema 5 takes any other version for a foreign index and rebuilds it from the OCFL
+# root (minutes at 1M objects), where SQLite keeps indexes it does not know of up to date for it
+INDEXES_KEY = "schema.indexes"
+INDEXES_REVISION = "1"
 
 # a binary's lastModifiedDate to the second when in UTC's Z form, else '~' (after every date: such
 # rows are always picked, for the caller to judge); indexed for binaries, so `fixity --since`
