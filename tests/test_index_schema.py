@@ -51,15 +51,25 @@ class Traced:
 
     def scans(self) -> list[str]:
         """The statements whose plan scans a growing table, each with its plan."""
-        found, seen, dbs = [], set(), {}
+        found: list[str] = []
+        seen: set[tuple[Path, str]] = set()
+        dbs: dict[Path, sqlite3.Connection | None] = {}
         for path, sql in self.statements:
             head = sql.lstrip().split(None, 1)[0].upper()
             if head not in ("SELECT", "DELETE", "UPDATE", "INSERT", "WITH") or (path, sql) in seen:
                 continue
             seen.add((path, sql))
-            if not path.exists():
-                continue  # a transaction's staging index, gone since: its statements are run on main's too
-            db = dbs.get(path) or dbs.setdefault(path, sqlite3.connect(path))
+            if path not in dbs:
+                try:
+                    dbs[path] = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                    dbs[path].execute("SELECT 1 FROM sqlite_master").fetchall()
+                except sqlite3.OperationalError:
+                    # a transaction's staging index, deleted (in the background) since its commit:
+                    # its statements on the index's tables are the main index's, checked there
+                    dbs[path] = None
+            db = dbs[path]
+            if db is None:
+                continue
             try:
                 plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql)]
             except sqlite3.OperationalError as e:
@@ -70,7 +80,8 @@ class Traced:
                    or step == f"SCAN {table}" for step in plan for table in GROWING):
                 found.append(f"{sql}\n    {' | '.join(plan)}")
         for db in dbs.values():
-            db.close()
+            if db is not None:
+                db.close()
         return found
 
     def clear(self) -> None:
