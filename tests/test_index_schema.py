@@ -28,8 +28,9 @@ CONTAINER = "http://www.w3.org/ns/ldp#BasicContainer"
 PCDM_HAS_MEMBER = "http://pcdm.org/models#hasMember"
 # the tables that grow with the repository: a SCAN of one is O(size) per statement
 GROWING = ("resources", "membership", "refs", "acls", "invalid", "changes")
-# the indexes of revision 1 (index_sql.INDEXES_REVISION)
+# the indexes of revisions 1 and 2 (index_sql.INDEXES_REVISION): added, and made again
 ADDED = ("membership_object", "invalid_object")
+OLD_PARENT = "CREATE INDEX resources_parent ON resources(parent, sort_key)"
 
 
 # -- query plans --------------------------------------------------------------------------------
@@ -189,7 +190,8 @@ def entries(i: int) -> ObjectEntries:
 
 
 def before_revision_1(db: Path, count: int = 200) -> None:
-    """An index as fcrctl wrote it before revision 1 of schema 5: these rows, without its indexes."""
+    """An index as fcrctl wrote it before revision 1 of schema 5: these rows, without the indexes
+    revision 1 added, and resources_parent as it was before revision 2."""
     index = Index(db)
     with index.transaction():
         index.add([entries(i) for i in range(count)])
@@ -198,6 +200,8 @@ def before_revision_1(db: Path, count: int = 200) -> None:
     raw = sqlite3.connect(db)
     for name in ADDED:
         raw.execute(f"DROP INDEX {name}")
+    raw.execute("DROP INDEX resources_parent")
+    raw.execute(OLD_PARENT)
     raw.execute("DELETE FROM meta WHERE key = ?", (INDEXES_KEY,))
     raw.commit()
     raw.close()
@@ -233,12 +237,13 @@ def test_an_index_of_before_the_object_indexes_gains_them_on_open(tmp_path: Path
     db = tmp_path / "i.sqlite"
     before_revision_1(db)
     assert not {name for name, _ in schema(db)} & set(ADDED)
+    assert tuple(sql for name, sql in schema(db) if name == "resources_parent") == (OLD_PARENT,)
     index = Index(db)
     try:
         # still schema 5: an fcrctl of schema 5 opens it as its own (SQLite keeps the indexes it does
         # not know of up to date), where any other version would make it rebuild the index
         assert versions(db) == {"schema": SCHEMA_VERSION, INDEXES_KEY: INDEXES_REVISION} == {
-            "schema": "5", INDEXES_KEY: "1"}
+            "schema": "5", INDEXES_KEY: "2"}
         assert schema(db) == schema(tmp_path / "fresh.sqlite")
         reference = Index(tmp_path / "ref.sqlite")
         with reference.transaction():
@@ -271,7 +276,9 @@ KILL_DURING_MIGRATION = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("killed_after", ["CREATE INDEX IF NOT EXISTS membership_object",
+@pytest.mark.parametrize("killed_after", ["DROP INDEX IF EXISTS resources_parent",
+                                          "CREATE INDEX IF NOT EXISTS resources_parent",
+                                          "CREATE INDEX IF NOT EXISTS membership_object",
                                           "CREATE INDEX IF NOT EXISTS invalid_object",
                                           "INSERT OR REPLACE INTO meta"])
 def test_a_migration_killed_midway_is_undone_and_the_next_open_migrates(tmp_path: Path,
@@ -303,3 +310,38 @@ def test_a_repository_reindexed_has_the_schema_of_a_fresh_one(tmp_path: Path) ->
         repo.reindex()
         assert schema(tmp_path / "repo" / "index.sqlite") == fresh
         assert [m[0] for m in repo._index.memberships_for("/c/w0")] == ["/c/w0/members"]  # type: ignore[attr-defined]
+
+
+def test_a_containers_live_children_are_found_without_reading_its_tombstones(tmp_path: Path) -> None:
+    """`info` (has_children) and the first page of `ls` of a container whose first children are
+    tombstones: an index of (parent, sort_key) read every tombstone before the first live child."""
+
+    def child(i: int, deleted: bool) -> ObjectEntries:
+        oid = f"info:fedora/c/x{i:05}"
+        return ObjectEntries(oid, [Row(f"/c/x{i:05}", "/c", oid, f"rel/x{i}", CONTAINER, deleted, {"id": oid})])
+
+    def cost(index: Index) -> int:
+        """SQLite VM instructions / 100 of has_children and the first page of children."""
+        counted = [0]
+
+        def tick() -> int:
+            counted[0] += 1
+            return 0
+
+        conn = index._connection()
+        conn.set_progress_handler(tick, 100)
+        try:
+            assert index.has_children("/c")
+            assert next(index.children("/c")).path == "/c/x03000"
+        finally:
+            conn.set_progress_handler(None, 100)
+        return counted[0]
+
+    costs = []
+    for tombstones in (30, 3000):
+        index = Index(tmp_path / f"{tombstones}.sqlite")
+        with index.transaction():
+            index.add([child(i, i < 3000) for i in range(3000 - tombstones, 3010)])
+        costs.append(cost(index))
+        index.close()
+    assert costs[1] <= costs[0] + 2, costs  # reading past 3,000 tombstones was ~100x

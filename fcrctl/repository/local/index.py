@@ -37,6 +37,7 @@ from fcrctl.repository.local.index_sql import (
     INDEXES_REVISION,
     MODIFIED,
     PATH_INDEX,
+    REDEFINED,
     SCHEMA,
     SCHEMA_VERSION,
     UPGRADABLE,
@@ -127,6 +128,8 @@ class Index:
                 # an index from another fcrctl version: it is only a cache, start afresh
                 for table in (*DATA_TABLES, "meta", "changes"):
                     self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for name in REDEFINED:  # (made again below, as SCHEMA defines it now)
+                self.conn.execute(f"DROP INDEX IF EXISTS {name}")
             for statement in statements(SCHEMA):
                 self.conn.execute(statement)
             if not keyed_by_table(self.table_sql("resources")):

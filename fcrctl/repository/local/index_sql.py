@@ -13,11 +13,15 @@ from fcrctl.repository.base import NON_RDF_SOURCE
 SCHEMA_VERSION = "5"
 UPGRADABLE = ("4",)  # earlier versions whose tables are these: running SCHEMA adds what they lack
 # indexes added to schema 5 since (meta INDEXES_KEY): 1, object_id on membership and invalid, which
-# every write of an object deletes from by object_id (they were scanned). Not a new SCHEMA_VERSION:
-# an fcrctl of schema 5 takes any other version for a foreign index and rebuilds it from the OCFL
-# root (minutes at 1M objects), where SQLite keeps indexes it does not know of up to date for it
+# every write of an object deletes from by object_id (they were scanned); 2, resources_parent holds
+# deleted (a container's live children were found by reading past its tombstones: `info` and `ls`'s
+# first page of a container read every tombstone that sorts before its first live child). Not a new
+# SCHEMA_VERSION: an fcrctl of schema 5 takes any other version for a foreign index and rebuilds it
+# from the OCFL root (minutes at 1M objects), where SQLite keeps indexes it does not know of up to
+# date for it, and its queries of resources_parent read the new one as they read the old
 INDEXES_KEY = "schema.indexes"
-INDEXES_REVISION = "1"
+INDEXES_REVISION = "2"
+REDEFINED = ("resources_parent",)  # indexes made again by a migration from an earlier revision
 
 # a binary's lastModifiedDate to the second when in UTC's Z form, else '~' (after every date: such
 # rows are always picked, for the caller to judge); indexed for binaries, so `fixity --since`
@@ -65,7 +69,7 @@ def keyed_by_table(sql: str) -> bool:
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 {RESOURCES}
-CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent, sort_key);
+CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent, deleted, sort_key);
 CREATE UNIQUE INDEX IF NOT EXISTS resources_sort ON resources(sort_key);
 CREATE INDEX IF NOT EXISTS resources_object ON resources(object_id);
 CREATE INDEX IF NOT EXISTS resources_binaries_modified ON resources({MODIFIED}, sort_key)
