@@ -209,7 +209,7 @@ class Index:
                   "ORDER BY sort_key LIMIT ?"
             args: tuple = (low + "\x02",)
             last = low + "\x01"
-        else:
+        else:  # (with tombstones, each page sorts all of them: resources_parent orders the live ones; no caller asks)
             sql = f"SELECT * FROM resources WHERE sort_key > ? AND parent = ?{live} ORDER BY sort_key LIMIT ?"
             args = (path,)
             last = sort_key(after) if after is not None else ""
