@@ -9,6 +9,7 @@ the fitted cost at 1M objects printed beside the target (issue 14).
     .venv/bin/python bench/scale.py --keep DIR            # build once into DIR, later runs reuse it
     .venv/bin/python bench/scale.py --only snapshot --baseline /work/main  # snapshot rows beside main's
     .venv/bin/python bench/scale.py --only reindex --baseline /work/main --keep DIR  # reindex, check: pairs
+    .venv/bin/python bench/scale.py --only commands --baseline /work/main --keep DIR  # one resource's commands: pairs
 
 Each repository is one flat container /c of N children (1% of them binaries), built through
 the repository's own writer in-process: transactions of a few hundred creates, committed by
@@ -18,12 +19,14 @@ process and its forked scan workers, beside the floor below); a snapshot after 1
 (and its CPU seconds); an unchanged snapshot; `ls /c` (first line, total, peak RSS); `reindex`
 and `check` (objects/s, wall and per CPU-second, beside a floor: `find | xargs cat` of every
 root inventory in the same minute, and the peak RSS of each); `fixity --since` after 100
-changes; `info` and `get` (RDF, binary) latency (wall, and CPU seconds beside the CLI's own
-start: robust on a shared machine); the nightly backup jobs (uploads, verify-backup,
-prune-backups). The baseline beside each figure is the same operation at the smallest size: a
-cost that grows with change, not size, has exponent ~0. Each row ends with its fitted value at 1M
-objects and its target there (issue 14), or says it has none (a whole-repository cost: build,
-first snapshot, whole verify; or a floor).
+changes; `info` and `get` (RDF, binary) latency and one-child writes (put of a binary, patch, put
+of a new child, delete; wall, and CPU seconds beside the CLI's own start: robust on a shared
+machine), the repository's own part of `info` and `get` in one process, and the index's part of
+a write of one object with two membership rows an object (a Samvera-style repository); the
+nightly backup jobs (uploads, verify-backup, prune-backups). The baseline beside each figure is
+the same operation at the smallest size: a cost that grows with change, not size, has exponent
+~0. Each row ends with its fitted value at 1M objects and its target there (issue 14), or says it
+has none (a whole-repository cost: build, first snapshot, whole verify; or a floor).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,7 +75,12 @@ TARGETS: dict[str, tuple[float, str]] = {
 # cost, issue 14), and memory
 FLAT = ("info", "info CPU s", "get (RDF)", "get (RDF) CPU s", "get (binary)", "get (binary) CPU s",
         "ls first line CPU s", "ls RSS MB", "reindex RSS MB", "check RSS MB", "fixity --since after 100 changes",
-        "fixity --since after 100 changes CPU s")
+        "fixity --since after 100 changes CPU s", "put (binary)", "put (binary) CPU s", "patch (one child)",
+        "patch (one child) CPU s", "put (new child)", "put (new child) CPU s", "delete (one child)",
+        "delete (one child) CPU s", "open + info in-process ms CPU", "open + get (RDF) in-process ms CPU")
+# rows judged by what they show, not held to a target
+NOTES = {"index write of one object (Samvera-like) ms CPU": "(none: B-tree lookups grow as log n, ~0.1 ms of a ~0.2 s "
+         "write; a scan grows linearly: see the baseline's before the object_id indexes)"}
 # objects per CPU-second of a whole walk: the cost per object flat, the fit at 1M at least 90% of the smallest's
 RATE_FLAT = ("reindex objects/cpu-s", "check objects/cpu-s", "snapshot objects/cpu-s")
 # costs of what changed, not of the size (issue 14): growth exponent below 0.1
@@ -285,6 +294,9 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
     if only == "reindex":
         got.update(walk_rows(where, objects, pairs=2 if BASELINE is not None else 1))
         return _done(got, count, where, keep)
+    if only == "commands":
+        got.update(command_rows(where, count, samples))
+        return _done(got, count, where, keep)
     if only == "snapshot":  # the first snapshot's baseline, in the same minute (the full run measures it below)
         got["floor: cat inventories objects/s"], got["floor: cat inventories objects/cpu-s"] = floor(where, objects)
     secs, cpu, out = fcrctl_cpu(where, "--json", "backup", "--label", "first")
@@ -320,24 +332,147 @@ def measure(work: Path, count: int, workers: int, only: str | None = None, keep:
     got["ls first line"], got["ls first line CPU s"] = sorted(firsts)[samples // 2][0], sorted(
         c for _, c in firsts)[samples // 2]
     got.update(walk_rows(where, objects))
-    since = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    time.sleep(1.1)
-    change(where, count, min(100, count // 8), 3, "two", binaries=True)
-    # CPU seconds beside the wall ones: on a shared machine they show the growth wall times hide
-    got["fixity --since after 100 changes"], got["fixity --since after 100 changes CPU s"], _ = timed(
-        [*FCRCTL, "--repo", str(where), "fixity", "-R", "/", "--since", since])
-    # one resource's commands (index lookups: O(1) in the repository's size), each the median of
-    # runs spread over /c: wall, and CPU seconds beside the CLI's own start
-    picks = (1, count // 2, count - 1)[:max(1, min(3, samples))]
-    containers = [i | 1 for i in picks]  # odd: not one of the binaries (every 100th child)
-    binaries = [(i // 100) * 100 for i in picks]
-    for row, cmd, at in (("info", "info", picks), ("get (RDF)", "get", containers), ("get (binary)", "get", binaries)):
-        runs = [timed([*FCRCTL, "--repo", str(where), cmd, f"/c/x{i}"])[:2] for i in at]
-        got[row], got[f"{row} CPU s"] = sorted(w for w, _ in runs)[len(runs) // 2], sorted(
-            c for _, c in runs)[len(runs) // 2]
+    got.update(command_rows(where, count, samples))
     if store_rows:
         got.update(backup_job_rows(where, count))
     return _done(got, count, where, keep)
+
+
+# one resource's commands, each its own process: row -> (command, what it acts on)
+READS = (("info", "info", "any"), ("get (RDF)", "get", "container"), ("get (binary)", "get", "binary"))
+WRITES = (("put (binary)", "put", "binary"), ("patch (one child)", "patch", "container"),
+          ("put (new child)", "put", "new"), ("delete (one child)", "delete", "new"))
+PATCH = 'INSERT DATA { <> <http://purl.org/dc/elements/1.1/title> "bench" }'
+# each pick's runs of a command (3 picks): a median of 9 processes per row, not of 3
+REPEATS = 3
+
+# the repository's own part of a read, in one process (no interpreter start or imports): open,
+# read one resource, close; the least CPU of 5 rounds of 50, in ms. Run as a script so that the
+# baseline's code runs it too
+IN_PROCESS = """
+import resource, sys
+from fcrctl.repository import open_repository
+
+where, count = sys.argv[1], int(sys.argv[2])
+
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+for row in ("open + info in-process ms CPU", "open + get (RDF) in-process ms CPU"):
+    best = 1e9
+    for _ in range(5):
+        started = cpu()
+        for j in range(50):
+            i = (j * 7919) % count | 1
+            repo = open_repository(where)
+            repo.info(f"/c/x{i}") if row.startswith("open + info") else len(repo.get_rdf(f"/c/x{i}"))
+            repo.close()
+        best = min(best, (cpu() - started) / 50)
+    print(f"{row}\t{best * 1000:.4f}")
+"""
+
+# the index's part of a write of one object, on an index of ``count`` objects with two membership
+# rows each (a Samvera-style repository: a work's members and files containers), which the bench's
+# repositories lack: the least CPU of 5 rounds of 20 Index.apply, in ms, in a scratch index
+INDEX_WRITE = """
+import resource, sys, tempfile
+from pathlib import Path
+from fcrctl.repository.local.index import Index, ObjectEntries, Row
+
+count, scratch = int(sys.argv[1]), sys.argv[2]
+
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def entries(i):
+    oid = f"info:fedora/c/w{i}"
+    row = Row(f"/c/w{i}", "/c", oid, f"rel/w{i}", "http://www.w3.org/ns/ldp#BasicContainer", False, {"id": oid})
+    return ObjectEntries(oid, [row], [(f"/c/w{i}/{part}", "direct", f"/c/w{i}", "http://pcdm.org/models#hasMember",
+                                       None, None) for part in ("members", "files")])
+
+
+with tempfile.TemporaryDirectory(dir=scratch) as where:
+    index = Index(Path(where) / "index.sqlite")
+    with index.transaction():
+        for start in range(0, count, 1000):
+            index.add([entries(i) for i in range(start, min(start + 1000, count))], unseen=True)
+    best = 1e9
+    for r in range(5):
+        started = cpu()
+        for j in range(20):
+            index.apply([entries((j * 7919 + r) % count)])
+        best = min(best, (cpu() - started) / 20)
+    index.close()
+print(f"index write of one object (Samvera-like) ms CPU\t{best * 1000:.4f}")
+"""
+
+
+def command_rows(where: Path, count: int, samples: int) -> dict[str, float]:
+    """One resource's commands, each its own process: `fixity --since` after 100 changed binaries,
+    `info`, `get` of a container and of a binary, and writes of one child of /c (put of a binary,
+    patch, put of a new child, delete of it): index lookups, O(1) in the repository's size (issue
+    14). Each row is the median wall and CPU seconds of its runs, spread over /c; with --baseline
+    every run is followed by the baseline's of the same command (pairs in the same minute). The
+    in-process rows are the repository's own part of a read, without the interpreter's start, and
+    the index's part of a write on an index with membership rows (INDEX_WRITE)."""
+    trees = [("", FCRCTL)] + ([("baseline: ", BASELINE)] if BASELINE is not None else [])
+    runs: dict[str, list[tuple[float, float]]] = {}
+
+    def run(row: str, *args: str) -> None:
+        for who, cmd in trees:
+            wall, cpu, _ = timed([*cmd, "--repo", str(where), *args], cwd="/" if who else None)
+            runs.setdefault(who + row, []).append((wall, cpu))
+
+    since = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    time.sleep(1.1)
+    change(where, count, min(100, count // 8), 3, "two", binaries=True)
+    for _ in range(1 if samples == 1 else REPEATS):
+        run("fixity --since after 100 changes", "fixity", "-R", "/", "--since", since)
+    body = where.parent / f"bench-body-{count}"
+    body.mkdir(exist_ok=True)
+    (body / "child.ttl").write_text('<> <http://purl.org/dc/elements/1.1/title> "bench" .\n')
+    (body / "binary.txt").write_bytes(b"bench binary\n" * 8)
+    # children picked afresh by each run: on a kept repository the writes do not pile versions on a few
+    shift = time.time_ns() // 1000 % 9973
+    picks = [(p + shift) % count for p in (1, count // 2, count - 1)][:max(1, min(3, samples))]
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for repeat in range(1 if samples == 1 else REPEATS):
+        for n, i in enumerate(picks):
+            target = {"any": f"/c/x{i}", "container": f"/c/x{i | 1}", "binary": f"/c/x{i // 100 * 100}",
+                      "new": f"/c/bench-{stamp}-{repeat}-{n}"}  # odd: not one of the binaries (every 100th)
+            for row, cmd, what in READS:
+                run(row, cmd, target[what])
+            for row, cmd, what in WRITES:
+                extra = {"put (binary)": ["-f", str(body / "binary.txt"), "--binary"],
+                         "put (new child)": ["-f", str(body / "child.ttl")], "patch (one child)": ["-e", PATCH]}
+                if what == "new" and len(trees) > 1:  # each tree its own new child (the first's is gone)
+                    for who, tree in trees:
+                        path = f"{target['new']}{'-b' if who else ''}"
+                        wall, cpu, _ = timed([*tree, "--repo", str(where), cmd, path, *extra.get(row, [])],
+                                             cwd="/" if who else None)
+                        runs.setdefault(who + row, []).append((wall, cpu))
+                    continue
+                run(row, cmd, target[what], *extra.get(row, []))
+    got: dict[str, float] = {}
+    for row, values in runs.items():
+        got[row], got[f"{row} CPU s"] = statistics.median(w for w, _ in values), statistics.median(
+            c for _, c in values)
+    for who, cmd in trees:  # the same script on each tree's code
+        python = [sys.executable] if not who else cmd[:cmd.index("-m")]
+        out = subprocess.run([*python, "-c", IN_PROCESS, str(where), str(count)], capture_output=True, text=True,
+                             cwd=str(ROOT) if not who else "/", check=True).stdout
+        out += subprocess.run([*python, "-c", INDEX_WRITE, str(count), str(where.parent)], capture_output=True,
+                              text=True, cwd=str(ROOT) if not who else "/", check=True).stdout
+        for line in out.splitlines():
+            row, value = line.split("\t")
+            got[who + row] = float(value)
+    return got
 
 
 def _done(got: dict[str, float], count: int, where: Path, keep: bool) -> dict[str, float]:
@@ -450,7 +585,7 @@ def report(sizes: list[int], results: list[dict[str, float]]) -> None:
         b, at_1m = fit(sizes, values)
         kind = op.removeprefix("baseline: ")
         target = TARGETS.get(kind)
-        verdict = "(none: a whole-repository cost, or a floor)"
+        verdict = NOTES.get(kind, "(none: a whole-repository cost, or a floor)")
         if kind in FLAT:
             verdict = (f"<= {values[0] * 1.1:.3f} (smallest +10%): "
                        f"{'met' if at_1m <= values[0] * 1.1 else 'NOT met'}")
@@ -475,12 +610,14 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
     parser.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
-    parser.add_argument("--only", choices=["snapshot", "reindex"],
-                        help="measure only these rows (after the build): the snapshots', or reindex's and check's")
+    parser.add_argument("--only", choices=["snapshot", "reindex", "commands"],
+                        help="measure only these rows (after the build): the snapshots', reindex's and check's, or "
+                             "one resource's commands' (fixity --since, info, get, put, patch, delete)")
     parser.add_argument("--keep", type=Path, help="build the repositories here once and keep them (with --only)")
     parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
-                        help="also take the snapshot rows (with --only reindex: reindex's and check's) with another "
-                             "checkout's fcrctl (e.g. main's), same objects")
+                        help="also take the snapshot rows (with --only reindex: reindex's and check's; with --only "
+                             "commands: one resource's commands') with another checkout's fcrctl (e.g. main's), same "
+                             "objects")
     args = parser.parse_args()
     # every fcrctl process below writes and reuses bytecode: with PYTHONDONTWRITEBYTECODE set (this
     # machine's shells set it) a tree with stale .pyc files recompiles them in every process, which

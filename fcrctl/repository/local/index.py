@@ -33,14 +33,18 @@ from fcrctl.repository.local.index_bulk import BulkLoad, bulk_load
 from fcrctl.repository.local.index_copies import PinnedIndex, backup_to
 from fcrctl.repository.local.index_sql import (
     DATA_TABLES,
+    INDEXES_KEY,
+    INDEXES_REVISION,
     MODIFIED,
     PATH_INDEX,
+    REDEFINED,
     SCHEMA,
     SCHEMA_VERSION,
     UPGRADABLE,
     Conn,
     keyed_by_table,
     open_error,
+    statements,
 )
 from fcrctl.repository.local.ocfl import object_rel
 
@@ -109,26 +113,38 @@ class Index:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        found = self._schema_version()
-        if found not in (None, SCHEMA_VERSION, *UPGRADABLE):
-            # an index from another fcrctl version: it is only a cache, start afresh
-            self.conn.executescript(
-                "DROP TABLE IF EXISTS resources; DROP TABLE IF EXISTS membership; DROP TABLE IF EXISTS refs;"
-                "DROP TABLE IF EXISTS pending; DROP TABLE IF EXISTS invalid; DROP TABLE IF EXISTS meta;"
-                "DROP TABLE IF EXISTS acls; DROP TABLE IF EXISTS changes;"
-            )
-        if found != SCHEMA_VERSION:
+        if self._schema_version() != (SCHEMA_VERSION, INDEXES_REVISION):
             # only then: a write on every open would change the file (and its backup copies) for nothing
-            self.conn.executescript(SCHEMA)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring the index to this schema in one transaction: killed midway, it is left as it
+        was (the next open migrates again); a migration by another process is seen inside it."""
+        with self.transaction():
+            found, revision = self._schema_version()
+            if (found, revision) == (SCHEMA_VERSION, INDEXES_REVISION):
+                return
+            if found not in (None, SCHEMA_VERSION, *UPGRADABLE):
+                # an index from another fcrctl version: it is only a cache, start afresh
+                for table in (*DATA_TABLES, "meta", "changes"):
+                    self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for name in REDEFINED:  # (made again below, as SCHEMA defines it now)
+                self.conn.execute(f"DROP INDEX IF EXISTS {name}")
+            for statement in statements(SCHEMA):
+                self.conn.execute(statement)
             if not keyed_by_table(self.table_sql("resources")):
                 self.conn.execute(PATH_INDEX)
             self.set_meta("schema", SCHEMA_VERSION)
+            self.set_meta(INDEXES_KEY, INDEXES_REVISION)
 
-    def _schema_version(self) -> str | None:
+    def _schema_version(self) -> tuple[str | None, str | None]:
+        """(schema version, revision of its indexes); (None, None) without a readable meta table."""
         try:
-            return self.get_meta("schema")
+            found = dict(self.conn.execute("SELECT key, value FROM meta WHERE key IN ('schema', ?)",
+                                           (INDEXES_KEY,)).fetchall())
         except FcrctlError:
-            return None
+            return None, None
+        return found.get("schema"), found.get(INDEXES_KEY)
 
     @property
     def conn(self) -> Conn:
@@ -193,7 +209,7 @@ class Index:
                   "ORDER BY sort_key LIMIT ?"
             args: tuple = (low + "\x02",)
             last = low + "\x01"
-        else:
+        else:  # (with tombstones, each page sorts all of them: resources_parent orders the live ones; no caller asks)
             sql = f"SELECT * FROM resources WHERE sort_key > ? AND parent = ?{live} ORDER BY sort_key LIMIT ?"
             args = (path,)
             last = sort_key(after) if after is not None else ""

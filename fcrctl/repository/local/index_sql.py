@@ -12,6 +12,16 @@ from fcrctl.repository.base import NON_RDF_SOURCE
 
 SCHEMA_VERSION = "5"
 UPGRADABLE = ("4",)  # earlier versions whose tables are these: running SCHEMA adds what they lack
+# indexes added to schema 5 since (meta INDEXES_KEY): 1, object_id on membership and invalid, which
+# every write of an object deletes from by object_id (they were scanned); 2, resources_parent holds
+# deleted (a container's live children were found by reading past its tombstones: `info` and `ls`'s
+# first page of a container read every tombstone that sorts before its first live child). Not a new
+# SCHEMA_VERSION: an fcrctl of schema 5 takes any other version for a foreign index and rebuilds it
+# from the OCFL root (minutes at 1M objects), where SQLite keeps indexes it does not know of up to
+# date for it, and its queries of resources_parent read the new one as they read the old
+INDEXES_KEY = "schema.indexes"
+INDEXES_REVISION = "2"
+REDEFINED = ("resources_parent",)  # indexes made again by a migration from an earlier revision
 
 # a binary's lastModifiedDate to the second when in UTC's Z form, else '~' (after every date: such
 # rows are always picked, for the caller to judge); indexed for binaries, so `fixity --since`
@@ -30,7 +40,7 @@ DEFERRED_INDEXES = ("resources_parent", "resources_binaries_modified", "membersh
 # ... and those a reindex needs only once an object is met that is not where its id hashes to
 # (so its id may be met twice: the index is then looked up by object id, and a path met twice
 # replaces the earlier row): built then, or at the end
-LOOKUP_INDEXES = ("resources_path", "resources_sort", "resources_object", "refs_object")
+LOOKUP_INDEXES = ("resources_path", "resources_sort", "resources_object", "refs_object", "membership_object")
 # a reindex's page cache (and its sorter's memory, when the indexes are built again): SQLite's
 # default. 32 MB saved ~0.9 of ~30 CPU-s at 100k objects, but filled up only past ~30k objects, so a
 # reindex's memory grew with the repository (44 MB at 10k, 78 MB at 100k); with 1 MB it is flat
@@ -59,7 +69,7 @@ def keyed_by_table(sql: str) -> bool:
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 {RESOURCES}
-CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent, sort_key);
+CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent, deleted, sort_key);
 CREATE UNIQUE INDEX IF NOT EXISTS resources_sort ON resources(sort_key);
 CREATE INDEX IF NOT EXISTS resources_object ON resources(object_id);
 CREATE INDEX IF NOT EXISTS resources_binaries_modified ON resources({MODIFIED}, sort_key)
@@ -69,16 +79,29 @@ CREATE TABLE IF NOT EXISTS membership (
     has_member TEXT, is_member_of TEXT, inserted TEXT
 );
 CREATE INDEX IF NOT EXISTS membership_resource ON membership(resource);
+CREATE INDEX IF NOT EXISTS membership_object ON membership(object_id);
 CREATE TABLE IF NOT EXISTS refs (subject TEXT NOT NULL, object_id TEXT NOT NULL, predicate TEXT, target TEXT);
 CREATE INDEX IF NOT EXISTS refs_target ON refs(target);
 CREATE INDEX IF NOT EXISTS refs_object ON refs(object_id);
 CREATE TABLE IF NOT EXISTS pending (object_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS invalid (object_rel TEXT PRIMARY KEY, object_id TEXT, reason TEXT);
+CREATE INDEX IF NOT EXISTS invalid_object ON invalid(object_id);
 CREATE TABLE IF NOT EXISTS acls (path TEXT PRIMARY KEY, object_id TEXT NOT NULL, headers TEXT NOT NULL,
     content_file TEXT);
 CREATE INDEX IF NOT EXISTS acls_object ON acls(object_id);
 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, object_rel TEXT NOT NULL);
 """
+
+
+def statements(script: str) -> list[str]:
+    """A script's statements, one by one: run inside a transaction of ours (executescript commits first)."""
+    out, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    return out
 
 
 class IndexCorrupt(CorruptData):
