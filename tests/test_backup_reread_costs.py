@@ -240,3 +240,21 @@ def test_states_stored_as_a_delta_over_a_base_are_compared_as_states(repo_dir: P
     os.unlink(repo_dir / "backups" / reread.BASE_OBJECTS)  # the checked state's base lost: every object again
     with pytest.raises(CorruptData, match="/top/sub/b0"):
         _check(repo_dir, sixth)
+
+
+def test_records_linked_again_to_the_same_state_leave_no_links_behind(repo_dir: Path) -> None:
+    """A rename onto another link of the same file does nothing, which left a ``.<pid>.tmp`` link
+    beside each record on every unchanged upload and verify: each one kept a snapshot's base
+    (megabytes per 10k objects) on the disk after the snapshot was pruned. Those that earlier
+    releases left are removed."""
+    home = repo_dir / "backups"
+    left = home / f"{reread.BASE}.999999999.tmp"  # an ended process's (no pid is that high)
+    left.write_bytes(b"left")
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    _check(repo_dir, bid)
+    reread.link_atomically(home / reread.BASE, home / reread.BASE)
+    run(repo_dir, "create", "/top/new")
+    for label in ("two", "three"):  # the second links the same base again
+        _check(repo_dir, ok_json(repo_dir, "backup", "--label", label)["id"])
+        assert ok_json(repo_dir, "verify-backup", ok_json(repo_dir, "backup", "--label", label + "v")["id"])["ok"]
+    assert sorted(p.name for p in home.iterdir() if p.name.endswith(".tmp")) == []
