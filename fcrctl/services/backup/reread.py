@@ -16,13 +16,13 @@ What it costs is what changed, not the size of the repository (issue 14):
   base only the two deltas are compared; a new base is compared whole, once per base.
 - Beyond those, content files of unchanged objects are re-stat'ed per upload, those checked
   longest ago first: up to ``SWEEP_FILES``, and past ``SWEEP_MIN`` only while the sweep has
-  taken under ``SWEEP_SECONDS``. A stat whose inode is cached costs ~10 us; one that is not
-  waits on the disk (~150 us wall here, measured at 100k objects), which made a fixed 8,192 the
-  upload's one cost that grew with the repository (issue 14). So in-place damage to a file
-  nothing changed is found within ``files / SWEEP_FILES`` uploads while the inodes are cached
-  (20k files, 10k objects: every 3-8 uploads) and within ``files / SWEEP_MIN`` on the coldest
-  disk (2M files, 1M objects: ~4,000); ``fixity`` and ``--read-data`` (every file read and
-  hashed, whatever it looks like) find it at once at any size.
+  taken under ``SWEEP_SECONDS``. A stat whose inode is cached costs ~10 us (~15 us a file with
+  the rows read and written); one that is not waits on the disk (~150 us wall here, measured at
+  100k objects), which made a fixed 8,192 the upload's one cost that grew with the repository
+  (issue 14). So in-place damage to a file nothing changed is found within ``files / ~6,000``
+  uploads while the inodes are cached (20k files, 10k objects: every 3-4 uploads) and within
+  ``files / SWEEP_MIN`` on the coldest disk (2M files, 1M objects: ~4,000); ``fixity`` and
+  ``--read-data`` (every file read and hashed, whatever it looks like) find it at once at any size.
 
 The stats live in ``<home>/.read-stats.sqlite``, one row per object (its inventory digest and
 each content file's path and stat), read and written only for the objects looked at. What this
@@ -54,7 +54,7 @@ BASE_OBJECTS = ".read-stats.base.sqlite"  # a hard link to the objects.base.sqli
 OLD_STATS = ".read-stats.jsonl"  # the one-file form of earlier releases (read whole each time)
 SWEEP_FILES = 8_192  # content files of unchanged objects re-stat'ed per upload at most (~0.1 CPU s, cached)
 SWEEP_MIN = 512  # and at least, however long their stats take (~0.08 s wall uncached)
-SWEEP_SECONDS = 0.05  # past SWEEP_MIN the sweep stops after this long (stats of uncached inodes wait on the disk)
+SWEEP_SECONDS = 0.1  # past SWEEP_MIN the sweep stops after this long (stats of uncached inodes wait on the disk)
 SWEEP_PAGE = 256  # rows read at a time
 BUSY_WAIT = 600.0  # seconds an upload waits for another one's comparison (one writer at a time)
 Stat = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
