@@ -340,13 +340,19 @@ def link_atomically(state_file: Path, base: Path) -> None:
     import shutil
 
     tmp = base.with_name(f"{base.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    try:
-        os.link(state_file, tmp)
-    except OSError:
-        shutil.copyfile(state_file, tmp)
-    os.replace(tmp, base)
+    for attempt in range(2):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        try:
+            os.link(state_file, tmp)
+        except OSError:
+            shutil.copyfile(state_file, tmp)
+        try:
+            os.replace(tmp, base)
+            break
+        except FileNotFoundError:  # taken for a leftover by a process on another host sharing this directory
+            if attempt:
+                raise
     # a rename onto another link of the same file does nothing (POSIX) and leaves ``tmp``: a link
     # that would keep a pruned snapshot's base (150 MB at 300k objects) on the disk
     tmp.unlink(missing_ok=True)
