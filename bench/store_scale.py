@@ -8,8 +8,19 @@ prune-backups of a chain's full manifest, at two or more sizes built by bench/sc
     .venv/bin/python bench/store_scale.py --smoke                # tiny sizes for CI
     .venv/bin/python bench/store_scale.py --baseline /work/main  # each size run by that checkout's fcrctl too
     BENCH_DIR=/big .venv/bin/python bench/store_scale.py --keep  # leave what was built (delete it later)
+    BENCH_DIR=/big .venv/bin/python bench/store_scale.py --uploads /work/bench-data/scale/repo-10000 \
+        /work/bench-data/scale/repo-100000 /work/bench-data/scale/repo-300000 --baseline /work/main
+        # the two nightly uploads only, on repositories bench/scale.py --keep built (sized by their
+        # name's -N suffix), alternated with the baseline's in the same minutes (--rounds, default 3)
 
-Each operation is its own `fcrctl` process (wall and CPU seconds). With ``--baseline DIR`` every
+Each operation is its own `fcrctl` process (wall and CPU seconds).
+With ``--uploads``, the unchanged upload and the upload after 100 changes (issue 14) are timed on
+the repositories given, into a store each in BENCH_DIR (made by a first, untimed upload when
+missing, and kept for the next run): per round and size, this checkout's fcrctl and the
+baseline's alternate, and the least CPU of the rounds is kept (user and system apart: an uncached
+inode's stat is system time and waits on the disk). Printed: each row's wall, user and system
+seconds per size, the growth exponent over the sizes and the fitted value at 1M (bench/scale.py's
+fit), beside the baseline's. With ``--baseline DIR`` every
 size is measured by that checkout's fcrctl first, then by this one's, on repositories built alike,
 in the same minutes (a shared machine's load hits both). The baseline beside each figure
 is the same operation at the smallest size; the growth exponent k fits cost ~ size**k between the
@@ -151,13 +162,81 @@ def side_by_side(sizes: list[int], base: dict[int, dict[str, tuple[float, float]
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
+def _timed(tree: Path, repo: Path, *args: str) -> tuple[float, float, float, dict]:
+    """(wall, user, system seconds, JSON output) of one `fcrctl --json` process run from ``tree``."""
+    before = os.times()
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "fcrctl", "--repo", str(repo), "--json", *args], cwd=tree,
+                          capture_output=True, env=ENV)
+    wall = time.perf_counter() - started
+    after = os.times()
+    if proc.returncode != 0:
+        raise SystemExit(f"fcrctl {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()[-800:]}")
+    _cpu_of_children()  # (the other rows' counter moves on)
+    return (wall, after.children_user - before.children_user, after.children_system - before.children_system,
+            json.loads(proc.stdout) if proc.stdout.strip() else {})
+
+
+def uploads(repos: list[Path], trees: list[tuple[str, Path]], work: Path, rounds: int) -> None:
+    """The unchanged upload and the upload after 100 changes, per repository and tree, the least
+    CPU of ``rounds`` kept; a table per tree with the exponent and the fit at 1M."""
+    from scale import fit
+
+    sizes = [int(repo.name.rsplit("-", 1)[-1]) for repo in repos]
+    rows = ("unchanged upload", "upload after 100 changes")
+    best: dict[str, dict[int, dict[str, tuple[float, float, float]]]] = {n: {s: {} for s in sizes} for n, _ in trees}
+    for repo, size in zip(repos, sizes, strict=True):
+        store = work / f"uploads-store-{repo.name}"
+        if not (store / "manifests").is_dir():
+            started = time.perf_counter()
+            _timed(trees[-1][1], repo, "backup", "--label", "first", "--to", str(store))
+            print(f"{size:,} objects: first upload to {store} in {time.perf_counter() - started:.1f} s", flush=True)
+        for r in range(rounds):
+            for name, tree in trees:
+                for i, row in enumerate(rows):
+                    if i:
+                        change(repo, size, min(100, max(1, size // 8)), (r * 7919 + len(name) * 131) % size,
+                               f"{name}{r}{time.time()}")
+                    # (a label each: ids are the second and the label, and these come faster than one a second)
+                    made = _timed(tree, repo, "backup", "--label", f"{name}-{r}-{i}")[3]["id"]
+                    wall, user, system, out = _timed(tree, repo, "upload-backup", made, str(store))
+                    assert out["manifest_copied"] == (row == rows[0]), out
+                    got = best[name][size]
+                    if row not in got or user + system < got[row][1] + got[row][2]:
+                        got[row] = (wall, user, system)
+            print(f"{size:,} objects, round {r + 1}: " + "; ".join(
+                f"{name} {row} {wall:.3f} s ({user:.2f} user + {system:.2f} sys)"
+                for name, _ in trees for row, (wall, user, system) in best[name][size].items()), flush=True)
+    print(f"\nuploads, least CPU of {rounds} round(s) ({', '.join(f'{n}: {t}' for n, t in trees)})")
+    head = "".join(f"{s:>22,}" for s in sizes)
+    print(f"{'row':44}{head}{'exponent':>10}{'fit @1M':>10}")
+    for row in rows:
+        for name, _ in trees:
+            for kind, pick in (("wall s", lambda v: v[0]), ("CPU s", lambda v: v[1] + v[2])):
+                values = [pick(best[name][s][row]) for s in sizes]
+                b, at_1m = fit(sizes, values)
+                cells = "".join(f"{v:>22.3f}" if kind == "wall s" else
+                                f"{f'{v:.3f} ({best[name][s][row][2]:.2f} sys)':>22}" for s, v in zip(sizes, values,
+                                                                                          strict=True))
+                print(f"{f'{name}: {row}, {kind}':44}{cells}{b:>10.2f}{at_1m:>10.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--baseline", type=Path, help="another checkout (e.g. main) measured beside this one")
     parser.add_argument("--keep", action="store_true", help="leave the repositories and stores built (in BENCH_DIR)")
+    parser.add_argument("--uploads", type=Path, nargs="+", metavar="REPO",
+                        help="time only the two nightly uploads on these built repositories (sized by -N)")
+    parser.add_argument("--rounds", type=int, default=3, help="with --uploads: rounds per size (least CPU kept)")
     args = parser.parse_args()
+    if args.uploads:
+        trees = ([("baseline", args.baseline.resolve())] if args.baseline else []) + [("this", ROOT)]
+        work = Path(os.environ.get("BENCH_DIR") or tempfile.mkdtemp(prefix="fcrctl-bench-uploads-"))
+        ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        uploads(sorted(args.uploads, key=lambda p: int(p.name.rsplit("-", 1)[-1])), trees, work, args.rounds)
+        return
     KEEP[0] = args.keep
     sizes = [200, 800] if args.smoke else sorted(args.sizes)
     if args.smoke:
@@ -181,6 +260,12 @@ def main() -> None:
             table(sizes, results[name])
         if args.baseline:
             side_by_side(sizes, results["baseline"], results["this"])
+        if args.smoke:  # the --uploads rows too, on two small repositories built here
+            small = [work / f"uploads-repo-{n}" for n in (200, 400)]
+            for repo in small:
+                build(repo, int(repo.name.rsplit("-", 1)[-1]), 1)
+            TREE[0] = ROOT
+            uploads(small, trees, work, 1)
     finally:
         if args.keep:
             print(f"\nleft in {work}")

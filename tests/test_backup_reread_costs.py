@@ -71,6 +71,58 @@ def test_the_sweep_finds_damage_to_an_unchanged_file_within_a_cycle(repo_dir: Pa
         _check(repo_dir, bid)
 
 
+def _files_of(repo_dir: Path) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(repo_dir / "backups" / reread.STATS)
+    try:
+        return sum(len(reread._files(f) or ()) for (f,) in db.execute("SELECT files FROM objects"))  # noqa: SLF001
+    finally:
+        db.close()
+
+
+def test_the_sweep_stops_at_its_time_budget_past_its_minimum(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stats of uncached inodes wait on the disk (~150 us each here at 100k objects): past
+    SWEEP_MIN files the sweep stops when SWEEP_SECONDS are spent, so an upload's sweep costs
+    the same at any size; with time to spare it takes up to SWEEP_FILES, a page of rows at a time."""
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    _check(repo_dir, bid)
+    total = _files_of(repo_dir)
+    assert total >= 18
+    monkeypatch.setattr(reread, "SWEEP_FILES", 10_000)
+    monkeypatch.setattr(reread, "SWEEP_PAGE", 2)  # many pages: each row once, none skipped
+    monkeypatch.setattr(reread, "SWEEP_SECONDS", 60.0)
+    every = _check(repo_dir, bid)
+    assert every.files_statted == total and every.files_read == 0, (every, total)
+    monkeypatch.setattr(reread, "SWEEP_MIN", 3)
+    monkeypatch.setattr(reread, "SWEEP_SECONDS", 0.0)  # spent at once: the minimum only
+    least = _check(repo_dir, bid)
+    assert 3 <= least.files_statted <= 3 + 4, least  # (the object that reaches the minimum is statted whole)
+
+
+def test_the_sweep_finds_damage_within_its_period_on_a_slow_disk(repo_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """However slow the stats, each upload's sweep takes SWEEP_MIN files, those checked longest ago
+    first: in-place damage to a file nothing changed is found within files / SWEEP_MIN uploads."""
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    _check(repo_dir, bid)
+    total = _files_of(repo_dir)
+    _damage(repo_dir)
+    monkeypatch.setattr(reread, "SWEEP_FILES", 10_000)
+    monkeypatch.setattr(reread, "SWEEP_MIN", 2)
+    monkeypatch.setattr(reread, "SWEEP_SECONDS", 0.0)
+    statted = []
+    for _ in range(total // 2 + 2):
+        try:
+            statted.append(_check(repo_dir, bid).files_statted)
+        except CorruptData as e:
+            assert "/top/sub/b0" in e.message
+            break
+    else:
+        raise AssertionError(f"not found in {len(statted)} checks")
+    assert statted and max(statted) <= 2 + 4, statted  # the budget held while it looked
+
+
 def test_stats_lost_or_out_of_step_mean_a_whole_check(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
     home = repo_dir / "backups"
@@ -188,3 +240,21 @@ def test_states_stored_as_a_delta_over_a_base_are_compared_as_states(repo_dir: P
     os.unlink(repo_dir / "backups" / reread.BASE_OBJECTS)  # the checked state's base lost: every object again
     with pytest.raises(CorruptData, match="/top/sub/b0"):
         _check(repo_dir, sixth)
+
+
+def test_records_linked_again_to_the_same_state_leave_no_links_behind(repo_dir: Path) -> None:
+    """A rename onto another link of the same file does nothing, which left a ``.<pid>.tmp`` link
+    beside each record on every unchanged upload and verify: each one kept a snapshot's base
+    (megabytes per 10k objects) on the disk after the snapshot was pruned. Those that earlier
+    releases left are removed."""
+    home = repo_dir / "backups"
+    left = home / f"{reread.BASE}.999999999.tmp"  # an ended process's (no pid is that high)
+    left.write_bytes(b"left")
+    bid = ok_json(repo_dir, "backup", "--label", "one")["id"]
+    _check(repo_dir, bid)
+    reread.link_atomically(home / reread.BASE, home / reread.BASE)
+    run(repo_dir, "create", "/top/new")
+    for label in ("two", "three"):  # the second links the same base again
+        _check(repo_dir, ok_json(repo_dir, "backup", "--label", label)["id"])
+        assert ok_json(repo_dir, "verify-backup", ok_json(repo_dir, "backup", "--label", label + "v")["id"])["ok"]
+    assert sorted(p.name for p in home.iterdir() if p.name.endswith(".tmp")) == []

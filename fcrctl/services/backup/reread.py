@@ -14,10 +14,15 @@ What it costs is what changed, not the size of the repository (issue 14):
   ``.read-stats.base.sqlite``: rootstate/stored.py) is checked whole, as are objects that failed
   before. An unchanged snapshot links the same file, so nothing is even compared; on the same
   base only the two deltas are compared; a new base is compared whole, once per base.
-- Beyond those, ``SWEEP_FILES`` content files of unchanged objects are re-stat'ed per upload,
-  those checked longest ago first, so in-place damage to a file nothing changed is found within
-  ``files / SWEEP_FILES`` uploads (at once below that size); ``fixity`` and ``--read-data``
-  (every file read and hashed, whatever it looks like) find it at once at any size.
+- Beyond those, content files of unchanged objects are re-stat'ed per upload, those checked
+  longest ago first: up to ``SWEEP_FILES``, and past ``SWEEP_MIN`` only while the sweep has
+  taken under ``SWEEP_SECONDS``. A stat whose inode is cached costs ~10 us (~15 us a file with
+  the rows read and written); one that is not waits on the disk (~150 us wall here, measured at
+  100k objects), which made a fixed 8,192 the upload's one cost that grew with the repository
+  (issue 14). So in-place damage to a file nothing changed is found within ``files / ~6,000``
+  uploads while the inodes are cached (20k files, 10k objects: every 3-4 uploads) and within
+  ``files / SWEEP_MIN`` on the coldest disk (2M files, 1M objects: ~4,000); ``fixity`` and
+  ``--read-data`` (every file read and hashed, whatever it looks like) find it at once at any size.
 
 The stats live in ``<home>/.read-stats.sqlite``, one row per object (its inventory digest and
 each content file's path and stat), read and written only for the objects looked at. What this
@@ -31,7 +36,8 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +52,10 @@ STATS = ".read-stats.sqlite"
 BASE = ".read-stats.state"  # a hard link to the objects.jsonl the stats were last brought up to
 BASE_OBJECTS = ".read-stats.base.sqlite"  # a hard link to the objects.base.sqlite that state is a delta over
 OLD_STATS = ".read-stats.jsonl"  # the one-file form of earlier releases (read whole each time)
-SWEEP_FILES = 8_192  # content files of unchanged objects re-stat'ed per upload (~0.15 CPU s)
+SWEEP_FILES = 8_192  # content files of unchanged objects re-stat'ed per upload at most (~0.1 CPU s, cached)
+SWEEP_MIN = 512  # and at least, however long their stats take (~0.08 s wall uncached)
+SWEEP_SECONDS = 0.1  # past SWEEP_MIN the sweep stops after this long (stats of uncached inodes wait on the disk)
+SWEEP_PAGE = 256  # rows read at a time
 BUSY_WAIT = 600.0  # seconds an upload waits for another one's comparison (one writer at a time)
 Stat = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
 Files = list[tuple[str, Stat]]
@@ -111,11 +120,13 @@ class _Stats:
         files = None if row is None else _files(row[1])
         return None if row is None or files is None else (row[0], files)
 
-    def oldest(self) -> Iterator[tuple[rootstate.ObjectState, Files | None, int]]:
-        """Rows, those that failed first, then those checked longest ago."""
-        for rel, oid, head, digest, files, checked in self.db.execute(
-                "SELECT rel, id, head, digest, files, checked FROM objects ORDER BY checked"):
-            yield rootstate.ObjectState(rel, oid, head, digest), _files(files), checked
+    def oldest(self, after: tuple[int, str], limit: int) -> list[tuple[rootstate.ObjectState, Files | None, int]]:
+        """Up to ``limit`` rows after ``after`` (checked, rel), those that failed first, then those
+        checked longest ago; none checked in this run (a sweep goes on from its last row)."""
+        return [(rootstate.ObjectState(rel, oid, head, digest), _files(files), checked)
+                for rel, oid, head, digest, files, checked in self.db.execute(
+                    "SELECT rel, id, head, digest, files, checked FROM objects WHERE checked < ? "
+                    "AND (checked, rel) > (?, ?) ORDER BY checked, rel LIMIT ?", (self.run, *after, limit))]
 
     def put(self, rows: list[tuple[str, str, str, str, str, int]]) -> None:
         self.db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -261,28 +272,34 @@ def _check(home: BackupHome, info: BackupInfo, stats: _Stats, state: State, read
 
 def _sweep(stats: _Stats, looked: set[str],
            settle: Callable[[rootstate.ObjectState, tuple[str, Files] | None], None], done: Checked) -> None:
-    """Objects that failed before, then unchanged ones checked longest ago, up to SWEEP_FILES files."""
-    taken: list[tuple[rootstate.ObjectState, Files | None, int]] = []
-    budget = SWEEP_FILES
-    for o, files, checked in stats.oldest():
-        if o.rel in looked:
-            continue
-        if checked != _BAD:
-            if budget <= 0:
+    """Every object that failed before, then unchanged ones checked longest ago: up to SWEEP_FILES
+    files, and past SWEEP_MIN files only while the sweep has taken less than SWEEP_SECONDS."""
+    started = time.monotonic()
+    statted = 0
+    after = (_BAD - 1, "")
+    while page := stats.oldest(after, SWEEP_PAGE):  # a page at a time: rows change as they are settled
+        unchanged: list[tuple[int, str]] = []
+        spent = False
+        for o, files, checked in page:
+            after = (checked, o.rel)
+            if o.rel in looked:
+                continue
+            if checked == _BAD or files is None:
+                settle(o, None)  # read again whole, whatever the budget
+                continue
+            if statted >= SWEEP_FILES or (statted >= SWEEP_MIN and time.monotonic() - started >= SWEEP_SECONDS):
+                spent = True
                 break
-            budget -= len(files or ())
-        taken.append((o, files, checked))
-    unchanged: list[tuple[int, str]] = []
-    for o, files, checked in taken:  # (not while the listing is open: rows change)
-        if checked == _BAD or files is None:
-            settle(o, None)  # read again whole
-        elif all(_stat(p) == st for p, st in files):
-            done.objects += 1
-            done.files_statted += len(files)
-            unchanged.append((stats.run, o.rel))
-        else:
-            settle(o, (o.digest, files))
-    stats.db.executemany("UPDATE objects SET checked = ? WHERE rel = ?", unchanged)
+            statted += len(files)
+            if all(_stat(p) == st for p, st in files):
+                done.objects += 1
+                done.files_statted += len(files)
+                unchanged.append((stats.run, o.rel))
+            else:
+                settle(o, (o.digest, files))
+        stats.db.executemany("UPDATE objects SET checked = ? WHERE rel = ?", unchanged)
+        if spent:
+            break
 
 
 def _object(o: rootstate.ObjectState, cached: tuple[str, Files] | None, sources: rootstate.Sources,
@@ -323,13 +340,45 @@ def link_atomically(state_file: Path, base: Path) -> None:
     import shutil
 
     tmp = base.with_name(f"{base.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
+    for attempt in range(2):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        try:
+            os.link(state_file, tmp)
+        except OSError:
+            shutil.copyfile(state_file, tmp)
+        try:
+            os.replace(tmp, base)
+            break
+        except FileNotFoundError:  # taken for a leftover by a process on another host sharing this directory
+            if attempt:
+                raise
+    # a rename onto another link of the same file does nothing (POSIX) and leaves ``tmp``: a link
+    # that would keep a pruned snapshot's base (150 MB at 300k objects) on the disk
+    tmp.unlink(missing_ok=True)
+    _forget_left(base)
+
+
+def _forget_left(base: Path) -> None:
+    """Links of ``base`` that earlier releases left behind (that no-op rename): ``<name>.<pid>.tmp``
+    of a process that has ended."""
+    prefix = f"{base.name}."
+    with contextlib.suppress(OSError), os.scandir(base.parent) as listing:
+        for entry in listing:
+            pid = entry.name[len(prefix):-len(".tmp")] if entry.name.startswith(prefix) else ""
+            if entry.name.endswith(".tmp") and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _alive(pid: int) -> bool:
     try:
-        os.link(state_file, tmp)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
     except OSError:
-        shutil.copyfile(state_file, tmp)
-    os.replace(tmp, base)
+        return True
+    return True
 
 
 def _content(inventory: bytes, rel: str) -> list[tuple[str, str]]:

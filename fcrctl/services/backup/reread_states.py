@@ -92,8 +92,10 @@ def objects(state: State) -> Iterator[rootstate.ObjectState]:
         raise CorruptData(f"{state.file} is unreadable ({e}): the backup is damaged") from e
 
 
-def changes(old: State, new: State) -> tuple[list[rootstate.ObjectState], list[str]]:
-    """(objects whose line in ``new`` is not in ``old``, objects of ``old`` gone from ``new``).
+def changes(old: State, new: State, was: dict[str, rootstate.ObjectState] | None = None,
+            ) -> tuple[list[rootstate.ObjectState], list[str]]:
+    """(objects whose line in ``new`` is not in ``old``, objects of ``old`` gone from ``new``);
+    ``was`` given: the changed objects' states in ``old``, of those it holds, by directory.
     Both states list objects sorted by directory, one line each, and an object's line is the
     same bytes while it is unchanged: equal lines are skipped without being parsed. On one
     base only the deltas are walked (an object in one of them only is looked up in the base);
@@ -109,6 +111,8 @@ def changes(old: State, new: State) -> tuple[list[rootstate.ObjectState], list[s
                 removed.append(rel)
         elif before != after:
             changed.append(rootstate.ObjectState.from_json(json.loads(after)))  # type: ignore[arg-type]
+            if was is not None and not gone(before):
+                was[rel] = rootstate.ObjectState.from_json(json.loads(before))  # type: ignore[arg-type]
 
     try:
         if same_base:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,9 @@ class Plan:
     changed: dict[str, rootstate.ObjectState]  # objects to describe (and send), by directory
     removed: set[str]
     link: chain.Link | None = None  # the previous manifest's header
+    # the changed objects as the previous manifest's state holds them: the blobs their lines there
+    # name are in the store (an upload writes a manifest only once its blobs are durable)
+    was: dict[str, rootstate.ObjectState] = field(default_factory=dict)
 
     def shape(self) -> str:
         """What the new manifest is: ``delta`` (on the previous manifest), ``rebase`` (a delta on
@@ -122,13 +125,14 @@ def _plan(home: BackupHome, info: BackupInfo, other: BackupInfo) -> Plan | None:
     try:
         if _as_found(old) or _as_found(new):
             return None  # objects copied as found: their lines say nothing of their files
-        changed, removed = changes(old, new)
+        was: dict[str, rootstate.ObjectState] = {}
+        changed, removed = changes(old, new, was)
     except (CorruptData, OSError):
         return None
     finally:
         old.close()
         new.close()
-    return Plan(other.id, {o.rel: o for o in changed}, set(removed))
+    return Plan(other.id, {o.rel: o for o in changed}, set(removed), was=was)
 
 
 def _as_found(state: State) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Container
@@ -111,11 +112,13 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
     previous: dict[str, tuple[str, ObjectFiles]] = {}
     state: rootstate.RootState | None = None
     recorded: dict[str, rootstate.ObjectState] = merging.changed if merging is not None else {}
+    was: dict[str, rootstate.ObjectState] = merging.was if merging is not None else {}
     sources = home.sources_of(info) if merging is not None else None
 
     def whole() -> None:
         """Every object looked at: each reused from the previous manifest if its inventory is unchanged."""
-        nonlocal previous, state, recorded, sources
+        nonlocal previous, state, recorded, sources, was
+        was = {}
         previous = previous_objects(store, info)
         state = recorded_state(home.path(backup_id))  # only now: the unchanged case needs just its digest
         recorded = state.objects if state is not None else {}
@@ -233,9 +236,13 @@ def _upload(home: BackupHome, backup_id: str, store: BackupStore, jobs: int,
             obj = describe_object(root, obj_dir, found, hint.namaste if hint else None, dir_fd=at, read=read,
                                    head=head, inventory_bytes=inventory)
             cut = len(found) + 1
+            stored = _named_before(sources, was.get(found))
             for e in obj.files:
                 if e.digest is not None and e.digest not in seen:
                     seen.add(e.digest)
+                    if e.digest in stored:  # no lookup (a random read of the pack cache: ~0.3 ms uncached)
+                        report.blobs_reused += 1
+                        continue
                     name = in_object(e.rel[cut:], head)
                     send(f"{obj_dir}/{name}", e.digest, obj.where, pool, at, name, read.get(e.rel))
         finally:
@@ -306,6 +313,23 @@ def _send_index(store: BackupStore, index: Path, report: TransferReport, recorde
     report.bytes_read += counter[0]
     return digest
 
+
+
+def _named_before(sources: rootstate.Sources | None, was: rootstate.ObjectState | None) -> set[str]:
+    """Digests a changed object's line in the previous manifest names, so the store holds their blobs
+    (a manifest is written once its blobs are durable, and deletes keep what manifests name, as for
+    the lines a delta copies): its content as of the version recorded then, and that version's
+    inventory. Nothing when that inventory is not found as recorded."""
+    located = sources.locate(was) if sources is not None and was is not None and was.head else None
+    if located is None:
+        return set()
+    try:
+        doc = json.loads(located[1])
+        if doc.get("digestAlgorithm") != "sha512":
+            return set()
+        return {str(d).lower() for d in doc["manifest"]} | {was.digest}  # type: ignore[union-attr]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return set()
 
 
 def _mismatch(where: str, file: Path) -> CorruptData:
