@@ -80,24 +80,30 @@ def start_moto(tmp: Path) -> Moto:
     return Moto(url, key["AccessKeyId"], key["SecretAccessKey"], proc)
 
 
-def azurite_binary() -> Path:
-    """Azurite's blob server from npm: .ci/run installs it into .ci-node; if it is missing the
-    first test installs it there (under a lock: xdist workers start at once)."""
-    exe = NODE_PREFIX / "node_modules" / ".bin" / "azurite-blob"
-    if exe.exists():
-        return exe
+def npm_installed(prefix: Path, package: str, marker: Path) -> None:
+    """``package`` installed from npm into ``prefix`` unless ``marker`` (a file it installs) exists:
+    .ci/run installs it there beforehand; a developer's first test installs it (under a lock: xdist
+    workers start at once). Fails, saying what to install, without npm."""
+    if marker.exists():
+        return
     npm = shutil.which("npm")
-    if npm is None:
-        pytest.fail("Azurite is needed for the azure:// store tests and npm is not installed: "
-                    "install node and npm (apt-get install nodejs npm), then run .ci/run")
-    NODE_PREFIX.mkdir(exist_ok=True)
-    with open(NODE_PREFIX / ".install-lock", "w") as lock:
+    if npm is None or shutil.which("node") is None:
+        pytest.fail(f"{package} (npm) is needed here and node/npm are not installed: "
+                    "install them (apt-get install nodejs npm), then run .ci/run")
+    prefix.mkdir(parents=True, exist_ok=True)
+    with open(prefix / ".install-lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not exe.exists():
-            done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(NODE_PREFIX), "azurite"],
+        if not marker.exists():
+            done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), package],
                                   capture_output=True, text=True, timeout=600)
             if done.returncode != 0:
-                pytest.fail(f"npm install azurite failed: {done.stderr[-2000:]}")
+                pytest.fail(f"npm install {package} failed: {done.stderr[-2000:]}")
+
+
+def azurite_binary() -> Path:
+    """Azurite's blob server from npm, in .ci-node."""
+    exe = NODE_PREFIX / "node_modules" / ".bin" / "azurite-blob"
+    npm_installed(NODE_PREFIX, "azurite", exe)
     return exe
 
 

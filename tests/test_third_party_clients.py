@@ -359,26 +359,10 @@ NODE_PREFIX = pathlib.Path(__file__).resolve().parent.parent / ".ci-node" / "rdf
 
 
 def _rdflib_js() -> pathlib.Path:
-    """rdflib.js under .ci-node/rdflib-js, installed there from npm by the first test that needs it (under a
-    lock: xdist workers start at once)."""
-    import fcntl
-    import shutil
-    import subprocess
+    """rdflib.js under .ci-node/rdflib-js (.ci/run installs it there; else the first test that needs it)."""
+    from tests.store_servers import npm_installed
 
-    installed = NODE_PREFIX / "node_modules" / "rdflib" / "package.json"
-    if installed.exists():
-        return NODE_PREFIX
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.skip("rdflib.js needs node and npm (apt-get install nodejs npm): not installed here")
-    NODE_PREFIX.mkdir(parents=True, exist_ok=True)
-    with open(NODE_PREFIX / ".install-lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not installed.exists():
-            done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(NODE_PREFIX), "rdflib@2"],
-                                  capture_output=True, text=True, timeout=600)
-            if done.returncode != 0:
-                pytest.fail(f"npm install rdflib failed: {done.stderr[-2000:]}")
+    npm_installed(NODE_PREFIX, "rdflib@2", NODE_PREFIX / "node_modules" / "rdflib" / "package.json")
     return NODE_PREFIX
 
 
