@@ -12,15 +12,8 @@ import requests
 
 from fcrctl.repository.base import ResourceSpec
 from fcrctl.repository.local.repository import LocalRepository
-from tests.api_suite import links
+from tests.api_suite import AG, AG_LINK, BASIC, LDP, NON_RDF, TURTLE, links
 from tests.server_fixture import ServerHandle, start_server
-
-AG = "http://fedora.info/definitions/v4/repository#ArchivalGroup"
-AG_LINK = f'<{AG}>; rel="type"'
-LDP = "http://www.w3.org/ns/ldp#"
-BASIC = f'<{LDP}BasicContainer>; rel="type"'
-NON_RDF = f'<{LDP}NonRDFSource>; rel="type"'
-TURTLE = {"Content-Type": "text/turtle"}
 
 
 @pytest.fixture(scope="module")
