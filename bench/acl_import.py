@@ -37,6 +37,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import _served  # noqa: E402
 
 BASE = "http://localhost:8080/rest"
 DATE = "2020-09-11T18:03:03.109Z"
@@ -99,20 +102,13 @@ def serve_import(src: Path, export: Path, work: Path, dialect: str, count: int, 
     client and server CPU per resource of each."""
     env = {**os.environ, "PYTHONPATH": str(src), "PYTHONUNBUFFERED": "1"}
     log = work / f"access-{dialect}.log"
-    server = subprocess.Popen([sys.executable, "-m", "fcrctl.server.run", str(work / f"served-{dialect}"), "--port",
-                               "0", "--dialect", dialect, "--access-log", str(log)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=src)
+    server, url = _served.start(src, work / f"served-{dialect}", dialect, log, env)
     resources = count + 2
     out: dict[str, float] = {}
     try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        if not line.startswith("LISTENING "):
-            raise SystemExit(f"serve of {src} did not start: {line!r}")
-        url = line.split(" ", 1)[1].strip()
         for step, args in (("import", ["import", str(export)]),
                            ("export", ["export", "/", str(work / f"out-{dialect}"), "--no-versions"])):
-            served_before, before = _cpu_of(server.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+            served_before, before = _served.cpu_of(server.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
             lines_before = len(log.read_text().splitlines()) if log.exists() else 0
             result = subprocess.run([sys.executable, "-m", "fcrctl", "--repo", url, "--json", *args],
                                     env=env, capture_output=True, text=True, cwd=src)
@@ -128,7 +124,7 @@ def serve_import(src: Path, export: Path, work: Path, dialect: str, count: int, 
                 out["export_acl_gets_per_resource"] = sum('/fcr:acl ' in entry for entry in lines) / resources
             client = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             out[f"{step}_client_cpu_ms"] = 1000 * client / resources
-            out[f"{step}_server_cpu_ms"] = 1000 * (_cpu_of(server.pid) - served_before) / resources
+            out[f"{step}_server_cpu_ms"] = 1000 * (_served.cpu_of(server.pid) - served_before) / resources
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -141,12 +137,6 @@ PROTECTED = re.compile(r'"(\w+) \S*/c/r\d+(/fcr:acl)?[ ?]')
 def _about_acl(entry: str) -> bool:
     match = PROTECTED.search(entry)
     return bool(match and (match.group(2) or match.group(1) == "HEAD"))
-
-
-def _cpu_of(pid: int) -> float:
-    """User + system CPU seconds of a running process (from /proc: it is not reaped yet)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def layout(repo: Path, count: int) -> tuple[float, float]:

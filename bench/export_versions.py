@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+import _served  # noqa: E402
 import _versioned_export  # noqa: E402
 
 MEMENTO = re.compile(r'"(\w+) \S*/fcr:versions/\d{14}[ ?]')
@@ -51,23 +52,16 @@ def build(work: Path, count: int, versions: int) -> tuple[Path, int]:
 def export_over_serve(src: Path, repo: Path, work: Path, dialect: str, mementos: int) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(src), "PYTHONUNBUFFERED": "1"}
     log = work / "access.log"
-    server = subprocess.Popen([sys.executable, "-m", "fcrctl.server.run", str(repo), "--port", "0", "--dialect",
-                               dialect, "--access-log", str(log)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=src)
+    server, url = _served.start(src, repo, dialect, log, env)
     try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        if not line.startswith("LISTENING "):
-            raise SystemExit(f"serve of {src} did not start: {line!r}")
-        url = line.split(" ", 1)[1].strip()
-        served_before, before = _cpu_of(server.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+        served_before, before = _served.cpu_of(server.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
         result = subprocess.run([sys.executable, "-m", "fcrctl", "--repo", url, "export", "/data", str(work / "out")],
                                 env=env, capture_output=True, text=True, cwd=src)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if result.returncode != 0:
             raise SystemExit(f"export over serve with {src} failed: {result.stderr[-1000:]}")
         time.sleep(0.3)  # the access log line is written once the last response is sent
-        served = _cpu_of(server.pid) - served_before
+        served = _served.cpu_of(server.pid) - served_before
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -83,12 +77,6 @@ def export_over_serve(src: Path, repo: Path, work: Path, dialect: str, mementos:
         "client_cpu_ms_per_memento": 1000 * client / mementos,
         "server_cpu_ms_per_memento": 1000 * served / mementos,
     }
-
-
-def _cpu_of(pid: int) -> float:
-    """User + system CPU seconds of a running process (from /proc: it is not reaped yet)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
