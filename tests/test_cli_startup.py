@@ -8,6 +8,7 @@ of modules a command must not import, not a timing, so it holds on a loaded mach
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -355,6 +356,52 @@ def test_ls_of_a_server_that_does_not_answer_fails_once_within_the_timeout(tmp_p
     assert (code, stdout) == (ExitCode.UNAVAILABLE, "")
     assert f"no answer from 127.0.0.1:{port} within 1 s (connected, but the server did not respond)" in stderr
     assert offending(modules, REQUESTS) == [] and len(held) == 1 and took < 30
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nLink: <" + b"x" * 70_000 + b">\r\n\r\n",  # a header line past http.client's 64 KiB
+    b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 200 + b"\r\n",  # more headers than http.client takes (100)
+    b"SSH-2.0-OpenSSH_9.2\r\n",  # not HTTP at all
+], ids=["long-header", "many-headers", "not-http"])
+def test_ls_of_a_server_answering_pathologically_fails_in_one_line(tmp_path: Path, answer: bytes) -> None:
+    """A hostile or broken server's answer to the listing's GET: bounded by the parsers, one line saying what
+    failed, exit UNAVAILABLE, no traceback, within the timeout (each connection answered the same way)."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn = listener.accept()[0]
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                    conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        port = listener.getsockname()[1]
+        code, stdout, stderr, _ = run_probe(tmp_path, ["--repo", f"http://127.0.0.1:{port}/rest", "--timeout", "2",
+                                                       "ls", "/c"])
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    assert (code, stdout) == (ExitCode.UNAVAILABLE, ""), stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    assert f"127.0.0.1:{port} answered with a malformed HTTP response" in stderr and len(stderr) < 300, stderr
+    assert took < 60
 
 
 class TlsFront:

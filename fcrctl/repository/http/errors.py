@@ -175,6 +175,9 @@ def transport_error(exc: requests.RequestException | PlainTransportError, url: s
     if isinstance(exc, requests.exceptions.ReadTimeout) or any(isinstance(e, ReadTimeoutError) for e in chain):
         return Unavailable(f"no answer from {where}{within} (connected, but the server did not respond): "
                            "check the server, or raise --timeout")
+    if (malformed := _malformed(chain)) is not None:
+        return Unavailable(f"{where} answered with a malformed HTTP response ({malformed}): "
+                           "check that the URL names a Fedora server")
     if not connect_failed and (
         isinstance(exc, requests.exceptions.ChunkedEncodingError)
         or any(isinstance(e, (ProtocolError, *PLAIN_DROPPED)) for e in chain)
@@ -202,6 +205,9 @@ def _plain_transport_error(exc: PlainTransportError, url: str, timeout: object) 
     if any(isinstance(e, TimeoutError) for e in chain):
         return Unavailable(f"no answer from {where}{within} (connected, but the server did not respond): "
                            "check the server, or raise --timeout")
+    if (malformed := _malformed(chain)) is not None:
+        return Unavailable(f"{where} answered with a malformed HTTP response ({malformed}): "
+                           "check that the URL names a Fedora server")
     if any(isinstance(e, PLAIN_DROPPED) for e in chain):
         return Unavailable(f"connection to {where} dropped before the exchange was complete ({_how(chain)}): "
                            "check the server (did it restart?), then retry")
@@ -220,6 +226,16 @@ def _chain(exc: BaseException) -> list[BaseException]:
         nested = (getattr(inner, "reason", None), *inner.args, inner.__cause__)
         todo += [e for e in nested if isinstance(e, BaseException)]
     return out
+
+
+def _malformed(chain: list[BaseException]) -> str | None:
+    """What http.client refused to parse in an answer (a status line that is not HTTP, a header line past
+    64 KiB, over 100 headers), shortened: the server's bytes are not echoed whole. None if nothing was."""
+    for exc in chain:
+        if isinstance(exc, http.client.HTTPException) and not isinstance(exc, PLAIN_DROPPED):
+            said = repr(str(exc))
+            return f"{type(exc).__name__}: {said[:60] + '...' if len(said) > 60 else said}"
+    return None
 
 
 def _how(chain: list[BaseException]) -> str:
